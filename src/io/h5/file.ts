@@ -1,0 +1,522 @@
+/**
+ * The one place crispyx talks to h5wasm (the HDF5 C library compiled to WebAssembly, reading the real
+ * file on disk). Everything above this layer sees plain paths, typed arrays and strings.
+ *
+ * Why the low-level Module API for bulk reads: h5wasm's `Dataset.slice` mallocs, copies and re-wraps on
+ * every call; reading through one reusable WebAssembly buffer is 5–10× faster for streamed blocks.
+ */
+import h5wasm from "h5wasm/node";
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { FileFormatError, CrispyxError } from "../../errors.ts";
+import { preflightHdf5 } from "./preflight.ts";
+import {
+  BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
+  type AttrValue, type CreateDatasetOptions, type DatasetInfo, type H5Dtype, type NumericDtype,
+  type ObjectKind, type TypedArray,
+} from "./types.ts";
+
+const Module = await h5wasm.ready;
+// Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
+Module.activate_throwing_error_handler();
+
+const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, ENUM: 8 } as const;
+/** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
+const UNLIMITED_THRESHOLD = 2 ** 53;
+
+export type OpenMode = "r" | "r+" | "w";
+
+/** Pull the innermost, most specific line out of an HDF5 error stack. */
+function hdf5Reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...text.matchAll(/#\d+: .*? in [\w]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
+  return lines.at(-1) ?? text.split("\n")[0]!;
+}
+
+function mapDtype(meta: { type: number; size: number; signed: boolean; vlen: boolean; enum_type?: { members: Record<string, number>; type: number } }): H5Dtype {
+  switch (meta.type) {
+    case H5T.INTEGER: {
+      const bits = meta.size * 8;
+      return `${meta.signed ? "int" : "uint"}${bits}` as NumericDtype;
+    }
+    case H5T.FLOAT:
+      if (meta.size === 4) return "float32";
+      if (meta.size === 8) return "float64";
+      return "other";
+    case H5T.STRING:
+      return meta.vlen ? "string" : `fixed-string:${meta.size}`;
+    case H5T.ENUM: {
+      const m = meta.enum_type?.members ?? {};
+      const names = Object.keys(m);
+      if (names.length === 2 && m["FALSE"] === 0 && m["TRUE"] === 1) return "bool";
+      return "other";
+    }
+    default:
+      return "other";
+  }
+}
+
+/** h5wasm's dtype string for a dtype we write. Booleans are written as int8 (see BOOL_NOTE). */
+function h5wasmDtype(d: H5Dtype): string {
+  if (d === "string") return "S";
+  if (d === "bool") return "<b";
+  if (d.startsWith("fixed-string:")) return `S${d.slice("fixed-string:".length)}`;
+  const map: Record<NumericDtype, string> = {
+    int8: "<b", uint8: "<B", int16: "<h", uint16: "<H", int32: "<i", uint32: "<I",
+    int64: "<q", uint64: "<Q", float32: "<f", float64: "<d",
+  };
+  if (isNumericDtype(d)) return map[d];
+  throw new CrispyxError(`cannot write HDF5 data of type ${d}`);
+}
+
+function normalize(path: string): string {
+  const p = ("/" + path).replace(/\/+/g, "/");
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+
+/**
+ * An open HDF5 file. Synchronous, like h5py. Dispose with `close()` or `using`.
+ * Paths are absolute inside the file ("/obs/_index"); relative ones are taken from the root.
+ */
+export class H5File implements Disposable {
+  readonly path: string;
+  readonly mode: OpenMode;
+  private fileId: bigint;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private closed = false;
+  /** Datasets written as int8 that must become h5py booleans (an 8-bit FALSE/TRUE enum) after closing. */
+  readonly pendingBooleans: string[] = [];
+  private readonly onClose: ((file: H5File) => void)[] = [];
+
+  private constructor(path: string, mode: OpenMode, fileId: bigint) {
+    this.path = path;
+    this.mode = mode;
+    this.fileId = fileId;
+  }
+
+  /**
+   * Open an existing file ("r", "r+") or create/overwrite one ("w").
+   * Bad input (missing, directory, not HDF5, truncated) gives a FileFormatError naming the file.
+   */
+  static open(path: string, mode: OpenMode = "r"): H5File {
+    if (mode !== "w") preflightHdf5(path);
+    const flags = mode === "r" ? Module.H5F_ACC_RDONLY : mode === "r+" ? Module.H5F_ACC_RDWR : Module.H5F_ACC_TRUNC;
+    let id: bigint;
+    try {
+      // Default library-version bounds (earliest, latest), as h5py uses: groups keep the classic
+      // symbol-table layout that anndata files have and that our crash-safe link editing understands.
+      id = Module.open(path, flags, false, -1, -1);
+    } catch (err) {
+      throw new FileFormatError(`${path}: cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
+    }
+    if (id < 0n) throw new FileFormatError(`${path}: cannot open as HDF5`, { file: path });
+    return new H5File(path, mode, id);
+  }
+
+  /** Register work to run after the file is closed (used to finish booleans). */
+  afterClose(fn: (file: H5File) => void): void {
+    this.onClose.push(fn);
+  }
+
+  private fail(what: string, err: unknown): never {
+    if (err instanceof CrispyxError) throw err;
+    throw new FileFormatError(`${this.path}: ${what}: ${hdf5Reason(err)}`, { file: this.path, cause: err });
+  }
+
+  private check(): void {
+    if (this.closed) throw new CrispyxError(`${this.path}: file is already closed`, { file: this.path });
+  }
+
+  // ---- structure ------------------------------------------------------------------------------
+
+  /** What is at `path`, or null when nothing is. */
+  kind(path: string): ObjectKind | null {
+    this.check();
+    const p = normalize(path);
+    if (p !== "/" && !this.exists(p)) return null;
+    const t = Module.get_type(this.fileId, p);
+    if (t === Module.H5G_GROUP) return "group";
+    if (t === Module.H5G_DATASET) return "dataset";
+    return "other";
+  }
+
+  /** True when a link exists at `path` (every parent must exist too). */
+  exists(path: string): boolean {
+    this.check();
+    const parts = normalize(path).split("/").filter(Boolean);
+    let cur = "";
+    for (const part of parts) {
+      const parent = cur || "/";
+      if (Module.get_type(this.fileId, parent) !== Module.H5G_GROUP) return false;
+      if (!Module.get_names(this.fileId, parent, false).includes(part)) return false;
+      cur += "/" + part;
+    }
+    return true;
+  }
+
+  isGroup(path: string): boolean {
+    return this.kind(path) === "group";
+  }
+
+  isDataset(path: string): boolean {
+    return this.kind(path) === "dataset";
+  }
+
+  /** Names of a group's members, in the file's (alphabetical) order. */
+  keys(path: string): string[] {
+    this.check();
+    const p = normalize(path);
+    if (!this.isGroup(p)) throw new FileFormatError(`${this.path}: ${p} is not a group`, { file: this.path });
+    try {
+      return Module.get_names(this.fileId, p, false);
+    } catch (err) {
+      this.fail(`cannot list ${p}`, err);
+    }
+  }
+
+  createGroup(path: string): void {
+    this.check();
+    try {
+      Module.create_group(this.fileId, normalize(path), false);
+    } catch (err) {
+      this.fail(`cannot create group ${path}`, err);
+    }
+  }
+
+  /** Create every missing group along `path`. */
+  ensureGroup(path: string): void {
+    let cur = "";
+    for (const part of normalize(path).split("/").filter(Boolean)) {
+      cur += "/" + part;
+      if (!this.exists(cur)) this.createGroup(cur);
+    }
+  }
+
+  /** A second name for an existing object (HDF5 hard link). */
+  hardLink(target: string, name: string): void {
+    this.check();
+    try {
+      Module.create_hard_link(this.fileId, normalize(target), normalize(name));
+    } catch (err) {
+      this.fail(`cannot link ${name} to ${target}`, err);
+    }
+  }
+
+  // ---- attributes -----------------------------------------------------------------------------
+
+  attrNames(path: string): string[] {
+    this.check();
+    try {
+      return Module.get_attribute_names(this.fileId, normalize(path));
+    } catch (err) {
+      this.fail(`cannot list attributes of ${path}`, err);
+    }
+  }
+
+  hasAttr(path: string, name: string): boolean {
+    return this.attrNames(path).includes(name);
+  }
+
+  /** Decoded attribute value, or undefined when absent. Scalars come back as JS scalars. */
+  attr(path: string, name: string): AttrValue | undefined {
+    this.check();
+    const p = normalize(path);
+    if (!this.hasAttr(p, name)) return undefined;
+    try {
+      const obj = p === "/" ? new h5wasm.Group(this.fileId, "/") : new h5wasm.Dataset(this.fileId, p);
+      const a = obj.attrs[name]!;
+      const meta = a.metadata as unknown as Parameters<typeof mapDtype>[0] & { shape: number[] | null };
+      const dtype = mapDtype(meta);
+      const value = a.value;
+      const scalar = !meta.shape || meta.shape.length === 0;
+      return decodeValue(value, dtype, scalar);
+    } catch (err) {
+      this.fail(`cannot read attribute ${name} of ${p}`, err);
+    }
+  }
+
+  /** All attributes of an object. */
+  attrs(path: string): Record<string, AttrValue> {
+    const out: Record<string, AttrValue> = {};
+    for (const n of this.attrNames(path)) out[n] = this.attr(path, n)!;
+    return out;
+  }
+
+  /**
+   * Write (or replace) an attribute. Strings are written as h5py does: variable-length UTF-8.
+   * A string[] becomes a 1-D array attribute; numbers default to float64 unless `dtype` says otherwise.
+   */
+  setAttr(path: string, name: string, value: AttrValue, dtype?: NumericDtype | "bool"): void {
+    this.check();
+    const p = normalize(path);
+    try {
+      if (this.hasAttr(p, name)) Module.delete_attribute(this.fileId, p, name);
+      const obj = new h5wasm.Group(this.fileId, p);
+      if (typeof value === "string") {
+        obj.create_attribute(name, value, [], "S");
+      } else if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
+        obj.create_attribute(name, value as string[], [value.length], "S");
+      } else if (typeof value === "boolean" || dtype === "bool") {
+        const arr = Array.isArray(value) ? Int8Array.from(value as boolean[], Number) : Int8Array.of(Number(value));
+        obj.create_attribute(name, arr, Array.isArray(value) ? [arr.length] : [], "<b");
+      } else if (typeof value === "number" || typeof value === "bigint") {
+        const d = dtype ?? (typeof value === "bigint" ? "int64" : "float64");
+        const arr = new TYPED_ARRAY_OF[d as NumericDtype](1);
+        (arr as unknown as (number | bigint)[])[0] = d === "int64" || d === "uint64" ? BigInt(value) : Number(value);
+        obj.create_attribute(name, arr, [], h5wasmDtype(d as NumericDtype));
+      } else if (ArrayBuffer.isView(value)) {
+        obj.create_attribute(name, value, [value.length], h5wasmDtype(dtypeOfArray(value)));
+      } else {
+        throw new CrispyxError(`cannot write attribute ${name}: unsupported value`);
+      }
+    } catch (err) {
+      this.fail(`cannot write attribute ${name} of ${p}`, err);
+    }
+  }
+
+  deleteAttr(path: string, name: string): void {
+    this.check();
+    if (this.hasAttr(path, name)) Module.delete_attribute(this.fileId, normalize(path), name);
+  }
+
+  // ---- datasets -------------------------------------------------------------------------------
+
+  info(path: string): DatasetInfo {
+    this.check();
+    const p = normalize(path);
+    if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
+    try {
+      const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as Parameters<typeof mapDtype>[0] & {
+        shape: number[] | null; maxshape: number[] | null; chunks: number[] | null; total_size: number;
+      };
+      const shape = (meta.shape ?? []).map(Number);
+      return {
+        shape,
+        dtype: mapDtype(meta),
+        chunks: meta.chunks ? meta.chunks.map(Number) : null,
+        maxshape: (meta.maxshape ?? shape).map((d) => (Number(d) >= UNLIMITED_THRESHOLD ? null : Number(d))),
+        size: shape.reduce((a, b) => a * b, 1),
+      };
+    } catch (err) {
+      this.fail(`cannot read metadata of ${p}`, err);
+    }
+  }
+
+  private scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      if (this.scratchPtr) Module._free(this.scratchPtr);
+      this.scratchBytes = Math.max(bytes, 1 << 20);
+      this.scratchPtr = Module._malloc(this.scratchBytes);
+      if (!this.scratchPtr) {
+        this.scratchBytes = 0;
+        throw new CrispyxError(`${this.path}: out of WebAssembly memory allocating ${bytes} bytes; lower the chunk size or memory budget`);
+      }
+    }
+    return this.scratchPtr;
+  }
+
+  /**
+   * Read a numeric (or boolean, as uint8 0/1) hyperslab: `start`/`count` per dimension; omitted = whole
+   * dataset. `out` may be given to avoid allocating (it must have exactly the selection's length and the
+   * dataset's element type).
+   */
+  read(path: string, start?: number[], count?: number[], out?: TypedArray): TypedArray {
+    this.check();
+    const p = normalize(path);
+    const info = this.info(p);
+    const dtype: NumericDtype | null = info.dtype === "bool" ? "uint8" : isNumericDtype(info.dtype) ? info.dtype : null;
+    if (!dtype) {
+      throw new FileFormatError(`${this.path}: ${p} holds ${info.dtype} values, not numbers`, { file: this.path });
+    }
+    const rank = info.shape.length;
+    const s = start ?? new Array(rank).fill(0);
+    const c = count ?? info.shape.map((d, i) => d - s[i]!);
+    for (let i = 0; i < rank; i++) {
+      if (s[i]! < 0 || c[i]! < 0 || s[i]! + c[i]! > info.shape[i]!) {
+        throw new CrispyxError(
+          `${this.path}: read of ${p} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${info.shape.join(",")}]`,
+          { file: this.path },
+        );
+      }
+    }
+    const n = rank === 0 ? 1 : c.reduce((a, b) => a * b, 1);
+    const Ctor = TYPED_ARRAY_OF[dtype];
+    const result = out ?? new Ctor(n);
+    if (result.length !== n || dtypeOfArray(result) !== dtype) {
+      throw new CrispyxError(`read of ${p}: output buffer must be ${dtype}[${n}]`);
+    }
+    if (n === 0) return result;
+    const bytes = n * BYTES_OF[dtype];
+    const ptr = this.scratch(bytes);
+    try {
+      Module.get_dataset_data(
+        this.fileId, p,
+        rank === 0 ? null : c.map(BigInt), rank === 0 ? null : s.map(BigInt), rank === 0 ? null : c.map(() => 1n),
+        BigInt(ptr),
+      );
+    } catch (err) {
+      this.fail(`cannot read ${p}`, err);
+    }
+    new Uint8Array(result.buffer, result.byteOffset, bytes).set(Module.HEAPU8.subarray(ptr, ptr + bytes));
+    return result;
+  }
+
+  /** Read strings (variable- or fixed-length) from a 1-D or scalar string dataset. */
+  readStrings(path: string, start = 0, count?: number): string[] {
+    this.check();
+    const p = normalize(path);
+    const info = this.info(p);
+    if (info.dtype !== "string" && !info.dtype.startsWith("fixed-string:")) {
+      throw new FileFormatError(`${this.path}: ${p} holds ${info.dtype} values, not strings`, { file: this.path });
+    }
+    try {
+      const ds = new h5wasm.Dataset(this.fileId, p);
+      if (info.shape.length === 0) return [String(ds.value)];
+      const n = count ?? info.shape[0]! - start;
+      if (n === 0) return [];
+      const v = ds.slice([[start, start + n]]) as string[];
+      return v.map(String);
+    } catch (err) {
+      this.fail(`cannot read strings from ${p}`, err);
+    }
+  }
+
+  /** Read any dataset whole, decoded: numbers as typed arrays, strings as string[], booleans as boolean[]. */
+  readValue(path: string): AttrValue {
+    const info = this.info(path);
+    if (info.dtype === "string" || info.dtype.startsWith("fixed-string:")) {
+      const s = this.readStrings(path);
+      return info.shape.length === 0 ? s[0]! : s;
+    }
+    if (info.dtype === "other") {
+      throw new FileFormatError(`${this.path}: ${normalize(path)} has a data type crispyx cannot read`, { file: this.path });
+    }
+    const a = this.read(path);
+    if (info.dtype === "bool") {
+      const b = Array.from(a as Uint8Array, (x) => x !== 0);
+      return info.shape.length === 0 ? b[0]! : b;
+    }
+    if (info.shape.length === 0) return a[0]!;
+    return a;
+  }
+
+  /**
+   * Create a dataset. Booleans are stored as int8 and turned into h5py's boolean enum when the file is
+   * closed (h5wasm cannot create enum types; see ./booleans.ts).
+   */
+  createDataset(path: string, opts: CreateDatasetOptions): void {
+    this.check();
+    const p = normalize(path);
+    const { dtype, shape } = opts;
+    const n = shape.reduce((a, b) => a * b, 1);
+    let data: TypedArray | string[] | undefined;
+    if (opts.data !== undefined) {
+      if (opts.data.length !== n) {
+        throw new CrispyxError(`createDataset ${p}: ${opts.data.length} values for shape [${shape.join(",")}]`);
+      }
+      data = dtype === "bool"
+        ? Int8Array.from(opts.data as ArrayLike<unknown>, (v) => (v ? 1 : 0))
+        : (opts.data as TypedArray | string[]);
+    } else if (dtype === "string") {
+      data = new Array<string>(n).fill("");
+    } else {
+      const d = dtype === "bool" ? "int8" : (dtype as NumericDtype);
+      data = new TYPED_ARRAY_OF[d](n);
+    }
+    try {
+      const root = new h5wasm.Group(this.fileId, "/");
+      root.create_dataset({
+        name: p,
+        data: data as never,
+        shape,
+        dtype: h5wasmDtype(dtype),
+        maxshape: opts.maxshape ?? null,
+        chunks: opts.chunks ?? null,
+        ...(opts.gzip ? { compression: "gzip" as const, compression_opts: opts.gzip } : {}),
+      });
+    } catch (err) {
+      this.fail(`cannot create dataset ${p}`, err);
+    }
+    if (dtype === "bool") this.pendingBooleans.push(p);
+  }
+
+  /** Write `data` into a hyperslab of an existing numeric dataset. */
+  write(path: string, start: number[], count: number[], data: TypedArray): void {
+    this.check();
+    const p = normalize(path);
+    const n = count.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new CrispyxError(`write to ${p}: ${data.length} values for [${count.join(",")}]`);
+    if (n === 0) return;
+    const bytes = data.byteLength;
+    const ptr = this.scratch(bytes);
+    Module.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), ptr);
+    try {
+      // The memory type comes from the dataset's own type, so `data` must already be of that type.
+      Module.set_dataset_data(this.fileId, p, count.map(BigInt), start.map(BigInt), count.map(() => 1n), BigInt(ptr));
+    } catch (err) {
+      this.fail(`cannot write ${p}`, err);
+    }
+  }
+
+  resize(path: string, shape: number[]): void {
+    this.check();
+    try {
+      Module.resize_dataset(this.fileId, normalize(path), shape.map(BigInt));
+    } catch (err) {
+      this.fail(`cannot resize ${path}`, err);
+    }
+  }
+
+  flush(): void {
+    this.check();
+    Module.flush(this.fileId);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.scratchPtr) Module._free(this.scratchPtr);
+    this.scratchPtr = 0;
+    this.scratchBytes = 0;
+    this.closed = true;
+    try {
+      Module.close_file(this.fileId);
+    } catch (err) {
+      throw new FileFormatError(`${this.path}: cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
+    }
+    for (const fn of this.onClose) fn(this);
+    if (this.mode !== "r") syncToDisk(this.path);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function decodeValue(value: unknown, dtype: H5Dtype, scalar: boolean): AttrValue {
+  if (dtype === "bool") {
+    const arr = Array.from(value as ArrayLike<number>, (x) => Number(x) !== 0);
+    return scalar ? (arr[0] ?? Boolean(value)) : arr;
+  }
+  if (scalar) {
+    if (typeof value === "bigint") {
+      return Number.isSafeInteger(Number(value)) ? Number(value) : value;
+    }
+    if (ArrayBuffer.isView(value)) {
+      const v = (value as unknown as ArrayLike<number | bigint>)[0]!;
+      return typeof v === "bigint" && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+    }
+    return value as string | number;
+  }
+  if (Array.isArray(value)) return value.map(String);
+  return value as TypedArray;
+}
+
+/** Make sure what was written reaches the disk before anyone renames or relies on it. */
+export function syncToDisk(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
