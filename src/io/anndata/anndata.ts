@@ -1,0 +1,152 @@
+/** A whole AnnData object: the "anndata" root encoding and "raw", read into or written from memory. */
+import { H5File } from "../h5/file.ts";
+import { FileFormatError } from "../../errors.ts";
+import { writeAtomicallySync } from "../atomic.ts";
+import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
+import { encodingOf, readElem, unknownEncoding, writeElem } from "./registry.ts";
+
+export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
+export type MappingKey = (typeof MAPPING_KEYS)[number];
+
+/** Fail with a clear message unless the file's root is an AnnData object with obs and var. */
+export function assertAnnData(file: H5File): void {
+  const enc = encodingOf(file, "/");
+  if (enc && enc.type !== "anndata") throw unknownEncoding(file, "/", enc);
+  for (const key of ["obs", "var"]) {
+    if (!file.exists(`/${key}`)) {
+      throw new FileFormatError(
+        enc ? `${file.path}: not a valid AnnData file: it has no /${key}`
+            : `${file.path}: is an HDF5 file but not an AnnData file (no /${key}, no AnnData encoding attributes)`,
+        { file: file.path },
+      );
+    }
+  }
+}
+
+function readMapping(file: H5File, key: string): Record<string, Element> {
+  const out: Record<string, Element> = {};
+  if (!file.exists(`/${key}`)) return out;
+  for (const k of file.keys(`/${key}`)) out[k] = readElem(file, `/${key}/${k}`);
+  return out;
+}
+
+function asDataFrame(file: H5File, path: string): DataFrame {
+  const e = readElem(file, path);
+  if (e.type !== "dataframe") throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a dataframe`, { file: file.path });
+  return e;
+}
+
+function asMatrix(file: H5File, path: string): Matrix {
+  const e = readElem(file, path);
+  if (e.type !== "array" && e.type !== "csr" && e.type !== "csc") {
+    throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a matrix`, { file: file.path });
+  }
+  return e;
+}
+
+/** Read everything in an open AnnData file into memory. */
+export function readAnnData(file: H5File): AnnData {
+  assertAnnData(file);
+  const raw: Raw | null = file.exists("/raw")
+    ? { X: asMatrix(file, "/raw/X"), var: asDataFrame(file, "/raw/var"), varm: readMapping(file, "raw/varm") }
+    : null;
+  return {
+    X: file.exists("/X") ? asMatrix(file, "/X") : null,
+    obs: asDataFrame(file, "/obs"),
+    var: asDataFrame(file, "/var"),
+    uns: readMapping(file, "uns"),
+    obsm: readMapping(file, "obsm"),
+    varm: readMapping(file, "varm"),
+    obsp: readMapping(file, "obsp"),
+    varp: readMapping(file, "varp"),
+    layers: readMapping(file, "layers"),
+    raw,
+  };
+}
+
+/** Read a whole .h5ad file into memory. For small files; use openH5ad for large ones. */
+export function readH5ad(path: string): AnnData {
+  const file = H5File.open(path, "r");
+  try {
+    return readAnnData(file);
+  } finally {
+    file.close();
+  }
+}
+
+function shapeOf(e: Element): number[] {
+  switch (e.type) {
+    case "array": return e.shape;
+    case "csr": case "csc": return e.shape;
+    case "dataframe": return [e.index.length];
+    default: return [];
+  }
+}
+
+/** Check that every element has the shape AnnData requires of it, before anything is written. */
+export function validateAnnData(ad: AnnData): void {
+  const nObs = ad.obs.index.length;
+  const nVars = ad.var.index.length;
+  const bad = (what: string) => new FileFormatError(`cannot write AnnData (${nObs} × ${nVars}): ${what}`);
+  if (ad.X) {
+    const s = shapeOf(ad.X);
+    if (s[0] !== nObs || s[1] !== nVars) throw bad(`X has shape [${s.join(", ")}]`);
+  }
+  const expect: Record<MappingKey, (s: number[]) => boolean> = {
+    obsm: (s) => s[0] === nObs,
+    varm: (s) => s[0] === nVars,
+    obsp: (s) => s[0] === nObs && s[1] === nObs,
+    varp: (s) => s[0] === nVars && s[1] === nVars,
+    layers: (s) => s[0] === nObs && s[1] === nVars,
+  };
+  for (const key of MAPPING_KEYS) {
+    for (const [k, v] of Object.entries(ad[key])) {
+      const s = shapeOf(v);
+      if (!expect[key](s)) throw bad(`${key}['${k}'] has shape [${s.join(", ")}]`);
+    }
+  }
+  if (ad.raw) {
+    const s = shapeOf(ad.raw.X);
+    if (s[0] !== nObs || s[1] !== ad.raw.var.index.length) throw bad(`raw.X has shape [${s.join(", ")}]`);
+  }
+}
+
+function writeMapping(file: H5File, key: string, items: Record<string, Element>): void {
+  file.createGroup(`/${key}`);
+  file.setAttr(`/${key}`, "encoding-type", "dict");
+  file.setAttr(`/${key}`, "encoding-version", "0.1.0");
+  for (const [k, v] of Object.entries(items)) writeElem(file, `/${key}/${k}`, v);
+}
+
+/** Write the AnnData object into an open, empty file, laid out as anndata.write_h5ad does. */
+export function writeAnnDataTo(file: H5File, ad: AnnData): void {
+  validateAnnData(ad);
+  file.setAttr("/", "encoding-type", "anndata");
+  file.setAttr("/", "encoding-version", "0.1.0");
+  if (ad.X) writeElem(file, "/X", ad.X);
+  writeElem(file, "/obs", ad.obs);
+  writeElem(file, "/var", ad.var);
+  for (const key of MAPPING_KEYS) writeMapping(file, key, ad[key]);
+  writeMapping(file, "uns", ad.uns);
+  if (ad.raw) {
+    file.createGroup("/raw");
+    file.setAttr("/raw", "encoding-type", "raw");
+    file.setAttr("/raw", "encoding-version", "0.1.0");
+    writeElem(file, "/raw/X", ad.raw.X);
+    writeElem(file, "/raw/var", ad.raw.var);
+    writeMapping(file, "raw/varm", ad.raw.varm);
+  }
+}
+
+/** Write an in-memory AnnData object to a new .h5ad file (atomically: temp file, then rename). */
+export function writeH5ad(path: string, ad: AnnData): void {
+  validateAnnData(ad);
+  writeAtomicallySync(path, (tmp) => {
+    const file = H5File.open(tmp, "w");
+    try {
+      writeAnnDataTo(file, ad);
+    } finally {
+      file.close();
+    }
+  });
+}

@@ -1,0 +1,67 @@
+/** Dense arrays and scalars: the "array", "string-array", "numeric-scalar" and "string" encodings. */
+import type { H5File } from "../../h5/file.ts";
+import type { H5Dtype } from "../../h5/types.ts";
+import { FileFormatError } from "../../../errors.ts";
+import type { ArrayDtype, NdArray, Scalar } from "../model.ts";
+
+export function toArrayDtype(file: H5File, path: string, d: H5Dtype): ArrayDtype {
+  if (d === "string" || d.startsWith("fixed-string:")) return "string";
+  if (d === "other") {
+    throw new FileFormatError(`${file.path}: ${path} has an HDF5 data type crispyx cannot read (compound, enum or reference)`, { file: file.path });
+  }
+  return d as ArrayDtype;
+}
+
+export function readArray(file: H5File, path: string): NdArray {
+  const info = file.info(path);
+  const dtype = toArrayDtype(file, path, info.dtype);
+  const data = dtype === "string" ? file.readStrings(path) : file.read(path);
+  return { type: "array", dtype, shape: info.shape, data };
+}
+
+export function readScalar(file: H5File, path: string): Scalar {
+  const info = file.info(path);
+  const dtype = toArrayDtype(file, path, info.dtype);
+  if (dtype === "string") return { type: "scalar", dtype, value: file.readStrings(path)[0]! };
+  const v = file.read(path)[0]!;
+  return { type: "scalar", dtype, value: dtype === "bool" ? v !== 0 : v };
+}
+
+export function writeArray(file: H5File, path: string, a: NdArray): void {
+  const n = a.shape.reduce((x, y) => x * y, 1);
+  if (a.data.length !== n) {
+    throw new FileFormatError(`cannot write ${path}: ${a.data.length} values for shape [${a.shape.join(", ")}]`);
+  }
+  file.createDataset(path, { dtype: a.dtype, shape: a.shape, data: a.data });
+  const stringy = a.dtype === "string";
+  file.setAttr(path, "encoding-type", stringy ? "string-array" : "array");
+  file.setAttr(path, "encoding-version", "0.2.0");
+}
+
+export function writeScalar(file: H5File, path: string, s: Scalar): void {
+  if (s.dtype === "string") {
+    file.createDataset(path, { dtype: "string", shape: [], data: [String(s.value)] });
+    file.setAttr(path, "encoding-type", "string");
+  } else {
+    const v = s.value;
+    const data = s.dtype === "bool" ? [Boolean(v)] : scalarArray(s.dtype, v as number | bigint);
+    file.createDataset(path, { dtype: s.dtype, shape: [], data });
+    file.setAttr(path, "encoding-type", "numeric-scalar");
+  }
+  file.setAttr(path, "encoding-version", "0.2.0");
+}
+
+function scalarArray(dtype: ArrayDtype, v: number | bigint) {
+  switch (dtype) {
+    case "int64": return BigInt64Array.of(BigInt(v));
+    case "uint64": return BigUint64Array.of(BigInt(v));
+    case "int32": return Int32Array.of(Number(v));
+    case "uint32": return Uint32Array.of(Number(v));
+    case "int16": return Int16Array.of(Number(v));
+    case "uint16": return Uint16Array.of(Number(v));
+    case "int8": return Int8Array.of(Number(v));
+    case "uint8": return Uint8Array.of(Number(v));
+    case "float32": return Float32Array.of(Number(v));
+    default: return Float64Array.of(Number(v));
+  }
+}

@@ -1,0 +1,72 @@
+/** pandas.DataFrame: the "dataframe" encoding (an index dataset, one element per column, column order). */
+import type { H5File } from "../../h5/file.ts";
+import { FileFormatError } from "../../../errors.ts";
+import type { Column, DataFrame } from "../model.ts";
+import { lengthOf } from "../model.ts";
+import { readElem, writeElem } from "../registry.ts";
+import { writeArray } from "./arrays.ts";
+
+/** Column names in the order the file records (the `column-order` attribute). */
+export function columnOrder(file: H5File, path: string): string[] {
+  const order = file.attr(path, "column-order");
+  if (order === undefined) return [];
+  if (typeof order === "string") return [order];
+  // anndata writes an empty list as an empty float64 array, so anything non-string is empty.
+  return Array.isArray(order) ? order.map(String) : [];
+}
+
+/** The name of the dataset holding the index (attribute `_index`). */
+export function indexName(file: H5File, path: string): string {
+  const name = file.attr(path, "_index");
+  if (typeof name !== "string") {
+    throw new FileFormatError(`${file.path}: dataframe ${path} has no '_index' attribute`, { file: file.path });
+  }
+  return name;
+}
+
+export function readIndex(file: H5File, path: string): string[] {
+  const name = indexName(file, path);
+  const p = `${path}/${name}`;
+  if (!file.isDataset(p)) {
+    throw new FileFormatError(`${file.path}: dataframe ${path} names '${name}' as its index but has no such dataset`, { file: file.path });
+  }
+  const info = file.info(p);
+  if (info.dtype === "string" || info.dtype.startsWith("fixed-string:")) return file.readStrings(p);
+  return Array.from(file.read(p) as ArrayLike<number | bigint>, String);
+}
+
+export function readColumn(file: H5File, path: string, name: string): Column {
+  const col = readElem(file, `${path}/${name}`);
+  if (col.type !== "array" && col.type !== "categorical" && !col.type.startsWith("nullable-")) {
+    throw new FileFormatError(`${file.path}: column ${path}/${name} is a ${col.type}, not a column`, { file: file.path });
+  }
+  return col as Column;
+}
+
+export function readDataFrame(file: H5File, path: string): DataFrame {
+  const index = readIndex(file, path);
+  const order = columnOrder(file, path);
+  const columns: Record<string, Column> = {};
+  for (const name of order) columns[name] = readColumn(file, path, name);
+  return { type: "dataframe", indexName: indexName(file, path), index, columnOrder: order, columns };
+}
+
+export function writeDataFrame(file: H5File, path: string, df: DataFrame): void {
+  for (const name of df.columnOrder) {
+    const col = df.columns[name];
+    if (!col) throw new FileFormatError(`cannot write ${path}: column '${name}' is in columnOrder but missing`);
+    if (lengthOf(col) !== df.index.length) {
+      throw new FileFormatError(`cannot write ${path}: column '${name}' has ${lengthOf(col)} values for ${df.index.length} rows`);
+    }
+  }
+  if (df.columnOrder.includes(df.indexName)) {
+    throw new FileFormatError(`cannot write ${path}: a column is named like the index ('${df.indexName}')`);
+  }
+  file.createGroup(path);
+  file.setAttr(path, "encoding-type", "dataframe");
+  file.setAttr(path, "encoding-version", "0.2.0");
+  file.setAttr(path, "_index", df.indexName);
+  file.setAttr(path, "column-order", df.columnOrder.length ? df.columnOrder : new Float64Array(0));
+  writeArray(file, `${path}/${df.indexName}`, { type: "array", dtype: "string", shape: [df.index.length], data: df.index });
+  for (const name of df.columnOrder) writeElem(file, `${path}/${name}`, df.columns[name]!);
+}

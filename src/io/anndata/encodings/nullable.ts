@@ -1,0 +1,36 @@
+/** pandas nullable arrays: "nullable-integer", "nullable-boolean", "nullable-string-array". */
+import type { H5File } from "../../h5/file.ts";
+import { FileFormatError } from "../../../errors.ts";
+import type { NullableArray } from "../model.ts";
+import { readArray, writeArray } from "./arrays.ts";
+
+const ENCODING: Record<NullableArray["type"], string> = {
+  "nullable-integer": "nullable-integer",
+  "nullable-boolean": "nullable-boolean",
+  "nullable-string": "nullable-string-array",
+};
+
+export function readNullable(file: H5File, path: string, type: NullableArray["type"]): NullableArray {
+  const values = readArray(file, `${path}/values`);
+  const mask = file.read(`${path}/mask`);
+  if (!(mask instanceof Uint8Array) || mask.length !== values.data.length) {
+    throw new FileFormatError(`${file.path}: ${path}/mask must be a boolean array as long as its values`, { file: file.path });
+  }
+  return { type, values, mask };
+}
+
+export function writeNullable(file: H5File, path: string, a: NullableArray): void {
+  if (a.mask.length !== a.values.data.length) {
+    throw new FileFormatError(`cannot write ${path}: mask and values differ in length`);
+  }
+  file.createGroup(path);
+  file.setAttr(path, "encoding-type", ENCODING[a.type]);
+  file.setAttr(path, "encoding-version", "0.1.0");
+  writeArray(file, `${path}/values`, a.values);
+  writeArray(file, `${path}/mask`, { type: "array", dtype: "bool", shape: [a.mask.length], data: a.mask });
+}
+
+export function nullableTypeOf(encoding: string): NullableArray["type"] | null {
+  for (const [t, e] of Object.entries(ENCODING)) if (e === encoding) return t as NullableArray["type"];
+  return null;
+}

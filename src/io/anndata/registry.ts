@@ -1,0 +1,122 @@
+/**
+ * The encoding registry: one reader and one writer per AnnData `encoding-type`, as anndata has.
+ * `readElem`/`writeElem` are the only entry points; everything else dispatches through them.
+ */
+import type { H5File } from "../h5/file.ts";
+import { FileFormatError } from "../../errors.ts";
+import type { Dict, Element } from "./model.ts";
+import { readArray, readScalar, writeArray, writeScalar } from "./encodings/arrays.ts";
+import { readCategorical, writeCategorical } from "./encodings/categorical.ts";
+import { readDataFrame, writeDataFrame } from "./encodings/dataframe.ts";
+import { nullableTypeOf, readNullable, writeNullable } from "./encodings/nullable.ts";
+import { readSparse, writeSparse } from "./encodings/sparse.ts";
+
+export interface EncodingSpec {
+  type: string;
+  version: string;
+}
+
+/** The encoding attributes of an element, or null for files from anndata < 0.7 that have none. */
+export function encodingOf(file: H5File, path: string): EncodingSpec | null {
+  const type = file.attr(path, "encoding-type");
+  if (type === undefined) return null;
+  const version = file.attr(path, "encoding-version");
+  return { type: String(type), version: version === undefined ? "" : String(version) };
+}
+
+/** The encodings crispyx reads and writes, with the version it writes. */
+export const KNOWN_ENCODINGS: Record<string, string> = {
+  "array": "0.2.0", "string-array": "0.2.0", "numeric-scalar": "0.2.0", "string": "0.2.0",
+  "csr_matrix": "0.1.0", "csc_matrix": "0.1.0", "categorical": "0.2.0", "dataframe": "0.2.0",
+  "nullable-integer": "0.1.0", "nullable-boolean": "0.1.0", "nullable-string-array": "0.1.0",
+  "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0",
+};
+
+export function unknownEncoding(file: H5File, path: string, enc: EncodingSpec): FileFormatError {
+  return new FileFormatError(
+    `${file.path}: element ${path} has encoding-type '${enc.type}' (version '${enc.version}'), which crispyx cannot read`,
+    { file: file.path, hint: `known encodings: ${Object.keys(KNOWN_ENCODINGS).join(", ")}` },
+  );
+}
+
+/** Read any element below the AnnData root into memory. */
+export function readElem(file: H5File, path: string): Element {
+  const kind = file.kind(path);
+  if (kind === null) throw new FileFormatError(`${file.path}: no element at ${path}`, { file: file.path });
+  const enc = encodingOf(file, path);
+  if (enc === null) return readLegacy(file, path, kind);
+  switch (enc.type) {
+    case "array":
+    case "string-array":
+      return readArray(file, path);
+    case "numeric-scalar":
+    case "string":
+      return readScalar(file, path);
+    case "csr_matrix":
+      return readSparse(file, path, "csr");
+    case "csc_matrix":
+      return readSparse(file, path, "csc");
+    case "categorical":
+      return readCategorical(file, path);
+    case "dataframe":
+      return readDataFrame(file, path);
+    case "dict":
+      return readDict(file, path);
+  }
+  const nullable = nullableTypeOf(enc.type);
+  if (nullable) return readNullable(file, path, nullable);
+  throw unknownEncoding(file, path, enc);
+}
+
+/**
+ * Elements without encoding attributes (anndata < 0.7): datasets are arrays or scalars, groups with
+ * data/indices/indptr are sparse matrices (`h5sparse_format` says which), other groups are dicts.
+ */
+function readLegacy(file: H5File, path: string, kind: "group" | "dataset" | "other"): Element {
+  if (kind === "dataset") {
+    const info = file.info(path);
+    if (info.dtype === "other") {
+      throw new FileFormatError(
+        `${file.path}: element ${path} is in a pre-0.7 anndata layout (compound dataset) that crispyx cannot read`,
+        { file: file.path, hint: "open and save the file once with anndata ≥ 0.7 (anndata.read_h5ad(p).write_h5ad(p))" },
+      );
+    }
+    return info.shape.length === 0 ? readScalar(file, path) : readArray(file, path);
+  }
+  if (kind === "group") {
+    const keys = file.keys(path);
+    if (keys.includes("data") && keys.includes("indices") && keys.includes("indptr")) {
+      const fmt = file.attr(path, "h5sparse_format");
+      if (fmt === "csr" || fmt === "csc") return readSparse(file, path, fmt);
+      throw new FileFormatError(`${file.path}: sparse-looking group ${path} has no encoding-type or h5sparse_format attribute`, { file: file.path });
+    }
+    return readDict(file, path);
+  }
+  throw new FileFormatError(`${file.path}: ${path} is neither a group nor a dataset`, { file: file.path });
+}
+
+export function readDict(file: H5File, path: string): Dict {
+  const items: Record<string, Element> = {};
+  for (const key of file.keys(path)) items[key] = readElem(file, `${path}/${key}`);
+  return { type: "dict", items };
+}
+
+export function writeDict(file: H5File, path: string, d: Dict): void {
+  file.createGroup(path);
+  file.setAttr(path, "encoding-type", "dict");
+  file.setAttr(path, "encoding-version", "0.1.0");
+  for (const [k, v] of Object.entries(d.items)) writeElem(file, `${path}/${k}`, v);
+}
+
+/** Write any element at `path` (which must not exist yet). */
+export function writeElem(file: H5File, path: string, e: Element): void {
+  switch (e.type) {
+    case "array": return writeArray(file, path, e);
+    case "scalar": return writeScalar(file, path, e);
+    case "csr": case "csc": return writeSparse(file, path, e);
+    case "categorical": return writeCategorical(file, path, e);
+    case "nullable-integer": case "nullable-boolean": case "nullable-string": return writeNullable(file, path, e);
+    case "dataframe": return writeDataFrame(file, path, e);
+    case "dict": return writeDict(file, path, e);
+  }
+}
