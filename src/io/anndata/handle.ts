@@ -1,0 +1,280 @@
+/**
+ * The lazy on-disk handle: `openH5ad(path)` reads only what is asked for. Opening reads the root's
+ * structure and the length of the obs/var indexes; obs/var tables, names and uns entries load on first
+ * use; X is read only in blocks.
+ */
+import { H5File } from "../h5/file.ts";
+import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
+import type { AnnData, Column, DataFrame, Element } from "./model.ts";
+import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
+import { columnOrder, indexName, readColumn, readDataFrame, readIndex } from "./encodings/dataframe.ts";
+import { encodingOf, readElem } from "./registry.ts";
+import { MatrixReader } from "./matrixReader.ts";
+import { sparseShape } from "./encodings/sparse.ts";
+
+export interface ElementPreview {
+  key: string;
+  /** The AnnData encoding-type, or "group"/"dataset" for elements without one. */
+  encoding: string;
+  shape?: number[];
+  dtype?: string;
+  /** For dicts and dataframes: their keys / columns. */
+  keys?: string[];
+  /** For scalars and short string arrays: the value itself. */
+  value?: unknown;
+}
+
+/** A read-only lazy view of a group of named elements (uns, obsm, layers, …). */
+export class LazyMapping {
+  private cache = new Map<string, Element>();
+  constructor(private readonly file: H5File, readonly path: string) {}
+
+  keys(): string[] {
+    return this.file.exists(this.path) ? this.file.keys(this.path) : [];
+  }
+
+  has(key: string): boolean {
+    return this.keys().includes(key);
+  }
+
+  /** Load one entry into memory. */
+  get(key: string): Element {
+    if (!this.has(key)) {
+      throw new InvalidArgumentError(`${this.file.path}: ${this.path} has no key '${key}'`, {
+        file: this.file.path,
+        hint: `available: ${this.keys().join(", ") || "(none)"}`,
+      });
+    }
+    let e = this.cache.get(key);
+    if (!e) {
+      e = readElem(this.file, `${this.path}/${key}`);
+      this.cache.set(key, e);
+    }
+    return e;
+  }
+
+  /** What an entry is, without loading large data. */
+  preview(key: string): ElementPreview {
+    return previewElement(this.file, `${this.path}/${key}`, key);
+  }
+
+  toObject(): Record<string, Element> {
+    return Object.fromEntries(this.keys().map((k) => [k, this.get(k)]));
+  }
+}
+
+export function previewElement(file: H5File, path: string, key: string): ElementPreview {
+  const enc = encodingOf(file, path);
+  if (file.isDataset(path)) {
+    const info = file.info(path);
+    const p: ElementPreview = { key, encoding: enc?.type ?? "dataset", shape: info.shape, dtype: info.dtype };
+    if (info.size <= 8 && info.dtype !== "other") {
+      const v = file.readValue(path);
+      p.value = ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<number | bigint>, (x) => (typeof x === "bigint" ? Number(x) : x)) : v;
+    }
+    return p;
+  }
+  const type = enc?.type ?? "group";
+  const p: ElementPreview = { key, encoding: type, keys: file.keys(path) };
+  if (type === "csr_matrix" || type === "csc_matrix") {
+    p.shape = sparseShape(file, path);
+    p.dtype = file.info(`${path}/data`).dtype;
+    delete p.keys;
+  } else if (type === "dataframe") {
+    p.keys = columnOrder(file, path);
+    p.shape = [file.info(`${path}/${indexName(file, path)}`).shape[0]!];
+  } else if (type === "categorical") {
+    p.shape = file.info(`${path}/codes`).shape;
+    p.dtype = "category";
+    delete p.keys;
+  } else if (type.startsWith("nullable")) {
+    p.shape = file.info(`${path}/values`).shape;
+    delete p.keys;
+  }
+  return p;
+}
+
+/** A table (obs or var) that loads columns one at a time. */
+export class LazyTable {
+  private _index?: string[];
+  private full?: DataFrame;
+  private columnsCache = new Map<string, Column>();
+  constructor(private readonly file: H5File, readonly path: string) {}
+
+  /** Number of rows, from the index dataset's shape (no data read). */
+  get length(): number {
+    return this.file.info(`${this.path}/${indexName(this.file, this.path)}`).shape[0]!;
+  }
+
+  get columns(): string[] {
+    return columnOrder(this.file, this.path);
+  }
+
+  get index(): string[] {
+    this._index ??= readIndex(this.file, this.path);
+    return this._index;
+  }
+
+  /** One column, loaded on first use. A missing column is an error listing the available ones. */
+  column(name: string): Column {
+    if (!this.columns.includes(name)) {
+      throw new InvalidArgumentError(`${this.file.path}: ${this.path.slice(1)} has no column '${name}'`, {
+        file: this.file.path,
+        hint: `available columns: ${this.columns.join(", ") || "(none)"}`,
+      });
+    }
+    let c = this.columnsCache.get(name);
+    if (!c) {
+      c = readColumn(this.file, this.path, name);
+      this.columnsCache.set(name, c);
+    }
+    return c;
+  }
+
+  /** The whole table in memory. */
+  load(): DataFrame {
+    this.full ??= readDataFrame(this.file, this.path);
+    return this.full;
+  }
+
+  /** The first `n` rows (reads only those rows' worth of each column, except categories). */
+  head(n = 5): DataFrame {
+    const df = this.load();
+    return sliceDataFrame(df, 0, Math.min(n, df.index.length));
+  }
+}
+
+export function sliceDataFrame(df: DataFrame, start: number, end: number): DataFrame {
+  const columns: Record<string, Column> = {};
+  for (const name of df.columnOrder) {
+    const c = df.columns[name]!;
+    if (c.type === "array") columns[name] = { ...c, shape: [end - start], data: c.data.slice(start, end) };
+    else if (c.type === "categorical") columns[name] = { ...c, codes: c.codes.slice(start, end) };
+    else columns[name] = { ...c, values: { ...c.values, shape: [end - start], data: c.values.data.slice(start, end) }, mask: c.mask.slice(start, end) };
+  }
+  return { ...df, index: df.index.slice(start, end), columns };
+}
+
+export interface OpenOptions {
+  /** "r" (default) to read, "r+" to allow in-place edits through the edit functions. */
+  mode?: "r" | "r+";
+}
+
+/** A lazily-read .h5ad file. Close it with `close()` or `using`. */
+export class H5adHandle implements Disposable {
+  readonly path: string;
+  readonly file: H5File;
+  readonly obs: LazyTable;
+  readonly var: LazyTable;
+  readonly uns: LazyMapping;
+  readonly obsm: LazyMapping;
+  readonly varm: LazyMapping;
+  readonly obsp: LazyMapping;
+  readonly varp: LazyMapping;
+  readonly layers: LazyMapping;
+  private _X?: MatrixReader;
+
+  constructor(path: string, options: OpenOptions = {}) {
+    this.path = path;
+    this.file = H5File.open(path, options.mode ?? "r");
+    try {
+      assertAnnData(this.file);
+      this.obs = new LazyTable(this.file, "/obs");
+      this.var = new LazyTable(this.file, "/var");
+      // Touch the index shapes now so a broken obs/var fails at open, not later.
+      void this.obs.length;
+      void this.var.length;
+    } catch (err) {
+      this.file.close();
+      throw err;
+    }
+    this.uns = new LazyMapping(this.file, "/uns");
+    this.obsm = new LazyMapping(this.file, "/obsm");
+    this.varm = new LazyMapping(this.file, "/varm");
+    this.obsp = new LazyMapping(this.file, "/obsp");
+    this.varp = new LazyMapping(this.file, "/varp");
+    this.layers = new LazyMapping(this.file, "/layers");
+  }
+
+  get nObs(): number { return this.obs.length; }
+  get nVars(): number { return this.var.length; }
+  get shape(): [number, number] { return [this.nObs, this.nVars]; }
+  get obsNames(): string[] { return this.obs.index; }
+  get varNames(): string[] { return this.var.index; }
+  get hasX(): boolean { return this.file.exists("/X"); }
+  get hasRaw(): boolean { return this.file.exists("/raw"); }
+
+  /** Block reader over X (nothing is read until a block is asked for). */
+  get X(): MatrixReader {
+    if (!this._X) {
+      if (!this.hasX) throw new FileFormatError(`${this.path}: has no X matrix`, { file: this.path });
+      this._X = new MatrixReader(this.file, "/X");
+      const [r, c] = this._X.shape;
+      if (r !== this.nObs || c !== this.nVars) {
+        throw new FileFormatError(`${this.path}: X has shape [${r}, ${c}] but obs/var have ${this.nObs} and ${this.nVars} entries`, { file: this.path });
+      }
+    }
+    return this._X;
+  }
+
+  /** Block reader over a layer, or raw/X with `layer: "raw"`. */
+  matrix(layer?: string): MatrixReader {
+    if (!layer) return this.X;
+    if (layer === "raw") return new MatrixReader(this.file, "/raw/X");
+    if (!this.layers.has(layer)) {
+      throw new InvalidArgumentError(`${this.path}: has no layer '${layer}'`, { file: this.path, hint: `layers: ${this.layers.keys().join(", ") || "(none)"}` });
+    }
+    return new MatrixReader(this.file, `/layers/${layer}`);
+  }
+
+  mapping(key: MappingKey): LazyMapping {
+    return this[key];
+  }
+
+  /** Everything in memory (for small files). */
+  toMemory(): AnnData {
+    return readAnnData(this.file);
+  }
+
+  /** A short text summary, like anndata's repr. */
+  describe(): string {
+    return describeHandle(this);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Open a .h5ad file lazily. */
+export function openH5ad(path: string, options: OpenOptions = {}): H5adHandle {
+  return new H5adHandle(path, options);
+}
+
+function quoteList(keys: string[]): string {
+  return keys.map((k) => `'${k}'`).join(", ");
+}
+
+export function describeHandle(h: H5adHandle): string {
+  const lines = [`AnnData object with n_obs × n_vars = ${h.nObs} × ${h.nVars}`];
+  const add = (label: string, keys: string[]) => {
+    if (keys.length) lines.push(`    ${label}: ${quoteList(keys)}`);
+  };
+  add("obs", h.obs.columns);
+  add("var", h.var.columns);
+  add("uns", h.uns.keys());
+  for (const key of MAPPING_KEYS) add(key, h.mapping(key).keys());
+  if (h.hasRaw) lines.push(`    raw: ${h.file.exists("/raw/var") ? new LazyTable(h.file, "/raw/var").length : "?"} vars`);
+  if (h.hasX) {
+    const x = h.X.info;
+    const fmt = x.format === "dense" ? "dense array" : `${x.format}_matrix`;
+    lines.push(`    X: ${fmt}, ${x.dtype}${x.format === "dense" ? "" : `, ${x.nnz} stored elements`}`);
+  } else {
+    lines.push("    X: none");
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,201 @@
+/**
+ * Block reads of an on-disk matrix (X, a layer, raw/X) without loading the whole of it: row ranges,
+ * column ranges and index lists, served as CSR, CSC or dense.
+ *
+ * Cost model: rows of CSR and columns of CSC read exactly their own bytes. The other direction (columns
+ * of CSR, rows of CSC) must look at every stored element once per call; for many blocks use the
+ * streaming iterators in src/ops, which serve many blocks per pass.
+ */
+import type { H5File } from "../h5/file.ts";
+import type { NumericDtype, TypedArray } from "../h5/types.ts";
+import { TYPED_ARRAY_OF } from "../h5/types.ts";
+import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
+import type { NdArray, SparseMatrix } from "./model.ts";
+import { typedArrayDtype } from "./model.ts";
+import { encodingOf } from "./registry.ts";
+import { sparseShape } from "./encodings/sparse.ts";
+import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
+
+export type StorageFormat = "csr" | "csc" | "dense";
+
+export interface MatrixInfo {
+  format: StorageFormat;
+  shape: [number, number];
+  dtype: NumericDtype | "bool";
+  /** Stored elements (rows × cols for dense). */
+  nnz: number;
+}
+
+/** Rows/columns read at once when scanning the expensive direction. */
+const SCAN_BLOCK_ELEMENTS = 4 << 20;
+
+export class MatrixReader {
+  readonly info: MatrixInfo;
+
+  constructor(private readonly file: H5File, readonly path: string) {
+    this.info = describeMatrix(file, path);
+  }
+
+  get format(): StorageFormat { return this.info.format; }
+  get shape(): [number, number] { return this.info.shape; }
+
+  private checkRange(axis: 0 | 1, start: number, end: number): void {
+    const n = this.info.shape[axis];
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
+      throw new InvalidArgumentError(`${this.file.path}: ${axis === 0 ? "row" : "column"} range ${start}:${end} is outside 0:${n} of ${this.path}`);
+    }
+  }
+
+  /** Rows [start, end) in the requested layout (default: the storage's own, dense stays dense). */
+  rows(start: number, end: number, layout?: BlockLayout): Block {
+    this.checkRange(0, start, end);
+    const block = this.readMajorOrScan(0, start, end);
+    return layout ? toLayout(block, layout) : block;
+  }
+
+  /** Columns [start, end). */
+  cols(start: number, end: number, layout?: BlockLayout): Block {
+    this.checkRange(1, start, end);
+    const block = this.readMajorOrScan(1, start, end);
+    return layout ? toLayout(block, layout) : block;
+  }
+
+  /** Rows at arbitrary positions, in the order given (repeats allowed). */
+  takeRows(indices: ArrayLike<number>, layout: BlockLayout = "csr"): Block {
+    const n = this.info.shape[0];
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      if (!Number.isInteger(i) || i < 0 || i >= n) throw new InvalidArgumentError(`${this.file.path}: row index ${i} is outside 0:${n}`);
+    }
+    // Read each run of consecutive rows once, then stitch the rows together in the requested order.
+    const order = Array.from(indices, (_, k) => k).sort((a, b) => indices[a]! - indices[b]!);
+    const rowsOut: { idx: Int32Array; val: TypedArray }[] = new Array(indices.length);
+    let k = 0;
+    while (k < order.length) {
+      let e = k + 1;
+      while (e < order.length && indices[order[e]!]! - indices[order[e - 1]!]! <= 1) e++;
+      const lo = indices[order[k]!]!;
+      const hi = indices[order[e - 1]!]! + 1;
+      const block = toLayout(this.rows(lo, hi), "csr") as SparseMatrix;
+      for (let t = k; t < e; t++) {
+        const r = indices[order[t]!]! - lo;
+        const s = num(block.indptr, r), f = num(block.indptr, r + 1);
+        rowsOut[order[t]!] = { idx: Int32Array.from(block.indices.subarray(s, f) as ArrayLike<number>), val: block.data.subarray(s, f) };
+      }
+      k = e;
+    }
+    const nnz = rowsOut.reduce((a, r) => a + r.idx.length, 0);
+    const Data = TYPED_ARRAY_OF[(this.info.dtype === "bool" ? "uint8" : this.info.dtype)];
+    const data = new Data(nnz);
+    const idx = new Int32Array(nnz);
+    const indptr = new Int32Array(indices.length + 1);
+    let p = 0;
+    rowsOut.forEach((r, i) => {
+      idx.set(r.idx, p);
+      (data as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(r.val as ArrayLike<unknown>, p);
+      p += r.idx.length;
+      indptr[i + 1] = p;
+    });
+    const csr: SparseMatrix = { type: "csr", shape: [indices.length, this.info.shape[1]], data, indices: idx, indptr };
+    return toLayout(csr, layout);
+  }
+
+  /** The whole matrix in memory. */
+  readAll(layout?: BlockLayout): Block {
+    return this.rows(0, this.info.shape[0], layout);
+  }
+
+  private readMajorOrScan(axis: 0 | 1, start: number, end: number): Block {
+    const { format, shape } = this.info;
+    if (format === "dense") {
+      if (axis === 0) return this.denseBlock([start, 0], [end - start, shape[1]]);
+      return this.denseBlock([0, start], [shape[0], end - start]);
+    }
+    const majorAxis = format === "csr" ? 0 : 1;
+    if (axis === majorAxis) return this.sparseMajor(start, end);
+    return this.sparseMinorScan(start, end);
+  }
+
+  private denseBlock(start: number[], count: number[]): NdArray {
+    const data = this.file.read(`${this.path}`, start, count);
+    return { type: "array", dtype: this.info.dtype === "bool" ? "bool" : typedArrayDtype(data), shape: count, data };
+  }
+
+  /** Rows of CSR or columns of CSC: one contiguous read each of indptr, indices and data. */
+  private sparseMajor(start: number, end: number): SparseMatrix {
+    const { format, shape } = this.info;
+    const p = this.path;
+    const ptr = this.file.read(`${p}/indptr`, [start], [end - start + 1]);
+    const lo = num(ptr, 0);
+    const hi = num(ptr, end - start);
+    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo]);
+    const data = this.file.read(`${p}/data`, [lo], [hi - lo]);
+    const indptr = hi - lo < 2 ** 31 ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo) : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
+    const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];
+    return { type: format as "csr" | "csc", shape: blockShape, data, indices, indptr };
+  }
+
+  /** Columns of CSR or rows of CSC: scan every stored element once, keeping those in range. */
+  private sparseMinorScan(start: number, end: number): SparseMatrix {
+    const { format, shape } = this.info;
+    const major = format === "csr" ? shape[0] : shape[1];
+    const width = end - start;
+    const keptIdx: number[] = [];
+    const keptVal: (number | bigint)[] = [];
+    const majorPtr = new Float64Array(major + 1);
+    const step = Math.max(1, Math.floor(SCAN_BLOCK_ELEMENTS / Math.max(1, this.info.nnz / Math.max(1, major))));
+    for (let m0 = 0; m0 < major; m0 += step) {
+      const m1 = Math.min(major, m0 + step);
+      const block = this.sparseMajor(m0, m1);
+      for (let i = 0; i < m1 - m0; i++) {
+        for (let k = num(block.indptr, i), e = num(block.indptr, i + 1); k < e; k++) {
+          const j = num(block.indices, k);
+          if (j >= start && j < end) {
+            keptIdx.push(j - start);
+            keptVal.push(block.data[k]!);
+          }
+        }
+        majorPtr[m0 + i + 1] = keptIdx.length;
+      }
+    }
+    const Data = TYPED_ARRAY_OF[(this.info.dtype === "bool" ? "uint8" : this.info.dtype)];
+    const data = (Data as unknown as { from(a: unknown[]): TypedArray }).from(keptVal);
+    const indptr = Int32Array.from(majorPtr);
+    const m: SparseMatrix = { type: format as "csr" | "csc", shape: format === "csr" ? [shape[0], width] : [width, shape[1]], data, indices: Int32Array.from(keptIdx), indptr };
+    return m;
+  }
+}
+
+/** What kind of matrix is stored at `path`, with its shape, element type and stored-element count. */
+export function describeMatrix(file: H5File, path: string): MatrixInfo {
+  if (!file.exists(path)) {
+    throw new FileFormatError(`${file.path}: has no ${path} matrix`, { file: file.path });
+  }
+  const enc = encodingOf(file, path);
+  if (file.isDataset(path)) {
+    const info = file.info(path);
+    if (info.shape.length !== 2) throw new FileFormatError(`${file.path}: ${path} is ${info.shape.length}-dimensional, expected a matrix`, { file: file.path });
+    if (info.dtype !== "bool" && !(info.dtype in TYPED_ARRAY_OF)) {
+      throw new FileFormatError(`${file.path}: ${path} holds ${info.dtype} values, expected numbers`, { file: file.path });
+    }
+    return { format: "dense", shape: info.shape as [number, number], dtype: info.dtype as NumericDtype, nnz: info.size };
+  }
+  let format: "csr" | "csc";
+  const t = enc?.type ?? String(file.attr(path, "h5sparse_format") ?? "");
+  if (t === "csr_matrix" || t === "csr") format = "csr";
+  else if (t === "csc_matrix" || t === "csc") format = "csc";
+  else {
+    throw new FileFormatError(
+      `${file.path}: ${path} has encoding-type '${t}', which is not a matrix crispyx can read`,
+      { file: file.path, hint: "expected csr_matrix, csc_matrix or a dense array" },
+    );
+  }
+  const shape = sparseShape(file, path);
+  const d = file.info(`${path}/data`);
+  return { format, shape, dtype: d.dtype as NumericDtype, nnz: d.size };
+}
+
+/** 'csr', 'csc' or 'dense' for the matrix at `path` (the seed's get_matrix_storage_format). */
+export function getMatrixStorageFormat(file: H5File, path = "/X"): StorageFormat {
+  return describeMatrix(file, path).format;
+}
