@@ -12,7 +12,7 @@ import { TYPED_ARRAY_OF } from "../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { NdArray, SparseMatrix } from "./model.ts";
 import { typedArrayDtype } from "./model.ts";
-import { encodingOf } from "./registry.ts";
+import { encodingOf, unknownEncoding } from "./registry.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
 
@@ -173,6 +173,7 @@ export function describeMatrix(file: H5File, path: string): MatrixInfo {
   }
   const enc = encodingOf(file, path);
   if (file.isDataset(path)) {
+    if (enc && enc.type !== "array") throw unknownEncoding(file, path, enc);
     const info = file.info(path);
     if (info.shape.length !== 2) throw new FileFormatError(`${file.path}: ${path} is ${info.shape.length}-dimensional, expected a matrix`, { file: file.path });
     if (info.dtype !== "bool" && !(info.dtype in TYPED_ARRAY_OF)) {

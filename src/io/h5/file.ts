@@ -6,7 +6,7 @@
  * every call; reading through one reusable WebAssembly buffer is 5–10× faster for streamed blocks.
  */
 import h5wasm from "h5wasm/node";
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, realpathSync } from "node:fs";
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { preflightHdf5 } from "./preflight.ts";
 import {
@@ -24,6 +24,22 @@ const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, ENUM: 8 } as const;
 const UNLIMITED_THRESHOLD = 2 ** 53;
 
 export type OpenMode = "r" | "r+" | "w";
+
+/** Files this process has open, so byte-level link edits never race the HDF5 library's caches. */
+const openFiles = new Map<string, number>();
+
+function realKey(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** True while any H5File in this process has `path` open. */
+export function isFileOpen(path: string): boolean {
+  return (openFiles.get(realKey(path)) ?? 0) > 0;
+}
 
 /** Pull the innermost, most specific line out of an HDF5 error stack. */
 function hdf5Reason(err: unknown): string {
@@ -110,6 +126,8 @@ export class H5File implements Disposable {
       throw new FileFormatError(`${path}: cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
     }
     if (id < 0n) throw new FileFormatError(`${path}: cannot open as HDF5`, { file: path });
+    const key = realKey(path);
+    openFiles.set(key, (openFiles.get(key) ?? 0) + 1);
     return new H5File(path, mode, id);
   }
 
@@ -478,6 +496,10 @@ export class H5File implements Disposable {
     this.scratchPtr = 0;
     this.scratchBytes = 0;
     this.closed = true;
+    const key = realKey(this.path);
+    const n = (openFiles.get(key) ?? 1) - 1;
+    if (n > 0) openFiles.set(key, n);
+    else openFiles.delete(key);
     try {
       Module.close_file(this.fileId);
     } catch (err) {

@@ -1,0 +1,108 @@
+// Bad input gets one clear error naming the file and the problem — never an HDF5 stack or a wasm trap.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { H5File } from "../../src/io/h5/file.ts";
+import { openH5ad } from "../../src/io/anndata/handle.ts";
+import { writeH5ad } from "../../src/io/anndata/anndata.ts";
+import { emptyAnnData, ndarray } from "../../src/io/anndata/model.ts";
+import { FileFormatError } from "../../src/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "crispyx-bad-"));
+
+function expectError(fn: () => unknown, file: string, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof FileFormatError, `expected FileFormatError, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    assert.ok(err.message.includes(file), `message should name the file: ${err.message}`);
+    assert.ok(!err.message.includes("HDF5-DIAG"), "no HDF5 error stack in the message");
+    assert.ok(!err.message.includes("\n"), "one line");
+    return true;
+  });
+}
+
+function goodFile(name: string): string {
+  const p = join(dir, name);
+  const ad = emptyAnnData(3, 2);
+  ad.X = ndarray(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2]);
+  writeH5ad(p, ad);
+  return p;
+}
+
+test("missing file", () => {
+  const p = join(dir, "nope.h5ad");
+  expectError(() => openH5ad(p), p, /no such file/);
+});
+
+test("directory", () => {
+  const p = join(dir, "adir.h5ad");
+  mkdirSync(p);
+  expectError(() => openH5ad(p), p, /is a directory/);
+});
+
+test("non-HDF5 file", () => {
+  const p = join(dir, "text.h5ad");
+  writeFileSync(p, "cell,gene\n1,2\n");
+  expectError(() => openH5ad(p), p, /not an HDF5 file/);
+});
+
+test("empty file", () => {
+  const p = join(dir, "empty.h5ad");
+  writeFileSync(p, "");
+  expectError(() => openH5ad(p), p, /empty/);
+});
+
+test("truncated file", () => {
+  const src = goodFile("whole.h5ad");
+  const p = join(dir, "truncated.h5ad");
+  const bytes = readFileSync(src);
+  writeFileSync(p, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  expectError(() => openH5ad(p), p, /truncated/);
+});
+
+test("HDF5 file that is not AnnData", () => {
+  const p = join(dir, "plain.h5");
+  const f = H5File.open(p, "w");
+  f.createDataset("/numbers", { dtype: "float64", shape: [3], data: Float64Array.of(1, 2, 3) });
+  f.close();
+  expectError(() => openH5ad(p), p, /not an AnnData file/);
+});
+
+test("missing obs / var", () => {
+  for (const missing of ["obs", "var"]) {
+    const p = join(dir, `no-${missing}.h5ad`);
+    const f = H5File.open(p, "w");
+    f.setAttr("/", "encoding-type", "anndata");
+    f.setAttr("/", "encoding-version", "0.1.0");
+    f.createGroup(missing === "obs" ? "/var" : "/obs");
+    f.close();
+    expectError(() => openH5ad(p), p, new RegExp(`no /${missing}`));
+  }
+});
+
+test("missing X is an error only when X is needed", () => {
+  const p = join(dir, "nox.h5ad");
+  writeH5ad(p, emptyAnnData(4, 3));
+  using h = openH5ad(p);
+  assert.equal(h.nObs, 4);
+  expectError(() => h.X, p, /has no X matrix/);
+});
+
+test("unknown encoding names the element", () => {
+  const p = goodFile("weird.h5ad");
+  const f = H5File.open(p, "r+");
+  f.setAttr("/X", "encoding-type", "weird_matrix");
+  f.close();
+  using h = openH5ad(p);
+  expectError(() => h.X, p, /\/X.*weird_matrix/);
+  expectError(() => h.toMemory(), p, /\/X.*weird_matrix/);
+});
+
+test("reads outside a dataset are refused, not clamped", () => {
+  const p = goodFile("range.h5ad");
+  using h = openH5ad(p);
+  assert.throws(() => h.X.rows(2, 5), /outside/);
+  assert.throws(() => h.X.takeRows([0, 3]), /outside/);
+});
