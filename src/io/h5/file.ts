@@ -9,6 +9,7 @@ import h5wasm from "h5wasm/node";
 import { closeSync, fsyncSync, openSync, realpathSync } from "node:fs";
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { preflightHdf5 } from "./preflight.ts";
+import { BOOL_PLACEHOLDER, finishBooleans } from "./booleans.ts";
 import {
   BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
   type AttrValue, type CreateDatasetOptions, type DatasetInfo, type H5Dtype, type NumericDtype,
@@ -71,7 +72,7 @@ function mapDtype(meta: { type: number; size: number; signed: boolean; vlen: boo
   }
 }
 
-/** h5wasm's dtype string for a dtype we write. Booleans are written as int8 (see BOOL_NOTE). */
+/** h5wasm's dtype string for a dtype we write. Booleans are written as int8 (see ./booleans.ts). */
 function h5wasmDtype(d: H5Dtype): string {
   if (d === "string") return "S";
   if (d === "bool") return "<b";
@@ -100,9 +101,8 @@ export class H5File implements Disposable {
   private scratchPtr = 0;
   private scratchBytes = 0;
   private closed = false;
-  /** Datasets written as int8 that must become h5py booleans (an 8-bit FALSE/TRUE enum) after closing. */
-  readonly pendingBooleans: string[] = [];
-  private readonly onClose: ((file: H5File) => void)[] = [];
+  /** Object headers of datasets written as int8 that become h5py booleans when the file is closed. */
+  private readonly pendingBooleans: bigint[] = [];
 
   private constructor(path: string, mode: OpenMode, fileId: bigint) {
     this.path = path;
@@ -119,9 +119,10 @@ export class H5File implements Disposable {
     const flags = mode === "r" ? Module.H5F_ACC_RDONLY : mode === "r+" ? Module.H5F_ACC_RDWR : Module.H5F_ACC_TRUNC;
     let id: bigint;
     try {
-      // Default library-version bounds (earliest, latest), as h5py uses: groups keep the classic
-      // symbol-table layout that anndata files have and that our crash-safe link editing understands.
-      id = Module.open(path, flags, false, -1, -1);
+      // Library-version bounds (earliest, latest) as h5py uses, so files get the classic layout anndata
+      // files have (v0 superblock, v1 object headers, symbol-table groups), which our byte-level link and
+      // boolean edits understand. HDF5 2.0's own default would write v2 headers and new-style groups.
+      id = Module.open(path, flags, false, Module.H5F_LIBVER_EARLIEST, Module.H5F_LIBVER_LATEST);
     } catch (err) {
       throw new FileFormatError(`${path}: cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
     }
@@ -129,11 +130,6 @@ export class H5File implements Disposable {
     const key = realKey(path);
     openFiles.set(key, (openFiles.get(key) ?? 0) + 1);
     return new H5File(path, mode, id);
-  }
-
-  /** Register work to run after the file is closed (used to finish booleans). */
-  afterClose(fn: (file: H5File) => void): void {
-    this.onClose.push(fn);
   }
 
   private fail(what: string, err: unknown): never {
@@ -420,7 +416,7 @@ export class H5File implements Disposable {
 
   /**
    * Create a dataset. Booleans are stored as int8 and turned into h5py's boolean enum when the file is
-   * closed (h5wasm cannot create enum types; see ./booleans.ts).
+   * closed (h5wasm cannot create enum types; see ./booleans.ts); until then they read back as int8.
    */
   createDataset(path: string, opts: CreateDatasetOptions): void {
     this.check();
@@ -455,7 +451,12 @@ export class H5File implements Disposable {
     } catch (err) {
       this.fail(`cannot create dataset ${p}`, err);
     }
-    if (dtype === "bool") this.pendingBooleans.push(p);
+    if (dtype === "bool") {
+      // Reserve room in the header for the enum datatype; see ./booleans.ts.
+      new h5wasm.Group(this.fileId, p).create_attribute(BOOL_PLACEHOLDER, Int8Array.of(0), [], "<b");
+      const ref = Module.create_object_reference(this.fileId, p);
+      this.pendingBooleans.push(Buffer.from(ref).readBigUInt64LE(0));
+    }
   }
 
   /** Write `data` into a hyperslab of an existing numeric dataset. */
@@ -505,7 +506,7 @@ export class H5File implements Disposable {
     } catch (err) {
       throw new FileFormatError(`${this.path}: cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
     }
-    for (const fn of this.onClose) fn(this);
+    if (this.pendingBooleans.length) finishBooleans(this.path, this.pendingBooleans.splice(0));
     if (this.mode !== "r") syncToDisk(this.path);
   }
 
