@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Entry point: registers the TypeScript loader, then hands over to the CLI.
-import { register } from "node:module";
-register("tsx/esm", import.meta.url);
+// Entry point: registers the TypeScript loader (see register.mjs), then hands over to the CLI.
+await import("./register.mjs");
 const { main } = await import("../src/cli/main.ts");
 await main(process.argv);

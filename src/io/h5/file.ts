@@ -423,7 +423,9 @@ export class H5File implements Disposable {
     const p = normalize(path);
     const { dtype, shape } = opts;
     const n = shape.reduce((a, b) => a * b, 1);
-    let data: TypedArray | string[] | undefined;
+    let chunks = opts.chunks ?? null;
+    let data: TypedArray | string[];
+    let createShape = shape;
     if (opts.data !== undefined) {
       if (opts.data.length !== n) {
         throw new CrispyxError(`createDataset ${p}: ${opts.data.length} values for shape [${shape.join(",")}]`);
@@ -434,20 +436,27 @@ export class H5File implements Disposable {
     } else if (dtype === "string") {
       data = new Array<string>(n).fill("");
     } else {
+      // h5wasm wants initial data; to avoid allocating a whole large dataset just to create it, create
+      // it empty (chunked, so it can grow) and resize it to its shape.
       const d = dtype === "bool" ? "int8" : (dtype as NumericDtype);
-      data = new TYPED_ARRAY_OF[d](n);
+      if (n * BYTES_OF[d] > 1 << 20 || chunks) {
+        chunks ??= shape.map((s, i) => (i === 0 ? Math.max(1, Math.min(s, Math.floor((1 << 20) / Math.max(1, n / Math.max(1, s))))) : s));
+        createShape = shape.map((s, i) => (i === 0 ? 0 : s));
+      }
+      data = new TYPED_ARRAY_OF[d](createShape.reduce((a, b) => a * b, 1));
     }
     try {
       const root = new h5wasm.Group(this.fileId, "/");
       root.create_dataset({
         name: p,
         data: data as never,
-        shape,
+        shape: createShape,
         dtype: h5wasmDtype(dtype),
-        maxshape: opts.maxshape ?? null,
-        chunks: opts.chunks ?? null,
+        maxshape: opts.maxshape ?? (createShape === shape ? null : shape),
+        chunks,
         ...(opts.gzip ? { compression: "gzip" as const, compression_opts: opts.gzip } : {}),
       });
+      if (createShape !== shape) Module.resize_dataset(this.fileId, p, shape.map(BigInt));
     } catch (err) {
       this.fail(`cannot create dataset ${p}`, err);
     }

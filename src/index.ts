@@ -1,0 +1,24 @@
+/**
+ * crispyx — out-of-core analysis of single-cell CRISPR / Perturb-seq screens in .h5ad files.
+ * The public library API. Everything here works on files and reads X only in bounded blocks.
+ */
+export { CrispyxError, FileFormatError, InvalidArgumentError } from "./errors.ts";
+
+// h5ad I/O
+export { openH5ad, H5adHandle, LazyTable, LazyMapping, type ElementPreview, type OpenOptions } from "./io/anndata/handle.ts";
+export { MatrixReader, describeMatrix, type MatrixInfo, type StorageFormat } from "./io/anndata/matrixReader.ts";
+export { readH5ad, writeH5ad, readAnnData, writeAnnDataTo, validateAnnData } from "./io/anndata/anndata.ts";
+export { readElem, writeElem, KNOWN_ENCODINGS } from "./io/anndata/registry.ts";
+export {
+  isDenseStorage, getMatrixStorageFormat, loadObs, loadVar, writeObs, writeVar, writeObsm, writeVarm, writeObsp,
+  writeUnsDict, resolveDataPath, resolveOutputPath, type DataSource, type OutputPathOptions,
+} from "./io/anndata/fileHelpers.ts";
+export { replaceElement, deleteElement } from "./io/anndata/edit.ts";
+export { toElement, type PlainValue } from "./io/anndata/convert.ts";
+export * from "./io/anndata/model.ts";
+export { categoricalValues } from "./io/anndata/encodings/categorical.ts";
+export { writeAtomically } from "./io/atomic.ts";
+
+// Shared streaming vocabulary
+export { type StreamOptions, type Progress, type ProgressCallback, parseByteSize, DEFAULT_MEMORY_BUDGET } from "./core/streaming.ts";
+export { toLayout, type Block, type BlockLayout } from "./core/sparse.ts";
