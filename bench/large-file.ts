@@ -1,7 +1,7 @@
 /**
  * Issue "h5ad I/O": files larger than 4 GiB open and their last rows read correctly.
  *
- *   node --import tsx bench/large-file.ts [--cells 1200000] [--per-row 500] [--dir bench/data]
+ *   node --import ./bin/register.mjs bench/large-file.ts [--cells 1200000] [--per-row 500] [--dir bench/data]
  *
  * Writes a CSR .h5ad whose X is > 4 GiB (streaming, never holding it in memory), with values that are
  * a formula of (row, k) so any row can be checked, then opens it lazily and checks the first and last
