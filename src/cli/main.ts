@@ -1,0 +1,88 @@
+/**
+ * `crispyx`: the command-line tool. Builds the commander program (global options, one module per
+ * command group in ./commands) and turns failures into one-line messages and exit codes (./errors.ts).
+ */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError as UsageError, Option } from "commander";
+import { parseByteSize } from "../core/streaming.ts";
+import { currentContext } from "./context.ts";
+import { reportError } from "./errors.ts";
+import { registerInfo } from "./commands/info.ts";
+import { registerTables } from "./commands/tables.ts";
+import { registerDemo } from "./commands/demo.ts";
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+/** commander argument parser for sizes: a bad size is a usage error (exit 2). */
+export function sizeOption(text: string): number {
+  try {
+    return parseByteSize(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The program with every command registered (exported so tests can inspect it without a process). */
+export function buildProgram(): Command {
+  const program = new Command("crispyx")
+    .description("Out-of-core analysis of single-cell CRISPR / Perturb-seq screens in .h5ad files.\nReads X in bounded blocks: files larger than memory are fine.")
+    .version(packageVersion(), "-V, --version", "print the version and exit")
+    .option("-q, --quiet", "no progress bars or status messages (results and errors are still printed)")
+    .option("--verbose", "log what is being done, with timings")
+    .option("--debug", "print stack traces on errors")
+    .addOption(new Option("--memory-limit <size>", "working-memory budget for passes over X, e.g. 512M, 4G (default 512M)").argParser(sizeOption))
+    .helpOption("-h, --help", "show help")
+    .helpCommand(false)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // One line, prefixed like every other crispyx error.
+      outputError: (text, write) => write(`crispyx: ${text.trimEnd()}\n`),
+    });
+  program.addHelpText("after", `
+Examples:
+  crispyx demo                          write a synthetic screen and run the pipeline on it
+  crispyx info data.h5ad                what is in a file (add --json for scripts)
+  crispyx obs export data.h5ad -o obs.csv
+  crispyx <command> --help              options of one command`);
+
+  registerInfo(program);
+  registerTables(program);
+  registerDemo(program);
+
+  // Every command: usage errors point at that command's help; errors do not exit the process
+  // (main() decides the exit code).
+  const visit = (cmd: Command) => {
+    cmd.exitOverride().helpCommand(false).showHelpAfterError(`hint: run '${commandPath(cmd)} --help' for usage`);
+    cmd.commands.forEach(visit);
+  };
+  visit(program);
+  return program;
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // `crispyx obs export x.h5ad | head`: the reader leaving early is normal, not a crash.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    currentContext()?.finishStreams();
+    const debug = currentContext()?.debug ?? argv.includes("--debug");
+    process.exitCode = reportError(err, { debug });
+  } finally {
+    currentContext()?.finishStreams();
+  }
+}
