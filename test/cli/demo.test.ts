@@ -1,0 +1,72 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { crispyx, referencePython, tempDir, withAnndata, NO_PYTHON } from "./helpers.ts";
+
+const tmp = tempDir();
+after(() => tmp.cleanup());
+
+test("crispyx demo (small) writes a screen anndata reads, runs the pipeline and prints a summary", async (t) => {
+  const out = join(tmp.path, "demo");
+  const r = await crispyx(["demo", "--cells", "600", "--genes", "300", "--perturbations", "5", "--seed", "4", "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^crispyx demo: synthetic screen in /);
+  assert.match(r.stdout, /generate .* 600 cells × 300 genes, 5 knock-downs \+ 'non-targeting' controls/);
+  assert.match(r.stdout, /Done in [\d.]+ s\. Next: crispyx info /);
+  // stderr is not a terminal here: no progress bars, no escape codes.
+  assert.doesNotMatch(r.stderr, /\x1b\[/);
+  const file = join(out, "demo.h5ad");
+  assert.ok(existsSync(file));
+  assert.equal(readdirSync(out).filter((f) => f.startsWith(".crispyx-tmp")).length, 0);
+  const py = referencePython();
+  if (!py) return t.skip(NO_PYTHON);
+  const ref = withAnndata(py, file, [
+    "X = adata.X",
+    "out = dict(shape=list(adata.shape), fmt=type(X).__name__, dtype=str(X.dtype), integral=bool(np.all(X.data == np.round(X.data))),",
+    "  ctrl=int((adata.obs.perturbation == 'non-targeting').sum()), cats=len(adata.obs.perturbation.cat.categories),",
+    "  mt=int(adata.var.gene_symbols.str.startswith('MT-').sum()), ids=bool(adata.var_names.str.match(r'^ENSG\\d{11}\\.\\d+$').all()),",
+    "  targets=list(adata.uns['demo']['truth']['targets']), seed=int(adata.uns['demo']['seed']))",
+  ].join("\n")) as Record<string, unknown>;
+  assert.deepEqual(ref.shape, [600, 300]);
+  assert.match(String(ref.fmt), /^csr_(matrix|array)$/);
+  assert.equal(ref.dtype, "float32");
+  assert.equal(ref.integral, true);
+  assert.ok((ref.ctrl as number) > 100);
+  assert.equal(ref.cats, 6);
+  assert.equal(ref.mt, 13);
+  assert.equal(ref.ids, true);
+  assert.equal((ref.targets as string[]).length, 5);
+  assert.equal(ref.seed, 4);
+});
+
+test("crispyx demo --json --quiet: JSON summary on stdout, nothing on stderr", async () => {
+  const out = join(tmp.path, "demo-json");
+  const r = await crispyx(["--quiet", "demo", "--cells", "200", "--genes", "100", "--perturbations", "3", "--out", out, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  const s = JSON.parse(r.stdout);
+  assert.deepEqual(s.spec, { cells: 200, genes: 100, perturbations: 3, seed: 0 });
+  assert.equal(s.knockdown.length, 3);
+  assert.ok(s.steps.length >= 2);
+  assert.ok(s.steps.every((st: { seconds: number; detail: string }) => st.seconds >= 0 && st.detail.length > 0));
+});
+
+test("crispyx demo: bad values are errors before anything is written", async () => {
+  const out = join(tmp.path, "never");
+  const tooMany = await crispyx(["demo", "--genes", "40", "--perturbations", "30", "--out", out]);
+  assert.equal(tooMany.code, 1);
+  assert.match(tooMany.stderr, /^crispyx: error: --perturbations 30 is too many for 40 genes \(at most 10/);
+  const notNumber = await crispyx(["demo", "--cells", "lots", "--out", out]);
+  assert.equal(notNumber.code, 2);
+  assert.match(notNumber.stderr, /^crispyx: error: option '--cells <n>' argument 'lots' is invalid/);
+  assert.ok(!existsSync(out));
+});
+
+test("--verbose logs each step and each pass with timings", async () => {
+  const out = join(tmp.path, "demo-verbose");
+  const r = await crispyx(["--verbose", "demo", "--cells", "200", "--genes", "100", "--perturbations", "3", "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^step: generate$/m);
+  assert.match(r.stderr, /^generating counts: 200\/200 cells in [\d.]+ s$/m);
+});
