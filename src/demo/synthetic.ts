@@ -83,6 +83,9 @@ interface Guide {
   effects: GeneEffect[];
 }
 
+/** A generated block of counts: CSR with float32 counts and int32 indices/indptr. */
+export type CountBlock = SparseMatrix & { type: "csr"; data: Float32Array; indices: Int32Array; indptr: Int32Array };
+
 /** What the screen was built with: to check that an analysis finds it. */
 export interface ScreenTruth {
   targets: string[];
@@ -101,7 +104,7 @@ export interface SyntheticScreen {
   uns: Record<string, Element>;
   truth: ScreenTruth;
   /** Generate the counts of cells [start, end) as a float32 CSR block (the same whatever the blocks). */
-  rows(start: number, end: number): SparseMatrix;
+  rows(start: number, end: number): CountBlock;
 }
 
 function checkSpec(spec: ScreenSpec): void {
@@ -313,7 +316,7 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
   };
 
   const seedBase = spec.seed;
-  function rows(start: number, end: number): SparseMatrix {
+  function rows(start: number, end: number): CountBlock {
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > nCells || start > end) {
       throw new RangeError(`rows ${start}:${end} outside 0:${nCells}`);
     }
