@@ -47,6 +47,7 @@ export interface DemoResult {
   totalSeconds: number;
 }
 
+/** Where `crispyx demo` writes by default (the CLI repeats it in its help). */
 export const DEFAULT_DEMO_DIR = "crispyx-demo";
 
 /** Per-cell totals and the knock-down check, in one streaming pass over X. */

@@ -1,7 +1,7 @@
 /** Small pieces shared by the command modules: argument parsers, opening inputs, writing outputs. */
 import { writeFileSync, createWriteStream, statSync } from "node:fs";
 import { InvalidArgumentError as UsageError } from "commander";
-import { openH5ad, type H5adHandle } from "../../io/anndata/handle.ts";
+import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { writeAtomically } from "../../io/atomic.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 
@@ -17,13 +17,15 @@ export function integerOption(min = 0): (text: string) => number {
 }
 
 /** Open an input .h5ad file read-only (errors name the file and say what is wrong). */
-export function openInput(path: string): H5adHandle {
+export async function openInput(path: string): Promise<H5adHandle> {
+  // Loaded on first use so that --help and usage errors do not pay for the HDF5 library.
+  const { openH5ad } = await import("../../io/anndata/handle.ts");
   return openH5ad(path);
 }
 
 /** Run `fn` with the file open, closing it afterwards whatever happens. */
 export async function withInput<T>(path: string, fn: (h: H5adHandle) => T | Promise<T>): Promise<T> {
-  const h = openInput(path);
+  const h = await openInput(path);
   try {
     return await fn(h);
   } finally {

@@ -2,11 +2,13 @@
 import type { Command } from "commander";
 import { relative } from "node:path";
 import { DEFAULT_SCREEN } from "../../demo/synthetic.ts";
-import { DEFAULT_DEMO_DIR, runDemo, type DemoResult } from "../../demo/run.ts";
+import type { DemoResult } from "../../demo/run.ts";
 import { contextOf } from "../context.ts";
 import { formatSeconds } from "../progress.ts";
 import { formatTextTable, recordsTable } from "../output.ts";
 import { integerOption, writeJson } from "./common.ts";
+
+const DEFAULT_DEMO_DIR = "crispyx-demo";
 
 function summaryText(r: DemoResult): string {
   const lines: string[] = [];
@@ -46,6 +48,7 @@ export function registerDemo(program: Command): void {
     .option("--json", "print the summary as JSON")
     .action(async (opts: { cells: number; genes: number; perturbations: number; seed: number; out: string; json?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
+      const { runDemo } = await import("../../demo/run.ts");
       const result = await runDemo({
         ...opts,
         stream: ctx.stream(),
