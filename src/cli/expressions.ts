@@ -201,8 +201,8 @@ export function parseSelection(text: string, axis: Axis): Selection {
   const root = new Parser(text, tokenize(text)).parse();
   const columns: (string | null)[] = [];
   const walk = (n: Node): void => {
-    if (n.kind === "and" || n.kind === "or") { walk(n.left); walk(n.right); return; }
     if (n.kind === "not") { walk(n.operand); return; }
+    if (n.kind !== "compare" && n.kind !== "in") { walk(n.left); walk(n.right); return; }
     if (n.axis !== axis) {
       throw new InvalidArgumentError(`the selection "${text}" uses ${n.axis === "obs" ? "obs (cells)" : "var (genes)"} but selects ${axis === "obs" ? "cells" : "genes"}`, {
         hint: axis === "obs" ? "select genes with --genes \"var.…\"" : "select cells with --cells \"obs.…\"",
