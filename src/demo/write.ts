@@ -1,50 +1,76 @@
-/** Write a synthetic screen to an .h5ad file (CSR float32 counts), atomically. */
-import { writeH5ad } from "../io/anndata/anndata.ts";
-import type { SparseMatrix } from "../io/anndata/model.ts";
+/**
+ * Write a synthetic screen to an .h5ad file, streaming: counts are generated and appended block by
+ * block (CSR float32), so memory stays bounded whatever the number of cells. Atomic: the file
+ * appears under its name only when complete.
+ */
+import { H5File } from "../io/h5/file.ts";
+import { writeAtomicallySync } from "../io/atomic.ts";
+import { writeElem } from "../io/anndata/registry.ts";
+import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { SyntheticScreen } from "./synthetic.ts";
 
-/**
- * Generate the counts block by block (with progress) and write the file. The counts are assembled in
- * memory before writing (~8 bytes per stored count: 25 MB for the default demo).
- */
+/** Elements per HDF5 chunk of X's data/indices (1 MiB of float32). */
+const CHUNK = 1 << 18;
+
+function emptyDict(f: H5File, path: string): void {
+  f.createGroup(path);
+  f.setAttr(path, "encoding-type", "dict");
+  f.setAttr(path, "encoding-version", "0.1.0");
+}
+
 export function writeSyntheticScreen(path: string, screen: SyntheticScreen, opts: StreamOptions = {}): { nnz: number } {
   const { nObs, nVars } = screen;
-  // A generated row is at most nVars entries of 8 bytes; blocks stay well within the budget.
-  const rowsPerBlock = Math.min(rowsForBudget(nVars * 8, nObs, opts), 2048);
-  const blocks: SparseMatrix[] = [];
-  let nnz = 0;
-  for (let start = 0; start < nObs; start += rowsPerBlock) {
-    throwIfAborted(opts.signal);
-    const end = Math.min(nObs, start + rowsPerBlock);
-    const b = screen.rows(start, end);
-    blocks.push(b);
-    nnz += b.data.length;
-    opts.onProgress?.({ phase: "generating counts", done: end, total: nObs, unit: "cells" });
-  }
-  const data = new Float32Array(nnz);
-  const indices = new Int32Array(nnz);
-  const Indptr = nnz > 0x7fffffff ? BigInt64Array : Int32Array;
-  const indptr = new Indptr(nObs + 1);
-  let row = 0;
-  let at = 0;
-  for (const b of blocks) {
-    data.set(b.data as Float32Array, at);
-    indices.set(b.indices as Int32Array, at);
-    for (let i = 1; i <= b.shape[0]; i++) {
-      const v = at + Number(b.indptr[i]);
-      indptr[row + i] = (Indptr === BigInt64Array ? BigInt(v) : v) as never;
+  // A generated row holds at most nVars entries of 8 bytes (count + index), plus the dense means.
+  const rowsPerBlock = Math.min(rowsForBudget(nVars * 8, nObs, opts), 4096);
+  // int32 indptr (as scipy writes) unless the matrix could hold more than 2^31 - 1 entries.
+  const wideIndptr = nObs * nVars > 0x7fffffff;
+  return writeAtomicallySync(path, (tmp) => {
+    const f = H5File.open(tmp, "w");
+    try {
+      f.setAttr("/", "encoding-type", "anndata");
+      f.setAttr("/", "encoding-version", "0.1.0");
+      writeElem(f, "/obs", screen.obs);
+      writeElem(f, "/var", screen.var);
+      for (const key of MAPPING_KEYS) emptyDict(f, `/${key}`);
+      emptyDict(f, "/uns");
+      for (const [k, v] of Object.entries(screen.uns)) writeElem(f, `/uns/${k}`, v);
+
+      f.createGroup("/X");
+      f.setAttr("/X", "encoding-type", "csr_matrix");
+      f.setAttr("/X", "encoding-version", "0.1.0");
+      f.setAttr("/X", "shape", BigInt64Array.from([nObs, nVars], BigInt));
+      f.createDataset("/X/data", { dtype: "float32", shape: [0], maxshape: [null], chunks: [CHUNK] });
+      f.createDataset("/X/indices", { dtype: "int32", shape: [0], maxshape: [null], chunks: [CHUNK] });
+      f.createDataset("/X/indptr", { dtype: wideIndptr ? "int64" : "int32", shape: [nObs + 1], chunks: [Math.min(CHUNK, nObs + 1)] });
+
+      let nnz = 0;
+      for (let start = 0; start < nObs; start += rowsPerBlock) {
+        throwIfAborted(opts.signal);
+        const end = Math.min(nObs, start + rowsPerBlock);
+        const b = screen.rows(start, end);
+        const k = b.data.length;
+        if (k > 0) {
+          f.resize("/X/data", [nnz + k]);
+          f.resize("/X/indices", [nnz + k]);
+          f.write("/X/data", [nnz], [k], b.data);
+          f.write("/X/indices", [nnz], [k], b.indices);
+        }
+        // indptr entries start+1 … end (entry 0 stays 0), shifted by the counts written before.
+        const m = end - start;
+        const ptr = wideIndptr ? new BigInt64Array(m) : new Int32Array(m);
+        for (let i = 0; i < m; i++) {
+          const v = nnz + b.indptr[i + 1]!;
+          if (wideIndptr) (ptr as BigInt64Array)[i] = BigInt(v);
+          else (ptr as Int32Array)[i] = v;
+        }
+        f.write("/X/indptr", [start + 1], [m], ptr);
+        nnz += k;
+        opts.onProgress?.({ phase: "generating counts", done: end, total: nObs, unit: "cells" });
+      }
+      return { nnz };
+    } finally {
+      f.close();
     }
-    row += b.shape[0];
-    at += b.data.length;
-  }
-  blocks.length = 0;
-  writeH5ad(path, {
-    X: { type: "csr", shape: [nObs, nVars], data, indices, indptr },
-    obs: screen.obs,
-    var: screen.var,
-    uns: screen.uns,
-    obsm: {}, varm: {}, obsp: {}, varp: {}, layers: {}, raw: null,
   });
-  return { nnz };
 }

@@ -1,6 +1,6 @@
 /** `crispyx demo`: write a synthetic Perturb-seq screen and run the pipeline on it. */
 import type { Command } from "commander";
-import { relative } from "node:path";
+import { isAbsolute, relative } from "node:path";
 import { DEFAULT_SCREEN } from "../../demo/synthetic.ts";
 import type { DemoResult } from "../../demo/run.ts";
 import { contextOf } from "../context.ts";
@@ -10,13 +10,19 @@ import { integerOption, writeJson } from "./common.ts";
 
 const DEFAULT_DEMO_DIR = "crispyx-demo";
 
+/** A path as the user would type it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r === "" ? "." : r.startsWith("..") || isAbsolute(r) ? path : r;
+}
+
 function summaryText(r: DemoResult): string {
   const lines: string[] = [];
   const width = Math.max(...r.steps.map((s) => s.name.length));
-  lines.push(`crispyx demo: synthetic screen in ${relative(process.cwd(), r.outDir) || "."}/`);
+  lines.push(`crispyx demo: synthetic screen in ${shown(r.outDir)}/`);
   for (const s of r.steps) {
     lines.push(`  ${s.name.padEnd(width)}  ${formatSeconds(s.seconds).padStart(6)}  ${s.detail}`);
-    if (s.output) lines.push(`  ${"".padEnd(width)}          → ${relative(process.cwd(), s.output)}`);
+    if (s.output) lines.push(`  ${"".padEnd(width)}          → ${shown(s.output)}`);
   }
   const kd = r.knockdown.slice().sort((a, b) => a.observed_ratio - b.observed_ratio);
   const show = kd.length > 8 ? [...kd.slice(0, 4), ...kd.slice(-4)] : kd;
@@ -26,7 +32,7 @@ function summaryText(r: DemoResult): string {
     perturbation: k.perturbation, cells: k.cells, observed: Number(k.observed_ratio.toFixed(3)), planted: Number(k.planted_ratio.toFixed(3)),
   })))).replace(/^/gm, "  "));
   lines.push("");
-  lines.push(`Done in ${formatSeconds(r.totalSeconds)}. Next: crispyx info ${relative(process.cwd(), r.files.raw!)}`);
+  lines.push(`Done in ${formatSeconds(r.totalSeconds)}. Next: crispyx info ${shown(r.files.raw!)}`);
   return lines.join("\n");
 }
 
