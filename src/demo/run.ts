@@ -9,7 +9,7 @@ import type { SparseMatrix } from "../io/anndata/model.ts";
 import { categoricalValues } from "../io/anndata/encodings/categorical.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CONTROL_LABEL, DEFAULT_SCREEN, syntheticScreen, type ScreenSpec, type SyntheticScreen } from "./synthetic.ts";
-import { writeSyntheticScreen } from "./write.ts";
+import { writeSyntheticScreen, yieldToEventLoop } from "./write.ts";
 
 export interface DemoOptions extends ScreenSpec {
   /** Directory for the demo's files (created if missing). */
@@ -69,7 +69,7 @@ function median(a: Float64Array): number {
  * Read X in row blocks: per-cell counts, genes detected and mitochondrial share, and for each
  * perturbation the expression of its own target relative to control cells.
  */
-function countsPass(path: string, screen: SyntheticScreen, opts: StreamOptions): CountsPass {
+async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOptions): Promise<CountsPass> {
   const h = openH5ad(path);
   try {
     const n = h.nObs;
@@ -126,6 +126,7 @@ function countsPass(path: string, screen: SyntheticScreen, opts: StreamOptions):
         }
       }
       opts.onProgress?.({ phase: "checking counts", done: end, total: n, unit: "cells" });
+      await yieldToEventLoop();
     }
     const knockdown = targets.map((t, i): KnockdownRow => ({
       perturbation: t,

@@ -4,7 +4,7 @@
  * appears under its name only when complete.
  */
 import { H5File } from "../io/h5/file.ts";
-import { writeAtomicallySync } from "../io/atomic.ts";
+import { writeAtomically } from "../io/atomic.ts";
 import { writeElem } from "../io/anndata/registry.ts";
 import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
@@ -19,13 +19,18 @@ function emptyDict(f: H5File, path: string): void {
   f.setAttr(path, "encoding-version", "0.1.0");
 }
 
-export function writeSyntheticScreen(path: string, screen: SyntheticScreen, opts: StreamOptions = {}): { nnz: number } {
+/** Let the event loop run (Ctrl-C handlers, timers) between blocks of synchronous HDF5 work. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function writeSyntheticScreen(path: string, screen: SyntheticScreen, opts: StreamOptions = {}): Promise<{ nnz: number }> {
   const { nObs, nVars } = screen;
   // A generated row holds at most nVars entries of 8 bytes (count + index), plus the dense means.
   const rowsPerBlock = Math.min(rowsForBudget(nVars * 8, nObs, opts), 4096);
   // int32 indptr (as scipy writes) unless the matrix could hold more than 2^31 - 1 entries.
   const wideIndptr = nObs * nVars > 0x7fffffff;
-  return writeAtomicallySync(path, (tmp) => {
+  return writeAtomically(path, async (tmp) => {
     const f = H5File.open(tmp, "w");
     try {
       f.setAttr("/", "encoding-type", "anndata");
@@ -67,6 +72,7 @@ export function writeSyntheticScreen(path: string, screen: SyntheticScreen, opts
         f.write("/X/indptr", [start + 1], [m], ptr);
         nnz += k;
         opts.onProgress?.({ phase: "generating counts", done: end, total: nObs, unit: "cells" });
+        await yieldToEventLoop();
       }
       return { nnz };
     } finally {

@@ -70,3 +70,23 @@ test("--verbose logs each step and each pass with timings", async () => {
   assert.match(r.stderr, /^step: generate$/m);
   assert.match(r.stderr, /^generating counts: 200\/200 cells in [\d.]+ s$/m);
 });
+
+test("Ctrl-C during the demo stops it quickly and leaves no file behind", async () => {
+  const { spawn } = await import("node:child_process");
+  const { CLI } = await import("./helpers.ts");
+  const out = join(tmp.path, "interrupted");
+  const child = spawn(process.execPath, [CLI, "demo", "--cells", "300000", "--out", out], { stdio: "ignore" });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((done) => child.on("exit", (code, signal) => done({ code, signal })));
+  // Wait until the temporary output exists, i.e. the generator is writing.
+  const started = Date.now();
+  while (!(existsSync(out) && readdirSync(out).some((f) => f.startsWith(".crispyx-tmp")))) {
+    assert.ok(Date.now() - started < 20_000, "the demo never started writing");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const t = Date.now();
+  child.kill("SIGINT");
+  const { code, signal } = await exited;
+  assert.ok(Date.now() - t < 3000, `took ${Date.now() - t} ms to stop`);
+  assert.ok(signal === "SIGINT" || code === 130, `exit ${code} ${signal}`);
+  assert.deepEqual(readdirSync(out), []);
+});

@@ -73,6 +73,6 @@ export async function smallScreen(dir: string, name = "screen.h5ad", spec = { ce
   const { syntheticScreen } = await import("../../src/demo/synthetic.ts");
   const { writeSyntheticScreen } = await import("../../src/demo/write.ts");
   const path = join(dir, name);
-  writeSyntheticScreen(path, syntheticScreen(spec));
+  await writeSyntheticScreen(path, syntheticScreen(spec));
   return path;
 }
