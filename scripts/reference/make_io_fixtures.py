@@ -82,7 +82,6 @@ def full(n=20, m=12):
     a.uns["float_array"] = np.array([0.1, np.nan, np.inf])
     a.uns["mat2d"] = rng.standard_normal((3, 4))
     a.uns["df"] = pd.DataFrame({"p": [0.1, 0.2], "name": ["a", "b"]}, index=["r1", "r2"])
-    a.uns["rec"] = np.rec.fromarrays([np.array([1, 2], dtype=np.int32), np.array([0.5, 1.5])], names=["i", "f"])
     a.obsm["X_pca"] = rng.standard_normal((n, 3)).astype(np.float32)
     a.obsm["sparse_emb"] = sp.random(n, 4, density=0.3, format="csr", random_state=1)
     a.obsm["df_emb"] = pd.DataFrame({"u": rng.random(n), "c": pd.Categorical(rng.choice(["a", "b"], n))}, index=a.obs_names)
@@ -106,6 +105,9 @@ def fixtures():
     yield "empty_columns", ad.AnnData(sp.csr_matrix(counts(6, 4)), obs=pd.DataFrame(index=[f"c{i}" for i in range(6)]), var=pd.DataFrame(index=[f"g{j}" for j in range(4)]))
     yield "zero_cells", ad.AnnData(sp.csr_matrix((0, 5), dtype=np.float32), obs=pd.DataFrame({"x": pd.Categorical([], categories=["a"])}), var=var_df(5))
     yield "no_x", ad.AnnData(obs=obs_df(5), var=var_df(3))
+    rec = ad.AnnData(np.ones((2, 2), dtype=np.float32))
+    rec.uns["rec"] = np.rec.fromarrays([np.array([1, 2], dtype=np.int32), np.array([0.5, 1.5])], names=["i", "f"])
+    yield "uns_recarray", rec
 
 
 def write_legacy(path):
