@@ -17,7 +17,7 @@ const npDtype = (d: string) => (d === "string" ? "object" : d);
 function flat(a: NdArray): unknown[] {
   if (a.dtype === "string") return [...(a.data as string[])];
   const out: unknown[] = [];
-  for (const v of a.data as ArrayLike<number | bigint>) out.push(a.dtype === "bool" ? Boolean(v) : num(v));
+  for (const v of a.data as Iterable<number | bigint>) out.push(a.dtype === "bool" ? Boolean(v) : num(v));
   return out;
 }
 
