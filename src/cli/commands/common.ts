@@ -1,6 +1,7 @@
 /** Small pieces shared by the command modules: argument parsers, opening inputs, writing outputs. */
-import { writeFileSync, createWriteStream, statSync } from "node:fs";
-import { InvalidArgumentError as UsageError } from "commander";
+import { writeFileSync, createWriteStream, existsSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { InvalidArgumentError as UsageError, type Command } from "commander";
 import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { writeAtomically } from "../../io/atomic.ts";
 import { InvalidArgumentError } from "../../errors.ts";
@@ -85,4 +86,62 @@ export function formatBytes(n: number): string {
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+// ---- options shared by the commands that write a new .h5ad ------------------------------------
+
+export interface OutputOptions {
+  output?: string;
+  force?: boolean;
+  chunkSize?: number;
+}
+
+/** -o/--output, --force and --chunk-size, with the same wording on every command. */
+export function addOutputOptions(cmd: Command, suffix: string): Command {
+  return cmd
+    .option("-o, --output <path>", `the output .h5ad (default: beside the input, <name>_${suffix}.h5ad)`)
+    .option("--force", "overwrite the output if it exists")
+    .option("--chunk-size <n>", "rows per block (default: chosen from --memory-limit)", integerOption(1));
+}
+
+/** -p/--perturbation-column and --control, shared by every command that groups cells. */
+export function addPerturbationOptions(cmd: Command, { control = true } = {}): Command {
+  cmd.option("-p, --perturbation-column <column>", "obs column with the perturbation labels (default: detected)");
+  if (control) cmd.option("--control <label>", "label of the control cells (default: detected from the labels)");
+  return cmd;
+}
+
+/**
+ * Where a command writes: --output, or `<stem>_<suffix>.h5ad` beside the input. Refuses the input
+ * itself, and an existing file unless --force (checked before any work starts).
+ */
+export function outputPathFor(input: string, opts: OutputOptions, suffix: string): string {
+  const stem = basename(input).replace(/\.h5ad$/i, "");
+  const out = resolve(opts.output ?? join(dirname(input), `${stem}_${suffix}.h5ad`));
+  checkNotSameFile(input, out);
+  if (existsSync(out)) {
+    if (statSync(out).isDirectory()) throw new InvalidArgumentError(`${out}: is a directory; give a file name with -o`, { file: out });
+    if (!opts.force) throw new InvalidArgumentError(`${out}: already exists`, { file: out, hint: "pass --force to overwrite it, or choose another name with -o" });
+  }
+  if (!existsSync(dirname(out))) throw new InvalidArgumentError(`${dirname(out)}: no such directory (for the output ${basename(out)})`, { file: out });
+  return out;
+}
+
+/** A column of obs/var by name; an unknown name is an error that lists what there is. */
+export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, option = "column"): string {
+  const columns = h[axis].columns;
+  if (!columns.includes(name)) {
+    const near = columns.filter((c) => c.toLowerCase().includes(name.toLowerCase()) || name.toLowerCase().includes(c.toLowerCase()));
+    throw new InvalidArgumentError(`${h.path}: ${axis} has no column '${name}' (${option})`, {
+      file: h.path,
+      hint: near.length ? `did you mean ${near.map((c) => `'${c}'`).join(" or ")}? ${axis} columns: ${columns.join(", ")}` : `${axis} columns: ${columns.join(", ") || "(none)"}`,
+    });
+  }
+  return name;
+}
+
+/** Make sure the input exists and is a file before a long command starts (one clear line if not). */
+export function checkInputFile(path: string): void {
+  if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file`, { file: path });
+  if (statSync(path).isDirectory()) throw new InvalidArgumentError(`${path}: is a directory, not an .h5ad file`, { file: path });
 }
