@@ -1,0 +1,331 @@
+/**
+ * Carry-over: write everything of an output .h5ad except X from its input, optionally restricted to
+ * selected cells and genes. Operators (normalize, subset, convert, sort…) write X themselves with the
+ * streaming writers of ./matrixWriter.ts and call this for the rest:
+ *
+ *   const out = H5File.open(tmp, "w");
+ *   startAnnData(out);                                      // root attributes, empty uns/obsm/… groups
+ *   carryOver(src, out, { cells, genes, removeUnusedCategories: true });
+ *   SparseMatrixWriter.create(out, "/X", …) …
+ *
+ * Memory: tables are handled one column at a time (the selected index is held in memory, as pandas
+ * would); matrices (obsm, layers, obsp, raw/X…) are streamed in blocks within the memory budget and keep
+ * their storage format (dense stays dense, CSR stays CSR, CSC stays CSC).
+ */
+import type { H5File } from "../h5/file.ts";
+import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
+import { CrispyxError } from "../../errors.ts";
+import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
+import { num } from "../../core/sparse.ts";
+import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
+import { encodingOf, readElem, writeElem } from "./registry.ts";
+import { columnOrder, indexName, readColumn, readIndex } from "./encodings/dataframe.ts";
+import { writeArray } from "./encodings/arrays.ts";
+import { describeMatrix, MatrixReader } from "./matrixReader.ts";
+import { DenseMatrixWriter, SparseMatrixWriter } from "./matrixWriter.ts";
+import type { DataFrame } from "./model.ts";
+
+export type CarryKey = "obs" | "var" | "uns" | "obsm" | "varm" | "obsp" | "varp" | "layers" | "raw";
+
+/** What an operator that rewrites X keeps by default (layers and raw are X-sized: opt in). */
+export const DEFAULT_CARRY: CarryKey[] = ["obs", "var", "uns", "obsm", "varm", "obsp", "varp"];
+
+export interface CarryOverOptions {
+  /** Selected cells (row positions, strictly increasing); omitted = all cells. */
+  cells?: Int32Array;
+  /** Selected genes (strictly increasing); omitted = all genes. */
+  genes?: Int32Array;
+  /** Elements to carry (default DEFAULT_CARRY). */
+  include?: CarryKey[];
+  /** Tables written instead of the input's (already restricted to the selection). */
+  obs?: DataFrame;
+  var?: DataFrame;
+  /** Drop categories that no selected cell uses from obs columns (pandas remove_unused_categories). */
+  removeUnusedCategories?: boolean;
+  memoryBudget?: number;
+}
+
+const MAPPINGS = ["uns", "obsm", "varm", "obsp", "varp", "layers"] as const;
+
+function emptyDict(f: H5File, path: string): void {
+  f.createGroup(path);
+  f.setAttr(path, "encoding-type", "dict");
+  f.setAttr(path, "encoding-version", "0.1.0");
+}
+
+/** Root attributes of an AnnData file and its (empty) uns/obsm/varm/obsp/varp/layers groups. */
+export function startAnnData(dst: H5File): void {
+  dst.setAttr("/", "encoding-type", "anndata");
+  dst.setAttr("/", "encoding-version", "0.1.0");
+  for (const key of MAPPINGS) if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
+}
+
+// ---- selections -----------------------------------------------------------------------------------
+
+/** Positions where a boolean mask is true. */
+export function maskToIndices(mask: ArrayLike<boolean | number>): Int32Array {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
+  const out = new Int32Array(n);
+  for (let i = 0, k = 0; i < mask.length; i++) if (mask[i]) out[k++] = i;
+  return out;
+}
+
+/** old position → new position (-1 when dropped), for remapping sparse indices. */
+export function remapFor(sel: Int32Array | undefined, n: number): Int32Array | null {
+  if (!sel) return null;
+  const map = new Int32Array(n).fill(-1);
+  for (let k = 0; k < sel.length; k++) map[sel[k]!] = k;
+  return map;
+}
+
+function takeTyped<T extends TypedArray>(a: T, sel: Int32Array): T {
+  const out = new (a.constructor as { new (n: number): T })(sel.length);
+  const src = a as unknown as (number | bigint)[];
+  const dst = out as unknown as (number | bigint)[];
+  for (let k = 0; k < sel.length; k++) dst[k] = src[sel[k]!]!;
+  return out;
+}
+
+function takeArray(a: NdArray, sel: Int32Array): NdArray {
+  const rowLen = a.shape.slice(1).reduce((x, y) => x * y, 1);
+  if (Array.isArray(a.data)) {
+    const src = a.data;
+    const data: string[] = [];
+    for (const i of sel) for (let j = 0; j < rowLen; j++) data.push(src[i * rowLen + j]!);
+    return { ...a, shape: [sel.length, ...a.shape.slice(1)], data };
+  }
+  if (rowLen === 1) return { ...a, shape: [sel.length, ...a.shape.slice(1)], data: takeTyped(a.data, sel) };
+  const out = new (a.data.constructor as { new (n: number): TypedArray })(sel.length * rowLen);
+  for (let k = 0; k < sel.length; k++) {
+    (out as unknown as { set(x: ArrayLike<unknown>, o: number): void }).set(a.data.subarray(sel[k]! * rowLen, (sel[k]! + 1) * rowLen) as ArrayLike<unknown>, k * rowLen);
+  }
+  return { ...a, shape: [sel.length, ...a.shape.slice(1)], data: out };
+}
+
+/** Keep only the categories some code uses, in their original order (pandas remove_unused_categories). */
+export function removeUnusedCategories(c: Categorical): Categorical {
+  const nCat = c.categories.shape[0] ?? 0;
+  const used = new Uint8Array(nCat);
+  for (let i = 0; i < c.codes.length; i++) {
+    const k = Number(c.codes[i]!);
+    if (k >= 0) used[k] = 1;
+  }
+  const keep = maskToIndices(used);
+  if (keep.length === nCat) return c;
+  const newCode = new Int32Array(nCat).fill(-1);
+  keep.forEach((k, i) => (newCode[k] = i));
+  const codes = new (c.codes.constructor as { new (n: number): Categorical["codes"] })(c.codes.length);
+  for (let i = 0; i < c.codes.length; i++) {
+    const k = Number(c.codes[i]!);
+    const v = k >= 0 ? newCode[k]! : -1;
+    (codes as unknown as (number | bigint)[])[i] = codes instanceof BigInt64Array ? BigInt(v) : v;
+  }
+  return { ...c, codes, categories: takeArray(c.categories, keep) };
+}
+
+/** The rows `sel` of one dataframe column. */
+export function takeColumn(col: Column, sel: Int32Array): Column {
+  if (col.type === "array") return takeArray(col, sel);
+  if (col.type === "categorical") return { ...col, codes: takeTyped(col.codes, sel) };
+  return { ...col, values: takeArray(col.values, sel), mask: takeTyped(col.mask, sel) };
+}
+
+/** The rows `sel` of a whole in-memory dataframe. */
+export function takeDataFrame(df: DataFrame, sel: Int32Array, dropUnused = false): DataFrame {
+  const columns: Record<string, Column> = {};
+  for (const name of df.columnOrder) {
+    let c = takeColumn(df.columns[name]!, sel);
+    if (dropUnused && c.type === "categorical") c = removeUnusedCategories(c);
+    columns[name] = c;
+  }
+  return { ...df, index: Array.from(sel, (i) => df.index[i]!), columns };
+}
+
+// ---- tables, one column at a time ----------------------------------------------------------------
+
+function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, dropUnused: boolean): void {
+  const name = indexName(src, srcPath);
+  const order = columnOrder(src, srcPath);
+  dst.createGroup(dstPath);
+  dst.setAttr(dstPath, "encoding-type", "dataframe");
+  dst.setAttr(dstPath, "encoding-version", "0.2.0");
+  dst.setAttr(dstPath, "_index", name);
+  dst.setAttr(dstPath, "column-order", order.length ? order : new Float64Array(0));
+  let index = readIndex(src, srcPath);
+  if (sel) index = Array.from(sel, (i) => index[i]!);
+  writeArray(dst, `${dstPath}/${name}`, { type: "array", dtype: "string", shape: [index.length], data: index });
+  index = [];
+  for (const col of order) {
+    let c = readColumn(src, srcPath, col);
+    if (sel) c = takeColumn(c, sel);
+    if (dropUnused && c.type === "categorical") c = removeUnusedCategories(c);
+    writeElem(dst, `${dstPath}/${col}`, c);
+  }
+}
+
+// ---- matrices, streamed ----------------------------------------------------------------------------
+
+/**
+ * Keep the majors `keep` (positions inside the block; null = all) of a CSR/CSC block and renumber its
+ * minor indices with `minorMap` (null = unchanged; -1 drops the element). Sorted indices stay sorted.
+ */
+export function filterSparseBlock(b: SparseMatrix, keep: Int32Array | null, minorMap: Int32Array | null, newMinor: number): SparseMatrix {
+  const nMajor = keep ? keep.length : (b.type === "csr" ? b.shape[0] : b.shape[1]);
+  let nnz = 0;
+  for (let t = 0; t < nMajor; t++) {
+    const i = keep ? keep[t]! : t;
+    const s = num(b.indptr, i), e = num(b.indptr, i + 1);
+    if (!minorMap) nnz += e - s;
+    else for (let k = s; k < e; k++) if (minorMap[num(b.indices, k)]! >= 0) nnz++;
+  }
+  const data = new (b.data.constructor as { new (n: number): TypedArray })(nnz);
+  const indices = new Int32Array(nnz);
+  const indptr = new Float64Array(nMajor + 1);
+  const src = b.data as unknown as (number | bigint)[];
+  const dst = data as unknown as (number | bigint)[];
+  let p = 0;
+  for (let t = 0; t < nMajor; t++) {
+    const i = keep ? keep[t]! : t;
+    for (let k = num(b.indptr, i), e = num(b.indptr, i + 1); k < e; k++) {
+      const j = num(b.indices, k);
+      const nj = minorMap ? minorMap[j]! : j;
+      if (nj < 0) continue;
+      indices[p] = nj;
+      dst[p++] = src[k]!;
+    }
+    indptr[t + 1] = p;
+  }
+  const shape: [number, number] = b.type === "csr" ? [nMajor, newMinor] : [newMinor, nMajor];
+  return { type: b.type, shape, data, indices, indptr: nnz < 2 ** 31 ? Int32Array.from(indptr) : BigInt64Array.from(indptr, BigInt) };
+}
+
+/** Runs of a sorted selection that fit in windows of at most `span` consecutive positions. */
+export function* selectionWindows(sel: Int32Array | null, n: number, span: number): Generator<{ lo: number; hi: number; keep: Int32Array | null }> {
+  if (!sel) {
+    for (let lo = 0; lo < n; lo += span) yield { lo, hi: Math.min(n, lo + span), keep: null };
+    return;
+  }
+  let k = 0;
+  while (k < sel.length) {
+    const lo = sel[k]!;
+    let e = k;
+    while (e < sel.length && sel[e]! < lo + span) e++;
+    const keep = new Int32Array(e - k);
+    for (let t = k; t < e; t++) keep[t - k] = sel[t]! - lo;
+    yield { lo, hi: sel[e - 1]! + 1, keep };
+    k = e;
+  }
+}
+
+/**
+ * Copy the matrix at `srcPath` to `dstPath`, restricted to rows `rows` and columns `cols` (each
+ * optional), streaming within `memoryBudget`. Storage format and dtype are kept.
+ */
+export function copyMatrix(src: H5File, srcPath: string, dst: H5File, dstPath: string, rows: Int32Array | undefined, cols: Int32Array | undefined, memoryBudget = DEFAULT_MEMORY_BUDGET): void {
+  const info = describeMatrix(src, srcPath);
+  const [nr, nc] = info.shape;
+  const outShape: [number, number] = [rows ? rows.length : nr, cols ? cols.length : nc];
+  if (info.dtype === "bool") {
+    // Boolean matrices are rare and small (masks); copy them in memory.
+    const e = readElem(src, srcPath) as NdArray;
+    let m = rows ? takeArray(e, rows) : e;
+    if (cols) m = transposeTake(m, cols);
+    writeElem(dst, dstPath, m);
+    return;
+  }
+  const dtype = info.dtype as NumericDtype;
+  const reader = new MatrixReader(src, srcPath);
+  const bytes = TYPED_ARRAY_OF[dtype].BYTES_PER_ELEMENT;
+  if (info.format === "dense") {
+    const w = DenseMatrixWriter.create(dst, dstPath, { shape: outShape, dtype });
+    const span = rowsForBudget(nc * bytes * 2, nr, { memoryBudget });
+    const colList = cols ?? null;
+    for (const { lo, hi, keep } of selectionWindows(rows ?? null, nr, span)) {
+      const block = reader.rows(lo, hi, "dense") as NdArray;
+      const picked = keep ?? Int32Array.from({ length: hi - lo }, (_, i) => i);
+      const out = new TYPED_ARRAY_OF[dtype](picked.length * outShape[1]);
+      const bd = block.data as TypedArray;
+      for (let t = 0; t < picked.length; t++) {
+        const base = picked[t]! * nc;
+        if (!colList) (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(bd.subarray(base, base + nc) as ArrayLike<unknown>, t * nc);
+        else for (let j = 0; j < colList.length; j++) (out as unknown as unknown[])[t * colList.length + j] = (bd as unknown as unknown[])[base + colList[j]!];
+      }
+      w.appendRows(picked.length, out);
+    }
+    w.finish();
+    return;
+  }
+  // Sparse: stream along the stored (major) axis, filter the other one through a remap.
+  const csr = info.format === "csr";
+  const majorSel = csr ? rows : cols;
+  const minorSel = csr ? cols : rows;
+  const nMajor = csr ? nr : nc;
+  const minorMap = remapFor(minorSel, csr ? nc : nr);
+  const newMinor = csr ? outShape[1] : outShape[0];
+  const w = SparseMatrixWriter.create(dst, dstPath, { format: info.format, shape: outShape, dtype, maxNnz: info.nnz });
+  const perMajor = (info.nnz / Math.max(1, nMajor)) * (bytes + 4) * 2 + 16;
+  const span = rowsForBudget(perMajor, nMajor, { memoryBudget });
+  for (const { lo, hi, keep } of selectionWindows(majorSel ?? null, nMajor, span)) {
+    const block = (csr ? reader.rows(lo, hi) : reader.cols(lo, hi)) as SparseMatrix;
+    w.append(filterSparseBlock(block, keep, minorMap, newMinor));
+  }
+  w.finish();
+}
+
+function transposeTake(m: NdArray, cols: Int32Array): NdArray {
+  const [r, c] = m.shape as [number, number];
+  const out = new (m.data.constructor as { new (n: number): TypedArray })(r * cols.length);
+  for (let i = 0; i < r; i++) for (let j = 0; j < cols.length; j++) (out as unknown as unknown[])[i * cols.length + j] = (m.data as unknown as unknown[])[i * c + cols[j]!];
+  return { ...m, shape: [r, cols.length], data: out };
+}
+
+function isMatrix(src: H5File, path: string): boolean {
+  const enc = encodingOf(src, path)?.type;
+  if (enc === "csr_matrix" || enc === "csc_matrix") return true;
+  return src.isDataset(path) && (enc === undefined || enc === "array") && src.info(path).shape.length === 2 && src.info(path).dtype !== "string";
+}
+
+/** Copy one element of obsm/varm/obsp/varp/layers, restricting its axes as the mapping says. */
+function copyAligned(src: H5File, dst: H5File, path: string, rows: Int32Array | undefined, cols: Int32Array | undefined, budget: number): void {
+  if (isMatrix(src, path)) return copyMatrix(src, path, dst, path, rows, cols, budget);
+  const e = readElem(src, path);
+  if (!rows) return writeElem(dst, path, e);
+  if (e.type === "dataframe") return writeElem(dst, path, takeDataFrame(e, rows));
+  if (e.type === "array") return writeElem(dst, path, takeArray(e, rows));
+  throw new CrispyxError(`${src.path}: cannot subset ${path} (a ${e.type}) to the selected rows`, { file: src.path });
+}
+
+/** Write obs/var/uns/obsm/… of `dst` from `src` (see the module comment). `dst` must have been started. */
+export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {}): void {
+  const include = new Set(opts.include ?? DEFAULT_CARRY);
+  const { cells, genes } = opts;
+  const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const has = (p: string) => src.exists(p);
+  if (include.has("obs")) {
+    if (opts.obs) writeElem(dst, "/obs", opts.obs);
+    else copyTable(src, "/obs", dst, "/obs", cells, opts.removeUnusedCategories ?? false);
+  }
+  if (include.has("var")) {
+    if (opts.var) writeElem(dst, "/var", opts.var);
+    else copyTable(src, "/var", dst, "/var", genes, false);
+  }
+  if (include.has("uns") && has("/uns")) for (const k of src.keys("/uns")) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
+  const axes: Record<Exclude<CarryKey, "obs" | "var" | "uns" | "raw">, [Int32Array | undefined, Int32Array | undefined]> = {
+    obsm: [cells, undefined], varm: [genes, undefined], obsp: [cells, cells], varp: [genes, genes], layers: [cells, genes],
+  };
+  for (const [key, [r, c]] of Object.entries(axes)) {
+    if (!include.has(key as CarryKey) || !has(`/${key}`)) continue;
+    if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
+    for (const k of src.keys(`/${key}`)) copyAligned(src, dst, `/${key}/${k}`, r, c, budget);
+  }
+  if (include.has("raw") && has("/raw")) {
+    dst.createGroup("/raw");
+    copyMatrix(src, "/raw/X", dst, "/raw/X", cells, undefined, budget);
+    copyTable(src, "/raw/var", dst, "/raw/var", undefined, false);
+    if (has("/raw/varm")) {
+      emptyDict(dst, "/raw/varm");
+      for (const k of src.keys("/raw/varm")) writeElem(dst, `/raw/varm/${k}`, readElem(src, `/raw/varm/${k}`));
+    }
+  }
+}
