@@ -32,7 +32,7 @@ const SCAN_BLOCK_ELEMENTS = 4 << 20;
 export class MatrixReader {
   readonly info: MatrixInfo;
 
-  constructor(private readonly file: H5File, readonly path: string) {
+  constructor(readonly file: H5File, readonly path: string) {
     this.info = describeMatrix(file, path);
   }
 
