@@ -1,0 +1,90 @@
+/**
+ * Copy groups and datasets between HDF5 files as they are stored, without decoding them into AnnData
+ * elements: numeric datasets are streamed in blocks of rows (bounded memory whatever their size),
+ * attributes and strings are copied as values. Used to carry obs/var/uns/layers/… into an operator's
+ * output and to copy X itself when it must not change.
+ */
+import type { H5File } from "../io/h5/file.ts";
+import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/h5/types.ts";
+import { FileFormatError } from "../errors.ts";
+import { throwIfAborted } from "../core/streaming.ts";
+
+export interface CopyOptions {
+  /** Bytes per block when streaming a numeric dataset. Default 16 MiB. */
+  blockBytes?: number;
+  signal?: AbortSignal;
+  /** Called with bytes copied so far for large datasets. */
+  onBytes?: (bytes: number) => void;
+}
+
+const DEFAULT_BLOCK = 16 << 20;
+
+export function copyAttrs(src: H5File, dst: H5File, from: string, to: string): void {
+  for (const [name, value] of Object.entries(src.attrs(from))) {
+    // An empty list decodes as [] and has no element type; anndata writes empty lists as float64.
+    const v: AttrValue = Array.isArray(value) && value.length === 0 ? new Float64Array(0) : value;
+    dst.setAttr(to, name, v);
+  }
+}
+
+/** Copy the object at `from` in `src` (group: recursively) to `to` in `dst` (which must not exist). */
+export function copyElement(src: H5File, dst: H5File, from: string, to: string, opts: CopyOptions = {}): void {
+  throwIfAborted(opts.signal);
+  const kind = src.kind(from);
+  if (kind === "group") {
+    dst.createGroup(to);
+    copyAttrs(src, dst, from, to);
+    for (const key of src.keys(from)) copyElement(src, dst, `${from}/${key}`, `${to}/${key}`, opts);
+    return;
+  }
+  if (kind !== "dataset") throw new FileFormatError(`${src.path}: ${from} is neither a group nor a dataset`, { file: src.path });
+  copyDataset(src, dst, from, to, opts);
+  copyAttrs(src, dst, from, to);
+}
+
+function copyDataset(src: H5File, dst: H5File, from: string, to: string, opts: CopyOptions): void {
+  const info = src.info(from);
+  const { shape, dtype } = info;
+  if (dtype === "other") {
+    throw new FileFormatError(`${src.path}: ${from} has an HDF5 data type crispyx cannot copy (compound, enum or reference)`, { file: src.path });
+  }
+  if (!isNumericDtype(dtype) && dtype !== "bool") {
+    // Strings: copied whole (h5wasm writes string datasets in one piece).
+    const values = src.readStrings(from);
+    dst.createDataset(to, { dtype, shape, data: values });
+    return;
+  }
+  const elemDtype: NumericDtype = dtype === "bool" ? "uint8" : dtype;
+  const total = info.size * BYTES_OF[elemDtype];
+  const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK;
+  if (shape.length === 0 || total <= blockBytes) {
+    const data = src.read(from);
+    dst.createDataset(to, { dtype, shape, data, ...(info.chunks && shape.length ? { chunks: info.chunks, maxshape: info.maxshape } : {}) });
+    return;
+  }
+  const rowBytes = (info.size / Math.max(1, shape[0]!)) * BYTES_OF[elemDtype];
+  const step = Math.max(1, Math.floor(blockBytes / Math.max(1, rowBytes)));
+  dst.createDataset(to, { dtype, shape, ...(info.chunks ? { chunks: info.chunks, maxshape: info.maxshape } : {}) });
+  const rest = shape.slice(1);
+  let done = 0;
+  for (let r0 = 0; r0 < shape[0]!; r0 += step) {
+    throwIfAborted(opts.signal);
+    const n = Math.min(step, shape[0]! - r0);
+    const start = [r0, ...rest.map(() => 0)];
+    const count = [n, ...rest];
+    dst.write(to, start, count, src.read(from, start, count));
+    done += n * rowBytes;
+    opts.onBytes?.(done);
+  }
+}
+
+/** Copy every root element except those named in `skip` (e.g. "X", "obs"). Root attributes too. */
+export function copyRootExcept(src: H5File, dst: H5File, skip: Iterable<string>, opts: CopyOptions = {}): void {
+  const skipped = new Set(skip);
+  copyAttrs(src, dst, "/", "/");
+  for (const key of src.keys("/")) {
+    // "raw.*" root keys are staging leftovers of interrupted in-place edits (anndata ignores them too).
+    if (skipped.has(key) || key.startsWith("raw.")) continue;
+    copyElement(src, dst, `/${key}`, `/${key}`, opts);
+  }
+}

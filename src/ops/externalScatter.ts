@@ -1,0 +1,322 @@
+/**
+ * External-memory reordering of the stored elements of a matrix, the engine behind CSR<->CSC conversion
+ * and sorting cells: every element gets a destination major line (an output row for CSR, column for CSC)
+ * and a minor index, and the output must list the elements by destination line, keeping their arrival
+ * order inside a line.
+ *
+ * Why runs and not bands: re-reading the input once per band of output columns costs
+ * (input size / budget) full passes, which grows quadratically with the file. Here the input is read
+ * ONCE; elements are buffered up to the budget, counting-sorted by destination (stable) and, when more
+ * than one buffer-full is needed, spilled as a "run" to one temporary file. Because the input is read in
+ * order, concatenating the runs' pieces of a destination line in run order keeps the arrival order, so
+ * the "merge" is a sequential walk over every run in step (no heap). I/O: input read once, temporary
+ * data written and read once (only when it does not fit the budget), output written once.
+ *
+ * Memory: about (16 + 2 × bytes per value) per buffered element + 4 bytes per destination line; the
+ * buffer size follows the memory budget, so peak memory does not depend on the number of non-zeros.
+ */
+import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { CrispyxError } from "../errors.ts";
+import { throwIfAborted } from "../core/streaming.ts";
+import type { TypedArray, TypedArrayConstructor } from "../io/h5/types.ts";
+
+/** Where the sorted elements go: called with consecutive pieces, in destination order. */
+export interface ScatterSink {
+  /** `minor[0..n)` / `values[0..n)` are the next n elements of the output. */
+  elements(minor: Int32Array, values: TypedArray, n: number): void;
+  /** Destination lines [start, start + ends.length) end at these cumulative element counts. */
+  lineEnds(start: number, ends: Float64Array, n: number): void;
+}
+
+export interface ScatterPlan {
+  /** Number of destination lines (output rows for CSR, columns for CSC). */
+  nDest: number;
+  /** Element type of the stored values. */
+  values: TypedArrayConstructor;
+  /** Working memory for the buffer, in bytes. */
+  memoryBudget: number;
+  /** Where to spill runs (a path that must not exist; removed afterwards). */
+  spillPath: string;
+  /** Upper bound on the number of elements (the buffer is never larger). */
+  maxElements?: number;
+  /** Force the buffer size (tests use tiny buffers to exercise spilling). */
+  bufferElements?: number;
+  signal?: AbortSignal;
+  /** Called after each flushed run / merged window. */
+  onProgress?: (phase: "merge", done: number, total: number) => void;
+}
+
+interface Run {
+  /** In-memory run (the only one) or file offsets of its three regions. */
+  counts?: Uint32Array;
+  minor?: Int32Array;
+  values?: TypedArray;
+  countsPos: number;
+  minorPos: number;
+  valuesPos: number;
+  size: number;
+}
+
+const MIN_CAPACITY = 1 << 16;
+
+/** Bytes per buffered element: destination + minor + value, then their sorted copies. */
+function bytesPerElement(valueBytes: number): number {
+  return 4 + 4 + valueBytes + 4 + valueBytes;
+}
+
+/** How many elements one buffer holds for this budget (never below 64 Ki). */
+export function bufferCapacity(memoryBudget: number, nDest: number, valueBytes: number): number {
+  const usable = memoryBudget - 4 * nDest;
+  return Math.max(MIN_CAPACITY, Math.floor(usable / bytesPerElement(valueBytes)));
+}
+
+/**
+ * Collects elements (arrival order), then `finish(sink)` writes them out in destination order.
+ * Producers write straight into `dest`/`minor`/`values` at `n`, calling `makeRoom(k)` first.
+ */
+export class ExternalScatter {
+  readonly capacity: number;
+  dest: Uint32Array;
+  minor: Int32Array;
+  values: TypedArray;
+  n = 0;
+  private sortedMinor: Int32Array;
+  private sortedValues: TypedArray;
+  private counts: Uint32Array;
+  private runs: Run[] = [];
+  private fd: number | null = null;
+  private filePos = 0;
+  private spilled = 0;
+  total = 0;
+
+  constructor(private readonly plan: ScatterPlan) {
+    const vb = plan.values.BYTES_PER_ELEMENT;
+    this.capacity = plan.bufferElements ?? Math.max(1, Math.min(bufferCapacity(plan.memoryBudget, plan.nDest, vb), plan.maxElements ?? Infinity));
+    if (plan.nDest >= 2 ** 32) throw new CrispyxError(`cannot reorder into ${plan.nDest} lines (limit 2^32)`);
+    this.dest = new Uint32Array(this.capacity);
+    this.minor = new Int32Array(this.capacity);
+    this.values = new plan.values(this.capacity);
+    this.sortedMinor = new Int32Array(this.capacity);
+    this.sortedValues = new plan.values(this.capacity);
+    this.counts = new Uint32Array(plan.nDest);
+  }
+
+  /** Free room is at least min(k, capacity) after this (spilling the buffer if needed). */
+  makeRoom(k: number): number {
+    if (this.capacity - this.n < Math.min(k, this.capacity)) this.spill();
+    return this.capacity - this.n;
+  }
+
+  /** Counting sort of the buffer by destination (stable), leaving the result in sorted* and counts. */
+  private sortBuffer(): void {
+    const { counts, dest, minor, values, sortedMinor, sortedValues } = this;
+    const n = this.n;
+    counts.fill(0);
+    for (let k = 0; k < n; k++) counts[dest[k]!]!++;
+    // counts → start offsets (in place), scatter, then offsets are line ends; counts = ends - starts.
+    let acc = 0;
+    for (let j = 0; j < counts.length; j++) {
+      const c = counts[j]!;
+      counts[j] = acc;
+      acc += c;
+    }
+    const sv = sortedValues as unknown as number[];
+    const v = values as unknown as number[];
+    for (let k = 0; k < n; k++) {
+      const p = counts[dest[k]!]!++;
+      sortedMinor[p] = minor[k]!;
+      sv[p] = v[k]!;
+    }
+    // Back from ends to per-line counts.
+    let prev = 0;
+    for (let j = 0; j < counts.length; j++) {
+      const e = counts[j]!;
+      counts[j] = e - prev;
+      prev = e;
+    }
+  }
+
+  private writeAll(a: TypedArray, count: number): number {
+    const pos = this.filePos;
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, count * a.BYTES_PER_ELEMENT);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(this.fd!, bytes, off, Math.min(bytes.length - off, 1 << 28), pos + off);
+    this.filePos += bytes.length;
+    return pos;
+  }
+
+  /** Sort the buffer and append it to the spill file as a run. */
+  private spill(): void {
+    throwIfAborted(this.plan.signal);
+    if (this.n === 0) return;
+    this.sortBuffer();
+    if (this.fd === null) this.fd = openSync(this.plan.spillPath, "wx+");
+    const countsPos = this.writeAll(this.counts, this.counts.length);
+    const minorPos = this.writeAll(this.sortedMinor, this.n);
+    const valuesPos = this.writeAll(this.sortedValues, this.n);
+    this.runs.push({ countsPos, minorPos, valuesPos, size: this.n });
+    this.spilled++;
+    this.total += this.n;
+    this.n = 0;
+  }
+
+  /** Number of runs spilled to disk so far (0 when everything fitted in memory). */
+  get spilledRuns(): number {
+    return this.spilled;
+  }
+
+  /** Elements added so far. */
+  get count(): number {
+    return this.total + this.n;
+  }
+
+  /** Write every element in destination order to `sink`, then release the spill file. */
+  finish(sink: ScatterSink): void {
+    try {
+      if (this.runs.length === 0) {
+        this.sortBuffer();
+        this.runs.push({ counts: this.counts, minor: this.sortedMinor, values: this.sortedValues, countsPos: 0, minorPos: 0, valuesPos: 0, size: this.n });
+        this.total += this.n;
+        this.n = 0;
+        this.merge(sink, this.minor, this.values);
+      } else {
+        this.spill();
+        // The unsorted buffers are free now: they become the output buffer and the runs' read buffers.
+        this.merge(sink, this.sortedMinor, this.sortedValues);
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Remove the spill file (also on error). */
+  close(): void {
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+      rmSync(this.plan.spillPath, { force: true });
+    }
+  }
+
+  private merge(sink: ScatterSink, outMinor: Int32Array, outValues: TypedArray): void {
+    const runs = this.runs;
+    const R = runs.length;
+    const nDest = this.plan.nDest;
+    const inMemory = runs[0]!.counts !== undefined;
+    // Read buffers for spilled runs share the (now unused) unsorted arrays: one slice per run.
+    // (Tiny buffers, only ever chosen by tests, get their own small read buffers.)
+    const slice = Math.floor(this.capacity / Math.max(1, R));
+    const own = slice < 256;
+    const bufFor = (r: number): [Int32Array, TypedArray] => own
+      ? [new Int32Array(256), new this.plan.values(256)]
+      : [this.minor.subarray(r * slice, (r + 1) * slice), this.values.subarray(r * slice, (r + 1) * slice)];
+    const cursors = runs.map((run, r) => (inMemory ? new RunCursor(null, run, null, null) : new RunCursor(this.fd, run, ...bufFor(r))));
+    // Window of destination lines whose per-run counts are read at once (they live in `dest`).
+    const W = Math.max(1, Math.min(nDest, 1 << 16, slice));
+    const countsWin = W * R <= this.dest.length ? this.dest.subarray(0, W * R) : new Uint32Array(W * R);
+    const ends = new Float64Array(W);
+    const outCap = outMinor.length;
+    let outN = 0;
+    let cum = 0;
+    const flush = () => {
+      if (outN > 0) sink.elements(outMinor, outValues, outN);
+      outN = 0;
+    };
+    for (let j0 = 0; j0 < nDest; j0 += W) {
+      throwIfAborted(this.plan.signal);
+      const w = Math.min(W, nDest - j0);
+      for (let r = 0; r < R; r++) {
+        const run = runs[r]!;
+        const dst = countsWin.subarray(r * W, r * W + w);
+        if (run.counts) dst.set(run.counts.subarray(j0, j0 + w));
+        else readExact(this.fd!, dst, run.countsPos + j0 * 4);
+      }
+      for (let jj = 0; jj < w; jj++) {
+        for (let r = 0; r < R; r++) {
+          let c = countsWin[r * W + jj]!;
+          if (c === 0) continue;
+          cum += c;
+          const cur = cursors[r]!;
+          while (c > 0) {
+            if (outN === outCap) flush();
+            const take = Math.min(c, outCap - outN);
+            cur.copyTo(take, outMinor, outValues, outN);
+            outN += take;
+            c -= take;
+          }
+        }
+        ends[jj] = cum;
+      }
+      sink.lineEnds(j0, ends, w);
+      this.plan.onProgress?.("merge", j0 + w, nDest);
+    }
+    flush();
+  }
+}
+
+function readExact(fd: number, dst: TypedArray, pos: number): void {
+  const bytes = new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength);
+  let off = 0;
+  while (off < bytes.length) {
+    const got = readSync(fd, bytes, off, bytes.length - off, pos + off);
+    if (got <= 0) throw new CrispyxError("internal error: temporary run file ended early");
+    off += got;
+  }
+}
+
+/** Sequential reader over one run's minor indices and values. */
+class RunCursor {
+  private pos = 0; // elements consumed from the run
+  private bufStart = 0; // run element index of buf[0]
+  private bufLen = 0;
+
+  constructor(
+    private readonly fd: number | null,
+    private readonly run: Run,
+    private readonly bufMinor: Int32Array | null,
+    private readonly bufValues: TypedArray | null,
+  ) {}
+
+  copyTo(n: number, minor: Int32Array, values: TypedArray, at: number): void {
+    const run = this.run;
+    if (run.minor) {
+      copyRange(run.minor, run.values!, this.pos, n, minor, values, at);
+      this.pos += n;
+      return;
+    }
+    while (n > 0) {
+      if (this.pos >= this.bufStart + this.bufLen) this.refill();
+      const off = this.pos - this.bufStart;
+      const take = Math.min(n, this.bufLen - off);
+      copyRange(this.bufMinor!, this.bufValues!, off, take, minor, values, at);
+      this.pos += take;
+      at += take;
+      n -= take;
+    }
+  }
+
+  private refill(): void {
+    const run = this.run;
+    const len = Math.min(this.bufMinor!.length, run.size - this.pos);
+    if (len <= 0) throw new CrispyxError("internal error: read past the end of a run");
+    readExact(this.fd!, this.bufMinor!.subarray(0, len), run.minorPos + this.pos * 4);
+    readExact(this.fd!, this.bufValues!.subarray(0, len), run.valuesPos + this.pos * this.bufValues!.BYTES_PER_ELEMENT);
+    this.bufStart = this.pos;
+    this.bufLen = len;
+  }
+}
+
+function copyRange(srcMinor: Int32Array, srcValues: TypedArray, from: number, n: number, minor: Int32Array, values: TypedArray, at: number): void {
+  if (n < 32) {
+    // Short pieces (typical when many runs share a line): a loop beats set()'s call overhead.
+    const sv = srcValues as unknown as number[];
+    const dv = values as unknown as number[];
+    for (let k = 0; k < n; k++) {
+      minor[at + k] = srcMinor[from + k]!;
+      dv[at + k] = sv[from + k]!;
+    }
+    return;
+  }
+  minor.set(srcMinor.subarray(from, from + n), at);
+  (values as unknown as { set(a: TypedArray, o: number): void }).set(srcValues.subarray(from, from + n), at);
+}

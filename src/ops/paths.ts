@@ -1,0 +1,50 @@
+/**
+ * Input/output names for the operators in src/ops. (src/io/anndata/fileHelpers.ts has the same rules but
+ * is not importable yet: it depends on an unfinished module; switch to it once it lands.)
+ */
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { FileFormatError, InvalidArgumentError } from "../errors.ts";
+
+/** A path to an .h5ad file, or anything with a `path` (an open H5adHandle). */
+export type FileSource = string | { path: string };
+
+/** The on-disk path of `data`, which must be an existing file. */
+export function inputPath(data: FileSource): string {
+  const p = typeof data === "string" ? data : data && typeof data.path === "string" ? data.path : null;
+  if (p === null) throw new InvalidArgumentError("expected a path to an .h5ad file or an open handle");
+  if (!existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
+  if (statSync(p).isDirectory()) throw new FileFormatError(`${p}: is a directory, not an .h5ad file`, { file: p });
+  return p;
+}
+
+/** The seed's resolve_output_path: `{outputDir}/crispyx_{dataName}_{suffix}.h5ad` or `crispyx_{suffix}.h5ad`. */
+export function seedOutputPath(input: string, suffix: string, outputDir?: string, dataName?: string): string {
+  const dir = resolve(outputDir ?? resolve(input, ".."));
+  for (const v of [suffix, dataName]) {
+    if (v !== undefined && (v.includes("/") || v.includes("\\") || v === ".." || isAbsolute(v))) {
+      throw new InvalidArgumentError(`'${v}' would place the output outside ${dir}; use a plain name`);
+    }
+  }
+  let base = `crispyx_${suffix}`;
+  if (dataName) {
+    base = dataName.startsWith("crispyx_") ? dataName : `crispyx_${dataName}`;
+    if (!base.endsWith(`_${suffix}`)) base = `${base}_${suffix}`;
+  }
+  return join(dir, `${base}.h5ad`);
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** Refuse, before any work, an output that is the input itself. */
+export function checkOutputIsNotInput(input: string, output: string): void {
+  if (real(input) === real(output)) {
+    throw new InvalidArgumentError(`${input}: the output would overwrite the input; choose another output path`, { file: input });
+  }
+}
