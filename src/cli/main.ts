@@ -10,6 +10,7 @@ import { reportError } from "./errors.ts";
 import { registerInfo } from "./commands/info.ts";
 import { registerTables } from "./commands/tables.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerConvert } from "./commands/convert.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -51,6 +52,7 @@ Examples:
 
   registerInfo(program);
   registerTables(program);
+  registerConvert(program);
   registerDemo(program);
 
   // Every command: usage errors point at that command's help; errors do not exit the process

@@ -1,6 +1,6 @@
 /** Small pieces shared by the command modules: argument parsers, opening inputs, writing outputs. */
 import { writeFileSync, createWriteStream, existsSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { InvalidArgumentError as UsageError, type Command } from "commander";
 import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { writeAtomically } from "../../io/atomic.ts";
@@ -97,11 +97,23 @@ export interface OutputOptions {
 }
 
 /** -o/--output, --force and --chunk-size, with the same wording on every command. */
-export function addOutputOptions(cmd: Command, suffix: string): Command {
-  return cmd
+export function addOutputOptions(cmd: Command, suffix: string, { chunkSize = true } = {}): Command {
+  cmd
     .option("-o, --output <path>", `the output .h5ad (default: beside the input, <name>_${suffix}.h5ad)`)
-    .option("--force", "overwrite the output if it exists")
-    .option("--chunk-size <n>", "rows per block (default: chosen from --memory-limit)", integerOption(1));
+    .option("--force", "overwrite the output if it exists");
+  if (chunkSize) cmd.option("--chunk-size <n>", "cells per block (default: chosen from --memory-limit)", integerOption(1));
+  return cmd;
+}
+
+/** What a command that wrote a file says on stderr (and prints as JSON with --json). */
+export function wroteMessage(path: string, what: string, seconds: number): string {
+  return `wrote ${shownPath(path)}: ${what} (${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s)`;
+}
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+export function shownPath(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r === "" ? "." : r.startsWith("..") || isAbsolute(r) ? path : r;
 }
 
 /** -p/--perturbation-column and --control, shared by every command that groups cells. */
