@@ -1,0 +1,141 @@
+/**
+ * Gene symbols versus gene IDs. Downstream results (DE tables, plots) are read by people, who expect
+ * symbols such as TP53, not Ensembl IDs; the seed refuses identifiers that are mostly Ensembl-like.
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import { readColumn, readIndex } from "../io/anndata/encodings/dataframe.ts";
+import { openH5ad } from "../io/anndata/handle.ts";
+import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { columnAsStrings, isCategoricalOrObject, pyUpper } from "./pythonText.ts";
+
+/** Prefixes of Ensembl-style identifiers (Ensembl, FlyBase, yeast ORFs), as in the seed. */
+export const ENSEMBL_PREFIXES: readonly string[] = [
+  "ENS", "FBgn", "YAL", "YBL", "YCL", "YDL", "YEL", "YFL", "YGL", "YHL", "YIL", "YJL", "YKL", "YLL", "YML",
+  "YNL", "YOL", "YPL", "YQL", "YRL", "YSL", "YTL", "YUL", "YVL", "YWL", "YXL",
+];
+
+/*
+ * The seed compares the upper-cased first three characters with `p[:3]` when validating (so "FBg",
+ * with its lower-case g, never matches an upper-cased name) but with `p[:3].upper()` when scoring
+ * columns. Both sets are kept so that crispyx accepts and rejects exactly what the seed does.
+ */
+const VALIDATION_PREFIXES = new Set(ENSEMBL_PREFIXES.map((p) => p.slice(0, 3)));
+const DETECTION_PREFIXES = new Set(ENSEMBL_PREFIXES.map((p) => p.slice(0, 3).toUpperCase()));
+
+/** The first three characters of `name` upper-cased (Python's `str.upper().str.slice(0, 3)`). */
+function upperPrefix3(name: string): string {
+  // Upper-casing has no context rules, so the prefix of the upper-cased name is the upper-cased prefix's.
+  const head = Array.from(name.slice(0, 6)).slice(0, 3).join("");
+  return Array.from(pyUpper(head)).slice(0, 3).join("");
+}
+
+/** True when `name` starts like an Ensembl / FlyBase / yeast ID, by the seed's validation rule. */
+export function looksLikeEnsemblId(name: string): boolean {
+  return VALIDATION_PREFIXES.has(upperPrefix3(name));
+}
+
+/** How many of `names` look like Ensembl-style IDs (the seed's validation rule). */
+export function countEnsemblLike(names: readonly string[]): number {
+  let n = 0;
+  for (const name of names) if (looksLikeEnsemblId(name)) n++;
+  return n;
+}
+
+/** True when any of `names` starts with an Ensembl-style prefix (the seed's column-scoring rule). */
+export function anyEnsemblPrefix(names: Iterable<string>): boolean {
+  for (const name of names) if (DETECTION_PREFIXES.has(upperPrefix3(name))) return true;
+  return false;
+}
+
+/** True when `names` would pass {@link validateGeneSymbols}: non-empty, at most half Ensembl-like. */
+export function passesGeneSymbolCheck(names: readonly string[]): boolean {
+  return names.length > 0 && countEnsemblLike(names) <= names.length / 2;
+}
+
+export interface ValidateGeneSymbolsOptions {
+  /** The file the names come from (named in the error). */
+  file?: string;
+  /** Where the names come from, e.g. "var_names" or "var['gene_ids']" (named in the error). */
+  source?: string;
+  /** var columns that hold symbols, suggested in the error. */
+  candidates?: readonly string[];
+}
+
+/**
+ * Check that gene identifiers look like symbols: an empty list, or one where more than half start like
+ * Ensembl IDs (ENS…, yeast ORFs), is an InvalidArgumentError telling the user to pick a symbol column.
+ */
+export function validateGeneSymbols(names: readonly string[], options: ValidateGeneSymbolsOptions = {}): void {
+  const where = options.source ? ` in ${options.source}` : "";
+  const prefix = options.file ? `${options.file}: ` : "";
+  if (names.length === 0) {
+    throw new InvalidArgumentError(`${prefix}no gene names were provided${where}`, { file: options.file });
+  }
+  const ensembl = countEnsemblLike(names);
+  if (ensembl > names.length / 2) {
+    const candidates = options.candidates ?? [];
+    const hint = candidates.length
+      ? `pick a column of gene symbols: ${candidates.map((c) => `'${c}'`).join(", ")}`
+      : "supply a var column of gene symbols, or map the IDs to symbols with standardiseGeneNames (lookupSymbols or mappingFile)";
+    throw new InvalidArgumentError(
+      `${prefix}${ensembl} of ${names.length} gene identifiers${where} look like Ensembl-style IDs (e.g. '${names.find(looksLikeEnsemblId)}'), not gene symbols`,
+      { file: options.file, hint },
+    );
+  }
+}
+
+export interface EnsureGeneSymbolOptions {
+  /** Where informational messages go (default: nowhere). */
+  log?: (message: string) => void;
+}
+
+/**
+ * The gene symbols of a file: `var[geneNameColumn]`, or var_names when no column is given (or when
+ * the column 'gene_symbols' is asked for but absent, as the seed allows), checked to look like symbols.
+ *
+ * @throws InvalidArgumentError for an unknown column (listing the available ones), or when the names
+ *   are mostly Ensembl-like (naming the var columns that hold symbols)
+ */
+export function ensureGeneSymbolColumn(
+  data: DataSource,
+  geneNameColumn?: string | null,
+  options: EnsureGeneSymbolOptions = {},
+): string[] {
+  const path = resolveDataPath(data);
+  const h = openH5ad(path);
+  try {
+    const columns = h.var.columns;
+    let names: string[];
+    let source: string;
+    if (geneNameColumn === undefined || geneNameColumn === null) {
+      options.log?.("No gene name column given; using var_names as gene identifiers.");
+      names = readIndex(h.file, "/var");
+      source = "var_names";
+    } else if (!columns.includes(geneNameColumn)) {
+      if (geneNameColumn !== "gene_symbols") {
+        throw new InvalidArgumentError(`${path}: var has no column '${geneNameColumn}'`, {
+          file: path,
+          hint: `available var columns: ${columns.map((c) => `'${c}'`).join(", ") || "(none)"}`,
+        });
+      }
+      options.log?.("Column 'gene_symbols' not found in var; using var_names as gene identifiers.");
+      names = readIndex(h.file, "/var");
+      source = "var_names";
+    } else {
+      names = columnAsStrings(readColumn(h.file, "/var", geneNameColumn));
+      source = `var['${geneNameColumn}']`;
+    }
+    if (!passesGeneSymbolCheck(names)) {
+      // Only text columns can hold symbols (a numeric column would pass the check trivially).
+      const candidates = columns.filter((c) => {
+        if (c === geneNameColumn) return false;
+        const col = readColumn(h.file, "/var", c);
+        return isCategoricalOrObject(col) && passesGeneSymbolCheck(columnAsStrings(col));
+      });
+      validateGeneSymbols(names, { file: path, source, candidates });
+    }
+    return names;
+  } finally {
+    h.close();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Perturbation label normalisation (the seed's `normalise_perturbation_labels`): screens spell the
+ * same perturbation many ways (sgTP53_KO, TP53_P1P2) and the controls even more (NTC, non-targeting,
+ * ctrl…). This strips guide prefixes/suffixes and maps every control spelling to one label, so that
+ * grouping by perturbation works. Only obs is rewritten; X is never read.
+ */
+import { CrispyxError, InvalidArgumentError } from "../errors.ts";
+import type { Column, DataFrame, NullableArray } from "../io/anndata/model.ts";
+import { categorical, strings } from "../io/anndata/model.ts";
+import { loadObs, resolveDataPath, writeObs, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { DEFAULT_CONTROL_ALIASES } from "./controlLabel.ts";
+import { codePointCompare, columnAsStrings, escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
+
+export interface NormaliseLabelOptions {
+  /** Prefixes removed from the start of a label, in order (e.g. ["sg-", "sg"]). */
+  stripPrefixes?: readonly string[];
+  /** Suffixes removed from the end of a label, in order (e.g. ["_KO", "_KD", "_P1P2"]). */
+  stripSuffixes?: readonly string[];
+  /** A Python regular expression whose matches are removed after prefixes and suffixes (e.g. "_[0-9]+$"). */
+  stripSuffixRegex?: string;
+  /** More control spellings (compared case-insensitively), added to the built-in ones (NTC, ctrl, scramble…). */
+  controlAliases?: readonly string[];
+  /** The label every control spelling becomes. Default "NTC". */
+  canonicalControl?: string;
+}
+
+/**
+ * A function normalising one label as the seed does: strip each prefix (once, at the start), each
+ * suffix (once, at the end), remove the regex's matches, then map control aliases (case-insensitive)
+ * to the canonical control. Arguments are checked here, before any label is touched.
+ */
+export function labelNormaliser(options: NormaliseLabelOptions = {}): (label: string) => string {
+  const prefixes = [...(options.stripPrefixes ?? [])];
+  const suffixes = (options.stripSuffixes ?? []).map((s) => new RegExp(escapeRegExp(s) + PY_END_ANCHOR, "g"));
+  const regex = options.stripSuffixRegex ? pythonRegex(options.stripSuffixRegex) : null;
+  const aliases = new Set(DEFAULT_CONTROL_ALIASES);
+  for (const a of options.controlAliases ?? []) aliases.add(pyLower(String(a)));
+  const canonical = options.canonicalControl ?? "NTC";
+  for (const p of prefixes) if (typeof p !== "string") throw new InvalidArgumentError("stripPrefixes must be strings");
+  return (label: string) => {
+    let s = label;
+    for (const p of prefixes) if (p && s.startsWith(p)) s = s.slice(p.length);
+    for (const re of suffixes) s = s.replace(re, "");
+    if (regex) s = s.replace(regex, "");
+    return aliases.has(pyLower(s)) ? canonical : s;
+  };
+}
+
+/** Normalise a list of labels (see {@link labelNormaliser}); each distinct label is worked out once. */
+export function normaliseLabels(labels: readonly string[], options: NormaliseLabelOptions = {}): string[] {
+  const f = labelNormaliser(options);
+  const memo = new Map<string, string>();
+  return labels.map((l) => {
+    let v = memo.get(l);
+    if (v === undefined) { v = f(l); memo.set(l, v); }
+    return v;
+  });
+}
+
+export interface NormalisePerturbationLabelsOptions extends NormaliseLabelOptions {
+  /**
+   * Write the normalised labels into the file (obs only; X is untouched, crash-safe). Default false:
+   * return the labels and leave the file byte-identical.
+   */
+  inplace?: boolean;
+  /** Where warnings go (default: console.warn). */
+  log?: (message: string) => void;
+}
+
+export interface NormalisePerturbationLabelsResult {
+  /** The normalised label of every cell, in obs order; null where the label was missing. */
+  labels: (string | null)[];
+  column: string;
+  /** How many cells' labels changed. */
+  changed: number;
+  /** Each distinct original label that changed, and what it became. */
+  mapping: Record<string, string>;
+  /** Cells now carrying the canonical control label. */
+  nControl: number;
+  /** True when the labels were written into the file. */
+  written: boolean;
+}
+
+/** Which cells have no label: missing categorical codes and masked nullable values. */
+function missingMask(col: Column): Uint8Array | null {
+  if (col.type === "categorical") {
+    const m = new Uint8Array(col.codes.length);
+    let any = false;
+    for (let i = 0; i < col.codes.length; i++) if (Number(col.codes[i]) < 0) { m[i] = 1; any = true; }
+    return any ? m : null;
+  }
+  if (col.type !== "array") return (col as NullableArray).mask.some((x) => x) ? (col as NullableArray).mask : null;
+  return null;
+}
+
+/**
+ * Normalise the perturbation labels in `obs[column]`, as the seed's `normalise_perturbation_labels`:
+ * strip prefixes, then suffixes, then the regex's matches, then map the control spellings (built-in:
+ * ntc, non-targeting, non_targeting, nontarget, non-target, non_target, control, ctrl, scramble,
+ * scrambled, non-targeting control, non-targeting-control; plus `controlAliases`) to
+ * `canonicalControl`. A categorical column stays categorical (categories re-sorted, unused dropped);
+ * other columns become string columns. Missing labels stay missing (the seed would write "nan").
+ *
+ * @throws InvalidArgumentError for an unknown column (listing the available ones), a file without
+ *   cells, a bad regular expression, or options that would leave every label empty
+ */
+export function normalisePerturbationLabels(
+  data: DataSource,
+  column: string,
+  options: NormalisePerturbationLabelsOptions = {},
+): NormalisePerturbationLabelsResult {
+  const path = resolveDataPath(data);
+  if (typeof column !== "string" || column === "") {
+    throw new InvalidArgumentError("name the obs column holding the perturbation labels");
+  }
+  const normalise = labelNormaliser(options);
+  const log = options.log ?? ((m: string) => console.warn(m));
+  const df: DataFrame = loadObs(path);
+  const col = df.columns[column];
+  if (!col) {
+    throw new InvalidArgumentError(`${path}: obs has no column '${column}'`, {
+      file: path,
+      hint: `available obs columns: ${df.columnOrder.map((c) => `'${c}'`).join(", ") || "(none)"}`,
+    });
+  }
+  if (df.index.length === 0) {
+    throw new InvalidArgumentError(`${path}: obs['${column}'] has no labels (the file has no cells)`, { file: path });
+  }
+  const text = columnAsStrings(col);
+  const missing = missingMask(col);
+  const mapping: Record<string, string> = {};
+  const memo = new Map<string, string>();
+  const labels: (string | null)[] = new Array(text.length);
+  let changed = 0;
+  let nControl = 0;
+  let nEmpty = 0;
+  let nPresent = 0;
+  const canonical = options.canonicalControl ?? "NTC";
+  for (let i = 0; i < text.length; i++) {
+    if (missing?.[i]) { labels[i] = null; continue; }
+    const t = text[i]!;
+    let v = memo.get(t);
+    if (v === undefined) {
+      v = normalise(t);
+      memo.set(t, v);
+      if (v !== t) mapping[t] = v;
+    }
+    labels[i] = v;
+    nPresent++;
+    if (v !== t) changed++;
+    if (v === canonical) nControl++;
+    if (v === "") nEmpty++;
+  }
+  if (nPresent > 0 && nEmpty === nPresent) {
+    throw new InvalidArgumentError(`${path}: normalising obs['${column}'] would leave every label empty`, {
+      file: path,
+      hint: "check the prefixes, suffixes and regular expression to strip",
+    });
+  }
+  if (nEmpty > 0) log(`${path}: ${nEmpty} cells in obs['${column}'] have an empty label after normalisation.`);
+
+  const written = options.inplace === true;
+  if (written) {
+    if (col.type === "categorical") {
+      const present = labels.filter((l): l is string => l !== null);
+      const cats = [...new Set(present)].sort(codePointCompare);
+      df.columns[column] = categorical(labels, { categories: cats, ordered: col.ordered });
+    } else if (missing) {
+      // A nullable column keeps its mask; its values become text.
+      df.columns[column] = { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
+    } else {
+      df.columns[column] = strings(labels as string[]);
+    }
+    try {
+      writeObs(path, df);
+    } catch (err) {
+      if (err instanceof CrispyxError) throw err;
+      throw new CrispyxError(`${path}: could not write obs: ${(err as Error).message}`, { file: path, cause: err });
+    }
+  }
+  return { labels, column, changed, mapping, nControl, written };
+}
