@@ -1,0 +1,178 @@
+/**
+ * The seed's file helpers: small path-based operations on .h5ad files that never read or rewrite X.
+ * Edits go through replaceElement, so they are crash-safe.
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, isAbsolute, join, resolve, sep } from "node:path";
+import { H5File } from "../h5/file.ts";
+import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
+import type { DataFrame, Element, SparseMatrix } from "./model.ts";
+import { lengthOf } from "./model.ts";
+import { assertAnnData } from "./anndata.ts";
+import { readDataFrame } from "./encodings/dataframe.ts";
+import { getMatrixStorageFormat as formatOf, type StorageFormat } from "./matrixReader.ts";
+import { writeElem } from "./registry.ts";
+import { replaceElement } from "./edit.ts";
+import { toElement, type PlainValue } from "./convert.ts";
+import { H5adHandle } from "./handle.ts";
+import { toLayout } from "../../core/sparse.ts";
+
+function withFile<T>(path: string, fn: (f: H5File) => T): T {
+  const f = H5File.open(path, "r");
+  try {
+    assertAnnData(f);
+    return fn(f);
+  } finally {
+    f.close();
+  }
+}
+
+/** 'csr', 'csc' or 'dense': how X is stored. */
+export function getMatrixStorageFormat(path: string): StorageFormat {
+  return withFile(path, (f) => formatOf(f, "/X"));
+}
+
+/** True when X is a dense array on disk. */
+export function isDenseStorage(path: string): boolean {
+  return getMatrixStorageFormat(path) === "dense";
+}
+
+export function loadObs(path: string): DataFrame {
+  return withFile(path, (f) => readDataFrame(f, "/obs"));
+}
+
+export function loadVar(path: string): DataFrame {
+  return withFile(path, (f) => readDataFrame(f, "/var"));
+}
+
+function rowCount(path: string, key: "obs" | "var"): number {
+  return withFile(path, (f) => {
+    const name = String(f.attr(`/${key}`, "_index"));
+    return f.info(`/${key}/${name}`).shape[0]!;
+  });
+}
+
+function writeTable(path: string, key: "obs" | "var", df: DataFrame): void {
+  const n = rowCount(path, key);
+  if (df.index.length !== n) {
+    throw new InvalidArgumentError(
+      `${path}: new ${key} table has ${df.index.length} rows but the file has ${n} ${key === "obs" ? "cells" : "genes"}`,
+      { file: path },
+    );
+  }
+  replaceElement(path, `/${key}`, (f, at) => writeElem(f, at, df));
+}
+
+/** Replace obs without touching X. The row count must match. */
+export function writeObs(path: string, df: DataFrame): void {
+  writeTable(path, "obs", df);
+}
+
+/** Replace var without touching X. The row count must match. */
+export function writeVar(path: string, df: DataFrame): void {
+  writeTable(path, "var", df);
+}
+
+/** Write obsm/varm/obsp[key] after checking its shape against the file's n_obs / n_vars. */
+function writeAxisElement(path: string, mapping: "obsm" | "varm" | "obsp", key: string, value: Element): void {
+  checkKey(path, key);
+  const [nObs, nVars] = [rowCount(path, "obs"), rowCount(path, "var")];
+  const shape = value.type === "array" || value.type === "csr" || value.type === "csc" ? value.shape : [lengthOf(value)];
+  const ok = mapping === "obsp" ? shape[0] === nObs && shape[1] === nObs : shape[0] === (mapping === "obsm" ? nObs : nVars);
+  if (!ok) {
+    const want = mapping === "obsp" ? `${nObs} × ${nObs}` : `${mapping === "obsm" ? nObs : nVars} rows`;
+    throw new InvalidArgumentError(`${path}: ${mapping}['${key}'] must have ${want}; got shape [${shape.join(", ")}]`, { file: path });
+  }
+  replaceElement(path, `/${mapping}/${key}`, (f, at) => writeElem(f, at, value));
+}
+
+function checkKey(path: string, key: string): void {
+  if (!key || key.includes("/") || key === "." || key === "..") {
+    throw new InvalidArgumentError(`${path}: '${key}' is not a valid key (it must be non-empty and contain no '/')`, { file: path });
+  }
+}
+
+/** Write (or replace) obsm[key]: an array or dataframe with one row per cell. */
+export function writeObsm(path: string, key: string, value: Element): void {
+  writeAxisElement(path, "obsm", key, value);
+}
+
+/** Write (or replace) varm[key]: an array or dataframe with one row per gene. */
+export function writeVarm(path: string, key: string, value: Element): void {
+  writeAxisElement(path, "varm", key, value);
+}
+
+/** Write (or replace) obsp[key]: an n_obs × n_obs matrix, stored as CSR as the seed does. */
+export function writeObsp(path: string, key: string, value: Element): void {
+  const csr = value.type === "csc" || value.type === "array" ? (toLayout(value, "csr") as SparseMatrix) : value;
+  writeAxisElement(path, "obsp", key, csr);
+}
+
+/**
+ * Write (or replace) uns[key] as a dict: nested dicts, scalars, strings and arrays, from plain JS values
+ * or elements.
+ */
+export function writeUnsDict(path: string, key: string, data: Record<string, PlainValue>): void {
+  checkKey(path, key);
+  const element = toElement(data, `uns.${key}`);
+  replaceElement(path, `/uns/${key}`, (f, at) => writeElem(f, at, element));
+}
+
+/** Anything that names an .h5ad file: a path, or an open handle. */
+export type DataSource = string | H5adHandle | { path: string };
+
+/**
+ * The on-disk path of `data`. An in-memory AnnData object (no path) is a clear error, as is a missing
+ * file when `requireExists` (default).
+ */
+export function resolveDataPath(data: DataSource | object, { requireExists = true } = {}): string {
+  let p: string;
+  if (typeof data === "string") p = data;
+  else if (data instanceof H5adHandle) p = data.path;
+  else if (typeof data === "object" && data !== null && typeof (data as { path?: unknown }).path === "string") p = (data as { path: string }).path;
+  else if (typeof data === "object" && data !== null && "obs" in data && "var" in data) {
+    throw new InvalidArgumentError(
+      "crispyx works on files: this AnnData object is in memory. Write it with writeH5ad(path, adata) and pass the path.",
+    );
+  } else {
+    throw new InvalidArgumentError(`expected a path to an .h5ad file or an open handle; received ${data === null ? "null" : typeof data}`);
+  }
+  if (requireExists && !existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
+  if (requireExists && statSync(p).isDirectory()) throw new FileFormatError(`${p}: is a directory, not an .h5ad file`, { file: p });
+  return p;
+}
+
+export interface OutputPathOptions {
+  suffix: string;
+  outputDir?: string;
+  dataName?: string;
+  module?: string;
+}
+
+/**
+ * The seed's naming rule for intermediate files: `{module}_{dataName}_{suffix}.h5ad` in `outputDir`
+ * (default: beside the input), or `{module}_{suffix}.h5ad` without a data name. A name that would
+ * leave the output directory (path separators, "..") is an error.
+ */
+export function resolveOutputPath(inputPath: string, opts: OutputPathOptions): string {
+  const module = opts.module ?? "crispyx";
+  const dir = resolve(opts.outputDir ?? resolve(inputPath, ".."));
+  for (const [label, v] of [["suffix", opts.suffix], ["dataName", opts.dataName], ["module", module]] as const) {
+    if (v !== undefined && (v.includes("/") || v.includes("\\") || v.includes("\0") || v === ".." || v === "." || isAbsolute(v))) {
+      throw new InvalidArgumentError(`${label} '${v}' would place the output outside ${dir}; use a plain name`);
+    }
+  }
+  let base: string;
+  if (opts.dataName) {
+    base = opts.dataName;
+    if (module && !base.startsWith(`${module}_`)) base = `${module}_${base}`;
+    if (!base.endsWith(`_${opts.suffix}`)) base = `${base}_${opts.suffix}`;
+  } else {
+    base = `${module}_${opts.suffix}`;
+  }
+  const out = join(dir, `${base}.h5ad`);
+  if (!resolve(out).startsWith(dir + sep) || basename(out) !== `${base}.h5ad`) {
+    throw new InvalidArgumentError(`output name '${base}' would leave ${dir}`);
+  }
+  return out;
+}
