@@ -1,0 +1,123 @@
+/**
+ * normalizeTotalLog1p: the seed's normalize_total_log1p, file → file with bounded memory — scanpy's
+ * `normalize_total(target_sum=1e4)` followed by `log1p`, streamed by blocks of cells.
+ *
+ *   await normalizeTotalLog1p("screen.h5ad", { output: "screen_norm.h5ad", memoryBudget: 512 << 20 });
+ *
+ * Output: X as float32 CSR with the input's sparsity (explicit zeros of sparse input kept, zeros of dense
+ * input dropped); obs, var, uns, obsm, varm, obsp, varp carried over (layers and raw are not: they
+ * would be X-sized copies). As the seed, each cell's library size is the sum of its row of the input
+ * (computed in the input's precision: float32 for float32 counts), the target sum is a fixed 1e4 by
+ * default (not the median of library sizes), values are scaled in float64 and stored as float32, and
+ * log1p is applied to the float32 values. Rows with library size 0 stay 0.
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import { writeAtomically } from "../io/atomic.ts";
+import { H5File } from "../io/h5/file.ts";
+import type { SparseMatrix } from "../io/anndata/model.ts";
+import { SparseMatrixWriter, startAnnData, carryOver } from "../io/anndata/matrixWriter.ts";
+import { num } from "../core/sparse.ts";
+import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import type { DataSource } from "../io/anndata/fileHelpers.ts";
+import { iterMatrixChunks } from "./chunks.ts";
+import { checkInputOutput, ensureOutputDir, openInput, yieldToEventLoop } from "./operatorIO.ts";
+
+export interface NormalizeOptions extends StreamOptions {
+  /** Path of the new .h5ad file (must differ from the input). */
+  output: string;
+  /** Scale each cell to `targetSum` counts. Default true. */
+  normalize?: boolean;
+  /** Apply log(1 + x). Default true. */
+  log1p?: boolean;
+  /** Counts per cell after normalisation. Default 1e4. */
+  targetSum?: number;
+}
+
+export interface NormalizeResult {
+  output: string;
+  nObs: number;
+  nVars: number;
+  nnz: number;
+}
+
+/** Library size of each row of a CSR block, accumulated as the seed's scipy sum does (input precision). */
+function librarySizes(b: SparseMatrix): Float64Array {
+  const rows = b.shape[0];
+  const lib = new Float64Array(rows);
+  const v = b.data as unknown as ArrayLike<number | bigint>;
+  const f32 = b.data instanceof Float32Array;
+  for (let i = 0; i < rows; i++) {
+    let s = 0;
+    const e = num(b.indptr, i + 1);
+    if (f32) for (let k = num(b.indptr, i); k < e; k++) s = Math.fround(s + (v[k] as number));
+    else for (let k = num(b.indptr, i); k < e; k++) s += Number(v[k]!);
+    lib[i] = s;
+  }
+  return lib;
+}
+
+/** The processed values of one CSR block (float32). */
+export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: boolean, targetSum: number): Float32Array {
+  const out = new Float32Array(b.data.length);
+  const src = b.data as unknown as ArrayLike<number | bigint>;
+  for (let k = 0; k < out.length; k++) out[k] = Number(src[k]!);
+  if (normalize) {
+    const lib = librarySizes(b);
+    // numpy divides a Python float by a float32 array in float32 (NEP 50): round the scale the same way.
+    const f32 = b.data instanceof Float32Array;
+    for (let i = 0; i < b.shape[0]; i++) {
+      const l = lib[i]!;
+      const scale = l > 0 ? (f32 ? Math.fround(targetSum / l) : targetSum / l) : 0;
+      for (let k = num(b.indptr, i), e = num(b.indptr, i + 1); k < e; k++) out[k] = out[k]! * scale;
+    }
+  }
+  if (log1p) for (let k = 0; k < out.length; k++) out[k] = Math.log1p(out[k]!);
+  return out;
+}
+
+/** Normalise each cell to `targetSum` counts and/or log1p-transform X, streaming, into a new file. */
+export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOptions): Promise<NormalizeResult> {
+  const normalize = opts.normalize ?? true;
+  const log1p = opts.log1p ?? true;
+  const targetSum = opts.targetSum ?? 1e4;
+  if (!normalize && !log1p) throw new InvalidArgumentError("at least one of normalize or log1p must be true");
+  if (!(Number.isFinite(targetSum) && targetSum > 0)) throw new InvalidArgumentError(`target sum must be a positive number, got ${targetSum}`);
+  const { inputPath, outputPath } = checkInputOutput(input, opts?.output, "normalizeTotalLog1p");
+  const h = openInput(inputPath);
+  try {
+    const x = h.X;
+    const [nObs, nVars] = x.shape;
+    const dense = x.format === "dense";
+    const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
+    // Per cell: the input row (value + index) and the output row (float32 + index), plus dense rows.
+    const perRow = dense ? nVars * (bytesIn + 12) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 12) + 16;
+    const chunkSize = rowsForBudget(perRow, nObs, opts);
+    ensureOutputDir(outputPath);
+    return await writeAtomically(outputPath, async (tmp) => {
+      const out = H5File.open(tmp, "w");
+      try {
+        startAnnData(out);
+        carryOver(h.file, out, { memoryBudget: opts.memoryBudget });
+        // Sparse input keeps its stored elements; dense input's count is only known at the end.
+        const w = SparseMatrixWriter.create(out, "/X", {
+          format: "csr", shape: [nObs, nVars], dtype: "float32",
+          ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }),
+        });
+        for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
+          throwIfAborted(opts.signal);
+          const b = block as SparseMatrix;
+          w.appendParts(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum));
+          opts.onProgress?.({ phase: "normalizing", done: end, total: nObs, unit: "cells" });
+          await yieldToEventLoop();
+          throwIfAborted(opts.signal);
+        }
+        const { nnz } = w.finish();
+        return { output: outputPath, nObs, nVars, nnz };
+      } finally {
+        out.close();
+      }
+    });
+  } finally {
+    h.close();
+  }
+}

@@ -1,0 +1,103 @@
+// normalizeTotalLog1p: same numbers as the seed's normalize_total_log1p on every fixture; outputs open in
+// anndata; failures (abort, throwing callback, SIGKILL) leave no output and the input untouched.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
+import { openH5ad } from "../../src/io/anndata/handle.ts";
+import { CrispyxError, InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
+import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { CASES, ROOT, assertSameTables, assertSameX, filesNamed, killMidway, sha256, writeBigInput } from "./opsTestHelpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "crispyx-normalize-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+const outputs: string[] = [];
+
+for (const [i, c] of (CASES.normalize as any[]).entries()) {
+  for (const chunkSize of [1, 64, undefined]) {
+    test(`${c.expected.split("/").pop()} (chunk ${chunkSize ?? "auto"}): same X, obs, var as the seed`, async () => {
+      const input = join(ROOT, c.input);
+      const before = sha256(input);
+      const output = join(dir, `n${i}_${chunkSize}.h5ad`);
+      const r = await normalizeTotalLog1p(input, { output, ...c.options, chunkSize, memoryBudget: chunkSize === 1 ? 4096 : undefined });
+      assertSameX(output, join(ROOT, c.expected));
+      assertSameTables(output, join(ROOT, c.expected));
+      assert.equal(sha256(input), before, "input unchanged");
+      using h = openH5ad(output);
+      assert.equal(h.X.format, "csr");
+      assert.equal(h.X.info.dtype, "float32");
+      assert.equal(r.nnz, h.X.info.nnz);
+      outputs.push(output);
+    });
+  }
+}
+
+test("uns, obsm, varm, obsp, varp are carried over; progress reaches every cell", async () => {
+  const input = join(ROOT, "test/fixtures/h5ad/full_csr.h5ad");
+  const output = join(dir, "carry.h5ad");
+  const seen: number[] = [];
+  await normalizeTotalLog1p(input, { output, chunkSize: 3, onProgress: (p) => seen.push(p.done) });
+  assert.equal(seen.at(-1), 20);
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+  using a = openH5ad(input);
+  using b = openH5ad(output);
+  assert.deepEqual(b.uns.keys(), a.uns.keys());
+  for (const k of ["obsm", "varm", "obsp", "varp"] as const) {
+    assert.deepEqual(b.mapping(k).keys(), a.mapping(k).keys(), k);
+    for (const key of a.mapping(k).keys()) assert.deepEqual(b.mapping(k).get(key), a.mapping(k).get(key), `${k}/${key}`);
+  }
+  assert.deepEqual(b.layers.keys(), []);
+});
+
+test("every output opens in Python anndata", skipWithoutAnndata(), () => {
+  assert.ok(outputs.length > 0);
+  for (const r of checkH5adMany(outputs)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
+});
+
+test("bad input is refused before any work: same path, missing file, not AnnData, bad options", async () => {
+  const input = join(dir, "in.h5ad");
+  copyFileSync(join(ROOT, "test/fixtures/ops/screen.h5ad"), input);
+  const out = join(dir, "never.h5ad");
+  await assert.rejects(normalizeTotalLog1p(input, { output: input }), (e: Error) => e instanceof InvalidArgumentError && /is the input file/.test(e.message));
+  await assert.rejects(normalizeTotalLog1p(join(dir, "missing.h5ad"), { output: out }), (e: Error) => e instanceof FileFormatError && /missing\.h5ad: data file not found/.test(e.message));
+  writeFileSync(join(dir, "text.h5ad"), "not hdf5");
+  await assert.rejects(normalizeTotalLog1p(join(dir, "text.h5ad"), { output: out }), (e: Error) => e instanceof CrispyxError && /text\.h5ad/.test(e.message));
+  await assert.rejects(normalizeTotalLog1p(input, { output: out, normalize: false, log1p: false }), /at least one of normalize or log1p/);
+  await assert.rejects(normalizeTotalLog1p(input, { output: out, targetSum: 0 }), /target sum must be a positive number/);
+  await assert.rejects(normalizeTotalLog1p(join(ROOT, "test/fixtures/h5ad/no_x.h5ad"), { output: out }), /has no X matrix/);
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(filesNamed(dir, "never.h5ad"), []);
+});
+
+test("abort and a throwing progress callback leave no output and the input byte-identical", async () => {
+  const input = join(dir, "big.h5ad");
+  writeBigInput(input, 5000, 60);
+  const before = sha256(input);
+  const out = join(dir, "aborted.h5ad");
+  const ac = new AbortController();
+  let n = 0;
+  await assert.rejects(
+    normalizeTotalLog1p(input, { output: out, chunkSize: 100, signal: ac.signal, onProgress: () => { if (++n === 3) ac.abort(new Error("stop now")); } }),
+    /stop now/,
+  );
+  await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 100, onProgress: () => { throw new Error("callback failed"); } }), /callback failed/);
+  // A timer-driven abort is seen between blocks too.
+  const ac2 = new AbortController();
+  setTimeout(() => ac2.abort(), 5);
+  await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 1, signal: ac2.signal }));
+  assert.deepEqual(filesNamed(dir, "aborted.h5ad"), []);
+  assert.equal(sha256(input), before);
+});
+
+test("SIGKILL in the middle leaves no file under the output name and the input byte-identical", async () => {
+  const input = join(dir, "bigkill.h5ad");
+  writeBigInput(input);
+  const before = sha256(input);
+  const out = join(dir, "killed.h5ad");
+  const r = await killMidway("normalize", input, out, { chunkSize: 20 });
+  assert.equal(r.signal, "SIGKILL");
+  assert.equal(existsSync(out), false);
+  assert.equal(sha256(input), before);
+});

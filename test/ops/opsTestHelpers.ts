@@ -1,0 +1,128 @@
+// Shared by the operator tests: value comparison against the seed's outputs, a synthetic input, and a
+// child process that runs an operator so a test can SIGKILL it in the middle.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { H5File } from "../../src/io/h5/file.ts";
+import { readH5ad } from "../../src/io/anndata/anndata.ts";
+import { SparseMatrixWriter, startAnnData } from "../../src/io/anndata/matrixWriter.ts";
+import { writeElem } from "../../src/io/anndata/registry.ts";
+import { categorical, dataframe } from "../../src/io/anndata/model.ts";
+import type { Column, SparseMatrix } from "../../src/io/anndata/model.ts";
+import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
+import { toLayout } from "../../src/core/sparse.ts";
+import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const CASES = JSON.parse(readFileSync(join(ROOT, "test/fixtures/ops/cases.json"), "utf8"));
+
+export function sha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** Files of `dir` whose name contains `name` (the final output or a leftover temporary). */
+export function filesNamed(dir: string, name: string): string[] {
+  return readdirSync(dir).filter((f) => f.includes(name));
+}
+
+function close(a: number, b: number, rtol: number): boolean {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+  return Math.abs(a - b) <= rtol * Math.max(Math.abs(a), Math.abs(b), 1e-30) || a === b;
+}
+
+/** X of `ours` equals X of `expected` (same format, shape, indptr, indices, dtype; data within rtol). */
+export function assertSameX(ours: string, expected: string, rtol = 1e-6): void {
+  const a = readH5ad(ours), b = readH5ad(expected);
+  assert.ok(a.X && b.X);
+  assert.equal(a.X.type, b.X.type, "X format");
+  const x = a.X as SparseMatrix, y = b.X as SparseMatrix;
+  assert.deepEqual(x.shape, y.shape, "X shape");
+  if (x.type === "csr" || x.type === "csc") {
+    assert.equal(x.data.constructor.name, y.data.constructor.name, "X dtype");
+    assert.deepEqual(Array.from(x.indptr as ArrayLike<number | bigint>, Number), Array.from(y.indptr as ArrayLike<number | bigint>, Number), "X indptr");
+    assert.deepEqual(Array.from(x.indices as ArrayLike<number | bigint>, Number), Array.from(y.indices as ArrayLike<number | bigint>, Number), "X indices");
+  }
+  const dx = Array.from(x.data as ArrayLike<number | bigint>, Number), dy = Array.from(y.data as ArrayLike<number | bigint>, Number);
+  assert.equal(dx.length, dy.length);
+  const bad = dx.findIndex((v, i) => !close(v, dy[i]!, rtol));
+  assert.equal(bad, -1, bad >= 0 ? `X data[${bad}]: ${dx[bad]} vs ${dy[bad]}` : "");
+}
+
+/** Values of a string-like column, null where missing. */
+function stringValues(c: Column): (string | null)[] | null {
+  if (c.type === "categorical") return categoricalValues(c);
+  if (c.type === "nullable-string") return Array.from(c.values.data as string[], (v, i) => (c.mask[i] ? null : v));
+  if (c.type === "array" && c.dtype === "string") return [...(c.data as string[])];
+  return null;
+}
+
+/**
+ * obs and var of the two files are identical as crispyx reads them (values, dtypes, categories, order).
+ * One allowance: the seed writes its tables through anndata, which turns string columns into
+ * categoricals; crispyx keeps the input's column type, so a string column equal value for value to the
+ * seed's categorical counts as the same.
+ */
+export function assertSameTables(ours: string, expected: string, keys: ("obs" | "var")[] = ["obs", "var"]): void {
+  const a = readH5ad(ours), b = readH5ad(expected);
+  for (const k of keys) {
+    const x = a[k], y = b[k];
+    for (const name of x.columnOrder) {
+      const cx = x.columns[name]!, cy = y.columns[name];
+      if (cy?.type === "categorical" && cx.type !== "categorical" && stringValues(cx)) {
+        assert.deepEqual(stringValues(cx), stringValues(cy), `${k}/${name} values`);
+        x.columns[name] = cy;
+      }
+    }
+    assert.deepEqual(diffDumps(dumpElement(x), dumpElement(y)), [], `${k} differs`);
+  }
+}
+
+/** A CSR float32 screen big enough that an operator over it takes a while with small chunks. */
+export function writeBigInput(path: string, nObs = 20000, nVars = 200): void {
+  const f = H5File.open(path, "w");
+  try {
+    startAnnData(f);
+    const groups = ["NTC", "A", "B", "C"];
+    writeElem(f, "/obs", dataframe(Array.from({ length: nObs }, (_, i) => `c${i}`), {
+      perturbation: categorical(Array.from({ length: nObs }, (_, i) => groups[i % 4]!)),
+    }));
+    writeElem(f, "/var", dataframe(Array.from({ length: nVars }, (_, j) => `g${j}`)));
+    const w = SparseMatrixWriter.create(f, "/X", { shape: [nObs, nVars] });
+    const block = 1000;
+    for (let r = 0; r < nObs; r += block) {
+      const m = Math.min(block, nObs - r);
+      const dense = new Float32Array(m * nVars);
+      for (let i = 0; i < m; i++) for (let j = 0; j < nVars; j += 3) dense[i * nVars + j] = ((r + i + j) % 7) + 1;
+      w.append(toLayout({ type: "array", dtype: "float32", shape: [m, nVars], data: dense }, "csr") as SparseMatrix);
+    }
+    w.finish();
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Run `test/ops/runOperator.ts <op> <input> <output> <json options>` in a child process with a tiny
+ * chunk size and SIGKILL it as soon as it reports progress. Resolves when the child is dead.
+ */
+export function killMidway(op: string, input: string, output: string, options: object): Promise<{ progressed: boolean; signal: string | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, "test/ops/runOperator.ts"), op, input, output, JSON.stringify(options)], {
+      cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let progressed = false;
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.stdout.on("data", (d: Buffer) => {
+      if (!progressed && d.toString().includes("progress")) {
+        progressed = true;
+        child.kill("SIGKILL");
+      }
+    });
+    child.on("error", reject);
+    child.on("exit", (_code, signal) => (progressed ? resolve({ progressed, signal }) : reject(new Error(`child ended before progress: ${err}`))));
+  });
+}

@@ -1,0 +1,12 @@
+// Child process for the kill tests: runs one operator, printing "progress" on every block.
+import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
+
+const [op, input, output, json] = process.argv.slice(2);
+const options = { ...JSON.parse(json ?? "{}"), output, onProgress: () => process.stdout.write("progress\n") };
+const ops: Record<string, (input: string, o: any) => Promise<unknown>> = {
+  normalize: normalizeTotalLog1p,
+};
+const run = ops[op!];
+if (!run) throw new Error(`unknown operator ${op}`);
+await run(input!, options);
+process.stdout.write("done\n");
