@@ -11,6 +11,7 @@ import { registerInfo } from "./commands/info.ts";
 import { registerTables } from "./commands/tables.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerConvert } from "./commands/convert.ts";
+import { registerReport } from "./commands/report.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -53,6 +54,7 @@ Examples:
   registerInfo(program);
   registerTables(program);
   registerConvert(program);
+  registerReport(program);
   registerDemo(program);
 
   // Every command: usage errors point at that command's help; errors do not exit the process

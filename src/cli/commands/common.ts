@@ -143,7 +143,7 @@ export function outputPathFor(input: string, opts: OutputOptions, suffix: string
 export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, option = "column"): string {
   const columns = h[axis].columns;
   if (!columns.includes(name)) {
-    const near = columns.filter((c) => c.toLowerCase().includes(name.toLowerCase()) || name.toLowerCase().includes(c.toLowerCase()));
+    const near = columns.filter((c) => similar(c, name));
     throw new InvalidArgumentError(`${h.path}: ${axis} has no column '${name}' (${option})`, {
       file: h.path,
       hint: near.length ? `did you mean ${near.map((c) => `'${c}'`).join(" or ")}? ${axis} columns: ${columns.join(", ")}` : `${axis} columns: ${columns.join(", ") || "(none)"}`,
@@ -156,4 +156,19 @@ export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, 
 export function checkInputFile(path: string): void {
   if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file`, { file: path });
   if (statSync(path).isDirectory()) throw new InvalidArgumentError(`${path}: is a directory, not an .h5ad file`, { file: path });
+}
+
+/** Names a user may have meant: a typo away (edit distance ≤ 2, case ignored) or one inside the other. */
+export function similar(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x.includes(y) || y.includes(x)) return true;
+  if (Math.abs(x.length - y.length) > 2) return false;
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[y.length]! <= 2;
 }
