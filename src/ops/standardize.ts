@@ -1,0 +1,221 @@
+/**
+ * A standardised, cached copy of a screen (the seed's standardize_dataset): the perturbation column is
+ * called `perturbation`, its control label `control`, and var's index holds the gene names, so every
+ * later step can rely on those names. The copy lives in `<outputDir>/.cache/standardized_<stem>.h5ad`
+ * and is reused unless `force`.
+ *
+ * X (and layers, obsm, raw…) are copied as stored, dataset by dataset in bounded blocks, never decoded;
+ * only obs, var and uns are rewritten. Provenance goes to uns['standardization_metadata'] as the seed
+ * writes it (all values strings; the two mappings as Python-style JSON).
+ *
+ * Differences from the seed, on purpose: a gene column that does not exist is an error (the seed warns
+ * and keeps the old index); so is an explicit control label that does not occur, or renaming onto an
+ * existing `perturbation` column. The renamed perturbation column is written as a categorical (what
+ * anndata makes of a string column), not as the seed's unencoded string dataset.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { H5File } from "../io/h5/file.ts";
+import { assertAnnData } from "../io/anndata/anndata.ts";
+import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
+import { readElem, writeElem } from "../io/anndata/registry.ts";
+import type { Column, DataFrame, Element } from "../io/anndata/model.ts";
+import { scalar, strings } from "../io/anndata/model.ts";
+import { writeAtomically } from "../io/atomic.ts";
+import { throwIfAborted, type ProgressCallback } from "../core/streaming.ts";
+import { CrispyxError, InvalidArgumentError } from "../errors.ts";
+import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
+import { resolveControlLabel } from "../helpers/controlLabel.ts";
+import { copyAttrs, copyElement } from "./copyElements.ts";
+import { readLabelCodes } from "./sort.ts";
+import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
+
+export interface StandardizeOptions {
+  /** obs column holding the perturbation labels (renamed to `perturbation`). */
+  perturbationColumn: string;
+  /** The control label (renamed to `control`); inferred from the labels when absent. */
+  controlLabel?: string | null;
+  /** var column with gene names to use as var's index; absent = keep the index. */
+  geneNameColumn?: string | null;
+  /** Directory whose `.cache/` holds the standardised copy. */
+  outputDir: string;
+  /** Rebuild the copy even when it exists. */
+  force?: boolean;
+  /** Bytes per block when copying X and other large datasets (default 16 MiB). */
+  blockBytes?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+}
+
+/** Path.stem: the file name without its last suffix. */
+function stem(path: string): string {
+  return basename(path, extname(path));
+}
+
+/** Where standardizeDataset puts (or finds) the copy of `input`. */
+export function standardizedPath(input: string, outputDir: string): string {
+  return join(outputDir, ".cache", `standardized_${stem(input)}.h5ad`);
+}
+
+/** Python's json.dumps of a flat dict of strings: ", " / ": " separators, non-ASCII as \uXXXX. */
+export function pyJsonDumps(obj: Record<string, string>): string {
+  const str = (s: string) =>
+    JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `{${Object.entries(obj).map(([k, v]) => `${str(k)}: ${str(v)}`).join(", ")}}`;
+}
+
+/** Python's datetime.now().isoformat(). */
+function pythonIsoNow(): string {
+  const d = new Date();
+  const p = (x: number, w = 2) => String(x).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
+}
+
+interface Plan {
+  obs: DataFrame;
+  var: DataFrame | null;
+  metadata: Record<string, string>;
+}
+
+/** Validate and compute the new obs/var/metadata (no output written). */
+function planStandardization(src: H5File, input: string, opts: StandardizeOptions): Plan {
+  const col = opts.perturbationColumn;
+  const obsColumns = columnOrder(src, "/obs");
+  if (!obsColumns.includes(col)) {
+    throw new InvalidArgumentError(`${input}: obs has no column '${col}'`, { file: input, hint: `available columns: ${obsColumns.join(", ") || "(none)"}` });
+  }
+  if (col !== "perturbation" && obsColumns.includes("perturbation")) {
+    throw new InvalidArgumentError(`${input}: obs already has a column 'perturbation'; renaming '${col}' onto it would lose one of them`, {
+      file: input,
+      hint: "pass perturbationColumn: 'perturbation' to use the existing one",
+    });
+  }
+  const varColumns = columnOrder(src, "/var");
+  if (opts.geneNameColumn != null && !varColumns.includes(opts.geneNameColumn)) {
+    throw new InvalidArgumentError(`${input}: var has no column '${opts.geneNameColumn}'`, { file: input, hint: `available columns: ${varColumns.join(", ") || "(none)"}` });
+  }
+  const lc = readLabelCodes(src, col);
+  let control: string;
+  if (opts.controlLabel != null) {
+    control = String(opts.controlLabel);
+    if (!lc.labels.includes(control)) {
+      throw new InvalidArgumentError(`${input}: control label '${control}' does not occur in obs['${col}']`, {
+        file: input,
+        hint: `labels: ${lc.labels.slice(0, 10).join(", ")}${lc.labels.length > 10 ? ", …" : ""}`,
+      });
+    }
+  } else {
+    // The seed scans labels in cell order; codes follow first appearance only for string columns.
+    const first = new Float64Array(lc.labels.length).fill(Infinity);
+    for (let i = 0; i < lc.codes.length; i++) if (first[lc.codes[i]!] === Infinity) first[lc.codes[i]!] = i;
+    const inOrder = lc.labels.map((_, k) => k).sort((a, b) => first[a]! - first[b]!).map((k) => lc.labels[k]!);
+    try {
+      control = resolveControlLabel(inOrder, null);
+    } catch (err) {
+      if (err instanceof CrispyxError) throw new InvalidArgumentError(`${input}: obs['${col}']: ${err.message}`, { file: input, hint: err.hint });
+      throw err;
+    }
+  }
+
+  const columnMappings: Record<string, string> = {};
+  const labelMappings: Record<string, string> = {};
+  const obs = readDataFrame(src, "/obs");
+  let pert: Column = obs.columns[col]!;
+  if (control !== "control") {
+    // astype(str).replace({control: "control"}), stored as a categorical of the resulting strings.
+    const renamed = lc.labels.map((l) => (l === control ? "control" : l));
+    const categories = [...new Set(renamed)].sort(codePointCompare);
+    const pos = new Map(categories.map((c, i) => [c, i]));
+    const codeOf = Int32Array.from(renamed, (l) => pos.get(l)!);
+    const Codes = categories.length < 128 ? Int8Array : categories.length < 32768 ? Int16Array : Int32Array;
+    const codes = new Codes(lc.codes.length);
+    for (let i = 0; i < codes.length; i++) codes[i] = codeOf[lc.codes[i]!]!;
+    pert = { type: "categorical", codes, categories: strings(categories), ordered: false };
+    labelMappings[control] = "control";
+  }
+  if (col !== "perturbation") columnMappings.perturbation = col;
+  const columns: Record<string, Column> = {};
+  for (const name of obs.columnOrder) columns[name === col ? "perturbation" : name] = name === col ? pert : obs.columns[name]!;
+  const newObs: DataFrame = { ...obs, columnOrder: obs.columnOrder.map((n) => (n === col ? "perturbation" : n)), columns };
+
+  let newVar: DataFrame | null = null;
+  if (opts.geneNameColumn != null) {
+    const v = readDataFrame(src, "/var");
+    const names = columnAsStrings(v.columns[opts.geneNameColumn]!);
+    if (names.some((n, i) => n !== v.index[i])) {
+      newVar = { ...v, index: names };
+      columnMappings["var.index"] = opts.geneNameColumn;
+    }
+  }
+  return {
+    obs: newObs,
+    var: newVar,
+    metadata: {
+      original_path: input,
+      standardization_timestamp: pythonIsoNow(),
+      column_mappings: pyJsonDumps(columnMappings),
+      label_mappings: pyJsonDumps(labelMappings),
+    },
+  };
+}
+
+/** An existing standardization_metadata's entries, as the strings the seed would re-write them as. */
+function previousMetadata(src: H5File): Record<string, Element> {
+  if (!src.exists("/uns/standardization_metadata")) return {};
+  const e = readElem(src, "/uns/standardization_metadata");
+  return e.type === "dict" ? { ...e.items } : {};
+}
+
+/**
+ * Write (or reuse) the standardised copy and return its path.
+ * @throws InvalidArgumentError before any work for a missing column, an uninferable or absent control
+ *   label, or an output that would be the input
+ */
+export async function standardizeDataset(data: FileSource, opts: StandardizeOptions): Promise<string> {
+  const input = inputPath(data);
+  if (!opts || typeof opts.perturbationColumn !== "string" || !opts.perturbationColumn) {
+    throw new InvalidArgumentError("standardizeDataset needs perturbationColumn");
+  }
+  if (typeof opts.outputDir !== "string" || !opts.outputDir) throw new InvalidArgumentError("standardizeDataset needs outputDir");
+  const output = standardizedPath(input, opts.outputDir);
+  checkOutputIsNotInput(input, output);
+  if (existsSync(output) && !opts.force) return output;
+
+  const src = H5File.open(input, "r");
+  try {
+    assertAnnData(src);
+    const plan = planStandardization(src, input, opts);
+    mkdirSync(join(opts.outputDir, ".cache"), { recursive: true });
+    const copy = { signal: opts.signal, blockBytes: opts.blockBytes };
+    await writeAtomically(output, (tmp) => {
+      const dst = H5File.open(tmp, "w");
+      try {
+        copyAttrs(src, dst, "/", "/");
+        for (const key of src.keys("/")) {
+          throwIfAborted(opts.signal);
+          if (key.startsWith("raw.")) continue; // staging leftovers of interrupted edits
+          if (key === "obs") writeElem(dst, "/obs", plan.obs);
+          else if (key === "var" && plan.var) writeElem(dst, "/var", plan.var);
+          else if (key === "uns") continue;
+          else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes: (b) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" }) } : copy);
+        }
+        dst.createGroup("/uns");
+        if (src.exists("/uns")) {
+          copyAttrs(src, dst, "/uns", "/uns");
+          for (const k of src.keys("/uns")) if (k !== "standardization_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, copy);
+        } else {
+          dst.setAttr("/uns", "encoding-type", "dict");
+          dst.setAttr("/uns", "encoding-version", "0.1.0");
+        }
+        const items = previousMetadata(src);
+        for (const [k, v] of Object.entries(plan.metadata)) items[k] = scalar(v);
+        writeElem(dst, "/uns/standardization_metadata", { type: "dict", items });
+      } finally {
+        dst.close();
+      }
+    });
+    return output;
+  } finally {
+    src.close();
+  }
+}
