@@ -1,0 +1,184 @@
+/**
+ * writeFilteredSubset: the seed's write_filtered_subset — stream the cells and genes selected by two
+ * boolean masks into a new .h5ad file without materialising X.
+ *
+ *   await writeFilteredSubset("screen.h5ad", { output: "qc.h5ad", cellMask, geneMask,
+ *                                              varAssignments: { highly_variable: flags } });
+ *
+ * As the seed: X is written as CSR (whatever the input's format) with the input's value dtype (float32
+ * when nothing is selected); obs categoricals lose the categories no selected cell uses (pandas
+ * remove_unused_categories); `varAssignments` columns (one value per selected gene) are added to var,
+ * replacing a column of the same name; empty selections give a valid empty file. Beyond the seed,
+ * uns is kept and obsm/varm/obsp/varp are restricted to the selection (as anndata's `adata[cells, genes]`).
+ * Memory: one block of rows at a time (CSC input is read in bands, see ./chunks.ts) plus the masks.
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import { writeAtomically } from "../io/atomic.ts";
+import { H5File } from "../io/h5/file.ts";
+import type { NumericDtype } from "../io/h5/types.ts";
+import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
+import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
+import { toElement, type PlainValue } from "../io/anndata/convert.ts";
+import { SparseMatrixWriter, startAnnData, carryOver } from "../io/anndata/matrixWriter.ts";
+import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
+import { toLayout } from "../core/sparse.ts";
+import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import type { DataSource } from "../io/anndata/fileHelpers.ts";
+import type { MatrixReader } from "../io/anndata/matrixReader.ts";
+import { iterMatrixChunks } from "./chunks.ts";
+import { checkInputOutput, ensureOutputDir, openInput, yieldToEventLoop } from "./operatorIO.ts";
+
+export type Mask = ArrayLike<boolean | number>;
+
+export interface SubsetOptions extends StreamOptions {
+  output: string;
+  /** One entry per cell: keep where true. Omitted: all cells. */
+  cellMask?: Mask;
+  /** One entry per gene: keep where true. Omitted: all genes. */
+  geneMask?: Mask;
+  /** Columns to set on the output's var, one value per selected gene. */
+  varAssignments?: Record<string, PlainValue[] | ArrayLike<number> | Column>;
+}
+
+export interface SubsetResult {
+  output: string;
+  nObs: number;
+  nVars: number;
+  nnz: number;
+}
+
+function checkMask(mask: Mask | undefined, n: number, what: string, file: string): Int32Array | undefined {
+  if (mask === undefined) return undefined;
+  if (mask === null || typeof mask !== "object" || typeof mask.length !== "number") {
+    throw new InvalidArgumentError(`${what} must be an array of booleans`, { file });
+  }
+  if (mask.length !== n) {
+    throw new InvalidArgumentError(`${file}: ${what} has ${mask.length} entries but the file has ${n} ${what === "cell mask" ? "cells" : "genes"}`, { file });
+  }
+  for (let i = 0; i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== true && v !== false && v !== 0 && v !== 1) {
+      throw new InvalidArgumentError(`${what}: entry ${i} is ${String(v)}, expected true/false (or 1/0)`, { file });
+    }
+  }
+  return maskToIndices(mask);
+}
+
+type Assignment = NonNullable<SubsetOptions["varAssignments"]>[string];
+
+function isColumn(v: unknown): v is Column {
+  const t = (v as { type?: unknown } | null)?.type;
+  return typeof t === "string" && (t === "array" || t === "categorical" || t.startsWith("nullable-"));
+}
+
+function assignmentColumn(key: string, values: Assignment, n: number, file: string): Column {
+  const len = isColumn(values) ? lengthOfColumn(values) : (values as ArrayLike<unknown>)?.length;
+  if (len !== n) {
+    throw new InvalidArgumentError(`Length mismatch for var column '${key}': expected ${n} (one per selected gene), received ${len}`, { file });
+  }
+  const e = isColumn(values) ? values : toElement((ArrayBuffer.isView(values) || Array.isArray(values) ? values : Array.from(values as ArrayLike<number>)) as PlainValue, `varAssignments.${key}`);
+  if (!isColumn(e) || (e.type === "array" && e.shape.length !== 1)) {
+    throw new InvalidArgumentError(`varAssignments.${key}: expected a 1-D array of values`, { file });
+  }
+  return e;
+}
+
+function lengthOfColumn(c: Column): number {
+  if (c.type === "array") return c.shape[0] ?? 0;
+  if (c.type === "categorical") return c.codes.length;
+  return c.mask.length;
+}
+
+/** Stream the selected cells × genes of `input` into `output` (see the module comment). */
+export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions): Promise<SubsetResult> {
+  const { inputPath, outputPath } = checkInputOutput(input, opts?.output, "writeFilteredSubset");
+  const h = openInput(inputPath);
+  try {
+    const x = h.X;
+    const [nObs, nVars] = x.shape;
+    const cells = checkMask(opts.cellMask, nObs, "cell mask", inputPath);
+    const genes = checkMask(opts.geneMask, nVars, "gene mask", inputPath);
+    const outObs = cells ? cells.length : nObs;
+    const outVars = genes ? genes.length : nVars;
+    let varTable: DataFrame | undefined;
+    if (opts.varAssignments && Object.keys(opts.varAssignments).length) {
+      const cols: Record<string, Column> = {};
+      for (const [key, values] of Object.entries(opts.varAssignments)) cols[key] = assignmentColumn(key, values, outVars, inputPath);
+      const full = readDataFrame(h.file, "/var");
+      varTable = genes ? takeDataFrame(full, genes) : full;
+      for (const [key, c] of Object.entries(cols)) {
+        if (key === varTable.indexName) throw new InvalidArgumentError(`varAssignments: '${key}' is the name of var's index`, { file: inputPath });
+        if (!varTable.columnOrder.includes(key)) varTable.columnOrder = [...varTable.columnOrder, key];
+        varTable.columns = { ...varTable.columns, [key]: c };
+      }
+    }
+    const geneMap = remapFor(genes, nVars);
+    const inDtype: NumericDtype = x.info.dtype === "bool" ? "uint8" : x.info.dtype;
+    const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
+    const perRow = x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16;
+    const chunkSize = rowsForBudget(perRow, nObs, opts);
+    ensureOutputDir(outputPath);
+    return await writeAtomically(outputPath, async (tmp) => {
+      const out = H5File.open(tmp, "w");
+      try {
+        startAnnData(out);
+        carryOver(h.file, out, { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget });
+        // The seed's dtype rule: the input's value type, float32 when nothing is selected. The writer is
+        // created at the first stored element; rows before it are empty.
+        let w: SparseMatrixWriter | undefined;
+        let emptyRows = 0;
+        const writer = (dtype: NumericDtype) => {
+          w = SparseMatrixWriter.create(out, "/X", { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz });
+          for (let done = 0; done < emptyRows; done += 1 << 20) {
+            const m = Math.min(1 << 20, emptyRows - done);
+            w.appendParts(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
+          }
+          return w;
+        };
+        let done = 0;
+        for (const { keep, block } of selectedRowBlocks(x, cells, chunkSize, opts.memoryBudget)) {
+          throwIfAborted(opts.signal);
+          const b = filterSparseBlock(block, keep, geneMap, outVars);
+          if (w) w.append(b);
+          else if (b.data.length > 0) writer(inDtype).append(b);
+          else emptyRows += b.shape[0];
+          done += b.shape[0];
+          opts.onProgress?.({ phase: "writing subset", done, total: outObs, unit: "cells" });
+          await yieldToEventLoop();
+          throwIfAborted(opts.signal);
+        }
+        const { nnz } = (w ?? writer("float32")).finish();
+        return { output: outputPath, nObs: outObs, nVars: outVars, nnz };
+      } finally {
+        out.close();
+      }
+    });
+  } finally {
+    h.close();
+  }
+}
+
+/**
+ * CSR blocks holding the selected rows: `keep` = positions of the selected rows inside `block`.
+ * CSR and dense storage read only windows that contain selected rows; CSC is read in bands.
+ */
+function* selectedRowBlocks(x: MatrixReader, cells: Int32Array | undefined, chunkSize: number, memoryBudget?: number): Generator<{ keep: Int32Array | null; block: SparseMatrix }> {
+  const nObs = x.shape[0];
+  if (x.format !== "csc") {
+    for (const { lo, hi, keep } of selectionWindows(cells ?? null, nObs, chunkSize)) {
+      yield { keep, block: x.rows(lo, hi, "csr") as SparseMatrix };
+    }
+    return;
+  }
+  const rowMap = remapFor(cells, nObs);
+  for (const { start, end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget })) {
+    let keep: Int32Array | null = null;
+    if (rowMap) {
+      const picked: number[] = [];
+      for (let i = start; i < end; i++) if (rowMap[i]! >= 0) picked.push(i - start);
+      if (!picked.length) continue;
+      keep = Int32Array.from(picked);
+    }
+    yield { keep, block: toLayout(block, "csr") as SparseMatrix };
+  }
+}
