@@ -12,6 +12,8 @@ import { registerTables } from "./commands/tables.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerConvert } from "./commands/convert.ts";
 import { registerReport } from "./commands/report.ts";
+import { registerNormalize } from "./commands/normalize.ts";
+import { registerSort } from "./commands/sort.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -53,7 +55,9 @@ Examples:
 
   registerInfo(program);
   registerTables(program);
+  registerNormalize(program);
   registerConvert(program);
+  registerSort(program);
   registerReport(program);
   registerDemo(program);
 

@@ -172,3 +172,30 @@ export function similar(a: string, b: string): boolean {
   }
   return prev[y.length]! <= 2;
 }
+
+/**
+ * The obs column with perturbation labels: -p when given (checked), else the column detection picks
+ * one and the user is told which (so a wrong guess is visible). No candidate → an error saying to pass -p.
+ */
+export async function perturbationColumn(file: string, given: string | undefined, control: string | undefined, say: (m: string) => void): Promise<string> {
+  if (given) {
+    await withInput(file, (h) => requireColumn(h, "obs", given, "--perturbation-column"));
+    return given;
+  }
+  const { detectPerturbationColumn } = await import("../../helpers/columnDetection.ts");
+  const d = detectPerturbationColumn(file, { controlLabel: control ?? null, explain: true });
+  if (!d.column) {
+    throw new InvalidArgumentError(`${file}: found no obs column that looks like perturbation labels`, {
+      file,
+      hint: `name it with -p; obs columns: ${d.scores.map((s) => s.column).join(", ") || "(none)"}`,
+    });
+  }
+  say(`using obs column '${d.column}' for the perturbations (detected, score ${d.score}; pass -p to choose another)`);
+  return d.column;
+}
+
+/** A wrong combination of options, found in an action: printed like commander's usage errors (exit 2). */
+export function usageError(cmd: Command, message: string): never {
+  cmd.error(`error: ${message}`, { exitCode: 2, code: "crispyx.usage" });
+  throw new Error(message); // not reached: commander throws (exitOverride)
+}
