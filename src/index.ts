@@ -22,3 +22,13 @@ export { writeAtomically } from "./io/atomic.ts";
 // Shared streaming vocabulary
 export { type StreamOptions, type Progress, type ProgressCallback, parseByteSize, DEFAULT_MEMORY_BUDGET } from "./core/streaming.ts";
 export { toLayout, type Block, type BlockLayout } from "./core/sparse.ts";
+
+// Streaming operators (issue 3) and the writers they share
+export {
+  SparseMatrixWriter, DenseMatrixWriter, startAnnData, carryOver,
+  type SparseWriterOptions, type DenseWriterOptions, type CarryOverOptions, type CarryKey,
+} from "./io/anndata/matrixWriter.ts";
+export { iterMatrixChunks, normalizeTotalBlock, type ChunkOptions, type MatrixChunk, type NormalizeBlockOptions } from "./ops/chunks.ts";
+export { normalizeTotalLog1p, type NormalizeOptions, type NormalizeResult } from "./ops/normalize.ts";
+export { writeFilteredSubset, type SubsetOptions, type SubsetResult, type Mask } from "./ops/subset.ts";
+export { dropFileCache } from "./ops/fileCache.ts";
