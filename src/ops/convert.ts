@@ -12,6 +12,8 @@
  * Differences from the seed, on purpose: values keep their dtype (the seed casts to float32); obs, var,
  * uns, obsm, varm, obsp, varp, layers and raw are carried over (the seed keeps only obs and var).
  */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { H5File } from "../io/h5/file.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { MatrixReader } from "../io/anndata/matrixReader.ts";
@@ -62,6 +64,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
     // Transposing (CSR<->CSC, dense->CSC) takes each element's stored minor index as its output line;
     // dense->CSR keeps rows as they are.
     const destFrom = from === "dense" && target === "csr" ? "line" : "index";
+    mkdirSync(dirname(resolve(output)), { recursive: true });
     const stats = await writeAtomically(output, (tmp) => {
       const dst = H5File.open(tmp, "w");
       try {

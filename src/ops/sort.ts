@@ -14,8 +14,8 @@
  * seed drops them); obsp (cells × cells) is dropped as in the seed. An explicit control label that does
  * not occur in the column is an error (the seed silently sorts without a control group).
  */
-import { existsSync } from "node:fs";
-import { basename, dirname, extname, join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { H5File } from "../io/h5/file.ts";
 import type { TypedArray, NumericDtype } from "../io/h5/types.ts";
 import { TYPED_ARRAY_OF } from "../io/h5/types.ts";
@@ -232,6 +232,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
     }
     const plan = planSort(lc, control);
     const meta = sortingMetadata(input, column, plan);
+    mkdirSync(dirname(resolve(output)), { recursive: true });
 
     await writeAtomically(output, (tmp) => {
       const dst = H5File.open(tmp, "w");
