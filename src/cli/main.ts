@@ -14,6 +14,9 @@ import { registerConvert } from "./commands/convert.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerNormalize } from "./commands/normalize.ts";
 import { registerSort } from "./commands/sort.ts";
+import { registerDetect } from "./commands/detect.ts";
+import { registerLabels } from "./commands/labels.ts";
+import { registerGenes } from "./commands/genes.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -55,6 +58,9 @@ Examples:
 
   registerInfo(program);
   registerTables(program);
+  registerDetect(program);
+  registerLabels(program);
+  registerGenes(program);
   registerNormalize(program);
   registerConvert(program);
   registerSort(program);
