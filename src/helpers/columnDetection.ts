@@ -9,7 +9,9 @@ import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { H5adHandle, openH5ad } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { CONTROL_TERMS } from "./controlLabel.ts";
-import { anyEnsemblPrefix, passesGeneSymbolCheck } from "./geneSymbols.ts";
+import { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore } from "./geneSymbols.ts";
+
+export { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore };
 import { columnAsStrings, columnNunique, isCategoricalOrObject, pyLower } from "./pythonText.ts";
 
 /** obs column names that usually hold perturbation labels (compared lower-cased). */
@@ -18,21 +20,8 @@ export const PERTURBATION_COLUMN_ALIASES: ReadonlySet<string> = new Set([
   "sgrna", "guide", "guide_id", "sgrna_name", "target",
 ]);
 
-/** var column names that usually hold gene symbols (compared lower-cased). */
-export const GENE_SYMBOL_COLUMN_ALIASES: ReadonlySet<string> = new Set([
-  "gene_symbols", "gene_name", "gene", "symbol", "hgnc_symbol", "gene_symbol", "feature_name",
-]);
-
 /** Most distinct values a perturbation column may have for the +1 (more looks like a cell barcode). */
 export const MAX_PERTURBATION_UNIQUE = 5000;
-
-/** One column's score and how it was earned. */
-export interface ColumnScore {
-  column: string;
-  score: number;
-  /** The points per criterion, e.g. { nameAlias: 3, textDtype: 2, uniqueCount: 1, controlValue: 2 }. */
-  parts: Record<string, number>;
-}
 
 /** The chosen column, its score, and every column's score (in table order). */
 export interface ColumnDetection {
@@ -103,20 +92,6 @@ export function scorePerturbationColumn(name: string, col: Column, options: { co
     : lowered.some((v) => CONTROL_TERMS.has(v));
   if (hasControl) parts.controlValue = 2;
   return { column: name, score: parts.nameAlias! + parts.textDtype! + parts.uniqueCount! + parts.controlValue!, parts };
-}
-
-/**
- * The seed's gene-symbol-column score: +3 for a known name (gene_symbols, symbol, feature_name…), +2
- * when the values pass the gene-symbol check (at most half Ensembl-like), +1 when no value starts
- * like an Ensembl ID.
- */
-export function scoreGeneSymbolColumn(name: string, col: Column): ColumnScore {
-  const parts: Record<string, number> = { nameAlias: 0, symbolLike: 0, noEnsemblPrefix: 0 };
-  if (GENE_SYMBOL_COLUMN_ALIASES.has(pyLower(name))) parts.nameAlias = 3;
-  const values = columnAsStrings(col);
-  if (passesGeneSymbolCheck(values)) parts.symbolLike = 2;
-  if (!anyEnsemblPrefix(col.type === "categorical" ? distinctStrings(col) : values)) parts.noEnsemblPrefix = 1;
-  return { column: name, score: parts.nameAlias! + parts.symbolLike! + parts.noEnsemblPrefix!, parts };
 }
 
 /** The first column with the highest score (as Python's max), or null when none scores above zero. */

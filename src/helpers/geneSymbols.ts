@@ -6,7 +6,8 @@ import { InvalidArgumentError } from "../errors.ts";
 import { readColumn, readIndex } from "../io/anndata/encodings/dataframe.ts";
 import { openH5ad } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
-import { columnAsStrings, isCategoricalOrObject, pyUpper } from "./pythonText.ts";
+import type { Column } from "../io/anndata/model.ts";
+import { columnAsStrings, isCategoricalOrObject, pyLower, pyUpper } from "./pythonText.ts";
 
 /** Prefixes of Ensembl-style identifiers (Ensembl, FlyBase, yeast ORFs), as in the seed. */
 export const ENSEMBL_PREFIXES: readonly string[] = [
@@ -52,6 +53,33 @@ export function passesGeneSymbolCheck(names: readonly string[]): boolean {
   return names.length > 0 && countEnsemblLike(names) <= names.length / 2;
 }
 
+/** var column names that usually hold gene symbols (compared lower-cased). */
+export const GENE_SYMBOL_COLUMN_ALIASES: ReadonlySet<string> = new Set([
+  "gene_symbols", "gene_name", "gene", "symbol", "hgnc_symbol", "gene_symbol", "feature_name",
+]);
+
+/** One column's score and how it was earned. */
+export interface ColumnScore {
+  column: string;
+  score: number;
+  /** The points per criterion, e.g. { nameAlias: 3, textDtype: 2, uniqueCount: 1, controlValue: 2 }. */
+  parts: Record<string, number>;
+}
+
+/**
+ * The seed's gene-symbol-column score: +3 for a known name (gene_symbols, symbol, feature_name…), +2
+ * when the values pass the gene-symbol check (at most half Ensembl-like), +1 when no value starts
+ * like an Ensembl ID.
+ */
+export function scoreGeneSymbolColumn(name: string, col: Column): ColumnScore {
+  const parts: Record<string, number> = { nameAlias: 0, symbolLike: 0, noEnsemblPrefix: 0 };
+  if (GENE_SYMBOL_COLUMN_ALIASES.has(pyLower(name))) parts.nameAlias = 3;
+  const values = columnAsStrings(col);
+  if (passesGeneSymbolCheck(values)) parts.symbolLike = 2;
+  if (!anyEnsemblPrefix(values)) parts.noEnsemblPrefix = 1;
+  return { column: name, score: parts.nameAlias! + parts.symbolLike! + parts.noEnsemblPrefix!, parts };
+}
+
 export interface ValidateGeneSymbolsOptions {
   /** The file the names come from (named in the error). */
   file?: string;
@@ -75,7 +103,7 @@ export function validateGeneSymbols(names: readonly string[], options: ValidateG
   if (ensembl > names.length / 2) {
     const candidates = options.candidates ?? [];
     const hint = candidates.length
-      ? `pick a column of gene symbols: ${candidates.map((c) => `'${c}'`).join(", ")}`
+      ? `pick a column of gene symbols (best match first): ${candidates.map((c) => `'${c}'`).join(", ")}`
       : "supply a var column of gene symbols, or map the IDs to symbols with standardiseGeneNames (lookupSymbols or mappingFile)";
     throw new InvalidArgumentError(
       `${prefix}${ensembl} of ${names.length} gene identifiers${where} look like Ensembl-style IDs (e.g. '${names.find(looksLikeEnsemblId)}'), not gene symbols`,
@@ -126,12 +154,14 @@ export function ensureGeneSymbolColumn(
       source = `var['${geneNameColumn}']`;
     }
     if (!passesGeneSymbolCheck(names)) {
-      // Only text columns can hold symbols (a numeric column would pass the check trivially).
-      const candidates = columns.filter((c) => {
-        if (c === geneNameColumn) return false;
-        const col = readColumn(h.file, "/var", c);
-        return isCategoricalOrObject(col) && passesGeneSymbolCheck(columnAsStrings(col));
-      });
+      // Only text columns can hold symbols (a numeric column would pass the check trivially); best first.
+      const candidates = columns
+        .filter((c) => c !== geneNameColumn)
+        .map((c) => ({ c, col: readColumn(h.file, "/var", c) }))
+        .filter(({ col }) => isCategoricalOrObject(col) && passesGeneSymbolCheck(columnAsStrings(col)))
+        .map(({ c, col }) => scoreGeneSymbolColumn(c, col))
+        .sort((a, b) => b.score - a.score)
+        .map((s) => s.column);
       validateGeneSymbols(names, { file: path, source, candidates });
     }
     return names;
