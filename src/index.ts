@@ -32,3 +32,26 @@ export { iterMatrixChunks, normalizeTotalBlock, type ChunkOptions, type MatrixCh
 export { normalizeTotalLog1p, type NormalizeOptions, type NormalizeResult } from "./ops/normalize.ts";
 export { writeFilteredSubset, type SubsetOptions, type SubsetResult, type Mask } from "./ops/subset.ts";
 export { dropFileCache } from "./ops/fileCache.ts";
+
+// Screen-aware helpers (issue 4): gene symbols and names, perturbation labels, column detection
+export {
+  ENSEMBL_PREFIXES, GENE_SYMBOL_COLUMN_ALIASES, looksLikeEnsemblId, validateGeneSymbols, ensureGeneSymbolColumn,
+  scoreGeneSymbolColumn, type ColumnScore, type ValidateGeneSymbolsOptions, type EnsureGeneSymbolOptions,
+} from "./helpers/geneSymbols.ts";
+export {
+  standardiseGeneNames, normaliseGeneId, type StandardiseGeneNamesOptions, type StandardiseGeneNamesResult,
+  type NormaliseGeneIdOptions, type UnmappedAction,
+} from "./helpers/geneNames.ts";
+export {
+  lookupSymbolsMyGene, LookupServiceError, MYGENE_DEFAULT_URL, MYGENE_BATCH_SIZE, type MyGeneOptions,
+} from "./helpers/myGene.ts";
+export { readSymbolMapping, type SymbolMappingTable } from "./helpers/geneMappingFile.ts";
+export {
+  normalisePerturbationLabels, normaliseLabels, labelNormaliser, type NormaliseLabelOptions,
+  type NormalisePerturbationLabelsOptions, type NormalisePerturbationLabelsResult,
+} from "./helpers/perturbationLabels.ts";
+export {
+  detectPerturbationColumn, detectGeneSymbolColumn, inferColumns, scorePerturbationColumn, scorePerturbationColumns,
+  scoreGeneSymbolColumns, PERTURBATION_COLUMN_ALIASES, MAX_PERTURBATION_UNIQUE, type ColumnDetection, type DetectOptions,
+  type DetectPerturbationOptions, type InferredColumns, type InferredColumnsExplained,
+} from "./helpers/columnDetection.ts";
