@@ -117,9 +117,9 @@ test("bad input: clear errors before any work", async () => {
   const screen = join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad");
   const out = join(dir, "never.h5ad");
   await assert.rejects(sortByPerturbation(screen, { column: "guide", output: out }), (e: any) =>
-    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint));
+    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint ?? ""));
   await assert.rejects(sortByPerturbation(screen, { column: "batch", output: out }), (e: any) =>
-    e instanceof InvalidArgumentError && /cannot infer the control label/.test(e.message) && /control label option/.test(e.hint));
+    e instanceof InvalidArgumentError && /cannot infer the control label/.test(e.message) && /control label option/.test(e.hint ?? ""));
   await assert.rejects(sortByPerturbation(screen, { column: "gene", controlLabel: "NTC", output: out }), (e: any) =>
     e instanceof InvalidArgumentError && /'NTC' does not occur/.test(e.message));
   await assert.rejects(sortByPerturbation(screen, { column: "gene", output: screen }), /overwrite the input/);

@@ -107,9 +107,9 @@ test("bad input: clear errors before any work", async () => {
   const input = join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad");
   const outDir = join(dir, "bad");
   await assert.rejects(standardizeDataset(input, { perturbationColumn: "guide", outputDir: outDir }), (e: any) =>
-    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint));
+    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint ?? ""));
   await assert.rejects(standardizeDataset(input, { perturbationColumn: "gene", geneNameColumn: "symbol", outputDir: outDir }), (e: any) =>
-    e instanceof InvalidArgumentError && /var has no column 'symbol'/.test(e.message) && /gene_symbols, mean/.test(e.hint));
+    e instanceof InvalidArgumentError && /var has no column 'symbol'/.test(e.message) && /gene_symbols, mean/.test(e.hint ?? ""));
   await assert.rejects(standardizeDataset(input, { perturbationColumn: "batch", outputDir: outDir }), /cannot infer the control label/);
   await assert.rejects(standardizeDataset(input, { perturbationColumn: "gene", controlLabel: "NTC", outputDir: outDir }), /'NTC' does not occur/);
   assert.equal(existsSync(join(outDir, ".cache")) && readdirSync(join(outDir, ".cache")).length > 0, false);
