@@ -55,3 +55,29 @@ export {
   scoreGeneSymbolColumns, PERTURBATION_COLUMN_ALIASES, MAX_PERTURBATION_UNIQUE, type ColumnDetection, type DetectOptions,
   type DetectPerturbationOptions, type InferredColumns, type InferredColumnsExplained,
 } from "./helpers/columnDetection.ts";
+
+// Screen-aware helpers (issue 4): control labels, chunk planners, memory detection, overlap, adaptive QC
+export {
+  resolveControlLabel, DEFAULT_CONTROL_ALIASES, CONTROL_TERMS, type ResolveControlLabelOptions,
+} from "./helpers/controlLabel.ts";
+export {
+  calculateOptimalChunkSize, calculateOptimalGeneChunkSize, calculateWilcoxonChunkSize, calculateNbGlmChunkSize,
+  calculatePcaChunkSize, explainOptimalChunkSize, explainOptimalGeneChunkSize, explainWilcoxonChunkSize,
+  explainNbGlmChunkSize, explainPcaChunkSize, type ChunkPlanExplanation, type PcaChunkPlanExplanation, type PcaChunkPlan,
+  type PcaMethod, type PlanMemory, type PlannerCommonOptions, type OptimalChunkSizeOptions, type GeneChunkSizeOptions,
+  type WilcoxonChunkSizeOptions, type NbGlmChunkSizeOptions, type PcaChunkSizeOptions,
+} from "./helpers/chunkPlanning.ts";
+export {
+  estimateDenseMemoryGb, estimateGeneBatchSizeFitter, estimateMaxWorkers, resolveMemoryLimitBytes, shouldUseStreaming,
+  type MaxWorkersOptions, type StreamingDecision, type StreamingDecisionOptions,
+} from "./helpers/memoryEstimates.ts";
+export {
+  detectAvailableMemory, availableMemoryGb, cgroupMemoryLimit, systemAvailableMemory, type AvailableMemory,
+  type MemoryProbeSources,
+} from "./helpers/systemMemory.ts";
+export { computeOverlap, type OverlapMetric, type OverlapOptions, type OverlapResult, type NamedSets } from "./helpers/overlap.ts";
+export {
+  calculateAdaptiveQcThresholds, numpyPercentileSorted, valueCounts, type AdaptiveQcOptions, type AdaptiveQcThresholds,
+  type QcMode,
+} from "./helpers/adaptiveQc.ts";
+export { Mt19937, legacyChoiceWithoutReplacement } from "./helpers/numpyRandom.ts";
