@@ -81,3 +81,11 @@ export {
   type QcMode,
 } from "./helpers/adaptiveQc.ts";
 export { Mt19937, legacyChoiceWithoutReplacement } from "./helpers/numpyRandom.ts";
+
+// Storage-format conversion, sorting by perturbation, standardised copies (issue 3, part B)
+export { convertToCsc, convertToCsr, type ConvertOptions, type ConvertResult } from "./ops/convert.ts";
+export {
+  sortByPerturbation, needsSortingForNbglm, getPerturbationSlice, type SortOptions, type NeedsSortingOptions,
+  type PerturbationSlice,
+} from "./ops/sort.ts";
+export { standardizeDataset, standardizedPath, type StandardizeOptions } from "./ops/standardize.ts";
