@@ -17,6 +17,7 @@ import { registerSort } from "./commands/sort.ts";
 import { registerDetect } from "./commands/detect.ts";
 import { registerLabels } from "./commands/labels.ts";
 import { registerGenes } from "./commands/genes.ts";
+import { registerFilter } from "./commands/filter.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -61,6 +62,7 @@ Examples:
   registerDetect(program);
   registerLabels(program);
   registerGenes(program);
+  registerFilter(program);
   registerNormalize(program);
   registerConvert(program);
   registerSort(program);
