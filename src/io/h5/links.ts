@@ -125,6 +125,9 @@ interface Chunk {
   pos: number;
   length: number;
   version: 1 | 2;
+  /** Offset of the first message in the chunk, and the size of a message's header. */
+  start: number;
+  msgHeader: number;
 }
 
 function headerMessages(ctx: Ctx, addr: number): Message[] {
@@ -143,12 +146,12 @@ function headerMessages(ctx: Ctx, addr: number): Message[] {
     const sizeBytes = 1 << (v2Flags & 3);
     const dataSize = readUInt(pre, p, sizeBytes);
     p += sizeBytes;
-    const chunk: Chunk = { pos: abs, length: p + dataSize + 4, version: 2 };
-    parseV2Chunk(ctx, chunk, p, v2Flags, out, pending);
+    const chunk: Chunk = { pos: abs, length: p + dataSize + 4, version: 2, start: p, msgHeader: v2Flags & 0x04 ? 6 : 4 };
+    parseV2Chunk(ctx, chunk, out, pending);
   } else if (first[0] === 1) {
     const pre = pread(ctx, abs, 16);
     const size = pre.readUInt32LE(8);
-    const chunk: Chunk = { pos: abs + 16, length: size, version: 1 };
+    const chunk: Chunk = { pos: abs + 16, length: size, version: 1, start: 0, msgHeader: 8 };
     parseV1Chunk(ctx, chunk, out, pending);
   } else {
     throw fail(ctx, `unknown object header (version byte ${first[0]}) at ${addr}`);
@@ -157,9 +160,9 @@ function headerMessages(ctx: Ctx, addr: number): Message[] {
     const [cAddr, cLen] = pending[i]!;
     const cAbs = ctx.base + cAddr;
     if (v2Flags || pread(ctx, cAbs, 4).toString("latin1") === "OCHK") {
-      parseV2Chunk(ctx, { pos: cAbs, length: cLen, version: 2 }, 4, v2Flags, out, pending);
+      parseV2Chunk(ctx, { pos: cAbs, length: cLen, version: 2, start: 4, msgHeader: v2Flags & 0x04 ? 6 : 4 }, out, pending);
     } else {
-      parseV1Chunk(ctx, { pos: cAbs, length: cLen, version: 1 }, out, pending);
+      parseV1Chunk(ctx, { pos: cAbs, length: cLen, version: 1, start: 0, msgHeader: 8 }, out, pending);
     }
   }
   return out;
@@ -181,13 +184,13 @@ function parseV1Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[nu
   }
 }
 
-function parseV2Chunk(ctx: Ctx, chunk: Chunk, start: number, flags: number, out: Message[], pending: Array<[number, number]>): void {
+function parseV2Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
   const buf = pread(ctx, chunk.pos, chunk.length);
   const stored = buf.readUInt32LE(buf.length - 4);
   if (lookup3(buf.subarray(0, buf.length - 4)) !== stored) throw fail(ctx, `object header chunk at ${chunk.pos} has a bad checksum`);
-  const headerSize = flags & 0x04 ? 6 : 4;
+  const headerSize = chunk.msgHeader;
   const end = buf.length - 4;
-  for (let p = start; p + headerSize <= end; ) {
+  for (let p = chunk.start; p + headerSize <= end; ) {
     const type = buf[p]!;
     const size = buf.readUInt16LE(p + 1);
     const m: Message = { type, pos: chunk.pos + p, bodyPos: chunk.pos + p + headerSize, body: buf.subarray(p + headerSize, p + headerSize + size), chunk };
@@ -481,11 +484,35 @@ export function deleteLink(path: string, parentGroup: string, name: string): voi
         head[4] = 0;
         pwriteSync(ctx, m.pos, head);
       } else {
-        // v2: type (1 byte), size (2), flags (1); the chunk is rewritten whole with its checksum.
-        patchMessage(ctx, m, [[m.pos, Buffer.from([MSG_NIL])], [m.pos + 3, Buffer.from([0])]]);
+        pwriteSync(ctx, m.chunk.pos, chunkWithout(ctx, m));
       }
     }
   });
+}
+
+/**
+ * A v2 header chunk with message `m` removed: the later messages move up and one NIL message fills the
+ * freed bytes plus any gap at the chunk's end (HDF5 refuses a chunk with both a gap and a NIL message),
+ * followed by the chunk's new checksum.
+ */
+function chunkWithout(ctx: Ctx, m: Message): Buffer {
+  const { chunk } = m;
+  const old = pread(ctx, chunk.pos, chunk.length);
+  const out = Buffer.alloc(chunk.length);
+  old.copy(out, 0, 0, chunk.start);
+  let w = chunk.start;
+  const end = chunk.length - 4;
+  for (let p = chunk.start; p + chunk.msgHeader <= end; ) {
+    const total = chunk.msgHeader + old.readUInt16LE(p + 1);
+    if (chunk.pos + p !== m.pos) w += old.copy(out, w, p, p + total);
+    p += total;
+  }
+  const nilBody = end - w - chunk.msgHeader;
+  if (nilBody < 0 || nilBody > 0xffff) throw fail(ctx, `cannot fit a NIL message in the header chunk at ${chunk.pos}`);
+  out[w] = MSG_NIL;
+  out.writeUInt16LE(nilBody, w + 1); // flags, creation order and body stay zero
+  out.writeUInt32LE(lookup3(out.subarray(0, end)), end);
+  return out;
 }
 
 /** Names of a group's links as stored on disk (for tests and diagnostics). */
