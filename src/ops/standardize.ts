@@ -14,7 +14,7 @@
  * anndata makes of a string column), not as the seed's unencoded string dataset.
  */
 import { existsSync, mkdirSync } from "node:fs";
-import { basename, extname, join } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { H5File } from "../io/h5/file.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
@@ -37,8 +37,10 @@ export interface StandardizeOptions {
   controlLabel?: string | null;
   /** var column with gene names to use as var's index; absent = keep the index. */
   geneNameColumn?: string | null;
-  /** Directory whose `.cache/` holds the standardised copy. */
-  outputDir: string;
+  /** Directory whose `.cache/` holds the standardised copy (required unless `output` is given). */
+  outputDir?: string;
+  /** Write the copy here instead of `<outputDir>/.cache/standardized_<stem>.h5ad` (same reuse rule). */
+  output?: string;
   /** Rebuild the copy even when it exists. */
   force?: boolean;
   /** Bytes per block when copying X and other large datasets (default 16 MiB). */
@@ -176,8 +178,8 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   if (!opts || typeof opts.perturbationColumn !== "string" || !opts.perturbationColumn) {
     throw new InvalidArgumentError("standardizeDataset needs perturbationColumn");
   }
-  if (typeof opts.outputDir !== "string" || !opts.outputDir) throw new InvalidArgumentError("standardizeDataset needs outputDir");
-  const output = standardizedPath(input, opts.outputDir);
+  if (!opts.output && (typeof opts.outputDir !== "string" || !opts.outputDir)) throw new InvalidArgumentError("standardizeDataset needs outputDir (or output)");
+  const output = opts.output ?? standardizedPath(input, opts.outputDir!);
   checkOutputIsNotInput(input, output);
   if (existsSync(output) && !opts.force) return output;
 
@@ -185,7 +187,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   try {
     assertAnnData(src);
     const plan = planStandardization(src, input, opts);
-    mkdirSync(join(opts.outputDir, ".cache"), { recursive: true });
+    mkdirSync(dirname(resolve(output)), { recursive: true });
     const copy = { signal: opts.signal, blockBytes: opts.blockBytes };
     await writeAtomically(output, (tmp) => {
       const dst = H5File.open(tmp, "w");

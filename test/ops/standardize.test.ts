@@ -103,6 +103,13 @@ test("the cached copy is reused unless force; nothing to rename still gives a co
   assert.equal(meta.label_mappings.value, "{}");
 });
 
+test("an explicit output path replaces the cache path", async () => {
+  const out = join(dir, "explicit", "std.h5ad");
+  assert.equal(await standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene", output: out }), out);
+  assert.deepEqual(categoricalValues(readH5ad(out).obs.columns.perturbation as never).filter((v) => v === "control").length > 0, true);
+  await assert.rejects(standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene" }), /needs outputDir/);
+});
+
 test("bad input: clear errors before any work", async () => {
   const input = join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad");
   const outDir = join(dir, "bad");
