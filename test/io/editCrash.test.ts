@@ -1,0 +1,84 @@
+// "A test that interrupts a write shows it": the in-place edit runs in a child process that is SIGKILLed
+// at each step of the protocol (and in the middle of writing the new element). Afterwards the file opens
+// in crispyx and in anndata with the complete old or the complete new element, X unchanged, and the next
+// edit cleans up whatever staging was left.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { readH5ad } from "../../src/io/anndata/anndata.ts";
+import { replaceElement, STAGING_NAME } from "../../src/io/anndata/edit.ts";
+import { writeElem } from "../../src/io/anndata/registry.ts";
+import { scalar } from "../../src/io/anndata/model.ts";
+import { listLinks } from "../../src/io/h5/links.ts";
+import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
+import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
+import { copyFixture, datasetDigest, FIXTURES, h5pyWalk, tempDir } from "./editSupport.ts";
+import { NEW_UNS, newObs } from "./editCrash.child.ts";
+
+const DIR = tempDir("edit-crash");
+test.after(() => rmSync(DIR, { recursive: true, force: true }));
+const CHILD = join(import.meta.dirname, "editCrash.child.ts");
+const REGISTER = join(import.meta.dirname, "..", "..", "bin", "register.mjs");
+const original = JSON.parse(readFileSync(join(FIXTURES, "expected", "full_csr.json"), "utf8"));
+const json = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+function runChild(file: string, target: string, step: string): { signal: string | null; status: number | null } {
+  const r = spawnSync(process.execPath, ["--import", REGISTER, CHILD, file, target, step], { encoding: "utf8" });
+  if (r.status !== 0 && r.signal !== "SIGKILL") throw new Error(`child failed: ${r.stderr}`);
+  return { signal: r.signal, status: r.status };
+}
+
+/** crispyx and anndata (when present) read the same thing; returns crispyx's dump. */
+function readBoth(file: string): any {
+  const ours = json(canonicalDump(readH5ad(file)));
+  if (findPython()) {
+    const diffs = diffDumps(ours, dumpH5ad(file));
+    assert.deepEqual(diffs, [], `anndata reads the interrupted file differently:\n${diffs.join("\n")}`);
+    h5pyWalk(file);
+  }
+  return ours;
+}
+
+const CASES: Array<{ target: "obs" | "uns"; step: string; expect: "old" | "new" }> = [
+  { target: "obs", step: "mid-write", expect: "old" },
+  { target: "obs", step: "staging-group", expect: "old" },
+  { target: "obs", step: "staged", expect: "old" },
+  { target: "obs", step: "real-link", expect: "new" },
+  { target: "obs", step: "staged-link", expect: "new" },
+  { target: "obs", step: "done", expect: "new" },
+  { target: "uns", step: "mid-write", expect: "old" },
+  { target: "uns", step: "staging-group", expect: "old" },
+  { target: "uns", step: "staged", expect: "old" },
+  { target: "uns", step: "real-link", expect: "new" },
+  { target: "uns", step: "done", expect: "new" },
+];
+
+for (const { target, step, expect } of CASES) {
+  test(`SIGKILL ${step === "mid-write" ? "in the middle of writing" : `after step '${step}'`} (${target === "obs" ? "replacing obs" : "adding uns['fresh']"}) leaves the ${expect} element`, () => {
+    const file = copyFixture("full_csr", DIR, `${target}_${step}`);
+    const xBefore = datasetDigest(file, "/X");
+    const r = runChild(file, target, step);
+    assert.equal(r.signal, "SIGKILL", "the child was meant to die at this step");
+    assert.equal(datasetDigest(file, "/X"), xBefore);
+
+    const got = readBoth(file);
+    const want = json(original);
+    if (expect === "new") {
+      if (target === "obs") want.obs = json(dumpElement(newObs(20)));
+      else want.uns.items.fresh = json(dumpElement(NEW_UNS));
+    }
+    if (target === "obs" && expect === "new") want.obs.index_name = null; // the new table's index is unnamed
+    const diffs = diffDumps(got, want);
+    assert.deepEqual(diffs, [], diffs.join("\n"));
+
+    // The next edit removes any leftover staging group and works as usual.
+    replaceElement(file, "/uns/after", (f, at) => writeElem(f, at, scalar("ok")));
+    for (const g of ["/obs", "/var"]) assert.ok(!listLinks(file, g).includes(STAGING_NAME));
+    const again = readBoth(file);
+    assert.equal(again.uns.items.after.value, "ok");
+    assert.deepEqual(diffDumps(again.obs, want.obs), []);
+    assert.equal(datasetDigest(file, "/X"), xBefore);
+  });
+}
