@@ -18,6 +18,9 @@ import { registerDetect } from "./commands/detect.ts";
 import { registerLabels } from "./commands/labels.ts";
 import { registerGenes } from "./commands/genes.ts";
 import { registerFilter } from "./commands/filter.ts";
+import { registerStandardize } from "./commands/standardize.ts";
+import { registerQcThresholds } from "./commands/qcThresholds.ts";
+import { registerPlan } from "./commands/plan.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -62,6 +65,9 @@ Examples:
   registerDetect(program);
   registerLabels(program);
   registerGenes(program);
+  registerStandardize(program);
+  registerPlan(program);
+  registerQcThresholds(program);
   registerFilter(program);
   registerNormalize(program);
   registerConvert(program);
