@@ -4,14 +4,14 @@
  * removes outliers but keeps ~90% (conservative) or ~95% (aggressive) of it.
  *
  * Memory: X is read in blocks within the memory budget and never held whole. What grows with the data:
- * the perturbation column's codes (read once), one 4-byte slot per cell for the seeded shuffle when
- * sampling (numpy's algorithm needs the whole permutation), per-gene counters, and one counter per
- * sampled cell.
+ * the perturbation column's codes (read once) and, when sampling, one 4-byte slot per cell for the
+ * seeded shuffle (numpy's algorithm needs the whole permutation); a CSC file also needs one counter per
+ * sampled cell. Everything else is per gene.
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
-import type { Column, NdArray, SparseMatrix } from "../io/anndata/model.ts";
+import type { Column, NdArray } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/h5/types.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { calculateOptimalChunkSize } from "./chunkPlanning.ts";
@@ -137,35 +137,50 @@ function lowerBound(a: Uint32Array, x: number, lo = 0, hi = a.length): number {
 interface Counters {
   /** Sampled cells in which each gene is detected. */
   cellsPerGene: Float64Array;
-  /** Genes detected per sampled cell, in sample order. */
-  genesPerCell: Int32Array;
+  /** histogram[g] = sampled cells with g genes detected (memory set by the genes, not the cells). */
+  genesPerCellHistogram: Float64Array;
+}
+
+/** Stored elements between two sampled rows below which one read covering both beats two reads. */
+const COALESCE_GAP = 1 << 16;
+
+/** indptr[start..end] of a sparse matrix's compressed axis, as absolute positions. */
+function readIndptr(X: MatrixReader, start: number, end: number): ArrayLike<number> {
+  return asNumbers(X.file.read(`${X.path}/indptr`, [start], [end - start + 1]));
+}
+
+/** indices[lo..hi) of a sparse matrix (the data array is never needed: stored entries are what counts). */
+function readIndices(X: MatrixReader, lo: number, hi: number): ArrayLike<number> {
+  return hi > lo ? asNumbers(X.file.read(`${X.path}/indices`, [lo], [hi - lo])) : new Int32Array(0);
 }
 
 /**
  * Detection counts as the seed makes them: a sparse matrix counts its stored entries (explicit zeros
- * included, as scipy's indptr does), a dense matrix counts values > 0.
+ * included, as scipy's indptr does), a dense matrix counts values > 0. Sparse files are read through
+ * their index arrays only.
  */
 function countDetections(X: MatrixReader, sample: Uint32Array | null, opts: AdaptiveQcOptions): Counters {
   const [nObs, nVars] = X.shape;
-  const nCells = sample ? sample.length : nObs;
   const cellsPerGene = new Float64Array(nVars);
-  const genesPerCell = new Int32Array(nCells);
-  const itemBytes = X.info.dtype === "bool" ? 1 : Number(/\d+/.exec(X.info.dtype)?.[0] ?? 64) / 8;
+  const histogram = new Float64Array(nVars + 1);
   const report = (done: number, total: number, unit: string) =>
     opts.onProgress?.({ phase: "counting detected genes", done, total, unit });
 
   if (X.format === "csc") {
-    // Columns are CSC's cheap direction: one pass over gene blocks, keeping the sampled cells' entries.
-    const bytesPerCol = (X.info.nnz / Math.max(1, nVars)) * (itemBytes + 8) + 16;
+    // Columns are CSC's cheap direction: one pass over gene blocks, keeping the sampled cells' entries
+    // (a counter per sampled cell, since a cell's genes arrive spread over the whole pass).
+    const genesPerCell = new Int32Array(sample ? sample.length : nObs);
+    const bytesPerCol = (X.info.nnz / Math.max(1, nVars)) * 8 + 16;
     const step = rowsForBudget(bytesPerCol, nVars, { memoryBudget: opts.memoryBudget });
     for (let c0 = 0; c0 < nVars; c0 += step) {
       throwIfAborted(opts.signal);
       const c1 = Math.min(nVars, c0 + step);
-      const block = X.cols(c0, c1, "csc") as SparseMatrix;
-      const indptr = asNumbers(block.indptr), rows = asNumbers(block.indices);
+      const ptr = readIndptr(X, c0, c1);
+      const base = ptr[0]!;
+      const rows = readIndices(X, base, ptr[c1 - c0]!);
       for (let j = 0; j < c1 - c0; j++) {
         let n = 0;
-        for (let k = indptr[j]!, e = indptr[j + 1]!; k < e; k++) {
+        for (let k = ptr[j]! - base, e = ptr[j + 1]! - base; k < e; k++) {
           const r = rows[k]!;
           const pos = sample ? lowerBound(sample, r) : r;
           if (sample && sample[pos] !== r) continue;
@@ -176,31 +191,32 @@ function countDetections(X: MatrixReader, sample: Uint32Array | null, opts: Adap
       }
       report(c1, nVars, "genes");
     }
-    return { cellsPerGene, genesPerCell };
+    for (let i = 0; i < genesPerCell.length; i++) histogram[genesPerCell[i]!]!++;
+    return { cellsPerGene, genesPerCellHistogram: histogram };
   }
 
-  const bytesPerRow = X.format === "dense" ? nVars * itemBytes : (X.info.nnz / Math.max(1, nObs)) * (itemBytes + 8) + 16;
+  const itemBytes = X.info.dtype === "bool" ? 1 : Number(/\d+/.exec(X.info.dtype)?.[0] ?? 64) / 8;
+  const bytesPerRow = X.format === "dense" ? nVars * itemBytes : (X.info.nnz / Math.max(1, nObs)) * 8 + 16;
   const step = rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize });
   let filled = 0; // sampled cells counted so far (the sample is sorted, so blocks fill it in order)
   for (let r0 = 0; r0 < nObs; r0 += step) {
     throwIfAborted(opts.signal);
     const r1 = Math.min(nObs, r0 + step);
     // Rows of this block to count, relative to r0.
-    let picks: Uint32Array | null = null;
+    let picks: ArrayLike<number>;
     if (sample) {
       const hi = lowerBound(sample, r1, filled);
-      picks = sample.subarray(filled, hi);
-      if (picks.length === 0) {
-        report(r1, nObs, "cells");
-        continue;
-      }
+      picks = Array.from(sample.subarray(filled, hi), (r) => r - r0);
+    } else {
+      picks = { length: r1 - r0 } as ArrayLike<number>; // every row: picks[t] = t (see below)
     }
-    const nPicked = picks ? picks.length : r1 - r0;
-    if (X.format === "dense") {
+    const nPicked = picks.length;
+    const pick = sample ? (t: number) => picks[t]! : (t: number) => t;
+    if (nPicked > 0 && X.format === "dense") {
       const block = X.rows(r0, r1, "dense") as NdArray;
       const data = block.data as ArrayLike<number>;
       for (let t = 0; t < nPicked; t++) {
-        const row = (picks ? picks[t]! - r0 : t) * nVars;
+        const row = pick(t) * nVars;
         let n = 0;
         for (let j = 0; j < nVars; j++) {
           if (data[row + j]! > 0) {
@@ -208,32 +224,47 @@ function countDetections(X: MatrixReader, sample: Uint32Array | null, opts: Adap
             n++;
           }
         }
-        genesPerCell[filled + t] = n;
+        histogram[n]!++;
       }
-    } else {
-      // CSR: read only the sampled rows when they are few, else the whole block.
-      const sparseSample = picks !== null && picks.length * 8 < r1 - r0;
-      const block = (sparseSample ? X.takeRows(picks!, "csr") : X.rows(r0, r1, "csr")) as SparseMatrix;
-      const indptr = asNumbers(block.indptr), cols = asNumbers(block.indices);
-      for (let t = 0; t < nPicked; t++) {
-        const row = sparseSample || !picks ? t : picks[t]! - r0;
-        const s = indptr[row]!, e = indptr[row + 1]!;
-        for (let k = s; k < e; k++) cellsPerGene[cols[k]!]!++;
-        genesPerCell[filled + t] = e - s;
+    } else if (nPicked > 0) {
+      // CSR: genes per cell come from indptr; cells per gene from the picked rows' indices, read in
+      // ranges that cover several picked rows when the stored elements between them are few.
+      const ptr = readIndptr(X, r0, r1);
+      let t = 0;
+      while (t < nPicked) {
+        let u = t + 1;
+        while (u < nPicked && ptr[pick(u)]! - ptr[pick(u - 1) + 1]! <= COALESCE_GAP) u++;
+        const lo = ptr[pick(t)]!, hi = ptr[pick(u - 1) + 1]!;
+        const cols = readIndices(X, lo, hi);
+        for (let v = t; v < u; v++) {
+          const s = ptr[pick(v)]!, e = ptr[pick(v) + 1]!;
+          for (let k = s - lo; k < e - lo; k++) cellsPerGene[cols[k]!]!++;
+          histogram[e - s]!++;
+        }
+        t = u;
       }
     }
     filled += nPicked;
     report(r1, nObs, "cells");
   }
-  return { cellsPerGene, genesPerCell };
+  return { cellsPerGene, genesPerCellHistogram: histogram };
 }
 
-/** numpy's median of integers: the middle value, or the mean of the two middle values. */
-function medianOf(values: Int32Array): number {
-  const sorted = Int32Array.from(values).sort();
-  const n = sorted.length;
-  const mid = n >> 1;
-  return n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/** numpy's median of the integers a histogram counts: the middle value, or the mean of the two middle ones. */
+function medianOfHistogram(histogram: Float64Array): number {
+  let n = 0;
+  for (const c of histogram) n += c;
+  const mid = Math.floor(n / 2);
+  // The value at sorted position `pos`.
+  const at = (pos: number): number => {
+    let seen = 0;
+    for (let v = 0; v < histogram.length; v++) {
+      seen += histogram[v]!;
+      if (seen > pos) return v;
+    }
+    return Number.NaN;
+  };
+  return n % 2 === 1 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 }
 
 function checkInt(name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -291,11 +322,11 @@ function computeThresholds(handle: H5adHandle, column: string, options: Adaptive
 
   const nSample = Math.min(sampleSize, nObs);
   const sample = nSample < nObs ? legacyChoiceWithoutReplacement(nObs, nSample, seed) : null;
-  const { cellsPerGene, genesPerCell } = countDetections(X, sample, options);
+  const { cellsPerGene, genesPerCellHistogram } = countDetections(X, sample, options);
 
   const genePercentile = numpyPercentileSorted(cellsPerGene.sort(), percentile);
   const minCellsPerGene = Math.trunc(pyMax(5, pyMin(100, genePercentile)));
-  const medianGenes = medianOf(genesPerCell);
+  const medianGenes = medianOfHistogram(genesPerCellHistogram);
   const minGenes = pyMax(5, pyMin(50, Math.floor(Math.trunc(medianGenes) / 10)));
 
   const chunkSize = options.chunkSize ?? calculateOptimalChunkSize(nObs, nVars, {
