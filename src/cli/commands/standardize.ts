@@ -1,6 +1,4 @@
 /** `crispyx standardize FILE`: a copy with the screen's columns under standard names. */
-import { mkdtempSync, renameSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Command } from "commander";
 import { contextOf } from "../context.ts";
 import { addOutputOptions, addPerturbationOptions, checkInputFile, outputPathFor, perturbationColumn, requireColumn, withInput, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
@@ -28,33 +26,24 @@ export function registerStandardize(program: Command): void {
       if (opts.geneColumn) await withInput(file, (h) => requireColumn(h, "var", opts.geneColumn!, "--gene-column"));
       const { standardizeDataset } = await import("../../ops/standardize.ts");
       const t = performance.now();
-      // The library writes into <dir>/.cache/ (the seed's cache layout); stage there beside the output and
-      // move the finished file to the name asked for (same file system: an atomic rename).
-      const stage = mkdtempSync(`${dirname(output)}/.crispyx-tmp-standardize-`);
-      let control: string | null = null;
-      try {
-        const { onProgress, signal } = ctx.stream();
-        const staged = await standardizeDataset(file, {
-          perturbationColumn: column,
-          controlLabel: opts.control ?? null,
-          geneNameColumn: opts.geneColumn ?? null,
-          outputDir: stage,
-          force: true,
-          onProgress,
-          signal,
-        });
-        control = await withInput(staged, (h) => {
-          const meta = h.uns.has("standardization_metadata") ? h.uns.get("standardization_metadata") : null;
-          const v = meta?.type === "dict" ? meta.items["label_mappings"] : undefined;
-          if (v?.type !== "scalar") return null;
-          // label_mappings is the seed's JSON text, {"<original control>": "control"}.
-          const mapping = JSON.parse(String(v.value)) as Record<string, string>;
-          return Object.keys(mapping).find((k) => mapping[k] === "control") ?? null;
-        });
-        renameSync(staged, output);
-      } finally {
-        rmSync(stage, { recursive: true, force: true });
-      }
+      const { onProgress, signal } = ctx.stream();
+      const written = await standardizeDataset(file, {
+        perturbationColumn: column,
+        controlLabel: opts.control ?? null,
+        geneNameColumn: opts.geneColumn ?? null,
+        output,
+        force: true, // an existing output was refused above unless --force
+        onProgress,
+        signal,
+      });
+      const control = await withInput(written, (h) => {
+        const meta = h.uns.has("standardization_metadata") ? h.uns.get("standardization_metadata") : null;
+        const v = meta?.type === "dict" ? meta.items["label_mappings"] : undefined;
+        if (v?.type !== "scalar") return null;
+        // label_mappings is the seed's JSON text, {"<original control>": "control"}.
+        const mapping = JSON.parse(String(v.value)) as Record<string, string>;
+        return Object.keys(mapping).find((k) => mapping[k] === "control") ?? null;
+      });
       ctx.finishStreams();
       const seconds = (performance.now() - t) / 1000;
       if (opts.json) await writeJson(undefined, { output, perturbation_column: column, control_label: control, gene_column: opts.geneColumn ?? null, seconds });
