@@ -9,13 +9,13 @@ import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { DataFrame, Element, SparseMatrix } from "./model.ts";
 import { lengthOf } from "./model.ts";
 import { assertAnnData } from "./anndata.ts";
-import { readDataFrame } from "./encodings/dataframe.ts";
+import { readDataFrame, readIndex } from "./encodings/dataframe.ts";
 import { getMatrixStorageFormat as formatOf, type StorageFormat } from "./matrixReader.ts";
 import { writeElem } from "./registry.ts";
 import { replaceElement } from "./edit.ts";
 import { toElement, type PlainValue } from "./convert.ts";
 import { H5adHandle } from "./handle.ts";
-import { toLayout } from "../../core/sparse.ts";
+import { toLayout, type Block } from "../../core/sparse.ts";
 
 function withFile<T>(path: string, fn: (f: H5File) => T): T {
   const f = H5File.open(path, "r");
@@ -73,17 +73,32 @@ export function writeVar(path: string, df: DataFrame): void {
   writeTable(path, "var", df);
 }
 
-/** Write obsm/varm/obsp[key] after checking its shape against the file's n_obs / n_vars. */
+/**
+ * Write obsm/varm/obsp[key] after checking its shape against the file's n_obs / n_vars (and, for a
+ * dataframe, that its index is the obs / var names, which anndata requires when reading).
+ */
 function writeAxisElement(path: string, mapping: "obsm" | "varm" | "obsp", key: string, value: Element): void {
   checkKey(path, key);
   const [nObs, nVars] = [rowCount(path, "obs"), rowCount(path, "var")];
   const shape = value.type === "array" || value.type === "csr" || value.type === "csc" ? value.shape : [lengthOf(value)];
-  const ok = mapping === "obsp" ? shape[0] === nObs && shape[1] === nObs : shape[0] === (mapping === "obsm" ? nObs : nVars);
+  const ok = mapping === "obsp" ? shape.length === 2 && shape[0] === nObs && shape[1] === nObs : shape[0] === (mapping === "obsm" ? nObs : nVars);
   if (!ok) {
     const want = mapping === "obsp" ? `${nObs} × ${nObs}` : `${mapping === "obsm" ? nObs : nVars} rows`;
     throw new InvalidArgumentError(`${path}: ${mapping}['${key}'] must have ${want}; got shape [${shape.join(", ")}]`, { file: path });
   }
-  replaceElement(path, `/${mapping}/${key}`, (f, at) => writeElem(f, at, value));
+  if (value.type === "dataframe") {
+    const axis = mapping === "varm" ? "var" : "obs";
+    const names = withFile(path, (f) => readIndex(f, `/${axis}`));
+    const bad = value.index.findIndex((v, i) => v !== names[i]);
+    if (bad >= 0) {
+      throw new InvalidArgumentError(
+        `${path}: ${mapping}['${key}'] is a dataframe whose index differs from the ${axis} names at row ${bad} ('${value.index[bad]}' vs '${names[bad]}'); anndata could not read it`,
+        { file: path },
+      );
+    }
+  }
+  const stored = mapping === "obsp" && value.type !== "csr" ? (toLayout(value as Block, "csr") as SparseMatrix) : value;
+  replaceElement(path, `/${mapping}/${key}`, (f, at) => writeElem(f, at, stored));
 }
 
 function checkKey(path: string, key: string): void {
@@ -104,8 +119,10 @@ export function writeVarm(path: string, key: string, value: Element): void {
 
 /** Write (or replace) obsp[key]: an n_obs × n_obs matrix, stored as CSR as the seed does. */
 export function writeObsp(path: string, key: string, value: Element): void {
-  const csr = value.type === "csc" || value.type === "array" ? (toLayout(value, "csr") as SparseMatrix) : value;
-  writeAxisElement(path, "obsp", key, csr);
+  if (value.type !== "csr" && value.type !== "csc" && !(value.type === "array" && value.shape.length === 2)) {
+    throw new InvalidArgumentError(`${path}: obsp['${key}'] must be a 2-D matrix (dense, CSR or CSC); got a ${value.type}`, { file: path });
+  }
+  writeAxisElement(path, "obsp", key, value);
 }
 
 /**
@@ -114,7 +131,11 @@ export function writeObsp(path: string, key: string, value: Element): void {
  */
 export function writeUnsDict(path: string, key: string, data: Record<string, PlainValue>): void {
   checkKey(path, key);
-  const element = toElement(data, `uns.${key}`);
+  const isPlainObject = typeof data === "object" && data !== null && !Array.isArray(data) && !ArrayBuffer.isView(data);
+  const element = isPlainObject ? toElement(data, `uns.${key}`) : null;
+  if (!element || element.type !== "dict") {
+    throw new InvalidArgumentError(`${path}: writeUnsDict('${key}') needs an object of named values (a dict); got ${Array.isArray(data) ? "an array" : element?.type ?? typeof data}`, { file: path });
+  }
   replaceElement(path, `/uns/${key}`, (f, at) => writeElem(f, at, element));
 }
 
