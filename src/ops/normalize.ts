@@ -13,14 +13,12 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
-import { H5File } from "../io/h5/file.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
-import { SparseMatrixWriter, startAnnData, carryOver } from "../io/anndata/matrixWriter.ts";
 import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { iterMatrixChunks } from "./chunks.ts";
-import { checkInputOutput, ensureOutputDir, openInput, yieldToEventLoop } from "./operatorIO.ts";
+import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop } from "./operatorIO.ts";
 
 export interface NormalizeOptions extends StreamOptions {
   /** Path of the new .h5ad file (must differ from the input). */
@@ -31,6 +29,8 @@ export interface NormalizeOptions extends StreamOptions {
   log1p?: boolean;
   /** Counts per cell after normalisation. Default 1e4. */
   targetSum?: number;
+  /** Write X on a worker thread (default: when X is larger than 256 MiB). */
+  background?: boolean;
 }
 
 export interface NormalizeResult {
@@ -40,38 +40,75 @@ export interface NormalizeResult {
   nnz: number;
 }
 
+/** A block's indptr as plain numbers (int64 on disk comes as BigInt64Array). */
+function ptrOf(b: SparseMatrix): Int32Array | Float64Array {
+  return b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
+}
+
 /** Library size of each row of a CSR block, accumulated as the seed's scipy sum does (input precision). */
-function librarySizes(b: SparseMatrix): Float64Array {
+function librarySizes(b: SparseMatrix, ptr: Int32Array | Float64Array): Float64Array {
   const rows = b.shape[0];
   const lib = new Float64Array(rows);
-  const v = b.data as unknown as ArrayLike<number | bigint>;
-  const f32 = b.data instanceof Float32Array;
-  for (let i = 0; i < rows; i++) {
-    let s = 0;
-    const e = num(b.indptr, i + 1);
-    if (f32) for (let k = num(b.indptr, i); k < e; k++) s = Math.fround(s + (v[k] as number));
-    else for (let k = num(b.indptr, i); k < e; k++) s += Number(v[k]!);
-    lib[i] = s;
+  if (b.data instanceof Float32Array) {
+    const v = b.data;
+    for (let i = 0; i < rows; i++) {
+      let s = 0;
+      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) s = Math.fround(s + v[k]!);
+      lib[i] = s;
+    }
+  } else {
+    const v = b.data as unknown as ArrayLike<number | bigint>;
+    for (let i = 0; i < rows; i++) {
+      let s = 0;
+      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) s += Number(v[k]!);
+      lib[i] = s;
+    }
   }
   return lib;
 }
 
+/** Small non-negative integer counts get their log1p from a per-row table (counts repeat within a cell). */
+const TABLE = 256;
+
 /** The processed values of one CSR block (float32). */
 export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: boolean, targetSum: number): Float32Array {
-  const out = new Float32Array(b.data.length);
-  const src = b.data as unknown as ArrayLike<number | bigint>;
-  for (let k = 0; k < out.length; k++) out[k] = Number(src[k]!);
-  if (normalize) {
-    const lib = librarySizes(b);
-    // numpy divides a Python float by a float32 array in float32 (NEP 50): round the scale the same way.
-    const f32 = b.data instanceof Float32Array;
-    for (let i = 0; i < b.shape[0]; i++) {
+  const n = b.data.length;
+  const out = new Float32Array(n);
+  if (b.data instanceof Float32Array) out.set(b.data);
+  else {
+    const src = b.data as unknown as ArrayLike<number | bigint>;
+    for (let k = 0; k < n; k++) out[k] = Number(src[k]!);
+  }
+  const ptr = ptrOf(b);
+  const rows = b.shape[0];
+  // numpy divides a Python float by a float32 array in float32 (NEP 50): round the scale the same way.
+  const lib = normalize ? librarySizes(b, ptr) : null;
+  const f32 = b.data instanceof Float32Array;
+  const stamp = new Int32Array(TABLE).fill(-1);
+  const table = new Float32Array(TABLE);
+  for (let i = 0; i < rows; i++) {
+    let scale = 1;
+    if (lib) {
       const l = lib[i]!;
-      const scale = l > 0 ? (f32 ? Math.fround(targetSum / l) : targetSum / l) : 0;
-      for (let k = num(b.indptr, i), e = num(b.indptr, i + 1); k < e; k++) out[k] = out[k]! * scale;
+      scale = l > 0 ? (f32 ? Math.fround(targetSum / l) : targetSum / l) : 0;
+    }
+    for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) {
+      const c = out[k]!;
+      const ci = c | 0;
+      if (ci === c && ci >= 0 && ci < TABLE) {
+        // Same value as the general path below, computed once per distinct count of the row.
+        if (stamp[ci] !== i) {
+          stamp[ci] = i;
+          const v = Math.fround(c * scale);
+          table[ci] = log1p ? Math.log1p(v) : v;
+        }
+        out[k] = table[ci]!;
+      } else {
+        const v = lib ? Math.fround(c * scale) : c;
+        out[k] = log1p ? Math.log1p(v) : v;
+      }
     }
   }
-  if (log1p) for (let k = 0; k < out.length; k++) out[k] = Math.log1p(out[k]!);
   return out;
 }
 
@@ -94,27 +131,28 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
     const chunkSize = rowsForBudget(perRow, nObs, opts);
     ensureOutputDir(outputPath);
     return await writeAtomically(outputPath, async (tmp) => {
-      const out = H5File.open(tmp, "w");
+      // Sparse input keeps its stored elements; dense input's count is only known at the end.
+      const sink = await openXSink(tmp, {
+        carryFrom: inputPath,
+        carry: { memoryBudget: opts.memoryBudget },
+        x: { format: "csr", shape: [nObs, nVars], dtype: "float32", ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }) },
+        background: opts.background,
+        xBytes: x.info.nnz * 8,
+      });
       try {
-        startAnnData(out);
-        carryOver(h.file, out, { memoryBudget: opts.memoryBudget });
-        // Sparse input keeps its stored elements; dense input's count is only known at the end.
-        const w = SparseMatrixWriter.create(out, "/X", {
-          format: "csr", shape: [nObs, nVars], dtype: "float32",
-          ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }),
-        });
         for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
           throwIfAborted(opts.signal);
           const b = block as SparseMatrix;
-          w.appendParts(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum));
+          await sink.append(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum));
           opts.onProgress?.({ phase: "normalizing", done: end, total: nObs, unit: "cells" });
           await yieldToEventLoop();
           throwIfAborted(opts.signal);
         }
-        const { nnz } = w.finish();
+        const { nnz } = await sink.finish();
         return { output: outputPath, nObs, nVars, nnz };
-      } finally {
-        out.close();
+      } catch (err) {
+        await sink.abort();
+        throw err;
       }
     });
   } finally {

@@ -8,6 +8,10 @@ import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { H5File } from "../io/h5/file.ts";
+import type { TypedArray } from "../io/h5/types.ts";
+import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
+import { BackgroundMatrixWriter, useBackgroundWriter } from "../io/anndata/backgroundWriter.ts";
 
 function samePath(a: string, b: string): boolean {
   const real = (p: string) => {
@@ -54,4 +58,63 @@ export function ensureOutputDir(outputPath: string): void {
 /** Let the event loop run (abort signals, Ctrl-C, timers) between blocks of synchronous HDF5 work. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((r) => setImmediate(r));
+}
+
+/**
+ * Where an operator's X goes: a new file with the input's carried-over elements and a sparse X, written
+ * on this thread or on a worker thread (./../io/anndata/backgroundWriter.ts) for large outputs.
+ */
+export interface XSink {
+  append(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Promise<void>;
+  /** Check completeness and close the file. */
+  finish(): Promise<{ nnz: number }>;
+  /** Close after a failure (the caller removes the file). */
+  abort(): Promise<void>;
+}
+
+export interface XSinkSpec {
+  carryFrom: string;
+  carry?: CarryOverOptions;
+  x: SparseWriterOptions;
+  /** Write on a worker thread (default: when the output's X is large). */
+  background?: boolean;
+  /** Estimated bytes of the output's X, for the default above. */
+  xBytes: number;
+}
+
+export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
+  if (useBackgroundWriter(spec.xBytes, spec.background)) {
+    const w = await BackgroundMatrixWriter.open(tmp, { carryFrom: spec.carryFrom, carry: spec.carry, x: spec.x });
+    return { append: (p, i, d) => w.append(p, i, d), finish: () => w.finish(), abort: () => w.abort() };
+  }
+  const out = H5File.open(tmp, "w");
+  let w: SparseMatrixWriter;
+  try {
+    startAnnData(out);
+    const src = H5File.open(spec.carryFrom, "r");
+    try {
+      carryOver(src, out, spec.carry ?? {});
+    } finally {
+      src.close();
+    }
+    w = SparseMatrixWriter.create(out, "/X", spec.x);
+  } catch (err) {
+    out.close();
+    throw err;
+  }
+  return {
+    append: async (p, i, d) => w.appendParts(p, i, d),
+    finish: async () => {
+      const r = w.finish();
+      out.close();
+      return r;
+    },
+    abort: async () => {
+      try {
+        out.close();
+      } catch {
+        // Closing a half-written file may fail; it is removed anyway.
+      }
+    },
+  };
 }

@@ -17,11 +17,11 @@ const outputs: string[] = [];
 
 for (const [i, c] of (CASES.normalize as any[]).entries()) {
   for (const chunkSize of [1, 64, undefined]) {
-    test(`${c.expected.split("/").pop()} (chunk ${chunkSize ?? "auto"}): same X, obs, var as the seed`, async () => {
+    test(`${c.expected.split("/").pop()} (chunk ${chunkSize ?? "auto"}${chunkSize === 64 ? ", worker-thread writer" : ""}): same X, obs, var as the seed`, async () => {
       const input = join(ROOT, c.input);
       const before = sha256(input);
       const output = join(dir, `n${i}_${chunkSize}.h5ad`);
-      const r = await normalizeTotalLog1p(input, { output, ...c.options, chunkSize, memoryBudget: chunkSize === 1 ? 4096 : undefined });
+      const r = await normalizeTotalLog1p(input, { output, ...c.options, chunkSize, memoryBudget: chunkSize === 1 ? 4096 : undefined, background: chunkSize === 64 });
       assertSameX(output, join(ROOT, c.expected));
       assertSameTables(output, join(ROOT, c.expected));
       assert.equal(sha256(input), before, "input unchanged");
@@ -83,6 +83,7 @@ test("abort and a throwing progress callback leave no output and the input byte-
     /stop now/,
   );
   await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 100, onProgress: () => { throw new Error("callback failed"); } }), /callback failed/);
+  await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 100, background: true, onProgress: () => { throw new Error("callback failed in background mode"); } }), /callback failed in background mode/);
   // A timer-driven abort is seen between blocks too.
   const ac2 = new AbortController();
   setTimeout(() => ac2.abort(), 5);
@@ -96,7 +97,7 @@ test("SIGKILL in the middle leaves no file under the output name and the input b
   writeBigInput(input);
   const before = sha256(input);
   const out = join(dir, "killed.h5ad");
-  const r = await killMidway("normalize", input, out, { chunkSize: 20 });
+  const r = await killMidway("normalize", input, out, { chunkSize: 20, background: true });
   assert.equal(r.signal, "SIGKILL");
   assert.equal(existsSync(out), false);
   assert.equal(sha256(input), before);

@@ -1,0 +1,58 @@
+/**
+ * Worker side of BackgroundMatrixWriter (./backgroundWriter.ts): owns the output file, so HDF5 writes
+ * (and the final fsync) run on their own thread while the main thread reads and computes.
+ */
+import { parentPort } from "node:worker_threads";
+import { H5File } from "../h5/file.ts";
+import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "./matrixWriter.ts";
+import type { TypedArray } from "../h5/types.ts";
+
+export type Command =
+  | { op: "open"; path: string; carryFrom?: string; carry?: CarryOverOptions; xPath: string; x: SparseWriterOptions }
+  | { op: "append"; indptr: TypedArray | Float64Array; indices: TypedArray; data: TypedArray }
+  | { op: "finish" }
+  | { op: "close" };
+
+let file: H5File | undefined;
+let writer: SparseMatrixWriter | undefined;
+
+function handle(cmd: Command): unknown {
+  switch (cmd.op) {
+    case "open": {
+      file = H5File.open(cmd.path, "w");
+      startAnnData(file);
+      if (cmd.carryFrom) {
+        const src = H5File.open(cmd.carryFrom, "r");
+        try {
+          carryOver(src, file, cmd.carry ?? {});
+        } finally {
+          src.close();
+        }
+      }
+      writer = SparseMatrixWriter.create(file, cmd.xPath, cmd.x);
+      return null;
+    }
+    case "append":
+      writer!.appendParts(cmd.indptr, cmd.indices, cmd.data);
+      return null;
+    case "finish": {
+      const r = writer!.finish();
+      file!.close();
+      file = undefined;
+      return r;
+    }
+    case "close":
+      file?.close();
+      file = undefined;
+      return null;
+  }
+}
+
+parentPort!.on("message", (cmd: Command) => {
+  try {
+    parentPort!.postMessage({ ok: true, result: handle(cmd) });
+  } catch (err) {
+    const e = err as Error & { file?: string; hint?: string };
+    parentPort!.postMessage({ ok: false, error: { name: e.name, message: e.message, file: e.file, hint: e.hint } });
+  }
+});
