@@ -21,6 +21,7 @@ import { registerFilter } from "./commands/filter.ts";
 import { registerStandardize } from "./commands/standardize.ts";
 import { registerQcThresholds } from "./commands/qcThresholds.ts";
 import { registerPlan } from "./commands/plan.ts";
+import { registerOverlap } from "./commands/overlap.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -72,6 +73,7 @@ Examples:
   registerNormalize(program);
   registerConvert(program);
   registerSort(program);
+  registerOverlap(program);
   registerReport(program);
   registerDemo(program);
 
