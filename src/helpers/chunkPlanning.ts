@@ -152,7 +152,25 @@ function bounds(minChunk: number, maxChunk: number): void {
 const pyMax = (a: number, b: number): number => (b > a ? b : a);
 const pyMin = (a: number, b: number): number => (b < a ? b : a);
 
-const gb1 = (x: number): string => x.toFixed(1);
+/**
+ * Python's `f"{x:.{digits}f}"`: the exact binary value rounded half to even (JavaScript's toFixed
+ * rounds exact ties up: 0.25 → "0.3" where Python writes "0.2").
+ */
+export function pyFixed(x: number, digits: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  const exact = Math.abs(x).toFixed(100); // exact for every value a planner sees (≥ 2^-40)
+  const [int, frac] = exact.split(".") as [string, string];
+  const rest = frac.slice(digits);
+  let n = BigInt(int + frac.slice(0, digits));
+  const tie = rest[0] === "5" && /^0*$/.test(rest.slice(1));
+  if (rest[0]! > "5" || (rest[0] === "5" && !tie) || (tie && n % 2n === 1n)) n += 1n;
+  const text = n.toString().padStart(digits + 1, "0");
+  const sign = x < 0 || Object.is(x, -0) ? "-" : "";
+  return digits === 0 ? sign + text : `${sign}${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
+const gb1 = (x: number): string => pyFixed(x, 1);
 
 function finish(
   e: Omit<ChunkPlanExplanation, "message">,
@@ -395,7 +413,7 @@ export function explainPcaChunkSize(nObs: number, nVars: number, opts: PcaChunkS
         { label: "clamped to [minChunk, maxChunk]", value: `[${minChunk}, ${maxChunk}]` },
       ],
     },
-    `PCA chunk size: ${chunk}, method: ${selected} (dataset: ${nObs} cells × ${nVars} genes, cov matrix: ${covGb.toFixed(2)} GB, available: ${gb1(mem)} GB)`,
+    `PCA chunk size: ${chunk}, method: ${selected} (dataset: ${nObs} cells × ${nVars} genes, cov matrix: ${pyFixed(covGb, 2)} GB, available: ${gb1(mem)} GB)`,
     opts.log,
   );
   return { ...e, method: selected };

@@ -8,6 +8,7 @@ import {
   calculateNbGlmChunkSize, calculateOptimalChunkSize, calculateOptimalGeneChunkSize, calculatePcaChunkSize,
   calculateWilcoxonChunkSize, explainNbGlmChunkSize, explainOptimalChunkSize, explainOptimalGeneChunkSize,
   explainPcaChunkSize, explainWilcoxonChunkSize,
+  pyFixed,
 } from "../../src/helpers/chunkPlanning.ts";
 import {
   estimateDenseMemoryGb, estimateGeneBatchSizeFitter, estimateMaxWorkers, shouldUseStreaming,
@@ -142,4 +143,11 @@ test("nonsense arguments are clear errors instead of the seed's division by zero
   assert.throws(() => calculateOptimalGeneChunkSize(10, 10, { availableMemoryGb: Number.NaN }), /availableMemoryGb/);
   assert.throws(() => calculateNbGlmChunkSize(10, 10, { availableMemoryGb: 1, minChunk: 0 }), /minChunk/);
   assert.throws(() => calculatePcaChunkSize(10, 10, { availableMemoryGb: 1, method: "svd" as "auto" }), /auto, sparse_cov or incremental/);
+});
+
+test("log lines format numbers as Python's f-strings (ties to even: 0.25 -> '0.2')", () => {
+  // [value, digits, format(value, f".{digits}f")] from CPython.
+  const cases: [number, number, string][] = [[0.25, 0, "0"], [0.25, 1, "0.2"], [0.25, 2, "0.25"], [0.35, 0, "0"], [0.35, 1, "0.3"], [0.35, 2, "0.35"], [0.05, 0, "0"], [0.05, 1, "0.1"], [0.05, 2, "0.05"], [2.5, 0, "2"], [2.5, 1, "2.5"], [2.5, 2, "2.50"], [0.15, 0, "0"], [0.15, 1, "0.1"], [0.15, 2, "0.15"], [1.45, 0, "1"], [1.45, 1, "1.4"], [1.45, 2, "1.45"], [128.0, 0, "128"], [128.0, 1, "128.0"], [128.0, 2, "128.00"], [31.95, 0, "32"], [31.95, 1, "31.9"], [31.95, 2, "31.95"], [0.0, 0, "0"], [0.0, 1, "0.0"], [0.0, 2, "0.00"], [1e-05, 0, "0"], [1e-05, 1, "0.0"], [1e-05, 2, "0.00"], [123456.789, 0, "123457"], [123456.789, 1, "123456.8"], [123456.789, 2, "123456.79"], [0.125, 0, "0"], [0.125, 1, "0.1"], [0.125, 2, "0.12"], [0.375, 0, "0"], [0.375, 1, "0.4"], [0.375, 2, "0.38"], [-0.25, 0, "-0"], [-0.25, 1, "-0.2"], [-0.25, 2, "-0.25"], [7e-12, 0, "0"], [7e-12, 1, "0.0"], [7e-12, 2, "0.00"], [999.95, 0, "1000"], [999.95, 1, "1000.0"], [999.95, 2, "999.95"]];
+  for (const [v, d, want] of cases) assert.equal(pyFixed(v, d), want, `${v} .${d}f`);
+  assert.match(explainOptimalChunkSize(10, 10, { availableMemoryGb: 0.25 }).message, /available memory: 0\.2GB\)$/);
 });
