@@ -55,6 +55,35 @@ interface Run {
   minorPos: number;
   valuesPos: number;
   size: number;
+  /** Spilled minor indices as uint16 offsets from `minorBase` (else int32). */
+  minorBase?: number;
+  /** Spilled values narrowed to small unsigned integers (exact: every value was one). */
+  narrow?: Uint8ArrayConstructor | Uint16ArrayConstructor;
+}
+
+/**
+ * The smallest unsigned integer type that holds every value exactly (counts usually fit in a byte), or
+ * null. Negative zero and NaN are kept as they are (no narrowing).
+ */
+function narrowType(values: TypedArray, n: number): Uint8ArrayConstructor | Uint16ArrayConstructor | null {
+  if (values.BYTES_PER_ELEMENT <= 1 || values instanceof BigInt64Array || values instanceof BigUint64Array) return null;
+  const v = values as unknown as number[];
+  let max = 0;
+  for (let k = 0; k < n; k++) {
+    const x = v[k]!;
+    // Only integers in [0, 65535] survive the mask (NaN, fractions and negatives do not); -0 keeps its sign bit.
+    if ((x & 0xffff) !== x || (x === 0 && 1 / x < 0)) return null;
+    if (x > max) max = x;
+  }
+  if (values.BYTES_PER_ELEMENT > 1 && max < 256) return Uint8Array;
+  if (values.BYTES_PER_ELEMENT > 2) return Uint16Array;
+  return null;
+}
+
+/** Widen `n` narrow elements stored at the END of dst's memory into dst[0..n) (forward is safe). */
+function widenInPlace(dst: TypedArray, narrow: Uint8Array | Uint16Array, n: number, base: number): void {
+  const d = dst as unknown as number[];
+  for (let k = 0; k < n; k++) d[k] = narrow[k]! + base;
 }
 
 const MIN_CAPACITY = 1 << 16;
@@ -151,10 +180,39 @@ export class ExternalScatter {
     if (this.n === 0) return;
     this.sortBuffer();
     if (this.fd === null) this.fd = openSync(this.plan.spillPath, "wx+");
+    const n = this.n;
     const countsPos = this.writeAll(this.counts, this.counts.length);
-    const minorPos = this.writeAll(this.sortedMinor, this.n);
-    const valuesPos = this.writeAll(this.sortedValues, this.n);
-    this.runs.push({ countsPos, minorPos, valuesPos, size: this.n });
+    // Compact runs cut the temporary I/O (the slow part on a real disk) by about 60% for count data:
+    // minor indices as uint16 offsets when the run spans < 65536 of them, values as uint8/uint16 when
+    // they all are such integers. The unsorted buffers are free here and hold the encoded copies.
+    let lo = Infinity, hi = -Infinity;
+    const sm = this.sortedMinor;
+    for (let k = 0; k < n; k++) {
+      const x = sm[k]!;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    let minorBase: number | undefined;
+    let minorPos: number;
+    if (n > 0 && hi - lo < 65536) {
+      minorBase = lo;
+      const enc = new Uint16Array(this.minor.buffer, 0, n);
+      for (let k = 0; k < n; k++) enc[k] = sm[k]! - lo;
+      minorPos = this.writeAll(enc, n);
+    } else {
+      minorPos = this.writeAll(sm, n);
+    }
+    const narrow = narrowType(this.sortedValues, n) ?? undefined;
+    let valuesPos: number;
+    if (narrow) {
+      const enc = new narrow(this.values.buffer, 0, n);
+      const sv = this.sortedValues as unknown as number[];
+      for (let k = 0; k < n; k++) enc[k] = sv[k]!;
+      valuesPos = this.writeAll(enc, n);
+    } else {
+      valuesPos = this.writeAll(this.sortedValues, n);
+    }
+    this.runs.push({ countsPos, minorPos, valuesPos, size: n, minorBase, narrow });
     this.spilled++;
     this.total += this.n;
     this.n = 0;
@@ -299,8 +357,24 @@ class RunCursor {
     const run = this.run;
     const len = Math.min(this.bufMinor!.length, run.size - this.pos);
     if (len <= 0) throw new CrispyxError("internal error: read past the end of a run");
-    readExact(this.fd!, this.bufMinor!.subarray(0, len), run.minorPos + this.pos * 4);
-    readExact(this.fd!, this.bufValues!.subarray(0, len), run.valuesPos + this.pos * this.bufValues!.BYTES_PER_ELEMENT);
+    const minor = this.bufMinor!.subarray(0, len);
+    if (run.minorBase === undefined) {
+      readExact(this.fd!, minor, run.minorPos + this.pos * 4);
+    } else {
+      // Read the uint16 offsets into the upper half of the int32 buffer, then widen forward in place.
+      const enc = new Uint16Array(minor.buffer, minor.byteOffset + 2 * len, len);
+      readExact(this.fd!, enc, run.minorPos + this.pos * 2);
+      widenInPlace(minor, enc, len, run.minorBase);
+    }
+    const values = this.bufValues!.subarray(0, len);
+    if (!run.narrow) {
+      readExact(this.fd!, values, run.valuesPos + this.pos * values.BYTES_PER_ELEMENT);
+    } else {
+      const nb = run.narrow.BYTES_PER_ELEMENT;
+      const enc = new run.narrow(values.buffer, values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len, len);
+      readExact(this.fd!, enc, run.valuesPos + this.pos * nb);
+      widenInPlace(values, enc, len, 0);
+    }
     this.bufStart = this.pos;
     this.bufLen = len;
   }

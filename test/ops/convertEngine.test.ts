@@ -1,0 +1,74 @@
+// The external-memory engine behind conversion and sorting: any buffer size, spilled or not, compact
+// run encodings or not, gives exactly a stable sort of the elements by destination line.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ExternalScatter } from "../../src/ops/externalScatter.ts";
+import type { TypedArray, TypedArrayConstructor } from "../../src/io/h5/types.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "crispyx-engine-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+let seed = 12345;
+const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+
+function run(nDest: number, elems: { dest: number; minor: number; value: number }[], Values: TypedArrayConstructor, bufferElements: number) {
+  const spillPath = join(dir, `runs-${bufferElements}-${Values.name}-${nDest}`);
+  const s = new ExternalScatter({ nDest, values: Values, memoryBudget: 1 << 20, spillPath, bufferElements });
+  for (const e of elems) {
+    s.makeRoom(1);
+    s.dest[s.n] = e.dest;
+    s.minor[s.n] = e.minor;
+    (s.values as unknown as number[])[s.n] = e.value;
+    s.n++;
+  }
+  const minor: number[] = [], values: number[] = [], ends: number[] = [];
+  s.finish({
+    elements(m: Int32Array, v: TypedArray, n: number) {
+      for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); }
+    },
+    lineEnds(start: number, e: Float64Array, n: number) {
+      assert.equal(start, ends.length);
+      for (let k = 0; k < n; k++) ends.push(e[k]!);
+    },
+  });
+  assert.equal(existsSync(spillPath), false, "spill file removed");
+  return { minor, values, ends, spilled: s.spilledRuns };
+}
+
+function reference(nDest: number, elems: { dest: number; minor: number; value: number }[]) {
+  const order = elems.map((_, i) => i).sort((a, b) => elems[a]!.dest - elems[b]!.dest || a - b);
+  const ends: number[] = new Array(nDest).fill(0);
+  for (const e of elems) ends[e.dest]!++;
+  for (let j = 1; j < nDest; j++) ends[j]! += ends[j - 1]!;
+  return { minor: order.map((i) => elems[i]!.minor), values: order.map((i) => elems[i]!.value), ends };
+}
+
+const cases: [string, () => number, number][] = [
+  ["small counts (uint8 runs)", () => Math.floor(rand() * 5), 100],
+  ["larger counts (uint16 runs)", () => Math.floor(rand() * 3000), 100],
+  ["fractions, negatives, -0 and NaN (raw runs)", () => [0.5, -3, -0, NaN, 1e9, 7][Math.floor(rand() * 6)]!, 200000],
+];
+
+for (const [name, value, minorSpan] of cases) {
+  for (const Values of [Float32Array, Float64Array, Int32Array] as TypedArrayConstructor[]) {
+    if (Values === Int32Array && name.startsWith("fractions")) continue;
+    test(`${name}, ${Values.name}: every buffer size gives the stable sort`, () => {
+      const nDest = 37;
+      const elems = Array.from({ length: 1500 }, (_, i) => ({ dest: Math.floor(rand() * nDest), minor: Math.floor((i / 1500) * minorSpan), value: value() }));
+      const want = reference(nDest, elems);
+      const cast = (x: number) => Number(new Values([x])[0]!);
+      want.values = want.values.map(cast);
+      for (const buf of [1500, 700, 97, 5]) {
+        const got = run(nDest, elems, Values, buf);
+        if (buf < 1500) assert.ok(got.spilled >= 2);
+        assert.deepEqual(got.ends, want.ends, `ends, buffer ${buf}`);
+        assert.deepEqual(got.minor, want.minor, `minor, buffer ${buf}`);
+        // Object.is distinguishes -0 from 0 and matches NaN.
+        got.values.forEach((v, k) => assert.ok(Object.is(v, want.values[k]), `value ${k}: ${v} vs ${want.values[k]} (buffer ${buf})`));
+      }
+    });
+  }
+}
