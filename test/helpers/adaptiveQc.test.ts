@@ -94,3 +94,31 @@ test("bad arguments are clear errors before any work", () => {
   assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { chunkSize: 1.5 }), /chunkSize/);
   assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { layer: "counts" }), /no layer 'counts'/);
 });
+
+test("reads a layer when asked; stops at once when cancelled", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { writeH5ad } = await import("../../src/io/anndata/anndata.ts");
+  const dirTmp = mkdtempSync(join(tmpdir(), "crispyx-qc-"));
+  try {
+    const ad = openH5ad(path("qc_dense.h5ad"));
+    const mem = ad.toMemory();
+    ad.close();
+    const csr = openH5ad(path("qc_csr.h5ad"));
+    mem.layers = { counts: csr.X.readAll("csr") as never };
+    csr.close();
+    const p = join(dirTmp, "layered.h5ad");
+    writeH5ad(p, mem);
+    const fromLayer = calculateAdaptiveQcThresholds(p, "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000, layer: "counts" });
+    const fromCsr = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000 });
+    const fromX = calculateAdaptiveQcThresholds(p, "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000 });
+    assert.deepEqual(fromLayer, fromCsr);
+    assert.notEqual(fromX.medianGenes, fromLayer.medianGenes, "X (dense, with negatives) differs from the CSR layer");
+    const ac = new AbortController();
+    ac.abort(new Error("stop now"));
+    assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { signal: ac.signal }), /stop now/);
+  } finally {
+    rmSync(dirTmp, { recursive: true, force: true });
+  }
+});
