@@ -2,7 +2,7 @@
  * `crispyx demo`: write a synthetic Perturb-seq screen, then run the pipeline available so far on it,
  * each step on files and in bounded memory, and report what each step found and how long it took.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openH5ad } from "../io/anndata/handle.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
@@ -10,6 +10,12 @@ import { categoricalValues } from "../io/anndata/encodings/categorical.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CONTROL_LABEL, DEFAULT_SCREEN, syntheticScreen, type ScreenSpec, type SyntheticScreen } from "./synthetic.ts";
 import { writeSyntheticScreen, yieldToEventLoop } from "./write.ts";
+import { inferColumns } from "../helpers/columnDetection.ts";
+import { resolveControlLabel } from "../helpers/controlLabel.ts";
+import { calculateAdaptiveQcThresholds, type AdaptiveQcThresholds } from "../helpers/adaptiveQc.ts";
+import { standardizeDataset } from "../ops/standardize.ts";
+import { normalizeTotalLog1p } from "../ops/normalize.ts";
+import { writeReport } from "../report/html.ts";
 
 export interface DemoOptions extends ScreenSpec {
   /** Directory for the demo's files (created if missing). */
@@ -44,6 +50,7 @@ export interface DemoResult {
   files: Record<string, string>;
   steps: DemoStep[];
   knockdown: KnockdownRow[];
+  thresholds: AdaptiveQcThresholds;
   totalSeconds: number;
 }
 
@@ -163,7 +170,13 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
 
   const screen = syntheticScreen(spec); // validates the spec before anything is written
   mkdirSync(outDir, { recursive: true });
-  const raw = join(outDir, "demo.h5ad");
+  // The demo owns its directory's files: a re-run replaces them.
+  const file = (name: string) => {
+    const p = join(outDir, name);
+    rmSync(p, { force: true });
+    return p;
+  };
+  const raw = file("demo.h5ad");
   files.raw = raw;
   await step("generate", () => writeSyntheticScreen(raw, screen, stream), ({ nnz }) => ({
     detail: `${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs + '${CONTROL_LABEL}' controls; ${nnz} non-zero counts (${((100 * nnz) / (spec.cells * spec.genes)).toFixed(1)}%)`,
@@ -178,5 +191,67 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     };
   });
 
-  return { spec, outDir, files, steps, knockdown: pass.knockdown, totalSeconds: (performance.now() - t0) / 1000 };
+  // What a user does with a new file: find the columns, then make a standardised copy.
+  const detected = await step("detect", () => {
+    const cols = inferColumns(raw, { explain: true });
+    const labels = cols.perturbationColumn ? distinctLabels(raw, cols.perturbationColumn) : [];
+    const control = labels.length ? resolveControlLabel(labels) : null;
+    return { ...cols, control, groups: labels.length };
+  }, (d) => ({
+    detail: `perturbations in obs['${d.perturbationColumn}'] (${d.groups} groups, control '${d.control}'), gene symbols in var['${d.geneNameColumn}']`,
+  }));
+  if (!detected.perturbationColumn || !detected.control) throw new Error("demo: the generated screen's columns were not detected");
+
+  const standardized = file("demo_standardized.h5ad");
+  files.standardized = standardized;
+  await step("standardize", () => standardizeDataset(raw, {
+    perturbationColumn: detected.perturbationColumn!,
+    controlLabel: detected.control,
+    geneNameColumn: detected.geneNameColumn,
+    output: standardized,
+    force: true,
+    onProgress: stream.onProgress,
+    signal: stream.signal,
+  }), () => ({
+    detail: `obs['perturbation'] with '${detected.control}' → 'control'; var_names = gene symbols`,
+    output: standardized,
+  }));
+
+  const thresholds = await step("qc thresholds", () => calculateAdaptiveQcThresholds(standardized, "perturbation", { ...stream, seed: spec.seed }), (t) => ({
+    detail: `min ${t.minGenes} genes per cell, ${t.minCellsPerPerturbation} cells per perturbation, ${t.minCellsPerGene} cells per gene (${t.mode})`,
+  }));
+
+  const normalized = file("demo_normalized.h5ad");
+  files.normalized = normalized;
+  await step("normalize", () => normalizeTotalLog1p(standardized, { ...stream, output: normalized }), (r) => ({
+    detail: `${r.nObs} cells scaled to 10,000 counts, log1p (${r.nnz} non-zeros)`,
+    output: normalized,
+  }));
+
+  const report = file("demo_report.html");
+  files.report = report;
+  await step("report", () => writeReport(report, {
+    data: standardized,
+    perturbationColumn: "perturbation",
+    controlLabel: "control",
+    title: `crispyx demo: ${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs (seed ${spec.seed})`,
+    stream,
+  }), (r) => ({
+    detail: `QC histograms${r.de.length ? `, ${r.de.map((d) => `${d.method} volcano plots`).join(", ")}` : ""} (${Math.round(r.bytes / 1024)} KiB, self-contained)`,
+    output: report,
+  }));
+
+  return { spec, outDir, files, steps, knockdown: pass.knockdown, thresholds, totalSeconds: (performance.now() - t0) / 1000 };
+}
+
+/** The distinct labels of an obs column (categories in use, or distinct values). */
+function distinctLabels(path: string, column: string): string[] {
+  const h = openH5ad(path);
+  try {
+    const c = h.obs.column(column);
+    const values = c.type === "categorical" ? categoricalValues(c) : (c.type === "array" ? (c.data as unknown[]) : []);
+    return [...new Set(values.filter((v) => v !== null && v !== undefined).map(String))];
+  } finally {
+    h.close();
+  }
 }
