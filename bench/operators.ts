@@ -39,6 +39,10 @@ const qcMasks = ({ nObs, nVars }: Ctx) => ({
 export const OPERATORS: Record<string, OperatorSpec> = {
   normalizeTotalLog1p: { module: "../src/ops/normalize.ts", fn: "normalizeTotalLog1p", target: 2 },
   writeFilteredSubset: { module: "../src/ops/subset.ts", fn: "writeFilteredSubset", target: 2, options: qcMasks },
+  convertToCsc: { module: "../src/ops/convert.ts", fn: "convertToCsc", target: 4 },
+  convertToCsr: { module: "../src/ops/convert.ts", fn: "convertToCsr", target: 4 }, // give it a CSC --input
+  sortByPerturbation: { module: "../src/ops/sort.ts", fn: "sortByPerturbation", target: 4, options: () => ({ controlLabel: "NTC", force: true }) },
+  standardizeDataset: { module: "../src/ops/standardize.ts", fn: "standardizeDataset", target: 2, options: () => ({ perturbationColumn: "perturbation", controlLabel: "NTC", geneNameColumn: "gene_symbols", force: true }) },
 };
 
 const GiB = 2 ** 30;

@@ -196,7 +196,7 @@ export class ExternalScatter {
     let minorPos: number;
     if (n > 0 && hi - lo < 65536) {
       minorBase = lo;
-      const enc = new Uint16Array(this.minor.buffer, 0, n);
+      const enc = new Uint16Array(this.minor.buffer as ArrayBuffer, 0, n);
       for (let k = 0; k < n; k++) enc[k] = sm[k]! - lo;
       minorPos = this.writeAll(enc, n);
     } else {
@@ -205,7 +205,7 @@ export class ExternalScatter {
     const narrow = narrowType(this.sortedValues, n) ?? undefined;
     let valuesPos: number;
     if (narrow) {
-      const enc = new narrow(this.values.buffer, 0, n);
+      const enc = new narrow(this.values.buffer as ArrayBuffer, 0, n);
       const sv = this.sortedValues as unknown as number[];
       for (let k = 0; k < n; k++) enc[k] = sv[k]!;
       valuesPos = this.writeAll(enc, n);
@@ -362,7 +362,7 @@ class RunCursor {
       readExact(this.fd!, minor, run.minorPos + this.pos * 4);
     } else {
       // Read the uint16 offsets into the upper half of the int32 buffer, then widen forward in place.
-      const enc = new Uint16Array(minor.buffer, minor.byteOffset + 2 * len, len);
+      const enc = new Uint16Array(minor.buffer as ArrayBuffer, minor.byteOffset + 2 * len, len);
       readExact(this.fd!, enc, run.minorPos + this.pos * 2);
       widenInPlace(minor, enc, len, run.minorBase);
     }
@@ -371,7 +371,7 @@ class RunCursor {
       readExact(this.fd!, values, run.valuesPos + this.pos * values.BYTES_PER_ELEMENT);
     } else {
       const nb = run.narrow.BYTES_PER_ELEMENT;
-      const enc = new run.narrow(values.buffer, values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len, len);
+      const enc = new run.narrow(values.buffer as ArrayBuffer, values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len, len);
       readExact(this.fd!, enc, run.valuesPos + this.pos * nb);
       widenInPlace(values, enc, len, 0);
     }

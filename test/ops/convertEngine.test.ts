@@ -59,7 +59,7 @@ for (const [name, value, minorSpan] of cases) {
       const nDest = 37;
       const elems = Array.from({ length: 1500 }, (_, i) => ({ dest: Math.floor(rand() * nDest), minor: Math.floor((i / 1500) * minorSpan), value: value() }));
       const want = reference(nDest, elems);
-      const cast = (x: number) => Number(new Values([x])[0]!);
+      const cast = (x: number) => Number((new (Values as Float64ArrayConstructor)([x]))[0]!);
       want.values = want.values.map(cast);
       for (const buf of [1500, 700, 97, 5]) {
         const got = run(nDest, elems, Values, buf);
