@@ -5,8 +5,10 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
+import type { TypedArray } from "../io/h5/types.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { H5adHandle, openH5ad } from "../io/anndata/handle.ts";
+import type { H5File } from "../io/h5/file.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { CONTROL_TERMS } from "./controlLabel.ts";
 import { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore } from "./geneSymbols.ts";
@@ -57,7 +59,10 @@ function withHandle<T>(data: DataSource, fn: (h: H5adHandle) => T): T {
   }
 }
 
-/** The distinct values of a column as pandas' `astype(str)` writes them (categoricals: used categories). */
+/**
+ * The distinct values of a column as pandas' `astype(str)` writes them (categoricals: the categories in
+ * use). Numbers are made text only once per distinct value: formatting a million floats costs seconds.
+ */
 function distinctStrings(col: Column): Set<string> {
   if (col.type === "categorical") {
     const cats = columnAsStrings(col.categories);
@@ -69,7 +74,78 @@ function distinctStrings(col: Column): Set<string> {
     }
     return out;
   }
+  if (col.type === "array" && col.dtype !== "string") {
+    const data = col.data as TypedArray;
+    const distinct = [...new Set(data as Iterable<number | bigint>)];
+    const Ctor = data.constructor as new (values: Array<number | bigint>) => TypedArray;
+    return new Set(columnAsStrings({ ...col, shape: [distinct.length], data: new Ctor(distinct) }));
+  }
   return new Set(columnAsStrings(col));
+}
+
+/** What the perturbation score needs to know about a column's values. */
+interface LabelEvidence {
+  /** Categorical or text (pandas category / object dtype). */
+  isText: boolean;
+  /** Distinct values (missing not counted), or any number above MAX_PERTURBATION_UNIQUE when there are more. */
+  nUnique: number;
+  /** Some value, as text and lower-cased, is a control. */
+  hasControl: boolean;
+}
+
+type ControlTest = (lowered: string) => boolean;
+
+function controlTest(controlLabel: string | null | undefined): ControlTest {
+  if (controlLabel === undefined || controlLabel === null) return (v) => CONTROL_TERMS.has(v);
+  const want = pyLower(String(controlLabel));
+  return (v) => v === want;
+}
+
+function evidenceOf(col: Column, isControl: ControlTest): LabelEvidence {
+  return {
+    isText: isCategoricalOrObject(col),
+    nUnique: columnNunique(col),
+    hasControl: [...distinctStrings(col)].some((v) => isControl(pyLower(v))),
+  };
+}
+
+/** Rows per read when a text column is streamed. */
+const TEXT_CHUNK = 1 << 18;
+
+/**
+ * The same evidence for a text (string-array) column on disk, read in chunks: distinct values are kept
+ * only up to MAX_PERTURBATION_UNIQUE (beyond that the +1 is lost anyway), and reading stops once both
+ * answers are known, so a 10M-cell barcode column costs one chunk of memory.
+ */
+function streamedTextEvidence(file: H5File, path: string, isControl: ControlTest): LabelEvidence {
+  const n = file.info(path).shape[0] ?? 0;
+  let seen: Set<string> | null = new Set<string>();
+  let hasControl = false;
+  for (let start = 0; start < n; start += TEXT_CHUNK) {
+    const values = file.readStrings(path, start, Math.min(TEXT_CHUNK, n - start));
+    for (const v of values) {
+      if (seen) {
+        if (seen.has(v)) continue;
+        seen.add(v);
+        if (!hasControl && isControl(pyLower(v))) hasControl = true;
+        if (seen.size > MAX_PERTURBATION_UNIQUE) seen = null;
+      } else if (!hasControl && isControl(pyLower(v))) {
+        hasControl = true;
+      }
+    }
+    if (!seen && hasControl) break;
+  }
+  return { isText: true, nUnique: seen ? seen.size : MAX_PERTURBATION_UNIQUE + 1, hasControl };
+}
+
+function perturbationScore(name: string, ev: LabelEvidence, minUnique: number): ColumnScore {
+  const parts: Record<string, number> = {
+    nameAlias: PERTURBATION_COLUMN_ALIASES.has(pyLower(name)) ? 3 : 0,
+    textDtype: ev.isText ? 2 : 0,
+    uniqueCount: minUnique <= ev.nUnique && ev.nUnique <= MAX_PERTURBATION_UNIQUE ? 1 : 0,
+    controlValue: ev.hasControl ? 2 : 0,
+  };
+  return { column: name, score: parts.nameAlias! + parts.textDtype! + parts.uniqueCount! + parts.controlValue!, parts };
 }
 
 /**
@@ -79,19 +155,7 @@ function distinctStrings(col: Column): Set<string> {
  * (case-insensitive).
  */
 export function scorePerturbationColumn(name: string, col: Column, options: { controlLabel?: string | null; minUnique?: number } = {}): ColumnScore {
-  const minUnique = options.minUnique ?? 2;
-  const parts: Record<string, number> = { nameAlias: 0, textDtype: 0, uniqueCount: 0, controlValue: 0 };
-  if (PERTURBATION_COLUMN_ALIASES.has(pyLower(name))) parts.nameAlias = 3;
-  if (isCategoricalOrObject(col)) parts.textDtype = 2;
-  const nUnique = columnNunique(col);
-  if (minUnique <= nUnique && nUnique <= MAX_PERTURBATION_UNIQUE) parts.uniqueCount = 1;
-  const lowered = [...distinctStrings(col)].map(pyLower);
-  const control = options.controlLabel;
-  const hasControl = control !== undefined && control !== null
-    ? lowered.includes(pyLower(String(control)))
-    : lowered.some((v) => CONTROL_TERMS.has(v));
-  if (hasControl) parts.controlValue = 2;
-  return { column: name, score: parts.nameAlias! + parts.textDtype! + parts.uniqueCount! + parts.controlValue!, parts };
+  return perturbationScore(name, evidenceOf(col, controlTest(options.controlLabel)), options.minUnique ?? 2);
 }
 
 /** The first column with the highest score (as Python's max), or null when none scores above zero. */
@@ -115,8 +179,14 @@ export function scorePerturbationColumns(data: DataSource, options: DetectPertur
   if (!Number.isInteger(minUnique) || minUnique < 0) {
     throw new InvalidArgumentError(`minUnique must be a non-negative integer, got ${minUnique}`);
   }
+  const isControl = controlTest(options.controlLabel);
   return withHandle(data, (h) =>
-    h.obs.columns.map((name) => scorePerturbationColumn(name, readColumn(h.file, "/obs", name), { ...options, minUnique })),
+    h.obs.columns.map((name) => {
+      const p = `/obs/${name}`;
+      const streamable = h.file.isDataset(p) && h.file.attr(p, "encoding-type") === "string-array";
+      const ev = streamable ? streamedTextEvidence(h.file, p, isControl) : evidenceOf(readColumn(h.file, "/obs", name), isControl);
+      return perturbationScore(name, ev, minUnique);
+    }),
   );
 }
 

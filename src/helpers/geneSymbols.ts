@@ -74,10 +74,38 @@ export interface ColumnScore {
 export function scoreGeneSymbolColumn(name: string, col: Column): ColumnScore {
   const parts: Record<string, number> = { nameAlias: 0, symbolLike: 0, noEnsemblPrefix: 0 };
   if (GENE_SYMBOL_COLUMN_ALIASES.has(pyLower(name))) parts.nameAlias = 3;
-  const values = columnAsStrings(col);
-  if (passesGeneSymbolCheck(values)) parts.symbolLike = 2;
-  if (!anyEnsemblPrefix(values)) parts.noEnsemblPrefix = 1;
+  const { n, ensemblLike, anyPrefix } = prefixStats(col);
+  if (n > 0 && ensemblLike <= n / 2) parts.symbolLike = 2;
+  if (!anyPrefix) parts.noEnsemblPrefix = 1;
   return { column: name, score: parts.nameAlias! + parts.symbolLike! + parts.noEnsemblPrefix!, parts };
+}
+
+/**
+ * Rows, rows that look Ensembl-like (validation rule), and whether any row has an Ensembl prefix
+ * (scoring rule), of a column as text. A number's text starts with a digit, "-", "nan", "inf", "True"
+ * or "False", never with an Ensembl prefix, so numeric columns are not formatted at all; a categorical
+ * is checked once per category.
+ */
+function prefixStats(col: Column): { n: number; ensemblLike: number; anyPrefix: boolean } {
+  if (col.type === "array" && col.dtype !== "string") return { n: col.shape[0] ?? 0, ensemblLike: 0, anyPrefix: false };
+  if (col.type === "categorical") {
+    const cats = columnAsStrings(col.categories);
+    const counts = new Float64Array(cats.length);
+    for (let i = 0; i < col.codes.length; i++) {
+      const k = Number(col.codes[i]);
+      if (k >= 0) counts[k]!++; // a missing value reads "nan": not Ensembl-like
+    }
+    let ensemblLike = 0;
+    let anyPrefix = false;
+    cats.forEach((c, k) => {
+      if (counts[k] === 0) return;
+      if (looksLikeEnsemblId(c)) ensemblLike += counts[k]!;
+      if (!anyPrefix && anyEnsemblPrefix([c])) anyPrefix = true;
+    });
+    return { n: col.codes.length, ensemblLike, anyPrefix };
+  }
+  const values = columnAsStrings(col);
+  return { n: values.length, ensemblLike: countEnsemblLike(values), anyPrefix: anyEnsemblPrefix(values) };
 }
 
 export interface ValidateGeneSymbolsOptions {

@@ -5,9 +5,13 @@
  * grouping by perturbation works. Only obs is rewritten; X is never read.
  */
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
-import type { Column, DataFrame, NullableArray } from "../io/anndata/model.ts";
+import type { Column } from "../io/anndata/model.ts";
 import { categorical, strings } from "../io/anndata/model.ts";
-import { loadObs, resolveDataPath, writeObs, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { openH5ad } from "../io/anndata/handle.ts";
+import { readColumn } from "../io/anndata/encodings/dataframe.ts";
+import { replaceElement } from "../io/anndata/edit.ts";
+import { writeElem } from "../io/anndata/registry.ts";
 import { DEFAULT_CONTROL_ALIASES } from "./controlLabel.ts";
 import { codePointCompare, columnAsStrings, escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
 
@@ -81,6 +85,19 @@ export interface NormalisePerturbationLabelsResult {
   written: boolean;
 }
 
+/** The new column to write: same kind as the original (categorical stays categorical, masks kept). */
+function labelColumn(col: Column, labels: (string | null)[], missing: Uint8Array | null): Column {
+  if (col.type === "categorical") {
+    // pandas.Categorical(values): the distinct values, sorted; missing stays missing (code -1).
+    const present = new Set<string>();
+    for (const l of labels) if (l !== null) present.add(l);
+    const cats = [...present].sort(codePointCompare);
+    return categorical(labels, { categories: cats, ordered: col.ordered });
+  }
+  if (missing) return { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
+  return strings(labels as string[]);
+}
+
 /** Which cells have no label: missing categorical codes and masked nullable values. */
 function missingMask(col: Column): Uint8Array | null {
   if (col.type === "categorical") {
@@ -89,8 +106,37 @@ function missingMask(col: Column): Uint8Array | null {
     for (let i = 0; i < col.codes.length; i++) if (Number(col.codes[i]) < 0) { m[i] = 1; any = true; }
     return any ? m : null;
   }
-  if (col.type !== "array") return (col as NullableArray).mask.some((x) => x) ? (col as NullableArray).mask : null;
+  if (col.type !== "array") return col.mask.some((x) => x) ? col.mask : null;
   return null;
+}
+
+/** The text of every cell's label, worked out once per category for a categorical column. */
+function labelTexts(col: Column): string[] {
+  if (col.type !== "categorical") return columnAsStrings(col);
+  const cats = columnAsStrings(col.categories);
+  const out = new Array<string>(col.codes.length);
+  for (let i = 0; i < out.length; i++) {
+    const k = Number(col.codes[i]);
+    out[i] = k < 0 ? "nan" : cats[k]!;
+  }
+  return out;
+}
+
+/** Read one obs column (and the list of columns) without loading the rest of obs. */
+function readObsColumn(path: string, column: string): { col: Column; nObs: number } {
+  const h = openH5ad(path);
+  try {
+    const columns = h.obs.columns;
+    if (!columns.includes(column)) {
+      throw new InvalidArgumentError(`${path}: obs has no column '${column}'`, {
+        file: path,
+        hint: `available obs columns: ${columns.map((c) => `'${c}'`).join(", ") || "(none)"}`,
+      });
+    }
+    return { col: readColumn(h.file, "/obs", column), nObs: h.nObs };
+  } finally {
+    h.close();
+  }
 }
 
 /**
@@ -100,6 +146,10 @@ function missingMask(col: Column): Uint8Array | null {
  * scrambled, non-targeting control, non-targeting-control; plus `controlAliases`) to
  * `canonicalControl`. A categorical column stays categorical (categories re-sorted, unused dropped);
  * other columns become string columns. Missing labels stay missing (the seed would write "nan").
+ *
+ * Only that column is read, and with `inplace` only that column is rewritten (crash-safe, through
+ * replaceElement as writeObs does): the rest of obs, and X, are never loaded, so a 10M-cell file
+ * costs one column's memory.
  *
  * @throws InvalidArgumentError for an unknown column (listing the available ones), a file without
  *   cells, a bad regular expression, or options that would leave every label empty
@@ -115,18 +165,11 @@ export function normalisePerturbationLabels(
   }
   const normalise = labelNormaliser(options);
   const log = options.log ?? ((m: string) => console.warn(m));
-  const df: DataFrame = loadObs(path);
-  const col = df.columns[column];
-  if (!col) {
-    throw new InvalidArgumentError(`${path}: obs has no column '${column}'`, {
-      file: path,
-      hint: `available obs columns: ${df.columnOrder.map((c) => `'${c}'`).join(", ") || "(none)"}`,
-    });
-  }
-  if (df.index.length === 0) {
+  const { col, nObs } = readObsColumn(path, column);
+  if (nObs === 0) {
     throw new InvalidArgumentError(`${path}: obs['${column}'] has no labels (the file has no cells)`, { file: path });
   }
-  const text = columnAsStrings(col);
+  const text = labelTexts(col);
   const missing = missingMask(col);
   const mapping: Record<string, string> = {};
   const memo = new Map<string, string>();
@@ -161,21 +204,12 @@ export function normalisePerturbationLabels(
 
   const written = options.inplace === true;
   if (written) {
-    if (col.type === "categorical") {
-      const present = labels.filter((l): l is string => l !== null);
-      const cats = [...new Set(present)].sort(codePointCompare);
-      df.columns[column] = categorical(labels, { categories: cats, ordered: col.ordered });
-    } else if (missing) {
-      // A nullable column keeps its mask; its values become text.
-      df.columns[column] = { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
-    } else {
-      df.columns[column] = strings(labels as string[]);
-    }
+    const newColumn = labelColumn(col, labels, missing);
     try {
-      writeObs(path, df);
+      replaceElement(path, `/obs/${column}`, (f, at) => writeElem(f, at, newColumn));
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new CrispyxError(`${path}: could not write obs: ${(err as Error).message}`, { file: path, cause: err });
+      throw new CrispyxError(`${path}: could not write obs['${column}']: ${(err as Error).message}`, { file: path, cause: err });
     }
   }
   return { labels, column, changed, mapping, nControl, written };

@@ -11,10 +11,14 @@ import {
   anyEnsemblPrefix, countEnsemblLike, ensureGeneSymbolColumn, looksLikeEnsemblId, scoreGeneSymbolColumn, validateGeneSymbols,
 } from "../../src/helpers/geneSymbols.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
-import { categorical, ndarray, strings } from "../../src/io/anndata/model.ts";
+import { categorical, dataframe, emptyAnnData, ndarray, strings } from "../../src/io/anndata/model.ts";
+import { writeH5ad } from "../../src/io/anndata/anndata.ts";
+import { scratchDir } from "./editCheck.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "helpers-b");
 const file = (name: string) => join(DIR, `${name}.h5ad`);
+const scratch = scratchDir("crispyx-detect-");
+test.after(() => scratch.cleanup());
 
 test("explain: every column's score with its parts, in obs order; verbose logs the choice once", () => {
   const logs: string[] = [];
@@ -113,4 +117,24 @@ test("ensureGeneSymbolColumn: an Ensembl index names the symbol columns, best fi
 test("a missing or non-h5ad file is one clear error", () => {
   assert.throws(() => detectPerturbationColumn(join(DIR, "nope.h5ad")), /data file not found/);
   assert.throws(() => inferColumns(join(DIR, "README.md")));
+});
+
+test("text columns are streamed in chunks with the same scores as in memory (controls late, >5000 distinct, early stop)", () => {
+  const n = 300_000; // more than one read chunk (2^18 rows)
+  const late = Array.from({ length: n }, (_, i) => (i === n - 1 ? "NTC" : i % 2 ? "A" : "B"));
+  const barcodes = Array.from({ length: n }, (_, i) => (i === 5 ? "ctrl" : `BC${i}`));
+  const many = Array.from({ length: n }, (_, i) => `G${i % 6000}`);
+  const exactCap = Array.from({ length: n }, (_, i) => `G${i % 5000}`);
+  const a = emptyAnnData(n, 2);
+  a.obs = dataframe(Array.from({ length: n }, (_, i) => `c${i}`), {
+    late: strings(late), barcodes: strings(barcodes), many: strings(many), exactCap: strings(exactCap),
+  });
+  const path = join(scratch.dir, "streamed.h5ad");
+  writeH5ad(path, a);
+  const det = detectPerturbationColumn(path, { explain: true });
+  const inMemory = Object.entries(a.obs.columns).map(([name, col]) => scorePerturbationColumn(name, col));
+  assert.deepEqual(det.scores, inMemory);
+  assert.deepEqual(det.scores.map((s) => s.score), [5, 4, 2, 3]);
+  const withLabel = detectPerturbationColumn(path, { explain: true, controlLabel: "bc7" });
+  assert.deepEqual(withLabel.scores.map((s) => s.parts.controlValue), [0, 2, 0, 0]);
 });
