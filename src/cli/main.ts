@@ -56,10 +56,16 @@ export function buildProgram(): Command {
     });
   program.addHelpText("after", `
 Examples:
-  crispyx demo                          write a synthetic screen and run the pipeline on it
-  crispyx info data.h5ad                what is in a file (add --json for scripts)
-  crispyx obs export data.h5ad -o obs.csv
-  crispyx <command> --help              options of one command`);
+  crispyx demo                                 write a synthetic screen and run the pipeline on it
+  crispyx info data.h5ad                       what is in a file (add --json for scripts)
+  crispyx detect data.h5ad                     which columns hold perturbations and gene symbols
+  crispyx --memory-limit 4G normalize data.h5ad -o norm.h5ad
+  crispyx filter data.h5ad --cells "obs.perturbation != 'NTC'" -o perturbed.h5ad
+  crispyx <command> --help                     options of one command
+
+Every command that writes a file writes it atomically (a temporary file renamed when complete),
+refuses to overwrite without --force, and never modifies its input unless asked (--in-place).
+Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad command line.`);
 
   registerInfo(program);
   registerTables(program);
