@@ -14,19 +14,17 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
-import { H5File } from "../io/h5/file.ts";
 import type { NumericDtype } from "../io/h5/types.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";
-import { SparseMatrixWriter, startAnnData, carryOver } from "../io/anndata/matrixWriter.ts";
 import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
 import { toLayout } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { iterMatrixChunks } from "./chunks.ts";
-import { checkInputOutput, ensureOutputDir, openInput, yieldToEventLoop } from "./operatorIO.ts";
+import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
 
 export type Mask = ArrayLike<boolean | number>;
 
@@ -38,6 +36,8 @@ export interface SubsetOptions extends StreamOptions {
   geneMask?: Mask;
   /** Columns to set on the output's var, one value per selected gene. */
   varAssignments?: Record<string, PlainValue[] | ArrayLike<number> | Column>;
+  /** Write X on a worker thread (default: when the output's X is larger than 256 MiB). */
+  background?: boolean;
 }
 
 export interface SubsetResult {
@@ -119,38 +119,41 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
     const chunkSize = rowsForBudget(perRow, nObs, opts);
     ensureOutputDir(outputPath);
     return await writeAtomically(outputPath, async (tmp) => {
-      const out = H5File.open(tmp, "w");
+      // The seed's dtype rule: the input's value type, float32 when nothing is selected. The output is
+      // opened at the first stored element; the (empty) rows before it are appended then.
+      let sink: XSink | undefined;
+      let emptyRows = 0;
+      const open = async (dtype: NumericDtype) => {
+        sink = await openXSink(tmp, {
+          carryFrom: inputPath,
+          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
+          x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz },
+          background: opts.background,
+          xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
+        });
+        for (let done = 0; done < emptyRows; done += 1 << 20) {
+          const m = Math.min(1 << 20, emptyRows - done);
+          await sink.append(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
+        }
+        return sink;
+      };
       try {
-        startAnnData(out);
-        carryOver(h.file, out, { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget });
-        // The seed's dtype rule: the input's value type, float32 when nothing is selected. The writer is
-        // created at the first stored element; rows before it are empty.
-        let w: SparseMatrixWriter | undefined;
-        let emptyRows = 0;
-        const writer = (dtype: NumericDtype) => {
-          w = SparseMatrixWriter.create(out, "/X", { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz });
-          for (let done = 0; done < emptyRows; done += 1 << 20) {
-            const m = Math.min(1 << 20, emptyRows - done);
-            w.appendParts(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
-          }
-          return w;
-        };
         let done = 0;
         for (const { keep, block } of selectedRowBlocks(x, cells, chunkSize, opts.memoryBudget)) {
           throwIfAborted(opts.signal);
           const b = filterSparseBlock(block, keep, geneMap, outVars);
-          if (w) w.append(b);
-          else if (b.data.length > 0) writer(inDtype).append(b);
+          if (sink || b.data.length > 0) await (sink ?? (await open(inDtype))).append(b.indptr, b.indices, b.data);
           else emptyRows += b.shape[0];
           done += b.shape[0];
           opts.onProgress?.({ phase: "writing subset", done, total: outObs, unit: "cells" });
           await yieldToEventLoop();
           throwIfAborted(opts.signal);
         }
-        const { nnz } = (w ?? writer("float32")).finish();
+        const { nnz } = await (sink ?? (await open("float32"))).finish();
         return { output: outputPath, nObs: outObs, nVars: outVars, nnz };
-      } finally {
-        out.close();
+      } catch (err) {
+        await sink?.abort();
+        throw err;
       }
     });
   } finally {

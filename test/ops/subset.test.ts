@@ -20,13 +20,13 @@ const outputs: string[] = [];
 
 for (const c of CASES.subset as any[]) {
   for (const chunkSize of [1, 5, undefined]) {
-    test(`${c.name} (chunk ${chunkSize ?? "auto"}): same X, obs, var as the seed`, async () => {
+    test(`${c.name} (chunk ${chunkSize ?? "auto"}${chunkSize === 5 ? ", worker-thread writer" : ""}): same X, obs, var as the seed`, async () => {
       const input = join(ROOT, c.input);
       const before = sha256(input);
       const output = join(dir, `${c.name}_${chunkSize}.h5ad`);
       const r = await writeFilteredSubset(input, {
         output, cellMask: c.cellMask, geneMask: c.geneMask, varAssignments: c.varAssignments ?? undefined,
-        chunkSize, memoryBudget: chunkSize === 1 ? 2048 : undefined,
+        chunkSize, memoryBudget: chunkSize === 1 ? 2048 : undefined, background: chunkSize === 5,
       });
       assertSameX(output, join(ROOT, c.expected));
       assertSameTables(output, join(ROOT, c.expected));
@@ -93,6 +93,7 @@ test("abort and a throwing progress callback leave no output and the input byte-
   const cellMask = Array.from({ length: 5000 }, (_, i) => i % 2 === 0);
   await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, signal: ac.signal, onProgress: () => { if (++n === 3) ac.abort(new Error("stop now")); } }), /stop now/);
   await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, onProgress: () => { throw new Error("callback failed"); } }), /callback failed/);
+  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, background: true, onProgress: () => { throw new Error("callback failed (worker)"); } }), /callback failed \(worker\)/);
   assert.deepEqual(filesNamed(dir, "aborted.h5ad"), []);
   assert.equal(sha256(input), before);
 });
@@ -102,7 +103,7 @@ test("SIGKILL in the middle leaves no file under the output name and the input b
   writeBigInput(input);
   const before = sha256(input);
   const out = join(dir, "killed.h5ad");
-  const r = await killMidway("subset", input, out, { chunkSize: 20 });
+  const r = await killMidway("subset", input, out, { chunkSize: 20, background: true });
   assert.equal(r.signal, "SIGKILL");
   assert.equal(existsSync(out), false);
   assert.equal(sha256(input), before);
