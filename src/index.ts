@@ -89,3 +89,11 @@ export {
   type PerturbationSlice,
 } from "./ops/sort.ts";
 export { standardizeDataset, standardizedPath, type StandardizeOptions } from "./ops/standardize.ts";
+
+// Reports and synthetic screens (issue 5): the HTML report behind `crispyx report`, and the demo's generator
+export { writeReport, type ReportOptions, type ReportSummary } from "./report/html.ts";
+export { cellMetrics, histogramMedian, type CellMetrics, type CellMetricsOptions, type Histogram } from "./report/cellMetrics.ts";
+export { summarizeDe, type DeSummary, type DeSummaryOptions, type GroupSummary, type TopGene } from "./report/deSummary.ts";
+export { syntheticScreen, syntheticAnnData, DEFAULT_SCREEN, CONTROL_LABEL, type ScreenSpec, type SyntheticScreen } from "./demo/synthetic.ts";
+export { writeSyntheticScreen } from "./demo/write.ts";
+export { runDemo, type DemoOptions, type DemoResult } from "./demo/run.ts";
