@@ -182,6 +182,19 @@ test("MyGene lookup: a slow server ends in a timeout error (not a hang); retries
   }
 });
 
+test("MyGene lookup: cancellation through the signal stops a pending request at once", async () => {
+  const srv = await serve(() => { /* never answers */ });
+  try {
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(new Error("cancelled by the user")), 100);
+    await assert.rejects(lookupSymbolsMyGene(["A"], { baseUrl: srv.baseUrl, timeoutMs: 10_000, signal: ac.signal }), /cancelled by the user/);
+    assert.ok(Date.now() - t0 < 3000);
+  } finally {
+    await srv.close();
+  }
+});
+
 test("MyGene lookup: HTTP 503 is retried; 400 and non-JSON answers are errors naming the reason", async () => {
   let calls = 0;
   const srv = await serve((_req, body, res) => {
