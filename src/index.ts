@@ -97,3 +97,11 @@ export { summarizeDe, type DeSummary, type DeSummaryOptions, type GroupSummary, 
 export { syntheticScreen, syntheticAnnData, DEFAULT_SCREEN, CONTROL_LABEL, type ScreenSpec, type SyntheticScreen } from "./demo/synthetic.ts";
 export { writeSyntheticScreen } from "./demo/write.ts";
 export { runDemo, type DemoOptions, type DemoResult } from "./demo/run.ts";
+
+// Quality control (issue 6, part 1): the seed's quality_control_summary, streamed
+export {
+  qcSummary, qcSummaryPath, QC_DEFAULTS, QC_SUMMARY_KEY, type QcOptions, type QcResult, type QcThresholds, type QcCounts,
+  type QcArrays,
+} from "./qc/qcSummary.ts";
+export type { CellQcMetrics } from "./qc/metrics.ts";
+export type { PerturbationCount } from "./qc/filters.ts";
