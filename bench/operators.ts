@@ -19,6 +19,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/core/streaming.ts";
+import { dropFileCache } from "../src/ops/fileCache.ts";
 
 interface Ctx { input: string; output: string; memoryBudget: number; nObs: number; nVars: number }
 interface OperatorSpec {
@@ -54,6 +55,7 @@ const { values } = parseArgs({
     "memory-limit": { type: "string", default: "512M" },
     ops: { type: "string" },
     keep: { type: "boolean", default: false },
+    cold: { type: "boolean", default: false },
     child: { type: "string" },
     output: { type: "string" },
   },
@@ -100,9 +102,10 @@ async function main(): Promise<void> {
   }
   const size = statSync(input).size;
   const names = values.ops ? values.ops.split(",") : Object.keys(OPERATORS);
-  console.log(`input ${input}: ${(size / GiB).toFixed(2)} GiB; memory budget ${values["memory-limit"]}`);
-  // Warm the page cache the same way for everyone, then the baseline.
-  measure([python, "bench/h5py_read_x.py", input]);
+  console.log(`input ${input}: ${(size / GiB).toFixed(2)} GiB; memory budget ${values["memory-limit"]}; ${values.cold ? "cold page cache (input dropped before each run)" : "warm page cache"}`);
+  // Same cache state for everyone: warm (read once before) or, with --cold, the input's pages dropped.
+  const prepare = () => (values.cold ? dropFileCache(input!) : measure([python, "bench/h5py_read_x.py", input!]));
+  prepare();
   const base = measure([python, "bench/h5py_read_x.py", input]);
   console.log(`h5py read of X: ${base.wall.toFixed(2)} s wall (read itself ${base.inner.toFixed(2)} s), peak RSS ${base.rssMiB.toFixed(0)} MiB`);
   console.log("operator               wall s   peak RSS MiB   wall/h5py  target   RSS<1GiB");
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
     if (!spec) throw new Error(`unknown operator ${name}; known: ${Object.keys(OPERATORS).join(", ")}`);
     const output = join("bench", "data", `out_${name}.h5ad`);
     try {
+      prepare();
       const m = measure([process.execPath, "--import", "./bin/register.mjs", "bench/operators.ts", "--child", name, "--input", input, "--output", output, "--memory-limit", values["memory-limit"]!]);
       const ratio = m.wall / base.wall;
       const pass = m.rssMiB < 1024 && ratio <= spec.target;
