@@ -52,3 +52,19 @@ test("normalize: bad values are usage errors, nothing written", async () => {
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^crispyx: error: --no-normalize and --no-log1p together leave nothing to do/);
 });
+
+test("large outputs (written on a worker thread) work when the TypeScript loader was registered in code, as bin/crispyx.js does", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { writeFileSync, existsSync } = await import("node:fs");
+  const { REPO } = await import("./helpers.ts");
+  const out = join(tmp.path, "background.h5ad");
+  const script = join(tmp.path, "background.mjs");
+  writeFileSync(script, [
+    `await import(${JSON.stringify(join(REPO, "bin", "register.mjs"))});`,
+    `const { normalizeTotalLog1p } = await import(${JSON.stringify(join(REPO, "src", "ops", "normalize.ts"))});`,
+    `await normalizeTotalLog1p(${JSON.stringify(file)}, { output: ${JSON.stringify(out)}, background: true });`,
+  ].join("\n"));
+  const r = spawnSync(process.execPath, [script], { encoding: "utf8" }); // no --import: like the CLI
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(existsSync(out));
+});

@@ -66,7 +66,7 @@ export class BackgroundMatrixWriter {
 
   /** Start the worker, create the file at `path` with carry-over, and the X group. */
   static async open(path: string, spec: { carryFrom?: string; carry?: CarryOverOptions; xPath?: string; x: SparseWriterOptions; maxInFlight?: number }): Promise<BackgroundMatrixWriter> {
-    const worker = new Worker(new URL("./backgroundWriterThread.ts", import.meta.url));
+    const worker = new Worker(new URL("./backgroundWriterThread.ts", import.meta.url), { execArgv: workerExecArgv() });
     const w = new BackgroundMatrixWriter(worker, spec.maxInFlight ?? 2);
     try {
       await w.send({ op: "open", path, carryFrom: spec.carryFrom, carry: spec.carry, xPath: spec.xPath ?? "/X", x: spec.x });
@@ -105,4 +105,15 @@ export class BackgroundMatrixWriter {
     }
     await this.worker.terminate();
   }
+}
+
+/**
+ * Options for the writer thread: the parent's, plus the TypeScript loader when the parent registered it
+ * in code (bin/crispyx.js does) rather than with --import, since a worker does not inherit hooks
+ * registered at run time and could not load its .ts source.
+ */
+function workerExecArgv(): string[] {
+  const register = new URL("../../../bin/register.mjs", import.meta.url).href;
+  const hasLoader = process.execArgv.some((a) => a.includes("register.mjs") || a.includes("tsx"));
+  return hasLoader ? process.execArgv : [...process.execArgv, "--import", register];
 }
