@@ -4,11 +4,10 @@
  * through MyGene.info. Only var is rewritten; X is never read.
  */
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
-import type { Categorical, Column, DataFrame } from "../io/anndata/model.ts";
-import { categorical, strings } from "../io/anndata/model.ts";
+import type { DataFrame } from "../io/anndata/model.ts";
 import { loadVar, resolveDataPath, writeVar, type DataSource } from "../io/anndata/fileHelpers.ts";
 import type { ProgressCallback } from "../core/streaming.ts";
-import { codePointCompare, columnAsStrings } from "./pythonText.ts";
+import { columnTexts, missingMask, sameKindTextColumn } from "./columnValues.ts";
 import { lookupSymbolsMyGene, MYGENE_DEFAULT_URL } from "./myGene.ts";
 import { readSymbolMapping } from "./geneMappingFile.ts";
 
@@ -68,7 +67,7 @@ export interface StandardiseGeneNamesOptions extends NormaliseGeneIdOptions {
 }
 
 export interface StandardiseGeneNamesResult {
-  /** The standardised names, one per gene, in var order. */
+  /** The standardised names, one per gene, in var order (a missing value reads as pandas writes it, "nan"). */
   names: string[];
   /** The var column standardised, or null for the index. */
   column: string | null;
@@ -78,13 +77,6 @@ export interface StandardiseGeneNamesResult {
   unmapped: string[];
   /** True when the names were written into the file. */
   written: boolean;
-}
-
-/** A string column of `values` with the kind of the original: categorical stays categorical. */
-function sameKindColumn(original: Column, values: string[]): Column {
-  if (original.type !== "categorical") return strings(values);
-  const cats = [...new Set(values)].sort(codePointCompare); // pandas sorts new categories
-  return categorical(values, { categories: cats, ordered: (original as Categorical).ordered });
 }
 
 /**
@@ -113,6 +105,7 @@ export async function standardiseGeneNames(
   const df: DataFrame = loadVar(path);
   const column = options.column ?? null;
   let original: string[];
+  let missing: Uint8Array | null = null;
   if (column === null) {
     original = df.index;
   } else {
@@ -123,13 +116,15 @@ export async function standardiseGeneNames(
         hint: `available var columns: ${df.columnOrder.map((c) => `'${c}'`).join(", ") || "(none)"}`,
       });
     }
-    original = columnAsStrings(col);
+    original = columnTexts(col);
+    missing = missingMask(col);
   }
 
-  let names = original.map((n) => normaliseGeneId(n, options));
+  // Missing values stay missing: not normalised, not looked up, written back as missing.
+  let names = original.map((n, i) => (missing?.[i] ? n : normaliseGeneId(n, options)));
   let unmapped: string[] = [];
   if (mapping || options.lookupSymbols) {
-    const unique = [...new Set(names)];
+    const unique = [...new Set(missing ? names.filter((_, i) => !missing![i]) : names)];
     const symbols = new Map<string, string>();
     if (mapping) for (const id of unique) { const s = mapping.get(id); if (s !== undefined) symbols.set(id, s); }
     if (options.lookupSymbols) {
@@ -153,7 +148,7 @@ export async function standardiseGeneNames(
       }
       if (action === "warn") log(`${path}: ${msg}; they are left unchanged (first 10: ${unmapped.slice(0, 10).join(", ")}).`);
     }
-    names = names.map((n) => symbols.get(n) ?? n);
+    names = names.map((n, i) => (missing?.[i] ? n : symbols.get(n) ?? n));
   }
 
   let changed = 0;
@@ -164,7 +159,8 @@ export async function standardiseGeneNames(
     if (column === null) {
       df.index = names;
     } else {
-      df.columns[column] = sameKindColumn(df.columns[column]!, names);
+      const values = missing ? names.map((n, i) => (missing![i] ? null : n)) : names;
+      df.columns[column] = sameKindTextColumn(df.columns[column]!, values, missing);
     }
     if (column === null && new Set(names).size !== names.length) {
       log(`${path}: the standardised var_names are not unique (anndata will warn when reading the file).`);

@@ -6,14 +6,14 @@
  */
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
-import { categorical, strings } from "../io/anndata/model.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { openH5ad } from "../io/anndata/handle.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { replaceElement } from "../io/anndata/edit.ts";
 import { writeElem } from "../io/anndata/registry.ts";
 import { DEFAULT_CONTROL_ALIASES } from "./controlLabel.ts";
-import { codePointCompare, columnAsStrings, escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
+import { escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
+import { columnTexts, missingMask, sameKindTextColumn } from "./columnValues.ts";
 
 export interface NormaliseLabelOptions {
   /** Prefixes removed from the start of a label, in order (e.g. ["sg-", "sg"]). */
@@ -85,43 +85,6 @@ export interface NormalisePerturbationLabelsResult {
   written: boolean;
 }
 
-/** The new column to write: same kind as the original (categorical stays categorical, masks kept). */
-function labelColumn(col: Column, labels: (string | null)[], missing: Uint8Array | null): Column {
-  if (col.type === "categorical") {
-    // pandas.Categorical(values): the distinct values, sorted; missing stays missing (code -1).
-    const present = new Set<string>();
-    for (const l of labels) if (l !== null) present.add(l);
-    const cats = [...present].sort(codePointCompare);
-    return categorical(labels, { categories: cats, ordered: col.ordered });
-  }
-  if (missing) return { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
-  return strings(labels as string[]);
-}
-
-/** Which cells have no label: missing categorical codes and masked nullable values. */
-function missingMask(col: Column): Uint8Array | null {
-  if (col.type === "categorical") {
-    const m = new Uint8Array(col.codes.length);
-    let any = false;
-    for (let i = 0; i < col.codes.length; i++) if (Number(col.codes[i]) < 0) { m[i] = 1; any = true; }
-    return any ? m : null;
-  }
-  if (col.type !== "array") return col.mask.some((x) => x) ? col.mask : null;
-  return null;
-}
-
-/** The text of every cell's label, worked out once per category for a categorical column. */
-function labelTexts(col: Column): string[] {
-  if (col.type !== "categorical") return columnAsStrings(col);
-  const cats = columnAsStrings(col.categories);
-  const out = new Array<string>(col.codes.length);
-  for (let i = 0; i < out.length; i++) {
-    const k = Number(col.codes[i]);
-    out[i] = k < 0 ? "nan" : cats[k]!;
-  }
-  return out;
-}
-
 /** Read one obs column (and the list of columns) without loading the rest of obs. */
 function readObsColumn(path: string, column: string): { col: Column; nObs: number } {
   const h = openH5ad(path);
@@ -169,7 +132,7 @@ export function normalisePerturbationLabels(
   if (nObs === 0) {
     throw new InvalidArgumentError(`${path}: obs['${column}'] has no labels (the file has no cells)`, { file: path });
   }
-  const text = labelTexts(col);
+  const text = columnTexts(col);
   const missing = missingMask(col);
   const mapping: Record<string, string> = {};
   const memo = new Map<string, string>();
@@ -204,7 +167,7 @@ export function normalisePerturbationLabels(
 
   const written = options.inplace === true;
   if (written) {
-    const newColumn = labelColumn(col, labels, missing);
+    const newColumn = sameKindTextColumn(col, labels, missing);
     try {
       replaceElement(path, `/obs/${column}`, (f, at) => writeElem(f, at, newColumn));
     } catch (err) {

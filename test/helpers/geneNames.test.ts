@@ -12,6 +12,8 @@ import { standardiseGeneNames, normaliseGeneId } from "../../src/helpers/geneNam
 import { formEncode, LookupServiceError, lookupSymbolsMyGene, myGeneQueryFields } from "../../src/helpers/myGene.ts";
 import { readSymbolMapping } from "../../src/helpers/geneMappingFile.ts";
 import { loadVar } from "../../src/io/anndata/fileHelpers.ts";
+import { writeH5ad } from "../../src/io/anndata/anndata.ts";
+import { categorical, dataframe, emptyAnnData, strings } from "../../src/io/anndata/model.ts";
 import { dumpH5ad, findPython, SKIP_MESSAGE } from "./anndataChecker.ts";
 import { assertOnlyChanged, fileBytes, scratchDir, xDatasets } from "./editCheck.ts";
 
@@ -340,4 +342,33 @@ test("standardiseGeneNames inplace on a column: only that column changes; a cate
   const oldValues = old.codes.map((k: number) => old.categories[k]);
   const newValues = again.var.data.chr.codes.map((k: number) => again.var.data.chr.categories[k]);
   assert.deepEqual(newValues, oldValues.map((v: string) => (v === "chr1" ? "chromosome1" : v === "chrM" ? "MT" : v)));
+});
+
+test("standardiseGeneNames: missing values in a var column stay missing (not looked up, not written as text)", async () => {
+  const a = emptyAnnData(2, 4);
+  a.var = dataframe(["g0", "g1", "g2", "g3"], {
+    symbol: categorical(["mt-Nd1", null, "ENSG5.2", "mt-Nd1"]),
+    alias: { type: "nullable-string", values: strings(["ENSG7.1", "", "x", "y"]), mask: Uint8Array.from([0, 1, 0, 0]) },
+  });
+  const path = join(scratch.dir, "missing_var.h5ad");
+  writeH5ad(path, a);
+  const map = join(scratch.dir, "missing_map.tsv");
+  writeFileSync(map, "ENSG5\tFIVE\nENSG7\tSEVEN\n");
+  const r = await standardiseGeneNames(path, { column: "symbol", mappingFile: map, unmappedAction: "keep", inplace: true });
+  assert.deepEqual(r.names, ["MT-Nd1", "nan", "FIVE", "MT-Nd1"]);
+  assert.deepEqual(r.unmapped, ["MT-Nd1"]);
+  assert.equal(r.changed, 3);
+  const col = loadVar(path).columns.symbol!;
+  assert.equal(col.type, "categorical");
+  if (col.type === "categorical") {
+    assert.deepEqual(col.categories.data, ["FIVE", "MT-Nd1"]);
+    assert.deepEqual(Array.from(col.codes as Int8Array), [1, -1, 0, 1]);
+  }
+  await standardiseGeneNames(path, { column: "alias", mappingFile: map, unmappedAction: "keep", inplace: true });
+  const alias = loadVar(path).columns.alias!;
+  assert.equal(alias.type, "nullable-string");
+  if (alias.type === "nullable-string") {
+    assert.deepEqual(Array.from(alias.mask), [0, 1, 0, 0]);
+    assert.equal(alias.values.data[0], "SEVEN");
+  }
 });
