@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { FileFormatError } from "../errors.ts";
 import { pyLower } from "./pythonText.ts";
+import { looksLikeEnsemblId } from "./geneSymbols.ts";
 
 /** Words that mark a header line ("gene_id", "Gene stable ID", "symbol", "hgnc_symbol"…). */
 const HEADER_WORDS = new Set([
@@ -48,15 +49,21 @@ export interface SymbolMappingTable {
 
 /**
  * Read an ID → symbol table. The delimiter is a tab when the first line has one, else a comma. The
- * first line is a header when one of its cells is a word like "id", "gene", "symbol", "name"
- * ("gene_id", "Gene stable ID", "hgnc_symbol"…); then the ID column is the first and the symbol column
+ * first line is a header (unless `header` says otherwise) when its first cell is not an Ensembl-style ID
+ * and one of its cells is a word like "id", "gene", "symbol", "name" ("gene_id", "Gene stable ID",
+ * "hgnc_symbol"…); then the ID column is the first and the symbol column
  * the first whose name mentions "symbol" or "name" (else the second). Without a header, column 1 holds
  * IDs and column 2 symbols. Rows with an empty symbol are skipped (no mapping); a later row for the
  * same ID wins. Empty lines and lines starting with '#' are ignored.
  *
  * @throws FileFormatError when the file is missing, empty, or has fewer than two columns
  */
-export function readSymbolMapping(path: string): SymbolMappingTable {
+export interface ReadSymbolMappingOptions {
+  /** Whether the first line is a header; default: detected. */
+  header?: boolean;
+}
+
+export function readSymbolMapping(path: string, options: ReadSymbolMappingOptions = {}): SymbolMappingTable {
   let text: string;
   try {
     if (statSync(path).isDirectory()) throw new FileFormatError(`${path}: is a directory, not a mapping file`, { file: path });
@@ -76,7 +83,9 @@ export function readSymbolMapping(path: string): SymbolMappingTable {
       hint: `its first line is '${lines[0]!.slice(0, 80)}'`,
     });
   }
-  const header = first.some(isHeaderCell) ? first : null;
+  // An ID in the first cell means data (a symbol such as "ID1" is not a header word either).
+  const detected = !looksLikeEnsemblId(first[0]!) && first.some(isHeaderCell);
+  const header = (options.header ?? detected) ? first : null;
   let idColumn = 0;
   let symbolColumn = 1;
   if (header) {

@@ -42,6 +42,8 @@ export interface StandardiseGeneNamesOptions extends NormaliseGeneIdOptions {
    * lookup: for machines without network. IDs it maps are not looked up online.
    */
   mappingFile?: string;
+  /** Whether the mapping file's first line is a header; default: detected (see readSymbolMapping). */
+  mappingHeader?: boolean;
   /** Species for MyGene.info ("human", "mouse", a taxonomy ID…). Default "human". */
   species?: string;
   /** IDs no mapping knows: "keep" them, "warn" and keep them (default), or "error" (lists the first 10). */
@@ -100,7 +102,7 @@ export async function standardiseGeneNames(
     throw new InvalidArgumentError(`unmappedAction must be 'keep', 'warn' or 'error', got '${action}'`);
   }
   // Validate every argument before the (possibly long) lookup starts.
-  const mapping = options.mappingFile ? readSymbolMapping(options.mappingFile).map : null;
+  const mapping = options.mappingFile ? readSymbolMapping(options.mappingFile, { header: options.mappingHeader }).map : null;
   const log = options.log ?? ((m: string) => console.warn(m));
   const df: DataFrame = loadVar(path);
   const column = options.column ?? null;

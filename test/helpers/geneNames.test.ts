@@ -372,3 +372,18 @@ test("standardiseGeneNames: missing values in a var column stay missing (not loo
     assert.equal(alias.values.data[0], "SEVEN");
   }
 });
+
+test("mapping file header: an ID in the first cell is data; the header can be forced either way", () => {
+  const p = join(scratch.dir, "idfirst.tsv");
+  writeFileSync(p, "ENSG1_gene\tTP53\nENSG2\tMYC\n"); // "gene" in an ID is no header
+  assert.equal(readSymbolMapping(p).header, null);
+  assert.equal(readSymbolMapping(p).map.get("ENSG1_gene"), "TP53");
+  const q = join(scratch.dir, "symbols_only.tsv");
+  writeFileSync(q, "gene_1\tA\ngene_2\tB\n"); // looks like a header by its words
+  assert.deepEqual(readSymbolMapping(q).header, ["gene_1", "A"]);
+  assert.equal(readSymbolMapping(q, { header: false }).map.get("gene_1"), "A");
+  const r = join(scratch.dir, "noheaderwords.tsv");
+  writeFileSync(r, "from\tto\nX\tY\n");
+  assert.equal(readSymbolMapping(r, { header: false }).map.get("from"), "to");
+  assert.equal(readSymbolMapping(r).map.get("X"), "Y");
+});
