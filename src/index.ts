@@ -45,7 +45,7 @@ export {
 export {
   lookupSymbolsMyGene, LookupServiceError, MYGENE_DEFAULT_URL, MYGENE_BATCH_SIZE, type MyGeneOptions,
 } from "./helpers/myGene.ts";
-export { readSymbolMapping, type SymbolMappingTable } from "./helpers/geneMappingFile.ts";
+export { readSymbolMapping, type SymbolMappingTable, type ReadSymbolMappingOptions } from "./helpers/geneMappingFile.ts";
 export {
   normalisePerturbationLabels, normaliseLabels, labelNormaliser, type NormaliseLabelOptions,
   type NormalisePerturbationLabelsOptions, type NormalisePerturbationLabelsResult,
