@@ -279,3 +279,38 @@ test("SIGKILL mid-way leaves nothing under the output name", async () => {
   assert.equal(r.reused, false);
   assert.equal(r.counts.cells.kept, 194);
 });
+
+test("genes are counted over the kept cells, whether the dropped cells are subtracted or the kept recounted", async () => {
+  const input = join(ROOT, "test/fixtures/qc/screen_dense.h5ad");
+  const x = denseX(input);
+  const [nObs, nVars] = x.shape as [number, number];
+  const branches = new Set<string>();
+  for (const minGenes of [0, 14, 17, 19, 22]) {
+    const r = await qcSummary(input, { perturbationColumn: "perturbation", minGenes, minCellsPerPerturbation: 3, minCellsPerGene: 7, dryRun: true, chunkSize: 13 });
+    const keep = r.arrays!.cellMask;
+    const want = new Float64Array(nVars);
+    for (let i = 0; i < nObs; i++) if (keep[i]) for (let j = 0; j < nVars; j++) if (x.values[i * nVars + j] !== 0) want[j]!++;
+    assert.deepEqual(Array.from(r.arrays!.cellsPerGene), Array.from(want), `minGenes ${minGenes}`);
+    assert.deepEqual(Array.from(r.arrays!.geneMask), Array.from(want, (c) => (c >= 7 ? 1 : 0)));
+    branches.add(r.counts.cells.kept * 2 >= nObs ? "subtract" : "recount");
+  }
+  assert.deepEqual([...branches].sort(), ["recount", "subtract"], "both branches exercised");
+});
+
+test("a string (non-categorical) perturbation column and a gene-symbol column other than var_names", async () => {
+  const input = join(dir, "strings.h5ad");
+  const a = emptyAnnData(4, 3);
+  a.obs = dataframe(["c0", "c1", "c2", "c3"], { guide: { type: "array", dtype: "string", shape: [4], data: ["ctrl", "KO", "KO", "ctrl"] } as NdArray });
+  a.var = dataframe(["ID1", "ID2", "ID3"], { symbol: { type: "array", dtype: "string", shape: [3], data: ["ACTB", "mt-Co1", "GAPDH"] } as NdArray });
+  a.X = toLayout(ndarray(Float32Array.from([1, 3, 0, 0, 2, 2, 4, 0, 1, 0, 0, 0]), [4, 3]), "csr");
+  writeH5ad(input, a);
+  const output = join(dir, "strings_out.h5ad");
+  const r = await qcSummary(input, { perturbationColumn: "guide", geneNameColumn: "symbol", minGenes: 1, minCellsPerPerturbation: 1, minCellsPerGene: 1, output });
+  assert.equal(r.controlLabel, "ctrl");
+  assert.equal(r.counts.genes.mitochondrial, 1);
+  assert.deepEqual(Array.from(r.arrays!.metrics.pctCountsMt), [75, 50, 0, NaN]);
+  assert.deepEqual(r.counts.cells, { input: 4, kept: 3, droppedMinGenes: 1, droppedSmallPerturbation: 0 });
+  const out = readH5ad(output);
+  assert.deepEqual(Array.from((out.var.columns.gene_symbols as NdArray).data as string[]), ["ACTB", "mt-Co1", "GAPDH"]);
+  await assert.rejects(qcSummary(input, { perturbationColumn: "guide", geneNameColumn: "nope", dryRun: true }), /nope/);
+});
