@@ -22,6 +22,7 @@ import { registerStandardize } from "./commands/standardize.ts";
 import { registerQcThresholds } from "./commands/qcThresholds.ts";
 import { registerPlan } from "./commands/plan.ts";
 import { registerOverlap } from "./commands/overlap.ts";
+import { registerQc } from "./commands/qc.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -75,6 +76,7 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   registerStandardize(program);
   registerPlan(program);
   registerQcThresholds(program);
+  registerQc(program);
   registerFilter(program);
   registerNormalize(program);
   registerConvert(program);

@@ -199,3 +199,22 @@ export function usageError(cmd: Command, message: string): never {
   cmd.error(`error: ${message}`, { exitCode: 2, code: "crispyx.usage" });
   throw new Error(message); // not reached: commander throws (exitOverride)
 }
+
+/**
+ * The var column of gene symbols for steps that need symbols (QC's MT- genes, DE tables): --gene-column
+ * when given (checked); null when var_names already are symbols; else the detected symbol column, and
+ * the user is told. Leaves the error to the library when nothing fits (its message lists candidates).
+ */
+export async function geneSymbolColumn(file: string, given: string | undefined, say: (m: string) => void): Promise<string | null> {
+  if (given) {
+    await withInput(file, (h) => requireColumn(h, "var", given, "--gene-column"));
+    return given;
+  }
+  const { countEnsemblLike } = await import("../../helpers/geneSymbols.ts");
+  const names = await withInput(file, (h) => h.var.index);
+  if (countEnsemblLike(names) <= names.length / 2) return null;
+  const { detectGeneSymbolColumn } = await import("../../helpers/columnDetection.ts");
+  const column = detectGeneSymbolColumn(file);
+  if (column) say(`using var column '${column}' for gene symbols (var_names are IDs; pass --gene-column to choose another)`);
+  return column;
+}
