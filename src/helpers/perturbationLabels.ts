@@ -34,13 +34,21 @@ export interface NormaliseLabelOptions {
  * to the canonical control. Arguments are checked here, before any label is touched.
  */
 export function labelNormaliser(options: NormaliseLabelOptions = {}): (label: string) => string {
+  for (const key of ["stripPrefixes", "stripSuffixes", "controlAliases"] as const) {
+    const list = options[key];
+    if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== "string"))) {
+      throw new InvalidArgumentError(`${key} must be a list of strings`);
+    }
+  }
+  for (const key of ["stripSuffixRegex", "canonicalControl"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "string") throw new InvalidArgumentError(`${key} must be a string`);
+  }
   const prefixes = [...(options.stripPrefixes ?? [])];
   const suffixes = (options.stripSuffixes ?? []).map((s) => new RegExp(escapeRegExp(s) + PY_END_ANCHOR, "g"));
   const regex = options.stripSuffixRegex ? pythonRegex(options.stripSuffixRegex) : null;
   const aliases = new Set(DEFAULT_CONTROL_ALIASES);
   for (const a of options.controlAliases ?? []) aliases.add(pyLower(String(a)));
   const canonical = options.canonicalControl ?? "NTC";
-  for (const p of prefixes) if (typeof p !== "string") throw new InvalidArgumentError("stripPrefixes must be strings");
   return (label: string) => {
     let s = label;
     for (const p of prefixes) if (p && s.startsWith(p)) s = s.slice(p.length);
@@ -134,7 +142,7 @@ export function normalisePerturbationLabels(
   }
   const text = columnTexts(col);
   const missing = missingMask(col);
-  const mapping: Record<string, string> = {};
+  const mapping = new Map<string, string>();
   const memo = new Map<string, string>();
   const labels: (string | null)[] = new Array(text.length);
   let changed = 0;
@@ -149,7 +157,7 @@ export function normalisePerturbationLabels(
     if (v === undefined) {
       v = normalise(t);
       memo.set(t, v);
-      if (v !== t) mapping[t] = v;
+      if (v !== t) mapping.set(t, v);
     }
     labels[i] = v;
     nPresent++;
@@ -175,5 +183,6 @@ export function normalisePerturbationLabels(
       throw new CrispyxError(`${path}: could not write obs['${column}']: ${(err as Error).message}`, { file: path, cause: err });
     }
   }
-  return { labels, column, changed, mapping, nControl, written };
+  // fromEntries defines own keys, so a label such as "__proto__" is kept as data.
+  return { labels, column, changed, mapping: Object.fromEntries(mapping), nControl, written };
 }

@@ -191,3 +191,17 @@ test("inplace: a nullable string column keeps its missing values; a numeric colu
   assert.equal(plate.type, "array");
   assert.deepEqual(plate.type === "array" ? plate.data : null, ["1", "ctrl", "1", "3"]);
 });
+
+test("options of the wrong type are refused; labels named like object properties are plain data", () => {
+  assert.throws(() => labelNormaliser({ stripPrefixes: "sg" as never }), /stripPrefixes must be a list of strings/);
+  assert.throws(() => labelNormaliser({ controlAliases: [1] as never }), /controlAliases must be a list of strings/);
+  assert.throws(() => labelNormaliser({ canonicalControl: 0 as never }), /canonicalControl must be a string/);
+  const b = emptyAnnData(2, 1);
+  const p = join(scratch.dir, "proto.h5ad");
+  b.obs = dataframe(["c0", "c1"], { guide: strings(["__proto__", "constructor"]) });
+  writeH5ad(p, b);
+  const r = normalisePerturbationLabels(p, "guide", { controlAliases: ["__proto__", "constructor"], ...quiet });
+  assert.deepEqual(Object.keys(r.mapping), ["__proto__", "constructor"]);
+  assert.equal(Object.getOwnPropertyDescriptor(r.mapping, "__proto__")?.value, "NTC");
+  assert.equal(Object.getPrototypeOf(r.mapping), Object.prototype);
+});
