@@ -16,6 +16,7 @@ import { calculateAdaptiveQcThresholds, type AdaptiveQcThresholds } from "../hel
 import { standardizeDataset } from "../ops/standardize.ts";
 import { normalizeTotalLog1p } from "../ops/normalize.ts";
 import { writeReport } from "../report/html.ts";
+import { qcSummary, qcSummaryPath, type QcCounts } from "../qc/qcSummary.ts";
 
 export interface DemoOptions extends ScreenSpec {
   /** Directory for the demo's files (created if missing). */
@@ -51,6 +52,7 @@ export interface DemoResult {
   steps: DemoStep[];
   knockdown: KnockdownRow[];
   thresholds: AdaptiveQcThresholds;
+  qc: QcCounts;
   totalSeconds: number;
 }
 
@@ -221,9 +223,26 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     detail: `min ${t.minGenes} genes per cell, ${t.minCellsPerPerturbation} cells per perturbation, ${t.minCellsPerGene} cells per gene (${t.mode})`,
   }));
 
+  const filtered = file("demo_qc.h5ad");
+  rmSync(qcSummaryPath(filtered), { force: true });
+  files.qc = filtered;
+  const qc = await step("qc", () => qcSummary(standardized, {
+    ...stream,
+    perturbationColumn: "perturbation",
+    controlLabel: "control",
+    minGenes: thresholds.minGenes,
+    minCellsPerPerturbation: thresholds.minCellsPerPerturbation,
+    minCellsPerGene: thresholds.minCellsPerGene,
+    output: filtered,
+    force: true,
+  }), (r) => ({
+    detail: `kept ${r.counts.cells.kept} of ${r.counts.cells.input} cells, ${r.counts.genes.kept} of ${r.counts.genes.input} genes, ${r.counts.perturbations.kept} of ${r.counts.perturbations.input} perturbations`,
+    output: filtered,
+  }));
+
   const normalized = file("demo_normalized.h5ad");
   files.normalized = normalized;
-  await step("normalize", () => normalizeTotalLog1p(standardized, { ...stream, output: normalized }), (r) => ({
+  await step("normalize", () => normalizeTotalLog1p(filtered, { ...stream, output: normalized }), (r) => ({
     detail: `${r.nObs} cells scaled to 10,000 counts, log1p (${r.nnz} non-zeros)`,
     output: normalized,
   }));
@@ -231,7 +250,7 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
   const report = file("demo_report.html");
   files.report = report;
   await step("report", () => writeReport(report, {
-    data: standardized,
+    data: filtered,
     perturbationColumn: "perturbation",
     controlLabel: "control",
     title: `crispyx demo: ${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs (seed ${spec.seed})`,
@@ -241,7 +260,7 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     output: report,
   }));
 
-  return { spec, outDir, files, steps, knockdown: pass.knockdown, thresholds, totalSeconds: (performance.now() - t0) / 1000 };
+  return { spec, outDir, files, steps, knockdown: pass.knockdown, thresholds, qc: qc.counts, totalSeconds: (performance.now() - t0) / 1000 };
 }
 
 /** The distinct labels of an obs column (categories in use, or distinct values). */

@@ -18,11 +18,11 @@ test("crispyx demo (small) writes a screen anndata reads, runs the pipeline and 
   assert.doesNotMatch(r.stderr, /\x1b\[/);
   const file = join(out, "demo.h5ad");
   assert.ok(existsSync(file));
-  for (const step of ["generate", "check counts", "detect", "standardize", "qc thresholds", "normalize", "report"]) {
+  for (const step of ["generate", "check counts", "detect", "standardize", "qc thresholds", "qc", "normalize", "report"]) {
     assert.match(r.stdout, new RegExp(`^  ${step} +[\\d.]+ s  `, "m"), step);
   }
   assert.match(r.stdout, /detect .* perturbations in obs\['perturbation'\] \(6 groups, control 'non-targeting'\), gene symbols in var\['gene_symbols'\]/);
-  for (const f of ["demo_standardized.h5ad", "demo_normalized.h5ad", "demo_report.html"]) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ["demo_standardized.h5ad", "demo_qc.h5ad", "demo_normalized.h5ad", "demo_report.html"]) assert.ok(existsSync(join(out, f)), f);
   assert.equal(readdirSync(out).filter((f) => f.startsWith(".crispyx-tmp")).length, 0);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
