@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "test", "fixtures", "helpers-b")
+OUT = os.environ.get("HELPERS_B_OUT") or os.path.join(ROOT, "test", "fixtures", "helpers-b")
 MIRROR = "/work/.mirror"
 
 import crispyx.data as cd  # noqa: E402  (the seed, from PYTHONPATH)
