@@ -8,10 +8,11 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
-import { replaceElement, STAGING_NAME } from "../../src/io/anndata/edit.ts";
+import { journalPath, readJournal, recoverInterruptedEdit, replaceElement, STAGING_NAME } from "../../src/io/anndata/edit.ts";
 import { writeElem } from "../../src/io/anndata/registry.ts";
 import { scalar } from "../../src/io/anndata/model.ts";
-import { listLinks } from "../../src/io/h5/links.ts";
+import { linkStorageRanges, listLinks } from "../../src/io/h5/links.ts";
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
 import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
 import { copyFixture, datasetDigest, FIXTURES, h5pyWalk, tempDir } from "./editSupport.ts";
@@ -42,6 +43,7 @@ function readBoth(file: string): any {
 }
 
 const CASES: Array<{ target: "obs" | "uns"; step: string; expect: "old" | "new" }> = [
+  { target: "obs", step: "staging-group-journal", expect: "old" },
   { target: "obs", step: "mid-write", expect: "old" },
   { target: "obs", step: "staging-group", expect: "old" },
   { target: "obs", step: "staged", expect: "old" },
@@ -51,6 +53,7 @@ const CASES: Array<{ target: "obs" | "uns"; step: string; expect: "old" | "new" 
   { target: "uns", step: "mid-write", expect: "old" },
   { target: "uns", step: "staging-group", expect: "old" },
   { target: "uns", step: "staged", expect: "old" },
+  { target: "uns", step: "real-link-journal", expect: "old" },
   { target: "uns", step: "real-link", expect: "new" },
   { target: "uns", step: "done", expect: "new" },
 ];
@@ -82,3 +85,55 @@ for (const { target, step, expect } of CASES) {
     assert.equal(datasetDigest(file, "/X"), xBefore);
   });
 }
+
+// HDF5 itself has no journal: if it were killed while flushing the link it adds to /var (staging) or to
+// /uns (a new name), that group could be half-written. Simulate both torn states on the file left by a
+// child killed right after such a session (its undo journal still present) and check the recovery.
+function writeAt(file: string, pos: number, bytes: Buffer): void {
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, bytes, 0, bytes.length, pos);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+for (const [target, step, group] of [["obs", "staging-group", "/var"], ["uns", "real-link", "/uns"]] as const) {
+  for (const damage of ["zeroed", "torn"] as const) {
+    test(`a ${damage} ${group} after HDF5 added a link (killed at '${step}') is restored from the undo journal`, () => {
+      const file = copyFixture("full_csr", DIR, `torn_${target}_${damage}`);
+      const xBefore = datasetDigest(file, "/X");
+      assert.equal(runChild(file, target, step).signal, "SIGKILL");
+      const journal = readJournal(file);
+      assert.ok(journal, "the journal of the interrupted session is there");
+      assert.equal(journal.group, group);
+      if (damage === "zeroed") {
+        for (const [pos, len] of linkStorageRanges(file, group)) writeAt(file, pos, Buffer.alloc(len));
+      } else {
+        // Torn flush: the new symbol nodes / header reached the disk, the group's local heap did not.
+        const heapish = journal.ranges.filter((r) => ["HEAP"].includes(r.bytes.toString("latin1", 0, 4)));
+        const data = journal.ranges.filter((r) => !["HEAP", "TREE", "SNOD", "OHDR", "OCHK"].includes(r.bytes.toString("latin1", 0, 4)) && r.bytes[0] !== 1);
+        for (const r of [...heapish, ...data]) writeAt(file, r.pos, r.bytes);
+      }
+      assert.equal(recoverInterruptedEdit(file), "restored");
+      assert.ok(!existsSync(journalPath(file)));
+      const got = readBoth(file);
+      // The staging group may remain (it is invisible), the original content is back.
+      assert.deepEqual(diffDumps(got, json(original)), []);
+      assert.equal(datasetDigest(file, "/X"), xBefore);
+      replaceElement(file, "/uns/after", (f, at) => writeElem(f, at, scalar("ok")));
+      assert.equal(readBoth(file).uns.items.after.value, "ok");
+      for (const g of ["/obs", "/var"]) assert.ok(!listLinks(file, g).includes(STAGING_NAME));
+    });
+  }
+}
+
+test("a journal whose group is intact is dropped without writing anything", () => {
+  const file = copyFixture("full_csr", DIR, "journal_intact");
+  assert.equal(runChild(file, "uns", "real-link").signal, "SIGKILL");
+  assert.ok(existsSync(journalPath(file)));
+  assert.equal(recoverInterruptedEdit(file), "kept");
+  assert.ok(!existsSync(journalPath(file)));
+  assert.deepEqual(readBoth(file).uns.items.fresh, json(dumpElement(NEW_UNS)));
+  assert.equal(recoverInterruptedEdit(file), "none");
+});

@@ -2,7 +2,7 @@
  * Crash-safe in-place edits of an .h5ad file's metadata (obs, var, uns, obsm, …) without touching X.
  *
  * Protocol (each step durable — fsync — before the next):
- *  1. an HDF5 session that only creates the empty staging group `__crispyx_staging__` inside /obs (or
+ *  1. an HDF5 session (guarded by an undo journal, below) that only creates the empty staging group `__crispyx_staging__` inside /obs (or
  *     inside /var when obs itself is edited): anndata and crispyx read a dataframe's columns from its
  *     `column-order` attribute, so an extra member is invisible to both. (The root is no place for it:
  *     anndata refuses unknown root keys, and "raw.*" ones clash with a modern /raw group.)
@@ -12,14 +12,22 @@
  *  3. swap: one small write makes the real link point at the new element ("real-link"), one more makes
  *     the staged link point at the old one ("staged-link") — ../h5/links.ts, on the closed file, since
  *     HDF5 (and h5wasm) cannot move or delete links;
- *     (an element that did not exist yet is instead hard-linked under its name in a short session);
+ *     (an element that did not exist yet is instead hard-linked under its name in a short guarded session);
  *  4. one write removes the staging group's link from its dataframe group.
  * An interruption at any point leaves the old element or the new one under the real name, never
  * neither; a leftover staging group is invisible to anndata and removed by the next edit.
+ * HDF5 has no journal of its own: the two short sessions that add a link to an existing group (steps 1
+ * and 3 for a new name) could, if killed while HDF5 flushes, leave that group half-written. So before
+ * each, the bytes holding that group's links are copied to `<file>.crispyx-undo` (written whole, then
+ * renamed); the next crispyx edit of the file (recoverInterruptedEdit) checks the group and, only if it
+ * is damaged, writes those bytes back — the link insertion is undone and the old state returns.
  * The space of the replaced element is not reclaimed (as with h5py's `del`); `h5repack` compacts a file.
  */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { dirname } from "node:path";
 import { H5File, isFileOpen } from "../h5/file.ts";
-import { deleteLink, retargetLink } from "../h5/links.ts";
+import { deleteLink, linkStorageRanges, listLinks, retargetLink } from "../h5/links.ts";
 import { CrispyxError } from "../../errors.ts";
 import { assertAnnData } from "./anndata.ts";
 
@@ -63,9 +71,160 @@ function session<T>(path: string, mode: "r" | "r+", fn: (f: H5File) => T): T {
   }
 }
 
-/** Remove a staging group left behind by an interrupted edit. */
+// ---- undo journal for the sessions that add a link ------------------------------------------------
+
+const JOURNAL_MAGIC = Buffer.from("CRXUNDO1");
+
+export function journalPath(path: string): string {
+  return `${path}.crispyx-undo`;
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(dirname(path), "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Copy the bytes holding `group`'s links into the journal, with the group's link names and the one name
+ * the session is about to add: written to a temporary name, then renamed.
+ */
+function writeJournal(path: string, group: string, adds: string): void {
+  const ranges = linkStorageRanges(path, group);
+  const meta = Buffer.from(JSON.stringify({ group, names: listLinks(path, group), adds }), "utf8");
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(meta.length, 0);
+  head.writeUInt32LE(ranges.length, 4);
+  const parts: Buffer[] = [JOURNAL_MAGIC, head, meta];
+  const fd = openSync(path, "r");
+  try {
+    for (const [pos, len] of ranges) {
+      const r = Buffer.alloc(12 + len);
+      r.writeBigUInt64LE(BigInt(pos), 0);
+      r.writeUInt32LE(len, 8);
+      for (let got = 0; got < len; ) {
+        const n = readSync(fd, r, 12 + got, len - got, pos + got);
+        if (n === 0) throw new CrispyxError(`${path}: unexpected end of file`, { file: path });
+        got += n;
+      }
+      parts.push(r);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const body = Buffer.concat(parts);
+  const tmp = `${journalPath(path)}.tmp`;
+  writeFileSync(tmp, Buffer.concat([body, createHash("sha256").update(body).digest()]));
+  const tfd = openSync(tmp, "r+");
+  fsyncSync(tfd);
+  closeSync(tfd);
+  renameSync(tmp, journalPath(path));
+  fsyncDir(path);
+}
+
+function dropJournal(path: string): void {
+  rmSync(journalPath(path), { force: true });
+  rmSync(`${journalPath(path)}.tmp`, { force: true });
+  fsyncDir(path);
+}
+
+export interface Journal {
+  group: string;
+  /** The group's link names before the session, and the name the session adds. */
+  names: string[];
+  adds: string;
+  ranges: Array<{ pos: number; bytes: Buffer }>;
+}
+
+/** The saved bytes of an unfinished guarded session (null when there is none or it was never completed). */
+export function readJournal(path: string): Journal | null {
+  if (!existsSync(journalPath(path))) return null;
+  const buf = readFileSync(journalPath(path));
+  if (buf.length < 48) return null;
+  const body = buf.subarray(0, buf.length - 32);
+  if (!body.subarray(0, 8).equals(JOURNAL_MAGIC) || !createHash("sha256").update(body).digest().equals(buf.subarray(buf.length - 32))) {
+    return null; // never completed, so the session it guards never started
+  }
+  const metaLen = body.readUInt32LE(8);
+  const count = body.readUInt32LE(12);
+  const meta = JSON.parse(body.toString("utf8", 16, 16 + metaLen)) as Omit<Journal, "ranges">;
+  const ranges: Journal["ranges"] = [];
+  for (let p = 16 + metaLen, i = 0; i < count; i++) {
+    const pos = Number(body.readBigUInt64LE(p));
+    const len = body.readUInt32LE(p + 8);
+    ranges.push({ pos, bytes: body.subarray(p + 12, p + 12 + len) });
+    p += 12 + len;
+  }
+  return { ...meta, ranges };
+}
+
+/**
+ * True when the guarded group is in one of the two states the session could leave complete: its old
+ * links, or its old links plus the one it was adding — read by our parser (signatures, checksums, name
+ * order) and by HDF5, which must open every member.
+ */
+function groupIsHealthy(path: string, j: Journal): boolean {
+  try {
+    linkStorageRanges(path, j.group);
+    const now = [...listLinks(path, j.group)].sort();
+    const before = [...j.names].sort();
+    const after = [...j.names, j.adds].sort();
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (!same(now, before) && !same(now, after)) return false;
+    return session(path, "r", (f) => {
+      const prefix = j.group === "/" ? "" : j.group;
+      for (const k of f.keys(j.group)) if (f.kind(`${prefix}/${k}`) === null) return false;
+      return true;
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finish off an edit that was interrupted while HDF5 was adding a link: if the journal exists and the
+ * group it guards is damaged, write the saved bytes back. Returns what was done.
+ */
+export function recoverInterruptedEdit(path: string): "none" | "kept" | "restored" {
+  assertClosed(path);
+  const journal = readJournal(path);
+  if (!journal) {
+    if (existsSync(`${journalPath(path)}.tmp`) || existsSync(journalPath(path))) dropJournal(path);
+    return "none";
+  }
+  const healthy = groupIsHealthy(path, journal);
+  if (!healthy) {
+    const fd = openSync(path, "r+");
+    try {
+      for (const r of journal.ranges) {
+        let done = 0;
+        while (done < r.bytes.length) done += writeSync(fd, r.bytes, done, r.bytes.length - done, r.pos + done);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  dropJournal(path);
+  return healthy ? "kept" : "restored";
+}
+
+/** An HDF5 session that adds a link to `group`, guarded by the undo journal. */
+function guardedSession(path: string, group: string, adds: string, step: string, opts: EditOptions, fn: (f: H5File) => void): void {
+  writeJournal(path, group, adds);
+  opts.onStep?.(`${step}-journal`);
+  session(path, "r+", fn);
+  opts.onStep?.(step);
+  dropJournal(path);
+}
+
+/** Remove a staging group left behind by an interrupted edit (after undoing a damaged link insertion). */
 export function removeLeftoverStaging(path: string): void {
   assertClosed(path);
+  recoverInterruptedEdit(path);
   const leftovers = session(path, "r", (f) => STAGING_PARENTS.filter((p) => f.exists(`${p}/${STAGING_NAME}`)));
   for (const parent of leftovers) deleteLink(path, parent, STAGING_NAME);
 }
@@ -84,6 +243,7 @@ export function replaceElement(
   assertClosed(path);
   const [parent, name] = parentAndName(elementPath);
   const stage = stagingParent(elementPath);
+  removeLeftoverStaging(path);
   const { existed, parentExists } = session(path, "r", (f) => {
     assertAnnData(f);
     if (!f.isGroup(stage)) {
@@ -94,10 +254,8 @@ export function replaceElement(
   if (!parentExists && session(path, "r", (f) => f.exists(parent))) {
     throw new CrispyxError(`${path}: cannot write ${elementPath}: ${parent} is not a group`, { file: path });
   }
-  removeLeftoverStaging(path);
   const stagingGroup = `${stage}/${STAGING_NAME}`;
-  session(path, "r+", (f) => f.createGroup(stagingGroup));
-  opts.onStep?.("staging-group");
+  guardedSession(path, stage, STAGING_NAME, "staging-group", opts, (f) => f.createGroup(stagingGroup));
   const staged = `${stagingGroup}/${name}`;
   try {
     session(path, "r+", (f) => write(f, staged));
@@ -110,19 +268,28 @@ export function replaceElement(
     retargetLink(path, parent, name, staged, { onStep: opts.onStep });
   } else {
     // A new name: HDF5 adds the link (a hard link, so the staged link can then simply be dropped).
-    session(path, "r+", (f) => {
+    const existing = session(path, "r", (f) => nearestGroup(f, parent));
+    const adds = elementPath.slice(existing.length).split("/").filter(Boolean)[0]!;
+    guardedSession(path, existing, adds, "real-link", opts, (f) => {
       f.ensureGroup(parent);
       f.hardLink(staged, elementPath);
     });
-    opts.onStep?.("real-link");
   }
   deleteLink(path, stage, STAGING_NAME);
   opts.onStep?.("done");
 }
 
+/** The closest existing group at or above `group` (where HDF5 will add the first new link). */
+function nearestGroup(f: H5File, group: string): string {
+  const parts = group.split("/").filter(Boolean);
+  while (parts.length && !f.isGroup("/" + parts.join("/"))) parts.pop();
+  return "/" + parts.join("/");
+}
+
 /** Delete the element at `elementPath` (no-op when absent). One durable write. */
 export function deleteElement(path: string, elementPath: string): void {
   assertClosed(path);
+  removeLeftoverStaging(path);
   const [parent, name] = parentAndName(elementPath);
   const exists = session(path, "r", (f) => {
     assertAnnData(f);

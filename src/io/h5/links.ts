@@ -35,7 +35,11 @@ interface Ctx {
   base: number;
   /** Group leaf node K: a symbol node holds up to 2K entries. */
   leafK: number;
+  /** Group internal node K: a group B-tree node has room for 2K children. */
+  internalK: number;
   rootHeader: number;
+  /** When set, every structure read while listing a group is recorded here as [position, length]. */
+  ranges?: Array<[number, number]>;
 }
 
 function fail(ctx: { file: string }, why: string): CrispyxError {
@@ -90,18 +94,20 @@ function openCtx(fd: number, file: string): Ctx {
       const O = sb[13]!;
       const L = sb[14]!;
       const leafK = sb.readUInt16LE(16);
+      const internalK = sb.readUInt16LE(18);
       let p = version === 0 ? 24 : 28;
       const base = readUInt(sb, p, O);
       p += 4 * O; // base, free-space, end-of-file and driver-info addresses
       const rootHeader = readUInt(sb, p + O, O); // root symbol table entry: name offset, header address, …
-      return { fd, file, O, L, base: base < 0 ? at : base, leafK, rootHeader };
+      return { fd, file, O, L, base: base < 0 ? at : base, leafK, internalK, rootHeader };
     }
     if (version === 2 || version === 3) {
       const O = sb[9]!;
       const L = sb[10]!;
       const base = readUInt(sb, 12, O);
       const rootHeader = readUInt(sb, 12 + 3 * O, O);
-      return { fd, file, O, L, base: base < 0 ? at : base, leafK: 4, rootHeader };
+      // These files keep K values in a superblock extension; HDF5's defaults are what it writes.
+      return { fd, file, O, L, base: base < 0 ? at : base, leafK: 4, internalK: 16, rootHeader };
     }
     throw fail({ file }, `superblock version ${version} is not supported`);
   }
@@ -150,6 +156,7 @@ function headerMessages(ctx: Ctx, addr: number): Message[] {
     parseV2Chunk(ctx, chunk, out, pending);
   } else if (first[0] === 1) {
     const pre = pread(ctx, abs, 16);
+    ctx.ranges?.push([abs, 16]);
     const size = pre.readUInt32LE(8);
     const chunk: Chunk = { pos: abs + 16, length: size, version: 1, start: 0, msgHeader: 8 };
     parseV1Chunk(ctx, chunk, out, pending);
@@ -174,6 +181,7 @@ function noteContinuation(ctx: Ctx, m: Message, pending: Array<[number, number]>
 
 function parseV1Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
   const buf = pread(ctx, chunk.pos, chunk.length);
+  ctx.ranges?.push([chunk.pos, chunk.length]);
   for (let p = 0; p + 8 <= buf.length; ) {
     const type = buf.readUInt16LE(p);
     const size = buf.readUInt16LE(p + 2);
@@ -186,6 +194,7 @@ function parseV1Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[nu
 
 function parseV2Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
   const buf = pread(ctx, chunk.pos, chunk.length);
+  ctx.ranges?.push([chunk.pos, chunk.length]);
   const stored = buf.readUInt32LE(buf.length - 4);
   if (lookup3(buf.subarray(0, buf.length - 4)) !== stored) throw fail(ctx, `object header chunk at ${chunk.pos} has a bad checksum`);
   const headerSize = chunk.msgHeader;
@@ -269,6 +278,9 @@ function symbolNodes(ctx: Ctx, btreeAddr: number): SymbolNode[] {
     if (head.toString("latin1", 0, 4) !== "TREE" || head[4] !== 0) throw fail(ctx, `no group B-tree node at ${addr}`);
     const level = head[5]!;
     const used = head.readUInt16LE(6);
+    if (used > 2 * ctx.internalK) throw fail(ctx, `group B-tree node at ${addr} claims ${used} children`);
+    // A node is allocated at full size: header, siblings, 2K children and 2K+1 keys.
+    ctx.ranges?.push([abs, 8 + 2 * ctx.O + 2 * ctx.internalK * ctx.O + (2 * ctx.internalK + 1) * ctx.L]);
     const body = pread(ctx, abs + 8 + 2 * ctx.O, used * (ctx.L + ctx.O) + ctx.L);
     for (let i = 0; i < used; i++) {
       const child = readUInt(body, ctx.L + i * (ctx.L + ctx.O), ctx.O);
@@ -277,6 +289,8 @@ function symbolNodes(ctx: Ctx, btreeAddr: number): SymbolNode[] {
         const snAbs = ctx.base + child;
         const sn = pread(ctx, snAbs, 8 + 2 * ctx.leafK * entrySize(ctx));
         if (sn.toString("latin1", 0, 4) !== "SNOD") throw fail(ctx, `no symbol node at ${child}`);
+        if (sn.readUInt16LE(6) > 2 * ctx.leafK) throw fail(ctx, `symbol node at ${child} claims ${sn.readUInt16LE(6)} entries`);
+        ctx.ranges?.push([snAbs, sn.length]);
         out.push({ pos: snAbs, count: sn.readUInt16LE(6), entries: sn });
       }
     }
@@ -291,6 +305,7 @@ function heapData(ctx: Ctx, heapAddr: number): Buffer {
   if (h.toString("latin1", 0, 4) !== "HEAP") throw fail(ctx, `no local heap at ${heapAddr}`);
   const size = readUInt(h, 8, ctx.L);
   const dataAddr = readUInt(h, 8 + 2 * ctx.L, ctx.O);
+  ctx.ranges?.push([abs, h.length], [ctx.base + dataAddr, size]);
   return pread(ctx, ctx.base + dataAddr, size);
 }
 
@@ -310,8 +325,16 @@ function groupLinks(ctx: Ctx, headerAddr: number, groupPath: string): LinkSlot[]
     for (const sn of symbolNodes(ctx, readUInt(stab.body, 0, ctx.O))) {
       for (let i = 0; i < sn.count; i++) {
         const off = 8 + i * es;
-        const name = cString(heap, readUInt(sn.entries, off, ctx.O));
+        const nameOffset = readUInt(sn.entries, off, ctx.O);
+        if (nameOffset < 0 || nameOffset >= heap.length) throw fail(ctx, `link name offset ${nameOffset} outside the local heap of ${groupPath}`);
+        const name = cString(heap, nameOffset);
         slots.push({ kind: "entry", name, snodPos: sn.pos, index: i, count: sn.count, entryPos: sn.pos + off });
+      }
+    }
+    // Symbol nodes keep names in strictly increasing byte order; anything else is damage.
+    for (let i = 1; i < slots.length; i++) {
+      if (Buffer.compare(Buffer.from(slots[i - 1]!.name), Buffer.from(slots[i]!.name)) >= 0) {
+        throw fail(ctx, `links of ${groupPath} are out of order ('${slots[i - 1]!.name}', '${slots[i]!.name}')`);
       }
     }
     return slots;
@@ -521,6 +544,25 @@ export function listLinks(path: string, groupPath: string): string[] {
   try {
     const ctx = openCtx(fd, path);
     return groupLinks(ctx, groupHeader(ctx, groupPath), groupPath).map((s) => s.name);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The byte ranges [position, length] that hold the links of `groupPath`: its object header chunks and,
+ * for an old-style group, its B-tree nodes, symbol nodes and local heap. Adding a link through HDF5
+ * changes only these (plus newly allocated space), so a copy of them can undo an interrupted insertion.
+ * Throws when the structures are damaged (bad signature, checksum, count or name offset).
+ */
+export function linkStorageRanges(path: string, groupPath: string): Array<[number, number]> {
+  const fd = openSync(path, "r");
+  try {
+    const ctx = openCtx(fd, path);
+    const header = groupHeader(ctx, groupPath);
+    ctx.ranges = [];
+    groupLinks(ctx, header, groupPath);
+    return ctx.ranges;
   } finally {
     closeSync(fd);
   }
