@@ -41,7 +41,7 @@ test("README quick tour: every CLI line runs and exits 0", () => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp.path, encoding: "utf8" });
     assert.equal(r.status, 0, `${line}\n${r.stderr}`);
   }
-  for (const f of ["demo.h5ad", "std.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "obs.csv", "report.html"]) {
+  for (const f of ["demo.h5ad", "std.h5ad", "qc.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "obs.csv", "report.html"]) {
     assert.ok(existsSync(join(tmp.path, "tour", f)), f);
   }
 });
