@@ -96,6 +96,15 @@ export function cellsWhere(keep: Uint8Array, value: 0 | 1): Int32Array {
   return out;
 }
 
+/** Positions (sorted) of the cells that passed the gene filter but were dropped with their perturbation. */
+export function droppedByPerturbation(detectedGenes: Int32Array, keep: Uint8Array, minGenes: number): Int32Array {
+  let n = 0;
+  for (let i = 0; i < keep.length; i++) if (!keep[i] && detectedGenes[i]! >= minGenes) n++;
+  const out = new Int32Array(n);
+  for (let i = 0, k = 0; i < keep.length; i++) if (!keep[i] && detectedGenes[i]! >= minGenes) out[k++] = i;
+  return out;
+}
+
 /** Genes detected in at least `minCellsPerGene` kept cells (filter_genes_by_cell_count). */
 export function geneMask(cellsPerGene: Float64Array, minCellsPerGene: number): Uint8Array {
   return Uint8Array.from(cellsPerGene, (c) => (c >= minCellsPerGene ? 1 : 0));

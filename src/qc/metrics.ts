@@ -29,7 +29,7 @@ export interface CellQcMetrics {
 
 export interface MetricPassResult {
   cells: CellQcMetrics;
-  /** Cells with a stored entry per gene, over all cells. */
+  /** Per gene: cells with a stored entry for it, among the cells with at least `minGenes` detected genes. */
   cellsPerGene: Float64Array;
 }
 
@@ -50,12 +50,15 @@ function badValue(file: string, cellNames: (i: number) => string, i: number, j: 
 }
 
 /**
- * Pass 1: metrics for every cell and detection counts for every gene. Throws (naming the file, cell and
- * gene) at the first negative, NaN or infinite value, before anything is written.
+ * Pass 1: metrics for every cell, and per gene the cells detecting it among those that pass the
+ * min-genes filter (a row's detected genes are known before its entries are read, so the cells the
+ * first filter drops never enter the gene counts). Throws (naming the file, cell and gene) at the first
+ * negative, NaN or infinite value, before anything is written.
  */
 export async function computeQcMetrics(
   x: MatrixReader,
   isMt: Uint8Array,
+  minGenes: number,
   file: string,
   cellName: (i: number) => string,
   opts: StreamOptions & { chunkSize: number },
@@ -74,6 +77,7 @@ export async function computeQcMetrics(
       const lo = num(b.indptr, r), hi = num(b.indptr, r + 1);
       const i = start + r;
       let total = 0, mt = 0, positive = 0;
+      const countGenes = hi - lo >= minGenes ? 1 : 0;
       for (let k = lo; k < hi; k++) {
         const v = Number(b.data[k]);
         const j = b.indices[k] as number;
@@ -81,7 +85,7 @@ export async function computeQcMetrics(
         total += v;
         if (isMt[j]) mt += v;
         if (v > 0) positive++;
-        cellsPerGene[j]!++;
+        cellsPerGene[j]! += countGenes;
       }
       detectedGenes[i] = hi - lo;
       nGenesByCounts[i] = positive;

@@ -34,7 +34,7 @@ import { readLabelCodes } from "../ops/sort.ts";
 import { checkInputOutput, ensureOutputDir, openInput } from "../ops/operatorIO.ts";
 import { writeFilteredSubset } from "../ops/subset.ts";
 import { adjustDetections, computeQcMetrics, qcChunkSize, type CellQcMetrics } from "./metrics.ts";
-import { cellMasks, cellsWhere, controlLabelFor, geneMask, mitochondrialMask, type PerturbationCount } from "./filters.ts";
+import { cellMasks, cellsWhere, controlLabelFor, droppedByPerturbation, geneMask, mitochondrialMask, type PerturbationCount } from "./filters.ts";
 
 /** The seed's defaults. */
 export const QC_DEFAULTS = { minGenes: 100, minCellsPerPerturbation: 50, minCellsPerGene: 100 } as const;
@@ -290,13 +290,15 @@ export async function qcSummary(input: DataSource, opts: QcOptions): Promise<QcR
     const cellName = (i: number) => h2.file.readStrings(obsIndex, i, 1)[0] ?? String(i);
     const pass = { ...opts, chunkSize };
 
-    const { cells: metrics, cellsPerGene } = await computeQcMetrics(x, isMt, inputPath, cellName, pass);
+    const { cells: metrics, cellsPerGene } = await computeQcMetrics(x, isMt, thresholds.minGenes, inputPath, cellName, pass);
     const masks = cellMasks(metrics.detectedGenes, lc, control, thresholds.minGenes, thresholds.minCellsPerPerturbation);
     // Genes are counted in the kept cells only (the seed's in-memory path; its streaming paths forget to
-    // remove the cells that failed the gene filter). Read whichever side is smaller: subtract the dropped
-    // cells from the all-cell counts, or count the kept cells afresh.
+    // remove the cells that failed the gene filter). Pass 1 counted the cells passing the gene filter;
+    // now either subtract those the perturbation filter dropped (usually few: only their rows are read)
+    // or, when they outnumber the kept cells, count the kept cells afresh.
     const nKept = masks.keep.reduce((s, v) => s + v, 0);
-    if (nObs - nKept <= nKept) await adjustDetections(x, cellsWhere(masks.keep, 0), cellsPerGene, -1, pass);
+    const dropped = droppedByPerturbation(metrics.detectedGenes, masks.keep, thresholds.minGenes);
+    if (dropped.length <= nKept) await adjustDetections(x, dropped, cellsPerGene, -1, pass);
     else {
       cellsPerGene.fill(0);
       await adjustDetections(x, cellsWhere(masks.keep, 1), cellsPerGene, 1, pass);

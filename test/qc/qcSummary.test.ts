@@ -280,19 +280,19 @@ test("SIGKILL mid-way leaves nothing under the output name", async () => {
   assert.equal(r.counts.cells.kept, 194);
 });
 
-test("genes are counted over the kept cells, whether the dropped cells are subtracted or the kept recounted", async () => {
+test("genes are counted over the kept cells, whether the cells dropped with their perturbation are subtracted or the kept recounted", async () => {
   const input = join(ROOT, "test/fixtures/qc/screen_dense.h5ad");
   const x = denseX(input);
   const [nObs, nVars] = x.shape as [number, number];
   const branches = new Set<string>();
-  for (const minGenes of [0, 14, 17, 19, 22]) {
-    const r = await qcSummary(input, { perturbationColumn: "perturbation", minGenes, minCellsPerPerturbation: 3, minCellsPerGene: 7, dryRun: true, chunkSize: 13 });
+  for (const [minGenes, minCellsPerPerturbation] of [[0, 3], [14, 3], [17, 20], [19, 3], [10, 30], [22, 8]]) {
+    const r = await qcSummary(input, { perturbationColumn: "perturbation", minGenes, minCellsPerPerturbation, minCellsPerGene: 7, dryRun: true, chunkSize: 13 });
     const keep = r.arrays!.cellMask;
     const want = new Float64Array(nVars);
     for (let i = 0; i < nObs; i++) if (keep[i]) for (let j = 0; j < nVars; j++) if (x.values[i * nVars + j] !== 0) want[j]!++;
-    assert.deepEqual(Array.from(r.arrays!.cellsPerGene), Array.from(want), `minGenes ${minGenes}`);
+    assert.deepEqual(Array.from(r.arrays!.cellsPerGene), Array.from(want), `minGenes ${minGenes}, min cells per perturbation ${minCellsPerPerturbation}`);
     assert.deepEqual(Array.from(r.arrays!.geneMask), Array.from(want, (c) => (c >= 7 ? 1 : 0)));
-    branches.add(r.counts.cells.kept * 2 >= nObs ? "subtract" : "recount");
+    branches.add(r.counts.cells.droppedSmallPerturbation <= r.counts.cells.kept ? "subtract" : "recount");
   }
   assert.deepEqual([...branches].sort(), ["recount", "subtract"], "both branches exercised");
 });
