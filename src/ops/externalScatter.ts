@@ -89,14 +89,15 @@ function widenInPlace(dst: TypedArray, narrow: Uint8Array | Uint16Array, n: numb
 const MIN_CAPACITY = 1 << 16;
 
 /** Bytes per buffered element: destination + minor + value, then their sorted copies. */
-function bytesPerElement(valueBytes: number): number {
-  return 4 + 4 + valueBytes + 4 + valueBytes;
+function bytesPerElement(valueBytes: number, nDest: number): number {
+  // destination, minor, value, their sorted copies, and a second destination array for radix passes.
+  return 4 + 4 + valueBytes + 4 + valueBytes + (nDest > 4096 ? 4 : 0);
 }
 
 /** How many elements one buffer holds for this budget (never below 64 Ki). */
 export function bufferCapacity(memoryBudget: number, nDest: number, valueBytes: number): number {
   const usable = memoryBudget - 4 * nDest;
-  return Math.max(MIN_CAPACITY, Math.floor(usable / bytesPerElement(valueBytes)));
+  return Math.max(MIN_CAPACITY, Math.floor(usable / bytesPerElement(valueBytes, nDest)));
 }
 
 /**
@@ -111,6 +112,8 @@ export class ExternalScatter {
   n = 0;
   private sortedMinor: Int32Array;
   private sortedValues: TypedArray;
+  /** Destinations between radix passes (only when there are many destination lines). */
+  private tmpDest?: Uint32Array;
   private counts: Uint32Array;
   private runs: Run[] = [];
   private fd: number | null = null;
@@ -136,32 +139,42 @@ export class ExternalScatter {
     return this.capacity - this.n;
   }
 
-  /** Counting sort of the buffer by destination (stable), leaving the result in sorted* and counts. */
+  /**
+   * Stable sort of the buffer by destination, leaving the result in sorted* and per-line counts in
+   * `counts`. Few lines: one counting-sort pass. Many lines (over 4096): LSD radix passes of at most
+   * 2^11 buckets, because scattering into tens of thousands of places at once thrashes the caches and
+   * TLB (measured: 2 radix passes beat 1 direct pass for 10 000 genes).
+   */
   private sortBuffer(): void {
-    const { counts, dest, minor, values, sortedMinor, sortedValues } = this;
     const n = this.n;
+    const { counts, dest } = this;
     counts.fill(0);
     for (let k = 0; k < n; k++) counts[dest[k]!]!++;
-    // counts → start offsets (in place), scatter, then offsets are line ends; counts = ends - starts.
-    let acc = 0;
-    for (let j = 0; j < counts.length; j++) {
-      const c = counts[j]!;
-      counts[j] = acc;
-      acc += c;
+    const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, this.plan.nDest))));
+    const passes = bits <= 12 ? 1 : Math.ceil(bits / 11);
+    if (passes === 1) {
+      scatterPass(dest, this.minor, this.values, null, this.sortedMinor, this.sortedValues, n, 0, 0xffffffff, Uint32Array.from(counts));
+      return;
     }
-    const sv = sortedValues as unknown as number[];
-    const v = values as unknown as number[];
-    for (let k = 0; k < n; k++) {
-      const p = counts[dest[k]!]!++;
-      sortedMinor[p] = minor[k]!;
-      sv[p] = v[k]!;
+    this.tmpDest ??= new Uint32Array(this.capacity);
+    const width = Math.ceil(bits / passes);
+    const mask = (1 << width) - 1;
+    // A = (dest, minor, values), B = (tmpDest, sortedMinor, sortedValues); passes alternate A→B→A….
+    let src = { d: dest, m: this.minor, v: this.values };
+    let dst = { d: this.tmpDest, m: this.sortedMinor, v: this.sortedValues };
+    for (let p = 0; p < passes; p++) {
+      const shift = p * width;
+      const hist = new Uint32Array(mask + 1);
+      const sd = src.d;
+      for (let k = 0; k < n; k++) hist[(sd[k]! >>> shift) & mask]!++;
+      scatterPass(sd, src.m, src.v, p === passes - 1 ? null : dst.d, dst.m, dst.v, n, shift, mask, hist);
+      [src, dst] = [dst, src];
     }
-    // Back from ends to per-line counts.
-    let prev = 0;
-    for (let j = 0; j < counts.length; j++) {
-      const e = counts[j]!;
-      counts[j] = e - prev;
-      prev = e;
+    // The result is in `src`; make it the sorted* arrays (the others are free scratch now).
+    if (src.m !== this.sortedMinor) {
+      [this.minor, this.sortedMinor] = [this.sortedMinor, this.minor];
+      [this.values, this.sortedValues] = [this.sortedValues, this.values];
+      [this.dest, this.tmpDest] = [this.tmpDest, this.dest];
     }
   }
 
@@ -309,6 +322,36 @@ export class ExternalScatter {
       this.plan.onProgress?.("merge", j0 + w, nDest);
     }
     flush();
+  }
+}
+
+/** One stable counting-sort pass by the digit (d >>> shift) & mask; `hist` holds the digit counts. */
+function scatterPass(
+  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array | null, outM: Int32Array, outV: TypedArray,
+  n: number, shift: number, mask: number, hist: Uint32Array,
+): void {
+  let acc = 0;
+  for (let b = 0; b < hist.length; b++) {
+    const c = hist[b]!;
+    hist[b] = acc;
+    acc += c;
+  }
+  const vi = v as unknown as number[];
+  const vo = outV as unknown as number[];
+  if (outD) {
+    for (let k = 0; k < n; k++) {
+      const key = d[k]!;
+      const p = hist[(key >>> shift) & mask]!++;
+      outD[p] = key;
+      outM[p] = m[k]!;
+      vo[p] = vi[k]!;
+    }
+  } else {
+    for (let k = 0; k < n; k++) {
+      const p = hist[(d[k]! >>> shift) & mask]!++;
+      outM[p] = m[k]!;
+      vo[p] = vi[k]!;
+    }
   }
 }
 

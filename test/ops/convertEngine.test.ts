@@ -52,23 +52,27 @@ const cases: [string, () => number, number][] = [
   ["fractions, negatives, -0 and NaN (raw runs)", () => [0.5, -3, -0, NaN, 1e9, 7][Math.floor(rand() * 6)]!, 200000],
 ];
 
+function checkAll(nDest: number, value: () => number, minorSpan: number, Values: TypedArrayConstructor): void {
+  const elems = Array.from({ length: 1500 }, (_, i) => ({ dest: Math.floor(rand() * nDest), minor: Math.floor((i / 1500) * minorSpan), value: value() }));
+  const want = reference(nDest, elems);
+  const cast = (x: number) => Number((new (Values as Float64ArrayConstructor)([x]))[0]!);
+  want.values = want.values.map(cast);
+  for (const buf of [1500, 700, 97, 5]) {
+    const got = run(nDest, elems, Values, buf);
+    if (buf < 1500) assert.ok(got.spilled >= 2);
+    assert.deepEqual(got.ends, want.ends, `ends, ${nDest} lines, buffer ${buf}`);
+    assert.deepEqual(got.minor, want.minor, `minor, ${nDest} lines, buffer ${buf}`);
+    // Object.is distinguishes -0 from 0 and matches NaN.
+    got.values.forEach((v, k) => assert.ok(Object.is(v, want.values[k]), `value ${k}: ${v} vs ${want.values[k]} (${nDest} lines, buffer ${buf})`));
+  }
+}
+
 for (const [name, value, minorSpan] of cases) {
   for (const Values of [Float32Array, Float64Array, Int32Array] as TypedArrayConstructor[]) {
     if (Values === Int32Array && name.startsWith("fractions")) continue;
-    test(`${name}, ${Values.name}: every buffer size gives the stable sort`, () => {
-      const nDest = 37;
-      const elems = Array.from({ length: 1500 }, (_, i) => ({ dest: Math.floor(rand() * nDest), minor: Math.floor((i / 1500) * minorSpan), value: value() }));
-      const want = reference(nDest, elems);
-      const cast = (x: number) => Number((new (Values as Float64ArrayConstructor)([x]))[0]!);
-      want.values = want.values.map(cast);
-      for (const buf of [1500, 700, 97, 5]) {
-        const got = run(nDest, elems, Values, buf);
-        if (buf < 1500) assert.ok(got.spilled >= 2);
-        assert.deepEqual(got.ends, want.ends, `ends, buffer ${buf}`);
-        assert.deepEqual(got.minor, want.minor, `minor, buffer ${buf}`);
-        // Object.is distinguishes -0 from 0 and matches NaN.
-        got.values.forEach((v, k) => assert.ok(Object.is(v, want.values[k]), `value ${k}: ${v} vs ${want.values[k]} (buffer ${buf})`));
-      }
+    // 37 lines: one counting pass; 5000 and 70000: two radix passes of different widths.
+    test(`${name}, ${Values.name}: every buffer size and line count gives the stable sort`, () => {
+      for (const nDest of [37, 5000, 70000]) checkAll(nDest, value, minorSpan, Values);
     });
   }
 }
