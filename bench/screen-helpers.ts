@@ -5,7 +5,9 @@
  *   node --import ./bin/register.mjs bench/screen-helpers.ts [--cells 2000000] [--dir bench/data]
  *
  * Each step runs in its own process so its peak RSS is its own. Prints time and peak RSS per step, and
- * the file size before/after the in-place edit.
+ * the file size before/after the in-place edits. Baselines measured in the same run: rewriting the whole
+ * obs table (loadObs + writeObs, what an edit costs without column-level replacement), and, when
+ * /tmp/pyref exists, the Python seed's infer_columns / normalise_perturbation_labels on the same file.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -67,10 +69,15 @@ async function step(name: string, path: string): Promise<void> {
   if (name === "detect") what = JSON.stringify(m.inferColumns(path));
   if (name === "labels") what = `${m.normalisePerturbationLabels(path, "perturbation", quiet).changed} changed`;
   if (name === "labels-inplace") what = `${m.normalisePerturbationLabels(path, "perturbation", { ...quiet, inplace: true }).changed} changed`;
+  if (name === "whole-obs-rewrite") {
+    const df = m.loadObs(path);
+    m.writeObs(path, df);
+    what = `${df.columnOrder.length} columns + index`;
+  }
   if (name === "guides-inplace") what = `${m.normalisePerturbationLabels(path, "guide", { ...quiet, stripPrefixes: ["sg"], stripSuffixRegex: "_\\d+$", inplace: true }).changed} changed`;
   const ms = performance.now() - t0;
   const rss = process.resourceUsage().maxRSS / 1024;
-  console.log(`${name.padEnd(16)} ${(ms / 1000).toFixed(2).padStart(7)} s  peak RSS ${rss.toFixed(0).padStart(6)} MB  ${what}`);
+  console.log(`${name.padEnd(18)} ${(ms / 1000).toFixed(2).padStart(7)} s  peak RSS ${rss.toFixed(0).padStart(6)} MB  ${what}`);
 }
 
 if (values.step) {
@@ -85,10 +92,27 @@ if (values.step) {
     console.log(`made ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const size0 = statSync(path).size;
-  for (const s of ["detect", "labels", "labels-inplace", "guides-inplace"]) {
+  const seconds: Record<string, number> = {};
+  for (const s of ["detect", "labels", "labels-inplace", "whole-obs-rewrite", "guides-inplace"]) {
     const r = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "bench/screen-helpers.ts", "--step", s, "--path", path], { encoding: "utf8" });
     process.stdout.write(r.stdout);
     if (r.status !== 0) process.stderr.write(r.stderr);
+    seconds[s] = Number(/ ([\d.]+) s /.exec(r.stdout)?.[1]);
+  }
+  console.log(`labels-inplace vs whole-obs rewrite: ${(seconds["whole-obs-rewrite"]! / seconds["labels-inplace"]!).toFixed(1)}x faster`);
+  const py = "/tmp/pyref/bin/python";
+  if (existsSync(py) && existsSync("/tmp/crispyx-seed/src")) {
+    const script = [
+      "import sys, time, resource, crispyx.data as cd",
+      "p = sys.argv[1]",
+      "t = time.perf_counter(); r = cd.infer_columns(p, verbose=False); t1 = time.perf_counter() - t",
+      "t = time.perf_counter(); s = cd.normalise_perturbation_labels(p, 'perturbation', inplace=False); t2 = time.perf_counter() - t",
+      "print(f'seed infer_columns {t1:.2f} s; seed normalise_perturbation_labels (inplace=False) {t2:.2f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB')",
+    ].join("\n");
+    const r = spawnSync(py, ["-c", script, path], { encoding: "utf8", env: { ...process.env, PYTHONPATH: "/tmp/crispyx-seed/src" } });
+    process.stdout.write(r.stdout || r.stderr.split("\n").slice(-3).join("\n"));
+    const m = /infer_columns ([\d.]+) s; .* \(inplace=False\) ([\d.]+) s/.exec(r.stdout);
+    if (m) console.log(`ratio seed/crispyx: detect ${(Number(m[1]) / seconds.detect!).toFixed(1)}x, labels ${(Number(m[2]) / seconds.labels!).toFixed(1)}x`);
   }
   console.log(`file size ${(size0 / 2 ** 20).toFixed(0)} MB → ${(statSync(path).size / 2 ** 20).toFixed(0)} MB after the in-place edits`);
 }
