@@ -13,7 +13,7 @@ export {
   isDenseStorage, getMatrixStorageFormat, loadObs, loadVar, writeObs, writeVar, writeObsm, writeVarm, writeObsp,
   writeUnsDict, resolveDataPath, resolveOutputPath, type DataSource, type OutputPathOptions,
 } from "./io/anndata/fileHelpers.ts";
-export { replaceElement, deleteElement } from "./io/anndata/edit.ts";
+export { replaceElement, deleteElement, removeLeftoverStaging, recoverInterruptedEdit, type EditOptions } from "./io/anndata/edit.ts";
 export { toElement, type PlainValue } from "./io/anndata/convert.ts";
 export * from "./io/anndata/model.ts";
 export { categoricalValues } from "./io/anndata/encodings/categorical.ts";

@@ -254,3 +254,32 @@ test("links: missing names are clear errors", () => {
   assert.throws(() => deleteLink(p, "/", "nope"), /no link nope in \//);
   assert.throws(() => deleteLink(p, "/nope", "x"), /no group \/nope/);
 });
+
+test("an h5ad whose uns keeps links in dense storage: edits are refused before any byte changes", { skip: noPython }, () => {
+  const p = copyFixture("x_dense_f32", DIR, "dense_uns");
+  py(
+    `
+import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    del f["uns"]
+    g = f.create_group("uns", track_order=True)
+    g.attrs["encoding-type"] = "dict"
+    g.attrs["encoding-version"] = "0.1.0"
+    for i in range(12):
+        g[f"k{i:02d}"] = i
+`,
+    p,
+  );
+  const bytes = readFileSync(p);
+  for (const edit of [
+    () => replaceElement(p, "/uns/k01", (f, at) => writeElem(f, at, scalar(5))),
+    () => replaceElement(p, "/uns/new", (f, at) => writeElem(f, at, scalar(5))),
+    () => deleteElement(p, "/uns/k02"),
+  ]) {
+    assert.throws(edit, (e: unknown) => e instanceof CrispyxError && /\/uns keeps its links in dense storage/.test((e as Error).message));
+    assert.ok(readFileSync(p).equals(bytes), "a refused edit changed the file");
+  }
+  // Other parts of the same file can still be edited.
+  replaceElement(p, "/obsm/e", (f, at) => writeElem(f, at, ndarray(new Float64Array(readH5ad(p).obs.index.length))));
+  assert.equal(bothReaders(p).uns.items.k03.value, 3);
+});

@@ -254,6 +254,10 @@ export function replaceElement(
   if (!parentExists && session(path, "r", (f) => f.exists(parent))) {
     throw new CrispyxError(`${path}: cannot write ${elementPath}: ${parent} is not a group`, { file: path });
   }
+  // Before any write: the groups whose links will change must be in a layout we can patch (this throws
+  // a clear error for dense link storage).
+  listLinks(path, stage);
+  listLinks(path, existed ? parent : session(path, "r", (f) => nearestGroup(f, parent)));
   const stagingGroup = `${stage}/${STAGING_NAME}`;
   guardedSession(path, stage, STAGING_NAME, "staging-group", opts, (f) => f.createGroup(stagingGroup));
   const staged = `${stagingGroup}/${name}`;
