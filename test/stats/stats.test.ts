@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { normalSf, normalTwoSidedP, studentTSf, studentTTwoSidedP } from "../../src/stats/distributions.ts";
+import { benjaminiHochberg } from "../../src/stats/multipleTesting.ts";
+import { tieCorrect } from "../../src/stats/ties.ts";
+
+// Expected values: scipy 1.x / statsmodels from test/stats/make_scipy_reference.py, see README.md (/tmp/pyref).
+const ref = JSON.parse(readFileSync(new URL("./scipy_reference.json", import.meta.url), "utf8"));
+
+function close(actual: number, expected: number, rel: number, what: string): void {
+  if (expected === 0) {
+    assert.ok(Math.abs(actual) < 1e-300, `${what}: ${actual} vs 0`);
+    return;
+  }
+  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+}
+
+test("normal tail probabilities equal scipy's down to 1e-300", () => {
+  for (const [z, two, sf] of ref.norm as number[][]) {
+    close(normalTwoSidedP(z!), two!, 1e-12, `2·sf(|${z}|)`);
+    close(normalSf(z!), sf!, 1e-12, `sf(${z})`);
+  }
+});
+
+test("Student t tail probabilities equal scipy's (small and huge df, far tails)", () => {
+  for (const [t, df, two, sf] of ref.t as number[][]) {
+    close(studentTTwoSidedP(t!, df!), two!, 1e-9, `t two-sided(${t}, ${df})`);
+    close(studentTSf(t!, df!), sf!, 1e-9, `t sf(${t}, ${df})`);
+  }
+  assert.equal(studentTTwoSidedP(Infinity, 3), 0);
+  assert.ok(Number.isNaN(studentTTwoSidedP(NaN, 3)));
+});
+
+test("Benjamini–Hochberg equals statsmodels fdr_bh (NaN counted as 1, ties)", () => {
+  const p = (ref.bh.p as (number | null)[]).map((v) => (v === null ? NaN : v));
+  const adj = benjaminiHochberg(p);
+  (ref.bh.adj as number[]).forEach((e, i) => close(adj[i]!, e, 1e-12, `adj[${i}]`));
+});
+
+test("tie correction equals scipy.stats.tiecorrect", () => {
+  close(tieCorrect(ref.tie.v), ref.tie.tc, 1e-14, "tiecorrect");
+  assert.equal(tieCorrect([1, 1, 1]), 0);
+  assert.equal(tieCorrect([4]), 1);
+});
