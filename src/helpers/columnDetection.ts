@@ -5,16 +5,17 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
+import type { H5File } from "../io/h5/file.ts";
 import type { TypedArray } from "../io/h5/types.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { H5adHandle, openH5ad } from "../io/anndata/handle.ts";
-import type { H5File } from "../io/h5/file.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { CONTROL_TERMS } from "./controlLabel.ts";
 import { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore } from "./geneSymbols.ts";
-
-export { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore };
 import { columnAsStrings, columnNunique, isCategoricalOrObject, pyLower } from "./pythonText.ts";
+
+// The gene-symbol score lives with the symbol rules; re-exported so detection is one import.
+export { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore };
 
 /** obs column names that usually hold perturbation labels (compared lower-cased). */
 export const PERTURBATION_COLUMN_ALIASES: ReadonlySet<string> = new Set([
