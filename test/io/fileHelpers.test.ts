@@ -14,7 +14,7 @@ import { categorical, dataframe, ndarray, strings } from "../../src/io/anndata/m
 import { FileFormatError, InvalidArgumentError } from "../../src/errors.ts";
 import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
 import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
-import { copyFixture, datasetDigest, FIXTURES, tempDir } from "./editSupport.ts";
+import { copyFixture, datasetDigest, FIXTURES, py, tempDir } from "./editSupport.ts";
 
 const DIR = tempDir("filehelpers");
 test.after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -212,4 +212,21 @@ test("resolveOutputPath: the seed's {module}_{dataName}_{suffix}.h5ad rule; name
   }
   // A name made of dots stays inside the directory.
   assert.equal(resolveOutputPath(input, { suffix: "qc", dataName: "..." }), join(inDir, "crispyx_..._qc.h5ad"));
+});
+
+test("a file without obsm/uns groups: the helpers create them as anndata dicts", { skip: findPython() ? undefined : "needs h5py to remove the groups" }, () => {
+  const p = copyFixture("x_dense_f32", DIR, "no_groups");
+  py(`import h5py, sys\nwith h5py.File(sys.argv[1], "r+") as f:\n    del f["obsm"]\n    del f["uns"]`, p);
+  const x = datasetDigest(p);
+  const n = loadObs(p).index.length;
+  const emb = ndarray(Float64Array.from({ length: n * 2 }, (_, i) => i), [n, 2]);
+  writeObsm(p, "X_pca", emb);
+  writeUnsDict(p, "pca", { params: { n: 2 } });
+  assert.equal(datasetDigest(p), x);
+  const want = expected("x_dense_f32");
+  want.obsm = { X_pca: json(dumpElement(emb)) };
+  want.uns = { kind: "dict", items: { pca: { kind: "dict", items: { params: { kind: "dict", items: { n: { kind: "scalar", type: "int64", value: 2 } } } } } } };
+  assertFile(p, want);
+  const attrs = JSON.parse(py(`import h5py, sys, json\nf = h5py.File(sys.argv[1])\nprint(json.dumps([dict(f[k].attrs) for k in ("obsm", "uns")]))`, p));
+  assert.deepEqual(attrs, [{ "encoding-type": "dict", "encoding-version": "0.1.0" }, { "encoding-type": "dict", "encoding-version": "0.1.0" }]);
 });

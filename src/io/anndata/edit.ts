@@ -275,12 +275,24 @@ export function replaceElement(
     const existing = session(path, "r", (f) => nearestGroup(f, parent));
     const adds = elementPath.slice(existing.length).split("/").filter(Boolean)[0]!;
     guardedSession(path, existing, adds, "real-link", opts, (f) => {
-      f.ensureGroup(parent);
+      ensureDictGroups(f, parent);
       f.hardLink(staged, elementPath);
     });
   }
   deleteLink(path, stage, STAGING_NAME);
   opts.onStep?.("done");
+}
+
+/** Create the missing groups along `group` as anndata dicts (mappings such as /obsm, or nested uns dicts). */
+function ensureDictGroups(f: H5File, group: string): void {
+  let cur = "";
+  for (const part of group.split("/").filter(Boolean)) {
+    cur += "/" + part;
+    if (f.exists(cur)) continue;
+    f.createGroup(cur);
+    f.setAttr(cur, "encoding-type", "dict");
+    f.setAttr(cur, "encoding-version", "0.1.0");
+  }
 }
 
 /** The closest existing group at or above `group` (where HDF5 will add the first new link). */
