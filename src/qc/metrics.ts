@@ -73,14 +73,15 @@ export async function computeQcMetrics(
     throwIfAborted(opts.signal);
     const b = block as SparseMatrix;
     const rows = b.shape[0];
+    const data = b.data, indices = b.indices, indptr = b.indptr;
     for (let r = 0; r < rows; r++) {
-      const lo = num(b.indptr, r), hi = num(b.indptr, r + 1);
+      const lo = num(indptr, r), hi = num(indptr, r + 1);
       const i = start + r;
       let total = 0, mt = 0, positive = 0;
       const countGenes = hi - lo >= minGenes ? 1 : 0;
       for (let k = lo; k < hi; k++) {
-        const v = Number(b.data[k]);
-        const j = b.indices[k] as number;
+        const v = Number(data[k]);
+        const j = indices[k] as number;
         if (!(v >= 0) || v === Infinity) badValue(file, cellName, i, j, v);
         total += v;
         if (isMt[j]) mt += v;
