@@ -314,3 +314,26 @@ test("a string (non-categorical) perturbation column and a gene-symbol column ot
   assert.deepEqual(Array.from((out.var.columns.gene_symbols as NdArray).data as string[]), ["ACTB", "mt-Co1", "GAPDH"]);
   await assert.rejects(qcSummary(input, { perturbationColumn: "guide", geneNameColumn: "nope", dryRun: true }), /nope/);
 });
+
+test("QC of a file that already has the metric columns replaces them (no duplicates); integer counts work", async () => {
+  const first = outputs.find((p) => p.includes("csr_given"))!;
+  const output = join(dir, "second_pass.h5ad");
+  const r = await qcSummary(first, { perturbationColumn: "perturbation", minGenes: 12, minCellsPerPerturbation: 5, minCellsPerGene: 5, output });
+  const out = readH5ad(output);
+  const order = out.obs.columnOrder;
+  assert.equal(order.filter((c) => c === "total_counts").length, 1);
+  assert.deepEqual(order.slice(-3), ["n_genes_by_counts", "total_counts", "pct_counts_mt"]);
+  assert.equal((out.obs.columns.n_genes_by_counts as NdArray).data.length, r.counts.cells.kept);
+  assert.ok(r.counts.cells.kept < FIX.cases[0].expected.n_cells_kept);
+
+  const ints = join(dir, "ints.h5ad");
+  const a = emptyAnnData(3, 2);
+  a.obs = dataframe(["c0", "c1", "c2"], { perturbation: categorical(["control", "KO", "KO"]) });
+  a.var = dataframe(["G1", "MT-A"]);
+  a.X = toLayout(ndarray(Int32Array.from([5, 5, 0, 2, 7, 0]), [3, 2]), "csr");
+  writeH5ad(ints, a);
+  const ri = await qcSummary(ints, { perturbationColumn: "perturbation", minGenes: 1, minCellsPerPerturbation: 1, minCellsPerGene: 1, output: join(dir, "ints_out.h5ad") });
+  assert.deepEqual(Array.from(ri.arrays!.metrics.totalCounts), [10, 2, 7]);
+  assert.deepEqual(Array.from(ri.arrays!.metrics.pctCountsMt), [50, 100, 0]);
+  assert.deepEqual(denseX(ri.output!).values, [5, 5, 0, 2, 7, 0]);
+});
