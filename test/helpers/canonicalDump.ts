@@ -73,6 +73,17 @@ export function dumpElement(e: Element): unknown {
         kind: "scalar", type: e.dtype === "string" ? "str" : e.dtype,
         value: typeof e.value === "string" ? e.value : num(e.value),
       };
+    case "rec-array": {
+      // numpy's str(dtype) of the record type; string fields print as object ('O').
+      const np = (d: string) => (d === "string" ? "O" : d === "bool" ? "?" : ({ float64: "<f8", float32: "<f4", int64: "<i8", int32: "<i4", int16: "<i2", int8: "|i1", uint64: "<u8", uint32: "<u4", uint16: "<u2", uint8: "|u1" } as Record<string, string>)[d] ?? d);
+      const columns = e.fields.map((f) => flat({ type: "array", dtype: f.dtype, shape: [e.length], data: f.data }));
+      return {
+        kind: "ndarray",
+        dtype: `[${e.fields.map((f) => `('${f.name}', '${np(f.dtype)}')`).join(", ")}]`,
+        shape: [e.length],
+        values: Array.from({ length: e.length }, (_, i) => Object.fromEntries(e.fields.map((f, k) => [f.name, columns[k]![i]]))),
+      };
+    }
     default:
       return dumpColumn(e);
   }

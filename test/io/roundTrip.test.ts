@@ -9,7 +9,7 @@ import { canonicalDump, diffDumps } from "../helpers/canonicalDump.ts";
 import { compareH5ad, dumpH5adMany, findPython, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "h5ad");
-const UNSUPPORTED = new Set(["uns_recarray"]);
+const UNSUPPORTED = new Set<string>([]);
 const NAMES = readdirSync(DIR).filter((f) => f.endsWith(".h5ad")).map((f) => f.slice(0, -5)).filter((n) => !UNSUPPORTED.has(n)).sort();
 const OUT = mkdtempSync(join(tmpdir(), "crispyx-roundtrip-"));
 const expected = (name: string) => JSON.parse(readFileSync(join(DIR, "expected", `${name}.json`), "utf8"));

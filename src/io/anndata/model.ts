@@ -67,7 +67,21 @@ export interface Dict {
   items: Record<string, Element>;
 }
 
-export type Element = NdArray | SparseMatrix | Categorical | NullableArray | Scalar | DataFrame | Dict;
+/** One field of a record array: numbers in a typed array, or strings. */
+export interface RecArrayField {
+  name: string;
+  dtype: ArrayDtype;
+  data: TypedArray | string[];
+}
+
+/** A numpy record (structured) array, anndata's "rec-array" encoding (Scanpy's rank_genes_groups tables). */
+export interface RecArray {
+  type: "rec-array";
+  length: number;
+  fields: RecArrayField[];
+}
+
+export type Element = NdArray | SparseMatrix | Categorical | NullableArray | Scalar | DataFrame | Dict | RecArray;
 
 export type Matrix = NdArray | SparseMatrix;
 
@@ -167,5 +181,6 @@ export function lengthOf(e: Element): number {
     case "dataframe": return e.index.length;
     case "scalar": return 1;
     case "dict": return Object.keys(e.items).length;
+    case "rec-array": return e.length;
   }
 }

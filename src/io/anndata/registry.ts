@@ -10,6 +10,7 @@ import { readCategorical, writeCategorical } from "./encodings/categorical.ts";
 import { readDataFrame, writeDataFrame } from "./encodings/dataframe.ts";
 import { nullableTypeOf, readNullable, writeNullable } from "./encodings/nullable.ts";
 import { readSparse, writeSparse } from "./encodings/sparse.ts";
+import { readRecArray, writeRecArray } from "./encodings/recarray.ts";
 
 export interface EncodingSpec {
   type: string;
@@ -29,7 +30,7 @@ export const KNOWN_ENCODINGS: Record<string, string> = {
   "array": "0.2.0", "string-array": "0.2.0", "numeric-scalar": "0.2.0", "string": "0.2.0",
   "csr_matrix": "0.1.0", "csc_matrix": "0.1.0", "categorical": "0.2.0", "dataframe": "0.2.0",
   "nullable-integer": "0.1.0", "nullable-boolean": "0.1.0", "nullable-string-array": "0.1.0",
-  "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0",
+  "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0", "rec-array": "0.2.0",
 };
 
 export function unknownEncoding(file: H5File, path: string, enc: EncodingSpec): FileFormatError {
@@ -62,6 +63,8 @@ export function readElem(file: H5File, path: string): Element {
       return readDataFrame(file, path);
     case "dict":
       return readDict(file, path);
+    case "rec-array":
+      return readRecArray(file, path);
   }
   const nullable = nullableTypeOf(enc.type);
   if (nullable) return readNullable(file, path, nullable);
@@ -118,5 +121,6 @@ export function writeElem(file: H5File, path: string, e: Element): void {
     case "nullable-integer": case "nullable-boolean": case "nullable-string": return writeNullable(file, path, e);
     case "dataframe": return writeDataFrame(file, path, e);
     case "dict": return writeDict(file, path, e);
+    case "rec-array": return writeRecArray(file, path, e);
   }
 }

@@ -20,11 +20,19 @@ const Module = await h5wasm.ready;
 // Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
 Module.activate_throwing_error_handler();
 
-const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, ENUM: 8 } as const;
+const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, ENUM: 8 } as const;
 /** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
 const UNLIMITED_THRESHOLD = 2 ** 53;
 
 export type OpenMode = "r" | "r+" | "w";
+
+/** One field of a compound dataset. */
+export interface CompoundMember {
+  name: string;
+  offset: number;
+  size: number;
+  dtype: H5Dtype;
+}
 
 /** Files this process has open, so byte-level link edits never race the HDF5 library's caches. */
 const openFiles = new Map<string, number>();
@@ -395,6 +403,43 @@ export class H5File implements Disposable {
     }
   }
 
+  /**
+   * Write `values` into elements start … start+values.length-1 of an existing 1-D variable-length UTF-8
+   * string dataset, so a long string column (an obs index of millions of cells) can be written in
+   * slices instead of all at once (h5wasm only writes whole string datasets).
+   */
+  writeStrings(path: string, start: number, values: string[]): void {
+    this.check();
+    const p = normalize(path);
+    const info = this.info(p);
+    if (info.dtype !== "string" || info.shape.length !== 1) {
+      throw new CrispyxError(`writeStrings to ${p}: not a 1-D variable-length string dataset`, { file: this.path });
+    }
+    const n = values.length;
+    if (start < 0 || start + n > info.shape[0]!) {
+      throw new CrispyxError(`writeStrings to ${p}: [${start}, ${start + n}) is outside its ${info.shape[0]} elements`, { file: this.path });
+    }
+    if (n === 0) return;
+    // Memory layout HDF5 expects for vlen strings: one char* per element (wasm32: 4 bytes), each
+    // pointing at a NUL-terminated UTF-8 string; all placed in the scratch buffer.
+    const encoded = values.map((v) => Buffer.from(`${v}\0`, "utf8"));
+    const textBytes = encoded.reduce((a, b) => a + b.length, 0);
+    const ptr = this.scratch(4 * n + textBytes);
+    const pointers = new Uint32Array(n);
+    let at = ptr + 4 * n;
+    for (let i = 0; i < n; i++) {
+      Module.HEAPU8.set(encoded[i]!, at);
+      pointers[i] = at;
+      at += encoded[i]!.length;
+    }
+    Module.HEAPU8.set(new Uint8Array(pointers.buffer), ptr);
+    try {
+      Module.set_dataset_data(this.fileId, p, [BigInt(n)], [BigInt(start)], [1n], BigInt(ptr));
+    } catch (err) {
+      this.fail(`cannot write strings to ${p}`, err);
+    }
+  }
+
   /** Read any dataset whole, decoded: numbers as typed arrays, strings as string[], booleans as boolean[]. */
   readValue(path: string): AttrValue {
     const info = this.info(path);
@@ -484,6 +529,91 @@ export class H5File implements Disposable {
     } catch (err) {
       this.fail(`cannot write ${p}`, err);
     }
+  }
+
+  // ---- compound (numpy structured) datasets: anndata's "rec-array" encoding ------------------------
+
+  /** Members of a 1-D compound dataset (name, byte offset, numeric or fixed-string type) and the record size. */
+  compoundInfo(path: string): { length: number; recordSize: number; members: CompoundMember[] } {
+    this.check();
+    const p = normalize(path);
+    if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
+    const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as {
+      type: number; size: number; shape: number[] | null;
+      compound_type?: { members: (Parameters<typeof mapDtype>[0] & { name: string; offset: number; littleEndian?: boolean })[] };
+    };
+    if (meta.type !== H5T.COMPOUND || !meta.compound_type) {
+      throw new FileFormatError(`${this.path}: ${p} is not a compound dataset`, { file: this.path });
+    }
+    const shape = (meta.shape ?? []).map(Number);
+    if (shape.length !== 1) throw new FileFormatError(`${this.path}: ${p} is a ${shape.length}-d compound dataset, expected 1-d`, { file: this.path });
+    const members = meta.compound_type.members.map((m) => ({ name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) }));
+    return { length: shape[0]!, recordSize: Number(meta.size), members };
+  }
+
+  /**
+   * Create a 1-D compound dataset of `length` packed records (members in order, numbers little-endian,
+   * fixed-length byte strings). Created empty and resized, so nothing of its size is allocated here;
+   * fill it with writeRecords.
+   */
+  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` }[], length: number, chunkRecords?: number): void {
+    this.check();
+    const p = normalize(path);
+    const dtype = members.map((m) => [m.name, h5wasmDtype(m.dtype)]);
+    const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? [] : new TYPED_ARRAY_OF[m.dtype as NumericDtype](0)]));
+    const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
+    try {
+      new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [0], maxshape: [length], chunks: [chunk], dtype: dtype as never });
+      Module.resize_dataset(this.fileId, p, [BigInt(length)]);
+    } catch (err) {
+      this.fail(`cannot create compound dataset ${p}`, err);
+    }
+  }
+
+  /** Write packed records [start, start+count) of a compound dataset from their raw bytes. */
+  writeRecords(path: string, start: number, count: number, bytes: Uint8Array): void {
+    this.check();
+    const p = normalize(path);
+    if (count === 0) return;
+    const ptr = this.scratch(bytes.byteLength);
+    Module.HEAPU8.set(bytes, ptr);
+    try {
+      Module.set_dataset_data(this.fileId, p, [BigInt(count)], [BigInt(start)], [1n], BigInt(ptr));
+    } catch (err) {
+      this.fail(`cannot write ${p}`, err);
+    }
+  }
+
+  /**
+   * A whole 1-D compound dataset decoded, one array per member (numbers as numbers or bigints, strings —
+   * fixed or variable length — as strings). For small uns record arrays; big ones use readRecords.
+   */
+  readCompound(path: string): { members: CompoundMember[]; columns: unknown[][] } {
+    const { members, length } = this.compoundInfo(path);
+    let rows: unknown[][];
+    try {
+      rows = length === 0 ? [] : (new h5wasm.Dataset(this.fileId, normalize(path)).value as unknown as unknown[][]);
+    } catch (err) {
+      this.fail(`cannot read compound dataset ${path}`, err);
+    }
+    const columns = members.map((_, k) => rows.map((r) => r[k]));
+    return { members, columns };
+  }
+
+  /** Raw bytes of records [start, start+count) of a compound dataset, in the file's packed layout. */
+  readRecords(path: string, start: number, count: number, recordSize: number): Uint8Array {
+    this.check();
+    const p = normalize(path);
+    const out = new Uint8Array(count * recordSize);
+    if (count === 0) return out;
+    const ptr = this.scratch(out.byteLength);
+    try {
+      Module.get_dataset_data(this.fileId, p, [BigInt(count)], [BigInt(start)], [1n], BigInt(ptr));
+    } catch (err) {
+      this.fail(`cannot read ${p}`, err);
+    }
+    out.set(Module.HEAPU8.subarray(ptr, ptr + out.byteLength));
+    return out;
   }
 
   resize(path: string, shape: number[]): void {
