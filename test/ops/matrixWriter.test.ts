@@ -10,6 +10,8 @@ import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { SparseMatrixWriter, DenseMatrixWriter, startAnnData, carryOver } from "../../src/io/anndata/matrixWriter.ts";
 import { copyMatrix } from "../../src/io/anndata/carryOver.ts";
 import type { NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
+import { dataframe, ndarray } from "../../src/io/anndata/model.ts";
+import { writeElem } from "../../src/io/anndata/registry.ts";
 import { compareH5ad, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const FIX = "test/fixtures/h5ad";
@@ -111,4 +113,29 @@ test("copyMatrix restricts rows and columns of dense, CSR and CSC matrices", () 
     dst.close();
     src.close();
   }
+});
+
+test("a long obs index (more than one slice) is copied in slices, with and without a selection", () => {
+  const n = 150_001;
+  const srcPath = join(dir, "longindex.h5ad");
+  const f = H5File.open(srcPath, "w");
+  startAnnData(f);
+  writeElem(f, "/obs", dataframe(Array.from({ length: n }, (_, i) => `cell_é${i}`), { k: ndarray(Int32Array.from({ length: n }, (_, i) => i)) }));
+  writeElem(f, "/var", dataframe(["g0", "g1"]));
+  f.close();
+  const src = H5File.open(srcPath);
+  const sel = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i % 7 === 3 || (i > 70000 && i < 140000 && i % 2 === 0));
+  for (const cells of [undefined, sel]) {
+    const outPath = join(dir, `longindex-out-${cells ? "sel" : "all"}.h5ad`);
+    const dst = H5File.open(outPath, "w");
+    startAnnData(dst);
+    carryOver(src, dst, { cells, include: ["obs", "var"] });
+    dst.close();
+    const obs = readH5ad(outPath).obs;
+    const want = cells ? Array.from(cells) : Array.from({ length: n }, (_, i) => i);
+    assert.equal(obs.index.length, want.length);
+    assert.ok(obs.index.every((name, t) => name === `cell_é${want[t]}`), "index names in order");
+    assert.deepEqual(Array.from(obs.columns.k!.type === "array" ? (obs.columns.k!.data as Int32Array) : []), want);
+  }
+  src.close();
 });

@@ -19,7 +19,7 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
 import { num } from "../../core/sparse.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
-import { columnOrder, indexName, readColumn, readIndex } from "./encodings/dataframe.ts";
+import { columnOrder, indexName, readColumn } from "./encodings/dataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import { DenseMatrixWriter, SparseMatrixWriter } from "./matrixWriter.ts";
@@ -144,6 +144,45 @@ export function takeDataFrame(df: DataFrame, sel: Int32Array, dropUnused = false
 
 // ---- tables, one column at a time ----------------------------------------------------------------
 
+/** Strings per slice when copying an index (a few MB of text). */
+const INDEX_SLICE = 1 << 16;
+
+/**
+ * Copy a dataframe's index (string or numeric labels; written as strings, as anndata does) in slices,
+ * so millions of cell names never sit in memory at once.
+ */
+function copyIndex(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined): void {
+  const n = src.info(srcPath).shape[0]!;
+  const outN = sel ? sel.length : n;
+  const stringy = src.info(srcPath).dtype === "string" || src.info(srcPath).dtype.startsWith("fixed-string:");
+  const labels = (s: number, c: number): string[] => (stringy ? src.readStrings(srcPath, s, c) : Array.from(src.read(srcPath, [s], [c]) as ArrayLike<number | bigint>, String));
+  if (outN <= INDEX_SLICE) {
+    const all = sel ? (() => { const l = labels(0, n); return Array.from(sel, (i) => l[i]!); })() : labels(0, n);
+    writeArray(dst, dstPath, { type: "array", dtype: "string", shape: [outN], data: all });
+    return;
+  }
+  dst.createDataset(dstPath, { dtype: "string", shape: [0], maxshape: [null], chunks: [INDEX_SLICE], data: [] });
+  dst.resize(dstPath, [outN]);
+  dst.setAttr(dstPath, "encoding-type", "string-array");
+  dst.setAttr(dstPath, "encoding-version", "0.2.0");
+  if (!sel) {
+    for (let s = 0; s < n; s += INDEX_SLICE) dst.writeStrings(dstPath, s, labels(s, Math.min(INDEX_SLICE, n - s)));
+    return;
+  }
+  // Selected rows: read the window of source rows the next slice of the selection spans.
+  for (let k = 0; k < outN; k += INDEX_SLICE) {
+    const e = Math.min(outN, k + INDEX_SLICE);
+    const lo = sel[k]!, hi = sel[e - 1]! + 1;
+    const out: string[] = new Array(e - k);
+    for (let w = lo; w < hi; w += INDEX_SLICE * 4) {
+      const wEnd = Math.min(hi, w + INDEX_SLICE * 4);
+      const window = labels(w, wEnd - w);
+      for (let t = k; t < e; t++) if (sel[t]! >= w && sel[t]! < wEnd) out[t - k] = window[sel[t]! - w]!;
+    }
+    dst.writeStrings(dstPath, k, out);
+  }
+}
+
 function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, dropUnused: boolean): void {
   const name = indexName(src, srcPath);
   const order = columnOrder(src, srcPath);
@@ -152,10 +191,7 @@ function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
   dst.setAttr(dstPath, "encoding-version", "0.2.0");
   dst.setAttr(dstPath, "_index", name);
   dst.setAttr(dstPath, "column-order", order.length ? order : new Float64Array(0));
-  let index = readIndex(src, srcPath);
-  if (sel) index = Array.from(sel, (i) => index[i]!);
-  writeArray(dst, `${dstPath}/${name}`, { type: "array", dtype: "string", shape: [index.length], data: index });
-  index = [];
+  copyIndex(src, `${srcPath}/${name}`, dst, `${dstPath}/${name}`, sel);
   for (const col of order) {
     let c = readColumn(src, srcPath, col);
     if (sel) c = takeColumn(c, sel);
