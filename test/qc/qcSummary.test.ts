@@ -50,12 +50,12 @@ function obsStrings(path: string, column: string): string[] {
 }
 
 for (const c of FIX.cases as any[]) {
-  for (const chunkSize of [undefined, 7]) {
-    test(`${c.name} (chunk ${chunkSize ?? "auto"}): same cells, genes, perturbations, metrics and X as the seed`, async () => {
+  for (const [label, stream] of [["auto", {}], ["chunk 7", { chunkSize: 7 }], ["budget 4 KiB", { memoryBudget: 4096 }]] as const) {
+    test(`${c.name} (${label}): same cells, genes, perturbations, metrics and X as the seed`, async () => {
       const input = join(ROOT, c.input);
       const before = sha256(input);
-      const output = join(dir, `${c.name}_${chunkSize}.h5ad`);
-      const r = await qcSummary(input, { ...optionsFor(c.args), output, chunkSize });
+      const output = join(dir, `${c.name}_${label.replace(/ /g, "_")}.h5ad`);
+      const r = await qcSummary(input, { ...optionsFor(c.args), output, ...stream });
       const e = c.expected;
       assert.equal(sha256(input), before, "input unchanged");
       assert.equal(r.controlLabel, e.control_label);
