@@ -11,7 +11,7 @@ export { readH5ad, writeH5ad, readAnnData, writeAnnDataTo, validateAnnData } fro
 export { readElem, writeElem, KNOWN_ENCODINGS } from "./io/anndata/registry.ts";
 export {
   isDenseStorage, getMatrixStorageFormat, loadObs, loadVar, writeObs, writeVar, writeObsm, writeVarm, writeObsp,
-  writeUnsDict, resolveDataPath, resolveOutputPath, type DataSource, type OutputPathOptions,
+  writeUnsDict, writeObsColumns, writeVarColumns, resolveDataPath, resolveOutputPath, type DataSource, type OutputPathOptions,
 } from "./io/anndata/fileHelpers.ts";
 export { replaceElement, deleteElement, removeLeftoverStaging, recoverInterruptedEdit, type EditOptions } from "./io/anndata/edit.ts";
 export { toElement, type PlainValue } from "./io/anndata/convert.ts";

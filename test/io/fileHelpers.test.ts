@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   getMatrixStorageFormat, isDenseStorage, loadObs, loadVar, resolveDataPath, resolveOutputPath,
-  writeObs, writeObsm, writeObsp, writeUnsDict, writeVar, writeVarm,
+  writeObs, writeObsColumns, writeObsm, writeObsp, writeUnsDict, writeVar, writeVarColumns, writeVarm,
 } from "../../src/io/anndata/fileHelpers.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
@@ -229,4 +229,28 @@ test("a file without obsm/uns groups: the helpers create them as anndata dicts",
   assertFile(p, want);
   const attrs = JSON.parse(py(`import h5py, sys, json\nf = h5py.File(sys.argv[1])\nprint(json.dumps([dict(f[k].attrs) for k in ("obsm", "uns")]))`, p));
   assert.deepEqual(attrs, [{ "encoding-type": "dict", "encoding-version": "0.1.0" }, { "encoding-type": "dict", "encoding-version": "0.1.0" }]);
+});
+
+test("writeObsColumns / writeVarColumns add and replace columns, keep the others (not rewritten) and X", () => {
+  const p = copyFixture("full_csr", DIR, "columns");
+  const x = datasetDigest(p);
+  const sizeBefore = readFileSync(p).length;
+  const score = ndarray(Float64Array.from({ length: 20 }, (_, i) => -i));
+  const qc = categorical(Array.from({ length: 20 }, (_, i) => (i % 4 ? "pass" : "fail")));
+  writeObsColumns(p, { score, qc_flag: qc });
+  const symbols = strings(Array.from({ length: 12 }, (_, j) => `S${j}`));
+  writeVarColumns(p, { symbol: symbols });
+  assert.equal(datasetDigest(p), x);
+  const want = expected("full_csr");
+  const colDump = (cols: Record<string, any>, n: number) => json(dumpElement(dataframe(Array.from({ length: n }, String), cols))).data;
+  Object.assign(want.obs.data, colDump({ score, qc_flag: qc }, 20));
+  want.obs.columns = [...want.obs.columns, "qc_flag"];
+  Object.assign(want.var.data, colDump({ symbol: symbols }, 12));
+  want.var.columns = [...want.var.columns, "symbol"];
+  assertFile(p, want);
+  // The unchanged columns were linked, not copied: the file grew by far less than a copy of obs.
+  assert.ok(readFileSync(p).length - sizeBefore < 64 * 1024, `file grew by ${readFileSync(p).length - sizeBefore} bytes`);
+  rejects(p, () => writeObsColumns(p, { short: ndarray(new Float64Array(3)) }), /obs column 'short' has 3 values but the file has 20 cells/);
+  rejects(p, () => writeVarColumns(p, { m: ndarray(new Float64Array(24), [12, 2]) }), /must be a 1-D array/);
+  rejects(p, () => writeObsColumns(p, { barcode: strings(Array.from({ length: 20 }, String)) }), /'barcode' is the name of obs's index/);
 });

@@ -6,13 +6,13 @@ import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve, sep } from "node:path";
 import { H5File } from "../h5/file.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
-import type { DataFrame, Element, SparseMatrix } from "./model.ts";
+import type { Column, DataFrame, Element, SparseMatrix } from "./model.ts";
 import { lengthOf } from "./model.ts";
 import { assertAnnData } from "./anndata.ts";
-import { readDataFrame, readIndex } from "./encodings/dataframe.ts";
+import { columnOrder, readDataFrame, readIndex } from "./encodings/dataframe.ts";
 import { getMatrixStorageFormat as formatOf, type StorageFormat } from "./matrixReader.ts";
 import { writeElem } from "./registry.ts";
-import { replaceElement } from "./edit.ts";
+import { replaceElement, STAGING_NAME } from "./edit.ts";
 import { toElement, type PlainValue } from "./convert.ts";
 import { H5adHandle } from "./handle.ts";
 import { toLayout, type Block } from "../../core/sparse.ts";
@@ -71,6 +71,57 @@ export function writeObs(path: string, df: DataFrame): void {
 /** Replace var without touching X. The row count must match. */
 export function writeVar(path: string, df: DataFrame): void {
   writeTable(path, "var", df);
+}
+
+const COLUMN_TYPES = new Set(["array", "categorical", "nullable-integer", "nullable-boolean", "nullable-string"]);
+
+/**
+ * Add or replace columns of obs/var without rewriting the other columns (or X): a new table group is
+ * staged holding hard links to the unchanged columns and the index, the new columns and the updated
+ * `column-order`, then swapped in by replaceElement. New columns go to the end of the column order.
+ */
+function writeColumns(path: string, key: "obs" | "var", columns: Record<string, Column>): void {
+  const n = rowCount(path, key);
+  const names = Object.keys(columns);
+  const rows = key === "obs" ? "cells" : "genes";
+  for (const name of names) {
+    checkKey(path, name);
+    const col = columns[name]!;
+    if (!COLUMN_TYPES.has(col.type) || (col.type === "array" && col.shape.length !== 1)) {
+      throw new InvalidArgumentError(`${path}: ${key} column '${name}' must be a 1-D array, categorical or nullable array; got ${col.type}`, { file: path });
+    }
+    if (lengthOf(col) !== n) {
+      throw new InvalidArgumentError(`${path}: ${key} column '${name}' has ${lengthOf(col)} values but the file has ${n} ${rows}`, { file: path });
+    }
+  }
+  if (names.length === 0) return;
+  const { attrs, order, members } = withFile(path, (f) => ({
+    attrs: f.attrs(`/${key}`),
+    order: columnOrder(f, `/${key}`),
+    members: f.keys(`/${key}`),
+  }));
+  const index = String(attrs["_index"]);
+  if (names.includes(index)) {
+    throw new InvalidArgumentError(`${path}: '${index}' is the name of ${key}'s index, not a column`, { file: path });
+  }
+  const newOrder = [...order, ...names.filter((c) => !order.includes(c))];
+  replaceElement(path, `/${key}`, (f, at) => {
+    f.createGroup(at);
+    for (const [a, v] of Object.entries(attrs)) if (a !== "column-order") f.setAttr(at, a, v);
+    f.setAttr(at, "column-order", newOrder);
+    for (const m of members) if (!names.includes(m) && m !== STAGING_NAME) f.hardLink(`/${key}/${m}`, `${at}/${m}`);
+    for (const name of names) writeElem(f, `${at}/${name}`, columns[name]!);
+  });
+}
+
+/** Add or replace obs columns (one value per cell); the other columns and X are not rewritten. */
+export function writeObsColumns(path: string, columns: Record<string, Column>): void {
+  writeColumns(path, "obs", columns);
+}
+
+/** Add or replace var columns (one value per gene); the other columns and X are not rewritten. */
+export function writeVarColumns(path: string, columns: Record<string, Column>): void {
+  writeColumns(path, "var", columns);
 }
 
 /**
