@@ -225,6 +225,84 @@ function addObsColumns(path: string, columns: Record<string, Element>): void {
   }
 }
 
+/** The passes over X and the masks (see the module comment); nothing is written. */
+async function filterMasks(
+  inputPath: string,
+  opts: QcOptions,
+  plan: { output: string | null; control: string; thresholds: QcThresholds; symbols: string[] },
+): Promise<QcResult> {
+  const { output, control, thresholds, symbols } = plan;
+  const h = openInput(inputPath);
+  try {
+    const x = h.X;
+    const [nObs, nVars] = x.shape;
+    const lc = readLabelCodes(h.file, opts.perturbationColumn);
+    const chunkSize = qcChunkSize(x, opts);
+    const isMt = mitochondrialMask(symbols, opts.mtPrefix ?? "MT-");
+    const obsIndex = `/obs/${indexName(h.file, "/obs")}`;
+    const cellName = (i: number) => h.file.readStrings(obsIndex, i, 1)[0] ?? String(i);
+    const pass = { ...opts, chunkSize };
+
+    const { cells: metrics, cellsPerGene } = await computeQcMetrics(x, isMt, thresholds.minGenes, inputPath, cellName, pass);
+    const masks = cellMasks(metrics.detectedGenes, lc, control, thresholds.minGenes, thresholds.minCellsPerPerturbation);
+    // Genes are counted in the kept cells only (the seed's in-memory path; its streaming paths forget to
+    // remove the cells that failed the gene filter). Pass 1 counted the cells passing the gene filter;
+    // now either subtract those the perturbation filter dropped (usually few: only their rows are read)
+    // or, when they outnumber the kept cells, count the kept cells afresh.
+    const nKept = masks.keep.reduce((s, v) => s + v, 0);
+    const dropped = droppedByPerturbation(metrics.detectedGenes, masks.keep, thresholds.minGenes);
+    if (dropped.length <= nKept) await adjustDetections(x, dropped, cellsPerGene, -1, pass);
+    else {
+      cellsPerGene.fill(0);
+      await adjustDetections(x, cellsWhere(masks.keep, 1), cellsPerGene, 1, pass);
+    }
+    const genes = geneMask(cellsPerGene, thresholds.minCellsPerGene);
+    const nGenesKept = genes.reduce((s, v) => s + v, 0);
+    const kept = masks.perturbations.filter((p) => p.kept);
+    return {
+      output, summaryFile: output ? qcSummaryPath(output) : null, reused: false, input: inputPath,
+      perturbationColumn: opts.perturbationColumn, controlLabel: control, thresholds,
+      counts: {
+        cells: { input: nObs, kept: nKept, droppedMinGenes: masks.nDroppedMinGenes, droppedSmallPerturbation: masks.nDroppedSmallPerturbation },
+        genes: { input: nVars, kept: nGenesKept, dropped: nVars - nGenesKept, mitochondrial: isMt.reduce((s, v) => s + v, 0) },
+        perturbations: { input: masks.perturbations.length, kept: kept.length, dropped: masks.perturbations.filter((p) => !p.kept).map((p) => p.label) },
+      },
+      perturbations: masks.perturbations,
+      arrays: { cellMask: masks.keep, geneMask: genes, metrics, cellsPerGene },
+    };
+  } finally {
+    h.close();
+  }
+}
+
+/** Write the filtered file (with metrics and uns summary) and the JSON beside it, atomically. */
+async function writeQcOutput(inputPath: string, output: string, result: QcResult, symbols: string[], key: string, opts: QcOptions): Promise<void> {
+  throwIfAborted(opts.signal);
+  const { cellMask, geneMask: gm, metrics } = result.arrays!;
+  const nKept = result.counts.cells.kept;
+  const keptSymbols = symbols.filter((_, j) => gm[j]);
+  ensureOutputDir(output);
+  await writeAtomically(output, async (tmp) => {
+    await writeFilteredSubset(inputPath, {
+      output: tmp, cellMask, geneMask: gm, varAssignments: { gene_symbols: keptSymbols },
+      memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize, onProgress: opts.onProgress, signal: opts.signal,
+    });
+    throwIfAborted(opts.signal);
+    opts.onProgress?.({ phase: "writing QC metrics", done: 0, total: 1, unit: "steps" });
+    addObsColumns(tmp, {
+      n_genes_by_counts: ndarray(keptValues(metrics.nGenesByCounts, cellMask, nKept)),
+      total_counts: ndarray(keptValues(metrics.totalCounts, cellMask, nKept)),
+      pct_counts_mt: ndarray(keptValues(metrics.pctCountsMt, cellMask, nKept)),
+    });
+    writeUnsDict(tmp, QC_SUMMARY_KEY, unsSummary(result, key));
+    throwIfAborted(opts.signal);
+    // The summary goes in place before the .h5ad: a complete output always has its JSON beside it.
+    const { arrays: _omit, ...plain } = result;
+    writeAtomicallySync(result.summaryFile!, (t) => writeFileSync(t, JSON.stringify({ ...plain, request: key }, null, 2) + "\n"));
+    opts.onProgress?.({ phase: "writing QC metrics", done: 1, total: 1, unit: "steps" });
+  });
+}
+
 /**
  * Filter low-quality cells, under-represented perturbations and rarely detected genes (see the module
  * comment), write the filtered file with per-cell metrics and a summary, and return what was done.
@@ -278,73 +356,9 @@ export async function qcSummary(input: DataSource, opts: QcOptions): Promise<QcR
     ...(adaptive ? { adaptive } : {}),
   };
 
-  const h2 = openInput(inputPath);
-  let result: QcResult;
-  try {
-    const x = h2.X;
-    const [nObs, nVars] = x.shape;
-    const lc = readLabelCodes(h2.file, opts.perturbationColumn);
-    const chunkSize = qcChunkSize(x, opts);
-    const isMt = mitochondrialMask(symbols, opts.mtPrefix ?? "MT-");
-    const obsIndex = `/obs/${indexName(h2.file, "/obs")}`;
-    const cellName = (i: number) => h2.file.readStrings(obsIndex, i, 1)[0] ?? String(i);
-    const pass = { ...opts, chunkSize };
-
-    const { cells: metrics, cellsPerGene } = await computeQcMetrics(x, isMt, thresholds.minGenes, inputPath, cellName, pass);
-    const masks = cellMasks(metrics.detectedGenes, lc, control, thresholds.minGenes, thresholds.minCellsPerPerturbation);
-    // Genes are counted in the kept cells only (the seed's in-memory path; its streaming paths forget to
-    // remove the cells that failed the gene filter). Pass 1 counted the cells passing the gene filter;
-    // now either subtract those the perturbation filter dropped (usually few: only their rows are read)
-    // or, when they outnumber the kept cells, count the kept cells afresh.
-    const nKept = masks.keep.reduce((s, v) => s + v, 0);
-    const dropped = droppedByPerturbation(metrics.detectedGenes, masks.keep, thresholds.minGenes);
-    if (dropped.length <= nKept) await adjustDetections(x, dropped, cellsPerGene, -1, pass);
-    else {
-      cellsPerGene.fill(0);
-      await adjustDetections(x, cellsWhere(masks.keep, 1), cellsPerGene, 1, pass);
-    }
-    const genes = geneMask(cellsPerGene, thresholds.minCellsPerGene);
-    const nGenesKept = genes.reduce((s, v) => s + v, 0);
-    const kept = masks.perturbations.filter((p) => p.kept);
-    result = {
-      output, summaryFile: output ? qcSummaryPath(output) : null, reused: false, input: inputPath,
-      perturbationColumn: opts.perturbationColumn, controlLabel: control, thresholds,
-      counts: {
-        cells: { input: nObs, kept: nKept, droppedMinGenes: masks.nDroppedMinGenes, droppedSmallPerturbation: masks.nDroppedSmallPerturbation },
-        genes: { input: nVars, kept: nGenesKept, dropped: nVars - nGenesKept, mitochondrial: isMt.reduce((s, v) => s + v, 0) },
-        perturbations: { input: masks.perturbations.length, kept: kept.length, dropped: masks.perturbations.filter((p) => !p.kept).map((p) => p.label) },
-      },
-      perturbations: masks.perturbations,
-      arrays: { cellMask: masks.keep, geneMask: genes, metrics, cellsPerGene },
-    };
-  } finally {
-    h2.close();
-  }
+  const result = await filterMasks(inputPath, opts, { output, control, thresholds, symbols });
   if (!output) return result;
 
-  throwIfAborted(opts.signal);
-  const { cellMask, geneMask: gm, metrics } = result.arrays!;
-  const nKept = result.counts.cells.kept;
-  const keptSymbols = symbols.filter((_, j) => gm[j]);
-  ensureOutputDir(output);
-  await writeAtomically(output, async (tmp) => {
-    await writeFilteredSubset(inputPath, {
-      output: tmp, cellMask, geneMask: gm, varAssignments: { gene_symbols: keptSymbols },
-      memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize, onProgress: opts.onProgress, signal: opts.signal,
-    });
-    throwIfAborted(opts.signal);
-    opts.onProgress?.({ phase: "writing QC metrics", done: 0, total: 1, unit: "steps" });
-    addObsColumns(tmp, {
-      n_genes_by_counts: ndarray(keptValues(metrics.nGenesByCounts, cellMask, nKept)),
-      total_counts: ndarray(keptValues(metrics.totalCounts, cellMask, nKept)),
-      pct_counts_mt: ndarray(keptValues(metrics.pctCountsMt, cellMask, nKept)),
-    });
-    writeUnsDict(tmp, QC_SUMMARY_KEY, unsSummary(result, key));
-    throwIfAborted(opts.signal);
-    // The summary goes in place before the .h5ad: a complete output always has its JSON beside it.
-    const { arrays: _omit, ...plain } = result;
-    writeAtomicallySync(result.summaryFile!, (t) => writeFileSync(t, JSON.stringify({ ...plain, request: key }, null, 2) + "\n"));
-    opts.onProgress?.({ phase: "writing QC metrics", done: 1, total: 1, unit: "steps" });
-  });
+  await writeQcOutput(inputPath, output, result, symbols, key, opts);
   return result;
 }
