@@ -4,7 +4,7 @@
  *   node --import ./bin/register.mjs bench/edit-cost.ts [--cells 1000000] [--per-row 130] [--genes 2000] [--dir bench/data] [--keep]
  *
  * Builds (streaming, never holding X) three CSR files and times writeObs / writeVar / writeUnsDict /
- * writeObsm on each, with the bytes this process read and wrote (/proc/self/io rchar/wchar):
+ * writeObsm / writeObsColumns on each, with the bytes this process read and wrote (/proc/self/io rchar/wchar):
  *   big      1,000,000 cells, X ≥ 1 GB
  *   smallX   the same cells and genes, X 10× smaller (10× fewer non-zeros per row)
  *   small    10× fewer cells, X 10× smaller
@@ -12,16 +12,20 @@
  * the element written (obs and obsm have one row per cell). Baseline, measured in the same run: copying
  * the whole file (what rewriting it would cost at the very least). The files are deleted afterwards.
  *
- * Result (2026-11-27, 2 cores shared with other jobs, node 20, h5wasm 0.10.3; median of 3; MB = 1e6 bytes):
- *                   big (X 1040 MB)          smallX (X 104 MB)        small (100k cells, X 104 MB)
- *   writeObs        2020 ms  r 16.1  w 74.0   637 ms  r 16.1  w 74.0   170 ms  r 1.65  w 7.36
- *   writeVar          61 ms  r 0.06  w 0.20    32 ms  r 0.05  w 0.20    23 ms  r 0.05  w 0.20
- *   writeUnsDict      26 ms  r 0.04  w 0.01    45 ms  r 0.04  w 0.01    20 ms  r 0.04  w 0.01
- *   writeObsm         46 ms  r 0.06  w 8.01    45 ms  r 0.06  w 8.01    22 ms  r 0.07  w 0.81
- *   copy whole file 3068 ms  (1106 MB file)   386 ms  (175 MB file)    131 ms (116 MB file)
- *   bytes big/smallX = 1.00 read and written for all four edits (X 10x larger); big/small ≈ 10 for
- *   writeObs/writeObsm (10x the cells), 1 for writeVar/writeUnsDict. Times vary with the shared disk
- *   (writeObs big/smallX 3.2x in this run while its bytes were identical).
+ * Result (2026-11-27, 2 cores shared with ~8 other jobs, node 20, h5wasm 0.10.3; median of 3; MB = 1e6 B;
+ * r/w = bytes this process read/wrote):
+ *                     big (X 1040 MB)          smallX (X 104 MB)        small (100k cells, X 104 MB)
+ *   writeObs          2685 ms  r 16.1  w 74.0  2277 ms  r 16.1  w 74.0   195 ms  r 1.66  w 7.36
+ *   writeVar           119 ms  r 0.07  w 0.21    92 ms  r 0.07  w 0.21    44 ms  r 0.06  w 0.21
+ *   writeUnsDict       156 ms  r 0.06  w 0.01    44 ms  r 0.05  w 0.01    44 ms  r 0.06  w 0.01
+ *   writeObsm          144 ms  r 0.08  w 8.01    68 ms  r 0.08  w 8.01    50 ms  r 0.08  w 0.81
+ *   writeObsColumns    258 ms  r 0.07  w 8.01   144 ms  r 0.07  w 8.01    52 ms  r 0.07  w 0.81
+ *   copy whole file   3136 ms (1106 MB file)    560 ms (175 MB file)     182 ms (116 MB file)
+ *   Bytes read and written, big/smallX (X 10x larger, same cells): 1.00 for every edit (writeUnsDict
+ *   1.29/1.15: 60 vs 50 kB of HDF5 metadata). big/small (10x the cells): ≈10 for writeObs, writeObsm
+ *   and writeObsColumns (one row per cell), 1 for writeVar/writeUnsDict. Wall times swing 2-3x between
+ *   runs on this shared machine (an earlier run: writeObs 2020 ms big vs 637 ms smallX with identical
+ *   bytes); the byte counts are the stable evidence.
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +33,7 @@ import { parseArgs } from "node:util";
 import { H5File } from "../src/io/h5/file.ts";
 import { writeElem } from "../src/io/anndata/registry.ts";
 import { categorical, dataframe, ndarray, strings } from "../src/io/anndata/model.ts";
-import { writeObs, writeObsm, writeUnsDict, writeVar } from "../src/io/anndata/fileHelpers.ts";
+import { writeObs, writeObsColumns, writeObsm, writeUnsDict, writeVar } from "../src/io/anndata/fileHelpers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -136,6 +140,7 @@ function editsOn(path: string, nCells: number): Record<string, Cost> {
     writeVar: measure(() => writeVar(path, varTable("new"))),
     writeUnsDict: measure(() => writeUnsDict(path, "params", { n_comps: 50, method: "arpack", nested: { seed: 0, w: [1, 2, 3] } })),
     writeObsm: measure(() => writeObsm(path, "X_umap", emb)),
+    writeObsColumns: measure(() => writeObsColumns(path, { qc_score: ndarray(Float64Array.from({ length: nCells }, (_, i) => i % 13)) })),
     copyWholeFile: measure(() => {
       copyFileSync(path, `${path}.copy`);
       rmSync(`${path}.copy`);
@@ -168,7 +173,7 @@ console.log(`cells=${CELLS} genes=${GENES} nnz/row big=${PER_ROW} small=${files[
 for (const [name, r] of Object.entries(results)) {
   console.log(`\n${name}: X ${MB(r.xBytes)} MB, file ${MB(r.fileBytes)} MB (built in ${r.buildSeconds.toFixed(1)} s)`);
   for (const [op, c] of Object.entries(r.costs)) {
-    console.log(`  ${op.padEnd(14)} ${c.ms.toFixed(0).padStart(7)} ms   read ${MB(c.read).toString().padStart(9)} MB   written ${MB(c.written).toString().padStart(9)} MB`);
+    console.log(`  ${op.padEnd(16)} ${c.ms.toFixed(0).padStart(7)} ms   read ${MB(c.read).toString().padStart(9)} MB   written ${MB(c.written).toString().padStart(9)} MB`);
   }
 }
 const big = results.big!;
@@ -177,6 +182,6 @@ for (const other of ["smallX", "small"]) {
   console.log(`\nratio big/${other} (X ratio ${ratio(big.xBytes, o.xBytes)}):`);
   for (const op of Object.keys(big.costs)) {
     const [b, s] = [big.costs[op]!, o.costs[op]!];
-    console.log(`  ${op.padEnd(14)} time ${ratio(b.ms, s.ms)}   read ${ratio(b.read, s.read)}   written ${ratio(b.written, s.written)}`);
+    console.log(`  ${op.padEnd(16)} time ${ratio(b.ms, s.ms)}   read ${ratio(b.read, s.read)}   written ${ratio(b.written, s.written)}`);
   }
 }

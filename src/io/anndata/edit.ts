@@ -2,10 +2,11 @@
  * Crash-safe in-place edits of an .h5ad file's metadata (obs, var, uns, obsm, …) without touching X.
  *
  * Protocol (each step durable — fsync — before the next):
- *  1. an HDF5 session (guarded by an undo journal, below) that only creates the empty staging group `__crispyx_staging__` inside /obs (or
- *     inside /var when obs itself is edited): anndata and crispyx read a dataframe's columns from its
- *     `column-order` attribute, so an extra member is invisible to both. (The root is no place for it:
- *     anndata refuses unknown root keys, and "raw.*" ones clash with a modern /raw group.)
+ *  1. an HDF5 session (guarded by an undo journal, below) that only creates the empty staging group
+ *     `__crispyx_staging__` inside /obs (inside /var when obs itself is edited): anndata and crispyx
+ *     read a dataframe's columns from its `column-order` attribute, so an extra member is invisible to
+ *     both. (The root is no place for it: anndata refuses unknown root keys, and "raw.*" ones clash
+ *     with a modern /raw group.)
  *  2. an HDF5 session that writes the new element completely inside the staging group; it allocates
  *     new space and changes no structure outside the staging group, so an interruption here (or an
  *     exception from the writer) leaves the rest of the file as it was;
@@ -41,9 +42,9 @@ function stagingParent(elementPath: string): string {
 
 export interface EditOptions {
   /**
-   * Called after each durable step: "staging-group", "staged" (new element complete under the staging
-   * group), "real-link" (the real name points at it), "staged-link", "done" (staging removed).
-   * For crash tests.
+   * Called after each durable step: "staging-group-journal" (undo journal written), "staging-group",
+   * "staged" (new element complete under the staging group), "real-link-journal" (new names only),
+   * "real-link" (the real name points at it), "staged-link", "done" (staging removed). For crash tests.
    */
   onStep?: (step: string) => void;
 }

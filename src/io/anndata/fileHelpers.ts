@@ -79,6 +79,8 @@ const COLUMN_TYPES = new Set(["array", "categorical", "nullable-integer", "nulla
  * Add or replace columns of obs/var without rewriting the other columns (or X): a new table group is
  * staged holding hard links to the unchanged columns and the index, the new columns and the updated
  * `column-order`, then swapped in by replaceElement. New columns go to the end of the column order.
+ * (Linking bumps the reference count in the linked columns' object headers — a few bytes HDF5 rewrites
+ * in place — the only write of that session outside the staging group.)
  */
 function writeColumns(path: string, key: "obs" | "var", columns: Record<string, Column>): void {
   const n = rowCount(path, key);
