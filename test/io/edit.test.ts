@@ -86,6 +86,9 @@ test("deleteElement removes uns, obsm and obsp entries for both readers; absent 
   deleteElement(p, "/obsm/X_pca");
   deleteElement(p, "/obsp/distances");
   deleteElement(p, "/uns/not_there");
+  for (const [bad, re] of [["/obs", /every AnnData file needs it/], ["/var", /every AnnData file needs it/], ["/obs/score", /part of the obs table/], ["/var/gene_id", /part of the var table/]] as const) {
+    assert.throws(() => deleteElement(p, bad), re);
+  }
   assert.equal(datasetDigest(p), xBefore);
   const got = bothReaders(p);
   const want = expected("full_csr");

@@ -29,7 +29,8 @@ import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { H5File, isFileOpen } from "../h5/file.ts";
 import { deleteLink, linkStorageRanges, listLinks, retargetLink } from "../h5/links.ts";
-import { CrispyxError } from "../../errors.ts";
+import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
+import { columnOrder } from "./encodings/dataframe.ts";
 import { assertAnnData } from "./anndata.ts";
 
 export const STAGING_NAME = "__crispyx_staging__";
@@ -310,6 +311,18 @@ export function deleteElement(path: string, elementPath: string): void {
   const [parent, name] = parentAndName(elementPath);
   const exists = session(path, "r", (f) => {
     assertAnnData(f);
+    if (parent === "/" && (name === "obs" || name === "var")) {
+      throw new InvalidArgumentError(`${path}: /${name} cannot be deleted: every AnnData file needs it`, { file: path });
+    }
+    if ((parent === "/obs" || parent === "/var") && f.exists(elementPath)) {
+      const order = columnOrder(f, parent);
+      if (order.includes(name) || f.attr(parent, "_index") === name) {
+        throw new InvalidArgumentError(
+          `${path}: ${elementPath} is part of the ${parent.slice(1)} table; write the table without it (writeObs / writeVar) instead`,
+          { file: path },
+        );
+      }
+    }
     return f.exists(elementPath);
   });
   if (exists) deleteLink(path, parent, name);
