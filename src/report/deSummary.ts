@@ -93,8 +93,11 @@ export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSumma
   const topN = opts.topN ?? 10;
   const labelN = opts.labelN ?? 5;
   const maxBg = opts.maxBackgroundPoints ?? 600;
-  const lfcReader = h.matrix(pickLayer(h, LFC_LAYERS, "log fold change"));
   const padjReader = h.matrix(pickLayer(h, PADJ_LAYERS, "adjusted p-value"));
+  // The Python crispyx keeps log fold changes in a layer; `crispyx de` stores them as X (as Scanpy's
+  // rank_genes_groups_df would read them), next to the p-value layers.
+  const lfcLayer = LFC_LAYERS.find((n) => h.layers.has(n));
+  const lfcReader = lfcLayer ? h.matrix(lfcLayer) : h.X;
   const genes = h.var.index;
   const groupNames = h.obs.index;
   const nGenes = genes.length;
@@ -134,7 +137,7 @@ export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSumma
   }
   return {
     path: h.path,
-    method: unsText(h, "method") ?? "unknown",
+    method: (unsText(h, "method") ?? "unknown").replace(/^t_test$/, "t-test"),
     controlLabel: unsText(h, "control_label"),
     nGroups: groupNames.length,
     nGenes,

@@ -13,7 +13,11 @@ export interface PlantedDe {
   hits: number[][];
 }
 
-export function writeDeFixture(path: string, nGroups = 5, nGenes = 300, method = "t-test"): PlantedDe {
+/**
+ * `layout: "seed"` keeps log fold changes in a layer (the Python crispyx); "crispyx" stores them as X
+ * with a pvals_adj layer and uns method "t_test" (what `crispyx de` writes).
+ */
+export function writeDeFixture(path: string, nGroups = 5, nGenes = 300, method = "t-test", layout: "seed" | "crispyx" = "seed"): PlantedDe {
   const groups = Array.from({ length: nGroups }, (_, g) => `GENE${g}`);
   const genes = Array.from({ length: nGenes }, (_, j) => `G${String(j).padStart(4, "0")}`);
   const lfc = new Float32Array(nGroups * nGenes);
@@ -36,11 +40,13 @@ export function writeDeFixture(path: string, nGroups = 5, nGenes = 300, method =
     hits.push(mine);
   }
   const ad = emptyAnnData(nGroups, nGenes);
-  ad.X = ndarray(new Float32Array(nGroups * nGenes), [nGroups, nGenes]);
+  ad.X = ndarray(layout === "crispyx" ? lfc : new Float32Array(nGroups * nGenes), [nGroups, nGenes]);
   ad.obs = dataframe(groups, { perturbation: strings(groups) });
   ad.var = dataframe(genes);
-  ad.layers = { logfoldchanges: ndarray(lfc, [nGroups, nGenes]), pvalue_adj: ndarray(padj, [nGroups, nGenes]) };
-  ad.uns = { method: scalar(method), control_label: scalar("non-targeting") };
+  ad.layers = layout === "crispyx"
+    ? { pvals_adj: ndarray(padj, [nGroups, nGenes]) }
+    : { logfoldchanges: ndarray(lfc, [nGroups, nGenes]), pvalue_adj: ndarray(padj, [nGroups, nGenes]) };
+  ad.uns = { method: scalar(layout === "crispyx" ? method.replace("-", "_") : method), control_label: scalar("non-targeting") };
   writeH5ad(path, ad);
   return { groups, genes, hits };
 }

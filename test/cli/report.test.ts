@@ -108,11 +108,25 @@ test("crispyx report: bad input fails before any work (missing DE file, unknown 
   assert.equal(column.code, 1);
   assert.match(column.stderr, /^crispyx: error: .*: obs has no column 'perturbaton' \(--perturbation-column\)\nhint: did you mean 'perturbation'\?/);
   assert.equal(notDe.code, 1);
-  assert.match(notDe.stderr, /is not a differential-expression result \(no log fold change layer\)/);
+  assert.match(notDe.stderr, /is not a differential-expression result \(no adjusted p-value layer\)/);
   assert.ok(!existsSync(out));
   const again = join(tmp.path, "again.html");
   assert.equal((await crispyx(["report", file, "-o", again])).code, 0);
   const exists = await crispyx(["report", file, "-o", again]);
   assert.equal(exists.code, 1);
   assert.match(exists.stderr, /already exists\nhint: pass --force/);
+});
+
+test("summarizeDe reads crispyx de's layout too (log fold changes in X, pvals_adj layer, method 't_test')", () => {
+  const path = join(tmp.path, "de-crispyx.h5ad");
+  const p = writeDeFixture(path, 4, 120, "t-test", "crispyx");
+  const h = openH5ad(path);
+  try {
+    const d = summarizeDe(h, { topN: 1 });
+    assert.equal(d.method, "t-test");
+    assert.deepEqual(d.groups.map((g) => g.up + g.down), p.hits.map((x) => x.length));
+    assert.equal(d.groups[3]!.top[0]!.logfc, -3);
+  } finally {
+    h.close();
+  }
 });
