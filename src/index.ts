@@ -105,3 +105,13 @@ export {
 } from "./qc/qcSummary.ts";
 export type { CellQcMetrics } from "./qc/metrics.ts";
 export type { PerturbationCount } from "./qc/filters.ts";
+
+// Differential expression (issue 6, part 2): Scanpy-compatible t-test / Wilcoxon of every perturbation vs control
+export {
+  rankGenesGroups, type RankGenesGroupsOptions, type RankGenesGroupsResult, type DeMethod,
+} from "./de/rankGenesGroups.ts";
+export type { SkippedGroup } from "./de/groups.ts";
+export {
+  normalSf, normalTwoSidedP, studentTSf, studentTTwoSidedP, benjaminiHochberg, bonferroni, tieCorrect,
+} from "./stats/index.ts";
+export type { RecArray, RecArrayField } from "./io/anndata/model.ts";

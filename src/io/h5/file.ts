@@ -440,43 +440,6 @@ export class H5File implements Disposable {
     }
   }
 
-  /**
-   * Write `values` into elements start … start+values.length-1 of an existing 1-D variable-length UTF-8
-   * string dataset, so a long string column (an obs index of millions of cells) can be written in
-   * slices instead of all at once (h5wasm only writes whole string datasets).
-   */
-  writeStrings(path: string, start: number, values: string[]): void {
-    this.check();
-    const p = normalize(path);
-    const info = this.info(p);
-    if (info.dtype !== "string" || info.shape.length !== 1) {
-      throw new CrispyxError(`writeStrings to ${p}: not a 1-D variable-length string dataset`, { file: this.path });
-    }
-    const n = values.length;
-    if (start < 0 || start + n > info.shape[0]!) {
-      throw new CrispyxError(`writeStrings to ${p}: [${start}, ${start + n}) is outside its ${info.shape[0]} elements`, { file: this.path });
-    }
-    if (n === 0) return;
-    // Memory layout HDF5 expects for vlen strings: one char* per element (wasm32: 4 bytes), each
-    // pointing at a NUL-terminated UTF-8 string; all placed in the scratch buffer.
-    const encoded = values.map((v) => Buffer.from(`${v}\0`, "utf8"));
-    const textBytes = encoded.reduce((a, b) => a + b.length, 0);
-    const ptr = this.scratch(4 * n + textBytes);
-    const pointers = new Uint32Array(n);
-    let at = ptr + 4 * n;
-    for (let i = 0; i < n; i++) {
-      Module.HEAPU8.set(encoded[i]!, at);
-      pointers[i] = at;
-      at += encoded[i]!.length;
-    }
-    Module.HEAPU8.set(new Uint8Array(pointers.buffer), ptr);
-    try {
-      Module.set_dataset_data(this.fileId, p, [BigInt(n)], [BigInt(start)], [1n], BigInt(ptr));
-    } catch (err) {
-      this.fail(`cannot write strings to ${p}`, err);
-    }
-  }
-
   /** Read any dataset whole, decoded: numbers as typed arrays, strings as string[], booleans as boolean[]. */
   readValue(path: string): AttrValue {
     const info = this.info(path);
@@ -596,7 +559,9 @@ export class H5File implements Disposable {
   createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` }[], length: number, chunkRecords?: number): void {
     this.check();
     const p = normalize(path);
-    const dtype = members.map((m) => [m.name, h5wasmDtype(m.dtype)]);
+    // Fixed strings are tagged ASCII ("A<n>"): anndata's rec-array reader decodes UTF-8-tagged fields a
+    // second time and fails, while ASCII-tagged ones read as numpy unicode fields.
+    const dtype = members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype)]);
     const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? [] : new TYPED_ARRAY_OF[m.dtype as NumericDtype](0)]));
     const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
     try {

@@ -3,7 +3,7 @@
  * field. Scanpy stores `uns['rank_genes_groups']` names/scores/pvals/... this way (one field per group).
  *
  * Writing: h5wasm cannot put variable-length strings inside a compound type, so string fields are
- * written as fixed-length UTF-8 byte strings (numpy `S<n>`), sized to the longest value. anndata reads
+ * written as fixed-length byte strings (numpy `S<n>`, tagged ASCII), sized to the longest value. anndata reads
  * those back as unicode (`U<n>`) fields, which Scanpy's `rank_genes_groups_df` and plotting accept.
  * Records are packed and written in blocks, so a large table never needs one big buffer.
  */

@@ -1,0 +1,189 @@
+/**
+ * Writing DE results: the .h5ad (one row per tested perturbation, one column per gene; Scanpy's
+ * `uns['rank_genes_groups']`) and the tidy CSV. Both are written to a temporary file and renamed when
+ * complete.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { H5File } from "../io/h5/file.ts";
+import { writeAtomically } from "../io/atomic.ts";
+import { writeAnnDataTo } from "../io/anndata/anndata.ts";
+import type { AnnData, Column, Element } from "../io/anndata/model.ts";
+import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
+import { createRecArray, writeRecArrayRows, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
+import type { SkippedGroup } from "./groups.ts";
+
+/** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
+export interface DeTables {
+  method: "t-test" | "wilcoxon";
+  perturbationColumn: string;
+  controlLabel: string;
+  groups: string[];
+  genes: string[];
+  sizes: Int32Array;
+  tieCorrect: boolean;
+  scores: Float64Array;
+  pvals: Float64Array;
+  pvalsAdj: Float64Array;
+  logfoldchanges: Float32Array;
+  /** [slot × gene] fraction of cells with a non-zero value (slot 0 = control). */
+  pts: Float64Array;
+  skipped: SkippedGroup[];
+}
+
+/** HDF5 keeps a datatype in one header message (< 64 KiB); a compound type with too many fields cannot be stored. */
+export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean {
+  let size = 64;
+  for (const n of fieldNames) size += Math.ceil((Buffer.byteLength(n) + 1) / 8) * 8 + 4 + 24 + bytesPerField * 0;
+  return size < 60_000;
+}
+
+/** Genes of one group ordered by score, highest first (Scanpy's order; ties by gene position). */
+export function rankOrder(scores: Float64Array, offset: number, n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j++) order[j] = j;
+  order.sort((a, b) => {
+    const d = scores[offset + b]! - scores[offset + a]!;
+    return d !== 0 && !Number.isNaN(d) ? d : a - b;
+  });
+  return order;
+}
+
+/**
+ * Write the result .h5ad. Returns warnings (e.g. when there are too many groups for Scanpy's record
+ * arrays, which HDF5 cannot store; the layers and the CSV still hold everything).
+ */
+export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[]): Promise<string[]> {
+  const G = t.groups.length;
+  const n = t.genes.length;
+  const warnings: string[] = [];
+  const slotNames = [t.controlLabel, ...t.groups];
+  const ptsColumns: Record<string, Column> = {};
+  slotNames.forEach((name, s) => { ptsColumns[name] = ndarray(Float64Array.from(t.pts.subarray(s * n, (s + 1) * n))); });
+  const rgg: Record<string, Element> = {
+    params: dict({
+      groupby: scalar(t.perturbationColumn),
+      reference: scalar(t.controlLabel),
+      method: scalar(t.method),
+      use_raw: scalar(false),
+      corr_method: scalar("benjamini-hochberg"),
+      ...(t.method === "wilcoxon" ? { tie_correct: scalar(t.tieCorrect) } : {}),
+    }),
+    pts: dataframe(t.genes, ptsColumns),
+  };
+  const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
+  if (t.perturbationColumn !== "n_cells") obsColumns[t.perturbationColumn] = strings(t.groups);
+  const ad: AnnData = {
+    X: ndarray(t.logfoldchanges, [G, n]),
+    obs: dataframe(t.groups, obsColumns),
+    var: dataframe(t.genes),
+    layers: {
+      scores: ndarray(t.scores, [G, n]),
+      pvals: ndarray(t.pvals, [G, n]),
+      pvals_adj: ndarray(t.pvalsAdj, [G, n]),
+      pts: ndarray(Float32Array.from(t.pts.subarray(n)), [G, n]),
+    },
+    uns: {
+      rank_genes_groups: dict(rgg),
+      method: scalar(t.method === "t-test" ? "t_test" : "wilcoxon"),
+      control_label: scalar(t.controlLabel),
+      perturbation_column: scalar(t.perturbationColumn),
+      pvalue_correction: scalar("benjamini-hochberg"),
+      control_pts: ndarray(t.pts.slice(0, n)),
+      skipped_groups: dict({
+        group: strings(t.skipped.map((s) => s.group)),
+        cells: ndarray(Int32Array.from(t.skipped.map((s) => s.cells))),
+        reason: strings(t.skipped.map((s) => s.reason)),
+      }),
+    },
+    obsm: {}, varm: {}, obsp: {}, varp: {}, raw: null,
+  };
+  await writeAtomically(path, (tmp) => {
+    const file = H5File.open(tmp, "w");
+    try {
+      writeAnnDataTo(file, ad);
+      if (recordTypeFits(t.groups)) writeRankTables(file, "/uns/rank_genes_groups", t, orders);
+      else warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params and pts only; the layers and the CSV hold every result`);
+    } finally {
+      file.close();
+    }
+  });
+  return warnings;
+}
+
+/** names / scores / logfoldchanges / pvals / pvals_adj as record arrays, one field per group, genes ranked by score. */
+function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32Array[]): void {
+  const G = t.groups.length;
+  const n = t.genes.length;
+  let width = 1;
+  for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
+  const tables: { key: string; dtype: RecFieldSpec["dtype"]; value: (g: number, j: number) => number }[] = [
+    { key: "scores", dtype: "float32", value: (g, j) => t.scores[g * n + j]! },
+    { key: "pvals", dtype: "float64", value: (g, j) => t.pvals[g * n + j]! },
+    { key: "pvals_adj", dtype: "float64", value: (g, j) => t.pvalsAdj[g * n + j]! },
+    { key: "logfoldchanges", dtype: "float32", value: (g, j) => t.logfoldchanges[g * n + j]! },
+  ];
+  const nameSpecs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const }));
+  createRecArray(file, `${base}/names`, nameSpecs, n);
+  // Records of all groups side by side: write in blocks of ~8 MB.
+  const block = Math.max(1, Math.floor((8 << 20) / Math.max(1, G * Math.max(width, 8))));
+  const cache = new Map<string, Uint8Array>();
+  for (let r0 = 0; r0 < n; r0 += block) {
+    const r1 = Math.min(n, r0 + block);
+    const cols = orders.map((o) => Array.from(o.subarray(r0, r1), (j) => t.genes[j]!));
+    writeRecArrayRows(file, `${base}/names`, nameSpecs, r0, r1 - r0, cols, cache);
+  }
+  for (const tab of tables) {
+    const specs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: tab.dtype }));
+    createRecArray(file, `${base}/${tab.key}`, specs, n);
+    const Ctor = tab.dtype === "float32" ? Float32Array : Float64Array;
+    for (let r0 = 0; r0 < n; r0 += block) {
+      const r1 = Math.min(n, r0 + block);
+      const cols = orders.map((o, g) => {
+        const c = new Ctor(r1 - r0);
+        for (let r = r0; r < r1; r++) c[r - r0] = tab.value(g, o[r]!);
+        return c;
+      });
+      writeRecArrayRows(file, `${base}/${tab.key}`, specs, r0, r1 - r0, cols);
+    }
+  }
+}
+
+/** CSV text of a field: quoted when it holds a comma, quote or line break. */
+function csvField(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function csvNumber(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  return String(x);
+}
+
+/**
+ * The tidy table: one row per perturbation × gene (genes in rank order within each perturbation):
+ * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control.
+ */
+export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
+  const n = t.genes.length;
+  const genes = t.genes.map(csvField);
+  await writeAtomically(path, (tmp) => {
+    const fd = openSync(tmp, "w");
+    try {
+      let buf = "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n";
+      t.groups.forEach((group, g) => {
+        const name = csvField(group);
+        const o = orders[g]!;
+        for (let r = 0; r < n; r++) {
+          const j = o[r]!;
+          const at = g * n + j;
+          buf += `${name},${genes[j]},${csvNumber(t.scores[at]!)},${csvNumber(t.pvals[at]!)},${csvNumber(t.pvalsAdj[at]!)},${csvNumber(t.logfoldchanges[at]!)},${csvNumber(t.pts[(g + 1) * n + j]!)},${csvNumber(t.pts[j]!)}\n`;
+          if (buf.length > 1 << 20) { writeSync(fd, buf); buf = ""; }
+        }
+      });
+      if (buf) writeSync(fd, buf);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}

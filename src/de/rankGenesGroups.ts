@@ -1,0 +1,222 @@
+/**
+ * Differential expression of every perturbation against the control cells, computed as Scanpy's
+ * `sc.tl.rank_genes_groups(adata, groupby, reference=control, method=..., pts=True)` computes it, but
+ * streamed from the file with bounded memory:
+ *
+ * - t-test: ONE pass over X accumulating per-group sums and sums of squares (memory O(groups × genes)).
+ * - Wilcoxon: gene chunks; zeros form one tie block, control values are sorted once per gene and each
+ *   perturbation's few non-zeros are ranked into them by binary search; chunks run on worker threads.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { availableParallelism } from "node:os";
+import { InvalidArgumentError, FileFormatError } from "../errors.ts";
+import { openH5ad } from "../io/anndata/handle.ts";
+import { readElem } from "../io/anndata/registry.ts";
+import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { benjaminiHochberg } from "../stats/multipleTesting.ts";
+import { planGroups, type SkippedGroup } from "./groups.ts";
+import { accumulateGroupStats } from "./groupStats.ts";
+import { welchTTest } from "./tTest.ts";
+import { wilcoxonScores } from "./wilcoxon.ts";
+import { rankOrder, writeDeCsv, writeDeH5ad, type DeTables } from "./output.ts";
+import type { MatrixReader } from "../io/anndata/matrixReader.ts";
+import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
+
+export type DeMethod = "t-test" | "wilcoxon";
+
+export interface RankGenesGroupsOptions extends StreamOptions {
+  /** obs column holding the perturbation labels (Scanpy's `groupby`). */
+  perturbationColumn: string;
+  /** Label of the control cells (Scanpy's `reference`); inferred from the labels when omitted. */
+  controlLabel?: string | null;
+  /** "t-test" (Welch, default) or "wilcoxon" (rank-sum, normal approximation). */
+  method?: DeMethod;
+  /** Test only these perturbations (default: all but the control). */
+  groups?: readonly string[];
+  /** Perturbations with fewer cells are skipped (default 2; Scanpy refuses single-cell groups). */
+  minCellsPerGroup?: number;
+  /** Wilcoxon: correct the variance for ties (default true, as the crispyx seed; Scanpy's default is false). */
+  tieCorrect?: boolean;
+  /** Wilcoxon worker threads (default: available cores, at most 8; 1 = no threads). */
+  workers?: number;
+  /** Output .h5ad path (default: `crispyx_{t_test|wilcoxon}.h5ad` beside the input, the seed's name). The CSV goes beside it. */
+  output?: string;
+  /** Directory and data name for the default output name (resolveOutputPath). */
+  outputDir?: string;
+  dataName?: string;
+  /** Recompute even when a complete result exists at the output path. */
+  force?: boolean;
+  /** Test a layer instead of X. */
+  layer?: string;
+}
+
+export interface RankGenesGroupsResult {
+  method: DeMethod;
+  /** The result .h5ad: obs = tested perturbations, var = genes, uns['rank_genes_groups'] in Scanpy's layout. */
+  outputPath: string;
+  /** Tidy table: perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control. */
+  csvPath: string;
+  perturbationColumn: string;
+  controlLabel: string;
+  /** Perturbations tested, in output order. */
+  groups: string[];
+  /** Perturbations not tested, with the reason. */
+  skipped: SkippedGroup[];
+  nGenes: number;
+  /** True when an existing complete result was returned without recomputing. */
+  reused: boolean;
+  warnings: string[];
+}
+
+/**
+ * Rank genes for every perturbation against the control (Scanpy-compatible statistics) and write the
+ * result .h5ad and CSV. Expects log-normalised values (integer counts are refused).
+ *
+ * Per gene and perturbation: `scores` (Welch t or rank-sum z), `pvals` (two-sided), `pvals_adj`
+ * (Benjamini–Hochberg over the genes of that perturbation), `logfoldchanges`
+ * = log2((expm1(mean_group) + 1e-9) / (expm1(mean_control) + 1e-9)) and `pts` (fraction of cells with a
+ * non-zero value).
+ *
+ * @example
+ * const r = await rankGenesGroups("screen_log.h5ad", { perturbationColumn: "gene", method: "wilcoxon" });
+ * console.log(r.outputPath, r.groups.length, r.skipped);
+ */
+export async function rankGenesGroups(input: DataSource, options: RankGenesGroupsOptions): Promise<RankGenesGroupsResult> {
+  const method = options.method ?? "t-test";
+  if (method !== "t-test" && method !== "wilcoxon") {
+    throw new InvalidArgumentError(`unknown DE method '${String(method)}'`, { hint: "use 't-test' or 'wilcoxon'" });
+  }
+  if (!options.perturbationColumn) throw new InvalidArgumentError("perturbationColumn is required (the obs column with perturbation labels)");
+  const minCells = options.minCellsPerGroup ?? 2;
+  if (!Number.isInteger(minCells) || minCells < 1) throw new InvalidArgumentError(`minCellsPerGroup must be a positive integer, got ${minCells}`);
+  const workers = options.workers ?? Math.max(1, Math.min(8, availableParallelism()));
+  if (!Number.isInteger(workers) || workers < 1) throw new InvalidArgumentError(`workers must be a positive integer, got ${workers}`);
+  const inputPath = resolveDataPath(input);
+  const outputPath = options.output ?? resolveOutputPath(inputPath, {
+    suffix: method === "t-test" ? "t_test" : "wilcoxon", outputDir: options.outputDir, dataName: options.dataName,
+  });
+  if (!outputPath.endsWith(".h5ad")) throw new InvalidArgumentError(`output '${outputPath}' must end in .h5ad`);
+  const csvPath = outputPath.slice(0, -".h5ad".length) + ".csv";
+
+  if (!options.force && existsSync(outputPath) && existsSync(csvPath)) {
+    const existing = loadExisting(outputPath, csvPath, method);
+    if (existing) return existing;
+  }
+
+  const h = openH5ad(inputPath);
+  try {
+    const plan = planGroups(h.file, {
+      perturbationColumn: options.perturbationColumn, controlLabel: options.controlLabel, groups: options.groups, minCellsPerGroup: minCells,
+    });
+    const reader = h.matrix(options.layer);
+    assertLogNormalised(reader, inputPath);
+    const genes = h.varNames;
+    const G = plan.groups.length;
+    const n = genes.length;
+    throwIfAborted(options.signal);
+
+    const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
+    const scores = new Float64Array(G * n);
+    const pvals = new Float64Array(G * n);
+    if (method === "t-test") welchTTest(stats, plan.sizes, scores, pvals);
+    else {
+      const shared = await wilcoxonScores(reader, plan, stats, {
+        tieCorrect: options.tieCorrect ?? true, workers, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
+        onProgress: options.onProgress, signal: options.signal, inputPath,
+      });
+      scores.set(shared.scores);
+      pvals.set(shared.pvals);
+    }
+    throwIfAborted(options.signal);
+
+    mkdirSync(dirname(outputPath), { recursive: true });
+    const tables = finishTables(method, options, plan, genes, stats.sums, stats.nnz, scores, pvals, options.tieCorrect ?? true);
+    const orders = plan.groups.map((_, g) => rankOrder(scores, g * n, n));
+    const warnings = await writeDeH5ad(outputPath, tables, orders);
+    await writeDeCsv(csvPath, tables, orders);
+    return {
+      method, outputPath, csvPath, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel,
+      groups: plan.groups, skipped: plan.skipped, nGenes: n, reused: false, warnings,
+    };
+  } finally {
+    h.close();
+  }
+}
+
+function finishTables(
+  method: DeMethod, options: RankGenesGroupsOptions, plan: ReturnType<typeof planGroups>, genes: string[],
+  sums: Float64Array, nnz: Int32Array, scores: Float64Array, pvals: Float64Array, tieCorrect: boolean,
+): DeTables {
+  const G = plan.groups.length;
+  const n = genes.length;
+  const pvalsAdj = new Float64Array(G * n);
+  for (let g = 0; g < G; g++) benjaminiHochberg(pvals.subarray(g * n, (g + 1) * n), pvalsAdj.subarray(g * n, (g + 1) * n));
+  const pts = new Float64Array((G + 1) * n);
+  for (let s = 0; s <= G; s++) for (let j = 0; j < n; j++) pts[s * n + j] = nnz[s * n + j]! / plan.sizes[s]!;
+  const logfoldchanges = new Float32Array(G * n);
+  const nCtrl = plan.sizes[0]!;
+  for (let j = 0; j < n; j++) {
+    const ctrl = Math.expm1(sums[j]! / nCtrl) + 1e-9;
+    for (let g = 1; g <= G; g++) {
+      logfoldchanges[(g - 1) * n + j] = Math.log2((Math.expm1(sums[g * n + j]! / plan.sizes[g]!) + 1e-9) / ctrl);
+    }
+  }
+  return {
+    method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
+    sizes: plan.sizes, tieCorrect, scores, pvals, pvalsAdj, logfoldchanges, pts, skipped: plan.skipped,
+  };
+}
+
+/** Refuse raw counts (as the seed does): integer storage, or a first block whose non-zeros are all whole numbers. */
+function assertLogNormalised(reader: MatrixReader, path: string): void {
+  const dt = reader.info.dtype;
+  const hint = "log-normalise first (normalise total counts, then log1p)";
+  if (dt !== "float32" && dt !== "float64") {
+    throw new InvalidArgumentError(`${path}: X holds ${dt} values, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
+  }
+  const [nObs] = reader.shape;
+  const block = reader.rows(0, Math.min(nObs, 200));
+  const values = (block.type === "array" ? (block as NdArray).data : (block as SparseMatrix).data) as ArrayLike<number>;
+  let nonzero = 0;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]!;
+    if (v === 0) continue;
+    nonzero++;
+    if (Math.abs(v - Math.round(v)) > 1e-8 * Math.max(1, Math.abs(v))) return;
+  }
+  if (nonzero > 0) {
+    throw new InvalidArgumentError(`${path}: the first cells' values are all whole numbers, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
+  }
+}
+
+/** A complete earlier result at the output paths, or null when it is not one for this method. */
+function loadExisting(outputPath: string, csvPath: string, method: DeMethod): RankGenesGroupsResult | null {
+  try {
+    const h = openH5ad(outputPath);
+    try {
+      const m = readElem(h.file, "/uns/method");
+      if (m.type !== "scalar" || m.value !== (method === "t-test" ? "t_test" : "wilcoxon")) return null;
+      const str = (key: string) => {
+        const e = readElem(h.file, `/uns/${key}`);
+        return e.type === "scalar" ? String(e.value) : "";
+      };
+      const sk = readElem(h.file, "/uns/skipped_groups");
+      const skipped: SkippedGroup[] = [];
+      if (sk.type === "dict") {
+        const g = sk.items.group as NdArray, c = sk.items.cells as NdArray, r = sk.items.reason as NdArray;
+        for (let i = 0; i < (g?.data.length ?? 0); i++) skipped.push({ group: String(g.data[i]), cells: Number(c.data[i]), reason: String(r.data[i]) });
+      }
+      return {
+        method, outputPath, csvPath, perturbationColumn: str("perturbation_column"), controlLabel: str("control_label"),
+        groups: h.obsNames, skipped, nGenes: h.nVars, reused: true, warnings: [],
+      };
+    } finally {
+      h.close();
+    }
+  } catch (err) {
+    if (err instanceof FileFormatError) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Driving the Wilcoxon test over gene chunks with bounded memory. A chunk holds, for a range of genes,
+ * the non-zero values of the compared cells grouped by gene and group (no cell indices are needed: the
+ * per-group non-zero counts from the statistics pass size every segment exactly). Chunks are cut so that
+ * their values fit in a share of the memory budget; CSR and dense input are read in row bands and
+ * scattered into the chunk, CSC input gives the chunk's columns directly. While worker threads rank one
+ * chunk, the main thread reads the next.
+ */
+import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import type { MatrixReader } from "../io/anndata/matrixReader.ts";
+import type { SparseMatrix } from "../io/anndata/model.ts";
+import type { TypedArray } from "../io/h5/types.ts";
+import { num } from "../core/sparse.ts";
+import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { CrispyxError } from "../errors.ts";
+import type { GroupPlan } from "./groups.ts";
+import type { GroupStats } from "./groupStats.ts";
+import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
+
+export interface WilcoxonOptions extends StreamOptions {
+  tieCorrect: boolean;
+  workers: number;
+  inputPath: string;
+}
+
+const REGISTER = fileURLToPath(new URL("../../bin/register.mjs", import.meta.url));
+/** Genes a worker takes at a time from the shared counter. */
+const GENES_PER_TASK = 4;
+
+/** Gene ranges [start, end) whose stored values fit `maxValues` (at least one gene each; at most chunkSize genes). */
+export function planGeneChunks(stats: GroupStats, maxValues: number, maxGenes: number): [number, number][] {
+  const { nSlots, nGenes, nnz } = stats;
+  const chunks: [number, number][] = [];
+  let start = 0, acc = 0;
+  for (let j = 0; j < nGenes; j++) {
+    let col = 0;
+    for (let s = 0; s < nSlots; s++) col += nnz[s * nGenes + j]!;
+    if (j > start && (acc + col > maxValues || j - start >= maxGenes)) {
+      chunks.push([start, j]);
+      start = j;
+      acc = 0;
+    }
+    acc += col;
+  }
+  if (start < nGenes) chunks.push([start, nGenes]);
+  return chunks;
+}
+
+/** Rank-sum scores and p-values for every tested group × gene. */
+export async function wilcoxonScores(
+  reader: MatrixReader, plan: GroupPlan, stats: GroupStats, opts: WilcoxonOptions,
+): Promise<{ scores: Float64Array; pvals: Float64Array }> {
+  const { nSlots, nGenes } = stats;
+  const G = nSlots - 1;
+  const scores = new Float64Array(new SharedArrayBuffer(G * nGenes * 8));
+  const pvals = new Float64Array(new SharedArrayBuffer(G * nGenes * 8));
+  const float64 = reader.info.dtype === "float64";
+  const bytesPerValue = float64 ? 8 : 4;
+  const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  // Two chunks live at once (one ranked, one being read): each gets 30% of the budget.
+  const maxValues = Math.max(1, Math.floor((budget * 0.3) / bytesPerValue));
+  const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
+  const ctx: KernelContext = { nSlots, nGenes, sizes: plan.sizes, tieCorrect: opts.tieCorrect, scores, pvals };
+  const pool = opts.workers > 1 ? new WorkerPool(Math.min(opts.workers, nGenes), ctx) : null;
+  try {
+    let pending: Promise<void> | null = null;
+    let done = 0;
+    for (const [g0, g1] of chunks) {
+      throwIfAborted(opts.signal);
+      const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts);
+      if (pending) await pending;
+      if (pool) {
+        pending = pool.run(chunk).then(() => {
+          done += chunk.count;
+          opts.onProgress?.({ phase: "wilcoxon", done, total: nGenes, unit: "genes" });
+        });
+      } else {
+        rankSumGenes(chunk, 0, chunk.count, ctx, new RankSumScratch());
+        done += chunk.count;
+        opts.onProgress?.({ phase: "wilcoxon", done, total: nGenes, unit: "genes" });
+      }
+    }
+    if (pending) await pending;
+  } finally {
+    await pool?.close();
+  }
+  return { scores, pvals };
+}
+
+/** Values of genes [g0, g1) of the compared cells, grouped by gene, then slot. */
+export function buildChunk(
+  reader: MatrixReader, cellSlot: Int32Array, stats: GroupStats, g0: number, g1: number, float64: boolean, opts: StreamOptions,
+): GeneChunk {
+  const { nSlots: S, nGenes, nnz } = stats;
+  const count = g1 - g0;
+  const ptr = new Int32Array(new SharedArrayBuffer((count * S + 1) * 4));
+  let total = 0;
+  for (let j = 0; j < count; j++) {
+    for (let s = 0; s < S; s++) {
+      ptr[j * S + s] = total;
+      total += nnz[s * nGenes + g0 + j]!;
+    }
+  }
+  ptr[count * S] = total;
+  if (total > 2 ** 31 - 1) throw new CrispyxError(`a Wilcoxon gene chunk of ${total} values is too large; lower the memory budget or chunk size`);
+  const values = float64 ? new Float64Array(new SharedArrayBuffer(total * 8)) : new Float32Array(new SharedArrayBuffer(total * 4));
+  const cursor = ptr.slice(0, count * S);
+  const [nObs] = reader.shape;
+  const { format } = reader.info;
+  if (format === "csc") {
+    const b = reader.cols(g0, g1, "csc") as SparseMatrix;
+    const data = b.data as unknown as ArrayLike<number>, idx = b.indices as unknown as ArrayLike<number>;
+    for (let c = 0; c < count; c++) {
+      for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) {
+        const v = data[k]!;
+        if (v === 0) continue;
+        const slot = cellSlot[idx[k]!]!;
+        if (slot >= 0) values[cursor[c * S + slot]!++] = v;
+      }
+    }
+  } else {
+    const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (reader.info.nnz / Math.max(1, nObs)) * 12);
+    const step = rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget }, 0.1);
+    for (let r0 = 0; r0 < nObs; r0 += step) {
+      throwIfAborted(opts.signal);
+      const r1 = Math.min(nObs, r0 + step);
+      const b = reader.rows(r0, r1);
+      if (b.type === "array") {
+        const d = b.data as TypedArray as unknown as ArrayLike<number>;
+        for (let r = 0; r < r1 - r0; r++) {
+          const slot = cellSlot[r0 + r]!;
+          if (slot < 0) continue;
+          for (let j = g0; j < g1; j++) {
+            const v = d[r * nGenes + j]!;
+            if (v !== 0) values[cursor[(j - g0) * S + slot]!++] = v;
+          }
+        }
+      } else {
+        const m = b as SparseMatrix;
+        const data = m.data as unknown as ArrayLike<number>, idx = m.indices as unknown as ArrayLike<number>;
+        const ip = m.indptr as unknown as ArrayLike<number>;
+        const big = typeof m.indptr[0] === "bigint";
+        for (let r = 0; r < r1 - r0; r++) {
+          const slot = cellSlot[r0 + r]!;
+          if (slot < 0) continue;
+          const s0 = big ? num(m.indptr, r) : ip[r]!, s1 = big ? num(m.indptr, r + 1) : ip[r + 1]!;
+          for (let k = s0; k < s1; k++) {
+            const j = idx[k]!;
+            if (j < g0 || j >= g1) continue;
+            const v = data[k]!;
+            if (v !== 0) values[cursor[(j - g0) * S + slot]!++] = v;
+          }
+        }
+      }
+    }
+  }
+  return { values, ptr, g0, count };
+}
+
+/** Worker threads that share the output arrays and split each chunk's genes through an atomic counter. */
+class WorkerPool {
+  private workers: Worker[];
+  constructor(n: number, ctx: KernelContext) {
+    const data = {
+      nSlots: ctx.nSlots, nGenes: ctx.nGenes, sizes: ctx.sizes, tieCorrect: ctx.tieCorrect,
+      scores: ctx.scores.buffer, pvals: ctx.pvals.buffer,
+    };
+    this.workers = Array.from({ length: n }, () => new Worker(new URL("./wilcoxonWorker.ts", import.meta.url), {
+      workerData: data, execArgv: ["--import", REGISTER],
+    }));
+  }
+
+  run(chunk: GeneChunk): Promise<void> {
+    const counter = new SharedArrayBuffer(4);
+    const msg = {
+      values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
+      g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
+    };
+    return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ok: boolean; error?: string }) => {
+        w.off("error", onError);
+        if (m.ok) resolve(); else reject(new CrispyxError(`Wilcoxon worker failed: ${m.error}`));
+      };
+      const onError = (err: Error) => { w.off("message", onMessage); reject(err); };
+      w.once("message", onMessage);
+      w.once("error", onError);
+      w.postMessage(msg);
+    }))).then(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
