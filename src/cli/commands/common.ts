@@ -218,3 +218,10 @@ export async function geneSymbolColumn(file: string, given: string | undefined, 
   if (column) say(`using var column '${column}' for gene symbols (var_names are IDs; pass --gene-column to choose another)`);
   return column;
 }
+
+/** commander parser for a probability in (0, 1] (a bad value is a usage error, exit 2). */
+export function probabilityOption(text: string): number {
+  const v = Number(text);
+  if (text.trim() === "" || !(v > 0 && v <= 1)) throw new UsageError(`'${text}' is not a probability in (0, 1]`);
+  return v;
+}

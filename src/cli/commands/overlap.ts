@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import { InvalidArgumentError } from "../../errors.ts";
 import { contextOf } from "../context.ts";
 import { columnCells, formatTextTable } from "../output.ts";
-import { checkInputFile, requireColumn, withInput, writeJson } from "./common.ts";
+import { checkInputFile, probabilityOption, requireColumn, withInput, writeJson } from "./common.ts";
 
 type Of = "genes" | "cells" | "perturbations" | "hits";
 
@@ -82,7 +82,7 @@ export function registerOverlap(program: Command): void {
     .addOption(new Option("--of <items>", "what to compare in .h5ad files").choices(["genes", "cells", "perturbations", "hits"]).default("genes"))
     .addOption(new Option("--metric <m>", "which matrix to print").choices(["count", "jaccard", "both"]).default("both"))
     .option("-p, --perturbation-column <column>", "obs column for --of perturbations (default: detected)")
-    .option("--alpha <p>", "adjusted p-value cut-off for --of hits", (t: string) => Number(t), 0.05)
+    .option("--alpha <p>", "adjusted p-value cut-off for --of hits", probabilityOption, 0.05)
     .option("--json", "print names, sizes and matrices as JSON")
     .action(async (sources: string[], opts: OverlapCliOptions, c: Command) => {
       contextOf(c);

@@ -4,13 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError as UsageError } from "commander";
 import { InvalidArgumentError } from "../../errors.ts";
 import { contextOf } from "../context.ts";
-import { checkInputFile, integerOption, requireColumn, shownPath, withInput, writeJson, wroteMessage } from "./common.ts";
-
-function probability(text: string): number {
-  const v = Number(text);
-  if (!(v > 0 && v <= 1)) throw new UsageError(`'${text}' is not a probability in (0, 1]`);
-  return v;
-}
+import { checkInputFile, integerOption, probabilityOption, requireColumn, shownPath, withInput, writeJson, wroteMessage } from "./common.ts";
 
 function nonNegative(text: string): number {
   const v = Number(text);
@@ -52,7 +46,7 @@ export function registerReport(program: Command): void {
     .option("-p, --perturbation-column <column>", "obs column with the perturbation labels (default: 'perturbation' if present)")
     .option("--control <label>", "control label (drawn grey among the cell counts)")
     .option("--gene-column <column>", "var column with gene symbols, to find MT- genes when var_names are IDs (default: var_names, else a 'gene_symbols' column)")
-    .option("--alpha <p>", "adjusted p-value below which a gene is a hit", probability, 0.05)
+    .option("--alpha <p>", "adjusted p-value below which a gene is a hit", probabilityOption, 0.05)
     .option("--lfc <x>", "|log2 fold change| a hit must exceed", nonNegative, 0)
     .option("--volcanoes <n>", "volcano plots per DE result (perturbations with most hits first)", integerOption(0), 12)
     .option("--top <n>", "genes listed per perturbation", integerOption(1), 10)
