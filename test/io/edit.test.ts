@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { deleteElement, removeLeftoverStaging, replaceElement, STAGING_NAME } from "../../src/io/anndata/edit.ts";
-import { readH5ad } from "../../src/io/anndata/anndata.ts";
+import { readH5ad, writeH5ad } from "../../src/io/anndata/anndata.ts";
 import { writeElem } from "../../src/io/anndata/registry.ts";
 import { categorical, dataframe, dict, ndarray, scalar, strings } from "../../src/io/anndata/model.ts";
 import { H5File } from "../../src/io/h5/file.ts";
@@ -160,12 +160,12 @@ test("editing a file that this process has open is refused", () => {
 // ---- byte-level links on layouts made by h5py -------------------------------------------------
 
 /** Make an HDF5 file with h5py: `layout` is "old" (symbol tables), "compact" (link messages, v1 headers) or "v2". */
-function h5pyFile(path: string, layout: "old" | "compact" | "v2" | "dense", n: number): void {
+function h5pyFile(path: string, layout: "old" | "userblock" | "compact" | "v2" | "dense", n: number): void {
   py(
     `
 import h5py, numpy as np, sys
 path, layout, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-kw = {"libver": "latest"} if layout == "v2" else {}
+kw = {"libver": "latest"} if layout == "v2" else {"userblock_size": 1024} if layout == "userblock" else {}
 with h5py.File(path, "w", **kw) as f:
     g = f.create_group("g", track_order=(layout in ("compact", "dense")))
     for i in range(n):
@@ -208,7 +208,7 @@ print(json.dumps({"names": names, "values": values}))
   );
 }
 
-for (const [layout, n] of [["old", 5], ["old", 40], ["old", 300], ["compact", 5], ["v2", 5], ["v2", 7]] as const) {
+for (const [layout, n] of [["old", 5], ["old", 40], ["old", 300], ["userblock", 6], ["compact", 5], ["v2", 5], ["v2", 7]] as const) {
   test(`links: retarget and delete in a ${layout}-style group of ${n} links, then HDF5 inserts/deletes still work`, { skip: noPython }, () => {
     const p = join(DIR, `links_${layout}_${n}.h5`);
     h5pyFile(p, layout, n);
@@ -256,6 +256,22 @@ test("links: missing names are clear errors", () => {
   const p = copyFixture("x_dense_f32", DIR, "missing");
   assert.throws(() => deleteLink(p, "/", "nope"), /no link nope in \//);
   assert.throws(() => deleteLink(p, "/nope", "x"), /no group \/nope/);
+});
+
+test("files written by crispyx's own writer are edited the same way", () => {
+  const src = readH5ad(join(FIXTURES, "full_csr.h5ad"));
+  const p = join(DIR, "crispyx_written.h5ad");
+  writeH5ad(p, src);
+  const xBefore = datasetDigest(p);
+  replaceElement(p, "/obs", (f, at) => writeElem(f, at, newObs(20, "w")));
+  replaceElement(p, "/uns/added", (f, at) => writeElem(f, at, dict({ a: scalar(1) })));
+  deleteElement(p, "/obsm/X_pca");
+  assert.equal(datasetDigest(p), xBefore);
+  assertNoStaging(p);
+  const got = bothReaders(p);
+  assert.equal(got.obs.data.tag.values[0], "w");
+  assert.equal(got.uns.items.added.items.a.value, 1);
+  assert.ok(!("X_pca" in got.obsm));
 });
 
 test("an h5ad whose uns keeps links in dense storage: edits are refused before any byte changes", { skip: noPython }, () => {

@@ -85,7 +85,8 @@ const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function openCtx(fd: number, file: string): Ctx {
   const size = fstatSync(fd).size;
-  // The superblock is at 0 or after a user block of 512, 1024, 2048, … bytes.
+  // The superblock is at 0 or after a user block of 512, 1024, 2048, … bytes. Addresses count from
+  // the superblock (HDF5 itself takes the superblock position as the base address when they differ).
   for (let at = 0; at + 64 <= size; at = at === 0 ? 512 : at * 2) {
     const sb = pread({ fd }, at, Math.min(size - at, 128));
     if (!sb.subarray(0, 8).equals(SIGNATURE)) continue;
@@ -96,18 +97,16 @@ function openCtx(fd: number, file: string): Ctx {
       const leafK = sb.readUInt16LE(16);
       const internalK = sb.readUInt16LE(18);
       let p = version === 0 ? 24 : 28;
-      const base = readUInt(sb, p, O);
       p += 4 * O; // base, free-space, end-of-file and driver-info addresses
       const rootHeader = readUInt(sb, p + O, O); // root symbol table entry: name offset, header address, …
-      return { fd, file, O, L, base: base < 0 ? at : base, leafK, internalK, rootHeader };
+      return { fd, file, O, L, base: at, leafK, internalK, rootHeader };
     }
     if (version === 2 || version === 3) {
       const O = sb[9]!;
       const L = sb[10]!;
-      const base = readUInt(sb, 12, O);
       const rootHeader = readUInt(sb, 12 + 3 * O, O);
       // These files keep K values in a superblock extension; HDF5's defaults are what it writes.
-      return { fd, file, O, L, base: base < 0 ? at : base, leafK: 4, internalK: 16, rootHeader };
+      return { fd, file, O, L, base: at, leafK: 4, internalK: 16, rootHeader };
     }
     throw fail({ file }, `superblock version ${version} is not supported`);
   }

@@ -63,10 +63,12 @@ export function preflightHdf5(path: string): void {
         { file: path, hint: "crispyx reads AnnData .h5ad files, which are HDF5 files" },
       );
     }
+    // HDF5 stores the end-of-file address counting the user block too (its own check compares the
+    // file size with it directly), unlike the other addresses, which count from the superblock.
     const eof = recordedEof(fd, base);
-    if (eof !== null && BigInt(st.size) < eof + BigInt(base)) {
+    if (eof !== null && BigInt(st.size) < eof) {
       throw new FileFormatError(
-        `${path}: is truncated: the file has ${st.size} bytes but its header says ${eof + BigInt(base)}`,
+        `${path}: is truncated: the file has ${st.size} bytes but its header says ${eof}`,
         { file: path, hint: "the file was not completely written or copied; copy or write it again" },
       );
     }
