@@ -5,6 +5,7 @@
  * `destFrom` says which coordinate becomes the destination line: "index" (the element's minor index in
  * storage — transposes) or "line" (the stored line itself — keeps the orientation); the other coordinate
  * becomes the minor index. `destMap` renumbers destinations (a permutation of cells, for sorting).
+ * With "line" the scatter must be in lines mode: each stored line is handed over as one block.
  */
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
@@ -52,6 +53,9 @@ function feedSparse(m: SparseMatrix, l0: number, s: ExternalScatter, opts: FeedO
   const vals = m.data as unknown as number[];
   const map = opts.destMap;
   const byIndex = opts.destFrom === "index";
+  // Whole lines move as blocks: copy them with set() when the element types already match.
+  const idxFast = m.indices instanceof Int32Array;
+  const valFast = m.data.constructor === s.values.constructor;
   for (let i = 0; i < nLines; i++) {
     const line = l0 + i;
     let k = Number(indptr[i]!);
@@ -71,13 +75,15 @@ function feedSparse(m: SparseMatrix, l0: number, s: ExternalScatter, opts: FeedO
           out[n] = vals[k]!;
         }
       } else {
-        for (let t = 0; t < take; t++, k++, n++) {
-          dest[n] = lineDest;
-          minor[n] = Number(idx[k]!);
-          out[n] = vals[k]!;
-        }
+        if (idxFast) minor.set((m.indices as Int32Array).subarray(k, k + take), n);
+        else for (let t = 0; t < take; t++) minor[n + t] = Number(idx[k + t]!);
+        if (valFast) (s.values as unknown as { set(a: unknown, o: number): void }).set(m.data.subarray(k, k + take), n);
+        else for (let t = 0; t < take; t++) out[n + t] = vals[k + t]!;
+        k += take;
+        n += take;
       }
       s.n = n;
+      if (!byIndex) s.markLine(lineDest);
     }
   }
 }
@@ -96,12 +102,16 @@ function feedDense(a: NdArray, l0: number, s: ExternalScatter, opts: FeedOptions
     for (let c = 0; c < cols; c++) {
       const x = v[i * cols + c]!;
       if (x === zero) continue;
-      if (s.n === s.capacity) s.makeRoom(cols - c);
+      if (s.n === s.capacity) {
+        if (!byIndex) s.markLine(lineDest);
+        s.makeRoom(cols - c);
+      }
       const n = s.n;
-      s.dest[n] = byIndex ? (map ? map[c]! : c) : lineDest;
+      if (byIndex) s.dest[n] = map ? map[c]! : c;
       s.minor[n] = byIndex ? line : c;
       (s.values as unknown as (number | bigint)[])[n] = x;
       s.n = n + 1;
     }
+    if (!byIndex) s.markLine(lineDest);
   }
 }

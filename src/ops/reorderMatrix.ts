@@ -54,6 +54,7 @@ export function writeReorderedSparse(reader: MatrixReader, dst: H5File, at: stri
     memoryBudget: budget * SCATTER_SHARE,
     spillPath: opts.spillPath,
     maxElements: reader.info.nnz,
+    mode: opts.destFrom === "line" ? "lines" : "elements",
     bufferElements: opts.bufferElements,
     signal: opts.signal,
   });

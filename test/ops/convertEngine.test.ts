@@ -76,3 +76,34 @@ for (const [name, value, minorSpan] of cases) {
     });
   }
 }
+
+test("lines mode (whole lines moved as blocks, split across runs when needed) gives the stable sort", () => {
+  for (const nDest of [7, 300]) {
+    // 200 lines of 0..12 elements, each line to one destination (a permutation when nDest is large).
+    const lines = Array.from({ length: 200 }, (_, l) => ({ dest: Math.floor(rand() * nDest), len: Math.floor(rand() * 13), l }));
+    const elems = lines.flatMap(({ dest, len, l }) => Array.from({ length: len }, (_, t) => ({ dest, minor: t * 3, value: l + t / 8 })));
+    const want = reference(nDest, elems);
+    for (const buf of [elems.length, 50, 11]) {
+      const spillPath = join(dir, `lines-${nDest}-${buf}`);
+      const s = new ExternalScatter({ nDest, values: Float64Array, memoryBudget: 1 << 20, spillPath, bufferElements: buf, mode: "lines" });
+      for (const { dest, len, l } of lines) {
+        let t = 0;
+        while (t < len) {
+          const take = Math.min(s.makeRoom(len - t), len - t);
+          for (let q = 0; q < take; q++, t++) {
+            s.minor[s.n] = t * 3;
+            (s.values as Float64Array)[s.n++] = l + t / 8;
+          }
+          s.markLine(dest);
+        }
+      }
+      const minor: number[] = [], values: number[] = [], ends: number[] = [];
+      s.finish({
+        elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
+        lineEnds(_start: number, e: Float64Array, n: number) { for (let k = 0; k < n; k++) ends.push(e[k]!); },
+      });
+      assert.deepEqual({ minor, values, ends }, { minor: want.minor, values: want.values, ends: want.ends }, `${nDest} lines, buffer ${buf}`);
+      if (buf < elems.length) assert.ok(s.spilledRuns >= 2);
+    }
+  }
+});
