@@ -23,6 +23,12 @@
  * renamed); the next crispyx edit of the file (recoverInterruptedEdit) checks the group and, only if it
  * is damaged, writes those bytes back — the link insertion is undone and the old state returns.
  * The space of the replaced element is not reclaimed (as with h5py's `del`); `h5repack` compacts a file.
+ *
+ * Limits: another program must not have the file open while it is edited (its HDF5 caches would not
+ * see, or would overwrite, these patches; within this process an open handle is refused). Each patch is
+ * one write of at most a few hundred bytes: atomic for a killed process; a power cut tearing such a
+ * write across a disk sector is not guarded against. A file left damaged by HDF5 being killed mid-flush
+ * is repaired by the next crispyx edit (or recoverInterruptedEdit), not by other readers.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
