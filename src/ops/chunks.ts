@@ -143,7 +143,8 @@ function* bandedChunks(reader: MatrixReader, axis: 0 | 1, chunkSize: number, bud
   const prefix = new Float64Array(nMinor + 1);
   for (let j = 0; j < nMinor; j++) prefix[j + 1] = prefix[j]! + counts[j]!;
   const eb = elementBytes(info);
-  const chunkBytes = (s: number, e: number) => (prefix[e]! - prefix[s]!) * eb + (nMajor + 1) * 4;
+  // Per chunk: its elements, plus its indptr (float64 while filling, then int32 when handed out).
+  const chunkBytes = (s: number, e: number) => (prefix[e]! - prefix[s]!) * eb + (nMajor + 1) * 12;
   const readSpan = rowsForBudget((info.nnz / Math.max(1, nMajor)) * eb * 2 + 8, nMajor, { memoryBudget: budget }, 0.25);
   const Data = TYPED_ARRAY_OF[dataDtype(info)];
   for (const band of planBands(nMinor, chunkSize, chunkBytes, bandBytes)) {
