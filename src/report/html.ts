@@ -66,14 +66,19 @@ function hitsTable(d: DeSummary): string {
   const rows = d.groups
     .slice()
     .sort((a, b) => b.up + b.down - (a.up + a.down) || (a.group < b.group ? -1 : 1))
-    .map((g) => `<tr><td>${esc(g.group)}</td><td class="num down">${int.format(g.down)}</td><td class="num up">${int.format(g.up)}</td><td>${g.top.slice(0, 5).map((t) => `<span class="${t.logfc > 0 ? "up" : "down"}">${esc(t.gene)}</span>`).join(", ")}</td></tr>`)
+    .map((g) => `<tr><td>${esc(g.group)}</td><td class="num down">${int.format(g.down)}</td><td class="num up">${int.format(g.up)}</td><td>${g.top.slice(0, 5).map((t) => `<span class="${t.logfc > 0 ? "up" : "down"}">${geneName(t.gene, g.group)}</span>`).join(", ")}</td></tr>`)
     .join("\n");
   return `<table><thead><tr><th>perturbation</th><th>genes down</th><th>genes up</th><th>top genes (smallest adjusted p)</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
 
+/** A gene name; bold when it is the perturbation's own target (screens name perturbations by target). */
+function geneName(gene: string, group: string): string {
+  return gene === group ? `<b>${esc(gene)}</b>` : esc(gene);
+}
+
 function topTable(g: GroupSummary): string {
   return `<table><thead><tr><th>gene</th><th>log2 FC</th><th>adj. p</th></tr></thead><tbody>${g.top
-    .map((t) => `<tr><td>${esc(t.gene)}</td><td class="num ${t.logfc > 0 ? "up" : "down"}">${fmtLfc(t.logfc)}</td><td class="num">${fmtP(t.padj)}</td></tr>`)
+    .map((t) => `<tr><td>${geneName(t.gene, g.group)}</td><td class="num ${t.logfc > 0 ? "up" : "down"}">${fmtLfc(t.logfc)}</td><td class="num">${fmtP(t.padj)}</td></tr>`)
     .join("")}</tbody></table>`;
 }
 
@@ -98,7 +103,8 @@ async function deSection(d: DeSummary, nVolcanoes: number): Promise<{ html: stri
 A hit has adjusted p &lt; ${d.alpha}${d.lfcThreshold ? ` and |log2 FC| &gt; ${d.lfcThreshold}` : ""}; ${withHits} of ${d.nGroups} perturbations have hits.</p>
 ${hitsTable(d)}
 <h3>Volcano plots${chosen.length < d.groups.length ? ` (the ${chosen.length} perturbations with the most hits)` : ""}</h3>
-<p class="muted">Dashed line: adjusted p = ${d.alpha}. Red: up in perturbed cells; blue: down; grey: not significant (an even sample of them on large screens).</p>
+<p class="muted">Dashed line: adjusted p = ${d.alpha}. Red: up in perturbed cells; blue: down; grey: not significant (an even sample of them on large screens).
+Triangles: |log2 FC| beyond 8 (a gene not detected on one side), drawn at the edge. Bold: the perturbation's own target.</p>
 <div class="grid">${cards.join("\n")}</div>`;
   return { html, volcanoes: chosen.length };
 }

@@ -86,10 +86,16 @@ export interface VolcanoPoint {
   call: "up" | "down" | "ns";
   /** Name shown next to the point (top hits only). */
   label?: string;
+  /** |log fold change| beyond the plot's range: drawn at the edge. */
+  clipped?: boolean;
 }
 
 /** A volcano plot: log fold change against −log10 adjusted p, hits coloured, top hits named. */
-export function volcanoSpec(points: VolcanoPoint[], o: { title: string; subtitle?: string; pThreshold: number; lfcThreshold: number; width?: number }): Spec {
+export function volcanoSpec(points: VolcanoPoint[], o: { title: string; subtitle?: string; pThreshold: number; lfcThreshold: number; width?: number; maxAbsLogfc?: number }): Spec {
+  // A gene absent from one side has a huge |log fold change| (log2 of 1e-9): drawn at the edge as a
+  // triangle, so it does not squeeze every other point into the middle.
+  const cap = o.maxAbsLogfc ?? 8;
+  points = points.map((p) => (Math.abs(p.logfc) > cap ? { ...p, logfc: Math.sign(p.logfc) * cap, clipped: true } : p));
   const labelled = points.filter((p) => p.label);
   const colors = { domain: ["down", "up", "ns"], range: ["#2166ac", "#b2182b", "#bdbdbd"] };
   const nlpCut = -Math.log10(o.pThreshold);
@@ -105,11 +111,12 @@ export function volcanoSpec(points: VolcanoPoint[], o: { title: string; subtitle
       },
       {
         data: { values: points },
-        mark: { type: "circle", size: 14, opacity: 0.75 },
+        mark: { type: "point", filled: true, size: 14, opacity: 0.75 },
         encoding: {
-          x: { field: "logfc", type: "quantitative", title: "log2 fold change vs control" },
+          x: { field: "logfc", type: "quantitative", title: "log2 fold change vs control", scale: { padding: 6 } },
           y: { field: "nlp", type: "quantitative", title: "−log10 adjusted p" },
           color: { field: "call", type: "nominal", scale: colors, legend: null },
+          shape: { condition: { test: "datum.clipped", value: "triangle" }, value: "circle" },
           order: { field: "nlp", type: "quantitative" },
         },
       },
