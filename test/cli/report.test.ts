@@ -130,3 +130,13 @@ test("summarizeDe reads crispyx de's layout too (log fold changes in X, pvals_ad
     h.close();
   }
 });
+
+test("volcanoSpec draws |log2 FC| beyond the cap at the edge, marked as clipped", async () => {
+  const { volcanoSpec } = await import("../../src/report/plots.ts");
+  const spec = volcanoSpec([
+    { gene: "A", logfc: -25, nlp: 5, call: "down" },
+    { gene: "B", logfc: 1.5, nlp: 3, call: "up" },
+  ], { title: "t", pThreshold: 0.05, lfcThreshold: 0 }) as { layer: { data: { values: { gene: string; logfc: number; clipped?: boolean }[] } }[] };
+  const pts = spec.layer[1]!.data.values;
+  assert.deepEqual(pts.map((p) => [p.gene, p.logfc, !!p.clipped]), [["A", -8, true], ["B", 1.5, false]]);
+});
