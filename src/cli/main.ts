@@ -23,6 +23,7 @@ import { registerQcThresholds } from "./commands/qcThresholds.ts";
 import { registerPlan } from "./commands/plan.ts";
 import { registerOverlap } from "./commands/overlap.ts";
 import { registerQc } from "./commands/qc.ts";
+import { registerDe } from "./commands/de.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -81,6 +82,7 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   registerNormalize(program);
   registerConvert(program);
   registerSort(program);
+  registerDe(program);
   registerOverlap(program);
   registerReport(program);
   registerDemo(program);

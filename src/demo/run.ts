@@ -16,6 +16,8 @@ import { calculateAdaptiveQcThresholds, type AdaptiveQcThresholds } from "../hel
 import { standardizeDataset } from "../ops/standardize.ts";
 import { normalizeTotalLog1p } from "../ops/normalize.ts";
 import { writeReport } from "../report/html.ts";
+import { summarizeDe } from "../report/deSummary.ts";
+import { rankGenesGroups } from "../de/rankGenesGroups.ts";
 import { qcSummary, qcSummaryPath, type QcCounts } from "../qc/qcSummary.ts";
 
 export interface DemoOptions extends ScreenSpec {
@@ -43,6 +45,32 @@ export interface KnockdownRow {
   observed_ratio: number;
   /** 1 − planted knock-down. */
   planted_ratio: number;
+  /** Rank of the target among all genes in its perturbation's DE result (smallest adjusted p first; 1 = top). */
+  ttest_rank?: number | null;
+  wilcoxon_rank?: number | null;
+  /** The perturbation's top genes (t-test). */
+  top_genes?: string[];
+}
+
+interface TargetRecovery {
+  rank: number | null;
+  padj: number;
+  logfc: number;
+  top: string[];
+}
+
+/** For each perturbation of a DE result, where its own target gene ranks (the demo's perturbations are named by target). */
+function targetRecovery(dePath: string): Map<string, TargetRecovery> {
+  const h = openH5ad(dePath);
+  try {
+    const d = summarizeDe(h, { topN: h.nVars, maxBackgroundPoints: 0 });
+    return new Map(d.groups.map((g) => {
+      const i = g.top.findIndex((t) => t.gene === g.group);
+      return [g.group, { rank: i >= 0 ? i + 1 : null, padj: i >= 0 ? g.top[i]!.padj : NaN, logfc: i >= 0 ? g.top[i]!.logfc : NaN, top: g.top.slice(0, 3).map((t) => t.gene) }];
+    }));
+  } finally {
+    h.close();
+  }
 }
 
 export interface DemoResult {
@@ -247,10 +275,41 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     output: normalized,
   }));
 
+  // Differential expression with both tests, and how well each finds the planted knock-downs.
+  const deFiles: string[] = [];
+  const recovery: Record<string, Map<string, TargetRecovery>> = {};
+  for (const method of ["t-test", "wilcoxon"] as const) {
+    const key = method === "t-test" ? "t_test" : "wilcoxon";
+    const out = file(`demo_de_${key}.h5ad`);
+    rmSync(out.replace(/\.h5ad$/, ".csv"), { force: true });
+    files[`de_${key}`] = out;
+    deFiles.push(out);
+    await step(`de ${method}`, async () => {
+      const r = await rankGenesGroups(normalized, { ...stream, perturbationColumn: "perturbation", controlLabel: "control", method, output: out, force: true });
+      recovery[method] = targetRecovery(out);
+      return r;
+    }, (r) => {
+      const ranks = [...recovery[method]!.values()];
+      const top = ranks.filter((x) => x.rank === 1).length;
+      const hit = ranks.filter((x) => x.padj < 0.05 && x.logfc < 0).length;
+      return {
+        detail: `${r.groups.length} perturbations vs control × ${r.nGenes} genes; own target is the top gene for ${top}/${ranks.length}, significantly down for ${hit}/${ranks.length}`,
+        output: out,
+      };
+    });
+  }
+  const knockdown = pass.knockdown.map((k) => ({
+    ...k,
+    ttest_rank: recovery["t-test"]?.get(k.perturbation)?.rank ?? null,
+    wilcoxon_rank: recovery["wilcoxon"]?.get(k.perturbation)?.rank ?? null,
+    top_genes: recovery["t-test"]?.get(k.perturbation)?.top ?? [],
+  }));
+
   const report = file("demo_report.html");
   files.report = report;
   await step("report", () => writeReport(report, {
     data: filtered,
+    de: deFiles,
     perturbationColumn: "perturbation",
     controlLabel: "control",
     title: `crispyx demo: ${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs (seed ${spec.seed})`,
@@ -260,7 +319,7 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     output: report,
   }));
 
-  return { spec, outDir, files, steps, knockdown: pass.knockdown, thresholds, qc: qc.counts, totalSeconds: (performance.now() - t0) / 1000 };
+  return { spec, outDir, files, steps, knockdown, thresholds, qc: qc.counts, totalSeconds: (performance.now() - t0) / 1000 };
 }
 
 /** The distinct labels of an obs column (categories in use, or distinct values). */

@@ -18,11 +18,11 @@ test("crispyx demo (small) writes a screen anndata reads, runs the pipeline and 
   assert.doesNotMatch(r.stderr, /\x1b\[/);
   const file = join(out, "demo.h5ad");
   assert.ok(existsSync(file));
-  for (const step of ["generate", "check counts", "detect", "standardize", "qc thresholds", "qc", "normalize", "report"]) {
+  for (const step of ["generate", "check counts", "detect", "standardize", "qc thresholds", "qc", "normalize", "de t-test", "de wilcoxon", "report"]) {
     assert.match(r.stdout, new RegExp(`^  ${step} +[\\d.]+ s  `, "m"), step);
   }
   assert.match(r.stdout, /detect .* perturbations in obs\['perturbation'\] \(6 groups, control 'non-targeting'\), gene symbols in var\['gene_symbols'\]/);
-  for (const f of ["demo_standardized.h5ad", "demo_qc.h5ad", "demo_normalized.h5ad", "demo_report.html"]) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ["demo_standardized.h5ad", "demo_qc.h5ad", "demo_normalized.h5ad", "demo_de_t_test.h5ad", "demo_de_t_test.csv", "demo_de_wilcoxon.h5ad", "demo_report.html"]) assert.ok(existsSync(join(out, f)), f);
   assert.equal(readdirSync(out).filter((f) => f.startsWith(".crispyx-tmp")).length, 0);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
@@ -53,6 +53,9 @@ test("crispyx demo --json --quiet: JSON summary on stdout, nothing on stderr", a
   const s = JSON.parse(r.stdout);
   assert.deepEqual(s.spec, { cells: 200, genes: 100, perturbations: 3, seed: 0 });
   assert.equal(s.knockdown.length, 3);
+  // DE finds the planted knock-downs: the targets rank at the top of their own perturbation's genes.
+  assert.ok(s.knockdown.filter((k: { ttest_rank: number | null }) => k.ttest_rank !== null && k.ttest_rank <= 2).length >= 2, JSON.stringify(s.knockdown));
+  assert.ok(s.knockdown.every((k: { wilcoxon_rank: number | null }) => k.wilcoxon_rank === null || k.wilcoxon_rank >= 1));
   assert.ok(s.steps.length >= 2);
   assert.ok(s.steps.every((st: { seconds: number; detail: string }) => st.seconds >= 0 && st.detail.length > 0));
 });

@@ -13,7 +13,7 @@ const PATHS = commandPaths(buildProgram());
 
 test("the command set includes the documented commands", () => {
   const names = PATHS.map((p) => p.join(" "));
-  for (const n of ["info", "obs export", "obs import", "var export", "var import", "detect", "labels", "genes", "standardize", "plan", "qc-thresholds", "qc", "filter", "normalize", "convert", "sort", "overlap", "report", "demo"]) assert.ok(names.includes(n), n);
+  for (const n of ["info", "obs export", "obs import", "var export", "var import", "detect", "labels", "genes", "standardize", "plan", "qc-thresholds", "qc", "filter", "normalize", "convert", "sort", "de", "overlap", "report", "demo"]) assert.ok(names.includes(n), n);
 });
 
 test("--help works on the program and on every command (exit 0, usage on stdout)", async () => {

@@ -24,13 +24,25 @@ function summaryText(r: DemoResult): string {
     lines.push(`  ${s.name.padEnd(width)}  ${formatSeconds(s.seconds).padStart(6)}  ${s.detail}`);
     if (s.output) lines.push(`  ${"".padEnd(width)}          → ${shown(s.output)}`);
   }
-  const kd = r.knockdown.slice().sort((a, b) => a.observed_ratio - b.observed_ratio);
-  const show = kd.length > 8 ? [...kd.slice(0, 4), ...kd.slice(-4)] : kd;
+  const kd = r.knockdown.slice().sort((a, b) => a.planted_ratio - b.planted_ratio);
+  const many = kd.length > 24;
+  const show = many ? [...kd.slice(0, 6), ...kd.slice(-6)] : kd;
+  const hasDe = kd.some((k) => k.ttest_rank !== undefined);
+  const rank = (x: number | null | undefined) => (x === null || x === undefined ? "-" : String(x));
   lines.push("");
-  lines.push(`Knock-down of each target in its own cells (expression relative to controls; planted = 1 − efficiency)${kd.length > 8 ? ", strongest and weakest 4:" : ":"}`);
+  lines.push(`Planted knock-downs and what crispyx found${many ? " (strongest and weakest 6)" : ""}: target expression in its own cells`);
+  lines.push(`relative to controls (planted = 1 − efficiency)${hasDe ? "; rank of the target among all genes in that perturbation's DE (1 = top hit)" : ""}:`);
   lines.push(formatTextTable(recordsTable(show.map((k) => ({
-    perturbation: k.perturbation, cells: k.cells, observed: Number(k.observed_ratio.toFixed(3)), planted: Number(k.planted_ratio.toFixed(3)),
+    perturbation: k.perturbation,
+    cells: k.cells,
+    planted: Number(k.planted_ratio.toFixed(2)),
+    observed: Number(k.observed_ratio.toFixed(2)),
+    ...(hasDe ? { "t-test rank": rank(k.ttest_rank), "wilcoxon rank": rank(k.wilcoxon_rank), "top genes (t-test)": (k.top_genes ?? []).join(", ") } : {}),
   })))).replace(/^/gm, "  "));
+  if (r.files.report) {
+    lines.push("");
+    lines.push(`Report with QC plots and volcano plots: ${shown(r.files.report)}`);
+  }
   lines.push("");
   lines.push(`Done in ${formatSeconds(r.totalSeconds)}. Next: crispyx info ${shown(r.files.raw!)}`);
   return lines.join("\n");

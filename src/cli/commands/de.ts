@@ -1,0 +1,94 @@
+/** `crispyx de FILE`: every perturbation against the control, Scanpy's rank_genes_groups statistics. */
+import { Command, Option } from "commander";
+import { contextOf } from "../context.ts";
+import { formatTextTable, recordsTable } from "../output.ts";
+import { addOutputOptions, addPerturbationOptions, checkInputFile, integerOption, outputPathFor, probabilityOption, perturbationColumn, shownPath, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+
+interface DeCliOptions extends OutputOptions {
+  perturbationColumn?: string;
+  control?: string;
+  method: "t-test" | "wilcoxon";
+  groups?: string;
+  minCells: number;
+  tieCorrect: boolean;
+  workers?: number;
+  layer?: string;
+  alpha: number;
+  top: number;
+  json?: boolean;
+}
+
+export function registerDe(program: Command): void {
+  const cmd = program
+    .command("de")
+    .summary("differential expression of each perturbation vs control (t-test or Wilcoxon)")
+    .description(
+      "Rank genes for every perturbation against the control cells, with the statistics of Scanpy's\n" +
+        "rank_genes_groups(groupby=…, reference=control, method=…, pts=True): scores, two-sided p-values,\n" +
+        "Benjamini–Hochberg adjusted p-values per perturbation, log2 fold changes and the fraction of cells\n" +
+        "expressing each gene. Expects log-normalised X (run 'crispyx normalize' first). t-test: one pass\n" +
+        "over X; Wilcoxon: gene blocks on worker threads (X stored as CSC is read fastest: 'crispyx convert').\n" +
+        "Writes <name>_de_<method>.h5ad (obs = perturbations, var = genes, X = log fold changes, layers\n" +
+        "scores / pvals / pvals_adj / pts, uns['rank_genes_groups'] as Scanpy) and a tidy .csv beside it.",
+    )
+    .argument("<file>", "the log-normalised .h5ad file");
+  addPerturbationOptions(cmd)
+    .addOption(new Option("--method <method>", "test").choices(["t-test", "wilcoxon"]).default("t-test"))
+    .option("--groups <names>", "only these perturbations, comma-separated (default: all)")
+    .option("--min-cells <n>", "skip perturbations with fewer cells", integerOption(1), 2)
+    .option("--no-tie-correct", "Wilcoxon: no tie correction of the variance (Scanpy's default)")
+    .option("--workers <n>", "Wilcoxon worker threads (default: cores, at most 8)", integerOption(1))
+    .option("--layer <name>", "test this layer instead of X")
+    .option("--alpha <p>", "adjusted p-value cut-off for the hit counts printed", probabilityOption, 0.05)
+    .option("--top <n>", "top genes printed per perturbation", integerOption(0), 3)
+    .option("--json", "print the summary (hits and top genes per perturbation) as JSON");
+  addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
+    const ctx = contextOf(c);
+    checkInputFile(file);
+    const suffix = `de_${opts.method === "t-test" ? "t_test" : "wilcoxon"}`;
+    const output = outputPathFor(file, opts, suffix);
+    const column = await perturbationColumn(file, opts.perturbationColumn, opts.control, (m) => ctx.say(m));
+    const { rankGenesGroups } = await import("../../de/rankGenesGroups.ts");
+    const t = performance.now();
+    const r = await rankGenesGroups(file, {
+      ...ctx.stream(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
+      perturbationColumn: column,
+      controlLabel: opts.control ?? null,
+      method: opts.method,
+      ...(opts.groups ? { groups: opts.groups.split(",").map((g) => g.trim()).filter(Boolean) } : {}),
+      minCellsPerGroup: opts.minCells,
+      tieCorrect: opts.tieCorrect,
+      ...(opts.workers ? { workers: opts.workers } : {}),
+      ...(opts.layer ? { layer: opts.layer } : {}),
+      output,
+      force: true, // an existing output was refused above unless --force
+    });
+    ctx.finishStreams();
+    const seconds = (performance.now() - t) / 1000;
+    for (const w of r.warnings) ctx.say(`warning: ${w}`);
+    for (const s of r.skipped) ctx.detail(`skipped ${s.group}: ${s.reason} (${s.cells} cells)`);
+    // What was found, read back from the result file (one perturbation at a time).
+    const { openH5ad } = await import("../../io/anndata/handle.ts");
+    const { summarizeDe } = await import("../../report/deSummary.ts");
+    const h = openH5ad(r.outputPath);
+    let summary;
+    try {
+      summary = summarizeDe(h, { alpha: opts.alpha, topN: opts.top, maxBackgroundPoints: 0 });
+    } finally {
+      h.close();
+    }
+    const rows = summary.groups.map((g) => ({ perturbation: g.group, down: g.down, up: g.up, top: g.top }));
+    if (opts.json) {
+      await writeJson(undefined, { output: r.outputPath, csv: r.csvPath, method: r.method, perturbation_column: r.perturbationColumn, control_label: r.controlLabel, n_genes: r.nGenes, alpha: opts.alpha, skipped: r.skipped, perturbations: rows, seconds });
+    } else {
+      const fmt = (x: number) => (x > 0 ? "+" : "") + x.toFixed(2);
+      process.stdout.write(`${r.method} of ${r.groups.length} perturbations against '${r.controlLabel}' over ${r.nGenes.toLocaleString("en-US")} genes; hits: adjusted p < ${opts.alpha}\n`);
+      process.stdout.write(formatTextTable(recordsTable(rows.map((g) => ({
+        perturbation: g.perturbation, down: g.down, up: g.up,
+        ...(opts.top ? { [`top ${opts.top} (log2 FC)`]: g.top.map((x) => `${x.gene} ${fmt(x.logfc)}`).join(", ") } : {}),
+      })))) + "\n");
+      if (r.skipped.length) process.stdout.write(`skipped: ${r.skipped.map((s) => `${s.group} (${s.reason})`).join(", ")}\n`);
+    }
+    ctx.say(wroteMessage(r.outputPath, `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes; table in ${shownPath(r.csvPath)}`, seconds));
+  });
+}
