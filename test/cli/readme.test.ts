@@ -41,7 +41,7 @@ test("README quick tour: every CLI line runs and exits 0", () => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp.path, encoding: "utf8" });
     assert.equal(r.status, 0, `${line}\n${r.stderr}`);
   }
-  for (const f of ["demo.h5ad", "std.h5ad", "qc.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "obs.csv", "report.html"]) {
+  for (const f of ["demo.h5ad", "std.h5ad", "qc.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "de_t.h5ad", "de_t.csv", "de_w.h5ad", "obs.csv", "report.html"]) {
     assert.ok(existsSync(join(tmp.path, "tour", f)), f);
   }
 });
@@ -62,4 +62,5 @@ test("README quick tour: the TypeScript snippet runs against the package's publi
   assert.match(r.stdout, /^perturbation gene_symbols non-targeting$/m);
   assert.match(r.stdout, /^\d+ counts$/m);
   assert.ok(existsSync(join(tmp.path, "tour", "norm_api.h5ad")));
+  assert.match(r.stdout, /^20 perturbations vs 'non-targeting': .*de_api\.h5ad, .*de_api\.csv$/m);
 });
