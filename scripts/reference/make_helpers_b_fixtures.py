@@ -177,11 +177,15 @@ def ds_ties():
 
 
 def ds_numeric():
-    """No text columns in obs; a numeric var column: detection falls back to numeric columns/None."""
+    """No text columns in obs, but categoricals with integer and float categories (their text is how
+    numpy prints them: "3", "0.5", "1e-05"); a numeric var column: detection falls back to numeric
+    columns/None."""
     n = 20
     obs = pd.DataFrame({
         "n_genes": rng.integers(100, 200, n),
         "frac": rng.random(n).astype(np.float32),
+        "plate": pd.Categorical(pick([1, 2, 3, 10], n)),
+        "dose": pd.Categorical(pick([0.5, 1e-05, 2.0, 1.5e16], n)),
     }, index=[f"n{i}" for i in range(n)])
     var = pd.DataFrame({"means": rng.random(8)}, index=[f"ENSG{60000 + i:011d}" for i in range(8)])
     return write("numeric_only", obs, var)
@@ -446,7 +450,7 @@ def main():
         "mouse_object": ["target_gene", "sgRNA", "sample"],
         "controls_mixed": ["perturbation", "condition"],
         "ties": ["labels_a"],
-        "numeric_only": ["n_genes"],
+        "numeric_only": ["n_genes", "plate", "dose", "frac"],
         "many_genes": ["perturbation"],
     }
     expected = {"datasets": {}}
