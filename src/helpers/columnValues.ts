@@ -13,11 +13,12 @@ import { codePointCompare, columnAsStrings } from "./pythonText.ts";
  */
 export function sameKindTextColumn(col: Column, labels: (string | null)[], missing: Uint8Array | null): Column {
   if (col.type === "categorical") {
-    // pandas.Categorical(values): the distinct values, sorted; missing stays missing (code -1).
+    // pandas.Categorical(values), as the seed writes: the distinct values, sorted, unordered (an old
+    // order means nothing for new values); missing stays missing (code -1).
     const present = new Set<string>();
     for (const l of labels) if (l !== null) present.add(l);
     const cats = [...present].sort(codePointCompare);
-    return categorical(labels, { categories: cats, ordered: col.ordered });
+    return categorical(labels, { categories: cats, ordered: false });
   }
   if (missing) return { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
   return strings(labels as string[]);

@@ -115,7 +115,8 @@ function readObsColumn(path: string, column: string): { col: Column; nObs: numbe
  * strip prefixes, then suffixes, then the regex's matches, then map the control spellings (built-in:
  * ntc, non-targeting, non_targeting, nontarget, non-target, non_target, control, ctrl, scramble,
  * scrambled, non-targeting control, non-targeting-control; plus `controlAliases`) to
- * `canonicalControl`. A categorical column stays categorical (categories re-sorted, unused dropped);
+ * `canonicalControl`. A categorical column stays categorical (categories re-sorted, unused dropped,
+ * unordered, as the seed writes it);
  * other columns become string columns. Missing labels stay missing (the seed would write "nan").
  *
  * Only that column is read, and with `inplace` only that column is rewritten (crash-safe, through

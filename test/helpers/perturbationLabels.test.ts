@@ -205,3 +205,18 @@ test("options of the wrong type are refused; labels named like object properties
   assert.equal(Object.getOwnPropertyDescriptor(r.mapping, "__proto__")?.value, "NTC");
   assert.equal(Object.getPrototypeOf(r.mapping), Object.prototype);
 });
+
+test("inplace on an ordered categorical: new categories sorted and unordered, as the seed's pandas.Categorical", () => {
+  const a = emptyAnnData(3, 1);
+  a.obs = dataframe(["c0", "c1", "c2"], { guide: categorical(["sgZ", "sgA", "ctrl"], { categories: ["sgZ", "sgA", "ctrl"], ordered: true }) });
+  const p = join(scratch.dir, "ordered.h5ad");
+  writeH5ad(p, a);
+  normalisePerturbationLabels(p, "guide", { stripPrefixes: ["sg"], inplace: true, ...quiet });
+  const col = loadObs(p).columns.guide!;
+  assert.equal(col.type, "categorical");
+  if (col.type === "categorical") {
+    assert.deepEqual(col.categories.data, ["A", "NTC", "Z"]);
+    assert.equal(col.ordered, false);
+    assert.deepEqual(Array.from(col.codes as Int8Array), [2, 0, 1]);
+  }
+});
