@@ -61,6 +61,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
     const output = opts.output ?? seedOutputPath(input, target, opts.outputDir, opts.dataName);
     checkOutputIsNotInput(input, output);
     if (opts.memoryBudget !== undefined && !(opts.memoryBudget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${opts.memoryBudget}`);
+    if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     // Transposing (CSR<->CSC, dense->CSC) takes each element's stored minor index as its output line;
     // dense->CSR keeps rows as they are.
     const destFrom = from === "dense" && target === "csr" ? "line" : "index";
@@ -75,6 +76,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
           memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
           spillPath: `${tmp}.runs`,
           bufferElements: opts.bufferElements,
+          chunkSize: opts.chunkSize,
           signal: opts.signal,
           onProgress: opts.onProgress,
         });

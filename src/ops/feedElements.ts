@@ -19,6 +19,8 @@ export interface FeedOptions {
   destMap?: Int32Array;
   /** Bytes of input to read per block. */
   blockBytes: number;
+  /** Stored lines (rows of CSR/dense, columns of CSC) per block; overrides blockBytes. */
+  linesPerBlock?: number;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
   phase?: string;
@@ -32,7 +34,8 @@ export function feedElements(reader: MatrixReader, scatter: ExternalScatter, opt
   if (shape[0] >= 2 ** 31 || shape[1] >= 2 ** 31) throw new CrispyxError(`${reader.path}: matrices with 2^31 or more rows/columns are not supported`);
   const valueBytes = scatter.values.BYTES_PER_ELEMENT;
   const bytesPerLine = format === "dense" ? shape[1] * valueBytes : ((nnz / Math.max(1, nLines)) * (4 + valueBytes) + 8);
-  const step = Math.max(1, Math.floor(opts.blockBytes / Math.max(1, bytesPerLine)));
+  const step = opts.linesPerBlock ?? Math.max(1, Math.floor(opts.blockBytes / Math.max(1, bytesPerLine)));
+  if (!Number.isInteger(step) || step < 1) throw new CrispyxError(`chunk size must be a positive integer, got ${step}`);
   let blocks = 0;
   for (let l0 = 0; l0 < nLines; l0 += step) {
     throwIfAborted(opts.signal);

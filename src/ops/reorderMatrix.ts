@@ -19,6 +19,8 @@ export interface ReorderOptions {
   /** "auto": int32 unless there are more than 2^31-1 elements (the seed's conversion rule); "int64": always. */
   indptrDtype?: "auto" | "int64";
   memoryBudget?: number;
+  /** Stored lines read per input block (default: from the budget). */
+  chunkSize?: number;
   /** Temporary file for spilled runs (removed afterwards). */
   spillPath: string;
   /** Force the sort buffer's size in elements (tests: exercise spilling on tiny files). */
@@ -63,6 +65,7 @@ export function writeReorderedSparse(reader: MatrixReader, dst: H5File, at: stri
       destFrom: opts.destFrom,
       destMap: opts.destMap,
       blockBytes: Math.max(1 << 20, Math.min(64 << 20, budget * READ_SHARE)),
+      linesPerBlock: opts.chunkSize,
       signal: opts.signal,
       onProgress: opts.onProgress,
       phase: "reading",

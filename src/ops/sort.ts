@@ -204,6 +204,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   if (existsSync(output) && !opts.force && hasSortingMetadata(output)) return output;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (!(budget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${budget}`);
+  if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
 
   const src = H5File.open(input, "r");
   try {
@@ -334,6 +335,7 @@ function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan:
     memoryBudget: opts.memoryBudget,
     spillPath,
     bufferElements: opts.bufferElements,
+    chunkSize: opts.chunkSize,
     signal: opts.signal,
     onProgress: opts.onProgress,
   });

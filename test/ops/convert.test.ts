@@ -133,3 +133,12 @@ test("SIGKILL mid-way: nothing under the output name, input unchanged", async ()
   for (const f of listDir(sub)) assert.ok(f === "in.h5ad" || f.startsWith(".crispyx-tmp-"), f);
   H5File.open(input, "r").close();
 });
+
+test("chunkSize (lines per input block) changes nothing but the blocks", async () => {
+  const exp = EXPECTED.convert.screen_csr_to_csc;
+  for (const chunkSize of [1, 7, 1000]) {
+    const r = await convertToCsc(join(ROOT, exp.input), { output: join(dir, `chunk-${chunkSize}.h5ad`), chunkSize, bufferElements: 500 });
+    assert.deepEqual(denseX(r.path), denseX(join(ROOT, exp.output)));
+  }
+  await assert.rejects(convertToCsc(join(ROOT, exp.input), { output: join(dir, "chunk-bad.h5ad"), chunkSize: 0 }), /positive integer/);
+});
