@@ -108,12 +108,30 @@ export class BackgroundMatrixWriter {
 }
 
 /**
- * Options for the writer thread: the parent's, plus the TypeScript loader when the parent registered it
- * in code (bin/crispyx.js does) rather than with --import, since a worker does not inherit hooks
- * registered at run time and could not load its .ts source.
+ * Options for the writer thread. A Worker rejects V8 and process-wide flags (`--max-old-space-size`,
+ * `--title`, … → ERR_WORKER_INVALID_EXEC_ARGV), so only the module-loading flags of the parent are passed
+ * on; the TypeScript loader is added when the parent registered it in code (bin/crispyx.js does) rather
+ * than with --import, since a worker does not inherit hooks registered at run time and could not load
+ * its .ts source.
  */
-function workerExecArgv(): string[] {
+export function workerExecArgv(parentArgv: readonly string[] = process.execArgv): string[] {
   const register = new URL("../../../bin/register.mjs", import.meta.url).href;
-  const hasLoader = process.execArgv.some((a) => a.includes("register.mjs") || a.includes("tsx"));
-  return hasLoader ? process.execArgv : [...process.execArgv, "--import", register];
+  const kept = loaderFlags(parentArgv);
+  const hasLoader = kept.some((a) => a.includes("register.mjs") || a.includes("tsx"));
+  return hasLoader ? kept : [...kept, "--import", register];
+}
+
+/** Flags that take the next argument when not written as --flag=value. */
+const LOADER_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
+
+function loaderFlags(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith("--") ? a.split("=", 1)[0]! : a;
+    if (!LOADER_FLAGS.has(name)) continue;
+    if (a.includes("=")) kept.push(a);
+    else if (i + 1 < argv.length) kept.push(a, argv[++i]!);
+  }
+  return kept;
 }
