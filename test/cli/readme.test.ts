@@ -5,9 +5,10 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, REPO, tempDir } from "./helpers.ts";
+import { checkH5adMany, findPython, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
 
 const tmp = tempDir("crispyx-readme-");
 after(() => tmp.cleanup());
@@ -44,6 +45,15 @@ test("README quick tour: every CLI line runs and exits 0", () => {
   for (const f of ["demo.h5ad", "std.h5ad", "qc.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "de_t.h5ad", "de_t.csv", "de_w.h5ad", "obs.csv", "report.html"]) {
     assert.ok(existsSync(join(tmp.path, "tour", f)), f);
   }
+});
+
+test("README quick tour: every .h5ad the tour wrote opens in anndata (one batched check)", (t) => {
+  if (!findPython()) return t.skip(SKIP_MESSAGE);
+  const dir = join(tmp.path, "tour");
+  if (!existsSync(dir)) return t.skip("the CLI tour did not run");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".h5ad")).map((f) => join(dir, f));
+  assert.ok(files.length >= 12, files.join(", "));
+  for (const r of checkH5adMany(files)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
 });
 
 test("README quick tour: the TypeScript snippet runs against the package's public API", () => {
