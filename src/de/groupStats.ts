@@ -56,21 +56,33 @@ export function accumulateGroupStats(
 }
 
 function addCsrBand(b: SparseMatrix, r0: number, cellSlot: Int32Array, nGenes: number, sums: Float64Array, sumsq: Float64Array | null, nnz: Int32Array): void {
-  const data = b.data as unknown as ArrayLike<number>;
-  const idx = b.indices as unknown as ArrayLike<number>;
+  // Concrete typed arrays (not ArrayLike) keep this loop monomorphic: it touches every stored value.
+  const data = (b.data instanceof Float32Array || b.data instanceof Float64Array ? b.data : Float64Array.from(b.data as ArrayLike<number>)) as Float32Array | Float64Array;
+  const idx = (b.indices instanceof Int32Array ? b.indices : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number)) as Int32Array;
+  const ptr = b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
   const rows = b.shape[0];
-  const ptr = Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
   for (let r = 0; r < rows; r++) {
     const slot = cellSlot[r0 + r]!;
     if (slot < 0) continue;
     const base = slot * nGenes;
-    for (let k = ptr[r]!, e = ptr[r + 1]!; k < e; k++) {
-      const v = Number(data[k]!);
-      if (v === 0) continue;
-      const at = base + Number(idx[k]!);
-      sums[at] += v;
-      if (sumsq) sumsq[at] += v * v;
-      nnz[at]++;
+    const e = ptr[r + 1]!;
+    if (sumsq) {
+      for (let k = ptr[r]!; k < e; k++) {
+        const v = data[k]!;
+        if (v === 0) continue;
+        const at = base + idx[k]!;
+        sums[at] += v;
+        sumsq[at] += v * v;
+        nnz[at]++;
+      }
+    } else {
+      for (let k = ptr[r]!; k < e; k++) {
+        const v = data[k]!;
+        if (v === 0) continue;
+        const at = base + idx[k]!;
+        sums[at] += v;
+        nnz[at]++;
+      }
     }
   }
 }

@@ -11,6 +11,7 @@ import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, writeRecArrayRows, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
+import { argsortFloat64 } from "../stats/argsort.ts";
 
 /** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
 export interface DeTables {
@@ -37,15 +38,9 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
   return size < 60_000;
 }
 
-/** Genes of one group ordered by score, highest first (Scanpy's order; ties by gene position). */
+/** Genes of one group ordered by score, highest first (Scanpy's order; equal scores by gene position, NaN last). */
 export function rankOrder(scores: Float64Array, offset: number, n: number): Int32Array {
-  const order = new Int32Array(n);
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => {
-    const d = scores[offset + b]! - scores[offset + a]!;
-    return d !== 0 && !Number.isNaN(d) ? d : a - b;
-  });
-  return order;
+  return argsortFloat64(scores.subarray(offset, offset + n), true);
 }
 
 /**

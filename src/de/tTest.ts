@@ -6,8 +6,12 @@
 import { studentTTwoSidedP } from "../stats/distributions.ts";
 import type { GroupStats } from "./groupStats.ts";
 
-/** Fill scores/pvals ([group × gene], groups = slots 1..G) from the accumulated statistics. */
-export function welchTTest(stats: GroupStats, sizes: Int32Array, scores: Float64Array, pvals: Float64Array): void {
+/**
+ * Fill scores/pvals ([group × gene], groups = slots 1..G) from the accumulated statistics. With `df`
+ * given, only the t statistics and Welch degrees of freedom are computed (the p-values are then made on
+ * worker threads from them); otherwise the p-values too.
+ */
+export function welchTTest(stats: GroupStats, sizes: Int32Array, scores: Float64Array, pvals: Float64Array, dfOut?: Float64Array): void {
   const { nGenes, sums, sumsq } = stats;
   if (!sumsq) throw new Error("internal: the t-test needs sums of squares");
   const n2 = sizes[0]!;
@@ -25,8 +29,13 @@ export function welchTTest(stats: GroupStats, sizes: Int32Array, scores: Float64
       let df = (vn1 + vn2) ** 2 / ((vn1 * vn1) / (n1 - 1) + (vn2 * vn2) / (n2 - 1));
       if (Number.isNaN(df)) df = 1; // variances both zero: any df gives the same answer (scipy)
       const t = (m1 - m2) / Math.sqrt(vn1 + vn2);
-      const p = studentTTwoSidedP(t, df);
       scores[out + j] = Number.isNaN(t) ? 0 : t;
+      if (dfOut) {
+        // NaN t gives p 1 in either case: score 0 with df NaN is p NaN → 1 in the worker.
+        dfOut[out + j] = Number.isNaN(t) ? NaN : df;
+        continue;
+      }
+      const p = studentTTwoSidedP(t, df);
       pvals[out + j] = Number.isNaN(p) ? 1 : p;
     }
   }

@@ -159,24 +159,32 @@ export function buildChunk(
 }
 
 /** Worker threads that share the output arrays and split each chunk's genes through an atomic counter. */
-class WorkerPool {
+export class WorkerPool {
   private workers: Worker[];
   constructor(n: number, ctx: KernelContext) {
     const data = {
       nSlots: ctx.nSlots, nGenes: ctx.nGenes, sizes: ctx.sizes, tieCorrect: ctx.tieCorrect,
       scores: ctx.scores.buffer, pvals: ctx.pvals.buffer,
     };
-    this.workers = Array.from({ length: n }, () => new Worker(new URL("./wilcoxonWorker.ts", import.meta.url), {
+    this.workers = Array.from({ length: n }, () => new Worker(new URL("./deWorker.ts", import.meta.url), {
       workerData: data, execArgv: ["--import", REGISTER],
     }));
   }
 
   run(chunk: GeneChunk): Promise<void> {
     const counter = new SharedArrayBuffer(4);
-    const msg = {
-      values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
+    return this.broadcast({
+      kind: "wilcoxon", values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
       g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
-    };
+    });
+  }
+
+  /** Two-sided t p-values of the shared scores (t statistics) with degrees of freedom `df`, into the shared pvals. */
+  tTestPValues(df: Float64Array): Promise<void> {
+    return this.broadcast({ kind: "t-test-p", df: df.buffer, count: df.length, counter: new SharedArrayBuffer(4), step: 4096 });
+  }
+
+  private broadcast(msg: object): Promise<void> {
     return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
       const onMessage = (m: { ok: boolean; error?: string }) => {
         w.off("error", onError);

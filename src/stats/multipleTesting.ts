@@ -2,6 +2,7 @@
  * Multiple-testing correction of one group's p-values across genes, as Scanpy applies it:
  * statsmodels' `multipletests(p, method="fdr_bh")` after NaN p-values are replaced by 1.
  */
+import { argsortFloat64 } from "./argsort.ts";
 
 /**
  * Benjamini–Hochberg adjusted p-values (statsmodels fdr_bh): p_(i)·n/i, made monotone from the largest
@@ -15,9 +16,7 @@ export function benjaminiHochberg(pvalues: ArrayLike<number>, out = new Float64A
     const v = pvalues[i]!;
     p[i] = Number.isNaN(v) ? 1 : v;
   }
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => p[a]! - p[b]!);
+  const order = argsortFloat64(p);
   let running = Infinity;
   for (let r = n - 1; r >= 0; r--) {
     const i = order[r]!;

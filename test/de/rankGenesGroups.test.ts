@@ -77,6 +77,10 @@ test("t-test on CSR equals the Scanpy-equivalent reference; singleton group skip
   assert.ok(r.outputPath.endsWith("crispyx_t_test.h5ad") && r.csvPath.endsWith("crispyx_t_test.csv"));
 });
 
+test("t-test with p-values on worker threads equals the reference", async () => {
+  checkAgainst((await run("screen_csr.h5ad", { method: "t-test", workers: 2 })).outputPath, "t-test");
+});
+
 test("t-test on dense and CSC input gives the same reference values", async () => {
   checkAgainst((await run("screen_dense.h5ad", { method: "t-test" })).outputPath, "t-test");
   checkAgainst((await run("screen_csc.h5ad", { method: "t-test", memoryBudget: 64 * 1024 })).outputPath, "t-test");

@@ -43,3 +43,14 @@ test("tie correction equals scipy.stats.tiecorrect", () => {
   assert.equal(tieCorrect([1, 1, 1]), 0);
   assert.equal(tieCorrect([4]), 1);
 });
+
+test("argsortFloat64: stable, ascending/descending, NaN last, −0 equals 0, matches a comparison sort", async () => {
+  const { argsortFloat64 } = await import("../../src/stats/argsort.ts");
+  const v = [3, -1, 0, -0, NaN, 2.5, -1, 1e-300, -1e300, Infinity, -Infinity, 2.5];
+  assert.deepEqual(Array.from(argsortFloat64(v)), [10, 8, 1, 6, 2, 3, 7, 5, 11, 0, 9, 4]);
+  assert.deepEqual(Array.from(argsortFloat64(v, true)), [9, 0, 5, 11, 7, 2, 3, 1, 6, 8, 10, 4]);
+  let s = 7;
+  const rnd = Array.from({ length: 5000 }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 10 ** ((s % 40) - 20));
+  const expect = rnd.map((_, i) => i).sort((a, b) => rnd[a]! - rnd[b]! || a - b);
+  assert.deepEqual(Array.from(argsortFloat64(rnd)), expect);
+});

@@ -1,0 +1,118 @@
+/**
+ * DE benchmark: crispyx rankGenesGroups (t-test, Wilcoxon) on a synthetic screen, each run in its own
+ * process, against h5py simply reading X once (bench/h5py_read_x.py) and the Python crispyx seed on the
+ * SAME file (bench/de_seed.py), measured in the same run.
+ *
+ *   node --import ./bin/register.mjs bench/de.ts --cells 200000 --genes 8000 --perturbations 1000 --per-cell 600
+ *
+ * The counts file is made by bench/make-synthetic.ts and log-normalised with normalizeTotalLog1p into
+ * bench/data/ (deleted afterwards unless --keep). --seed-cells N runs the seed comparison on the first N cells
+ * (same genes and perturbations) when the seed is too slow on the full file; --skip-seed skips it.
+ *
+ * RESULTS (2 shared CPU cores, warm page cache; see the report of helper DE for the full table):
+ *   filled in below by the run recorded in the commit that added this file.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseByteSize } from "../src/core/streaming.ts";
+
+const { values } = parseArgs({
+  options: {
+    cells: { type: "string", default: "200000" },
+    genes: { type: "string", default: "8000" },
+    perturbations: { type: "string", default: "1000" },
+    "per-cell": { type: "string", default: "600" },
+    "memory-limit": { type: "string", default: "1G" },
+    workers: { type: "string", default: "2" },
+    "seed-cells": { type: "string" },
+    "skip-seed": { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    child: { type: "string" },
+    method: { type: "string" },
+    out: { type: "string" },
+  },
+});
+
+async function runChild(): Promise<void> {
+  const { rankGenesGroups } = await import("../src/de/rankGenesGroups.ts");
+  const t0 = performance.now();
+  const r = await rankGenesGroups(values.child!, {
+    perturbationColumn: "perturbation", controlLabel: "NTC", method: values.method as "t-test" | "wilcoxon",
+    outputDir: values.out, force: true, memoryBudget: parseByteSize(values["memory-limit"]!), workers: Number(values.workers),
+  });
+  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, groups: r.groups.length, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+}
+
+interface Measure { wall: number; rssMiB: number; stdout: string }
+function measure(cmd: string[], env: NodeJS.ProcessEnv = process.env): Measure {
+  const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26, env });
+  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
+  const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
+  return {
+    wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]),
+    rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024,
+    stdout: r.stdout,
+  };
+}
+
+function node(args: string[]): string[] {
+  return [process.execPath, "--import", "./bin/register.mjs", ...args];
+}
+
+async function makeInput(tag: string, cells: string): Promise<string> {
+  const counts = join("bench", "data", `de_counts_${tag}.h5ad`);
+  const log = join("bench", "data", `de_log_${tag}.h5ad`);
+  if (existsSync(log)) return log;
+  if (!existsSync(counts)) {
+    measure(node(["bench/make-synthetic.ts", "--cells", cells, "--genes", values.genes!, "--per-cell", values["per-cell"]!, "--perturbations", values.perturbations!, "--out", counts]));
+  }
+  const { normalizeTotalLog1p } = await import("../src/ops/normalize.ts");
+  await normalizeTotalLog1p(counts, { output: log });
+  rmSync(counts, { force: true });
+  return log;
+}
+
+async function main(): Promise<void> {
+  const python = process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
+  const outDir = join("bench", "data", "de_out");
+  mkdirSync(outDir, { recursive: true });
+  const tag = `${values.cells}x${values.genes}x${values.perturbations}`;
+  const input = await makeInput(tag, values.cells!);
+  measure([python, "bench/h5py_read_x.py", input]); // warm the page cache
+  const h5py = measure([python, "bench/h5py_read_x.py", input]);
+  console.log(`input ${input}: ${values.cells} cells × ${values.genes} genes, ${values.perturbations} perturbations; budget ${values["memory-limit"]}, ${values.workers} workers`);
+  console.log(`h5py reads X once: ${h5py.wall.toFixed(2)} s`);
+  const ours: Record<string, Measure> = {};
+  for (const method of ["t-test", "wilcoxon"]) {
+    const m = measure(node(["bench/de.ts", "--child", input, "--method", method, "--out", outDir, "--memory-limit", values["memory-limit"]!, "--workers", values.workers!]));
+    ours[method] = m;
+    console.log(`crispyx ${method.padEnd(8)}: ${m.wall.toFixed(2)} s, peak RSS ${m.rssMiB.toFixed(0)} MiB, ${(m.wall / h5py.wall).toFixed(1)}× the h5py read`);
+  }
+  if (!values["skip-seed"]) {
+    let seedInput = input;
+    let seedOurs = ours;
+    if (values["seed-cells"]) {
+      seedInput = await makeInput(`${values["seed-cells"]}x${values.genes}x${values.perturbations}`, values["seed-cells"]);
+      seedOurs = {};
+      for (const method of ["t-test", "wilcoxon"]) {
+        seedOurs[method] = measure(node(["bench/de.ts", "--child", seedInput, "--method", method, "--out", outDir, "--memory-limit", values["memory-limit"]!, "--workers", values.workers!]));
+      }
+      console.log(`seed comparison on ${seedInput} (first ${values["seed-cells"]}-cell screen of the same shape)`);
+    }
+    const env = { ...process.env, PYTHONPATH: "/tmp/crispyx-seed/src" };
+    for (const method of ["t-test", "wilcoxon"]) {
+      const s = measure([python, "bench/de_seed.py", seedInput, method, join(outDir, "seed"), "NTC"], env);
+      const o = seedOurs[method]!;
+      console.log(`seed ${method.padEnd(8)}: ${s.wall.toFixed(2)} s, peak RSS ${s.rssMiB.toFixed(0)} MiB; crispyx ${o.wall.toFixed(2)} s → ${(s.wall / o.wall).toFixed(1)}× faster`);
+    }
+  }
+  if (!values.keep) {
+    rmSync(outDir, { recursive: true, force: true });
+    for (const f of [input]) rmSync(f, { force: true });
+  }
+}
+
+if (values.child) await runChild();
+else await main();
