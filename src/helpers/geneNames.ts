@@ -5,7 +5,7 @@
  */
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import type { DataFrame } from "../io/anndata/model.ts";
-import { loadVar, resolveDataPath, writeVar, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { loadVar, resolveDataPath, writeVar, writeVarColumns, type DataSource } from "../io/anndata/fileHelpers.ts";
 import type { ProgressCallback } from "../core/streaming.ts";
 import { columnTexts, missingMask, sameKindTextColumn } from "./columnValues.ts";
 import { lookupSymbolsMyGene, MYGENE_DEFAULT_URL } from "./myGene.ts";
@@ -158,17 +158,17 @@ export async function standardiseGeneNames(
 
   const written = options.inplace === true;
   if (written) {
-    if (column === null) {
-      df.index = names;
-    } else {
-      const values = missing ? names.map((n, i) => (missing![i] ? null : n)) : names;
-      df.columns[column] = sameKindTextColumn(df.columns[column]!, values, missing);
-    }
     if (column === null && new Set(names).size !== names.length) {
       log(`${path}: the standardised var_names are not unique (anndata will warn when reading the file).`);
     }
     try {
-      writeVar(path, df);
+      if (column === null) {
+        writeVar(path, { ...df, index: names });
+      } else {
+        // Only this column is rewritten; the other var columns are linked, not copied.
+        const values = missing ? names.map((n, i) => (missing![i] ? null : n)) : names;
+        writeVarColumns(path, { [column]: sameKindTextColumn(df.columns[column]!, values, missing) });
+      }
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
       throw new CrispyxError(`${path}: could not write var: ${(err as Error).message}`, { file: path, cause: err });

@@ -6,11 +6,9 @@
  */
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
-import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { resolveDataPath, writeObsColumns, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { openH5ad } from "../io/anndata/handle.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
-import { replaceElement } from "../io/anndata/edit.ts";
-import { writeElem } from "../io/anndata/registry.ts";
 import { DEFAULT_CONTROL_ALIASES } from "./controlLabel.ts";
 import { escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
 import { columnTexts, missingMask, sameKindTextColumn } from "./columnValues.ts";
@@ -120,8 +118,8 @@ function readObsColumn(path: string, column: string): { col: Column; nObs: numbe
  * other columns become string columns. Missing labels stay missing (the seed would write "nan").
  *
  * Only that column is read, and with `inplace` only that column is rewritten (crash-safe, through
- * replaceElement as writeObs does): the rest of obs, and X, are never loaded, so a 10M-cell file
- * costs one column's memory.
+ * writeObsColumns: the other obs columns are linked, not copied): the rest of obs, and X, are never
+ * loaded, so a 10M-cell file costs one column's memory.
  *
  * @throws InvalidArgumentError for an unknown column (listing the available ones), a file without
  *   cells, a bad regular expression, or options that would leave every label empty
@@ -178,7 +176,7 @@ export function normalisePerturbationLabels(
   if (written) {
     const newColumn = sameKindTextColumn(col, labels, missing);
     try {
-      replaceElement(path, `/obs/${column}`, (f, at) => writeElem(f, at, newColumn));
+      writeObsColumns(path, { [column]: newColumn });
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
       throw new CrispyxError(`${path}: could not write obs['${column}']: ${(err as Error).message}`, { file: path, cause: err });
