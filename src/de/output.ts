@@ -161,22 +161,31 @@ function csvNumber(x: number): string {
  */
 export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
   const n = t.genes.length;
-  const genes = t.genes.map(csvField);
+  // Per-gene text that repeats in every group: the gene name and the control's fraction.
+  const geneText = t.genes.map((g, j) => `,${csvField(g)},`);
+  const ctrlText = Array.from({ length: n }, (_, j) => `,${csvNumber(t.pts[j]!)}\n`);
   await writeAtomically(path, (tmp) => {
     const fd = openSync(tmp, "w");
     try {
-      let buf = "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n";
+      writeSync(fd, "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n");
+      const rows: string[] = [];
       t.groups.forEach((group, g) => {
         const name = csvField(group);
         const o = orders[g]!;
+        // A group's fractions are k / n_cells: format each k once.
+        const ptsText = new Map<number, string>();
         for (let r = 0; r < n; r++) {
           const j = o[r]!;
           const at = g * n + j;
-          buf += `${name},${genes[j]},${csvNumber(t.scores[at]!)},${csvNumber(t.pvals[at]!)},${csvNumber(t.pvalsAdj[at]!)},${csvNumber(t.logfoldchanges[at]!)},${csvNumber(t.pts[(g + 1) * n + j]!)},${csvNumber(t.pts[j]!)}\n`;
-          if (buf.length > 1 << 20) { writeSync(fd, buf); buf = ""; }
+          const pg = t.pts[(g + 1) * n + j]!;
+          let pgText = ptsText.get(pg);
+          if (pgText === undefined) ptsText.set(pg, (pgText = csvNumber(pg)));
+          rows.push(name + geneText[j] + csvNumber(t.scores[at]!) + "," + csvNumber(t.pvals[at]!) + "," + csvNumber(t.pvalsAdj[at]!) + ","
+            + csvNumber(t.logfoldchanges[at]!) + "," + pgText + ctrlText[j]);
+          if (rows.length === 8192) { writeSync(fd, rows.join("")); rows.length = 0; }
         }
       });
-      if (buf) writeSync(fd, buf);
+      if (rows.length) writeSync(fd, rows.join(""));
     } finally {
       closeSync(fd);
     }

@@ -46,6 +46,8 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   /** Directory and data name for the default output name (resolveOutputPath). */
   outputDir?: string;
   dataName?: string;
+  /** Also write the tidy CSV beside the .h5ad (default true). */
+  csv?: boolean;
   /** Recompute even when a complete result exists at the output path. */
   force?: boolean;
   /** Test a layer instead of X. */
@@ -56,8 +58,8 @@ export interface RankGenesGroupsResult {
   method: DeMethod;
   /** The result .h5ad: obs = tested perturbations, var = genes, uns['rank_genes_groups'] in Scanpy's layout. */
   outputPath: string;
-  /** Tidy table: perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control. */
-  csvPath: string;
+  /** Tidy table: perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control (null with csv: false). */
+  csvPath: string | null;
   perturbationColumn: string;
   controlLabel: string;
   /** Perturbations tested, in output order. */
@@ -98,9 +100,10 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     suffix: method === "t-test" ? "t_test" : "wilcoxon", outputDir: options.outputDir, dataName: options.dataName,
   });
   if (!outputPath.endsWith(".h5ad")) throw new InvalidArgumentError(`output '${outputPath}' must end in .h5ad`);
-  const csvPath = outputPath.slice(0, -".h5ad".length) + ".csv";
+  const wantCsv = options.csv ?? true;
+  const csvPath = wantCsv ? outputPath.slice(0, -".h5ad".length) + ".csv" : null;
 
-  if (!options.force && existsSync(outputPath) && existsSync(csvPath)) {
+  if (!options.force && existsSync(outputPath) && (csvPath === null || existsSync(csvPath))) {
     const existing = loadExisting(outputPath, csvPath, method);
     if (existing) return existing;
   }
@@ -151,7 +154,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const tables = finishTables(method, options, plan, genes, stats.sums, stats.nnz, scores, pvals, options.tieCorrect ?? true);
     const orders = plan.groups.map((_, g) => rankOrder(scores, g * n, n));
     const warnings = await writeDeH5ad(outputPath, tables, orders);
-    await writeDeCsv(csvPath, tables, orders);
+    if (csvPath) await writeDeCsv(csvPath, tables, orders);
     return {
       method, outputPath, csvPath, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel,
       groups: plan.groups, skipped: plan.skipped, nGenes: n, reused: false, warnings,
@@ -208,7 +211,7 @@ function assertLogNormalised(reader: MatrixReader, path: string): void {
 }
 
 /** A complete earlier result at the output paths, or null when it is not one for this method. */
-function loadExisting(outputPath: string, csvPath: string, method: DeMethod): RankGenesGroupsResult | null {
+function loadExisting(outputPath: string, csvPath: string | null, method: DeMethod): RankGenesGroupsResult | null {
   try {
     const h = openH5ad(outputPath);
     try {

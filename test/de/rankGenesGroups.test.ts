@@ -74,7 +74,7 @@ test("t-test on CSR equals the Scanpy-equivalent reference; singleton group skip
   assert.equal(r.controlLabel, "non-targeting", "control label inferred");
   checkAgainst(r.outputPath, "t-test");
   assert.deepEqual(r.skipped, [{ group: "SINGLE", cells: 1, reason: "fewer than 2 cells (minCellsPerGroup)" }]);
-  assert.ok(r.outputPath.endsWith("crispyx_t_test.h5ad") && r.csvPath.endsWith("crispyx_t_test.csv"));
+  assert.ok(r.outputPath.endsWith("crispyx_t_test.h5ad") && r.csvPath!.endsWith("crispyx_t_test.csv"));
 });
 
 test("t-test with p-values on worker threads equals the reference", async () => {
@@ -154,7 +154,7 @@ test("an existing complete result is reused unless force; no temporary files are
 
 test("CSV: one row per perturbation × gene with the same numbers as the h5ad", async () => {
   const r = await run("screen_csr.h5ad", { method: "wilcoxon" });
-  const lines = readFileSync(r.csvPath, "utf8").trimEnd().split("\n");
+  const lines = readFileSync(r.csvPath!, "utf8").trimEnd().split("\n");
   assert.equal(lines[0], "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control");
   assert.equal(lines.length, 1 + r.groups.length * GENES.length);
   assert.ok(lines.some((l) => l.startsWith('KD_A,"Gene,with comma",')), "names with commas are quoted");
@@ -164,6 +164,12 @@ test("CSV: one row per perturbation × gene with the same numbers as the h5ad", 
   closeRel(Number(first[2]), ref.scores[j]!, 1e-5, "csv score");
   closeP(Number(first[3]), ref.pvals[j]!, "csv pvalue");
   closeRel(Number(first[7]), expected.wilcoxon.control_pts[j], 1e-9, "csv pct_control");
+});
+
+test("csv: false writes only the .h5ad", async () => {
+  const r = await run("screen_csr.h5ad", { method: "t-test", csv: false });
+  assert.equal(r.csvPath, null);
+  assert.deepEqual(readdirSync(join(r.outputPath, "..")), ["crispyx_t_test.h5ad"]);
 });
 
 test("anndata reads the output; uns['rank_genes_groups'] are record arrays usable like sc.get.rank_genes_groups_df", skipWithoutAnndata(), async () => {
