@@ -59,6 +59,11 @@ test("de wilcoxon --groups: only the named perturbation; text table with top gen
   assert.match(r.stdout, new RegExp(`^wilcoxon of 1 perturbations against 'non-targeting' over 150 genes`));
   assert.match(r.stdout, new RegExp(`^${label} +\\d+ +\\d+ +\\S+ [+-]\\d`, "m"));
   assert.match(r.stderr, /^wrote .*w\.h5ad: 1 perturbations × 150 genes; table in .*w\.csv/m);
+  const noCsv = join(tmp.path, "nocsv.h5ad");
+  const r2 = await crispyx(["de", norm, "--groups", label, "-o", noCsv, "--no-csv", "--json"]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(JSON.parse(r2.stdout).csv, null);
+  assert.ok(!existsSync(join(tmp.path, "nocsv.csv")));
 });
 
 test("de on raw counts is refused with a hint to normalise; unknown method is a usage error", async () => {

@@ -13,6 +13,7 @@ interface DeCliOptions extends OutputOptions {
   tieCorrect: boolean;
   workers?: number;
   layer?: string;
+  csv: boolean;
   alpha: number;
   top: number;
   json?: boolean;
@@ -39,6 +40,7 @@ export function registerDe(program: Command): void {
     .option("--no-tie-correct", "Wilcoxon: no tie correction of the variance (Scanpy's default)")
     .option("--workers <n>", "Wilcoxon worker threads (default: cores, at most 8)", integerOption(1))
     .option("--layer <name>", "test this layer instead of X")
+    .option("--no-csv", "do not write the tidy .csv table beside the result")
     .option("--alpha <p>", "adjusted p-value cut-off for the hit counts printed", probabilityOption, 0.05)
     .option("--top <n>", "top genes printed per perturbation", integerOption(0), 3)
     .option("--json", "print the summary (hits and top genes per perturbation) as JSON");
@@ -61,6 +63,7 @@ export function registerDe(program: Command): void {
       ...(opts.workers ? { workers: opts.workers } : {}),
       ...(opts.layer ? { layer: opts.layer } : {}),
       output,
+      csv: opts.csv,
       force: true, // an existing output was refused above unless --force
     });
     ctx.finishStreams();
@@ -89,6 +92,6 @@ export function registerDe(program: Command): void {
       })))) + "\n");
       if (r.skipped.length) process.stdout.write(`skipped: ${r.skipped.map((s) => `${s.group} (${s.reason})`).join(", ")}\n`);
     }
-    ctx.say(wroteMessage(r.outputPath, `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes; table in ${shownPath(r.csvPath)}`, seconds));
+    ctx.say(wroteMessage(r.outputPath, `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes${r.csvPath ? `; table in ${shownPath(r.csvPath)}` : ""}`, seconds));
   });
 }

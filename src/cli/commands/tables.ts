@@ -10,7 +10,7 @@ import { dataframe, type DataFrame } from "../../io/anndata/model.ts";
 import { contextOf } from "../context.ts";
 import { dataFrameTable, formatFromPath, TABLE_FORMATS, writeTable, type PlainTable, type TableFormat } from "../output.ts";
 import { parseTable, tableToDataFrame } from "../tableInput.ts";
-import { withInput, writeText } from "./common.ts";
+import { similar, withInput, writeText } from "./common.ts";
 
 type Axis = "obs" | "var";
 
@@ -27,9 +27,10 @@ function formatOption(): Option {
 function selectColumns(df: DataFrame, names: string[], file: string, axis: Axis): DataFrame {
   for (const n of names) {
     if (!df.columnOrder.includes(n)) {
+      const near = df.columnOrder.filter((c) => similar(c, n));
       throw new InvalidArgumentError(`${file}: ${axis} has no column '${n}'`, {
         file,
-        hint: `available columns: ${df.columnOrder.join(", ") || "(none)"}`,
+        hint: `${near.length ? `did you mean ${near.map((c) => `'${c}'`).join(" or ")}? ` : ""}available columns: ${df.columnOrder.join(", ") || "(none)"}`,
       });
     }
   }
