@@ -55,8 +55,10 @@ export function registerDemo(program: Command): void {
     .description(
       "Write a realistic synthetic Perturb-seq screen (negative-binomial counts, a 'non-targeting' control\n" +
         "group and K CRISPRi knock-downs with downstream effects, guide labels, versioned Ensembl IDs with\n" +
-        "symbols, mitochondrial genes), then run every crispyx step on it and print what each step found.\n" +
-        "The planted effects are stored in uns['demo']['truth'].",
+        "symbols, mitochondrial genes), then run the crispyx pipeline on it — detect columns, standardize,\n" +
+        "adaptive QC thresholds, QC, normalize, DE (t-test and Wilcoxon), HTML report — and print what each\n" +
+        "step found and where each planted knock-down ranks among its perturbation's DE genes.\n" +
+        "The planted effects are stored in uns['demo']['truth']. Default size runs in well under a minute.",
     )
     .option("--cells <n>", "number of cells", integerOption(1), DEFAULT_SCREEN.cells)
     .option("--genes <n>", "number of genes", integerOption(10), DEFAULT_SCREEN.genes)
