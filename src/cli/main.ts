@@ -91,6 +91,8 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   // (main() decides the exit code).
   const visit = (cmd: Command) => {
     cmd.exitOverride().helpCommand(false).showHelpAfterError(`hint: run '${commandPath(cmd)} --help' for usage`);
+    // Descriptions are laid out by hand in lines of ≤ 105 characters; do not re-wrap them at 80.
+    cmd.configureHelp({ helpWidth: Math.max(process.stdout.columns ?? 0, 110) });
     cmd.commands.forEach(visit);
   };
   visit(program);
