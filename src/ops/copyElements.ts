@@ -18,6 +18,8 @@ export interface CopyOptions {
 }
 
 const DEFAULT_BLOCK = 16 << 20;
+/** Strings per slice when copying a long string dataset. */
+const STRING_SLICE = 1 << 16;
 
 export function copyAttrs(src: H5File, dst: H5File, from: string, to: string): void {
   for (const [name, value] of Object.entries(src.attrs(from))) {
@@ -49,9 +51,18 @@ function copyDataset(src: H5File, dst: H5File, from: string, to: string, opts: C
     throw new FileFormatError(`${src.path}: ${from} has an HDF5 data type crispyx cannot copy (compound, enum or reference)`, { file: src.path });
   }
   if (!isNumericDtype(dtype) && dtype !== "bool") {
-    // Strings: copied whole (h5wasm writes string datasets in one piece).
-    const values = src.readStrings(from);
-    dst.createDataset(to, { dtype, shape, data: values });
+    if (dtype === "string" && shape.length === 1 && shape[0]! > STRING_SLICE) {
+      // Millions of cell names: copied in slices so they never sit in memory at once.
+      dst.createDataset(to, { dtype, shape: [0], maxshape: [null], chunks: [STRING_SLICE], data: [] });
+      dst.resize(to, shape);
+      for (let s = 0; s < shape[0]!; s += STRING_SLICE) {
+        throwIfAborted(opts.signal);
+        dst.writeStrings(to, s, src.readStrings(from, s, Math.min(STRING_SLICE, shape[0]! - s)));
+      }
+      return;
+    }
+    // Short or fixed-length string datasets: copied whole.
+    dst.createDataset(to, { dtype, shape, data: src.readStrings(from) });
     return;
   }
   const elemDtype: NumericDtype = dtype === "bool" ? "uint8" : dtype;

@@ -142,3 +142,10 @@ test("chunkSize (lines per input block) changes nothing but the blocks", async (
   }
   await assert.rejects(convertToCsc(join(ROOT, exp.input), { output: join(dir, "chunk-bad.h5ad"), chunkSize: 0 }), /positive integer/);
 });
+
+test("a long obs index (more than one 65 536-string slice) is carried over exactly", async () => {
+  const input = join(dir, "long-index.h5ad");
+  writeBigInput(input, 70000, 4);
+  const r = await convertToCsc(input, { output: join(dir, "long-index-csc.h5ad") });
+  assert.deepEqual(readH5ad(r.path).obs.index, readH5ad(input).obs.index);
+});
