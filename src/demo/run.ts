@@ -16,6 +16,7 @@ import { calculateAdaptiveQcThresholds, type AdaptiveQcThresholds } from "../hel
 import { standardizeDataset } from "../ops/standardize.ts";
 import { normalizeTotalLog1p } from "../ops/normalize.ts";
 import { writeReport } from "../report/html.ts";
+import { addToHistogram, cellHistograms, histogramMedian } from "../report/cellMetrics.ts";
 import { summarizeDe } from "../report/deSummary.ts";
 import { rankGenesGroups } from "../de/rankGenesGroups.ts";
 import { qcSummary, qcSummaryPath, type QcCounts } from "../qc/qcSummary.ts";
@@ -95,13 +96,6 @@ interface CountsPass {
   knockdown: KnockdownRow[];
 }
 
-function median(a: Float64Array): number {
-  if (a.length === 0) return NaN;
-  const s = Float64Array.from(a).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /**
  * Read X in row blocks: per-cell counts, genes detected and mitochondrial share, and for each
  * perturbation the expression of its own target relative to control cells.
@@ -121,9 +115,8 @@ async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOpt
     const targetOfGene = new Int32Array(h.nVars).fill(-1);
     geneOfTarget.forEach((g, t) => { targetOfGene[g] = t; });
     const isMito = Uint8Array.from(sym, (s) => (s.toUpperCase().startsWith("MT-") ? 1 : 0));
-    const counts = new Float64Array(n);
-    const genes = new Float64Array(n);
-    const mito = new Float64Array(n);
+    // Medians from fixed-bin histograms: memory does not grow with the number of cells.
+    const hist = cellHistograms(h.nVars, 200);
     const ctrlSum = new Float64Array(targets.length);
     let ctrlCells = 0;
     const ownSum = new Float64Array(targets.length);
@@ -145,9 +138,9 @@ async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOpt
           total += v;
           if (isMito[Number(b.indices[k])]) mt += v;
         }
-        counts[c] = total;
-        genes[c] = hi - lo;
-        mito[c] = total > 0 ? (100 * mt) / total : 0;
+        addToHistogram(hist.totalCounts, total);
+        addToHistogram(hist.genesDetected, hi - lo);
+        addToHistogram(hist.pctMito, total > 0 ? (100 * mt) / total : 0);
         const label = labels[c];
         const own = label === null || label === undefined ? undefined : targetIndex.get(label);
         const isCtrl = label === CONTROL_LABEL;
@@ -171,7 +164,7 @@ async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOpt
       observed_ratio: ownCells[i]! && ctrlSum[i]! ? ownSum[i]! / ownCells[i]! / (ctrlSum[i]! / ctrlCells) : NaN,
       planted_ratio: 1 - screen.truth.knockdown[i]!,
     }));
-    return { medianCounts: median(counts), medianGenes: median(genes), medianMitoPercent: median(mito), knockdown };
+    return { medianCounts: histogramMedian(hist.totalCounts), medianGenes: histogramMedian(hist.genesDetected), medianMitoPercent: histogramMedian(hist.pctMito), knockdown };
   } finally {
     h.close();
   }

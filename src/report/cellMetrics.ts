@@ -49,7 +49,7 @@ function emptyHistogram(edges: number[], log: boolean): Histogram {
 }
 
 /** Bin index by binary search (edges are few, so this is cheap). */
-function add(h: Histogram, x: number): void {
+export function addToHistogram(h: Histogram, x: number): void {
   const e = h.edges;
   const last = e.length - 1;
   if (!(x >= e[0]!) || x > e[last]!) { h.outside++; return; }
@@ -80,6 +80,16 @@ export function histogramMedian(h: Histogram): number {
   return h.edges.at(-1)!;
 }
 
+/** Empty histograms for the three per-cell metrics of a file with `nGenes` genes (edges fixed up front). */
+export function cellHistograms(nGenes: number, bins = 50): { totalCounts: Histogram; genesDetected: Histogram; pctMito: Histogram } {
+  return {
+    // Any real cell has up to 10^7 counts: 20 bins per decade by default; the first bin [0, 1) holds empty cells.
+    totalCounts: emptyHistogram([0, ...logEdges(1, 1e7, Math.round(bins * 2.8))], true),
+    genesDetected: emptyHistogram(linearEdges(0, Math.max(1, nGenes), bins), false),
+    pctMito: emptyHistogram(linearEdges(0, 100, bins), false),
+  };
+}
+
 export interface CellMetricsOptions extends StreamOptions {
   /** obs column whose groups are counted (e.g. "perturbation"). */
   groupColumn?: string;
@@ -96,10 +106,7 @@ export async function cellMetrics(h: H5adHandle, opts: CellMetricsOptions = {}):
   const names = opts.symbolColumn ? columnCells(h.var.column(opts.symbolColumn)).map((v) => String(v ?? "")) : h.var.index;
   const isMito = Uint8Array.from(names, (s) => (s.toUpperCase().startsWith("MT-") ? 1 : 0));
   const nMito = isMito.reduce((a, b) => a + b, 0);
-  // Ranges that hold any real cell: up to 10^7 counts, up to all genes, 0–100 %.
-  const totalCounts = emptyHistogram([0, ...logEdges(1, 1e7, Math.round(bins * 2.8))], true); // 20 bins per decade by default
-  const genesDetected = emptyHistogram(linearEdges(0, Math.max(1, m), bins), false);
-  const pctMito = emptyHistogram(linearEdges(0, 100, bins), false);
+  const { totalCounts, genesDetected, pctMito } = cellHistograms(m, bins);
 
   const X = h.X;
   const bytesPerRow = X.format === "dense" ? m * 8 : Math.max(16, (X.info.nnz / Math.max(1, n)) * 16);
@@ -122,9 +129,9 @@ export async function cellMetrics(h: H5adHandle, opts: CellMetricsOptions = {}):
         if (isMito[Number(b.indices[k])]) mt += v;
       }
       // Cells with no counts go into the first total-counts bin [0, 1).
-      add(totalCounts, total);
-      add(genesDetected, detected);
-      add(pctMito, total > 0 ? (100 * mt) / total : 0);
+      addToHistogram(totalCounts, total);
+      addToHistogram(genesDetected, detected);
+      addToHistogram(pctMito, total > 0 ? (100 * mt) / total : 0);
     }
     opts.onProgress?.({ phase: "QC metrics", done: end, total: n, unit: "cells" });
     // Let Ctrl-C and progress redraws through between blocks.
