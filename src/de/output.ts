@@ -12,6 +12,7 @@ import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.t
 import { createRecArray, writeRecArrayRows, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
 import { argsortFloat64 } from "../stats/argsort.ts";
+import { formatSignificant } from "./formatNumber.ts";
 
 /** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
 export interface DeTables {
@@ -148,16 +149,13 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csvNumber(x: number): string {
-  if (Number.isNaN(x)) return "NaN";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  return String(x);
-}
+/** Numbers in the CSV: 9 significant digits, Python's '.9g' spelling (nan, inf). */
+const csvNumber = formatSignificant;
 
 /**
  * The tidy table: one row per perturbation × gene (genes in rank order within each perturbation):
- * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control.
+ * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control; numbers with 9
+ * significant digits (the .h5ad keeps full precision).
  */
 export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
   const n = t.genes.length;
