@@ -5,7 +5,8 @@
  * and is reused unless `force`.
  *
  * X (and layers, obsm, raw…) are copied as stored, dataset by dataset in bounded blocks, never decoded;
- * only obs, var and uns are rewritten. Provenance goes to uns['standardization_metadata'] as the seed
+ * so are obs's index and other columns (long string datasets in slices). Only the perturbation column,
+ * var (when its index changes) and uns['standardization_metadata'] are written anew. Provenance goes to uns['standardization_metadata'] as the seed
  * writes it (all values strings; the two mappings as Python-style JSON).
  *
  * Differences from the seed, on purpose: a gene column that does not exist is an error (the seed warns
@@ -26,7 +27,7 @@ import { throwIfAborted, type ProgressCallback } from "../core/streaming.ts";
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
-import { copyAttrs, copyElement } from "./copyElements.ts";
+import { copyAttrs, copyElement, type CopyOptions } from "./copyElements.ts";
 import { readLabelCodes } from "./sort.ts";
 import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
 
@@ -74,7 +75,8 @@ function pythonIsoNow(): string {
 }
 
 interface Plan {
-  obs: DataFrame;
+  /** obs is copied as stored except the perturbation column: renamed, and rewritten when relabelled. */
+  obs: { column: string; perturbation: Column | null; columnOrder: string[] };
   var: DataFrame | null;
   metadata: Record<string, string>;
 }
@@ -121,8 +123,7 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
 
   const columnMappings: Record<string, string> = {};
   const labelMappings: Record<string, string> = {};
-  const obs = readDataFrame(src, "/obs");
-  let pert: Column = obs.columns[col]!;
+  let pert: Column | null = null;
   if (control !== "control") {
     // astype(str).replace({control: "control"}), stored as a categorical of the resulting strings.
     const renamed = lc.labels.map((l) => (l === control ? "control" : l));
@@ -136,9 +137,6 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
     labelMappings[control] = "control";
   }
   if (col !== "perturbation") columnMappings.perturbation = col;
-  const columns: Record<string, Column> = {};
-  for (const name of obs.columnOrder) columns[name === col ? "perturbation" : name] = name === col ? pert : obs.columns[name]!;
-  const newObs: DataFrame = { ...obs, columnOrder: obs.columnOrder.map((n) => (n === col ? "perturbation" : n)), columns };
 
   let newVar: DataFrame | null = null;
   if (opts.geneNameColumn != null) {
@@ -150,7 +148,7 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
     }
   }
   return {
-    obs: newObs,
+    obs: { column: col, perturbation: pert, columnOrder: obsColumns.map((n) => (n === col ? "perturbation" : n)) },
     var: newVar,
     metadata: {
       original_path: input,
@@ -159,6 +157,16 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
       label_mappings: pyJsonDumps(labelMappings),
     },
   };
+}
+
+/** obs as stored (index and other columns copied in bounded slices), the perturbation column renamed. */
+function writeObs(src: H5File, dst: H5File, obs: Plan["obs"], copy: CopyOptions): void {
+  dst.createGroup("/obs");
+  copyAttrs(src, dst, "/obs", "/obs");
+  dst.setAttr("/obs", "column-order", obs.columnOrder.length ? obs.columnOrder : new Float64Array(0));
+  for (const key of src.keys("/obs")) if (key !== obs.column) copyElement(src, dst, `/obs/${key}`, `/obs/${key}`, copy);
+  if (obs.perturbation) writeElem(dst, "/obs/perturbation", obs.perturbation);
+  else copyElement(src, dst, `/obs/${obs.column}`, "/obs/perturbation", copy);
 }
 
 /** An existing standardization_metadata's entries, as the strings the seed would re-write them as. */
@@ -196,7 +204,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
         for (const key of src.keys("/")) {
           throwIfAborted(opts.signal);
           if (key.startsWith("raw.")) continue; // staging leftovers of interrupted edits
-          if (key === "obs") writeElem(dst, "/obs", plan.obs);
+          if (key === "obs") writeObs(src, dst, plan.obs, copy);
           else if (key === "var" && plan.var) writeElem(dst, "/var", plan.var);
           else if (key === "uns") continue;
           else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes: (b) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" }) } : copy);
