@@ -6,8 +6,8 @@
  *
  * X (and layers, obsm, raw…) are copied as stored, dataset by dataset in bounded blocks, never decoded;
  * so are obs's index and other columns (long string datasets in slices). Only the perturbation column,
- * var (when its index changes) and uns['standardization_metadata'] are written anew. Provenance goes to uns['standardization_metadata'] as the seed
- * writes it (all values strings; the two mappings as Python-style JSON).
+ * var (when its index changes) and uns['standardization_metadata'] are written anew. The provenance
+ * is written as the seed writes it (all values strings; the two mappings as Python-style JSON).
  *
  * Differences from the seed, on purpose: a gene column that does not exist is an error (the seed warns
  * and keeps the old index); so is an explicit control label that does not occur, or renaming onto an
