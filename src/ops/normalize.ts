@@ -45,54 +45,54 @@ function ptrOf(b: SparseMatrix): Int32Array | Float64Array {
   return b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
 }
 
-/** Library size of each row of a CSR block, accumulated as the seed's scipy sum does (input precision). */
-function librarySizes(b: SparseMatrix, ptr: Int32Array | Float64Array): Float64Array {
-  const rows = b.shape[0];
-  const lib = new Float64Array(rows);
-  if (b.data instanceof Float32Array) {
-    const v = b.data;
-    for (let i = 0; i < rows; i++) {
-      let s = 0;
-      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) s = Math.fround(s + v[k]!);
-      lib[i] = s;
-    }
+/** Library size of row i of a CSR block, accumulated as the seed's scipy sum does (input precision). */
+function librarySize(v: ArrayLike<number | bigint>, f32: boolean, s0: number, e: number): number {
+  let s = 0;
+  if (f32) {
+    const f = v as Float32Array;
+    for (let k = s0; k < e; k++) s = Math.fround(s + f[k]!);
   } else {
-    const v = b.data as unknown as ArrayLike<number | bigint>;
-    for (let i = 0; i < rows; i++) {
-      let s = 0;
-      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) s += Number(v[k]!);
-      lib[i] = s;
-    }
+    for (let k = s0; k < e; k++) s += Number(v[k]!);
   }
-  return lib;
+  return s;
 }
 
 /** Small non-negative integer counts get their log1p from a per-row table (counts repeat within a cell). */
 const TABLE = 256;
 
-/** The processed values of one CSR block (float32). */
-export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: boolean, targetSum: number): Float32Array {
+/**
+ * The processed values of one CSR block (float32). `inPlace`: a float32 block's own `data` is overwritten
+ * and returned (the caller owns it) — saves allocating and filling an X-sized output array per block.
+ * Each row's library size is taken just before the row is rewritten, while it is still in cache.
+ */
+export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: boolean, targetSum: number, inPlace = false): Float32Array {
   const n = b.data.length;
-  const out = new Float32Array(n);
-  if (b.data instanceof Float32Array) out.set(b.data);
+  const f32 = b.data instanceof Float32Array;
+  let out: Float32Array;
+  if (f32 && inPlace) out = b.data as Float32Array;
   else {
-    const src = b.data as unknown as ArrayLike<number | bigint>;
-    for (let k = 0; k < n; k++) out[k] = Number(src[k]!);
+    out = new Float32Array(n);
+    if (f32) out.set(b.data as Float32Array);
+    else {
+      const src = b.data as unknown as ArrayLike<number | bigint>;
+      for (let k = 0; k < n; k++) out[k] = Number(src[k]!);
+    }
   }
   const ptr = ptrOf(b);
   const rows = b.shape[0];
-  // numpy divides a Python float by a float32 array in float32 (NEP 50): round the scale the same way.
-  const lib = normalize ? librarySizes(b, ptr) : null;
-  const f32 = b.data instanceof Float32Array;
+  // Float32 input: sum what is in `out` (identical values); other types: the original, in its precision.
+  const sumOf: ArrayLike<number | bigint> = f32 ? out : (b.data as unknown as ArrayLike<number | bigint>);
   const stamp = new Int32Array(TABLE).fill(-1);
   const table = new Float32Array(TABLE);
   for (let i = 0; i < rows; i++) {
+    const s0 = ptr[i]!, e = ptr[i + 1]!;
     let scale = 1;
-    if (lib) {
-      const l = lib[i]!;
+    if (normalize) {
+      const l = librarySize(sumOf, f32, s0, e);
+      // numpy divides a Python float by a float32 array in float32 (NEP 50): round the scale the same way.
       scale = l > 0 ? (f32 ? Math.fround(targetSum / l) : targetSum / l) : 0;
     }
-    for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) {
+    for (let k = s0; k < e; k++) {
       const c = out[k]!;
       const ci = c | 0;
       if (ci === c && ci >= 0 && ci < TABLE) {
@@ -104,7 +104,7 @@ export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: 
         }
         out[k] = table[ci]!;
       } else {
-        const v = lib ? Math.fround(c * scale) : c;
+        const v = normalize ? Math.fround(c * scale) : c;
         out[k] = log1p ? Math.log1p(v) : v;
       }
     }
@@ -143,7 +143,8 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
         for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
           throwIfAborted(opts.signal);
           const b = block as SparseMatrix;
-          await sink.append(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum));
+          // The block's arrays are fresh from the reader and ours alone: rewrite the values in place.
+          await sink.append(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum, true));
           opts.onProgress?.({ phase: "normalizing", done: end, total: nObs, unit: "cells" });
           await yieldToEventLoop();
           throwIfAborted(opts.signal);
