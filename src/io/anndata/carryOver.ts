@@ -208,6 +208,7 @@ function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
  */
 export function filterSparseBlock(b: SparseMatrix, keep: Int32Array | null, minorMap: Int32Array | null, newMinor: number): SparseMatrix {
   const nMajor = keep ? keep.length : (b.type === "csr" ? b.shape[0] : b.shape[1]);
+  if (b.indptr instanceof Int32Array && b.indices instanceof Int32Array) return filterInt32Block(b, b.indptr, b.indices, keep, minorMap, newMinor, nMajor);
   let nnz = 0;
   for (let t = 0; t < nMajor; t++) {
     const i = keep ? keep[t]! : t;
@@ -234,6 +235,50 @@ export function filterSparseBlock(b: SparseMatrix, keep: Int32Array | null, mino
   }
   const shape: [number, number] = b.type === "csr" ? [nMajor, newMinor] : [newMinor, nMajor];
   return { type: b.type, shape, data, indices, indptr: nnz < 2 ** 31 ? Int32Array.from(indptr) : BigInt64Array.from(indptr, BigInt) };
+}
+
+/**
+ * filterSparseBlock for int32 indptr and indices (what the readers hand out below 2^31 stored elements):
+ * the same result, with loops over known array types, about twice as fast on large blocks.
+ */
+function filterInt32Block(b: SparseMatrix, ptr: Int32Array, idx: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, newMinor: number, nMajor: number): SparseMatrix {
+  let nnz = 0;
+  for (let t = 0; t < nMajor; t++) {
+    const i = keep ? keep[t]! : t;
+    const s = ptr[i]!, e = ptr[i + 1]!;
+    if (!minorMap) nnz += e - s;
+    else for (let k = s; k < e; k++) nnz += (minorMap[idx[k]!]! >>> 31) ^ 1; // +1 when kept, without a branch
+  }
+  const data = new (b.data.constructor as { new (n: number): TypedArray })(nnz);
+  const indices = new Int32Array(nnz);
+  const indptr = new Int32Array(nMajor + 1);
+  if (b.data instanceof Float32Array) copyKept(b.data, data as Float32Array, ptr, idx, indices, indptr, keep, minorMap, nMajor);
+  else copyKept(b.data as unknown as (number | bigint)[], data as unknown as (number | bigint)[], ptr, idx, indices, indptr, keep, minorMap, nMajor);
+  const shape: [number, number] = b.type === "csr" ? [nMajor, newMinor] : [newMinor, nMajor];
+  return { type: b.type, shape, data, indices, indptr };
+}
+
+function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(src: T, dst: T, ptr: Int32Array, idx: Int32Array, indices: Int32Array, indptr: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, nMajor: number): void {
+  let p = 0;
+  for (let t = 0; t < nMajor; t++) {
+    const i = keep ? keep[t]! : t;
+    if (minorMap) {
+      // Write every element and advance only past kept ones: no hard-to-predict branch (a dropped last
+      // element is written one past the end, which typed arrays ignore).
+      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) {
+        const nj = minorMap[idx[k]!]!;
+        indices[p] = nj;
+        dst[p] = src[k];
+        p += (nj >>> 31) ^ 1;
+      }
+    } else {
+      for (let k = ptr[i]!, e = ptr[i + 1]!; k < e; k++) {
+        indices[p] = idx[k]!;
+        dst[p++] = src[k];
+      }
+    }
+    indptr[t + 1] = p;
+  }
 }
 
 /** Runs of a sorted selection that fit in windows of at most `span` consecutive positions. */
