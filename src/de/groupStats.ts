@@ -10,6 +10,9 @@ import type { TypedArray } from "../io/h5/types.ts";
 import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 
+/** Stored values per row band read from the file. */
+export const BAND_VALUES = 1 << 21;
+
 export interface GroupStats {
   nSlots: number;
   nGenes: number;
@@ -42,7 +45,9 @@ export function accumulateGroupStats(
     }
   } else {
     const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (storedTotal / Math.max(1, nObs)) * 12);
-    const step = rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize }, 0.25);
+    // Bands of ~2M stored values: larger reads are slower through h5wasm (measured: 16M-value reads 1.6× slower).
+    const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : storedTotal / Math.max(1, nObs))));
+    const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize }, 0.25));
     for (let r0 = 0; r0 < nObs; r0 += step) {
       throwIfAborted(opts.signal);
       const r1 = Math.min(nObs, r0 + step);

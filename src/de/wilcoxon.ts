@@ -15,7 +15,7 @@ import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
 import type { GroupPlan } from "./groups.ts";
-import type { GroupStats } from "./groupStats.ts";
+import { BAND_VALUES, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
 
 export interface WilcoxonOptions extends StreamOptions {
@@ -121,7 +121,8 @@ export function buildChunk(
     }
   } else {
     const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (reader.info.nnz / Math.max(1, nObs)) * 12);
-    const step = rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget }, 0.1);
+    const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : reader.info.nnz / Math.max(1, nObs))));
+    const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget }, 0.1));
     for (let r0 = 0; r0 < nObs; r0 += step) {
       throwIfAborted(opts.signal);
       const r1 = Math.min(nObs, r0 + step);
@@ -138,24 +139,32 @@ export function buildChunk(
         }
       } else {
         const m = b as SparseMatrix;
-        const data = m.data as unknown as ArrayLike<number>, idx = m.indices as unknown as ArrayLike<number>;
-        const ip = m.indptr as unknown as ArrayLike<number>;
-        const big = typeof m.indptr[0] === "bigint";
-        for (let r = 0; r < r1 - r0; r++) {
-          const slot = cellSlot[r0 + r]!;
-          if (slot < 0) continue;
-          const s0 = big ? num(m.indptr, r) : ip[r]!, s1 = big ? num(m.indptr, r + 1) : ip[r + 1]!;
-          for (let k = s0; k < s1; k++) {
-            const j = idx[k]!;
-            if (j < g0 || j >= g1) continue;
-            const v = data[k]!;
-            if (v !== 0) values[cursor[(j - g0) * S + slot]!++] = v;
-          }
-        }
+        const data = m.data instanceof Float32Array || m.data instanceof Float64Array ? m.data : Float64Array.from(m.data as ArrayLike<number>);
+        const idx = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number | bigint>, Number);
+        const ip = m.indptr instanceof Int32Array ? m.indptr : Float64Array.from(m.indptr as ArrayLike<number | bigint>, Number);
+        scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, S, cursor, values);
       }
     }
   }
   return { values, ptr, g0, count };
+}
+
+/** Scatter a CSR band's values of genes [g0, g1) into the chunk (concrete typed arrays: this loop sees every stored value). */
+function scatterCsrBand(
+  data: Float32Array | Float64Array, idx: Int32Array, ip: Int32Array | Float64Array, rows: number, r0: number,
+  cellSlot: Int32Array, g0: number, g1: number, S: number, cursor: Int32Array, values: Float32Array | Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const slot = cellSlot[r0 + r]!;
+    if (slot < 0) continue;
+    const e = ip[r + 1]!;
+    for (let k = ip[r]!; k < e; k++) {
+      const j = idx[k]!;
+      if (j < g0 || j >= g1) continue;
+      const v = data[k]!;
+      if (v !== 0) values[cursor[(j - g0) * S + slot]!++] = v;
+    }
+  }
 }
 
 /** Worker threads that share the output arrays and split each chunk's genes through an atomic counter. */

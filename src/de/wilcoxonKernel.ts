@@ -93,15 +93,31 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
       const kg = g1 - g0;
       scratch.ensure(0, kg);
       const V = scratch.grp;
-      for (let k = 0; k < kg; k++) V[k] = values[g0 + k]!;
-      if (kg > 1) V.subarray(0, kg).sort();
+      // A group has few non-zeros per gene: insertion sort, no allocation.
+      for (let k = 0; k < kg; k++) {
+        const v = values[g0 + k]!;
+        let i = k - 1;
+        while (i >= 0 && V[i]! > v) { V[i + 1] = V[i]!; i--; }
+        V[i + 1] = v;
+      }
       const zg = n1 - kg;
       let rankSum = 0;
       let ties = ctrlTies;
       let grpLess = 0;
+      // Walk the group's distinct values in order, the zero block (zg cells) at its place among them.
+      // For each tie block of value v with cg group members: their mid-rank, and the tie term it changes.
+      let k = 0;
       let zeroDone = zg === 0;
-      // One tie block of value v holding cg group values: their mid-rank, and the tie term it changes.
-      const block = (v: number, cg: number): void => {
+      while (k < kg || !zeroDone) {
+        let v: number, cg: number;
+        if (!zeroDone && (k >= kg || V[k]! > 0)) { v = 0; cg = zg; zeroDone = true; }
+        else {
+          v = V[k]!;
+          let e = k + 1;
+          while (e < kg && V[e] === v) e++;
+          cg = e - k;
+          k = e;
+        }
         let ctrlLess: number, ctrlEq: number;
         if (v === 0) { ctrlLess = negC; ctrlEq = zc; }
         else {
@@ -111,18 +127,9 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
         }
         const t = ctrlEq + cg;
         rankSum += cg * (ctrlLess + grpLess + 1 + (t - 1) / 2);
-        ties += tieTerm(t) - tieTerm(ctrlEq);
+        if (t > 1) ties += tieTerm(t) - tieTerm(ctrlEq);
         grpLess += cg;
-      };
-      for (let k = 0; k < kg; ) {
-        const v = V[k]!;
-        if (!zeroDone && v > 0) { block(0, zg); zeroDone = true; }
-        let e = k + 1;
-        while (e < kg && V[e] === v) e++;
-        block(v, e - k);
-        k = e;
       }
-      if (!zeroDone) block(0, zg);
       const N = n1 + n2;
       const tc = ctx.tieCorrect && N >= 2 ? 1 - ties / (N * N * N - N) : 1;
       let z = (rankSum - (n1 * (N + 1)) / 2) / Math.sqrt((tc * n1 * n2 * (N + 1)) / 12);
