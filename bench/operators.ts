@@ -32,6 +32,24 @@
  * page-cache writes ~2 s, progressive fdatasync ~1.3 s. For scale, `cp` + `sync` of the same file took
  * 2.5 s: h5py's read is a memcpy in C, while every byte here is copied ~4 times through JS/WebAssembly.
  *
+ * Re-run by Perf (2026-11-27 07:38–07:47 UTC, load average 10–11, same 1M-cell file made afresh by
+ * bench/make-synthetic.ts, warm cache) after: normalize rewrites each block's values in place and sums each
+ * row just before rewriting it (no X-sized output array per block); the subset kernel (filterSparseBlock)
+ * got an int32 fast path without a data-dependent branch. Under this load CPU seconds are inflated too
+ * (h5py's own read took 2.44 s CPU instead of 1.05 s), so the ratios are lower than above without the
+ * operators being that much faster; compare the same-session A/B below instead.
+ *   1M cells: h5py read 5.69 s wall / 2.44 s CPU
+ *     normalizeTotalLog1p   34.8 s  485 MiB   6.1× wall   6.9× CPU
+ *     writeFilteredSubset   33.6 s  542 MiB   5.9× wall   6.7× CPU
+ *     convertToCsc         111.1 s  624 MiB  19.5× wall  20.4× CPU
+ *     sortByPerturbation    85.3 s  499 MiB  15.0× wall  15.4× CPU
+ *   Same session, before (commit d2395a2) vs after, one run each, user+sys CPU s (peak RSS):
+ *     normalizeTotalLog1p   26.1 s (582 MiB) → 29.2 s (536 MiB)   — within the noise of this load; the
+ *                           kernel alone (read + kernel, 200k cells) went 1.9 → 1.5 s CPU
+ *     writeFilteredSubset   25.1 s (563 MiB) → 19.4 s (546 MiB)   — −23%
+ *   Still far from the 2× target: the remaining cost is the HDF5 read and write through WebAssembly
+ *   (copy out of / into the wasm heap, fresh pages for every block) and two threads' start-up.
+ *
  * Results, Ops-B operators (same VM and load, --memory-limit 512M, warm cache; convertToCsr is given the
  * CSC file convertToCsc made). Columns: wall s, peak RSS, wall/h5py, CPU s, CPU/h5py-CPU.
  *   1M cells, 2.26 GiB (h5py read 3.49 s wall / 1.25 s CPU; CSC input: 2.13 s / 0.89 s)
