@@ -17,11 +17,14 @@
  *   crispyx t-test, h5ad + CSV            91.6 s wall (load ~6)                    peak RSS 1036 MiB
  *   crispyx t-test, h5ad only             58.4 s wall (load ~6); 268 s wall / 42.3 s CPU (load ~10); peak RSS 962–1038 MiB
  *   seed t_test (filters off)             40.5 s wall / 22.8 s CPU (load ~3); 85.8 s wall (load ~6); peak RSS 881–904 MiB
- *   crispyx wilcoxon, h5ad only          622 s wall (load ~6, before the kernel/scatter speed-ups of 61d6fc6); peak RSS 1088 MiB
- *   seed wilcoxon_test (filters off)     552 s wall / 110.6 s CPU (load ~4); peak RSS 2571 MiB
+ *   crispyx wilcoxon, h5ad only          622 s wall (load ~6, before 61d6fc6); 636 s wall / 142.9 s CPU (load ~10,
+ *                                        after 61d6fc6; CPU of both worker threads); peak RSS 944–1088 MiB
+ *   seed wilcoxon_test (filters off)     552 s wall / 110.6 s CPU (load ~4); 873 s wall (same run as our 622 s,
+ *                                        load ~6–10); peak RSS 2571–2578 MiB
  *
- * So the >= 3× target over the seed is NOT met: the t-test is ~1.5× faster in wall time in the same run but
- * ~2× slower in CPU; h5wasm reads X ~5–8× slower than h5py (≈12 s of the t-test's CPU) and the output (616 MB
+ * So the >= 3× target over the seed is NOT met: in the same run crispyx was 1.5× (t-test) and 1.4× (Wilcoxon)
+ * faster in wall time, with 2.7× less peak memory for the Wilcoxon test, but it used more CPU (t-test ~2×,
+ * Wilcoxon ~1.3×); h5wasm reads X ~5–8× slower than h5py (≈12 s of the t-test's CPU) and the output (616 MB
  * .h5ad: Scanpy's record arrays plus the layers) costs ≈12 s more. See the DE helper's report.
  */
 import { spawnSync } from "node:child_process";
