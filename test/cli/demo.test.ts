@@ -94,7 +94,9 @@ test("Ctrl-C during the demo stops it quickly and leaves no file behind", async 
   const t = Date.now();
   child.kill("SIGINT");
   const { code, signal } = await exited;
-  assert.ok(Date.now() - t < 3000, `took ${Date.now() - t} ms to stop`);
+  // Generating 300k cells takes well over a minute; stopping within 15 s shows the run was interrupted, not
+  // finished. (Stopping takes < 1 s on an idle machine; 3 s proved too tight on a loaded 2-core one.)
+  assert.ok(Date.now() - t < 15_000, `took ${Date.now() - t} ms to stop`);
   assert.ok(signal === "SIGINT" || code === 130, `exit ${code} ${signal}`);
   assert.deepEqual(readdirSync(out), []);
 });
