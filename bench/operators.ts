@@ -61,6 +61,9 @@
  *     convertToCsc         444.0 s  779 MiB  31.9×  122.0 s  31.9×
  *     sortByPerturbation   216.3 s  695 MiB  15.5×  106.2 s  27.8×
  *     standardizeDataset   196.2 s  527 MiB  14.1×   61.2 s  16.0×
+ *     convertToCsr        1556.1 s  592 MiB 172.1×  581.9 s 124.3×   (CSC input: h5py 9.04 s / 4.68 s CPU)
+ * convertToCsr does not scale: with a cell-major output every spilled run stores 4 bytes per cell and
+ * the merge visits cells × runs pieces (4M × ~90), so its cost grows as cells × nnz / budget.
  * Peak RSS < 1 GiB at both sizes (the 4M convertToCsc figure predates copying long string datasets in
  * slices). Speed is far from the 4× target: the conversion reads X once, but its non-zeros pass through
  * a JS counting/radix sort, one compact spill (uint16 minor offsets + uint8 counts, ~3 bytes per
