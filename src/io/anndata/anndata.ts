@@ -4,6 +4,7 @@ import { FileFormatError } from "../../errors.ts";
 import { writeAtomicallySync } from "../atomic.ts";
 import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
 import { encodingOf, readElem, unknownEncoding, writeElem } from "./registry.ts";
+import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
 
 export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
 export type MappingKey = (typeof MAPPING_KEYS)[number];
@@ -23,14 +24,15 @@ export function assertAnnData(file: H5File): void {
   }
 }
 
-function readMapping(file: H5File, key: string): Record<string, Element> {
+function readMapping(file: H5File, key: string, skip: ReadonlySet<string> = new Set()): Record<string, Element> {
   const out: Record<string, Element> = {};
   if (!file.exists(`/${key}`)) return out;
-  for (const k of file.keys(`/${key}`)) out[k] = readElem(file, `/${key}/${k}`);
+  for (const k of file.keys(`/${key}`)) if (!skip.has(k)) out[k] = readElem(file, `/${key}/${k}`);
   return out;
 }
 
 function asDataFrame(file: H5File, path: string): DataFrame {
+  if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path);
   const e = readElem(file, path);
   if (e.type !== "dataframe") throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a dataframe`, { file: file.path });
   return e;
@@ -54,7 +56,8 @@ export function readAnnData(file: H5File): AnnData {
     X: file.exists("/X") ? asMatrix(file, "/X") : null,
     obs: asDataFrame(file, "/obs"),
     var: asDataFrame(file, "/var"),
-    uns: readMapping(file, "uns"),
+    // Pre-0.7 files: uns['<col>_categories'] moved into obs/var as categoricals, as anndata does.
+    uns: readMapping(file, "uns", consumedCategoryKeys(file)),
     obsm: readMapping(file, "obsm"),
     varm: readMapping(file, "varm"),
     obsp: readMapping(file, "obsp"),

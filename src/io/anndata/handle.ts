@@ -7,7 +7,8 @@ import { H5File } from "../h5/file.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
-import { columnOrder, indexName, readColumn, readDataFrame, readIndex } from "./encodings/dataframe.ts";
+import { columnOrder, indexName, readColumn, readDataFrame, readIndex, tableLength } from "./encodings/dataframe.ts";
+import { consumedCategoryKeys, isLegacyTable } from "./encodings/legacyDataframe.ts";
 import { encodingOf, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
@@ -27,10 +28,14 @@ export interface ElementPreview {
 /** A read-only lazy view of a group of named elements (uns, obsm, layers, …). */
 export class LazyMapping {
   private cache = new Map<string, Element>();
-  constructor(private readonly file: H5File, readonly path: string) {}
+  private hiddenKeys?: ReadonlySet<string>;
+  /** `hidden` lists keys not shown (computed on first use), e.g. legacy categories moved into obs/var. */
+  constructor(private readonly file: H5File, readonly path: string, private readonly hidden?: () => ReadonlySet<string>) {}
 
   keys(): string[] {
-    return this.file.exists(this.path) ? this.file.keys(this.path) : [];
+    if (!this.file.exists(this.path)) return [];
+    this.hiddenKeys ??= this.hidden?.() ?? new Set();
+    return this.file.keys(this.path).filter((k) => !this.hiddenKeys!.has(k));
   }
 
   has(key: string): boolean {
@@ -99,11 +104,15 @@ export class LazyTable {
   private _index?: string[];
   private full?: DataFrame;
   private columnsCache = new Map<string, Column>();
-  constructor(private readonly file: H5File, readonly path: string) {}
+  /** A pre-0.7 compound table has no per-column storage: columns come from one whole read (cached). */
+  private readonly legacy: boolean;
+  constructor(private readonly file: H5File, readonly path: string) {
+    this.legacy = isLegacyTable(file, path);
+  }
 
-  /** Number of rows, from the index dataset's shape (no data read). */
+  /** Number of rows, from the index's shape (no data read). */
   get length(): number {
-    return this.file.info(`${this.path}/${indexName(this.file, this.path)}`).shape[0]!;
+    return tableLength(this.file, this.path);
   }
 
   get columns(): string[] {
@@ -111,7 +120,7 @@ export class LazyTable {
   }
 
   get index(): string[] {
-    this._index ??= readIndex(this.file, this.path);
+    this._index ??= this.legacy ? this.load().index : readIndex(this.file, this.path);
     return this._index;
   }
 
@@ -125,7 +134,7 @@ export class LazyTable {
     }
     let c = this.columnsCache.get(name);
     if (!c) {
-      c = readColumn(this.file, this.path, name);
+      c = this.legacy ? this.load().columns[name]! : readColumn(this.file, this.path, name);
       this.columnsCache.set(name, c);
     }
     return c;
@@ -188,7 +197,7 @@ export class H5adHandle implements Disposable {
       this.file.close();
       throw err;
     }
-    this.uns = new LazyMapping(this.file, "/uns");
+    this.uns = new LazyMapping(this.file, "/uns", () => consumedCategoryKeys(this.file));
     this.obsm = new LazyMapping(this.file, "/obsm");
     this.varm = new LazyMapping(this.file, "/varm");
     this.obsp = new LazyMapping(this.file, "/obsp");

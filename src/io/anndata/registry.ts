@@ -10,7 +10,7 @@ import { readCategorical, writeCategorical } from "./encodings/categorical.ts";
 import { readDataFrame, writeDataFrame } from "./encodings/dataframe.ts";
 import { nullableTypeOf, readNullable, writeNullable } from "./encodings/nullable.ts";
 import { readSparse, writeSparse } from "./encodings/sparse.ts";
-import { readRecArray, writeRecArray } from "./encodings/recarray.ts";
+import { isCompoundDataset, readRecArray, writeRecArray } from "./encodings/recarray.ts";
 
 export interface EncodingSpec {
   type: string;
@@ -72,17 +72,23 @@ export function readElem(file: H5File, path: string): Element {
 }
 
 /**
- * Elements without encoding attributes (anndata < 0.7): datasets are arrays or scalars, groups with
- * data/indices/indptr are sparse matrices (`h5sparse_format` says which), other groups are dicts.
+ * Elements without encoding attributes (anndata < 0.7), read as anndata's `read_basic` does: compound
+ * datasets are record arrays, a one-element byte-string array is a string, other datasets are arrays or
+ * scalars; groups with data/indices/indptr are sparse matrices (`h5sparse_format` says which), other groups dicts.
  */
 function readLegacy(file: H5File, path: string, kind: "group" | "dataset" | "other"): Element {
   if (kind === "dataset") {
     const info = file.info(path);
     if (info.dtype === "other") {
+      if (isCompoundDataset(file, path)) return readRecArray(file, path);
       throw new FileFormatError(
-        `${file.path}: element ${path} is in a pre-0.7 anndata layout (compound dataset) that crispyx cannot read`,
-        { file: file.path, hint: "open and save the file once with anndata ≥ 0.7 (anndata.read_h5ad(p).write_h5ad(p))" },
+        `${file.path}: element ${path} (written without encoding attributes) has an HDF5 data type crispyx cannot read`,
+        { file: file.path, hint: "only numbers, strings and 1-D compound (record) datasets are read; remove or convert this element with anndata" },
       );
+    }
+    // anndata < 0.7 wrote strings as one-element byte-string arrays; anndata reads them back as a str.
+    if (info.dtype.startsWith("fixed-string:") && info.shape.length === 1 && info.shape[0] === 1) {
+      return { type: "scalar", dtype: "string", value: file.readStrings(path)[0]! };
     }
     return info.shape.length === 0 ? readScalar(file, path) : readArray(file, path);
   }

@@ -5,9 +5,11 @@ import type { Column, DataFrame } from "../model.ts";
 import { lengthOf } from "../model.ts";
 import { readElem, writeElem } from "../registry.ts";
 import { writeArray } from "./arrays.ts";
+import { isLegacyTable, legacyFieldNames, legacyTableLength, readLegacyDataFrame } from "./legacyDataframe.ts";
 
 /** Column names in the order the file records (the `column-order` attribute). */
 export function columnOrder(file: H5File, path: string): string[] {
+  if (isLegacyTable(file, path)) return legacyFieldNames(file, path).slice(1);
   const order = file.attr(path, "column-order");
   if (order === undefined) return [];
   if (typeof order === "string") return [order];
@@ -17,6 +19,7 @@ export function columnOrder(file: H5File, path: string): string[] {
 
 /** The name of the dataset holding the index (attribute `_index`). */
 export function indexName(file: H5File, path: string): string {
+  if (isLegacyTable(file, path)) return legacyFieldNames(file, path)[0] ?? "index";
   const name = file.attr(path, "_index");
   if (typeof name !== "string") {
     throw new FileFormatError(`${file.path}: dataframe ${path} has no '_index' attribute`, { file: file.path });
@@ -24,7 +27,14 @@ export function indexName(file: H5File, path: string): string {
   return name;
 }
 
+/** Number of rows, from the index's shape (no data read). */
+export function tableLength(file: H5File, path: string): number {
+  if (isLegacyTable(file, path)) return legacyTableLength(file, path);
+  return file.info(`${path}/${indexName(file, path)}`).shape[0]!;
+}
+
 export function readIndex(file: H5File, path: string): string[] {
+  if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path).index;
   const name = indexName(file, path);
   const p = `${path}/${name}`;
   if (!file.isDataset(p)) {
@@ -36,6 +46,11 @@ export function readIndex(file: H5File, path: string): string[] {
 }
 
 export function readColumn(file: H5File, path: string, name: string): Column {
+  if (isLegacyTable(file, path)) {
+    const col = readLegacyDataFrame(file, path).columns[name];
+    if (!col) throw new FileFormatError(`${file.path}: table ${path} has no column '${name}'`, { file: file.path });
+    return col;
+  }
   const col = readElem(file, `${path}/${name}`);
   if (col.type !== "array" && col.type !== "categorical" && !col.type.startsWith("nullable-")) {
     throw new FileFormatError(`${file.path}: column ${path}/${name} is a ${col.type}, not a column`, { file: file.path });
@@ -44,6 +59,7 @@ export function readColumn(file: H5File, path: string, name: string): Column {
 }
 
 export function readDataFrame(file: H5File, path: string): DataFrame {
+  if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path);
   const index = readIndex(file, path);
   const order = columnOrder(file, path);
   const columns: Record<string, Column> = {};

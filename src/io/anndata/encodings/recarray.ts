@@ -29,6 +29,16 @@ function fieldBytes(d: RecFieldDtype): number {
   return d.startsWith("fixed-string:") ? Number(d.slice("fixed-string:".length)) : BYTES_OF[d as NumericDtype];
 }
 
+/** Whether `path` is a 1-D compound (numpy structured) dataset. */
+export function isCompoundDataset(file: H5File, path: string): boolean {
+  try {
+    file.compoundInfo(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Read a rec-array dataset into memory. */
 export function readRecArray(file: H5File, path: string): RecArray {
   const { members, columns } = file.readCompound(path);

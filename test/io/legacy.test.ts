@@ -1,0 +1,105 @@
+// Files written by anndata < 0.7 (no encoding attributes): crispyx reads them as anndata 0.11.4 does
+// (expected/*.json are anndata's own dumps, made by scripts/reference/make_legacy_fixtures.py), and an
+// element it cannot read gets one clear error naming the file and the element.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FileFormatError } from "../../src/errors.ts";
+import { readH5ad } from "../../src/io/anndata/anndata.ts";
+import { openH5ad } from "../../src/io/anndata/handle.ts";
+import { sparseToDense } from "../../src/core/sparse.ts";
+import type { Column } from "../../src/io/anndata/model.ts";
+import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
+
+const DIR = join(import.meta.dirname, "..", "fixtures", "h5ad-legacy");
+const expected = (name: string) => JSON.parse(readFileSync(join(DIR, "expected", `${name}.json`), "utf8"));
+const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+/**
+ * anndata reads pre-0.7 fixed-length byte strings as numpy fixed-width unicode ('<U2', np.str_); crispyx has
+ * one string type (written back as anndata's variable-length strings, read as object). Only that spelling
+ * of the dtype is normalised here; values are compared as they are.
+ */
+function normaliseStringDtypes(x: any): any {
+  if (Array.isArray(x)) return x.map(normaliseStringDtypes);
+  if (x === null || typeof x !== "object") return x;
+  const out: any = {};
+  for (const [k, v] of Object.entries(x)) {
+    if (k === "dtype" && typeof v === "string") out[k] = /^<U\d+$/.test(v) ? "object" : v.replace(/'<U\d+'/g, "'O'");
+    else if (k === "type" && v === "str_") out[k] = "str";
+    else out[k] = normaliseStringDtypes(v);
+  }
+  return out;
+}
+
+/** The dump of one obs/var column, as it appears in anndata's dump of the table. */
+function dumpColumn(col: Column): unknown {
+  return plain(dumpElement({ type: "dataframe", indexName: "i", index: [], columnOrder: ["c"], columns: { c: col } }) as any).data.c;
+}
+
+/** X as nested number arrays, whatever its storage (anndata's dump has values for dense, data/indptr for sparse). */
+function expectedRows(x: any): number[][] {
+  if (x.kind === "ndarray") return x.values;
+  const [n, m] = x.shape as [number, number];
+  const rows = Array.from({ length: n }, () => new Array<number>(m).fill(0));
+  for (let r = 0; r < n; r++) for (let k = x.indptr[r]; k < x.indptr[r + 1]; k++) rows[r]![x.indices[k]] = x.data[k];
+  return rows;
+}
+
+for (const name of ["legacy_dense", "legacy_sparse"]) {
+  test(`legacy ${name}: readH5ad equals anndata's reading`, () => {
+    const diffs = diffDumps(plain(canonicalDump(readH5ad(join(DIR, `${name}.h5ad`)))), normaliseStringDtypes(expected(name)));
+    assert.deepEqual(diffs, [], `${name} differs from anndata:\n${diffs.join("\n")}`);
+  });
+
+  test(`legacy ${name}: openH5ad gives shape, obs/var, uns keys and X rows as anndata`, () => {
+    const exp = expected(name);
+    using h = openH5ad(join(DIR, `${name}.h5ad`));
+    assert.deepEqual(h.shape, exp.shape);
+    assert.deepEqual(h.obs.columns, exp.obs.columns);
+    assert.deepEqual(h.var.columns, exp.var.columns);
+    assert.deepEqual(h.obsNames, exp.obs.index);
+    assert.deepEqual(h.varNames, exp.var.index);
+    for (const c of exp.obs.columns) assert.deepEqual(dumpColumn(h.obs.column(c)), exp.obs.data[c], `obs.${c}`);
+    for (const c of exp.var.columns) assert.deepEqual(dumpColumn(h.var.column(c)), exp.var.data[c], `var.${c}`);
+    const head = h.obs.head(2);
+    assert.deepEqual(head.index, exp.obs.index.slice(0, 2));
+    assert.equal(head.columns["louvain"]!.type, "categorical");
+    // the categories anndata moved into obs/var are not left in uns
+    assert.deepEqual(h.uns.keys().sort(), Object.keys(exp.uns.items).sort());
+    const x = h.X;
+    assert.equal(x.format, exp.X.kind === "ndarray" ? "dense" : "csr");
+    const block = x.rows(1, 4, "dense");
+    const got = block.type === "array" ? block : sparseToDense(block);
+    const [, m] = h.shape;
+    const rows = Array.from({ length: 3 }, (_, i) => Array.from((got.data as Float32Array).subarray(i * m, (i + 1) * m)));
+    assert.deepEqual(rows, expectedRows(exp.X).slice(1, 4));
+  });
+}
+
+test("legacy_dense: categories are restored only where every code fits (phase stays numeric, as in anndata)", () => {
+  using h = openH5ad(join(DIR, "legacy_dense.h5ad"));
+  assert.equal(h.obs.column("louvain").type, "categorical");
+  assert.equal(h.var.column("chrom").type, "categorical");
+  assert.equal(h.obs.column("phase").type, "array");
+  assert.ok(h.uns.has("phase_categories"));
+  assert.ok(!h.uns.has("louvain_categories"));
+});
+
+test("legacy_unreadable: the rest opens; the unreadable element gives one error naming the file and element", () => {
+  const p = join(DIR, "legacy_unreadable.h5ad");
+  using h = openH5ad(p);
+  assert.deepEqual(h.shape, [6, 4]);
+  assert.equal(h.obs.column("louvain").type, "categorical");
+  for (const fn of [() => h.uns.get("ragged"), () => readH5ad(p)]) {
+    assert.throws(fn, (err: unknown) => {
+      assert.ok(err instanceof FileFormatError, `expected FileFormatError, got ${String(err)}`);
+      assert.ok(err.message.includes(p), `names the file: ${err.message}`);
+      assert.match(err.message, /\/uns\/ragged/);
+      assert.match(err.message, /cannot read/);
+      assert.ok(!err.message.includes("\n"), "one line");
+      return true;
+    });
+  }
+});
