@@ -16,6 +16,7 @@ process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 test("workerExecArgv keeps only module-loading flags (with their values) and adds the loader when missing", () => {
   assert.deepEqual(workerExecArgv(["--max-old-space-size=300", "--import", "./bin/register.mjs", "--title", "x", "--stack-size=2000"]), ["--import", "./bin/register.mjs"]);
   assert.deepEqual(workerExecArgv(["--import=tsx", "--conditions", "dev", "--expose-gc"]), ["--import=tsx", "--conditions", "dev"]);
+  assert.deepEqual(workerExecArgv(["--cpu-prof", "--cpu-prof-dir", "/tmp/p", "--import=tsx"]), ["--cpu-prof", "--cpu-prof-dir", "/tmp/p", "--import=tsx"]);
   const added = workerExecArgv(["--max-semi-space-size=64"]);
   assert.equal(added.length, 2);
   assert.equal(added[0], "--import");

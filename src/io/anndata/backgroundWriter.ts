@@ -121,14 +121,21 @@ export function workerExecArgv(parentArgv: readonly string[] = process.execArgv)
   return hasLoader ? kept : [...kept, "--import", register];
 }
 
-/** Flags that take the next argument when not written as --flag=value. */
-const LOADER_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"]);
+/** Flags passed on that take the next argument when not written as --flag=value. */
+const LOADER_FLAGS = new Set([
+  "--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C",
+  // Profiling flags are per thread, so the writer shows up in `node --cpu-prof` too.
+  "--cpu-prof-dir", "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir", "--heap-prof-name", "--heap-prof-interval",
+]);
+/** Flags passed on that take no value. */
+const SWITCHES = new Set(["--cpu-prof", "--heap-prof"]);
 
 function loaderFlags(argv: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const name = a.startsWith("--") ? a.split("=", 1)[0]! : a;
+    if (SWITCHES.has(a)) kept.push(a);
     if (!LOADER_FLAGS.has(name)) continue;
     if (a.includes("=")) kept.push(a);
     else if (i + 1 < argv.length) kept.push(a, argv[++i]!);
