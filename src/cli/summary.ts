@@ -36,7 +36,7 @@ function columns(h: H5adHandle, table: "obs" | "var"): ColumnSummary[] {
     const s: ColumnSummary = { name, encoding: p.encoding };
     if (p.encoding === "categorical") {
       s.dtype = "category";
-      s.n_categories = h.file.info(`${path}/categories`).shape[0] ?? 0;
+      s.n_categories = p.nCategories ?? 0;
     } else if (p.encoding.startsWith("nullable")) {
       s.dtype = p.encoding.replace("nullable-", "nullable ");
     } else if (p.dtype) {

@@ -3,11 +3,15 @@
 // element it cannot read gets one clear error naming the file and the element.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { H5File } from "../../src/io/h5/file.ts";
+import { carryOver, copyMatrix, startAnnData } from "../../src/io/anndata/carryOver.ts";
+import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
 import { FileFormatError } from "../../src/errors.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
-import { openH5ad } from "../../src/io/anndata/handle.ts";
+import { openH5ad, previewElement } from "../../src/io/anndata/handle.ts";
 import { sparseToDense } from "../../src/core/sparse.ts";
 import type { Column } from "../../src/io/anndata/model.ts";
 import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
@@ -102,4 +106,40 @@ test("legacy_unreadable: the rest opens; the unreadable element gives one error 
       return true;
     });
   }
+});
+
+test("legacy_dense: info previews of obs columns (no per-column datasets on disk)", () => {
+  using h = openH5ad(join(DIR, "legacy_dense.h5ad"));
+  assert.deepEqual(previewElement(h.file, "/obs/louvain", "louvain"), { key: "louvain", encoding: "categorical", shape: [6], dtype: "category", nCategories: 3 });
+  assert.deepEqual(previewElement(h.file, "/obs/n_counts", "n_counts"), { key: "n_counts", encoding: "array", shape: [6], dtype: "float32" });
+  assert.deepEqual(previewElement(h.file, "/var/gene_ids", "gene_ids"), { key: "gene_ids", encoding: "string-array", shape: [4], dtype: "string" });
+});
+
+test("legacy_sparse: carry-over of a cell subset writes obs/var/uns in the current layout, as anndata would subset", (t) => {
+  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "subset.h5ad");
+  const cells = Int32Array.of(0, 2, 3);
+  const src = H5File.open(join(DIR, "legacy_sparse.h5ad"), "r");
+  const dst = H5File.open(out, "w");
+  try {
+    startAnnData(dst);
+    carryOver(src, dst, { cells });
+    copyMatrix(src, "/X", dst, "/X", cells, undefined);
+  } finally {
+    dst.close();
+    src.close();
+  }
+  const exp = expected("legacy_sparse");
+  const got = plain(canonicalDump(readH5ad(out)));
+  assert.deepEqual(got.obs.index, [...cells].map((i) => exp.obs.index[i]));
+  for (const c of exp.obs.columns) {
+    const e = exp.obs.data[c];
+    const want = e.kind === "categorical" ? { ...e, codes: [...cells].map((i) => e.codes[i]) } : { ...e, values: [...cells].map((i) => e.values[i]) };
+    assert.deepEqual(got.obs.data[c], want, `obs.${c}`);
+  }
+  assert.deepEqual(got.var, exp.var);
+  assert.deepEqual(Object.keys(got.uns.items).sort(), Object.keys(exp.uns.items).sort());
+  if (!findPython()) return t.skip("Python anndata not found: written file not opened in anndata");
+  const dump = dumpH5ad(out);
+  assert.deepEqual(dump.obs.index, got.obs.index);
+  assert.deepEqual(dump.obs.data.louvain.categories, ["T", "B", "NK"]);
 });

@@ -19,7 +19,8 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
 import { num } from "../../core/sparse.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
-import { columnOrder, indexName, readColumn } from "./encodings/dataframe.ts";
+import { columnOrder, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
+import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import { DenseMatrixWriter, SparseMatrixWriter } from "./matrixWriter.ts";
@@ -184,6 +185,12 @@ function copyIndex(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
 }
 
 function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, dropUnused: boolean): void {
+  if (isLegacyTable(src, srcPath)) {
+    // A pre-0.7 compound table is read whole anyway; it is written back in the current layout.
+    const df = readLegacyDataFrame(src, srcPath);
+    writeDataFrame(dst, dstPath, sel ? takeDataFrame(df, sel, dropUnused) : df);
+    return;
+  }
   const name = indexName(src, srcPath);
   const order = columnOrder(src, srcPath);
   dst.createGroup(dstPath);
@@ -391,7 +398,10 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
     if (opts.var) writeElem(dst, "/var", opts.var);
     else copyTable(src, "/var", dst, "/var", genes, false);
   }
-  if (include.has("uns") && has("/uns")) for (const k of src.keys("/uns")) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
+  if (include.has("uns") && has("/uns")) {
+    const moved = consumedCategoryKeys(src); // pre-0.7 categories now live in obs/var
+    for (const k of src.keys("/uns")) if (!moved.has(k)) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
+  }
   const axes: Record<Exclude<CarryKey, "obs" | "var" | "uns" | "raw">, [Int32Array | undefined, Int32Array | undefined]> = {
     obsm: [cells, undefined], varm: [genes, undefined], obsp: [cells, cells], varp: [genes, genes], layers: [cells, genes],
   };

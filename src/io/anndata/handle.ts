@@ -8,7 +8,7 @@ import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
 import { columnOrder, indexName, readColumn, readDataFrame, readIndex, tableLength } from "./encodings/dataframe.ts";
-import { consumedCategoryKeys, isLegacyTable } from "./encodings/legacyDataframe.ts";
+import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
 import { encodingOf, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
@@ -21,6 +21,8 @@ export interface ElementPreview {
   dtype?: string;
   /** For dicts and dataframes: their keys / columns. */
   keys?: string[];
+  /** For categoricals: the number of categories. */
+  nCategories?: number;
   /** For scalars and short string arrays: the value itself. */
   value?: unknown;
 }
@@ -69,6 +71,8 @@ export class LazyMapping {
 }
 
 export function previewElement(file: H5File, path: string, key: string): ElementPreview {
+  const parent = path.slice(0, path.lastIndexOf("/"));
+  if (parent && file.isDataset(parent) && isLegacyTable(file, parent)) return previewLegacyColumn(file, parent, key);
   const enc = encodingOf(file, path);
   if (file.isDataset(path)) {
     const info = file.info(path);
@@ -91,12 +95,22 @@ export function previewElement(file: H5File, path: string, key: string): Element
   } else if (type === "categorical") {
     p.shape = file.info(`${path}/codes`).shape;
     p.dtype = "category";
+    p.nCategories = file.info(`${path}/categories`).shape[0] ?? 0;
     delete p.keys;
   } else if (type.startsWith("nullable")) {
     p.shape = file.info(`${path}/values`).shape;
     delete p.keys;
   }
   return p;
+}
+
+/** A column of a pre-0.7 compound obs/var table (no dataset of its own: the table is read, it is small). */
+function previewLegacyColumn(file: H5File, table: string, key: string): ElementPreview {
+  const col = readLegacyDataFrame(file, table).columns[key];
+  if (!col) throw new FileFormatError(`${file.path}: table ${table} has no column '${key}'`, { file: file.path });
+  if (col.type === "categorical") return { key, encoding: "categorical", shape: [col.codes.length], dtype: "category", nCategories: col.categories.shape[0]! };
+  if (col.type === "array") return { key, encoding: col.dtype === "string" ? "string-array" : "array", shape: col.shape, dtype: col.dtype };
+  return { key, encoding: col.type };
 }
 
 /** A table (obs or var) that loads columns one at a time. */
