@@ -5,11 +5,12 @@ Run: /tmp/pyref/bin/python scripts/reference/make_legacy_fixtures.py
 Outputs: test/fixtures/h5ad-legacy/<name>.h5ad and test/fixtures/h5ad-legacy/expected/<name>.json
 
 Layouts (as anndata 0.6 wrote them):
-- legacy_dense: X a plain 2-D float32 dataset; obs/var compound datasets whose first field `index` holds the
+- legacy_dense: X a plain 2-D float32 dataset; obsm/varm compound datasets with sub-array fields (X_pca (3,),
+  X_umap (2,); PCs (2,)); raw as root datasets raw.X and raw.var (compound); obs/var compound datasets whose first field `index` holds the
   names (fixed-length byte strings); categorical columns stored as integer codes with the categories in
   uns['<col>_categories']; uns plain groups/datasets (a 1-element byte-string array, which anndata reads as a str).
 - legacy_sparse: X a group data/indices/indptr with `h5sparse_format='csr'` and `h5sparse_shape` attributes;
-  uns holds a compound dataset without encoding attributes (a record array).
+  uns holds a compound dataset without encoding attributes (a record array); obsm as in legacy_dense.
 - legacy_unreadable: like legacy_dense but uns['ragged'] is a variable-length int32 dataset (anndata reads it as
   an object array of arrays; crispyx cannot and must say so, naming the element).
 """
@@ -63,12 +64,31 @@ def write_uns(f):
     f.create_dataset("uns/pca/variance_ratio", data=np.array([0.5, 0.25, 0.125]))
 
 
+def write_obsm(f, n):
+    """obsm as one compound dataset with a sub-array field per embedding (anndata 0.6)."""
+    dt = np.dtype([("X_pca", "<f4", (3,)), ("X_umap", "<f8", (2,))])
+    rec = np.zeros(n, dtype=dt)
+    rec["X_pca"] = rng.standard_normal((n, 3)).astype(np.float32)
+    rec["X_umap"] = rng.standard_normal((n, 2))
+    f.create_dataset("obsm", data=rec)
+
+
 def legacy_dense(path):
     n, m = 6, 4
     with h5py.File(path, "w") as f:
         f.create_dataset("X", data=rng.poisson(2.0, (n, m)).astype(np.float32))
         write_obs_var(f, n, m)
         write_uns(f)
+        write_obsm(f, n)
+        vm = np.zeros(m, dtype=np.dtype([("PCs", "<f4", (2,))]))
+        vm["PCs"] = rng.standard_normal((m, 2)).astype(np.float32)
+        f.create_dataset("varm", data=vm)
+        # raw as root elements raw.X / raw.var (anndata < 0.7), with one more gene than X
+        f.create_dataset("raw.X", data=rng.poisson(2.0, (n, m + 1)).astype(np.float32))
+        compound(f, "raw.var", [
+            ("index", np.array([f"gene{j}" for j in range(m + 1)], dtype="S6")),
+            ("n_cells", np.arange(m + 1, dtype=np.int32)),
+        ])
 
 
 def legacy_sparse(path):
@@ -90,6 +110,7 @@ def legacy_sparse(path):
         g.create_dataset("indptr", data=np.array(indptr, dtype=np.int64))
         write_obs_var(f, n, m)
         write_uns(f)
+        write_obsm(f, n)
         compound(f, "uns/rank_genes_groups_names", [
             ("T", np.array([b"gene0", b"gene2"], dtype="S5")),
             ("B", np.array([b"gene1", b"gene0"], dtype="S5")),

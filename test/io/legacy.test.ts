@@ -143,3 +143,40 @@ test("legacy_sparse: carry-over of a cell subset writes obs/var/uns in the curre
   assert.deepEqual(dump.obs.index, got.obs.index);
   assert.deepEqual(dump.obs.data.louvain.categories, ["T", "B", "NK"]);
 });
+
+test("legacy_dense: obsm/varm compound datasets and raw.X/raw.var through the lazy handle, as anndata reads them", () => {
+  const exp = expected("legacy_dense");
+  using h = openH5ad(join(DIR, "legacy_dense.h5ad"));
+  assert.deepEqual(h.obsm.keys().sort(), Object.keys(exp.obsm).sort());
+  for (const k of h.obsm.keys()) assert.deepEqual(plain(dumpElement(h.obsm.get(k))), exp.obsm[k], `obsm.${k}`);
+  assert.deepEqual(plain(dumpElement(h.varm.get("PCs"))), exp.varm.PCs);
+  assert.deepEqual(h.obsm.preview("X_pca"), { key: "X_pca", encoding: "array", shape: [6, 3], dtype: "float32" });
+  assert.ok(h.hasRaw);
+  const raw = h.matrix("raw");
+  assert.deepEqual(raw.shape, exp.raw.shape);
+  const block = raw.rows(2, 4, "dense");
+  assert.equal(block.type, "array");
+  assert.deepEqual(Array.from(block.data as Float32Array), exp.raw.X.values.slice(2, 4).flat());
+  assert.match(h.describe(), /raw: 5 vars/);
+});
+
+test("legacy_dense: carry-over of a cell subset keeps obsm rows and raw, written in the current layout", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "subset.h5ad");
+  const cells = Int32Array.of(1, 4);
+  const src = H5File.open(join(DIR, "legacy_dense.h5ad"), "r");
+  const dst = H5File.open(out, "w");
+  try {
+    startAnnData(dst);
+    carryOver(src, dst, { cells, include: ["obs", "var", "uns", "obsm", "varm", "raw"] });
+    copyMatrix(src, "/X", dst, "/X", cells, undefined);
+  } finally {
+    dst.close();
+    src.close();
+  }
+  const exp = expected("legacy_dense");
+  const got = plain(canonicalDump(readH5ad(out)));
+  assert.deepEqual(got.obsm.X_pca.values, [...cells].map((i) => exp.obsm.X_pca.values[i]));
+  assert.deepEqual(got.varm, exp.varm);
+  assert.deepEqual(got.raw.X.values, [...cells].map((i) => exp.raw.X.values[i]));
+  assert.deepEqual(got.raw.var, exp.raw.var);
+});

@@ -4,7 +4,7 @@ import { FileFormatError } from "../../errors.ts";
 import { writeAtomicallySync } from "../atomic.ts";
 import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
 import { encodingOf, readElem, unknownEncoding, writeElem } from "./registry.ts";
-import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
+import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 
 export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
 export type MappingKey = (typeof MAPPING_KEYS)[number];
@@ -27,6 +27,7 @@ export function assertAnnData(file: H5File): void {
 function readMapping(file: H5File, key: string, skip: ReadonlySet<string> = new Set()): Record<string, Element> {
   const out: Record<string, Element> = {};
   if (!file.exists(`/${key}`)) return out;
+  if (isLegacyMapping(file, `/${key}`)) return readLegacyMapping(file, `/${key}`);
   for (const k of file.keys(`/${key}`)) if (!skip.has(k)) out[k] = readElem(file, `/${key}/${k}`);
   return out;
 }
@@ -51,7 +52,9 @@ export function readAnnData(file: H5File): AnnData {
   assertAnnData(file);
   const raw: Raw | null = file.exists("/raw")
     ? { X: asMatrix(file, "/raw/X"), var: asDataFrame(file, "/raw/var"), varm: readMapping(file, "raw/varm") }
-    : null;
+    : file.exists("/raw.X") // anndata < 0.7 kept raw as root elements raw.X, raw.var, raw.varm
+      ? { X: asMatrix(file, "/raw.X"), var: asDataFrame(file, "/raw.var"), varm: readMapping(file, "raw.varm") }
+      : null;
   return {
     X: file.exists("/X") ? asMatrix(file, "/X") : null,
     obs: asDataFrame(file, "/obs"),

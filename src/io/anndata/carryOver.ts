@@ -20,7 +20,7 @@ import { num } from "../../core/sparse.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
 import { columnOrder, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
-import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
+import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import { DenseMatrixWriter, SparseMatrixWriter } from "./matrixWriter.ts";
@@ -408,7 +408,20 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
   for (const [key, [r, c]] of Object.entries(axes)) {
     if (!include.has(key as CarryKey) || !has(`/${key}`)) continue;
     if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
+    if (isLegacyMapping(src, `/${key}`)) {
+      // anndata < 0.7 obsm/varm: one compound dataset (small: a few columns per cell), one field per entry.
+      for (const [k, a] of Object.entries(readLegacyMapping(src, `/${key}`))) writeElem(dst, `/${key}/${k}`, r ? takeArray(a, r) : a);
+      continue;
+    }
     for (const k of src.keys(`/${key}`)) copyAligned(src, dst, `/${key}/${k}`, r, c, budget);
+  }
+  if (include.has("raw") && !has("/raw") && has("/raw.X")) {
+    // anndata < 0.7 raw: root elements raw.X, raw.var, raw.varm, written back in the current layout.
+    dst.createGroup("/raw");
+    copyMatrix(src, "/raw.X", dst, "/raw/X", cells, undefined, budget);
+    copyTable(src, "/raw.var", dst, "/raw/var", undefined, false);
+    emptyDict(dst, "/raw/varm");
+    if (isLegacyMapping(src, "/raw.varm")) for (const [k, a] of Object.entries(readLegacyMapping(src, "/raw.varm"))) writeElem(dst, `/raw/varm/${k}`, a);
   }
   if (include.has("raw") && has("/raw")) {
     dst.createGroup("/raw");

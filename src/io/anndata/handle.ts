@@ -8,7 +8,7 @@ import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
 import { columnOrder, indexName, readColumn, readDataFrame, readIndex, tableLength } from "./encodings/dataframe.ts";
-import { consumedCategoryKeys, isLegacyTable, readLegacyDataFrame } from "./encodings/legacyDataframe.ts";
+import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, legacyMappingKeys, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { encodingOf, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
@@ -36,6 +36,7 @@ export class LazyMapping {
 
   keys(): string[] {
     if (!this.file.exists(this.path)) return [];
+    if (isLegacyMapping(this.file, this.path)) return legacyMappingKeys(this.file, this.path);
     this.hiddenKeys ??= this.hidden?.() ?? new Set();
     return this.file.keys(this.path).filter((k) => !this.hiddenKeys!.has(k));
   }
@@ -54,7 +55,7 @@ export class LazyMapping {
     }
     let e = this.cache.get(key);
     if (!e) {
-      e = readElem(this.file, `${this.path}/${key}`);
+      e = isLegacyMapping(this.file, this.path) ? readLegacyMapping(this.file, this.path)[key]! : readElem(this.file, `${this.path}/${key}`);
       this.cache.set(key, e);
     }
     return e;
@@ -72,7 +73,12 @@ export class LazyMapping {
 
 export function previewElement(file: H5File, path: string, key: string): ElementPreview {
   const parent = path.slice(0, path.lastIndexOf("/"));
-  if (parent && file.isDataset(parent) && isLegacyTable(file, parent)) return previewLegacyColumn(file, parent, key);
+  if (parent && file.isDataset(parent) && isLegacyTable(file, parent)) {
+    if (LEGACY_TABLES.has(parent)) return previewLegacyColumn(file, parent, key);
+    const a = readLegacyMapping(file, parent)[key];
+    if (!a) throw new FileFormatError(`${file.path}: ${parent} has no entry '${key}'`, { file: file.path });
+    return { key, encoding: "array", shape: a.shape, dtype: a.dtype };
+  }
   const enc = encodingOf(file, path);
   if (file.isDataset(path)) {
     const info = file.info(path);
@@ -103,6 +109,8 @@ export function previewElement(file: H5File, path: string, key: string): Element
   }
   return p;
 }
+
+const LEGACY_TABLES = new Set(["/obs", "/var", "/raw.var"]);
 
 /** A column of a pre-0.7 compound obs/var table (no dataset of its own: the table is read, it is small). */
 function previewLegacyColumn(file: H5File, table: string, key: string): ElementPreview {
@@ -225,7 +233,9 @@ export class H5adHandle implements Disposable {
   get obsNames(): string[] { return this.obs.index; }
   get varNames(): string[] { return this.var.index; }
   get hasX(): boolean { return this.file.exists("/X"); }
-  get hasRaw(): boolean { return this.file.exists("/raw"); }
+  get hasRaw(): boolean { return this.file.exists("/raw") || this.file.exists("/raw.X"); }
+  /** Where raw lives: "/raw/" now, root elements "raw.X", "raw.var" in anndata < 0.7. */
+  private get rawPrefix(): string { return this.file.exists("/raw") ? "/raw/" : "/raw."; }
 
   /** Block reader over X (nothing is read until a block is asked for). */
   get X(): MatrixReader {
@@ -243,7 +253,7 @@ export class H5adHandle implements Disposable {
   /** Block reader over a layer, or raw/X with `layer: "raw"`. */
   matrix(layer?: string): MatrixReader {
     if (!layer) return this.X;
-    if (layer === "raw") return new MatrixReader(this.file, "/raw/X");
+    if (layer === "raw") return new MatrixReader(this.file, `${this.rawPrefix}X`);
     if (!this.layers.has(layer)) {
       throw new InvalidArgumentError(`${this.path}: has no layer '${layer}'`, { file: this.path, hint: `layers: ${this.layers.keys().join(", ") || "(none)"}` });
     }
@@ -291,7 +301,8 @@ export function describeHandle(h: H5adHandle): string {
   add("var", h.var.columns);
   add("uns", h.uns.keys());
   for (const key of MAPPING_KEYS) add(key, h.mapping(key).keys());
-  if (h.hasRaw) lines.push(`    raw: ${h.file.exists("/raw/var") ? new LazyTable(h.file, "/raw/var").length : "?"} vars`);
+  const rawVar = ["/raw/var", "/raw.var"].find((p) => h.file.exists(p));
+  if (h.hasRaw) lines.push(`    raw: ${rawVar ? new LazyTable(h.file, rawVar).length : "?"} vars`);
   if (h.hasX) {
     const x = h.X.info;
     const fmt = x.format === "dense" ? "dense array" : `${x.format}_matrix`;

@@ -20,7 +20,7 @@ const Module = await h5wasm.ready;
 // Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
 Module.activate_throwing_error_handler();
 
-const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, ENUM: 8 } as const;
+const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, ENUM: 8, ARRAY: 10 } as const;
 /** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
 const UNLIMITED_THRESHOLD = 2 ** 53;
 
@@ -31,7 +31,10 @@ export interface CompoundMember {
   name: string;
   offset: number;
   size: number;
+  /** For an array-typed member (numpy sub-array field, e.g. anndata 0.6 obsm 'X_pca' (50,)): the element type. */
   dtype: H5Dtype;
+  /** Shape of an array-typed member's value in each record; absent for scalar members. */
+  arrayShape?: number[];
 }
 
 /** Files this process has open, so byte-level link edits never race the HDF5 library's caches. */
@@ -540,14 +543,16 @@ export class H5File implements Disposable {
     if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
     const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as {
       type: number; size: number; shape: number[] | null;
-      compound_type?: { members: (Parameters<typeof mapDtype>[0] & { name: string; offset: number; littleEndian?: boolean })[] };
+      compound_type?: { members: (Parameters<typeof mapDtype>[0] & { name: string; offset: number; littleEndian?: boolean; array_type?: Parameters<typeof mapDtype>[0] & { shape: number[] } })[] };
     };
     if (meta.type !== H5T.COMPOUND || !meta.compound_type) {
       throw new FileFormatError(`${this.path}: ${p} is not a compound dataset`, { file: this.path });
     }
     const shape = (meta.shape ?? []).map(Number);
     if (shape.length !== 1) throw new FileFormatError(`${this.path}: ${p} is a ${shape.length}-d compound dataset, expected 1-d`, { file: this.path });
-    const members = meta.compound_type.members.map((m) => ({ name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) }));
+    const members: CompoundMember[] = meta.compound_type.members.map((m) => (m.type === H5T.ARRAY && m.array_type
+      ? { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m.array_type), arrayShape: m.array_type.shape.map(Number) }
+      : { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) }));
     return { length: shape[0]!, recordSize: Number(meta.size), members };
   }
 

@@ -2,9 +2,11 @@
  * obs/var as anndata < 0.7 wrote them: one 1-D compound dataset, the first field holding the index, the
  * other fields the columns. Categorical columns were stored as integer codes, their categories in
  * `uns['<col>_categories']`; anndata 0.11 restores those when it reads such a file (compat `_clean_uns`),
- * and crispyx does the same so both read the same table.
+ * and crispyx does the same so both read the same table. obsm/varm were one compound dataset too.
  */
 import type { H5File } from "../../h5/file.ts";
+import { TYPED_ARRAY_OF, isNumericDtype, type TypedArray } from "../../h5/types.ts";
+import { FileFormatError } from "../../../errors.ts";
 import type { Categorical, Column, DataFrame, NdArray } from "../model.ts";
 import { readElem } from "../registry.ts";
 import { isCompoundDataset, readRecArray } from "./recarray.ts";
@@ -96,4 +98,43 @@ function asCodes(col: NdArray): Categorical["codes"] {
   if (d instanceof Int8Array || d instanceof Int16Array || d instanceof Int32Array || d instanceof BigInt64Array) return d;
   if (d instanceof BigUint64Array) return BigInt64Array.from(d, (v) => BigInt.asIntN(64, v));
   return Int32Array.from(d as ArrayLike<number>);
+}
+
+// ---- obsm/varm as anndata < 0.7 wrote them ---------------------------------------------------------
+
+/** Whether obsm/varm (or raw.varm) at `path` is one compound dataset, one field per entry (anndata < 0.7). */
+export function isLegacyMapping(file: H5File, path: string): boolean {
+  return file.exists(path) && file.isDataset(path) && isCompoundDataset(file, path);
+}
+
+export function legacyMappingKeys(file: H5File, path: string): string[] {
+  return file.compoundInfo(path).members.map((m) => m.name);
+}
+
+/**
+ * Every field of a legacy obsm/varm dataset as an array of shape [rows, ...field shape] (anndata's
+ * `convert_to_dict` of the record array): sub-array fields like 'X_pca' (50,) become matrices.
+ */
+export function readLegacyMapping(file: H5File, path: string): Record<string, NdArray> {
+  const { members, columns } = file.readCompound(path);
+  const n = file.compoundInfo(path).length;
+  const out: Record<string, NdArray> = {};
+  members.forEach((m, k) => {
+    const inner = m.arrayShape ?? [];
+    const shape = [n, ...inner];
+    const flat = inner.length ? columns[k]!.flatMap((v) => (v as unknown[]).flat(Infinity)) : columns[k]!;
+    if (m.dtype === "string" || m.dtype.startsWith("fixed-string:")) {
+      out[m.name] = { type: "array", dtype: "string", shape, data: flat.map((v) => String(v).replace(/\0+$/, "")) };
+      return;
+    }
+    if (!isNumericDtype(m.dtype)) {
+      throw new FileFormatError(`${file.path}: field '${m.name}' of ${path} has a type crispyx cannot read`, { file: file.path });
+    }
+    const Ctor = TYPED_ARRAY_OF[m.dtype];
+    const data = m.dtype === "int64" || m.dtype === "uint64"
+      ? (Ctor as BigInt64ArrayConstructor).from(flat, (v) => BigInt(v as number | bigint))
+      : (Ctor as Float64ArrayConstructor).from(flat, Number);
+    out[m.name] = { type: "array", dtype: m.dtype, shape, data: data as TypedArray };
+  });
+  return out;
 }

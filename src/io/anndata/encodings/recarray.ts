@@ -45,6 +45,9 @@ export function readRecArray(file: H5File, path: string): RecArray {
   const length = columns[0]?.length ?? file.compoundInfo(path).length;
   const fields: RecArrayField[] = members.map((m: CompoundMember, k) => {
     const values = columns[k]!;
+    if (m.arrayShape) {
+      throw new FileFormatError(`${file.path}: field '${m.name}' of ${path} holds an array per record (shape [${m.arrayShape.join(", ")}]), which crispyx reads only in legacy obsm/varm`, { file: file.path });
+    }
     if (m.dtype === "string" || m.dtype.startsWith("fixed-string:")) {
       // Fixed-length strings come back NUL-padded; numpy strips the padding.
       return { name: m.name, dtype: "string", data: values.map((v) => String(v).replace(/\0+$/, "")) };
