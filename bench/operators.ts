@@ -11,6 +11,15 @@
  * peak RSS < 1 GiB for every operator; wall / h5py read ≤ 2 for normalizeTotalLog1p and
  * writeFilteredSubset, ≤ 4 for conversions. Adding an operator is one line in OPERATORS.
  *
+ * Quiet-machine re-run (coordinator, 2026-11-27 07:56–08:01 UTC, load average ~2.5 with one light job; all the
+ * speed-ups of this session in): --cells 1000000 --memory-limit 512M, warm cache; h5py read 2.40 s wall / 2.48 s CPU
+ *     normalizeTotalLog1p   21.8 s  488 MiB   9.1× wall   8.8× CPU
+ *     writeFilteredSubset   16.1 s  555 MiB   6.7× wall   8.5× CPU
+ *     convertToCsc          52.7 s  618 MiB  22.0× wall  21.2× CPU
+ *     sortByPerturbation    32.5 s  499 MiB  13.5× wall  12.6× CPU
+ *     standardizeDataset    25.9 s  265 MiB  10.8× wall  10.6× CPU
+ * (these are the figures in the README; the older runs below were taken under heavy load)
+ *
  * Results, Ops-A operators (2026-11-27, 2-core VM shared with ~8 busy processes: load average 8–16, so
  * wall times are inflated and noisy; CPU seconds are steadier). --memory-limit 512M, Node 20, h5wasm
  * 0.10.3; input from bench/make-synthetic.ts (10k genes, ~296 stored elements per cell, float32 CSR).
