@@ -8,6 +8,7 @@ import type { H5File } from "../io/h5/file.ts";
 import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/h5/types.ts";
 import { FileFormatError } from "../errors.ts";
 import { throwIfAborted } from "../core/streaming.ts";
+import { copyLegacyRootElement } from "../io/anndata/carryOver.ts";
 
 export interface CopyOptions {
   /** Bytes per block when streaming a numeric dataset. Default 16 MiB. */
@@ -94,8 +95,11 @@ export function copyRootExcept(src: H5File, dst: H5File, skip: Iterable<string>,
   const skipped = new Set(skip);
   copyAttrs(src, dst, "/", "/");
   for (const key of src.keys("/")) {
-    // "raw.*" root keys are staging leftovers of interrupted in-place edits (anndata ignores them too).
-    if (skipped.has(key) || key.startsWith("raw.")) continue;
+    if (skipped.has(key)) continue;
+    // A pre-0.7 file's obs/var/obsm/uns/raw.* are written in the current layout.
+    if (copyLegacyRootElement(src, dst, key)) continue;
+    // Other "raw.*" root keys are staging leftovers of interrupted in-place edits (anndata ignores them too).
+    if (key.startsWith("raw.")) continue;
     copyElement(src, dst, `/${key}`, `/${key}`, opts);
   }
 }

@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { H5File } from "../../src/io/h5/file.ts";
+import { convertToCsr } from "../../src/ops/convert.ts";
+import { writeObsColumns, writeVar } from "../../src/io/anndata/fileHelpers.ts";
 import { carryOver, copyMatrix, startAnnData } from "../../src/io/anndata/carryOver.ts";
 import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
 import { FileFormatError } from "../../src/errors.ts";
@@ -179,4 +181,27 @@ test("legacy_dense: carry-over of a cell subset keeps obsm rows and raw, written
   assert.deepEqual(got.varm, exp.varm);
   assert.deepEqual(got.raw.X.values, [...cells].map((i) => exp.raw.X.values[i]));
   assert.deepEqual(got.raw.var, exp.raw.var);
+});
+
+test("legacy_dense: convert (copies root elements as stored) writes obs/var/obsm/varm/uns/raw in the current layout", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "csr.h5ad");
+  await convertToCsr(join(DIR, "legacy_dense.h5ad"), { output: out });
+  const exp = normaliseStringDtypes(expected("legacy_dense"));
+  const got = plain(canonicalDump(readH5ad(out)));
+  for (const key of ["obs", "var", "obsm", "varm", "uns"]) assert.deepEqual(diffDumps(got[key], exp[key]), [], key);
+  assert.deepEqual(got.raw.var, exp.raw.var);
+  assert.deepEqual(got.raw.X, exp.raw.X);
+  using h = openH5ad(out);
+  assert.equal(h.file.attr("/obs", "encoding-type"), "dataframe");
+  assert.equal(h.X.format, "csr");
+});
+
+test("legacy_dense: in-place edits are refused with one clear error naming the file (the file is untouched)", () => {
+  const p = join(DIR, "legacy_dense.h5ad");
+  const before = readFileSync(p);
+  const col: Column = { type: "array", dtype: "float64", shape: [6], data: new Float64Array(6) };
+  for (const fn of [() => writeObsColumns(p, { extra: col }), () => writeVar(p, readH5ad(p).var)]) {
+    assert.throws(fn, (err: unknown) => err instanceof FileFormatError && err.message.includes(p) && /pre-0\.7/.test(err.message));
+  }
+  assert.ok(readFileSync(p).equals(before));
 });

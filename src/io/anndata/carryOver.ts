@@ -19,7 +19,7 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
 import { num } from "../../core/sparse.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
-import { columnOrder, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
+import { columnOrder, indexName, readColumn, readDataFrame, writeDataFrame } from "./encodings/dataframe.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -432,4 +432,37 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
       for (const k of src.keys("/raw/varm")) writeElem(dst, `/raw/varm/${k}`, readElem(src, `/raw/varm/${k}`));
     }
   }
+}
+
+/**
+ * For operators that copy root elements as stored (convert): in a pre-0.7 file (obs a compound dataset),
+ * write `key` in the current layout instead — obs/var as dataframes, obsm/varm as dicts of arrays, uns
+ * with its legacy elements encoded (and without the categories moved into obs/var), raw.X/raw.var/raw.varm
+ * into /raw. Returns false when `key` is not such an element (copy it as stored).
+ */
+export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): boolean {
+  if (!isLegacyTable(src, "/obs")) return false;
+  const p = `/${key}`;
+  if ((key === "obs" || key === "var") && isLegacyTable(src, p)) {
+    writeDataFrame(dst, p, readLegacyDataFrame(src, p));
+  } else if ((key === "obsm" || key === "varm") && isLegacyMapping(src, p)) {
+    emptyDict(dst, p);
+    for (const [k, a] of Object.entries(readLegacyMapping(src, p))) writeElem(dst, `${p}/${k}`, a);
+  } else if (key === "uns" && src.isGroup(p)) {
+    emptyDict(dst, p);
+    const moved = consumedCategoryKeys(src);
+    for (const k of src.keys(p)) if (!moved.has(k)) writeElem(dst, `${p}/${k}`, readElem(src, `${p}/${k}`));
+  } else if (key === "raw.X" || key === "raw.var" || key === "raw.varm") {
+    if (!dst.exists("/raw")) dst.createGroup("/raw");
+    const to = `/raw/${key.slice(4)}`;
+    if (key === "raw.X") copyMatrix(src, p, dst, to, undefined, undefined);
+    else if (key === "raw.var") writeDataFrame(dst, to, isLegacyTable(src, p) ? readLegacyDataFrame(src, p) : readDataFrame(src, p));
+    else {
+      emptyDict(dst, to);
+      if (isLegacyMapping(src, p)) for (const [k, a] of Object.entries(readLegacyMapping(src, p))) writeElem(dst, `${to}/${k}`, a);
+    }
+  } else {
+    return false;
+  }
+  return true;
 }

@@ -10,6 +10,7 @@ import type { Column, DataFrame, Element, SparseMatrix } from "./model.ts";
 import { lengthOf } from "./model.ts";
 import { assertAnnData } from "./anndata.ts";
 import { columnOrder, readDataFrame, readIndex } from "./encodings/dataframe.ts";
+import { isLegacyTable } from "./encodings/legacyDataframe.ts";
 import { getMatrixStorageFormat as formatOf, type StorageFormat } from "./matrixReader.ts";
 import { writeElem } from "./registry.ts";
 import { replaceElement, STAGING_NAME } from "./edit.ts";
@@ -45,8 +46,15 @@ export function loadVar(path: string): DataFrame {
   return withFile(path, (f) => readDataFrame(f, "/var"));
 }
 
+/** Rows of obs/var before an in-place edit (which needs the current layout: tables as groups). */
 function rowCount(path: string, key: "obs" | "var"): number {
   return withFile(path, (f) => {
+    if (isLegacyTable(f, "/obs") || isLegacyTable(f, "/var")) {
+      throw new FileFormatError(
+        `${path}: obs/var are in the pre-0.7 anndata layout (compound datasets), which crispyx reads but does not edit in place`,
+        { file: path, hint: `write a copy in the current layout first: crispyx convert ${path} --to csr (or anndata.read_h5ad(p).write_h5ad(p))` },
+      );
+    }
     const name = String(f.attr(`/${key}`, "_index"));
     return f.info(`/${key}/${name}`).shape[0]!;
   });
