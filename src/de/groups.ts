@@ -6,6 +6,8 @@
 import type { H5File } from "../io/h5/file.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { encodingOf } from "../io/anndata/registry.ts";
+import { readColumn } from "../io/anndata/encodings/dataframe.ts";
+import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
 import { readLabelCodes } from "../ops/sort.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
 import { codePointCompare } from "../helpers/pythonText.ts";
@@ -62,7 +64,9 @@ export function planGroups(file: H5File, opts: GroupPlanOptions): GroupPlan {
   }
 
   // Scanpy's group order: category order for a categorical column, sorted labels otherwise.
-  const categoricalColumn = encodingOf(file, `/obs/${opts.perturbationColumn}`)?.type === "categorical";
+  const categoricalColumn = isLegacyTable(file, "/obs") // pre-0.7 compound obs: no per-column element to ask
+    ? readColumn(file, "/obs", opts.perturbationColumn).type === "categorical"
+    : encodingOf(file, `/obs/${opts.perturbationColumn}`)?.type === "categorical";
   let candidates = present.filter((k) => k !== controlCode);
   if (!categoricalColumn) candidates.sort((a, b) => codePointCompare(labels[a]!, labels[b]!));
   const skipped: SkippedGroup[] = [];

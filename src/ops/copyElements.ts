@@ -33,6 +33,8 @@ export function copyAttrs(src: H5File, dst: H5File, from: string, to: string): v
 /** Copy the object at `from` in `src` (group: recursively) to `to` in `dst` (which must not exist). */
 export function copyElement(src: H5File, dst: H5File, from: string, to: string, opts: CopyOptions = {}): void {
   throwIfAborted(opts.signal);
+  // A pre-0.7 file's root obs/var/obsm/varm/uns are written in the current layout (they cannot be copied as stored).
+  if (from === to && from.lastIndexOf("/") === 0 && copyLegacyRootElement(src, dst, from.slice(1))) return;
   const kind = src.kind(from);
   if (kind === "group") {
     dst.createGroup(to);

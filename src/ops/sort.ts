@@ -20,8 +20,9 @@ import { H5File } from "../io/h5/file.ts";
 import type { TypedArray, NumericDtype } from "../io/h5/types.ts";
 import { TYPED_ARRAY_OF } from "../io/h5/types.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
+import { assertCurrentLayout } from "../io/anndata/encodings/legacyDataframe.ts";
 import { describeMatrix, MatrixReader } from "../io/anndata/matrixReader.ts";
-import { columnOrder, readColumn, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
+import { columnOrder, readColumn, readDataFrame, tableLength } from "../io/anndata/encodings/dataframe.ts";
 import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Dict, Element, NdArray } from "../io/anndata/model.ts";
 import { toElement } from "../io/anndata/convert.ts";
@@ -209,6 +210,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   const src = H5File.open(input, "r");
   try {
     assertAnnData(src);
+    assertCurrentLayout(src, "sorting");
     if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
     const lc = readLabelCodes(src, column);
     const nObs = lc.codes.length;
@@ -409,7 +411,7 @@ export function needsSortingForNbglm(data: FileSource, column = "perturbation", 
   try {
     assertAnnData(f);
     if (readSortingMeta(f).sortedBy === column) return false;
-    const nCells = f.info(`/obs/${String(f.attr("/obs", "_index"))}`).shape[0]!;
+    const nCells = tableLength(f, "/obs");
     if (nCells < minCells) return false;
     if (!columnOrder(f, "/obs").includes(column)) return false;
     const lc = readLabelCodes(f, column);

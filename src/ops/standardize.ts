@@ -18,6 +18,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { H5File } from "../io/h5/file.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
+import { assertCurrentLayout } from "../io/anndata/encodings/legacyDataframe.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { readElem, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Element } from "../io/anndata/model.ts";
@@ -194,6 +195,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   const src = H5File.open(input, "r");
   try {
     assertAnnData(src);
+    assertCurrentLayout(src, "standardize");
     const plan = planStandardization(src, input, opts);
     mkdirSync(dirname(resolve(output)), { recursive: true });
     const copy = { signal: opts.signal, blockBytes: opts.blockBytes };

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { H5File } from "../../src/io/h5/file.ts";
 import { convertToCsr } from "../../src/ops/convert.ts";
+import { sortByPerturbation } from "../../src/ops/sort.ts";
+import { planGroups } from "../../src/de/groups.ts";
 import { writeObsColumns, writeVar } from "../../src/io/anndata/fileHelpers.ts";
 import { carryOver, copyMatrix, startAnnData } from "../../src/io/anndata/carryOver.ts";
 import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
@@ -204,4 +206,25 @@ test("legacy_dense: in-place edits are refused with one clear error naming the f
     assert.throws(fn, (err: unknown) => err instanceof FileFormatError && err.message.includes(p) && /pre-0\.7/.test(err.message));
   }
   assert.ok(readFileSync(p).equals(before));
+});
+
+test("legacy_dense: DE group planning sees the restored categorical (category order, as Scanpy on anndata's reading)", () => {
+  const f = H5File.open(join(DIR, "legacy_dense.h5ad"), "r");
+  try {
+    // louvain categories are ["T", "B", "NK"]: tested in category order (T before NK), not sorted (NK before T)
+    const plan = planGroups(f, { perturbationColumn: "louvain", controlLabel: "B", minCellsPerGroup: 2 });
+    assert.deepEqual(plan.groups, ["T", "NK"]);
+  } finally {
+    f.close();
+  }
+});
+
+test("legacy_dense: sort/standardize refuse a pre-0.7 file before any work, naming it and pointing to convert", async () => {
+  const p = join(DIR, "legacy_dense.h5ad");
+  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "sorted.h5ad");
+  await assert.rejects(sortByPerturbation(p, { column: "louvain", controlLabel: "T", output: out }), (err: unknown) => {
+    assert.ok(err instanceof FileFormatError, String(err));
+    assert.ok(err.message.includes(p) && /pre-0\.7/.test(err.message) && /convert/.test(String(err.hint)), err.message);
+    return true;
+  });
 });
