@@ -1,13 +1,12 @@
 // Shared by the convert/sort/standardize tests: dense views of X, the seed's expectations, and a child
 // process to SIGKILL in the middle of an operator.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { toLayout } from "../../src/core/sparse.ts";
 import type { Matrix, NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
-import { ROOT } from "./opsTestHelpers.ts";
+import { killChildAtFirstProgress, ROOT } from "./opsTestHelpers.ts";
 
 export { ROOT };
 export const OPSB = join(ROOT, "test/fixtures/ops-b");
@@ -52,20 +51,5 @@ export function listDir(dir: string): string[] {
  * report, while it is blocked in the middle of writing.
  */
 export function killAtFirstProgress(op: string, input: string, options: object): Promise<{ signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, "test/ops/convertSortChild.ts"), op, input, JSON.stringify(options)], {
-      cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
-    });
-    let progressed = false;
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    child.stdout.on("data", (d: Buffer) => {
-      if (!progressed && d.toString().includes("progress")) {
-        progressed = true;
-        child.kill("SIGKILL");
-      }
-    });
-    child.on("error", reject);
-    child.on("exit", (_code, signal) => (progressed ? resolve({ signal }) : reject(new Error(`child ended before any progress: ${err}`))));
-  });
+  return killChildAtFirstProgress("test/ops/convertSortChild.ts", [op, input, JSON.stringify(options)]);
 }

@@ -105,12 +105,13 @@ export function writeBigInput(path: string, nObs = 20000, nVars = 200): void {
 }
 
 /**
- * Run `test/ops/runOperator.ts <op> <input> <output> <json options>` in a child process with a tiny
- * chunk size and SIGKILL it as soon as it reports progress. Resolves when the child is dead.
+ * Run the TypeScript `script` (relative to the repository root) with `args` in a child process and SIGKILL
+ * it as soon as it prints "progress" on stdout, i.e. while it is in the middle of writing. Resolves when the
+ * child is dead; rejects if it ends before reporting any progress.
  */
-export function killMidway(op: string, input: string, output: string, options: object): Promise<{ progressed: boolean; signal: string | null }> {
+export function killChildAtFirstProgress(script: string, args: string[]): Promise<{ signal: string | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, "test/ops/runOperator.ts"), op, input, output, JSON.stringify(options)], {
+    const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, script), ...args], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let progressed = false;
@@ -123,6 +124,15 @@ export function killMidway(op: string, input: string, output: string, options: o
       }
     });
     child.on("error", reject);
-    child.on("exit", (_code, signal) => (progressed ? resolve({ progressed, signal }) : reject(new Error(`child ended before progress: ${err}`))));
+    child.on("exit", (_code, signal) => (progressed ? resolve({ signal }) : reject(new Error(`child ended before any progress: ${err}`))));
   });
+}
+
+/**
+ * Run `test/ops/runOperator.ts <op> <input> <output> <json options>` in a child process with a tiny
+ * chunk size and SIGKILL it as soon as it reports progress. Resolves when the child is dead.
+ */
+export async function killMidway(op: string, input: string, output: string, options: object): Promise<{ progressed: boolean; signal: string | null }> {
+  const { signal } = await killChildAtFirstProgress("test/ops/runOperator.ts", [op, input, output, JSON.stringify(options)]);
+  return { progressed: true, signal };
 }
