@@ -9,6 +9,7 @@ import h5wasm from "h5wasm/node";
 import { closeSync, fsyncSync, openSync, realpathSync } from "node:fs";
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { preflightHdf5 } from "./preflight.ts";
+import { rawLayout, readRawElements, type RawLayout } from "./rawStorage.ts";
 import { BOOL_PLACEHOLDER, finishBooleans } from "./booleans.ts";
 import {
   BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
@@ -114,6 +115,9 @@ export class H5File implements Disposable {
   private closed = false;
   /** Object headers of datasets written as int8 that become h5py booleans when the file is closed. */
   private readonly pendingBooleans: bigint[] = [];
+  /** Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts). */
+  private rawFd = -1;
+  private readonly rawLayouts = new Map<string, RawLayout | null>();
 
   private constructor(path: string, mode: OpenMode, fileId: bigint) {
     this.path = path;
@@ -372,6 +376,18 @@ export class H5File implements Disposable {
     }
     if (n === 0) return result;
     const bytes = n * BYTES_OF[dtype];
+    // Whole rows of uncompressed data in a file opened read-only: straight from the file, one copy.
+    if (this.mode === "r" && info.dtype !== "bool" && rank >= 1 && (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1]))) {
+      const lay = this.rawLayoutOf(p, info, BYTES_OF[dtype]);
+      if (lay) {
+        const rowElems = rank === 2 ? info.shape[1]! : 1;
+        try {
+          if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) return result;
+        } catch (err) {
+          throw new FileFormatError(`${this.path}: cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
+        }
+      }
+    }
     const ptr = this.scratch(bytes);
     try {
       Module.get_dataset_data(
@@ -384,6 +400,25 @@ export class H5File implements Disposable {
     }
     new Uint8Array(result.buffer, result.byteOffset, bytes).set(Module.HEAPU8.subarray(ptr, ptr + bytes));
     return result;
+  }
+
+  /** Whether whole-row reads of `path` bypass HDF5 (uncompressed data in a read-only file); for tests and diagnostics. */
+  readsDirectly(path: string): boolean {
+    this.check();
+    const p = normalize(path);
+    const info = this.info(p);
+    if (this.mode !== "r" || !isNumericDtype(info.dtype)) return false;
+    return this.rawLayoutOf(p, info, BYTES_OF[info.dtype]) !== null;
+  }
+
+  private rawLayoutOf(p: string, info: DatasetInfo, elemSize: number): RawLayout | null {
+    let lay = this.rawLayouts.get(p);
+    if (lay === undefined) {
+      if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
+      lay = rawLayout(this.rawFd, this.path, p, { shape: info.shape, elemSize, chunks: info.chunks });
+      this.rawLayouts.set(p, lay);
+    }
+    return lay;
   }
 
   /** Read strings (variable- or fixed-length) from a 1-D or scalar string dataset. */
@@ -642,6 +677,8 @@ export class H5File implements Disposable {
     if (this.scratchPtr) Module._free(this.scratchPtr);
     this.scratchPtr = 0;
     this.scratchBytes = 0;
+    if (this.rawFd >= 0) closeSync(this.rawFd);
+    this.rawFd = -1;
     this.closed = true;
     const key = realKey(this.path);
     const n = (openFiles.get(key) ?? 1) - 1;

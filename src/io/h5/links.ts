@@ -46,7 +46,7 @@ function fail(ctx: { file: string }, why: string): CrispyxError {
   return new CrispyxError(`${ctx.file}: cannot edit links: ${why}`, { file: ctx.file });
 }
 
-function pread(ctx: Ctx | { fd: number }, pos: number, len: number): Buffer {
+export function pread(ctx: Ctx | { fd: number }, pos: number, len: number): Buffer {
   const buf = Buffer.alloc(len);
   let got = 0;
   while (got < len) {
@@ -66,7 +66,7 @@ function pwriteSync(ctx: Ctx, pos: number, data: Buffer): void {
 }
 
 /** An unsigned little-endian integer of `size` bytes; undefined addresses (all ones) become -1. */
-function readUInt(buf: Buffer, off: number, size: number): number {
+export function readUInt(buf: Buffer, off: number, size: number): number {
   let v = 0n;
   let allOnes = true;
   for (let i = size - 1; i >= 0; i--) {
@@ -565,4 +565,17 @@ export function linkStorageRanges(path: string, groupPath: string): Array<[numbe
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The header messages (type and body) of the object linked at `objectPath`, following hard links from
+ * the root, with the file's address sizes: the read-only entry point for ./rawStorage.ts.
+ */
+export function objectMessages(fd: number, file: string, objectPath: string): { O: number; L: number; base: number; messages: Array<{ type: number; body: Buffer }> } {
+  const ctx = openCtx(fd, file);
+  const parts = splitPath(objectPath);
+  const name = parts.pop();
+  if (!name) throw fail(ctx, `'${objectPath}' names no object`);
+  const addr = targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
+  return { O: ctx.O, L: ctx.L, base: ctx.base, messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })) };
 }
