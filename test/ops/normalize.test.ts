@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
+import { normalizeLog1pBlock, normalizeTotalLog1p } from "../../src/ops/normalize.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { CrispyxError, InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
@@ -101,4 +101,22 @@ test("SIGKILL in the middle leaves no file under the output name and the input b
   assert.equal(r.signal, "SIGKILL");
   assert.equal(existsSync(out), false);
   assert.equal(sha256(input), before);
+});
+
+test("float32 kernel: the integer-row table path gives bit-identical values to the element-by-element path", () => {
+  // Rows: small counts, a count ≥ 256, a fractional value, an empty row, all zeros, a total above 2^24,
+  // a negative value.
+  const rows = [[1, 2, 2, 7, 1], [3, 300, 1], [0.5, 2, 4], [], [0, 0], [2 ** 24, 5, 1], [-1, 3, 2]];
+  const indptr = Int32Array.from([0, ...rows.map((_, i) => rows.slice(0, i + 1).flat().length)]);
+  const values = Float32Array.from(rows.flat());
+  const block = (ptr: Int32Array | Float64Array) => ({
+    type: "csr" as const, shape: [rows.length, 400] as [number, number], indptr: ptr,
+    indices: new Int32Array(values.length), data: values.slice(),
+  });
+  for (const [normalize, log1p, target] of [[true, true, 1e4], [true, false, 1e4], [false, true, 1e4], [true, true, 1e6]] as const) {
+    // A Float64Array indptr takes the general path: the reference.
+    const expected = normalizeLog1pBlock(block(Float64Array.from(indptr)) as never, normalize, log1p, target);
+    const actual = normalizeLog1pBlock(block(indptr) as never, normalize, log1p, target, true);
+    assert.deepEqual(Array.from(actual), Array.from(expected), `normalize=${normalize} log1p=${log1p} target=${target}`);
+  }
 });
