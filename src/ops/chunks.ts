@@ -18,6 +18,7 @@ import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/h5/typ
 import { num, sparseToDense, toLayout, type Block, type BlockLayout } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../core/streaming.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import type { ArrayPool } from "../core/arrayPool.ts";
 
 export interface ChunkOptions {
   /** 0: chunks of rows (cells), 1: chunks of columns (genes). Default 0. */
@@ -30,6 +31,11 @@ export interface ChunkOptions {
   layout?: Exclude<BlockLayout, "dense">;
   /** Working memory for one band of the expensive direction, in bytes. */
   memoryBudget?: number;
+  /**
+   * Read sparse blocks of the cheap direction into this pool's recycled buffers (../core/arrayPool.ts);
+   * the caller gives each block's data and indices back when done with them.
+   */
+  pool?: ArrayPool;
 }
 
 export interface MatrixChunk {
@@ -56,7 +62,13 @@ export function* iterMatrixChunks(src: H5adHandle | MatrixReader, opts: ChunkOpt
   const { format } = reader.info;
   const cheap = format === "dense" ? axis === 0 : (format === "csr") === (axis === 0);
   const chunks = cheap ? cheapChunks(reader, axis, chunkSize) : bandedChunks(reader, axis, chunkSize, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
-  for (const c of chunks) yield { ...c, block: shape(c.block, opts) };
+  const previous = reader.pool;
+  if (cheap && opts.pool) reader.pool = opts.pool;
+  try {
+    for (const c of chunks) yield { ...c, block: shape(c.block, opts) };
+  } finally {
+    reader.pool = previous;
+  }
 }
 
 function shape(b: Block, opts: ChunkOptions): Block {

@@ -18,6 +18,7 @@ import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { iterMatrixChunks } from "./chunks.ts";
+import { ArrayPool } from "../core/arrayPool.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop } from "./operatorIO.ts";
 
 export interface NormalizeOptions extends StreamOptions {
@@ -182,11 +183,14 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
         xBytes: x.info.nnz * 8,
       });
       try {
-        for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
+        // Recycled read buffers for CSR input (blocks of other layouts are built fresh by conversion).
+        const pool = x.format === "csr" ? new ArrayPool() : undefined;
+        for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget, pool })) {
           throwIfAborted(opts.signal);
           const b = block as SparseMatrix;
-          // The block's arrays are fresh from the reader and ours alone: rewrite the values in place.
-          await sink.append(b.indptr, b.indices, normalizeLog1pBlock(b, normalize, log1p, targetSum, true));
+          // The block's arrays are ours alone: rewrite the values in place, recycle them once written.
+          const values = normalizeLog1pBlock(b, normalize, log1p, targetSum, true);
+          await sink.append(b.indptr, b.indices, values, pool && (() => pool.give(b.indices, b.data, values)));
           opts.onProgress?.({ phase: "normalizing", done: end, total: nObs, unit: "cells" });
           await yieldToEventLoop();
           throwIfAborted(opts.signal);

@@ -12,6 +12,7 @@ import { H5File } from "../io/h5/file.ts";
 import type { TypedArray } from "../io/h5/types.ts";
 import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
 import { BackgroundMatrixWriter, useBackgroundWriter } from "../io/anndata/backgroundWriter.ts";
+import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../io/anndata/directSparseWriter.ts";
 
 function samePath(a: string, b: string): boolean {
   const real = (p: string) => {
@@ -65,7 +66,11 @@ export function yieldToEventLoop(): Promise<void> {
  * on this thread or on a worker thread (./../io/anndata/backgroundWriter.ts) for large outputs.
  */
 export interface XSink {
-  append(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Promise<void>;
+  /**
+   * Queue a block. `release`, when given, is called once the block's arrays are no longer needed (so
+   * they can be reused); sinks that keep or transfer the arrays never call it.
+   */
+  append(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray, release?: () => void): Promise<void>;
   /** Check completeness and close the file. */
   finish(): Promise<{ nnz: number }>;
   /** Close after a failure (the caller removes the file). */
@@ -83,6 +88,7 @@ export interface XSinkSpec {
 }
 
 export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
+  if (canWriteDirect(spec.x)) return openDirectXSink(tmp, spec);
   if (useBackgroundWriter(spec.xBytes, spec.background)) {
     const w = await BackgroundMatrixWriter.open(tmp, { carryFrom: spec.carryFrom, carry: spec.carry, x: spec.x });
     return { append: (p, i, d) => w.append(p, i, d), finish: () => w.finish(), abort: () => w.abort() };
@@ -103,7 +109,10 @@ export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
     throw err;
   }
   return {
-    append: async (p, i, d) => w.appendParts(p, i, d),
+    append: async (p, i, d, release) => {
+      w.appendParts(p, i, d);
+      release?.();
+    },
     finish: async () => {
       const r = w.finish();
       out.close();
@@ -115,6 +124,46 @@ export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
       } catch {
         // Closing a half-written file may fail; it is removed anyway.
       }
+    },
+  };
+}
+
+/**
+ * When the number of stored elements is known: the file's other elements through HDF5, then X's arrays
+ * written straight into the file (../io/anndata/directSparseWriter.ts) on libuv's thread pool while the
+ * caller computes the next block; at most two blocks in flight.
+ */
+async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
+  const out = H5File.open(tmp, "w");
+  try {
+    startAnnData(out);
+    const src = H5File.open(spec.carryFrom, "r");
+    try {
+      carryOver(src, out, spec.carry ?? {});
+    } finally {
+      src.close();
+    }
+    createDirectPlaceholders(out, "/X", spec.x);
+  } finally {
+    out.close();
+  }
+  const w = DirectSparseWriter.open(tmp, "/X", spec.x);
+  const inFlight: Promise<void>[] = [];
+  return {
+    append: async (p, i, d, release) => {
+      const pending = w.appendPartsAsync(p, i, d).then(release);
+      pending.catch(() => undefined); // surfaced below or by finish()
+      inFlight.push(pending);
+      while (inFlight.length >= 2) await inFlight.shift();
+    },
+    finish: async () => {
+      await Promise.all(inFlight.splice(0));
+      await w.settle();
+      return w.finish();
+    },
+    abort: async () => {
+      await Promise.allSettled([...inFlight.splice(0), w.settle()]);
+      w.abort();
     },
   };
 }

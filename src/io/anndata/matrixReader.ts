@@ -8,13 +8,14 @@
  */
 import type { H5File } from "../h5/file.ts";
 import type { NumericDtype, TypedArray } from "../h5/types.ts";
-import { TYPED_ARRAY_OF } from "../h5/types.ts";
+import { TYPED_ARRAY_OF, isNumericDtype } from "../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { NdArray, SparseMatrix } from "./model.ts";
 import { typedArrayDtype } from "./model.ts";
 import { encodingOf, unknownEncoding } from "./registry.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
+import type { ArrayPool } from "../../core/arrayPool.ts";
 
 export type StorageFormat = "csr" | "csc" | "dense";
 
@@ -44,6 +45,17 @@ export class MatrixReader {
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
       throw new InvalidArgumentError(`${this.file.path}: ${axis === 0 ? "row" : "column"} range ${start}:${end} is outside 0:${n} of ${this.path}`);
     }
+  }
+
+  /**
+   * When set, rows of CSR / columns of CSC are read into this pool's recycled buffers (../../core/arrayPool.ts);
+   * the caller gives each block's data and indices back once done with them.
+   */
+  pool: ArrayPool | null = null;
+
+  private indexDtype(): NumericDtype {
+    const d = this.file.info(`${this.path}/indices`).dtype;
+    return isNumericDtype(d) ? d : "int32";
   }
 
   /** Rows [start, end) in the requested layout (default: the storage's own, dense stays dense). */
@@ -128,8 +140,9 @@ export class MatrixReader {
     const ptr = this.file.read(`${p}/indptr`, [start], [end - start + 1]);
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
-    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo]);
-    const data = this.file.read(`${p}/data`, [lo], [hi - lo]);
+    const pool = this.pool;
+    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype()], hi - lo) : undefined);
+    const data = this.file.read(`${p}/data`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined);
     const indptr = hi - lo < 2 ** 31 ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo) : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
     const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];
     return { type: format as "csr" | "csc", shape: blockShape, data, indices, indptr };

@@ -579,3 +579,57 @@ export function objectMessages(fd: number, file: string, objectPath: string): { 
   const addr = targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
   return { O: ctx.O, L: ctx.L, base: ctx.base, messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })) };
 }
+
+// ---- storage patches (direct matrix writes, ../anndata/directSparseWriter.ts) -------------------
+
+const MSG_DATASPACE = 0x0001;
+const MSG_DATATYPE = 0x0003;
+const MSG_LAYOUT = 0x0008;
+
+/** Position of the end-of-file address in the superblock, and whether the superblock is checksummed. */
+function eoaField(ctx: Ctx): { pos: number; checksummed: boolean } {
+  const version = pread(ctx, ctx.base + 8, 1)[0]!;
+  if (version === 0) return { pos: ctx.base + 24 + 2 * ctx.O, checksummed: false };
+  if (version === 1) return { pos: ctx.base + 28 + 2 * ctx.O, checksummed: false };
+  return { pos: ctx.base + 12 + 2 * ctx.O, checksummed: true };
+}
+
+/** The file's end of allocated space (absolute position): where HDF5 would allocate next. */
+export function endOfAllocation(fd: number, file: string): number {
+  const ctx = openCtx(fd, file);
+  return ctx.base + readUInt(pread(ctx, eoaField(ctx).pos, ctx.O), 0, ctx.O);
+}
+
+/**
+ * Point the 1-D contiguous dataset at `datasetPath` (created by HDF5 as a small placeholder) at
+ * `length` elements stored at absolute position `position`, and extend the file's allocated space to
+ * `endOfFile`. The dataspace's size (and maximum size), the layout's address and byte size and the
+ * superblock's end-of-file address are rewritten in place (same field sizes), each write followed by
+ * fsync; the caller writes the data first, so HDF5 never sees an address without its bytes.
+ */
+export function pointContiguousDataset(fd: number, file: string, datasetPath: string, length: number, position: number, endOfFile: number): void {
+  const ctx = openCtx(fd, file);
+  const parts = splitPath(datasetPath);
+  const name = parts.pop()!;
+  const header = targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
+  const messages = headerMessages(ctx, header);
+  const space = messages.find((m) => m.type === MSG_DATASPACE);
+  const type = messages.find((m) => m.type === MSG_DATATYPE);
+  const layout = messages.find((m) => m.type === MSG_LAYOUT);
+  if (!space || !type || !layout) throw fail(ctx, `${datasetPath} is not a dataset`);
+  const sv = space.body[0]!;
+  if ((sv !== 1 && sv !== 2) || space.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected a 1-D dataspace`);
+  if (layout.body[0] !== 3 || layout.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3)`);
+  const elemSize = type.body.readUInt32LE(4);
+  const dimsAt = space.bodyPos + (sv === 1 ? 8 : 4);
+  const spacePatches: Array<[number, Buffer]> = [[dimsAt, encodeAddr({ ...ctx, O: ctx.L }, length)]];
+  if (space.body[2]! & 1) spacePatches.push([dimsAt + ctx.L, encodeAddr({ ...ctx, O: ctx.L }, length)]);
+  const layoutBytes = Buffer.concat([encodeAddr(ctx, position - ctx.base), encodeAddr({ ...ctx, O: ctx.L }, length * elemSize)]);
+  // Called on a temporary output before it is renamed into place: no reader can see a half-patched file.
+  const { pos, checksummed } = eoaField(ctx);
+  if (checksummed) throw fail(ctx, "superblock v2/v3: end-of-file address update not supported");
+  const eoa = readUInt(pread(ctx, pos, ctx.O), 0, ctx.O);
+  if (endOfFile - ctx.base > eoa) pwriteSync(ctx, pos, encodeAddr(ctx, endOfFile - ctx.base));
+  patchMessage(ctx, layout, [[layout.bodyPos + 2, layoutBytes]]);
+  patchMessage(ctx, space, spacePatches);
+}

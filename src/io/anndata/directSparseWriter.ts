@@ -1,0 +1,220 @@
+/**
+ * A sparse X written straight into the output file, bypassing HDF5 for the bulk: the arrays' bytes go to
+ * the file with one positioned write per block, instead of being copied into the WebAssembly heap, through
+ * HDF5 and out again (the write half of the cost measured in bench/operators.ts).
+ *
+ * How the file stays a normal HDF5/anndata file:
+ *   1. while HDF5 has the file open, `createDirectPlaceholders` makes the X group with its attributes and
+ *      three one-element contiguous datasets (indptr, data, indices); HDF5 then closes the file;
+ *   2. `DirectSparseWriter.open` reserves three regions after the end of HDF5's allocated space and the
+ *      blocks are written there (the number of stored elements must be known up front);
+ *   3. `finish` syncs the data, then points each placeholder at its region (dataspace size, layout address
+ *      and size) and extends the superblock's end-of-file address (../h5/links.ts pointContiguousDataset).
+ * The placeholders' own 4–8 bytes stay behind unused, as h5py leaves deleted data. Everything happens on
+ * a temporary output (writeAtomically), so an interruption leaves nothing under the final name.
+ *
+ *   const f = H5File.open(tmp, "w"); startAnnData(f); carryOver(src, f, …);
+ *   createDirectPlaceholders(f, "/X", spec); f.close();
+ *   const w = DirectSparseWriter.open(tmp, "/X", spec);
+ *   for (…) w.appendParts(indptr, indices, data);
+ *   w.finish();
+ */
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, openSync, write, writeSync } from "node:fs";
+import { endianness } from "node:os";
+import type { H5File } from "../h5/file.ts";
+import { endOfAllocation, pointContiguousDataset } from "../h5/links.ts";
+import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
+import { CrispyxError } from "../../errors.ts";
+import { castArray, setSparseAttrs, type SparseWriterOptions } from "./matrixWriter.ts";
+
+const INT32_MAX = 0x7fffffff;
+/** Push written data to disk every this many bytes, so the final sync before the rename has little left. */
+const SYNC_EVERY = 256 << 20;
+
+/** Resolved layout of a directly written matrix. */
+interface DirectSpec {
+  format: "csr" | "csc";
+  shape: [number, number];
+  dtype: NumericDtype;
+  indexDtype: "int32" | "int64";
+  nnz: number;
+}
+
+/** Whether `opts` can be written directly: the stored-element count known, no compression, a little-endian host. */
+export function canWriteDirect(opts: SparseWriterOptions): boolean {
+  return opts.nnz !== undefined && opts.nnz > 0 && !opts.gzip && endianness() === "LE";
+}
+
+function resolve(opts: SparseWriterOptions): DirectSpec {
+  if (!canWriteDirect(opts)) throw new CrispyxError("direct sparse writes need a known, non-zero nnz and no compression");
+  const nnz = opts.nnz!;
+  const bound = opts.nnz ?? opts.maxNnz ?? opts.shape[0] * opts.shape[1];
+  return {
+    format: opts.format ?? "csr",
+    shape: opts.shape,
+    dtype: opts.dtype ?? "float32",
+    indexDtype: opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32"),
+    nnz,
+  };
+}
+
+/** Step 1 (HDF5 open): the X group, its attributes and one-element placeholders for its three arrays. */
+export function createDirectPlaceholders(file: H5File, path: string, opts: SparseWriterOptions): void {
+  const s = resolve(opts);
+  file.createGroup(path);
+  setSparseAttrs(file, path, s.format, s.shape);
+  file.createDataset(`${path}/indptr`, { dtype: s.indexDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indexDtype](1) });
+  file.createDataset(`${path}/data`, { dtype: s.dtype, shape: [1], data: new TYPED_ARRAY_OF[s.dtype](1) });
+  file.createDataset(`${path}/indices`, { dtype: s.indexDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indexDtype](1) });
+}
+
+function bytesOf(a: TypedArray): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+export class DirectSparseWriter {
+  private majorDone = 0;
+  private nnzDone = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly path: string,
+    private readonly spec: DirectSpec,
+    private readonly fd: number,
+    private readonly ptrPos: number,
+    private readonly dataPos: number,
+    private readonly indicesPos: number,
+    private readonly end: number,
+  ) {}
+
+  /** Step 2 (HDF5 closed): reserve the regions after HDF5's allocated space; indptr[0] = 0. */
+  static open(file: string, path: string, opts: SparseWriterOptions): DirectSparseWriter {
+    const spec = resolve(opts);
+    const fd = openSync(file, "r+");
+    try {
+      const start = Math.ceil(Math.max(endOfAllocation(fd, file), fstatSync(fd).size) / 8) * 8;
+      const idx = BYTES_OF[spec.indexDtype];
+      const major = spec.format === "csr" ? spec.shape[0] : spec.shape[1];
+      const ptrPos = start;
+      const dataPos = ptrPos + (major + 1) * idx;
+      const indicesPos = dataPos + Math.ceil((spec.nnz * BYTES_OF[spec.dtype]) / 8) * 8;
+      const end = indicesPos + spec.nnz * idx;
+      const w = new DirectSparseWriter(file, path, spec, fd, ptrPos, dataPos, indicesPos, end);
+      w.pwrite(bytesOf(new TYPED_ARRAY_OF[spec.indexDtype](1)), ptrPos);
+      return w;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  get majorSize(): number {
+    return this.spec.format === "csr" ? this.spec.shape[0] : this.spec.shape[1];
+  }
+
+  private pwrite(bytes: Uint8Array, pos: number): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), pos + done);
+  }
+
+  /** Same contract as SparseMatrixWriter.appendParts. */
+  appendParts(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): void {
+    for (const [bytes, pos] of this.place(indptr, indices, data)) this.pwrite(bytes, pos);
+  }
+
+  /**
+   * appendParts with the writes done on libuv's thread pool, so the caller computes the next block
+   * meanwhile; the arrays must stay untouched until the promise settles. Every `syncEvery` bytes the
+   * data written so far is pushed to disk in the background too.
+   */
+  appendPartsAsync(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray, syncEvery = SYNC_EVERY): Promise<void> {
+    const done = Promise.all(this.place(indptr, indices, data).map(([bytes, pos]) => this.pwriteAsync(bytes, pos))).then(() => undefined);
+    this.unsynced += data.byteLength + indices.byteLength;
+    // One background sync at a time, not part of the block's promise: the caller never waits on the disk.
+    if (this.unsynced >= syncEvery && !this.syncing) {
+      this.unsynced = 0;
+      this.syncing = done.then(() => new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res()))));
+      this.syncing.then(() => (this.syncing = null), () => undefined);
+    }
+    return done;
+  }
+
+  private unsynced = 0;
+  private syncing: Promise<void> | null = null;
+
+  /** Wait for the background sync, if one is running (before finish or abort). */
+  async settle(): Promise<void> {
+    await this.syncing;
+  }
+
+  private pwriteAsync(bytes: Uint8Array, pos: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (done: number) => {
+        if (done >= bytes.length) return resolve();
+        write(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), pos + done, (err, n) => (err ? reject(err) : step(done + n)));
+      };
+      step(0);
+    });
+  }
+
+  /** Check a block and say where its bytes go; advances the counts. */
+  private place(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Array<[Uint8Array, number]> {
+    if (this.closed) throw new CrispyxError(`${this.file}: ${this.path}: writer already finished`);
+    const m = indptr.length - 1;
+    if (m < 0) return [];
+    const p0 = Number(indptr[0]!);
+    const k = Number(indptr[m]!) - p0;
+    if (indices.length !== k || data.length !== k) {
+      throw new CrispyxError(`${this.path}: block indptr spans ${k} elements but has ${indices.length} indices and ${data.length} values`);
+    }
+    if (this.majorDone + m > this.majorSize) {
+      throw new CrispyxError(`${this.path}: more than ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} appended`);
+    }
+    const at = this.nnzDone;
+    if (at + k > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
+    const out: Array<[Uint8Array, number]> = [];
+    if (k > 0) {
+      out.push([bytesOf(castArray(data, this.spec.dtype)), this.dataPos + at * BYTES_OF[this.spec.dtype]]);
+      out.push([bytesOf(castArray(indices, this.spec.indexDtype)), this.indicesPos + at * BYTES_OF[this.spec.indexDtype]]);
+    }
+    if (m > 0) {
+      const ptr = this.spec.indexDtype === "int64" ? new BigInt64Array(m) : new Int32Array(m);
+      const shift = at - p0;
+      if (ptr instanceof Int32Array) for (let i = 0; i < m; i++) ptr[i] = Number(indptr[i + 1]!) + shift;
+      else for (let i = 0; i < m; i++) ptr[i] = BigInt(Number(indptr[i + 1]!) + shift);
+      out.push([bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indexDtype]]);
+    }
+    this.majorDone += m;
+    this.nnzDone += k;
+    return out;
+  }
+
+  /** Step 3: check everything was written, sync it, then point the placeholders at it. */
+  finish(): { nnz: number } {
+    if (this.closed) return { nnz: this.nnzDone };
+    try {
+      if (this.majorDone !== this.majorSize) {
+        throw new CrispyxError(`${this.path}: only ${this.majorDone} of ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} were written`);
+      }
+      if (this.nnzDone !== this.spec.nnz) {
+        throw new CrispyxError(`${this.path}: ${this.nnzDone} stored elements written, ${this.spec.nnz} declared`);
+      }
+      fdatasyncSync(this.fd);
+      pointContiguousDataset(this.fd, this.file, `${this.path}/indptr`, this.majorSize + 1, this.ptrPos, this.end);
+      pointContiguousDataset(this.fd, this.file, `${this.path}/data`, this.spec.nnz, this.dataPos, this.end);
+      pointContiguousDataset(this.fd, this.file, `${this.path}/indices`, this.spec.nnz, this.indicesPos, this.end);
+      fsyncSync(this.fd);
+    } finally {
+      this.abort();
+    }
+    return { nnz: this.nnzDone };
+  }
+
+  /** Release the file (the temporary output is removed by the caller). */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
