@@ -24,6 +24,7 @@ import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/strea
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { iterMatrixChunks } from "./chunks.ts";
+import { ArrayPool } from "../core/arrayPool.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
 
 export type Mask = ArrayLike<boolean | number>;
@@ -117,6 +118,8 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
     const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
     const perRow = x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16;
     const chunkSize = rowsForBudget(perRow, nObs, opts);
+    // Knowing the output's stored-element count lets X be written straight into the file (openXSink).
+    const outNnz = x.format === "csr" ? countSelected(x, cells ?? null, geneMap, chunkSize, opts.signal) : undefined;
     ensureOutputDir(outputPath);
     return await writeAtomically(outputPath, async (tmp) => {
       // The seed's dtype rule: the input's value type, float32 when nothing is selected. The output is
@@ -127,7 +130,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
         sink = await openXSink(tmp, {
           carryFrom: inputPath,
           carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
-          x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz },
+          x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
           background: opts.background,
           xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
         });
@@ -137,13 +140,21 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
         }
         return sink;
       };
+      // CSR input: blocks are read into, and filtered into, recycled buffers.
+      const pool = x.format === "csr" ? new ArrayPool() : undefined;
+      x.pool = pool ?? null;
       try {
         let done = 0;
         for (const { keep, block } of selectedRowBlocks(x, cells, chunkSize, opts.memoryBudget)) {
           throwIfAborted(opts.signal);
-          const b = filterSparseBlock(block, keep, geneMap, outVars);
-          if (sink || b.data.length > 0) await (sink ?? (await open(inDtype))).append(b.indptr, b.indices, b.data);
-          else emptyRows += b.shape[0];
+          const b = filterSparseBlock(block, keep, geneMap, outVars, pool);
+          pool?.give(block.data, block.indices);
+          const release = pool && (() => pool.give(b.data, b.indices));
+          if (sink || b.data.length > 0) await (sink ?? (await open(inDtype))).append(b.indptr, b.indices, b.data, release);
+          else {
+            emptyRows += b.shape[0];
+            release?.();
+          }
           done += b.shape[0];
           opts.onProgress?.({ phase: "writing subset", done, total: outObs, unit: "cells" });
           await yieldToEventLoop();
@@ -154,11 +165,55 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       } catch (err) {
         await sink?.abort();
         throw err;
+      } finally {
+        x.pool = null;
       }
     });
   } finally {
     h.close();
   }
+}
+
+/**
+ * Stored elements of a CSR matrix in the selected rows and columns: from indptr alone without a column
+ * selection, otherwise one pass over the selected rows' indices (into one reused buffer; ~0.1 s per
+ * 100M elements from the page cache, against the seconds that writing X through HDF5 would cost).
+ */
+function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32Array | null, chunkSize: number, signal?: AbortSignal): number {
+  let total = 0;
+  let buf = new Int32Array(0);
+  for (const { lo, hi, keep } of selectionWindows(cells, x.shape[0], chunkSize)) {
+    throwIfAborted(signal);
+    const ptr = x.file.read(`${x.path}/indptr`, [lo], [hi - lo + 1]);
+    const at = (i: number) => Number(ptr[i]!);
+    if (!geneMap) {
+      if (!keep) total += at(hi - lo) - at(0);
+      else for (let t = 0; t < keep.length; t++) total += at(keep[t]! + 1) - at(keep[t]!);
+      continue;
+    }
+    const n = at(hi - lo) - at(0);
+    if (x.file.info(`${x.path}/indices`).dtype !== "int32") return countSelectedGeneric(x, cells, geneMap, chunkSize);
+    if (buf.length < n) buf = new Int32Array(n);
+    const idx = x.file.read(`${x.path}/indices`, [at(0)], [n], buf.subarray(0, n)) as Int32Array;
+    const base = at(0);
+    const rows = keep ?? null;
+    const m = rows ? rows.length : hi - lo;
+    for (let t = 0; t < m; t++) {
+      const r = rows ? rows[t]! : t;
+      // +1 per kept column without a data-dependent branch (mapped index ≥ 0).
+      for (let k = at(r) - base, e = at(r + 1) - base; k < e; k++) total += (geneMap[idx[k]!]! >>> 31) ^ 1;
+    }
+  }
+  return total;
+}
+
+/** The same count for 64-bit indices, through the block reader. */
+function countSelectedGeneric(x: MatrixReader, cells: Int32Array | null, geneMap: Int32Array, chunkSize: number): number {
+  let total = 0;
+  for (const { lo, hi, keep } of selectionWindows(cells, x.shape[0], chunkSize)) {
+    total += filterSparseBlock(x.rows(lo, hi, "csr") as SparseMatrix, keep, geneMap, 0).indices.length;
+  }
+  return total;
 }
 
 /**
