@@ -12,7 +12,7 @@ import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.t
 import { createRecArray, writeRecArrayRows, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
 import { argsortFloat64 } from "../stats/argsort.ts";
-import { formatSignificant } from "./formatNumber.ts";
+import { formatSignificant, writeSignificant } from "./formatNumber.ts";
 
 /** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
 export interface DeTables {
@@ -149,41 +149,58 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Numbers in the CSV: 9 significant digits, Python's '.9g' spelling (nan, inf). */
-const csvNumber = formatSignificant;
-
 /**
  * The tidy table: one row per perturbation × gene (genes in rank order within each perturbation):
  * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control; numbers with 9
- * significant digits (the .h5ad keeps full precision).
+ * significant digits, Python's '.9g' spelling (the .h5ad keeps full precision). Rows are assembled as
+ * bytes in one reused buffer (no per-row strings: a large screen has 10⁷ rows).
  */
 export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
   const n = t.genes.length;
-  // Per-gene text that repeats in every group: the gene name and the control's fraction.
-  const geneText = t.genes.map((g, j) => `,${csvField(g)},`);
-  const ctrlText = Array.from({ length: n }, (_, j) => `,${csvNumber(t.pts[j]!)}\n`);
+  // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
+  const geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
+  const ctrlBytes = Array.from({ length: n }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
+  const BUF = 4 << 20;
+  const ROW_MAX = 4 * 16 + 4; // four numbers and their commas, beyond the pre-encoded parts
   await writeAtomically(path, (tmp) => {
     const fd = openSync(tmp, "w");
+    const buf = Buffer.allocUnsafe(BUF);
+    let pos = 0;
+    const flush = () => {
+      let done = 0;
+      while (done < pos) done += writeSync(fd, buf, done, pos - done);
+      pos = 0;
+    };
     try {
-      writeSync(fd, "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n");
-      const rows: string[] = [];
+      pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
       t.groups.forEach((group, g) => {
-        const name = csvField(group);
+        const name = Buffer.from(csvField(group));
         const o = orders[g]!;
         // A group's fractions are k / n_cells: format each k once.
-        const ptsText = new Map<number, string>();
+        const ptsBytes = new Map<number, Buffer>();
         for (let r = 0; r < n; r++) {
           const j = o[r]!;
           const at = g * n + j;
           const pg = t.pts[(g + 1) * n + j]!;
-          let pgText = ptsText.get(pg);
-          if (pgText === undefined) ptsText.set(pg, (pgText = csvNumber(pg)));
-          rows.push(name + geneText[j] + csvNumber(t.scores[at]!) + "," + csvNumber(t.pvals[at]!) + "," + csvNumber(t.pvalsAdj[at]!) + ","
-            + csvNumber(t.logfoldchanges[at]!) + "," + pgText + ctrlText[j]);
-          if (rows.length === 8192) { writeSync(fd, rows.join("")); rows.length = 0; }
+          let pgBytes = ptsBytes.get(pg);
+          if (pgBytes === undefined) ptsBytes.set(pg, (pgBytes = Buffer.from(formatSignificant(pg))));
+          const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
+          if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) flush();
+          pos += name.copy(buf, pos);
+          pos += gene.copy(buf, pos);
+          pos = writeSignificant(t.scores[at]!, buf, pos);
+          buf[pos++] = 44;
+          pos = writeSignificant(t.pvals[at]!, buf, pos);
+          buf[pos++] = 44;
+          pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
+          buf[pos++] = 44;
+          pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
+          buf[pos++] = 44;
+          pos += pgBytes.copy(buf, pos);
+          pos += ctrl.copy(buf, pos);
         }
       });
-      if (rows.length) writeSync(fd, rows.join(""));
+      flush();
     } finally {
       closeSync(fd);
     }

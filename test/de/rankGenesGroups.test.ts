@@ -13,6 +13,7 @@ import { rankGenesGroups, type RankGenesGroupsOptions } from "../../src/de/rankG
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import type { NdArray, RecArray, Dict } from "../../src/io/anndata/model.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
+import { formatSignificant } from "../../src/de/formatNumber.ts";
 import { findPython, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const FIX = new URL("../fixtures/de/", import.meta.url).pathname;
@@ -164,6 +165,22 @@ test("CSV: one row per perturbation × gene with the same numbers as the h5ad", 
   closeRel(Number(first[2]), ref.scores[j]!, 1e-5, "csv score");
   closeP(Number(first[3]), ref.pvals[j]!, "csv pvalue");
   closeRel(Number(first[7]), expected.wilcoxon.control_pts[j], 1e-9, "csv pct_control");
+  // Every row: the h5ad's numbers in Python's '.9g' spelling, genes in rank order within each group.
+  const ad = readH5ad(r.outputPath);
+  const layer = (k: string) => (ad.layers[k] as NdArray).data as Float64Array;
+  const [scores, pvals, adj] = [layer("scores"), layer("pvals"), layer("pvals_adj")];
+  const lfc = (ad.X as NdArray).data as Float32Array;
+  const n = GENES.length;
+  const rowOfGroup = new Map(r.groups.map((g, i) => [g, i]));
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i]!.replace('"Gene,with comma"', "Gene,with comma").split(",");
+    const gene = f.length === 9 ? `${f[1]},${f[2]}` : f[1]!;
+    const rest = f.slice(f.length - 6);
+    const g = rowOfGroup.get(f[0]!)!;
+    const at = g * n + GENES.indexOf(gene);
+    assert.deepEqual(rest.slice(0, 4), [scores[at]!, pvals[at]!, adj[at]!, lfc[at]!].map(formatSignificant), `row ${i}`);
+    if ((i - 1) % n > 0) assert.ok(Number(rest[0]) <= Number(lines[i - 1]!.split(",").at(-6)), `row ${i}: ranked by score`);
+  }
 });
 
 test("csv: false writes only the .h5ad", async () => {
