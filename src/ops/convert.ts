@@ -6,8 +6,9 @@
  * memory set by `memoryBudget` (see ./externalScatter.ts): the input is read once, sequentially; when
  * the non-zeros do not fit in the budget they are spilled as sorted runs to one temporary file beside
  * the output, read back once while the output is written sequentially. Passes over the input: 1;
- * temporary I/O: 0 when nnz × (16 + 2 × value bytes) ≲ 0.6 × budget, else one write and one read of
- * nnz × (8 + value bytes) + 4 bytes per output line per run.
+ * temporary I/O: 0 when nnz × (16 + 2 × value bytes) ≲ 0.6 × budget, else one write and one read of at
+ * most nnz × (8 + value bytes) plus, per run, ~1 byte per output line it touches (not per output line:
+ * a CSC -> CSR run touches most cells, but dense per-run counts made the merge cost cells × runs).
  *
  * Differences from the seed, on purpose: values keep their dtype (the seed casts to float32); obs, var,
  * uns, obsm, varm, obsp, varp, layers and raw are carried over (the seed keeps only obs and var).

@@ -8,12 +8,24 @@
  * (input size / budget) full passes, which grows quadratically with the file. Here the input is read
  * ONCE; elements are buffered up to the budget, counting-sorted by destination (stable) and, when more
  * than one buffer-full is needed, spilled as a "run" to one temporary file. Because the input is read in
- * order, concatenating the runs' pieces of a destination line in run order keeps the arrival order, so
- * the "merge" is a sequential walk over every run in step (no heap). I/O: input read once, temporary
- * data written and read once (only when it does not fit the budget), output written once.
+ * order, concatenating the runs' pieces of a destination line in run order keeps the arrival order.
+ * I/O: input read once, temporary data written and read once (only when it does not fit the budget),
+ * output written once.
  *
- * Memory: about (16 + 2 × bytes per value) per buffered element + 4 bytes per destination line; the
- * buffer size follows the memory budget, so peak memory does not depend on the number of non-zeros.
+ * A run is three regions: its minor indices and values (sorted by destination) and a "line stream"
+ * saying which destination lines it touches and with how many elements — sparse, ~1 byte per touched
+ * line plus a few bytes per gap (see encodeGroups), not 4 bytes for every line: with millions of
+ * destination lines (a cell-major output) and ~100 runs, dense per-run counts were 4 × lines × runs
+ * bytes and the merge visited every (line, run) pair, a cost that grows as cells × nnz / budget.
+ * The merge walks the destination lines in windows whose elements fit the output buffer (known from
+ * `lineTotals`, the elements per line over all runs); for each window, each run's touched lines are
+ * decoded and its elements copied, run after run, to their lines' places in the window (run order =
+ * arrival order inside a line). Work: O(nnz + touched (line, run) pairs + windows × runs), with
+ * touched pairs ≤ nnz; every run is still read sequentially.
+ *
+ * Memory: about (16 + 2 × bytes per value) per buffered element + 4 bytes per destination line
+ * (8 in lines mode); the buffer size follows the memory budget, so peak memory does not depend on the
+ * number of non-zeros.
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { CrispyxError } from "../errors.ts";
@@ -47,16 +59,15 @@ export interface ScatterPlan {
    */
   mode?: "elements" | "lines";
   signal?: AbortSignal;
-  /** Called after each flushed run / merged window. */
+  /** Called after each block of merged destination lines. */
   onProgress?: (phase: "merge", done: number, total: number) => void;
 }
 
+/** A spilled run: file offsets of its three regions. */
 interface Run {
-  /** In-memory run (the only one) or file offsets of its three regions. */
-  counts?: Uint32Array;
-  minor?: Int32Array;
-  values?: TypedArray;
-  countsPos: number;
+  /** Line stream: which destination lines the run touches and with how many elements (encodeGroups). */
+  linesPos: number;
+  linesLen: number;
   minorPos: number;
   valuesPos: number;
   size: number;
@@ -64,6 +75,16 @@ interface Run {
   minorBase?: number;
   /** Spilled values narrowed to small unsigned integers (exact: every value was one). */
   narrow?: Uint8ArrayConstructor | Uint16ArrayConstructor;
+}
+
+/** What the merge did (tests check it does not scale with lines × runs). */
+export interface ScatterStats {
+  /** Bytes of line streams spilled (sparse per-run line counts). */
+  lineStreamBytes: number;
+  /** (line, run) pieces copied by the merge: at most one per touched pair, never lines × runs. */
+  mergePieces: number;
+  /** Windows of destination lines the merge went through. */
+  mergeWindows: number;
 }
 
 /**
@@ -93,18 +114,38 @@ function widenInPlace(dst: TypedArray, narrow: Uint8Array | Uint16Array, n: numb
 
 const MIN_CAPACITY = 1 << 16;
 
+/** Destination lines up to this many are sorted in one counting pass (with per-run counts per line). */
+const ONE_PASS_LINES = 4096;
+
 /** Bytes per buffered element: destination + minor + value, then their sorted copies. */
 function bytesPerElement(valueBytes: number, nDest: number, lines: boolean): number {
   // destination, minor, value, their sorted copies, and a second destination array for radix passes
-  // (or the line ends in lines mode).
-  return 4 + 4 + valueBytes + 4 + valueBytes + (lines || nDest > 4096 ? 4 : 0);
+  // (it receives the sorted destinations) or the line ends in lines mode.
+  return 4 + 4 + valueBytes + 4 + valueBytes + (lines || nDest > ONE_PASS_LINES ? 4 : 0);
+}
+
+/** Bytes per destination line: the totals over all runs, plus per-run offsets in lines mode. */
+function bytesPerLine(lines: boolean): number {
+  return lines ? 8 : 4;
 }
 
 /** How many elements one buffer holds for this budget (never below 64 Ki). */
 export function bufferCapacity(memoryBudget: number, nDest: number, valueBytes: number, lines = false): number {
-  const usable = memoryBudget - 4 * nDest;
+  const usable = memoryBudget - bytesPerLine(lines) * nDest;
   return Math.max(MIN_CAPACITY, Math.floor(usable / bytesPerElement(valueBytes, nDest, lines)));
 }
+
+/** Lines whose ends are reported at once, and the most lines per merge window. */
+const WINDOW_LINES = 1 << 16;
+
+/**
+ * Most elements per merge window: the pieces land at scattered places inside the window, so it is kept
+ * cache-sized (with several windows per output-buffer flush).
+ */
+const MERGE_WINDOW = 1 << 16;
+
+/** Bytes of the line-stream encoder's buffer (flushed to the spill file when full). */
+const STREAM_BUFFER = 1 << 18;
 
 /**
  * Collects elements (arrival order), then `finish(sink)` writes them out in destination order.
@@ -118,33 +159,42 @@ export class ExternalScatter {
   n = 0;
   private sortedMinor: Int32Array;
   private sortedValues: TypedArray;
-  /** Destinations between radix passes (only when there are many destination lines). */
+  /** Destinations between radix passes, and the sorted destinations after the last one (many lines). */
   private tmpDest?: Uint32Array;
   /** Lines mode: `dest[l]` is line l's destination and `lineEnd[l]` its end in the buffer. */
   private lineEnd?: Uint32Array;
   private nLines = 0;
   private lineStartN = 0;
-  private counts: Uint32Array;
+  /** Elements per destination line over everything sorted so far (all runs). */
+  private lineTotals: Uint32Array;
+  /** Per-run elements per line (one counting pass, or lines mode); null with radix passes. */
+  private runCounts: Uint32Array | null;
+  /** After sortBuffer: the buffer's destinations in sorted order (radix passes), else null. */
+  private sortedDest: Uint32Array | null = null;
   private runs: Run[] = [];
   private fd: number | null = null;
   private filePos = 0;
   private spilled = 0;
+  private stream: Uint8Array | null = null;
+  private streamN = 0;
+  private readonly st: ScatterStats = { lineStreamBytes: 0, mergePieces: 0, mergeWindows: 0 };
   total = 0;
 
   constructor(private readonly plan: ScatterPlan) {
     const vb = plan.values.BYTES_PER_ELEMENT;
-    this.capacity = plan.bufferElements ?? Math.max(1, Math.min(bufferCapacity(plan.memoryBudget, plan.nDest, vb, plan.mode === "lines"), plan.maxElements ?? Infinity));
+    const lines = plan.mode === "lines";
+    this.capacity = plan.bufferElements ?? Math.max(1, Math.min(bufferCapacity(plan.memoryBudget, plan.nDest, vb, lines), plan.maxElements ?? Infinity));
     if (plan.nDest >= 2 ** 32) throw new CrispyxError(`cannot reorder into ${plan.nDest} lines (limit 2^32)`);
     this.dest = new Uint32Array(this.capacity);
     this.minor = new Int32Array(this.capacity);
     this.values = new plan.values(this.capacity);
     this.sortedMinor = new Int32Array(this.capacity);
     this.sortedValues = new plan.values(this.capacity);
-    this.counts = new Uint32Array(plan.nDest);
-    if (plan.mode === "lines") this.lineEnd = new Uint32Array(this.capacity);
+    this.lineTotals = new Uint32Array(plan.nDest);
+    this.runCounts = lines || plan.nDest <= ONE_PASS_LINES ? new Uint32Array(plan.nDest) : null;
+    if (lines) this.lineEnd = new Uint32Array(this.capacity);
   }
 
-  /** Free room is at least min(k, capacity) after this (spilling the buffer if needed). */
   /** Lines mode: elements [end of the previous line, n) go to destination `d`. */
   markLine(d: number): void {
     if (this.n === this.lineStartN) return;
@@ -153,26 +203,30 @@ export class ExternalScatter {
     this.lineStartN = this.n;
   }
 
+  /** Free room is at least min(k, capacity) after this (spilling the buffer if needed). */
   makeRoom(k: number): number {
     if (this.capacity - this.n < Math.min(k, this.capacity)) this.spill();
     return this.capacity - this.n;
   }
 
   /**
-   * Stable sort of the buffer by destination, leaving the result in sorted* and per-line counts in
-   * `counts`. Few lines: one counting-sort pass. Many lines (over 4096): LSD radix passes of at most
-   * 2^11 buckets, because scattering into tens of thousands of places at once thrashes the caches and
-   * TLB (measured: 2 radix passes beat 1 direct pass for 10 000 genes).
+   * Stable sort of the buffer by destination, leaving the result in sorted* and, for encodeGroups,
+   * either per-line counts in `runCounts` or the sorted destinations in `sortedDest`. Few lines: one
+   * counting-sort pass. Many lines (over 4096): LSD radix passes of at most 2^11 buckets, because
+   * scattering into tens of thousands of places at once thrashes the caches and TLB (measured: 2 radix
+   * passes beat 1 direct pass for 10 000 genes); no array per destination line is touched then.
    */
   private sortBuffer(): void {
+    this.sortedDest = null;
     if (this.lineEnd) return this.sortLines();
     const n = this.n;
-    const { counts, dest } = this;
-    counts.fill(0);
-    for (let k = 0; k < n; k++) counts[dest[k]!]!++;
+    const { dest } = this;
     const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, this.plan.nDest))));
     const passes = bits <= 12 ? 1 : Math.ceil(bits / 11);
     if (passes === 1) {
+      const counts = this.runCounts!;
+      counts.fill(0);
+      for (let k = 0; k < n; k++) counts[dest[k]!]!++;
       scatterPass(dest, this.minor, this.values, null, this.sortedMinor, this.sortedValues, n, 0, 0xffffffff, Uint32Array.from(counts));
       return;
     }
@@ -187,21 +241,23 @@ export class ExternalScatter {
       const hist = new Uint32Array(mask + 1);
       const sd = src.d;
       for (let k = 0; k < n; k++) hist[(sd[k]! >>> shift) & mask]!++;
-      scatterPass(sd, src.m, src.v, p === passes - 1 ? null : dst.d, dst.m, dst.v, n, shift, mask, hist);
+      scatterPass(sd, src.m, src.v, dst.d, dst.m, dst.v, n, shift, mask, hist);
       [src, dst] = [dst, src];
     }
-    // The result is in `src`; make it the sorted* arrays (the others are free scratch now).
+    // The result is in `src`; make it the sorted* arrays and tmpDest (the others are free scratch now).
     if (src.m !== this.sortedMinor) {
       [this.minor, this.sortedMinor] = [this.sortedMinor, this.minor];
       [this.values, this.sortedValues] = [this.sortedValues, this.values];
       [this.dest, this.tmpDest] = [this.tmpDest, this.dest];
     }
+    this.sortedDest = this.tmpDest;
   }
 
   /** Lines mode: a stable counting sort of whole lines by destination, moved as blocks. */
   private sortLines(): void {
     if (this.n !== this.lineStartN) throw new CrispyxError("internal error: elements added without markLine");
-    const { counts, dest, minor, values, sortedMinor, sortedValues } = this;
+    const { dest, minor, values, sortedMinor, sortedValues } = this;
+    const counts = this.runCounts!;
     const ends = this.lineEnd!;
     const nLines = this.nLines;
     counts.fill(0);
@@ -233,6 +289,86 @@ export class ExternalScatter {
     this.lineStartN = 0;
   }
 
+  /**
+   * After sortBuffer: add the buffer's elements per line to `lineTotals` and, when `spill`, append the
+   * run's line stream to the spill file. The stream lists the touched lines in order, one token each:
+   * a byte 1..254 is the count itself, 255 is followed by the count as a LEB128 varint; a line that
+   * does not follow the previous touched line directly is preceded by 0 and the number of skipped
+   * lines (varint). Returns the stream's length in bytes.
+   */
+  private encodeGroups(spill: boolean): number {
+    const totals = this.lineTotals;
+    const sd = this.sortedDest;
+    if (!spill) {
+      if (sd) for (let k = 0; k < this.n; k++) totals[sd[k]!]!++;
+      else {
+        const counts = this.runCounts!;
+        for (let j = 0; j < counts.length; j++) totals[j]! += counts[j]!;
+      }
+      return 0;
+    }
+    const buf = (this.stream ??= new Uint8Array(STREAM_BUFFER));
+    const limit = STREAM_BUFFER - 24;
+    let p = 0;
+    let written = 0;
+    let prev = -1;
+    // (Two copies of one loop body: group by sorted destinations, or walk the per-line counts.)
+    if (sd) {
+      const n = this.n;
+      let k = 0;
+      while (k < n) {
+        const line = sd[k]!;
+        let e = k + 1;
+        while (e < n && sd[e] === line) e++;
+        const c = e - k;
+        k = e;
+        totals[line]! += c;
+        if (p > limit) {
+          this.writeAll(buf, p);
+          written += p;
+          p = 0;
+        }
+        if (line !== prev + 1) {
+          buf[p++] = 0;
+          p = putVarint(buf, p, line - prev - 1);
+        }
+        if (c < 255) buf[p++] = c;
+        else {
+          buf[p++] = 255;
+          p = putVarint(buf, p, c);
+        }
+        prev = line;
+      }
+    } else {
+      const counts = this.runCounts!;
+      for (let line = 0; line < counts.length; line++) {
+        const c = counts[line]!;
+        if (c === 0) continue;
+        totals[line]! += c;
+        if (p > limit) {
+          this.writeAll(buf, p);
+          written += p;
+          p = 0;
+        }
+        if (line !== prev + 1) {
+          buf[p++] = 0;
+          p = putVarint(buf, p, line - prev - 1);
+        }
+        if (c < 255) buf[p++] = c;
+        else {
+          buf[p++] = 255;
+          p = putVarint(buf, p, c);
+        }
+        prev = line;
+      }
+    }
+    if (p > 0) {
+      this.writeAll(buf, p);
+      written += p;
+    }
+    return written;
+  }
+
   private writeAll(a: TypedArray, count: number): number {
     const pos = this.filePos;
     const bytes = new Uint8Array(a.buffer, a.byteOffset, count * a.BYTES_PER_ELEMENT);
@@ -249,7 +385,9 @@ export class ExternalScatter {
     this.sortBuffer();
     if (this.fd === null) this.fd = openSync(this.plan.spillPath, "wx+");
     const n = this.n;
-    const countsPos = this.writeAll(this.counts, this.counts.length);
+    const linesPos = this.filePos;
+    const linesLen = this.encodeGroups(true);
+    this.st.lineStreamBytes += linesLen;
     // Compact runs cut the temporary I/O (the slow part on a real disk) by about 60% for count data:
     // minor indices as uint16 offsets when the run spans < 65536 of them, values as uint8/uint16 when
     // they all are such integers. The unsorted buffers are free here and hold the encoded copies.
@@ -280,7 +418,7 @@ export class ExternalScatter {
     } else {
       valuesPos = this.writeAll(this.sortedValues, n);
     }
-    this.runs.push({ countsPos, minorPos, valuesPos, size: n, minorBase, narrow });
+    this.runs.push({ linesPos, linesLen, minorPos, valuesPos, size: n, minorBase, narrow });
     this.spilled++;
     this.total += this.n;
     this.n = 0;
@@ -296,17 +434,19 @@ export class ExternalScatter {
     return this.total + this.n;
   }
 
+  /** Line-stream bytes spilled and merge work done so far. */
+  get stats(): ScatterStats {
+    return { ...this.st };
+  }
+
   /** Write every element in destination order to `sink`, then release the spill file. */
   finish(sink: ScatterSink): void {
     try {
       if (this.runs.length === 0) {
-        this.sortBuffer();
-        this.runs.push({ counts: this.counts, minor: this.sortedMinor, values: this.sortedValues, countsPos: 0, minorPos: 0, valuesPos: 0, size: this.n });
-        this.total += this.n;
-        this.n = 0;
-        this.merge(sink, this.minor, this.values);
+        this.finishInMemory(sink);
       } else {
         this.spill();
+        this.stream = null;
         // The unsorted buffers are free now: they become the output buffer and the runs' read buffers.
         this.merge(sink, this.sortedMinor, this.sortedValues);
       }
@@ -324,59 +464,118 @@ export class ExternalScatter {
     }
   }
 
+  /** Everything fitted in one buffer: once sorted it is the output. */
+  private finishInMemory(sink: ScatterSink): void {
+    this.sortBuffer();
+    this.encodeGroups(false);
+    const n = this.n;
+    this.total += n;
+    this.n = 0;
+    if (n > 0) sink.elements(this.sortedMinor, this.sortedValues, n);
+    const nDest = this.plan.nDest;
+    const totals = this.lineTotals;
+    const ends = new Float64Array(Math.min(WINDOW_LINES, Math.max(1, nDest)));
+    let cum = 0;
+    for (let j0 = 0; j0 < nDest; j0 += WINDOW_LINES) {
+      throwIfAborted(this.plan.signal);
+      const w = Math.min(WINDOW_LINES, nDest - j0);
+      for (let jj = 0; jj < w; jj++) ends[jj] = cum += totals[j0 + jj]!;
+      sink.lineEnds(j0, ends, w);
+      this.plan.onProgress?.("merge", j0 + w, nDest);
+    }
+  }
+
   private merge(sink: ScatterSink, outMinor: Int32Array, outValues: TypedArray): void {
     const runs = this.runs;
     const R = runs.length;
     const nDest = this.plan.nDest;
-    const inMemory = runs[0]!.counts !== undefined;
-    // Read buffers for spilled runs share the (now unused) unsorted arrays: one slice per run.
-    // (Tiny buffers, only ever chosen by tests, get their own small read buffers.)
-    const slice = Math.floor(this.capacity / Math.max(1, R));
+    const fd = this.fd!;
+    // Read buffers for spilled runs share the (now unused) unsorted arrays: one slice per run, and a
+    // slice of `dest`'s bytes for its line stream. (Tiny buffers, only ever chosen by tests, get their
+    // own small read buffers.)
+    const slice = Math.floor(this.capacity / R);
     const own = slice < 256;
-    const bufFor = (r: number): [Int32Array, TypedArray] => own
-      ? [new Int32Array(256), new this.plan.values(256)]
-      : [this.minor.subarray(r * slice, (r + 1) * slice), this.values.subarray(r * slice, (r + 1) * slice)];
-    const cursors = runs.map((run, r) => (inMemory ? new RunCursor(null, run, null, null) : new RunCursor(this.fd, run, ...bufFor(r))));
-    // Window of destination lines whose per-run counts are read at once (they live in `dest`).
-    const W = Math.max(1, Math.min(nDest, 1 << 16, slice));
-    const countsWin = W * R <= this.dest.length ? this.dest.subarray(0, W * R) : new Uint32Array(W * R);
-    const ends = new Float64Array(W);
+    const streamBytes = new Uint8Array(this.dest.buffer, this.dest.byteOffset, this.dest.byteLength);
+    const streamSlice = Math.floor(streamBytes.length / R);
+    const cursors = runs.map((run, r) => own
+      ? new RunCursor(fd, run, new Int32Array(256), new this.plan.values(256))
+      : new RunCursor(fd, run, this.minor.subarray(r * slice, (r + 1) * slice), this.values.subarray(r * slice, (r + 1) * slice)));
+    const readers = runs.map((run, r) => new LineStreamReader(fd, run, streamSlice < 4096
+      ? new Uint8Array(4096)
+      : streamBytes.subarray(r * streamSlice, (r + 1) * streamSlice)));
+    const totals = this.lineTotals;
+    // pos: where each line of the window goes next; ends: line ends reported in blocks of lines.
+    const pos = new Float64Array(Math.min(WINDOW_LINES, Math.max(1, nDest)));
+    const ends = new Float64Array(pos.length);
+    let endsStart = 0;
+    let endsN = 0;
+    const reportEnds = () => {
+      if (endsN > 0) {
+        sink.lineEnds(endsStart, ends, endsN);
+        this.plan.onProgress?.("merge", endsStart + endsN, nDest);
+      }
+      endsStart += endsN;
+      endsN = 0;
+    };
     const outCap = outMinor.length;
+    const st = this.st;
     let outN = 0;
     let cum = 0;
     const flush = () => {
       if (outN > 0) sink.elements(outMinor, outValues, outN);
       outN = 0;
     };
-    for (let j0 = 0; j0 < nDest; j0 += W) {
+    let j0 = 0;
+    while (j0 < nDest) {
       throwIfAborted(this.plan.signal);
-      const w = Math.min(W, nDest - j0);
-      for (let r = 0; r < R; r++) {
-        const run = runs[r]!;
-        const dst = countsWin.subarray(r * W, r * W + w);
-        if (run.counts) dst.set(run.counts.subarray(j0, j0 + w));
-        else readExact(this.fd!, dst, run.countsPos + j0 * 4);
-      }
-      for (let jj = 0; jj < w; jj++) {
+      st.mergeWindows++;
+      if (endsN === ends.length) reportEnds();
+      if (totals[j0]! > outCap - outN) flush();
+      if (totals[j0]! > outCap) {
+        // One line larger than the output buffer: copy its pieces through the buffer, run by run.
         for (let r = 0; r < R; r++) {
-          let c = countsWin[r * W + jj]!;
-          if (c === 0) continue;
-          cum += c;
-          const cur = cursors[r]!;
+          const rd = readers[r]!;
+          if (rd.line !== j0) continue;
+          let c = rd.count;
+          st.mergePieces++;
           while (c > 0) {
             if (outN === outCap) flush();
             const take = Math.min(c, outCap - outN);
-            cur.copyTo(take, outMinor, outValues, outN);
+            cursors[r]!.copyTo(take, outMinor, outValues, outN);
             outN += take;
             c -= take;
           }
+          rd.next();
         }
-        ends[jj] = cum;
+        ends[endsN++] = cum += totals[j0]!;
+        j0++;
+        continue;
       }
-      sink.lineEnds(j0, ends, w);
-      this.plan.onProgress?.("merge", j0 + w, nDest);
+      // The window: as many lines as fit the free part of the output buffer (and stay cache-sized).
+      const room = Math.max(totals[j0]!, Math.min(outCap - outN, MERGE_WINDOW));
+      const jmax = Math.min(nDest, j0 + ends.length - endsN);
+      let j1 = j0;
+      let acc = 0;
+      while (j1 < jmax) {
+        const t = totals[j1]!;
+        if (acc + t > room) break;
+        pos[j1 - j0] = outN + acc;
+        acc += t;
+        ends[endsN + j1 - j0] = cum + acc;
+        j1++;
+      }
+      // Run after run (arrival order inside a line), each touched line's piece to its place.
+      for (let r = 0; r < R; r++) st.mergePieces += cursors[r]!.copyPieces(readers[r]!, j0, j1, pos, outMinor, outValues);
+      outN += acc;
+      cum += acc;
+      endsN += j1 - j0;
+      j0 = j1;
     }
+    reportEnds();
     flush();
+    for (let r = 0; r < R; r++) {
+      if (readers[r]!.line !== Infinity || !cursors[r]!.done) throw new CrispyxError("internal error: a run was not fully merged");
+    }
   }
 }
 
@@ -420,31 +619,60 @@ function readExact(fd: number, dst: TypedArray, pos: number): void {
   }
 }
 
-/** Sequential reader over one run's minor indices and values. */
+/** Sequential reader over one spilled run's minor indices and values. */
 class RunCursor {
   private pos = 0; // elements consumed from the run
   private bufStart = 0; // run element index of buf[0]
   private bufLen = 0;
 
   constructor(
-    private readonly fd: number | null,
+    private readonly fd: number,
     private readonly run: Run,
-    private readonly bufMinor: Int32Array | null,
-    private readonly bufValues: TypedArray | null,
+    private readonly bufMinor: Int32Array,
+    private readonly bufValues: TypedArray,
   ) {}
 
-  copyTo(n: number, minor: Int32Array, values: TypedArray, at: number): void {
-    const run = this.run;
-    if (run.minor) {
-      copyRange(run.minor, run.values!, this.pos, n, minor, values, at);
-      this.pos += n;
-      return;
+  /** Every element of the run was copied out. */
+  get done(): boolean {
+    return this.pos === this.run.size;
+  }
+
+  /**
+   * Copy this run's pieces of lines [j0, j1) (as listed by `rd`) to their places `pos[line - j0]`,
+   * advancing those; returns the number of pieces. Pieces inside the read buffer take the fast path.
+   */
+  copyPieces(rd: LineStreamReader, j0: number, j1: number, pos: Float64Array, minor: Int32Array, values: TypedArray): number {
+    const bm = this.bufMinor;
+    const bv = this.bufValues as unknown as number[];
+    const dv = values as unknown as number[];
+    let pieces = 0;
+    while (rd.line < j1) {
+      const w = rd.line - j0;
+      const c = rd.count;
+      const at = pos[w]!;
+      pos[w] = at + c;
+      const off = this.pos - this.bufStart;
+      if (off + c <= this.bufLen && c < 32) {
+        for (let k = 0; k < c; k++) {
+          minor[at + k] = bm[off + k]!;
+          dv[at + k] = bv[off + k]!;
+        }
+        this.pos += c;
+      } else {
+        this.copyTo(c, minor, values, at);
+      }
+      pieces++;
+      rd.next();
     }
+    return pieces;
+  }
+
+  copyTo(n: number, minor: Int32Array, values: TypedArray, at: number): void {
     while (n > 0) {
       if (this.pos >= this.bufStart + this.bufLen) this.refill();
       const off = this.pos - this.bufStart;
       const take = Math.min(n, this.bufLen - off);
-      copyRange(this.bufMinor!, this.bufValues!, off, take, minor, values, at);
+      copyRange(this.bufMinor, this.bufValues, off, take, minor, values, at);
       this.pos += take;
       at += take;
       n -= take;
@@ -453,28 +681,98 @@ class RunCursor {
 
   private refill(): void {
     const run = this.run;
-    const len = Math.min(this.bufMinor!.length, run.size - this.pos);
+    const len = Math.min(this.bufMinor.length, run.size - this.pos);
     if (len <= 0) throw new CrispyxError("internal error: read past the end of a run");
-    const minor = this.bufMinor!.subarray(0, len);
+    const minor = this.bufMinor.subarray(0, len);
     if (run.minorBase === undefined) {
-      readExact(this.fd!, minor, run.minorPos + this.pos * 4);
+      readExact(this.fd, minor, run.minorPos + this.pos * 4);
     } else {
       // Read the uint16 offsets into the upper half of the int32 buffer, then widen forward in place.
       const enc = new Uint16Array(minor.buffer as ArrayBuffer, minor.byteOffset + 2 * len, len);
-      readExact(this.fd!, enc, run.minorPos + this.pos * 2);
+      readExact(this.fd, enc, run.minorPos + this.pos * 2);
       widenInPlace(minor, enc, len, run.minorBase);
     }
-    const values = this.bufValues!.subarray(0, len);
+    const values = this.bufValues.subarray(0, len);
     if (!run.narrow) {
-      readExact(this.fd!, values, run.valuesPos + this.pos * values.BYTES_PER_ELEMENT);
+      readExact(this.fd, values, run.valuesPos + this.pos * values.BYTES_PER_ELEMENT);
     } else {
       const nb = run.narrow.BYTES_PER_ELEMENT;
       const enc = new run.narrow(values.buffer as ArrayBuffer, values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len, len);
-      readExact(this.fd!, enc, run.valuesPos + this.pos * nb);
+      readExact(this.fd, enc, run.valuesPos + this.pos * nb);
       widenInPlace(values, enc, len, 0);
     }
     this.bufStart = this.pos;
     this.bufLen = len;
+  }
+}
+
+/** Append x (0 <= x < 2^32) as a LEB128 varint at buf[p]; returns the new end. */
+function putVarint(buf: Uint8Array, p: number, x: number): number {
+  while (x >= 128) {
+    buf[p++] = (x & 127) | 128;
+    x = Math.floor(x / 128);
+  }
+  buf[p++] = x;
+  return p;
+}
+
+/**
+ * Sequential decoder of one run's line stream (see ExternalScatter.encodeGroups): `line` and `count`
+ * are the next touched line and its number of elements in the run; `line` is Infinity at the end.
+ */
+class LineStreamReader {
+  line = -1;
+  count = 0;
+  private p = 0;
+  private len = 0;
+  private filePos: number;
+  private readonly end: number;
+
+  constructor(private readonly fd: number, run: Run, private readonly buf: Uint8Array) {
+    this.filePos = run.linesPos;
+    this.end = run.linesPos + run.linesLen;
+    this.next();
+  }
+
+  next(): void {
+    if (this.p === this.len && !this.refill()) {
+      this.line = Infinity;
+      return;
+    }
+    let b = this.buf[this.p++]!;
+    let line = this.line + 1;
+    if (b === 0) {
+      line += this.varint();
+      b = this.byte();
+    }
+    this.count = b === 255 ? this.varint() : b;
+    this.line = line;
+  }
+
+  private byte(): number {
+    if (this.p === this.len && !this.refill()) throw new CrispyxError("internal error: temporary line stream ended early");
+    return this.buf[this.p++]!;
+  }
+
+  private varint(): number {
+    let x = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      x += (b & 127) * scale;
+      if (b < 128) return x;
+      scale *= 128;
+    }
+  }
+
+  private refill(): boolean {
+    const len = Math.min(this.buf.length, this.end - this.filePos);
+    if (len <= 0) return false;
+    readExact(this.fd, this.buf.subarray(0, len), this.filePos);
+    this.filePos += len;
+    this.p = 0;
+    this.len = len;
+    return true;
   }
 }
 

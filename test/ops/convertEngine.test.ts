@@ -107,3 +107,58 @@ test("lines mode (whole lines moved as blocks, split across runs when needed) gi
     }
   }
 });
+
+test("spilled runs store only the lines they touch: line-stream bytes and merge pieces do not grow with lines × runs", () => {
+  // 2 million destination lines, ~40 runs each touching ~150 lines (clustered, so gaps need 1- to
+  // 3-byte varints), plus one hot line with 300+ elements per run (counts >= 255). Dense per-run counts
+  // would be 4 bytes × 2M × 40 = 320 MB spilled and 80M (line, run) visits in the merge.
+  const nDest = 2_000_000;
+  const elems: { dest: number; minor: number; value: number }[] = [];
+  for (let i = 0; i < 12000; i++) {
+    const hot = i % 40 < 13;
+    elems.push({ dest: hot ? 777_777 : Math.floor(rand() * rand() * nDest), minor: i, value: i % 7 });
+  }
+  const want = reference(nDest, elems);
+  const spillPath = join(dir, "sparse-lines");
+  const s = new ExternalScatter({ nDest, values: Float32Array, memoryBudget: 1 << 20, spillPath, bufferElements: 300 });
+  for (const e of elems) {
+    s.makeRoom(1);
+    s.dest[s.n] = e.dest;
+    s.minor[s.n] = e.minor;
+    (s.values as Float32Array)[s.n++] = e.value;
+  }
+  const minor: number[] = [], values: number[] = [];
+  const ends = new Float64Array(nDest);
+  let next = 0;
+  s.finish({
+    elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
+    lineEnds(start: number, e: Float64Array, n: number) {
+      assert.equal(start, next);
+      ends.set(e.subarray(0, n), start);
+      next += n;
+    },
+  });
+  assert.equal(next, nDest);
+  assert.ok(s.spilledRuns >= 40, `${s.spilledRuns} runs`);
+  assert.deepEqual(minor, want.minor);
+  assert.deepEqual(values, want.values);
+  for (let j = 0; j < nDest; j += 997) assert.equal(ends[j], want.ends[j], `end of line ${j}`);
+  assert.equal(ends[nDest - 1], elems.length);
+  const { lineStreamBytes, mergePieces, mergeWindows } = s.stats;
+  assert.ok(lineStreamBytes <= 8 * elems.length, `line streams: ${lineStreamBytes} bytes for ${elems.length} elements`);
+  assert.ok(mergePieces <= elems.length, `merge pieces: ${mergePieces}`);
+  assert.ok(mergeWindows <= 2 * (nDest / 65536 + elems.length / 300 + 1), `merge windows: ${mergeWindows}`);
+});
+
+test("lines longer than the merge window and than the buffer are merged whole and in arrival order", () => {
+  // A buffer above the merge window (65536 elements): line 0 (75 000 elements) alone exceeds the window
+  // and must still be taken whole; line 1 (250 000) exceeds the buffer and is streamed through it.
+  const elems: { dest: number; minor: number; value: number }[] = [];
+  for (let i = 0; i < 400_000; i++) elems.push({ dest: i < 250_000 ? 1 : i % 2 === 0 ? 0 : 2 + (i % 5), minor: i, value: i % 11 });
+  const got = run(7, elems, Float32Array, 100_000);
+  const want = reference(7, elems);
+  assert.ok(got.spilled >= 4);
+  assert.deepEqual(got.ends, want.ends);
+  assert.ok(got.minor.every((m, k) => m === want.minor[k]), "minor indices in stable order");
+  assert.ok(got.values.every((v, k) => v === want.values[k]), "values in stable order");
+});
