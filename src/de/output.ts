@@ -112,11 +112,11 @@ function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32A
   const n = t.genes.length;
   let width = 1;
   for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
-  const tables: { key: string; dtype: RecFieldSpec["dtype"]; value: (g: number, j: number) => number }[] = [
-    { key: "scores", dtype: "float32", value: (g, j) => t.scores[g * n + j]! },
-    { key: "pvals", dtype: "float64", value: (g, j) => t.pvals[g * n + j]! },
-    { key: "pvals_adj", dtype: "float64", value: (g, j) => t.pvalsAdj[g * n + j]! },
-    { key: "logfoldchanges", dtype: "float32", value: (g, j) => t.logfoldchanges[g * n + j]! },
+  const tables: { key: string; src: Float64Array | Float32Array; Out: Float32ArrayConstructor | Float64ArrayConstructor }[] = [
+    { key: "scores", src: t.scores, Out: Float32Array },
+    { key: "pvals", src: t.pvals, Out: Float64Array },
+    { key: "pvals_adj", src: t.pvalsAdj, Out: Float64Array },
+    { key: "logfoldchanges", src: t.logfoldchanges, Out: Float32Array },
   ];
   const nameSpecs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const }));
   createRecArray(file, `${base}/names`, nameSpecs, n);
@@ -129,19 +129,21 @@ function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32A
     writeRecArrayRows(file, `${base}/names`, nameSpecs, r0, r1 - r0, cols, cache);
   }
   for (const tab of tables) {
-    const specs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: tab.dtype }));
+    const specs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: tab.Out === Float32Array ? "float32" : "float64" }));
     createRecArray(file, `${base}/${tab.key}`, specs, n);
-    const Ctor = tab.dtype === "float32" ? Float32Array : Float64Array;
+    // Every field has the same type, so a block of records is simply a [rows × groups] matrix.
     for (let r0 = 0; r0 < n; r0 += block) {
       const r1 = Math.min(n, r0 + block);
-      const cols = orders.map((o, g) => {
-        const c = new Ctor(r1 - r0);
-        for (let r = r0; r < r1; r++) c[r - r0] = tab.value(g, o[r]!);
-        return c;
-      });
-      writeRecArrayRows(file, `${base}/${tab.key}`, specs, r0, r1 - r0, cols);
+      const out = new tab.Out((r1 - r0) * G);
+      for (let g = 0; g < G; g++) gatherRanked(tab.src, g * n, orders[g]!, r0, r1, out, g, G);
+      file.writeRecords(`${base}/${tab.key}`, r0, r1 - r0, new Uint8Array(out.buffer));
     }
   }
+}
+
+/** out[(r - r0)·stride + col] = src[offset + order[r]] for r in [r0, r1): one group's ranked values into a record block. */
+function gatherRanked(src: Float64Array | Float32Array, offset: number, order: Int32Array, r0: number, r1: number, out: Float64Array | Float32Array, col: number, stride: number): void {
+  for (let r = r0, at = col; r < r1; r++, at += stride) out[at] = src[offset + order[r]!]!;
 }
 
 /** CSV text of a field: quoted when it holds a comma, quote or line break. */

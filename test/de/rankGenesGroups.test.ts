@@ -61,6 +61,16 @@ function checkAgainst(outputPath: string, key: string): string[] {
     const names = ((rgg.names as RecArray).fields.find((f) => f.name === g)!.data as string[]);
     const scores = (rgg.scores as RecArray).fields.find((f) => f.name === g)!.data as Float32Array;
     for (let k = 1; k < n; k++) assert.ok(scores[k - 1]! >= scores[k]!, `${g}: ranked scores descend`);
+    // Every ranked table row holds the layers' values of the gene named in that row.
+    const field = (key: string) => (rgg[key] as RecArray).fields.find((f) => f.name === g)!.data as Float64Array | Float32Array;
+    const [pv, pa, lf] = [field("pvals"), field("pvals_adj"), field("logfoldchanges")];
+    for (let k = 0; k < n; k++) {
+      const j = GENES.indexOf(names[k]!);
+      assert.equal(scores[k], Math.fround(layer("scores")[i * n + j]!), `${g} rank ${k} score`);
+      assert.equal(pv[k], layer("pvals")[i * n + j], `${g} rank ${k} pval`);
+      assert.equal(pa[k], layer("pvals_adj")[i * n + j], `${g} rank ${k} pval_adj`);
+      assert.equal(lf[k], lfc[i * n + j], `${g} rank ${k} lfc`);
+    }
     const ours = names.slice(0, 100);
     const cut = Math.fround([...r.scores].sort((x, y) => y - x)[99]!);
     const byName = new Map(GENES.map((gn, j) => [gn, r.scores[j]!]));
