@@ -15,7 +15,7 @@ import { tieTerm } from "../stats/ties.ts";
 
 /** One gene chunk's values, grouped by gene then by slot (slot 0 = control). */
 export interface GeneChunk {
-  /** Non-zero values; those of gene j (chunk-local) and slot s are values[ptr[j·S+s] .. ptr[j·S+s+1]). */
+  /** Non-zero values, slot-major: those of slot s and gene j (chunk-local) are values[ptr[s·count+j] .. ptr[s·count+j+1]). */
   values: Float32Array | Float64Array;
   ptr: Int32Array;
   /** First gene of the chunk (global index) and its number of genes. */
@@ -70,9 +70,9 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
   const n2 = ctx.sizes[0]!;
   for (let j = from; j < to; j++) {
     const gene = chunk.g0 + j;
-    const base = j * S;
+    const count = chunk.count;
     // Control: sort non-zeros once; the zeros are one tie block.
-    const c0 = ptr[base]!, c1 = ptr[base + 1]!;
+    const c0 = ptr[j]!, c1 = ptr[j + 1]!;
     const mc = c1 - c0;
     scratch.ensure(mc, 0);
     const C = scratch.ctrl;
@@ -89,7 +89,7 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
     }
     for (let s = 1; s < S; s++) {
       const n1 = ctx.sizes[s]!;
-      const g0 = ptr[base + s]!, g1 = ptr[base + s + 1]!;
+      const g0 = ptr[s * count + j]!, g1 = ptr[s * count + j + 1]!;
       const kg = g1 - g0;
       scratch.ensure(0, kg);
       const V = scratch.grp;
