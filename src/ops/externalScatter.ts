@@ -23,9 +23,9 @@
  * arrival order inside a line). Work: O(nnz + touched (line, run) pairs + windows × runs), with
  * touched pairs ≤ nnz; every run is still read sequentially.
  *
- * Memory: about (16 + 2 × bytes per value) per buffered element + 4 bytes per destination line
- * (8 in lines mode); the buffer size follows the memory budget, so peak memory does not depend on the
- * number of non-zeros.
+ * Memory: about (16 + 2 × bytes per value) per buffered element + 4 bytes per destination line (8 in
+ * lines mode or with at most 65 536 lines); the buffer size follows the memory budget, so peak memory
+ * does not depend on the number of non-zeros.
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { CrispyxError } from "../errors.ts";
@@ -85,6 +85,8 @@ export interface ScatterStats {
   mergePieces: number;
   /** Windows of destination lines the merge went through. */
   mergeWindows: number;
+  /** Buffers sorted most significant digit first, moving blocks (long ascending runs of lines). */
+  blockSorts: number;
 }
 
 /**
@@ -117,6 +119,9 @@ const MIN_CAPACITY = 1 << 16;
 /** Destination lines up to this many are sorted in one counting pass (with per-run counts per line). */
 const ONE_PASS_LINES = 4096;
 
+/** Up to this many destination lines (genes, say), per-run counts per line are kept in an array. */
+const COUNTED_LINES = 1 << 16;
+
 /** Bytes per buffered element: destination + minor + value, then their sorted copies. */
 function bytesPerElement(valueBytes: number, nDest: number, lines: boolean): number {
   // destination, minor, value, their sorted copies, and a second destination array for radix passes
@@ -124,14 +129,14 @@ function bytesPerElement(valueBytes: number, nDest: number, lines: boolean): num
   return 4 + 4 + valueBytes + 4 + valueBytes + (lines || nDest > ONE_PASS_LINES ? 4 : 0);
 }
 
-/** Bytes per destination line: the totals over all runs, plus per-run offsets in lines mode. */
-function bytesPerLine(lines: boolean): number {
-  return lines ? 8 : 4;
+/** Bytes per destination line: the totals over all runs, plus per-run counts (lines mode, few lines). */
+function bytesPerLine(nDest: number, lines: boolean): number {
+  return lines || nDest <= COUNTED_LINES ? 8 : 4;
 }
 
 /** How many elements one buffer holds for this budget (never below 64 Ki). */
 export function bufferCapacity(memoryBudget: number, nDest: number, valueBytes: number, lines = false): number {
-  const usable = memoryBudget - bytesPerLine(lines) * nDest;
+  const usable = memoryBudget - bytesPerLine(nDest, lines) * nDest;
   return Math.max(MIN_CAPACITY, Math.floor(usable / bytesPerElement(valueBytes, nDest, lines)));
 }
 
@@ -177,7 +182,7 @@ export class ExternalScatter {
   private spilled = 0;
   private stream: Uint8Array | null = null;
   private streamN = 0;
-  private readonly st: ScatterStats = { lineStreamBytes: 0, mergePieces: 0, mergeWindows: 0 };
+  private readonly st: ScatterStats = { lineStreamBytes: 0, mergePieces: 0, mergeWindows: 0, blockSorts: 0 };
   total = 0;
 
   constructor(private readonly plan: ScatterPlan) {
@@ -191,7 +196,7 @@ export class ExternalScatter {
     this.sortedMinor = new Int32Array(this.capacity);
     this.sortedValues = new plan.values(this.capacity);
     this.lineTotals = new Uint32Array(plan.nDest);
-    this.runCounts = lines || plan.nDest <= ONE_PASS_LINES ? new Uint32Array(plan.nDest) : null;
+    this.runCounts = lines || plan.nDest <= COUNTED_LINES ? new Uint32Array(plan.nDest) : null;
     if (lines) this.lineEnd = new Uint32Array(this.capacity);
   }
 
@@ -222,8 +227,7 @@ export class ExternalScatter {
     const n = this.n;
     const { dest } = this;
     const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, this.plan.nDest))));
-    const passes = bits <= 12 ? 1 : Math.ceil(bits / 11);
-    if (passes === 1) {
+    if (this.plan.nDest <= ONE_PASS_LINES) {
       const counts = this.runCounts!;
       counts.fill(0);
       for (let k = 0; k < n; k++) counts[dest[k]!]!++;
@@ -231,26 +235,62 @@ export class ExternalScatter {
       return;
     }
     this.tmpDest ??= new Uint32Array(this.capacity);
-    const width = Math.ceil(bits / passes);
-    const mask = (1 << width) - 1;
-    // A = (dest, minor, values), B = (tmpDest, sortedMinor, sortedValues); passes alternate A→B→A….
-    let src = { d: dest, m: this.minor, v: this.values };
-    let dst = { d: this.tmpDest, m: this.sortedMinor, v: this.sortedValues };
-    for (let p = 0; p < passes; p++) {
-      const shift = p * width;
-      const hist = new Uint32Array(mask + 1);
-      const sd = src.d;
-      for (let k = 0; k < n; k++) hist[(sd[k]! >>> shift) & mask]!++;
-      scatterPass(sd, src.m, src.v, dst.d, dst.m, dst.v, n, shift, mask, hist);
-      [src, dst] = [dst, src];
+    // Runs of consecutive elements sharing the high digit ("blocks") decide the method. A CSC input
+    // arrives as one ascending run of cells per gene, so blocks are long: sort most significant digit
+    // first, A: by the high bits, moving blocks as such (a few sequential copies), then B: each high
+    // bucket (small, so cache-resident) by the low bits. Short blocks (a CSR input, ~300 genes per cell):
+    // LSD radix passes, element by element.
+    const H = Math.min(bits, Math.max(bits - 11, Math.ceil(Math.log2(Math.max(1, n) / 16384)), 1));
+    const low = bits - H;
+    // (Judged on a sample: the input's layout does not change along the buffer.)
+    const sample = Math.min(n, 1 << 16);
+    let blocks = 0;
+    for (let k = 0, prev = -1; k < sample; k++) {
+      const b = dest[k]! >>> low;
+      if (b !== prev) {
+        blocks++;
+        prev = b;
+      }
     }
-    // The result is in `src`; make it the sorted* arrays and tmpDest (the others are free scratch now).
-    if (src.m !== this.sortedMinor) {
+    let resultInA = true;
+    const msd = sample >= 8 * blocks;
+    if (msd) {
+      this.st.blockSorts++;
+      const hist = new Uint32Array(2 ** H);
+      for (let k = 0; k < n; k++) hist[dest[k]! >>> low]!++;
+      const ends = blockScatter(dest, this.minor, this.values, this.tmpDest, this.sortedMinor, this.sortedValues, n, low, hist);
+      // A = (dest, minor, values) → B = (tmpDest, sortedMinor, sortedValues) → A.
+      sortBuckets(this.tmpDest, this.sortedMinor, this.sortedValues, dest, this.minor, this.values, ends, low);
+    } else {
+      const counts = this.runCounts;
+      if (counts) {
+        counts.fill(0);
+        for (let k = 0; k < n; k++) counts[dest[k]!]!++;
+      }
+      const passes = Math.ceil(bits / 11);
+      const width = Math.ceil(bits / passes);
+      const mask = (1 << width) - 1;
+      // A = (dest, minor, values), B = (tmpDest, sortedMinor, sortedValues); passes alternate A→B→A….
+      let src = { d: dest, m: this.minor, v: this.values };
+      let dst = { d: this.tmpDest, m: this.sortedMinor, v: this.sortedValues };
+      for (let p = 0; p < passes; p++) {
+        const shift = p * width;
+        const digits = new Uint32Array(mask + 1);
+        const sd = src.d;
+        for (let k = 0; k < n; k++) digits[(sd[k]! >>> shift) & mask]!++;
+        // The last pass also writes the sorted destinations, unless per-line counts are kept.
+        scatterPass(sd, src.m, src.v, p === passes - 1 && counts ? null : dst.d, dst.m, dst.v, n, shift, mask, digits);
+        [src, dst] = [dst, src];
+      }
+      resultInA = src.m === this.minor;
+    }
+    // Make the result the sorted* arrays and tmpDest (the others are free scratch now).
+    if (resultInA) {
       [this.minor, this.sortedMinor] = [this.sortedMinor, this.minor];
       [this.values, this.sortedValues] = [this.sortedValues, this.values];
       [this.dest, this.tmpDest] = [this.tmpDest, this.dest];
     }
-    this.sortedDest = this.tmpDest;
+    this.sortedDest = this.runCounts && !msd ? null : this.tmpDest;
   }
 
   /** Lines mode: a stable counting sort of whole lines by destination, moved as blocks. */
@@ -576,6 +616,99 @@ export class ExternalScatter {
     for (let r = 0; r < R; r++) {
       if (readers[r]!.line !== Infinity || !cursors[r]!.done) throw new CrispyxError("internal error: a run was not fully merged");
     }
+  }
+}
+
+/**
+ * Stable scatter by the high digit d >>> shift (`hist` holds their counts), moving each run of
+ * consecutive elements with the same high digit as one block. Returns the buckets' ends.
+ */
+function blockScatter(
+  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array, outM: Int32Array, outV: TypedArray,
+  n: number, shift: number, hist: Uint32Array,
+): Float64Array {
+  const nBuckets = hist.length;
+  const start = new Float64Array(nBuckets);
+  let acc = 0;
+  for (let b = 0; b < nBuckets; b++) {
+    start[b] = acc;
+    acc += hist[b]!;
+  }
+  const vi = v as unknown as number[];
+  const vo = outV as unknown as number[];
+  let k = 0;
+  while (k < n) {
+    const b = d[k]! >>> shift;
+    let e = k + 1;
+    while (e < n && d[e]! >>> shift === b) e++;
+    const q = start[b]!;
+    start[b] = q + (e - k);
+    if (e - k < 256) {
+      for (let i = k, o = q; i < e; i++, o++) {
+        outD[o] = d[i]!;
+        outM[o] = m[i]!;
+        vo[o] = vi[i]!;
+      }
+    } else {
+      outD.set(d.subarray(k, e), q);
+      outM.set(m.subarray(k, e), q);
+      (outV as unknown as { set(a: TypedArray, o: number): void }).set(v.subarray(k, e), q);
+    }
+    k = e;
+  }
+  return start; // now each bucket's end
+}
+
+/**
+ * Stage B of the buffer sort: the elements are grouped by high digit, group b ending at ends[b]; sort
+ * each group by the low `shift` bits (stable) into out*: insertion sort for small groups, else a
+ * counting sort.
+ */
+function sortBuckets(
+  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array, outM: Int32Array, outV: TypedArray,
+  ends: Float64Array, shift: number,
+): void {
+  const lowMask = shift === 0 ? 0 : (2 ** shift - 1) >>> 0;
+  const hist = new Uint32Array(lowMask + 1);
+  const vi = v as unknown as number[];
+  const vo = outV as unknown as number[];
+  let s = 0;
+  for (let b = 0; b < ends.length; b++) {
+    const e = ends[b]!;
+    const len = e - s;
+    if (len < 48) {
+      // Insertion sort by destination into out* (stable: only strictly greater elements move).
+      for (let i = s; i < e; i++) {
+        const key = d[i]!, mi = m[i]!, vv = vi[i]!;
+        let o = i;
+        while (o > s && outD[o - 1]! > key) {
+          outD[o] = outD[o - 1]!;
+          outM[o] = outM[o - 1]!;
+          vo[o] = vo[o - 1]!;
+          o--;
+        }
+        outD[o] = key;
+        outM[o] = mi;
+        vo[o] = vv;
+      }
+    } else {
+      hist.fill(0);
+      for (let i = s; i < e; i++) hist[d[i]! & lowMask]!++;
+      let acc = s;
+      for (let j = 0; j <= lowMask; j++) {
+        const c = hist[j]!;
+        hist[j] = acc;
+        acc += c;
+      }
+      for (let i = s; i < e; i++) {
+        const key = d[i]!;
+        const q = hist[key & lowMask]!++;
+        outD[q] = key;
+        outM[q] = m[i]!;
+        vo[q] = vi[i]!;
+      }
+    }
+    s = e;
   }
 }
 

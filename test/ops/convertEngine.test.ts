@@ -162,3 +162,37 @@ test("lines longer than the merge window and than the buffer are merged whole an
   assert.ok(got.minor.every((m, k) => m === want.minor[k]), "minor indices in stable order");
   assert.ok(got.values.every((v, k) => v === want.values[k]), "values in stable order");
 });
+
+test("ascending runs of destinations (a CSC input read gene by gene) take the block sort and give the stable sort", () => {
+  for (const nDest of [5000, 70000, 300000]) {
+    // 60 "genes", each an ascending subset of the lines: dense, sparse or a narrow band (buckets of
+    // every size: empty, below and above the insertion-sort limit).
+    const elems: { dest: number; minor: number; value: number }[] = [];
+    for (let g = 0; g < 60; g++) {
+      const p = [0.3, 0.02, 0.001][g % 3]!;
+      const lo = g % 5 === 4 ? Math.floor(rand() * nDest * 0.9) : 0;
+      const hi = g % 5 === 4 ? lo + Math.floor(nDest / 10) : nDest;
+      for (let c = lo; c < hi; c++) if (rand() < p) elems.push({ dest: c, minor: g, value: (g * 7 + c) % 13 });
+    }
+    const want = reference(nDest, elems);
+    for (const buf of [elems.length, 20011, 4099]) {
+      const spillPath = join(dir, `blocks-${nDest}-${buf}`);
+      const s = new ExternalScatter({ nDest, values: Float64Array, memoryBudget: 1 << 20, spillPath, bufferElements: buf });
+      for (const e of elems) {
+        s.makeRoom(1);
+        s.dest[s.n] = e.dest;
+        s.minor[s.n] = e.minor;
+        (s.values as Float64Array)[s.n++] = e.value;
+      }
+      const minor: number[] = [], values: number[] = [], ends: number[] = [];
+      s.finish({
+        elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
+        lineEnds(_start: number, e: Float64Array, n: number) { for (let k = 0; k < n; k++) ends.push(e[k]!); },
+      });
+      assert.ok(s.stats.blockSorts >= 1, `block sort used (${nDest} lines, buffer ${buf})`);
+      assert.deepEqual(ends, want.ends, `ends, ${nDest} lines, buffer ${buf}`);
+      assert.ok(minor.every((m, k) => m === want.minor[k]), `minor, ${nDest} lines, buffer ${buf}`);
+      assert.ok(values.every((v, k) => v === want.values[k]), `values, ${nDest} lines, buffer ${buf}`);
+    }
+  }
+});
