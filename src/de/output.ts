@@ -9,7 +9,7 @@ import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
 import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
-import { createRecArray, writeRecArrayRows, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
+import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
 import { argsortFloat64 } from "../stats/argsort.ts";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
@@ -122,11 +122,14 @@ function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32A
   createRecArray(file, `${base}/names`, nameSpecs, n);
   // Records of all groups side by side: write in blocks of ~8 MB.
   const block = Math.max(1, Math.floor((8 << 20) / Math.max(1, G * Math.max(width, 8))));
-  const cache = new Map<string, Uint8Array>();
+  // Each gene's name once as a zero-padded fixed-width field; a block of records is then byte copies.
+  const padded = new Uint8Array(n * width);
+  t.genes.forEach((g, j) => padded.set(Buffer.from(g), j * width));
   for (let r0 = 0; r0 < n; r0 += block) {
     const r1 = Math.min(n, r0 + block);
-    const cols = orders.map((o) => Array.from(o.subarray(r0, r1), (j) => t.genes[j]!));
-    writeRecArrayRows(file, `${base}/names`, nameSpecs, r0, r1 - r0, cols, cache);
+    const out = new Uint8Array((r1 - r0) * G * width);
+    for (let g = 0; g < G; g++) gatherNames(padded, width, orders[g]!, r0, r1, out, g * width, G * width);
+    file.writeRecords(`${base}/names`, r0, r1 - r0, out);
   }
   for (const tab of tables) {
     const specs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: tab.Out === Float32Array ? "float32" : "float64" }));
@@ -138,6 +141,14 @@ function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32A
       for (let g = 0; g < G; g++) gatherRanked(tab.src, g * n, orders[g]!, r0, r1, out, g, G);
       file.writeRecords(`${base}/${tab.key}`, r0, r1 - r0, new Uint8Array(out.buffer));
     }
+  }
+}
+
+/** The padded names of one group's ranked genes into a block of records (`at`: the field's byte offset). */
+function gatherNames(padded: Uint8Array, width: number, order: Int32Array, r0: number, r1: number, out: Uint8Array, at: number, stride: number): void {
+  for (let r = r0; r < r1; r++, at += stride) {
+    const src = order[r]! * width;
+    for (let b = 0; b < width; b++) out[at + b] = padded[src + b]!;
   }
 }
 

@@ -123,6 +123,8 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
     let scores: Float64Array = new Float64Array(G * n);
     let pvals: Float64Array = new Float64Array(G * n);
+    // Ranked gene orders (by score) are made while worker threads compute the t-test's p-values.
+    let orders: Int32Array[] | null = null;
     if (method === "t-test") {
       // Threads pay off from ~10⁵ tests, or when the caller asked for them explicitly.
       if (workers > 1 && (G * n >= 100_000 || options.workers !== undefined)) {
@@ -133,7 +135,10 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         welchTTest(stats, plan.sizes, ctx.scores, ctx.pvals, df);
         const pool = new WorkerPool(workers, ctx);
         try {
-          await pool.tTestPValues(df);
+          const pending = pool.tTestPValues(df);
+          pending.catch(() => undefined); // awaited just below
+          orders = plan.groups.map((_, g) => rankOrder(ctx.scores, g * n, n));
+          await pending;
         } finally {
           await pool.close();
         }
@@ -152,7 +157,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
     mkdirSync(dirname(outputPath), { recursive: true });
     const tables = finishTables(method, options, plan, genes, stats.sums, stats.nnz, scores, pvals, options.tieCorrect ?? true);
-    const orders = plan.groups.map((_, g) => rankOrder(scores, g * n, n));
+    orders ??= plan.groups.map((_, g) => rankOrder(scores, g * n, n));
     const warnings = await writeDeH5ad(outputPath, tables, orders);
     if (csvPath) await writeDeCsv(csvPath, tables, orders);
     return {
