@@ -49,10 +49,16 @@ export function writeSignificant(x: number, out: Uint8Array, pos: number): numbe
   let m = Math.round(scale(a, DIGITS - 1 - e));
   if (m < LOW) { e--; m = Math.round(scale(a, DIGITS - 1 - e)); } // log10 rounded up
   if (m >= LIMIT) { e++; m = Math.round(scale(a, DIGITS - 1 - e)); } // rounding carried to a new digit
-  // The 9 digits of m, trailing zeros dropped.
+  // The 9 digits of m (< 10⁹, so int32 arithmetic), trailing zeros dropped.
+  let mi = m | 0;
   let n = DIGITS;
-  while (n > 1 && m % 10 === 0) { m /= 10; n--; }
-  for (let i = n - 1; i >= 0; i--) { digitBuf[i] = ZERO + (m % 10); m = Math.floor(m / 10); }
+  let q = (mi / 10) | 0;
+  while (n > 1 && mi - q * 10 === 0) { mi = q; q = (mi / 10) | 0; n--; }
+  for (let i = n - 1; i >= 0; i--) {
+    q = (mi / 10) | 0;
+    digitBuf[i] = ZERO + mi - q * 10;
+    mi = q;
+  }
   if (e >= -4 && e < DIGITS) {
     if (e < 0) {
       out[pos++] = ZERO;

@@ -14,6 +14,7 @@ import type { TypedArray } from "../io/h5/types.ts";
 import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
+import { ArrayPool } from "../core/arrayPool.ts";
 import type { GroupPlan } from "./groups.ts";
 import { BAND_VALUES, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
@@ -126,27 +127,36 @@ export function buildChunk(
     const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (reader.info.nnz / Math.max(1, nObs)) * 12);
     const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : reader.info.nnz / Math.max(1, nObs))));
     const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget }, 0.1));
-    for (let r0 = 0; r0 < nObs; r0 += step) {
-      throwIfAborted(opts.signal);
-      const r1 = Math.min(nObs, r0 + step);
-      const b = reader.rows(r0, r1);
-      if (b.type === "array") {
-        const d = b.data as TypedArray as unknown as ArrayLike<number>;
-        for (let r = 0; r < r1 - r0; r++) {
-          const slot = cellSlot[r0 + r]!;
-          if (slot < 0) continue;
-          for (let j = g0; j < g1; j++) {
-            const v = d[r * nGenes + j]!;
-            if (v !== 0) values[cursor[slot * count + j - g0]!++] = v;
+    // CSR bands are read into recycled buffers.
+    const pool = format === "csr" ? new ArrayPool() : null;
+    const previous = reader.pool;
+    reader.pool = pool;
+    try {
+      for (let r0 = 0; r0 < nObs; r0 += step) {
+        throwIfAborted(opts.signal);
+        const r1 = Math.min(nObs, r0 + step);
+        const b = reader.rows(r0, r1);
+        if (b.type === "array") {
+          const d = b.data as TypedArray as unknown as ArrayLike<number>;
+          for (let r = 0; r < r1 - r0; r++) {
+            const slot = cellSlot[r0 + r]!;
+            if (slot < 0) continue;
+            for (let j = g0; j < g1; j++) {
+              const v = d[r * nGenes + j]!;
+              if (v !== 0) values[cursor[slot * count + j - g0]!++] = v;
+            }
           }
+        } else {
+          const m = b as SparseMatrix;
+          const data = m.data instanceof Float32Array || m.data instanceof Float64Array ? m.data : Float64Array.from(m.data as ArrayLike<number>);
+          const idx = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number | bigint>, Number);
+          const ip = m.indptr instanceof Int32Array ? m.indptr : Float64Array.from(m.indptr as ArrayLike<number | bigint>, Number);
+          scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
+          pool?.give(m.data, m.indices);
         }
-      } else {
-        const m = b as SparseMatrix;
-        const data = m.data instanceof Float32Array || m.data instanceof Float64Array ? m.data : Float64Array.from(m.data as ArrayLike<number>);
-        const idx = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number | bigint>, Number);
-        const ip = m.indptr instanceof Int32Array ? m.indptr : Float64Array.from(m.indptr as ArrayLike<number | bigint>, Number);
-        scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
       }
+    } finally {
+      reader.pool = previous;
     }
   }
   return { values, ptr, g0, count };
