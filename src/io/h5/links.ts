@@ -1,7 +1,9 @@
 /**
- * Byte-level link edits on a CLOSED HDF5 file: point a link at another object, or delete a link.
- * h5wasm exports no H5Ldelete/H5Lmove, so crispyx's crash-safe in-place edits (../anndata/edit.ts) patch
- * the few bytes that hold a link, each patch one small positioned write followed by fsync.
+ * Byte-level edits on a CLOSED HDF5 file: point a link at another object, or delete a link; and, for
+ * direct matrix writes (../anndata/directSparseWriter.ts), point a placeholder dataset at bytes written
+ * after the file's allocated space. h5wasm exports no H5Ldelete/H5Lmove, so crispyx's crash-safe in-place
+ * edits (../anndata/edit.ts) patch the few bytes that hold a link, each patch one small positioned write
+ * followed by fsync. `objectMessages` is the read-only entry point used by ./rawStorage.ts.
  *
  * What is understood (HDF5 File Format Specification, "Disk Format: Level 1/2"):
  * - superblocks v0/v1 (root = a symbol table entry) and v2/v3 (root = an object header address);
