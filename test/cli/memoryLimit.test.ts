@@ -35,7 +35,9 @@ for (const [name, args] of COMMANDS) {
     const small = peakKb(["--memory-limit", "4M", ...args(join(tmp.path, `${name}-small.h5ad`))]);
     const big = peakKb(["--memory-limit", "2G", ...args(join(tmp.path, `${name}-big.h5ad`))]);
     console.log(`${name}: peak with 4M ${small} KB, with 2G ${big} KB`);
-    assert.ok(big - small > 40_000, `peak with 4M ${small} KB, with 2G ${big} KB`);
+    // X's arrays are ~58 MB: an honoured budget separates the runs by tens of MB (noise: a few MB). The report's
+    // base (Vega) is larger and its difference smaller (~31–34 MB measured), hence its lower bar.
+    assert.ok(big - small > (name === "report" ? 20_000 : 40_000), `peak with 4M ${small} KB, with 2G ${big} KB`);
     if (name !== "report") {
       // Same result whatever the block size.
       const a = spawnSync(process.execPath, [CLI, "info", "--json", join(tmp.path, `${name}-small.h5ad`)], { encoding: "utf8" });
