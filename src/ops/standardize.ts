@@ -29,6 +29,7 @@ import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
 import { copyAttrs, copyElement, type CopyOptions } from "./copyElements.ts";
+import { copySparseDirect, createDirectPlaceholders, directCopySpec } from "../io/anndata/directSparseWriter.ts";
 import { readLabelCodes } from "./sort.ts";
 import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
 
@@ -199,7 +200,10 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
     const plan = planStandardization(src, input, opts);
     mkdirSync(dirname(resolve(output)), { recursive: true });
     const copy = { signal: opts.signal, blockBytes: opts.blockBytes };
-    await writeAtomically(output, (tmp) => {
+    const onBytes = (b: number) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" });
+    // A sparse X is copied straight into the output after HDF5 has written the rest (no WebAssembly copies).
+    const directX = directCopySpec(src, "/X");
+    await writeAtomically(output, async (tmp) => {
       const dst = H5File.open(tmp, "w");
       try {
         copyAttrs(src, dst, "/", "/");
@@ -209,7 +213,10 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
           if (key === "obs") writeObs(src, dst, plan.obs, copy);
           else if (key === "var" && plan.var) writeElem(dst, "/var", plan.var);
           else if (key === "uns") continue;
-          else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes: (b) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" }) } : copy);
+          else if (key === "X" && directX) {
+            createDirectPlaceholders(dst, "/X", directX);
+            copyAttrs(src, dst, "/X", "/X");
+          } else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes } : copy);
         }
         dst.createGroup("/uns");
         if (src.exists("/uns")) {
@@ -225,6 +232,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
       } finally {
         dst.close();
       }
+      if (directX) await copySparseDirect(src, "/X", tmp, "/X", directX, { blockBytes: opts.blockBytes, signal: opts.signal, onBytes });
     });
     return output;
   } finally {

@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pyJsonDumps, standardizeDataset, standardizedPath } from "../../src/ops/standardize.ts";
+import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
+import { directCopySpec } from "../../src/io/anndata/directSparseWriter.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { H5File } from "../../src/io/h5/file.ts";
 import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
@@ -75,8 +77,28 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.standardize)) {
   });
 }
 
+test("a contiguous sparse X (as anndata writes it) is copied straight into the output, as stored", async () => {
+  // normalizeTotalLog1p writes X contiguously (directly); standardising its output takes the direct copy.
+  const exp = EXPECTED.standardize.screen_csr;
+  const input = join(dir, "contiguous.h5ad");
+  await normalizeTotalLog1p(join(ROOT, exp.input), { output: input });
+  const fi = H5File.open(input, "r");
+  assert.equal(fi.info("/X/data").chunks, null);
+  assert.ok(directCopySpec(fi, "/X"), "eligible for the direct copy");
+  fi.close();
+  const before = sha256(input);
+  const out = await standardizeDataset(input, {
+    perturbationColumn: exp.perturbation_column, controlLabel: exp.control_label, geneNameColumn: exp.gene_name_column,
+    outputDir: join(dir, "contiguous"), blockBytes: 256, // many small blocks
+  });
+  assert.equal(sha256(input), before);
+  assertSameDatasets(out, input, "/X");
+  assert.deepEqual(readH5ad(out).var.index, exp.var_names);
+  written.push(out);
+});
+
 test("every standardised file opens in Python anndata", skipWithoutAnndata(), () => {
-  assert.equal(written.length, 3);
+  assert.equal(written.length, 4);
   for (const r of checkH5adMany(written)) assert.ok(!r.error, `${r.file}: ${r.error}`);
 });
 

@@ -26,6 +26,9 @@ import { endOfAllocation, pointContiguousDataset } from "../h5/links.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError } from "../../errors.ts";
 import { castArray, setSparseAttrs, type SparseWriterOptions } from "./matrixWriter.ts";
+import { describeMatrix, MatrixReader } from "./matrixReader.ts";
+import type { SparseMatrix } from "./model.ts";
+import { ArrayPool } from "../../core/arrayPool.ts";
 
 const INT32_MAX = 0x7fffffff;
 /** Push written data to disk every this many bytes, so the final sync before the rename has little left. */
@@ -216,5 +219,69 @@ export class DirectSparseWriter {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
+  }
+}
+
+/**
+ * The writer options that copy the sparse matrix at `path` of `src` unchanged (same format, shape, value and
+ * index types, contiguous storage) — or null when it cannot be copied directly as stored: not a csr/csc group,
+ * chunked or compressed arrays (their layout is kept by copying through HDF5), no stored elements, boolean
+ * values, or indptr and indices of different types (the writer gives both one type).
+ */
+export function directCopySpec(src: H5File, path: string): SparseWriterOptions | null {
+  try {
+    if (!src.isGroup(path)) return null;
+    const info = describeMatrix(src, path);
+    if (info.format === "dense" || info.nnz === 0 || info.dtype === "bool") return null;
+    const ptr = src.info(`${path}/indptr`).dtype;
+    const idx = src.info(`${path}/indices`).dtype;
+    if (ptr !== idx || (idx !== "int32" && idx !== "int64")) return null;
+    if (["data", "indices", "indptr"].some((k) => src.info(`${path}/${k}`).chunks !== null)) return null;
+    const opts: SparseWriterOptions = { format: info.format, shape: info.shape, dtype: info.dtype, nnz: info.nnz, indexDtype: idx };
+    return canWriteDirect(opts) ? opts : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stream the sparse matrix at `srcPath` into a file prepared with createDirectPlaceholders(…, spec) and closed
+ * by HDF5: blocks of about `blockBytes` read into recycled buffers and written on libuv's pool, two in flight.
+ * `onBytes` reports the bytes copied so far.
+ */
+export async function copySparseDirect(
+  src: H5File, srcPath: string, dstFile: string, dstPath: string, spec: SparseWriterOptions,
+  opts: { blockBytes?: number; signal?: AbortSignal; onBytes?: (bytes: number) => void } = {},
+): Promise<void> {
+  const reader = new MatrixReader(src, srcPath);
+  const w = DirectSparseWriter.open(dstFile, dstPath, spec);
+  const pool = new ArrayPool();
+  reader.pool = pool;
+  const inFlight: Promise<void>[] = [];
+  try {
+    const major = w.majorSize;
+    const perMajor = Math.max(1, (spec.nnz! / Math.max(1, major)) * (BYTES_OF[spec.dtype ?? "float32"] + BYTES_OF[spec.indexDtype ?? "int32"]));
+    const step = Math.max(1, Math.floor((opts.blockBytes ?? 16 << 20) / perMajor));
+    let bytes = 0;
+    for (let m0 = 0; m0 < major; m0 += step) {
+      if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error("operation was cancelled");
+      const m1 = Math.min(major, m0 + step);
+      const b = (spec.format === "csr" ? reader.rows(m0, m1) : reader.cols(m0, m1)) as SparseMatrix;
+      const done = w.appendPartsAsync(b.indptr, b.indices, b.data).then(() => pool.give(b.data, b.indices));
+      done.catch(() => undefined); // awaited below
+      inFlight.push(done);
+      bytes += b.data.byteLength + b.indices.byteLength;
+      opts.onBytes?.(bytes);
+      while (inFlight.length >= 2) await inFlight.shift();
+    }
+    await Promise.all(inFlight.splice(0));
+    await w.settle();
+    w.finish();
+  } catch (err) {
+    await Promise.allSettled([...inFlight, w.settle()]);
+    w.abort();
+    throw err;
+  } finally {
+    reader.pool = null;
   }
 }
