@@ -23,6 +23,9 @@ const DOT = 46;
 const SPECIAL: Record<string, Uint8Array> = {
   nan: Buffer.from("nan"), inf: Buffer.from("inf"), "-inf": Buffer.from("-inf"),
 };
+const LOG10_2 = Math.log10(2);
+const bits = new Float64Array(1);
+const hiWord = new Uint32Array(bits.buffer);
 /** Digits of the current number, most significant first. */
 const digitBuf = new Uint8Array(DIGITS);
 
@@ -45,7 +48,11 @@ export function writeSignificant(x: number, out: Uint8Array, pos: number): numbe
   if (x === -Infinity) return put(out, pos, SPECIAL["-inf"]!);
   if (x < 0) out[pos++] = 45; // "-"
   const a = Math.abs(x);
-  let e = Math.floor(Math.log10(a));
+  // Decimal exponent from the binary one (within 1 of floor(log10 a); the checks below settle it), instead
+  // of a log10 call per number. Subnormals (exponent bits 0) take log10.
+  bits[0] = a;
+  const e2 = (hiWord[1]! >>> 20) - 1023;
+  let e = e2 > -1023 ? Math.floor(e2 * LOG10_2) : Math.floor(Math.log10(a));
   let m = Math.round(scale(a, DIGITS - 1 - e));
   if (m < LOW) { e--; m = Math.round(scale(a, DIGITS - 1 - e)); } // log10 rounded up
   if (m >= LIMIT) { e++; m = Math.round(scale(a, DIGITS - 1 - e)); } // rounding carried to a new digit

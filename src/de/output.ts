@@ -184,16 +184,11 @@ export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]
   await writeAtomically(path, (tmp) => {
     const fd = openSync(tmp, "w");
     const buf = Buffer.allocUnsafe(BUF);
-    let pos = 0;
-    const flush = () => {
-      let done = 0;
-      while (done < pos) done += writeSync(fd, buf, done, pos - done);
-      pos = 0;
-    };
     try {
-      pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
-      t.groups.forEach((group, g) => {
-        const name = Buffer.from(csvField(group));
+      // `pos` stays a local of this function (no closure writes to it): it is updated ~10 times per row.
+      let pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
+      for (let g = 0; g < t.groups.length; g++) {
+        const name = Buffer.from(csvField(t.groups[g]!));
         const o = orders[g]!;
         // A group's fractions are k / n_cells: format each k once.
         const size = t.sizes[g + 1]!;
@@ -206,7 +201,7 @@ export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]
           let pgBytes = ptsBytes[k];
           if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
           const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
-          if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) flush();
+          if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) pos = flushBytes(fd, buf, pos);
           pos = putBytes(buf, pos, name);
           pos = putBytes(buf, pos, gene);
           pos = writeSignificant(t.scores[at]!, buf, pos);
@@ -220,10 +215,17 @@ export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]
           pos = putBytes(buf, pos, pgBytes);
           pos = putBytes(buf, pos, ctrl);
         }
-      });
-      flush();
+      }
+      flushBytes(fd, buf, pos);
     } finally {
       closeSync(fd);
     }
   });
+}
+
+/** Write buf[0, pos) to fd; returns the new position, 0. */
+function flushBytes(fd: number, buf: Uint8Array, pos: number): number {
+  let done = 0;
+  while (done < pos) done += writeSync(fd, buf, done, pos - done);
+  return 0;
 }
