@@ -104,3 +104,27 @@ test("files opened for writing read through HDF5 (its caches may hold unwritten 
   assert.deepEqual(f.read("/a", [2], [3]), Int32Array.of(2, 3, 4));
   f.close();
 });
+
+test("a read-only handle reads through HDF5 while the same file is open for writing in this process", () => {
+  const p = join(dir, "both.h5");
+  const w = H5File.open(p, "w");
+  w.createDataset("/a", { dtype: "int32", shape: [4], data: Int32Array.of(1, 2, 3, 4) });
+  w.close();
+  const writer = H5File.open(p, "r+");
+  writer.write("/a", [0], [2], Int32Array.of(7, 8)); // may sit in HDF5's caches
+  const reader = H5File.open(p, "r");
+  try {
+    assert.equal(reader.readsDirectly("/a"), false);
+    assert.deepEqual(reader.read("/a"), Int32Array.of(7, 8, 3, 4));
+  } finally {
+    reader.close();
+    writer.close();
+  }
+  const after = H5File.open(p, "r");
+  try {
+    assert.equal(after.readsDirectly("/a"), true);
+    assert.deepEqual(after.read("/a"), Int32Array.of(7, 8, 3, 4));
+  } finally {
+    after.close();
+  }
+});

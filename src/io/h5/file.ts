@@ -40,6 +40,8 @@ export interface CompoundMember {
 
 /** Files this process has open, so byte-level link edits never race the HDF5 library's caches. */
 const openFiles = new Map<string, number>();
+/** Of those, the ones open for writing: HDF5's caches may hold bytes the file does not have yet. */
+const openForWriting = new Map<string, number>();
 
 function realKey(path: string): string {
   try {
@@ -123,7 +125,11 @@ export class H5File implements Disposable {
     this.path = path;
     this.mode = mode;
     this.fileId = fileId;
+    this.key = realKey(path);
   }
+
+  /** The file's real path (the key of the open-file registries). */
+  private readonly key: string;
 
   /**
    * Open an existing file ("r", "r+") or create/overwrite one ("w").
@@ -144,6 +150,7 @@ export class H5File implements Disposable {
     if (id < 0n) throw new FileFormatError(`${path}: cannot open as HDF5`, { file: path });
     const key = realKey(path);
     openFiles.set(key, (openFiles.get(key) ?? 0) + 1);
+    if (mode !== "r") openForWriting.set(key, (openForWriting.get(key) ?? 0) + 1);
     return new H5File(path, mode, id);
   }
 
@@ -379,7 +386,8 @@ export class H5File implements Disposable {
     // Whole rows of uncompressed data in a file opened read-only: straight from the file, one copy.
     if (this.mode === "r" && info.dtype !== "bool" && rank >= 1 && (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1]))) {
       const lay = this.rawLayoutOf(p, info, BYTES_OF[dtype]);
-      if (lay) {
+      // Not while this process also has the file open for writing (its HDF5 caches are not on disk yet).
+      if (lay && !openForWriting.has(this.key)) {
         const rowElems = rank === 2 ? info.shape[1]! : 1;
         try {
           if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) return result;
@@ -407,7 +415,7 @@ export class H5File implements Disposable {
     this.check();
     const p = normalize(path);
     const info = this.info(p);
-    if (this.mode !== "r" || !isNumericDtype(info.dtype)) return false;
+    if (this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return false;
     return this.rawLayoutOf(p, info, BYTES_OF[info.dtype]) !== null;
   }
 
@@ -684,6 +692,11 @@ export class H5File implements Disposable {
     const n = (openFiles.get(key) ?? 1) - 1;
     if (n > 0) openFiles.set(key, n);
     else openFiles.delete(key);
+    if (this.mode !== "r") {
+      const w = (openForWriting.get(key) ?? 1) - 1;
+      if (w > 0) openForWriting.set(key, w);
+      else openForWriting.delete(key);
+    }
     try {
       Module.close_file(this.fileId);
     } catch (err) {
