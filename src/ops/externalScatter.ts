@@ -14,7 +14,7 @@
  *
  * A run is three regions: its minor indices and values (sorted by destination) and a "line stream"
  * saying which destination lines it touches and with how many elements — sparse, ~1 byte per touched
- * line plus a few bytes per gap (see encodeGroups), not 4 bytes for every line: with millions of
+ * line plus a few bytes per gap (see LineStreamWriter), not 4 bytes for every line: with millions of
  * destination lines (a cell-major output) and ~100 runs, dense per-run counts were 4 × lines × runs
  * bytes and the merge visited every (line, run) pair, a cost that grows as cells × nnz / budget.
  * The merge walks the destination lines in windows whose elements fit the output buffer (known from
@@ -65,7 +65,7 @@ export interface ScatterPlan {
 
 /** A spilled run: file offsets of its three regions. */
 interface Run {
-  /** Line stream: which destination lines the run touches and with how many elements (encodeGroups). */
+  /** Line stream: which destination lines the run touches and with how many elements (LineStreamWriter). */
   linesPos: number;
   linesLen: number;
   minorPos: number;
@@ -174,8 +174,6 @@ export class ExternalScatter {
   private lineTotals: Uint32Array;
   /** Per-run elements per line (one counting pass, or lines mode); null with radix passes. */
   private runCounts: Uint32Array | null;
-  /** After sortBuffer: the buffer's destinations in sorted order (radix passes), else null. */
-  private sortedDest: Uint32Array | null = null;
   private runs: Run[] = [];
   private fd: number | null = null;
   private filePos = 0;
@@ -215,15 +213,18 @@ export class ExternalScatter {
   }
 
   /**
-   * Stable sort of the buffer by destination, leaving the result in sorted* and, for encodeGroups,
-   * either per-line counts in `runCounts` or the sorted destinations in `sortedDest`. Few lines: one
+   * Stable sort of the buffer by destination, leaving the result in sorted* and telling `w` how many
+   * elements each destination line got (in line order). Few lines: one
    * counting-sort pass. Many lines (over 4096): LSD radix passes of at most 2^11 buckets, because
    * scattering into tens of thousands of places at once thrashes the caches and TLB (measured: 2 radix
    * passes beat 1 direct pass for 10 000 genes); no array per destination line is touched then.
    */
-  private sortBuffer(): void {
-    this.sortedDest = null;
-    if (this.lineEnd) return this.sortLines();
+  private sortBuffer(w: LineStreamWriter): void {
+    if (this.lineEnd) {
+      this.sortLines();
+      w.putCounts(this.runCounts!);
+      return;
+    }
     const n = this.n;
     const { dest } = this;
     const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, this.plan.nDest))));
@@ -232,6 +233,7 @@ export class ExternalScatter {
       counts.fill(0);
       for (let k = 0; k < n; k++) counts[dest[k]!]!++;
       scatterPass(dest, this.minor, this.values, null, this.sortedMinor, this.sortedValues, n, 0, 0xffffffff, Uint32Array.from(counts));
+      w.putCounts(counts);
       return;
     }
     this.tmpDest ??= new Uint32Array(this.capacity);
@@ -260,7 +262,7 @@ export class ExternalScatter {
       for (let k = 0; k < n; k++) hist[dest[k]! >>> low]!++;
       const ends = blockScatter(dest, this.minor, this.values, this.tmpDest, this.sortedMinor, this.sortedValues, n, low, hist);
       // A = (dest, minor, values) → B = (tmpDest, sortedMinor, sortedValues) → A.
-      sortBuckets(this.tmpDest, this.sortedMinor, this.sortedValues, dest, this.minor, this.values, ends, low);
+      sortBuckets(this.tmpDest, this.sortedMinor, this.sortedValues, dest, this.minor, this.values, ends, low, w);
     } else {
       const counts = this.runCounts;
       if (counts) {
@@ -290,7 +292,9 @@ export class ExternalScatter {
       [this.values, this.sortedValues] = [this.sortedValues, this.values];
       [this.dest, this.tmpDest] = [this.tmpDest, this.dest];
     }
-    this.sortedDest = this.runCounts && !msd ? null : this.tmpDest;
+    if (msd) return; // sortBuckets told `w` already
+    if (this.runCounts) w.putCounts(this.runCounts);
+    else w.putSorted(this.tmpDest!, n);
   }
 
   /** Lines mode: a stable counting sort of whole lines by destination, moved as blocks. */
@@ -329,86 +333,6 @@ export class ExternalScatter {
     this.lineStartN = 0;
   }
 
-  /**
-   * After sortBuffer: add the buffer's elements per line to `lineTotals` and, when `spill`, append the
-   * run's line stream to the spill file. The stream lists the touched lines in order, one token each:
-   * a byte 1..254 is the count itself, 255 is followed by the count as a LEB128 varint; a line that
-   * does not follow the previous touched line directly is preceded by 0 and the number of skipped
-   * lines (varint). Returns the stream's length in bytes.
-   */
-  private encodeGroups(spill: boolean): number {
-    const totals = this.lineTotals;
-    const sd = this.sortedDest;
-    if (!spill) {
-      if (sd) for (let k = 0; k < this.n; k++) totals[sd[k]!]!++;
-      else {
-        const counts = this.runCounts!;
-        for (let j = 0; j < counts.length; j++) totals[j]! += counts[j]!;
-      }
-      return 0;
-    }
-    const buf = (this.stream ??= new Uint8Array(STREAM_BUFFER));
-    const limit = STREAM_BUFFER - 24;
-    let p = 0;
-    let written = 0;
-    let prev = -1;
-    // (Two copies of one loop body: group by sorted destinations, or walk the per-line counts.)
-    if (sd) {
-      const n = this.n;
-      let k = 0;
-      while (k < n) {
-        const line = sd[k]!;
-        let e = k + 1;
-        while (e < n && sd[e] === line) e++;
-        const c = e - k;
-        k = e;
-        totals[line]! += c;
-        if (p > limit) {
-          this.writeAll(buf, p);
-          written += p;
-          p = 0;
-        }
-        if (line !== prev + 1) {
-          buf[p++] = 0;
-          p = putVarint(buf, p, line - prev - 1);
-        }
-        if (c < 255) buf[p++] = c;
-        else {
-          buf[p++] = 255;
-          p = putVarint(buf, p, c);
-        }
-        prev = line;
-      }
-    } else {
-      const counts = this.runCounts!;
-      for (let line = 0; line < counts.length; line++) {
-        const c = counts[line]!;
-        if (c === 0) continue;
-        totals[line]! += c;
-        if (p > limit) {
-          this.writeAll(buf, p);
-          written += p;
-          p = 0;
-        }
-        if (line !== prev + 1) {
-          buf[p++] = 0;
-          p = putVarint(buf, p, line - prev - 1);
-        }
-        if (c < 255) buf[p++] = c;
-        else {
-          buf[p++] = 255;
-          p = putVarint(buf, p, c);
-        }
-        prev = line;
-      }
-    }
-    if (p > 0) {
-      this.writeAll(buf, p);
-      written += p;
-    }
-    return written;
-  }
-
   private writeAll(a: TypedArray, count: number): number {
     const pos = this.filePos;
     const bytes = new Uint8Array(a.buffer, a.byteOffset, count * a.BYTES_PER_ELEMENT);
@@ -422,11 +346,13 @@ export class ExternalScatter {
   private spill(): void {
     throwIfAborted(this.plan.signal);
     if (this.n === 0) return;
-    this.sortBuffer();
     if (this.fd === null) this.fd = openSync(this.plan.spillPath, "wx+");
     const n = this.n;
     const linesPos = this.filePos;
-    const linesLen = this.encodeGroups(true);
+    this.stream ??= new Uint8Array(STREAM_BUFFER);
+    const w = new LineStreamWriter(this.lineTotals, this.stream, (buf, len) => this.writeAll(buf, len));
+    this.sortBuffer(w);
+    const linesLen = w.end();
     this.st.lineStreamBytes += linesLen;
     // Compact runs cut the temporary I/O (the slow part on a real disk) by about 60% for count data:
     // minor indices as uint16 offsets when the run spans < 65536 of them, values as uint8/uint16 when
@@ -506,8 +432,7 @@ export class ExternalScatter {
 
   /** Everything fitted in one buffer: once sorted it is the output. */
   private finishInMemory(sink: ScatterSink): void {
-    this.sortBuffer();
-    this.encodeGroups(false);
+    this.sortBuffer(new LineStreamWriter(this.lineTotals, null, null));
     const n = this.n;
     this.total += n;
     this.n = 0;
@@ -662,11 +587,12 @@ function blockScatter(
 /**
  * Stage B of the buffer sort: the elements are grouped by high digit, group b ending at ends[b]; sort
  * each group by the low `shift` bits (stable) into out*: insertion sort for small groups, else a
- * counting sort.
+ * counting sort (which leaves outD unset: only minor and values are needed). Tells `w` the elements
+ * per line, in line order.
  */
 function sortBuckets(
   d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array, outM: Int32Array, outV: TypedArray,
-  ends: Float64Array, shift: number,
+  ends: Float64Array, shift: number, w: LineStreamWriter,
 ): void {
   const lowMask = shift === 0 ? 0 : (2 ** shift - 1) >>> 0;
   const hist = new Uint32Array(lowMask + 1);
@@ -691,19 +617,21 @@ function sortBuckets(
         outM[o] = mi;
         vo[o] = vv;
       }
+      w.putSorted(outD, e, s);
     } else {
       hist.fill(0);
       for (let i = s; i < e; i++) hist[d[i]! & lowMask]!++;
+      const base = b * (lowMask + 1);
       let acc = s;
       for (let j = 0; j <= lowMask; j++) {
         const c = hist[j]!;
+        if (c !== 0) w.put(base + j, c);
         hist[j] = acc;
         acc += c;
       }
       for (let i = s; i < e; i++) {
         const key = d[i]!;
         const q = hist[key & lowMask]!++;
-        outD[q] = key;
         outM[q] = m[i]!;
         vo[q] = vi[i]!;
       }
@@ -839,6 +767,78 @@ class RunCursor {
   }
 }
 
+/**
+ * Receives a sorted buffer's elements per destination line, in line order: adds them to the totals
+ * and, when spilling, encodes the run's line stream. A touched line is one token: a byte 1..254 is the
+ * count itself, 255 is followed by the count as a LEB128 varint; a line that does not follow the
+ * previous touched line directly is preceded by 0 and the number of skipped lines (varint).
+ */
+class LineStreamWriter {
+  private p = 0;
+  private prev = -1;
+  private written = 0;
+
+  constructor(
+    private readonly totals: Uint32Array,
+    private readonly buf: Uint8Array | null,
+    private readonly out: ((buf: Uint8Array, n: number) => void) | null,
+  ) {}
+
+  /** Line `line` (after every line told before) has c > 0 elements. */
+  put(line: number, c: number): void {
+    this.totals[line]! += c;
+    const buf = this.buf;
+    if (!buf) return;
+    let p = this.p;
+    if (p > buf.length - 24) {
+      this.out!(buf, p);
+      this.written += p;
+      p = 0;
+    }
+    if (line !== this.prev + 1) {
+      buf[p++] = 0;
+      p = putVarint(buf, p, line - this.prev - 1);
+    }
+    if (c < 255) buf[p++] = c;
+    else {
+      buf[p++] = 255;
+      p = putVarint(buf, p, c);
+    }
+    this.prev = line;
+    this.p = p;
+  }
+
+  /** Every line's count (zeros skipped). */
+  putCounts(counts: Uint32Array): void {
+    for (let j = 0; j < counts.length; j++) {
+      const c = counts[j]!;
+      if (c !== 0) this.put(j, c);
+    }
+  }
+
+  /** The lines of sorted destinations d[from..to), grouped. */
+  putSorted(d: Uint32Array, to: number, from = 0): void {
+    let k = from;
+    while (k < to) {
+      const line = d[k]!;
+      let e = k + 1;
+      while (e < to && d[e] === line) e++;
+      this.put(line, e - k);
+      k = e;
+    }
+  }
+
+  /** Flush; returns the stream's length in bytes. */
+  end(): number {
+    if (this.buf && this.p > 0) {
+      this.out!(this.buf, this.p);
+      this.written += this.p;
+      this.p = 0;
+    }
+    return this.written;
+  }
+}
+
 /** Append x (0 <= x < 2^32) as a LEB128 varint at buf[p]; returns the new end. */
 function putVarint(buf: Uint8Array, p: number, x: number): number {
   while (x >= 128) {
@@ -850,7 +850,7 @@ function putVarint(buf: Uint8Array, p: number, x: number): number {
 }
 
 /**
- * Sequential decoder of one run's line stream (see ExternalScatter.encodeGroups): `line` and `count`
+ * Sequential decoder of one run's line stream (see LineStreamWriter): `line` and `count`
  * are the next touched line and its number of elements in the run; `line` is Infinity at the end.
  */
 class LineStreamReader {
