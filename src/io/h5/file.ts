@@ -385,9 +385,10 @@ export class H5File implements Disposable {
     const bytes = n * BYTES_OF[dtype];
     // Whole rows of uncompressed data in a file opened read-only: straight from the file, one copy.
     if (this.mode === "r" && info.dtype !== "bool" && rank >= 1 && (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1]))) {
-      const lay = this.rawLayoutOf(p, info, BYTES_OF[dtype]);
-      // Not while this process also has the file open for writing (its HDF5 caches are not on disk yet).
-      if (lay && !openForWriting.has(this.key)) {
+      // Not while this process also has the file open for writing (its HDF5 caches are not on disk yet);
+      // the layout is parsed (and kept) only when it is not.
+      const lay = openForWriting.has(this.key) ? null : this.rawLayoutOf(p, info, BYTES_OF[dtype]);
+      if (lay) {
         const rowElems = rank === 2 ? info.shape[1]! : 1;
         try {
           if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) return result;
