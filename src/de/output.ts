@@ -4,6 +4,9 @@
  * complete.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import { CrispyxError } from "../errors.ts";
 import { H5File } from "../io/h5/file.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
@@ -13,6 +16,8 @@ import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recar
 import type { SkippedGroup } from "./groups.ts";
 import { argsortFloat64 } from "../stats/argsort.ts";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
+
+const REGISTER = fileURLToPath(new URL("../../bin/register.mjs", import.meta.url));
 
 /** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
 export interface DeTables {
@@ -40,8 +45,8 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
 }
 
 /** Genes of one group ordered by score, highest first (Scanpy's order; equal scores by gene position, NaN last). */
-export function rankOrder(scores: Float64Array, offset: number, n: number): Int32Array {
-  return argsortFloat64(scores.subarray(offset, offset + n), true);
+export function rankOrder(scores: Float64Array, offset: number, n: number, out?: Int32Array): Int32Array {
+  return argsortFloat64(scores.subarray(offset, offset + n), true, out);
 }
 
 /**
@@ -175,13 +180,36 @@ function csvField(s: string): string {
  * bytes in one reused buffer (no per-row strings: a large screen has 10⁷ rows).
  */
 export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
+  await writeAtomically(path, (tmp) => writeDeCsvTo(tmp, t, orders));
+}
+
+/**
+ * writeDeCsv on a worker thread, so the CSV is formatted while this thread writes the .h5ad. Needs every
+ * array of `t` and `orders` on SharedArrayBuffers (nothing is copied); returns null when they are not.
+ * The atomic rename stays on this thread (signal cleanup of temporary files lives here).
+ */
+export function writeDeCsvInBackground(path: string, t: DeTables, orders: Int32Array[]): Promise<void> | null {
+  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, ...orders]; // the small ones are copied
+  if (!arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return null;
+  return writeAtomically(path, (tmp) => new Promise<void>((resolve, reject) => {
+    const worker = new Worker(new URL("./csvWorker.ts", import.meta.url), {
+      workerData: { tmp, t: { ...t, skipped: [] }, orders }, execArgv: ["--import", REGISTER],
+    });
+    worker.once("message", (m: { ok: boolean; error?: string }) => (m.ok ? resolve() : reject(new CrispyxError(`writing the CSV failed: ${m.error}`))));
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new CrispyxError(`CSV writer stopped (exit code ${code})`)));
+  }));
+}
+
+/** The CSV's bytes into the file at `tmp` (see writeDeCsv). */
+export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): void {
   const n = t.genes.length;
   // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
   const geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
   const ctrlBytes = Array.from({ length: n }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
   const BUF = 4 << 20;
   const ROW_MAX = 4 * 16 + 4; // four numbers and their commas, beyond the pre-encoded parts
-  await writeAtomically(path, (tmp) => {
+  {
     const fd = openSync(tmp, "w");
     const buf = Buffer.allocUnsafe(BUF);
     try {
@@ -220,7 +248,7 @@ export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]
     } finally {
       closeSync(fd);
     }
-  });
+  }
 }
 
 /** Write buf[0, pos) to fd; returns the new position, 0. */

@@ -20,7 +20,7 @@ import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { welchTTest } from "./tTest.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
-import { rankOrder, writeDeCsv, writeDeH5ad, type DeTables } from "./output.ts";
+import { rankOrder, writeDeCsv, writeDeCsvInBackground, writeDeH5ad, type DeTables } from "./output.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 
@@ -137,7 +137,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         try {
           const pending = pool.tTestPValues(df);
           pending.catch(() => undefined); // awaited just below
-          orders = plan.groups.map((_, g) => rankOrder(ctx.scores, g * n, n));
+          orders = rankOrders(ctx.scores, G, n);
           await pending;
         } finally {
           await pool.close();
@@ -157,9 +157,13 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
     mkdirSync(dirname(outputPath), { recursive: true });
     const tables = finishTables(method, options, plan, genes, stats.sums, stats.nnz, scores, pvals, options.tieCorrect ?? true);
-    orders ??= plan.groups.map((_, g) => rankOrder(scores, g * n, n));
+    orders ??= rankOrders(scores, G, n);
+    // The CSV is formatted on a worker thread (when the tables are shared) while this thread writes the .h5ad.
+    const csvDone = csvPath && workers > 1 ? writeDeCsvInBackground(csvPath, tables, orders) : null;
+    csvDone?.catch(() => undefined); // awaited below
     const warnings = await writeDeH5ad(outputPath, tables, orders);
-    if (csvPath) await writeDeCsv(csvPath, tables, orders);
+    if (csvDone) await csvDone;
+    else if (csvPath) await writeDeCsv(csvPath, tables, orders);
     return {
       method, outputPath, csvPath, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel,
       groups: plan.groups, skipped: plan.skipped, nGenes: n, reused: false, warnings,
@@ -169,17 +173,24 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   }
 }
 
+/** Each group's genes ranked by score, as views of one shared array. */
+function rankOrders(scores: Float64Array, G: number, n: number): Int32Array[] {
+  const all = new Int32Array(new SharedArrayBuffer(Math.max(1, G * n) * 4));
+  return Array.from({ length: G }, (_, g) => rankOrder(scores, g * n, n, all.subarray(g * n, (g + 1) * n)));
+}
+
 function finishTables(
   method: DeMethod, options: RankGenesGroupsOptions, plan: ReturnType<typeof planGroups>, genes: string[],
   sums: Float64Array, nnz: Int32Array, scores: Float64Array, pvals: Float64Array, tieCorrect: boolean,
 ): DeTables {
   const G = plan.groups.length;
   const n = genes.length;
-  const pvalsAdj = new Float64Array(G * n);
+  // On SharedArrayBuffers, like the scores and p-values, so a worker thread can write the CSV from them.
+  const pvalsAdj = new Float64Array(new SharedArrayBuffer(G * n * 8));
   for (let g = 0; g < G; g++) benjaminiHochberg(pvals.subarray(g * n, (g + 1) * n), pvalsAdj.subarray(g * n, (g + 1) * n));
-  const pts = new Float64Array((G + 1) * n);
+  const pts = new Float64Array(new SharedArrayBuffer((G + 1) * n * 8));
   for (let s = 0; s <= G; s++) for (let j = 0; j < n; j++) pts[s * n + j] = nnz[s * n + j]! / plan.sizes[s]!;
-  const logfoldchanges = new Float32Array(G * n);
+  const logfoldchanges = new Float32Array(new SharedArrayBuffer(G * n * 4));
   const nCtrl = plan.sizes[0]!;
   for (let j = 0; j < n; j++) {
     const ctrl = Math.expm1(sums[j]! / nCtrl) + 1e-9;

@@ -7,7 +7,7 @@ const DIGIT = 11;
 const RADIX = 1 << DIGIT;
 const MASK = RADIX - 1;
 
-export function argsortFloat64(values: ArrayLike<number>, descending = false, out = new Int32Array(values.length)): Int32Array {
+export function argsortFloat64(values: ArrayLike<number>, descending = false, out: Int32Array = new Int32Array(values.length)): Int32Array {
   const n = values.length;
   const hi = new Uint32Array(n), lo = new Uint32Array(n);
   const f = new Float64Array(1), u = new Uint32Array(f.buffer);
@@ -20,7 +20,7 @@ export function argsortFloat64(values: ArrayLike<number>, descending = false, ou
     if (h & 0x80000000) { h = ~h >>> 0; l = ~l >>> 0; } else h = (h | 0x80000000) >>> 0;
     hi[j] = h; lo[j] = l;
   }
-  let order = out, tmp = new Int32Array(n);
+  let order: Int32Array = out, tmp: Int32Array = new Int32Array(n);
   for (let j = 0; j < n; j++) order[j] = j;
   const count = new Int32Array(RADIX + 1);
   // Digits: lo bits 0–10, 11–21, 22–31; hi bits 0–10, 11–21, 22–31.

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { rankGenesGroups, type RankGenesGroupsOptions } from "../../src/de/rankGenesGroups.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import type { NdArray, RecArray, Dict } from "../../src/io/anndata/model.ts";
@@ -190,6 +190,15 @@ test("CSV: one row per perturbation × gene with the same numbers as the h5ad", 
     const at = g * n + GENES.indexOf(gene);
     assert.deepEqual(rest.slice(0, 4), [scores[at]!, pvals[at]!, adj[at]!, lfc[at]!].map(formatSignificant), `row ${i}`);
     if ((i - 1) % n > 0) assert.ok(Number(rest[0]) <= Number(lines[i - 1]!.split(",").at(-6)), `row ${i}: ranked by score`);
+  }
+});
+
+test("CSV written on a worker thread (workers > 1) is byte-identical to the one written on the main thread", async () => {
+  for (const method of ["t-test", "wilcoxon"] as const) {
+    const one = await run("screen_csr.h5ad", { method, workers: 1 });
+    const two = await run("screen_csr.h5ad", { method, workers: 2 });
+    assert.ok(readFileSync(two.csvPath!).equals(readFileSync(one.csvPath!)), method);
+    assert.deepEqual(readdirSync(dirname(two.csvPath!)).sort(), [basename(two.csvPath!), basename(two.outputPath)].sort(), "no temporary files left");
   }
 });
 
