@@ -53,10 +53,60 @@ function upperBound(a: Float64Array, len: number, v: number): number {
   return lo;
 }
 
+/**
+ * A bucket table over a gene's sorted control values: bucket b covers values in [lo + b·w, lo + (b+1)·w)
+ * and `starts[b]` is the first position holding a value ≥ lo + b·w, so a lookup searches one bucket
+ * (~mc/B values) instead of all mc. Built once per gene, used by every group (~1000 lookups of a few
+ * values each): the Wilcoxon test's innermost cost (measured: kernel 19.1 → 9.3 s at 8,000 genes ×
+ * 1,000 groups, 66k control cells).
+ */
+class ControlIndex {
+  starts = new Int32Array(1025);
+  buckets = 0;
+  lo = 0;
+  inv = 0;
+
+  build(C: Float64Array, mc: number): void {
+    this.buckets = mc >= 64 ? Math.min(1024, mc >> 2) : 0;
+    if (!this.buckets) return;
+    const B = this.buckets;
+    const lo = C[0]!, hi = C[mc - 1]!;
+    const w = (hi - lo) / B;
+    if (!(w > 0) || !Number.isFinite(w)) { this.buckets = 0; return; }
+    this.lo = lo;
+    this.inv = 1 / w;
+    let i = 0;
+    for (let b = 0; b <= B; b++) {
+      const edge = lo + b * w;
+      while (i < mc && C[i]! < edge) i++;
+      this.starts[b] = i;
+    }
+    this.starts[B] = mc; // the last bucket includes the maximum
+  }
+
+  /** Index of the first element ≥ v in sorted C[0..mc). */
+  lowerBound(C: Float64Array, mc: number, v: number): number {
+    if (!this.buckets) return lowerBound(C, mc, v);
+    let b = Math.floor((v - this.lo) * this.inv);
+    if (!(b >= 0)) return v <= C[0]! ? 0 : lowerBound(C, mc, v); // below the range (or NaN)
+    if (b >= this.buckets) b = this.buckets - 1;
+    let lo = this.starts[b]!, hi = this.starts[b + 1]!;
+    // Rounding in b can put v one bucket off: widen to the true bounds (rare).
+    if (lo > 0 && C[lo - 1]! >= v) lo = 0;
+    if (hi < mc && C[hi]! < v) hi = mc;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (C[mid]! < v) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+}
+
 /** Scratch buffers reused across genes. */
 export class RankSumScratch {
   ctrl = new Float64Array(1024);
   grp = new Float64Array(64);
+  index = new ControlIndex();
   ensure(ctrl: number, grp: number): void {
     if (this.ctrl.length < ctrl) this.ctrl = new Float64Array(Math.max(ctrl, this.ctrl.length * 2));
     if (this.grp.length < grp) this.grp = new Float64Array(Math.max(grp, this.grp.length * 2));
@@ -78,6 +128,8 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
     const C = scratch.ctrl;
     for (let k = 0; k < mc; k++) C[k] = values[c0 + k]!;
     C.subarray(0, mc).sort();
+    const index = scratch.index;
+    index.build(C, mc);
     const zc = n2 - mc;
     const negC = lowerBound(C, mc, 0);
     let ctrlTies = tieTerm(zc);
@@ -121,8 +173,13 @@ export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: Ke
         let ctrlLess: number, ctrlEq: number;
         if (v === 0) { ctrlLess = negC; ctrlEq = zc; }
         else {
-          const lb = lowerBound(C, mc, v);
-          ctrlEq = upperBound(C, mc, v) - lb;
+          const lb = index.lowerBound(C, mc, v);
+          // Equal control values follow lb: count a few, search when there are many (heavily tied data).
+          let ub = lb;
+          const near = Math.min(mc, lb + 8);
+          while (ub < near && C[ub] === v) ub++;
+          if (ub === near && ub < mc && C[ub] === v) ub = upperBound(C, mc, v);
+          ctrlEq = ub - lb;
           ctrlLess = v > 0 ? lb + zc : lb;
         }
         const t = ctrlEq + cg;
