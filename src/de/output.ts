@@ -4,12 +4,15 @@
  * complete.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
+import { DirectArrays } from "../io/anndata/directArrays.ts";
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { CrispyxError } from "../errors.ts";
 import { H5File } from "../io/h5/file.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
+import { writeElem } from "../io/anndata/registry.ts";
 import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
@@ -73,16 +76,19 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
   };
   const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
   if (t.perturbationColumn !== "n_cells") obsColumns[t.perturbationColumn] = strings(t.groups);
+  // Large arrays go straight into the file after HDF5 has written the rest (../io/anndata/directArrays.ts):
+  // HDF5 writes one-element placeholders for them.
+  const direct = G * n > 0 && endianness() === "LE";
+  const ptsLayer = Float32Array.from(t.pts.subarray(n));
+  const matrices: [string, Float32Array | Float64Array][] = [
+    ["/X", t.logfoldchanges], ["/layers/scores", t.scores], ["/layers/pvals", t.pvals], ["/layers/pvals_adj", t.pvalsAdj], ["/layers/pts", ptsLayer],
+  ];
+  const layer = (a: Float32Array | Float64Array) => ndarray(a, [G, n]);
   const ad: AnnData = {
-    X: ndarray(t.logfoldchanges, [G, n]),
+    X: direct ? null : layer(t.logfoldchanges),
     obs: dataframe(t.groups, obsColumns),
     var: dataframe(t.genes),
-    layers: {
-      scores: ndarray(t.scores, [G, n]),
-      pvals: ndarray(t.pvals, [G, n]),
-      pvals_adj: ndarray(t.pvalsAdj, [G, n]),
-      pts: ndarray(Float32Array.from(t.pts.subarray(n)), [G, n]),
-    },
+    layers: direct ? {} : { scores: layer(t.scores), pvals: layer(t.pvals), pvals_adj: layer(t.pvalsAdj), pts: layer(ptsLayer) },
     uns: {
       rank_genes_groups: dict(rgg),
       method: scalar(t.method === "t-test" ? "t_test" : "wilcoxon"),
@@ -98,53 +104,80 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
     },
     obsm: {}, varm: {}, obsp: {}, varp: {}, raw: null,
   };
+  const base = "/uns/rank_genes_groups";
+  const tables = recordTypeFits(t.groups) ? rankTables(t) : [];
+  if (!tables.length) warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params and pts only; the layers and the CSV hold every result`);
   await writeAtomically(path, (tmp) => {
     const file = H5File.open(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
-      if (recordTypeFits(t.groups)) writeRankTables(file, "/uns/rank_genes_groups", t, orders);
-      else warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params and pts only; the layers and the CSV hold every result`);
+      // One-element placeholders of the right type and rank, pointed at their data below.
+      if (direct) for (const [p, a] of matrices) writeElem(file, p, ndarray(new (a.constructor as Float64ArrayConstructor)(1), [1, 1]));
+      for (const tab of tables) createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
+      if (!direct) fillRankTables(t, orders, tables, (key, r0, count, bytes) => file.writeRecords(`${base}/${key}`, r0, count, bytes));
     } finally {
       file.close();
+    }
+    if (!direct) return;
+    const d = DirectArrays.open(tmp);
+    try {
+      for (const [p, a] of matrices) d.write(d.add(p, [G, n], a.BYTES_PER_ELEMENT), 0, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+      const ids = new Map(tables.map((tab) => [tab.key, d.add(`${base}/${tab.key}`, [n], tab.recordSize)]));
+      fillRankTables(t, orders, tables, (key, r0, _count, bytes) => d.write(ids.get(key)!, r0 * tables.find((x) => x.key === key)!.recordSize, bytes));
+      d.finish();
+    } catch (err) {
+      d.abort();
+      throw err;
     }
   });
   return warnings;
 }
 
-/** names / scores / logfoldchanges / pvals / pvals_adj as record arrays, one field per group, genes ranked by score. */
-function writeRankTables(file: H5File, base: string, t: DeTables, orders: Int32Array[]): void {
+interface RankTable { key: string; specs: RecFieldSpec[]; recordSize: number; src?: Float64Array | Float32Array; Out?: Float32ArrayConstructor | Float64ArrayConstructor; width?: number }
+
+/** Scanpy's names / scores / pvals / pvals_adj / logfoldchanges record arrays: one field per group. */
+function rankTables(t: DeTables): RankTable[] {
   const G = t.groups.length;
-  const n = t.genes.length;
   let width = 1;
   for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
-  const tables: { key: string; src: Float64Array | Float32Array; Out: Float32ArrayConstructor | Float64ArrayConstructor }[] = [
-    { key: "scores", src: t.scores, Out: Float32Array },
-    { key: "pvals", src: t.pvals, Out: Float64Array },
-    { key: "pvals_adj", src: t.pvalsAdj, Out: Float64Array },
-    { key: "logfoldchanges", src: t.logfoldchanges, Out: Float32Array },
+  const numeric = (key: string, src: Float64Array | Float32Array, Out: Float32ArrayConstructor | Float64ArrayConstructor): RankTable => ({
+    key, src, Out, recordSize: G * Out.BYTES_PER_ELEMENT,
+    specs: t.groups.map((name) => ({ name, dtype: Out === Float32Array ? "float32" as const : "float64" as const })),
+  });
+  return [
+    { key: "names", specs: t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
+    numeric("scores", t.scores, Float32Array),
+    numeric("pvals", t.pvals, Float64Array),
+    numeric("pvals_adj", t.pvalsAdj, Float64Array),
+    numeric("logfoldchanges", t.logfoldchanges, Float32Array),
   ];
-  const nameSpecs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const }));
-  createRecArray(file, `${base}/names`, nameSpecs, n);
-  // Records of all groups side by side: write in blocks of ~8 MB.
-  const block = Math.max(1, Math.floor((8 << 20) / Math.max(1, G * Math.max(width, 8))));
-  // Each gene's name once as a zero-padded fixed-width field; a block of records is then byte copies.
-  const padded = new Uint8Array(n * width);
-  t.genes.forEach((g, j) => padded.set(Buffer.from(g), j * width));
-  for (let r0 = 0; r0 < n; r0 += block) {
-    const r1 = Math.min(n, r0 + block);
-    const out = new Uint8Array((r1 - r0) * G * width);
-    for (let g = 0; g < G; g++) gatherNames(padded, width, orders[g]!, r0, r1, out, g * width, G * width);
-    file.writeRecords(`${base}/names`, r0, r1 - r0, out);
-  }
+}
+
+/** The ranked tables' records (genes ranked by score within each group), in blocks of ~8 MB handed to `put`. */
+function fillRankTables(t: DeTables, orders: Int32Array[], tables: RankTable[], put: (key: string, r0: number, count: number, bytes: Uint8Array) => void): void {
+  const G = t.groups.length;
+  const n = t.genes.length;
   for (const tab of tables) {
-    const specs: RecFieldSpec[] = t.groups.map((name) => ({ name, dtype: tab.Out === Float32Array ? "float32" : "float64" }));
-    createRecArray(file, `${base}/${tab.key}`, specs, n);
+    const block = Math.max(1, Math.floor((8 << 20) / Math.max(1, tab.recordSize)));
+    if (tab.width !== undefined) {
+      // Each gene's name once as a zero-padded fixed-width field; a block of records is then byte copies.
+      const width = tab.width;
+      const padded = new Uint8Array(n * width);
+      t.genes.forEach((g, j) => padded.set(Buffer.from(g), j * width));
+      for (let r0 = 0; r0 < n; r0 += block) {
+        const r1 = Math.min(n, r0 + block);
+        const out = new Uint8Array((r1 - r0) * G * width);
+        for (let g = 0; g < G; g++) gatherNames(padded, width, orders[g]!, r0, r1, out, g * width, G * width);
+        put(tab.key, r0, r1 - r0, out);
+      }
+      continue;
+    }
     // Every field has the same type, so a block of records is simply a [rows × groups] matrix.
     for (let r0 = 0; r0 < n; r0 += block) {
       const r1 = Math.min(n, r0 + block);
-      const out = new tab.Out((r1 - r0) * G);
-      for (let g = 0; g < G; g++) gatherRanked(tab.src, g * n, orders[g]!, r0, r1, out, g, G);
-      file.writeRecords(`${base}/${tab.key}`, r0, r1 - r0, new Uint8Array(out.buffer));
+      const out = new tab.Out!((r1 - r0) * G);
+      for (let g = 0; g < G; g++) gatherRanked(tab.src!, g * n, orders[g]!, r0, r1, out, g, G);
+      put(tab.key, r0, r1 - r0, new Uint8Array(out.buffer));
     }
   }
 }

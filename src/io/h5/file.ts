@@ -605,17 +605,23 @@ export class H5File implements Disposable {
    * fixed-length byte strings). Created empty and resized, so nothing of its size is allocated here;
    * fill it with writeRecords.
    */
-  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` }[], length: number, chunkRecords?: number): void {
+  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` }[], length: number, chunkRecords?: number | "contiguous"): void {
     this.check();
     const p = normalize(path);
     // Fixed strings are tagged ASCII ("A<n>"): anndata's rec-array reader decodes UTF-8-tagged fields a
     // second time and fails, while ASCII-tagged ones read as numpy unicode fields.
     const dtype = members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype)]);
-    const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? [] : new TYPED_ARRAY_OF[m.dtype as NumericDtype](0)]));
-    const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
+    // "contiguous": zero-filled records written at creation (for small placeholders, see ../anndata/directArrays.ts).
+    const n = chunkRecords === "contiguous" ? length : 0;
+    const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? new Array<string>(n).fill("") : new TYPED_ARRAY_OF[m.dtype as NumericDtype](n)]));
     try {
-      new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [0], maxshape: [length], chunks: [chunk], dtype: dtype as never });
-      Module.resize_dataset(this.fileId, p, [BigInt(length)]);
+      if (chunkRecords === "contiguous") {
+        new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [length], dtype: dtype as never });
+      } else {
+        const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
+        new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [0], maxshape: [length], chunks: [chunk], dtype: dtype as never });
+        Module.resize_dataset(this.fileId, p, [BigInt(length)]);
+      }
     } catch (err) {
       this.fail(`cannot create compound dataset ${p}`, err);
     }

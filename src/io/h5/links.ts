@@ -603,13 +603,14 @@ export function endOfAllocation(fd: number, file: string): number {
 }
 
 /**
- * Point the 1-D contiguous dataset at `datasetPath` (created by HDF5 as a small placeholder) at
- * `length` elements stored at absolute position `position`, and extend the file's allocated space to
- * `endOfFile`. The dataspace's size (and maximum size), the layout's address and byte size and the
+ * Point the contiguous dataset at `datasetPath` (created by HDF5 as a small placeholder of the same rank)
+ * at `shape` elements stored at absolute position `position`, and extend the file's allocated space to
+ * `endOfFile`. The dataspace's sizes (and maximum sizes), the layout's address and byte size and the
  * superblock's end-of-file address are rewritten in place (same field sizes), each write followed by
  * fsync; the caller writes the data first, so HDF5 never sees an address without its bytes.
  */
-export function pointContiguousDataset(fd: number, file: string, datasetPath: string, length: number, position: number, endOfFile: number): void {
+export function pointContiguousDataset(fd: number, file: string, datasetPath: string, shape: number | number[], position: number, endOfFile: number): void {
+  const dims = typeof shape === "number" ? [shape] : shape;
   const ctx = openCtx(fd, file);
   const parts = splitPath(datasetPath);
   const name = parts.pop()!;
@@ -620,13 +621,17 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   const layout = messages.find((m) => m.type === MSG_LAYOUT);
   if (!space || !type || !layout) throw fail(ctx, `${datasetPath} is not a dataset`);
   const sv = space.body[0]!;
-  if ((sv !== 1 && sv !== 2) || space.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected a 1-D dataspace`);
+  const rank = dims.length;
+  if ((sv !== 1 && sv !== 2) || space.body[1] !== rank) throw fail(ctx, `${datasetPath}: expected a ${rank}-D dataspace`);
   if (layout.body[0] !== 3 || layout.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3)`);
   const elemSize = type.body.readUInt32LE(4);
   const dimsAt = space.bodyPos + (sv === 1 ? 8 : 4);
-  const spacePatches: Array<[number, Buffer]> = [[dimsAt, encodeAddr({ ...ctx, O: ctx.L }, length)]];
-  if (space.body[2]! & 1) spacePatches.push([dimsAt + ctx.L, encodeAddr({ ...ctx, O: ctx.L }, length)]);
-  const layoutBytes = Buffer.concat([encodeAddr(ctx, position - ctx.base), encodeAddr({ ...ctx, O: ctx.L }, length * elemSize)]);
+  const lengthBytes = (v: number) => encodeAddr({ ...ctx, O: ctx.L }, v);
+  const sizes = Buffer.concat(dims.map(lengthBytes));
+  const spacePatches: Array<[number, Buffer]> = [[dimsAt, sizes]];
+  if (space.body[2]! & 1) spacePatches.push([dimsAt + rank * ctx.L, sizes]);
+  const count = dims.reduce((a, b) => a * b, 1);
+  const layoutBytes = Buffer.concat([encodeAddr(ctx, position - ctx.base), lengthBytes(count * elemSize)]);
   // Called on a temporary output before it is renamed into place: no reader can see a half-patched file.
   const { pos, checksummed } = eoaField(ctx);
   if (checksummed) throw fail(ctx, "superblock v2/v3: end-of-file address update not supported");

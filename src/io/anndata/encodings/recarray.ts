@@ -79,13 +79,13 @@ export function recFieldSpecs(fields: RecArrayField[]): RecFieldSpec[] {
 }
 
 /** Create an empty rec-array dataset of `length` records with the given fields (and its encoding attributes). */
-export function createRecArray(file: H5File, path: string, specs: RecFieldSpec[], length: number): void {
+export function createRecArray(file: H5File, path: string, specs: RecFieldSpec[], length: number, storage?: "contiguous"): void {
   const names = new Set<string>();
   for (const s of specs) {
     if (names.has(s.name)) throw new InvalidArgumentError(`cannot write record array ${path}: field '${s.name}' appears twice`);
     names.add(s.name);
   }
-  file.createCompound(path, specs, length);
+  file.createCompound(path, specs, length, storage);
   file.setAttr(path, "encoding-type", "rec-array");
   file.setAttr(path, "encoding-version", REC_ARRAY_VERSION);
 }
