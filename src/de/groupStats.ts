@@ -11,8 +11,12 @@ import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
 
-/** Stored values per row band read from the file. */
-export const BAND_VALUES = 1 << 21;
+/**
+ * Stored values per row band read from the file (at most; the memory budget may make bands smaller).
+ * Larger bands put more cells of each perturbation in one band, which the accumulation exploits (rows
+ * grouped by slot); reads no longer pass through the WebAssembly heap, so their size costs nothing.
+ */
+export const BAND_VALUES = 1 << 23;
 
 export interface GroupStats {
   nSlots: number;
@@ -46,7 +50,6 @@ export function accumulateGroupStats(
     }
   } else {
     const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (storedTotal / Math.max(1, nObs)) * 12);
-    // Bands of ~2M stored values: larger reads are slower through h5wasm (measured: 16M-value reads 1.6× slower).
     const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : storedTotal / Math.max(1, nObs))));
     const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize }, 0.25));
     // CSR bands are read into recycled buffers (no page faults or garbage per band).
@@ -78,9 +81,13 @@ function addCsrBand(b: SparseMatrix, r0: number, cellSlot: Int32Array, nGenes: n
   const idx = (b.indices instanceof Int32Array ? b.indices : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number)) as Int32Array;
   const ptr = b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
   const rows = b.shape[0];
-  for (let r = 0; r < rows; r++) {
+  // Rows in order of their slot: consecutive rows then add into the same accumulator rows, which stay in
+  // cache (cells of a screen come in random perturbation order; measured 14 → 10 ns per value at ~3.5
+  // rows per slot per band, less with larger bands).
+  const order = rowsBySlot(cellSlot, r0, rows);
+  for (let q = 0; q < order.length; q++) {
+    const r = order[q]!;
     const slot = cellSlot[r0 + r]!;
-    if (slot < 0) continue;
     const base = slot * nGenes;
     const e = ptr[r + 1]!;
     if (sumsq) {
@@ -102,6 +109,18 @@ function addCsrBand(b: SparseMatrix, r0: number, cellSlot: Int32Array, nGenes: n
       }
     }
   }
+}
+
+/** Positions (in the band) of the band's rows that belong to a slot, grouped by slot (counting sort). */
+function rowsBySlot(cellSlot: Int32Array, r0: number, rows: number): Int32Array {
+  let maxSlot = -1;
+  for (let r = 0; r < rows; r++) maxSlot = Math.max(maxSlot, cellSlot[r0 + r]!);
+  const start = new Int32Array(maxSlot + 2);
+  for (let r = 0; r < rows; r++) { const s = cellSlot[r0 + r]!; if (s >= 0) start[s + 1]++; }
+  for (let s = 0; s <= maxSlot; s++) start[s + 1] += start[s]!;
+  const order = new Int32Array(start[maxSlot + 1]!);
+  for (let r = 0; r < rows; r++) { const s = cellSlot[r0 + r]!; if (s >= 0) order[start[s]!++] = r; }
+  return order;
 }
 
 function addCscBand(b: SparseMatrix, g0: number, cellSlot: Int32Array, nGenes: number, sums: Float64Array, sumsq: Float64Array | null, nnz: Int32Array): void {
