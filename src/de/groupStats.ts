@@ -112,7 +112,7 @@ function addCsrBand(b: SparseMatrix, r0: number, cellSlot: Int32Array, nGenes: n
 }
 
 /** Positions (in the band) of the band's rows that belong to a slot, grouped by slot (counting sort). */
-function rowsBySlot(cellSlot: Int32Array, r0: number, rows: number): Int32Array {
+export function rowsBySlot(cellSlot: Int32Array, r0: number, rows: number): Int32Array {
   let maxSlot = -1;
   for (let r = 0; r < rows; r++) maxSlot = Math.max(maxSlot, cellSlot[r0 + r]!);
   const start = new Int32Array(maxSlot + 2);

@@ -16,7 +16,7 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOption
 import { CrispyxError } from "../errors.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
 import type { GroupPlan } from "./groups.ts";
-import { BAND_VALUES, type GroupStats } from "./groupStats.ts";
+import { BAND_VALUES, rowsBySlot, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
 
 export interface WilcoxonOptions extends StreamOptions {
@@ -168,9 +168,11 @@ function scatterCsrBand(
   cellSlot: Int32Array, g0: number, g1: number, cursor: Int32Array, values: Float32Array | Float64Array,
 ): void {
   const count = g1 - g0;
-  for (let r = 0; r < rows; r++) {
+  // Rows grouped by slot: consecutive rows fill the same slot region (see rowsBySlot).
+  const order = rowsBySlot(cellSlot, r0, rows);
+  for (let q = 0; q < order.length; q++) {
+    const r = order[q]!;
     const slot = cellSlot[r0 + r]!;
-    if (slot < 0) continue;
     const e = ip[r + 1]!;
     const cur = slot * count - g0;
     for (let k = ip[r]!; k < e; k++) {
