@@ -242,7 +242,8 @@ export class ExternalScatter {
     // first, A: by the high bits, moving blocks as such (a few sequential copies), then B: each high
     // bucket (small, so cache-resident) by the low bits. Short blocks (a CSR input, ~300 genes per cell):
     // LSD radix passes, element by element.
-    const H = Math.min(bits, Math.max(bits - 11, Math.ceil(Math.log2(Math.max(1, n) / 16384)), 1));
+    // At most 2^11 low bits, and high buckets of ~64 Ki elements at most (~768 KB: they stay in L2).
+    const H = Math.min(bits, Math.max(bits - 11, Math.ceil(Math.log2(Math.max(1, n) / 65536)), 1));
     const low = bits - H;
     // (Judged on a sample: the input's layout does not change along the buffer.)
     const sample = Math.min(n, 1 << 16);
