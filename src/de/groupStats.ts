@@ -5,7 +5,7 @@
  * detection fractions the Wilcoxon test reports.
  */
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
-import type { SparseMatrix } from "../io/anndata/model.ts";
+import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/h5/types.ts";
 import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
@@ -49,30 +49,40 @@ export function accumulateGroupStats(
       opts.onProgress?.({ phase, done: g1, total: nGenes, unit: "genes" });
     }
   } else {
-    const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (storedTotal / Math.max(1, nObs)) * 12);
-    const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : storedTotal / Math.max(1, nObs))));
-    const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize }, 0.25));
-    // CSR bands are read into recycled buffers (no page faults or garbage per band).
-    const pool = format === "csr" ? new ArrayPool() : null;
-    const previous = reader.pool;
-    reader.pool = pool;
-    try {
-      for (let r0 = 0; r0 < nObs; r0 += step) {
-        throwIfAborted(opts.signal);
-        const r1 = Math.min(nObs, r0 + step);
-        const b = reader.rows(r0, r1);
-        if (b.type === "array") addDenseBand(b.data as TypedArray, r1 - r0, r0, nGenes, cellSlot, sums, sumsq, nnz);
-        else {
-          addCsrBand(b as SparseMatrix, r0, cellSlot, nGenes, sums, sumsq, nnz);
-          pool?.give(b.data, b.indices);
-        }
-        opts.onProgress?.({ phase, done: r1, total: nObs, unit: "cells" });
-      }
-    } finally {
-      reader.pool = previous;
+    for (const { r0, r1, block: b } of rowBands(reader, { memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize, signal: opts.signal }, 0.25)) {
+      if (b.type === "array") addDenseBand(b.data as TypedArray, r1 - r0, r0, nGenes, cellSlot, sums, sumsq, nnz);
+      else addCsrBand(b as SparseMatrix, r0, cellSlot, nGenes, sums, sumsq, nnz);
+      opts.onProgress?.({ phase, done: r1, total: nObs, unit: "cells" });
     }
   }
   return { nSlots, nGenes, sums, sumsq, nnz };
+}
+
+/**
+ * Row bands [r0, r1) of a CSR or dense X, each of at most BAND_VALUES stored values and `share` of the
+ * memory budget. CSR bands are read into recycled buffers (no page faults or garbage per band): a band's
+ * arrays are reused once the caller asks for the next one.
+ */
+export function* rowBands(reader: MatrixReader, opts: StreamOptions, share: number): Generator<{ r0: number; r1: number; block: NdArray | SparseMatrix }> {
+  const [nObs, nGenes] = reader.shape;
+  const { format, nnz } = reader.info;
+  const perRow = format === "dense" ? nGenes : nnz / Math.max(1, nObs);
+  const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, perRow)));
+  const step = Math.min(cap, rowsForBudget(format === "dense" ? nGenes * 8 : Math.max(1, perRow * 12), nObs, opts, share));
+  const pool = format === "csr" ? new ArrayPool() : null;
+  const previous = reader.pool;
+  reader.pool = pool;
+  try {
+    for (let r0 = 0; r0 < nObs; r0 += step) {
+      throwIfAborted(opts.signal);
+      const r1 = Math.min(nObs, r0 + step);
+      const block = reader.rows(r0, r1) as NdArray | SparseMatrix;
+      yield { r0, r1, block };
+      if (pool && block.type !== "array") pool.give(block.data, block.indices);
+    }
+  } finally {
+    reader.pool = previous;
+  }
 }
 
 function addCsrBand(b: SparseMatrix, r0: number, cellSlot: Int32Array, nGenes: number, sums: Float64Array, sumsq: Float64Array | null, nnz: Int32Array): void {

@@ -12,11 +12,10 @@ import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/h5/types.ts";
 import { num } from "../core/sparse.ts";
-import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
-import { ArrayPool } from "../core/arrayPool.ts";
 import type { GroupPlan } from "./groups.ts";
-import { BAND_VALUES, rowsBySlot, type GroupStats } from "./groupStats.ts";
+import { rowBands, rowsBySlot, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
 
 export interface WilcoxonOptions extends StreamOptions {
@@ -110,7 +109,6 @@ export function buildChunk(
   if (total > 2 ** 31 - 1) throw new CrispyxError(`a Wilcoxon gene chunk of ${total} values is too large; lower the memory budget or chunk size`);
   const values = float64 ? new Float64Array(new SharedArrayBuffer(total * 8)) : new Float32Array(new SharedArrayBuffer(total * 4));
   const cursor = ptr.slice(0, count * S);
-  const [nObs] = reader.shape;
   const { format } = reader.info;
   if (format === "csc") {
     const b = reader.cols(g0, g1, "csc") as SparseMatrix;
@@ -124,39 +122,23 @@ export function buildChunk(
       }
     }
   } else {
-    const bytesPerRow = format === "dense" ? nGenes * 8 : Math.max(1, (reader.info.nnz / Math.max(1, nObs)) * 12);
-    const cap = Math.max(1, Math.floor(BAND_VALUES / Math.max(1, format === "dense" ? nGenes : reader.info.nnz / Math.max(1, nObs))));
-    const step = Math.min(cap, rowsForBudget(bytesPerRow, nObs, { memoryBudget: opts.memoryBudget }, 0.1));
-    // CSR bands are read into recycled buffers.
-    const pool = format === "csr" ? new ArrayPool() : null;
-    const previous = reader.pool;
-    reader.pool = pool;
-    try {
-      for (let r0 = 0; r0 < nObs; r0 += step) {
-        throwIfAborted(opts.signal);
-        const r1 = Math.min(nObs, r0 + step);
-        const b = reader.rows(r0, r1);
-        if (b.type === "array") {
-          const d = b.data as TypedArray as unknown as ArrayLike<number>;
-          for (let r = 0; r < r1 - r0; r++) {
-            const slot = cellSlot[r0 + r]!;
-            if (slot < 0) continue;
-            for (let j = g0; j < g1; j++) {
-              const v = d[r * nGenes + j]!;
-              if (v !== 0) values[cursor[slot * count + j - g0]!++] = v;
-            }
+    for (const { r0, r1, block: b } of rowBands(reader, { memoryBudget: opts.memoryBudget, signal: opts.signal }, 0.1)) {
+      if (b.type === "array") {
+        const d = b.data as TypedArray as unknown as ArrayLike<number>;
+        for (let r = 0; r < r1 - r0; r++) {
+          const slot = cellSlot[r0 + r]!;
+          if (slot < 0) continue;
+          for (let j = g0; j < g1; j++) {
+            const v = d[r * nGenes + j]!;
+            if (v !== 0) values[cursor[slot * count + j - g0]!++] = v;
           }
-        } else {
-          const m = b as SparseMatrix;
-          const data = m.data instanceof Float32Array || m.data instanceof Float64Array ? m.data : Float64Array.from(m.data as ArrayLike<number>);
-          const idx = m.indices instanceof Int32Array ? m.indices : Int32Array.from(m.indices as ArrayLike<number | bigint>, Number);
-          const ip = m.indptr instanceof Int32Array ? m.indptr : Float64Array.from(m.indptr as ArrayLike<number | bigint>, Number);
-          scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
-          pool?.give(m.data, m.indices);
         }
+      } else {
+        const data = b.data instanceof Float32Array || b.data instanceof Float64Array ? b.data : Float64Array.from(b.data as ArrayLike<number>);
+        const idx = b.indices instanceof Int32Array ? b.indices : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number);
+        const ip = b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
+        scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
       }
-    } finally {
-      reader.pool = previous;
     }
   }
   return { values, ptr, g0, count };

@@ -14,7 +14,6 @@
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
-import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { iterMatrixChunks } from "./chunks.ts";

@@ -93,16 +93,9 @@ export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
     const w = await BackgroundMatrixWriter.open(tmp, { carryFrom: spec.carryFrom, carry: spec.carry, x: spec.x });
     return { append: (p, i, d) => w.append(p, i, d), finish: () => w.finish(), abort: () => w.abort() };
   }
-  const out = H5File.open(tmp, "w");
+  const out = startOutput(tmp, spec);
   let w: SparseMatrixWriter;
   try {
-    startAnnData(out);
-    const src = H5File.open(spec.carryFrom, "r");
-    try {
-      carryOver(src, out, spec.carry ?? {});
-    } finally {
-      src.close();
-    }
     w = SparseMatrixWriter.create(out, "/X", spec.x);
   } catch (err) {
     out.close();
@@ -134,15 +127,8 @@ export async function openXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
  * caller computes the next block; at most two blocks in flight.
  */
 async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
-  const out = H5File.open(tmp, "w");
+  const out = startOutput(tmp, spec);
   try {
-    startAnnData(out);
-    const src = H5File.open(spec.carryFrom, "r");
-    try {
-      carryOver(src, out, spec.carry ?? {});
-    } finally {
-      src.close();
-    }
     createDirectPlaceholders(out, "/X", spec.x);
   } finally {
     out.close();
@@ -166,4 +152,22 @@ async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
       w.abort();
     },
   };
+}
+
+/** The output file with the input's carried-over elements (everything but X), open for writing. */
+function startOutput(tmp: string, spec: XSinkSpec): H5File {
+  const out = H5File.open(tmp, "w");
+  try {
+    startAnnData(out);
+    const src = H5File.open(spec.carryFrom, "r");
+    try {
+      carryOver(src, out, spec.carry ?? {});
+    } finally {
+      src.close();
+    }
+    return out;
+  } catch (err) {
+    out.close();
+    throw err;
+  }
 }
