@@ -10,7 +10,9 @@ import { startAnnData, carryOver, SparseMatrixWriter, type SparseWriterOptions }
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../../src/io/anndata/directSparseWriter.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import type { SparseMatrix } from "../../src/io/anndata/model.ts";
-import { compareH5ad, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { compareH5ad, findPython, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { DirectArrays } from "../../src/io/anndata/directArrays.ts";
+import { execFileSync } from "node:child_process";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-direct-"));
 const SOURCE = join(import.meta.dirname, "..", "fixtures", "h5ad", "full_csr.h5ad");
@@ -143,4 +145,32 @@ test("direct writer refuses incomplete or oversized input with a clear error", (
   assert.equal(canWriteDirect({ shape: [3, 3] }), false, "unknown nnz");
   assert.equal(canWriteDirect({ shape: [3, 3], nnz: 0 }), false, "empty");
   assert.equal(canWriteDirect({ shape: [3, 3], nnz: 4, gzip: 4 }), false, "compressed");
+});
+
+test("DirectArrays on a file with a v3 superblock (h5py libver='latest'): checksummed end-of-file update, N-D data", skipWithoutAnndata(), () => {
+  const p = join(dir, "latest.h5");
+  const python = findPython()!;
+  execFileSync(python, ["-c", `import h5py, numpy as np
+with h5py.File(${JSON.stringify(p)}, "w", libver="latest") as f:
+    f.create_dataset("m", data=np.zeros((1, 1), dtype="<f8"))
+    f.attrs["note"] = "placeholder"`]);
+  const values = Float64Array.from({ length: 30 * 7 }, (_, i) => i / 7);
+  const d = DirectArrays.open(p);
+  d.write(d.add("/m", [30, 7], 8), 0, new Uint8Array(values.buffer));
+  d.finish();
+  const out = execFileSync(python, ["-c", `import h5py, json
+with h5py.File(${JSON.stringify(p)}, "r") as f:
+    m = f["m"][()]
+    print(json.dumps({"shape": list(m.shape), "sum": float(m.sum()), "last": float(m[-1, -1]), "sb": f.id.get_create_plist().get_version()[0]}))`], { encoding: "utf8" });
+  const r = JSON.parse(out);
+  assert.deepEqual(r.shape, [30, 7]);
+  assert.ok(Math.abs(r.sum - values.reduce((a, b) => a + b, 0)) < 1e-9);
+  assert.equal(r.last, values.at(-1));
+  assert.ok(r.sb >= 2, `superblock version ${r.sb}`);
+  const h = H5File.open(p, "r");
+  try {
+    assert.deepEqual(h.read("/m"), values);
+  } finally {
+    h.close();
+  }
 });

@@ -634,9 +634,18 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   const layoutBytes = Buffer.concat([encodeAddr(ctx, position - ctx.base), lengthBytes(count * elemSize)]);
   // Called on a temporary output before it is renamed into place: no reader can see a half-patched file.
   const { pos, checksummed } = eoaField(ctx);
-  if (checksummed) throw fail(ctx, "superblock v2/v3: end-of-file address update not supported");
   const eoa = readUInt(pread(ctx, pos, ctx.O), 0, ctx.O);
-  if (endOfFile - ctx.base > eoa) pwriteSync(ctx, pos, encodeAddr(ctx, endOfFile - ctx.base));
+  if (endOfFile - ctx.base > eoa) {
+    if (!checksummed) pwriteSync(ctx, pos, encodeAddr(ctx, endOfFile - ctx.base));
+    else {
+      // Superblock v2/v3: the fields end with a checksum of everything before it (after the root address).
+      const sbLen = 12 + 4 * ctx.O;
+      const sb = pread(ctx, ctx.base, sbLen + 4);
+      encodeAddr(ctx, endOfFile - ctx.base).copy(sb, pos - ctx.base);
+      sb.writeUInt32LE(lookup3(sb.subarray(0, sbLen)), sbLen);
+      pwriteSync(ctx, ctx.base, sb);
+    }
+  }
   patchMessage(ctx, layout, [[layout.bodyPos + 2, layoutBytes]]);
   patchMessage(ctx, space, spacePatches);
 }
