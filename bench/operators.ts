@@ -78,6 +78,25 @@
  * a JS counting/radix sort, one compact spill (uint16 minor offsets + uint8 counts, ~3 bytes per
  * non-zero) and a merge, with every byte crossing the WebAssembly heap; `cp` of the input alone takes
  * ~1.5× the h5py read here.
+ *
+ * convertToCsr fix (2026-11-27, 09:20–10:00 UTC, same VM, load 1–3, commits 9cdd361..9eafc3e; A/B = the
+ * same tree with only src/ops/externalScatter.ts at d55a32b vs new, CSC inputs made by convertToCsc,
+ * 512M, user+sys CPU in brackets). Before it, on a quiet machine, convertToCsr already ran 33.5 s at 1M
+ * and 133.8 s at 4M cells, so most of the 1556 s above came from the load it ran under. The cells × runs
+ * term was real but ~35 ns per (cell, run) pair (~13 s at 4M × 94 runs) plus 1.5 GB of dense counts in
+ * a 5 GB spill.
+ * Now runs keep sparse line streams (~1 byte per touched cell), the merge works in cache-sized windows
+ * of cells from per-cell totals (no per-pair work), and a buffer of ascending cell runs (CSC input) is
+ * sorted by a block MSD sort (sort 50 → ~25 s CPU at 4M).
+ *     cells   convertToCsr old → new                      s per 1M cells (new)
+ *     250k      7.9 s (7.2) → 7.1 s (6.9)                   28.6
+ *     1M       31.7 s (30.3) → 27.0 s (25.5)                27.0
+ *     2M       60.3 s (57.3) → 53.5 s (53.1)                26.7
+ *     4M      123.3 s (118.7) → 103.0 s (100.5)             25.7
+ *     1M at 128M (94 runs, the runs per cell of 4M at 512M): 33.1 s → 25.5 s (no longer depends on runs)
+ * Peak RSS 572–635 MiB at every size, both versions. convertToCsc 1M 22.7 → 20.6 s; sortByPerturbation
+ * 1M 14.3 → 14.2 s (same engine; its runs' dense per-cell counts are gone too). Output identical (h5py
+ * comparison of X at 250k; engine hash at 300k cells both directions).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync } from "node:fs";
