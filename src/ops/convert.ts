@@ -76,6 +76,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
           destFrom,
           memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
           spillPath: `${tmp}.runs`,
+          directFile: tmp, // X is written last
           bufferElements: opts.bufferElements,
           chunkSize: opts.chunkSize,
           signal: opts.signal,

@@ -9,6 +9,7 @@ import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/h5/typ
 import { DEFAULT_MEMORY_BUDGET, type ProgressCallback } from "../core/streaming.ts";
 import { ExternalScatter } from "./externalScatter.ts";
 import { feedElements } from "./feedElements.ts";
+import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders, type DirectSparseOptions } from "../io/anndata/directSparseWriter.ts";
 
 export interface ReorderOptions {
   /** Output layout: "csr" (destination lines are rows) or "csc" (columns). */
@@ -23,6 +24,11 @@ export interface ReorderOptions {
   chunkSize?: number;
   /** Temporary file for spilled runs (removed afterwards). */
   spillPath: string;
+  /**
+   * The path of `dst` when the matrix is the last thing written to it: `dst` is then closed after its
+   * placeholders are made and the elements are written straight into the file (no HDF5 copies).
+   */
+  directFile?: string;
   /** Force the sort buffer's size in elements (tests: exercise spilling on tiny files). */
   bufferElements?: number;
   signal?: AbortSignal;
@@ -72,6 +78,32 @@ export function writeReorderedSparse(reader: MatrixReader, dst: H5File, at: stri
     });
     const nnz = scatter.count;
     const wide = opts.indptrDtype === "int64" || nnz > 2 ** 31 - 1;
+    if (opts.directFile && reader.info.dtype !== "bool") {
+      // X is the output's last element: the rest is in place, so HDF5 closes the file and the sorted
+      // elements go straight into it (../io/anndata/directSparseWriter.ts).
+      const spec: DirectSparseOptions = { format: opts.format, shape: [nRows, nCols], dtype, nnz, indexDtype: "int32", indptrDtype: wide ? "int64" : "int32" };
+      if (canWriteDirect(spec)) {
+        createDirectPlaceholders(dst, at, spec);
+        dst.close();
+        const w = DirectSparseWriter.open(opts.directFile, at, spec);
+        try {
+          scatter.finish({
+            elements(minor: Int32Array, values: TypedArray, n: number) {
+              w.appendElements(minor, values, n);
+              opts.onProgress?.({ phase: "writing", done: w.nnzWritten, total: nnz, unit: "non-zeros" });
+            },
+            lineEnds(start: number, ends: Float64Array, n: number) {
+              w.appendLineEnds(start, ends, n);
+            },
+          });
+          w.finish();
+        } catch (err) {
+          w.abort();
+          throw err;
+        }
+        return { nnz, spilledRuns: scatter.spilledRuns, inputPasses: 1, bufferElements: scatter.capacity };
+      }
+    }
     dst.createGroup(at);
     dst.setAttr(at, "encoding-type", opts.format === "csr" ? "csr_matrix" : "csc_matrix");
     dst.setAttr(at, "encoding-version", "0.1.0");

@@ -240,7 +240,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
     await writeAtomically(output, (tmp) => {
       const dst = H5File.open(tmp, "w");
       try {
-        writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`);
+        writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp);
       } finally {
         dst.close();
       }
@@ -251,12 +251,10 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   }
 }
 
-function writeSorted(src: H5File, dst: H5File, plan: SortPlan, meta: Dict, opts: SortOptions, spillPath: string): void {
+/** Everything of `src`, cells in sorted order, into `dst` (the file at `dstFile`). */
+function writeSorted(src: H5File, dst: H5File, plan: SortPlan, meta: Dict, opts: SortOptions, spillPath: string, dstFile: string): void {
   const signal = opts.signal;
   copyAttrs(src, dst, "/", "/");
-  // X first: the long part, so an interruption wastes no metadata work.
-  permuteMatrix(src, "/X", dst, "/X", plan, opts, spillPath);
-  throwIfAborted(signal);
   writeElem(dst, "/obs", takeDataFrame(readDataFrame(src, "/obs"), plan.order));
   copyElement(src, dst, "/var", "/var", { signal });
   // uns: everything as stored, plus the new sorting metadata (replacing an older one).
@@ -289,6 +287,9 @@ function writeSorted(src: H5File, dst: H5File, plan: SortPlan, meta: Dict, opts:
       else copyElement(src, dst, `/raw/${k}`, `/raw/${k}`, { signal });
     }
   }
+  throwIfAborted(signal);
+  // X last: a sparse X is then written straight into the file once HDF5 has closed it.
+  permuteMatrix(src, "/X", dst, "/X", plan, opts, spillPath, dstFile);
 }
 
 function isMatrixElement(src: H5File, path: string): boolean {
@@ -324,7 +325,7 @@ function takeRowsInMemory(a: NdArray, order: Int32Array): NdArray {
 }
 
 /** A cells × something matrix with rows in sorted order: sparse → CSR (seed), dense stays dense. */
-function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan: SortPlan, opts: SortOptions, spillPath: string): void {
+function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan: SortPlan, opts: SortOptions, spillPath: string, directFile?: string): void {
   const reader = new MatrixReader(src, from);
   if (reader.format === "dense") return gatherDenseRows(src, reader, dst, to, plan.order, opts);
   writeReorderedSparse(reader, dst, to, {
@@ -336,6 +337,7 @@ function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan:
     indptrDtype: "int64",
     memoryBudget: opts.memoryBudget,
     spillPath,
+    directFile,
     bufferElements: opts.bufferElements,
     chunkSize: opts.chunkSize,
     signal: opts.signal,

@@ -40,33 +40,40 @@ interface DirectSpec {
   shape: [number, number];
   dtype: NumericDtype;
   indexDtype: "int32" | "int64";
+  /** indptr's type: indices' by default; int64 with int32 indices is what the seed writes for sorted files. */
+  indptrDtype: "int32" | "int64";
   nnz: number;
 }
+
+/** Writer options, plus an indptr type of its own (see DirectSpec). */
+export type DirectSparseOptions = SparseWriterOptions & { indptrDtype?: "int32" | "int64" };
 
 /** Whether `opts` can be written directly: the stored-element count known, no compression, a little-endian host. */
 export function canWriteDirect(opts: SparseWriterOptions): boolean {
   return opts.nnz !== undefined && opts.nnz > 0 && !opts.gzip && endianness() === "LE";
 }
 
-function resolve(opts: SparseWriterOptions): DirectSpec {
+function resolve(opts: DirectSparseOptions): DirectSpec {
   if (!canWriteDirect(opts)) throw new CrispyxError("direct sparse writes need a known, non-zero nnz and no compression");
   const nnz = opts.nnz!;
   const bound = opts.nnz ?? opts.maxNnz ?? opts.shape[0] * opts.shape[1];
+  const indexDtype = opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32");
   return {
     format: opts.format ?? "csr",
     shape: opts.shape,
     dtype: opts.dtype ?? "float32",
-    indexDtype: opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32"),
+    indexDtype,
+    indptrDtype: opts.indptrDtype ?? indexDtype,
     nnz,
   };
 }
 
 /** Step 1 (HDF5 open): the X group, its attributes and one-element placeholders for its three arrays. */
-export function createDirectPlaceholders(file: H5File, path: string, opts: SparseWriterOptions): void {
+export function createDirectPlaceholders(file: H5File, path: string, opts: DirectSparseOptions): void {
   const s = resolve(opts);
   file.createGroup(path);
   setSparseAttrs(file, path, s.format, s.shape);
-  file.createDataset(`${path}/indptr`, { dtype: s.indexDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indexDtype](1) });
+  file.createDataset(`${path}/indptr`, { dtype: s.indptrDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indptrDtype](1) });
   file.createDataset(`${path}/data`, { dtype: s.dtype, shape: [1], data: new TYPED_ARRAY_OF[s.dtype](1) });
   file.createDataset(`${path}/indices`, { dtype: s.indexDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indexDtype](1) });
 }
@@ -92,7 +99,7 @@ export class DirectSparseWriter {
   ) {}
 
   /** Step 2 (HDF5 closed): reserve the regions after HDF5's allocated space; indptr[0] = 0. */
-  static open(file: string, path: string, opts: SparseWriterOptions): DirectSparseWriter {
+  static open(file: string, path: string, opts: DirectSparseOptions): DirectSparseWriter {
     const spec = resolve(opts);
     const fd = openSync(file, "r+");
     try {
@@ -100,16 +107,20 @@ export class DirectSparseWriter {
       const idx = BYTES_OF[spec.indexDtype];
       const major = spec.format === "csr" ? spec.shape[0] : spec.shape[1];
       const ptrPos = start;
-      const dataPos = ptrPos + (major + 1) * idx;
+      const dataPos = ptrPos + Math.ceil(((major + 1) * BYTES_OF[spec.indptrDtype]) / 8) * 8;
       const indicesPos = dataPos + Math.ceil((spec.nnz * BYTES_OF[spec.dtype]) / 8) * 8;
       const end = indicesPos + spec.nnz * idx;
       const w = new DirectSparseWriter(file, path, spec, fd, ptrPos, dataPos, indicesPos, end);
-      w.pwrite(bytesOf(new TYPED_ARRAY_OF[spec.indexDtype](1)), ptrPos);
+      w.pwrite(bytesOf(new TYPED_ARRAY_OF[spec.indptrDtype](1)), ptrPos);
       return w;
     } catch (err) {
       closeSync(fd);
       throw err;
     }
+  }
+
+  get nnzWritten(): number {
+    return this.nnzDone;
   }
 
   get majorSize(): number {
@@ -161,6 +172,28 @@ export class DirectSparseWriter {
     });
   }
 
+  /**
+   * The next `n` stored elements (indices and values), for producers that emit elements and line ends
+   * separately (the external sort behind conversions and sorting, ../../ops/externalScatter.ts).
+   */
+  appendElements(minor: TypedArray, values: TypedArray, n: number): void {
+    if (this.closed) throw new CrispyxError(`${this.file}: ${this.path}: writer already finished`);
+    const at = this.nnzDone;
+    if (at + n > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
+    this.pwrite(bytesOf(castArray(values.subarray(0, n), this.spec.dtype)), this.dataPos + at * BYTES_OF[this.spec.dtype]);
+    this.pwrite(bytesOf(castArray(minor.subarray(0, n), this.spec.indexDtype)), this.indicesPos + at * BYTES_OF[this.spec.indexDtype]);
+    this.nnzDone += n;
+  }
+
+  /** The next `n` lines' cumulative element counts (indptr entries), for the producers of appendElements. */
+  appendLineEnds(start: number, ends: Float64Array, n: number): void {
+    if (start !== this.majorDone) throw new CrispyxError(`${this.path}: line ends for lines from ${start}, expected ${this.majorDone}`);
+    if (this.majorDone + n > this.majorSize) throw new CrispyxError(`${this.path}: more than ${this.majorSize} lines appended`);
+    const ptr = this.spec.indptrDtype === "int64" ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n));
+    this.pwrite(bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype]);
+    this.majorDone += n;
+  }
+
   /** Check a block and say where its bytes go; advances the counts. */
   private place(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Array<[Uint8Array, number]> {
     if (this.closed) throw new CrispyxError(`${this.file}: ${this.path}: writer already finished`);
@@ -182,11 +215,11 @@ export class DirectSparseWriter {
       out.push([bytesOf(castArray(indices, this.spec.indexDtype)), this.indicesPos + at * BYTES_OF[this.spec.indexDtype]]);
     }
     if (m > 0) {
-      const ptr = this.spec.indexDtype === "int64" ? new BigInt64Array(m) : new Int32Array(m);
+      const ptr = this.spec.indptrDtype === "int64" ? new BigInt64Array(m) : new Int32Array(m);
       const shift = at - p0;
       if (ptr instanceof Int32Array) for (let i = 0; i < m; i++) ptr[i] = Number(indptr[i + 1]!) + shift;
       else for (let i = 0; i < m; i++) ptr[i] = BigInt(Number(indptr[i + 1]!) + shift);
-      out.push([bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indexDtype]]);
+      out.push([bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype]]);
     }
     this.majorDone += m;
     this.nnzDone += k;
