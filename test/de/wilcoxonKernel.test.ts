@@ -55,9 +55,14 @@ test("kernel equals a plain rank-sum for large controls (bucket index), heavy ti
   const flat: number[] = [];
   for (let slot = 0; slot < S; slot++) for (let j = 0; j < genes; j++) { ptr[slot * genes + j] = flat.length; flat.push(...perSlot[j]![slot]!); }
   ptr[genes * S] = flat.length;
-  const chunk: GeneChunk = { values: Float64Array.from(flat), ptr, g0: 0, count: genes };
+  // float32 storage (the usual case, radix-sorted controls) and float64 storage (TypedArray sort).
+  for (const Values of [Float32Array, Float64Array]) {
+  const stored = Array.from(Values.from(flat));
+  const chunk: GeneChunk = { values: Values.from(flat), ptr, g0: 0, count: genes };
   const ctx: KernelContext = { nSlots: S, nGenes: genes, sizes, tieCorrect: true, scores: new Float64Array((S - 1) * genes), pvals: new Float64Array((S - 1) * genes) };
   rankSumGenes(chunk, 0, genes, ctx, new RankSumScratch());
+  // The plain rank-sum sees the values as stored.
+  for (let slot = 0; slot < S; slot++) for (let j = 0; j < genes; j++) perSlot[j]![slot] = stored.slice(ptr[slot * genes + j]!, ptr[slot * genes + j + 1]!);
   for (let j = 0; j < genes; j++) {
     const withZeros = (slot: number) => [...perSlot[j]![slot]!, ...new Array(sizes[slot]! - perSlot[j]![slot]!.length).fill(0)];
     const ctrl = withZeros(0);
@@ -67,5 +72,6 @@ test("kernel equals a plain rank-sum for large controls (bucket index), heavy ti
       assert.ok(Math.abs(ctx.scores[at]! - z) <= 1e-9 * Math.max(1, Math.abs(z)), `gene ${j} group ${g}: ${ctx.scores[at]} vs ${z}`);
       assert.ok(Math.abs(ctx.pvals[at]! - normalTwoSidedP(z)) <= 1e-12, `gene ${j} group ${g} p`);
     }
+  }
   }
 });
