@@ -3,15 +3,12 @@
  * the file with one positioned write per block, instead of being copied into the WebAssembly heap, through
  * HDF5 and out again (the write half of the cost measured in bench/operators.ts).
  *
- * How the file stays a normal HDF5/anndata file:
+ * How the file stays a normal HDF5/anndata file (the mechanics are ./directArrays.ts):
  *   1. while HDF5 has the file open, `createDirectPlaceholders` makes the X group with its attributes and
  *      three one-element contiguous datasets (indptr, data, indices); HDF5 then closes the file;
  *   2. `DirectSparseWriter.open` reserves three regions after the end of HDF5's allocated space and the
  *      blocks are written there (the number of stored elements must be known up front);
- *   3. `finish` syncs the data, then points each placeholder at its region (dataspace size, layout address
- *      and size) and extends the superblock's end-of-file address (../h5/links.ts pointContiguousDataset).
- * The placeholders' own 4–8 bytes stay behind unused, as h5py leaves deleted data. Everything happens on
- * a temporary output (writeAtomically), so an interruption leaves nothing under the final name.
+ *   3. `finish` syncs the data, then points each placeholder at its region.
  *
  *   const f = H5File.open(tmp, "w"); startAnnData(f); carryOver(src, f, …);
  *   createDirectPlaceholders(f, "/X", spec); f.close();
@@ -19,10 +16,9 @@
  *   for (…) w.appendParts(indptr, indices, data);
  *   w.finish();
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, openSync, write, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import type { H5File } from "../h5/file.ts";
-import { endOfAllocation, pointContiguousDataset } from "../h5/links.ts";
+import { DirectArrays } from "./directArrays.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError } from "../../errors.ts";
 import { castArray, setSparseAttrs, type SparseWriterOptions } from "./matrixWriter.ts";
@@ -31,8 +27,6 @@ import type { SparseMatrix } from "./model.ts";
 import { ArrayPool } from "../../core/arrayPool.ts";
 
 const INT32_MAX = 0x7fffffff;
-/** Push written data to disk every this many bytes, so the final sync before the rename has little left. */
-const SYNC_EVERY = 256 << 20;
 
 /** Resolved layout of a directly written matrix. */
 interface DirectSpec {
@@ -88,33 +82,27 @@ export class DirectSparseWriter {
   private closed = false;
 
   private constructor(
-    private readonly file: string,
     private readonly path: string,
     private readonly spec: DirectSpec,
-    private readonly fd: number,
-    private readonly ptrPos: number,
-    private readonly dataPos: number,
-    private readonly indicesPos: number,
-    private readonly end: number,
+    private readonly arrays: DirectArrays,
+    private readonly ids: { ptr: number; data: number; indices: number },
   ) {}
 
-  /** Step 2 (HDF5 closed): reserve the regions after HDF5's allocated space; indptr[0] = 0. */
+  /** Step 2 (HDF5 closed): reserve the three regions after HDF5's allocated space; indptr[0] = 0. */
   static open(file: string, path: string, opts: DirectSparseOptions): DirectSparseWriter {
     const spec = resolve(opts);
-    const fd = openSync(file, "r+");
+    const arrays = DirectArrays.open(file);
     try {
-      const start = Math.ceil(Math.max(endOfAllocation(fd, file), fstatSync(fd).size) / 8) * 8;
-      const idx = BYTES_OF[spec.indexDtype];
       const major = spec.format === "csr" ? spec.shape[0] : spec.shape[1];
-      const ptrPos = start;
-      const dataPos = ptrPos + Math.ceil(((major + 1) * BYTES_OF[spec.indptrDtype]) / 8) * 8;
-      const indicesPos = dataPos + Math.ceil((spec.nnz * BYTES_OF[spec.dtype]) / 8) * 8;
-      const end = indicesPos + spec.nnz * idx;
-      const w = new DirectSparseWriter(file, path, spec, fd, ptrPos, dataPos, indicesPos, end);
-      w.pwrite(bytesOf(new TYPED_ARRAY_OF[spec.indptrDtype](1)), ptrPos);
-      return w;
+      const ids = {
+        ptr: arrays.add(`${path}/indptr`, [major + 1], BYTES_OF[spec.indptrDtype]),
+        data: arrays.add(`${path}/data`, [spec.nnz], BYTES_OF[spec.dtype]),
+        indices: arrays.add(`${path}/indices`, [spec.nnz], BYTES_OF[spec.indexDtype]),
+      };
+      arrays.write(ids.ptr, 0, bytesOf(new TYPED_ARRAY_OF[spec.indptrDtype](1)));
+      return new DirectSparseWriter(path, spec, arrays, ids);
     } catch (err) {
-      closeSync(fd);
+      arrays.abort();
       throw err;
     }
   }
@@ -127,56 +115,23 @@ export class DirectSparseWriter {
     return this.spec.format === "csr" ? this.spec.shape[0] : this.spec.shape[1];
   }
 
-  private pwrite(bytes: Uint8Array, pos: number): void {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), pos + done);
-  }
-
   /** Same contract as SparseMatrixWriter.appendParts. */
   appendParts(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): void {
-    for (const [bytes, pos] of this.place(indptr, indices, data)) this.pwrite(bytes, pos);
+    for (const [id, offset, bytes] of this.place(indptr, indices, data)) this.arrays.write(id, offset, bytes);
   }
 
   /**
-   * appendParts with the writes done on libuv's thread pool, so the caller computes the next block
-   * meanwhile; the arrays must stay untouched until the promise settles. Every `syncEvery` bytes the
-   * data written so far is pushed to disk in the background too.
+   * appendParts with the writes done on libuv's thread pool (DirectArrays.writeAsync), so the caller
+   * computes the next block meanwhile; the arrays must stay untouched until the promise settles.
    */
-  appendPartsAsync(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray, syncEvery = SYNC_EVERY): Promise<void> {
-    // One write at a time, in order: concurrent writes to one file contend in the kernel (measured: ~2×
-    // the system time of the same bytes written one after another).
-    const parts = this.place(indptr, indices, data);
-    const done = (this.tail = this.tail.then(async () => {
-      for (const [bytes, pos] of parts) await this.pwriteAsync(bytes, pos);
-    }));
-    this.unsynced += data.byteLength + indices.byteLength;
-    // One background sync at a time, not part of the block's promise: the caller never waits on the disk.
-    if (this.unsynced >= syncEvery && !this.syncing) {
-      this.unsynced = 0;
-      this.syncing = done.then(() => new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res()))));
-      this.syncing.then(() => (this.syncing = null), () => undefined);
-    }
-    return done;
+  appendPartsAsync(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Promise<void> {
+    const writes = this.place(indptr, indices, data).map(([id, offset, bytes]) => this.arrays.writeAsync(id, offset, bytes));
+    return Promise.all(writes).then(() => undefined);
   }
 
-  private unsynced = 0;
-  private syncing: Promise<void> | null = null;
-  /** The last queued write (writes run one after another). */
-  private tail: Promise<void> = Promise.resolve();
-
-  /** Wait for the background sync, if one is running (before finish or abort). */
-  async settle(): Promise<void> {
-    await this.syncing;
-  }
-
-  private pwriteAsync(bytes: Uint8Array, pos: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const step = (done: number) => {
-        if (done >= bytes.length) return resolve();
-        write(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), pos + done, (err, n) => (err ? reject(err) : step(done + n)));
-      };
-      step(0);
-    });
+  /** Wait for queued writes and the background sync (before finish or abort). */
+  settle(): Promise<void> {
+    return this.arrays.settle();
   }
 
   /**
@@ -184,26 +139,31 @@ export class DirectSparseWriter {
    * separately (the external sort behind conversions and sorting, ../../ops/externalScatter.ts).
    */
   appendElements(minor: TypedArray, values: TypedArray, n: number): void {
-    if (this.closed) throw new CrispyxError(`${this.file}: ${this.path}: writer already finished`);
+    this.checkOpen();
     const at = this.nnzDone;
     if (at + n > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
-    this.pwrite(bytesOf(castArray(values.subarray(0, n), this.spec.dtype)), this.dataPos + at * BYTES_OF[this.spec.dtype]);
-    this.pwrite(bytesOf(castArray(minor.subarray(0, n), this.spec.indexDtype)), this.indicesPos + at * BYTES_OF[this.spec.indexDtype]);
+    this.arrays.write(this.ids.data, at * BYTES_OF[this.spec.dtype], bytesOf(castArray(values.subarray(0, n), this.spec.dtype)));
+    this.arrays.write(this.ids.indices, at * BYTES_OF[this.spec.indexDtype], bytesOf(castArray(minor.subarray(0, n), this.spec.indexDtype)));
     this.nnzDone += n;
   }
 
   /** The next `n` lines' cumulative element counts (indptr entries), for the producers of appendElements. */
   appendLineEnds(start: number, ends: Float64Array, n: number): void {
+    this.checkOpen();
     if (start !== this.majorDone) throw new CrispyxError(`${this.path}: line ends for lines from ${start}, expected ${this.majorDone}`);
     if (this.majorDone + n > this.majorSize) throw new CrispyxError(`${this.path}: more than ${this.majorSize} lines appended`);
     const ptr = this.spec.indptrDtype === "int64" ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n));
-    this.pwrite(bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype]);
+    this.arrays.write(this.ids.ptr, (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype], bytesOf(ptr));
     this.majorDone += n;
   }
 
-  /** Check a block and say where its bytes go; advances the counts. */
-  private place(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Array<[Uint8Array, number]> {
-    if (this.closed) throw new CrispyxError(`${this.file}: ${this.path}: writer already finished`);
+  private checkOpen(): void {
+    if (this.closed) throw new CrispyxError(`${this.arrays.file}: ${this.path}: writer already finished`);
+  }
+
+  /** Check a block and say where its bytes go ([region, byte offset, bytes]); advances the counts. */
+  private place(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Array<[number, number, Uint8Array]> {
+    this.checkOpen();
     const m = indptr.length - 1;
     if (m < 0) return [];
     const p0 = Number(indptr[0]!);
@@ -216,17 +176,17 @@ export class DirectSparseWriter {
     }
     const at = this.nnzDone;
     if (at + k > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
-    const out: Array<[Uint8Array, number]> = [];
+    const out: Array<[number, number, Uint8Array]> = [];
     if (k > 0) {
-      out.push([bytesOf(castArray(data, this.spec.dtype)), this.dataPos + at * BYTES_OF[this.spec.dtype]]);
-      out.push([bytesOf(castArray(indices, this.spec.indexDtype)), this.indicesPos + at * BYTES_OF[this.spec.indexDtype]]);
+      out.push([this.ids.data, at * BYTES_OF[this.spec.dtype], bytesOf(castArray(data, this.spec.dtype))]);
+      out.push([this.ids.indices, at * BYTES_OF[this.spec.indexDtype], bytesOf(castArray(indices, this.spec.indexDtype))]);
     }
     if (m > 0) {
       const ptr = this.spec.indptrDtype === "int64" ? new BigInt64Array(m) : new Int32Array(m);
       const shift = at - p0;
       if (ptr instanceof Int32Array) for (let i = 0; i < m; i++) ptr[i] = Number(indptr[i + 1]!) + shift;
       else for (let i = 0; i < m; i++) ptr[i] = BigInt(Number(indptr[i + 1]!) + shift);
-      out.push([bytesOf(ptr), this.ptrPos + (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype]]);
+      out.push([this.ids.ptr, (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype], bytesOf(ptr)]);
     }
     this.majorDone += m;
     this.nnzDone += k;
@@ -243,11 +203,8 @@ export class DirectSparseWriter {
       if (this.nnzDone !== this.spec.nnz) {
         throw new CrispyxError(`${this.path}: ${this.nnzDone} stored elements written, ${this.spec.nnz} declared`);
       }
-      fdatasyncSync(this.fd);
-      pointContiguousDataset(this.fd, this.file, `${this.path}/indptr`, this.majorSize + 1, this.ptrPos, this.end);
-      pointContiguousDataset(this.fd, this.file, `${this.path}/data`, this.spec.nnz, this.dataPos, this.end);
-      pointContiguousDataset(this.fd, this.file, `${this.path}/indices`, this.spec.nnz, this.indicesPos, this.end);
-      fsyncSync(this.fd);
+      this.closed = true;
+      this.arrays.finish();
     } finally {
       this.abort();
     }
@@ -256,9 +213,8 @@ export class DirectSparseWriter {
 
   /** Release the file (the temporary output is removed by the caller). */
   abort(): void {
-    if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    this.arrays.abort();
   }
 }
 
