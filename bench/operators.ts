@@ -23,7 +23,9 @@
  * Same run at 4M cells (9.03 GiB; h5py read 2.65 s, cp + sync 14.1 s), 512M: normalize 24.1 s / 311 MiB,
  * subset 24.9 s / 411 MiB, standardize 30.8 s / 276 MiB, sort 65.6 s / 706 MiB, convertToCsc 85.8 s / 631 MiB.
  * Where normalize's time goes now (--cpu-prof, quiet): main thread ~1.5 s kernel + 0.8 s reads, the rest
- * waiting for the writes; user 3.3 s, system 2–4 s (the kernel's handling of 2.4 GB of dirty pages). The
+ * waiting for the writes; user 3.3 s, system 2–7 s: `perf record -a` puts ~30% of all samples in the kernel's
+ * copy into the page cache (copy_folio_from_iter_atomic under pwrite), ~5× slower per byte than the read side
+ * and varying from run to run on this VM (first touch of guest memory, we believe). The
  * ≤ 2× target cannot be met by any operator that writes and syncs an output as large as its input here:
  * the copy alone is 2.2× the read.
  *
