@@ -9,6 +9,8 @@ import h5wasm from "h5wasm/node";
 await h5wasm.ready;
 import { H5File } from "../../src/io/h5/file.ts";
 import { isNumericDtype } from "../../src/io/h5/types.ts";
+import { execFileSync } from "node:child_process";
+import { findPython, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-raw-"));
 
@@ -126,5 +128,22 @@ test("a read-only handle reads through HDF5 while the same file is open for writ
     assert.deepEqual(after.read("/a"), Int32Array.of(7, 8, 3, 4));
   } finally {
     after.close();
+  }
+});
+
+test("files with a user block (HDF5 addresses counted from the superblock) are read directly and correctly", skipWithoutAnndata(), () => {
+  const p = join(dir, "userblock.h5");
+  execFileSync(findPython()!, ["-c", `import h5py, numpy as np
+with h5py.File(${JSON.stringify(p)}, "w", userblock_size=1024) as f:
+    f.create_dataset("a", data=np.arange(5000, dtype="<f4") * 0.5)
+    f.create_dataset("c", data=np.arange(7000, dtype="<i8"), chunks=(512,))`]);
+  const h = H5File.open(p, "r");
+  try {
+    assert.equal(h.readsDirectly("/a"), true);
+    assert.equal(h.readsDirectly("/c"), true);
+    assert.deepEqual(h.read("/a", [10], [3]), Float32Array.of(5, 5.5, 6));
+    assert.deepEqual(h.read("/c", [510], [4]), BigInt64Array.of(510n, 511n, 512n, 513n));
+  } finally {
+    h.close();
   }
 });
