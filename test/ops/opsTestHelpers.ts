@@ -81,7 +81,7 @@ export function assertSameTables(ours: string, expected: string, keys: ("obs" | 
 }
 
 /** A CSR float32 screen big enough that an operator over it takes a while with small chunks. */
-export function writeBigInput(path: string, nObs = 20000, nVars = 200): void {
+export function writeBigInput(path: string, nObs = 20000, nVars = 200, indexDtype?: "int32" | "int64"): void {
   const f = H5File.open(path, "w");
   try {
     startAnnData(f);
@@ -90,7 +90,7 @@ export function writeBigInput(path: string, nObs = 20000, nVars = 200): void {
       perturbation: categorical(Array.from({ length: nObs }, (_, i) => groups[i % 4]!)),
     }));
     writeElem(f, "/var", dataframe(Array.from({ length: nVars }, (_, j) => `g${j}`)));
-    const w = SparseMatrixWriter.create(f, "/X", { shape: [nObs, nVars] });
+    const w = SparseMatrixWriter.create(f, "/X", { shape: [nObs, nVars], indexDtype });
     const block = 1000;
     for (let r = 0; r < nObs; r += block) {
       const m = Math.min(block, nObs - r);

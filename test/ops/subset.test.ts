@@ -117,3 +117,25 @@ test("omitted masks keep everything", async () => {
   assert.deepEqual(h.shape, [400, 120]);
   assertSameX(out, join(ROOT, "test/fixtures/ops/expected/subset_screen_all.h5ad"));
 });
+
+test("int64 indices (counted through the block reader) give the same subset as int32 ones", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "crispyx-subset64-"));
+  try {
+    const a = join(dir, "i32.h5ad"), b = join(dir, "i64.h5ad");
+    writeBigInput(a, 3000, 60, "int32");
+    writeBigInput(b, 3000, 60, "int64");
+    const cellMask = Array.from({ length: 3000 }, (_, i) => i % 3 !== 1);
+    const geneMask = Array.from({ length: 60 }, (_, j) => j % 4 !== 0);
+    const ra = await writeFilteredSubset(a, { output: join(dir, "a_out.h5ad"), cellMask, geneMask });
+    const rb = await writeFilteredSubset(b, { output: join(dir, "b_out.h5ad"), cellMask, geneMask });
+    assert.equal(ra.nnz, rb.nnz);
+    assert.ok(ra.nnz > 0);
+    const xa = readH5ad(join(dir, "a_out.h5ad")).X as never as { data: Float32Array; indices: ArrayLike<number | bigint>; indptr: ArrayLike<number | bigint> };
+    const xb = readH5ad(join(dir, "b_out.h5ad")).X as never as typeof xa;
+    assert.deepEqual(Array.from(xb.data), Array.from(xa.data));
+    assert.deepEqual(Array.from(xb.indices, Number), Array.from(xa.indices, Number));
+    assert.deepEqual(Array.from(xb.indptr, Number), Array.from(xa.indptr, Number));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
