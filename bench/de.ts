@@ -17,6 +17,8 @@
  *   crispyx t-test   h5ad only            7.41 s (CPU  9.8 s)  862 MiB   seed 15.66 s (CPU 15.6 s) 857 MiB → 2.1×
  *   crispyx wilcoxon h5ad + CSV          13.47 s (CPU 20.8 s)  990 MiB
  *   crispyx wilcoxon h5ad only           11.63 s (CPU 16.7 s)  978 MiB   seed 39.99 s (CPU 55.3 s) 2557 MiB → 3.4×
+ * Re-run 10:51 UTC after a faster Student-t tail (continued fraction, 0.49 → 0.36 µs): t-test 7.42 s (h5ad only)
+ * vs seed 16.39 s → 2.2×; with CSV 10.04 s; Wilcoxon 12.32 s vs 43.66 s → 3.5×; with CSV 14.64 s.
  * The ≥ 3× target is met for Wilcoxon, not for the t-test. What is left of the t-test: one pass over X
  * (~1.5 s), 8M Student-t tails through stdlib's incomplete beta (~0.5 µs each, two worker threads), and the
  * output (616 MB .h5ad with Scanpy's ranked tables; the CSV on its own thread). Of the Wilcoxon test: the
