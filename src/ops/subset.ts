@@ -180,6 +180,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
  * 100M elements from the page cache, against the seconds that writing X through HDF5 would cost).
  */
 function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32Array | null, chunkSize: number, signal?: AbortSignal): number {
+  if (geneMap && x.indexDtype !== "int32") return countSelectedGeneric(x, cells, geneMap, chunkSize);
   let total = 0;
   let buf = new Int32Array(0);
   for (const { lo, hi, keep } of selectionWindows(cells, x.shape[0], chunkSize)) {
@@ -192,7 +193,6 @@ function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32
       continue;
     }
     const n = at(hi - lo) - at(0);
-    if (x.file.info(`${x.path}/indices`).dtype !== "int32") return countSelectedGeneric(x, cells, geneMap, chunkSize);
     if (buf.length < n) buf = new Int32Array(n);
     const idx = x.file.read(`${x.path}/indices`, [at(0)], [n], buf.subarray(0, n)) as Int32Array;
     const base = at(0);

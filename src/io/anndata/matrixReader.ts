@@ -53,9 +53,15 @@ export class MatrixReader {
    */
   pool: ArrayPool | null = null;
 
-  private indexDtype(): NumericDtype {
-    const d = this.file.info(`${this.path}/indices`).dtype;
-    return isNumericDtype(d) ? d : "int32";
+  private indexType?: NumericDtype;
+
+  /** The element type of a sparse matrix's stored indices (int32 or int64 in practice); asked once. */
+  get indexDtype(): NumericDtype {
+    if (!this.indexType) {
+      const d = this.file.info(`${this.path}/indices`).dtype;
+      this.indexType = isNumericDtype(d) ? d : "int32";
+    }
+    return this.indexType;
   }
 
   /** Rows [start, end) in the requested layout (default: the storage's own, dense stays dense). */
@@ -141,7 +147,7 @@ export class MatrixReader {
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
     const pool = this.pool;
-    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype()], hi - lo) : undefined);
+    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo) : undefined);
     const data = this.file.read(`${p}/data`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined);
     const indptr = hi - lo < 2 ** 31 ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo) : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
     const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];

@@ -43,6 +43,13 @@ const openFiles = new Map<string, number>();
 /** Of those, the ones open for writing: HDF5's caches may hold bytes the file does not have yet. */
 const openForWriting = new Map<string, number>();
 
+/** Add `delta` to the open count of `key`, forgetting it at zero. */
+function countOpen(registry: Map<string, number>, key: string, delta: number): void {
+  const n = (registry.get(key) ?? 0) + delta;
+  if (n > 0) registry.set(key, n);
+  else registry.delete(key);
+}
+
 function realKey(path: string): string {
   try {
     return realpathSync(path);
@@ -121,15 +128,11 @@ export class H5File implements Disposable {
   private rawFd = -1;
   private readonly rawLayouts = new Map<string, RawLayout | null>();
 
-  private constructor(path: string, mode: OpenMode, fileId: bigint) {
+  private constructor(path: string, mode: OpenMode, fileId: bigint, private readonly key: string) {
     this.path = path;
     this.mode = mode;
     this.fileId = fileId;
-    this.key = realKey(path);
   }
-
-  /** The file's real path (the key of the open-file registries). */
-  private readonly key: string;
 
   /**
    * Open an existing file ("r", "r+") or create/overwrite one ("w").
@@ -148,10 +151,11 @@ export class H5File implements Disposable {
       throw new FileFormatError(`${path}: cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
     }
     if (id < 0n) throw new FileFormatError(`${path}: cannot open as HDF5`, { file: path });
+    // The file's real path: the key of the open-file registries.
     const key = realKey(path);
-    openFiles.set(key, (openFiles.get(key) ?? 0) + 1);
-    if (mode !== "r") openForWriting.set(key, (openForWriting.get(key) ?? 0) + 1);
-    return new H5File(path, mode, id);
+    countOpen(openFiles, key, 1);
+    if (mode !== "r") countOpen(openForWriting, key, 1);
+    return new H5File(path, mode, id, key);
   }
 
   private fail(what: string, err: unknown): never {
@@ -383,11 +387,9 @@ export class H5File implements Disposable {
     }
     if (n === 0) return result;
     const bytes = n * BYTES_OF[dtype];
-    // Whole rows of uncompressed data in a file opened read-only: straight from the file, one copy.
-    if (this.mode === "r" && info.dtype !== "bool" && rank >= 1 && (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1]))) {
-      // Not while this process also has the file open for writing (its HDF5 caches are not on disk yet);
-      // the layout is parsed (and kept) only when it is not.
-      const lay = openForWriting.has(this.key) ? null : this.rawLayoutOf(p, info, BYTES_OF[dtype]);
+    // Whole rows of uncompressed data: straight from the file, one copy.
+    if (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1])) {
+      const lay = this.directLayout(p, info);
       if (lay) {
         const rowElems = rank === 2 ? info.shape[1]! : 1;
         try {
@@ -415,16 +417,20 @@ export class H5File implements Disposable {
   readsDirectly(path: string): boolean {
     this.check();
     const p = normalize(path);
-    const info = this.info(p);
-    if (this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return false;
-    return this.rawLayoutOf(p, info, BYTES_OF[info.dtype]) !== null;
+    return this.directLayout(p, this.info(p)) !== null;
   }
 
-  private rawLayoutOf(p: string, info: DatasetInfo, elemSize: number): RawLayout | null {
+  /**
+   * Where the numeric dataset `p` is stored, when it can be read without HDF5: only in a file opened
+   * read-only, and not while this process also has it open for writing (HDF5's caches are not on disk
+   * yet). The layout is parsed once and kept.
+   */
+  private directLayout(p: string, info: DatasetInfo): RawLayout | null {
+    if (this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return null; // booleans: not numeric
     let lay = this.rawLayouts.get(p);
     if (lay === undefined) {
       if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
-      lay = rawLayout(this.rawFd, this.path, p, { shape: info.shape, elemSize, chunks: info.chunks });
+      lay = rawLayout(this.rawFd, this.path, p, { shape: info.shape, elemSize: BYTES_OF[info.dtype], chunks: info.chunks });
       this.rawLayouts.set(p, lay);
     }
     return lay;
@@ -695,15 +701,8 @@ export class H5File implements Disposable {
     if (this.rawFd >= 0) closeSync(this.rawFd);
     this.rawFd = -1;
     this.closed = true;
-    const key = realKey(this.path);
-    const n = (openFiles.get(key) ?? 1) - 1;
-    if (n > 0) openFiles.set(key, n);
-    else openFiles.delete(key);
-    if (this.mode !== "r") {
-      const w = (openForWriting.get(key) ?? 1) - 1;
-      if (w > 0) openForWriting.set(key, w);
-      else openForWriting.delete(key);
-    }
+    countOpen(openFiles, this.key, -1);
+    if (this.mode !== "r") countOpen(openForWriting, this.key, -1);
     try {
       Module.close_file(this.fileId);
     } catch (err) {
