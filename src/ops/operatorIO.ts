@@ -134,24 +134,7 @@ async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
     out.close();
   }
   const w = DirectSparseWriter.open(tmp, "/X", spec.x);
-  const inFlight: Promise<void>[] = [];
-  return {
-    append: async (p, i, d, release) => {
-      const pending = w.appendPartsAsync(p, i, d).then(release);
-      pending.catch(() => undefined); // surfaced below or by finish()
-      inFlight.push(pending);
-      while (inFlight.length >= 2) await inFlight.shift();
-    },
-    finish: async () => {
-      await Promise.all(inFlight.splice(0));
-      await w.settle();
-      return w.finish();
-    },
-    abort: async () => {
-      await Promise.allSettled([...inFlight.splice(0), w.settle()]);
-      w.abort();
-    },
-  };
+  return { append: (p, i, d, release) => w.queue(p, i, d, release), finish: () => w.finishQueued(), abort: () => w.abortQueued() };
 }
 
 /** The output file with the input's carried-over elements (everything but X), open for writing. */

@@ -25,6 +25,7 @@ import { castArray, setSparseAttrs, type SparseWriterOptions } from "./matrixWri
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import type { SparseMatrix } from "./model.ts";
 import { ArrayPool } from "../../core/arrayPool.ts";
+import { throwIfAborted } from "../../core/streaming.ts";
 
 const INT32_MAX = 0x7fffffff;
 
@@ -129,9 +130,32 @@ export class DirectSparseWriter {
     return Promise.all(writes).then(() => undefined);
   }
 
-  /** Wait for queued writes and the background sync (before finish or abort). */
-  settle(): Promise<void> {
-    return this.arrays.settle();
+  /** Blocks queued by `queue` whose writes have not finished. */
+  private readonly inFlight: Promise<void>[] = [];
+
+  /**
+   * appendPartsAsync with at most two blocks in flight: returns once this block is queued and the one
+   * before the previous is written, so memory stays bounded while the caller computes ahead. `release` is
+   * called when this block's arrays are no longer needed.
+   */
+  async queue(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray, release?: () => void): Promise<void> {
+    const pending = this.appendPartsAsync(indptr, indices, data).then(release);
+    pending.catch(() => undefined); // surfaced by a later await, finishQueued() or abortQueued()
+    this.inFlight.push(pending);
+    while (this.inFlight.length >= 2) await this.inFlight.shift();
+  }
+
+  /** Wait for every queued block and the background sync, then finish. */
+  async finishQueued(): Promise<{ nnz: number }> {
+    await Promise.all(this.inFlight.splice(0));
+    await this.arrays.settle();
+    return this.finish();
+  }
+
+  /** Let queued writes end (ignoring their failures), then release the file. */
+  async abortQueued(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.splice(0), this.arrays.settle()]);
+    this.abort();
   }
 
   /**
@@ -253,29 +277,22 @@ export async function copySparseDirect(
   const w = DirectSparseWriter.open(dstFile, dstPath, spec);
   const pool = new ArrayPool();
   reader.pool = pool;
-  const inFlight: Promise<void>[] = [];
   try {
     const major = w.majorSize;
     const perMajor = Math.max(1, (spec.nnz! / Math.max(1, major)) * (BYTES_OF[spec.dtype ?? "float32"] + BYTES_OF[spec.indexDtype ?? "int32"]));
     const step = Math.max(1, Math.floor((opts.blockBytes ?? 16 << 20) / perMajor));
     let bytes = 0;
     for (let m0 = 0; m0 < major; m0 += step) {
-      if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error("operation was cancelled");
+      throwIfAborted(opts.signal);
       const m1 = Math.min(major, m0 + step);
       const b = (spec.format === "csr" ? reader.rows(m0, m1) : reader.cols(m0, m1)) as SparseMatrix;
-      const done = w.appendPartsAsync(b.indptr, b.indices, b.data).then(() => pool.give(b.data, b.indices));
-      done.catch(() => undefined); // awaited below
-      inFlight.push(done);
       bytes += b.data.byteLength + b.indices.byteLength;
+      await w.queue(b.indptr, b.indices, b.data, () => pool.give(b.data, b.indices));
       opts.onBytes?.(bytes);
-      while (inFlight.length >= 2) await inFlight.shift();
     }
-    await Promise.all(inFlight.splice(0));
-    await w.settle();
-    w.finish();
+    await w.finishQueued();
   } catch (err) {
-    await Promise.allSettled([...inFlight, w.settle()]);
-    w.abort();
+    await w.abortQueued();
     throw err;
   } finally {
     reader.pool = null;
