@@ -122,8 +122,11 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
     const d = DirectArrays.open(tmp);
     try {
       for (const [p, a] of matrices) d.write(d.add(p, [G, n], a.BYTES_PER_ELEMENT), 0, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      const ids = new Map(tables.map((tab) => [tab.key, d.add(`${base}/${tab.key}`, [n], tab.recordSize)]));
-      fillRankTables(t, orders, tables, (key, r0, _count, bytes) => d.write(ids.get(key)!, r0 * tables.find((x) => x.key === key)!.recordSize, bytes));
+      const regions = new Map(tables.map((tab) => [tab.key, { id: d.add(`${base}/${tab.key}`, [n], tab.recordSize), recordSize: tab.recordSize }]));
+      fillRankTables(t, orders, tables, (key, r0, _count, bytes) => {
+        const r = regions.get(key)!;
+        d.write(r.id, r0 * r.recordSize, bytes);
+      });
       d.finish();
     } catch (err) {
       d.abort();
@@ -242,45 +245,43 @@ export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): vo
   const ctrlBytes = Array.from({ length: n }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
   const BUF = 4 << 20;
   const ROW_MAX = 4 * 16 + 4; // four numbers and their commas, beyond the pre-encoded parts
-  {
-    const fd = openSync(tmp, "w");
-    const buf = Buffer.allocUnsafe(BUF);
-    try {
-      // `pos` stays a local of this function (no closure writes to it): it is updated ~10 times per row.
-      let pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
-      for (let g = 0; g < t.groups.length; g++) {
-        const name = Buffer.from(csvField(t.groups[g]!));
-        const o = orders[g]!;
-        // A group's fractions are k / n_cells: format each k once.
-        const size = t.sizes[g + 1]!;
-        const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
-        for (let r = 0; r < n; r++) {
-          const j = o[r]!;
-          const at = g * n + j;
-          const pg = t.pts[(g + 1) * n + j]!;
-          const k = Math.round(pg * size);
-          let pgBytes = ptsBytes[k];
-          if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
-          const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
-          if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) pos = flushBytes(fd, buf, pos);
-          pos = putBytes(buf, pos, name);
-          pos = putBytes(buf, pos, gene);
-          pos = writeSignificant(t.scores[at]!, buf, pos);
-          buf[pos++] = 44;
-          pos = writeSignificant(t.pvals[at]!, buf, pos);
-          buf[pos++] = 44;
-          pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
-          buf[pos++] = 44;
-          pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
-          buf[pos++] = 44;
-          pos = putBytes(buf, pos, pgBytes);
-          pos = putBytes(buf, pos, ctrl);
-        }
+  const fd = openSync(tmp, "w");
+  const buf = Buffer.allocUnsafe(BUF);
+  try {
+    // `pos` stays a local of this function (no closure writes to it): it is updated ~10 times per row.
+    let pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
+    for (let g = 0; g < t.groups.length; g++) {
+      const name = Buffer.from(csvField(t.groups[g]!));
+      const o = orders[g]!;
+      // A group's fractions are k / n_cells: format each k once.
+      const size = t.sizes[g + 1]!;
+      const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
+      for (let r = 0; r < n; r++) {
+        const j = o[r]!;
+        const at = g * n + j;
+        const pg = t.pts[(g + 1) * n + j]!;
+        const k = Math.round(pg * size);
+        let pgBytes = ptsBytes[k];
+        if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
+        const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
+        if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) pos = flushBytes(fd, buf, pos);
+        pos = putBytes(buf, pos, name);
+        pos = putBytes(buf, pos, gene);
+        pos = writeSignificant(t.scores[at]!, buf, pos);
+        buf[pos++] = 44;
+        pos = writeSignificant(t.pvals[at]!, buf, pos);
+        buf[pos++] = 44;
+        pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
+        buf[pos++] = 44;
+        pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
+        buf[pos++] = 44;
+        pos = putBytes(buf, pos, pgBytes);
+        pos = putBytes(buf, pos, ctrl);
       }
-      flushBytes(fd, buf, pos);
-    } finally {
-      closeSync(fd);
     }
+    flushBytes(fd, buf, pos);
+  } finally {
+    closeSync(fd);
   }
 }
 
