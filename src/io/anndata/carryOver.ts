@@ -20,7 +20,7 @@ import { num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
-import { columnOrder, indexName, readColumn, readDataFrame, writeDataFrame } from "./encodings/dataframe.ts";
+import { columnOrder, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -443,10 +443,7 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
     if (opts.var) writeElem(dst, "/var", opts.var);
     else copyTable(src, "/var", dst, "/var", genes, false);
   }
-  if (include.has("uns") && has("/uns")) {
-    const moved = consumedCategoryKeys(src); // pre-0.7 categories now live in obs/var
-    for (const k of src.keys("/uns")) if (!moved.has(k)) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
-  }
+  if (include.has("uns") && has("/uns")) copyUnsEntries(src, dst);
   const axes: Record<Exclude<CarryKey, "obs" | "var" | "uns" | "raw">, [Int32Array | undefined, Int32Array | undefined]> = {
     obsm: [cells, undefined], varm: [genes, undefined], obsp: [cells, cells], varp: [genes, genes], layers: [cells, genes],
   };
@@ -454,8 +451,7 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
     if (!include.has(key as CarryKey) || !has(`/${key}`)) continue;
     if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
     if (isLegacyMapping(src, `/${key}`)) {
-      // anndata < 0.7 obsm/varm: one compound dataset (small: a few columns per cell), one field per entry.
-      for (const [k, a] of Object.entries(readLegacyMapping(src, `/${key}`))) writeElem(dst, `/${key}/${k}`, r ? takeArray(a, r) : a);
+      writeLegacyMapping(src, `/${key}`, dst, `/${key}`, r);
       continue;
     }
     for (const k of src.keys(`/${key}`)) copyAligned(src, dst, `/${key}/${k}`, r, c, budget);
@@ -466,7 +462,7 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
     copyMatrix(src, "/raw.X", dst, "/raw/X", cells, undefined, budget);
     copyTable(src, "/raw.var", dst, "/raw/var", undefined, false);
     emptyDict(dst, "/raw/varm");
-    if (isLegacyMapping(src, "/raw.varm")) for (const [k, a] of Object.entries(readLegacyMapping(src, "/raw.varm"))) writeElem(dst, `/raw/varm/${k}`, a);
+    if (isLegacyMapping(src, "/raw.varm")) writeLegacyMapping(src, "/raw.varm", dst, "/raw/varm");
   }
   if (include.has("raw") && has("/raw")) {
     dst.createGroup("/raw");
@@ -489,25 +485,38 @@ export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): bo
   if (!isLegacyTable(src, "/obs")) return false;
   const p = `/${key}`;
   if ((key === "obs" || key === "var") && isLegacyTable(src, p)) {
-    writeDataFrame(dst, p, readLegacyDataFrame(src, p));
+    copyTable(src, p, dst, p, undefined, false);
   } else if ((key === "obsm" || key === "varm") && isLegacyMapping(src, p)) {
     emptyDict(dst, p);
-    for (const [k, a] of Object.entries(readLegacyMapping(src, p))) writeElem(dst, `${p}/${k}`, a);
+    writeLegacyMapping(src, p, dst, p);
   } else if (key === "uns" && src.isGroup(p)) {
     emptyDict(dst, p);
-    const moved = consumedCategoryKeys(src);
-    for (const k of src.keys(p)) if (!moved.has(k)) writeElem(dst, `${p}/${k}`, readElem(src, `${p}/${k}`));
+    copyUnsEntries(src, dst);
   } else if (key === "raw.X" || key === "raw.var" || key === "raw.varm") {
     if (!dst.exists("/raw")) dst.createGroup("/raw");
     const to = `/raw/${key.slice(4)}`;
     if (key === "raw.X") copyMatrix(src, p, dst, to, undefined, undefined);
-    else if (key === "raw.var") writeDataFrame(dst, to, isLegacyTable(src, p) ? readLegacyDataFrame(src, p) : readDataFrame(src, p));
+    else if (key === "raw.var") copyTable(src, p, dst, to, undefined, false);
     else {
       emptyDict(dst, to);
-      if (isLegacyMapping(src, p)) for (const [k, a] of Object.entries(readLegacyMapping(src, p))) writeElem(dst, `${to}/${k}`, a);
+      if (isLegacyMapping(src, p)) writeLegacyMapping(src, p, dst, to);
     }
   } else {
     return false;
   }
   return true;
+}
+
+/** uns's entries, without the pre-0.7 categories that now live in obs/var (dst's /uns must exist). */
+function copyUnsEntries(src: H5File, dst: H5File): void {
+  const moved = consumedCategoryKeys(src);
+  for (const k of src.keys("/uns")) if (!moved.has(k)) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
+}
+
+/**
+ * An anndata < 0.7 obsm/varm (one compound dataset, small: a few columns per cell, one field per entry)
+ * as one array per entry under `to` (which must exist), restricted to `rows` when given.
+ */
+function writeLegacyMapping(src: H5File, from: string, dst: H5File, to: string, rows?: Int32Array): void {
+  for (const [k, a] of Object.entries(readLegacyMapping(src, from))) writeElem(dst, `${to}/${k}`, rows ? takeArray(a, rows) : a);
 }
