@@ -11,7 +11,7 @@ import { convertToCsr } from "../../src/ops/convert.ts";
 import { sortByPerturbation } from "../../src/ops/sort.ts";
 import { planGroups } from "../../src/de/groups.ts";
 import { writeObsColumns, writeVar } from "../../src/io/anndata/fileHelpers.ts";
-import { carryOver, copyMatrix, startAnnData } from "../../src/io/anndata/carryOver.ts";
+import { carryOver, copyMatrix, startAnnData, type CarryOverOptions } from "../../src/io/anndata/carryOver.ts";
 import { dumpH5ad, findPython } from "../helpers/anndataChecker.ts";
 import { FileFormatError } from "../../src/errors.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
@@ -119,19 +119,25 @@ test("legacy_dense: info previews of obs columns (no per-column datasets on disk
   assert.deepEqual(previewElement(h.file, "/var/gene_ids", "gene_ids"), { key: "gene_ids", encoding: "string-array", shape: [4], dtype: "string" });
 });
 
-test("legacy_sparse: carry-over of a cell subset writes obs/var/uns in the current layout, as anndata would subset", (t) => {
+/** A new file with the fixture's `cells`: carryOver (default or `include`) plus X's rows; returns its path. */
+function carryCellSubset(fixture: string, cells: Int32Array, include?: CarryOverOptions["include"]): string {
   const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "subset.h5ad");
-  const cells = Int32Array.of(0, 2, 3);
-  const src = H5File.open(join(DIR, "legacy_sparse.h5ad"), "r");
+  const src = H5File.open(join(DIR, `${fixture}.h5ad`), "r");
   const dst = H5File.open(out, "w");
   try {
     startAnnData(dst);
-    carryOver(src, dst, { cells });
+    carryOver(src, dst, { cells, ...(include ? { include } : {}) });
     copyMatrix(src, "/X", dst, "/X", cells, undefined);
   } finally {
     dst.close();
     src.close();
   }
+  return out;
+}
+
+test("legacy_sparse: carry-over of a cell subset writes obs/var/uns in the current layout, as anndata would subset", (t) => {
+  const cells = Int32Array.of(0, 2, 3);
+  const out = carryCellSubset("legacy_sparse", cells);
   const exp = expected("legacy_sparse");
   const got = plain(canonicalDump(readH5ad(out)));
   assert.deepEqual(got.obs.index, [...cells].map((i) => exp.obs.index[i]));
@@ -165,18 +171,8 @@ test("legacy_dense: obsm/varm compound datasets and raw.X/raw.var through the la
 });
 
 test("legacy_dense: carry-over of a cell subset keeps obsm rows and raw, written in the current layout", () => {
-  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "subset.h5ad");
   const cells = Int32Array.of(1, 4);
-  const src = H5File.open(join(DIR, "legacy_dense.h5ad"), "r");
-  const dst = H5File.open(out, "w");
-  try {
-    startAnnData(dst);
-    carryOver(src, dst, { cells, include: ["obs", "var", "uns", "obsm", "varm", "raw"] });
-    copyMatrix(src, "/X", dst, "/X", cells, undefined);
-  } finally {
-    dst.close();
-    src.close();
-  }
+  const out = carryCellSubset("legacy_dense", cells, ["obs", "var", "uns", "obsm", "varm", "raw"]);
   const exp = expected("legacy_dense");
   const got = plain(canonicalDump(readH5ad(out)));
   assert.deepEqual(got.obsm.X_pca.values, [...cells].map((i) => exp.obsm.X_pca.values[i]));
