@@ -179,7 +179,6 @@ export class ExternalScatter {
   private filePos = 0;
   private spilled = 0;
   private stream: Uint8Array | null = null;
-  private streamN = 0;
   private readonly st: ScatterStats = { lineStreamBytes: 0, mergePieces: 0, mergeWindows: 0, blockSorts: 0 };
   total = 0;
 
