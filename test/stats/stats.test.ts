@@ -53,6 +53,25 @@ test("argsortFloat64: stable, ascending/descending, NaN last, −0 equals 0, mat
   const rnd = Array.from({ length: 5000 }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 10 ** ((s % 40) - 20));
   const expect = rnd.map((_, i) => i).sort((a, b) => rnd[a]! - rnd[b]! || a - b);
   assert.deepEqual(Array.from(argsortFloat64(rnd)), expect);
+  // Values that differ only in their low 32 bits (runs longer and shorter than the insertion-sort cut-off),
+  // exact ties, zeros of both signs and NaN, in both directions and from a Float64Array view at an offset.
+  const close = Array.from({ length: 3000 }, (_, i) => {
+    s = (s * 16807) % 2147483647;
+    if (i % 7 === 0) return [0, -0, NaN, 1][s % 4]!;
+    return (i % 2 ? 1 + (i % 300) : -2.5) + (s % (i % 4 === 1 ? 5 : 400)) * 2 ** -45;
+  });
+  const cmp = (desc: boolean) => (a: number, b: number) => {
+    const x = close[a]!, y = close[b]!;
+    if (Number.isNaN(x) || Number.isNaN(y)) return (Number.isNaN(x) ? 1 : 0) - (Number.isNaN(y) ? 1 : 0) || a - b;
+    return (desc ? y - x : x - y) || a - b;
+  };
+  const view = new Float64Array(close.length + 3).subarray(3);
+  view.set(close);
+  for (const desc of [false, true]) {
+    const want = close.map((_, i) => i).sort(cmp(desc));
+    assert.deepEqual(Array.from(argsortFloat64(close, desc)), want);
+    assert.deepEqual(Array.from(argsortFloat64(view, desc)), want);
+  }
 });
 
 test("Student t tail: the continued-fraction path agrees with stdlib's general incomplete beta on a dense grid", async () => {
