@@ -58,7 +58,7 @@ export function argsortFloat64(values: ArrayLike<number>, descending = false, ou
     for (let d = 0; d < size && used < 2; d++) if (counts[base + d]! > 0) used++;
     if (used >= 2) {
       const dstKey = srcKey === hiKey ? hiTmp : hiKey;
-      const dstIdx = srcIdx === idxTmp ? out : idxTmp;
+      const dstIdx: Int32Array = srcIdx === idxTmp ? out : idxTmp;
       let sum = 0;
       for (let d = 0; d < size; d++) { const c = counts[base + d]!; counts[base + d] = sum; sum += c; }
       if (srcIdx === null) {
