@@ -1,11 +1,11 @@
 /**
  * Worker thread for DE. Two kinds of work, both split through a shared atomic counter so fast workers
- * take more: Wilcoxon gene blocks of the current chunk, and t-test p-values (the Student t tail is the
- * t-test's most expensive step).
+ * take more: Wilcoxon gene blocks of the current chunk, and finishing groups (t-test scores and
+ * p-values, adjusted p-values, fold changes, ranking; ./finishGroups.ts).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
-import { studentTTwoSidedP } from "../stats/distributions.ts";
+import { finishGroup } from "./finishGroups.ts";
 
 interface InitData {
   nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean;
@@ -16,10 +16,11 @@ interface ChunkMessage {
   values: SharedArrayBuffer; float64: boolean; ptr: SharedArrayBuffer; g0: number; count: number;
   counter: SharedArrayBuffer; step: number;
 }
-interface TTestMessage {
-  kind: "t-test-p";
-  /** t statistics and degrees of freedom; p-values go to the shared pvals. */
-  df: SharedArrayBuffer; count: number; counter: SharedArrayBuffer; step: number;
+interface FinishMessage {
+  kind: "finish";
+  tTest: boolean; count: number; counter: SharedArrayBuffer; step: number;
+  sums: SharedArrayBuffer; sumsq: SharedArrayBuffer | null; nnz: SharedArrayBuffer; ctrlExpm1: SharedArrayBuffer;
+  pvalsAdj: SharedArrayBuffer; logfoldchanges: SharedArrayBuffer; pts: SharedArrayBuffer; orders: SharedArrayBuffer;
 }
 
 const init = workerData as InitData;
@@ -29,17 +30,21 @@ const ctx: KernelContext = {
 };
 const scratch = new RankSumScratch();
 
-function tTestPValues(m: TTestMessage): void {
-  const df = new Float64Array(m.df);
+function finish(m: FinishMessage): void {
+  const stats = {
+    nSlots: ctx.nSlots, nGenes: ctx.nGenes, sums: new Float64Array(m.sums),
+    sumsq: m.sumsq ? new Float64Array(m.sumsq) : null, nnz: new Int32Array(m.nnz),
+  };
+  const results = {
+    scores: ctx.scores, pvals: ctx.pvals, pvalsAdj: new Float64Array(m.pvalsAdj), logfoldchanges: new Float32Array(m.logfoldchanges),
+    pts: new Float64Array(m.pts), orders: new Int32Array(m.orders),
+  };
+  const ctrlExpm1 = new Float64Array(m.ctrlExpm1);
   const counter = new Int32Array(m.counter);
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;
-    const to = Math.min(m.count, from + m.step);
-    for (let i = from; i < to; i++) {
-      const p = studentTTwoSidedP(ctx.scores[i]!, df[i]!);
-      ctx.pvals[i] = Number.isNaN(p) ? 1 : p;
-    }
+    for (let g = from; g < Math.min(m.count, from + m.step); g++) finishGroup(g, m.tTest, stats, ctx.sizes, ctrlExpm1, results);
   }
 }
 
@@ -56,9 +61,9 @@ function wilcoxon(m: ChunkMessage): void {
   }
 }
 
-parentPort!.on("message", (m: ChunkMessage | TTestMessage) => {
+parentPort!.on("message", (m: ChunkMessage | FinishMessage) => {
   try {
-    if (m.kind === "wilcoxon") wilcoxon(m); else tTestPValues(m);
+    if (m.kind === "wilcoxon") wilcoxon(m); else finish(m);
     parentPort!.postMessage({ ok: true });
   } catch (err) {
     parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });

@@ -33,9 +33,11 @@ export function accumulateGroupStats(
   reader: MatrixReader, cellSlot: Int32Array, nSlots: number, withSquares: boolean, opts: StreamOptions & { phase?: string },
 ): GroupStats {
   const [nObs, nGenes] = reader.shape;
-  const sums = new Float64Array(nSlots * nGenes);
-  const sumsq = withSquares ? new Float64Array(nSlots * nGenes) : null;
-  const nnz = new Int32Array(nSlots * nGenes);
+  // On SharedArrayBuffers: worker threads read them to finish each group (./finishGroups.ts).
+  const cells = Math.max(1, nSlots * nGenes);
+  const sums = new Float64Array(new SharedArrayBuffer(cells * 8));
+  const sumsq = withSquares ? new Float64Array(new SharedArrayBuffer(cells * 8)) : null;
+  const nnz = new Int32Array(new SharedArrayBuffer(cells * 4));
   const phase = opts.phase ?? "group statistics";
   const { format, nnz: storedTotal } = reader.info;
   if (format === "csc") {

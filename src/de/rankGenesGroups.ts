@@ -15,12 +15,11 @@ import { openH5ad } from "../io/anndata/handle.ts";
 import { readElem } from "../io/anndata/registry.ts";
 import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
-import { benjaminiHochberg } from "../stats/multipleTesting.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
-import { welchTTest } from "./tTest.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
-import { rankOrder, writeDeCsv, writeDeCsvInBackground, writeDeH5ad, type DeTables } from "./output.ts";
+import { allocateResults, controlExpm1, controlPts, finishGroup } from "./finishGroups.ts";
+import { writeDeCsv, writeDeCsvInBackground, writeDeH5ad, type DeTables } from "./output.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 
@@ -120,45 +119,42 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const n = genes.length;
     throwIfAborted(options.signal);
 
-    const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
-    let scores: Float64Array = new Float64Array(G * n);
-    let pvals: Float64Array = new Float64Array(G * n);
-    // Ranked gene orders (by score) are made while worker threads compute the t-test's p-values.
-    let orders: Int32Array[] | null = null;
-    if (method === "t-test") {
-      // Threads pay off from ~10⁵ tests, or when the caller asked for them explicitly.
-      if (workers > 1 && (G * n >= 100_000 || options.workers !== undefined)) {
-        // The Student t tails dominate the t-test's arithmetic: compute them on worker threads.
-        const ctx = { nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: false,
-          scores: new Float64Array(new SharedArrayBuffer(G * n * 8)), pvals: new Float64Array(new SharedArrayBuffer(G * n * 8)) };
-        const df = new Float64Array(new SharedArrayBuffer(G * n * 8));
-        welchTTest(stats, plan.sizes, ctx.scores, ctx.pvals, df);
-        const pool = new WorkerPool(workers, ctx);
-        try {
-          const pending = pool.tTestPValues(df);
-          pending.catch(() => undefined); // awaited just below
-          orders = rankOrders(ctx.scores, G, n);
-          await pending;
-        } finally {
-          await pool.close();
-        }
-        scores = ctx.scores;
-        pvals = ctx.pvals;
-      } else welchTTest(stats, plan.sizes, scores, pvals);
-    } else {
-      const shared = await wilcoxonScores(reader, plan, stats, {
-        tieCorrect: options.tieCorrect ?? true, workers, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
-        onProgress: options.onProgress, signal: options.signal, inputPath,
-      });
-      scores = shared.scores;
-      pvals = shared.pvals;
+    const results = allocateResults(G, n);
+    // Worker threads start now, loading their modules while this thread reads X. Threads pay off from
+    // ~10⁵ tests, or when the caller asked for them explicitly.
+    const useWorkers = workers > 1 && (method === "wilcoxon" || G * n >= 100_000 || options.workers !== undefined);
+    const pool = useWorkers
+      ? new WorkerPool(Math.min(workers, Math.max(1, method === "wilcoxon" ? n : G)), {
+        nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
+      })
+      : null;
+    try {
+      const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
+      if (method === "wilcoxon") {
+        await wilcoxonScores(reader, plan, stats, results, pool, {
+          tieCorrect: options.tieCorrect ?? true, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
+          onProgress: options.onProgress, signal: options.signal, inputPath,
+        });
+      }
+      throwIfAborted(options.signal);
+      // Per group: t-test scores and p-values, adjusted p-values, fold changes, pts and the ranking.
+      const ctrl = controlExpm1(stats, plan.sizes);
+      controlPts(stats, plan.sizes, results);
+      if (pool) await pool.finishGroups(G, method === "t-test", stats, ctrl, results);
+      else for (let g = 0; g < G; g++) finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+    } finally {
+      await pool?.close();
     }
     throwIfAborted(options.signal);
 
     mkdirSync(dirname(outputPath), { recursive: true });
-    const tables = finishTables(method, options, plan, genes, stats.sums, stats.nnz, scores, pvals, options.tieCorrect ?? true);
-    orders ??= rankOrders(scores, G, n);
-    // The CSV is formatted on a worker thread (when the tables are shared) while this thread writes the .h5ad.
+    const tables: DeTables = {
+      method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
+      sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
+      pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, skipped: plan.skipped,
+    };
+    const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
+    // The CSV is formatted on a worker thread while this thread writes the .h5ad.
     const csvDone = csvPath && workers > 1 ? writeDeCsvInBackground(csvPath, tables, orders) : null;
     csvDone?.catch(() => undefined); // awaited below
     const warnings = await writeDeH5ad(outputPath, tables, orders);
@@ -171,37 +167,6 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   } finally {
     h.close();
   }
-}
-
-/** Each group's genes ranked by score, as views of one shared array. */
-function rankOrders(scores: Float64Array, G: number, n: number): Int32Array[] {
-  const all = new Int32Array(new SharedArrayBuffer(Math.max(1, G * n) * 4));
-  return Array.from({ length: G }, (_, g) => rankOrder(scores, g * n, n, all.subarray(g * n, (g + 1) * n)));
-}
-
-function finishTables(
-  method: DeMethod, options: RankGenesGroupsOptions, plan: ReturnType<typeof planGroups>, genes: string[],
-  sums: Float64Array, nnz: Int32Array, scores: Float64Array, pvals: Float64Array, tieCorrect: boolean,
-): DeTables {
-  const G = plan.groups.length;
-  const n = genes.length;
-  // On SharedArrayBuffers, like the scores and p-values, so a worker thread can write the CSV from them.
-  const pvalsAdj = new Float64Array(new SharedArrayBuffer(G * n * 8));
-  for (let g = 0; g < G; g++) benjaminiHochberg(pvals.subarray(g * n, (g + 1) * n), pvalsAdj.subarray(g * n, (g + 1) * n));
-  const pts = new Float64Array(new SharedArrayBuffer((G + 1) * n * 8));
-  for (let s = 0; s <= G; s++) for (let j = 0; j < n; j++) pts[s * n + j] = nnz[s * n + j]! / plan.sizes[s]!;
-  const logfoldchanges = new Float32Array(new SharedArrayBuffer(G * n * 4));
-  const nCtrl = plan.sizes[0]!;
-  for (let j = 0; j < n; j++) {
-    const ctrl = Math.expm1(sums[j]! / nCtrl) + 1e-9;
-    for (let g = 1; g <= G; g++) {
-      logfoldchanges[(g - 1) * n + j] = Math.log2((Math.expm1(sums[g * n + j]! / plan.sizes[g]!) + 1e-9) / ctrl);
-    }
-  }
-  return {
-    method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
-    sizes: plan.sizes, tieCorrect, scores, pvals, pvalsAdj, logfoldchanges, pts, skipped: plan.skipped,
-  };
 }
 
 /** Refuse raw counts (as the seed does): integer storage, or a first block whose non-zeros are all whole numbers. */

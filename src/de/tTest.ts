@@ -7,37 +7,26 @@ import { studentTTwoSidedP } from "../stats/distributions.ts";
 import type { GroupStats } from "./groupStats.ts";
 
 /**
- * Fill scores/pvals ([group × gene], groups = slots 1..G) from the accumulated statistics. With `df`
- * given, only the t statistics and Welch degrees of freedom are computed (the p-values are then made on
- * worker threads from them); otherwise the p-values too.
+ * Scores and p-values of one group (`slot` ≥ 1) against the control (slot 0), for every gene, into
+ * scores/pvals at `offset` (the group's row of the [group × gene] outputs).
  */
-export function welchTTest(stats: GroupStats, sizes: Int32Array, scores: Float64Array, pvals: Float64Array, dfOut?: Float64Array): void {
+export function welchGroup(stats: GroupStats, sizes: Int32Array, slot: number, scores: Float64Array, pvals: Float64Array, offset: number): void {
   const { nGenes, sums, sumsq } = stats;
   if (!sumsq) throw new Error("internal: the t-test needs sums of squares");
+  const n1 = sizes[slot]!;
   const n2 = sizes[0]!;
-  for (let g = 1; g < stats.nSlots; g++) {
-    const n1 = sizes[g]!;
-    const b1 = g * nGenes;
-    const out = (g - 1) * nGenes;
-    for (let j = 0; j < nGenes; j++) {
-      const m1 = sums[b1 + j]! / n1;
-      const m2 = sums[j]! / n2;
-      const v1 = variance(sums[b1 + j]!, sumsq[b1 + j]!, n1);
-      const v2 = variance(sums[j]!, sumsq[j]!, n2);
-      const vn1 = v1 / n1;
-      const vn2 = v2 / n2;
-      let df = (vn1 + vn2) ** 2 / ((vn1 * vn1) / (n1 - 1) + (vn2 * vn2) / (n2 - 1));
-      if (Number.isNaN(df)) df = 1; // variances both zero: any df gives the same answer (scipy)
-      const t = (m1 - m2) / Math.sqrt(vn1 + vn2);
-      scores[out + j] = Number.isNaN(t) ? 0 : t;
-      if (dfOut) {
-        // NaN t gives p 1 in either case: score 0 with df NaN is p NaN → 1 in the worker.
-        dfOut[out + j] = Number.isNaN(t) ? NaN : df;
-        continue;
-      }
-      const p = studentTTwoSidedP(t, df);
-      pvals[out + j] = Number.isNaN(p) ? 1 : p;
-    }
+  const b1 = slot * nGenes;
+  for (let j = 0; j < nGenes; j++) {
+    const m1 = sums[b1 + j]! / n1;
+    const m2 = sums[j]! / n2;
+    const vn1 = variance(sums[b1 + j]!, sumsq[b1 + j]!, n1) / n1;
+    const vn2 = variance(sums[j]!, sumsq[j]!, n2) / n2;
+    let df = (vn1 + vn2) ** 2 / ((vn1 * vn1) / (n1 - 1) + (vn2 * vn2) / (n2 - 1));
+    if (Number.isNaN(df)) df = 1; // variances both zero: any df gives the same answer (scipy)
+    const t = (m1 - m2) / Math.sqrt(vn1 + vn2);
+    scores[offset + j] = Number.isNaN(t) ? 0 : t;
+    const p = Number.isNaN(t) ? NaN : studentTTwoSidedP(t, df);
+    pvals[offset + j] = Number.isNaN(p) ? 1 : p;
   }
 }
 

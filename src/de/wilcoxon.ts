@@ -17,10 +17,10 @@ import { CrispyxError } from "../errors.ts";
 import type { GroupPlan } from "./groups.ts";
 import { rowBands, rowsBySlot, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
+import type { DeResults } from "./finishGroups.ts";
 
 export interface WilcoxonOptions extends StreamOptions {
   tieCorrect: boolean;
-  workers: number;
   inputPath: string;
 }
 
@@ -47,25 +47,25 @@ export function planGeneChunks(stats: GroupStats, maxValues: number, maxGenes: n
   return chunks;
 }
 
-/** Rank-sum scores and p-values for every tested group × gene. */
+/**
+ * Rank-sum scores and p-values for every tested group × gene, into the shared `out` arrays. Chunks are
+ * ranked on `pool`'s worker threads when there is one (on this thread otherwise) while the next is read.
+ */
 export async function wilcoxonScores(
-  reader: MatrixReader, plan: GroupPlan, stats: GroupStats, opts: WilcoxonOptions,
-): Promise<{ scores: Float64Array; pvals: Float64Array }> {
+  reader: MatrixReader, plan: GroupPlan, stats: GroupStats, out: { scores: Float64Array; pvals: Float64Array },
+  pool: WorkerPool | null, opts: WilcoxonOptions,
+): Promise<void> {
   const { nSlots, nGenes } = stats;
-  const G = nSlots - 1;
-  const scores = new Float64Array(new SharedArrayBuffer(G * nGenes * 8));
-  const pvals = new Float64Array(new SharedArrayBuffer(G * nGenes * 8));
   const float64 = reader.info.dtype === "float64";
   const bytesPerValue = float64 ? 8 : 4;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   // Two chunks live at once (one ranked, one being read): each gets 30% of the budget.
   const maxValues = Math.max(1, Math.floor((budget * 0.3) / bytesPerValue));
   const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
-  const ctx: KernelContext = { nSlots, nGenes, sizes: plan.sizes, tieCorrect: opts.tieCorrect, scores, pvals };
-  const pool = opts.workers > 1 ? new WorkerPool(Math.min(opts.workers, nGenes), ctx) : null;
+  const ctx: KernelContext = { nSlots, nGenes, sizes: plan.sizes, tieCorrect: opts.tieCorrect, scores: out.scores, pvals: out.pvals };
+  let pending: Promise<void> | null = null;
+  let done = 0;
   try {
-    let pending: Promise<void> | null = null;
-    let done = 0;
     for (const [g0, g1] of chunks) {
       throwIfAborted(opts.signal);
       const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts);
@@ -82,10 +82,11 @@ export async function wilcoxonScores(
       }
     }
     if (pending) await pending;
+    pending = null;
   } finally {
-    await pool?.close();
+    // After an error, never leave a chunk running on the workers (the caller closes the pool next).
+    if (pending) await pending.catch(() => undefined);
   }
-  return { scores, pvals };
 }
 
 /** Values of genes [g0, g1) of the compared cells, grouped by slot, then gene (see GeneChunk). */
@@ -166,13 +167,16 @@ function scatterCsrBand(
   }
 }
 
-/** Worker threads that share the output arrays and split each chunk's genes through an atomic counter. */
+/**
+ * Worker threads that share the output arrays (scores and p-values) and split each task's genes or
+ * groups through an atomic counter.
+ */
 export class WorkerPool {
   private workers: Worker[];
-  constructor(n: number, ctx: KernelContext) {
+  constructor(n: number, init: { nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean; scores: Float64Array; pvals: Float64Array }) {
     const data = {
-      nSlots: ctx.nSlots, nGenes: ctx.nGenes, sizes: ctx.sizes, tieCorrect: ctx.tieCorrect,
-      scores: ctx.scores.buffer, pvals: ctx.pvals.buffer,
+      nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
+      scores: init.scores.buffer, pvals: init.pvals.buffer,
     };
     this.workers = Array.from({ length: n }, () => new Worker(new URL("./deWorker.ts", import.meta.url), {
       workerData: data, execArgv: ["--import", REGISTER],
@@ -187,16 +191,21 @@ export class WorkerPool {
     });
   }
 
-  /** Two-sided t p-values of the shared scores (t statistics) with degrees of freedom `df`, into the shared pvals. */
-  tTestPValues(df: Float64Array): Promise<void> {
-    return this.broadcast({ kind: "t-test-p", df: df.buffer, count: df.length, counter: new SharedArrayBuffer(4), step: 4096 });
+  /** finishGroup for every group (see ./finishGroups.ts), into the shared results. */
+  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, r: DeResults): Promise<void> {
+    const buf = (a: { buffer: ArrayBufferLike }) => a.buffer;
+    return this.broadcast({
+      kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4,
+      sums: buf(stats.sums), sumsq: stats.sumsq ? buf(stats.sumsq) : null, nnz: buf(stats.nnz), ctrlExpm1: buf(ctrlExpm1),
+      pvalsAdj: buf(r.pvalsAdj), logfoldchanges: buf(r.logfoldchanges), pts: buf(r.pts), orders: buf(r.orders),
+    });
   }
 
   private broadcast(msg: object): Promise<void> {
     return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
       const onMessage = (m: { ok: boolean; error?: string }) => {
         w.off("error", onError);
-        if (m.ok) resolve(); else reject(new CrispyxError(`Wilcoxon worker failed: ${m.error}`));
+        if (m.ok) resolve(); else reject(new CrispyxError(`DE worker failed: ${m.error}`));
       };
       const onError = (err: Error) => { w.off("message", onMessage); reject(err); };
       w.once("message", onMessage);
