@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
-import { finishGroup } from "./finishGroups.ts";
+import { finishGroup, type DeResults } from "./finishGroups.ts";
+import type { GroupStats } from "./groupStats.ts";
 
 interface InitData {
   nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean;
@@ -19,8 +20,8 @@ interface ChunkMessage {
 interface FinishMessage {
   kind: "finish";
   tTest: boolean; count: number; counter: SharedArrayBuffer; step: number;
-  sums: SharedArrayBuffer; sumsq: SharedArrayBuffer | null; nnz: SharedArrayBuffer; ctrlExpm1: SharedArrayBuffer;
-  pvalsAdj: SharedArrayBuffer; logfoldchanges: SharedArrayBuffer; pts: SharedArrayBuffer; orders: SharedArrayBuffer;
+  /** Views of shared buffers (structured cloning shares them, offsets included). */
+  stats: GroupStats; ctrlExpm1: Float64Array; results: DeResults;
 }
 
 const init = workerData as InitData;
@@ -31,20 +32,11 @@ const ctx: KernelContext = {
 const scratch = new RankSumScratch();
 
 function finish(m: FinishMessage): void {
-  const stats = {
-    nSlots: ctx.nSlots, nGenes: ctx.nGenes, sums: new Float64Array(m.sums),
-    sumsq: m.sumsq ? new Float64Array(m.sumsq) : null, nnz: new Int32Array(m.nnz),
-  };
-  const results = {
-    scores: ctx.scores, pvals: ctx.pvals, pvalsAdj: new Float64Array(m.pvalsAdj), logfoldchanges: new Float32Array(m.logfoldchanges),
-    pts: new Float64Array(m.pts), orders: new Int32Array(m.orders),
-  };
-  const ctrlExpm1 = new Float64Array(m.ctrlExpm1);
   const counter = new Int32Array(m.counter);
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;
-    for (let g = from; g < Math.min(m.count, from + m.step); g++) finishGroup(g, m.tTest, stats, ctx.sizes, ctrlExpm1, results);
+    for (let g = from; g < Math.min(m.count, from + m.step); g++) finishGroup(g, m.tTest, m.stats, ctx.sizes, m.ctrlExpm1, m.results);
   }
 }
 

@@ -17,6 +17,7 @@ import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
+import type { DeResults } from "./finishGroups.ts";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
 
 const REGISTER = fileURLToPath(new URL("../../bin/register.mjs", import.meta.url));
@@ -36,6 +37,8 @@ export interface DeTables {
   logfoldchanges: Float32Array;
   /** [slot × gene] fraction of cells with a non-zero value (slot 0 = control). */
   pts: Float64Array;
+  /** The ranked tables' values, [group × rank] (see DeResults.ranked). */
+  ranked: DeResults["ranked"];
   skipped: SkippedGroup[];
 }
 
@@ -56,7 +59,7 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
   const warnings: string[] = [];
   const slotNames = [t.controlLabel, ...t.groups];
   const ptsColumns: Record<string, Column> = {};
-  slotNames.forEach((name, s) => { ptsColumns[name] = ndarray(Float64Array.from(t.pts.subarray(s * n, (s + 1) * n))); });
+  slotNames.forEach((name, s) => { ptsColumns[name] = ndarray(t.pts.subarray(s * n, (s + 1) * n)); });
   const rgg: Record<string, Element> = {
     params: dict({
       groupby: scalar(t.perturbationColumn),
@@ -191,14 +194,14 @@ function rankTables(t: DeTables): RankTable[] {
   });
   return [
     { key: "names", specs: t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
-    numeric("scores", t.scores, Float32Array),
-    numeric("pvals", t.pvals, Float64Array),
-    numeric("pvals_adj", t.pvalsAdj, Float64Array),
-    numeric("logfoldchanges", t.logfoldchanges, Float32Array),
+    numeric("scores", t.ranked.scores, Float32Array),
+    numeric("pvals", t.ranked.pvals, Float64Array),
+    numeric("pvals_adj", t.ranked.pvalsAdj, Float64Array),
+    numeric("logfoldchanges", t.ranked.logfoldchanges, Float32Array),
   ];
 }
 
-/** Ranks gathered together: a tile's records (TILE × groups fields) stay in cache while every group adds its field. */
+/** Ranks taken together: a tile's records (TILE × groups fields) stay in cache while every group adds its field. */
 const TILE = 64;
 
 /** The ranked tables' records (genes ranked by score within each group), in blocks of ~8 MB. */
@@ -229,7 +232,7 @@ function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]
       const out = new tab.Out!((r1 - r0) * G);
       for (let a = r0; a < r1; a += TILE) {
         const b = Math.min(r1, a + TILE);
-        for (let g = 0; g < G; g++) gatherRanked(tab.src!, g * n, orders[g]!, a, b, out, (a - r0) * G + g, G);
+        for (let g = 0; g < G; g++) transposeRow(tab.src!, g * n, a, b, out, (a - r0) * G + g, G);
       }
       yield { key: tab.key, r0, count: r1 - r0, bytes: new Uint8Array(out.buffer) };
     }
@@ -244,9 +247,9 @@ function gatherNames(padded: Uint8Array, width: number, order: Int32Array, r0: n
   }
 }
 
-/** out[at + (r − r0)·stride] = src[offset + order[r]] for r in [r0, r1): one group's ranked values into records. */
-function gatherRanked(src: Float64Array | Float32Array, offset: number, order: Int32Array, r0: number, r1: number, out: Float64Array | Float32Array, at: number, stride: number): void {
-  for (let r = r0; r < r1; r++, at += stride) out[at] = src[offset + order[r]!]!;
+/** out[at + (r − r0)·stride] = src[offset + r] for r in [r0, r1): one group's ranked values into records. */
+function transposeRow(src: Float64Array | Float32Array, offset: number, r0: number, r1: number, out: Float64Array | Float32Array, at: number, stride: number): void {
+  for (let r = r0; r < r1; r++, at += stride) out[at] = src[offset + r]!;
 }
 
 /** Copy a few bytes (a byte loop beats Buffer.copy's call overhead at the sizes of CSV fields). */

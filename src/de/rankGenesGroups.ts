@@ -18,7 +18,7 @@ import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
-import { allocateResults, controlExpm1, controlPts, finishGroup } from "./finishGroups.ts";
+import { allocateResults, controlExpm1, controlPts, finishGroup, rankedStorage, type DeResults } from "./finishGroups.ts";
 import { writeDeCsv, writeDeCsvInBackground, writeDeH5ad, type DeTables } from "./output.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
@@ -119,17 +119,19 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const n = genes.length;
     throwIfAborted(options.signal);
 
-    const results = allocateResults(G, n);
+    const base = allocateResults(G, n);
     // Worker threads start now, loading their modules while this thread reads X. Threads pay off from
     // ~10⁵ tests, or when the caller asked for them explicitly.
     const useWorkers = workers > 1 && (method === "wilcoxon" || G * n >= 100_000 || options.workers !== undefined);
     const pool = useWorkers
       ? new WorkerPool(Math.min(workers, Math.max(1, method === "wilcoxon" ? n : G)), {
-        nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
+        nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: base.scores, pvals: base.pvals,
       })
       : null;
+    let results: DeResults;
     try {
       const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
+      results = { ...base, ranked: rankedStorage(stats) };
       if (method === "wilcoxon") {
         await wilcoxonScores(reader, plan, stats, results, pool, {
           tieCorrect: options.tieCorrect ?? true, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
@@ -151,7 +153,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const tables: DeTables = {
       method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
       sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
-      pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, skipped: plan.skipped,
+      pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
     };
     const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
     // The CSV is formatted on a worker thread while this thread writes the .h5ad.

@@ -192,13 +192,13 @@ export class WorkerPool {
   }
 
   /** finishGroup for every group (see ./finishGroups.ts), into the shared results. */
-  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, r: DeResults): Promise<void> {
-    const buf = (a: { buffer: ArrayBufferLike }) => a.buffer;
-    return this.broadcast({
-      kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4,
-      sums: buf(stats.sums), sumsq: stats.sumsq ? buf(stats.sumsq) : null, nnz: buf(stats.nnz), ctrlExpm1: buf(ctrlExpm1),
-      pvalsAdj: buf(r.pvalsAdj), logfoldchanges: buf(r.logfoldchanges), pts: buf(r.pts), orders: buf(r.orders),
-    });
+  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults): Promise<void> {
+    // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
+    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlExpm1, ...Object.values(results), ...Object.values(results.ranked)];
+    for (const a of arrays) {
+      if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
+    }
+    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results });
   }
 
   private broadcast(msg: object): Promise<void> {
