@@ -1,9 +1,10 @@
 /**
- * Worker thread that writes the DE CSV (./output.ts writeDeCsvInBackground) from tables shared with the
+ * Worker thread that writes the DE CSV (./csvOutput.ts writeDeCsvInBackground) from tables shared with the
  * main thread, while the main thread writes the .h5ad.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { writeDeCsvTo, type DeTables } from "./output.ts";
+import { writeDeCsvTo } from "./csvFormat.ts";
+import type { DeTables } from "./output.ts";
 
 const { tmp, t, orders } = workerData as { tmp: string; t: DeTables; orders: Int32Array[] };
 try {

@@ -3,12 +3,8 @@
  * `uns['rank_genes_groups']`) and the tidy CSV. Both are written to a temporary file and renamed when
  * complete.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { DirectArrays } from "../io/anndata/directArrays.ts";
-import { Worker } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
-import { CrispyxError } from "../errors.ts";
 import { H5File } from "../io/h5/file.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
@@ -18,9 +14,6 @@ import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.t
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
 import type { DeResults } from "./finishGroups.ts";
-import { formatSignificant, writeSignificant } from "./formatNumber.ts";
-
-const REGISTER = fileURLToPath(new URL("../../bin/register.mjs", import.meta.url));
 
 /** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
 export interface DeTables {
@@ -250,98 +243,4 @@ function gatherNames(padded: Uint8Array, width: number, order: Int32Array, r0: n
 /** out[at + (r − r0)·stride] = src[offset + r] for r in [r0, r1): one group's ranked values into records. */
 function transposeRow(src: Float64Array | Float32Array, offset: number, r0: number, r1: number, out: Float64Array | Float32Array, at: number, stride: number): void {
   for (let r = r0; r < r1; r++, at += stride) out[at] = src[offset + r]!;
-}
-
-/** Copy a few bytes (a byte loop beats Buffer.copy's call overhead at the sizes of CSV fields). */
-function putBytes(out: Uint8Array, pos: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) out[pos + i] = bytes[i]!;
-  return pos + bytes.length;
-}
-
-/** CSV text of a field: quoted when it holds a comma, quote or line break. */
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/**
- * The tidy table: one row per perturbation × gene (genes in rank order within each perturbation):
- * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control; numbers with 9
- * significant digits, Python's '.9g' spelling (the .h5ad keeps full precision). Rows are assembled as
- * bytes in one reused buffer (no per-row strings: a large screen has 10⁷ rows).
- */
-export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[]): Promise<void> {
-  await writeAtomically(path, (tmp) => writeDeCsvTo(tmp, t, orders));
-}
-
-/**
- * writeDeCsv on a worker thread, so the CSV is formatted while this thread writes the .h5ad. Needs every
- * array of `t` and `orders` on SharedArrayBuffers (nothing is copied); returns null when they are not.
- * The atomic rename stays on this thread (signal cleanup of temporary files lives here).
- */
-export function writeDeCsvInBackground(path: string, t: DeTables, orders: Int32Array[]): Promise<void> | null {
-  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, ...orders]; // the small ones are copied
-  if (!arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return null;
-  return writeAtomically(path, (tmp) => new Promise<void>((resolve, reject) => {
-    const worker = new Worker(new URL("./csvWorker.ts", import.meta.url), {
-      workerData: { tmp, t: { ...t, skipped: [] }, orders }, execArgv: ["--import", REGISTER],
-    });
-    worker.once("message", (m: { ok: boolean; error?: string }) => (m.ok ? resolve() : reject(new CrispyxError(`writing the CSV failed: ${m.error}`))));
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new CrispyxError(`CSV writer stopped (exit code ${code})`)));
-  }));
-}
-
-/** The CSV's bytes into the file at `tmp` (see writeDeCsv). */
-export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): void {
-  const n = t.genes.length;
-  // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
-  const geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
-  const ctrlBytes = Array.from({ length: n }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
-  const BUF = 4 << 20;
-  const ROW_MAX = 4 * 16 + 4; // four numbers and their commas, beyond the pre-encoded parts
-  const fd = openSync(tmp, "w");
-  const buf = Buffer.allocUnsafe(BUF);
-  try {
-    // `pos` stays a local of this function (no closure writes to it): it is updated ~10 times per row.
-    let pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
-    for (let g = 0; g < t.groups.length; g++) {
-      const name = Buffer.from(csvField(t.groups[g]!));
-      const o = orders[g]!;
-      // A group's fractions are k / n_cells: format each k once.
-      const size = t.sizes[g + 1]!;
-      const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
-      for (let r = 0; r < n; r++) {
-        const j = o[r]!;
-        const at = g * n + j;
-        const pg = t.pts[(g + 1) * n + j]!;
-        const k = Math.round(pg * size);
-        let pgBytes = ptsBytes[k];
-        if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
-        const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
-        if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) pos = flushBytes(fd, buf, pos);
-        pos = putBytes(buf, pos, name);
-        pos = putBytes(buf, pos, gene);
-        pos = writeSignificant(t.scores[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.pvals[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = putBytes(buf, pos, pgBytes);
-        pos = putBytes(buf, pos, ctrl);
-      }
-    }
-    flushBytes(fd, buf, pos);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Write buf[0, pos) to fd; returns the new position, 0. */
-function flushBytes(fd: number, buf: Uint8Array, pos: number): number {
-  let done = 0;
-  while (done < pos) done += writeSync(fd, buf, done, pos - done);
-  return 0;
 }

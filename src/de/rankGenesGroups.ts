@@ -19,7 +19,8 @@ import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
 import { allocateResults, controlExpm1, controlPts, finishGroup, rankedStorage, type DeResults } from "./finishGroups.ts";
-import { writeDeCsv, writeDeCsvInBackground, writeDeH5ad, type DeTables } from "./output.ts";
+import { writeDeH5ad, type DeTables } from "./output.ts";
+import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 

@@ -6,8 +6,8 @@
  * scattered into the chunk, CSC input gives the chunk's columns directly. While worker threads rank one
  * chunk, the main thread reads the next.
  */
-import { Worker } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import type { Worker } from "node:worker_threads";
+import { startBundledWorker } from "../core/workerThreads.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/h5/types.ts";
@@ -24,7 +24,6 @@ export interface WilcoxonOptions extends StreamOptions {
   inputPath: string;
 }
 
-const REGISTER = fileURLToPath(new URL("../../bin/register.mjs", import.meta.url));
 /** Genes a worker takes at a time from the shared counter. */
 const GENES_PER_TASK = 4;
 
@@ -178,9 +177,7 @@ export class WorkerPool {
       nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
       scores: init.scores.buffer, pvals: init.pvals.buffer,
     };
-    this.workers = Array.from({ length: n }, () => new Worker(new URL("./deWorker.ts", import.meta.url), {
-      workerData: data, execArgv: ["--import", REGISTER],
-    }));
+    this.workers = Array.from({ length: n }, () => startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }));
   }
 
   run(chunk: GeneChunk): Promise<void> {

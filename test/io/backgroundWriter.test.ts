@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { workerExecArgv } from "../../src/io/anndata/backgroundWriter.ts";
+import { workerExecArgv } from "../../src/core/workerThreads.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { ROOT, writeBigInput } from "../ops/opsTestHelpers.ts";
 

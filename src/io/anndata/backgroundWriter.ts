@@ -12,6 +12,7 @@
  * At most `maxInFlight` blocks wait in the queue, so memory stays bounded.
  */
 import { Worker } from "node:worker_threads";
+import { workerExecArgv } from "../../core/workerThreads.ts";
 import { CrispyxError, FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { TypedArray } from "../h5/types.ts";
 import type { CarryOverOptions, SparseWriterOptions } from "./matrixWriter.ts";
@@ -105,40 +106,4 @@ export class BackgroundMatrixWriter {
     }
     await this.worker.terminate();
   }
-}
-
-/**
- * Options for the writer thread. A Worker rejects V8 and process-wide flags (`--max-old-space-size`,
- * `--title`, … → ERR_WORKER_INVALID_EXEC_ARGV), so only the module-loading flags of the parent are passed
- * on; the TypeScript loader is added when the parent registered it in code (bin/crispyx.js does) rather
- * than with --import, since a worker does not inherit hooks registered at run time and could not load
- * its .ts source.
- */
-export function workerExecArgv(parentArgv: readonly string[] = process.execArgv): string[] {
-  const register = new URL("../../../bin/register.mjs", import.meta.url).href;
-  const kept = loaderFlags(parentArgv);
-  const hasLoader = kept.some((a) => a.includes("register.mjs") || a.includes("tsx"));
-  return hasLoader ? kept : [...kept, "--import", register];
-}
-
-/** Flags passed on that take the next argument when not written as --flag=value. */
-const LOADER_FLAGS = new Set([
-  "--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C",
-  // Profiling flags are per thread, so the writer shows up in `node --cpu-prof` too.
-  "--cpu-prof-dir", "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir", "--heap-prof-name", "--heap-prof-interval",
-]);
-/** Flags passed on that take no value. */
-const SWITCHES = new Set(["--cpu-prof", "--heap-prof"]);
-
-function loaderFlags(argv: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const name = a.startsWith("--") ? a.split("=", 1)[0]! : a;
-    if (SWITCHES.has(a)) kept.push(a);
-    if (!LOADER_FLAGS.has(name)) continue;
-    if (a.includes("=")) kept.push(a);
-    else if (i + 1 < argv.length) kept.push(a, argv[++i]!);
-  }
-  return kept;
 }
