@@ -51,7 +51,7 @@ function incompleteBetaHalf(a: number, x: number, y: number): number {
   const b = 0.5;
   const lnX = x < 0.5 ? Math.log(x) : Math.log1p(-y);
   const lnY = y < 0.5 ? Math.log(y) : Math.log1p(-x);
-  const lnFront = a * lnX + b * lnY - (Math.log(gammaDeltaRatio(a, b)) + LN_SQRT_PI);
+  const lnFront = a * lnX + b * lnY - (lnGammaRatioHalf(a) + LN_SQRT_PI);
   if (!(lnFront > -700)) return -1;
   const front = Math.exp(lnFront);
   // The fraction converges fast for x below the mean (a+1)/(a+b+2); above it use I_x(a,b) = 1 − I_y(b,a).
@@ -61,6 +61,19 @@ function incompleteBetaHalf(a: number, x: number, y: number): number {
   }
   const cf = betaContinuedFraction(b, a, y);
   return cf < 0 ? -1 : 1 - (front * cf) / b;
+}
+
+/**
+ * ln(Γ(a)/Γ(a + 1/2)). For a ≥ 10 by the asymptotic series ln Γ(a+½) − ln Γ(a) = ½ ln a
+ * + Σ c_k a^−k, c_k = (2^−k − 2)·B_{k+1}/(k(k+1)) for odd k (B: Bernoulli numbers; truncation error
+ * below 1e-14 there): ~10 ns instead of ~100 for stdlib's gamma-delta-ratio, which is used below 10.
+ * Called once per Student t tail, i.e. 8M times for 1,000 perturbations × 8,000 genes.
+ */
+function lnGammaRatioHalf(a: number): number {
+  if (a < 10) return Math.log(gammaDeltaRatio(a, 0.5));
+  const r = 1 / a, r2 = r * r;
+  const series = r * (-1 / 8 + r2 * (1 / 192 + r2 * (-1 / 640 + r2 * (17 / 14336 + r2 * (-31 / 18432 + r2 * (691 / 180224))))));
+  return -(0.5 * Math.log(a) + series);
 }
 
 /** The incomplete beta's continued fraction (Numerical Recipes' betacf, modified Lentz); −1 if it does not converge. */
