@@ -14,7 +14,10 @@ import type { TypedArray, TypedArrayConstructor } from "../io/h5/types.ts";
 const MAX_FREE = 8;
 
 export class ArrayPool {
-  private free: ArrayBuffer[] = [];
+  private free: (ArrayBuffer | SharedArrayBuffer)[] = [];
+
+  /** `shared`: allocate SharedArrayBuffers, so that blocks can be handed to worker threads without a copy. */
+  constructor(private readonly shared = false) {}
 
   /** A zero-offset view of `n` elements; contents are arbitrary (the caller overwrites them). */
   take<C extends TypedArrayConstructor>(Ctor: C, n: number): InstanceType<C> {
@@ -25,14 +28,15 @@ export class ArrayPool {
       if (len >= bytes && (best < 0 || len < this.free[best]!.byteLength)) best = i;
     }
     // Blocks vary a little in size: a new buffer gets 1/8 headroom so it fits the next ones too.
-    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : new ArrayBuffer(bytes + (bytes >> 3));
-    return new (Ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => InstanceType<C>)(buf, 0, n);
+    const size = bytes + (bytes >> 3);
+    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : this.shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
+    return new (Ctor as unknown as new (b: ArrayBufferLike, o: number, n: number) => InstanceType<C>)(buf, 0, n);
   }
 
   /** Hand arrays back; they must no longer be used. Views of the same buffer are given once. */
   give(...arrays: TypedArray[]): void {
     for (const a of arrays) {
-      const buf = a.buffer as ArrayBuffer;
+      const buf = a.buffer;
       if (buf.byteLength === 0 || this.free.includes(buf)) continue;
       this.free.push(buf);
       if (this.free.length > MAX_FREE) this.free.sort((x, y) => y.byteLength - x.byteLength).pop();

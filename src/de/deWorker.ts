@@ -1,12 +1,13 @@
 /**
- * Worker thread for DE. Two kinds of work, both split through a shared atomic counter so fast workers
- * take more: Wilcoxon gene blocks of the current chunk, and finishing groups (t-test scores and
- * p-values, adjusted p-values, fold changes, ranking; ./finishGroups.ts).
+ * Worker thread for DE. Three kinds of work, each split through a shared atomic counter so fast workers
+ * take more: adding a band of X into the per-group statistics (ranges of slots), Wilcoxon gene blocks of
+ * the current chunk, and finishing groups (t-test scores and p-values, adjusted p-values, fold changes,
+ * ranking; ./finishGroups.ts).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
 import { finishGroup, type DeResults } from "./finishGroups.ts";
-import type { GroupStats } from "./groupStats.ts";
+import { addBandSlots, type CsrBand, type GroupStats } from "./groupStats.ts";
 
 interface InitData {
   nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean;
@@ -24,12 +25,27 @@ interface FinishMessage {
   stats: GroupStats; ctrlExpm1: Float64Array; results: DeResults;
 }
 
+interface AccumulateMessage {
+  kind: "accumulate";
+  band: CsrBand; cellSlot: Int32Array; stats: GroupStats; slotBounds: Int32Array; counter: SharedArrayBuffer;
+}
+
 const init = workerData as InitData;
 const ctx: KernelContext = {
   nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
   scores: new Float64Array(init.scores), pvals: new Float64Array(init.pvals),
 };
 const scratch = new RankSumScratch();
+
+function accumulate(m: AccumulateMessage): void {
+  const counter = new Int32Array(m.counter);
+  const { stats } = m;
+  for (;;) {
+    const k = Atomics.add(counter, 0, 1);
+    if (k >= m.slotBounds.length - 1) break;
+    addBandSlots(m.band, m.cellSlot, stats.nGenes, stats.sums, stats.sumsq, stats.nnz, m.slotBounds[k]!, m.slotBounds[k + 1]!);
+  }
+}
 
 function finish(m: FinishMessage): void {
   const counter = new Int32Array(m.counter);
@@ -53,9 +69,11 @@ function wilcoxon(m: ChunkMessage): void {
   }
 }
 
-parentPort!.on("message", (m: ChunkMessage | FinishMessage) => {
+parentPort!.on("message", (m: ChunkMessage | FinishMessage | AccumulateMessage) => {
   try {
-    if (m.kind === "wilcoxon") wilcoxon(m); else finish(m);
+    if (m.kind === "wilcoxon") wilcoxon(m);
+    else if (m.kind === "accumulate") accumulate(m);
+    else finish(m);
     parentPort!.postMessage({ ok: true });
   } catch (err) {
     parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });

@@ -131,7 +131,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       : null;
     let results: DeResults;
     try {
-      const stats = accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" });
+      const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" }, pool);
       results = { ...base, ranked: rankedStorage(stats) };
       if (method === "wilcoxon") {
         await wilcoxonScores(reader, plan, stats, results, pool, {

@@ -15,7 +15,7 @@ import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
 import type { GroupPlan } from "./groups.ts";
-import { rowBands, rowsBySlot, type GroupStats } from "./groupStats.ts";
+import { rowBands, rowsBySlot, type BandAccumulator, type CsrBand, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
 import type { DeResults } from "./finishGroups.ts";
 
@@ -170,7 +170,7 @@ function scatterCsrBand(
  * Worker threads that share the output arrays (scores and p-values) and split each task's genes or
  * groups through an atomic counter.
  */
-export class WorkerPool {
+export class WorkerPool implements BandAccumulator {
   private workers: Worker[];
   constructor(n: number, init: { nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean; scores: Float64Array; pvals: Float64Array }) {
     const data = {
@@ -186,6 +186,15 @@ export class WorkerPool {
       kind: "wilcoxon", values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
       g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
     });
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Add a CSR band into the shared statistics: the slot ranges between `slotBounds` are taken one at a time. */
+  accumulate(band: CsrBand, cellSlot: Int32Array, stats: GroupStats, slotBounds: Int32Array): Promise<void> {
+    return this.broadcast({ kind: "accumulate", band, cellSlot, stats, slotBounds, counter: new SharedArrayBuffer(4) });
   }
 
   /** finishGroup for every group (see ./finishGroups.ts), into the shared results. */
