@@ -64,15 +64,19 @@ export function controlExpm1(stats: GroupStats, sizes: Int32Array): Float64Array
   return out;
 }
 
-/** The control's detection fractions (slot 0 of pts); the groups' are filled by finishGroup. */
-export function controlPts(stats: GroupStats, sizes: Int32Array, r: DeResults): void {
-  for (let j = 0; j < stats.nGenes; j++) r.pts[j] = stats.nnz[j]! / sizes[0]!;
+/** Every slot's detection fractions (pts), made before the groups are finished: the .h5ad's start needs them. */
+export function allPts(stats: GroupStats, sizes: Int32Array, r: Omit<DeResults, "ranked">): void {
+  const n = stats.nGenes;
+  for (let s = 0; s < stats.nSlots; s++) {
+    const size = sizes[s]!;
+    for (let j = 0; j < n; j++) r.pts[s * n + j] = stats.nnz[s * n + j]! / size;
+  }
 }
 
 /**
  * Finish group `g` (slot g+1): with `tTest`, first its Welch scores and p-values from the sums; then
  * pvals_adj (BH over its genes), logfoldchanges = log2((expm1(mean_group) + 1e-9) / (expm1(mean_control)
- * + 1e-9)), pts, its genes ranked by score and the ranked values.
+ * + 1e-9)), its genes ranked by score and the ranked values.
  */
 export function finishGroup(g: number, tTest: boolean, stats: GroupStats, sizes: Int32Array, ctrlExpm1: Float64Array, r: DeResults): void {
   const n = stats.nGenes;
@@ -82,10 +86,7 @@ export function finishGroup(g: number, tTest: boolean, stats: GroupStats, sizes:
   benjaminiHochberg(r.pvals.subarray(off, off + n), r.pvalsAdj.subarray(off, off + n));
   const size = sizes[slot]!;
   const base = slot * n;
-  for (let j = 0; j < n; j++) {
-    r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlExpm1[j]!);
-    r.pts[base + j] = stats.nnz[base + j]! / size;
-  }
+  for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlExpm1[j]!);
   const order = argsortFloat64(r.scores.subarray(off, off + n), true, r.orders.subarray(off, off + n));
   // From here on the group's rows of sums and sums of squares may be overwritten (rankedStorage).
   const { scores, pvals, pvalsAdj, logfoldchanges } = r.ranked;

@@ -44,9 +44,11 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
 
 /**
  * Write the result .h5ad. Returns warnings (e.g. when there are too many groups for Scanpy's record
- * arrays, which HDF5 cannot store; the layers and the CSV still hold everything).
+ * arrays, which HDF5 cannot store; the layers and the CSV still hold everything). `ready` settles when
+ * the per-group arrays are complete: the rest of the file (which needs only `t.pts` and the names) is
+ * written before that, while worker threads are still finishing the groups.
  */
-export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[]): Promise<string[]> {
+export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[], ready: Promise<void> = Promise.resolve()): Promise<string[]> {
   const G = t.groups.length;
   const n = t.genes.length;
   const warnings: string[] = [];
@@ -98,6 +100,7 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
   const tables = recordTypeFits(t.groups) ? rankTables(t) : [];
   if (!tables.length) warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params and pts only; the layers and the CSV hold every result`);
   await writeAtomically(path, async (tmp) => {
+    if (!direct) await ready;
     const file = H5File.open(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
@@ -108,6 +111,7 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
     } finally {
       file.close();
     }
+    await ready;
     if (direct) await writeDirect(tmp, t, orders, tables, matrices.map(([p, a]) => ({ path: p, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), elemSize: a.BYTES_PER_ELEMENT })));
   });
   return warnings;

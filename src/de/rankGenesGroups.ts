@@ -18,7 +18,7 @@ import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
-import { allocateResults, controlExpm1, controlPts, finishGroup, rankedStorage, type DeResults } from "./finishGroups.ts";
+import { allocateResults, allPts, controlExpm1, finishGroup, rankedStorage, type DeResults } from "./finishGroups.ts";
 import { writeDeH5ad, type DeTables } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
@@ -129,10 +129,10 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: base.scores, pvals: base.pvals,
       })
       : null;
-    let results: DeResults;
+    let warnings: string[];
     try {
       const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" }, pool);
-      results = { ...base, ranked: rankedStorage(stats) };
+      const results: DeResults = { ...base, ranked: rankedStorage(stats) };
       if (method === "wilcoxon") {
         await wilcoxonScores(reader, plan, stats, results, pool, {
           tieCorrect: options.tieCorrect ?? true, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
@@ -140,29 +140,36 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         });
       }
       throwIfAborted(options.signal);
-      // Per group: t-test scores and p-values, adjusted p-values, fold changes, pts and the ranking.
+      // Per group: t-test scores and p-values, adjusted p-values, fold changes and the ranking — on the
+      // workers, while this thread starts the .h5ad with everything that does not depend on them.
       const ctrl = controlExpm1(stats, plan.sizes);
-      controlPts(stats, plan.sizes, results);
-      if (pool) await pool.finishGroups(G, method === "t-test", stats, ctrl, results);
-      else for (let g = 0; g < G; g++) finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+      allPts(stats, plan.sizes, results);
+      let finished: Promise<void>;
+      if (pool) finished = pool.finishGroups(G, method === "t-test", stats, ctrl, results);
+      else {
+        for (let g = 0; g < G; g++) finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+        finished = Promise.resolve();
+      }
+      finished.catch(() => undefined); // awaited by the writers below
+
+      mkdirSync(dirname(outputPath), { recursive: true });
+      const tables: DeTables = {
+        method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
+        sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
+        pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
+      };
+      const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
+      // The CSV is formatted on a worker thread while this thread writes the .h5ad's arrays.
+      const csvDone = csvPath && workers > 1
+        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders) ?? writeDeCsv(csvPath, tables, orders))
+        : null;
+      csvDone?.catch(() => undefined); // awaited below
+      warnings = await writeDeH5ad(outputPath, tables, orders, finished);
+    if (csvDone) await csvDone;
+      else if (csvPath) await writeDeCsv(csvPath, tables, orders);
     } finally {
       await pool?.close();
     }
-    throwIfAborted(options.signal);
-
-    mkdirSync(dirname(outputPath), { recursive: true });
-    const tables: DeTables = {
-      method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
-      sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
-      pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
-    };
-    const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
-    // The CSV is formatted on a worker thread while this thread writes the .h5ad.
-    const csvDone = csvPath && workers > 1 ? writeDeCsvInBackground(csvPath, tables, orders) : null;
-    csvDone?.catch(() => undefined); // awaited below
-    const warnings = await writeDeH5ad(outputPath, tables, orders);
-    if (csvDone) await csvDone;
-    else if (csvPath) await writeDeCsv(csvPath, tables, orders);
     return {
       method, outputPath, csvPath, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel,
       groups: plan.groups, skipped: plan.skipped, nGenes: n, reused: false, warnings,
