@@ -31,29 +31,30 @@ function shared<T>(Ctor: new (b: SharedArrayBuffer) => T, bytesPerElement: numbe
   return new Ctor(new SharedArrayBuffer(Math.max(1, length) * bytesPerElement));
 }
 
-/** Zeroed result arrays for `groups` tested groups × `nGenes` genes, on SharedArrayBuffers (the ranked values: rankedStorage). */
-export function allocateResults(groups: number, nGenes: number): Omit<DeResults, "ranked"> {
-  const cells = groups * nGenes;
-  return {
-    scores: shared(Float64Array, 8, cells), pvals: shared(Float64Array, 8, cells), pvalsAdj: shared(Float64Array, 8, cells),
-    logfoldchanges: shared(Float32Array, 4, cells), pts: shared(Float64Array, 8, (groups + 1) * nGenes), orders: shared(Int32Array, 4, cells),
-  };
+/** Zeroed scores and p-values ([group × gene]) on SharedArrayBuffers: the test statistics' outputs. */
+export function allocateScores(groups: number, nGenes: number): { scores: Float64Array; pvals: Float64Array } {
+  return { scores: shared(Float64Array, 8, groups * nGenes), pvals: shared(Float64Array, 8, groups * nGenes) };
 }
 
 /**
- * Room for the ranked values. The float64 ones are stored over the groups' rows of the accumulated sums
- * and sums of squares (same [group × gene] shape and type; slot k+1 is group k): finishGroup reads a
- * group's rows before it writes its ranked values, and nothing reads them after — 128 MB less at
- * 1,000 groups × 8,000 genes. The control's row (slot 0) is left alone.
+ * The other result arrays, allocated after the statistics pass. The ranked float64 values are stored over the
+ * groups' rows of the accumulated sums and sums of squares (same [group × gene] shape and type; slot k+1
+ * is group k): finishGroup reads a group's rows before it writes its ranked values, and nothing reads
+ * them after — 128 MB less at 1,000 groups × 8,000 genes. The control's row (slot 0) is left alone.
  */
-export function rankedStorage(stats: GroupStats): DeResults["ranked"] {
+export function allocateResults(stats: GroupStats, scores: { scores: Float64Array; pvals: Float64Array }): DeResults {
   const n = stats.nGenes;
   const cells = (stats.nSlots - 1) * n;
   return {
-    scores: shared(Float32Array, 4, cells),
-    pvals: stats.sumsq ? stats.sumsq.subarray(n) : shared(Float64Array, 8, cells),
-    pvalsAdj: stats.sums.subarray(n),
-    logfoldchanges: shared(Float32Array, 4, cells),
+    ...scores,
+    pvalsAdj: shared(Float64Array, 8, cells), logfoldchanges: shared(Float32Array, 4, cells),
+    pts: shared(Float64Array, 8, stats.nSlots * n), orders: shared(Int32Array, 4, cells),
+    ranked: {
+      scores: shared(Float32Array, 4, cells),
+      pvals: stats.sumsq ? stats.sumsq.subarray(n) : shared(Float64Array, 8, cells),
+      pvalsAdj: stats.sums.subarray(n),
+      logfoldchanges: shared(Float32Array, 4, cells),
+    },
   };
 }
 
@@ -65,7 +66,7 @@ export function controlExpm1(stats: GroupStats, sizes: Int32Array): Float64Array
 }
 
 /** Every slot's detection fractions (pts), made before the groups are finished: the .h5ad's start needs them. */
-export function allPts(stats: GroupStats, sizes: Int32Array, r: Omit<DeResults, "ranked">): void {
+export function allPts(stats: GroupStats, sizes: Int32Array, r: DeResults): void {
   const n = stats.nGenes;
   for (let s = 0; s < stats.nSlots; s++) {
     const size = sizes[s]!;
@@ -88,7 +89,7 @@ export function finishGroup(g: number, tTest: boolean, stats: GroupStats, sizes:
   const base = slot * n;
   for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlExpm1[j]!);
   const order = argsortFloat64(r.scores.subarray(off, off + n), true, r.orders.subarray(off, off + n));
-  // From here on the group's rows of sums and sums of squares may be overwritten (rankedStorage).
+  // From here on the group's rows of sums and sums of squares may be overwritten (allocateResults).
   const { scores, pvals, pvalsAdj, logfoldchanges } = r.ranked;
   for (let k = 0; k < n; k++) {
     const j = off + order[k]!;

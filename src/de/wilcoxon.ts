@@ -22,7 +22,12 @@ import type { DeResults } from "./finishGroups.ts";
 export interface WilcoxonOptions extends StreamOptions {
   tieCorrect: boolean;
   inputPath: string;
+  /** Bytes already held for the whole run (statistics and result arrays): the chunks share the rest of the budget. */
+  reservedBytes?: number;
 }
+
+/** Memory of the process besides the arrays: Node, the HDF5 library, the row bands read to build a chunk. */
+const PROCESS_BYTES = 160 << 20;
 
 /** Genes a worker takes at a time from the shared counter. */
 const GENES_PER_TASK = 4;
@@ -58,8 +63,10 @@ export async function wilcoxonScores(
   const float64 = reader.info.dtype === "float64";
   const bytesPerValue = float64 ? 8 : 4;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-  // Two chunks live at once (one ranked, one being read): each gets 30% of the budget.
-  const maxValues = Math.max(1, Math.floor((budget * 0.3) / bytesPerValue));
+  // Two chunks live at once (one ranked, one being read): each gets 40% of what the budget leaves after
+  // the arrays held for the whole run and the process itself, and at least 10% of the budget.
+  const free = budget - (opts.reservedBytes ?? 0) - PROCESS_BYTES;
+  const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.1, free * 0.4) / bytesPerValue));
   const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
   const ctx: KernelContext = { nSlots, nGenes, sizes: plan.sizes, tieCorrect: opts.tieCorrect, scores: out.scores, pvals: out.pvals };
   let pending: Promise<void> | null = null;
