@@ -5,6 +5,7 @@
  */
 import { endianness } from "node:os";
 import { DirectArrays } from "../io/anndata/directArrays.ts";
+import { ArrayPool } from "../core/arrayPool.ts";
 import { H5File } from "../io/h5/file.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
@@ -107,7 +108,13 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
       // One-element placeholders of the right type and rank, pointed at their data below.
       if (direct) for (const [p, a] of matrices) writeElem(file, p, ndarray(new (a.constructor as Float64ArrayConstructor)(1), [1, 1]));
       for (const tab of tables) createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
-      if (!direct) for (const b of rankTableBlocks(t, orders, tables)) file.writeRecords(`${base}/${b.key}`, b.r0, b.count, b.bytes);
+      if (!direct) {
+        const pool = new ArrayPool();
+        for (const b of rankTableBlocks(t, orders, tables, pool)) {
+          file.writeRecords(`${base}/${b.key}`, b.r0, b.count, b.bytes);
+          pool.give(b.bytes);
+        }
+      }
     } finally {
       file.close();
     }
@@ -144,12 +151,14 @@ async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], table
     let blocksQueued = 0; // of which gathered blocks (memory held only for the write)
     const waiting: Promise<void>[] = [];
     const blockWrites: Promise<void>[] = []; // gathered blocks' writes, oldest first
+    const blocks = new ArrayPool(); // gathered blocks' buffers, recycled once written
     const queue = (id: number, offset: number, bytes: Uint8Array, gathered: boolean): Promise<void> => {
       writerQueue += bytes.byteLength;
       if (gathered) blocksQueued += bytes.byteLength;
       const w = d.writeAsync(id, offset, bytes).then(() => {
         writerQueue -= bytes.byteLength;
         if (gathered) blocksQueued -= bytes.byteLength;
+        if (gathered) blocks.give(bytes);
       });
       w.catch(() => undefined); // rejections are collected by Promise.all below
       waiting.push(w);
@@ -157,7 +166,7 @@ async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], table
       return w;
     };
     let next = 0;
-    for (const b of rankTableBlocks(t, orders, tables)) {
+    for (const b of rankTableBlocks(t, orders, tables, blocks)) {
       const r = regions.get(b.key)!;
       queue(r.id, b.r0 * r.recordSize, b.bytes, true);
       // Keep the writer busy with layer pieces while the next block is gathered.
@@ -201,8 +210,12 @@ function rankTables(t: DeTables): RankTable[] {
 /** Ranks taken together: a tile's records (TILE × groups fields) stay in cache while every group adds its field. */
 const TILE = 64;
 
-/** The ranked tables' records (genes ranked by score within each group), in blocks of ~8 MB. */
-function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
+/**
+ * The ranked tables' records (genes ranked by score within each group), in blocks of ~8 MB taken from
+ * `pool` (the consumer gives each back once written: fresh blocks cost a page fault per 4 KiB, ~0.3 s
+ * for the 272 MB of a 1,000 × 8,000 result).
+ */
+function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[], pool: ArrayPool): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
   const G = t.groups.length;
   const n = t.genes.length;
   for (const tab of tables) {
@@ -214,7 +227,7 @@ function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]
       t.genes.forEach((g, j) => padded.set(Buffer.from(g), j * width));
       for (let r0 = 0; r0 < n; r0 += block) {
         const r1 = Math.min(n, r0 + block);
-        const out = new Uint8Array((r1 - r0) * G * width);
+        const out = pool.take(Uint8Array, (r1 - r0) * G * width);
         for (let a = r0; a < r1; a += TILE) {
           const b = Math.min(r1, a + TILE);
           for (let g = 0; g < G; g++) gatherNames(padded, width, orders[g]!, a, b, out, (a - r0) * G * width + g * width, G * width);
@@ -226,12 +239,13 @@ function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]
     // Every field has the same type, so a block of records is simply a [rows × groups] matrix.
     for (let r0 = 0; r0 < n; r0 += block) {
       const r1 = Math.min(n, r0 + block);
-      const out = new tab.Out!((r1 - r0) * G);
+      const bytes = pool.take(Uint8Array, (r1 - r0) * G * tab.Out!.BYTES_PER_ELEMENT);
+      const out = new tab.Out!(bytes.buffer, 0, (r1 - r0) * G);
       for (let a = r0; a < r1; a += TILE) {
         const b = Math.min(r1, a + TILE);
         for (let g = 0; g < G; g++) transposeRow(tab.src!, g * n, a, b, out, (a - r0) * G + g, G);
       }
-      yield { key: tab.key, r0, count: r1 - r0, bytes: new Uint8Array(out.buffer) };
+      yield { key: tab.key, r0, count: r1 - r0, bytes };
     }
   }
 }
