@@ -127,6 +127,12 @@ export class H5File implements Disposable {
   /** Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts). */
   private rawFd = -1;
   private readonly rawLayouts = new Map<string, RawLayout | null>();
+  /**
+   * Objects this handle created, with the attributes it has put on them since: setAttr then knows
+   * whether an attribute exists without asking HDF5 (a lookup cost ~0.2 ms, a tenth of writing a small
+   * column of a data frame with its two encoding attributes). Cleared by anything that adds a name.
+   */
+  private readonly created = new Map<string, Set<string>>();
 
   private constructor(path: string, mode: OpenMode, fileId: bigint, private readonly key: string) {
     this.path = path;
@@ -218,6 +224,7 @@ export class H5File implements Disposable {
     this.check();
     try {
       Module.create_group(this.fileId, normalize(path), false);
+      this.created.set(normalize(path), new Set());
     } catch (err) {
       this.fail(`cannot create group ${path}`, err);
     }
@@ -237,6 +244,7 @@ export class H5File implements Disposable {
     this.check();
     try {
       Module.create_hard_link(this.fileId, normalize(target), normalize(name));
+      this.created.clear(); // the object now has two names: look its attributes up again
     } catch (err) {
       this.fail(`cannot link ${name} to ${target}`, err);
     }
@@ -290,7 +298,8 @@ export class H5File implements Disposable {
     this.check();
     const p = normalize(path);
     try {
-      if (this.hasAttr(p, name)) Module.delete_attribute(this.fileId, p, name);
+      const known = this.created.get(p);
+      if (known ? known.has(name) : this.hasAttr(p, name)) Module.delete_attribute(this.fileId, p, name);
       const obj = new h5wasm.Group(this.fileId, p);
       if (typeof value === "string") {
         obj.create_attribute(name, value, [], "S");
@@ -309,6 +318,7 @@ export class H5File implements Disposable {
       } else {
         throw new CrispyxError(`cannot write attribute ${name}: unsupported value`);
       }
+      known?.add(name);
     } catch (err) {
       this.fail(`cannot write attribute ${name} of ${p}`, err);
     }
@@ -317,6 +327,7 @@ export class H5File implements Disposable {
   deleteAttr(path: string, name: string): void {
     this.check();
     if (this.hasAttr(path, name)) Module.delete_attribute(this.fileId, normalize(path), name);
+    this.created.get(normalize(path))?.delete(name);
   }
 
   // ---- datasets -------------------------------------------------------------------------------
@@ -558,9 +569,11 @@ export class H5File implements Disposable {
     } catch (err) {
       this.fail(`cannot create dataset ${p}`, err);
     }
+    this.created.set(p, new Set());
     if (dtype === "bool") {
       // Reserve room in the header for the enum datatype; see ./booleans.ts.
       new h5wasm.Group(this.fileId, p).create_attribute(BOOL_PLACEHOLDER, Int8Array.of(0), [], "<b");
+      this.created.get(p)!.add(BOOL_PLACEHOLDER);
       const ref = Module.create_object_reference(this.fileId, p);
       this.pendingBooleans.push(Buffer.from(ref).readBigUInt64LE(0));
     }
@@ -631,6 +644,7 @@ export class H5File implements Disposable {
     } catch (err) {
       this.fail(`cannot create compound dataset ${p}`, err);
     }
+    this.created.set(p, new Set());
   }
 
   /** Write packed records [start, start+count) of a compound dataset from their raw bytes. */
