@@ -1,10 +1,17 @@
 /**
  * The DE tidy table's bytes (see ./csvOutput.ts): kept apart from the thread handling so that the CSV
- * worker thread's bundle holds only this.
+ * worker threads' bundle holds only this.
+ *
+ * Rows are assembled as bytes (no per-row strings: a large screen has 10⁷ rows), one group at a time.
+ * Several threads can share one file: each formats whole groups, taken in order from a shared counter,
+ * and appends them when the previous group has been written (a shared "turn"), so the file is the same
+ * as one thread writes.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
 import type { DeTables } from "./output.ts";
+
+export const CSV_HEADER = "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n";
 
 /** Copy a few bytes (a byte loop beats Buffer.copy's call overhead at the sizes of CSV fields). */
 function putBytes(out: Uint8Array, pos: number, bytes: Uint8Array): number {
@@ -17,57 +24,113 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** The CSV's bytes into the file at `tmp` (see ./csvOutput.ts writeDeCsv). */
-export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): void {
-  const n = t.genes.length;
-  // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
-  const geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
-  const ctrlBytes = Array.from({ length: n }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
-  const BUF = 4 << 20;
-  const ROW_MAX = 4 * 16 + 4; // four numbers and their commas, beyond the pre-encoded parts
-  const fd = openSync(tmp, "w");
-  const buf = Buffer.allocUnsafe(BUF);
-  try {
+/** Formats the rows of one group at a time into a reused buffer. */
+class GroupFormatter {
+  private readonly geneBytes: Buffer[];
+  private readonly ctrlBytes: Buffer[];
+  /** Bytes of a row beyond the group's name: gene, fraction of the control and the rest (numbers, commas). */
+  private readonly rowMax: number;
+  private buf = Buffer.allocUnsafe(1 << 20);
+
+  constructor(private readonly t: DeTables, private readonly orders: Int32Array[]) {
+    // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
+    this.geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
+    this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
+    let longest = 0;
+    for (let j = 0; j < t.genes.length; j++) longest = Math.max(longest, this.geneBytes[j]!.length + this.ctrlBytes[j]!.length);
+    this.rowMax = longest + 4 * 16 + 4 + 32; // four numbers and their commas, a group's fraction
+  }
+
+  /** Group g's rows (genes in rank order), as a view of the buffer valid until the next call. */
+  format(g: number): Uint8Array {
+    const { t } = this;
+    const n = t.genes.length;
+    const name = Buffer.from(csvField(t.groups[g]!));
+    const o = this.orders[g]!;
+    // A group's fractions are k / n_cells: format each k once.
+    const size = t.sizes[g + 1]!;
+    const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
+    const need = n * (name.length + this.rowMax);
+    if (this.buf.length < need) this.buf = Buffer.allocUnsafe(need);
+    const buf = this.buf;
     // `pos` stays a local of this function (no closure writes to it): it is updated ~10 times per row.
-    let pos = buf.write("perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n", 0, "latin1");
-    for (let g = 0; g < t.groups.length; g++) {
-      const name = Buffer.from(csvField(t.groups[g]!));
-      const o = orders[g]!;
-      // A group's fractions are k / n_cells: format each k once.
-      const size = t.sizes[g + 1]!;
-      const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
-      for (let r = 0; r < n; r++) {
-        const j = o[r]!;
-        const at = g * n + j;
-        const pg = t.pts[(g + 1) * n + j]!;
-        const k = Math.round(pg * size);
-        let pgBytes = ptsBytes[k];
-        if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
-        const gene = geneBytes[j]!, ctrl = ctrlBytes[j]!;
-        if (pos + name.length + gene.length + ROW_MAX + pgBytes.length + ctrl.length > BUF) pos = flushBytes(fd, buf, pos);
-        pos = putBytes(buf, pos, name);
-        pos = putBytes(buf, pos, gene);
-        pos = writeSignificant(t.scores[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.pvals[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
-        buf[pos++] = 44;
-        pos = putBytes(buf, pos, pgBytes);
-        pos = putBytes(buf, pos, ctrl);
-      }
+    let pos = 0;
+    for (let r = 0; r < n; r++) {
+      const j = o[r]!;
+      const at = g * n + j;
+      const pg = t.pts[(g + 1) * n + j]!;
+      const k = Math.round(pg * size);
+      let pgBytes = ptsBytes[k];
+      if (pgBytes === undefined) ptsBytes[k] = pgBytes = Buffer.from(formatSignificant(pg));
+      pos = putBytes(buf, pos, name);
+      pos = putBytes(buf, pos, this.geneBytes[j]!);
+      pos = writeSignificant(t.scores[at]!, buf, pos);
+      buf[pos++] = 44;
+      pos = writeSignificant(t.pvals[at]!, buf, pos);
+      buf[pos++] = 44;
+      pos = writeSignificant(t.pvalsAdj[at]!, buf, pos);
+      buf[pos++] = 44;
+      pos = writeSignificant(t.logfoldchanges[at]!, buf, pos);
+      buf[pos++] = 44;
+      pos = putBytes(buf, pos, pgBytes);
+      pos = putBytes(buf, pos, this.ctrlBytes[j]!);
     }
-    flushBytes(fd, buf, pos);
+    return buf.subarray(0, pos);
+  }
+}
+
+/** The CSV's bytes into the file at `tmp`, on this thread (see ./csvOutput.ts writeDeCsv). */
+export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): void {
+  const fd = openSync(tmp, "w");
+  try {
+    let at = writeAll(fd, Buffer.from(CSV_HEADER, "latin1"), 0);
+    const f = new GroupFormatter(t, orders);
+    for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Write buf[0, pos) to fd; returns the new position, 0. */
-function flushBytes(fd: number, buf: Uint8Array, pos: number): number {
+/**
+ * State shared by the threads writing one CSV: `next` (the next group to take), `turn` (the group whose
+ * bytes go next; −1 once a thread has failed) and `offset` (where they go).
+ */
+export interface SharedCsvState { next: Int32Array; turn: Int32Array; offset: Float64Array }
+
+export function sharedCsvState(headerBytes: number): SharedCsvState {
+  const offset = new Float64Array(new SharedArrayBuffer(8));
+  offset[0] = headerBytes;
+  return { next: new Int32Array(new SharedArrayBuffer(4)), turn: new Int32Array(new SharedArrayBuffer(4)), offset };
+}
+
+/** One worker thread's share of a CSV (the header is already written to `fd`). */
+export function writeDeCsvShare(fd: number, t: DeTables, orders: Int32Array[], s: SharedCsvState): void {
+  const f = new GroupFormatter(t, orders);
+  try {
+    for (;;) {
+      const g = Atomics.add(s.next, 0, 1);
+      if (g >= t.groups.length) return;
+      const bytes = f.format(g);
+      for (;;) {
+        const turn = Atomics.load(s.turn, 0);
+        if (turn === g) break;
+        if (turn < 0) return; // another thread failed: the whole CSV is abandoned
+        Atomics.wait(s.turn, 0, turn);
+      }
+      s.offset[0] = writeAll(fd, bytes, s.offset[0]!);
+      Atomics.store(s.turn, 0, g + 1);
+      Atomics.notify(s.turn, 0);
+    }
+  } catch (err) {
+    Atomics.store(s.turn, 0, -1);
+    Atomics.notify(s.turn, 0);
+    throw err;
+  }
+}
+
+/** Write all of `bytes` at file offset `at`; returns the offset after them. */
+function writeAll(fd: number, bytes: Uint8Array, at: number): number {
   let done = 0;
-  while (done < pos) done += writeSync(fd, buf, done, pos - done);
-  return 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+  return at + bytes.length;
 }

@@ -1,14 +1,14 @@
 /**
- * Worker thread that writes the DE CSV (./csvOutput.ts writeDeCsvInBackground) from tables shared with the
- * main thread, while the main thread writes the .h5ad.
+ * Worker thread writing its share of the DE CSV (./csvOutput.ts writeDeCsvInBackground) from tables
+ * shared with the main thread, while the main thread writes the .h5ad.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { writeDeCsvTo } from "./csvFormat.ts";
+import { writeDeCsvShare, type SharedCsvState } from "./csvFormat.ts";
 import type { DeTables } from "./output.ts";
 
-const { tmp, t, orders } = workerData as { tmp: string; t: DeTables; orders: Int32Array[] };
+const { fd, t, orders, state } = workerData as { fd: number; t: DeTables; orders: Int32Array[]; state: SharedCsvState };
 try {
-  writeDeCsvTo(tmp, t, orders);
+  writeDeCsvShare(fd, t, orders, state);
   parentPort!.postMessage({ ok: true });
 } catch (err) {
   parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.message : String(err) });

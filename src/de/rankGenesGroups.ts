@@ -174,7 +174,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
       // The CSV is formatted on a worker thread while this thread writes the .h5ad's arrays.
       const csvDone = csvPath && workers > 1
-        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders) ?? writeDeCsv(csvPath, tables, orders))
+        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers) ?? writeDeCsv(csvPath, tables, orders))
         : null;
       csvDone?.catch(() => undefined); // awaited below
       warnings = await writeDeH5ad(outputPath, tables, orders, finished);
