@@ -9,20 +9,27 @@
  * bench/data/ (deleted afterwards unless --keep). --seed-cells N runs the seed comparison on the first N cells
  * (same genes and perturbations) when the seed is too slow on the full file; --skip-seed skips it.
  *
- * RESULTS, quiet machine, 2026-11-27 10:07 UTC, after: direct reads of X, recycled read buffers, rows grouped by
+ * RESULTS, quiet machine, 2026-11-27 12:01 UTC (third session of the day), after: the groups finished on the
+ * worker threads (p-values, BH, fold changes, ranking, the ranked tables' values), the statistics pass
+ * accumulated on the workers while the main thread reads, workers started from an esbuild bundle (no tsx
+ * per thread), a faster argsort and Student t prefactor, the .h5ad's start written while the groups are
+ * finished and its arrays on libuv's thread while the ranked blocks are transposed, the CSV on two threads:
+ *   h5py reads X once                     0.57 s
+ *   crispyx t-test   h5ad + CSV           7.41 s (CPU 12.9 s)  832 MiB
+ *   crispyx t-test   h5ad only            4.56 s (CPU  7.3 s)  922 MiB   seed 18.99 s (CPU 19.0 s) 857 MiB → 4.2×
+ *   crispyx wilcoxon h5ad + CSV          13.35 s (CPU 23.0 s)  951 MiB
+ *   crispyx wilcoxon h5ad only           10.50 s (CPU 17.8 s)  947 MiB   seed 52.42 s (CPU 69.3 s) 2553 MiB → 5.0×
+ * Two earlier runs of the same session: t-test 4.87 s vs 17.09 s → 3.5× and 5.69 s vs 19.11 s → 3.4×
+ * (before the last changes); Wilcoxon 9.84 s vs 46.37 s → 4.7× and 10.39 s vs 55.69 s → 5.4×. The seed's
+ * own time varies 16–19 s (t-test) and 44–56 s (Wilcoxon) between runs on this VM; the ratios are always
+ * from one run. Peak RSS varies ~800–930 MiB with the garbage collector's timing (within the 1G budget).
+ *
+ * Before (10:07 UTC, second session), after direct reads of X, recycled read buffers, rows grouped by
  * perturbation when accumulating, slot-major Wilcoxon chunks, a bucket index and a radix sort for each gene's
  * control values, the DE .h5ad's large arrays written directly, the CSV formatted on a worker thread:
- *   h5py reads X once                     0.39 s
- *   crispyx t-test   h5ad + CSV           9.98 s (CPU 14.6 s)  900 MiB
- *   crispyx t-test   h5ad only            7.41 s (CPU  9.8 s)  862 MiB   seed 15.66 s (CPU 15.6 s) 857 MiB → 2.1×
- *   crispyx wilcoxon h5ad + CSV          13.47 s (CPU 20.8 s)  990 MiB
- *   crispyx wilcoxon h5ad only           11.63 s (CPU 16.7 s)  978 MiB   seed 39.99 s (CPU 55.3 s) 2557 MiB → 3.4×
- * Re-run 10:51 UTC after a faster Student-t tail (continued fraction, 0.49 → 0.36 µs): t-test 7.42 s (h5ad only)
- * vs seed 16.39 s → 2.2×; with CSV 10.04 s; Wilcoxon 12.32 s vs 43.66 s → 3.5×; with CSV 14.64 s.
- * The ≥ 3× target is met for Wilcoxon, not for the t-test. What is left of the t-test: one pass over X
- * (~1.5 s), 8M Student-t tails through stdlib's incomplete beta (~0.5 µs each, two worker threads), and the
- * output (616 MB .h5ad with Scanpy's ranked tables; the CSV on its own thread). Of the Wilcoxon test: the
- * kernel (~0.8 µs per perturbation × gene, two worker threads; mostly cache misses on each group's values).
+ *   crispyx t-test   h5ad only            7.41 s (CPU  9.8 s)  862 MiB   seed 15.66 s → 2.1×; with CSV 9.98 s
+ *   crispyx wilcoxon h5ad only           11.63 s (CPU 16.7 s)  978 MiB   seed 39.99 s → 3.4×; with CSV 13.47 s
+ * Re-run 10:51 UTC: t-test 7.42 s vs 16.39 s → 2.2×; Wilcoxon 12.32 s vs 43.66 s → 3.5×.
  *
  * Earlier: RESULTS, 2026-11-27 (200,000 cells × 8,000 genes × 1,000 perturbations, 118.8M stored values, float32 CSR,
  * 0.9 GiB; budget 1G, 2 workers). The machine has 2 cores shared with ~8 other processes (load average 6–10),
