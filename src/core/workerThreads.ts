@@ -4,8 +4,8 @@
  * the main thread reads X, so on two cores that time came out of the read. Workers whose module graph is
  * small and plain (no WebAssembly, no import.meta) therefore start from one JavaScript bundle of it, made
  * by esbuild — the compiler tsx itself uses — once per process (~100 ms): two such workers start in
- * ~100 ms of CPU instead of ~650 (measured). When bundling fails, the worker loads its sources through
- * the loader as before.
+ * ~100 ms of CPU instead of ~650 (measured). When bundling fails or warns, the worker loads its sources
+ * through the loader as before.
  */
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
@@ -29,7 +29,8 @@ function bundle(entry: URL): string | null {
         entryPoints: [fileURLToPath(entry)], bundle: true, platform: "node", format: "cjs", target: "node20",
         write: false, logLevel: "silent",
       });
-      code = out.outputFiles[0]?.text ?? null;
+      // A warning (e.g. import.meta, which a CommonJS bundle lacks) means the bundle may not run as the sources do.
+      code = out.warnings.length === 0 ? out.outputFiles[0]?.text ?? null : null;
     } catch {
       code = null; // no esbuild binary for this platform, or a source it cannot bundle: use the loader
     }
