@@ -3,9 +3,14 @@
  * `sc.tl.rank_genes_groups(adata, groupby, reference=control, method=..., pts=True)` computes it, but
  * streamed from the file with bounded memory:
  *
- * - t-test: ONE pass over X accumulating per-group sums and sums of squares (memory O(groups × genes)).
+ * - one pass over X accumulates per-group sums, sums of squares and non-zero counts (memory
+ *   O(groups × genes)); a CSR X is read on this thread while worker threads add the previous band;
+ * - t-test: everything else follows from those sums;
  * - Wilcoxon: gene chunks; zeros form one tie block, control values are sorted once per gene and each
- *   perturbation's few non-zeros are ranked into them by binary search; chunks run on worker threads.
+ *   perturbation's few non-zeros are ranked into them by binary search; chunks run on worker threads;
+ * - then each group is finished on the worker threads (./finishGroups.ts: p-values, BH, fold changes,
+ *   ranking) while this thread writes the start of the .h5ad (./output.ts); the CSV follows on threads
+ *   too (./csvOutput.ts).
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -172,13 +177,13 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
       };
       const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
-      // The CSV is formatted on a worker thread while this thread writes the .h5ad's arrays.
+      // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays.
       const csvDone = csvPath && workers > 1
         ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers) ?? writeDeCsv(csvPath, tables, orders))
         : null;
       csvDone?.catch(() => undefined); // awaited below
       warnings = await writeDeH5ad(outputPath, tables, orders, finished);
-    if (csvDone) await csvDone;
+      if (csvDone) await csvDone;
       else if (csvPath) await writeDeCsv(csvPath, tables, orders);
     } finally {
       await pool?.close();
