@@ -124,15 +124,15 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
   return warnings;
 }
 
-/** Bytes of gathered record blocks allowed to wait for the writer (bounds the memory of the overlap). */
+/** Bytes of ranked-table blocks allowed to wait for the writer (bounds the memory of the overlap). */
 const QUEUED_BLOCKS_MAX = 32 << 20;
 /** Layer bytes handed to the writer at a time, between record blocks. */
 const LAYER_PIECE = 16 << 20;
 
 /**
  * The large arrays and the ranked tables, straight into the closed file (DirectArrays). Writes run on
- * libuv's thread while this thread gathers the next block of ranked records: the kernel's copy into the
- * page cache (~1.4 s for 600 MB here) and the gathering (~1 s) overlap instead of adding up. Pieces of
+ * libuv's thread while this thread makes the next block of ranked records: the kernel's copy into the
+ * page cache (~1–1.4 s for 600 MB here) and making the blocks overlap instead of adding up. Pieces of
  * the layers, already in memory, fill the writer's queue between blocks so it never waits.
  */
 async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[]): Promise<void> {
@@ -148,28 +148,30 @@ async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], table
     }
     const regions = new Map(tables.map((tab) => [tab.key, { id: d.add(`${base}/${tab.key}`, [n], tab.recordSize), recordSize: tab.recordSize }]));
     let writerQueue = 0; // bytes queued on the writer and not yet written
-    let blocksQueued = 0; // of which gathered blocks (memory held only for the write)
+    let blocksQueued = 0; // of which ranked-table blocks (memory held only for the write)
     const waiting: Promise<void>[] = [];
-    const blockWrites: Promise<void>[] = []; // gathered blocks' writes, oldest first
-    const blocks = new ArrayPool(); // gathered blocks' buffers, recycled once written
-    const queue = (id: number, offset: number, bytes: Uint8Array, gathered: boolean): Promise<void> => {
+    const blockWrites: Promise<void>[] = []; // the blocks' writes, oldest first
+    const blocks = new ArrayPool(); // the blocks' buffers, recycled once written
+    const queue = (id: number, offset: number, bytes: Uint8Array, isBlock: boolean): Promise<void> => {
       writerQueue += bytes.byteLength;
-      if (gathered) blocksQueued += bytes.byteLength;
+      if (isBlock) blocksQueued += bytes.byteLength;
       const w = d.writeAsync(id, offset, bytes).then(() => {
         writerQueue -= bytes.byteLength;
-        if (gathered) blocksQueued -= bytes.byteLength;
-        if (gathered) blocks.give(bytes);
+        if (isBlock) {
+          blocksQueued -= bytes.byteLength;
+          blocks.give(bytes);
+        }
       });
       w.catch(() => undefined); // rejections are collected by Promise.all below
       waiting.push(w);
-      if (gathered) blockWrites.push(w);
+      if (isBlock) blockWrites.push(w);
       return w;
     };
     let next = 0;
     for (const b of rankTableBlocks(t, orders, tables, blocks)) {
       const r = regions.get(b.key)!;
       queue(r.id, b.r0 * r.recordSize, b.bytes, true);
-      // Keep the writer busy with layer pieces while the next block is gathered.
+      // Keep the writer busy with layer pieces while the next block is made.
       while (next < pieces.length && writerQueue < 2 * LAYER_PIECE + b.bytes.byteLength) {
         const p = pieces[next++]!;
         queue(p.id, p.offset, p.bytes, false);
