@@ -19,7 +19,7 @@ import { InvalidArgumentError, FileFormatError } from "../errors.ts";
 import { openH5ad } from "../io/anndata/handle.ts";
 import { readElem } from "../io/anndata/registry.ts";
 import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/anndata/fileHelpers.ts";
-import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
@@ -44,7 +44,7 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   minCellsPerGroup?: number;
   /** Wilcoxon: correct the variance for ties (default true, as the crispyx seed; Scanpy's default is false). */
   tieCorrect?: boolean;
-  /** Wilcoxon worker threads (default: available cores, at most 8; 1 = no threads). */
+  /** Worker threads for the statistics pass, the Wilcoxon test, finishing the groups and the CSV (default: available cores, at most 8; 1 = none). */
   workers?: number;
   /** Output .h5ad path (default: `crispyx_{t_test|wilcoxon}.h5ad` beside the input, the seed's name). The CSV goes beside it. */
   output?: string;
@@ -142,6 +142,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       await pool?.close();
       pool = startPool();
     };
+    const notes: string[] = [];
     let warnings: string[];
     try {
       const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" }, pool);
@@ -149,9 +150,16 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
       // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
       const results = allocateResults(stats, scores);
+      const held = sharedBytes([stats, results, results.ranked]);
+      const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+      if (held > budget) {
+        const mib = (b: number) => Math.round(b / 2 ** 20).toLocaleString("en-US");
+        notes.push(`the statistics and results of ${G} perturbations × ${n} genes take ${mib(held)} MiB, more than the memory budget ` +
+          `(${mib(budget)} MiB), which bounds only what is streamed: raise the budget, or test fewer perturbations at a time (groups)`);
+      }
       if (method === "wilcoxon") {
         await wilcoxonScores(reader, plan, stats, scores, pool, {
-          reservedBytes: sharedBytes([stats, results, results.ranked]),
+          reservedBytes: held,
           tieCorrect: options.tieCorrect ?? true, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
           onProgress: options.onProgress, signal: options.signal, inputPath,
         });
@@ -182,7 +190,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers) ?? writeDeCsv(csvPath, tables, orders))
         : null;
       csvDone?.catch(() => undefined); // awaited below
-      warnings = await writeDeH5ad(outputPath, tables, orders, finished);
+      warnings = [...notes, ...await writeDeH5ad(outputPath, tables, orders, finished)];
       if (csvDone) await csvDone;
       else if (csvPath) await writeDeCsv(csvPath, tables, orders);
     } finally {

@@ -88,8 +88,17 @@ test("t-test on CSR equals the Scanpy-equivalent reference; singleton group skip
   assert.ok(r.outputPath.endsWith("crispyx_t_test.h5ad") && r.csvPath!.endsWith("crispyx_t_test.csv"));
 });
 
-test("t-test with p-values on worker threads equals the reference", async () => {
+test("t-test on worker threads (statistics pass, groups finished) equals the reference, with 2 and 3 threads", async () => {
   checkAgainst((await run("screen_csr.h5ad", { method: "t-test", workers: 2 })).outputPath, "t-test");
+  checkAgainst((await run("screen_csr.h5ad", { method: "t-test", workers: 3 })).outputPath, "t-test");
+});
+
+test("results larger than the memory budget are computed, with a warning saying so", async () => {
+  const small = await run("screen_csr.h5ad", { method: "t-test", memoryBudget: 4096 });
+  checkAgainst(small.outputPath, "t-test");
+  assert.ok(small.warnings.some((w) => /more than the memory budget/.test(w)), small.warnings.join("; "));
+  const normal = await run("screen_csr.h5ad", { method: "t-test" });
+  assert.deepEqual(normal.warnings, []);
 });
 
 test("t-test on dense and CSC input gives the same reference values", async () => {

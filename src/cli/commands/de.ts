@@ -38,7 +38,7 @@ export function registerDe(program: Command): void {
     .option("--groups <names>", "only these perturbations, comma-separated (default: all)")
     .option("--min-cells <n>", "skip perturbations with fewer cells", integerOption(1), 2)
     .option("--no-tie-correct", "Wilcoxon: no tie correction of the variance (Scanpy's default)")
-    .option("--workers <n>", "Wilcoxon worker threads (default: cores, at most 8)", integerOption(1))
+    .option("--workers <n>", "worker threads (default: cores, at most 8; 1 = none)", integerOption(1))
     .option("--layer <name>", "test this layer instead of X")
     .option("--no-csv", "do not write the tidy .csv table beside the result")
     .option("--alpha <p>", "adjusted p-value cut-off for the hit counts printed", probabilityOption, 0.05)
