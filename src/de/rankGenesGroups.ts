@@ -144,6 +144,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     };
     const notes: string[] = [];
     let warnings: string[];
+    let csvDone: Promise<void> | null = null;
     try {
       const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" }, pool);
       await renewPool();
@@ -185,15 +186,20 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
       };
       const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
-      // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays.
-      const csvDone = csvPath && workers > 1
-        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers) ?? writeDeCsv(csvPath, tables, orders))
+      const h5ad = writeDeH5ad(outputPath, tables, orders, finished);
+      h5ad.catch(() => undefined); // awaited below
+      // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
+      // place only after the .h5ad, so a failed run never pairs a new file with an old one.
+      csvDone = csvPath && workers > 1
+        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers, h5ad) ?? writeDeCsv(csvPath, tables, orders, h5ad))
         : null;
       csvDone?.catch(() => undefined); // awaited below
-      warnings = [...notes, ...await writeDeH5ad(outputPath, tables, orders, finished)];
+      warnings = [...notes, ...await h5ad];
       if (csvDone) await csvDone;
-      else if (csvPath) await writeDeCsv(csvPath, tables, orders);
+      else if (csvPath) await writeDeCsv(csvPath, tables, orders, h5ad);
     } finally {
+      // After an error too, return only once the CSV writer has settled (and removed its temporary file).
+      await csvDone?.catch(() => undefined);
       await pool?.close();
     }
     return {

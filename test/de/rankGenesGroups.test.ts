@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { rankGenesGroups, type RankGenesGroupsOptions } from "../../src/de/rankGenesGroups.ts";
@@ -208,6 +208,19 @@ test("CSV written on a worker thread (workers > 1) is byte-identical to the one 
     const two = await run("screen_csr.h5ad", { method, workers: 2 });
     assert.ok(readFileSync(two.csvPath!).equals(readFileSync(one.csvPath!)), method);
     assert.deepEqual(readdirSync(dirname(two.csvPath!)).sort(), [basename(two.csvPath!), basename(two.outputPath)].sort(), "no temporary files left");
+  }
+});
+
+test("a run whose .h5ad cannot be put in place leaves the earlier CSV alone and no temporary files", async () => {
+  for (const workers of [1, 2]) {
+    const dir = join(work, `pair${workers}`);
+    // A non-empty directory under the .h5ad's name: the final rename fails after everything is written.
+    mkdirSync(join(dir, "crispyx_t_test.h5ad"), { recursive: true });
+    writeFileSync(join(dir, "crispyx_t_test.h5ad", "keep"), "x");
+    writeFileSync(join(dir, "crispyx_t_test.csv"), "old");
+    await assert.rejects(rankGenesGroups(join(FIX, "screen_csr.h5ad"), { perturbationColumn: "perturbation", outputDir: dir, workers, force: true }));
+    assert.equal(readFileSync(join(dir, "crispyx_t_test.csv"), "utf8"), "old", `workers ${workers}`);
+    assert.deepEqual(readdirSync(dir).sort(), ["crispyx_t_test.csv", "crispyx_t_test.h5ad"], "no temporary files left");
   }
 });
 
