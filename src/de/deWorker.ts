@@ -23,6 +23,8 @@ interface FinishMessage {
   tTest: boolean; count: number; counter: SharedArrayBuffer; step: number;
   /** Views of shared buffers (structured cloning shares them, offsets included). */
   stats: GroupStats; ctrlExpm1: Float64Array; results: DeResults;
+  /** Groups finished so far, for progress (shared). */
+  finishedCount: Int32Array;
 }
 
 interface AccumulateMessage {
@@ -52,7 +54,10 @@ function finish(m: FinishMessage): void {
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;
-    for (let g = from; g < Math.min(m.count, from + m.step); g++) finishGroup(g, m.tTest, m.stats, ctx.sizes, m.ctrlExpm1, m.results);
+    for (let g = from; g < Math.min(m.count, from + m.step); g++) {
+      finishGroup(g, m.tTest, m.stats, ctx.sizes, m.ctrlExpm1, m.results);
+      Atomics.add(m.finishedCount, 0, 1);
+    }
   }
 }
 

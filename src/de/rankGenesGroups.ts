@@ -171,10 +171,24 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       // workers, while this thread starts the .h5ad with everything that does not depend on them.
       const ctrl = controlExpm1(stats, plan.sizes);
       allPts(stats, plan.sizes, results);
+      const phase = "finishing perturbations";
+      const report = (done: number) => options.onProgress?.({ phase, done, total: G, unit: "perturbations" });
       let finished: Promise<void>;
-      if (pool) finished = pool.finishGroups(G, method === "t-test", stats, ctrl, results);
-      else {
-        for (let g = 0; g < G; g++) finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+      if (pool) {
+        const count = new Int32Array(new SharedArrayBuffer(4));
+        finished = pool.finishGroups(G, method === "t-test", stats, ctrl, results, count);
+        // The workers count finished groups; progress is read from the count while this thread waits.
+        const timer = options.onProgress ? setInterval(() => report(Atomics.load(count, 0)), 250) : null;
+        finished.finally(() => {
+          if (timer) clearInterval(timer);
+          report(Atomics.load(count, 0));
+        }).catch(() => undefined);
+      } else {
+        for (let g = 0; g < G; g++) {
+          finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+          if (g % 64 === 63) report(g + 1);
+        }
+        report(G);
         finished = Promise.resolve();
       }
       finished.catch(() => undefined); // awaited by the writers below

@@ -204,14 +204,14 @@ export class WorkerPool implements BandAccumulator {
     return this.broadcast({ kind: "accumulate", band, cellSlot, stats, slotBounds, counter: new SharedArrayBuffer(4) });
   }
 
-  /** finishGroup for every group (see ./finishGroups.ts), into the shared results. */
-  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults): Promise<void> {
+  /** finishGroup for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
+  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
     // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
     const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlExpm1, ...Object.values(results), ...Object.values(results.ranked)];
     for (const a of arrays) {
       if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
     }
-    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results });
+    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results, finishedCount });
   }
 
   private broadcast(msg: object): Promise<void> {

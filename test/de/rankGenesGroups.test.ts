@@ -224,6 +224,20 @@ test("a run whose .h5ad cannot be put in place leaves the earlier CSV alone and 
   }
 });
 
+test("progress: the pass over X by cells, then the perturbations finished, ending at their number", async () => {
+  for (const [method, workers] of [["t-test", 1], ["t-test", 2], ["wilcoxon", 2]] as const) {
+    const seen: { phase: string; done: number; total: number }[] = [];
+    const r = await run("screen_csr.h5ad", { method, workers, onProgress: (p) => seen.push(p) });
+    const phases = [...new Set(seen.map((p) => p.phase))];
+    assert.equal(phases[0], "group statistics", `${method}/${workers}: ${phases}`);
+    assert.equal(phases.at(-1), "finishing perturbations", `${method}/${workers}: ${phases}`);
+    const last = seen.at(-1)!;
+    assert.deepEqual([last.done, last.total], [r.groups.length, r.groups.length]);
+    const fin = seen.filter((p) => p.phase === "finishing perturbations").map((p) => p.done);
+    assert.deepEqual(fin, [...fin].sort((a, b) => a - b), "never goes back");
+  }
+});
+
 test("csv: false writes only the .h5ad", async () => {
   const r = await run("screen_csr.h5ad", { method: "t-test", csv: false });
   assert.equal(r.csvPath, null);
