@@ -6,6 +6,7 @@
 import { endianness } from "node:os";
 import { DirectArrays } from "../io/anndata/directArrays.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
+import type { ProgressCallback } from "../core/streaming.ts";
 import { H5File } from "../io/h5/file.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
@@ -49,7 +50,9 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
  * the per-group arrays are complete: the rest of the file (which needs only `t.pts` and the names) is
  * written before that, while worker threads are still finishing the groups.
  */
-export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[], ready: Promise<void> = Promise.resolve()): Promise<string[]> {
+export async function writeDeH5ad(
+  path: string, t: DeTables, orders: Int32Array[], ready: Promise<void> = Promise.resolve(), onProgress?: ProgressCallback,
+): Promise<string[]> {
   const G = t.groups.length;
   const n = t.genes.length;
   const warnings: string[] = [];
@@ -119,7 +122,10 @@ export async function writeDeH5ad(path: string, t: DeTables, orders: Int32Array[
       file.close();
     }
     await ready;
-    if (direct) await writeDirect(tmp, t, orders, tables, matrices.map(([p, a]) => ({ path: p, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), elemSize: a.BYTES_PER_ELEMENT })));
+    if (direct) {
+      const layers = matrices.map(([p, a]) => ({ path: p, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), elemSize: a.BYTES_PER_ELEMENT }));
+      await writeDirect(tmp, t, orders, tables, layers, onProgress);
+    }
   });
   return warnings;
 }
@@ -135,9 +141,18 @@ const LAYER_PIECE = 16 << 20;
  * page cache (~1–1.4 s for 600 MB here) and making the blocks overlap instead of adding up. Pieces of
  * the layers, already in memory, fill the writer's queue between blocks so it never waits.
  */
-async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[]): Promise<void> {
+async function writeDirect(
+  tmp: string, t: DeTables, orders: Int32Array[], tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[],
+  onProgress?: ProgressCallback,
+): Promise<void> {
   const G = t.groups.length;
   const n = t.genes.length;
+  const MB = 2 ** 20;
+  let total = 0;
+  for (const l of layers) total += l.bytes.byteLength;
+  for (const tab of tables) total += n * tab.recordSize;
+  let written = 0;
+  const report = () => onProgress?.({ phase: "writing results", done: written / MB, total: total / MB, unit: "MB" });
   const base = "/uns/rank_genes_groups";
   const d = DirectArrays.open(tmp);
   try {
@@ -157,6 +172,8 @@ async function writeDirect(tmp: string, t: DeTables, orders: Int32Array[], table
       if (isBlock) blocksQueued += bytes.byteLength;
       const w = d.writeAsync(id, offset, bytes).then(() => {
         writerQueue -= bytes.byteLength;
+        written += bytes.byteLength;
+        report();
         if (isBlock) {
           blocksQueued -= bytes.byteLength;
           blocks.give(bytes);

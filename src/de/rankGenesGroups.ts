@@ -200,7 +200,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
       };
       const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
-      const h5ad = writeDeH5ad(outputPath, tables, orders, finished);
+      const h5ad = writeDeH5ad(outputPath, tables, orders, finished, options.onProgress);
       h5ad.catch(() => undefined); // awaited below
       // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
       // place only after the .h5ad, so a failed run never pairs a new file with an old one.
