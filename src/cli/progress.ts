@@ -54,13 +54,20 @@ export class ProgressDisplay {
     this.lastTotal = p.total;
     if (this.bar) {
       if (p.total !== this.bar.getTotal()) this.bar.setTotal(p.total);
-      this.bar.update(p.done, { rate: this.rate(p.done) });
+      this.bar.update(p.done, { rate: this.rate(p.done), timeLeft: this.eta(p.done, p.total) });
     }
   };
 
   private rate(done: number): string {
     const elapsed = (performance.now() - this.started) / 1000;
     return elapsed > 0.05 ? formatCount(done / elapsed) : "…";
+  }
+
+  /** Time left at the phase's average rate so far ("…" until there is one; cli-progress's own ETA prints INF/NULL then). */
+  private eta(done: number, total: number): string {
+    const elapsed = (performance.now() - this.started) / 1000;
+    if (done >= total) return "0 s";
+    return elapsed > 0.05 && done > 0 ? formatSeconds((elapsed * (total - done)) / done) : "…";
   }
 
   private startPhase(p: Progress): void {
@@ -71,7 +78,7 @@ export class ProgressDisplay {
     this.bar = new cliProgress.SingleBar(
       {
         stream: this.stream,
-        format: `{phase} [{bar}] {percentage}% | {value}/{total} {unit} | {rate} {unit}/s | ETA {eta_formatted}`,
+        format: `{phase} [{bar}] {percentage}% | {value}/{total} {unit} | {rate} {unit}/s | ETA {timeLeft}`,
         barsize: 24,
         hideCursor: true,
         clearOnComplete: false,
@@ -81,13 +88,13 @@ export class ProgressDisplay {
       },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(p.total, p.done, { phase: p.phase, unit: p.unit, rate: "…" });
+    this.bar.start(p.total, p.done, { phase: p.phase, unit: p.unit, rate: "…", timeLeft: "…" });
   }
 
   private finishPhase(): void {
     if (this.phase === undefined) return;
     if (this.bar) {
-      this.bar.update(this.lastDone, { rate: this.rate(this.lastDone) });
+      this.bar.update(this.lastDone, { rate: this.rate(this.lastDone), timeLeft: this.eta(this.lastDone, this.lastTotal) });
       this.bar.stop();
       this.bar = undefined;
     }
