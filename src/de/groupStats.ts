@@ -29,7 +29,7 @@ export interface GroupStats {
   nnz: Int32Array;
 }
 
-/** Worker threads that can add CSR bands (./wilcoxon.ts WorkerPool.accumulate). */
+/** Worker threads that can add CSR bands (./workerPool.ts WorkerPool.accumulate). */
 export interface BandAccumulator {
   readonly size: number;
   accumulate(band: CsrBand, cellSlot: Int32Array, stats: GroupStats, slotBounds: Int32Array): Promise<void>;

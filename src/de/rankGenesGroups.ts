@@ -22,7 +22,8 @@ import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/annda
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
-import { WorkerPool, wilcoxonScores } from "./wilcoxon.ts";
+import { wilcoxonScores } from "./wilcoxon.ts";
+import { WorkerPool } from "./workerPool.ts";
 import { allocateResults, allocateScores, allPts, controlExpm1, finishGroup } from "./finishGroups.ts";
 import { writeDeH5ad, type DeTables } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";

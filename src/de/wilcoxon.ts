@@ -6,8 +6,6 @@
  * scattered into the chunk, CSC input gives the chunk's columns directly. While worker threads rank one
  * chunk, the main thread reads the next.
  */
-import type { Worker } from "node:worker_threads";
-import { startBundledWorker } from "../core/workerThreads.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/h5/types.ts";
@@ -15,9 +13,9 @@ import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
 import type { GroupPlan } from "./groups.ts";
-import { rowBands, rowsBySlot, type BandAccumulator, type CsrBand, type GroupStats } from "./groupStats.ts";
+import { rowBands, rowsBySlot, type GroupStats } from "./groupStats.ts";
 import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
-import type { DeResults } from "./finishGroups.ts";
+import type { WorkerPool } from "./workerPool.ts";
 
 export interface WilcoxonOptions extends StreamOptions {
   tieCorrect: boolean;
@@ -29,8 +27,6 @@ export interface WilcoxonOptions extends StreamOptions {
 /** Memory of the process besides the arrays: Node, the HDF5 library, the row bands read to build a chunk. */
 const PROCESS_BYTES = 160 << 20;
 
-/** Genes a worker takes at a time from the shared counter. */
-const GENES_PER_TASK = 4;
 
 /** Gene ranges [start, end) whose stored values fit `maxValues` (at least one gene each; at most chunkSize genes). */
 export function planGeneChunks(stats: GroupStats, maxValues: number, maxGenes: number): [number, number][] {
@@ -170,64 +166,5 @@ function scatterCsrBand(
       const v = data[k]!;
       if (v !== 0) values[cursor[cur + j]!++] = v;
     }
-  }
-}
-
-/**
- * Worker threads that share the output arrays (scores and p-values) and split each task's genes or
- * groups through an atomic counter.
- */
-export class WorkerPool implements BandAccumulator {
-  private workers: Worker[];
-  constructor(n: number, init: { nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean; scores: Float64Array; pvals: Float64Array }) {
-    const data = {
-      nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
-      scores: init.scores.buffer, pvals: init.pvals.buffer,
-    };
-    this.workers = Array.from({ length: n }, () => startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }));
-  }
-
-  run(chunk: GeneChunk): Promise<void> {
-    const counter = new SharedArrayBuffer(4);
-    return this.broadcast({
-      kind: "wilcoxon", values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
-      g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
-    });
-  }
-
-  get size(): number {
-    return this.workers.length;
-  }
-
-  /** Add a CSR band into the shared statistics: the slot ranges between `slotBounds` are taken one at a time. */
-  accumulate(band: CsrBand, cellSlot: Int32Array, stats: GroupStats, slotBounds: Int32Array): Promise<void> {
-    return this.broadcast({ kind: "accumulate", band, cellSlot, stats, slotBounds, counter: new SharedArrayBuffer(4) });
-  }
-
-  /** finishGroup for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
-  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
-    // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
-    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlExpm1, ...Object.values(results), ...Object.values(results.ranked)];
-    for (const a of arrays) {
-      if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
-    }
-    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results, finishedCount });
-  }
-
-  private broadcast(msg: object): Promise<void> {
-    return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
-      const onMessage = (m: { ok: boolean; error?: string }) => {
-        w.off("error", onError);
-        if (m.ok) resolve(); else reject(new CrispyxError(`DE worker failed: ${m.error}`));
-      };
-      const onError = (err: Error) => { w.off("message", onMessage); reject(err); };
-      w.once("message", onMessage);
-      w.once("error", onError);
-      w.postMessage(msg);
-    }))).then(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -1,0 +1,70 @@
+/**
+ * The DE worker threads (./deWorker.ts): they share the output arrays (scores and p-values) and split
+ * each task — a band of X to add into the statistics, a Wilcoxon gene chunk, the groups to finish —
+ * through an atomic counter, so fast threads take more. Started from a bundle of their modules
+ * (../core/workerThreads.ts).
+ */
+import type { Worker } from "node:worker_threads";
+import { startBundledWorker } from "../core/workerThreads.ts";
+import { CrispyxError } from "../errors.ts";
+import type { DeResults } from "./finishGroups.ts";
+import type { BandAccumulator, CsrBand, GroupStats } from "./groupStats.ts";
+import type { GeneChunk } from "./wilcoxonKernel.ts";
+
+/** Genes a worker takes at a time from the shared counter. */
+const GENES_PER_TASK = 4;
+
+export class WorkerPool implements BandAccumulator {
+  private workers: Worker[];
+  constructor(n: number, init: { nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean; scores: Float64Array; pvals: Float64Array }) {
+    const data = {
+      nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
+      scores: init.scores.buffer, pvals: init.pvals.buffer,
+    };
+    this.workers = Array.from({ length: n }, () => startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }));
+  }
+
+  run(chunk: GeneChunk): Promise<void> {
+    const counter = new SharedArrayBuffer(4);
+    return this.broadcast({
+      kind: "wilcoxon", values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
+      g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
+    });
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Add a CSR band into the shared statistics: the slot ranges between `slotBounds` are taken one at a time. */
+  accumulate(band: CsrBand, cellSlot: Int32Array, stats: GroupStats, slotBounds: Int32Array): Promise<void> {
+    return this.broadcast({ kind: "accumulate", band, cellSlot, stats, slotBounds, counter: new SharedArrayBuffer(4) });
+  }
+
+  /** finishGroup for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
+  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
+    // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
+    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlExpm1, ...Object.values(results), ...Object.values(results.ranked)];
+    for (const a of arrays) {
+      if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
+    }
+    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results, finishedCount });
+  }
+
+  private broadcast(msg: object): Promise<void> {
+    return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ok: boolean; error?: string }) => {
+        w.off("error", onError);
+        if (m.ok) resolve(); else reject(new CrispyxError(`DE worker failed: ${m.error}`));
+      };
+      const onError = (err: Error) => { w.off("message", onMessage); reject(err); };
+      w.once("message", onMessage);
+      w.once("error", onError);
+      w.postMessage(msg);
+    }))).then(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
