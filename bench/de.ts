@@ -9,6 +9,14 @@
  * bench/data/ (deleted afterwards unless --keep). --seed-cells N runs the seed comparison on the first N cells
  * (same genes and perturbations) when the seed is too slow on the full file; --skip-seed skips it.
  *
+ * RESULTS, final code of the third session, quiet machine, 2026-11-27 12:30 UTC:
+ *   h5py reads X once                     0.34 s
+ *   crispyx t-test   h5ad + CSV           6.67 s (CPU 11.3 s)  913 MiB
+ *   crispyx t-test   h5ad only            4.60 s (CPU  7.2 s)  803 MiB   seed 15.45 s (CPU 15.5 s) 857 MiB → 3.4×
+ *   crispyx wilcoxon h5ad + CSV          11.95 s (CPU 20.8 s)  953 MiB
+ *   crispyx wilcoxon h5ad only            9.85 s (CPU 16.5 s)  955 MiB   seed 39.63 s (CPU 54.8 s) 2553 MiB → 4.0×
+ * (The CSV pair rule, progress phases and the progress bars' ETA came after the 12:01 run below.)
+ *
  * RESULTS, quiet machine, 2026-11-27 12:01 UTC (third session of the day), after: the groups finished on the
  * worker threads (p-values, BH, fold changes, ranking, the ranked tables' values), the statistics pass
  * accumulated on the workers while the main thread reads, workers started from an esbuild bundle (no tsx
@@ -21,7 +29,7 @@
  *   crispyx wilcoxon h5ad only           10.50 s (CPU 17.8 s)  947 MiB   seed 52.42 s (CPU 69.3 s) 2553 MiB → 5.0×
  * Two earlier runs of the same session: t-test 4.87 s vs 17.09 s → 3.5× and 5.69 s vs 19.11 s → 3.4×
  * (before the last changes); Wilcoxon 9.84 s vs 46.37 s → 4.7× and 10.39 s vs 55.69 s → 5.4×. The seed's
- * own time varies 16–19 s (t-test) and 44–56 s (Wilcoxon) between runs on this VM; the ratios are always
+ * own time varies 15–19 s (t-test) and 40–56 s (Wilcoxon) between runs on this VM; the ratios are always
  * from one run. Peak RSS varies ~800–930 MiB with the garbage collector's timing (within the 1G budget).
  *
  * Before (10:07 UTC, second session), after direct reads of X, recycled read buffers, rows grouped by
