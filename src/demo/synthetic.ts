@@ -143,7 +143,6 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
   // ---- genes: which are mitochondrial / housekeeping / ordinary, and their expression ------------------
   const nMito = nGenes >= 130 ? MITO_GENES.length : Math.min(MITO_GENES.length, Math.floor(nGenes / 10));
   const nHousekeeping = nGenes >= 400 ? HOUSEKEEPING.length : 0;
-  const nOrdinary = nGenes - nMito - nHousekeeping;
   const symbols: string[] = new Array(nGenes);
   const ids: string[] = new Array(nGenes);
   const isMito = new Uint8Array(nGenes);

@@ -61,7 +61,7 @@ export function* iterMatrixChunks(src: H5adHandle | MatrixReader, opts: ChunkOpt
   if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${chunkSize}`);
   const { format } = reader.info;
   const cheap = format === "dense" ? axis === 0 : (format === "csr") === (axis === 0);
-  const chunks = cheap ? cheapChunks(reader, axis, chunkSize) : bandedChunks(reader, axis, chunkSize, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
+  const chunks = cheap ? cheapChunks(reader, axis, chunkSize) : bandedChunks(reader, chunkSize, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
   const previous = reader.pool;
   if (cheap && opts.pool) reader.pool = opts.pool;
   try {
@@ -140,7 +140,8 @@ function planBands(nMinor: number, chunkSize: number, chunkBytes: (s: number, e:
   return bands;
 }
 
-function* bandedChunks(reader: MatrixReader, axis: 0 | 1, chunkSize: number, budget: number): Generator<MatrixChunk> {
+/** The expensive direction (columns of CSR or dense, rows of CSC): bands of chunks filled in one sequential pass. */
+function* bandedChunks(reader: MatrixReader, chunkSize: number, budget: number): Generator<MatrixChunk> {
   const info = reader.info;
   const bandBytes = Math.max(1, budget * BAND_SHARE);
   if (info.format === "dense") {

@@ -348,10 +348,10 @@ function groupLinks(ctx: Ctx, headerAddr: number, groupPath: string): LinkSlot[]
       throw fail(ctx, `group ${groupPath} keeps its links in dense storage (a fractal heap), which crispyx cannot edit in place; rewrite the file (e.g. with h5repack) or edit it with h5py`);
     }
   }
-  return messages.filter((m) => m.type === MSG_LINK).map((m) => parseLinkMessage(ctx, m));
+  return messages.filter((m) => m.type === MSG_LINK).map((m) => parseLinkMessage(m));
 }
 
-function parseLinkMessage(ctx: Ctx, m: Message): LinkSlot {
+function parseLinkMessage(m: Message): LinkSlot {
   const b = m.body;
   const flags = b[1]!;
   let p = 2;
