@@ -31,6 +31,21 @@ function shared<T>(Ctor: new (b: SharedArrayBuffer) => T, bytesPerElement: numbe
   return new Ctor(new SharedArrayBuffer(Math.max(1, length) * bytesPerElement));
 }
 
+/**
+ * Bytes DE holds for `groups` perturbations × `genes` whatever the number of cells: the statistics
+ * (sums, sums of squares for the t-test, non-zero counts per slot) and the result arrays allocated here
+ * (the Wilcoxon test's ranked p-values need their own array; the t-test's lie over its sums of squares).
+ * `crispyx plan` shows it; rankGenesGroups warns when the real figure exceeds the budget.
+ */
+export function deResultBytes(groups: number, genes: number, method: "t-test" | "wilcoxon"): number {
+  const slots = (groups + 1) * genes, cells = groups * genes;
+  const tTest = method === "t-test";
+  const statistics = slots * (8 + (tTest ? 8 : 0) + 4);
+  // scores, p-values, adjusted p-values, fold changes, orders; pts; ranked float32 tables (+ ranked p-values)
+  const results = cells * (8 + 8 + 8 + 4 + 4) + slots * 8 + cells * (4 + 4 + (tTest ? 0 : 8));
+  return statistics + results;
+}
+
 /** Zeroed scores and p-values ([group × gene]) on SharedArrayBuffers: the test statistics' outputs. */
 export function allocateScores(groups: number, nGenes: number): { scores: Float64Array; pvals: Float64Array } {
   return { scores: shared(Float64Array, 8, groups * nGenes), pvals: shared(Float64Array, 8, groups * nGenes) };

@@ -58,6 +58,12 @@ test("plan: honours --memory-limit, lists every step; --json parses", async () =
   assert.equal(big.code, 0, big.stderr);
   for (const step of ["streaming passes", "gene-wise DE", "Wilcoxon", "NB-GLM", "PCA"]) assert.ok(big.stdout.includes(step), step);
   assert.match(big.stdout, /^memory: .* usable/m);
+  // DE's results for 4 perturbations × 200 genes (see src/de/finishGroups.ts deResultBytes), far below the default budget
+  assert.match(big.stdout, /^DE results: [\d.]+ KiB in memory for 4 perturbations × 200 genes, whatever the cells$/m);
+  assert.ok(s.de_results_bytes["t-test"] > 0 && s.de_results_bytes.wilcoxon > 0);
+  // ...but more than a budget of 32 KiB.
+  const tiny = await crispyx(["--memory-limit", "32K", "plan", file]);
+  assert.match(tiny.stdout, /^DE results: .* more than the budget \(32\.0 KiB\)/m);
 });
 
 test("standardize: renaming onto an existing column is refused with a hint, before anything is written", async () => {

@@ -37,3 +37,20 @@ test("addBandSlots over disjoint slot ranges equals one pass over all slots", ()
   assert.deepEqual(split, one);
   assert.ok(one.nnz.some((v) => v > 0));
 });
+
+test("deResultBytes equals what a DE run holds for its statistics and results (both tests)", async () => {
+  const { allocateResults, allocateScores, deResultBytes } = await import("../../src/de/finishGroups.ts");
+  for (const squares of [true, false]) {
+    const G = 7, n = 13, S = G + 1;
+    const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+    const stats = {
+      nSlots: S, nGenes: n, sums: new Float64Array(shared(S * n * 8)), sumsq: squares ? new Float64Array(shared(S * n * 8)) : null,
+      nnz: new Int32Array(shared(S * n * 4)),
+    };
+    const r = allocateResults(stats, allocateScores(G, n));
+    const buffers = new Set<ArrayBufferLike>();
+    for (const o of [stats, r, r.ranked]) for (const v of Object.values(o)) if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
+    const held = [...buffers].reduce((a, b) => a + b.byteLength, 0);
+    assert.equal(held, deResultBytes(G, n, squares ? "t-test" : "wilcoxon"), squares ? "t-test" : "Wilcoxon");
+  }
+});

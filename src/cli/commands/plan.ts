@@ -5,6 +5,15 @@ import { formatTextTable, recordsTable } from "../output.ts";
 import { checkInputFile, formatBytes, integerOption, shownPath, withInput, writeJson } from "./common.ts";
 import { columnCells } from "../output.ts";
 
+/** What DE holds in memory for its results, and whether that fits the budget. */
+function deLine(bytes: { "t-test": number; wilcoxon: number }, groups: number, genes: number, budget: number): string {
+  const most = Math.max(bytes["t-test"], bytes.wilcoxon);
+  const over = most > budget
+    ? ` — more than the budget (${formatBytes(budget)}), which bounds only what is streamed: raise --memory-limit, or test fewer perturbations at a time (de --groups)`
+    : "";
+  return `DE results: ${formatBytes(most)} in memory for ${groups.toLocaleString("en-US")} perturbations × ${genes.toLocaleString("en-US")} genes, whatever the cells${over}`;
+}
+
 export function registerPlan(program: Command): void {
   program
     .command("plan")
@@ -54,10 +63,14 @@ export function registerPlan(program: Command): void {
       const pca = planners.calculatePcaChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, log: log("pca") });
       steps.push({ step: `PCA (${pca.method})`, unit: "cells", size: pca.chunkSize, basis: "calculate_pca_chunk_size" });
       const dense = estimateDenseMemoryGb(info.n_obs, info.n_vars, 1) * 1e9;
+      // DE keeps its statistics and results in memory: O(perturbations × genes), whatever the cells.
+      const { deResultBytes } = await import("../../de/finishGroups.ts");
+      const deBytes = nGroups ? { "t-test": deResultBytes(nGroups, info.n_vars, "t-test"), wilcoxon: deResultBytes(nGroups, info.n_vars, "wilcoxon") } : null;
       const plan = {
         file: info,
         memory: { available_bytes: mem.availableBytes, system_available_bytes: mem.systemAvailableBytes, cgroup_limit_bytes: mem.cgroupLimitBytes, source: mem.source, memory_limit_bytes: limit ?? null, usable_bytes: usable },
         dense_X_bytes: dense,
+        de_results_bytes: deBytes,
         steps: steps.map((s) => ({ step: s.step, block_size: s.size, unit: s.unit, basis: s.basis })),
       };
       if (opts.json) { await writeJson(undefined, plan); return; }
@@ -65,6 +78,7 @@ export function registerPlan(program: Command): void {
         `${shownPath(file)}: ${info.n_obs.toLocaleString("en-US")} cells × ${info.n_vars.toLocaleString("en-US")} genes, X ${info.format ?? "absent"} ${info.dtype ?? ""}, ${info.nnz.toLocaleString("en-US")} non-zeros; dense X would need ${formatBytes(dense)}`,
         `memory: ${formatBytes(usable)} usable (${limit !== undefined ? `--memory-limit ${formatBytes(limit)}; ` : ""}machine has ${formatBytes(mem.systemAvailableBytes)} available${mem.cgroupLimitBytes !== null ? `, cgroup limit ${formatBytes(mem.cgroupLimitBytes)}` : ""})`,
         info.column ? `groups: ${info.groups} in obs['${info.column}']` : info.groups ? `groups: ${info.groups}` : "groups: unknown (pass -p or --groups)",
+        ...(deBytes ? [deLine(deBytes, nGroups!, info.n_vars, budget)] : []),
         "",
         formatTextTable(recordsTable(steps.map((s) => ({ step: s.step, "block size": s.size, unit: s.unit, basis: s.basis })))),
       ];
