@@ -21,13 +21,11 @@ import type { H5File } from "../h5/file.ts";
 import { DirectArrays } from "./directArrays.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError } from "../../errors.ts";
-import { castArray, setSparseAttrs, type SparseWriterOptions } from "./matrixWriter.ts";
+import { castArray, setSparseAttrs, sparseIndexDtype, type SparseWriterOptions } from "./matrixWriter.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import type { SparseMatrix } from "./model.ts";
 import { ArrayPool } from "../../core/arrayPool.ts";
 import { throwIfAborted } from "../../core/streaming.ts";
-
-const INT32_MAX = 0x7fffffff;
 
 /** Resolved layout of a directly written matrix. */
 interface DirectSpec {
@@ -51,8 +49,7 @@ export function canWriteDirect(opts: SparseWriterOptions): boolean {
 function resolve(opts: DirectSparseOptions): DirectSpec {
   if (!canWriteDirect(opts)) throw new CrispyxError("direct sparse writes need a known, non-zero nnz and no compression");
   const nnz = opts.nnz!;
-  const bound = opts.nnz ?? opts.maxNnz ?? opts.shape[0] * opts.shape[1];
-  const indexDtype = opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32");
+  const indexDtype = sparseIndexDtype(opts);
   return {
     format: opts.format ?? "csr",
     shape: opts.shape,

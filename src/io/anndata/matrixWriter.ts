@@ -51,6 +51,12 @@ export interface SparseWriterOptions {
   chunkElements?: number;
 }
 
+/** The index type a sparse writer uses: as asked, else int64 only when the elements may exceed int32. */
+export function sparseIndexDtype(opts: SparseWriterOptions): "int32" | "int64" {
+  const bound = opts.nnz ?? opts.maxNnz ?? opts.shape[0] * opts.shape[1];
+  return opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32");
+}
+
 /** Write the anndata attributes of a csr_matrix/csc_matrix group. */
 export function setSparseAttrs(file: H5File, path: string, format: "csr" | "csc", shape: [number, number]): void {
   file.setAttr(path, "encoding-type", format === "csr" ? "csr_matrix" : "csc_matrix");
@@ -90,8 +96,7 @@ export class SparseMatrixWriter {
     this.format = opts.format ?? "csr";
     this.shape = opts.shape;
     this.dtype = opts.dtype ?? "float32";
-    const bound = opts.nnz ?? opts.maxNnz ?? opts.shape[0] * opts.shape[1];
-    this.indexDtype = opts.indexDtype ?? (bound > INT32_MAX ? "int64" : "int32");
+    this.indexDtype = sparseIndexDtype(opts);
   }
 
   /** Create the group and its datasets at `path` (which must not exist). */
