@@ -62,29 +62,21 @@ const LOADER_FLAGS = new Set([
 /** Flags passed on that take no value. */
 const SWITCHES = new Set(["--cpu-prof", "--heap-prof"]);
 
-function loaderFlags(argv: readonly string[]): string[] {
+/** The parent's flags a worker may take (LOADER_FLAGS with their values, SWITCHES), those whose name `wanted` accepts. */
+function loaderFlags(argv: readonly string[], wanted: (name: string) => boolean = () => true): string[] {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const name = a.startsWith("--") ? a.split("=", 1)[0]! : a;
-    if (SWITCHES.has(a)) kept.push(a);
+    if (SWITCHES.has(a) && wanted(a)) kept.push(a);
     if (!LOADER_FLAGS.has(name)) continue;
-    if (a.includes("=")) kept.push(a);
-    else if (i + 1 < argv.length) kept.push(a, argv[++i]!);
+    const value = a.includes("=") ? [] : i + 1 < argv.length ? [argv[++i]!] : null;
+    if (value && wanted(name)) kept.push(a, ...value);
   }
   return kept;
 }
 
-/** Only the profiling flags of loaderFlags (a bundled worker needs no loader). */
+/** Only the profiling flags (a bundled worker needs no loader). */
 function profilingFlags(argv: readonly string[]): string[] {
-  const kept = loaderFlags(argv);
-  const out: string[] = [];
-  for (let i = 0; i < kept.length; i++) {
-    const a = kept[i]!;
-    const name = a.split("=", 1)[0]!;
-    const takesValue = LOADER_FLAGS.has(name) && !a.includes("=");
-    if (SWITCHES.has(a) || name.includes("-prof")) out.push(...(takesValue ? [a, kept[i + 1]!] : [a]));
-    if (takesValue) i++;
-  }
-  return out;
+  return loaderFlags(argv, (name) => name.includes("-prof"));
 }
