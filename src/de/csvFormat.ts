@@ -32,7 +32,7 @@ class GroupFormatter {
   private readonly rowMax: number;
   private buf = Buffer.allocUnsafe(1 << 20);
 
-  constructor(private readonly t: DeTables, private readonly orders: Int32Array[]) {
+  constructor(private readonly t: DeTables) {
     // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
     this.geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
     this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
@@ -46,7 +46,7 @@ class GroupFormatter {
     const { t } = this;
     const n = t.genes.length;
     const name = Buffer.from(csvField(t.groups[g]!));
-    const o = this.orders[g]!;
+    const o = t.orders.subarray(g * n, (g + 1) * n);
     // A group's fractions are k / n_cells: format each k once.
     const size = t.sizes[g + 1]!;
     const ptsBytes: (Buffer | undefined)[] = new Array(size + 1);
@@ -80,11 +80,11 @@ class GroupFormatter {
 }
 
 /** The CSV's bytes into the file at `tmp`, on this thread (see ./csvOutput.ts writeDeCsv). */
-export function writeDeCsvTo(tmp: string, t: DeTables, orders: Int32Array[]): void {
+export function writeDeCsvTo(tmp: string, t: DeTables): void {
   const fd = openSync(tmp, "w");
   try {
     let at = writeAll(fd, Buffer.from(CSV_HEADER, "latin1"), 0);
-    const f = new GroupFormatter(t, orders);
+    const f = new GroupFormatter(t);
     for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
   } finally {
     closeSync(fd);
@@ -104,8 +104,8 @@ export function sharedCsvState(headerBytes: number): SharedCsvState {
 }
 
 /** One worker thread's share of a CSV (the header is already written to `fd`). */
-export function writeDeCsvShare(fd: number, t: DeTables, orders: Int32Array[], s: SharedCsvState): void {
-  const f = new GroupFormatter(t, orders);
+export function writeDeCsvShare(fd: number, t: DeTables, s: SharedCsvState): void {
+  const f = new GroupFormatter(t);
   try {
     for (;;) {
       const g = Atomics.add(s.next, 0, 1);

@@ -17,9 +17,9 @@ import type { DeTables } from "./output.ts";
  * significant digits, Python's '.9g' spelling (the .h5ad keeps full precision). `h5ad`: the run's .h5ad
  * write — the CSV is put in place only once it has succeeded (keepPairConsistent).
  */
-export async function writeDeCsv(path: string, t: DeTables, orders: Int32Array[], h5ad: Promise<unknown> = Promise.resolve()): Promise<void> {
+export async function writeDeCsv(path: string, t: DeTables, h5ad: Promise<unknown> = Promise.resolve()): Promise<void> {
   await keepPairConsistent(path, h5ad, writeAtomically(path, async (tmp) => {
-    writeDeCsvTo(tmp, t, orders);
+    writeDeCsvTo(tmp, t);
     await h5ad;
   }));
 }
@@ -42,14 +42,14 @@ async function keepPairConsistent(path: string, h5ad: Promise<unknown>, csv: Pro
 /**
  * writeDeCsv on `threads` worker threads, so the CSV is formatted while this thread writes the .h5ad:
  * each formats whole groups and appends them in order (./csvFormat.ts; with two, the CSV's 8M rows
- * add ~2 s to the t-test instead of 4.4). Needs every array of `t` and `orders` on SharedArrayBuffers (nothing is copied);
+ * add ~2 s to the t-test instead of 4.4). Needs every array of `t` on SharedArrayBuffers (nothing is copied);
  * returns null when they are not. The atomic rename stays on this thread (signal cleanup of temporary
  * files lives here). `h5ad`: as for writeDeCsv.
  */
 export function writeDeCsvInBackground(
-  path: string, t: DeTables, orders: Int32Array[], threads = 2, h5ad: Promise<unknown> = Promise.resolve(),
+  path: string, t: DeTables, threads = 2, h5ad: Promise<unknown> = Promise.resolve(),
 ): Promise<void> | null {
-  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, ...orders]; // the small ones are copied
+  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, t.orders]; // the small ones are copied
   if (!arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return null;
   return keepPairConsistent(path, h5ad, writeAtomically(path, async (tmp) => {
     const fd = openSync(tmp, "w");
@@ -58,7 +58,7 @@ export function writeDeCsvInBackground(
       const header = Buffer.from(CSV_HEADER, "latin1");
       writeSync(fd, header, 0, header.length, 0);
       const state = sharedCsvState(header.length);
-      const workerData = { fd, t: { ...t, skipped: [] }, orders, state };
+      const workerData = { fd, t: { ...t, skipped: [] }, state };
       const done = Array.from({ length: Math.max(1, Math.min(threads, t.groups.length)) }, () => new Promise<void>((resolve, reject) => {
         const worker = startBundledWorker(new URL("./csvWorker.ts", import.meta.url), { workerData });
         workers.push(worker);

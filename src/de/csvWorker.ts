@@ -6,9 +6,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { writeDeCsvShare, type SharedCsvState } from "./csvFormat.ts";
 import type { DeTables } from "./output.ts";
 
-const { fd, t, orders, state } = workerData as { fd: number; t: DeTables; orders: Int32Array[]; state: SharedCsvState };
+const { fd, t, state } = workerData as { fd: number; t: DeTables; state: SharedCsvState };
 try {
-  writeDeCsvShare(fd, t, orders, state);
+  writeDeCsvShare(fd, t, state);
   parentPort!.postMessage({ ok: true });
 } catch (err) {
   parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.message : String(err) });

@@ -17,8 +17,11 @@ import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recar
 import type { SkippedGroup } from "./groups.ts";
 import type { DeResults } from "./finishGroups.ts";
 
-/** Everything computed, [group × gene] row-major; slot 0 of the per-slot arrays is the control. */
-export interface DeTables {
+/**
+ * Everything a result file holds: the computed arrays (DeResults: [group × gene] row-major, pts per slot
+ * with slot 0 the control, each group's gene order and ranked values) and what they describe.
+ */
+export interface DeTables extends DeResults {
   method: "t-test" | "wilcoxon";
   perturbationColumn: string;
   controlLabel: string;
@@ -26,14 +29,6 @@ export interface DeTables {
   genes: string[];
   sizes: Int32Array;
   tieCorrect: boolean;
-  scores: Float64Array;
-  pvals: Float64Array;
-  pvalsAdj: Float64Array;
-  logfoldchanges: Float32Array;
-  /** [slot × gene] fraction of cells with a non-zero value (slot 0 = control). */
-  pts: Float64Array;
-  /** The ranked tables' values, [group × rank] (see DeResults.ranked). */
-  ranked: DeResults["ranked"];
   skipped: SkippedGroup[];
 }
 
@@ -51,7 +46,7 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
  * written before that, while worker threads are still finishing the groups.
  */
 export async function writeDeH5ad(
-  path: string, t: DeTables, orders: Int32Array[], ready: Promise<void> = Promise.resolve(), onProgress?: ProgressCallback,
+  path: string, t: DeTables, ready: Promise<void> = Promise.resolve(), onProgress?: ProgressCallback,
 ): Promise<string[]> {
   const G = t.groups.length;
   const n = t.genes.length;
@@ -113,7 +108,7 @@ export async function writeDeH5ad(
       for (const tab of tables) createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
       if (!direct) {
         const pool = new ArrayPool();
-        for (const b of rankTableBlocks(t, orders, tables, pool)) {
+        for (const b of rankTableBlocks(t, tables, pool)) {
           file.writeRecords(`${base}/${b.key}`, b.r0, b.count, b.bytes);
           pool.give(b.bytes);
         }
@@ -124,7 +119,7 @@ export async function writeDeH5ad(
     await ready;
     if (direct) {
       const layers = matrices.map(([p, a]) => ({ path: p, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), elemSize: a.BYTES_PER_ELEMENT }));
-      await writeDirect(tmp, t, orders, tables, layers, onProgress);
+      await writeDirect(tmp, t, tables, layers, onProgress);
     }
   });
   return warnings;
@@ -142,7 +137,7 @@ const LAYER_PIECE = 16 << 20;
  * the layers, already in memory, fill the writer's queue between blocks so it never waits.
  */
 async function writeDirect(
-  tmp: string, t: DeTables, orders: Int32Array[], tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[],
+  tmp: string, t: DeTables, tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[],
   onProgress?: ProgressCallback,
 ): Promise<void> {
   const G = t.groups.length;
@@ -185,7 +180,7 @@ async function writeDirect(
       return w;
     };
     let next = 0;
-    for (const b of rankTableBlocks(t, orders, tables, blocks)) {
+    for (const b of rankTableBlocks(t, tables, blocks)) {
       const r = regions.get(b.key)!;
       queue(r.id, b.r0 * r.recordSize, b.bytes, true);
       // Keep the writer busy with layer pieces while the next block is made.
@@ -234,7 +229,7 @@ const TILE = 64;
  * `pool` (the consumer gives each back once written: fresh blocks cost a page fault per 4 KiB, ~0.3 s
  * for the 272 MB of a 1,000 × 8,000 result).
  */
-function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[], pool: ArrayPool): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
+function* rankTableBlocks(t: DeTables, tables: RankTable[], pool: ArrayPool): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
   const G = t.groups.length;
   const n = t.genes.length;
   for (const tab of tables) {
@@ -249,7 +244,7 @@ function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]
         const out = pool.take(Uint8Array, (r1 - r0) * G * width);
         for (let a = r0; a < r1; a += TILE) {
           const b = Math.min(r1, a + TILE);
-          for (let g = 0; g < G; g++) gatherNames(padded, width, orders[g]!, a, b, out, (a - r0) * G * width + g * width, G * width);
+          for (let g = 0; g < G; g++) gatherNames(padded, width, t.orders, g * n, a, b, out, (a - r0) * G * width + g * width, G * width);
         }
         yield { key: tab.key, r0, count: r1 - r0, bytes: out };
       }
@@ -269,10 +264,10 @@ function* rankTableBlocks(t: DeTables, orders: Int32Array[], tables: RankTable[]
   }
 }
 
-/** The padded names of one group's ranks [r0, r1) into records (`at`: the first one's field byte offset). */
-function gatherNames(padded: Uint8Array, width: number, order: Int32Array, r0: number, r1: number, out: Uint8Array, at: number, stride: number): void {
+/** The padded names of one group's ranks [r0, r1) (its order at `offset`) into records (`at`: the first one's field byte offset). */
+function gatherNames(padded: Uint8Array, width: number, order: Int32Array, offset: number, r0: number, r1: number, out: Uint8Array, at: number, stride: number): void {
   for (let r = r0; r < r1; r++, at += stride) {
-    const src = order[r]! * width;
+    const src = order[offset + r]! * width;
     for (let b = 0; b < width; b++) out[at + b] = padded[src + b]!;
   }
 }

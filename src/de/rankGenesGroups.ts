@@ -24,7 +24,7 @@ import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { wilcoxonScores } from "./wilcoxon.ts";
 import { WorkerPool } from "./workerPool.ts";
-import { allocateResults, allocateScores, allPts, controlExpm1, finishGroup } from "./finishGroups.ts";
+import { allocateResults, allocateScores, allPts, controlExpm1, deResultBytes, finishGroup } from "./finishGroups.ts";
 import { writeDeH5ad, type DeTables } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
@@ -152,7 +152,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
       // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
       const results = allocateResults(stats, scores);
-      const held = sharedBytes([stats, results, results.ranked]);
+      const held = deResultBytes(G, n, method); // what `stats` and `results` hold (tested equal)
       const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
       if (held > budget) {
         const mib = (b: number) => Math.round(b / 2 ** 20).toLocaleString("en-US");
@@ -196,22 +196,20 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
       mkdirSync(dirname(outputPath), { recursive: true });
       const tables: DeTables = {
-        method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups, genes,
-        sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: results.scores, pvals: results.pvals,
-        pvalsAdj: results.pvalsAdj, logfoldchanges: results.logfoldchanges, pts: results.pts, ranked: results.ranked, skipped: plan.skipped,
+        ...results, method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups,
+        genes, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, skipped: plan.skipped,
       };
-      const orders = Array.from({ length: G }, (_, g) => results.orders.subarray(g * n, (g + 1) * n));
-      const h5ad = writeDeH5ad(outputPath, tables, orders, finished, options.onProgress);
+      const h5ad = writeDeH5ad(outputPath, tables, finished, options.onProgress);
       h5ad.catch(() => undefined); // awaited below
       // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
       // place only after the .h5ad, so a failed run never pairs a new file with an old one.
       csvDone = csvPath && workers > 1
-        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, orders, workers, h5ad) ?? writeDeCsv(csvPath, tables, orders, h5ad))
+        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, workers, h5ad) ?? writeDeCsv(csvPath, tables, h5ad))
         : null;
       csvDone?.catch(() => undefined); // awaited below
       warnings = [...notes, ...await h5ad];
       if (csvDone) await csvDone;
-      else if (csvPath) await writeDeCsv(csvPath, tables, orders, h5ad);
+      else if (csvPath) await writeDeCsv(csvPath, tables, h5ad);
     } finally {
       // After an error too, return only once the CSV writer has settled (and removed its temporary file).
       await csvDone?.catch(() => undefined);
@@ -224,15 +222,6 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   } finally {
     h.close();
   }
-}
-
-/** Bytes of the distinct buffers behind the typed arrays among the objects' values. */
-function sharedBytes(objects: object[]): number {
-  const buffers = new Set<ArrayBufferLike>();
-  for (const o of objects) for (const v of Object.values(o)) if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
-  let total = 0;
-  for (const b of buffers) total += b.byteLength;
-  return total;
 }
 
 /** Refuse raw counts (as the seed does): integer storage, or a first block whose non-zeros are all whole numbers. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { CSV_HEADER, sharedCsvState, writeDeCsvShare, writeDeCsvTo } from "../../src/de/csvFormat.ts";
 import type { DeTables } from "../../src/de/output.ts";
 
-function tables(): { t: DeTables; orders: Int32Array[] } {
+function tables(): DeTables {
   const G = 3, n = 4;
   const f64 = (k: number) => Float64Array.from({ length: k }, (_, i) => (i % 5) / 7 - 0.2);
   const t = {
@@ -18,19 +18,19 @@ function tables(): { t: DeTables; orders: Int32Array[] } {
     sizes: Int32Array.of(7, 3, 5, 2), tieCorrect: false, scores: f64(G * n), pvals: f64(G * n).map(Math.abs), pvalsAdj: f64(G * n).map(Math.abs),
     logfoldchanges: Float32Array.from(f64(G * n)), pts: Float64Array.from({ length: (G + 1) * n }, (_, i) => (i % 3) / 3),
     skipped: [], ranked: null as unknown as DeTables["ranked"],
+    orders: Int32Array.of(3, 2, 1, 0, 0, 1, 2, 3, 1, 3, 0, 2), // each group's genes in rank order
   } as DeTables;
-  const orders = [Int32Array.of(3, 2, 1, 0), Int32Array.of(0, 1, 2, 3), Int32Array.of(1, 3, 0, 2)];
-  return { t, orders };
+  return t;
 }
 
 test("a CSV share written in turn equals the one-thread CSV; a failed turn stops a share", () => {
   const dir = mkdtempSync(join(tmpdir(), "crispyx-csv-"));
   try {
-    const { t, orders } = tables();
-    writeDeCsvTo(join(dir, "one.csv"), t, orders);
+    const t = tables();
+    writeDeCsvTo(join(dir, "one.csv"), t);
     const fd = openSync(join(dir, "shared.csv"), "w");
     writeSync(fd, Buffer.from(CSV_HEADER, "latin1"));
-    writeDeCsvShare(fd, t, orders, sharedCsvState(CSV_HEADER.length));
+    writeDeCsvShare(fd, t, sharedCsvState(CSV_HEADER.length));
     closeSync(fd);
     const one = readFileSync(join(dir, "one.csv"), "utf8");
     assert.equal(readFileSync(join(dir, "shared.csv"), "utf8"), one);
@@ -40,7 +40,7 @@ test("a CSV share written in turn equals the one-thread CSV; a failed turn stops
     const fd2 = openSync(join(dir, "failed.csv"), "w");
     const state = sharedCsvState(0);
     state.turn[0] = -1;
-    writeDeCsvShare(fd2, t, orders, state);
+    writeDeCsvShare(fd2, t, state);
     closeSync(fd2);
     assert.equal(statSync(join(dir, "failed.csv")).size, 0);
   } finally {
