@@ -10,6 +10,7 @@ import { DEFAULT_MEMORY_BUDGET, type ProgressCallback } from "../core/streaming.
 import { ExternalScatter } from "./externalScatter.ts";
 import { feedElements } from "./feedElements.ts";
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders, type DirectSparseOptions } from "../io/anndata/directSparseWriter.ts";
+import { setSparseAttrs } from "../io/anndata/matrixWriter.ts";
 
 export interface ReorderOptions {
   /** Output layout: "csr" (destination lines are rows) or "csc" (columns). */
@@ -105,9 +106,7 @@ export function writeReorderedSparse(reader: MatrixReader, dst: H5File, at: stri
       }
     }
     dst.createGroup(at);
-    dst.setAttr(at, "encoding-type", opts.format === "csr" ? "csr_matrix" : "csc_matrix");
-    dst.setAttr(at, "encoding-version", "0.1.0");
-    dst.setAttr(at, "shape", BigInt64Array.of(BigInt(nRows), BigInt(nCols)));
+    setSparseAttrs(dst, at, opts.format, [nRows, nCols]);
     // The seed's chunking for data/indices; contiguous when smaller than one chunk.
     const chunk = Math.min(262144, Math.max(8192, Math.floor(nnz / 16)));
     const chunked = nnz >= chunk ? { chunks: [chunk], maxshape: [nnz] } : {};
