@@ -8,7 +8,9 @@ import type { H5File } from "../io/h5/file.ts";
 import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/h5/types.ts";
 import { FileFormatError } from "../errors.ts";
 import { throwIfAborted } from "../core/streaming.ts";
-import { copyLegacyRootElement } from "../io/anndata/carryOver.ts";
+import { copyDataFrame, copyLegacyRootElement } from "../io/anndata/carryOver.ts";
+import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
+import { isCompoundDataset, readRecArray } from "../io/anndata/encodings/recarray.ts";
 
 export interface CopyOptions {
   /** Bytes per block when streaming a numeric dataset. Default 16 MiB. */
@@ -35,6 +37,13 @@ export function copyElement(src: H5File, dst: H5File, from: string, to: string, 
   throwIfAborted(opts.signal);
   // A pre-0.7 file's root obs/var/obsm/varm/uns are written in the current layout (they cannot be copied as stored).
   if (from === to && from.lastIndexOf("/") === 0 && copyLegacyRootElement(src, dst, from.slice(1))) return;
+  // Data frames and anndata 0.7's categoricals are re-encoded: the latter hold object references into `src`.
+  const enc = encodingOf(src, from);
+  if (enc?.type === "dataframe") return copyDataFrame(src, from, dst, to);
+  if (enc?.type === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
+  // Record arrays (Scanpy's rank_genes_groups tables) may hold variable-length strings, which h5wasm cannot
+  // write inside a compound type: decoded and written with fixed-length fields (see recarray.ts).
+  if (src.isDataset(from) && isCompoundDataset(src, from)) return writeElem(dst, to, readRecArray(src, from));
   const kind = src.kind(from);
   if (kind === "group") {
     dst.createGroup(to);

@@ -26,6 +26,8 @@ import { columnOrder, readColumn, readDataFrame, tableLength } from "../io/annda
 import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Dict, Element, NdArray } from "../io/anndata/model.ts";
 import { toElement } from "../io/anndata/convert.ts";
+import { dataframe, ndarray } from "../io/anndata/model.ts";
+import { isStorableKey } from "../io/anndata/keys.ts";
 import { takeDataFrame } from "../io/anndata/carryOver.ts";
 import { DenseMatrixWriter } from "../io/anndata/matrixWriter.ts";
 import { writeAtomically } from "../io/atomic.ts";
@@ -159,19 +161,45 @@ function pythonIsoNow(): string {
 export function sortingMetadata(originalPath: string, column: string, plan: SortPlan): Dict {
   const boundaries: Record<string, number[]> = {};
   for (const [l, [s, e]] of plan.boundaries) boundaries[l] = [s, e];
+  // The seed keys a dict by label; a label HDF5 cannot use as a name (e.g. 'CD4+/CD25 T Reg') makes it a
+  // data frame instead: labels as its index, columns start and end (anndata reads it as a pandas DataFrame).
+  const keyed = [...plan.boundaries.keys()].every(isStorableKey);
   const meta: Record<string, unknown> = {
     original_path: originalPath,
     sorted_by: column,
     control_label: plan.controlLabel,
     timestamp: pythonIsoNow(),
     n_perturbations: plan.labelOrder.length,
-    perturbation_boundaries: boundaries,
+    perturbation_boundaries: keyed ? boundaries : {},
   };
   if (plan.order.length < 100000) meta.sort_order = Array.from(plan.order);
   const d = toElement(meta as never, "sorting_metadata") as Dict;
+  if (!keyed) d.items.perturbation_boundaries = boundaryTable(plan.boundaries);
   // Boundary pairs are int64 arrays as numpy writes them (toElement would already do this; empty
   // dict stays a dict).
   return d;
+}
+
+function boundaryTable(boundaries: SortPlan["boundaries"]): DataFrame {
+  const labels = [...boundaries.keys()];
+  const col = (k: 0 | 1) => ndarray(BigInt64Array.from(labels, (l) => BigInt(boundaries.get(l)![k])));
+  return dataframe(labels, { start: col(0), end: col(1) });
+}
+
+/** Rows [start, end) of each label, from either layout of perturbation_boundaries. */
+function boundariesOf(e: Element): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  if (e.type === "dict") {
+    for (const [label, b] of Object.entries(e.items)) {
+      if (b.type === "array" && b.data.length === 2) out.set(label, Array.from(b.data as ArrayLike<number | bigint>, Number) as [number, number]);
+    }
+  } else if (e.type === "dataframe") {
+    const start = e.columns.start, end = e.columns.end;
+    if (start?.type === "array" && end?.type === "array") {
+      e.index.forEach((label, i) => out.set(label, [Number(start.data[i]), Number(end.data[i])]));
+    }
+  }
+  return out;
 }
 
 function defaultSortedPath(input: string): string {
@@ -381,16 +409,15 @@ function gatherDenseRows(src: H5File, reader: MatrixReader, dst: H5File, to: str
 
 // ---- the seed's helpers around sorted files ------------------------------------------------------
 
-function readSortingMeta(file: H5File): { sortedBy?: string; boundaries?: Dict } {
+function readSortingMeta(file: H5File): { sortedBy?: string; boundaries?: Map<string, [number, number]> } {
   if (!file.exists("/uns/sorting_metadata")) return {};
-  const out: { sortedBy?: string; boundaries?: Dict } = {};
+  const out: { sortedBy?: string; boundaries?: Map<string, [number, number]> } = {};
   if (file.exists("/uns/sorting_metadata/sorted_by")) {
     const e = readElem(file, "/uns/sorting_metadata/sorted_by");
     if (e.type === "scalar") out.sortedBy = String(e.value);
   }
   if (file.exists("/uns/sorting_metadata/perturbation_boundaries")) {
-    const b = readElem(file, "/uns/sorting_metadata/perturbation_boundaries");
-    if (b.type === "dict") out.boundaries = b;
+    out.boundaries = boundariesOf(readElem(file, "/uns/sorting_metadata/perturbation_boundaries"));
   }
   return out;
 }
@@ -450,11 +477,8 @@ export function getPerturbationSlice(data: FileSource, label: string, column = "
   try {
     const meta = readSortingMeta(f);
     if (meta.sortedBy === column && meta.boundaries) {
-      const b = meta.boundaries.items[label];
-      if (b && b.type === "array" && b.data.length === 2) {
-        const [s, e] = Array.from(b.data as ArrayLike<number | bigint>, Number) as [number, number];
-        return { slice: { start: s, end: e }, isSorted: true };
-      }
+      const b = meta.boundaries.get(label);
+      if (b) return { slice: { start: b[0], end: b[1] }, isSorted: true };
     }
     return { slice: null, isSorted: false };
   } finally {

@@ -185,6 +185,14 @@ function copyIndex(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
   }
 }
 
+/**
+ * Copy a dataframe column by column, written in the current encoding whatever layout it was read from
+ * (anndata 0.7's categoricals point at their categories by object reference, which cannot be copied as stored).
+ */
+export function copyDataFrame(src: H5File, srcPath: string, dst: H5File, dstPath: string): void {
+  copyTable(src, srcPath, dst, dstPath, undefined, false);
+}
+
 function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, dropUnused: boolean): void {
   if (isLegacyTable(src, srcPath)) {
     // A pre-0.7 compound table is read whole anyway; it is written back in the current layout.

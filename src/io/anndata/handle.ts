@@ -12,6 +12,7 @@ import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, legacyMappingKeys
 import { encodingOf, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
+import { categoricalParts } from "./encodings/categorical.ts";
 
 export interface ElementPreview {
   key: string;
@@ -80,6 +81,10 @@ export function previewElement(file: H5File, path: string, key: string): Element
     return { key, encoding: "array", shape: a.shape, dtype: a.dtype };
   }
   const enc = encodingOf(file, path);
+  if (enc?.type === "categorical") {
+    const parts = categoricalParts(file, path);
+    return { key, encoding: "categorical", shape: file.info(parts.codes).shape, dtype: "category", nCategories: file.info(parts.categories).shape[0] ?? 0 };
+  }
   if (file.isDataset(path)) {
     const info = file.info(path);
     const p: ElementPreview = { key, encoding: enc?.type ?? "dataset", shape: info.shape, dtype: info.dtype };
@@ -98,11 +103,6 @@ export function previewElement(file: H5File, path: string, key: string): Element
   } else if (type === "dataframe") {
     p.keys = columnOrder(file, path);
     p.shape = [file.info(`${path}/${indexName(file, path)}`).shape[0]!];
-  } else if (type === "categorical") {
-    p.shape = file.info(`${path}/codes`).shape;
-    p.dtype = "category";
-    p.nCategories = file.info(`${path}/categories`).shape[0] ?? 0;
-    delete p.keys;
   } else if (type.startsWith("nullable")) {
     p.shape = file.info(`${path}/values`).shape;
     delete p.keys;

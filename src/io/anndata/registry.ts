@@ -17,13 +17,22 @@ export interface EncodingSpec {
   version: string;
 }
 
-/** The encoding attributes of an element, or null for files from anndata < 0.7 that have none. */
+/**
+ * The encoding attributes of an element, or null for files from anndata < 0.7 that have none. A column
+ * anndata 0.7 wrote as a categorical (its codes, with an object reference to the categories in the
+ * attribute `categories`) has no encoding attributes but is reported as `categorical` version "0.1.0".
+ */
 export function encodingOf(file: H5File, path: string): EncodingSpec | null {
   const type = file.attr(path, "encoding-type");
-  if (type === undefined) return null;
+  if (type === undefined) {
+    return file.isDataset(path) && file.referencedPath(path, "categories") !== null ? LEGACY_CATEGORICAL : null;
+  }
   const version = file.attr(path, "encoding-version");
   return { type: String(type), version: version === undefined ? "" : String(version) };
 }
+
+/** How anndata 0.7 stored a categorical column: see `encodingOf`. */
+export const LEGACY_CATEGORICAL: EncodingSpec = { type: "categorical", version: "0.1.0" };
 
 /** The encodings crispyx reads and writes, with the version it writes. */
 export const KNOWN_ENCODINGS: Record<string, string> = {

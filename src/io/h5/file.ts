@@ -21,7 +21,7 @@ const Module = await h5wasm.ready;
 // Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
 Module.activate_throwing_error_handler();
 
-const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, ENUM: 8, ARRAY: 10 } as const;
+const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, REFERENCE: 7, ENUM: 8, ARRAY: 10 } as const;
 /** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
 const UNLIMITED_THRESHOLD = 2 ** 53;
 
@@ -280,6 +280,27 @@ export class H5File implements Disposable {
       return decodeValue(value, dtype, scalar);
     } catch (err) {
       this.fail(`cannot read attribute ${name} of ${p}`, err);
+    }
+  }
+
+  /**
+   * The path of the object a scalar object-reference attribute points at, or null when the attribute is
+   * absent or not an object reference (anndata 0.7 pointed categorical codes at their categories this way).
+   */
+  referencedPath(path: string, name: string): string | null {
+    this.check();
+    const p = normalize(path);
+    if (!this.hasAttr(p, name)) return null;
+    try {
+      const a = new h5wasm.Dataset(this.fileId, p).attrs[name]!;
+      if ((a.metadata as { type: number }).type !== H5T.REFERENCE) return null;
+      const v = a.value as unknown;
+      const ref = (Array.isArray(v) ? v[0] : v) as { ref_data?: Uint8Array } | undefined;
+      if (!ref?.ref_data) return null;
+      const target = Module.get_referenced_name(this.fileId, ref.ref_data, true) as string;
+      return target ? normalize(target) : null;
+    } catch (err) {
+      this.fail(`cannot follow the reference in attribute ${name} of ${p}`, err);
     }
   }
 

@@ -4,13 +4,28 @@ import { FileFormatError } from "../../../errors.ts";
 import type { Categorical } from "../model.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
-export function readCategorical(file: H5File, path: string): Categorical {
-  const codes = file.read(`${path}/codes`);
-  if (!(codes instanceof Int8Array || codes instanceof Int16Array || codes instanceof Int32Array || codes instanceof BigInt64Array)) {
-    throw new FileFormatError(`${file.path}: ${path}/codes must hold signed integers`, { file: file.path });
+/** Where a categorical's parts are stored: a group (anndata ≥ 0.8) or anndata 0.7's codes dataset. */
+export function categoricalParts(file: H5File, path: string): { codes: string; categories: string; orderedOn: string } {
+  if (file.isDataset(path)) {
+    // anndata 0.7: the codes are the column itself; `categories` references a dataset in the table's
+    // `__categories` group, which carries the `ordered` attribute.
+    const categories = file.referencedPath(path, "categories");
+    if (categories === null || !file.isDataset(categories)) {
+      throw new FileFormatError(`${file.path}: categorical column ${path} refers to categories that are not a dataset`, { file: file.path });
+    }
+    return { codes: path, categories, orderedOn: categories };
   }
-  const ordered = file.attr(path, "ordered");
-  return { type: "categorical", codes, categories: readArray(file, `${path}/categories`), ordered: Boolean(ordered) };
+  return { codes: `${path}/codes`, categories: `${path}/categories`, orderedOn: path };
+}
+
+export function readCategorical(file: H5File, path: string): Categorical {
+  const parts = categoricalParts(file, path);
+  const codes = file.read(parts.codes);
+  if (!(codes instanceof Int8Array || codes instanceof Int16Array || codes instanceof Int32Array || codes instanceof BigInt64Array)) {
+    throw new FileFormatError(`${file.path}: ${parts.codes} must hold signed integers (categorical codes)`, { file: file.path });
+  }
+  const ordered = file.attr(parts.orderedOn, "ordered");
+  return { type: "categorical", codes, categories: readArray(file, parts.categories), ordered: Boolean(ordered) };
 }
 
 export function writeCategorical(file: H5File, path: string, c: Categorical): void {
