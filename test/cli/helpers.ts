@@ -1,6 +1,6 @@
 /** Running the real `crispyx` executable in tests, and checking its output files with anndata. */
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,18 +36,9 @@ export function tempDir(prefix = "crispyx-cli-"): { path: string; cleanup: () =>
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** The Python with real anndata, or null (tests that need it skip with a message). */
-export function referencePython(): string | null {
-  const candidates = [process.env.CRISPYX_PYTHON, "/tmp/pyref/bin/python"].filter((p): p is string => !!p);
-  for (const p of candidates) {
-    if (!existsSync(p)) continue;
-    const r = spawnSync(p, ["-c", "import anndata"], { encoding: "utf8" });
-    if (r.status === 0) return p;
-  }
-  return null;
-}
-
-export const NO_PYTHON = "reference Python with anndata not found (set CRISPYX_PYTHON or build /tmp/pyref)";
+// The reference Python (Debian's anndata 0.8 unless $CRISPYX_PYTHON says otherwise) is found in one place,
+// test/helpers/anndataChecker.ts; null outside CI when there is none, an error under CI=true.
+export { referencePython, SKIP_MESSAGE as NO_PYTHON } from "../helpers/anndataChecker.ts";
 
 /**
  * Read a file with anndata.read_h5ad and return what the script prints as JSON. The script gets
