@@ -138,6 +138,16 @@ def wilcoxon(a, b):
     return out
 
 
+def rank_stable(v, x, lib):
+    """No two non-zero values within 1e-6 (relative) of each other unless they come from the same count and library size."""
+    nz = np.flatnonzero(v != 0)
+    order = nz[np.argsort(v[nz], kind="stable")]
+    for i, k in zip(order[:-1], order[1:]):
+        if abs(v[k] - v[i]) <= 1e-6 * abs(v[k]) and (x[i] != x[k] or lib[i] != lib[k]):
+            return False
+    return True
+
+
 def filter_args(a, de, obs_extra):
     """A `filter --cells` selection of about half the cells; kept = boolean mask."""
     n = a.n_obs
@@ -211,8 +221,17 @@ def expectations(entry):
         t = ttest(g, c)
         names = [str(v) for v in a.var_names]
         unique = {v for v, k in pd.Series(names).value_counts().items() if k == 1}
-        order = [j for j in np.argsort(-np.abs(t), kind="stable") if names[j] in unique]
-        genes = sorted(set(order[:5]) | set(j for j in range(min(m, 3)) if names[j] in unique))
+        # Genes whose normalised values are all finite (log1p of a negative X is NaN, and a rank of NaN is
+        # undefined), with unique names (the CSV names genes).
+        # Also genes whose ranks cannot depend on rounding: float32 normalised values that differ in the last
+        # bit between two correct computations (x·(1e4/s) or x/(s/1e4)) must not make or break a tie.
+        members = np.flatnonzero((col == group).to_numpy() | (col == de["control"]).to_numpy())
+        xs = x64[members].toarray()
+        libs = np.asarray(x64[members].sum(axis=1)).ravel()
+        ok = [names[j] in unique and np.isfinite(g[:, j]).all() and np.isfinite(c[:, j]).all()
+              and rank_stable(yf[members, j], xs[:, j], libs) for j in range(m)]
+        order = [j for j in np.argsort(-np.abs(t), kind="stable") if ok[j]]
+        genes = sorted(set(order[:5]) | set(j for j in range(min(m, 3)) if ok[j]))
         w = wilcoxon(g[:, genes], c[:, genes])
         e["de"] = {
             "column": de["column"], "control": de["control"], "group": group,

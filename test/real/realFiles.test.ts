@@ -1,0 +1,148 @@
+/**
+ * Issue 18: every file of the real-file corpus (test/fixtures/real/, manifest.json) through the CLI —
+ * info, obs export, normalize, convert, filter, sort, standardize, DE t-test and Wilcoxon — with the
+ * values of scripts/reference/make_real_fixtures.py (numpy/scipy/anndata 0.8), DE scores also against scipy
+ * on the very file DE read (scripts/reference/de_scores.py), and every output opened
+ * in Python anndata (one process per batch; $CRISPYX_PYTHON, and a newer anndata from
+ * $CRISPYX_PYTHON_CURRENT when set). Two files at a time. The file × command table goes to
+ * $CRISPYX_REAL_TABLE (default: real-files-table.md in the OS temp dir); $CRISPYX_REAL_ONLY limits the files.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO, tempDir } from "../cli/helpers.ts";
+import { checkH5adMany, findPython, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
+import { differs, loadExpected, loadManifest } from "./corpus.ts";
+import { COMMANDS, runFile, TOL, type Check } from "./runFile.ts";
+import { CliChild } from "./cliPool.ts";
+
+// CRISPYX_REAL_ONLY=a,b (names without .h5ad) runs only those files, e.g. while fixing one of them.
+const only = process.env.CRISPYX_REAL_ONLY?.split(",").map((s) => s.trim().replace(/\.h5ad$/, ""));
+const manifest = loadManifest().filter((e) => !only || only.includes(e.name.replace(/\.h5ad$/, "")));
+const results = new Map<string, Check[]>();
+const tmp = tempDir("crispyx-real-");
+const CONCURRENCY = 2;
+
+/** anndata's read of each output: null when it opened, else the error. */
+function openAll(paths: string[], python: string | null): Map<string, string | null> {
+  const seen = new Map<string, string | null>();
+  for (let i = 0; i < paths.length; i += 80) {
+    const batch = paths.slice(i, i + 80);
+    const res = python === null ? checkH5adMany(batch) : readWith(python, batch);
+    for (const r of res) seen.set(r.file, r.error ? r.error.split("\n").pop()!.slice(0, 200) : null);
+  }
+  return seen;
+}
+
+function readWith(python: string, paths: string[]): Array<{ file: string; error?: string }> {
+  const r = spawnSync(python, [join(REPO, "scripts", "check_h5ad.py"), "read", ...paths], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const parsed = JSON.parse(r.stdout) as unknown;
+  return Array.isArray(parsed) ? (parsed as Array<{ file: string; error?: string }>) : [{ file: paths[0]!, ...(parsed as { error?: string }) }];
+}
+
+before(async () => {
+  const queue = [...manifest];
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    const child = new CliChild();
+    try {
+      for (let entry = queue.shift(); entry; entry = queue.shift()) {
+        const dir = join(tmp.path, entry.name.replace(/\.h5ad$/, ""));
+        mkdirSync(dir);
+        results.set(entry.name, await runFile(entry, loadExpected(entry.name), dir, (args) => child.run(args)));
+      }
+    } finally {
+      child.stop();
+    }
+  }));
+  // Every output opens in anndata 0.8 (and a current anndata when given).
+  const pythons: [string, string | null][] = [];
+  if (findPython()) pythons.push(["anndata " + anndataVersion(findPython()!), null]);
+  const current = process.env.CRISPYX_PYTHON_CURRENT;
+  if (current) pythons.push(["anndata " + anndataVersion(current), current]);
+  const outputs = [...results.values()].flatMap((cs) => cs.flatMap((c) => c.outputs));
+  for (const [label, py] of pythons) {
+    const opened = openAll(outputs, py);
+    for (const checks of results.values()) {
+      for (const c of checks) {
+        const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, err]) => err !== null && err !== undefined);
+        if (bad && c.status !== "fail") {
+          c.status = "fail";
+          c.reason = `${label} cannot read ${bad[0].split("/").pop()}: ${bad[1]}`;
+        }
+      }
+    }
+  }
+  if (findPython()) liveDe(findPython()!);
+  if (pythons.length === 0) for (const checks of results.values()) for (const c of checks) c.reason = `${c.reason ?? ""} (${SKIP_MESSAGE})`.trim();
+  writeTable();
+}, { timeout: 20 * 60_000 });
+
+after(() => tmp.cleanup());
+
+/** DE scores against scipy on the file crispyx tested (scripts/reference/de_scores.py), one Python process. */
+let liveChecked = 0;
+function liveDe(python: string): void {
+  const checks = [...results.values()].flat().filter((c) => c.deJob && c.deJob.genes.length > 0 && c.deJob.scores.length === c.deJob.genes.length);
+  if (checks.length === 0) return;
+  const jobs = checks.map((c, id) => ({ id, ...c.deJob!, scores: undefined }));
+  const r = spawnSync(python, [join(REPO, "scripts", "reference", "de_scores.py")], { input: JSON.stringify(jobs), encoding: "utf8", maxBuffer: 1 << 28 });
+  const replies = JSON.parse(r.stdout || "[]") as { id: number; scores?: number[]; error?: string }[];
+  liveChecked = replies.filter((x) => x.scores).length;
+  for (const { id, scores, error } of replies) {
+    const c = checks[id]!;
+    const job = c.deJob!;
+    const problem = error
+      ? `scipy cross-check could not read ${job.file.split("/").pop()}: ${error.slice(0, 150)}`
+      : job.genes.map((g, k) => differs(`vs scipy on the same input, '${job.group}' × '${g}'`, job.scores[k]!, scores![k]!, TOL.liveDe, TOL.liveDeAbs)).find((d) => d) ?? null;
+    if (problem && c.status !== "fail") { c.status = "fail"; c.reason = problem; }
+    else if (problem) c.reason += `; ${problem}`;
+  }
+}
+
+function anndataVersion(python: string): string {
+  const r = spawnSync(python, ["-c", "import anndata; print(anndata.__version__)"], { encoding: "utf8" });
+  return r.stdout.trim() || "?";
+}
+
+function writeTable(): void {
+  const cell = (c: Check | undefined) => (!c ? "—" : c.status === "pass" ? (c.reason ? "pass*" : "pass") : c.status === "skip" ? "skip" : "FAIL");
+  const lines = [`| file | ${COMMANDS.join(" | ")} |`, `|---|${COMMANDS.map(() => "---").join("|")}|`];
+  const causes = new Map<string, string[]>();
+  let pass = 0, failN = 0, skipN = 0;
+  for (const entry of manifest) {
+    const checks = results.get(entry.name) ?? [];
+    lines.push(`| ${entry.name} | ${COMMANDS.map((k) => cell(checks.find((c) => c.command === k))).join(" | ")} |`);
+    for (const c of checks) {
+      if (c.status === "pass") pass++;
+      else if (c.status === "skip") skipN++;
+      else {
+        failN++;
+        const key = `${c.command}: ${c.reason}`
+          .replaceAll(join(REPO, "test", "fixtures", "real", entry.name), "FILE")
+          .replace(/\/tmp\/[^\s:]+/g, "…")
+          .replace(/ (row|score) .*: got .*/, " $1 …: value differs beyond the tolerance")
+          .slice(0, 170);
+        causes.set(key, [...(causes.get(key) ?? []), entry.name.replace(/\.h5ad$/, "")]);
+      }
+    }
+  }
+  lines.push("", `${pass} passed, ${failN} failed, ${skipN} skipped (pass* = a file without X refused in one line); DE scores cross-checked with scipy on the same file: ${liveChecked} runs`, "", "Failures by cause:");
+  for (const [k, files] of [...causes.entries()].sort((a, b) => b[1].length - a[1].length)) lines.push(`- ${k} — ${files.join(", ")}`);
+  const table = lines.join("\n") + "\n";
+  const path = process.env.CRISPYX_REAL_TABLE ?? join(tmpdir(), "real-files-table.md");
+  writeFileSync(path, table);
+  console.log(`real-file table: ${path}\n${lines.slice(-causes.size - 4).join("\n")}`);
+}
+
+for (const entry of manifest) {
+  test(`real file ${entry.name} (${entry.repository})`, (t) => {
+    const checks = results.get(entry.name);
+    assert.ok(checks, "the file was not run");
+    for (const c of checks.filter((c) => c.status === "skip")) t.diagnostic(`${c.command} skipped: ${c.reason}`);
+    const failed = checks.filter((c) => c.status === "fail").map((c) => `${c.command}: ${c.reason}`);
+    assert.deepEqual(failed, [], `${entry.name}:\n  ${failed.join("\n  ")}`);
+  });
+}
