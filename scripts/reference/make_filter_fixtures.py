@@ -11,6 +11,7 @@ Files (60 cells x 40 genes, integer counts as float32, obs 'perturbation' catego
 - plain_csr, plain_dense: anndata 0.8 write_h5ad without compression (the twins every other file is compared to).
 - lzf_csr, lzf_dense: anndata 0.8 write_h5ad(compression="lzf") - every array anndata writes is LZF (filter 32000).
 - gzip_csr: anndata 0.8 write_h5ad(compression="gzip").
+- lzf_recarray_csr: lzf_csr with uns['rec'], a record array with a variable-length string field (LZF too).
 - gzip_shuffle_fletcher32_csr: plain_csr with every non-scalar numeric dataset rewritten gzip(4) + shuffle + fletcher32.
 - szip_csr: X's datasets with szip (filter 4, HDF5's own; h5wasm has it built in).
 - blosc_lz4_csr, blosc_zstd_csr (bitshuffle), lz4_csr, bzip2_csr: hdf5plugin's filters (32001, 32004, 307) with
@@ -57,6 +58,14 @@ def make_adata(dense):
     a = anndata.AnnData(X=x if dense else sp.csr_matrix(x), obs=obs, var=var)
     a.uns["weights"] = np.arange(12, dtype=np.float64) / 8
     return a
+
+
+# A record array (anndata's rec-array: strings become variable-length fields) for lzf_recarray_csr's uns.
+REC = np.rec.fromarrays(
+    [np.array(["a", "bé", "", "long string " * 3], dtype=object), np.array([b"x", b"yy", b"zzz", b""], dtype="S3"),
+     np.array([1, -2, 2**40, 0], dtype=np.int64), np.array([0.5, 1.25, -3, 7], dtype=np.float32)],
+    names=["name", "code", "count", "score"],
+)
 
 
 def refilter(src, dst, strings=False, only="", libver=None, **kwargs):
@@ -124,15 +133,19 @@ def expected_of(path):
 
 
 def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(OUT)
+    os.makedirs(OUT, exist_ok=True)
+    for fn in os.listdir(OUT):
+        if fn.endswith(".h5ad"):
+            os.remove(os.path.join(OUT, fn))
     p = lambda name: os.path.join(OUT, name + ".h5ad")  # noqa: E731
     make_adata(False).write_h5ad(p("plain_csr"))
     make_adata(True).write_h5ad(p("plain_dense"))
     make_adata(False).write_h5ad(p("lzf_csr"), compression="lzf")
     make_adata(True).write_h5ad(p("lzf_dense"), compression="lzf")
     make_adata(False).write_h5ad(p("gzip_csr"), compression="gzip")
+    a = make_adata(False)
+    a.uns["rec"] = REC
+    a.write_h5ad(p("lzf_recarray_csr"), compression="lzf")
     refilter(p("plain_csr"), p("gzip_shuffle_fletcher32_csr"), compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
     refilter(p("plain_csr"), p("szip_csr"), only="X/", compression="szip")  # szip refuses int8 and tiny datasets
     refilter(p("plain_csr"), p("blosc_lz4_csr"), **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
@@ -171,8 +184,14 @@ def main():
         assert values is None or e == values, name
         values = e
         print("wrote", p(name), os.path.getsize(p(name)), "bytes, filters", sorted({i for v in files[name]["filters"].values() for i in v}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rec = anndata.read_h5ad(p("lzf_recarray_csr")).uns["rec"]
+    with h5py.File(p("lzf_recarray_csr"), "r") as f:
+        assert f["uns/rec"].compression == "lzf" and h5py.check_string_dtype(f["uns/rec"].dtype["name"]) is not None
+    recarray = {k: [v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v for v in rec[k]] for k in rec.dtype.names}
     with open(os.path.join(OUT, "expected.json"), "w") as fh:
-        json.dump({**values, "files": files}, fh, indent=None, sort_keys=True)
+        json.dump({**values, "files": files, "recarray": recarray}, fh, indent=None, sort_keys=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ interface Expected {
   perturbation: string[];
   weights: number[];
   files: Record<string, { filters: Record<string, number[]> }>;
+  recarray: Record<string, (string | number)[]>;
 }
 const Module = (await h5wasm.ready) as unknown as { get_dataset_filters(id: bigint, p: string): { id: number }[] };
 const expected = JSON.parse(readFileSync(join(DIR, "expected.json"), "utf8")) as Expected;
@@ -87,6 +88,19 @@ for (const name of NAMES) {
     }
   });
 }
+
+test("an LZF record array with a variable-length string field (uns) reads as anndata reads it", () => {
+  const h = openH5ad(fixture("lzf_recarray_csr"));
+  try {
+    assert.ok(h.file.readsWithOwnFilters("/uns/rec"));
+    const rec = h.uns.get("rec") as { type: string; fields: { name: string; data: ArrayLike<unknown> }[] };
+    assert.equal(rec.type, "rec-array");
+    const got = Object.fromEntries(rec.fields.map((f) => [f.name, Array.from(f.data, (v) => (typeof v === "bigint" ? Number(v) : v))]));
+    assert.deepEqual(got, expected.recarray);
+  } finally {
+    h.close();
+  }
+});
 
 test("LZF datasets are read by our reader, never by the direct path; other filters by HDF5", () => {
   const cases: [string, string, boolean][] = [

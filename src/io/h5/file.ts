@@ -457,7 +457,8 @@ export class H5File implements Disposable {
   /**
    * Check `p`'s filter pipeline before HDF5 reads it (./filters.ts): returns our reader when its chunks
    * are LZF, null when HDF5 reads it; throws naming the filter when nothing here can. `ownAllowed`
-   * false (compound records, which our reader does not decode): HDF5 with the LZF plugin, or the error.
+   * false (raw compound records, which our reader does not lay out as HDF5 does): HDF5 with the LZF
+   * plugin, or the error.
    */
   private filtered(p: string, info: DatasetInfo, ownAllowed = true): FilteredChunks | null {
     const key = ownAllowed ? p : `${p}\0hdf5`;
@@ -760,7 +761,14 @@ export class H5File implements Disposable {
    */
   readCompound(path: string): { members: CompoundMember[]; columns: unknown[][] } {
     const { members, length } = this.compoundInfo(path);
-    this.filtered(normalize(path), this.info(path), false);
+    const own = this.filtered(normalize(path), this.info(path));
+    if (own) {
+      const { names, columns } = this.readOwn(normalize(path), () => own.readCompound());
+      if (names.join("\0") !== members.map((m) => m.name).join("\0")) {
+        throw new FileFormatError(`${this.path}: cannot read ${path}: its fields are not the ones HDF5 lists`, { file: this.path });
+      }
+      return { members, columns };
+    }
     let rows: unknown[][];
     try {
       rows = length === 0 ? [] : (new h5wasm.Dataset(this.fileId, normalize(path)).value as unknown as unknown[][]);

@@ -50,6 +50,8 @@ export class FilteredChunks {
   private readonly grid: number[];
   private readonly cache = new Map<number, Uint8Array>();
   private readonly heaps = new Map<number, Map<number, Buffer>>();
+  /** A compound's fields, when every one is a little-endian number or a string; else null. */
+  private readonly fields: Field[] | null;
 
   private constructor(
     private readonly fd: number,
@@ -67,6 +69,7 @@ export class FilteredChunks {
     this.elemSize = this.typeClass === 9 ? 4 + O + 4 : datatype.readUInt32LE(4);
     this.chunkBytes = chunk.reduce((a, b) => a * b, 1) * this.elemSize;
     this.grid = shape.map((s, d) => Math.ceil(s / chunk[d]!));
+    this.fields = this.typeClass === 6 ? compoundFields(datatype) : null;
   }
 
   /** The reader for `datasetPath`, or null when its layout or filters are not ones this module knows. Throws on a malformed index. */
@@ -132,26 +135,52 @@ export class FilteredChunks {
 
   /** Strings [start, start+count) of a 1-D string dataset (fixed or variable length). */
   readStrings(start: number, count: number): string[] {
+    const buf = this.rows(start, count);
+    const out = new Array<string>(count);
+    for (let i = 0; i < count; i++) out[i] = this.stringAt(buf, i * this.elemSize, this.typeClass, this.typeBits, this.elemSize);
+    return out;
+  }
+
+  /**
+   * Every record of a 1-D compound dataset, one array per field in stored order (numbers; bigints for
+   * 64-bit integers; strings, fixed or variable length). Fields of other types throw.
+   */
+  readCompound(): { names: string[]; columns: unknown[][] } {
+    if (!this.fields) throw new Error("its record fields are of types crispyx reads only through HDF5");
+    const n = this.shape[0]!;
+    const buf = this.rows(0, n);
+    const columns = this.fields.map((f) => {
+      const col = new Array<unknown>(n);
+      for (let i = 0; i < n; i++) {
+        const at = i * this.elemSize + f.offset;
+        if (f.cls === 0) {
+          const signed = (f.bits & 0x08) !== 0;
+          if (f.size === 8) col[i] = signed ? buf.readBigInt64LE(at) : buf.readBigUInt64LE(at);
+          else col[i] = signed ? buf.readIntLE(at, f.size) : buf.readUIntLE(at, f.size);
+        } else if (f.cls === 1) col[i] = f.size === 4 ? buf.readFloatLE(at) : buf.readDoubleLE(at);
+        else col[i] = this.stringAt(buf, at, f.cls, f.bits, f.size);
+      }
+      return col;
+    });
+    return { names: this.fields.map((f) => f.name), columns };
+  }
+
+  private rows(start: number, count: number): Buffer {
     const raw = new Uint8Array(count * this.elemSize);
     this.readBytes([start], [count], raw);
-    const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    const out = new Array<string>(count);
+    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  }
+
+  /** The string stored at `at`: a variable-length one through the global heap, or fixed-length bytes. */
+  private stringAt(buf: Buffer, at: number, cls: number, bits: number, size: number): string {
     // ASCII and UTF-8 strings both decode as UTF-8.
-    for (let i = 0; i < count; i++) {
-      const at = i * this.elemSize;
-      if (this.typeClass === 9) {
-        const len = buf.readUInt32LE(at);
-        out[i] = len === 0 ? "" : this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).toString("utf8", 0, len);
-      } else {
-        let end = at + this.elemSize;
-        const nul = buf.indexOf(0, at);
-        if (nul >= 0 && nul < end) end = nul;
-        let s = buf.toString("utf8", at, end);
-        if ((this.typeBits & 0x0f) === 2) s = s.replace(/ +$/, ""); // space-padded
-        out[i] = s;
-      }
+    if (cls === 9) {
+      const len = buf.readUInt32LE(at);
+      return len === 0 ? "" : this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).toString("utf8", 0, len);
     }
-    return out;
+    const nul = buf.subarray(at, at + size).indexOf(0);
+    const s = buf.toString("utf8", at, nul >= 0 ? at + nul : at + size);
+    return (bits & 0x0f) === 2 ? s.replace(/ +$/, "") : s; // space-padded
   }
 
   /** Chunk `c`'s bytes with its filters undone, or null when it was never written. */
@@ -197,6 +226,46 @@ export class FilteredChunks {
     if (!obj) throw new Error(`global heap object ${index} missing at byte ${this.base + addr}`);
     return obj;
   }
+}
+
+interface Field {
+  name: string;
+  offset: number;
+  cls: number;
+  bits: number;
+  size: number;
+}
+
+/**
+ * The fields of a compound datatype message (versions 1–3) whose members are little-endian integers or
+ * floats, fixed-length strings or variable-length strings; null when any is something else.
+ */
+function compoundFields(t: Buffer): Field[] | null {
+  const version = t[0]! >> 4;
+  const n = t[1]! | (t[2]! << 8);
+  const size = t.readUInt32LE(4);
+  const offsetBytes = size < 256 ? 1 : size < 65536 ? 2 : size < 2 ** 24 ? 3 : 4;
+  const out: Field[] = [];
+  let at = 8;
+  for (let i = 0; i < n; i++) {
+    const end = t.indexOf(0, at);
+    if (end < 0) return null;
+    const name = t.toString("utf8", at, end);
+    at = version === 3 ? end + 1 : at + Math.ceil((end - at + 1) / 8) * 8;
+    const offset = version === 3 ? t.readUIntLE(at, offsetBytes) : t.readUInt32LE(at);
+    at += version === 3 ? offsetBytes : 4;
+    if (version === 1) at += 28; // dimensionality, reserved, permutation, reserved, four dimension sizes
+    const cls = t[at]! & 0x0f;
+    const bits = t[at + 1]! | (t[at + 2]! << 8) | (t[at + 3]! << 16);
+    const msize = t.readUInt32LE(at + 4);
+    if (cls === 0 && (bits & 1) === 0 && [1, 2, 4, 8].includes(msize)) at += 12;
+    else if (cls === 1 && (bits & 1) === 0 && (msize === 4 || msize === 8)) at += 20;
+    else if (cls === 3) at += 8;
+    else if (cls === 9 && (bits & 0x0f) === 1 && (t[at + 8]! & 0x0f) === 0 && t.readUInt32LE(at + 12) === 1) at += 8 + 12; // a string of 1-byte characters
+    else return null;
+    out.push({ name, offset, cls, bits, size: cls === 9 ? 0 : msize });
+  }
+  return out;
 }
 
 /** Filter pipeline message, versions 1 and 2; null for another version. */
