@@ -17,6 +17,7 @@ export { replaceElement, deleteElement, removeLeftoverStaging, recoverInterrupte
 export { toElement, type PlainValue } from "./io/anndata/convert.ts";
 export * from "./io/anndata/model.ts";
 export { categoricalValues } from "./io/anndata/encodings/categorical.ts";
+export { writeSettings } from "./io/anndata/settings.ts";
 export { writeAtomically } from "./io/atomic.ts";
 
 // Shared streaming vocabulary

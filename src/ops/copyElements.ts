@@ -40,6 +40,7 @@ export function copyElement(src: H5File, dst: H5File, from: string, to: string, 
   // Data frames and anndata 0.7's categoricals are re-encoded: the latter hold object references into `src`.
   const enc = encodingOf(src, from);
   if (enc?.type === "dataframe") return copyDataFrame(src, from, dst, to);
+  if (enc?.type === "null") return; // None: not written (see writeElem)
   if (enc?.type === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
   // Record arrays (Scanpy's rank_genes_groups tables) may hold variable-length strings, which h5wasm cannot
   // write inside a compound type: decoded and written with fixed-length fields (see recarray.ts).

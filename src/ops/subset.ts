@@ -5,11 +5,12 @@
  *   await writeFilteredSubset("screen.h5ad", { output: "qc.h5ad", cellMask, geneMask,
  *                                              varAssignments: { highly_variable: flags } });
  *
- * As the seed: X is written as CSR (whatever the input's format) with the input's value dtype (float32
- * when nothing is selected); obs categoricals lose the categories no selected cell uses (pandas
- * remove_unused_categories); `varAssignments` columns (one value per selected gene) are added to var,
- * replacing a column of the same name; empty selections give a valid empty file. Beyond the seed,
- * uns is kept and obsm/varm/obsp/varp are restricted to the selection (as anndata's `adata[cells, genes]`).
+ * As the seed: X is written as CSR (whatever the input's format) with the input's value dtype (also when
+ * nothing is selected: the seed's float32 there changed float64 data); `varAssignments` columns (one value
+ * per selected gene) are added to var, replacing a column of the same name; empty selections give a valid
+ * empty file. As anndata's `adata[cells, genes]` (beyond the seed): obs and var categoricals lose the
+ * categories nothing selected uses, and uns['<column>_colors'] the matching colours; uns is kept;
+ * obsm/varm/obsp/varp/layers are restricted to the selection and raw to the selected cells.
  * Memory: one block of rows at a time (CSC input is read in bands, see ./chunks.ts) plus the masks.
  */
 import { InvalidArgumentError } from "../errors.ts";
@@ -18,7 +19,7 @@ import type { NumericDtype } from "../io/h5/types.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";
-import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
+import { DEFAULT_CARRY, filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame, type CarryKey } from "../io/anndata/carryOver.ts";
 import { toLayout } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
@@ -28,6 +29,9 @@ import { ArrayPool } from "../core/arrayPool.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
 
 export type Mask = ArrayLike<boolean | number>;
+
+/** What a subset carries besides X: everything anndata's subset keeps (layers and raw too). */
+const SUBSET_CARRY: CarryKey[] = [...DEFAULT_CARRY, "layers", "raw"];
 
 export interface SubsetOptions extends StreamOptions {
   output: string;
@@ -129,7 +133,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       const open = async (dtype: NumericDtype) => {
         sink = await openXSink(tmp, {
           carryFrom: inputPath,
-          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
+          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget, include: SUBSET_CARRY },
           x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
           background: opts.background,
           xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
@@ -160,7 +164,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
           await yieldToEventLoop();
           throwIfAborted(opts.signal);
         }
-        const { nnz } = await (sink ?? (await open("float32"))).finish();
+        const { nnz } = await (sink ?? (await open(inDtype))).finish();
         return { output: outputPath, nObs: outObs, nVars: outVars, nnz };
       } catch (err) {
         await sink?.abort();

@@ -84,6 +84,8 @@ export function dumpElement(e: Element): unknown {
         values: Array.from({ length: e.length }, (_, i) => Object.fromEntries(e.fields.map((f, k) => [f.name, columns[k]![i]]))),
       };
     }
+    case "null":
+      return { kind: "none" };
     default:
       return dumpColumn(e);
   }

@@ -105,15 +105,20 @@ function takeArray(a: NdArray, sel: Int32Array): NdArray {
   return { ...a, shape: [sel.length, ...a.shape.slice(1)], data: out };
 }
 
-/** Keep only the categories some code uses, in their original order (pandas remove_unused_categories). */
-export function removeUnusedCategories(c: Categorical): Categorical {
-  const nCat = c.categories.shape[0] ?? 0;
-  const used = new Uint8Array(nCat);
+/** Positions of the categories some code uses, in category order. */
+function usedCategories(c: Categorical): Int32Array {
+  const used = new Uint8Array(c.categories.shape[0] ?? 0);
   for (let i = 0; i < c.codes.length; i++) {
     const k = Number(c.codes[i]!);
     if (k >= 0) used[k] = 1;
   }
-  const keep = maskToIndices(used);
+  return maskToIndices(used);
+}
+
+/** Keep only the categories some code uses, in their original order (pandas remove_unused_categories). */
+export function removeUnusedCategories(c: Categorical): Categorical {
+  const nCat = c.categories.shape[0] ?? 0;
+  const keep = usedCategories(c);
   if (keep.length === nCat) return c;
   const newCode = new Int32Array(nCat).fill(-1);
   keep.forEach((k, i) => (newCode[k] = i));
@@ -193,11 +198,27 @@ export function copyDataFrame(src: H5File, srcPath: string, dst: H5File, dstPath
   copyTable(src, srcPath, dst, dstPath, undefined, false);
 }
 
-function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, dropUnused: boolean): void {
+/**
+ * Categories kept per categorical column when unused ones were dropped, keyed by the uns entry that holds
+ * the column's colours (`<column>_colors`, Scanpy's convention), so the colours can follow (see copyUns).
+ */
+export type KeptCategories = Map<string, { nCategories: number; keep: Int32Array }>;
+
+/** `removeUnusedCategories`, noting what was kept in `kept` when categories were dropped. */
+function dropUnused(name: string, c: Column, kept?: KeptCategories): Column {
+  if (c.type !== "categorical") return c;
+  const out = removeUnusedCategories(c);
+  if (kept && out !== c) kept.set(`${name}_colors`, { nCategories: c.categories.shape[0] ?? 0, keep: usedCategories(c) });
+  return out;
+}
+
+function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, drop: boolean, kept?: KeptCategories): void {
   if (isLegacyTable(src, srcPath)) {
     // A pre-0.7 compound table is read whole anyway; it is written back in the current layout.
     const df = readLegacyDataFrame(src, srcPath);
-    writeDataFrame(dst, dstPath, sel ? takeDataFrame(df, sel, dropUnused) : df);
+    const sub = sel ? takeDataFrame(df, sel) : df;
+    if (drop) for (const name of sub.columnOrder) sub.columns[name] = dropUnused(name, sub.columns[name]!, kept);
+    writeDataFrame(dst, dstPath, sub);
     return;
   }
   const name = indexName(src, srcPath);
@@ -211,7 +232,7 @@ function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
   for (const col of order) {
     let c = readColumn(src, srcPath, col);
     if (sel) c = takeColumn(c, sel);
-    if (dropUnused && c.type === "categorical") c = removeUnusedCategories(c);
+    if (drop) c = dropUnused(col, c, kept);
     writeElem(dst, `${dstPath}/${col}`, c);
   }
 }
@@ -424,6 +445,8 @@ function transposeTake(m: NdArray, cols: Int32Array): NdArray {
 function isMatrix(src: H5File, path: string): boolean {
   const enc = encodingOf(src, path)?.type;
   if (enc === "csr_matrix" || enc === "csc_matrix") return true;
+  // anndata < 0.7 sparse matrices: a group tagged h5sparse_format.
+  if (enc === undefined && src.isGroup(path)) return ["csr", "csc"].includes(String(src.attr(path, "h5sparse_format")));
   return src.isDataset(path) && (enc === undefined || enc === "array") && src.info(path).shape.length === 2 && src.info(path).dtype !== "string";
 }
 
@@ -443,15 +466,18 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
   const { cells, genes } = opts;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const has = (p: string) => src.exists(p);
+  // As anndata's subset: unused categories leave obs and var, and their colours in uns follow.
+  const kept: KeptCategories = new Map();
+  const drop = opts.removeUnusedCategories ?? false;
   if (include.has("obs")) {
     if (opts.obs) writeElem(dst, "/obs", opts.obs);
-    else copyTable(src, "/obs", dst, "/obs", cells, opts.removeUnusedCategories ?? false);
+    else copyTable(src, "/obs", dst, "/obs", cells, drop, kept);
   }
   if (include.has("var")) {
     if (opts.var) writeElem(dst, "/var", opts.var);
-    else copyTable(src, "/var", dst, "/var", genes, false);
+    else copyTable(src, "/var", dst, "/var", genes, drop && genes !== undefined, kept);
   }
-  if (include.has("uns") && has("/uns")) copyUnsEntries(src, dst);
+  if (include.has("uns") && has("/uns")) copyUns(src, dst, { kept, cells, budget, adjacencyToObsp: include.has("obsp") });
   const axes: Record<Exclude<CarryKey, "obs" | "var" | "uns" | "raw">, [Int32Array | undefined, Int32Array | undefined]> = {
     obsm: [cells, undefined], varm: [genes, undefined], obsp: [cells, cells], varp: [genes, genes], layers: [cells, genes],
   };
@@ -499,7 +525,7 @@ export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): bo
     writeLegacyMapping(src, p, dst, p);
   } else if (key === "uns" && src.isGroup(p)) {
     emptyDict(dst, p);
-    copyUnsEntries(src, dst);
+    copyUns(src, dst, { adjacencyToObsp: false });
   } else if (key === "raw.X" || key === "raw.var" || key === "raw.varm") {
     if (!dst.exists("/raw")) dst.createGroup("/raw");
     const to = `/raw/${key.slice(4)}`;
@@ -515,10 +541,59 @@ export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): bo
   return true;
 }
 
+interface UnsCopyOptions {
+  /** Categories kept in obs/var: the matching `<column>_colors` arrays keep the same entries. */
+  kept?: KeptCategories;
+  /** Selected cells, for the cell × cell matrices moved to obsp. */
+  cells?: Int32Array;
+  budget?: number;
+  /**
+   * Move uns['neighbors']['distances'/'connectivities'] (cells × cells, where Scanpy < 1.5 kept them) to
+   * obsp, as anndata does when it reads a file: a subset then restricts them like any obsp matrix.
+   */
+  adjacencyToObsp: boolean;
+}
+
+/** NEIGHBORS_ADJACENCY: the uns['neighbors'] entries anndata's reader moves to obsp (`_move_adj_mtx`). */
+const NEIGHBORS_ADJACENCY = ["distances", "connectivities"];
+
 /** uns's entries, without the pre-0.7 categories that now live in obs/var (dst's /uns must exist). */
-function copyUnsEntries(src: H5File, dst: H5File): void {
+function copyUns(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
   const moved = consumedCategoryKeys(src);
-  for (const k of src.keys("/uns")) if (!moved.has(k)) writeElem(dst, `/uns/${k}`, readElem(src, `/uns/${k}`));
+  for (const k of src.keys("/uns")) {
+    if (moved.has(k)) continue;
+    const p = `/uns/${k}`;
+    if (k === "neighbors" && opts.adjacencyToObsp && src.isGroup(p)) {
+      copyNeighbors(src, dst, opts);
+      continue;
+    }
+    let e = readElem(src, p);
+    const kept = opts.kept?.get(k);
+    // anndata subsets a colour list only when it has a colour for every original category.
+    if (kept && e.type === "array" && e.shape.length === 1 && e.shape[0]! >= kept.nCategories) e = takeArray(e, kept.keep);
+    writeElem(dst, p, e);
+  }
+}
+
+function copyNeighbors(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
+  const from = "/uns/neighbors";
+  dst.createGroup(from);
+  copyUnsGroupAttrs(src, dst, from);
+  for (const k of src.keys(from)) {
+    const p = `${from}/${k}`;
+    if (NEIGHBORS_ADJACENCY.includes(k) && isMatrix(src, p)) {
+      if (!dst.exists("/obsp")) emptyDict(dst, "/obsp");
+      if (!src.exists(`/obsp/${k}`) && !dst.exists(`/obsp/${k}`)) copyMatrix(src, p, dst, `/obsp/${k}`, opts.cells, opts.cells, opts.budget);
+      continue;
+    }
+    writeElem(dst, p, readElem(src, p));
+  }
+}
+
+function copyUnsGroupAttrs(src: H5File, dst: H5File, path: string): void {
+  const enc = encodingOf(src, path);
+  dst.setAttr(path, "encoding-type", enc?.type ?? "dict");
+  dst.setAttr(path, "encoding-version", enc?.version || "0.1.0");
 }
 
 /**

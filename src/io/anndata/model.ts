@@ -81,7 +81,12 @@ export interface RecArray {
   fields: RecArrayField[];
 }
 
-export type Element = NdArray | SparseMatrix | Categorical | NullableArray | Scalar | DataFrame | Dict | RecArray;
+/** Python's None (anndata ≥ 0.12's "null" encoding, e.g. an uns entry set to None). */
+export interface Null {
+  type: "null";
+}
+
+export type Element = NdArray | SparseMatrix | Categorical | NullableArray | Scalar | DataFrame | Dict | RecArray | Null;
 
 export type Matrix = NdArray | SparseMatrix;
 
@@ -182,5 +187,6 @@ export function lengthOf(e: Element): number {
     case "scalar": return 1;
     case "dict": return Object.keys(e.items).length;
     case "rec-array": return e.length;
+    case "null": return 0;
   }
 }

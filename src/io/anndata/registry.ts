@@ -39,7 +39,7 @@ export const KNOWN_ENCODINGS: Record<string, string> = {
   "array": "0.2.0", "string-array": "0.2.0", "numeric-scalar": "0.2.0", "string": "0.2.0",
   "csr_matrix": "0.1.0", "csc_matrix": "0.1.0", "categorical": "0.2.0", "dataframe": "0.2.0",
   "nullable-integer": "0.1.0", "nullable-boolean": "0.1.0", "nullable-string-array": "0.1.0",
-  "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0", "rec-array": "0.2.0",
+  "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0", "rec-array": "0.2.0", "null": "0.1.0",
 };
 
 export function unknownEncoding(file: H5File, path: string, enc: EncodingSpec): FileFormatError {
@@ -74,6 +74,8 @@ export function readElem(file: H5File, path: string): Element {
       return readDict(file, path);
     case "rec-array":
       return readRecArray(file, path);
+    case "null":
+      return { type: "null" };
   }
   const nullable = nullableTypeOf(enc.type);
   if (nullable) return readNullable(file, path, nullable);
@@ -137,5 +139,8 @@ export function writeElem(file: H5File, path: string, e: Element): void {
     case "dataframe": return writeDataFrame(file, path, e);
     case "dict": return writeDict(file, path, e);
     case "rec-array": return writeRecArray(file, path, e);
+    // anndata < 0.12 cannot read the "null" encoding, so a None is left out of what crispyx writes
+    // (an uns key whose value is None; it holds no data).
+    case "null": return;
   }
 }

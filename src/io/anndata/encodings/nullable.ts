@@ -1,7 +1,10 @@
 /** pandas nullable arrays: "nullable-integer", "nullable-boolean", "nullable-string-array". */
 import type { H5File } from "../../h5/file.ts";
 import { FileFormatError } from "../../../errors.ts";
-import type { NullableArray } from "../model.ts";
+import { categorical, type NullableArray } from "../model.ts";
+import { writeSettings } from "../settings.ts";
+import { naturalCompare } from "../naturalOrder.ts";
+import { writeCategorical } from "./categorical.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
 const ENCODING: Record<NullableArray["type"], string> = {
@@ -22,6 +25,12 @@ export function readNullable(file: H5File, path: string, type: NullableArray["ty
 export function writeNullable(file: H5File, path: string, a: NullableArray): void {
   if (a.mask.length !== a.values.data.length) {
     throw new FileFormatError(`cannot write ${path}: mask and values differ in length`);
+  }
+  if (a.type === "nullable-string" && !writeSettings.writeNullableStrings) {
+    const values = Array.from(a.values.data as string[], (v, i) => (a.mask[i] ? null : v));
+    const categories = [...new Set(values.filter((v): v is string => v !== null))].sort(naturalCompare);
+    writeCategorical(file, path, categorical(values, { categories }));
+    return;
   }
   file.createGroup(path);
   file.setAttr(path, "encoding-type", ENCODING[a.type]);
