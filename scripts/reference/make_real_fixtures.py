@@ -9,7 +9,8 @@ For each file of test/fixtures/real/manifest.json it writes test/fixtures/real/e
   - X checksums: total, and sum / stored non-zeros of a few rows (what `convert` must keep exactly);
   - normalize_total(target_sum=1e4) + log1p of those rows, in float64 as Scanpy computes it;
   - the `filter --cells` arguments the test uses and the cells / X total they keep;
-  - DE of one group against the manifest's control on the normalised X (float32, as crispyx writes it):
+  - DE of one group against the manifest's control on the normalised X (float32, as crispyx writes it), or on
+    X itself where the manifest says "input": "X" (X is not counts):
     Welch t-test scores (scipy.stats.ttest_ind_from_stats, equal_var=False, as Scanpy) and Wilcoxon
     rank-sum z-scores with tie correction (crispyx's default), for a few genes.
 A file anndata 0.8 cannot read (a nullable-string-array column, anndata >= 0.11) is read with anndata after
@@ -216,7 +217,8 @@ def expectations(entry):
         others = [l for l in counts.index if l != de["control"] and counts[l] >= 2]
         slashed = [l for l in others if "/" in l]
         group = (slashed or sorted(others, key=lambda l: (-counts[l], l)))[0]
-        yf = y.astype(np.float32).astype(np.float64).toarray()  # what DE reads: crispyx's float32 output
+        on_x = de.get("input") == "X"  # DE of X itself (X is not counts), else of the normalised X
+        yf = x64.toarray() if on_x else y.astype(np.float32).astype(np.float64).toarray()  # crispyx's float32 output
         g, c = yf[(col == group).to_numpy()], yf[(col == de["control"]).to_numpy()]
         t = ttest(g, c)
         names = [str(v) for v in a.var_names]
@@ -229,12 +231,12 @@ def expectations(entry):
         xs = x64[members].toarray()
         libs = np.asarray(x64[members].sum(axis=1)).ravel()
         ok = [names[j] in unique and np.isfinite(g[:, j]).all() and np.isfinite(c[:, j]).all()
-              and rank_stable(yf[members, j], xs[:, j], libs) for j in range(m)]
+              and (on_x or rank_stable(yf[members, j], xs[:, j], libs)) for j in range(m)]
         order = [j for j in np.argsort(-np.abs(t), kind="stable") if ok[j]]
         genes = sorted(set(order[:5]) | set(j for j in range(min(m, 3)) if ok[j]))
         w = wilcoxon(g[:, genes], c[:, genes])
         e["de"] = {
-            "column": de["column"], "control": de["control"], "group": group,
+            "column": de["column"], "control": de["control"], "group": group, "input": "X" if on_x else "normalized",
             "n_group": int(len(g)), "n_control": int(len(c)),
             "genes": [names[j] for j in genes], "ttest": [num(t[j]) for j in genes], "wilcoxon": [num(v) for v in w],
         }

@@ -18,7 +18,8 @@ export interface ManifestEntry {
   path: string;
   licence: string;
   covers: string[];
-  de: { column: string; control: string } | null;
+  /** input "X": DE runs on the file itself (X is not counts), else on the normalised copy. */
+  de: { column: string; control: string; input?: "X"; input_reason?: string } | null;
   de_reason?: string;
 }
 
@@ -37,7 +38,7 @@ export interface Expected {
   normalize: null | { target_sum: number; rows: { row: number; sum: Num; first: [number, Num][] }[] };
   filter: null | { cells?: string; cells_from?: string[]; n_obs: number; x_sum: Num };
   de: null | {
-    column: string; control: string; group: string; n_group: number; n_control: number;
+    column: string; control: string; group: string; input: "X" | "normalized"; n_group: number; n_control: number;
     genes: string[]; ttest: Num[]; wilcoxon: Num[];
   };
 }

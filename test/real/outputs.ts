@@ -60,6 +60,18 @@ export function obsColumn(path: string, name: string): { values: (string | null)
   }
 }
 
+/** The length of uns[key] when it is a 1-d array, else null (absent or another kind). */
+export function unsArrayLength(path: string, key: string): number | null {
+  const h = openH5ad(path);
+  try {
+    if (!h.uns.has(key)) return null;
+    const e = h.uns.get(key);
+    return e.type === "array" && e.shape.length === 1 ? e.shape[0]! : null;
+  } finally {
+    h.close();
+  }
+}
+
 export function shapeOf(path: string): [number, number] {
   const h = openH5ad(path);
   try {

@@ -3,8 +3,8 @@
  * info, obs export, normalize, convert, filter, sort, standardize, DE t-test and Wilcoxon — with the
  * values of scripts/reference/make_real_fixtures.py (numpy/scipy/anndata 0.8), DE scores also against scipy
  * on the very file DE read (scripts/reference/de_scores.py), and every output opened
- * in Python anndata (one process per batch; $CRISPYX_PYTHON, and a newer anndata from
- * $CRISPYX_PYTHON_CURRENT when set). Two files at a time. The file × command table goes to
+ * in Python anndata 0.8 and the newest anndata (test/helpers/anndataChecker.ts: referencePythons; one process
+ * per batch). Two files at a time. The file × command table goes to
  * $CRISPYX_REAL_TABLE (default: real-files-table.md in the OS temp dir); $CRISPYX_REAL_ONLY limits the files.
  */
 import { after, before, test } from "node:test";
@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO, tempDir } from "../cli/helpers.ts";
-import { checkH5adMany, findPython, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
+import { checkH5adMany, findPython, referencePythons, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
 import { differs, loadExpected, loadManifest } from "./corpus.ts";
 import { COMMANDS, runFile, TOL, type Check } from "./runFile.ts";
 import { CliChild } from "./cliPool.ts";
@@ -26,21 +26,13 @@ const results = new Map<string, Check[]>();
 const tmp = tempDir("crispyx-real-");
 const CONCURRENCY = 2;
 
-/** anndata's read of each output: null when it opened, else the error. */
-function openAll(paths: string[], python: string | null): Map<string, string | null> {
+/** anndata's read of each output (batches of 80 files, one Python process each): null when it opened, else the error. */
+function openAll(paths: string[], python: string): Map<string, string | null> {
   const seen = new Map<string, string | null>();
   for (let i = 0; i < paths.length; i += 80) {
-    const batch = paths.slice(i, i + 80);
-    const res = python === null ? checkH5adMany(batch) : readWith(python, batch);
-    for (const r of res) seen.set(r.file, r.error ? r.error.split("\n").pop()!.slice(0, 200) : null);
+    for (const r of checkH5adMany(paths.slice(i, i + 80), python)) seen.set(r.file, r.error ? r.error.split("\n").pop()!.slice(0, 200) : null);
   }
   return seen;
-}
-
-function readWith(python: string, paths: string[]): Array<{ file: string; error?: string }> {
-  const r = spawnSync(python, [join(REPO, "scripts", "check_h5ad.py"), "read", ...paths], { encoding: "utf8", maxBuffer: 1 << 30 });
-  const parsed = JSON.parse(r.stdout) as unknown;
-  return Array.isArray(parsed) ? (parsed as Array<{ file: string; error?: string }>) : [{ file: paths[0]!, ...(parsed as { error?: string }) }];
 }
 
 before(async () => {
@@ -57,14 +49,12 @@ before(async () => {
       child.stop();
     }
   }));
-  // Every output opens in anndata 0.8 (and a current anndata when given).
-  const pythons: [string, string | null][] = [];
-  if (findPython()) pythons.push(["anndata " + anndataVersion(findPython()!), null]);
-  const current = process.env.CRISPYX_PYTHON_CURRENT;
-  if (current) pythons.push(["anndata " + anndataVersion(current), current]);
+  // Every output opens in anndata 0.8 and in the newest anndata (test/helpers/anndataChecker.ts finds them).
+  const pythons = referencePythons();
   const outputs = [...results.values()].flatMap((cs) => cs.flatMap((c) => c.outputs));
-  for (const [label, py] of pythons) {
-    const opened = openAll(outputs, py);
+  for (const { python, anndataVersion } of pythons) {
+    const label = `anndata ${anndataVersion}`;
+    const opened = openAll(outputs, python);
     for (const checks of results.values()) {
       for (const c of checks) {
         const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, err]) => err !== null && err !== undefined);
@@ -102,11 +92,6 @@ function liveDe(python: string): void {
   }
 }
 
-function anndataVersion(python: string): string {
-  const r = spawnSync(python, ["-c", "import anndata; print(anndata.__version__)"], { encoding: "utf8" });
-  return r.stdout.trim() || "?";
-}
-
 function writeTable(): void {
   const cell = (c: Check | undefined) => (!c ? "—" : c.status === "pass" ? (c.reason ? "pass*" : "pass") : c.status === "skip" ? "skip" : "FAIL");
   const lines = [`| file | ${COMMANDS.join(" | ")} |`, `|---|${COMMANDS.map(() => "---").join("|")}|`];
@@ -129,7 +114,7 @@ function writeTable(): void {
       }
     }
   }
-  lines.push("", `${pass} passed, ${failN} failed, ${skipN} skipped (pass* = a file without X refused in one line); DE scores cross-checked with scipy on the same file: ${liveChecked} runs`, "", "Failures by cause:");
+  lines.push("", `${pass} passed, ${failN} failed, ${skipN} skipped (pass* = a file without X refused in one line); outputs opened in ${referencePythons().map((p) => "anndata " + p.anndataVersion).join(" and ") || "no anndata"}; DE scores cross-checked with scipy on the same file: ${liveChecked} runs`, "", "Failures by cause:");
   for (const [k, files] of [...causes.entries()].sort((a, b) => b[1].length - a[1].length)) lines.push(`- ${k} — ${files.join(", ")}`);
   const table = lines.join("\n") + "\n";
   const path = process.env.CRISPYX_REAL_TABLE ?? join(tmpdir(), "real-files-table.md");

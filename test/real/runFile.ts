@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliResult } from "../cli/helpers.ts";
 import { CORPUS, crashSign, differs, firstLine, parseCsv, type Expected, type ManifestEntry } from "./corpus.ts";
-import { obsColumn, shapeOf, summarizeX } from "./outputs.ts";
+import { obsColumn, shapeOf, summarizeX, unsArrayLength } from "./outputs.ts";
 
 export const COMMANDS = ["info", "obs-export", "normalize", "convert", "filter", "sort", "standardize", "de-ttest", "de-wilcoxon"] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -165,6 +165,8 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
       const used = new Set(c.values.filter((v): v is string => v !== null));
       const unused = (c.categories ?? []).filter((k) => !used.has(k));
       if (unused.length) fail(`obs '${exp.de.column}' keeps unused categories ${JSON.stringify(unused.slice(0, 3))} (anndata's subset drops them)`);
+      const colours = unsArrayLength(filt, `${exp.de.column}_colors`);
+      if (colours !== null && colours !== c.categories!.length) fail(`uns['${exp.de.column}_colors'] has ${colours} colours for ${c.categories!.length} categories`);
     }
   });
 
@@ -199,7 +201,8 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
     if (nCtl !== de.n_control) fail(`${nCtl} cells labelled 'control', expected ${de.n_control}`);
   });
 
-  if (!normalized && !existsSync(norm)) {
+  const deInput = de.input === "X" ? input : norm;
+  if (deInput === norm && !normalized && !existsSync(norm)) {
     // DE reads the normalised file; a normalize that only missed a value still gives DE its input.
     checks.push({ command: "de-ttest", status: "fail", reason: "blocked: normalize wrote no output", outputs: [] });
     checks.push({ command: "de-wilcoxon", status: "fail", reason: "blocked: normalize wrote no output", outputs: [] });
@@ -208,8 +211,8 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
   const deT = out("de_t.h5ad");
   let job = undefined as DeJob | undefined; // set inside the steps
   await step("de-ttest", [deT], async () => {
-    await run(["de", norm, ...pc, "-o", deT]);
-    job = { file: norm, column: de.column, control: de.control, group: de.group, genes: de.genes, method: "t-test", scores: [] };
+    await run(["de", deInput, ...pc, "-o", deT]);
+    job = { file: deInput, column: de.column, control: de.control, group: de.group, genes: de.genes, method: "t-test", scores: [] };
     compareScores(out("de_t.csv"), de.ttest, job);
   });
   if (job) checks.at(-1)!.deJob = job;
@@ -218,7 +221,7 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
   const normCsc = out("norm_csc.h5ad");
   const deW = out("de_w.h5ad");
   await step("de-wilcoxon", [normCsc, deW], async () => {
-    await run(["convert", norm, "--to", "csc", "-o", normCsc]);
+    await run(["convert", deInput, "--to", "csc", "-o", normCsc]);
     await run(["de", normCsc, "--method", "wilcoxon", ...pc, "-o", deW]);
     job = { file: normCsc, column: de.column, control: de.control, group: de.group, genes: de.genes, method: "wilcoxon", scores: [] };
     compareScores(out("de_w.csv"), de.wilcoxon, job);
