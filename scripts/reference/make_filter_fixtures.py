@@ -22,6 +22,7 @@ Files (60 cells x 40 genes, integer counts as float32, obs 'perturbation' catego
   arrays), numeric datasets LZF; lzf_v4index_strings_csr: the same with the string datasets LZF too.
 - unknown_filter_csr: the same with filter id 32999 (registered by no one) and the bytes left raw, for the
   "filter not available" error.
+- lzf_corrupt_csr: lzf_csr with the second half of X/data's chunk overwritten with 0xff (h5py cannot read it).
 (Debian has no plain bitshuffle plugin either: bitshuffle is covered inside blosc_zstd_csr.)
 """
 import json
@@ -157,25 +158,33 @@ def main():
     refilter(p("plain_csr"), p("lzf_v4index_csr"), libver="latest", compression="lzf")
     refilter(p("plain_csr"), p("lzf_v4index_strings_csr"), strings=True, libver="latest", compression="lzf")
     direct_chunks(p("plain_csr"), p("unknown_filter_csr"), 32999, lambda b: b)
+    # lzf_corrupt_csr: X/data's LZF chunk overwritten from its middle on (a back reference before the start).
+    shutil.copy(p("lzf_csr"), p("lzf_corrupt_csr"))
+    with h5py.File(p("lzf_corrupt_csr"), "r") as f:
+        info = f["X/data"].id.get_chunk_info(0)
+    with open(p("lzf_corrupt_csr"), "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(b"\xff" * (info.size - info.size // 2))
 
     # zstd_csr: Debian's HDF5 cannot read it back, so check its chunks decode to plain_csr's arrays here.
     with h5py.File(p("plain_csr"), "r") as fp, h5py.File(p("zstd_csr"), "r") as fz:
         for name in ("data", "indices", "indptr"):
             mask, chunk = fz["X"][name].id.read_direct_chunk((0,))
             assert mask == 0 and zstandard.ZstdDecompressor().decompress(chunk) == fp["X"][name][()].tobytes()
-    with h5py.File(p("unknown_filter_csr"), "r") as f:
-        try:
-            f["X/data"][()]
-            raise AssertionError("filter 32999 reads")
-        except OSError:
-            pass
+    for name in ("unknown_filter_csr", "lzf_corrupt_csr"):
+        with h5py.File(p(name), "r") as f:
+            try:
+                f["X/data"][()]
+                raise AssertionError(f"{name}: X/data reads")
+            except OSError:
+                pass
 
     # Every file holds the same values (Python reads each and they must agree); expected.json keeps them once.
     values = None
     files = {}
-    for fn in sorted(os.listdir(OUT)):
+    for fn in sorted(f for f in os.listdir(OUT) if f.endswith(".h5ad")):
         name = fn[: -len(".h5ad")]
-        if name in ("unknown_filter_csr", "lzf_v4index_strings_csr"):
+        if name in ("unknown_filter_csr", "lzf_v4index_strings_csr", "lzf_corrupt_csr"):
             continue  # crispyx refuses them (tested); anndata reads lzf_v4index_strings_csr
         e = expected_of(p("plain_csr" if name == "zstd_csr" else name))
         files[name] = {"filters": e.pop("filters")}

@@ -157,7 +157,7 @@ test("normalize of an LZF file equals normalize of the same uncompressed file, v
   }
 });
 
-test("a filter nothing here decodes: one line naming the file, dataset and filter; exit 1; no abort", async () => {
+test("a filter nothing here decodes, or a corrupt LZF chunk: one line naming the file, dataset and problem; exit 1; no abort", async () => {
   const file = fixture("unknown_filter_csr");
   const h = openH5ad(file);
   try {
@@ -174,6 +174,7 @@ test("a filter nothing here decodes: one line naming the file, dataset and filte
     for (const [src, want] of [
       [file, /unknown_filter_csr\.h5ad: \/X\/\w+ is compressed with HDF5 filter of unknown name \(id 32999\)/],
       [fixture("lzf_v4index_strings_csr"), /lzf_v4index_strings_csr\.h5ad: \/obs\/_index is LZF-compressed \(HDF5 filter 32000\) in a layout crispyx cannot decode/],
+      [fixture("lzf_corrupt_csr"), /lzf_corrupt_csr\.h5ad: cannot read \/X\/data: corrupt LZF data/],
     ] as const) {
       const r = await crispyx(["normalize", src, "-o", join(tmp.path, "out.h5ad")]);
       assert.equal(r.code, 1, r.stderr);
