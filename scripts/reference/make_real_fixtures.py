@@ -4,7 +4,7 @@
 Run with Debian's Python (anndata 0.8.0, h5py 3.7, numpy, scipy, pandas 1.5):
     /usr/bin/python3 scripts/reference/make_real_fixtures.py [NAME ...]
 For each file of test/fixtures/real/manifest.json it writes test/fixtures/real/expected/<name>.json:
-  - shape, obs/var names (head), obs column kinds, the decoded categories of each categorical column and
+  - shape, obs/var names (head), raw, layers and obsm keys, obs column kinds, the decoded categories of each categorical column and
     the first labels of each (what `info --json` and `obs export` must show);
   - X checksums: total, and sum / stored non-zeros of a few rows (what `convert` must keep exactly);
   - normalize_total(target_sum=1e4) + log1p of those rows, in float64 as Scanpy computes it;
@@ -190,7 +190,10 @@ def expectations(entry):
         "name": entry["name"], "read_by": read_by, "n_obs": n, "n_vars": m,
         "obs_names_head": [str(x) for x in a.obs_names[:5]], "var_names_head": [str(x) for x in a.var_names[:5]],
         "obs_columns": obs_kinds, "var_columns": [str(c) for c in a.var.columns],
-        "categories": cats, "obs_head": head, "x": None, "normalize": None, "filter": None, "de": None,
+        "categories": cats, "obs_head": head,
+        "raw": None if a.raw is None else {"n_vars": int(a.raw.n_vars)},
+        "layers": sorted(str(k) for k in a.layers.keys()), "obsm": sorted(str(k) for k in a.obsm.keys()),
+        "x": None, "normalize": None, "filter": None, "de": None,
     }
     if a.X is None:
         return e

@@ -34,6 +34,9 @@ export interface Expected {
   var_columns: string[];
   categories: Record<string, (string | null)[]>;
   obs_head: Record<string, (string | null)[]>;
+  raw: null | { n_vars: number };
+  layers: string[];
+  obsm: string[];
   x: null | { dtype: string; format: string; sum: Num; rows: { row: number; sum: Num; nnz: number }[] };
   normalize: null | { target_sum: number; rows: { row: number; sum: Num; first: [number, Num][] }[] };
   filter: null | { cells?: string; cells_from?: string[]; n_obs: number; x_sum: Num };

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO, tempDir } from "../cli/helpers.ts";
 import { checkH5adMany, findPython, referencePythons, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
-import { differs, loadExpected, loadManifest } from "./corpus.ts";
+import { differs, loadExpected, loadManifest, type Expected } from "./corpus.ts";
 import { COMMANDS, runFile, TOL, type Check } from "./runFile.ts";
 import { CliChild } from "./cliPool.ts";
 
@@ -26,13 +26,30 @@ const results = new Map<string, Check[]>();
 const tmp = tempDir("crispyx-real-");
 const CONCURRENCY = 2;
 
-/** anndata's read of each output (batches of 80 files, one Python process each): null when it opened, else the error. */
-function openAll(paths: string[], python: string): Map<string, string | null> {
-  const seen = new Map<string, string | null>();
+interface Opened { error: string | null; summary?: { layers?: Record<string, unknown>; raw?: { shape: number[] } | null } }
+
+/** anndata's read of each output (batches of 80 files, one Python process each): its summary, or the error. */
+function openAll(paths: string[], python: string): Map<string, Opened> {
+  const seen = new Map<string, Opened>();
   for (let i = 0; i < paths.length; i += 80) {
-    for (const r of checkH5adMany(paths.slice(i, i + 80), python)) seen.set(r.file, r.error ? r.error.split("\n").pop()!.slice(0, 200) : null);
+    for (const r of checkH5adMany(paths.slice(i, i + 80), python)) {
+      seen.set(r.file, r.error ? { error: r.error.split("\n").pop()!.slice(0, 200) } : { error: null, summary: r.result });
+    }
   }
   return seen;
+}
+
+/** Commands whose help promises to carry layers and raw (convert, sort) or that must (filter, standardize: issue 18). */
+const CARRY = new Set(["convert", "filter", "sort", "standardize"]);
+
+/** What an output lost: layers or raw that the input had, as anndata reads them. */
+function lost(exp: Expected, o: Opened): string | null {
+  if (!o.summary) return null;
+  const layers = Object.keys(o.summary.layers ?? {}).sort();
+  const missing = exp.layers.filter((k) => !layers.includes(k));
+  if (missing.length) return `layers ${JSON.stringify(missing)} dropped`;
+  if (exp.raw && !o.summary.raw) return "raw dropped";
+  return null;
 }
 
 before(async () => {
@@ -55,12 +72,18 @@ before(async () => {
   for (const { python, anndataVersion } of pythons) {
     const label = `anndata ${anndataVersion}`;
     const opened = openAll(outputs, python);
-    for (const checks of results.values()) {
+    for (const [name, checks] of results) {
+      const exp = loadExpected(name);
       for (const c of checks) {
-        const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, err]) => err !== null && err !== undefined);
-        if (bad && c.status !== "fail") {
+        if (c.status === "fail") continue;
+        const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, o]) => o?.error);
+        const drop = CARRY.has(c.command) && c.outputs[0] && opened.get(c.outputs[0]) ? lost(exp, opened.get(c.outputs[0])!) : null;
+        if (bad) {
           c.status = "fail";
-          c.reason = `${label} cannot read ${bad[0].split("/").pop()}: ${bad[1]}`;
+          c.reason = `${label} cannot read ${bad[0].split("/").pop()}: ${bad[1]!.error}`;
+        } else if (drop) {
+          c.status = "fail";
+          c.reason = `${drop} (as ${label} reads ${c.outputs[0]!.split("/").pop()})`;
         }
       }
     }

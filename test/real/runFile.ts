@@ -89,8 +89,15 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
 
   await step("info", [], async () => {
     const r = await run(["info", "--json", input]);
-    const info = JSON.parse(r.stdout) as { n_obs: number; n_vars: number; obs: { name: string; dtype: string; n_categories?: number }[] };
+    const info = JSON.parse(r.stdout) as {
+      n_obs: number; n_vars: number; obs: { name: string; dtype: string; n_categories?: number }[];
+      raw?: { n_vars: number } | null; layers?: Record<string, unknown>; obsm?: Record<string, unknown>;
+    };
     if (info.n_obs !== exp.n_obs || info.n_vars !== exp.n_vars) fail(`shape ${info.n_obs} × ${info.n_vars}, expected ${exp.n_obs} × ${exp.n_vars}`);
+    if ((info.raw?.n_vars ?? null) !== (exp.raw?.n_vars ?? null)) fail(`raw ${JSON.stringify(info.raw ?? null)}, expected ${JSON.stringify(exp.raw)}`);
+    const keys = (m?: Record<string, unknown>) => JSON.stringify(Object.keys(m ?? {}).sort());
+    if (keys(info.layers) !== JSON.stringify(exp.layers)) fail(`layers ${keys(info.layers)}, expected ${JSON.stringify(exp.layers)}`);
+    if (keys(info.obsm) !== JSON.stringify(exp.obsm)) fail(`obsm ${keys(info.obsm)}, expected ${JSON.stringify(exp.obsm)}`);
     const cols = new Map(info.obs.map((c) => [c.name, c]));
     for (const [name, kind] of Object.entries(exp.obs_columns)) {
       const c = cols.get(name);
