@@ -120,3 +120,25 @@ test("float32 kernel: the integer-row table path gives bit-identical values to t
     assert.deepEqual(Array.from(actual), Array.from(expected), `normalize=${normalize} log1p=${log1p} target=${target}`);
   }
 });
+
+test("non-integer float32 counts: library sizes summed in float64, within 2e-7 of the float64 formula (Scanpy)", () => {
+  // One long row of small non-integer values after a large one: each float32 addition then rounds the
+  // same way and a float32 running sum drifts far beyond 1e-7 relative.
+  const n = 50000;
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+  const data = Float32Array.from({ length: n }, (_, k) => Math.fround(k === 0 ? 1e4 : 0.01 + rand() * 0.04));
+  const block = { type: "csr" as const, shape: [1, n] as [number, number], data, indices: Int32Array.from({ length: n }, (_, j) => j), indptr: Int32Array.of(0, n) };
+  let lib = 0;
+  for (const v of data) lib += v;
+  const out = normalizeLog1pBlock(block, true, true, 1e4);
+  let worst = 0;
+  for (let k = 0; k < n; k++) {
+    const ref = Math.log1p((data[k]! * 1e4) / lib);
+    worst = Math.max(worst, Math.abs(out[k]! - ref) / ref);
+  }
+  assert.ok(worst < 2e-7, `largest relative difference ${worst}`);
+  let f32 = 0;
+  for (const v of data) f32 = Math.fround(f32 + v);
+  assert.ok(Math.abs(f32 - lib) / lib > 1e-6, `the float32 running sum would have drifted (${Math.abs(f32 - lib) / lib}): the case is a real test`);
+});
