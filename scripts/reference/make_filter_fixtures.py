@@ -12,6 +12,8 @@ Files (60 cells x 40 genes, integer counts as float32, obs 'perturbation' catego
 - lzf_csr, lzf_dense: anndata 0.8 write_h5ad(compression="lzf") - every array anndata writes is LZF (filter 32000).
 - gzip_csr: anndata 0.8 write_h5ad(compression="gzip").
 - lzf_recarray_csr: lzf_csr with uns['rec'], a record array with a variable-length string field (LZF too).
+- lzf_shuffle_tiles_dense: plain_dense with numeric datasets LZF + shuffle, X in 7 x 6 chunks (partial ones at
+  both edges).
 - gzip_shuffle_fletcher32_csr: plain_csr with every non-scalar numeric dataset rewritten gzip(4) + shuffle + fletcher32.
 - szip_csr: X's datasets with szip (filter 4, HDF5's own; h5wasm has it built in).
 - blosc_lz4_csr, blosc_zstd_csr (bitshuffle), lz4_csr, bzip2_csr: hdf5plugin's filters (32001, 32004, 307) with
@@ -69,7 +71,7 @@ REC = np.rec.fromarrays(
 )
 
 
-def refilter(src, dst, strings=False, only="", libver=None, **kwargs):
+def refilter(src, dst, strings=False, only="", libver=None, x_chunks=True, **kwargs):
     """Copy src to dst, rewriting every non-scalar numeric dataset (and string one if `strings`) whose path
     starts with `only` with h5py's filter kwargs."""
     with h5py.File(src, "r") as fi, h5py.File(dst, "w", libver=libver) as fo:
@@ -85,7 +87,7 @@ def refilter(src, dst, strings=False, only="", libver=None, **kwargs):
             if obj.shape == () or obj.size == 0 or (obj.dtype.kind not in "iuf" and not strings) or not name.startswith(only):
                 d = fo.create_dataset(name, data=obj[()], dtype=obj.dtype)
             else:
-                d = fo.create_dataset(name, data=obj[()], dtype=obj.dtype, chunks=True, **kwargs)
+                d = fo.create_dataset(name, data=obj[()], dtype=obj.dtype, chunks=x_chunks if name == "X" else True, **kwargs)
             for k, v in obj.attrs.items():
                 d.attrs[k] = v
 
@@ -148,6 +150,7 @@ def main():
     a.uns["rec"] = REC
     a.write_h5ad(p("lzf_recarray_csr"), compression="lzf")
     refilter(p("plain_csr"), p("gzip_shuffle_fletcher32_csr"), compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
+    refilter(p("plain_dense"), p("lzf_shuffle_tiles_dense"), x_chunks=(7, 6), compression="lzf", shuffle=True)
     refilter(p("plain_csr"), p("szip_csr"), only="X/", compression="szip")  # szip refuses int8 and tiny datasets
     refilter(p("plain_csr"), p("blosc_lz4_csr"), **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
     refilter(p("plain_csr"), p("blosc_zstd_csr"), **hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))

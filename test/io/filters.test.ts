@@ -105,6 +105,7 @@ test("an LZF record array with a variable-length string field (uns) reads as ann
 test("LZF datasets are read by our reader, never by the direct path; other filters by HDF5", () => {
   const cases: [string, string, boolean][] = [
     ["lzf_csr", "/X/data", true], ["lzf_csr", "/obs/_index", true], ["lzf_dense", "/X", true],
+    ["lzf_shuffle_tiles_dense", "/X", true],
     ["lzf_v4index_csr", "/X/data", false], // a chunk index our reader does not walk: the plugin, numbers only
     ["gzip_csr", "/X/data", false], ["blosc_lz4_csr", "/X/indices", false], ["plain_csr", "/X/data", false],
   ];
