@@ -14,6 +14,8 @@ Files (60 cells x 40 genes, integer counts as float32, obs 'perturbation' catego
 - lzf_recarray_csr: lzf_csr with uns['rec'], a record array with a variable-length string field (LZF too).
 - lzf_shuffle_tiles_dense: plain_dense with numeric datasets LZF + shuffle, X in 7 x 6 chunks (partial ones at
   both edges).
+- lzf_fletcher32_csr: plain_csr with numeric datasets LZF + fletcher32; lzf_fletcher32_bad_csr: one byte of
+  X/data's data changed (the chunk still decodes; its checksum does not match).
 - gzip_shuffle_fletcher32_csr: plain_csr with every non-scalar numeric dataset rewritten gzip(4) + shuffle + fletcher32.
 - szip_csr: X's datasets with szip (filter 4, HDF5's own; h5wasm has it built in).
 - blosc_lz4_csr, blosc_zstd_csr (bitshuffle), lz4_csr, bzip2_csr: hdf5plugin's filters (32001, 32004, 307) with
@@ -151,6 +153,17 @@ def main():
     a.write_h5ad(p("lzf_recarray_csr"), compression="lzf")
     refilter(p("plain_csr"), p("gzip_shuffle_fletcher32_csr"), compression="gzip", compression_opts=4, shuffle=True, fletcher32=True)
     refilter(p("plain_dense"), p("lzf_shuffle_tiles_dense"), x_chunks=(7, 6), compression="lzf", shuffle=True)
+    refilter(p("plain_csr"), p("lzf_fletcher32_csr"), compression="lzf", fletcher32=True)
+    # lzf_fletcher32_bad_csr: one literal byte of X/data's chunk changed - valid LZF, a wrong checksum.
+    shutil.copy(p("lzf_fletcher32_csr"), p("lzf_fletcher32_bad_csr"))
+    with h5py.File(p("lzf_fletcher32_bad_csr"), "r") as f:
+        info = f["X/data"].id.get_chunk_info(0)
+    with open(p("lzf_fletcher32_bad_csr"), "r+b") as fh:
+        fh.seek(info.byte_offset)
+        head = fh.read(2)
+        assert head[0] < 32, "the chunk starts with a literal run"
+        fh.seek(info.byte_offset + 1)
+        fh.write(bytes([head[1] ^ 0x01]))
     refilter(p("plain_csr"), p("szip_csr"), only="X/", compression="szip")  # szip refuses int8 and tiny datasets
     refilter(p("plain_csr"), p("blosc_lz4_csr"), **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
     refilter(p("plain_csr"), p("blosc_zstd_csr"), **hdf5plugin.Blosc(cname="zstd", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
@@ -174,7 +187,7 @@ def main():
         for name in ("data", "indices", "indptr"):
             mask, chunk = fz["X"][name].id.read_direct_chunk((0,))
             assert mask == 0 and zstandard.ZstdDecompressor().decompress(chunk) == fp["X"][name][()].tobytes()
-    for name in ("unknown_filter_csr", "lzf_corrupt_csr"):
+    for name in ("unknown_filter_csr", "lzf_corrupt_csr", "lzf_fletcher32_bad_csr"):
         with h5py.File(p(name), "r") as f:
             try:
                 f["X/data"][()]
@@ -187,7 +200,7 @@ def main():
     files = {}
     for fn in sorted(f for f in os.listdir(OUT) if f.endswith(".h5ad")):
         name = fn[: -len(".h5ad")]
-        if name in ("unknown_filter_csr", "lzf_v4index_strings_csr", "lzf_corrupt_csr"):
+        if name in ("unknown_filter_csr", "lzf_v4index_strings_csr", "lzf_corrupt_csr", "lzf_fletcher32_bad_csr"):
             continue  # crispyx refuses them (tested); anndata reads lzf_v4index_strings_csr
         e = expected_of(p("plain_csr" if name == "zstd_csr" else name))
         files[name] = {"filters": e.pop("filters")}

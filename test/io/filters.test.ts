@@ -10,6 +10,7 @@ import { openH5ad, iterMatrixChunks, categoricalValues, normalizeTotalLog1p } fr
 import { H5File } from "../../src/io/h5/file.ts";
 import { FileFormatError } from "../../src/errors.ts";
 import { lzfDecompress } from "../../src/io/h5/lzf.ts";
+import { fletcher32 } from "../../src/io/h5/filteredChunks.ts";
 import { crispyx, tempDir, REPO } from "../cli/helpers.ts";
 
 const DIR = join(REPO, "test", "fixtures", "h5ad-filters");
@@ -105,7 +106,7 @@ test("an LZF record array with a variable-length string field (uns) reads as ann
 test("LZF datasets are read by our reader, never by the direct path; other filters by HDF5", () => {
   const cases: [string, string, boolean][] = [
     ["lzf_csr", "/X/data", true], ["lzf_csr", "/obs/_index", true], ["lzf_dense", "/X", true],
-    ["lzf_shuffle_tiles_dense", "/X", true],
+    ["lzf_shuffle_tiles_dense", "/X", true], ["lzf_fletcher32_csr", "/X/indices", true],
     ["lzf_v4index_csr", "/X/data", false], // a chunk index our reader does not walk: the plugin, numbers only
     ["gzip_csr", "/X/data", false], ["blosc_lz4_csr", "/X/indices", false], ["plain_csr", "/X/data", false],
   ];
@@ -176,6 +177,7 @@ test("a filter nothing here decodes, or a corrupt LZF chunk: one line naming the
       [file, /unknown_filter_csr\.h5ad: \/X\/\w+ is compressed with HDF5 filter of unknown name \(id 32999\)/],
       [fixture("lzf_v4index_strings_csr"), /lzf_v4index_strings_csr\.h5ad: \/obs\/_index is LZF-compressed \(HDF5 filter 32000\) in a layout crispyx cannot decode/],
       [fixture("lzf_corrupt_csr"), /lzf_corrupt_csr\.h5ad: cannot read \/X\/data: corrupt LZF data/],
+      [fixture("lzf_fletcher32_bad_csr"), /lzf_fletcher32_bad_csr\.h5ad: cannot read \/X\/data: a chunk fails its fletcher32 checksum/],
     ] as const) {
       const r = await crispyx(["normalize", src, "-o", join(tmp.path, "out.h5ad")]);
       assert.equal(r.code, 1, r.stderr);
@@ -198,4 +200,11 @@ test("lzfDecompress: literal runs, overlapping back references, a short buffer a
   assert.equal(lzfDecompress(input, new Uint8Array(5)), -1);
   assert.throws(() => lzfDecompress(Uint8Array.of(5, 1, 2), new Uint8Array(10)), /corrupt LZF/);
   assert.throws(() => lzfDecompress(Uint8Array.of(0, 1, 0x20, 9), new Uint8Array(10)), /corrupt LZF/);
+});
+
+test("fletcher32 is HDF5's (H5_checksum_fletcher32 values for short inputs, odd lengths included)", () => {
+  // Worked by hand from HDF5's definition: 16-bit big-endian words; sum1 += word, sum2 += sum1.
+  assert.equal(fletcher32(Uint8Array.of()), 0);
+  assert.equal(fletcher32(Uint8Array.of(0x01, 0x02)), ((0x0102 << 16) | 0x0102) >>> 0);
+  assert.equal(fletcher32(Uint8Array.of(0x01, 0x02, 0x03)), (((0x0102 + 0x0402) << 16) | 0x0402) >>> 0);
 });

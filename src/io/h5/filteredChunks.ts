@@ -310,10 +310,16 @@ function undo(f: PipelineFilter, buf: Uint8Array, chunkBytes: number): Uint8Arra
     }
     case FILTER_DEFLATE:
       return inflateSync(buf);
-    case FILTER_FLETCHER32:
-      // Checksum of the chunk's other bytes; HDF5's own reads verify it, this path only strips it.
+    case FILTER_FLETCHER32: {
+      // A checksum of the chunk's other bytes, stored after them little-endian (HDF5 also accepts it
+      // byte-swapped, as files from before 1.6.3 have it).
       if (buf.length < 4) throw new Error("chunk shorter than its fletcher32 checksum");
-      return buf.subarray(0, buf.length - 4);
+      const body = buf.subarray(0, buf.length - 4);
+      const stored = Buffer.from(buf.buffer, buf.byteOffset + body.length, 4);
+      const sum = fletcher32(body);
+      if (stored.readUInt32LE(0) !== sum && stored.readUInt32BE(0) !== sum) throw new Error("a chunk fails its fletcher32 checksum (corrupt data)");
+      return body;
+    }
     case FILTER_SHUFFLE: {
       const es = f.cd[0] ?? 1;
       if (es <= 1) return buf;
@@ -329,6 +335,32 @@ function undo(f: PipelineFilter, buf: Uint8Array, chunkBytes: number): Uint8Arra
     default:
       throw new Error(`filter ${f.id} is not one this reader undoes`);
   }
+}
+
+/** HDF5's Fletcher-32 checksum (H5_checksum_fletcher32): 16-bit big-endian words, sums folded every 360 words. */
+export function fletcher32(d: Uint8Array): number {
+  let sum1 = 0;
+  let sum2 = 0;
+  let i = 0;
+  for (let words = d.length >> 1; words > 0;) {
+    let t = Math.min(words, 360);
+    words -= t;
+    for (; t > 0; t--, i += 2) {
+      sum1 += (d[i]! << 8) | d[i + 1]!;
+      sum2 += sum1;
+    }
+    sum1 = (sum1 & 0xffff) + (sum1 >>> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >>> 16);
+  }
+  if (d.length & 1) {
+    sum1 += d[i]! << 8;
+    sum2 += sum1;
+    sum1 = (sum1 & 0xffff) + (sum1 >>> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >>> 16);
+  }
+  sum1 = (sum1 & 0xffff) + (sum1 >>> 16);
+  sum2 = (sum2 & 0xffff) + (sum2 >>> 16);
+  return ((sum2 << 16) | sum1) >>> 0;
 }
 
 /** Record every chunk under the v1 B-tree node at `addr` by its linear index in the chunk grid. */
