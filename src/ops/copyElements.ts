@@ -106,6 +106,11 @@ function copyDataset(src: H5File, dst: H5File, from: string, to: string, opts: C
 export function copyRootExcept(src: H5File, dst: H5File, skip: Iterable<string>, opts: CopyOptions = {}): void {
   const skipped = new Set(skip);
   copyAttrs(src, dst, "/", "/");
+  // Files of anndata < 0.8 have no root attributes; the copy is in the current layout, so it says so.
+  if (!src.hasAttr("/", "encoding-type")) {
+    dst.setAttr("/", "encoding-type", "anndata");
+    dst.setAttr("/", "encoding-version", "0.1.0");
+  }
   for (const key of src.keys("/")) {
     if (skipped.has(key)) continue;
     // A pre-0.7 file's obs/var/obsm/uns/raw.* are written in the current layout.

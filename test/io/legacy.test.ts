@@ -224,3 +224,27 @@ test("legacy_dense: sort/standardize refuse a pre-0.7 file before any work, nami
     return true;
   });
 });
+
+test("legacy_sparse: convert to the format X already has writes a current-layout copy (anndata reads it without warnings)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "crispyx-legacy-same-"));
+  const out = join(dir, "modern.h5ad");
+  const r = await convertToCsr(join(DIR, "legacy_sparse.h5ad"), { output: out });
+  assert.equal(r.path, out);
+  const f = H5File.open(out);
+  try {
+    assert.equal(f.attr("/", "encoding-type"), "anndata");
+    assert.equal(f.attr("/X", "encoding-type"), "csr_matrix");
+    assert.equal(f.attr("/obs", "encoding-type"), "dataframe");
+  } finally {
+    f.close();
+  }
+  assert.deepEqual(plain(canonicalDump(readH5ad(out))).X, plain(canonicalDump(readH5ad(join(DIR, "legacy_sparse.h5ad")))).X);
+  const py = findPython();
+  if (py) {
+    const { spawnSync } = await import("node:child_process");
+    const res = spawnSync(py, ["-W", "error", "-c", "import sys, anndata; anndata.read_h5ad(sys.argv[1])", out], { encoding: "utf8" });
+    assert.equal(res.status, 0, res.stderr);
+  }
+  // Without an output the input itself is the answer, as the seed does.
+  assert.equal((await convertToCsr(join(DIR, "legacy_sparse.h5ad"))).path, join(DIR, "legacy_sparse.h5ad"));
+});

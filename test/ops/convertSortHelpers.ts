@@ -5,7 +5,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { toLayout } from "../../src/core/sparse.ts";
-import type { Matrix, NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
+import { categorical, type Column, type DataFrame, type Matrix, type NdArray, type SparseMatrix } from "../../src/io/anndata/model.ts";
+import { naturalCompare } from "../../src/io/anndata/naturalOrder.ts";
 import { killChildAtFirstProgress, ROOT } from "./opsTestHelpers.ts";
 
 export { ROOT };
@@ -52,4 +53,21 @@ export function listDir(dir: string): string[] {
  */
 export function killAtFirstProgress(op: string, input: string, options: object): Promise<{ signal: string | null }> {
   return killChildAtFirstProgress("test/ops/convertSortChild.ts", [op, input, JSON.stringify(options)]);
+}
+
+/**
+ * A table as crispyx writes it by default: pandas' nullable string columns become categoricals of the same
+ * values in anndata's category order (src/io/anndata/settings.ts), so that anndata 0.8 can open the file.
+ */
+export function asWrittenByDefault(df: DataFrame): DataFrame {
+  const columns: Record<string, Column> = {};
+  for (const [name, c] of Object.entries(df.columns)) {
+    if (c.type !== "nullable-string") {
+      columns[name] = c;
+      continue;
+    }
+    const values = Array.from(c.values.data as string[], (v, i) => (c.mask[i] ? null : v));
+    columns[name] = categorical(values, { categories: [...new Set(values.filter((v): v is string => v !== null))].sort(naturalCompare) });
+  }
+  return { ...df, columns };
 }

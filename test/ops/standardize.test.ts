@@ -15,7 +15,7 @@ import { InvalidArgumentError } from "../../src/errors.ts";
 import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
 import { sha256, writeBigInput } from "./opsTestHelpers.ts";
-import { EXPECTED, ROOT, killAtFirstProgress, listDir } from "./convertSortHelpers.ts";
+import { EXPECTED, ROOT, asWrittenByDefault, killAtFirstProgress, listDir } from "./convertSortHelpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-std-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -71,7 +71,7 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.standardize)) {
     // X, layers, obsm copied as stored; other obs columns and uns entries unchanged.
     for (const g of ["/X", "/layers", "/obsm", "/uns/screen"]) assertSameDatasets(out, input, g);
     const inp = readH5ad(input);
-    for (const c of inp.obs.columnOrder) if (c !== exp.perturbation_column) assert.deepEqual(diffDumps(dumpElement(a.obs.columns[c]!), dumpElement(inp.obs.columns[c]!)), [], c);
+    for (const c of inp.obs.columnOrder) if (c !== exp.perturbation_column) assert.deepEqual(diffDumps(dumpElement(a.obs.columns[c]!), dumpElement(asWrittenByDefault(inp.obs).columns[c]!)), [], c);
     assert.deepEqual(a.obs.index, inp.obs.index);
     written.push(out);
   });

@@ -525,7 +525,7 @@ export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): bo
     writeLegacyMapping(src, p, dst, p);
   } else if (key === "uns" && src.isGroup(p)) {
     emptyDict(dst, p);
-    copyUns(src, dst, { adjacencyToObsp: false });
+    copyUns(src, dst, { adjacencyToObsp: true });
   } else if (key === "raw.X" || key === "raw.var" || key === "raw.varm") {
     if (!dst.exists("/raw")) dst.createGroup("/raw");
     const to = `/raw/${key.slice(4)}`;
