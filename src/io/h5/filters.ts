@@ -17,8 +17,9 @@
  *   fixtures in test/fixtures/h5ad-filters). Their search path is added to HDF5's the first time a file
  *   needs one; HDF5 then loads only the module it needs. Blosc is allowed with the codecs the plugin
  *   has (blosclz, lz4, lz4hc, zstd): its zlib codec calls functions h5wasm does not export.
- * - Anything else (an unknown id, bitshuffle, zfp, jpeg, blosc2, …): one FileFormatError naming the file,
- *   the dataset and the filter.
+ * - Anything else: one FileFormatError naming the file, the dataset and the filter. That includes filters
+ *   h5wasm-plugins has but that are not checked here: bitshuffle (nothing on this machine writes it), zfp,
+ *   jpeg, blosc2 (imports h5wasm lacks on paths it takes), bitgroom/bitround (lossy).
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
