@@ -3,7 +3,8 @@ values Python reads from each.
 
 Run: /usr/bin/python3 scripts/reference/make_filter_fixtures.py
 Needs Debian's python3-anndata (0.8), python3-h5py (3.7, HDF5 1.10.8 with LZF and szip), python3-hdf5plugin
-and python3-zstandard: `apt-get install python3-anndata python3-hdf5plugin hdf5-filter-plugin python3-zstandard`.
+python3-zstandard and bitshuffle: `apt-get install python3-anndata python3-hdf5plugin hdf5-filter-plugin
+python3-zstandard bitshuffle`.
 Outputs: test/fixtures/h5ad-filters/<name>.h5ad and test/fixtures/h5ad-filters/expected.json (the values anndata
 reads, equal in every file, and each file's filter ids per dataset)
 
@@ -27,7 +28,7 @@ Files (60 cells x 40 genes, integer counts as float32, obs 'perturbation' catego
 - unknown_filter_csr: the same with filter id 32999 (registered by no one) and the bytes left raw, for the
   "filter not available" error.
 - lzf_corrupt_csr: lzf_csr with the second half of X/data's chunk overwritten with 0xff (h5py cannot read it).
-(Debian has no plain bitshuffle plugin either: bitshuffle is covered inside blosc_zstd_csr.)
+- bshuf_lz4_csr: bitshuffle + LZ4 (32008), with Debian's bitshuffle package.
 """
 import json
 import os
@@ -35,6 +36,7 @@ import shutil
 import warnings
 
 import anndata
+import bitshuffle.h5  # noqa: F401  (registers the bitshuffle filter, 32008, with h5py)
 import h5py
 import hdf5plugin
 import numpy as np
@@ -170,6 +172,7 @@ def main():
     direct_chunks(p("plain_csr"), p("zstd_csr"), 32015, lambda b: zstandard.ZstdCompressor(level=3).compress(b))
     refilter(p("plain_csr"), p("lz4_csr"), **hdf5plugin.LZ4())
     refilter(p("plain_csr"), p("bzip2_csr"), **hdf5plugin.BZip2())
+    refilter(p("plain_csr"), p("bshuf_lz4_csr"), **hdf5plugin.Bitshuffle(cname="lz4"))
     # The newest file format: chunk indexes other than the version-1 B-tree (h5py's default).
     refilter(p("plain_csr"), p("lzf_v4index_csr"), libver="latest", compression="lzf")
     refilter(p("plain_csr"), p("lzf_v4index_strings_csr"), strings=True, libver="latest", compression="lzf")

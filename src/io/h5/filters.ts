@@ -13,13 +13,13 @@
  *   attempt fails with E2BIG and the process aborts ("memory access out of bounds", "Aborted"). Numbers
  *   decode right, so the plugin stays the fallback for LZF data in chunk indexes our reader does not walk,
  *   when the size hint covers the chunk.
- * - blosc, zstd, lz4, bzip2: h5wasm-plugins' side modules (checked against Python's values for the
+ * - blosc, zstd, lz4, bzip2, bitshuffle: h5wasm-plugins' side modules (checked against Python's values for the
  *   fixtures in test/fixtures/h5ad-filters). Their search path is added to HDF5's the first time a file
  *   needs one; HDF5 then loads only the module it needs. Blosc is allowed with the codecs the plugin
  *   has (blosclz, lz4, lz4hc, zstd): its zlib codec calls functions h5wasm does not export.
  * - Anything else: one FileFormatError naming the file, the dataset and the filter. That includes filters
- *   h5wasm-plugins has but that are not checked here: bitshuffle (nothing on this machine writes it), zfp,
- *   jpeg, blosc2 (imports h5wasm lacks on paths it takes), bitgroom/bitround (lossy).
+ *   h5wasm-plugins has but that are not checked here: zfp, jpeg, blosc2 (imports h5wasm lacks on paths
+ *   it takes), bitgroom/bitround (lossy).
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -37,10 +37,10 @@ export interface FilterInfo {
 export type FilterRoute = "plain" | "hdf5" | "own";
 
 const HDF5_BUILTIN: Record<number, string> = { 1: "deflate (gzip)", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scale-offset" };
-const PLUGINS: Record<number, string> = { 32001: "blosc", 32015: "zstd", 32004: "lz4", 307: "bzip2" };
+const PLUGINS: Record<number, string> = { 32001: "blosc", 32015: "zstd", 32004: "lz4", 307: "bzip2", 32008: "bitshuffle" };
 /** Names of registered filters crispyx does not read, for the error message. */
 const KNOWN_NAMES: Record<number, string> = {
-  32000: "lzf", 32008: "bitshuffle", 32013: "zfp", 32017: "sz", 32024: "sz3", 32019: "jpeg", 32022: "bitgroom",
+  32000: "lzf", 32013: "zfp", 32017: "sz", 32024: "sz3", 32019: "jpeg", 32022: "bitgroom",
   32023: "bitround", 32026: "blosc2", 32018: "fcidecomp", 32002: "mafisc", 32005: "jpeg-ls", 32006: "hdf5-jpeg",
 };
 /** Blosc codec numbers (client value 6) whose decoders the plugin can run here. */
@@ -98,7 +98,7 @@ function unavailable(ctx: RouteContext, f: FilterInfo, label?: string, hint?: st
   const what = name ? `'${name}' (id ${f.id})` : `of unknown name (id ${f.id})`;
   return new FileFormatError(`${ctx.file}: ${ctx.dataset} is compressed with HDF5 filter ${what}, which crispyx cannot decode`, {
     file: ctx.file,
-    hint: hint ?? "crispyx reads gzip, lzf, szip, blosc, zstd, lz4 and bzip2; rewrite the file with one of them or uncompressed (e.g. h5repack -f GZIP=4)",
+    hint: hint ?? "crispyx reads gzip, lzf, szip, blosc, zstd, lz4, bzip2 and bitshuffle; rewrite the file with one of them or uncompressed (e.g. h5repack -f GZIP=4)",
   });
 }
 
