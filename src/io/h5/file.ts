@@ -24,6 +24,7 @@ const Module = await h5wasm.ready;
 Module.activate_throwing_error_handler();
 
 const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, REFERENCE: 7, ENUM: 8, ARRAY: 10 } as const;
+const textEncoder = new TextEncoder();
 /** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
 const UNLIMITED_THRESHOLD = 2 ** 53;
 
@@ -718,9 +719,10 @@ export class H5File implements Disposable {
    * fixed-length byte strings). Created empty and resized, so nothing of its size is allocated here;
    * fill it with writeRecords.
    */
-  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` }[], length: number, chunkRecords?: number | "contiguous"): void {
+  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
     this.check();
     const p = normalize(path);
+    if (members.some((m) => m.dtype === "string")) return this.createCompoundWithStrings(p, members, length, chunkRecords);
     // Fixed strings are tagged ASCII ("A<n>"): anndata's rec-array reader decodes UTF-8-tagged fields a
     // second time and fails, while ASCII-tagged ones read as numpy unicode fields.
     const dtype = members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype)]);
@@ -739,6 +741,75 @@ export class H5File implements Disposable {
       this.fail(`cannot create compound dataset ${p}`, err);
     }
     this.created.set(p, new Set());
+  }
+
+  /**
+   * A compound dataset with variable-length UTF-8 string members, as h5py writes numpy's object fields
+   * (and anndata's record arrays). h5wasm's high-level API refuses them, but its type builder handles a
+   * variable-length string member (a 4-byte char* in the WebAssembly heap), so the dataset is created
+   * from that description directly; records are written with writeRecordsWithStrings.
+   */
+  private createCompoundWithStrings(p: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
+    let offset = 0;
+    const described = members.map((m) => {
+      let meta: { type: number; size: number; signed: boolean; vlen: boolean; cset?: number };
+      if (m.dtype === "string") meta = { type: H5T.STRING, size: 4, signed: false, vlen: true, cset: 1 };
+      else if (m.dtype.startsWith("fixed-string:")) meta = { type: H5T.STRING, size: Number(m.dtype.slice("fixed-string:".length)), signed: false, vlen: false, cset: 0 };
+      else meta = { type: m.dtype.startsWith("float") ? H5T.FLOAT : H5T.INTEGER, size: BYTES_OF[m.dtype as NumericDtype], signed: !m.dtype.startsWith("uint"), vlen: false };
+      const member = { ...meta, littleEndian: true, name: m.name, offset };
+      offset += meta.size;
+      return member;
+    });
+    const contiguous = chunkRecords === "contiguous";
+    const chunk = Math.max(1, Math.min(Math.max(1, length), contiguous ? 1 : chunkRecords ?? 4096));
+    const metadata = {
+      type: H5T.COMPOUND, size: offset, signed: false, vlen: false, littleEndian: true,
+      compound_type: { members: described, nmembers: described.length },
+      shape: [BigInt(contiguous ? length : 0)], maxshape: [BigInt(length)], chunks: contiguous ? null : [BigInt(chunk)],
+      compression: 0, compression_opts: [], track_order: false,
+    };
+    // Zero-filled records (null string pointers read back as empty strings) for a contiguous dataset.
+    const ptr = this.scratch(Math.max(1, contiguous ? offset * length : 1));
+    Module.HEAPU8.fill(0, ptr, ptr + (contiguous ? offset * length : 1));
+    try {
+      Module.create_dataset(this.fileId, p, BigInt(ptr), metadata as never);
+      if (!contiguous) Module.resize_dataset(this.fileId, p, [BigInt(length)]);
+    } catch (err) {
+      this.fail(`cannot create compound dataset ${p}`, err);
+    }
+    this.created.set(p, new Set());
+  }
+
+  /**
+   * Write records [start, start+count) of a compound dataset whose variable-length string members are at
+   * `strings[k].offset` of each packed record: `bytes` holds the other members; the strings are placed in
+   * the WebAssembly heap and their pointers written into the records for HDF5 to copy.
+   */
+  writeRecordsWithStrings(path: string, start: number, count: number, bytes: Uint8Array, recordSize: number, strings: { offset: number; values: string[] }[]): void {
+    this.check();
+    const p = normalize(path);
+    if (count === 0) return;
+    const encoded = strings.map((s) => s.values.slice(0, count).map((v) => textEncoder.encode(v)));
+    let heapBytes = 0;
+    for (const col of encoded) for (const b of col) heapBytes += b.length + 1;
+    const heap = Module._malloc(Math.max(1, heapBytes));
+    if (!heap) throw new CrispyxError(`${this.path}: out of WebAssembly memory writing ${p}`);
+    try {
+      const records = bytes.slice(0, count * recordSize);
+      const view = new DataView(records.buffer);
+      let at = heap;
+      encoded.forEach((col, k) => {
+        col.forEach((b, i) => {
+          Module.HEAPU8.set(b, at);
+          Module.HEAPU8[at + b.length] = 0;
+          view.setUint32(i * recordSize + strings[k]!.offset, at, true);
+          at += b.length + 1;
+        });
+      });
+      this.writeRecords(p, start, count, records);
+    } finally {
+      Module._free(heap);
+    }
   }
 
   /** Write packed records [start, start+count) of a compound dataset from their raw bytes. */

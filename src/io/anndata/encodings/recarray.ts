@@ -2,9 +2,10 @@
  * numpy record arrays: anndata's "rec-array" encoding, a 1-D HDF5 compound dataset with one member per
  * field. Scanpy stores `uns['rank_genes_groups']` names/scores/pvals/... this way (one field per group).
  *
- * Writing: h5wasm cannot put variable-length strings inside a compound type, so string fields are
- * written as fixed-length byte strings (numpy `S<n>`, tagged ASCII), sized to the longest value. anndata reads
- * those back as unicode (`U<n>`) fields, which Scanpy's `rank_genes_groups_df` and plotting accept.
+ * Writing: string fields are variable-length UTF-8, as anndata writes numpy's object fields (h5py's
+ * `string_dtype()`), so any text survives and anndata reads them back as object fields. Writers that
+ * need fixed-size records (DE's tables, written straight into the file) use fixed-length byte strings
+ * (numpy `S<n>`, tagged ASCII: anndata reads those as unicode `U<n>` fields, ASCII only).
  * Records are packed and written in blocks, so a large table never needs one big buffer.
  */
 import type { CompoundMember, H5File } from "../../h5/file.ts";
@@ -15,8 +16,11 @@ import type { ArrayDtype, RecArray, RecArrayField } from "../model.ts";
 
 export const REC_ARRAY_VERSION = "0.2.0";
 
-/** A field's on-disk type: a number type or a fixed-length byte string of `n` bytes. */
-export type RecFieldDtype = NumericDtype | `fixed-string:${number}`;
+/** A field's on-disk type: a number type, a fixed-length byte string of `n` bytes, or a variable-length string. */
+export type RecFieldDtype = NumericDtype | `fixed-string:${number}` | "string";
+
+/** Bytes of a variable-length string field in a packed record: a pointer into the WebAssembly heap. */
+const STRING_POINTER_BYTES = 4;
 
 export interface RecFieldSpec {
   name: string;
@@ -26,6 +30,7 @@ export interface RecFieldSpec {
 const encoder = new TextEncoder();
 
 function fieldBytes(d: RecFieldDtype): number {
+  if (d === "string") return STRING_POINTER_BYTES;
   return d.startsWith("fixed-string:") ? Number(d.slice("fixed-string:".length)) : BYTES_OF[d as NumericDtype];
 }
 
@@ -65,14 +70,10 @@ export function readRecArray(file: H5File, path: string): RecArray {
   return { type: "rec-array", length, fields };
 }
 
-/** Field specs for in-memory fields: numbers keep their type, strings get the longest value's byte length. */
+/** Field specs for in-memory fields: numbers keep their type, strings are variable-length. */
 export function recFieldSpecs(fields: RecArrayField[]): RecFieldSpec[] {
   return fields.map((f) => {
-    if (f.dtype === "string") {
-      let max = 1;
-      for (const s of f.data as string[]) max = Math.max(max, encoder.encode(s).length);
-      return { name: f.name, dtype: `fixed-string:${max}` as const };
-    }
+    if (f.dtype === "string") return { name: f.name, dtype: "string" as const };
     if (f.dtype === "bool") return { name: f.name, dtype: "uint8" as const };
     return { name: f.name, dtype: f.dtype as NumericDtype };
   });
@@ -102,12 +103,15 @@ export function writeRecArrayRows(
   const recordSize = sizes.reduce((a, b) => a + b, 0);
   const bytes = new Uint8Array(count * recordSize);
   const view = new DataView(bytes.buffer);
+  const strings: { offset: number; values: string[] }[] = [];
   let offset = 0;
   specs.forEach((spec, k) => {
     const col = columns[k]!;
     if (col.length !== count) throw new InvalidArgumentError(`cannot write record array ${path}: field '${spec.name}' has ${col.length} values for ${count} records`);
     const d = spec.dtype;
-    if (d.startsWith("fixed-string:")) {
+    if (d === "string") {
+      strings.push({ offset, values: col as string[] });
+    } else if (d.startsWith("fixed-string:")) {
       const width = sizes[k]!;
       for (let i = 0; i < count; i++) {
         const s = (col as string[])[i]!;
@@ -124,7 +128,8 @@ export function writeRecArrayRows(
     }
     offset += sizes[k]!;
   });
-  file.writeRecords(path, start, count, bytes);
+  if (strings.length) file.writeRecordsWithStrings(path, start, count, bytes, recordSize, strings);
+  else file.writeRecords(path, start, count, bytes);
 }
 
 function writeNumbers(view: DataView, d: NumericDtype, col: ArrayLike<number | bigint>, n: number, stride: number, off: number): void {
