@@ -5,8 +5,8 @@
  *   await normalizeTotalLog1p("screen.h5ad", { output: "screen_norm.h5ad", memoryBudget: 512 << 20 });
  *
  * Output: X as float32 CSR with the input's sparsity (explicit zeros of sparse input kept, zeros of dense
- * input dropped); obs, var, uns, obsm, varm, obsp, varp carried over (layers and raw are not: they
- * would be X-sized copies). As the seed, each cell's library size is the sum of its row of the input
+ * input dropped); everything else carried over as Scanpy's in-place normalize_total leaves it (obs, var,
+ * uns, obsm, varm, obsp, varp, and layers and raw, streamed). As the seed, each cell's library size is the sum of its row of the input
  * (summed in float64; the seed sums float32 counts in float32), the target sum is a fixed 1e4 by
  * default (not the median of library sizes), values are scaled in float64 and stored as float32, and
  * log1p is applied to the float32 values. Rows with library size 0 stay 0.

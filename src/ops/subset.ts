@@ -19,7 +19,7 @@ import type { NumericDtype } from "../io/h5/types.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";
-import { DEFAULT_CARRY, filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame, type CarryKey } from "../io/anndata/carryOver.ts";
+import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
 import { toLayout } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
@@ -29,9 +29,6 @@ import { ArrayPool } from "../core/arrayPool.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
 
 export type Mask = ArrayLike<boolean | number>;
-
-/** What a subset carries besides X: everything anndata's subset keeps (layers and raw too). */
-const SUBSET_CARRY: CarryKey[] = [...DEFAULT_CARRY, "layers", "raw"];
 
 export interface SubsetOptions extends StreamOptions {
   output: string;
@@ -133,7 +130,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       const open = async (dtype: NumericDtype) => {
         sink = await openXSink(tmp, {
           carryFrom: inputPath,
-          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget, include: SUBSET_CARRY },
+          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
           x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
           background: opts.background,
           xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),

@@ -16,7 +16,7 @@ export function registerNormalize(program: Command): void {
     .description(
       "Write a copy of FILE whose X is each cell's counts scaled to --target-sum, then log(1 + x), as\n" +
         "scanpy.pp.normalize_total(target_sum=1e4) followed by scanpy.pp.log1p. Streams X by blocks of\n" +
-        "cells; the output X is float32 CSR. obs, var and uns are carried over.",
+        "cells; the output X is float32 CSR. Everything else (obs, var, uns, obsm, layers, raw…) is carried over.",
     )
     .argument("<file>", "the .h5ad file with counts")
     .option("--target-sum <x>", "counts per cell after scaling", positiveNumber, 1e4)

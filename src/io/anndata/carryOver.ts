@@ -29,8 +29,11 @@ import type { DataFrame } from "./model.ts";
 
 export type CarryKey = "obs" | "var" | "uns" | "obsm" | "varm" | "obsp" | "varp" | "layers" | "raw";
 
-/** What an operator that rewrites X keeps by default (layers and raw are X-sized: opt in). */
-export const DEFAULT_CARRY: CarryKey[] = ["obs", "var", "uns", "obsm", "varm", "obsp", "varp"];
+/**
+ * What an operator that rewrites X keeps: everything else, as Scanpy's in-place functions do (layers
+ * such as 'counts' and raw included — X-sized, but streamed, and users rely on them).
+ */
+export const DEFAULT_CARRY: CarryKey[] = ["obs", "var", "uns", "obsm", "varm", "obsp", "varp", "layers", "raw"];
 
 export interface CarryOverOptions {
   /** Selected cells (row positions, strictly increasing); omitted = all cells. */
