@@ -1,5 +1,16 @@
 #!/usr/bin/env node
-// Entry point: registers the TypeScript loader (see register.mjs), then hands over to the CLI.
-await import("./register.mjs");
-const { main } = await import("../src/cli/main.ts");
+// Entry point of the `crispyx` command. In a clone (src/ beside bin/) it runs the TypeScript sources
+// through the loader (register.mjs), so an edit takes effect without a build and never meets a stale
+// dist/. In the installed package (package.json "files" ships dist/, not src/) it runs the compiled
+// JavaScript with plain Node: no tsx, no esbuild.
+import { existsSync } from "node:fs";
+
+const sources = new URL("../src/cli/main.ts", import.meta.url);
+let main;
+if (existsSync(sources)) {
+  await import("./register.mjs");
+  ({ main } = await import(sources.href));
+} else {
+  ({ main } = await import("../dist/cli/main.js"));
+}
 await main(process.argv);

@@ -1,20 +1,40 @@
 /**
- * Starting worker threads. crispyx runs from its TypeScript sources, so a worker that imports them must
- * first register the TypeScript loader (tsx): ~250 ms of CPU per worker. DE starts its workers while
- * the main thread reads X, so on two cores that time came out of the read. Workers whose module graph is
- * small and plain (no WebAssembly, no import.meta) therefore start from one JavaScript bundle of it, made
- * by esbuild — the compiler tsx itself uses — once per process (~100 ms): two such workers start in
- * ~100 ms of CPU instead of ~650 (measured). When bundling fails or warns, the worker loads its sources
- * through the loader as before.
+ * Starting worker threads, from the TypeScript sources or from the compiled package (dist/).
+ *
+ * From the sources, a worker that imports them must first register the TypeScript loader (tsx): ~250 ms
+ * of CPU per worker. DE starts its workers while the main thread reads X, so on two cores that time came
+ * out of the read. Workers whose module graph is small and plain (no WebAssembly, no import.meta)
+ * therefore start from one JavaScript bundle of it, made by esbuild — the compiler tsx itself uses — once
+ * per process (~100 ms): two such workers start in ~100 ms of CPU instead of ~650 (measured). When
+ * bundling fails or warns, the worker loads its sources through the loader as before.
+ *
+ * From dist/ (the published package, built by tsc file by file) the same modules exist as plain .js
+ * beside their callers, so a worker starts from its compiled module with no loader and no bundle: tsx and
+ * esbuild are development tools and are not installed with the package. Callers keep naming the .ts
+ * source (`new URL("./deWorker.ts", import.meta.url)`); `workerModule` maps it to the file that exists.
  */
 import { Worker, type WorkerOptions } from "node:worker_threads";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { buildSync } from "esbuild";
+
+/** This module runs compiled (dist/core/workerThreads.js) rather than from its .ts source. */
+const COMPILED = import.meta.url.endsWith(".js");
+
+/** The module a worker runs: `entry` names a .ts source; from dist/ that is its compiled .js twin. */
+export function workerModule(entry: URL, compiled: boolean = COMPILED): URL {
+  return compiled && entry.pathname.endsWith(".ts") ? new URL(entry.href.replace(/\.ts(?=$|[?#])/, ".js")) : entry;
+}
+
+/** A worker running the module `entry` (named by its .ts source), with the loader only when running from sources. */
+export function startWorker(entry: URL, options: Omit<WorkerOptions, "eval" | "execArgv"> = {}): Worker {
+  return new Worker(workerModule(entry), { ...options, execArgv: workerExecArgv() });
+}
 
 const bundles = new Map<string, string | null>();
 
 /** A worker running `entry` (a .ts module) from a bundle of its module graph, or through the loader. */
 export function startBundledWorker(entry: URL, options: Omit<WorkerOptions, "eval" | "execArgv"> = {}): Worker {
+  if (COMPILED) return startWorker(entry, options); // already plain JavaScript: nothing to gain from a bundle
   const code = bundle(entry);
   if (code !== null) return new Worker(code, { ...options, eval: true, execArgv: profilingFlags(process.execArgv) });
   return new Worker(entry, { ...options, execArgv: workerExecArgv() });
@@ -25,6 +45,9 @@ function bundle(entry: URL): string | null {
   if (!bundles.has(key)) {
     let code: string | null = null;
     try {
+      // Loaded here, not imported at the top: esbuild is a development dependency, absent from an
+      // installed package, which never gets here (COMPILED above).
+      const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
       const out = buildSync({
         entryPoints: [fileURLToPath(entry)], bundle: true, platform: "node", format: "cjs", target: "node20",
         write: false, logLevel: "silent",
@@ -44,11 +67,12 @@ function bundle(entry: URL): string | null {
  * (`--max-old-space-size`, `--title`, … → ERR_WORKER_INVALID_EXEC_ARGV), so only the module-loading
  * flags of the parent are passed on; the TypeScript loader is added when the parent registered it in
  * code (bin/crispyx.js does) rather than with --import, since a worker does not inherit hooks registered
- * at run time and could not load its .ts source.
+ * at run time and could not load its .ts source. Compiled (dist/), no loader is needed (nor installed).
  */
-export function workerExecArgv(parentArgv: readonly string[] = process.execArgv): string[] {
-  const register = new URL("../../bin/register.mjs", import.meta.url).href;
+export function workerExecArgv(parentArgv: readonly string[] = process.execArgv, compiled: boolean = COMPILED): string[] {
   const kept = loaderFlags(parentArgv);
+  if (compiled) return kept;
+  const register = new URL("../../bin/register.mjs", import.meta.url).href;
   const hasLoader = kept.some((a) => a.includes("register.mjs") || a.includes("tsx"));
   return hasLoader ? kept : [...kept, "--import", register];
 }

@@ -19,3 +19,13 @@ test("a worker whose sources use import.meta is loaded through the TypeScript lo
   assert.deepEqual(m, { order: [1, 2, 0], bundled: false, url: url.href });
   await w.terminate();
 });
+
+test("compiled (dist/), a worker starts from the .js twin of the .ts module it names, with no loader added", async () => {
+  const { workerModule, workerExecArgv } = await import("../../src/core/workerThreads.ts");
+  const entry = new URL("file:///pkg/dist/de/deWorker.ts");
+  assert.equal(workerModule(entry, true).href, "file:///pkg/dist/de/deWorker.js");
+  assert.equal(workerModule(entry, false).href, entry.href); // from sources: the .ts itself
+  assert.equal(workerModule(new URL("file:///pkg/dist/x.js"), true).href, "file:///pkg/dist/x.js");
+  assert.deepEqual(workerExecArgv(["--max-old-space-size=300", "--cpu-prof"], true), ["--cpu-prof"]);
+  assert.ok(workerExecArgv(["--cpu-prof"], false).some((a) => a.endsWith("bin/register.mjs")));
+});

@@ -11,8 +11,8 @@
  *
  * At most `maxInFlight` blocks wait in the queue, so memory stays bounded.
  */
-import { Worker } from "node:worker_threads";
-import { workerExecArgv } from "../../core/workerThreads.ts";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../../core/workerThreads.ts";
 import { CrispyxError, FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { TypedArray } from "../h5/types.ts";
 import type { CarryOverOptions, SparseWriterOptions } from "./matrixWriter.ts";
@@ -67,7 +67,7 @@ export class BackgroundMatrixWriter {
 
   /** Start the worker, create the file at `path` with carry-over, and the X group. */
   static async open(path: string, spec: { carryFrom?: string; carry?: CarryOverOptions; xPath?: string; x: SparseWriterOptions; maxInFlight?: number }): Promise<BackgroundMatrixWriter> {
-    const worker = new Worker(new URL("./backgroundWriterThread.ts", import.meta.url), { execArgv: workerExecArgv() });
+    const worker = startWorker(new URL("./backgroundWriterThread.ts", import.meta.url)); // the .js twin when compiled
     const w = new BackgroundMatrixWriter(worker, spec.maxInFlight ?? 2);
     try {
       await w.send({ op: "open", path, carryFrom: spec.carryFrom, carry: spec.carry, xPath: spec.xPath ?? "/X", x: spec.x });
