@@ -13,8 +13,8 @@ For each file of test/fixtures/real/manifest.json it writes test/fixtures/real/e
     X itself where the manifest says "input": "X" (X is not counts):
     Welch t-test scores (scipy.stats.ttest_ind_from_stats, equal_var=False, as Scanpy) and Wilcoxon
     rank-sum z-scores with tie correction (crispyx's default), for a few genes.
-A file anndata 0.8 cannot read (a nullable-string-array column, anndata >= 0.11) is read with anndata after
-that column is dropped from a temporary copy, and the column itself with h5py ("read_by" says so).
+A file anndata 0.8 cannot read (nullable-string-array columns, anndata >= 0.11) is read with anndata after
+those columns are dropped from obs/var/raw.var of a temporary copy, and obs's with h5py ("read_by" says so).
 Non-finite numbers are written as the strings "NaN", "Infinity", "-Infinity".
 """
 import json
@@ -64,17 +64,21 @@ def read(path):
         shutil.copy(path, copy)
         extra = {}
         with h5py.File(copy, "r+") as f:
-            obs = f["obs"]
-            order = [c.decode() if isinstance(c, bytes) else c for c in obs.attrs["column-order"]]
-            for c in list(order):
-                g = obs[c]
-                if isinstance(g, h5py.Group) and g.attrs.get("encoding-type") == "nullable-string-array":
-                    vals = [v.decode() for v in g["values"][()]]
-                    mask = g["mask"][()]
-                    extra[c] = [None if m else v for v, m in zip(vals, mask)]
-                    del obs[c]
-                    order.remove(c)
-            obs.attrs["column-order"] = np.array(order, dtype=object)
+            for frame in ("obs", "var", "raw/var"):
+                if frame not in f:
+                    continue
+                df = f[frame]
+                order = [c.decode() if isinstance(c, bytes) else c for c in df.attrs["column-order"]]
+                for c in list(order):
+                    g = df[c]
+                    if isinstance(g, h5py.Group) and g.attrs.get("encoding-type") == "nullable-string-array":
+                        vals = [v.decode() if isinstance(v, bytes) else v for v in g["values"][()]]
+                        mask = g["mask"][()]
+                        if frame == "obs":
+                            extra[c] = [None if m else v for v, m in zip(vals, mask)]
+                        del df[c]
+                        order.remove(c)
+                df.attrs["column-order"] = np.array(order, dtype=h5py.string_dtype())
         return ad.read_h5ad(copy), "anndata-0.8 without nullable-string-array columns, those with h5py", extra
     finally:
         shutil.rmtree(tmp)
