@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, tempDir } from "../cli/helpers.ts";
+import { crispyx, REPO, tempDir } from "../cli/helpers.ts";
 import { checkH5adMany, findPython, referencePythons, SKIP_MESSAGE } from "../helpers/anndataChecker.ts";
 import { differs, loadExpected, loadManifest, type Expected } from "./corpus.ts";
 import { COMMANDS, runFile, TOL, type Check } from "./runFile.ts";
@@ -25,6 +25,9 @@ const manifest = loadManifest().filter((e) => !only || only.includes(e.name.repl
 const results = new Map<string, Check[]>();
 const tmp = tempDir("crispyx-real-");
 const CONCURRENCY = 2;
+// Commands run in a long-lived child per lane (cliServer.ts: ~1 s of loader start-up saved per command, ~500
+// commands); CRISPYX_REAL_SUBPROCESS=1 runs each in its own `node bin/crispyx.js` instead (slower, for a cross-check).
+const SUBPROCESS = process.env.CRISPYX_REAL_SUBPROCESS === "1";
 
 interface Opened { error: string | null; summary?: { layers?: Record<string, unknown>; raw?: { shape: number[] } | null } }
 
@@ -56,11 +59,12 @@ before(async () => {
   const queue = [...manifest];
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     const child = new CliChild();
+    const cli = SUBPROCESS ? (args: string[]) => crispyx(args) : (args: string[]) => child.run(args);
     try {
       for (let entry = queue.shift(); entry; entry = queue.shift()) {
         const dir = join(tmp.path, entry.name.replace(/\.h5ad$/, ""));
         mkdirSync(dir);
-        results.set(entry.name, await runFile(entry, loadExpected(entry.name), dir, (args) => child.run(args)));
+        results.set(entry.name, await runFile(entry, loadExpected(entry.name), dir, cli));
       }
     } finally {
       child.stop();
