@@ -73,7 +73,7 @@ export function summarize(h: H5adHandle): FileSummary {
     obsp: mapping("obsp"),
     varp: mapping("varp"),
     layers: mapping("layers"),
-    raw: h.hasRaw && h.file.exists("/raw/var") ? { n_vars: h.file.info(`/raw/var/${String(h.file.attr("/raw/var", "_index"))}`).shape[0]! } : null,
+    raw: h.rawNVars === null ? null : { n_vars: h.rawNVars },
   };
 }
 

@@ -84,3 +84,20 @@ export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: strin
     active.delete(tmp);
   }
 }
+
+/**
+ * A temporary file beside `near` for intermediate data (e.g. a current-layout copy of a pre-0.7 input):
+ * `use` gets its path, and the file is removed afterwards, whether `use` succeeds or throws (and on
+ * Ctrl-C / kill like any temporary output).
+ */
+export async function withScratchFile<T>(near: string, use: (path: string) => Promise<T>): Promise<T> {
+  installSignalCleanup();
+  const tmp = temporaryPathFor(near);
+  active.add(tmp);
+  try {
+    return await use(tmp);
+  } finally {
+    rmSync(tmp, { force: true });
+    active.delete(tmp);
+  }
+}

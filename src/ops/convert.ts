@@ -20,7 +20,7 @@ import { assertAnnData } from "../io/anndata/anndata.ts";
 import { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { copyMatrix } from "../io/anndata/carryOver.ts";
 import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
-import { writeAtomically } from "../io/atomic.ts";
+import { withScratchFile, writeAtomically } from "../io/atomic.ts";
 import { DEFAULT_MEMORY_BUDGET, type StreamOptions } from "../core/streaming.ts";
 import { FileFormatError, InvalidArgumentError } from "../errors.ts";
 import { copyRootExcept } from "./copyElements.ts";
@@ -67,15 +67,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
     const output = opts.output ?? seedOutputPath(input, target, opts.outputDir, opts.dataName);
     checkOutputIsNotInput(input, output);
     if (from === target) {
-      await writeAtomically(output, (tmp) => {
-        const dst = H5File.open(tmp, "w");
-        try {
-          copyRootExcept(src, dst, ["X"], { signal: opts.signal });
-          copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
-        } finally {
-          dst.close();
-        }
-      });
+      await writeCurrentLayoutCopy(src, output, opts);
       return { path: output, converted: true, from, to: target, nnz: reader.info.nnz, inputPasses: 1, spilledRuns: 0 };
     }
     if (opts.memoryBudget !== undefined && !(opts.memoryBudget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${opts.memoryBudget}`);
@@ -107,6 +99,51 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
   } finally {
     src.close();
   }
+}
+
+/** A copy of `src` in the current layout, X stored as it is (atomically at `output`). */
+export async function writeCurrentLayoutCopy(src: H5File, output: string, opts: StreamOptions = {}): Promise<void> {
+  await writeAtomically(output, (tmp) => {
+    const dst = H5File.open(tmp, "w");
+    try {
+      copyRootExcept(src, dst, ["X"], { signal: opts.signal });
+      if (src.exists("/X")) copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
+    } finally {
+      dst.close();
+    }
+  });
+}
+
+/** Whether `input` is in the pre-0.7 layout (obs a compound dataset), which sort and standardize do not read. */
+export function needsCurrentLayoutCopy(input: string): boolean {
+  const f = H5File.open(input, "r");
+  try {
+    return isLegacyTable(f, "/obs");
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * For operators that rewrite a file element by element (sort, standardize): a pre-0.7 input is first
+ * copied in the current layout beside `output` (one more pass over X; the copy is removed afterwards, also
+ * on error) and `run` gets that copy; errors name the input, not the copy.
+ */
+export async function onCurrentLayoutCopy<T>(input: string, output: string, opts: StreamOptions, run: (copy: string) => Promise<T>): Promise<T> {
+  return withScratchFile(output, async (copy) => {
+    const src = H5File.open(input, "r");
+    try {
+      await writeCurrentLayoutCopy(src, copy, opts);
+    } finally {
+      src.close();
+    }
+    try {
+      return await run(copy);
+    } catch (err) {
+      if (err instanceof Error) err.message = err.message.replaceAll(copy, input);
+      throw err;
+    }
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import { throwIfAborted } from "../core/streaming.ts";
 import { copyDataFrame, copyLegacyRootElement } from "../io/anndata/carryOver.ts";
 import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
 import { isCompoundDataset, readRecArray } from "../io/anndata/encodings/recarray.ts";
+import { writeSettings } from "../io/anndata/settings.ts";
 
 export interface CopyOptions {
   /** Bytes per block when streaming a numeric dataset. Default 16 MiB. */
@@ -41,6 +42,8 @@ export function copyElement(src: H5File, dst: H5File, from: string, to: string, 
   const enc = encodingOf(src, from);
   if (enc?.type === "dataframe") return copyDataFrame(src, from, dst, to);
   if (enc?.type === "null") return; // None: not written (see writeElem)
+  // Nullable strings are written as anndata 0.8 can read them unless asked otherwise (settings.ts).
+  if (enc?.type === "nullable-string-array" && !writeSettings.writeNullableStrings) return writeElem(dst, to, readElem(src, from));
   if (enc?.type === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
   // Record arrays (Scanpy's rank_genes_groups tables) may hold variable-length strings, which h5wasm cannot
   // write inside a compound type: decoded and written with fixed-length fields (see recarray.ts).

@@ -20,7 +20,6 @@ import { H5File } from "../io/h5/file.ts";
 import type { TypedArray, NumericDtype } from "../io/h5/types.ts";
 import { TYPED_ARRAY_OF } from "../io/h5/types.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
-import { assertCurrentLayout } from "../io/anndata/encodings/legacyDataframe.ts";
 import { describeMatrix, MatrixReader } from "../io/anndata/matrixReader.ts";
 import { columnOrder, readColumn, readDataFrame, tableLength } from "../io/anndata/encodings/dataframe.ts";
 import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
@@ -38,6 +37,7 @@ import { resolveControlLabel } from "../helpers/controlLabel.ts";
 import { copyAttrs, copyElement } from "./copyElements.ts";
 import { writeReorderedSparse } from "./reorderMatrix.ts";
 import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
+import { needsCurrentLayoutCopy, onCurrentLayoutCopy } from "./convert.ts";
 
 export interface SortOptions extends StreamOptions {
   /** obs column with the perturbation labels. Default "perturbation". */
@@ -50,6 +50,8 @@ export interface SortOptions extends StreamOptions {
   force?: boolean;
   /** Sort-buffer size in elements (tests: exercise spilling on tiny files). */
   bufferElements?: number;
+  /** Internal: the path recorded as the original (a current-layout copy of a pre-0.7 file records that file). */
+  recordedInput?: string;
 }
 
 /** Per-cell integer label codes and the distinct label strings (pandas `astype(str)` spelling). */
@@ -235,10 +237,12 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   if (!(budget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${budget}`);
   if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
 
+  if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
+    return onCurrentLayoutCopy(input, output, opts, (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input }));
+  }
   const src = H5File.open(input, "r");
   try {
     assertAnnData(src);
-    assertCurrentLayout(src, "sorting");
     if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
     const lc = readLabelCodes(src, column);
     const nObs = lc.codes.length;
@@ -262,7 +266,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
       }
     }
     const plan = planSort(lc, control);
-    const meta = sortingMetadata(input, column, plan);
+    const meta = sortingMetadata(opts.recordedInput ?? input, column, plan);
     mkdirSync(dirname(resolve(output)), { recursive: true });
 
     await writeAtomically(output, (tmp) => {

@@ -18,7 +18,6 @@ import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { H5File } from "../io/h5/file.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
-import { assertCurrentLayout } from "../io/anndata/encodings/legacyDataframe.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { readElem, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Element } from "../io/anndata/model.ts";
@@ -32,6 +31,7 @@ import { copyAttrs, copyElement, type CopyOptions } from "./copyElements.ts";
 import { copySparseDirect, createDirectPlaceholders, directCopySpec } from "../io/anndata/directSparseWriter.ts";
 import { readLabelCodes } from "./sort.ts";
 import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
+import { needsCurrentLayoutCopy, onCurrentLayoutCopy } from "./convert.ts";
 
 export interface StandardizeOptions {
   /** obs column holding the perturbation labels (renamed to `perturbation`). */
@@ -50,6 +50,8 @@ export interface StandardizeOptions {
   blockBytes?: number;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
+  /** Internal: the path recorded as the original (a current-layout copy of a pre-0.7 file records that file). */
+  recordedInput?: string;
 }
 
 /** Path.stem: the file name without its last suffix. */
@@ -153,7 +155,7 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
     obs: { column: col, perturbation: pert, columnOrder: obsColumns.map((n) => (n === col ? "perturbation" : n)) },
     var: newVar,
     metadata: {
-      original_path: input,
+      original_path: opts.recordedInput ?? input,
       standardization_timestamp: pythonIsoNow(),
       column_mappings: pyJsonDumps(columnMappings),
       label_mappings: pyJsonDumps(labelMappings),
@@ -193,10 +195,12 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   checkOutputIsNotInput(input, output);
   if (existsSync(output) && !opts.force) return output;
 
+  if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
+    return onCurrentLayoutCopy(input, output, opts, (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input }));
+  }
   const src = H5File.open(input, "r");
   try {
     assertAnnData(src);
-    assertCurrentLayout(src, "standardize");
     const plan = planStandardization(src, input, opts);
     mkdirSync(dirname(resolve(output)), { recursive: true });
     const copy = { signal: opts.signal, blockBytes: opts.blockBytes };

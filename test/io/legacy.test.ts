@@ -3,12 +3,14 @@
 // element it cannot read gets one clear error naming the file and the element.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { H5File } from "../../src/io/h5/file.ts";
 import { convertToCsr } from "../../src/ops/convert.ts";
 import { sortByPerturbation } from "../../src/ops/sort.ts";
+import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
+import { standardizeDataset } from "../../src/ops/standardize.ts";
 import { planGroups } from "../../src/de/groups.ts";
 import { writeObsColumns, writeVar } from "../../src/io/anndata/fileHelpers.ts";
 import { carryOver, copyMatrix, startAnnData, type CarryOverOptions } from "../../src/io/anndata/carryOver.ts";
@@ -17,7 +19,7 @@ import { FileFormatError } from "../../src/errors.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { openH5ad, previewElement } from "../../src/io/anndata/handle.ts";
 import { sparseToDense } from "../../src/core/sparse.ts";
-import type { Column } from "../../src/io/anndata/model.ts";
+import type { Categorical, Column } from "../../src/io/anndata/model.ts";
 import { canonicalDump, diffDumps, dumpElement } from "../helpers/canonicalDump.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "h5ad-legacy");
@@ -215,14 +217,28 @@ test("legacy_dense: DE group planning sees the restored categorical (category or
   }
 });
 
-test("legacy_dense: sort/standardize refuse a pre-0.7 file before any work, naming it and pointing to convert", async () => {
+test("legacy_dense: sort and standardize work on a current-layout copy (removed after), recording the input's path", async () => {
   const p = join(DIR, "legacy_dense.h5ad");
-  const out = join(mkdtempSync(join(tmpdir(), "crispyx-legacy-")), "sorted.h5ad");
-  await assert.rejects(sortByPerturbation(p, { column: "louvain", controlLabel: "T", output: out }), (err: unknown) => {
-    assert.ok(err instanceof FileFormatError, String(err));
-    assert.ok(err.message.includes(p) && /pre-0\.7/.test(err.message) && /convert/.test(String(err.hint)), err.message);
+  const dir = mkdtempSync(join(tmpdir(), "crispyx-legacy-"));
+  const sorted = await sortByPerturbation(p, { column: "louvain", controlLabel: "T", output: join(dir, "sorted.h5ad") });
+  const std = await standardizeDataset(p, { perturbationColumn: "louvain", controlLabel: "T", output: join(dir, "std.h5ad") });
+  assert.deepEqual(readdirSync(dir).sort(), ["sorted.h5ad", "std.h5ad"], "no scratch copy left");
+  const input = readH5ad(p);
+  const labels = (input.obs.columns.louvain as Categorical);
+  const values = categoricalValues(labels);
+  const s = readH5ad(sorted);
+  const sortedLabels = categoricalValues(s.obs.columns.louvain as Categorical);
+  assert.deepEqual([...sortedLabels].sort(), [...values].sort() as (string | null)[], "same cells");
+  assert.equal(sortedLabels[0], "T", "control cells first");
+  const meta = s.uns.sorting_metadata as { type: "dict"; items: Record<string, { type: string; value?: unknown }> };
+  assert.equal(meta.items.original_path!.value, p);
+  const t = readH5ad(std);
+  assert.deepEqual(categoricalValues(t.obs.columns.perturbation as Categorical), values.map((v) => (v === "T" ? "control" : v)));
+  await assert.rejects(sortByPerturbation(p, { column: "nope", output: join(dir, "x.h5ad") }), (err: unknown) => {
+    assert.ok(err instanceof Error && err.message.includes(p) && !err.message.includes(".crispyx-tmp"), String(err));
     return true;
   });
+  assert.deepEqual(readdirSync(dir).sort(), ["sorted.h5ad", "std.h5ad"], "no scratch copy left after an error");
 });
 
 test("legacy_sparse: convert to the format X already has writes a current-layout copy (anndata reads it without warnings)", async () => {

@@ -234,6 +234,11 @@ export class H5adHandle implements Disposable {
   get varNames(): string[] { return this.var.index; }
   get hasX(): boolean { return this.file.exists("/X"); }
   get hasRaw(): boolean { return this.file.exists("/raw") || this.file.exists("/raw.X"); }
+  /** raw's number of variables (raw/var, or anndata < 0.7's root raw.var), or null without raw or its var. */
+  get rawNVars(): number | null {
+    const rawVar = this.hasRaw ? `${this.rawPrefix}var` : null;
+    return rawVar && this.file.exists(rawVar) ? new LazyTable(this.file, rawVar).length : null;
+  }
   /** Where raw lives: "/raw/" now, root elements "raw.X", "raw.var" in anndata < 0.7. */
   private get rawPrefix(): string { return this.file.exists("/raw") ? "/raw/" : "/raw."; }
 
@@ -301,8 +306,7 @@ export function describeHandle(h: H5adHandle): string {
   add("var", h.var.columns);
   add("uns", h.uns.keys());
   for (const key of MAPPING_KEYS) add(key, h.mapping(key).keys());
-  const rawVar = ["/raw/var", "/raw.var"].find((p) => h.file.exists(p));
-  if (h.hasRaw) lines.push(`    raw: ${rawVar ? new LazyTable(h.file, rawVar).length : "?"} vars`);
+  if (h.hasRaw) lines.push(`    raw: ${h.rawNVars ?? "?"} vars`);
   if (h.hasX) {
     const x = h.X.info;
     const fmt = x.format === "dense" ? "dense array" : `${x.format}_matrix`;

@@ -138,15 +138,3 @@ export function readLegacyMapping(file: H5File, path: string): Record<string, Nd
   });
   return out;
 }
-
-/**
- * For operators that rewrite the file's structure element by element and do not handle pre-0.7 layouts
- * (sort, standardize): fail before any work with one clear error saying how to get a current-layout copy.
- */
-export function assertCurrentLayout(file: H5File, operation: string): void {
-  if (!isLegacyTable(file, "/obs") && !isLegacyTable(file, "/var")) return;
-  throw new FileFormatError(
-    `${file.path}: is in the pre-0.7 anndata layout (obs/var as compound datasets), which ${operation} does not handle`,
-    { file: file.path, hint: `write a copy in the current layout first: crispyx convert ${file.path} --to csr (or anndata.read_h5ad(p).write_h5ad(p))` },
-  );
-}
