@@ -88,6 +88,24 @@ test("plain node imports the package: openH5ad, and a subset whose X is written 
   assert.ok(out.nnz > 0);
 });
 
+test("plain node reads zstd- and blosc-compressed X through h5wasm-plugins, resolved from dist/", () => {
+  // The plugins folder is found from the compiled module's own URL (src/io/h5/filters.ts).
+  const script = `import("crispyx").then((m) => {
+    const values = (f) => {
+      const h = m.openH5ad(f), out = [];
+      for (const { block } of m.iterMatrixChunks(h, { chunkSize: 50, dense: false })) out.push(...Array.from(block.data, Number));
+      h.close();
+      return out;
+    };
+    const dir = process.argv[1];
+    console.log(JSON.stringify(["plain_csr", "zstd_csr", "blosc_zstd_csr"].map((n) => values(dir + "/" + n + ".h5ad"))));
+  })`;
+  const [plain, zstd, blosc] = JSON.parse(run(process.execPath, ["-e", script, join(REPO, "test", "fixtures", "h5ad-filters")]).stdout) as number[][];
+  assert.ok(plain!.length > 0);
+  assert.deepEqual(zstd, plain);
+  assert.deepEqual(blosc, plain);
+});
+
 test("crispyx de (Wilcoxon, 2 worker threads, CSV worker) runs from dist", () => {
   run(npx, ["--no", "--", "crispyx", "--quiet", "de", join(FIXTURES, "screen_csr.h5ad"), "--method", "wilcoxon", "--workers", "2", "-o", "de.h5ad"]);
   const csv = readFileSync(join(consumer, "de.csv"), "utf8").trimEnd().split("\n");
