@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { H5File } from "../../src/io/h5/file.ts";
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "check_h5ad.py");
 /** The fixed path .ci/sid-anndata makes: a wrapper running Debian sid's python3 (with its anndata) on this host. */
@@ -99,13 +100,15 @@ export function findNewPython(): string | null {
  * Every reference Python found, the reference (oldest anndata) first, then the newest; an output must open in each.
  * Empty outside CI when there is none. Under CI=true throws unless both exist.
  */
+let found: ReferencePython[] | undefined;
 export function referencePythons(): ReferencePython[] {
+  if (found) return found;
   const out: ReferencePython[] = [];
   const ref = findPython();
   if (ref) out.push({ label: "reference", python: ref, anndataVersion: anndataVersionOf(ref)! });
   const nw = findNewPython();
   if (nw && nw !== ref) out.push({ label: "newest", python: nw, anndataVersion: anndataVersionOf(nw)! });
-  return out;
+  return (found = out); // the same objects on every call (callers compare them by identity)
 }
 
 /** `{ skip: message }` for node:test options when no Python with anndata exists, else `{}`. */
@@ -141,6 +144,54 @@ export function needsAnndata(min: string, why: string, python: string | null = f
   const v = anndataVersionOf(python);
   if (!v) return { skip: `${python} cannot import anndata` };
   return versionAtLeast(v, min) ? {} : { skip: `needs anndata >= ${min}: ${why} (${python} has anndata ${v})` };
+}
+
+/** Encodings that an older anndata cannot read: the first anndata version that reads each, and why. */
+const NEWER_ENCODINGS: Record<string, { min: string; why: string }> = {
+  "nullable-string-array": { min: "0.11", why: "nullable-string-array (pandas StringDtype) elements are read from anndata 0.11 on" },
+  null: { min: "0.13", why: "`null` elements (None in uns, written by anndata 0.13) are not read by older anndata (checked: 0.8 fails, 0.13.4 reads them)" },
+};
+
+/**
+ * What reading `path` needs from anndata beyond the oldest supported version: the highest such need among its
+ * elements' encodings, naming the first element found, or null when any anndata >= 0.8 can read the file.
+ */
+export function anndataNeeds(path: string): { min: string; why: string } | null {
+  let need: { min: string; why: string } | null = null;
+  const f = H5File.open(path, "r");
+  try {
+    const visit = (p: string): void => {
+      const enc = f.attr(p, "encoding-type");
+      const n = typeof enc === "string" ? NEWER_ENCODINGS[enc] : undefined;
+      if (n && (!need || !versionAtLeast(need.min, n.min))) need = { min: n.min, why: `${p}: ${n.why}` };
+      if (f.isGroup(p)) for (const k of f.keys(p)) visit(p === "/" ? `/${k}` : `${p}/${k}`);
+    };
+    visit("/");
+  } finally {
+    f.close();
+  }
+  return need;
+}
+
+/**
+ * The reference Pythons whose anndata can read `path` (see anndataNeeds), and one line for each that cannot, saying
+ * why: the file is checked in every anndata that is able to read it. Tests print `skipped` with t.diagnostic.
+ */
+export function readersOf(path: string): { readers: ReferencePython[]; skipped: string[]; skip?: string } {
+  const need = anndataNeeds(path);
+  const readers: ReferencePython[] = [];
+  const skipped: string[] = [];
+  for (const ref of referencePythons()) {
+    if (!need || versionAtLeast(ref.anndataVersion, need.min)) readers.push(ref);
+    else skipped.push(`not read in anndata ${ref.anndataVersion}: needs anndata >= ${need.min}: ${need.why}`);
+  }
+  // `skip` (for node:test options) when no reference Python can read the file at all
+  return { readers, skipped, ...(readers.length ? {} : { skip: skipped.length ? skipped.join("; ") : SKIP_MESSAGE }) };
+}
+
+/** anndata's canonical dump of `path` from each reference Python able to read it (see readersOf). */
+export function dumpH5adEach(path: string): Array<{ ref: ReferencePython; dump: any }> {
+  return readersOf(path).readers.map((ref) => ({ ref, dump: dumpH5ad(path, ref.python) }));
 }
 
 function run(args: string[], python?: string): { status: number; stdout: string; stderr: string } {

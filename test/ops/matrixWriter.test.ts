@@ -12,7 +12,7 @@ import { copyMatrix } from "../../src/io/anndata/carryOver.ts";
 import type { NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
 import { dataframe, ndarray } from "../../src/io/anndata/model.ts";
 import { writeElem } from "../../src/io/anndata/registry.ts";
-import { compareH5ad, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { compareH5ad, readersOf } from "../helpers/anndataChecker.ts";
 
 const FIX = "test/fixtures/h5ad";
 const dir = mkdtempSync(join(tmpdir(), "crispyx-writer-"));
@@ -54,11 +54,16 @@ for (const name of ["full_csr", "x_csc", "x_dense_f32", "x_csr_int32", "zero_cel
     const out = rebuild(name, 3);
     assert.deepEqual(readH5ad(out), readH5ad(join(FIX, `${name}.h5ad`)));
   });
-  test(`${name}: rebuilt file equals the original in anndata`, skipWithoutAnndata(), () => {
+  // in each reference anndata able to read the original (full_csr and x_csc hold nullable strings: >= 0.11)
+  const original = readersOf(join(FIX, `${name}.h5ad`));
+  test(`${name}: rebuilt file equals the original in anndata`, { skip: original.skip }, (t) => {
+    original.skipped.forEach((s) => t.diagnostic(s));
     const out = rebuild(name, 2);
-    const r = compareH5ad(join(FIX, `${name}.h5ad`), out);
-    assert.deepEqual(r.differences, []);
-    assert.equal(r.same, true);
+    for (const ref of original.readers) {
+      const r = compareH5ad(join(FIX, `${name}.h5ad`), out, ref.python);
+      assert.deepEqual(r.differences, [], `anndata ${ref.anndataVersion}`);
+      assert.equal(r.same, true);
+    }
   });
 }
 
