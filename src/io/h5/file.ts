@@ -12,7 +12,7 @@ import { preflightHdf5 } from "./preflight.ts";
 import { rawLayout, readRawElements, type RawLayout } from "./rawStorage.ts";
 import { FilteredChunks } from "./filteredChunks.ts";
 import { filterRoute, type FilterInfo } from "./filters.ts";
-import { BOOL_PLACEHOLDER, finishBooleans } from "./booleans.ts";
+import { BOOL_PLACEHOLDER, finishBooleans, type BooleanTarget } from "./booleans.ts";
 import {
   BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
   type AttrValue, type CreateDatasetOptions, type DatasetInfo, type H5Dtype, type NumericDtype,
@@ -125,8 +125,17 @@ export class H5File implements Disposable {
   private scratchPtr = 0;
   private scratchBytes = 0;
   private closed = false;
-  /** Object headers of datasets written as int8 that become h5py booleans when the file is closed. */
-  private readonly pendingBooleans: bigint[] = [];
+  /**
+   * Datasets and attributes written as int8 that become h5py booleans when the file is closed (./booleans.ts),
+   * keyed by object header address and attribute name; and the headers holding placeholders, cleared then.
+   */
+  private readonly pendingBooleans = new Map<string, BooleanTarget>();
+  private readonly placeholderHeaders = new Set<number>();
+  /** Names of boolean attributes ever pended: other names skip the address lookup in unpendBoolean. */
+  private readonly booleanNames = new Set<string>();
+  private placeholders = 0;
+  /** The first HDF5 failure while writing: HDF5 may then leave the file unfinished, which close() reports. */
+  private firstFailure: string | undefined;
   /** Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts). */
   private rawFd = -1;
   private readonly rawLayouts = new Map<string, RawLayout | null>();
@@ -171,6 +180,7 @@ export class H5File implements Disposable {
 
   private fail(what: string, err: unknown): never {
     if (err instanceof CrispyxError) throw err;
+    if (this.mode !== "r") this.firstFailure ??= `${what}: ${hdf5Reason(err)}`;
     throw new FileFormatError(`${this.path}: ${what}: ${hdf5Reason(err)}`, { file: this.path, cause: err });
   }
 
@@ -260,7 +270,8 @@ export class H5File implements Disposable {
   attrNames(path: string): string[] {
     this.check();
     try {
-      return Module.get_attribute_names(this.fileId, normalize(path));
+      // Placeholders reserving room for booleans (./booleans.ts) are not attributes of the data.
+      return Module.get_attribute_names(this.fileId, normalize(path)).filter((n: string) => !n.startsWith(BOOL_PLACEHOLDER));
     } catch (err) {
       this.fail(`cannot list attributes of ${path}`, err);
     }
@@ -331,9 +342,14 @@ export class H5File implements Disposable {
         obj.create_attribute(name, value, [], "S");
       } else if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
         obj.create_attribute(name, value as string[], [value.length], "S");
-      } else if (typeof value === "boolean" || dtype === "bool") {
-        const arr = Array.isArray(value) ? Int8Array.from(value as boolean[], Number) : Int8Array.of(Number(value));
-        obj.create_attribute(name, arr, Array.isArray(value) ? [arr.length] : [], "<b");
+      } else if (typeof value === "boolean" || dtype === "bool" || (Array.isArray(value) && value.every((v) => typeof v === "boolean"))) {
+        const arr = ArrayBuffer.isView(value) || Array.isArray(value)
+          ? Int8Array.from(value as ArrayLike<unknown>, (v) => (v ? 1 : 0))
+          : Int8Array.of(value ? 1 : 0);
+        obj.create_attribute(name, arr, typeof value === "boolean" ? [] : [arr.length], "<b");
+        this.pendBoolean(p, name);
+        known?.add(name);
+        return;
       } else if (typeof value === "number" || typeof value === "bigint") {
         const d = dtype ?? (typeof value === "bigint" ? "int64" : "float64");
         const arr = new TYPED_ARRAY_OF[d as NumericDtype](1);
@@ -344,6 +360,7 @@ export class H5File implements Disposable {
       } else {
         throw new CrispyxError(`cannot write attribute ${name}: unsupported value`);
       }
+      this.unpendBoolean(p, name);
       known?.add(name);
     } catch (err) {
       this.fail(`cannot write attribute ${name} of ${p}`, err);
@@ -354,6 +371,33 @@ export class H5File implements Disposable {
     this.check();
     if (this.hasAttr(path, name)) Module.delete_attribute(this.fileId, normalize(path), name);
     this.created.get(normalize(path))?.delete(name);
+    this.unpendBoolean(normalize(path), name);
+  }
+
+  /** The object header address of `p` (what an HDF5 object reference holds). */
+  private headerAddress(p: string): number {
+    return Number(Buffer.from(Module.create_object_reference(this.fileId, p)).readBigUInt64LE(0));
+  }
+
+  /**
+   * Note that `p` (its datatype, or its attribute `attribute`) is int8 standing for booleans, and put a
+   * placeholder attribute beside it reserving the header room the enum type needs (./booleans.ts).
+   */
+  private pendBoolean(p: string, attribute?: string): void {
+    const header = this.headerAddress(p);
+    const key = `${header}/${attribute ?? ""}`;
+    if (this.pendingBooleans.has(key)) return; // replaced: its placeholder is still there
+    const placeholder = `${BOOL_PLACEHOLDER}${this.placeholders++}`;
+    new h5wasm.Group(this.fileId, p).create_attribute(placeholder, Int8Array.of(0), [], "<b");
+    this.created.get(p)?.add(placeholder);
+    this.pendingBooleans.set(key, attribute === undefined ? { header } : { header, attribute });
+    if (attribute !== undefined) this.booleanNames.add(attribute);
+    this.placeholderHeaders.add(header);
+  }
+
+  /** Attribute `name` of `p` no longer holds booleans (replaced or deleted). */
+  private unpendBoolean(p: string, name: string): void {
+    if (this.booleanNames.has(name)) this.pendingBooleans.delete(`${this.headerAddress(p)}/${name}`);
   }
 
   // ---- datasets -------------------------------------------------------------------------------
@@ -665,13 +709,7 @@ export class H5File implements Disposable {
     }
     this.created.set(p, new Set());
     this.filterRoutes.delete(p);
-    if (dtype === "bool") {
-      // Reserve room in the header for the enum datatype; see ./booleans.ts.
-      new h5wasm.Group(this.fileId, p).create_attribute(BOOL_PLACEHOLDER, Int8Array.of(0), [], "<b");
-      this.created.get(p)!.add(BOOL_PLACEHOLDER);
-      const ref = Module.create_object_reference(this.fileId, p);
-      this.pendingBooleans.push(Buffer.from(ref).readBigUInt64LE(0));
-    }
+    if (dtype === "bool") this.pendBoolean(p);
   }
 
   /** Write `data` into a hyperslab of an existing numeric dataset. */
@@ -896,7 +934,13 @@ export class H5File implements Disposable {
     } catch (err) {
       throw new FileFormatError(`${this.path}: cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
     }
-    if (this.pendingBooleans.length) finishBooleans(this.path, this.pendingBooleans.splice(0));
+    if (this.placeholderHeaders.size) {
+      const targets = [...this.pendingBooleans.values()];
+      const headers = [...this.placeholderHeaders];
+      this.pendingBooleans.clear();
+      this.placeholderHeaders.clear();
+      finishBooleans(this.path, targets, headers, this.firstFailure);
+    }
     if (this.mode !== "r") syncToDisk(this.path);
   }
 

@@ -17,47 +17,27 @@
  * and later ones shift down; the B-tree keys are names that bound each child from above, and removing a
  * name never breaks that bound (its heap string is left in place, so a key that names it stays readable).
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { CrispyxError } from "../../errors.ts";
+import { MSG_NIL, headerMessages, lookup3, pread, readObjectHeader, readUInt, type HeaderCtx, type Message } from "./objectHeader.ts";
 
-const MSG_NIL = 0x0000;
+export { lookup3, pread, readUInt };
+
 const MSG_LINK_INFO = 0x0002;
 const MSG_LINK = 0x0006;
-const MSG_CONTINUATION = 0x0010;
 const MSG_SYMBOL_TABLE = 0x0011;
 
 /** The parts of an open file every lookup needs. */
-interface Ctx {
-  fd: number;
-  file: string;
-  /** Size of offsets and of lengths, in bytes (8 in practice). */
-  O: number;
-  L: number;
-  /** Absolute position that relative addresses are counted from. */
-  base: number;
+export interface Ctx extends HeaderCtx {
   /** Group leaf node K: a symbol node holds up to 2K entries. */
   leafK: number;
   /** Group internal node K: a group B-tree node has room for 2K children. */
   internalK: number;
   rootHeader: number;
-  /** When set, every structure read while listing a group is recorded here as [position, length]. */
-  ranges?: Array<[number, number]>;
 }
 
 function fail(ctx: { file: string }, why: string): CrispyxError {
   return new CrispyxError(`${ctx.file}: cannot edit links: ${why}`, { file: ctx.file });
-}
-
-export function pread(ctx: Ctx | { fd: number }, pos: number, len: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(ctx.fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  if (got < len) throw new CrispyxError(`unexpected end of file reading ${len} bytes at ${pos}`);
-  return buf;
 }
 
 /** One write plus fsync: the unit every step of an edit is made of. */
@@ -67,25 +47,11 @@ function pwriteSync(ctx: Ctx, pos: number, data: Buffer): void {
   fsyncSync(ctx.fd);
 }
 
-/** An unsigned little-endian integer of `size` bytes; undefined addresses (all ones) become -1. */
-export function readUInt(buf: Buffer, off: number, size: number): number {
-  let v = 0n;
-  let allOnes = true;
-  for (let i = size - 1; i >= 0; i--) {
-    const b = buf[off + i]!;
-    if (b !== 0xff) allOnes = false;
-    v = (v << 8n) | BigInt(b);
-  }
-  if (allOnes) return -1;
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new CrispyxError(`address ${v} too large`);
-  return Number(v);
-}
-
 // ---- superblock -------------------------------------------------------------------------------
 
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function openCtx(fd: number, file: string): Ctx {
+export function openCtx(fd: number, file: string): Ctx {
   const size = fstatSync(fd).size;
   // The superblock is at 0 or after a user block of 512, 1024, 2048, … bytes. Addresses count from
   // the superblock (HDF5 itself takes the superblock position as the base address when they differ).
@@ -113,144 +79,6 @@ function openCtx(fd: number, file: string): Ctx {
     throw fail({ file }, `superblock version ${version} is not supported`);
   }
   throw fail({ file }, "no HDF5 superblock found");
-}
-
-// ---- object headers ---------------------------------------------------------------------------
-
-/** A header message and where it lives, so it can be patched. */
-interface Message {
-  type: number;
-  /** Absolute position of the message's first byte (its type field) and of its body. */
-  pos: number;
-  bodyPos: number;
-  body: Buffer;
-  chunk: Chunk;
-}
-
-/** A header chunk; v2 chunks end in a checksum over everything before it. */
-interface Chunk {
-  pos: number;
-  length: number;
-  version: 1 | 2;
-  /** Offset of the first message in the chunk, and the size of a message's header. */
-  start: number;
-  msgHeader: number;
-}
-
-function headerMessages(ctx: Ctx, addr: number): Message[] {
-  const abs = ctx.base + addr;
-  const first = pread(ctx, abs, 4);
-  const out: Message[] = [];
-  const pending: Array<[number, number]> = [];
-  let v2Flags = 0;
-  if (first.toString("latin1") === "OHDR") {
-    const pre = pread(ctx, abs, 24);
-    if (pre[4] !== 2) throw fail(ctx, `object header version ${pre[4]} at ${addr}`);
-    v2Flags = pre[5]!;
-    let p = 6;
-    if (v2Flags & 0x20) p += 16; // access/modification/change/birth times
-    if (v2Flags & 0x10) p += 4; // attribute storage phase change values
-    const sizeBytes = 1 << (v2Flags & 3);
-    const dataSize = readUInt(pre, p, sizeBytes);
-    p += sizeBytes;
-    const chunk: Chunk = { pos: abs, length: p + dataSize + 4, version: 2, start: p, msgHeader: v2Flags & 0x04 ? 6 : 4 };
-    parseV2Chunk(ctx, chunk, out, pending);
-  } else if (first[0] === 1) {
-    const pre = pread(ctx, abs, 16);
-    ctx.ranges?.push([abs, 16]);
-    const size = pre.readUInt32LE(8);
-    const chunk: Chunk = { pos: abs + 16, length: size, version: 1, start: 0, msgHeader: 8 };
-    parseV1Chunk(ctx, chunk, out, pending);
-  } else {
-    throw fail(ctx, `unknown object header (version byte ${first[0]}) at ${addr}`);
-  }
-  for (let i = 0; i < pending.length; i++) {
-    const [cAddr, cLen] = pending[i]!;
-    const cAbs = ctx.base + cAddr;
-    if (v2Flags || pread(ctx, cAbs, 4).toString("latin1") === "OCHK") {
-      parseV2Chunk(ctx, { pos: cAbs, length: cLen, version: 2, start: 4, msgHeader: v2Flags & 0x04 ? 6 : 4 }, out, pending);
-    } else {
-      parseV1Chunk(ctx, { pos: cAbs, length: cLen, version: 1, start: 0, msgHeader: 8 }, out, pending);
-    }
-  }
-  return out;
-}
-
-function noteContinuation(ctx: Ctx, m: Message, pending: Array<[number, number]>): void {
-  if (m.type === MSG_CONTINUATION) pending.push([readUInt(m.body, 0, ctx.O), readUInt(m.body, ctx.O, ctx.L)]);
-}
-
-function parseV1Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
-  const buf = pread(ctx, chunk.pos, chunk.length);
-  ctx.ranges?.push([chunk.pos, chunk.length]);
-  for (let p = 0; p + 8 <= buf.length; ) {
-    const type = buf.readUInt16LE(p);
-    const size = buf.readUInt16LE(p + 2);
-    const m: Message = { type, pos: chunk.pos + p, bodyPos: chunk.pos + p + 8, body: buf.subarray(p + 8, p + 8 + size), chunk };
-    out.push(m);
-    noteContinuation(ctx, m, pending);
-    p += 8 + size;
-  }
-}
-
-function parseV2Chunk(ctx: Ctx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
-  const buf = pread(ctx, chunk.pos, chunk.length);
-  ctx.ranges?.push([chunk.pos, chunk.length]);
-  const stored = buf.readUInt32LE(buf.length - 4);
-  if (lookup3(buf.subarray(0, buf.length - 4)) !== stored) throw fail(ctx, `object header chunk at ${chunk.pos} has a bad checksum`);
-  const headerSize = chunk.msgHeader;
-  const end = buf.length - 4;
-  for (let p = chunk.start; p + headerSize <= end; ) {
-    const type = buf[p]!;
-    const size = buf.readUInt16LE(p + 1);
-    const m: Message = { type, pos: chunk.pos + p, bodyPos: chunk.pos + p + headerSize, body: buf.subarray(p + headerSize, p + headerSize + size), chunk };
-    out.push(m);
-    noteContinuation(ctx, m, pending);
-    p += headerSize + size;
-  }
-}
-
-/**
- * Bob Jenkins' lookup3 "hashlittle" with seed 0, the checksum of HDF5's v2 metadata
- * (written from the published algorithm).
- */
-export function lookup3(data: Uint8Array): number {
-  const rot = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
-  let length = data.length;
-  let a = (0xdeadbeef + length) >>> 0;
-  let b = a;
-  let c = a;
-  let k = 0;
-  const word = (i: number) => (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;
-  while (length > 12) {
-    a = (a + word(k)) >>> 0;
-    b = (b + word(k + 4)) >>> 0;
-    c = (c + word(k + 8)) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 4)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 6)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 8)) >>> 0; b = (b + a) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 16)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 19)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 4)) >>> 0; b = (b + a) >>> 0;
-    length -= 12;
-    k += 12;
-  }
-  if (length === 0) return c;
-  // The tail: up to 12 bytes added into a, b, c little-endian, missing bytes counting as zero.
-  const tail = new Uint8Array(12);
-  tail.set(data.subarray(k, k + length));
-  const t = (i: number) => (tail[i]! | (tail[i + 1]! << 8) | (tail[i + 2]! << 16) | (tail[i + 3]! << 24)) >>> 0;
-  a = (a + t(0)) >>> 0;
-  b = (b + t(4)) >>> 0;
-  c = (c + t(8)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 14)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 11)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 25)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 16)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 4)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 14)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 24)) >>> 0;
-  return c;
 }
 
 // ---- links ------------------------------------------------------------------------------------
@@ -408,7 +236,7 @@ function targetOf(ctx: Ctx, slot: LinkSlot): Target {
   return { addr: readUInt(pread(ctx, slot.addrPos, ctx.O), 0, ctx.O) };
 }
 
-function encodeAddr(ctx: Ctx, addr: number): Buffer {
+export function encodeAddr(ctx: { O: number }, addr: number): Buffer {
   const b = Buffer.alloc(ctx.O);
   let v = BigInt(addr);
   for (let i = 0; i < ctx.O; i++) {
@@ -582,6 +410,20 @@ export function objectMessages(fd: number, file: string, objectPath: string): { 
   return { O: ctx.O, L: ctx.L, base: ctx.base, messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })) };
 }
 
+/** The object header address (relative to the base address) of the object linked at `objectPath`. */
+export function objectAddress(path: string, objectPath: string): number {
+  const fd = openSync(path, "r");
+  try {
+    const ctx = openCtx(fd, path);
+    const parts = splitPath(objectPath);
+    const name = parts.pop();
+    if (!name) return ctx.rootHeader;
+    return targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 // ---- storage patches (direct matrix writes, ../anndata/directSparseWriter.ts) -------------------
 
 const MSG_DATASPACE = 0x0001;
@@ -594,6 +436,25 @@ function eoaField(ctx: Ctx): { pos: number; checksummed: boolean } {
   if (version === 0) return { pos: ctx.base + 24 + 2 * ctx.O, checksummed: false };
   if (version === 1) return { pos: ctx.base + 28 + 2 * ctx.O, checksummed: false };
   return { pos: ctx.base + 12 + 2 * ctx.O, checksummed: true };
+}
+
+/**
+ * Raise the superblock's end-of-file address to `endOfFile` (absolute) when it is lower, so HDF5 treats
+ * bytes written after its allocated space as part of the file. One write + fsync.
+ */
+export function extendAllocation(ctx: Ctx, endOfFile: number): void {
+  const { pos, checksummed } = eoaField(ctx);
+  const eoa = readUInt(pread(ctx, pos, ctx.O), 0, ctx.O);
+  if (endOfFile - ctx.base <= eoa) return;
+  if (!checksummed) pwriteSync(ctx, pos, encodeAddr(ctx, endOfFile - ctx.base));
+  else {
+    // Superblock v2/v3: the fields end with a checksum of everything before it (after the root address).
+    const sbLen = 12 + 4 * ctx.O;
+    const sb = pread(ctx, ctx.base, sbLen + 4);
+    encodeAddr(ctx, endOfFile - ctx.base).copy(sb, pos - ctx.base);
+    sb.writeUInt32LE(lookup3(sb.subarray(0, sbLen)), sbLen);
+    pwriteSync(ctx, ctx.base, sb);
+  }
 }
 
 /** The file's end of allocated space (absolute position): where HDF5 would allocate next. */
@@ -615,7 +476,8 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   const parts = splitPath(datasetPath);
   const name = parts.pop()!;
   const header = targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
-  const messages = headerMessages(ctx, header);
+  // Strict: the header must parse exactly (signature, version, chunk sizes) before anything is written.
+  const messages = readObjectHeader(ctx, header, true).messages;
   const space = messages.find((m) => m.type === MSG_DATASPACE);
   const type = messages.find((m) => m.type === MSG_DATATYPE);
   const layout = messages.find((m) => m.type === MSG_LAYOUT);
@@ -623,7 +485,8 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   const sv = space.body[0]!;
   const rank = dims.length;
   if ((sv !== 1 && sv !== 2) || space.body[1] !== rank) throw fail(ctx, `${datasetPath}: expected a ${rank}-D dataspace`);
-  if (layout.body[0] !== 3 || layout.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3)`);
+  // Layout v3 and v4 store contiguous data alike: class 1, then address and size.
+  if ((layout.body[0] !== 3 && layout.body[0] !== 4) || layout.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3 or v4)`);
   const elemSize = type.body.readUInt32LE(4);
   const dimsAt = space.bodyPos + (sv === 1 ? 8 : 4);
   const lengthBytes = (v: number) => encodeAddr({ ...ctx, O: ctx.L }, v);
@@ -633,19 +496,7 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   const count = dims.reduce((a, b) => a * b, 1);
   const layoutBytes = Buffer.concat([encodeAddr(ctx, position - ctx.base), lengthBytes(count * elemSize)]);
   // Called on a temporary output before it is renamed into place: no reader can see a half-patched file.
-  const { pos, checksummed } = eoaField(ctx);
-  const eoa = readUInt(pread(ctx, pos, ctx.O), 0, ctx.O);
-  if (endOfFile - ctx.base > eoa) {
-    if (!checksummed) pwriteSync(ctx, pos, encodeAddr(ctx, endOfFile - ctx.base));
-    else {
-      // Superblock v2/v3: the fields end with a checksum of everything before it (after the root address).
-      const sbLen = 12 + 4 * ctx.O;
-      const sb = pread(ctx, ctx.base, sbLen + 4);
-      encodeAddr(ctx, endOfFile - ctx.base).copy(sb, pos - ctx.base);
-      sb.writeUInt32LE(lookup3(sb.subarray(0, sbLen)), sbLen);
-      pwriteSync(ctx, ctx.base, sb);
-    }
-  }
+  extendAllocation(ctx, endOfFile);
   patchMessage(ctx, layout, [[layout.bodyPos + 2, layoutBytes]]);
   patchMessage(ctx, space, spacePatches);
 }
