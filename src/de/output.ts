@@ -15,6 +15,7 @@ import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
+import { columnKeys, fieldNames } from "./labelKeys.ts";
 import type { DeResults } from "./finishGroups.ts";
 
 /**
@@ -40,6 +41,34 @@ export function recordTypeFits(fieldNames: string[], bytesPerField = 8): boolean
 }
 
 /**
+ * Whether a data frame's `column-order` of `n` names fits its attribute: with h5py's (earliest) format an
+ * attribute lives in one header message (< 64 KiB), 16 bytes per variable-length string; ~4,000 columns.
+ */
+export function columnOrderFits(n: number): boolean {
+  return 16 * n + 1024 < 65_535;
+}
+
+/**
+ * Scanpy's `pts` data frame (genes × [control, groups...]), written here rather than through the generic
+ * data-frame writer because its column keys follow labelKeys.ts: a label with '/' is a nested path.
+ */
+function writePtsFrame(file: H5File, path: string, genes: string[], labels: string[], pts: Float32Array | Float64Array): void {
+  const n = genes.length;
+  const keys = columnKeys(labels);
+  file.createGroup(path);
+  file.setAttr(path, "encoding-type", "dataframe");
+  file.setAttr(path, "encoding-version", "0.2.0");
+  file.setAttr(path, "_index", "_index");
+  file.setAttr(path, "column-order", keys.length ? keys : new Float64Array(0));
+  writeElem(file, `${path}/_index`, strings(genes));
+  keys.forEach((key, s) => {
+    const at = `${path}/${key}`;
+    file.ensureGroup(at.slice(0, at.lastIndexOf("/")));
+    writeElem(file, at, ndarray(pts.subarray(s * n, (s + 1) * n)));
+  });
+}
+
+/**
  * Write the result .h5ad. Returns warnings (e.g. when there are too many groups for Scanpy's record
  * arrays, which HDF5 cannot store; the layers and the CSV still hold everything). `ready` settles when
  * the per-group arrays are complete: the rest of the file (which needs only `t.pts` and the names) is
@@ -52,8 +81,6 @@ export async function writeDeH5ad(
   const n = t.genes.length;
   const warnings: string[] = [];
   const slotNames = [t.controlLabel, ...t.groups];
-  const ptsColumns: Record<string, Column> = {};
-  slotNames.forEach((name, s) => { ptsColumns[name] = ndarray(t.pts.subarray(s * n, (s + 1) * n)); });
   const rgg: Record<string, Element> = {
     params: dict({
       groupby: scalar(t.perturbationColumn),
@@ -63,7 +90,6 @@ export async function writeDeH5ad(
       corr_method: scalar("benjamini-hochberg"),
       ...(t.method === "wilcoxon" ? { tie_correct: scalar(t.tieCorrect) } : {}),
     }),
-    pts: dataframe(t.genes, ptsColumns),
   };
   const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
   if (t.perturbationColumn !== "n_cells") obsColumns[t.perturbationColumn] = strings(t.groups);
@@ -97,12 +123,15 @@ export async function writeDeH5ad(
   };
   const base = "/uns/rank_genes_groups";
   const tables = recordTypeFits(t.groups) ? rankTables(t) : [];
-  if (!tables.length) warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params and pts only; the layers and the CSV hold every result`);
+  const withPts = columnOrderFits(slotNames.length);
+  if (!tables.length) warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params${withPts ? " and pts" : ""} only; the layers and the CSV hold every result`);
+  if (!withPts) warnings.push(`${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`);
   await writeAtomically(path, async (tmp) => {
     if (!direct) await ready;
     const file = H5File.open(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
+      if (withPts) writePtsFrame(file, `${base}/pts`, t.genes, slotNames, t.pts);
       // One-element placeholders of the right type and rank, pointed at their data below.
       if (direct) for (const [p, a] of matrices) writeElem(file, p, ndarray(new (a.constructor as Float64ArrayConstructor)(1), [1, 1]));
       for (const tab of tables) createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
@@ -208,12 +237,13 @@ function rankTables(t: DeTables): RankTable[] {
   const G = t.groups.length;
   let width = 1;
   for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
+  const fields = fieldNames(t.groups); // the labels, exactly; see ./labelKeys.ts
   const numeric = (key: string, src: Float64Array | Float32Array, Out: Float32ArrayConstructor | Float64ArrayConstructor): RankTable => ({
     key, src, Out, recordSize: G * Out.BYTES_PER_ELEMENT,
-    specs: t.groups.map((name) => ({ name, dtype: Out === Float32Array ? "float32" as const : "float64" as const })),
+    specs: fields.map((name) => ({ name, dtype: Out === Float32Array ? "float32" as const : "float64" as const })),
   });
   return [
-    { key: "names", specs: t.groups.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
+    { key: "names", specs: fields.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
     numeric("scores", t.ranked.scores, Float32Array),
     numeric("pvals", t.ranked.pvals, Float64Array),
     numeric("pvals_adj", t.ranked.pvalsAdj, Float64Array),
