@@ -15,7 +15,7 @@ import { convertToCsc } from "../../src/ops/convert.ts";
 import { writeFilteredSubset } from "../../src/ops/subset.ts";
 import { sortByPerturbation } from "../../src/ops/sort.ts";
 import type { Categorical, RecArray } from "../../src/io/anndata/model.ts";
-import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const FILE = join(import.meta.dirname, "..", "fixtures", "h5ad-legacy", "v07_categoricals.h5ad");
 const expected = JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "h5ad-legacy", "expected", "v07_categoricals.json"), "utf8"));
@@ -94,7 +94,7 @@ test("v0.7 layout: every output opens in Python anndata with the labels intact",
       (await convertToCsc(FILE, { output: join(dir, "csc.h5ad") })).path,
       await sortByPerturbation(FILE, { column: "perturbation", controlLabel: "control", output: join(dir, "sort.h5ad") }),
     ];
-    for (const r of checkH5adMany(paths)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
+    assert.deepEqual(h5adOpenFailures(paths), []); // in anndata 0.8 and the newest
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { H5File } from "../../src/io/h5/file.ts";
 import { InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
-import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { sha256, writeBigInput } from "./opsTestHelpers.ts";
 import { EXPECTED, ROOT, asWrittenByDefault, assertCanonical, dense, denseX, killAtFirstProgress, listDir } from "./convertSortHelpers.ts";
 
@@ -68,7 +68,7 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.convert)) {
 
 test("every converted file opens in Python anndata", skipWithoutAnndata(), () => {
   assert.ok(written.length >= 10);
-  for (const r of checkH5adMany(written)) assert.ok(!r.error, `${r.file}: ${r.error}`);
+  assert.deepEqual(h5adOpenFailures(written), []); // in anndata 0.8 and the newest
 });
 
 test("default output name follows the seed (crispyx_csc.h5ad beside the input, or with dataName)", async () => {

@@ -12,7 +12,7 @@ import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { H5File } from "../../src/io/h5/file.ts";
 import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
-import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
 import { sha256, writeBigInput } from "./opsTestHelpers.ts";
 import { EXPECTED, ROOT, asWrittenByDefault, killAtFirstProgress, listDir } from "./convertSortHelpers.ts";
@@ -99,7 +99,7 @@ test("a contiguous sparse X (as anndata writes it) is copied straight into the o
 
 test("every standardised file opens in Python anndata", skipWithoutAnndata(), () => {
   assert.equal(written.length, 4);
-  for (const r of checkH5adMany(written)) assert.ok(!r.error, `${r.file}: ${r.error}`);
+  assert.deepEqual(h5adOpenFailures(written), []); // in anndata 0.8 and the newest
 });
 
 test("pyJsonDumps writes what Python's json.dumps writes", () => {

@@ -11,7 +11,7 @@ import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import type { NdArray } from "../../src/io/anndata/model.ts";
-import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { CASES, ROOT, assertSameTables, assertSameX, filesNamed, killMidway, sha256, writeBigInput } from "./opsTestHelpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-subset-"));
@@ -64,7 +64,7 @@ test("obsm/varm/obsp/varp and uns follow the selection (as adata[cells, genes])"
 
 test("every output, empty ones included, opens in Python anndata with the expected shape", skipWithoutAnndata(), () => {
   assert.ok(outputs.length > 0);
-  for (const r of checkH5adMany(outputs)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
+  assert.deepEqual(h5adOpenFailures(outputs), []); // in anndata 0.8 and the newest
 });
 
 test("bad input is refused before any work", async () => {
