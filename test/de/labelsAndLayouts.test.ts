@@ -4,7 +4,8 @@
  *   '_index', '%2F', 'a' beside 'a/b') survive exactly in obs and Scanpy's record arrays, and as the
  *   documented keys (src/de/labelKeys.ts) of the pts data frame; the file opens in anndata 0.8;
  * - more groups than a data frame's column-order attribute can list (> ~4,000; the report had 10,000):
- *   pts is left out with a warning instead of a failed write that surfaced as "object header version 0".
+ *   pts is left out with a warning instead of a failed write that surfaced as "object header version 0";
+ * - the issue's small reproduction: a 200 × 459, 3-group file written by anndata 0.8, normalized, then DE.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rankGenesGroups } from "../../src/de/rankGenesGroups.ts";
+import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
 import { columnKeys, decodeLabelKey, escapeLabel } from "../../src/de/labelKeys.ts";
 import { writeH5ad, readH5ad } from "../../src/io/anndata/anndata.ts";
 import { categorical, dataframe, emptyAnnData, ndarray, type Dict, type NdArray, type RecArray } from "../../src/io/anndata/model.ts";
@@ -103,4 +105,24 @@ test("more groups than a column-order attribute can list: DE completes, pts left
   assert.equal((a.layers.pts as NdArray).shape[0], 4_100);
   const summary = checkH5ad(out);
   assert.ok(JSON.stringify(summary).includes("4100"), "anndata 0.8 reads 4,100 perturbations");
+});
+
+test("a 200-cell × 459-gene, 3-group file written by anndata 0.8: normalize, then DE, then anndata 0.8 opens the result", { ...noPython }, async () => {
+  const input = join(work, "ad08.h5ad");
+  const r = spawnSync(py!, ["-c", `
+import numpy as np, anndata as ad, pandas as pd, scipy.sparse as sp
+X = sp.random(200, 459, density=0.1, format="csr", random_state=1, dtype=np.float32)
+X.data = np.floor(X.data * 10) + 1
+labels = np.array(["non-targeting", "CD4+/CD25 T Reg", "GATA1"])[np.arange(200) % 3]
+obs = pd.DataFrame({"perturbation": pd.Categorical(labels), "is_control": labels == "non-targeting"}, index=[f"c{i}" for i in range(200)])
+ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"ENSG{i:011d}" for i in range(459)])).write_h5ad(${JSON.stringify(input)})
+`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const norm = join(work, "ad08_norm.h5ad");
+  await normalizeTotalLog1p(input, { output: norm });
+  const out = join(work, "ad08_de.h5ad");
+  const res = await rankGenesGroups(norm, { perturbationColumn: "perturbation", controlLabel: "non-targeting", output: out, workers: 1 });
+  assert.deepEqual([...res.groups].sort(), ["CD4+/CD25 T Reg", "GATA1"]);
+  checkH5ad(norm);
+  checkH5ad(out);
 });
