@@ -192,7 +192,7 @@ print(json.dumps(addrs))
   assert.ok(readFileSync(path).equals(before));
 });
 
-test("an address holding no object header is refused before any write, naming the earlier HDF5 failure", () => {
+test("a file HDF5 left unfinished after an error is one clear error at close; an address holding no object header is refused before any write", () => {
   const path = join(work, "unfinished.h5");
   const f = H5File.open(path, "w");
   f.createGroup("/g");
@@ -201,7 +201,7 @@ test("an address holding no object header is refused before any write, naming th
   // An attribute too large for an object header: HDF5 fails and, its ids leaked, does not finish the file.
   assert.throws(() => f.setAttr("/g", "big", Array.from({ length: 10_000 }, (_, i) => `name${i}`)), /object header message is too large/);
   assert.throws(() => f.close(), (err: Error) => {
-    assert.match(err.message, /^[^\n]*unfinished\.h5: cannot store .*object header at \d+.*an earlier error left the file unfinished: cannot write attribute big of \/g/);
+    assert.match(err.message, /^[^\n]*unfinished\.h5: HDF5 did not finish writing the file \(no object header at \d+.*\) after an earlier error: cannot write attribute big of \/g/);
     assert.ok(!err.message.includes("\n"), "one line");
     return true;
   });

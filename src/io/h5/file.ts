@@ -13,6 +13,7 @@ import { rawLayout, readRawElements, type RawLayout } from "./rawStorage.ts";
 import { FilteredChunks } from "./filteredChunks.ts";
 import { filterRoute, type FilterInfo } from "./filters.ts";
 import { BOOL_PLACEHOLDER, finishBooleans, type BooleanTarget } from "./booleans.ts";
+import { unfinishedReason } from "./links.ts";
 import {
   BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
   type AttrValue, type CreateDatasetOptions, type DatasetInfo, type H5Dtype, type NumericDtype,
@@ -933,6 +934,11 @@ export class H5File implements Disposable {
       Module.close_file(this.fileId);
     } catch (err) {
       throw new FileFormatError(`${this.path}: cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
+    }
+    if (this.firstFailure !== undefined) {
+      // An HDF5 error may have left objects open inside the library, which then never finishes the file.
+      const why = unfinishedReason(this.path);
+      if (why) throw new FileFormatError(`${this.path}: HDF5 did not finish writing the file (${why}) after an earlier error: ${this.firstFailure}`, { file: this.path });
     }
     if (this.placeholderHeaders.size) {
       const targets = [...this.pendingBooleans.values()];

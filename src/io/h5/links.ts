@@ -410,6 +410,27 @@ export function objectMessages(fd: number, file: string, objectPath: string): { 
   return { O: ctx.O, L: ctx.L, base: ctx.base, messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })) };
 }
 
+/**
+ * Why the closed file at `path` is not a finished HDF5 file (its allocated space past its end, or no
+ * well-formed root object header), or null when it looks finished. HDF5 leaves a file unflushed when an
+ * error inside it leaked open objects, so H5File checks this after any failure while writing.
+ */
+export function unfinishedReason(path: string): string | null {
+  const fd = openSync(path, "r");
+  try {
+    const ctx = openCtx(fd, path);
+    const size = fstatSync(fd).size;
+    const eoa = endOfAllocation(fd, path);
+    if (eoa > size) return `its allocated space ends at ${eoa} but the file at ${size}`;
+    readObjectHeader(ctx, ctx.rootHeader, true);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message.replace(`${path}: `, "") : String(err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The object header address (relative to the base address) of the object linked at `objectPath`. */
 export function objectAddress(path: string, objectPath: string): number {
   const fd = openSync(path, "r");
