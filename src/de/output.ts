@@ -15,7 +15,7 @@ import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
 import type { SkippedGroup } from "./groups.ts";
-import { columnKeys, fieldNames } from "./labelKeys.ts";
+import { columnKeys, escapeLabel, fieldNames } from "./labelKeys.ts";
 import type { DeResults } from "./finishGroups.ts";
 
 /**
@@ -92,7 +92,10 @@ export async function writeDeH5ad(
     }),
   };
   const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
-  if (t.perturbationColumn !== "n_cells") obsColumns[t.perturbationColumn] = strings(t.groups);
+  // The column is named after the input's; the generic data-frame writer makes no nested paths, so a name
+  // with '/' gets its escaped key (./labelKeys.ts).
+  const pertKey = columnKeys([t.perturbationColumn])[0]!;
+  if (pertKey !== "n_cells") obsColumns[pertKey.includes("/") ? escapeLabel(pertKey) : pertKey] = strings(t.groups);
   // Large arrays go straight into the file after HDF5 has written the rest (../io/anndata/directArrays.ts):
   // HDF5 writes one-element placeholders for them.
   const direct = G * n > 0 && endianness() === "LE";

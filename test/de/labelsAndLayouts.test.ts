@@ -26,7 +26,7 @@ const py = findPython();
 const noPython = py ? {} : { skip: "no Python with anndata (set CRISPYX_PYTHON)" };
 
 /** A log-normalised-looking screen: `perCell` cells per label, deterministic non-integer values. */
-function screen(path: string, labels: string[], perCell: number, genes: number): void {
+function screen(path: string, labels: string[], perCell: number, genes: number, column = "perturbation"): void {
   const n = labels.length * perCell;
   const X = new Float32Array(n * genes);
   let s = 12345;
@@ -37,7 +37,7 @@ function screen(path: string, labels: string[], perCell: number, genes: number):
   const ad = emptyAnnData(n, genes);
   ad.X = ndarray(X, [n, genes]);
   ad.obs = dataframe(Array.from({ length: n }, (_, i) => `c${i}`), {
-    perturbation: categorical(Array.from({ length: n }, (_, i) => labels[i % labels.length]!)),
+    [column]: categorical(Array.from({ length: n }, (_, i) => labels[i % labels.length]!)),
   });
   ad.var = dataframe(Array.from({ length: genes }, (_, j) => `g${j}`));
   writeH5ad(path, ad);
@@ -124,5 +124,23 @@ ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"ENSG{i:011d}" for i in range(45
   const res = await rankGenesGroups(norm, { perturbationColumn: "perturbation", controlLabel: "non-targeting", output: out, workers: 1 });
   assert.deepEqual([...res.groups].sort(), ["CD4+/CD25 T Reg", "GATA1"]);
   checkH5ad(norm);
+  checkH5ad(out);
+});
+
+test("a perturbation column named with '/' (anndata 0.8 nests it): DE reads it and names its output column by the escaped key", { ...noPython }, async () => {
+  const input = join(work, "slashcol.h5ad");
+  const r = spawnSync(py!, ["-c", `
+import numpy as np, anndata as ad, pandas as pd
+X = np.log1p(np.arange(60, dtype=np.float32).reshape(15, 4) % 7 / 3)
+obs = pd.DataFrame({"guide/target": pd.Categorical(np.array(["non-targeting", "A", "B"])[np.arange(15) % 3])}, index=[f"c{i}" for i in range(15)])
+ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(4)])).write_h5ad(${JSON.stringify(input)})
+`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = join(work, "slashcol_de.h5ad");
+  const res = await rankGenesGroups(input, { perturbationColumn: "guide/target", controlLabel: "non-targeting", output: out, workers: 1 });
+  assert.deepEqual(res.groups, ["A", "B"]);
+  const a = readH5ad(out);
+  assert.deepEqual(a.obs.columnOrder, ["n_cells", "guide%2Ftarget"]);
+  assert.deepEqual((a.obs.columns["guide%2Ftarget"] as NdArray).data, ["A", "B"]);
   checkH5ad(out);
 });
