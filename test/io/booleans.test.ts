@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,7 +151,7 @@ test("no room beside the datatype: the enum goes to a new continuation chunk (v1
   assert.equal(v["/d@after"]!.value, 1.5);
 });
 
-test("v2 (OHDR) headers with creation order (h5py libver='latest'): booleans written into them; no room is a clean refusal", { ...noPython }, () => {
+test("v2 (OHDR) headers with creation order (h5py libver='latest'): booleans written into them, with and without room beside the type", { ...noPython }, () => {
   const path = join(work, "latest.h5");
   const addrs = python(`
 import h5py, json, numpy as np
@@ -186,10 +186,24 @@ print(json.dumps(addrs))
   assert.deepEqual(r.readValue("/g/b"), [false, true]);
   assert.equal(r.attr("/g", "ordered"), true);
   r.close();
-  // An int8 dataset h5py packed without room: refused, the file untouched.
-  const before = readFileSync(path);
-  assert.throws(() => finishBooleans(path, [{ header: addrs.d }]), /no room for the boolean type in its v2 header chunk .*nothing was written/);
-  assert.ok(readFileSync(path).equals(before));
+  // An int8 dataset h5py packed without room beside its type (v2 chunk with an end gap): a new OCHK chunk.
+  const chunksOf = () => {
+    const d = openSync(path, "r");
+    try {
+      return readObjectHeader(openCtx(d, path), addrs.d, true).chunks.length;
+    } finally {
+      closeSync(d);
+    }
+  };
+  const before = chunksOf();
+  finishBooleans(path, [{ header: addrs.d }]);
+  assert.equal(chunksOf(), before + 1, "the datatype moved to a new continuation chunk");
+  const v2 = h5pyView(path);
+  assert.deepEqual(v2["/d"], { value: [true, false, true], type: "array:bool", enum: true });
+  for (let i = 0; i < 6; i++) assert.deepEqual(v2[`/d@x${i}`]!.value, Array.from({ length: i + 1 }, (_, k) => k));
+  const r2 = H5File.open(path, "r"); // HDF5 2.0 (h5wasm) too
+  assert.deepEqual(r2.readValue("/d"), [true, false, true]);
+  r2.close();
 });
 
 test("a file HDF5 left unfinished after an error is one clear error at close; an address holding no object header is refused before any write", () => {

@@ -281,6 +281,18 @@ export function nilMessage(chunk: Pick<Chunk, "msgHeader">, total: number): Mess
  * fewer than a message header's bytes allowed at the end, and the checksum. Throws when they do not fit.
  */
 export function serializeChunk(chunk: Pick<Chunk, "version" | "msgHeader" | "length">, head: Buffer, messages: MessageSpec[]): Buffer {
+  if (chunk.version === 2) {
+    // HDF5 refuses a v2 chunk with both a gap at its end and a NIL message: the last NIL takes the gap.
+    let used = head.length;
+    for (const m of messages) used += messageSize(chunk, m.body.length);
+    const gap = chunk.length - 4 - used;
+    let nil = -1;
+    messages.forEach((m, i) => { if (m.type === MSG_NIL) nil = i; });
+    if (gap > 0 && nil >= 0) {
+      messages = messages.slice();
+      messages[nil] = { ...messages[nil]!, body: Buffer.alloc(messages[nil]!.body.length + gap) };
+    }
+  }
   const out = Buffer.alloc(chunk.length);
   head.copy(out, 0);
   let p = head.length;
