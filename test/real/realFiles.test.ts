@@ -23,7 +23,7 @@ import { CliChild } from "./cliPool.ts";
 const only = process.env.CRISPYX_REAL_ONLY?.split(",").map((s) => s.trim().replace(/\.h5ad$/, ""));
 const manifest = loadManifest().filter((e) => !only || only.includes(e.name.replace(/\.h5ad$/, "")));
 const results = new Map<string, Check[]>();
-const tmp = tempDir("crispyx-real-");
+const tmp = tempDir("realcorpus-"); // not "crispyx-*": other tests sweep those names
 const CONCURRENCY = 2;
 // Commands run in a long-lived child per lane (cliServer.ts: ~1 s of loader start-up saved per command, ~500
 // commands); CRISPYX_REAL_SUBPROCESS=1 runs each in its own `node bin/crispyx.js` instead (slower, for a cross-check).
