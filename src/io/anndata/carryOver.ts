@@ -20,7 +20,7 @@ import { num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { encodingOf, readElem, writeElem } from "./registry.ts";
-import { columnOrder, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
+import { columnOrder, columnPath, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -236,7 +236,7 @@ function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
     let c = readColumn(src, srcPath, col);
     if (sel) c = takeColumn(c, sel);
     if (drop) c = dropUnused(col, c, kept);
-    writeElem(dst, `${dstPath}/${col}`, c);
+    writeElem(dst, columnPath(dst, dstPath, col), c);
   }
 }
 

@@ -67,6 +67,24 @@ export function readDataFrame(file: H5File, path: string): DataFrame {
   return { type: "dataframe", indexName: indexName(file, path), index, columnOrder: order, columns };
 }
 
+/**
+ * Where column `name` of the table at `path` is written. A name with '/' is a nested path, as h5py and
+ * anndata 0.8 write it (group 'grp', dataset 'sub' for 'grp/sub'; anndata reads it back as `group[name]`):
+ * the groups on the way are created. A name HDF5 would read as another path (empty components, '.', '..')
+ * is refused in one line.
+ */
+export function columnPath(file: H5File, path: string, name: string): string {
+  if (!name.includes("/")) return `${path}/${name}`;
+  const parts = name.split("/");
+  if (parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new FileFormatError(`cannot write ${path}: column name '${name}' is not a path HDF5 can hold (empty, '.' or '..' parts)`, {
+      file: file.path, hint: "rename the column",
+    });
+  }
+  file.ensureGroup(`${path}/${parts.slice(0, -1).join("/")}`);
+  return `${path}/${name}`;
+}
+
 export function writeDataFrame(file: H5File, path: string, df: DataFrame): void {
   for (const name of df.columnOrder) {
     const col = df.columns[name];
@@ -84,5 +102,5 @@ export function writeDataFrame(file: H5File, path: string, df: DataFrame): void 
   file.setAttr(path, "_index", df.indexName);
   file.setAttr(path, "column-order", df.columnOrder.length ? df.columnOrder : new Float64Array(0));
   writeArray(file, `${path}/${df.indexName}`, { type: "array", dtype: "string", shape: [df.index.length], data: df.index });
-  for (const name of df.columnOrder) writeElem(file, `${path}/${name}`, df.columns[name]!);
+  for (const name of df.columnOrder) writeElem(file, columnPath(file, path, name), df.columns[name]!);
 }
