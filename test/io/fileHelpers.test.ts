@@ -1,5 +1,6 @@
 // The seed's file helpers on copies of the golden fixtures: every edited file is re-read by crispyx and by
 // Python anndata with the expected contents, and X's bytes never change.
+import { writeSettings } from "../../src/io/anndata/settings.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -64,7 +65,13 @@ test("writeObs replaces obs without touching X; a row-count mismatch is rejected
   obs.columns.perturbation = categorical(obs.index.map((_, i) => (i % 2 ? "KD_B" : "NTC")));
   obs.columns.fresh = ndarray(Float64Array.from(obs.index, (_, i) => i / 3));
   obs.columnOrder = [...obs.columnOrder, "fresh"];
-  writeObs(p, obs);
+  // An exact replacement: the fixture's nullable strings stay nullable-string-array (settings.ts).
+  writeSettings.writeNullableStrings = true;
+  try {
+    writeObs(p, obs);
+  } finally {
+    writeSettings.writeNullableStrings = false;
+  }
   assert.equal(datasetDigest(p), x);
   const want = expected("full_csr");
   want.obs = json(dumpElement(obs));

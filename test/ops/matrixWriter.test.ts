@@ -12,11 +12,17 @@ import { copyMatrix } from "../../src/io/anndata/carryOver.ts";
 import type { NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
 import { dataframe, ndarray } from "../../src/io/anndata/model.ts";
 import { writeElem } from "../../src/io/anndata/registry.ts";
+import { writeSettings } from "../../src/io/anndata/settings.ts";
 import { compareH5ad, readersOf } from "../helpers/anndataChecker.ts";
 
 const FIX = "test/fixtures/h5ad";
 const dir = mkdtempSync(join(tmpdir(), "crispyx-writer-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+// Rebuilds are exact copies: nullable strings written back as nullable-string-array (by default they would
+// become categoricals so that anndata 0.8 can read them, src/io/anndata/settings.ts).
+writeSettings.writeNullableStrings = true;
+process.on("exit", () => void (writeSettings.writeNullableStrings = false));
 
 /** Rebuild `name` with X streamed in blocks of `rows` and everything else carried over. */
 function rebuild(name: string, rows: number): string {
