@@ -5,8 +5,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { toLayout } from "../../src/core/sparse.ts";
-import { categorical, type Column, type DataFrame, type Matrix, type NdArray, type SparseMatrix } from "../../src/io/anndata/model.ts";
-import { naturalCompare } from "../../src/io/anndata/naturalOrder.ts";
+import type { Column, DataFrame, Matrix, NdArray, SparseMatrix } from "../../src/io/anndata/model.ts";
+import { nullableStringsAsCategorical } from "../../src/io/anndata/encodings/nullable.ts";
 import { killChildAtFirstProgress, ROOT } from "./opsTestHelpers.ts";
 
 export { ROOT };
@@ -66,8 +66,7 @@ export function asWrittenByDefault(df: DataFrame): DataFrame {
       columns[name] = c;
       continue;
     }
-    const values = Array.from(c.values.data as string[], (v, i) => (c.mask[i] ? null : v));
-    columns[name] = categorical(values, { categories: [...new Set(values.filter((v): v is string => v !== null))].sort(naturalCompare) });
+    columns[name] = nullableStringsAsCategorical(c);
   }
   return { ...df, columns };
 }

@@ -1,7 +1,7 @@
 /** pandas nullable arrays: "nullable-integer", "nullable-boolean", "nullable-string-array". */
 import type { H5File } from "../../h5/file.ts";
 import { FileFormatError } from "../../../errors.ts";
-import { categorical, type NullableArray } from "../model.ts";
+import { categorical, type Categorical, type NullableArray } from "../model.ts";
 import { writeSettings } from "../settings.ts";
 import { naturalCompare } from "../naturalOrder.ts";
 import { writeCategorical } from "./categorical.ts";
@@ -22,14 +22,22 @@ export function readNullable(file: H5File, path: string, type: NullableArray["ty
   return { type, values, mask };
 }
 
+/**
+ * Nullable strings as the categorical crispyx writes by default (settings.ts): the same values, missing ones
+ * as code -1, categories in anndata's order (natsort, as its `strings_to_categoricals`).
+ */
+export function nullableStringsAsCategorical(a: NullableArray): Categorical {
+  const values = Array.from(a.values.data as string[], (v, i) => (a.mask[i] ? null : v));
+  const categories = [...new Set(values.filter((v): v is string => v !== null))].sort(naturalCompare);
+  return categorical(values, { categories });
+}
+
 export function writeNullable(file: H5File, path: string, a: NullableArray): void {
   if (a.mask.length !== a.values.data.length) {
     throw new FileFormatError(`cannot write ${path}: mask and values differ in length`);
   }
   if (a.type === "nullable-string" && !writeSettings.writeNullableStrings) {
-    const values = Array.from(a.values.data as string[], (v, i) => (a.mask[i] ? null : v));
-    const categories = [...new Set(values.filter((v): v is string => v !== null))].sort(naturalCompare);
-    writeCategorical(file, path, categorical(values, { categories }));
+    writeCategorical(file, path, nullableStringsAsCategorical(a));
     return;
   }
   file.createGroup(path);
