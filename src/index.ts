@@ -2,7 +2,7 @@
  * crispyx — out-of-core analysis of single-cell CRISPR / Perturb-seq screens in .h5ad files.
  * The public library API. Everything here works on files and reads X only in bounded blocks.
  */
-export { CrispyxError, FileFormatError, InvalidArgumentError } from "./errors.ts";
+export { CrispyxError, FileFormatError, InvalidArgumentError, type ErrorCode } from "./errors.ts";
 
 // h5ad I/O
 export { openH5ad, H5adHandle, LazyTable, LazyMapping, type ElementPreview, type OpenOptions } from "./io/anndata/handle.ts";

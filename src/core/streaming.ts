@@ -2,6 +2,8 @@
  * Options every streaming operation takes, so the CLI can drive any of them the same way: a memory
  * budget (or an explicit chunk size), a progress callback, and a cancellation signal.
  */
+import { CrispyxError, InvalidArgumentError } from "../errors.ts";
+
 export interface Progress {
   /** What is being done, e.g. "normalizing", "pass 1/2: counting". */
   phase: string;
@@ -27,10 +29,10 @@ export const DEFAULT_MEMORY_BUDGET = 512 * 1024 * 1024;
 /** Parse "512M", "2G", "1.5GiB", "1000000" into bytes. */
 export function parseByteSize(text: string): number {
   const m = /^\s*([\d.]+)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
-  if (!m) throw new Error(`'${text}' is not a size (use e.g. 512M or 4G)`);
+  if (!m) throw new InvalidArgumentError(`'${text}' is not a size (use e.g. 512M or 4G)`);
   const mult = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as "" | "k"]!;
   const v = Number(m[1]) * mult;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`'${text}' is not a positive size`);
+  if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`'${text}' is not a positive size`);
   return Math.floor(v);
 }
 
@@ -40,7 +42,7 @@ export function parseByteSize(text: string): number {
  */
 export function rowsForBudget(bytesPerRow: number, nRows: number, opts: StreamOptions, share = 0.25): number {
   if (opts.chunkSize !== undefined) {
-    if (!Number.isInteger(opts.chunkSize) || opts.chunkSize < 1) throw new Error(`chunk size must be a positive integer, got ${opts.chunkSize}`);
+    if (!Number.isInteger(opts.chunkSize) || opts.chunkSize < 1) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     return Math.min(opts.chunkSize, Math.max(1, nRows));
   }
   const budget = (opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET) * share;
@@ -48,5 +50,5 @@ export function rowsForBudget(bytesPerRow: number, nRows: number, opts: StreamOp
 }
 
 export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("operation was cancelled");
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new CrispyxError("operation was cancelled", { code: "ABORTED" });
 }
