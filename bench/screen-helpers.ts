@@ -67,14 +67,14 @@ async function step(name: string, path: string): Promise<void> {
   const quiet = { log: () => {} };
   let what = "";
   if (name === "detect") what = JSON.stringify(m.inferColumns(path));
-  if (name === "labels") what = `${m.normalisePerturbationLabels(path, "perturbation", quiet).changed} changed`;
-  if (name === "labels-inplace") what = `${m.normalisePerturbationLabels(path, "perturbation", { ...quiet, inplace: true }).changed} changed`;
+  if (name === "labels") what = `${m.normalizePerturbationLabels(path, "perturbation", quiet).changed} changed`;
+  if (name === "labels-inplace") what = `${m.normalizePerturbationLabels(path, "perturbation", { ...quiet, inplace: true }).changed} changed`;
   if (name === "whole-obs-rewrite") {
     const df = m.loadObs(path);
     m.writeObs(path, df);
     what = `${df.columnOrder.length} columns + index`;
   }
-  if (name === "guides-inplace") what = `${m.normalisePerturbationLabels(path, "guide", { ...quiet, stripPrefixes: ["sg"], stripSuffixRegex: "_\\d+$", inplace: true }).changed} changed`;
+  if (name === "guides-inplace") what = `${m.normalizePerturbationLabels(path, "guide", { ...quiet, stripPrefixes: ["sg"], stripSuffixRegex: "_\\d+$", inplace: true }).changed} changed`;
   const ms = performance.now() - t0;
   const rss = process.resourceUsage().maxRSS / 1024;
   console.log(`${name.padEnd(18)} ${(ms / 1000).toFixed(2).padStart(7)} s  peak RSS ${rss.toFixed(0).padStart(6)} MB  ${what}`);

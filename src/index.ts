@@ -40,16 +40,16 @@ export {
   scoreGeneSymbolColumn, type ColumnScore, type ValidateGeneSymbolsOptions, type EnsureGeneSymbolOptions,
 } from "./helpers/geneSymbols.ts";
 export {
-  standardiseGeneNames, normaliseGeneId, type StandardiseGeneNamesOptions, type StandardiseGeneNamesResult,
-  type NormaliseGeneIdOptions, type UnmappedAction,
+  standardizeGeneNames, normalizeGeneId, type StandardizeGeneNamesOptions, type StandardizeGeneNamesResult,
+  type NormalizeGeneIdOptions, type UnmappedAction,
 } from "./helpers/geneNames.ts";
 export {
   lookupSymbolsMyGene, LookupServiceError, MYGENE_DEFAULT_URL, MYGENE_BATCH_SIZE, type MyGeneOptions,
 } from "./helpers/myGene.ts";
 export { readSymbolMapping, type SymbolMappingTable, type ReadSymbolMappingOptions } from "./helpers/geneMappingFile.ts";
 export {
-  normalisePerturbationLabels, normaliseLabels, labelNormaliser, type NormaliseLabelOptions,
-  type NormalisePerturbationLabelsOptions, type NormalisePerturbationLabelsResult,
+  normalizePerturbationLabels, normalizeLabels, labelNormalizer, type NormalizeLabelOptions,
+  type NormalizePerturbationLabelsOptions, type NormalizePerturbationLabelsResult,
 } from "./helpers/perturbationLabels.ts";
 export {
   detectPerturbationColumn, detectGeneSymbolColumn, inferColumns, scorePerturbationColumn, scorePerturbationColumns,
@@ -116,3 +116,20 @@ export {
   normalSf, normalTwoSidedP, studentTSf, studentTTwoSidedP, benjaminiHochberg, bonferroni, tieCorrect,
 } from "./stats/index.ts";
 export type { RecArray, RecArrayField } from "./io/anndata/model.ts";
+
+// Old spellings (British -ise), kept so existing code keeps working; the API spells -ize, as Scanpy does.
+import { standardizeGeneNames as _standardizeGeneNames, normalizeGeneId as _normalizeGeneId } from "./helpers/geneNames.ts";
+import {
+  normalizePerturbationLabels as _normalizePerturbationLabels, normalizeLabels as _normalizeLabels,
+  labelNormalizer as _labelNormalizer,
+} from "./helpers/perturbationLabels.ts";
+/** @deprecated use standardizeGeneNames */
+export const standardiseGeneNames = _standardizeGeneNames;
+/** @deprecated use normalizeGeneId */
+export const normaliseGeneId = _normalizeGeneId;
+/** @deprecated use normalizePerturbationLabels */
+export const normalisePerturbationLabels = _normalizePerturbationLabels;
+/** @deprecated use normalizeLabels */
+export const normaliseLabels = _normalizeLabels;
+/** @deprecated use labelNormalizer */
+export const labelNormaliser = _labelNormalizer;

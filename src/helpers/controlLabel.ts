@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from "../errors.ts";
 import { pyLower } from "./pythonText.ts";
 
-/** Labels that `normalisePerturbationLabels` maps to the canonical control (compared lower-cased). */
+/** Labels that `normalizePerturbationLabels` maps to the canonical control (compared lower-cased). */
 export const DEFAULT_CONTROL_ALIASES: ReadonlySet<string> = new Set([
   "ntc", "non-targeting", "non_targeting", "nontarget", "non-target",
   "non_target", "control", "ctrl", "scramble", "scrambled",

@@ -14,7 +14,7 @@ import { readSymbolMapping } from "./geneMappingFile.ts";
 /** What to do with IDs that no mapping knows: keep them silently, keep them with a warning, or fail. */
 export type UnmappedAction = "keep" | "warn" | "error";
 
-export interface NormaliseGeneIdOptions {
+export interface NormalizeGeneIdOptions {
   /** Remove a trailing ".N" version (ENSG00000141510.16 → ENSG00000141510). Default true. */
   stripVersion?: boolean;
   /** Write a leading lower-case "mt-" as "MT-" (mt-Nd1 → MT-Nd1). Default true. */
@@ -25,14 +25,14 @@ export interface NormaliseGeneIdOptions {
 const VERSION_SUFFIX = /\.\p{Nd}+(?=\n?$)/u;
 
 /** Steps 1–2 of the seed on one name: version suffix, then mt- prefix. */
-export function normaliseGeneId(name: string, options: NormaliseGeneIdOptions = {}): string {
+export function normalizeGeneId(name: string, options: NormalizeGeneIdOptions = {}): string {
   let s = name;
   if (options.stripVersion ?? true) s = s.replace(VERSION_SUFFIX, "");
   if ((options.normaliseMtPrefix ?? true) && s.startsWith("mt-")) s = "MT-" + s.slice(3);
   return s;
 }
 
-export interface StandardiseGeneNamesOptions extends NormaliseGeneIdOptions {
+export interface StandardizeGeneNamesOptions extends NormalizeGeneIdOptions {
   /** var column to standardise; omitted or null: the var index (var_names). */
   column?: string | null;
   /** Map IDs to symbols through MyGene.info (needs network). Default false. */
@@ -68,7 +68,7 @@ export interface StandardiseGeneNamesOptions extends NormaliseGeneIdOptions {
   signal?: AbortSignal;
 }
 
-export interface StandardiseGeneNamesResult {
+export interface StandardizeGeneNamesResult {
   /** The standardised names, one per gene, in var order (a missing value reads as pandas writes it, "nan"). */
   names: string[];
   /** The var column standardised, or null for the index. */
@@ -92,10 +92,10 @@ export interface StandardiseGeneNamesResult {
  *   with `unmappedAction: "error"` (listing the first 10); LookupServiceError when MyGene.info cannot be
  *   reached or is too slow. The file is never modified when an error is thrown.
  */
-export async function standardiseGeneNames(
+export async function standardizeGeneNames(
   data: DataSource,
-  options: StandardiseGeneNamesOptions = {},
-): Promise<StandardiseGeneNamesResult> {
+  options: StandardizeGeneNamesOptions = {},
+): Promise<StandardizeGeneNamesResult> {
   const path = resolveDataPath(data);
   const action = options.unmappedAction ?? "warn";
   if (!["keep", "warn", "error"].includes(action)) {
@@ -123,7 +123,7 @@ export async function standardiseGeneNames(
   }
 
   // Missing values stay missing: not normalised, not looked up, written back as missing.
-  let names = original.map((n, i) => (missing?.[i] ? n : normaliseGeneId(n, options)));
+  let names = original.map((n, i) => (missing?.[i] ? n : normalizeGeneId(n, options)));
   let unmapped: string[] = [];
   if (mapping || options.lookupSymbols) {
     const unique = [...new Set(missing ? names.filter((_, i) => !missing![i]) : names)];

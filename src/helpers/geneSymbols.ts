@@ -132,7 +132,7 @@ export function validateGeneSymbols(names: readonly string[], options: ValidateG
     const candidates = options.candidates ?? [];
     const hint = candidates.length
       ? `pick a column of gene symbols (best match first): ${candidates.map((c) => `'${c}'`).join(", ")}`
-      : "supply a var column of gene symbols, or map the IDs to symbols with standardiseGeneNames (lookupSymbols or mappingFile)";
+      : "supply a var column of gene symbols, or map the IDs to symbols with standardizeGeneNames (lookupSymbols or mappingFile)";
     throw new InvalidArgumentError(
       `${prefix}${ensembl} of ${names.length} gene identifiers${where} look like Ensembl-style IDs (e.g. '${names.find(looksLikeEnsemblId)}'), not gene symbols`,
       { file: options.file, hint },

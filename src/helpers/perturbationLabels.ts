@@ -13,7 +13,7 @@ import { DEFAULT_CONTROL_ALIASES } from "./controlLabel.ts";
 import { escapeRegExp, PY_END_ANCHOR, pyLower, pythonRegex } from "./pythonText.ts";
 import { columnTexts, missingMask, sameKindTextColumn } from "./columnValues.ts";
 
-export interface NormaliseLabelOptions {
+export interface NormalizeLabelOptions {
   /** Prefixes removed from the start of a label, in order (e.g. ["sg-", "sg"]). */
   stripPrefixes?: readonly string[];
   /** Suffixes removed from the end of a label, in order (e.g. ["_KO", "_KD", "_P1P2"]). */
@@ -31,7 +31,7 @@ export interface NormaliseLabelOptions {
  * suffix (once, at the end), remove the regex's matches, then map control aliases (case-insensitive)
  * to the canonical control. Arguments are checked here, before any label is touched.
  */
-export function labelNormaliser(options: NormaliseLabelOptions = {}): (label: string) => string {
+export function labelNormalizer(options: NormalizeLabelOptions = {}): (label: string) => string {
   for (const key of ["stripPrefixes", "stripSuffixes", "controlAliases"] as const) {
     const list = options[key];
     if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== "string"))) {
@@ -56,9 +56,9 @@ export function labelNormaliser(options: NormaliseLabelOptions = {}): (label: st
   };
 }
 
-/** Normalise a list of labels (see {@link labelNormaliser}); each distinct label is worked out once. */
-export function normaliseLabels(labels: readonly string[], options: NormaliseLabelOptions = {}): string[] {
-  const f = labelNormaliser(options);
+/** Normalise a list of labels (see {@link labelNormalizer}); each distinct label is worked out once. */
+export function normalizeLabels(labels: readonly string[], options: NormalizeLabelOptions = {}): string[] {
+  const f = labelNormalizer(options);
   const memo = new Map<string, string>();
   return labels.map((l) => {
     let v = memo.get(l);
@@ -67,7 +67,7 @@ export function normaliseLabels(labels: readonly string[], options: NormaliseLab
   });
 }
 
-export interface NormalisePerturbationLabelsOptions extends NormaliseLabelOptions {
+export interface NormalizePerturbationLabelsOptions extends NormalizeLabelOptions {
   /**
    * Write the normalised labels into the file (obs only; X is untouched, crash-safe). Default false:
    * return the labels and leave the file byte-identical.
@@ -77,7 +77,7 @@ export interface NormalisePerturbationLabelsOptions extends NormaliseLabelOption
   log?: (message: string) => void;
 }
 
-export interface NormalisePerturbationLabelsResult {
+export interface NormalizePerturbationLabelsResult {
   /** The normalised label of every cell, in obs order; null where the label was missing. */
   labels: (string | null)[];
   column: string;
@@ -124,16 +124,16 @@ function readObsColumn(path: string, column: string): { col: Column; nObs: numbe
  * @throws InvalidArgumentError for an unknown column (listing the available ones), a file without
  *   cells, a bad regular expression, or options that would leave every label empty
  */
-export function normalisePerturbationLabels(
+export function normalizePerturbationLabels(
   data: DataSource,
   column: string,
-  options: NormalisePerturbationLabelsOptions = {},
-): NormalisePerturbationLabelsResult {
+  options: NormalizePerturbationLabelsOptions = {},
+): NormalizePerturbationLabelsResult {
   const path = resolveDataPath(data);
   if (typeof column !== "string" || column === "") {
     throw new InvalidArgumentError("name the obs column holding the perturbation labels");
   }
-  const normalise = labelNormaliser(options);
+  const normalise = labelNormalizer(options);
   const log = options.log ?? ((m: string) => console.warn(m));
   const { col, nObs } = readObsColumn(path, column);
   if (nObs === 0) {

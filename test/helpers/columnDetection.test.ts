@@ -100,7 +100,7 @@ test("ensureGeneSymbolColumn: an Ensembl index names the symbol columns, best fi
   });
   assert.throws(() => ensureGeneSymbolColumn(file("many_genes")), (e: unknown) => {
     assert.ok(e instanceof InvalidArgumentError);
-    assert.match(e.hint ?? "", /standardiseGeneNames \(lookupSymbols or mappingFile\)/);
+    assert.match(e.hint ?? "", /standardizeGeneNames \(lookupSymbols or mappingFile\)/);
     return true;
   });
   const logs: string[] = [];

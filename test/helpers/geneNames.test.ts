@@ -1,4 +1,4 @@
-// standardiseGeneNames with symbol lookup: against a MyGene.info stand-in on loopback that answers what the fake
+// standardizeGeneNames with symbol lookup: against a MyGene.info stand-in on loopback that answers what the fake
 // server of the seed's fixture run answered, so crispyx's requests must be byte-identical to the seed's client's;
 // plus server down / slow / failing, offline mapping files, bad input, and in-place edits (X untouched).
 import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileFormatError, InvalidArgumentError } from "../../src/errors.ts";
-import { standardiseGeneNames, normaliseGeneId } from "../../src/helpers/geneNames.ts";
+import { standardizeGeneNames, normalizeGeneId } from "../../src/helpers/geneNames.ts";
 import { formEncode, LookupServiceError, lookupSymbolsMyGene, myGeneQueryFields } from "../../src/helpers/myGene.ts";
 import { readSymbolMapping } from "../../src/helpers/geneMappingFile.ts";
 import { loadVar } from "../../src/io/anndata/fileHelpers.ts";
@@ -79,7 +79,7 @@ test("MyGene lookup: same requests as the seed's client (URL, form body byte for
       const keepCase = expected.mygene.find((k: any) => k.dataset === c.dataset && JSON.stringify({ ...k.options, unmapped_action: 0 }) === JSON.stringify({ ...c.options, unmapped_action: 0 }) && k.options.unmapped_action === "keep");
       const warnings: string[] = [];
       srv.seen.length = 0;
-      const run = standardiseGeneNames(file(c.dataset), {
+      const run = standardizeGeneNames(file(c.dataset), {
         ...camel(c.options), lookupSymbols: true, baseUrl: srv.baseUrl, delayMs: 0, log: (m) => warnings.push(m),
       });
       const label = `${c.dataset} ${JSON.stringify(c.options)}`;
@@ -124,7 +124,7 @@ test("MyGene lookup: progress per batch of 1,000; pause between batches; duplica
     const times: number[] = [];
     const handlerTimes = srv.seen;
     const t0 = Date.now();
-    const got = await standardiseGeneNames(file("many_genes"), {
+    const got = await standardizeGeneNames(file("many_genes"), {
       lookupSymbols: true, baseUrl: srv.baseUrl, delayMs: 150, unmappedAction: "keep",
       onProgress: (p) => { progress.push([p.done, p.total]); times.push(Date.now() - t0); assert.equal(p.unit, "batch"); },
     });
@@ -150,7 +150,7 @@ test("MyGene lookup: server down is a clear error, and the file is untouched eve
   const path = scratch.copy(file("replogle_like"));
   const before = fileBytes(path);
   await assert.rejects(
-    standardiseGeneNames(path, { lookupSymbols: true, baseUrl: deadUrl, inplace: true, retries: 0 }),
+    standardizeGeneNames(path, { lookupSymbols: true, baseUrl: deadUrl, inplace: true, retries: 0 }),
     (err: unknown) => {
       assert.ok(err instanceof LookupServiceError, String(err));
       assert.match(err.message, /gene symbol lookup failed at http:\/\/127\.0\.0\.1:\d+\/v3\/query\/ \(batch 1 of 1\): connection refused/);
@@ -168,7 +168,7 @@ test("MyGene lookup: a slow server ends in a timeout error (not a hang); retries
     const before = fileBytes(path);
     const t0 = Date.now();
     await assert.rejects(
-      standardiseGeneNames(path, { lookupSymbols: true, baseUrl: srv.baseUrl, timeoutMs: 300, retries: 0, inplace: true }),
+      standardizeGeneNames(path, { lookupSymbols: true, baseUrl: srv.baseUrl, timeoutMs: 300, retries: 0, inplace: true }),
       (err: unknown) => {
         assert.ok(err instanceof LookupServiceError);
         assert.match(err.message, /no answer within 0\.3 s/);
@@ -225,7 +225,7 @@ test("MyGene lookup: bad arguments are refused before any request", async () => 
   await assert.rejects(lookupSymbolsMyGene(["A"], { batchSize: 1001 }), /batch size/);
   await assert.rejects(lookupSymbolsMyGene(["A"], { timeoutMs: 0 }), /timeout/);
   await assert.rejects(lookupSymbolsMyGene(["A"], { species: " " }), /species/);
-  await assert.rejects(standardiseGeneNames(file("ties"), { unmappedAction: "ignore" as never }), /unmappedAction must be/);
+  await assert.rejects(standardizeGeneNames(file("ties"), { unmappedAction: "ignore" as never }), /unmappedAction must be/);
 });
 
 /** The seed's lookup knowledge as a mapping table: the last hit's symbol for every found query. */
@@ -245,7 +245,7 @@ test("offline mapping file (TSV with header, CSV without): same names as the see
   assert.equal(readSymbolMapping(csv).header, null);
   for (const c of expected.mygene.filter((k: any) => k.options.unmapped_action === "keep")) {
     for (const mappingFile of [tsv, csv]) {
-      const got = await standardiseGeneNames(file(c.dataset), { ...camel(c.options), mappingFile, unmappedAction: "keep" });
+      const got = await standardizeGeneNames(file(c.dataset), { ...camel(c.options), mappingFile, unmappedAction: "keep" });
       assert.deepEqual(got.names, c.names, `${c.dataset} ${mappingFile}`);
     }
   }
@@ -256,7 +256,7 @@ test("mapping file first, then MyGene.info for the rest only", async () => {
   try {
     const map = join(scratch.dir, "partial.tsv");
     writeFileSync(map, "Gene stable ID,HGNC symbol\nENSG00000010000,FROMFILE\n");
-    const got = await standardiseGeneNames(file("replogle_like"), { mappingFile: map, lookupSymbols: true, baseUrl: srv.baseUrl, unmappedAction: "keep" });
+    const got = await standardizeGeneNames(file("replogle_like"), { mappingFile: map, lookupSymbols: true, baseUrl: srv.baseUrl, unmappedAction: "keep" });
     assert.equal(got.names[0], "FROMFILE");
     assert.equal(srv.seen.length, 1);
     assert.ok(!srv.seen[0]!.body.includes("ENSG00000010000"), "an ID mapped by the file was looked up online");
@@ -281,20 +281,20 @@ test("mapping file: quoted cells, BOM, comments; bad files are clear errors", ()
   assert.throws(() => readSymbolMapping(scratch.dir), /is a directory/);
 });
 
-test("normaliseGeneId: Python's \\d and $ rules for the version suffix; mt- only at the start, case-sensitive", () => {
-  assert.equal(normaliseGeneId("ENSG00000141510.16"), "ENSG00000141510");
-  assert.equal(normaliseGeneId("ENSG1.2.3"), "ENSG1.2");
-  assert.equal(normaliseGeneId("ENSG1.2\n"), "ENSG1\n");
-  assert.equal(normaliseGeneId("ENSG1.\u0663"), "ENSG1"); // Arabic-Indic digit three: a Python \d
-  assert.equal(normaliseGeneId("ENSG1.a"), "ENSG1.a");
-  assert.equal(normaliseGeneId("mt-Nd1"), "MT-Nd1");
-  assert.equal(normaliseGeneId("Mt-Nd1"), "Mt-Nd1");
-  assert.equal(normaliseGeneId("xmt-Nd1"), "xmt-Nd1");
-  assert.equal(normaliseGeneId("mt-Nd1.1", { stripVersion: false, normaliseMtPrefix: false }), "mt-Nd1.1");
+test("normalizeGeneId: Python's \\d and $ rules for the version suffix; mt- only at the start, case-sensitive", () => {
+  assert.equal(normalizeGeneId("ENSG00000141510.16"), "ENSG00000141510");
+  assert.equal(normalizeGeneId("ENSG1.2.3"), "ENSG1.2");
+  assert.equal(normalizeGeneId("ENSG1.2\n"), "ENSG1\n");
+  assert.equal(normalizeGeneId("ENSG1.\u0663"), "ENSG1"); // Arabic-Indic digit three: a Python \d
+  assert.equal(normalizeGeneId("ENSG1.a"), "ENSG1.a");
+  assert.equal(normalizeGeneId("mt-Nd1"), "MT-Nd1");
+  assert.equal(normalizeGeneId("Mt-Nd1"), "Mt-Nd1");
+  assert.equal(normalizeGeneId("xmt-Nd1"), "xmt-Nd1");
+  assert.equal(normalizeGeneId("mt-Nd1.1", { stripVersion: false, normaliseMtPrefix: false }), "mt-Nd1.1");
 });
 
-test("standardiseGeneNames: unknown column lists the available ones; inplace false leaves the file byte-identical", async () => {
-  await assert.rejects(standardiseGeneNames(file("replogle_like"), { column: "symbols" }), (err: unknown) => {
+test("standardizeGeneNames: unknown column lists the available ones; inplace false leaves the file byte-identical", async () => {
+  await assert.rejects(standardizeGeneNames(file("replogle_like"), { column: "symbols" }), (err: unknown) => {
     assert.ok(err instanceof InvalidArgumentError);
     assert.match(err.message, /var has no column 'symbols'/);
     assert.equal(err.hint, "available var columns: 'gene_name', 'chr', 'mean', 'in_matrix'");
@@ -302,16 +302,16 @@ test("standardiseGeneNames: unknown column lists the available ones; inplace fal
   });
   const path = scratch.copy(file("replogle_like"));
   const before = fileBytes(path);
-  const r = await standardiseGeneNames(path);
+  const r = await standardizeGeneNames(path);
   assert.equal(r.changed, 20);
   assert.ok(fileBytes(path).equals(before));
 });
 
-test("standardiseGeneNames inplace: var index rewritten, X's stored values and everything else identical (anndata)", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
+test("standardizeGeneNames inplace: var index rewritten, X's stored values and everything else identical (anndata)", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
   const path = scratch.copy(file("replogle_like"));
   const dumpBefore = dumpH5ad(path);
   const xBefore = xDatasets(path);
-  const r = await standardiseGeneNames(path, { inplace: true });
+  const r = await standardizeGeneNames(path, { inplace: true });
   assert.equal(r.written, true);
   assert.deepEqual(xDatasets(path), xBefore);
   const dumpAfter = dumpH5ad(path);
@@ -320,11 +320,11 @@ test("standardiseGeneNames inplace: var index rewritten, X's stored values and e
   assert.deepEqual(dumpAfter.var.index, seed.names);
 });
 
-test("standardiseGeneNames inplace on a column: only that column changes; a categorical column stays categorical", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
+test("standardizeGeneNames inplace on a column: only that column changes; a categorical column stays categorical", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
   const path = scratch.copy(file("replogle_like"));
   const dumpBefore = dumpH5ad(path);
   const xBefore = xDatasets(path);
-  await standardiseGeneNames(path, { column: "gene_name", inplace: true });
+  await standardizeGeneNames(path, { column: "gene_name", inplace: true });
   assert.deepEqual(xDatasets(path), xBefore);
   const after = dumpH5ad(path);
   assertOnlyChanged(dumpBefore, after, { var: ["gene_name"] });
@@ -334,7 +334,7 @@ test("standardiseGeneNames inplace on a column: only that column changes; a cate
   // A categorical var column (mapping the categories through a file) stays categorical.
   const map = join(scratch.dir, "chr.tsv");
   writeFileSync(map, "id\tsymbol\nchr1\tchromosome1\nchrM\tMT\n");
-  await standardiseGeneNames(path, { column: "chr", mappingFile: map, unmappedAction: "keep", inplace: true });
+  await standardizeGeneNames(path, { column: "chr", mappingFile: map, unmappedAction: "keep", inplace: true });
   const col = loadVar(path).columns.chr!;
   assert.equal(col.type, "categorical");
   const again = dumpH5ad(path);
@@ -345,7 +345,7 @@ test("standardiseGeneNames inplace on a column: only that column changes; a cate
   assert.deepEqual(newValues, oldValues.map((v: string) => (v === "chr1" ? "chromosome1" : v === "chrM" ? "MT" : v)));
 });
 
-test("standardiseGeneNames: missing values in a var column stay missing (not looked up, not written as text)", async () => {
+test("standardizeGeneNames: missing values in a var column stay missing (not looked up, not written as text)", async () => {
   const a = emptyAnnData(2, 4);
   a.var = dataframe(["g0", "g1", "g2", "g3"], {
     symbol: categorical(["mt-Nd1", null, "ENSG5.2", "mt-Nd1"]),
@@ -355,7 +355,7 @@ test("standardiseGeneNames: missing values in a var column stay missing (not loo
   writeH5ad(path, a);
   const map = join(scratch.dir, "missing_map.tsv");
   writeFileSync(map, "ENSG5\tFIVE\nENSG7\tSEVEN\n");
-  const r = await standardiseGeneNames(path, { column: "symbol", mappingFile: map, unmappedAction: "keep", inplace: true });
+  const r = await standardizeGeneNames(path, { column: "symbol", mappingFile: map, unmappedAction: "keep", inplace: true });
   assert.deepEqual(r.names, ["MT-Nd1", "nan", "FIVE", "MT-Nd1"]);
   assert.deepEqual(r.unmapped, ["MT-Nd1"]);
   assert.equal(r.changed, 3);
@@ -365,7 +365,7 @@ test("standardiseGeneNames: missing values in a var column stay missing (not loo
     assert.deepEqual(col.categories.data, ["FIVE", "MT-Nd1"]);
     assert.deepEqual(Array.from(col.codes as Int8Array), [1, -1, 0, 1]);
   }
-  await standardiseGeneNames(path, { column: "alias", mappingFile: map, unmappedAction: "keep", inplace: true });
+  await standardizeGeneNames(path, { column: "alias", mappingFile: map, unmappedAction: "keep", inplace: true });
   // Written as anndata < 0.11 can read it: a categorical with the missing value kept (writeSettings).
   const alias = loadVar(path).columns.alias!;
   assert.equal(alias.type, "categorical");

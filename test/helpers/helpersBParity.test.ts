@@ -9,8 +9,8 @@ import {
   detectGeneSymbolColumn, detectPerturbationColumn, inferColumns, type ColumnDetection,
 } from "../../src/helpers/columnDetection.ts";
 import { ensureGeneSymbolColumn } from "../../src/helpers/geneSymbols.ts";
-import { normalisePerturbationLabels, type NormaliseLabelOptions } from "../../src/helpers/perturbationLabels.ts";
-import { standardiseGeneNames } from "../../src/helpers/geneNames.ts";
+import { normalizePerturbationLabels, type NormalizeLabelOptions } from "../../src/helpers/perturbationLabels.ts";
+import { standardizeGeneNames } from "../../src/helpers/geneNames.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "helpers-b");
 const expected = JSON.parse(readFileSync(join(DIR, "expected.json"), "utf8"));
@@ -22,7 +22,7 @@ function scoresOf(det: ColumnDetection): Record<string, number> {
 }
 
 /** The seed's keyword arguments as crispyx options. */
-function labelOptions(py: Record<string, unknown>): NormaliseLabelOptions {
+function labelOptions(py: Record<string, unknown>): NormalizeLabelOptions {
   return {
     stripPrefixes: py.strip_prefixes as string[] | undefined,
     stripSuffixes: py.strip_suffixes as string[] | undefined,
@@ -90,9 +90,9 @@ for (const [name, ds] of Object.entries(datasets)) {
   });
 
   for (const lab of ds.labels as any[]) {
-    test(`normalisePerturbationLabels matches the seed: ${name} obs['${lab.column}']`, () => {
+    test(`normalizePerturbationLabels matches the seed: ${name} obs['${lab.column}']`, () => {
       for (const r of lab.results) {
-        const got = normalisePerturbationLabels(path, lab.column, { ...labelOptions(r.options), log: () => {} });
+        const got = normalizePerturbationLabels(path, lab.column, { ...labelOptions(r.options), log: () => {} });
         // The seed turns a missing label into the text "nan"; crispyx keeps it missing.
         assert.deepEqual(got.labels.map((l) => l ?? "nan"), r.labels, JSON.stringify(r.options));
         assert.equal(got.written, false);
@@ -101,9 +101,9 @@ for (const [name, ds] of Object.entries(datasets)) {
   }
 
   if (ds.gene_names) {
-    test(`standardiseGeneNames (no lookup) matches the seed: ${name}`, async () => {
+    test(`standardizeGeneNames (no lookup) matches the seed: ${name}`, async () => {
       for (const g of ds.gene_names as any[]) {
-        const got = await standardiseGeneNames(path, {
+        const got = await standardizeGeneNames(path, {
           column: g.column, stripVersion: g.options.strip_version, normaliseMtPrefix: g.options.normalise_mt_prefix,
         });
         assert.deepEqual(got.names, g.names, `column ${g.column} ${JSON.stringify(g.options)}`);

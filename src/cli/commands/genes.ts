@@ -44,8 +44,8 @@ export function registerGenes(program: Command): void {
         if (opts.column) requireColumn(h, "var", opts.column, "--column");
         return opts.column ? null : h.var.index;
       });
-      const { standardiseGeneNames } = await import("../../helpers/geneNames.ts");
-      const r = await standardiseGeneNames(file, {
+      const { standardizeGeneNames } = await import("../../helpers/geneNames.ts");
+      const r = await standardizeGeneNames(file, {
         column: opts.column ?? null,
         stripVersion: !opts.keepVersion,
         normaliseMtPrefix: !opts.keepMtCase,

@@ -41,8 +41,8 @@ export function registerLabels(program: Command): void {
       const ctx = contextOf(c);
       checkInputFile(file);
       const column = await perturbationColumn(file, opts.perturbationColumn, undefined, (m) => ctx.say(m));
-      const { normalisePerturbationLabels } = await import("../../helpers/perturbationLabels.ts");
-      const r = normalisePerturbationLabels(file, column, {
+      const { normalizePerturbationLabels } = await import("../../helpers/perturbationLabels.ts");
+      const r = normalizePerturbationLabels(file, column, {
         stripPrefixes: opts.stripPrefix,
         stripSuffixes: opts.stripSuffix,
         stripSuffixRegex: opts.stripRegex,
