@@ -10,8 +10,10 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
 import type { DeTables } from "./output.ts";
+import { csvHeader } from "./methods/columns.ts";
 
-export const CSV_HEADER = "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n";
+/** The header of Scanpy's columns (./methods/columns.ts); a method's extra columns follow them (csvHeader). */
+export const CSV_HEADER = csvHeader();
 
 /** Copy a few bytes (a byte loop beats Buffer.copy's call overhead at the sizes of CSV fields). */
 function putBytes(out: Uint8Array, pos: number, bytes: Uint8Array): number {
@@ -28,17 +30,22 @@ function csvField(s: string): string {
 class GroupFormatter {
   private readonly geneBytes: Buffer[];
   private readonly ctrlBytes: Buffer[];
+  /** The method's extra columns' arrays ([group × gene]), written after pct_control. */
+  private readonly extras: Float64Array[];
   /** Bytes of a row beyond the group's name: gene, fraction of the control and the rest (numbers, commas). */
   private readonly rowMax: number;
   private buf = Buffer.allocUnsafe(1 << 20);
 
   constructor(private readonly t: DeTables) {
     // Per-gene bytes that repeat in every group: the gene name and the control's fraction.
+    this.extras = (t.extraColumns ?? []).map((c) => t.extra![c.key]!);
+    // With extra columns the control's fraction is not the row's end: the line break follows the extras.
+    const end = this.extras.length ? "" : "\n";
     this.geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
-    this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}\n`));
+    this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}${end}`));
     let longest = 0;
     for (let j = 0; j < t.genes.length; j++) longest = Math.max(longest, this.geneBytes[j]!.length + this.ctrlBytes[j]!.length);
-    this.rowMax = longest + 4 * 16 + 4 + 32; // four numbers and their commas, a group's fraction
+    this.rowMax = longest + (4 + this.extras.length) * 16 + 4 + 32 + 1; // the numbers and their commas, a group's fraction, a line break
   }
 
   /** Group g's rows (genes in rank order), as a view of the buffer valid until the next call. */
@@ -74,8 +81,19 @@ class GroupFormatter {
       buf[pos++] = 44;
       pos = putBytes(buf, pos, pgBytes);
       pos = putBytes(buf, pos, this.ctrlBytes[j]!);
+      if (this.extras.length) pos = this.putExtras(buf, pos, at);
     }
     return buf.subarray(0, pos);
+  }
+
+  /** The extra columns of one row (`at`: its group × gene index), then the line break. */
+  private putExtras(buf: Buffer, pos: number, at: number): number {
+    for (const e of this.extras) {
+      buf[pos++] = 44;
+      pos = writeSignificant(e[at]!, buf, pos);
+    }
+    buf[pos++] = 10;
+    return pos;
   }
 }
 
@@ -83,7 +101,7 @@ class GroupFormatter {
 export function writeDeCsvTo(tmp: string, t: DeTables): void {
   const fd = openSync(tmp, "w");
   try {
-    let at = writeAll(fd, Buffer.from(CSV_HEADER, "latin1"), 0);
+    let at = writeAll(fd, Buffer.from(csvHeader(t.extraColumns), "latin1"), 0);
     const f = new GroupFormatter(t);
     for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
   } finally {

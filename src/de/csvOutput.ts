@@ -8,12 +8,14 @@ import type { Worker } from "node:worker_threads";
 import { CrispyxError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { startBundledWorker } from "../core/workerThreads.ts";
-import { CSV_HEADER, sharedCsvState, writeDeCsvTo } from "./csvFormat.ts";
+import { sharedCsvState, writeDeCsvTo } from "./csvFormat.ts";
+import { csvHeader } from "./methods/columns.ts";
 import type { DeTables } from "./output.ts";
 
 /**
  * The tidy table: one row per perturbation × gene (genes in rank order within each perturbation):
- * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control; numbers with 9
+ * perturbation, gene, score, pvalue, pvalue_adj, logfoldchange, pct_group, pct_control (./methods/columns.ts),
+ * then the method's extra columns; numbers with 9
  * significant digits, Python's '.9g' spelling (the .h5ad keeps full precision). `h5ad`: the run's .h5ad
  * write — the CSV is put in place only once it has succeeded (keepPairConsistent).
  */
@@ -49,13 +51,13 @@ async function keepPairConsistent(path: string, h5ad: Promise<unknown>, csv: Pro
 export function writeDeCsvInBackground(
   path: string, t: DeTables, threads = 2, h5ad: Promise<unknown> = Promise.resolve(),
 ): Promise<void> | null {
-  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, t.orders]; // the small ones are copied
+  const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, t.orders, ...Object.values(t.extra ?? {})]; // the small ones are copied
   if (!arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return null;
   return keepPairConsistent(path, h5ad, writeAtomically(path, async (tmp) => {
     const fd = openSync(tmp, "w");
     const workers: Worker[] = [];
     try {
-      const header = Buffer.from(CSV_HEADER, "latin1");
+      const header = Buffer.from(csvHeader(t.extraColumns), "latin1");
       writeSync(fd, header, 0, header.length, 0);
       const state = sharedCsvState(header.length);
       const workerData = { fd, t: { ...t, skipped: [] }, state };

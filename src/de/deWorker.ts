@@ -1,28 +1,32 @@
 /**
  * Worker thread for DE. Three kinds of work, each split through a shared atomic counter so fast workers
- * take more: adding a band of X into the per-group statistics (ranges of slots), Wilcoxon gene blocks of
- * the current chunk, and finishing groups (t-test scores and p-values, adjusted p-values, fold changes,
- * ranking; ./finishGroups.ts).
+ * take more: adding a band of X into the per-group statistics (ranges of slots), gene blocks of the
+ * current chunk of a method's column pass (its geneChunkKernel: Wilcoxon), and finishing groups (the
+ * method's groupScores — the t-test's —, adjusted p-values, fold changes, ranking; ./finishGroups.ts).
+ * Methods are looked up by name in the registry (./methods/registry.ts), which this thread imports.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { RankSumScratch, rankSumGenes, type GeneChunk, type KernelContext } from "./wilcoxonKernel.ts";
+import type { GeneChunk, KernelContext } from "./wilcoxonKernel.ts";
 import { finishGroup, type DeResults } from "./finishGroups.ts";
 import { addBandSlots, type CsrBand, type GroupStats } from "./groupStats.ts";
+import { deMethod, loadDeKernels } from "./methods/registry.ts";
+import { DE_INPUTS } from "./methods/inputs.ts";
 
 interface InitData {
   nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean;
   scores: SharedArrayBuffer; pvals: SharedArrayBuffer;
 }
 interface ChunkMessage {
-  kind: "wilcoxon";
+  kind: "genes";
+  method: string;
   values: SharedArrayBuffer; float64: boolean; ptr: SharedArrayBuffer; g0: number; count: number;
   counter: SharedArrayBuffer; step: number;
 }
 interface FinishMessage {
   kind: "finish";
-  tTest: boolean; count: number; counter: SharedArrayBuffer; step: number;
+  method: string; count: number; counter: SharedArrayBuffer; step: number;
   /** Views of shared buffers (structured cloning shares them, offsets included). */
-  stats: GroupStats; ctrlExpm1: Float64Array; results: DeResults;
+  stats: GroupStats; ctrlMeans: Float64Array; results: DeResults;
   /** Groups finished so far, for progress (shared). */
   finishedCount: Int32Array;
 }
@@ -37,7 +41,6 @@ const ctx: KernelContext = {
   nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
   scores: new Float64Array(init.scores), pvals: new Float64Array(init.pvals),
 };
-const scratch = new RankSumScratch();
 
 function accumulate(m: AccumulateMessage): void {
   const counter = new Int32Array(m.counter);
@@ -49,36 +52,40 @@ function accumulate(m: AccumulateMessage): void {
   }
 }
 
-function finish(m: FinishMessage): void {
+async function finish(m: FinishMessage): Promise<void> {
   const counter = new Int32Array(m.counter);
+  const spec = deMethod(m.method);
+  const method = { groupScores: (await loadDeKernels(spec)).groupScores, logScaleMeans: DE_INPUTS[spec.input].logScaleMeans };
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;
     for (let g = from; g < Math.min(m.count, from + m.step); g++) {
-      finishGroup(g, m.tTest, m.stats, ctx.sizes, m.ctrlExpm1, m.results);
+      finishGroup(g, method, m.stats, ctx.sizes, m.ctrlMeans, m.results);
       Atomics.add(m.finishedCount, 0, 1);
     }
   }
 }
 
-function wilcoxon(m: ChunkMessage): void {
+async function geneChunk(m: ChunkMessage): Promise<void> {
   const chunk: GeneChunk = {
     values: m.float64 ? new Float64Array(m.values) : new Float32Array(m.values),
     ptr: new Int32Array(m.ptr), g0: m.g0, count: m.count,
   };
   const counter = new Int32Array(m.counter);
+  const kernel = (await loadDeKernels(deMethod(m.method))).geneChunkKernel;
+  if (!kernel) throw new Error(`internal: DE method '${m.method}' has no gene chunk kernel`);
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;
-    rankSumGenes(chunk, from, Math.min(m.count, from + m.step), ctx, scratch);
+    kernel(chunk, from, Math.min(m.count, from + m.step), ctx);
   }
 }
 
-parentPort!.on("message", (m: ChunkMessage | FinishMessage | AccumulateMessage) => {
+parentPort!.on("message", async (m: ChunkMessage | FinishMessage | AccumulateMessage) => {
   try {
-    if (m.kind === "wilcoxon") wilcoxon(m);
+    if (m.kind === "genes") await geneChunk(m);
     else if (m.kind === "accumulate") accumulate(m);
-    else finish(m);
+    else await finish(m);
     parentPort!.postMessage({ ok: true });
   } catch (err) {
     parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });

@@ -8,7 +8,8 @@
 import { argsortFloat64 } from "../stats/argsort.ts";
 import { benjaminiHochberg } from "../stats/multipleTesting.ts";
 import type { GroupStats } from "./groupStats.ts";
-import { welchGroup } from "./tTest.ts";
+import { deMethod } from "./methods/registry.ts";
+import type { DeExtraColumn, DeMethodSpec, GroupScoresKernel } from "./methods/types.ts";
 
 /** [group × gene] results (group k is slot k+1), plus [slot × gene] pts (slot 0 = control). */
 export interface DeResults {
@@ -25,6 +26,8 @@ export interface DeResults {
    * a random gather over every group (measured ~1 s of the t-test's output).
    */
   ranked: { scores: Float32Array; pvals: Float64Array; pvalsAdj: Float64Array; logfoldchanges: Float32Array };
+  /** The method's extra columns (DeExtraColumn), [group × gene] by key; absent or empty for Scanpy's columns only. */
+  extra?: Record<string, Float64Array>;
 }
 
 function shared<T>(Ctor: new (b: SharedArrayBuffer) => T, bytesPerElement: number, length: number): T {
@@ -34,15 +37,17 @@ function shared<T>(Ctor: new (b: SharedArrayBuffer) => T, bytesPerElement: numbe
 /**
  * Bytes DE holds for `groups` perturbations × `genes` whatever the number of cells: the statistics
  * (sums, sums of squares for the t-test, non-zero counts per slot) and the result arrays allocated here
- * (the Wilcoxon test's ranked p-values need their own array; the t-test's lie over its sums of squares).
- * `crispyx plan` shows it; rankGenesGroups warns when the real figure exceeds the budget.
+ * (ranked p-values need their own array unless they lie over the sums of squares), as the method
+ * declares them (its statistics, its extra columns). `crispyx plan` shows it; rankGenesGroups warns when
+ * the real figure exceeds the budget.
  */
-export function deResultBytes(groups: number, genes: number, method: "t-test" | "wilcoxon"): number {
+export function deResultBytes(groups: number, genes: number, method: string | DeMethodSpec): number {
+  const m = typeof method === "string" ? deMethod(method) : method;
   const slots = (groups + 1) * genes, cells = groups * genes;
-  const tTest = method === "t-test";
-  const statistics = slots * (8 + (tTest ? 8 : 0) + 4);
-  // scores, p-values, adjusted p-values, fold changes, orders; pts; ranked float32 tables (+ ranked p-values)
-  const results = cells * (8 + 8 + 8 + 4 + 4) + slots * 8 + cells * (4 + 4 + (tTest ? 0 : 8));
+  const squares = m.passes.statistics.squares;
+  const statistics = slots * (8 + (squares ? 8 : 0) + 4);
+  // scores, p-values, adjusted p-values, fold changes, orders; pts; ranked float32 tables (+ ranked p-values); extras
+  const results = cells * (8 + 8 + 8 + 4 + 4) + slots * 8 + cells * (4 + 4 + (squares ? 0 : 8)) + cells * 8 * m.extraColumns.length;
   return statistics + results;
 }
 
@@ -57,7 +62,9 @@ export function allocateScores(groups: number, nGenes: number): { scores: Float6
  * is group k): finishGroup reads a group's rows before it writes its ranked values, and nothing reads
  * them after — 128 MB less at 1,000 groups × 8,000 genes. The control's row (slot 0) is left alone.
  */
-export function allocateResults(stats: GroupStats, scores: { scores: Float64Array; pvals: Float64Array }): DeResults {
+export function allocateResults(
+  stats: GroupStats, scores: { scores: Float64Array; pvals: Float64Array }, extraColumns: readonly DeExtraColumn[] = [],
+): DeResults {
   const n = stats.nGenes;
   const cells = (stats.nSlots - 1) * n;
   return {
@@ -70,13 +77,17 @@ export function allocateResults(stats: GroupStats, scores: { scores: Float64Arra
       pvalsAdj: stats.sums.subarray(n),
       logfoldchanges: shared(Float32Array, 4, cells),
     },
+    extra: Object.fromEntries(extraColumns.map((c) => [c.key, shared(Float64Array, 8, cells)])),
   };
 }
 
-/** expm1 of each gene's control mean plus 1e-9: the denominator of every group's fold change. */
-export function controlExpm1(stats: GroupStats, sizes: Int32Array): Float64Array {
+/**
+ * Each gene's control mean on the values' scale plus 1e-9 (expm1 of it for log-normalised input): the
+ * denominator of every group's fold change.
+ */
+export function controlMeans(stats: GroupStats, sizes: Int32Array, logScale: boolean): Float64Array {
   const out = shared(Float64Array, 8, stats.nGenes);
-  for (let j = 0; j < stats.nGenes; j++) out[j] = Math.expm1(stats.sums[j]! / sizes[0]!) + 1e-9;
+  for (let j = 0; j < stats.nGenes; j++) out[j] = (logScale ? Math.expm1(stats.sums[j]! / sizes[0]!) : stats.sums[j]! / sizes[0]!) + 1e-9;
   return out;
 }
 
@@ -89,20 +100,28 @@ export function allPts(stats: GroupStats, sizes: Int32Array, r: DeResults): void
   }
 }
 
+/** What finishing a group needs of the method: its group kernel (loaded) and the scale of its means (./methods/inputs.ts). */
+export interface FinishingMethod { groupScores?: GroupScoresKernel; logScaleMeans: boolean }
+
 /**
- * Finish group `g` (slot g+1): with `tTest`, first its Welch scores and p-values from the sums; then
- * pvals_adj (BH over its genes), logfoldchanges = log2((expm1(mean_group) + 1e-9) / (expm1(mean_control)
- * + 1e-9)), its genes ranked by score and the ranked values.
+ * Finish group `g` (slot g+1): first the method's scores and p-values from the statistics when it makes
+ * them here (groupScores: the t-test's Welch test); then pvals_adj (BH over its genes), logfoldchanges =
+ * log2((expm1(mean_group) + 1e-9) / (expm1(mean_control) + 1e-9)) (without expm1 for counts: see
+ * ./methods/inputs.ts), its genes ranked by score and the ranked values.
  */
-export function finishGroup(g: number, tTest: boolean, stats: GroupStats, sizes: Int32Array, ctrlExpm1: Float64Array, r: DeResults): void {
+export function finishGroup(g: number, method: FinishingMethod, stats: GroupStats, sizes: Int32Array, ctrlMeans: Float64Array, r: DeResults): void {
   const n = stats.nGenes;
   const slot = g + 1;
   const off = g * n;
-  if (tTest) welchGroup(stats, sizes, slot, r.scores, r.pvals, off);
+  method.groupScores?.(stats, sizes, slot, r, off);
   benjaminiHochberg(r.pvals.subarray(off, off + n), r.pvalsAdj.subarray(off, off + n));
   const size = sizes[slot]!;
   const base = slot * n;
-  for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlExpm1[j]!);
+  if (method.logScaleMeans) {
+    for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlMeans[j]!);
+  } else {
+    for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((stats.sums[base + j]! / size + 1e-9) / ctrlMeans[j]!);
+  }
   const order = argsortFloat64(r.scores.subarray(off, off + n), true, r.orders.subarray(off, off + n));
   // From here on the group's rows of sums and sums of squares may be overwritten (allocateResults).
   const { scores, pvals, pvalsAdj, logfoldchanges } = r.ranked;

@@ -17,13 +17,20 @@ import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recar
 import type { SkippedGroup } from "./groups.ts";
 import { columnKeys, escapeLabel, fieldNames } from "./labelKeys.ts";
 import type { DeResults } from "./finishGroups.ts";
+import { deMethod } from "./methods/registry.ts";
+import { SCANPY_COLUMNS, type DeColumn, type DeExtraColumn } from "./methods/columns.ts";
 
 /**
  * Everything a result file holds: the computed arrays (DeResults: [group × gene] row-major, pts per slot
  * with slot 0 the control, each group's gene order and ranked values) and what they describe.
  */
 export interface DeTables extends DeResults {
-  method: "t-test" | "wilcoxon";
+  /** The method's name (Scanpy's params.method; its registry entry gives what `uns['method']` says). */
+  method: string;
+  /** The method's entries of `rank_genes_groups['params']` after Scanpy's (Wilcoxon: tie_correct). */
+  params?: Record<string, string | number | boolean>;
+  /** The method's columns beyond Scanpy's, in `extra` (none when absent). */
+  extraColumns?: readonly DeExtraColumn[];
   perturbationColumn: string;
   controlLabel: string;
   groups: string[];
@@ -88,7 +95,7 @@ export async function writeDeH5ad(
       method: scalar(t.method),
       use_raw: scalar(false),
       corr_method: scalar("benjamini-hochberg"),
-      ...(t.method === "wilcoxon" ? { tie_correct: scalar(t.tieCorrect) } : {}),
+      ...Object.fromEntries(Object.entries(t.params ?? {}).map(([k, v]) => [k, scalar(v)])),
     }),
   };
   const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
@@ -100,18 +107,26 @@ export async function writeDeH5ad(
   // HDF5 writes one-element placeholders for them.
   const direct = G * n > 0 && endianness() === "LE";
   const ptsLayer = Float32Array.from(t.pts.subarray(n));
+  // X and the layers as the columns declare them (./methods/columns.ts): X first, then the layers in order, then the method's extras.
+  const arrayOf = (c: DeColumn): Float32Array | Float64Array => (c.source === "pts" ? ptsLayer : t[c.source]);
+  const layerColumns = SCANPY_COLUMNS.filter((c) => c.layer !== "X");
+  const extras = t.extraColumns ?? [];
+  const layerEntries: [string, Float32Array | Float64Array][] = [
+    ...layerColumns.map((c): [string, Float32Array | Float64Array] => [c.layer, arrayOf(c)]),
+    ...extras.map((c): [string, Float32Array | Float64Array] => [c.key, t.extra![c.key]!]),
+  ];
   const matrices: [string, Float32Array | Float64Array][] = [
-    ["/X", t.logfoldchanges], ["/layers/scores", t.scores], ["/layers/pvals", t.pvals], ["/layers/pvals_adj", t.pvalsAdj], ["/layers/pts", ptsLayer],
+    ["/X", arrayOf(SCANPY_COLUMNS.find((c) => c.layer === "X")!)], ...layerEntries.map(([k, a]): [string, Float32Array | Float64Array] => [`/layers/${k}`, a]),
   ];
   const layer = (a: Float32Array | Float64Array) => ndarray(a, [G, n]);
   const ad: AnnData = {
     X: direct ? null : layer(t.logfoldchanges),
     obs: dataframe(t.groups, obsColumns),
     var: dataframe(t.genes),
-    layers: direct ? {} : { scores: layer(t.scores), pvals: layer(t.pvals), pvals_adj: layer(t.pvalsAdj), pts: layer(ptsLayer) },
+    layers: direct ? {} : Object.fromEntries(layerEntries.map(([k, a]) => [k, layer(a)])),
     uns: {
       rank_genes_groups: dict(rgg),
-      method: scalar(t.method === "t-test" ? "t_test" : "wilcoxon"),
+      method: scalar(deMethod(t.method).storedName),
       control_label: scalar(t.controlLabel),
       perturbation_column: scalar(t.perturbationColumn),
       pvalue_correction: scalar("benjamini-hochberg"),
@@ -235,7 +250,7 @@ async function writeDirect(
 
 interface RankTable { key: string; specs: RecFieldSpec[]; recordSize: number; src?: Float64Array | Float32Array; Out?: Float32ArrayConstructor | Float64ArrayConstructor; width?: number }
 
-/** Scanpy's names / scores / pvals / pvals_adj / logfoldchanges record arrays: one field per group. */
+/** Scanpy's names record array and one per column with a ranked type (scores, pvals, pvals_adj, logfoldchanges): one field per group. */
 function rankTables(t: DeTables): RankTable[] {
   const G = t.groups.length;
   let width = 1;
@@ -247,10 +262,8 @@ function rankTables(t: DeTables): RankTable[] {
   });
   return [
     { key: "names", specs: fields.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
-    numeric("scores", t.ranked.scores, Float32Array),
-    numeric("pvals", t.ranked.pvals, Float64Array),
-    numeric("pvals_adj", t.ranked.pvalsAdj, Float64Array),
-    numeric("logfoldchanges", t.ranked.logfoldchanges, Float32Array),
+    ...SCANPY_COLUMNS.filter((c) => c.ranked !== null && c.source !== "pts").map((c) =>
+      numeric(c.key, t.ranked[c.source as keyof DeResults["ranked"]], c.ranked === "float32" ? Float32Array : Float64Array)),
   ];
 }
 

@@ -3,14 +3,15 @@
  * `sc.tl.rank_genes_groups(adata, groupby, reference=control, method=..., pts=True)` computes it, but
  * streamed from the file with bounded memory:
  *
- * - one pass over X accumulates per-group sums, sums of squares and non-zero counts (memory
- *   O(groups × genes)); a CSR X is read on this thread while worker threads add the previous band;
- * - t-test: everything else follows from those sums;
- * - Wilcoxon: gene chunks; zeros form one tie block, control values are sorted once per gene and each
- *   perturbation's few non-zeros are ranked into them by binary search; chunks run on worker threads;
- * - then each group is finished on the worker threads (./finishGroups.ts: p-values, BH, fold changes,
- *   ranking) while this thread writes the start of the .h5ad (./output.ts); the CSV follows on threads
- *   too (./csvOutput.ts).
+ * - the method (./methods/registry.ts) is looked up and its input check run (log-normalised or counts);
+ * - one pass over X accumulates per-group sums, non-zero counts and, when the method asks, sums of squares
+ *   (memory O(groups × genes)); a CSR X is read on this thread while worker threads add the previous band;
+ * - t-test: everything else follows from those sums (its groupScores kernel);
+ * - Wilcoxon: its own pass over gene chunks; zeros form one tie block, control values are sorted once per
+ *   gene and each perturbation's few non-zeros are ranked into them by binary search; chunks run on worker threads;
+ * - then each group is finished on the worker threads (./finishGroups.ts: the method's group scores,
+ *   BH, fold changes, ranking) while this thread writes the start of the .h5ad (./output.ts); the CSV
+ *   follows on threads too (./csvOutput.ts).
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -22,22 +23,24 @@ import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/annda
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { planGroups, type SkippedGroup } from "./groups.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
-import { wilcoxonScores } from "./wilcoxon.ts";
 import { WorkerPool } from "./workerPool.ts";
-import { allocateResults, allocateScores, allPts, controlExpm1, deResultBytes, finishGroup } from "./finishGroups.ts";
+import { allocateResults, allocateScores, allPts, controlMeans, deResultBytes, finishGroup } from "./finishGroups.ts";
 import { writeDeH5ad, type DeTables } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
-import type { MatrixReader } from "../io/anndata/matrixReader.ts";
-import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
+import { DEFAULT_DE_METHOD, deMethod, isBuiltinDeMethod, loadDeKernels, type BuiltinDeMethod } from "./methods/registry.ts";
+import { DE_INPUTS } from "./methods/inputs.ts";
+import type { DeMethodSpec } from "./methods/types.ts";
+import type { NdArray } from "../io/anndata/model.ts";
 
-export type DeMethod = "t-test" | "wilcoxon";
+/** A DE method's name: a built-in one ("t-test", "wilcoxon") or one registered at run time (registerDeMethod). */
+export type DeMethod = BuiltinDeMethod | (string & {});
 
 export interface RankGenesGroupsOptions extends StreamOptions {
   /** obs column holding the perturbation labels (Scanpy's `groupby`). */
   perturbationColumn: string;
   /** Label of the control cells (Scanpy's `reference`); inferred from the labels when omitted. */
   controlLabel?: string | null;
-  /** "t-test" (Welch, default) or "wilcoxon" (rank-sum, normal approximation). */
+  /** "t-test" (Welch, default) or "wilcoxon" (rank-sum, normal approximation), or an alias (./methods/registry.ts). */
   method?: DeMethod;
   /** Test only these perturbations (default: all but the control). */
   groups?: readonly string[];
@@ -80,7 +83,8 @@ export interface RankGenesGroupsResult {
 
 /**
  * Rank genes for every perturbation against the control (Scanpy-compatible statistics) and write the
- * result .h5ad and CSV. Expects log-normalised values (integer counts are refused).
+ * result .h5ad and CSV. The method declares the values it needs: the t-test and Wilcoxon expect
+ * log-normalised values (integer counts are refused).
  *
  * Per gene and perturbation: `scores` (Welch t or rank-sum z), `pvals` (two-sided), `pvals_adj`
  * (Benjamini–Hochberg over the genes of that perturbation), `logfoldchanges`
@@ -92,10 +96,8 @@ export interface RankGenesGroupsResult {
  * console.log(r.outputPath, r.groups.length, r.skipped);
  */
 export async function rankGenesGroups(input: DataSource, options: RankGenesGroupsOptions): Promise<RankGenesGroupsResult> {
-  const method = options.method ?? "t-test";
-  if (method !== "t-test" && method !== "wilcoxon") {
-    throw new InvalidArgumentError(`unknown DE method '${String(method)}'`, { hint: "use 't-test' or 'wilcoxon'" });
-  }
+  const spec = deMethod(options.method ?? DEFAULT_DE_METHOD);
+  const method = spec.name;
   if (!options.perturbationColumn) throw new InvalidArgumentError("perturbationColumn is required (the obs column with perturbation labels)");
   const minCells = options.minCellsPerGroup ?? 2;
   if (!Number.isInteger(minCells) || minCells < 1) throw new InvalidArgumentError(`minCellsPerGroup must be a positive integer, got ${minCells}`);
@@ -103,14 +105,14 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   if (!Number.isInteger(workers) || workers < 1) throw new InvalidArgumentError(`workers must be a positive integer, got ${workers}`);
   const inputPath = resolveDataPath(input);
   const outputPath = options.output ?? resolveOutputPath(inputPath, {
-    suffix: method === "t-test" ? "t_test" : "wilcoxon", outputDir: options.outputDir, dataName: options.dataName,
+    suffix: spec.storedName, outputDir: options.outputDir, dataName: options.dataName,
   });
   if (!outputPath.endsWith(".h5ad")) throw new InvalidArgumentError(`output '${outputPath}' must end in .h5ad`);
   const wantCsv = options.csv ?? true;
   const csvPath = wantCsv ? outputPath.slice(0, -".h5ad".length) + ".csv" : null;
 
   if (!options.force && existsSync(outputPath) && (csvPath === null || existsSync(csvPath))) {
-    const existing = loadExisting(outputPath, csvPath, method);
+    const existing = loadExisting(outputPath, csvPath, spec);
     if (existing) return existing;
   }
 
@@ -120,7 +122,8 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       perturbationColumn: options.perturbationColumn, controlLabel: options.controlLabel, groups: options.groups, minCellsPerGroup: minCells,
     });
     const reader = h.matrix(options.layer);
-    assertLogNormalised(reader, inputPath);
+    DE_INPUTS[spec.input].check(reader, inputPath, method);
+    const kernels = await loadDeKernels(spec);
     const genes = h.varNames;
     const G = plan.groups.length;
     const n = genes.length;
@@ -129,9 +132,12 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const scores = allocateScores(G, n);
     // Worker threads start now, loading their modules while this thread reads X. Threads pay off from
     // ~10⁵ tests, or when the caller asked for them explicitly.
-    const useWorkers = workers > 1 && (method === "wilcoxon" || G * n >= 100_000 || options.workers !== undefined);
+    // A method registered at run time is unknown to the worker threads: its kernels run on this thread.
+    const byGenes = spec.parallelOver === "genes";
+    const useWorkers = workers > 1 && (byGenes || G * n >= 100_000 || options.workers !== undefined);
+    const kernelsOnWorkers = isBuiltinDeMethod(spec);
     const startPool = () => useWorkers
-      ? new WorkerPool(Math.min(workers, Math.max(1, method === "wilcoxon" ? n : G)), {
+      ? new WorkerPool(Math.min(workers, Math.max(1, byGenes ? n : G)), {
         nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: scores.scores, pvals: scores.pvals,
       })
       : null;
@@ -147,37 +153,36 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     let warnings: string[];
     let csvDone: Promise<void> | null = null;
     try {
-      const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, method === "t-test", { ...options, phase: "group statistics" }, pool);
+      const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, spec.passes.statistics.squares, { ...options, phase: "group statistics" }, pool);
       await renewPool();
       // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
       // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
-      const results = allocateResults(stats, scores);
-      const held = deResultBytes(G, n, method); // what `stats` and `results` hold (tested equal)
+      const results = allocateResults(stats, scores, spec.extraColumns);
+      const held = deResultBytes(G, n, spec); // what `stats` and `results` hold (tested equal)
       const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
       if (held > budget) {
         const mib = (b: number) => Math.round(b / 2 ** 20).toLocaleString("en-US");
         notes.push(`the statistics and results of ${G} perturbations × ${n} genes take ${mib(held)} MiB, more than the memory budget ` +
           `(${mib(budget)} MiB), which bounds only what is streamed: raise the budget, or test fewer perturbations at a time (groups)`);
       }
-      if (method === "wilcoxon") {
-        await wilcoxonScores(reader, plan, stats, scores, pool, {
-          reservedBytes: held,
-          tieCorrect: options.tieCorrect ?? true, memoryBudget: options.memoryBudget, chunkSize: options.chunkSize,
-          onProgress: options.onProgress, signal: options.signal, inputPath,
+      if (kernels.columnPass) {
+        await kernels.columnPass({
+          reader, plan, stats, out: scores, pool: kernelsOnWorkers ? pool : null, reservedBytes: held, options, inputPath,
         });
         await renewPool();
       }
       throwIfAborted(options.signal);
-      // Per group: t-test scores and p-values, adjusted p-values, fold changes and the ranking — on the
-      // workers, while this thread starts the .h5ad with everything that does not depend on them.
-      const ctrl = controlExpm1(stats, plan.sizes);
+      // Per group: the method's group scores (the t-test's), adjusted p-values, fold changes and the
+      // ranking — on the workers, while this thread starts the .h5ad with everything that does not depend on them.
+      const logScaleMeans = DE_INPUTS[spec.input].logScaleMeans;
+      const ctrl = controlMeans(stats, plan.sizes, logScaleMeans);
       allPts(stats, plan.sizes, results);
       const phase = "finishing perturbations";
       const report = (done: number) => options.onProgress?.({ phase, done, total: G, unit: "perturbations" });
       let finished: Promise<void>;
-      if (pool) {
+      if (pool && kernelsOnWorkers) {
         const count = new Int32Array(new SharedArrayBuffer(4));
-        finished = pool.finishGroups(G, method === "t-test", stats, ctrl, results, count);
+        finished = pool.finishGroups(G, method, stats, ctrl, results, count);
         // The workers count finished groups; progress is read from the count while this thread waits.
         const timer = options.onProgress ? setInterval(() => report(Atomics.load(count, 0)), 250) : null;
         finished.finally(() => {
@@ -185,8 +190,9 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
           report(Atomics.load(count, 0));
         }).catch(() => undefined);
       } else {
+        const finishing = { groupScores: kernels.groupScores, logScaleMeans };
         for (let g = 0; g < G; g++) {
-          finishGroup(g, method === "t-test", stats, plan.sizes, ctrl, results);
+          finishGroup(g, finishing, stats, plan.sizes, ctrl, results);
           if (g % 64 === 63) report(g + 1);
         }
         report(G);
@@ -196,7 +202,8 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
       mkdirSync(dirname(outputPath), { recursive: true });
       const tables: DeTables = {
-        ...results, method, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups,
+        ...results, method, params: spec.params?.(options) ?? {}, extraColumns: spec.extraColumns,
+        perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups,
         genes, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, skipped: plan.skipped,
       };
       const h5ad = writeDeH5ad(outputPath, tables, finished, options.onProgress);
@@ -224,35 +231,13 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   }
 }
 
-/** Refuse raw counts (as the seed does): integer storage, or a first block whose non-zeros are all whole numbers. */
-function assertLogNormalised(reader: MatrixReader, path: string): void {
-  const dt = reader.info.dtype;
-  const hint = "log-normalise first (normalise total counts, then log1p)";
-  if (dt !== "float32" && dt !== "float64") {
-    throw new InvalidArgumentError(`${path}: X holds ${dt} values, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
-  }
-  const [nObs] = reader.shape;
-  const block = reader.rows(0, Math.min(nObs, 200));
-  const values = (block.type === "array" ? (block as NdArray).data : (block as SparseMatrix).data) as ArrayLike<number>;
-  let nonzero = 0;
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k]!;
-    if (v === 0) continue;
-    nonzero++;
-    if (Math.abs(v - Math.round(v)) > 1e-8 * Math.max(1, Math.abs(v))) return;
-  }
-  if (nonzero > 0) {
-    throw new InvalidArgumentError(`${path}: the first cells' values are all whole numbers, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
-  }
-}
-
 /** A complete earlier result at the output paths, or null when it is not one for this method. */
-function loadExisting(outputPath: string, csvPath: string | null, method: DeMethod): RankGenesGroupsResult | null {
+function loadExisting(outputPath: string, csvPath: string | null, spec: DeMethodSpec): RankGenesGroupsResult | null {
   try {
     const h = openH5ad(outputPath);
     try {
       const m = readElem(h.file, "/uns/method");
-      if (m.type !== "scalar" || m.value !== (method === "t-test" ? "t_test" : "wilcoxon")) return null;
+      if (m.type !== "scalar" || m.value !== spec.storedName) return null;
       const str = (key: string) => {
         const e = readElem(h.file, `/uns/${key}`);
         return e.type === "scalar" ? String(e.value) : "";
@@ -264,7 +249,7 @@ function loadExisting(outputPath: string, csvPath: string | null, method: DeMeth
         for (let i = 0; i < (g?.data.length ?? 0); i++) skipped.push({ group: String(g.data[i]), cells: Number(c.data[i]), reason: String(r.data[i]) });
       }
       return {
-        method, outputPath, csvPath, perturbationColumn: str("perturbation_column"), controlLabel: str("control_label"),
+        method: spec.name, outputPath, csvPath, perturbationColumn: str("perturbation_column"), controlLabel: str("control_label"),
         groups: h.obsNames, skipped, nGenes: h.nVars, reused: true, warnings: [],
       };
     } finally {

@@ -73,7 +73,7 @@ export async function wilcoxonScores(
       const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts);
       if (pending) await pending;
       if (pool) {
-        pending = pool.run(chunk).then(() => {
+        pending = pool.runGeneChunk("wilcoxon", chunk).then(() => {
           done += chunk.count;
           opts.onProgress?.({ phase: "wilcoxon", done, total: nGenes, unit: "genes" });
         });

@@ -1,6 +1,6 @@
 /**
  * The DE worker threads (./deWorker.ts): they share the output arrays (scores and p-values) and split
- * each task — a band of X to add into the statistics, a Wilcoxon gene chunk, the groups to finish —
+ * each task — a band of X to add into the statistics, a gene chunk of a method's column pass, the groups to finish —
  * through an atomic counter, so fast threads take more. Started from a bundle of their modules
  * (../core/workerThreads.ts).
  */
@@ -24,10 +24,11 @@ export class WorkerPool implements BandAccumulator {
     this.workers = Array.from({ length: n }, () => startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }));
   }
 
-  run(chunk: GeneChunk): Promise<void> {
+  /** Built-in `method`'s geneChunkKernel (./methods/types.ts) over the chunk's genes. */
+  runGeneChunk(method: string, chunk: GeneChunk): Promise<void> {
     const counter = new SharedArrayBuffer(4);
     return this.broadcast({
-      kind: "wilcoxon", values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
+      kind: "genes", method, values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
       g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
     });
   }
@@ -41,14 +42,14 @@ export class WorkerPool implements BandAccumulator {
     return this.broadcast({ kind: "accumulate", band, cellSlot, stats, slotBounds, counter: new SharedArrayBuffer(4) });
   }
 
-  /** finishGroup for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
-  finishGroups(groups: number, tTest: boolean, stats: GroupStats, ctrlExpm1: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
+  /** finishGroup of built-in `method` for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
+  finishGroups(groups: number, method: string, stats: GroupStats, ctrlMeans: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
     // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
-    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlExpm1, ...Object.values(results), ...Object.values(results.ranked)];
+    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlMeans, ...Object.values(results), ...Object.values(results.ranked), ...Object.values(results.extra ?? {})];
     for (const a of arrays) {
       if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
     }
-    return this.broadcast({ kind: "finish", tTest, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlExpm1, results, finishedCount });
+    return this.broadcast({ kind: "finish", method, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlMeans, results, finishedCount });
   }
 
   private broadcast(msg: object): Promise<void> {

@@ -6,11 +6,13 @@
 import type { H5adHandle } from "../io/anndata/handle.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 import { InvalidArgumentError } from "../errors.ts";
+import { scanpyColumn } from "../de/methods/columns.ts";
+import { deMethodByStoredName } from "../de/methods/registry.ts";
 import type { VolcanoPoint } from "./plots.ts";
 
-/** Layer names the Python crispyx and Scanpy use for the same statistic. */
-const LFC_LAYERS = ["logfoldchanges", "logfoldchange", "log2fc"];
-const PADJ_LAYERS = ["pvalue_adj", "pvals_adj", "padj"];
+/** Layer names the Python crispyx and Scanpy use for the same statistic (the DE columns' declarations). */
+const LFC_LAYERS = [...scanpyColumn("logfoldchanges").readNames];
+const PADJ_LAYERS = [...scanpyColumn("pvals_adj").readNames];
 
 export interface TopGene {
   gene: string;
@@ -86,6 +88,12 @@ function unsText(h: H5adHandle, key: string): string | null {
   return null;
 }
 
+/** The method's name for what a result file's `uns['method']` says (the registry's stored names; others as they are). */
+function methodName(stored: string | null): string {
+  if (stored === null) return "unknown";
+  return deMethodByStoredName(stored)?.name ?? stored;
+}
+
 /** Read the summary of every perturbation in a DE result file. */
 export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSummary {
   const alpha = opts.alpha ?? 0.05;
@@ -137,7 +145,7 @@ export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSumma
   }
   return {
     path: h.path,
-    method: (unsText(h, "method") ?? "unknown").replace(/^t_test$/, "t-test"),
+    method: methodName(unsText(h, "method")),
     controlLabel: unsText(h, "control_label"),
     nGroups: groupNames.length,
     nGenes,

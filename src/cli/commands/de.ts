@@ -1,13 +1,15 @@
 /** `crispyx de FILE`: every perturbation against the control, Scanpy's rank_genes_groups statistics. */
-import { Command, Option } from "commander";
+import { Command, Option, InvalidArgumentError as UsageError } from "commander";
 import { contextOf } from "../context.ts";
 import { formatTextTable, recordsTable } from "../output.ts";
+import { DEFAULT_DE_METHOD, deMethod, deMethodNames, deMethods, findDeMethod } from "../../de/methods/registry.ts";
 import { addOutputOptions, addPerturbationOptions, checkInputFile, integerOption, outputPathFor, probabilityOption, perturbationColumn, shownPath, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
 
 interface DeCliOptions extends OutputOptions {
   perturbationColumn?: string;
   control?: string;
-  method: "t-test" | "wilcoxon";
+  /** A registered method's name (aliases are resolved when parsed). */
+  method: string;
   groups?: string;
   minCells: number;
   tieCorrect: boolean;
@@ -19,22 +21,42 @@ interface DeCliOptions extends OutputOptions {
   json?: boolean;
 }
 
+/** "a, b or c". */
+function oneOf(items: string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items.at(-1)}` : (items[0] ?? "");
+}
+
+/** `--method`: the registry's names as choices; an alias is accepted and resolved to its method's name. */
+function methodOption(): Option {
+  const names = deMethodNames();
+  return new Option("--method <method>", "test").choices(names).default(DEFAULT_DE_METHOD).argParser((v: string) => {
+    const m = findDeMethod(v);
+    if (!m) throw new UsageError(`Allowed choices are ${names.join(", ")}.`); // commander's own wording for choices
+    return m.name;
+  });
+}
+
 export function registerDe(program: Command): void {
+  const methods = deMethods();
+  const inputs = new Set(methods.map((m) => m.input));
+  // What X must hold, and each method's passes over X, from the declarations (../../de/methods/registry.ts).
+  const expects = inputs.size === 1 && inputs.has("log-normalised")
+    ? "Expects log-normalised X (run 'crispyx normalize' first)."
+    : `Expects log-normalised X (run 'crispyx normalize' first) for ${oneOf(methods.filter((m) => m.input === "log-normalised").map((m) => m.label))}; raw counts for ${oneOf(methods.filter((m) => m.input === "counts").map((m) => m.label))}.`;
+  const description =
+    "Rank genes for every perturbation against the control cells, with the statistics of Scanpy's " +
+    "rank_genes_groups(groupby=…, reference=control, method=…, pts=True): scores, two-sided p-values, " +
+    "Benjamini–Hochberg adjusted p-values per perturbation, log2 fold changes and the fraction of cells " +
+    `expressing each gene. ${expects} ${methods.map((m) => `${m.label}: ${m.help}`).join("; ")}. ` +
+    "Writes <name>_de_<method>.h5ad (obs = perturbations, var = genes, X = log fold changes, layers " +
+    "scores / pvals / pvals_adj / pts, uns['rank_genes_groups'] as Scanpy) and a tidy .csv beside it.";
   const cmd = program
     .command("de")
-    .summary("differential expression of each perturbation vs control (t-test or Wilcoxon)")
-    .description(
-      "Rank genes for every perturbation against the control cells, with the statistics of Scanpy's\n" +
-        "rank_genes_groups(groupby=…, reference=control, method=…, pts=True): scores, two-sided p-values,\n" +
-        "Benjamini–Hochberg adjusted p-values per perturbation, log2 fold changes and the fraction of cells\n" +
-        "expressing each gene. Expects log-normalised X (run 'crispyx normalize' first). t-test: one pass\n" +
-        "over X; Wilcoxon: gene blocks on worker threads (X stored as CSC is read fastest: 'crispyx convert').\n" +
-        "Writes <name>_de_<method>.h5ad (obs = perturbations, var = genes, X = log fold changes, layers\n" +
-        "scores / pvals / pvals_adj / pts, uns['rank_genes_groups'] as Scanpy) and a tidy .csv beside it.",
-    )
-    .argument("<file>", "the log-normalised .h5ad file");
+    .summary(`differential expression of each perturbation vs control (${oneOf(methods.map((m) => m.label))})`)
+    .description(wrap(description, 100))
+    .argument("<file>", methods.every((m) => m.input === "log-normalised") ? "the log-normalised .h5ad file" : "the .h5ad file");
   addPerturbationOptions(cmd)
-    .addOption(new Option("--method <method>", "test").choices(["t-test", "wilcoxon"]).default("t-test"))
+    .addOption(methodOption())
     .option("--groups <names>", "only these perturbations, comma-separated (default: all)")
     .option("--min-cells <n>", "skip perturbations with fewer cells", integerOption(1), 2)
     .option("--no-tie-correct", "Wilcoxon: no tie correction of the variance (Scanpy's default)")
@@ -47,7 +69,7 @@ export function registerDe(program: Command): void {
   addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
     const ctx = contextOf(c);
     checkInputFile(file);
-    const suffix = `de_${opts.method === "t-test" ? "t_test" : "wilcoxon"}`;
+    const suffix = `de_${deMethod(opts.method).storedName}`;
     const output = outputPathFor(file, opts, suffix);
     const column = await perturbationColumn(file, opts.perturbationColumn, opts.control, (m) => ctx.say(m));
     const { rankGenesGroups } = await import("../../de/rankGenesGroups.ts");
@@ -94,4 +116,18 @@ export function registerDe(program: Command): void {
     }
     ctx.say(wroteMessage(r.outputPath, `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes${r.csvPath ? `; table in ${shownPath(r.csvPath)}` : ""}`, seconds));
   });
+}
+
+/** Lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join("\n");
 }

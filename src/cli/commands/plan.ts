@@ -5,9 +5,9 @@ import { formatTextTable, recordsTable } from "../output.ts";
 import { checkInputFile, formatBytes, integerOption, shownPath, withInput, writeJson } from "./common.ts";
 import { columnCells } from "../output.ts";
 
-/** What DE holds in memory for its results, and whether that fits the budget. */
-function deLine(bytes: { "t-test": number; wilcoxon: number }, groups: number, genes: number, budget: number): string {
-  const most = Math.max(bytes["t-test"], bytes.wilcoxon);
+/** What DE holds in memory for its results (by method), and whether that fits the budget. */
+function deLine(bytes: Record<string, number>, groups: number, genes: number, budget: number): string {
+  const most = Math.max(...Object.values(bytes));
   const over = most > budget
     ? ` — more than the budget (${formatBytes(budget)}), which bounds only what is streamed: raise --memory-limit, or test fewer perturbations at a time (de --groups)`
     : "";
@@ -65,7 +65,8 @@ export function registerPlan(program: Command): void {
       const dense = estimateDenseMemoryGb(info.n_obs, info.n_vars, 1) * 1e9;
       // DE keeps its statistics and results in memory: O(perturbations × genes), whatever the cells.
       const { deResultBytes } = await import("../../de/finishGroups.ts");
-      const deBytes = nGroups ? { "t-test": deResultBytes(nGroups, info.n_vars, "t-test"), wilcoxon: deResultBytes(nGroups, info.n_vars, "wilcoxon") } : null;
+      const { deMethods } = await import("../../de/methods/registry.ts");
+      const deBytes = nGroups ? Object.fromEntries(deMethods().map((m) => [m.name, deResultBytes(nGroups, info.n_vars, m)])) : null;
       const plan = {
         file: info,
         memory: { available_bytes: mem.availableBytes, system_available_bytes: mem.systemAvailableBytes, cgroup_limit_bytes: mem.cgroupLimitBytes, source: mem.source, memory_limit_bytes: limit ?? null, usable_bytes: usable },
