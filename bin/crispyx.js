@@ -14,3 +14,7 @@ if (existsSync(sources)) {
   ({ main } = await import("../dist/cli/main.js"));
 }
 await main(process.argv);
+// An error is an exit: once main() has reported a failure (exit status ≠ 0), nothing left running (a worker
+// thread, a background writer, a timer) may keep the process alive or change the status. Standard streams
+// are synchronous on Linux for files and pipes, so the message is out before the exit.
+if (process.exitCode) process.exit(process.exitCode);
