@@ -111,6 +111,11 @@ export type { PerturbationCount } from "./qc/filters.ts";
 export {
   rankGenesGroups, type RankGenesGroupsOptions, type RankGenesGroupsResult, type DeMethod,
 } from "./de/rankGenesGroups.ts";
+// The DE-method registry: a method is one declaration (src/de/methods/registry.ts has the checklist)
+export {
+  deMethods, deMethodNames, registerDeMethod, type DeMethodSpec, type DeMethodKernels,
+} from "./de/methods/registry.ts";
+export type { DeExtraColumn, DeInput } from "./de/methods/types.ts";
 export type { SkippedGroup } from "./de/groups.ts";
 export {
   normalSf, normalTwoSidedP, studentTSf, studentTTwoSidedP, benjaminiHochberg, bonferroni, tieCorrect,

@@ -55,7 +55,9 @@ function accumulate(m: AccumulateMessage): void {
 async function finish(m: FinishMessage): Promise<void> {
   const counter = new Int32Array(m.counter);
   const spec = deMethod(m.method);
-  const method = { groupScores: (await loadDeKernels(spec)).groupScores, logScaleMeans: DE_INPUTS[spec.input].logScaleMeans };
+  const method = {
+    groupScores: (await loadDeKernels(spec)).groupScores, logScaleMeans: DE_INPUTS[spec.input].logScaleMeans, ownFoldChanges: spec.ownFoldChanges,
+  };
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
     if (from >= m.count) break;

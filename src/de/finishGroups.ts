@@ -101,7 +101,7 @@ export function allPts(stats: GroupStats, sizes: Int32Array, r: DeResults): void
 }
 
 /** What finishing a group needs of the method: its group kernel (loaded) and the scale of its means (./methods/inputs.ts). */
-export interface FinishingMethod { groupScores?: GroupScoresKernel; logScaleMeans: boolean }
+export interface FinishingMethod { groupScores?: GroupScoresKernel; logScaleMeans: boolean; ownFoldChanges?: boolean }
 
 /**
  * Finish group `g` (slot g+1): first the method's scores and p-values from the statistics when it makes
@@ -117,9 +117,10 @@ export function finishGroup(g: number, method: FinishingMethod, stats: GroupStat
   benjaminiHochberg(r.pvals.subarray(off, off + n), r.pvalsAdj.subarray(off, off + n));
   const size = sizes[slot]!;
   const base = slot * n;
-  if (method.logScaleMeans) {
+  // (A method with ownFoldChanges has written them in its kernels.)
+  if (!method.ownFoldChanges && method.logScaleMeans) {
     for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlMeans[j]!);
-  } else {
+  } else if (!method.ownFoldChanges) {
     for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((stats.sums[base + j]! / size + 1e-9) / ctrlMeans[j]!);
   }
   const order = argsortFloat64(r.scores.subarray(off, off + n), true, r.orders.subarray(off, off + n));

@@ -167,7 +167,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       }
       if (kernels.columnPass) {
         await kernels.columnPass({
-          reader, plan, stats, out: scores, pool: kernelsOnWorkers ? pool : null, reservedBytes: held, options, inputPath,
+          reader, plan, stats, out: scores, results, pool: kernelsOnWorkers ? pool : null, reservedBytes: held, options, inputPath,
         });
         await renewPool();
       }
@@ -190,7 +190,7 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
           report(Atomics.load(count, 0));
         }).catch(() => undefined);
       } else {
-        const finishing = { groupScores: kernels.groupScores, logScaleMeans };
+        const finishing = { groupScores: kernels.groupScores, logScaleMeans, ownFoldChanges: spec.ownFoldChanges };
         for (let g = 0; g < G; g++) {
           finishGroup(g, finishing, stats, plan.sizes, ctrl, results);
           if (g % 64 === 63) report(g + 1);

@@ -137,6 +137,33 @@ test("a method registered at run time (counts, one extra column) runs through ra
   assert.ok(!deMethodNames().includes("mean-difference"));
 });
 
+test("a run-time method with its own pass over X and its own fold changes", async () => {
+  const input = join(work, "counts2.h5ad");
+  countsScreen(input);
+  const ownPass: DeMethodSpec = {
+    ...meanDifference, name: "own-pass", aliases: [], storedName: "own_pass", extraColumns: [], ownFoldChanges: true,
+    passes: { statistics: { squares: false }, columns: true },
+    kernels: async () => ({
+      columnPass: async (ctx) => {
+        assert.equal(ctx.pool, null, "a run-time method's pass runs on the calling thread");
+        ctx.out.scores.fill(1);
+        ctx.out.pvals.fill(0.5);
+        ctx.results.logfoldchanges.fill(7);
+      },
+    }),
+  };
+  const unregister = registerDeMethod(ownPass);
+  try {
+    const output = join(work, "own.h5ad");
+    await rankGenesGroups(input, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "own-pass", workers: 2, output });
+    const a = readH5ad(output);
+    assert.ok(((a.X as NdArray).data as Float32Array).every((v) => v === 7), "its fold changes are kept");
+    assert.ok(((a.layers.pvals_adj as NdArray).data as Float64Array).every((v) => v === 0.5), "BH over its p-values");
+  } finally {
+    unregister();
+  }
+});
+
 test("registry: today's names and aliases; an unknown name lists the choices", () => {
   assert.deepEqual(deMethodNames(), ["t-test", "wilcoxon"]);
   assert.equal(deMethod("t_test").name, "t-test");

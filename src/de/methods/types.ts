@@ -36,6 +36,8 @@ export interface ColumnPassContext {
   stats: GroupStats;
   /** The [group × gene] outputs the pass fills (shared with the worker threads). */
   out: { scores: Float64Array; pvals: Float64Array };
+  /** Every result array, allocated before the pass: a method may fill its extra columns (results.extra) and, with ownFoldChanges, logfoldchanges. */
+  results: DeResults;
   /** Worker threads running this method's geneChunkKernel; null for none (one thread, or a method registered at run time). */
   pool: WorkerPool | null;
   /** Bytes already held for the whole run (statistics and result arrays): the pass shares the rest of the budget. */
@@ -78,6 +80,11 @@ export interface DeMethodSpec {
    * loading the statistics libraries). Loaded once per thread (loadDeKernels).
    */
   readonly kernels: () => Promise<DeMethodKernels>;
+  /**
+   * Its kernels write logfoldchanges themselves (e.g. NB-GLM's shrunken estimates); otherwise they are
+   * made from the group means as the input kind says (./inputs.ts).
+   */
+  readonly ownFoldChanges?: boolean;
   /** What its worker threads split: genes (worth threads from the first gene) or groups (from ~10⁵ tests). */
   readonly parallelOver: "genes" | "groups";
   /** Result columns beyond Scanpy's (./columns.ts SCANPY_COLUMNS), filled by groupScores: a layer and a CSV column each. */
