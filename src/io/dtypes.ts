@@ -1,4 +1,4 @@
-/** Element types of HDF5 datasets and attributes, in the vocabulary of numpy/h5py (what anndata writes). */
+/** Element types of datasets and attributes (any store backend), in the vocabulary of numpy/h5py (what anndata writes). */
 export type NumericDtype =
   | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64"
   | "float32" | "float64";

@@ -13,11 +13,11 @@
  */
 import type {
   AttrValue, CreateDatasetOptions, DatasetInfo, H5Dtype, NumericDtype, ObjectKind, TypedArray,
-} from "./h5/types.ts";
+} from "./dtypes.ts";
 
 export type {
   AttrValue, CreateDatasetOptions, DatasetInfo, H5Dtype, NumericDtype, ObjectKind, TypedArray,
-} from "./h5/types.ts";
+} from "./dtypes.ts";
 
 export type OpenMode = "r" | "r+" | "w";
 

@@ -1,128 +1,55 @@
 /**
- * The one place crispyx talks to h5wasm (the HDF5 C library compiled to WebAssembly, reading the real
- * file on disk). Everything above this layer sees plain paths, typed arrays and strings.
+ * The HDF5 backend of the store interface (../store.ts): an open .h5ad/HDF5 file through h5wasm (the HDF5
+ * C library compiled to WebAssembly, reading the real file on disk). Everything above src/io sees only
+ * ReadStore/WriteStore; this class adds the HDF5-only powers (hard links, direct reads) that callers
+ * reach after testing `capabilities`.
+ *
+ * Split along its seams: ./wasm.ts (the module, errors, paths), ./dtypeMap.ts (HDF5 types ↔ dtypes),
+ * ./attributes.ts, ./compound.ts (record arrays), ./strings.ts, ./openFiles.ts (the open-file registry, fsync).
  *
  * Why the low-level Module API for bulk reads: h5wasm's `Dataset.slice` mallocs, copies and re-wraps on
  * every call; reading through one reusable WebAssembly buffer is 5–10× faster for streamed blocks.
+ * Cost model: metadata calls are one or two h5wasm calls; `read` of uncompressed whole rows of a read-only
+ * file goes straight from disk into the caller's array (./rawStorage.ts), otherwise through HDF5 and one
+ * scratch buffer; LZF chunks are decoded here (./filteredChunks.ts), other filters by HDF5's plugins.
  */
-import h5wasm from "h5wasm/node";
-import { closeSync, fsyncSync, openSync, realpathSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { preflightHdf5 } from "./preflight.ts";
 import { rawLayout, readRawElements, type RawLayout } from "./rawStorage.ts";
 import { FilteredChunks } from "./filteredChunks.ts";
 import { filterRoute, type FilterInfo } from "./filters.ts";
-import { BOOL_PLACEHOLDER, finishBooleans, type BooleanTarget } from "./booleans.ts";
+import { finishBooleans, type BooleanTarget } from "./booleans.ts";
 import { unfinishedReason } from "./links.ts";
+import { ioSettings, noteDirectUse } from "../directIO.ts";
+import { Module, UNLIMITED_THRESHOLD, h5wasm, hdf5Reason, normalize } from "./wasm.ts";
+import { h5wasmDtype, mapDtype, type H5TypeMeta } from "./dtypeMap.ts";
+import { countOpen, openForWriting, openFiles, realKey, syncToDisk } from "./openFiles.ts";
+import * as attributes from "./attributes.ts";
+import * as compound from "./compound.ts";
+import * as strings from "./strings.ts";
 import {
   BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
-  type AttrValue, type CreateDatasetOptions, type DatasetInfo, type H5Dtype, type NumericDtype,
+  type AttrValue, type CreateDatasetOptions, type DatasetInfo, type NumericDtype,
   type ObjectKind, type TypedArray,
-} from "./types.ts";
+} from "../dtypes.ts";
+import type { CompoundMember, OpenMode, StoreCapabilities, WriteStore } from "../store.ts";
 
-const Module = await h5wasm.ready;
-// Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
-Module.activate_throwing_error_handler();
+export type { CompoundMember, OpenMode } from "../store.ts";
+export { isFileOpen, syncToDisk } from "./openFiles.ts";
 
-const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, REFERENCE: 7, ENUM: 8, ARRAY: 10 } as const;
-const textEncoder = new TextEncoder();
-/** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
-const UNLIMITED_THRESHOLD = 2 ** 53;
-
-export type OpenMode = "r" | "r+" | "w";
-
-/** One field of a compound dataset. */
-export interface CompoundMember {
-  name: string;
-  offset: number;
-  size: number;
-  /** For an array-typed member (numpy sub-array field, e.g. anndata 0.6 obsm 'X_pca' (50,)): the element type. */
-  dtype: H5Dtype;
-  /** Shape of an array-typed member's value in each record; absent for scalar members. */
-  arrayShape?: number[];
-}
-
-/** Files this process has open, so byte-level link edits never race the HDF5 library's caches. */
-const openFiles = new Map<string, number>();
-/** Of those, the ones open for writing: HDF5's caches may hold bytes the file does not have yet. */
-const openForWriting = new Map<string, number>();
-
-/** Add `delta` to the open count of `key`, forgetting it at zero. */
-function countOpen(registry: Map<string, number>, key: string, delta: number): void {
-  const n = (registry.get(key) ?? 0) + delta;
-  if (n > 0) registry.set(key, n);
-  else registry.delete(key);
-}
-
-function realKey(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
-/** True while any H5File in this process has `path` open. */
-export function isFileOpen(path: string): boolean {
-  return (openFiles.get(realKey(path)) ?? 0) > 0;
-}
-
-/** Pull the innermost, most specific line out of an HDF5 error stack. */
-function hdf5Reason(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  const lines = [...text.matchAll(/#\d+: .*? in [\w]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
-  return lines.at(-1) ?? text.split("\n")[0]!;
-}
-
-function mapDtype(meta: { type: number; size: number; signed: boolean; vlen: boolean; enum_type?: { members: Record<string, number>; type: number } }): H5Dtype {
-  switch (meta.type) {
-    case H5T.INTEGER: {
-      const bits = meta.size * 8;
-      return `${meta.signed ? "int" : "uint"}${bits}` as NumericDtype;
-    }
-    case H5T.FLOAT:
-      if (meta.size === 4) return "float32";
-      if (meta.size === 8) return "float64";
-      return "other";
-    case H5T.STRING:
-      return meta.vlen ? "string" : `fixed-string:${meta.size}`;
-    case H5T.ENUM: {
-      const m = meta.enum_type?.members ?? {};
-      const names = Object.keys(m);
-      if (names.length === 2 && m["FALSE"] === 0 && m["TRUE"] === 1) return "bool";
-      return "other";
-    }
-    default:
-      return "other";
-  }
-}
-
-/** h5wasm's dtype string for a dtype we write. Booleans are written as int8 (see ./booleans.ts). */
-function h5wasmDtype(d: H5Dtype): string {
-  if (d === "string") return "S";
-  if (d === "bool") return "<b";
-  if (d.startsWith("fixed-string:")) return `S${d.slice("fixed-string:".length)}`;
-  const map: Record<NumericDtype, string> = {
-    int8: "<b", uint8: "<B", int16: "<h", uint16: "<H", int32: "<i", uint32: "<I",
-    int64: "<q", uint64: "<Q", float32: "<f", float64: "<d",
-  };
-  if (isNumericDtype(d)) return map[d];
-  throw new CrispyxError(`cannot write HDF5 data of type ${d}`);
-}
-
-function normalize(path: string): string {
-  const p = ("/" + path).replace(/\/+/g, "/");
-  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
-}
 
 /**
  * An open HDF5 file. Synchronous, like h5py. Dispose with `close()` or `using`.
  * Paths are absolute inside the file ("/obs/_index"); relative ones are taken from the root.
  */
-export class H5File implements Disposable {
+export class H5File implements WriteStore {
   readonly path: string;
   readonly mode: OpenMode;
-  private fileId: bigint;
+  readonly format = "hdf5" as const;
+  readonly capabilities: StoreCapabilities;
+  /** Not private: ./attributes.ts and ./compound.ts use it, as they use check, fail, scratch, created and the boolean lists. */
+  readonly fileId: bigint;
   private scratchPtr = 0;
   private scratchBytes = 0;
   private closed = false;
@@ -130,11 +57,11 @@ export class H5File implements Disposable {
    * Datasets and attributes written as int8 that become h5py booleans when the file is closed (./booleans.ts),
    * keyed by object header address and attribute name; and the headers holding placeholders, cleared then.
    */
-  private readonly pendingBooleans = new Map<string, BooleanTarget>();
-  private readonly placeholderHeaders = new Set<number>();
+  readonly pendingBooleans = new Map<string, BooleanTarget>();
+  readonly placeholderHeaders = new Set<number>();
   /** Names of boolean attributes ever pended: other names skip the address lookup in unpendBoolean. */
-  private readonly booleanNames = new Set<string>();
-  private placeholders = 0;
+  readonly booleanNames = new Set<string>();
+  placeholders = 0;
   /** The first HDF5 failure while writing: HDF5 may then leave the file unfinished, which close() reports. */
   private firstFailure: string | undefined;
   /** Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts). */
@@ -147,12 +74,13 @@ export class H5File implements Disposable {
    * whether an attribute exists without asking HDF5 (a lookup cost ~0.2 ms, a tenth of writing a small
    * column of a data frame with its two encoding attributes). Cleared by anything that adds a name.
    */
-  private readonly created = new Map<string, Set<string>>();
+  readonly created = new Map<string, Set<string>>();
 
   private constructor(path: string, mode: OpenMode, fileId: bigint, private readonly key: string) {
     this.path = path;
     this.mode = mode;
     this.fileId = fileId;
+    this.capabilities = { hardLinks: true, directIO: true, writable: mode !== "r" };
   }
 
   /**
@@ -179,13 +107,13 @@ export class H5File implements Disposable {
     return new H5File(path, mode, id, key);
   }
 
-  private fail(what: string, err: unknown): never {
+  fail(what: string, err: unknown): never {
     if (err instanceof CrispyxError) throw err;
     if (this.mode !== "r") this.firstFailure ??= `${what}: ${hdf5Reason(err)}`;
     throw new FileFormatError(`${this.path}: ${what}: ${hdf5Reason(err)}`, { file: this.path, cause: err });
   }
 
-  private check(): void {
+  check(): void {
     if (this.closed) throw new CrispyxError(`${this.path}: file is already closed`, { file: this.path });
   }
 
@@ -266,66 +194,29 @@ export class H5File implements Disposable {
     }
   }
 
-  // ---- attributes -----------------------------------------------------------------------------
+  // ---- attributes (./attributes.ts) -----------------------------------------------------------
 
   attrNames(path: string): string[] {
-    this.check();
-    try {
-      // Placeholders reserving room for booleans (./booleans.ts) are not attributes of the data.
-      return Module.get_attribute_names(this.fileId, normalize(path)).filter((n: string) => !n.startsWith(BOOL_PLACEHOLDER));
-    } catch (err) {
-      this.fail(`cannot list attributes of ${path}`, err);
-    }
+    return attributes.attrNames(this, path);
   }
 
   hasAttr(path: string, name: string): boolean {
-    return this.attrNames(path).includes(name);
+    return attributes.hasAttr(this, path, name);
   }
 
   /** Decoded attribute value, or undefined when absent. Scalars come back as JS scalars. */
   attr(path: string, name: string): AttrValue | undefined {
-    this.check();
-    const p = normalize(path);
-    if (!this.hasAttr(p, name)) return undefined;
-    try {
-      const obj = p === "/" ? new h5wasm.Group(this.fileId, "/") : new h5wasm.Dataset(this.fileId, p);
-      const a = obj.attrs[name]!;
-      const meta = a.metadata as unknown as Parameters<typeof mapDtype>[0] & { shape: number[] | null };
-      const dtype = mapDtype(meta);
-      const value = a.value;
-      const scalar = !meta.shape || meta.shape.length === 0;
-      return decodeValue(value, dtype, scalar);
-    } catch (err) {
-      this.fail(`cannot read attribute ${name} of ${p}`, err);
-    }
+    return attributes.attr(this, path, name);
   }
 
-  /**
-   * The path of the object a scalar object-reference attribute points at, or null when the attribute is
-   * absent or not an object reference (anndata 0.7 pointed categorical codes at their categories this way).
-   */
+  /** The path an object-reference attribute points at (anndata 0.7 categoricals), or null. */
   referencedPath(path: string, name: string): string | null {
-    this.check();
-    const p = normalize(path);
-    if (!this.hasAttr(p, name)) return null;
-    try {
-      const a = new h5wasm.Dataset(this.fileId, p).attrs[name]!;
-      if ((a.metadata as { type: number }).type !== H5T.REFERENCE) return null;
-      const v = a.value as unknown;
-      const ref = (Array.isArray(v) ? v[0] : v) as { ref_data?: Uint8Array } | undefined;
-      if (!ref?.ref_data) return null;
-      const target = Module.get_referenced_name(this.fileId, ref.ref_data, true) as string;
-      return target ? normalize(target) : null;
-    } catch (err) {
-      this.fail(`cannot follow the reference in attribute ${name} of ${p}`, err);
-    }
+    return attributes.referencedPath(this, path, name);
   }
 
   /** All attributes of an object. */
   attrs(path: string): Record<string, AttrValue> {
-    const out: Record<string, AttrValue> = {};
-    for (const n of this.attrNames(path)) out[n] = this.attr(path, n)!;
-    return out;
+    return attributes.attrs(this, path);
   }
 
   /**
@@ -333,73 +224,13 @@ export class H5File implements Disposable {
    * A string[] becomes a 1-D array attribute; numbers default to float64 unless `dtype` says otherwise.
    */
   setAttr(path: string, name: string, value: AttrValue, dtype?: NumericDtype | "bool"): void {
-    this.check();
-    const p = normalize(path);
-    try {
-      const known = this.created.get(p);
-      if (known ? known.has(name) : this.hasAttr(p, name)) Module.delete_attribute(this.fileId, p, name);
-      const obj = new h5wasm.Group(this.fileId, p);
-      if (typeof value === "string") {
-        obj.create_attribute(name, value, [], "S");
-      } else if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
-        obj.create_attribute(name, value as string[], [value.length], "S");
-      } else if (typeof value === "boolean" || dtype === "bool" || (Array.isArray(value) && value.every((v) => typeof v === "boolean"))) {
-        const arr = ArrayBuffer.isView(value) || Array.isArray(value)
-          ? Int8Array.from(value as ArrayLike<unknown>, (v) => (v ? 1 : 0))
-          : Int8Array.of(value ? 1 : 0);
-        obj.create_attribute(name, arr, typeof value === "boolean" ? [] : [arr.length], "<b");
-        this.pendBoolean(p, name);
-        known?.add(name);
-        return;
-      } else if (typeof value === "number" || typeof value === "bigint") {
-        const d = dtype ?? (typeof value === "bigint" ? "int64" : "float64");
-        const arr = new TYPED_ARRAY_OF[d as NumericDtype](1);
-        (arr as unknown as (number | bigint)[])[0] = d === "int64" || d === "uint64" ? BigInt(value) : Number(value);
-        obj.create_attribute(name, arr, [], h5wasmDtype(d as NumericDtype));
-      } else if (ArrayBuffer.isView(value)) {
-        obj.create_attribute(name, value, [value.length], h5wasmDtype(dtypeOfArray(value)));
-      } else {
-        throw new CrispyxError(`cannot write attribute ${name}: unsupported value`);
-      }
-      this.unpendBoolean(p, name);
-      known?.add(name);
-    } catch (err) {
-      this.fail(`cannot write attribute ${name} of ${p}`, err);
-    }
+    attributes.setAttr(this, path, name, value, dtype);
   }
 
   deleteAttr(path: string, name: string): void {
-    this.check();
-    if (this.hasAttr(path, name)) Module.delete_attribute(this.fileId, normalize(path), name);
-    this.created.get(normalize(path))?.delete(name);
-    this.unpendBoolean(normalize(path), name);
+    attributes.deleteAttr(this, path, name);
   }
 
-  /** The object header address of `p` (what an HDF5 object reference holds). */
-  private headerAddress(p: string): number {
-    return Number(Buffer.from(Module.create_object_reference(this.fileId, p)).readBigUInt64LE(0));
-  }
-
-  /**
-   * Note that `p` (its datatype, or its attribute `attribute`) is int8 standing for booleans, and put a
-   * placeholder attribute beside it reserving the header room the enum type needs (./booleans.ts).
-   */
-  private pendBoolean(p: string, attribute?: string): void {
-    const header = this.headerAddress(p);
-    const key = `${header}/${attribute ?? ""}`;
-    if (this.pendingBooleans.has(key)) return; // replaced: its placeholder is still there
-    const placeholder = `${BOOL_PLACEHOLDER}${this.placeholders++}`;
-    new h5wasm.Group(this.fileId, p).create_attribute(placeholder, Int8Array.of(0), [], "<b");
-    this.created.get(p)?.add(placeholder);
-    this.pendingBooleans.set(key, attribute === undefined ? { header } : { header, attribute });
-    if (attribute !== undefined) this.booleanNames.add(attribute);
-    this.placeholderHeaders.add(header);
-  }
-
-  /** Attribute `name` of `p` no longer holds booleans (replaced or deleted). */
-  private unpendBoolean(p: string, name: string): void {
-    if (this.booleanNames.has(name)) this.pendingBooleans.delete(`${this.headerAddress(p)}/${name}`);
-  }
 
   // ---- datasets -------------------------------------------------------------------------------
 
@@ -408,7 +239,7 @@ export class H5File implements Disposable {
     const p = normalize(path);
     if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
     try {
-      const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as Parameters<typeof mapDtype>[0] & {
+      const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as H5TypeMeta & {
         shape: number[] | null; maxshape: number[] | null; chunks: number[] | null; total_size: number;
       };
       const shape = (meta.shape ?? []).map(Number);
@@ -424,7 +255,8 @@ export class H5File implements Disposable {
     }
   }
 
-  private scratch(bytes: number): number {
+  /** A reusable buffer of at least `bytes` in the WebAssembly heap. */
+  scratch(bytes: number): number {
     if (bytes > this.scratchBytes) {
       if (this.scratchPtr) Module._free(this.scratchPtr);
       this.scratchBytes = Math.max(bytes, 1 << 20);
@@ -480,7 +312,10 @@ export class H5File implements Disposable {
       if (lay) {
         const rowElems = rank === 2 ? info.shape[1]! : 1;
         try {
-          if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) return result;
+          if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) {
+            noteDirectUse("reads");
+            return result;
+          }
         } catch (err) {
           throw new FileFormatError(`${this.path}: cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
         }
@@ -506,7 +341,7 @@ export class H5File implements Disposable {
    * false (raw compound records, which our reader does not lay out as HDF5 does): HDF5 with the LZF
    * plugin, or the error.
    */
-  private filtered(p: string, info: DatasetInfo, ownAllowed = true): FilteredChunks | null {
+  filtered(p: string, info: DatasetInfo, ownAllowed = true): FilteredChunks | null {
     const key = ownAllowed ? p : `${p}\0hdf5`;
     if (this.filterRoutes.has(key)) return this.filterRoutes.get(key)!;
     let filters: FilterInfo[];
@@ -543,7 +378,7 @@ export class H5File implements Disposable {
   }
 
   /** Run a read of our filter reader, turning its failures (corrupt or truncated chunks) into one line. */
-  private readOwn<T>(p: string, read: () => T): T {
+  readOwn<T>(p: string, read: () => T): T {
     try {
       return read();
     } catch (err) {
@@ -571,7 +406,8 @@ export class H5File implements Disposable {
    * yet). The layout is parsed once and kept.
    */
   private directLayout(p: string, info: DatasetInfo): RawLayout | null {
-    if (this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return null; // booleans: not numeric
+    // Off by the switch (../directIO.ts); booleans: not numeric.
+    if (!ioSettings.directIO || this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return null;
     let lay = this.rawLayouts.get(p);
     if (lay === undefined) {
       if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
@@ -583,64 +419,12 @@ export class H5File implements Disposable {
 
   /** Read strings (variable- or fixed-length) from a 1-D or scalar string dataset. */
   readStrings(path: string, start = 0, count?: number): string[] {
-    this.check();
-    const p = normalize(path);
-    const info = this.info(p);
-    if (info.dtype !== "string" && !info.dtype.startsWith("fixed-string:")) {
-      throw new FileFormatError(`${this.path}: ${p} holds ${info.dtype} values, not strings`, { file: this.path });
-    }
-    const own = this.filtered(p, info);
-    if (own) {
-      const n = count ?? info.shape[0]! - start;
-      return this.readOwn(p, () => own.readStrings(start, n));
-    }
-    try {
-      const ds = new h5wasm.Dataset(this.fileId, p);
-      if (info.shape.length === 0) return [String(ds.value)];
-      const n = count ?? info.shape[0]! - start;
-      if (n === 0) return [];
-      const v = ds.slice([[start, start + n]]) as string[];
-      return v.map(String);
-    } catch (err) {
-      this.fail(`cannot read strings from ${p}`, err);
-    }
+    return strings.readStrings(this, path, start, count);
   }
 
-  /**
-   * Write `values` into elements start … start+values.length-1 of an existing 1-D variable-length UTF-8
-   * string dataset, so a long string column (an obs index of millions of cells) can be written in
-   * slices instead of all at once (h5wasm only writes whole string datasets).
-   */
+  /** Write `values` into elements start … start+values.length-1 of a 1-D variable-length string dataset. */
   writeStrings(path: string, start: number, values: string[]): void {
-    this.check();
-    const p = normalize(path);
-    const info = this.info(p);
-    if (info.dtype !== "string" || info.shape.length !== 1) {
-      throw new CrispyxError(`writeStrings to ${p}: not a 1-D variable-length string dataset`, { file: this.path });
-    }
-    const n = values.length;
-    if (start < 0 || start + n > info.shape[0]!) {
-      throw new CrispyxError(`writeStrings to ${p}: [${start}, ${start + n}) is outside its ${info.shape[0]} elements`, { file: this.path });
-    }
-    if (n === 0) return;
-    // Memory layout HDF5 expects for vlen strings: one char* per element (wasm32: 4 bytes), each
-    // pointing at a NUL-terminated UTF-8 string; all placed in the scratch buffer.
-    const encoded = values.map((v) => Buffer.from(`${v}\0`, "utf8"));
-    const textBytes = encoded.reduce((a, b) => a + b.length, 0);
-    const ptr = this.scratch(4 * n + textBytes);
-    const pointers = new Uint32Array(n);
-    let at = ptr + 4 * n;
-    for (let i = 0; i < n; i++) {
-      Module.HEAPU8.set(encoded[i]!, at);
-      pointers[i] = at;
-      at += encoded[i]!.length;
-    }
-    Module.HEAPU8.set(new Uint8Array(pointers.buffer), ptr);
-    try {
-      Module.set_dataset_data(this.fileId, p, [BigInt(n)], [BigInt(start)], [1n], BigInt(ptr));
-    } catch (err) {
-      this.fail(`cannot write strings to ${p}`, err);
-    }
+    strings.writeStrings(this, path, start, values);
   }
 
   /** Read any dataset whole, decoded: numbers as typed arrays, strings as string[], booleans as boolean[]. */
@@ -710,7 +494,7 @@ export class H5File implements Disposable {
     }
     this.created.set(p, new Set());
     this.filterRoutes.delete(p);
-    if (dtype === "bool") this.pendBoolean(p);
+    if (dtype === "bool") attributes.pendBoolean(this, p);
   }
 
   /** Write `data` into a hyperslab of an existing numeric dataset. */
@@ -731,180 +515,41 @@ export class H5File implements Disposable {
     }
   }
 
-  // ---- compound (numpy structured) datasets: anndata's "rec-array" encoding ------------------------
+  // ---- compound (numpy structured) datasets: anndata's "rec-array" encoding (./compound.ts) -------
 
   /** Members of a 1-D compound dataset (name, byte offset, numeric or fixed-string type) and the record size. */
   compoundInfo(path: string): { length: number; recordSize: number; members: CompoundMember[] } {
-    this.check();
-    const p = normalize(path);
-    if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
-    const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as {
-      type: number; size: number; shape: number[] | null;
-      compound_type?: { members: (Parameters<typeof mapDtype>[0] & { name: string; offset: number; littleEndian?: boolean; array_type?: Parameters<typeof mapDtype>[0] & { shape: number[] } })[] };
-    };
-    if (meta.type !== H5T.COMPOUND || !meta.compound_type) {
-      throw new FileFormatError(`${this.path}: ${p} is not a compound dataset`, { file: this.path });
-    }
-    const shape = (meta.shape ?? []).map(Number);
-    if (shape.length !== 1) throw new FileFormatError(`${this.path}: ${p} is a ${shape.length}-d compound dataset, expected 1-d`, { file: this.path });
-    const members: CompoundMember[] = meta.compound_type.members.map((m) => (m.type === H5T.ARRAY && m.array_type
-      ? { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m.array_type), arrayShape: m.array_type.shape.map(Number) }
-      : { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) }));
-    return { length: shape[0]!, recordSize: Number(meta.size), members };
+    return compound.compoundInfo(this, path);
   }
 
   /**
    * Create a 1-D compound dataset of `length` packed records (members in order, numbers little-endian,
-   * fixed-length byte strings). Created empty and resized, so nothing of its size is allocated here;
-   * fill it with writeRecords.
+   * fixed-length byte strings, variable-length strings); fill it with writeRecords(WithStrings).
    */
   createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
-    this.check();
-    const p = normalize(path);
-    if (members.some((m) => m.dtype === "string")) return this.createCompoundWithStrings(p, members, length, chunkRecords);
-    // Fixed strings are tagged ASCII ("A<n>"): anndata's rec-array reader decodes UTF-8-tagged fields a
-    // second time and fails, while ASCII-tagged ones read as numpy unicode fields.
-    const dtype = members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype)]);
-    // "contiguous": zero-filled records written at creation (for small placeholders, see ../anndata/directArrays.ts).
-    const n = chunkRecords === "contiguous" ? length : 0;
-    const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? new Array<string>(n).fill("") : new TYPED_ARRAY_OF[m.dtype as NumericDtype](n)]));
-    try {
-      if (chunkRecords === "contiguous") {
-        new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [length], dtype: dtype as never });
-      } else {
-        const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
-        new h5wasm.Group(this.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [0], maxshape: [length], chunks: [chunk], dtype: dtype as never });
-        Module.resize_dataset(this.fileId, p, [BigInt(length)]);
-      }
-    } catch (err) {
-      this.fail(`cannot create compound dataset ${p}`, err);
-    }
-    this.created.set(p, new Set());
+    compound.createCompound(this, path, members, length, chunkRecords);
   }
 
-  /**
-   * A compound dataset with variable-length UTF-8 string members, as h5py writes numpy's object fields
-   * (and anndata's record arrays). h5wasm's high-level API refuses them, but its type builder handles a
-   * variable-length string member (a 4-byte char* in the WebAssembly heap), so the dataset is created
-   * from that description directly; records are written with writeRecordsWithStrings.
-   */
-  private createCompoundWithStrings(p: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
-    let offset = 0;
-    const described = members.map((m) => {
-      let meta: { type: number; size: number; signed: boolean; vlen: boolean; cset?: number };
-      if (m.dtype === "string") meta = { type: H5T.STRING, size: 4, signed: false, vlen: true, cset: 1 };
-      else if (m.dtype.startsWith("fixed-string:")) meta = { type: H5T.STRING, size: Number(m.dtype.slice("fixed-string:".length)), signed: false, vlen: false, cset: 0 };
-      else meta = { type: m.dtype.startsWith("float") ? H5T.FLOAT : H5T.INTEGER, size: BYTES_OF[m.dtype as NumericDtype], signed: !m.dtype.startsWith("uint"), vlen: false };
-      const member = { ...meta, littleEndian: true, name: m.name, offset };
-      offset += meta.size;
-      return member;
-    });
-    const contiguous = chunkRecords === "contiguous";
-    const chunk = Math.max(1, Math.min(Math.max(1, length), contiguous ? 1 : chunkRecords ?? 4096));
-    const metadata = {
-      type: H5T.COMPOUND, size: offset, signed: false, vlen: false, littleEndian: true,
-      compound_type: { members: described, nmembers: described.length },
-      shape: [BigInt(contiguous ? length : 0)], maxshape: [BigInt(length)], chunks: contiguous ? null : [BigInt(chunk)],
-      compression: 0, compression_opts: [], track_order: false,
-    };
-    // Zero-filled records (null string pointers read back as empty strings) for a contiguous dataset.
-    const ptr = this.scratch(Math.max(1, contiguous ? offset * length : 1));
-    Module.HEAPU8.fill(0, ptr, ptr + (contiguous ? offset * length : 1));
-    try {
-      Module.create_dataset(this.fileId, p, BigInt(ptr), metadata as never);
-      if (!contiguous) Module.resize_dataset(this.fileId, p, [BigInt(length)]);
-    } catch (err) {
-      this.fail(`cannot create compound dataset ${p}`, err);
-    }
-    this.created.set(p, new Set());
-  }
-
-  /**
-   * Write records [start, start+count) of a compound dataset whose variable-length string members are at
-   * `strings[k].offset` of each packed record: `bytes` holds the other members; the strings are placed in
-   * the WebAssembly heap and their pointers written into the records for HDF5 to copy.
-   */
+  /** Write records whose variable-length string members are at `strings[k].offset` of each packed record. */
   writeRecordsWithStrings(path: string, start: number, count: number, bytes: Uint8Array, recordSize: number, strings: { offset: number; values: string[] }[]): void {
-    this.check();
-    const p = normalize(path);
-    if (count === 0) return;
-    const encoded = strings.map((s) => s.values.slice(0, count).map((v) => textEncoder.encode(v)));
-    let heapBytes = 0;
-    for (const col of encoded) for (const b of col) heapBytes += b.length + 1;
-    const heap = Module._malloc(Math.max(1, heapBytes));
-    if (!heap) throw new CrispyxError(`${this.path}: out of WebAssembly memory writing ${p}`);
-    try {
-      const records = bytes.slice(0, count * recordSize);
-      const view = new DataView(records.buffer);
-      let at = heap;
-      encoded.forEach((col, k) => {
-        col.forEach((b, i) => {
-          Module.HEAPU8.set(b, at);
-          Module.HEAPU8[at + b.length] = 0;
-          view.setUint32(i * recordSize + strings[k]!.offset, at, true);
-          at += b.length + 1;
-        });
-      });
-      this.writeRecords(p, start, count, records);
-    } finally {
-      Module._free(heap);
-    }
+    compound.writeRecordsWithStrings(this, path, start, count, bytes, recordSize, strings);
   }
 
   /** Write packed records [start, start+count) of a compound dataset from their raw bytes. */
   writeRecords(path: string, start: number, count: number, bytes: Uint8Array): void {
-    this.check();
-    const p = normalize(path);
-    if (count === 0) return;
-    const ptr = this.scratch(bytes.byteLength);
-    Module.HEAPU8.set(bytes, ptr);
-    try {
-      Module.set_dataset_data(this.fileId, p, [BigInt(count)], [BigInt(start)], [1n], BigInt(ptr));
-    } catch (err) {
-      this.fail(`cannot write ${p}`, err);
-    }
+    compound.writeRecords(this, path, start, count, bytes);
   }
 
-  /**
-   * A whole 1-D compound dataset decoded, one array per member (numbers as numbers or bigints, strings —
-   * fixed or variable length — as strings). For small uns record arrays; big ones use readRecords.
-   */
+  /** A whole 1-D compound dataset decoded, one array per member. For small uns record arrays. */
   readCompound(path: string): { members: CompoundMember[]; columns: unknown[][] } {
-    const { members, length } = this.compoundInfo(path);
-    const own = this.filtered(normalize(path), this.info(path));
-    if (own) {
-      const { names, columns } = this.readOwn(normalize(path), () => own.readCompound());
-      if (names.join("\0") !== members.map((m) => m.name).join("\0")) {
-        throw new FileFormatError(`${this.path}: cannot read ${path}: its fields are not the ones HDF5 lists`, { file: this.path });
-      }
-      return { members, columns };
-    }
-    let rows: unknown[][];
-    try {
-      rows = length === 0 ? [] : (new h5wasm.Dataset(this.fileId, normalize(path)).value as unknown as unknown[][]);
-    } catch (err) {
-      this.fail(`cannot read compound dataset ${path}`, err);
-    }
-    const columns = members.map((_, k) => rows.map((r) => r[k]));
-    return { members, columns };
+    return compound.readCompound(this, path);
   }
 
   /** Raw bytes of records [start, start+count) of a compound dataset, in the file's packed layout. */
   readRecords(path: string, start: number, count: number, recordSize: number): Uint8Array {
-    this.check();
-    const p = normalize(path);
-    const out = new Uint8Array(count * recordSize);
-    if (count === 0) return out;
-    this.filtered(p, this.info(p), false);
-    const ptr = this.scratch(out.byteLength);
-    try {
-      Module.get_dataset_data(this.fileId, p, [BigInt(count)], [BigInt(start)], [1n], BigInt(ptr));
-    } catch (err) {
-      this.fail(`cannot read ${p}`, err);
-    }
-    out.set(Module.HEAPU8.subarray(ptr, ptr + out.byteLength));
-    return out;
+    return compound.readRecords(this, path, start, count, recordSize);
   }
+
 
   resize(path: string, shape: number[]): void {
     this.check();
@@ -952,34 +597,5 @@ export class H5File implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-function decodeValue(value: unknown, dtype: H5Dtype, scalar: boolean): AttrValue {
-  if (dtype === "bool") {
-    const arr = Array.from(value as ArrayLike<number>, (x) => Number(x) !== 0);
-    return scalar ? (arr[0] ?? Boolean(value)) : arr;
-  }
-  if (scalar) {
-    if (typeof value === "bigint") {
-      return Number.isSafeInteger(Number(value)) ? Number(value) : value;
-    }
-    if (ArrayBuffer.isView(value)) {
-      const v = (value as unknown as ArrayLike<number | bigint>)[0]!;
-      return typeof v === "bigint" && Number.isSafeInteger(Number(v)) ? Number(v) : v;
-    }
-    return value as string | number;
-  }
-  if (Array.isArray(value)) return value.map(String);
-  return value as TypedArray;
-}
-
-/** Make sure what was written reaches the disk before anyone renames or relies on it. */
-export function syncToDisk(path: string): void {
-  const fd = openSync(path, "r+");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,0 +1,33 @@
+/**
+ * The h5wasm module (the HDF5 C library compiled to WebAssembly), loaded once per process, and the small
+ * helpers every part of the HDF5 backend shares: HDF5 type classes, path normalisation and the
+ * translation of HDF5's error stacks into one readable line.
+ *
+ * Cost model: loading the module is a one-time ~0.2 s top-level await; everything here is constant time.
+ */
+import h5wasm from "h5wasm/node";
+
+export { h5wasm };
+
+export const Module = await h5wasm.ready;
+// Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
+Module.activate_throwing_error_handler();
+
+/** HDF5 datatype classes (H5T_class_t) as h5wasm reports them. */
+export const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, REFERENCE: 7, ENUM: 8, ARRAY: 10 } as const;
+
+/** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
+export const UNLIMITED_THRESHOLD = 2 ** 53;
+
+/** Pull the innermost, most specific line out of an HDF5 error stack. */
+export function hdf5Reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = [...text.matchAll(/#\d+: .*? in [\w]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
+  return lines.at(-1) ?? text.split("\n")[0]!;
+}
+
+/** An absolute path inside the file: one leading slash, no doubled or trailing ones. */
+export function normalize(path: string): string {
+  const p = ("/" + path).replace(/\/+/g, "/");
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
