@@ -17,6 +17,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, openSync, write, writeSync } from "node:fs";
 import { endOfAllocation, pointContiguousDataset } from "../h5/links.ts";
 import { CrispyxError } from "../../errors.ts";
+import { ioSettings, noteDirectUse } from "../directIO.ts";
 
 interface Region { path: string; shape: number[]; pos: number; bytes: number }
 
@@ -34,6 +35,9 @@ export class DirectArrays {
   private constructor(readonly file: string, private readonly fd: number, private end: number) {}
 
   static open(file: string): DirectArrays {
+    // Callers decide with ioSettings.directIO (../directIO.ts); reaching here with it off is a bug.
+    if (!ioSettings.directIO) throw new CrispyxError(`${file}: direct writes are switched off (CRISPYX_DIRECT_IO=0) but were asked for`, { file });
+    noteDirectUse("arrays");
     const fd = openSync(file, "r+");
     try {
       return new DirectArrays(file, fd, Math.ceil(Math.max(endOfAllocation(fd, file), fstatSync(fd).size) / 8) * 8);

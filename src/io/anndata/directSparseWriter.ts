@@ -19,6 +19,7 @@
 import { endianness } from "node:os";
 import type { H5File } from "../h5/file.ts";
 import { DirectArrays } from "./directArrays.ts";
+import { ioSettings } from "../directIO.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError } from "../../errors.ts";
 import { castArray, setSparseAttrs, sparseIndexDtype, type SparseWriterOptions } from "./matrixWriter.ts";
@@ -41,9 +42,13 @@ interface DirectSpec {
 /** Writer options, plus an indptr type of its own (see DirectSpec). */
 export type DirectSparseOptions = SparseWriterOptions & { indptrDtype?: "int32" | "int64" };
 
-/** Whether `opts` can be written directly: the stored-element count known, no compression, a little-endian host. */
+/**
+ * Whether `opts` can be written directly: direct I/O on (../directIO.ts), the stored-element count known, no
+ * compression, a little-endian host. Every direct sparse write (operators' X, sort/convert, standardize's copy)
+ * is decided here.
+ */
 export function canWriteDirect(opts: SparseWriterOptions): boolean {
-  return opts.nnz !== undefined && opts.nnz > 0 && !opts.gzip && endianness() === "LE";
+  return ioSettings.directIO && opts.nnz !== undefined && opts.nnz > 0 && !opts.gzip && endianness() === "LE";
 }
 
 function resolve(opts: DirectSparseOptions): DirectSpec {

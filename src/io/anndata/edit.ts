@@ -29,6 +29,8 @@
  * one write of at most a few hundred bytes: atomic for a killed process; a power cut tearing such a
  * write across a disk sector is not guarded against. A file left damaged by HDF5 being killed mid-flush
  * is repaired by the next crispyx edit (or recoverInterruptedEdit), not by other readers.
+ * With byte-level I/O switched off (../directIO.ts) the same checks run, then ./editByRewrite.ts rewrites the
+ * whole file through the library instead (no staging, no link patches; costs a copy of the file).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -38,6 +40,8 @@ import { deleteLink, linkStorageRanges, listLinks, retargetLink } from "../h5/li
 import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
 import { columnOrder } from "./encodings/dataframe.ts";
 import { assertAnnData } from "./anndata.ts";
+import { ioSettings, noteDirectUse } from "../directIO.ts";
+import { rewriteWithElement } from "./editByRewrite.ts";
 
 export const STAGING_NAME = "__crispyx_staging__";
 const STAGING_PARENTS = ["/obs", "/var"] as const;
@@ -251,7 +255,9 @@ export function replaceElement(
   assertClosed(path);
   const [parent, name] = parentAndName(elementPath);
   const stage = stagingParent(elementPath);
-  removeLeftoverStaging(path);
+  // Byte-level I/O off (../directIO.ts): the same checks, then the whole file rewritten by the library.
+  const direct = ioSettings.directIO;
+  if (direct) removeLeftoverStaging(path);
   const { existed, parentExists } = session(path, "r", (f) => {
     assertAnnData(f);
     if (!f.isGroup(stage)) {
@@ -262,6 +268,12 @@ export function replaceElement(
   if (!parentExists && session(path, "r", (f) => f.exists(parent))) {
     throw new CrispyxError(`${path}: cannot write ${elementPath}: ${parent} is not a group`, { file: path });
   }
+  if (!direct) {
+    rewriteWithElement(path, elementPath, write, STAGING_NAME);
+    opts.onStep?.("done");
+    return;
+  }
+  noteDirectUse("links");
   // Before any write: the groups whose links will change must be in a layout we can patch (this throws
   // a clear error for dense link storage).
   listLinks(path, stage);
@@ -313,7 +325,8 @@ function nearestGroup(f: H5File, group: string): string {
 /** Delete the element at `elementPath` (no-op when absent). One durable write. */
 export function deleteElement(path: string, elementPath: string): void {
   assertClosed(path);
-  removeLeftoverStaging(path);
+  const direct = ioSettings.directIO;
+  if (direct) removeLeftoverStaging(path);
   const [parent, name] = parentAndName(elementPath);
   const exists = session(path, "r", (f) => {
     assertAnnData(f);
@@ -331,5 +344,8 @@ export function deleteElement(path: string, elementPath: string): void {
     }
     return f.exists(elementPath);
   });
-  if (exists) deleteLink(path, parent, name);
+  if (!exists) return;
+  if (!direct) return rewriteWithElement(path, elementPath, null, STAGING_NAME);
+  noteDirectUse("links");
+  deleteLink(path, parent, name);
 }

@@ -10,3 +10,6 @@
 export const writeSettings = {
   writeNullableStrings: false,
 };
+
+/** The switch for byte-level HDF5 reads and writes (`ioSettings.directIO`, env CRISPYX_DIRECT_IO=0): ../directIO.ts. */
+export { ioSettings } from "../directIO.ts";
