@@ -103,3 +103,129 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---- codec coverage (not anndata stores: one zarr group per zarr version, arrays with each codec) ----------
+
+def codec_arrays():
+    """The arrays of codecs_v2.zarr / codecs_v3.zarr, as name → numpy array (the same for both versions)."""
+    rng = np.random.default_rng(7)
+    return {
+        "f4": rng.normal(size=(37, 11)).astype(np.float32),
+        "f8": rng.normal(size=(29,)).astype(np.float64),
+        "i8": rng.integers(-(2**40), 2**40, size=(23, 5)).astype(np.int64),
+        "i4": rng.integers(-1000, 1000, size=(41,)).astype(np.int32),
+        "u1": rng.integers(0, 255, size=(19,)).astype(np.uint8),
+        "b1": rng.random(31) > 0.5,
+        "s": np.array([f"é{i}" * (i % 4) for i in range(17)], dtype=object),
+    }
+
+
+def write_codec_fixtures_v2():
+    import shutil
+
+    import numcodecs
+    import zarr
+
+    path = os.path.join(OUT, "codecs_v2.zarr")
+    shutil.rmtree(path, ignore_errors=True)
+    g = zarr.open_group(path, mode="w")
+    arrays = codec_arrays()
+    B = numcodecs.Blosc
+    compressors = {
+        "blosc_lz4": B(cname="lz4", shuffle=B.SHUFFLE),
+        "blosc_zstd": B(cname="zstd", shuffle=B.SHUFFLE),
+        "blosc_zlib": B(cname="zlib", shuffle=B.NOSHUFFLE),
+        "blosc_lz4hc": B(cname="lz4hc", shuffle=B.SHUFFLE, blocksize=256),
+        "zstd": numcodecs.Zstd(level=3),
+        "gzip": numcodecs.GZip(level=5),
+        "zlib": numcodecs.Zlib(level=5),
+        "lz4": numcodecs.LZ4(),
+        "none": None,
+    }
+    for cname, comp in compressors.items():
+        for name, a in arrays.items():
+            kw = dict(chunks=tuple(max(1, d // 3) for d in a.shape), compressor=comp)
+            if a.dtype == object:
+                g.create_dataset(f"{cname}/{name}", data=a, dtype=object, object_codec=numcodecs.VLenUTF8(), **kw)
+            else:
+                g.create_dataset(f"{cname}/{name}", data=a, **kw)
+    # Layout variants: big-endian, F order, '/' separator, missing chunks (fill value), fixed strings.
+    f4 = arrays["f4"]
+    g.create_dataset("layout/big_endian", data=f4.astype(">f4"), chunks=(10, 4))
+    g.create_dataset("layout/f_order", data=f4, chunks=(10, 4), order="F")
+    zarr.open_array(os.path.join(path, "layout", "slash"), mode="w", shape=f4.shape, chunks=(10, 4), dtype="<f4",
+                    dimension_separator="/")[:] = f4
+    miss = g.create_dataset("layout/missing", shape=(40,), chunks=(10,), dtype="<f8", fill_value=-1.5)
+    miss[10:20] = np.arange(10)
+    nanfill = g.create_dataset("layout/missing_nan", shape=(12,), chunks=(5,), dtype="<f4", fill_value=np.nan)
+    nanfill[0:5] = 1.0
+    g.create_dataset("layout/fixed_S", data=np.array([b"ab", b"", b"xyz", b"q"], dtype="S3"), chunks=(3,))
+    g.create_dataset("layout/fixed_U", data=np.array(["ab", "", "xÿz", "q"], dtype="<U3"), chunks=(3,))
+    # Compressible (else Blosc stores the bytes as they are, and these decode).
+    g.create_dataset("layout/bitshuffle", data=np.arange(2000, dtype="<i4"), compressor=B(cname="lz4", shuffle=B.BITSHUFFLE))
+    g.create_dataset("layout/blosclz", data=np.arange(2000, dtype="<i4"), compressor=B(cname="blosclz", shuffle=B.SHUFFLE))
+
+
+def write_codec_fixtures_v3():
+    import shutil
+
+    import zarr
+    from zarr.codecs import BloscCodec, BytesCodec, GzipCodec, ShardingCodec, ZstdCodec
+
+    path = os.path.join(OUT, "codecs_v3.zarr")
+    shutil.rmtree(path, ignore_errors=True)
+    g = zarr.open_group(path, mode="w", zarr_format=3)
+    arrays = codec_arrays()
+    compressors = {
+        "zstd": [ZstdCodec(level=3)],
+        "gzip": [GzipCodec(level=5)],
+        "blosc_lz4": [BloscCodec(cname="lz4", shuffle="shuffle")],
+        "blosc_zstd": [BloscCodec(cname="zstd", shuffle="noshuffle")],
+        "none": [],
+    }
+    for cname, comp in compressors.items():
+        for name, a in arrays.items():
+            chunks = tuple(max(1, d // 3) for d in a.shape)
+            arr = g.create_array(f"{cname}/{name}", shape=a.shape, dtype=str if a.dtype == object else a.dtype,
+                                 chunks=chunks, compressors=comp)
+            arr[...] = a
+    f4 = arrays["f4"]
+    big = g.create_array("layout/big_endian", shape=f4.shape, dtype="float32", chunks=(10, 4),
+                         serializer=BytesCodec(endian="big"), compressors=[ZstdCodec()])
+    big[...] = f4
+    sh = g.create_array("layout/sharded", shape=f4.shape, dtype="float32", shards=(20, 8), chunks=(5, 4))
+    sh[...] = f4
+    part = g.create_array("layout/sharded_missing", shape=(40,), dtype="float64", shards=(20,), chunks=(5,), fill_value=-1.5)
+    part[20:25] = np.arange(5)
+    miss = g.create_array("layout/missing", shape=(40,), dtype="float64", chunks=(10,), fill_value=-1.5)
+    miss[10:20] = np.arange(10)
+    dot = g.create_array("layout/v2_keys", shape=f4.shape, dtype="float32", chunks=(10, 4),
+                         chunk_key_encoding={"name": "v2", "separator": "."})
+    dot[...] = f4
+    fixed = g.create_array("layout/fixed_U", shape=(4,), dtype="<U3", chunks=(3,))
+    fixed[...] = np.array(["ab", "", "xÿz", "q"], dtype="<U3")
+
+
+def write_codec_expected():
+    import json
+
+    arrays = codec_arrays()
+    out = {k: (v.tolist() if v.dtype != np.int64 else [str(x) for x in v.ravel()]) for k, v in arrays.items()}
+    out["shapes"] = {k: list(v.shape) for k, v in arrays.items()}
+    with open(os.path.join(OUT, "codecs_expected.json"), "w") as f:
+        json.dump(out, f)
+
+
+def codecs_main():
+    import zarr
+
+    if int(zarr.__version__.split(".")[0]) == 2:
+        write_codec_fixtures_v2()
+        write_codec_expected()
+    else:
+        write_codec_fixtures_v3()
+
+
+if __name__ == "__main__":
+    codecs_main()

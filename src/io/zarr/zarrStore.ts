@@ -110,6 +110,9 @@ export class ZarrStore implements ReadStore {
       if (zarray !== undefined) meta = { type: "array", meta: this.parse(k, () => parseV2Array(zarray, this.doc(k, ".zattrs"))) };
       else if (zgroup !== undefined) meta = { type: "group", meta: this.parse(k, () => parseV2Group(zgroup, this.doc(k, ".zattrs"))) };
     }
+    // anndata ≥ 0.12 writes `raw = None` into a zarr store as a root "raw" element of the null encoding (its
+    // .h5ad writer writes nothing); crispyx takes /raw's presence as "has raw", so it is not shown.
+    if (k === "raw" && meta?.meta.attributes["encoding-type"] === "null") meta = null;
     // A node exists only inside an existing group (as HDF5 paths do).
     if (meta && k) {
       const parent = k.includes("/") ? k.slice(0, k.lastIndexOf("/")) : "";
