@@ -5,6 +5,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { FileFormatError, InvalidArgumentError } from "../errors.ts";
+import { isZarrStore } from "../io/zarr/index.ts";
 
 /** A path to an .h5ad file, or anything with a `path` (an open H5adHandle). */
 export type FileSource = string | { path: string };
@@ -14,7 +15,8 @@ export function inputPath(data: FileSource): string {
   const p = typeof data === "string" ? data : data && typeof data.path === "string" ? data.path : null;
   if (p === null) throw new InvalidArgumentError("expected a path to an .h5ad file or an open handle");
   if (!existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
-  if (statSync(p).isDirectory()) throw new FileFormatError(`${p}: is a directory, not an .h5ad file`, { file: p });
+  // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
+  if (statSync(p).isDirectory() && !isZarrStore(p)) throw new FileFormatError(`${p}: is a directory, not an .h5ad file or a zarr store`, { file: p });
   return p;
 }
 

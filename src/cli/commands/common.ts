@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from "node:pat
 import { InvalidArgumentError as UsageError, type Command } from "commander";
 import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { writeAtomically } from "../../io/atomic.ts";
+import { isZarrStore } from "../../io/zarr/index.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 
 /** commander parser for a whole number ≥ `min` (a bad value is a usage error, exit 2). */
@@ -155,7 +156,8 @@ export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, 
 /** Make sure the input exists and is a file before a long command starts (one clear line if not). */
 export function checkInputFile(path: string): void {
   if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file`, { file: path });
-  if (statSync(path).isDirectory()) throw new InvalidArgumentError(`${path}: is a directory, not an .h5ad file`, { file: path });
+  // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
+  if (statSync(path).isDirectory() && !isZarrStore(path)) throw new InvalidArgumentError(`${path}: is a directory, not an .h5ad file or a zarr store`, { file: path });
 }
 
 /** Names a user may have meant: a typo away (edit distance ≤ 2, case ignored) or one inside the other. */
