@@ -8,7 +8,7 @@
  *   const a = pool.take(Float32Array, n);   // a view of length n on a recycled (or new) buffer
  *   …; pool.give(a);
  */
-import type { TypedArray, TypedArrayConstructor } from "../io/h5/types.ts";
+import type { TypedArray, TypedArrayConstructor } from "../io/dtypes.ts";
 
 /** Free buffers kept at most; more are left to the garbage collector. */
 const MAX_FREE = 8;

@@ -1,7 +1,7 @@
 /** In-memory conversions between the block layouts crispyx hands out (CSR, CSC, dense row-major). */
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 import { typedArrayDtype } from "../io/anndata/model.ts";
-import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/h5/types.ts";
+import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/dtypes.ts";
 
 export type BlockLayout = "csr" | "csc" | "dense";
 export type Block = SparseMatrix | NdArray;

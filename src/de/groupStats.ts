@@ -6,7 +6,7 @@
  */
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { ArrayPool } from "../core/arrayPool.ts";

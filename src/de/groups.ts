@@ -3,7 +3,7 @@
  * read once as integer codes (no per-cell strings), and each cell gets a slot: 0 for control, 1..G for
  * the tested groups, -1 for cells in no compared group.
  */
-import type { H5File } from "../io/h5/file.ts";
+import type { ReadStore } from "../io/store.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { encodingOf } from "../io/anndata/registry.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
@@ -39,7 +39,7 @@ export interface GroupPlanOptions {
   minCellsPerGroup: number;
 }
 
-export function planGroups(file: H5File, opts: GroupPlanOptions): GroupPlan {
+export function planGroups(file: ReadStore, opts: GroupPlanOptions): GroupPlan {
   const { codes, labels } = readLabelCodes(file, opts.perturbationColumn);
   const counts = new Int32Array(labels.length);
   const firstCell = new Float64Array(labels.length).fill(Infinity);

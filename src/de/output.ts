@@ -7,7 +7,8 @@ import { endianness } from "node:os";
 import { DirectArrays } from "../io/anndata/directArrays.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
 import type { ProgressCallback } from "../core/streaming.ts";
-import { H5File } from "../io/h5/file.ts";
+import { openWriteStore } from "../io/openStore.ts";
+import type { WriteStore } from "../io/store.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
 import { writeElem } from "../io/anndata/registry.ts";
@@ -59,7 +60,7 @@ export function columnOrderFits(n: number): boolean {
  * Scanpy's `pts` data frame (genes × [control, groups...]), written here rather than through the generic
  * data-frame writer because its column keys follow labelKeys.ts: a label with '/' is a nested path.
  */
-function writePtsFrame(file: H5File, path: string, genes: string[], labels: string[], pts: Float32Array | Float64Array): void {
+function writePtsFrame(file: WriteStore, path: string, genes: string[], labels: string[], pts: Float32Array | Float64Array): void {
   const n = genes.length;
   const keys = columnKeys(labels);
   file.createGroup(path);
@@ -146,7 +147,7 @@ export async function writeDeH5ad(
   if (!withPts) warnings.push(`${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`);
   await writeAtomically(path, async (tmp) => {
     if (!direct) await ready;
-    const file = H5File.open(tmp, "w");
+    const file = openWriteStore(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
       if (withPts) writePtsFrame(file, `${base}/pts`, t.genes, slotNames, t.pts);

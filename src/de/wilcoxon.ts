@@ -8,7 +8,7 @@
  */
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";

@@ -3,7 +3,8 @@
  * block (CSR float32), so memory stays bounded whatever the number of cells. Atomic: the file
  * appears under its name only when complete.
  */
-import { H5File } from "../io/h5/file.ts";
+import { openWriteStore } from "../io/openStore.ts";
+import type { WriteStore } from "../io/store.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeElem } from "../io/anndata/registry.ts";
 import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
@@ -11,7 +12,7 @@ import { SparseMatrixWriter } from "../io/anndata/matrixWriter.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { SyntheticScreen } from "./synthetic.ts";
 
-function emptyDict(f: H5File, path: string): void {
+function emptyDict(f: WriteStore, path: string): void {
   f.createGroup(path);
   f.setAttr(path, "encoding-type", "dict");
   f.setAttr(path, "encoding-version", "0.1.0");
@@ -27,7 +28,7 @@ export async function writeSyntheticScreen(path: string, screen: SyntheticScreen
   // A generated row holds at most nVars entries of 8 bytes (count + index), plus the dense means.
   const rowsPerBlock = Math.min(rowsForBudget(nVars * 8, nObs, opts), 4096);
   return writeAtomically(path, async (tmp) => {
-    const f = H5File.open(tmp, "w");
+    const f = openWriteStore(tmp, "w");
     try {
       f.setAttr("/", "encoding-type", "anndata");
       f.setAttr("/", "encoding-version", "0.1.0");

@@ -12,7 +12,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { Column, NdArray } from "../io/anndata/model.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { calculateOptimalChunkSize } from "./chunkPlanning.ts";
 import { legacyChoiceWithoutReplacement } from "./numpyRandom.ts";

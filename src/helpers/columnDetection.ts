@@ -5,8 +5,8 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
-import type { H5File } from "../io/h5/file.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import type { ReadStore } from "../io/store.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { H5adHandle, openH5ad } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
@@ -118,7 +118,7 @@ const TEXT_CHUNK = 1 << 18;
  * only up to MAX_PERTURBATION_UNIQUE (beyond that the +1 is lost anyway), and reading stops once both
  * answers are known, so a 10M-cell barcode column costs one chunk of memory.
  */
-function streamedTextEvidence(file: H5File, path: string, isControl: ControlTest): LabelEvidence {
+function streamedTextEvidence(file: ReadStore, path: string, isControl: ControlTest): LabelEvidence {
   const n = file.info(path).shape[0] ?? 0;
   let seen: Set<string> | null = new Set<string>();
   let hasControl = false;

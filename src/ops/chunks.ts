@@ -14,7 +14,7 @@
 import type { H5adHandle } from "../io/anndata/handle.ts";
 import { MatrixReader, type MatrixInfo } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
-import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/h5/types.ts";
+import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/dtypes.ts";
 import { num, sparseToDense, toLayout, type Block, type BlockLayout } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../core/streaming.ts";
 import { InvalidArgumentError } from "../errors.ts";

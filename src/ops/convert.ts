@@ -15,7 +15,8 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { H5File } from "../io/h5/file.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
+import type { ReadStore } from "../io/store.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { copyMatrix } from "../io/anndata/carryOver.ts";
@@ -52,7 +53,7 @@ export interface ConvertResult {
 
 async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertOptions): Promise<ConvertResult> {
   const input = inputPath(data);
-  const src = H5File.open(input, "r");
+  const src = openStore(input, "r");
   try {
     assertAnnData(src);
     if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to convert`, { file: input });
@@ -77,7 +78,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
     const destFrom = from === "dense" && target === "csr" ? "line" : "index";
     mkdirSync(dirname(resolve(output)), { recursive: true });
     const stats = await writeAtomically(output, (tmp) => {
-      const dst = H5File.open(tmp, "w");
+      const dst = openWriteStore(tmp, "w");
       try {
         copyRootExcept(src, dst, ["X"], { signal: opts.signal });
         return writeReorderedSparse(reader, dst, "/X", {
@@ -102,9 +103,9 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
 }
 
 /** A copy of `src` in the current layout, X stored as it is (atomically at `output`). */
-export async function writeCurrentLayoutCopy(src: H5File, output: string, opts: StreamOptions = {}): Promise<void> {
+export async function writeCurrentLayoutCopy(src: ReadStore, output: string, opts: StreamOptions = {}): Promise<void> {
   await writeAtomically(output, (tmp) => {
-    const dst = H5File.open(tmp, "w");
+    const dst = openWriteStore(tmp, "w");
     try {
       copyRootExcept(src, dst, ["X"], { signal: opts.signal });
       if (src.exists("/X")) copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
@@ -116,7 +117,7 @@ export async function writeCurrentLayoutCopy(src: H5File, output: string, opts: 
 
 /** Whether `input` is in the pre-0.7 layout (obs a compound dataset), which sort and standardize do not read. */
 export function needsCurrentLayoutCopy(input: string): boolean {
-  const f = H5File.open(input, "r");
+  const f = openStore(input, "r");
   try {
     return isLegacyTable(f, "/obs");
   } finally {
@@ -131,7 +132,7 @@ export function needsCurrentLayoutCopy(input: string): boolean {
  */
 export async function onCurrentLayoutCopy<T>(input: string, output: string, opts: StreamOptions, run: (copy: string) => Promise<T>): Promise<T> {
   return withScratchFile(output, async (copy) => {
-    const src = H5File.open(input, "r");
+    const src = openStore(input, "r");
     try {
       await writeCurrentLayoutCopy(src, copy, opts);
     } finally {

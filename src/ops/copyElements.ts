@@ -4,8 +4,8 @@
  * attributes and strings are copied as values. Used to carry obs/var/uns/layers/… into an operator's
  * output and to copy X itself when it must not change.
  */
-import type { H5File } from "../io/h5/file.ts";
-import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/h5/types.ts";
+import type { ReadStore, WriteStore } from "../io/store.ts";
+import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/dtypes.ts";
 import { FileFormatError } from "../errors.ts";
 import { throwIfAborted } from "../core/streaming.ts";
 import { copyDataFrame, copyLegacyRootElement } from "../io/anndata/carryOver.ts";
@@ -25,7 +25,7 @@ const DEFAULT_BLOCK = 16 << 20;
 /** Strings per slice when copying a long string dataset. */
 const STRING_SLICE = 1 << 16;
 
-export function copyAttrs(src: H5File, dst: H5File, from: string, to: string): void {
+export function copyAttrs(src: ReadStore, dst: WriteStore, from: string, to: string): void {
   for (const [name, value] of Object.entries(src.attrs(from))) {
     // An empty list decodes as [] and has no element type; anndata writes empty lists as float64.
     const v: AttrValue = Array.isArray(value) && value.length === 0 ? new Float64Array(0) : value;
@@ -34,7 +34,7 @@ export function copyAttrs(src: H5File, dst: H5File, from: string, to: string): v
 }
 
 /** Copy the object at `from` in `src` (group: recursively) to `to` in `dst` (which must not exist). */
-export function copyElement(src: H5File, dst: H5File, from: string, to: string, opts: CopyOptions = {}): void {
+export function copyElement(src: ReadStore, dst: WriteStore, from: string, to: string, opts: CopyOptions = {}): void {
   throwIfAborted(opts.signal);
   // A pre-0.7 file's root obs/var/obsm/varm/uns are written in the current layout (they cannot be copied as stored).
   if (from === to && from.lastIndexOf("/") === 0 && copyLegacyRootElement(src, dst, from.slice(1))) return;
@@ -60,7 +60,7 @@ export function copyElement(src: H5File, dst: H5File, from: string, to: string, 
   copyAttrs(src, dst, from, to);
 }
 
-function copyDataset(src: H5File, dst: H5File, from: string, to: string, opts: CopyOptions): void {
+function copyDataset(src: ReadStore, dst: WriteStore, from: string, to: string, opts: CopyOptions): void {
   const info = src.info(from);
   const { shape, dtype } = info;
   if (dtype === "other") {
@@ -106,7 +106,7 @@ function copyDataset(src: H5File, dst: H5File, from: string, to: string, opts: C
 }
 
 /** Copy every root element except those named in `skip` (e.g. "X", "obs"). Root attributes too. */
-export function copyRootExcept(src: H5File, dst: H5File, skip: Iterable<string>, opts: CopyOptions = {}): void {
+export function copyRootExcept(src: ReadStore, dst: WriteStore, skip: Iterable<string>, opts: CopyOptions = {}): void {
   const skipped = new Set(skip);
   copyAttrs(src, dst, "/", "/");
   // Files of anndata < 0.8 have no root attributes; the copy is in the current layout, so it says so.

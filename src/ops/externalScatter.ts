@@ -30,7 +30,7 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { CrispyxError } from "../errors.ts";
 import { throwIfAborted } from "../core/streaming.ts";
-import type { TypedArray, TypedArrayConstructor } from "../io/h5/types.ts";
+import type { TypedArray, TypedArrayConstructor } from "../io/dtypes.ts";
 
 /** Where the sorted elements go: called with consecutive pieces, in destination order. */
 export interface ScatterSink {

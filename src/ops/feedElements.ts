@@ -9,7 +9,7 @@
  */
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { throwIfAborted, type ProgressCallback } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
 import type { ExternalScatter } from "./externalScatter.ts";

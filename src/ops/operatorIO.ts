@@ -8,8 +8,9 @@ import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
-import { H5File } from "../io/h5/file.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
+import type { WriteStore } from "../io/store.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
 import { BackgroundMatrixWriter, useBackgroundWriter } from "../io/anndata/backgroundWriter.ts";
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../io/anndata/directSparseWriter.ts";
@@ -138,11 +139,11 @@ async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
 }
 
 /** The output file with the input's carried-over elements (everything but X), open for writing. */
-function startOutput(tmp: string, spec: XSinkSpec): H5File {
-  const out = H5File.open(tmp, "w");
+function startOutput(tmp: string, spec: XSinkSpec): WriteStore {
+  const out = openWriteStore(tmp, "w");
   try {
     startAnnData(out);
-    const src = H5File.open(spec.carryFrom, "r");
+    const src = openStore(spec.carryFrom, "r");
     try {
       carryOver(src, out, spec.carry ?? {});
     } finally {

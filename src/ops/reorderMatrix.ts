@@ -3,9 +3,9 @@
  * the external-memory engine (./externalScatter.ts): conversion (transpose the compression axis) and
  * sorting cells (permute rows) are both this one operation with different destination rules.
  */
-import type { H5File } from "../io/h5/file.ts";
+import type { WriteStore } from "../io/store.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
-import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/h5/types.ts";
+import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/dtypes.ts";
 import { DEFAULT_MEMORY_BUDGET, type ProgressCallback } from "../core/streaming.ts";
 import { ExternalScatter } from "./externalScatter.ts";
 import { feedElements } from "./feedElements.ts";
@@ -52,7 +52,7 @@ const WRITE_PIECE = 4 << 20;
 const SCATTER_SHARE = 0.6;
 const READ_SHARE = 0.05;
 
-export function writeReorderedSparse(reader: MatrixReader, dst: H5File, at: string, opts: ReorderOptions): ReorderStats {
+export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: string, opts: ReorderOptions): ReorderStats {
   const [nRows, nCols] = reader.shape;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const dtype: NumericDtype = reader.info.dtype === "bool" ? "uint8" : reader.info.dtype;

@@ -16,9 +16,10 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { H5File } from "../io/h5/file.ts";
-import type { TypedArray, NumericDtype } from "../io/h5/types.ts";
-import { TYPED_ARRAY_OF } from "../io/h5/types.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
+import type { ReadStore, WriteStore } from "../io/store.ts";
+import type { TypedArray, NumericDtype } from "../io/dtypes.ts";
+import { TYPED_ARRAY_OF } from "../io/dtypes.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { describeMatrix, MatrixReader } from "../io/anndata/matrixReader.ts";
 import { columnOrder, readColumn, readDataFrame, tableLength } from "../io/anndata/encodings/dataframe.ts";
@@ -61,7 +62,7 @@ export interface LabelCodes {
 }
 
 /** Read an obs column as label codes. A missing column lists the available ones. */
-export function readLabelCodes(file: H5File, column: string): LabelCodes {
+export function readLabelCodes(file: ReadStore, column: string): LabelCodes {
   const columns = columnOrder(file, "/obs");
   if (!columns.includes(column)) {
     throw new InvalidArgumentError(`${file.path}: obs has no column '${column}'`, {
@@ -211,7 +212,7 @@ function defaultSortedPath(input: string): string {
 
 function hasSortingMetadata(path: string): boolean {
   try {
-    const f = H5File.open(path, "r");
+    const f = openStore(path, "r");
     try {
       assertAnnData(f);
       return f.exists("/uns/sorting_metadata");
@@ -240,7 +241,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
     return onCurrentLayoutCopy(input, output, opts, (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input }));
   }
-  const src = H5File.open(input, "r");
+  const src = openStore(input, "r");
   try {
     assertAnnData(src);
     if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
@@ -270,7 +271,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
     mkdirSync(dirname(resolve(output)), { recursive: true });
 
     await writeAtomically(output, (tmp) => {
-      const dst = H5File.open(tmp, "w");
+      const dst = openWriteStore(tmp, "w");
       try {
         writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp);
       } finally {
@@ -284,7 +285,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
 }
 
 /** Everything of `src`, cells in sorted order, into `dst` (the file at `dstFile`). */
-function writeSorted(src: H5File, dst: H5File, plan: SortPlan, meta: Dict, opts: SortOptions, spillPath: string, dstFile: string): void {
+function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict, opts: SortOptions, spillPath: string, dstFile: string): void {
   const signal = opts.signal;
   copyAttrs(src, dst, "/", "/");
   writeElem(dst, "/obs", takeDataFrame(readDataFrame(src, "/obs"), plan.order));
@@ -324,7 +325,7 @@ function writeSorted(src: H5File, dst: H5File, plan: SortPlan, meta: Dict, opts:
   permuteMatrix(src, "/X", dst, "/X", plan, opts, spillPath, dstFile);
 }
 
-function isMatrixElement(src: H5File, path: string): boolean {
+function isMatrixElement(src: ReadStore, path: string): boolean {
   const enc = encodingOf(src, path)?.type;
   if (enc === "csr_matrix" || enc === "csc_matrix") return true;
   if (!src.isDataset(path)) return false;
@@ -333,7 +334,7 @@ function isMatrixElement(src: H5File, path: string): boolean {
 }
 
 /** One obsm/layers entry, rows permuted. */
-function permuteAligned(src: H5File, dst: H5File, path: string, plan: SortPlan, opts: SortOptions, spillPath: string): void {
+function permuteAligned(src: ReadStore, dst: WriteStore, path: string, plan: SortPlan, opts: SortOptions, spillPath: string): void {
   if (isMatrixElement(src, path)) return permuteMatrix(src, path, dst, path, plan, opts, spillPath);
   const e: Element = readElem(src, path);
   if (e.type === "dataframe") return writeElem(dst, path, takeDataFrame(e as DataFrame, plan.order));
@@ -357,7 +358,7 @@ function takeRowsInMemory(a: NdArray, order: Int32Array): NdArray {
 }
 
 /** A cells × something matrix with rows in sorted order: sparse → CSR (seed), dense stays dense. */
-function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan: SortPlan, opts: SortOptions, spillPath: string, directFile?: string): void {
+function permuteMatrix(src: ReadStore, from: string, dst: WriteStore, to: string, plan: SortPlan, opts: SortOptions, spillPath: string, directFile?: string): void {
   const reader = new MatrixReader(src, from);
   if (reader.format === "dense") return gatherDenseRows(src, reader, dst, to, plan.order, opts);
   writeReorderedSparse(reader, dst, to, {
@@ -381,7 +382,7 @@ function permuteMatrix(src: H5File, from: string, dst: H5File, to: string, plan:
  * Dense rows in the order `order`, a block of output rows at a time: each block's source rows are read
  * in increasing order, consecutive ones in one read.
  */
-function gatherDenseRows(src: H5File, reader: MatrixReader, dst: H5File, to: string, order: Int32Array, opts: SortOptions): void {
+function gatherDenseRows(src: ReadStore, reader: MatrixReader, dst: WriteStore, to: string, order: Int32Array, opts: SortOptions): void {
   const [nRows, nCols] = reader.shape;
   if (reader.info.dtype === "bool") throw new CrispyxError(`${src.path}: ${reader.path} is a boolean matrix, which crispyx cannot reorder yet`, { file: src.path });
   const dtype: NumericDtype = reader.info.dtype;
@@ -413,7 +414,7 @@ function gatherDenseRows(src: H5File, reader: MatrixReader, dst: H5File, to: str
 
 // ---- the seed's helpers around sorted files ------------------------------------------------------
 
-function readSortingMeta(file: H5File): { sortedBy?: string; boundaries?: Map<string, [number, number]> } {
+function readSortingMeta(file: ReadStore): { sortedBy?: string; boundaries?: Map<string, [number, number]> } {
   if (!file.exists("/uns/sorting_metadata")) return {};
   const out: { sortedBy?: string; boundaries?: Map<string, [number, number]> } = {};
   if (file.exists("/uns/sorting_metadata/sorted_by")) {
@@ -440,7 +441,7 @@ export interface NeedsSortingOptions {
 export function needsSortingForNbglm(data: FileSource, column = "perturbation", opts: NeedsSortingOptions = {}): boolean {
   const { minCells = 360_000, minPerturbations = 100, contiguityThreshold = 0.5 } = opts;
   const path = inputPath(data);
-  const f = H5File.open(path, "r");
+  const f = openStore(path, "r");
   try {
     assertAnnData(f);
     if (readSortingMeta(f).sortedBy === column) return false;
@@ -477,7 +478,7 @@ export interface PerturbationSlice {
 /** The contiguous rows of one perturbation in a file sorted by `column` (the seed's get_perturbation_slice). */
 export function getPerturbationSlice(data: FileSource, label: string, column = "perturbation"): PerturbationSlice {
   const path = inputPath(data);
-  const f = H5File.open(path, "r");
+  const f = openStore(path, "r");
   try {
     const meta = readSortingMeta(f);
     if (meta.sortedBy === column && meta.boundaries) {

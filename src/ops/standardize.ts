@@ -16,7 +16,8 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { H5File } from "../io/h5/file.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
+import type { ReadStore, WriteStore } from "../io/store.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { readElem, writeElem } from "../io/anndata/registry.ts";
@@ -86,7 +87,7 @@ interface Plan {
 }
 
 /** Validate and compute the new obs/var/metadata (no output written). */
-function planStandardization(src: H5File, input: string, opts: StandardizeOptions): Plan {
+function planStandardization(src: ReadStore, input: string, opts: StandardizeOptions): Plan {
   const col = opts.perturbationColumn;
   const obsColumns = columnOrder(src, "/obs");
   if (!obsColumns.includes(col)) {
@@ -164,7 +165,7 @@ function planStandardization(src: H5File, input: string, opts: StandardizeOption
 }
 
 /** obs as stored (index and other columns copied in bounded slices), the perturbation column renamed. */
-function writeObs(src: H5File, dst: H5File, obs: Plan["obs"], copy: CopyOptions): void {
+function writeObs(src: ReadStore, dst: WriteStore, obs: Plan["obs"], copy: CopyOptions): void {
   dst.createGroup("/obs");
   copyAttrs(src, dst, "/obs", "/obs");
   dst.setAttr("/obs", "column-order", obs.columnOrder.length ? obs.columnOrder : new Float64Array(0));
@@ -174,7 +175,7 @@ function writeObs(src: H5File, dst: H5File, obs: Plan["obs"], copy: CopyOptions)
 }
 
 /** An existing standardization_metadata's entries, as the strings the seed would re-write them as. */
-function previousMetadata(src: H5File): Record<string, Element> {
+function previousMetadata(src: ReadStore): Record<string, Element> {
   if (!src.exists("/uns/standardization_metadata")) return {};
   const e = readElem(src, "/uns/standardization_metadata");
   return e.type === "dict" ? { ...e.items } : {};
@@ -198,7 +199,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
     return onCurrentLayoutCopy(input, output, opts, (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input }));
   }
-  const src = H5File.open(input, "r");
+  const src = openStore(input, "r");
   try {
     assertAnnData(src);
     const plan = planStandardization(src, input, opts);
@@ -208,7 +209,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
     // A sparse X is copied straight into the output after HDF5 has written the rest (no WebAssembly copies).
     const directX = directCopySpec(src, "/X");
     await writeAtomically(output, async (tmp) => {
-      const dst = H5File.open(tmp, "w");
+      const dst = openWriteStore(tmp, "w");
       try {
         copyAttrs(src, dst, "/", "/");
         for (const key of src.keys("/")) {

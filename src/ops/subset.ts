@@ -15,7 +15,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
-import type { NumericDtype } from "../io/h5/types.ts";
+import type { NumericDtype } from "../io/dtypes.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";

@@ -20,7 +20,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically, writeAtomicallySync } from "../io/atomic.ts";
-import { H5File } from "../io/h5/file.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
 import { replaceElement } from "../io/anndata/edit.ts";
 import { writeElem, readElem } from "../io/anndata/registry.ts";
 import { ndarray, type Element } from "../io/anndata/model.ts";
@@ -160,7 +160,7 @@ function reusable(output: string, key: string): QcResult | null {
   if (!existsSync(output) || !existsSync(json)) return null;
   let stored: string | undefined;
   try {
-    const f = H5File.open(output, "r");
+    const f = openStore(output, "r");
     try {
       const at = `/uns/${QC_SUMMARY_KEY}/request`;
       if (f.exists(at)) {
@@ -215,7 +215,7 @@ function keptValues<T extends Float64Array | Int32Array>(values: T, keep: Uint8A
 /** Add (or replace) obs columns of a finished .h5ad and list them in obs' column-order. */
 function addObsColumns(path: string, columns: Record<string, Element>): void {
   for (const [name, e] of Object.entries(columns)) replaceElement(path, `/obs/${name}`, (f, at) => writeElem(f, at, e));
-  const f = H5File.open(path, "r+");
+  const f = openWriteStore(path, "r+");
   try {
     const order = columnOrder(f, "/obs");
     const added = Object.keys(columns).filter((c) => !order.includes(c));

@@ -1,5 +1,6 @@
 /** A whole AnnData object: the "anndata" root encoding and "raw", read into or written from memory. */
-import { H5File } from "../h5/file.ts";
+import { openStore, openWriteStore } from "../openStore.ts";
+import type { ReadStore, WriteStore } from "../store.ts";
 import { FileFormatError } from "../../errors.ts";
 import { writeAtomicallySync } from "../atomic.ts";
 import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
@@ -10,7 +11,7 @@ export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
 export type MappingKey = (typeof MAPPING_KEYS)[number];
 
 /** Fail with a clear message unless the file's root is an AnnData object with obs and var. */
-export function assertAnnData(file: H5File): void {
+export function assertAnnData(file: ReadStore): void {
   const enc = encodingOf(file, "/");
   if (enc && enc.type !== "anndata") throw unknownEncoding(file, "/", enc);
   for (const key of ["obs", "var"]) {
@@ -24,7 +25,7 @@ export function assertAnnData(file: H5File): void {
   }
 }
 
-function readMapping(file: H5File, key: string, skip: ReadonlySet<string> = new Set()): Record<string, Element> {
+function readMapping(file: ReadStore, key: string, skip: ReadonlySet<string> = new Set()): Record<string, Element> {
   const out: Record<string, Element> = {};
   if (!file.exists(`/${key}`)) return out;
   if (isLegacyMapping(file, `/${key}`)) return readLegacyMapping(file, `/${key}`);
@@ -32,14 +33,14 @@ function readMapping(file: H5File, key: string, skip: ReadonlySet<string> = new 
   return out;
 }
 
-function asDataFrame(file: H5File, path: string): DataFrame {
+function asDataFrame(file: ReadStore, path: string): DataFrame {
   if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path);
   const e = readElem(file, path);
   if (e.type !== "dataframe") throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a dataframe`, { file: file.path });
   return e;
 }
 
-function asMatrix(file: H5File, path: string): Matrix {
+function asMatrix(file: ReadStore, path: string): Matrix {
   const e = readElem(file, path);
   if (e.type !== "array" && e.type !== "csr" && e.type !== "csc") {
     throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a matrix`, { file: file.path });
@@ -48,7 +49,7 @@ function asMatrix(file: H5File, path: string): Matrix {
 }
 
 /** Read everything in an open AnnData file into memory. */
-export function readAnnData(file: H5File): AnnData {
+export function readAnnData(file: ReadStore): AnnData {
   assertAnnData(file);
   const raw: Raw | null = file.exists("/raw")
     ? { X: asMatrix(file, "/raw/X"), var: asDataFrame(file, "/raw/var"), varm: readMapping(file, "raw/varm") }
@@ -72,7 +73,7 @@ export function readAnnData(file: H5File): AnnData {
 
 /** Read a whole .h5ad file into memory. For small files; use openH5ad for large ones. */
 export function readH5ad(path: string): AnnData {
-  const file = H5File.open(path, "r");
+  const file = openStore(path, "r");
   try {
     return readAnnData(file);
   } finally {
@@ -117,7 +118,7 @@ export function validateAnnData(ad: AnnData): void {
   }
 }
 
-function writeMapping(file: H5File, key: string, items: Record<string, Element>): void {
+function writeMapping(file: WriteStore, key: string, items: Record<string, Element>): void {
   file.createGroup(`/${key}`);
   file.setAttr(`/${key}`, "encoding-type", "dict");
   file.setAttr(`/${key}`, "encoding-version", "0.1.0");
@@ -125,7 +126,7 @@ function writeMapping(file: H5File, key: string, items: Record<string, Element>)
 }
 
 /** Write the AnnData object into an open, empty file, laid out as anndata.write_h5ad does. */
-export function writeAnnDataTo(file: H5File, ad: AnnData): void {
+export function writeAnnDataTo(file: WriteStore, ad: AnnData): void {
   validateAnnData(ad);
   file.setAttr("/", "encoding-type", "anndata");
   file.setAttr("/", "encoding-version", "0.1.0");
@@ -148,7 +149,7 @@ export function writeAnnDataTo(file: H5File, ad: AnnData): void {
 export function writeH5ad(path: string, ad: AnnData): void {
   validateAnnData(ad);
   writeAtomicallySync(path, (tmp) => {
-    const file = H5File.open(tmp, "w");
+    const file = openWriteStore(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
     } finally {

@@ -4,7 +4,8 @@
  */
 import { parentPort } from "node:worker_threads";
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
-import { H5File } from "../h5/file.ts";
+import { openStore, openWriteStore } from "../openStore.ts";
+import type { WriteStore } from "../store.ts";
 import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "./matrixWriter.ts";
 import type { TypedArray } from "../h5/types.ts";
 
@@ -14,7 +15,7 @@ export type Command =
   | { op: "finish" }
   | { op: "close" };
 
-let file: H5File | undefined;
+let file: WriteStore | undefined;
 let writer: SparseMatrixWriter | undefined;
 /** A second descriptor on the output, to push written data to disk as we go. */
 let syncFd: number | undefined;
@@ -28,10 +29,10 @@ const SYNC_EVERY = 256 << 20;
 function handle(cmd: Command): unknown {
   switch (cmd.op) {
     case "open": {
-      file = H5File.open(cmd.path, "w");
+      file = openWriteStore(cmd.path, "w");
       startAnnData(file);
       if (cmd.carryFrom) {
-        const src = H5File.open(cmd.carryFrom, "r");
+        const src = openStore(cmd.carryFrom, "r");
         try {
           carryOver(src, file, cmd.carry ?? {});
         } finally {

@@ -3,7 +3,7 @@
  * selected cells and genes. Operators (normalize, subset, convert, sort…) write X themselves with the
  * streaming writers of ./matrixWriter.ts and call this for the rest:
  *
- *   const out = H5File.open(tmp, "w");
+ *   const out = openWriteStore(tmp, "w");
  *   startAnnData(out);                                      // root attributes, empty uns/obsm/… groups
  *   carryOver(src, out, { cells, genes, removeUnusedCategories: true });
  *   SparseMatrixWriter.create(out, "/X", …) …
@@ -12,7 +12,7 @@
  * would); matrices (obsm, layers, obsp, raw/X…) are streamed in blocks within the memory budget and keep
  * their storage format (dense stays dense, CSR stays CSR, CSC stays CSC).
  */
-import type { H5File } from "../h5/file.ts";
+import type { ReadStore, WriteStore } from "../store.ts";
 import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray, type TypedArrayConstructor } from "../h5/types.ts";
 import { CrispyxError } from "../../errors.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
@@ -52,14 +52,14 @@ export interface CarryOverOptions {
 
 const MAPPINGS = ["uns", "obsm", "varm", "obsp", "varp", "layers"] as const;
 
-function emptyDict(f: H5File, path: string): void {
+function emptyDict(f: WriteStore, path: string): void {
   f.createGroup(path);
   f.setAttr(path, "encoding-type", "dict");
   f.setAttr(path, "encoding-version", "0.1.0");
 }
 
 /** Root attributes of an AnnData file and its (empty) uns/obsm/varm/obsp/varp/layers groups. */
-export function startAnnData(dst: H5File): void {
+export function startAnnData(dst: WriteStore): void {
   dst.setAttr("/", "encoding-type", "anndata");
   dst.setAttr("/", "encoding-version", "0.1.0");
   for (const key of MAPPINGS) if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
@@ -161,7 +161,7 @@ const INDEX_SLICE = 1 << 16;
  * Copy a dataframe's index (string or numeric labels; written as strings, as anndata does) in slices,
  * so millions of cell names never sit in memory at once.
  */
-function copyIndex(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined): void {
+function copyIndex(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, sel: Int32Array | undefined): void {
   const n = src.info(srcPath).shape[0]!;
   const outN = sel ? sel.length : n;
   const stringy = src.info(srcPath).dtype === "string" || src.info(srcPath).dtype.startsWith("fixed-string:");
@@ -197,7 +197,7 @@ function copyIndex(src: H5File, srcPath: string, dst: H5File, dstPath: string, s
  * Copy a dataframe column by column, written in the current encoding whatever layout it was read from
  * (anndata 0.7's categoricals point at their categories by object reference, which cannot be copied as stored).
  */
-export function copyDataFrame(src: H5File, srcPath: string, dst: H5File, dstPath: string): void {
+export function copyDataFrame(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string): void {
   copyTable(src, srcPath, dst, dstPath, undefined, false);
 }
 
@@ -215,7 +215,7 @@ function dropUnused(name: string, c: Column, kept?: KeptCategories): Column {
   return out;
 }
 
-function copyTable(src: H5File, srcPath: string, dst: H5File, dstPath: string, sel: Int32Array | undefined, drop: boolean, kept?: KeptCategories): void {
+function copyTable(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, sel: Int32Array | undefined, drop: boolean, kept?: KeptCategories): void {
   if (isLegacyTable(src, srcPath)) {
     // A pre-0.7 compound table is read whole anyway; it is written back in the current layout.
     const df = readLegacyDataFrame(src, srcPath);
@@ -387,7 +387,7 @@ export function* selectionWindows(sel: Int32Array | null, n: number, span: numbe
  * Copy the matrix at `srcPath` to `dstPath`, restricted to rows `rows` and columns `cols` (each
  * optional), streaming within `memoryBudget`. Storage format and dtype are kept.
  */
-export function copyMatrix(src: H5File, srcPath: string, dst: H5File, dstPath: string, rows: Int32Array | undefined, cols: Int32Array | undefined, memoryBudget = DEFAULT_MEMORY_BUDGET): void {
+export function copyMatrix(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, rows: Int32Array | undefined, cols: Int32Array | undefined, memoryBudget = DEFAULT_MEMORY_BUDGET): void {
   const info = describeMatrix(src, srcPath);
   const [nr, nc] = info.shape;
   const outShape: [number, number] = [rows ? rows.length : nr, cols ? cols.length : nc];
@@ -445,7 +445,7 @@ function transposeTake(m: NdArray, cols: Int32Array): NdArray {
   return { ...m, shape: [r, cols.length], data: out };
 }
 
-function isMatrix(src: H5File, path: string): boolean {
+function isMatrix(src: ReadStore, path: string): boolean {
   const enc = encodingOf(src, path)?.type;
   if (enc === "csr_matrix" || enc === "csc_matrix") return true;
   // anndata < 0.7 sparse matrices: a group tagged h5sparse_format.
@@ -454,7 +454,7 @@ function isMatrix(src: H5File, path: string): boolean {
 }
 
 /** Copy one element of obsm/varm/obsp/varp/layers, restricting its axes as the mapping says. */
-function copyAligned(src: H5File, dst: H5File, path: string, rows: Int32Array | undefined, cols: Int32Array | undefined, budget: number): void {
+function copyAligned(src: ReadStore, dst: WriteStore, path: string, rows: Int32Array | undefined, cols: Int32Array | undefined, budget: number): void {
   if (isMatrix(src, path)) return copyMatrix(src, path, dst, path, rows, cols, budget);
   const e = readElem(src, path);
   if (!rows) return writeElem(dst, path, e);
@@ -464,7 +464,7 @@ function copyAligned(src: H5File, dst: H5File, path: string, rows: Int32Array | 
 }
 
 /** Write obs/var/uns/obsm/… of `dst` from `src` (see the module comment). `dst` must have been started. */
-export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {}): void {
+export function carryOver(src: ReadStore, dst: WriteStore, opts: CarryOverOptions = {}): void {
   const include = new Set(opts.include ?? DEFAULT_CARRY);
   const { cells, genes } = opts;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
@@ -518,7 +518,7 @@ export function carryOver(src: H5File, dst: H5File, opts: CarryOverOptions = {})
  * with its legacy elements encoded (and without the categories moved into obs/var), raw.X/raw.var/raw.varm
  * into /raw. Returns false when `key` is not such an element (copy it as stored).
  */
-export function copyLegacyRootElement(src: H5File, dst: H5File, key: string): boolean {
+export function copyLegacyRootElement(src: ReadStore, dst: WriteStore, key: string): boolean {
   if (!isLegacyTable(src, "/obs")) return false;
   const p = `/${key}`;
   if ((key === "obs" || key === "var") && isLegacyTable(src, p)) {
@@ -561,7 +561,7 @@ interface UnsCopyOptions {
 const NEIGHBORS_ADJACENCY = ["distances", "connectivities"];
 
 /** uns's entries, without the pre-0.7 categories that now live in obs/var (dst's /uns must exist). */
-function copyUns(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
+function copyUns(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): void {
   const moved = consumedCategoryKeys(src);
   for (const k of src.keys("/uns")) {
     if (moved.has(k)) continue;
@@ -578,7 +578,7 @@ function copyUns(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
   }
 }
 
-function copyNeighbors(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
+function copyNeighbors(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): void {
   const from = "/uns/neighbors";
   dst.createGroup(from);
   copyUnsGroupAttrs(src, dst, from);
@@ -593,7 +593,7 @@ function copyNeighbors(src: H5File, dst: H5File, opts: UnsCopyOptions): void {
   }
 }
 
-function copyUnsGroupAttrs(src: H5File, dst: H5File, path: string): void {
+function copyUnsGroupAttrs(src: ReadStore, dst: WriteStore, path: string): void {
   const enc = encodingOf(src, path);
   dst.setAttr(path, "encoding-type", enc?.type ?? "dict");
   dst.setAttr(path, "encoding-version", enc?.version || "0.1.0");
@@ -603,6 +603,6 @@ function copyUnsGroupAttrs(src: H5File, dst: H5File, path: string): void {
  * An anndata < 0.7 obsm/varm (one compound dataset, small: a few columns per cell, one field per entry)
  * as one array per entry under `to` (which must exist), restricted to `rows` when given.
  */
-function writeLegacyMapping(src: H5File, from: string, dst: H5File, to: string, rows?: Int32Array): void {
+function writeLegacyMapping(src: ReadStore, from: string, dst: WriteStore, to: string, rows?: Int32Array): void {
   for (const [k, a] of Object.entries(readLegacyMapping(src, from))) writeElem(dst, `${to}/${k}`, rows ? takeArray(a, rows) : a);
 }

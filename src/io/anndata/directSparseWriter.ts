@@ -10,17 +10,17 @@
  *      blocks are written there (the number of stored elements must be known up front);
  *   3. `finish` syncs the data, then points each placeholder at its region.
  *
- *   const f = H5File.open(tmp, "w"); startAnnData(f); carryOver(src, f, …);
+ *   const f = openWriteStore(tmp, "w"); startAnnData(f); carryOver(src, f, …);
  *   createDirectPlaceholders(f, "/X", spec); f.close();
  *   const w = DirectSparseWriter.open(tmp, "/X", spec);
  *   for (…) w.appendParts(indptr, indices, data);
  *   w.finish();
  */
 import { endianness } from "node:os";
-import type { H5File } from "../h5/file.ts";
+import type { ReadStore, WriteStore } from "../store.ts";
 import { DirectArrays } from "./directArrays.ts";
 import { ioSettings } from "../directIO.ts";
-import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../h5/types.ts";
+import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../dtypes.ts";
 import { CrispyxError } from "../../errors.ts";
 import { castArray, setSparseAttrs, sparseIndexDtype, type SparseWriterOptions } from "./matrixWriter.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -66,7 +66,7 @@ function resolve(opts: DirectSparseOptions): DirectSpec {
 }
 
 /** Step 1 (HDF5 open): the X group, its attributes and one-element placeholders for its three arrays. */
-export function createDirectPlaceholders(file: H5File, path: string, opts: DirectSparseOptions): void {
+export function createDirectPlaceholders(file: WriteStore, path: string, opts: DirectSparseOptions): void {
   const s = resolve(opts);
   file.createGroup(path);
   setSparseAttrs(file, path, s.format, s.shape);
@@ -250,7 +250,7 @@ export class DirectSparseWriter {
  * chunked or compressed arrays (their layout is kept by copying through HDF5), no stored elements, boolean
  * values, or indptr and indices of different types (the writer gives both one type).
  */
-export function directCopySpec(src: H5File, path: string): SparseWriterOptions | null {
+export function directCopySpec(src: ReadStore, path: string): SparseWriterOptions | null {
   try {
     if (!src.isGroup(path)) return null;
     const info = describeMatrix(src, path);
@@ -272,7 +272,7 @@ export function directCopySpec(src: H5File, path: string): SparseWriterOptions |
  * `onBytes` reports the bytes copied so far.
  */
 export async function copySparseDirect(
-  src: H5File, srcPath: string, dstFile: string, dstPath: string, spec: SparseWriterOptions,
+  src: ReadStore, srcPath: string, dstFile: string, dstPath: string, spec: SparseWriterOptions,
   opts: { blockBytes?: number; signal?: AbortSignal; onBytes?: (bytes: number) => void } = {},
 ): Promise<void> {
   const reader = new MatrixReader(src, srcPath);

@@ -4,7 +4,8 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve, sep } from "node:path";
-import { H5File } from "../h5/file.ts";
+import { openStore } from "../openStore.ts";
+import type { ReadStore } from "../store.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { Column, DataFrame, Element, SparseMatrix } from "./model.ts";
 import { lengthOf } from "./model.ts";
@@ -18,8 +19,8 @@ import { toElement, type PlainValue } from "./convert.ts";
 import { H5adHandle } from "./handle.ts";
 import { toLayout, type Block } from "../../core/sparse.ts";
 
-function withFile<T>(path: string, fn: (f: H5File) => T): T {
-  const f = H5File.open(path, "r");
+function withFile<T>(path: string, fn: (f: ReadStore) => T): T {
+  const f = openStore(path, "r");
   try {
     assertAnnData(f);
     return fn(f);

@@ -3,7 +3,8 @@
  * structure and the length of the obs/var indexes; obs/var tables, names and uns entries load on first
  * use; X is read only in blocks.
  */
-import { H5File } from "../h5/file.ts";
+import { openStore } from "../openStore.ts";
+import type { ReadStore } from "../store.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
@@ -33,7 +34,7 @@ export class LazyMapping {
   private cache = new Map<string, Element>();
   private hiddenKeys?: ReadonlySet<string>;
   /** `hidden` lists keys not shown (computed on first use), e.g. legacy categories moved into obs/var. */
-  constructor(private readonly file: H5File, readonly path: string, private readonly hidden?: () => ReadonlySet<string>) {}
+  constructor(private readonly file: ReadStore, readonly path: string, private readonly hidden?: () => ReadonlySet<string>) {}
 
   keys(): string[] {
     if (!this.file.exists(this.path)) return [];
@@ -72,7 +73,7 @@ export class LazyMapping {
   }
 }
 
-export function previewElement(file: H5File, path: string, key: string): ElementPreview {
+export function previewElement(file: ReadStore, path: string, key: string): ElementPreview {
   const parent = path.slice(0, path.lastIndexOf("/"));
   if (parent && file.isDataset(parent) && isLegacyTable(file, parent)) {
     if (LEGACY_TABLES.has(parent)) return previewLegacyColumn(file, parent, key);
@@ -113,7 +114,7 @@ export function previewElement(file: H5File, path: string, key: string): Element
 const LEGACY_TABLES = new Set(["/obs", "/var", "/raw.var"]);
 
 /** A column of a pre-0.7 compound obs/var table (no dataset of its own: the table is read, it is small). */
-function previewLegacyColumn(file: H5File, table: string, key: string): ElementPreview {
+function previewLegacyColumn(file: ReadStore, table: string, key: string): ElementPreview {
   const col = readLegacyDataFrame(file, table).columns[key];
   if (!col) throw new FileFormatError(`${file.path}: table ${table} has no column '${key}'`, { file: file.path });
   if (col.type === "categorical") return { key, encoding: "categorical", shape: [col.codes.length], dtype: "category", nCategories: col.categories.shape[0]! };
@@ -128,7 +129,7 @@ export class LazyTable {
   private columnsCache = new Map<string, Column>();
   /** A pre-0.7 compound table has no per-column storage: columns come from one whole read (cached). */
   private readonly legacy: boolean;
-  constructor(private readonly file: H5File, readonly path: string) {
+  constructor(private readonly file: ReadStore, readonly path: string) {
     this.legacy = isLegacyTable(file, path);
   }
 
@@ -194,7 +195,7 @@ export interface OpenOptions {
 /** A lazily-read .h5ad file. Close it with `close()` or `using`. */
 export class H5adHandle implements Disposable {
   readonly path: string;
-  readonly file: H5File;
+  readonly file: ReadStore;
   readonly obs: LazyTable;
   readonly var: LazyTable;
   readonly uns: LazyMapping;
@@ -207,7 +208,7 @@ export class H5adHandle implements Disposable {
 
   constructor(path: string, options: OpenOptions = {}) {
     this.path = path;
-    this.file = H5File.open(path, options.mode ?? "r");
+    this.file = openStore(path, options.mode ?? "r");
     try {
       assertAnnData(this.file);
       this.obs = new LazyTable(this.file, "/obs");

@@ -6,7 +6,7 @@
  * of CSR, rows of CSC) must look at every stored element once per call; for many blocks use the
  * streaming iterators in src/ops, which serve many blocks per pass.
  */
-import type { H5File } from "../h5/file.ts";
+import type { ReadStore } from "../store.ts";
 import type { NumericDtype, TypedArray } from "../h5/types.ts";
 import { TYPED_ARRAY_OF, isNumericDtype } from "../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
@@ -33,7 +33,7 @@ const SCAN_BLOCK_ELEMENTS = 4 << 20;
 export class MatrixReader {
   readonly info: MatrixInfo;
 
-  constructor(readonly file: H5File, readonly path: string) {
+  constructor(readonly file: ReadStore, readonly path: string) {
     this.info = describeMatrix(file, path);
   }
 
@@ -186,7 +186,7 @@ export class MatrixReader {
 }
 
 /** What kind of matrix is stored at `path`, with its shape, element type and stored-element count. */
-export function describeMatrix(file: H5File, path: string): MatrixInfo {
+export function describeMatrix(file: ReadStore, path: string): MatrixInfo {
   if (!file.exists(path)) {
     throw new FileFormatError(`${file.path}: has no ${path} matrix`, { file: file.path });
   }
@@ -216,6 +216,6 @@ export function describeMatrix(file: H5File, path: string): MatrixInfo {
 }
 
 /** 'csr', 'csc' or 'dense' for the matrix at `path` (the seed's get_matrix_storage_format). */
-export function getMatrixStorageFormat(file: H5File, path = "/X"): StorageFormat {
+export function getMatrixStorageFormat(file: ReadStore, path = "/X"): StorageFormat {
   return describeMatrix(file, path).format;
 }

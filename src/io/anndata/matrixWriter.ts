@@ -23,7 +23,7 @@
  * more than 2^31 - 1 stored elements, then indptr and indices are both int64 (scipy requires them to
  * share a dtype).
  */
-import type { H5File } from "../h5/file.ts";
+import type { WriteStore } from "../store.ts";
 import { TYPED_ARRAY_OF, dtypeOfArray, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
 import type { SparseMatrix } from "./model.ts";
@@ -58,7 +58,7 @@ export function sparseIndexDtype(opts: SparseWriterOptions): "int32" | "int64" {
 }
 
 /** Write the anndata attributes of a csr_matrix/csc_matrix group. */
-export function setSparseAttrs(file: H5File, path: string, format: "csr" | "csc", shape: [number, number]): void {
+export function setSparseAttrs(file: WriteStore, path: string, format: "csr" | "csc", shape: [number, number]): void {
   file.setAttr(path, "encoding-type", format === "csr" ? "csr_matrix" : "csc_matrix");
   file.setAttr(path, "encoding-version", "0.1.0");
   file.setAttr(path, "shape", BigInt64Array.from(shape, BigInt));
@@ -88,7 +88,7 @@ export class SparseMatrixWriter {
   private finished = false;
 
   private constructor(
-    private readonly file: H5File,
+    private readonly file: WriteStore,
     readonly path: string,
     opts: SparseWriterOptions,
     private readonly fixedNnz: number | undefined,
@@ -100,7 +100,7 @@ export class SparseMatrixWriter {
   }
 
   /** Create the group and its datasets at `path` (which must not exist). */
-  static create(file: H5File, path: string, opts: SparseWriterOptions): SparseMatrixWriter {
+  static create(file: WriteStore, path: string, opts: SparseWriterOptions): SparseMatrixWriter {
     const [rows, cols] = opts.shape;
     if (![rows, cols].every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new InvalidArgumentError(`cannot write ${path}: bad shape [${opts.shape.join(", ")}]`);
@@ -218,12 +218,12 @@ export class DenseMatrixWriter {
   readonly dtype: NumericDtype;
   private rowsDone = 0;
 
-  private constructor(private readonly file: H5File, readonly path: string, opts: DenseWriterOptions) {
+  private constructor(private readonly file: WriteStore, readonly path: string, opts: DenseWriterOptions) {
     this.shape = opts.shape;
     this.dtype = opts.dtype ?? "float32";
   }
 
-  static create(file: H5File, path: string, opts: DenseWriterOptions): DenseMatrixWriter {
+  static create(file: WriteStore, path: string, opts: DenseWriterOptions): DenseMatrixWriter {
     const w = new DenseMatrixWriter(file, path, opts);
     const [rows, cols] = opts.shape;
     const rowBytes = Math.max(1, cols * TYPED_ARRAY_OF[w.dtype].BYTES_PER_ELEMENT);

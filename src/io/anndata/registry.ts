@@ -2,7 +2,7 @@
  * The encoding registry: one reader and one writer per AnnData `encoding-type`, as anndata has.
  * `readElem`/`writeElem` are the only entry points; everything else dispatches through them.
  */
-import type { H5File } from "../h5/file.ts";
+import type { ReadStore, WriteStore } from "../store.ts";
 import { FileFormatError } from "../../errors.ts";
 import type { Dict, Element } from "./model.ts";
 import { readArray, readScalar, writeArray, writeScalar } from "./encodings/arrays.ts";
@@ -22,7 +22,7 @@ export interface EncodingSpec {
  * anndata 0.7 wrote as a categorical (its codes, with an object reference to the categories in the
  * attribute `categories`) has no encoding attributes but is reported as `categorical` version "0.1.0".
  */
-export function encodingOf(file: H5File, path: string): EncodingSpec | null {
+export function encodingOf(file: ReadStore, path: string): EncodingSpec | null {
   const type = file.attr(path, "encoding-type");
   if (type === undefined) {
     return file.isDataset(path) && file.referencedPath(path, "categories") !== null ? LEGACY_CATEGORICAL : null;
@@ -42,7 +42,7 @@ export const KNOWN_ENCODINGS: Record<string, string> = {
   "dict": "0.1.0", "raw": "0.1.0", "anndata": "0.1.0", "rec-array": "0.2.0", "null": "0.1.0",
 };
 
-export function unknownEncoding(file: H5File, path: string, enc: EncodingSpec): FileFormatError {
+export function unknownEncoding(file: ReadStore, path: string, enc: EncodingSpec): FileFormatError {
   return new FileFormatError(
     `${file.path}: element ${path} has encoding-type '${enc.type}' (version '${enc.version}'), which crispyx cannot read`,
     { file: file.path, hint: `known encodings: ${Object.keys(KNOWN_ENCODINGS).join(", ")}` },
@@ -50,7 +50,7 @@ export function unknownEncoding(file: H5File, path: string, enc: EncodingSpec): 
 }
 
 /** Read any element below the AnnData root into memory. */
-export function readElem(file: H5File, path: string): Element {
+export function readElem(file: ReadStore, path: string): Element {
   const kind = file.kind(path);
   if (kind === null) throw new FileFormatError(`${file.path}: no element at ${path}`, { file: file.path });
   const enc = encodingOf(file, path);
@@ -87,7 +87,7 @@ export function readElem(file: H5File, path: string): Element {
  * datasets are record arrays, a one-element byte-string array is a string, other datasets are arrays or
  * scalars; groups with data/indices/indptr are sparse matrices (`h5sparse_format` says which), other groups dicts.
  */
-function readLegacy(file: H5File, path: string, kind: "group" | "dataset" | "other"): Element {
+function readLegacy(file: ReadStore, path: string, kind: "group" | "dataset" | "other"): Element {
   if (kind === "dataset") {
     const info = file.info(path);
     if (info.dtype === "other") {
@@ -115,13 +115,13 @@ function readLegacy(file: H5File, path: string, kind: "group" | "dataset" | "oth
   throw new FileFormatError(`${file.path}: ${path} is neither a group nor a dataset`, { file: file.path });
 }
 
-export function readDict(file: H5File, path: string): Dict {
+export function readDict(file: ReadStore, path: string): Dict {
   const items: Record<string, Element> = {};
   for (const key of file.keys(path)) items[key] = readElem(file, `${path}/${key}`);
   return { type: "dict", items };
 }
 
-export function writeDict(file: H5File, path: string, d: Dict): void {
+export function writeDict(file: WriteStore, path: string, d: Dict): void {
   file.createGroup(path);
   file.setAttr(path, "encoding-type", "dict");
   file.setAttr(path, "encoding-version", "0.1.0");
@@ -129,7 +129,7 @@ export function writeDict(file: H5File, path: string, d: Dict): void {
 }
 
 /** Write any element at `path` (which must not exist yet). */
-export function writeElem(file: H5File, path: string, e: Element): void {
+export function writeElem(file: WriteStore, path: string, e: Element): void {
   switch (e.type) {
     case "array": return writeArray(file, path, e);
     case "scalar": return writeScalar(file, path, e);

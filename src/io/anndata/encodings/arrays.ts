@@ -1,10 +1,10 @@
 /** Dense arrays and scalars: the "array", "string-array", "numeric-scalar" and "string" encodings. */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore, WriteStore } from "../../store.ts";
 import type { H5Dtype } from "../../h5/types.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { ArrayDtype, NdArray, Scalar } from "../model.ts";
 
-export function toArrayDtype(file: H5File, path: string, d: H5Dtype): ArrayDtype {
+export function toArrayDtype(file: ReadStore, path: string, d: H5Dtype): ArrayDtype {
   if (d === "string" || d.startsWith("fixed-string:")) return "string";
   if (d === "other") {
     throw new FileFormatError(`${file.path}: ${path} has an HDF5 data type crispyx cannot read (compound, enum or reference)`, { file: file.path });
@@ -12,14 +12,14 @@ export function toArrayDtype(file: H5File, path: string, d: H5Dtype): ArrayDtype
   return d as ArrayDtype;
 }
 
-export function readArray(file: H5File, path: string): NdArray {
+export function readArray(file: ReadStore, path: string): NdArray {
   const info = file.info(path);
   const dtype = toArrayDtype(file, path, info.dtype);
   const data = dtype === "string" ? file.readStrings(path) : file.read(path);
   return { type: "array", dtype, shape: info.shape, data };
 }
 
-export function readScalar(file: H5File, path: string): Scalar {
+export function readScalar(file: ReadStore, path: string): Scalar {
   const info = file.info(path);
   const dtype = toArrayDtype(file, path, info.dtype);
   if (dtype === "string") return { type: "scalar", dtype, value: file.readStrings(path)[0]! };
@@ -27,7 +27,7 @@ export function readScalar(file: H5File, path: string): Scalar {
   return { type: "scalar", dtype, value: dtype === "bool" ? v !== 0 : v };
 }
 
-export function writeArray(file: H5File, path: string, a: NdArray): void {
+export function writeArray(file: WriteStore, path: string, a: NdArray): void {
   const n = a.shape.reduce((x, y) => x * y, 1);
   if (a.data.length !== n) {
     throw new FileFormatError(`cannot write ${path}: ${a.data.length} values for shape [${a.shape.join(", ")}]`);
@@ -38,7 +38,7 @@ export function writeArray(file: H5File, path: string, a: NdArray): void {
   file.setAttr(path, "encoding-version", "0.2.0");
 }
 
-export function writeScalar(file: H5File, path: string, s: Scalar): void {
+export function writeScalar(file: WriteStore, path: string, s: Scalar): void {
   if (s.dtype === "string") {
     file.createDataset(path, { dtype: "string", shape: [], data: [String(s.value)] });
     file.setAttr(path, "encoding-type", "string");

@@ -1,11 +1,11 @@
 /** pandas.Categorical: the "categorical" encoding (codes + categories + ordered flag). */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { Categorical } from "../model.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
 /** Where a categorical's parts are stored: a group (anndata ≥ 0.8) or anndata 0.7's codes dataset. */
-export function categoricalParts(file: H5File, path: string): { codes: string; categories: string; orderedOn: string } {
+export function categoricalParts(file: ReadStore, path: string): { codes: string; categories: string; orderedOn: string } {
   if (file.isDataset(path)) {
     // anndata 0.7: the codes are the column itself; `categories` references a dataset in the table's
     // `__categories` group, which carries the `ordered` attribute.
@@ -18,7 +18,7 @@ export function categoricalParts(file: H5File, path: string): { codes: string; c
   return { codes: `${path}/codes`, categories: `${path}/categories`, orderedOn: path };
 }
 
-export function readCategorical(file: H5File, path: string): Categorical {
+export function readCategorical(file: ReadStore, path: string): Categorical {
   const parts = categoricalParts(file, path);
   const codes = file.read(parts.codes);
   if (!(codes instanceof Int8Array || codes instanceof Int16Array || codes instanceof Int32Array || codes instanceof BigInt64Array)) {
@@ -28,7 +28,7 @@ export function readCategorical(file: H5File, path: string): Categorical {
   return { type: "categorical", codes, categories: readArray(file, parts.categories), ordered: Boolean(ordered) };
 }
 
-export function writeCategorical(file: H5File, path: string, c: Categorical): void {
+export function writeCategorical(file: WriteStore, path: string, c: Categorical): void {
   file.createGroup(path);
   file.setAttr(path, "encoding-type", "categorical");
   file.setAttr(path, "encoding-version", "0.2.0");

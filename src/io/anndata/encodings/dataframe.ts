@@ -1,5 +1,5 @@
 /** pandas.DataFrame: the "dataframe" encoding (an index dataset, one element per column, column order). */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { Column, DataFrame } from "../model.ts";
 import { lengthOf } from "../model.ts";
@@ -8,7 +8,7 @@ import { writeArray } from "./arrays.ts";
 import { isLegacyTable, legacyFieldNames, legacyTableLength, readLegacyDataFrame } from "./legacyDataframe.ts";
 
 /** Column names in the order the file records (the `column-order` attribute). */
-export function columnOrder(file: H5File, path: string): string[] {
+export function columnOrder(file: ReadStore, path: string): string[] {
   if (isLegacyTable(file, path)) return legacyFieldNames(file, path).slice(1);
   const order = file.attr(path, "column-order");
   if (order === undefined) return [];
@@ -18,7 +18,7 @@ export function columnOrder(file: H5File, path: string): string[] {
 }
 
 /** The name of the dataset holding the index (attribute `_index`). */
-export function indexName(file: H5File, path: string): string {
+export function indexName(file: ReadStore, path: string): string {
   if (isLegacyTable(file, path)) return legacyFieldNames(file, path)[0] ?? "index";
   const name = file.attr(path, "_index");
   if (typeof name !== "string") {
@@ -28,12 +28,12 @@ export function indexName(file: H5File, path: string): string {
 }
 
 /** Number of rows, from the index's shape (no data read). */
-export function tableLength(file: H5File, path: string): number {
+export function tableLength(file: ReadStore, path: string): number {
   if (isLegacyTable(file, path)) return legacyTableLength(file, path);
   return file.info(`${path}/${indexName(file, path)}`).shape[0]!;
 }
 
-export function readIndex(file: H5File, path: string): string[] {
+export function readIndex(file: ReadStore, path: string): string[] {
   if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path).index;
   const name = indexName(file, path);
   const p = `${path}/${name}`;
@@ -45,7 +45,7 @@ export function readIndex(file: H5File, path: string): string[] {
   return Array.from(file.read(p) as ArrayLike<number | bigint>, String);
 }
 
-export function readColumn(file: H5File, path: string, name: string): Column {
+export function readColumn(file: ReadStore, path: string, name: string): Column {
   if (isLegacyTable(file, path)) {
     const col = readLegacyDataFrame(file, path).columns[name];
     if (!col) throw new FileFormatError(`${file.path}: table ${path} has no column '${name}'`, { file: file.path });
@@ -58,7 +58,7 @@ export function readColumn(file: H5File, path: string, name: string): Column {
   return col as Column;
 }
 
-export function readDataFrame(file: H5File, path: string): DataFrame {
+export function readDataFrame(file: ReadStore, path: string): DataFrame {
   if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path);
   const index = readIndex(file, path);
   const order = columnOrder(file, path);
@@ -73,7 +73,7 @@ export function readDataFrame(file: H5File, path: string): DataFrame {
  * the groups on the way are created. A name HDF5 would read as another path (empty components, '.', '..')
  * is refused in one line.
  */
-export function columnPath(file: H5File, path: string, name: string): string {
+export function columnPath(file: WriteStore, path: string, name: string): string {
   if (!name.includes("/")) return `${path}/${name}`;
   const parts = name.split("/");
   if (parts.some((p) => p === "" || p === "." || p === "..")) {
@@ -85,7 +85,7 @@ export function columnPath(file: H5File, path: string, name: string): string {
   return `${path}/${name}`;
 }
 
-export function writeDataFrame(file: H5File, path: string, df: DataFrame): void {
+export function writeDataFrame(file: WriteStore, path: string, df: DataFrame): void {
   for (const name of df.columnOrder) {
     const col = df.columns[name];
     if (!col) throw new FileFormatError(`cannot write ${path}: column '${name}' is in columnOrder but missing`);

@@ -4,7 +4,7 @@
  * `uns['<col>_categories']`; anndata 0.11 restores those when it reads such a file (compat `_clean_uns`),
  * and crispyx does the same so both read the same table. obsm/varm were one compound dataset too.
  */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore } from "../../store.ts";
 import { TYPED_ARRAY_OF, isNumericDtype, type TypedArray } from "../../h5/types.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { Categorical, Column, DataFrame, NdArray } from "../model.ts";
@@ -12,21 +12,21 @@ import { readElem } from "../registry.ts";
 import { isCompoundDataset, readRecArray } from "./recarray.ts";
 
 /** Whether the table at `path` is a pre-0.7 compound dataset rather than a dataframe group. */
-export function isLegacyTable(file: H5File, path: string): boolean {
+export function isLegacyTable(file: ReadStore, path: string): boolean {
   return file.isDataset(path) && isCompoundDataset(file, path);
 }
 
 /** Field names of a legacy table: [index field, ...columns]. Reads no data. */
-export function legacyFieldNames(file: H5File, path: string): string[] {
+export function legacyFieldNames(file: ReadStore, path: string): string[] {
   return file.compoundInfo(path).members.map((m) => m.name);
 }
 
-export function legacyTableLength(file: H5File, path: string): number {
+export function legacyTableLength(file: ReadStore, path: string): number {
   return file.compoundInfo(path).length;
 }
 
 /** Read a legacy table whole (it has no per-column storage), restoring categoricals for /obs and /var. */
-export function readLegacyDataFrame(file: H5File, path: string): DataFrame {
+export function readLegacyDataFrame(file: ReadStore, path: string): DataFrame {
   const rec = readRecArray(file, path);
   const [first, ...rest] = rec.fields;
   const index = first ? (Array.isArray(first.data) ? (first.data as string[]) : Array.from(first.data as ArrayLike<number | bigint>, String)) : [];
@@ -38,7 +38,7 @@ export function readLegacyDataFrame(file: H5File, path: string): DataFrame {
 }
 
 /** uns keys holding categories that anndata moves into obs/var (and then drops from uns). */
-export function consumedCategoryKeys(file: H5File): Set<string> {
+export function consumedCategoryKeys(file: ReadStore): Set<string> {
   const used = new Set<string>();
   if (!file.exists("/obs") || !isLegacyTable(file, "/obs")) return used;
   for (const p of ["/obs", "/var"]) {
@@ -60,7 +60,7 @@ const INT_DTYPES = new Set(["int8", "int16", "int32", "int64", "uint8", "uint16"
  * when /obs is a legacy table, and only if every code is below the number of categories (anndata's way of
  * guessing whether the categories belong to obs or var). Returns the uns keys used.
  */
-function restoreCategoricals(file: H5File, path: string, df: DataFrame): string[] {
+function restoreCategoricals(file: ReadStore, path: string, df: DataFrame): string[] {
   if ((path !== "/obs" && path !== "/var") || !isLegacyTable(file, "/obs") || !file.exists("/uns") || file.isDataset("/uns")) return [];
   const used: string[] = [];
   for (const key of file.keys("/uns")) {
@@ -82,7 +82,7 @@ function restoreCategoricals(file: H5File, path: string, df: DataFrame): string[
 }
 
 /** The categories stored at `path`: a 1-D array, or a single string/number (one category). */
-function categoriesOf(file: H5File, path: string): NdArray | null {
+function categoriesOf(file: ReadStore, path: string): NdArray | null {
   const e = readElem(file, path);
   if (e.type === "array" && e.shape.length === 1) return e;
   if (e.type === "scalar") {
@@ -103,11 +103,11 @@ function asCodes(col: NdArray): Categorical["codes"] {
 // ---- obsm/varm as anndata < 0.7 wrote them ---------------------------------------------------------
 
 /** Whether obsm/varm (or raw.varm) at `path` is one compound dataset, one field per entry (anndata < 0.7). */
-export function isLegacyMapping(file: H5File, path: string): boolean {
+export function isLegacyMapping(file: ReadStore, path: string): boolean {
   return file.exists(path) && file.isDataset(path) && isCompoundDataset(file, path);
 }
 
-export function legacyMappingKeys(file: H5File, path: string): string[] {
+export function legacyMappingKeys(file: ReadStore, path: string): string[] {
   return file.compoundInfo(path).members.map((m) => m.name);
 }
 
@@ -115,7 +115,7 @@ export function legacyMappingKeys(file: H5File, path: string): string[] {
  * Every field of a legacy obsm/varm dataset as an array of shape [rows, ...field shape] (anndata's
  * `convert_to_dict` of the record array): sub-array fields like 'X_pca' (50,) become matrices.
  */
-export function readLegacyMapping(file: H5File, path: string): Record<string, NdArray> {
+export function readLegacyMapping(file: ReadStore, path: string): Record<string, NdArray> {
   const { members, columns } = file.readCompound(path);
   const n = file.compoundInfo(path).length;
   const out: Record<string, NdArray> = {};

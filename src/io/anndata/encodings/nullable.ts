@@ -1,5 +1,5 @@
 /** pandas nullable arrays: "nullable-integer", "nullable-boolean", "nullable-string-array". */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import { categorical, type Categorical, type NullableArray } from "../model.ts";
 import { writeSettings } from "../settings.ts";
@@ -13,7 +13,7 @@ const ENCODING: Record<NullableArray["type"], string> = {
   "nullable-string": "nullable-string-array",
 };
 
-export function readNullable(file: H5File, path: string, type: NullableArray["type"]): NullableArray {
+export function readNullable(file: ReadStore, path: string, type: NullableArray["type"]): NullableArray {
   const values = readArray(file, `${path}/values`);
   const mask = file.read(`${path}/mask`);
   if (!(mask instanceof Uint8Array) || mask.length !== values.data.length) {
@@ -32,7 +32,7 @@ export function nullableStringsAsCategorical(a: NullableArray): Categorical {
   return categorical(values, { categories });
 }
 
-export function writeNullable(file: H5File, path: string, a: NullableArray): void {
+export function writeNullable(file: WriteStore, path: string, a: NullableArray): void {
   if (a.mask.length !== a.values.data.length) {
     throw new FileFormatError(`cannot write ${path}: mask and values differ in length`);
   }

@@ -8,7 +8,7 @@
  * (numpy `S<n>`, tagged ASCII: anndata reads those as unicode `U<n>` fields, ASCII only).
  * Records are packed and written in blocks, so a large table never needs one big buffer.
  */
-import type { CompoundMember, H5File } from "../../h5/file.ts";
+import type { CompoundMember, ReadStore, WriteStore } from "../../store.ts";
 import type { NumericDtype, TypedArray } from "../../h5/types.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, isNumericDtype } from "../../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../../errors.ts";
@@ -35,7 +35,7 @@ function fieldBytes(d: RecFieldDtype): number {
 }
 
 /** Whether `path` is a 1-D compound (numpy structured) dataset. */
-export function isCompoundDataset(file: H5File, path: string): boolean {
+export function isCompoundDataset(file: ReadStore, path: string): boolean {
   try {
     file.compoundInfo(path);
     return true;
@@ -45,7 +45,7 @@ export function isCompoundDataset(file: H5File, path: string): boolean {
 }
 
 /** Read a rec-array dataset into memory. */
-export function readRecArray(file: H5File, path: string): RecArray {
+export function readRecArray(file: ReadStore, path: string): RecArray {
   const { members, columns } = file.readCompound(path);
   const length = columns[0]?.length ?? file.compoundInfo(path).length;
   const fields: RecArrayField[] = members.map((m: CompoundMember, k) => {
@@ -80,7 +80,7 @@ export function recFieldSpecs(fields: RecArrayField[]): RecFieldSpec[] {
 }
 
 /** Create an empty rec-array dataset of `length` records with the given fields (and its encoding attributes). */
-export function createRecArray(file: H5File, path: string, specs: RecFieldSpec[], length: number, storage?: "contiguous"): void {
+export function createRecArray(file: WriteStore, path: string, specs: RecFieldSpec[], length: number, storage?: "contiguous"): void {
   const names = new Set<string>();
   for (const s of specs) {
     if (names.has(s.name)) throw new InvalidArgumentError(`cannot write record array ${path}: field '${s.name}' appears twice`);
@@ -96,7 +96,7 @@ export function createRecArray(file: H5File, path: string, specs: RecFieldSpec[]
  * field k's values for these records (typed array of the field's type, or strings).
  */
 export function writeRecArrayRows(
-  file: H5File, path: string, specs: RecFieldSpec[], start: number, count: number, columns: (ArrayLike<number | bigint> | string[])[],
+  file: WriteStore, path: string, specs: RecFieldSpec[], start: number, count: number, columns: (ArrayLike<number | bigint> | string[])[],
   stringCache = new Map<string, Uint8Array>(),
 ): void {
   const sizes = specs.map((s) => fieldBytes(s.dtype));
@@ -149,7 +149,7 @@ function writeNumbers(view: DataView, d: NumericDtype, col: ArrayLike<number | b
 }
 
 /** Write an in-memory record array (the registry's writer). */
-export function writeRecArray(file: H5File, path: string, rec: RecArray): void {
+export function writeRecArray(file: WriteStore, path: string, rec: RecArray): void {
   const specs = recFieldSpecs(rec.fields);
   createRecArray(file, path, specs, rec.length);
   const cache = new Map<string, Uint8Array>();

@@ -1,11 +1,11 @@
 /** Compressed sparse matrices: the "csr_matrix" and "csc_matrix" encodings. */
-import type { H5File } from "../../h5/file.ts";
+import type { ReadStore, WriteStore } from "../../store.ts";
 import { dtypeOfArray } from "../../h5/types.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { SparseMatrix } from "../model.ts";
 
 /** The [rows, cols] a sparse group declares in its `shape` attribute (or legacy `h5sparse_shape`). */
-export function sparseShape(file: H5File, path: string): [number, number] {
+export function sparseShape(file: ReadStore, path: string): [number, number] {
   const raw = file.attr(path, "shape") ?? file.attr(path, "h5sparse_shape");
   if (raw === undefined || typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean" || typeof raw === "bigint") {
     throw new FileFormatError(`${file.path}: sparse matrix ${path} has no valid shape attribute`, { file: file.path });
@@ -17,7 +17,7 @@ export function sparseShape(file: H5File, path: string): [number, number] {
   return [s[0]!, s[1]!];
 }
 
-export function readSparse(file: H5File, path: string, type: "csr" | "csc"): SparseMatrix {
+export function readSparse(file: ReadStore, path: string, type: "csr" | "csc"): SparseMatrix {
   const shape = sparseShape(file, path);
   for (const part of ["data", "indices", "indptr"]) {
     if (!file.isDataset(`${path}/${part}`)) {
@@ -35,7 +35,7 @@ export function readSparse(file: H5File, path: string, type: "csr" | "csc"): Spa
   return { type, shape, data: file.read(`${path}/data`), indices: file.read(`${path}/indices`), indptr };
 }
 
-export function writeSparse(file: H5File, path: string, m: SparseMatrix): void {
+export function writeSparse(file: WriteStore, path: string, m: SparseMatrix): void {
   const major = m.type === "csr" ? m.shape[0] : m.shape[1];
   if (m.indptr.length !== major + 1 || m.data.length !== m.indices.length) {
     throw new FileFormatError(`cannot write ${path}: inconsistent ${m.type} arrays for shape [${m.shape.join(", ")}]`);
