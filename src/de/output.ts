@@ -11,7 +11,7 @@ import { openWriteStore } from "../io/openStore.ts";
 import type { WriteStore } from "../io/store.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
-import { writeElem } from "../io/anndata/registry.ts";
+import { createEncodedGroup, writeElem } from "../io/anndata/registry.ts";
 import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
@@ -63,9 +63,7 @@ export function columnOrderFits(n: number): boolean {
 function writePtsFrame(file: WriteStore, path: string, genes: string[], labels: string[], pts: Float32Array | Float64Array): void {
   const n = genes.length;
   const keys = columnKeys(labels);
-  file.createGroup(path);
-  file.setAttr(path, "encoding-type", "dataframe");
-  file.setAttr(path, "encoding-version", "0.2.0");
+  createEncodedGroup(file, path, "dataframe");
   file.setAttr(path, "_index", "_index");
   file.setAttr(path, "column-order", keys.length ? keys : new Float64Array(0));
   writeElem(file, `${path}/_index`, strings(genes));

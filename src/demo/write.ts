@@ -6,16 +6,14 @@
 import { openWriteStore } from "../io/openStore.ts";
 import type { WriteStore } from "../io/store.ts";
 import { writeAtomically } from "../io/atomic.ts";
-import { writeElem } from "../io/anndata/registry.ts";
+import { createEncodedGroup, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
 import { SparseMatrixWriter } from "../io/anndata/matrixWriter.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { SyntheticScreen } from "./synthetic.ts";
 
 function emptyDict(f: WriteStore, path: string): void {
-  f.createGroup(path);
-  f.setAttr(path, "encoding-type", "dict");
-  f.setAttr(path, "encoding-version", "0.1.0");
+  createEncodedGroup(f, path, "dict");
 }
 
 /** Let the event loop run (Ctrl-C handlers, timers) between blocks of synchronous HDF5 work. */
@@ -30,8 +28,7 @@ export async function writeSyntheticScreen(path: string, screen: SyntheticScreen
   return writeAtomically(path, async (tmp) => {
     const f = openWriteStore(tmp, "w");
     try {
-      f.setAttr("/", "encoding-type", "anndata");
-      f.setAttr("/", "encoding-version", "0.1.0");
+      stampEncoding(f, "/", "anndata");
       writeElem(f, "/obs", screen.obs);
       writeElem(f, "/var", screen.var);
       for (const key of MAPPING_KEYS) emptyDict(f, `/${key}`);

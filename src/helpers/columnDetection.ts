@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { Column } from "../io/anndata/model.ts";
+import { encodingOf } from "../io/anndata/registry.ts";
 import type { ReadStore } from "../io/store.ts";
 import type { TypedArray } from "../io/dtypes.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
@@ -184,7 +185,7 @@ export function scorePerturbationColumns(data: DataSource, options: DetectPertur
   return withHandle(data, (h) =>
     h.obs.columns.map((name) => {
       const p = `/obs/${name}`;
-      const streamable = h.file.isDataset(p) && h.file.attr(p, "encoding-type") === "string-array";
+      const streamable = h.file.isDataset(p) && encodingOf(h.file, p)?.type === "string-array";
       const ev = streamable ? streamedTextEvidence(h.file, p, isControl) : evidenceOf(readColumn(h.file, "/obs", name), isControl);
       return perturbationScore(name, ev, minUnique);
     }),

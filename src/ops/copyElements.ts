@@ -9,7 +9,7 @@ import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../
 import { FileFormatError } from "../errors.ts";
 import { throwIfAborted } from "../core/streaming.ts";
 import { copyDataFrame, copyLegacyRootElement } from "../io/anndata/carryOver.ts";
-import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
+import { encodingOf, kindOfEncoding, readElem, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import { isCompoundDataset, readRecArray } from "../io/anndata/encodings/recarray.ts";
 import { writeSettings } from "../io/anndata/settings.ts";
 
@@ -39,12 +39,14 @@ export function copyElement(src: ReadStore, dst: WriteStore, from: string, to: s
   // A pre-0.7 file's root obs/var/obsm/varm/uns are written in the current layout (they cannot be copied as stored).
   if (from === to && from.lastIndexOf("/") === 0 && copyLegacyRootElement(src, dst, from.slice(1))) return;
   // Data frames and anndata 0.7's categoricals are re-encoded: the latter hold object references into `src`.
+  // Not version-checked: what crispyx does not re-encode is copied as stored, whatever its encoding.
   const enc = encodingOf(src, from);
-  if (enc?.type === "dataframe") return copyDataFrame(src, from, dst, to);
-  if (enc?.type === "null") return; // None: not written (see writeElem)
+  const encKind = enc ? kindOfEncoding(enc.type) : undefined;
+  if (encKind === "dataframe") return copyDataFrame(src, from, dst, to);
+  if (encKind === "null") return; // None: not written (see writeElem)
   // Nullable strings are written as anndata 0.8 can read them unless asked otherwise (settings.ts).
   if (enc?.type === "nullable-string-array" && !writeSettings.writeNullableStrings) return writeElem(dst, to, readElem(src, from));
-  if (enc?.type === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
+  if (encKind === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
   // Record arrays (Scanpy's rank_genes_groups tables) may hold variable-length strings, which h5wasm cannot
   // write inside a compound type: decoded and written with fixed-length fields (see recarray.ts).
   if (src.isDataset(from) && isCompoundDataset(src, from)) return writeElem(dst, to, readRecArray(src, from));
@@ -110,10 +112,7 @@ export function copyRootExcept(src: ReadStore, dst: WriteStore, skip: Iterable<s
   const skipped = new Set(skip);
   copyAttrs(src, dst, "/", "/");
   // Files of anndata < 0.8 have no root attributes; the copy is in the current layout, so it says so.
-  if (!src.hasAttr("/", "encoding-type")) {
-    dst.setAttr("/", "encoding-type", "anndata");
-    dst.setAttr("/", "encoding-version", "0.1.0");
-  }
+  if (encodingOf(src, "/") === null) stampEncoding(dst, "/", "anndata");
   for (const key of src.keys("/")) {
     if (skipped.has(key)) continue;
     // A pre-0.7 file's obs/var/obsm/uns/raw.* are written in the current layout.

@@ -23,7 +23,7 @@ import { TYPED_ARRAY_OF } from "../io/dtypes.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { describeMatrix, MatrixReader } from "../io/anndata/matrixReader.ts";
 import { columnOrder, readColumn, readDataFrame, tableLength } from "../io/anndata/encodings/dataframe.ts";
-import { encodingOf, readElem, writeElem } from "../io/anndata/registry.ts";
+import { isMatrixElement, readElem, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Dict, Element, NdArray } from "../io/anndata/model.ts";
 import { toElement } from "../io/anndata/convert.ts";
 import { dataframe, ndarray } from "../io/anndata/model.ts";
@@ -296,8 +296,7 @@ function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict
     copyAttrs(src, dst, "/uns", "/uns");
     for (const k of src.keys("/uns")) if (k !== "sorting_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, { signal });
   } else {
-    dst.setAttr("/uns", "encoding-type", "dict");
-    dst.setAttr("/uns", "encoding-version", "0.1.0");
+    stampEncoding(dst, "/uns", "dict");
   }
   writeElem(dst, "/uns/sorting_metadata", meta);
   for (const key of ["varm", "varp"]) if (src.exists(`/${key}`)) copyElement(src, dst, `/${key}`, `/${key}`, { signal });
@@ -323,14 +322,6 @@ function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict
   throwIfAborted(signal);
   // X last: a sparse X is then written straight into the file once HDF5 has closed it.
   permuteMatrix(src, "/X", dst, "/X", plan, opts, spillPath, dstFile);
-}
-
-function isMatrixElement(src: ReadStore, path: string): boolean {
-  const enc = encodingOf(src, path)?.type;
-  if (enc === "csr_matrix" || enc === "csc_matrix") return true;
-  if (!src.isDataset(path)) return false;
-  const info = src.info(path);
-  return (enc === undefined || enc === "array") && info.shape.length === 2 && info.dtype !== "string" && !info.dtype.startsWith("fixed-string");
 }
 
 /** One obsm/layers entry, rows permuted. */

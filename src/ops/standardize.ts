@@ -20,7 +20,7 @@ import { openStore, openWriteStore } from "../io/openStore.ts";
 import type { ReadStore, WriteStore } from "../io/store.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
-import { readElem, writeElem } from "../io/anndata/registry.ts";
+import { readElem, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Element } from "../io/anndata/model.ts";
 import { scalar, strings } from "../io/anndata/model.ts";
 import { writeAtomically } from "../io/atomic.ts";
@@ -228,8 +228,7 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
           copyAttrs(src, dst, "/uns", "/uns");
           for (const k of src.keys("/uns")) if (k !== "standardization_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, copy);
         } else {
-          dst.setAttr("/uns", "encoding-type", "dict");
-          dst.setAttr("/uns", "encoding-version", "0.1.0");
+          stampEncoding(dst, "/uns", "dict");
         }
         const items = previousMetadata(src);
         for (const [k, v] of Object.entries(plan.metadata)) items[k] = scalar(v);

@@ -4,7 +4,7 @@ import type { ReadStore, WriteStore } from "../store.ts";
 import { FileFormatError } from "../../errors.ts";
 import { writeAtomicallySync } from "../atomic.ts";
 import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
-import { encodingOf, readElem, unknownEncoding, writeElem } from "./registry.ts";
+import { createEncodedGroup, elementKind, encodingOf, readElem, stampEncoding, unknownEncoding, writeElem } from "./registry.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 
 export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
@@ -13,7 +13,7 @@ export type MappingKey = (typeof MAPPING_KEYS)[number];
 /** Fail with a clear message unless the file's root is an AnnData object with obs and var. */
 export function assertAnnData(file: ReadStore): void {
   const enc = encodingOf(file, "/");
-  if (enc && enc.type !== "anndata") throw unknownEncoding(file, "/", enc);
+  if (enc && elementKind(file, "/") !== "anndata") throw unknownEncoding(file, "/", enc);
   for (const key of ["obs", "var"]) {
     if (!file.exists(`/${key}`)) {
       throw new FileFormatError(
@@ -119,26 +119,21 @@ export function validateAnnData(ad: AnnData): void {
 }
 
 function writeMapping(file: WriteStore, key: string, items: Record<string, Element>): void {
-  file.createGroup(`/${key}`);
-  file.setAttr(`/${key}`, "encoding-type", "dict");
-  file.setAttr(`/${key}`, "encoding-version", "0.1.0");
+  createEncodedGroup(file, `/${key}`, "dict");
   for (const [k, v] of Object.entries(items)) writeElem(file, `/${key}/${k}`, v);
 }
 
 /** Write the AnnData object into an open, empty file, laid out as anndata.write_h5ad does. */
 export function writeAnnDataTo(file: WriteStore, ad: AnnData): void {
   validateAnnData(ad);
-  file.setAttr("/", "encoding-type", "anndata");
-  file.setAttr("/", "encoding-version", "0.1.0");
+  stampEncoding(file, "/", "anndata");
   if (ad.X) writeElem(file, "/X", ad.X);
   writeElem(file, "/obs", ad.obs);
   writeElem(file, "/var", ad.var);
   for (const key of MAPPING_KEYS) writeMapping(file, key, ad[key]);
   writeMapping(file, "uns", ad.uns);
   if (ad.raw) {
-    file.createGroup("/raw");
-    file.setAttr("/raw", "encoding-type", "raw");
-    file.setAttr("/raw", "encoding-version", "0.1.0");
+    createEncodedGroup(file, "/raw", "raw");
     writeElem(file, "/raw/X", ad.raw.X);
     writeElem(file, "/raw/var", ad.raw.var);
     writeMapping(file, "raw/varm", ad.raw.varm);

@@ -19,7 +19,7 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget } from "../../core/streaming.ts";
 import { num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
-import { encodingOf, readElem, writeElem } from "./registry.ts";
+import { createEncodedGroup, isMatrixElement, readElem, stampEncoding, writeElem } from "./registry.ts";
 import { columnOrder, columnPath, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
@@ -53,15 +53,12 @@ export interface CarryOverOptions {
 const MAPPINGS = ["uns", "obsm", "varm", "obsp", "varp", "layers"] as const;
 
 function emptyDict(f: WriteStore, path: string): void {
-  f.createGroup(path);
-  f.setAttr(path, "encoding-type", "dict");
-  f.setAttr(path, "encoding-version", "0.1.0");
+  createEncodedGroup(f, path, "dict");
 }
 
 /** Root attributes of an AnnData file and its (empty) uns/obsm/varm/obsp/varp/layers groups. */
 export function startAnnData(dst: WriteStore): void {
-  dst.setAttr("/", "encoding-type", "anndata");
-  dst.setAttr("/", "encoding-version", "0.1.0");
+  stampEncoding(dst, "/", "anndata");
   for (const key of MAPPINGS) if (!dst.exists(`/${key}`)) emptyDict(dst, `/${key}`);
 }
 
@@ -173,8 +170,7 @@ function copyIndex(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: st
   }
   dst.createDataset(dstPath, { dtype: "string", shape: [0], maxshape: [null], chunks: [INDEX_SLICE], data: [] });
   dst.resize(dstPath, [outN]);
-  dst.setAttr(dstPath, "encoding-type", "string-array");
-  dst.setAttr(dstPath, "encoding-version", "0.2.0");
+  stampEncoding(dst, dstPath, "string-array");
   if (!sel) {
     for (let s = 0; s < n; s += INDEX_SLICE) dst.writeStrings(dstPath, s, labels(s, Math.min(INDEX_SLICE, n - s)));
     return;
@@ -226,9 +222,7 @@ function copyTable(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: st
   }
   const name = indexName(src, srcPath);
   const order = columnOrder(src, srcPath);
-  dst.createGroup(dstPath);
-  dst.setAttr(dstPath, "encoding-type", "dataframe");
-  dst.setAttr(dstPath, "encoding-version", "0.2.0");
+  createEncodedGroup(dst, dstPath, "dataframe");
   dst.setAttr(dstPath, "_index", name);
   dst.setAttr(dstPath, "column-order", order.length ? order : new Float64Array(0));
   copyIndex(src, `${srcPath}/${name}`, dst, `${dstPath}/${name}`, sel);
@@ -445,17 +439,9 @@ function transposeTake(m: NdArray, cols: Int32Array): NdArray {
   return { ...m, shape: [r, cols.length], data: out };
 }
 
-function isMatrix(src: ReadStore, path: string): boolean {
-  const enc = encodingOf(src, path)?.type;
-  if (enc === "csr_matrix" || enc === "csc_matrix") return true;
-  // anndata < 0.7 sparse matrices: a group tagged h5sparse_format.
-  if (enc === undefined && src.isGroup(path)) return ["csr", "csc"].includes(String(src.attr(path, "h5sparse_format")));
-  return src.isDataset(path) && (enc === undefined || enc === "array") && src.info(path).shape.length === 2 && src.info(path).dtype !== "string";
-}
-
 /** Copy one element of obsm/varm/obsp/varp/layers, restricting its axes as the mapping says. */
 function copyAligned(src: ReadStore, dst: WriteStore, path: string, rows: Int32Array | undefined, cols: Int32Array | undefined, budget: number): void {
-  if (isMatrix(src, path)) return copyMatrix(src, path, dst, path, rows, cols, budget);
+  if (isMatrixElement(src, path)) return copyMatrix(src, path, dst, path, rows, cols, budget);
   const e = readElem(src, path);
   if (!rows) return writeElem(dst, path, e);
   if (e.type === "dataframe") return writeElem(dst, path, takeDataFrame(e, rows));
@@ -580,23 +566,17 @@ function copyUns(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): void {
 
 function copyNeighbors(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): void {
   const from = "/uns/neighbors";
-  dst.createGroup(from);
-  copyUnsGroupAttrs(src, dst, from);
+  // Its entries are copied one by one, as a dict's (the group is read as one: see readElem).
+  createEncodedGroup(dst, from, "dict");
   for (const k of src.keys(from)) {
     const p = `${from}/${k}`;
-    if (NEIGHBORS_ADJACENCY.includes(k) && isMatrix(src, p)) {
+    if (NEIGHBORS_ADJACENCY.includes(k) && isMatrixElement(src, p)) {
       if (!dst.exists("/obsp")) emptyDict(dst, "/obsp");
       if (!src.exists(`/obsp/${k}`) && !dst.exists(`/obsp/${k}`)) copyMatrix(src, p, dst, `/obsp/${k}`, opts.cells, opts.cells, opts.budget);
       continue;
     }
     writeElem(dst, p, readElem(src, p));
   }
-}
-
-function copyUnsGroupAttrs(src: ReadStore, dst: WriteStore, path: string): void {
-  const enc = encodingOf(src, path);
-  dst.setAttr(path, "encoding-type", enc?.type ?? "dict");
-  dst.setAttr(path, "encoding-version", enc?.version || "0.1.0");
 }
 
 /**

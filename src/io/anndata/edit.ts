@@ -40,6 +40,7 @@ import { deleteLink, linkStorageRanges, listLinks, retargetLink } from "../h5/li
 import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
 import { columnOrder } from "./encodings/dataframe.ts";
 import { assertAnnData } from "./anndata.ts";
+import { createEncodedGroup } from "./registry.ts";
 import { ioSettings, noteDirectUse } from "../directIO.ts";
 import { rewriteWithElement } from "./editByRewrite.ts";
 
@@ -309,9 +310,7 @@ function ensureDictGroups(f: H5File, group: string): void {
   for (const part of group.split("/").filter(Boolean)) {
     cur += "/" + part;
     if (f.exists(cur)) continue;
-    f.createGroup(cur);
-    f.setAttr(cur, "encoding-type", "dict");
-    f.setAttr(cur, "encoding-version", "0.1.0");
+    createEncodedGroup(f, cur, "dict");
   }
 }
 

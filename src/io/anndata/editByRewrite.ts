@@ -13,6 +13,7 @@ import { temporaryPathFor, writeAtomicallySync } from "../atomic.ts";
 import { H5File } from "../h5/file.ts";
 import { copyAttrs, copyElement } from "../../ops/copyElements.ts";
 import { writeSettings } from "./settings.ts";
+import { createEncodedGroup } from "./registry.ts";
 
 /** Parent groups of a new element are made as anndata dicts, as ./edit.ts does. */
 function ensureDictGroups(f: H5File, group: string): void {
@@ -20,9 +21,7 @@ function ensureDictGroups(f: H5File, group: string): void {
   for (const part of group.split("/").filter(Boolean)) {
     cur += "/" + part;
     if (f.exists(cur)) continue;
-    f.createGroup(cur);
-    f.setAttr(cur, "encoding-type", "dict");
-    f.setAttr(cur, "encoding-version", "0.1.0");
+    createEncodedGroup(f, cur, "dict");
   }
 }
 

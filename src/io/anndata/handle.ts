@@ -10,7 +10,7 @@ import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
 import { columnOrder, indexName, readColumn, readDataFrame, readIndex, tableLength } from "./encodings/dataframe.ts";
 import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, legacyMappingKeys, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
-import { encodingOf, readElem } from "./registry.ts";
+import { encodingOf, kindOfEncoding, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { categoricalParts } from "./encodings/categorical.ts";
@@ -81,8 +81,10 @@ export function previewElement(file: ReadStore, path: string, key: string): Elem
     if (!a) throw new FileFormatError(`${file.path}: ${parent} has no entry '${key}'`, { file: file.path });
     return { key, encoding: "array", shape: a.shape, dtype: a.dtype };
   }
+  // A description, not a read: an encoding crispyx cannot read is shown by name rather than refused.
   const enc = encodingOf(file, path);
-  if (enc?.type === "categorical") {
+  const kind = enc ? kindOfEncoding(enc.type) : undefined;
+  if (kind === "categorical") {
     const parts = categoricalParts(file, path);
     return { key, encoding: "categorical", shape: file.info(parts.codes).shape, dtype: "category", nCategories: file.info(parts.categories).shape[0] ?? 0 };
   }
@@ -97,14 +99,14 @@ export function previewElement(file: ReadStore, path: string, key: string): Elem
   }
   const type = enc?.type ?? "group";
   const p: ElementPreview = { key, encoding: type, keys: file.keys(path) };
-  if (type === "csr_matrix" || type === "csc_matrix") {
+  if (kind === "csr" || kind === "csc") {
     p.shape = sparseShape(file, path);
     p.dtype = file.info(`${path}/data`).dtype;
     delete p.keys;
-  } else if (type === "dataframe") {
+  } else if (kind === "dataframe") {
     p.keys = columnOrder(file, path);
     p.shape = [file.info(`${path}/${indexName(file, path)}`).shape[0]!];
-  } else if (type.startsWith("nullable")) {
+  } else if (kind === "nullable") {
     p.shape = file.info(`${path}/values`).shape;
     delete p.keys;
   }

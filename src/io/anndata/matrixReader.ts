@@ -12,7 +12,7 @@ import { TYPED_ARRAY_OF, isNumericDtype } from "../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { NdArray, SparseMatrix } from "./model.ts";
 import { typedArrayDtype } from "./model.ts";
-import { encodingOf, unknownEncoding } from "./registry.ts";
+import { encodingOf, matrixFormat } from "./registry.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
@@ -190,25 +190,21 @@ export function describeMatrix(file: ReadStore, path: string): MatrixInfo {
   if (!file.exists(path)) {
     throw new FileFormatError(`${file.path}: has no ${path} matrix`, { file: file.path });
   }
-  const enc = encodingOf(file, path);
-  if (file.isDataset(path)) {
-    if (enc && enc.type !== "array") throw unknownEncoding(file, path, enc);
+  const format = matrixFormat(file, path);
+  if (format === null) {
+    const t = encodingOf(file, path)?.type ?? "";
+    throw new FileFormatError(
+      `${file.path}: ${path} has encoding-type '${t}', which is not a matrix crispyx can read`,
+      { file: file.path, hint: "expected csr_matrix, csc_matrix or a dense array" },
+    );
+  }
+  if (format === "dense") {
     const info = file.info(path);
     if (info.shape.length !== 2) throw new FileFormatError(`${file.path}: ${path} is ${info.shape.length}-dimensional, expected a matrix`, { file: file.path });
     if (info.dtype !== "bool" && !(info.dtype in TYPED_ARRAY_OF)) {
       throw new FileFormatError(`${file.path}: ${path} holds ${info.dtype} values, expected numbers`, { file: file.path });
     }
     return { format: "dense", shape: info.shape as [number, number], dtype: info.dtype as NumericDtype, nnz: info.size };
-  }
-  let format: "csr" | "csc";
-  const t = enc?.type ?? String(file.attr(path, "h5sparse_format") ?? "");
-  if (t === "csr_matrix" || t === "csr") format = "csr";
-  else if (t === "csc_matrix" || t === "csc") format = "csc";
-  else {
-    throw new FileFormatError(
-      `${file.path}: ${path} has encoding-type '${t}', which is not a matrix crispyx can read`,
-      { file: file.path, hint: "expected csr_matrix, csc_matrix or a dense array" },
-    );
   }
   const shape = sparseShape(file, path);
   const d = file.info(`${path}/data`);

@@ -27,6 +27,7 @@ import type { WriteStore } from "../store.ts";
 import { TYPED_ARRAY_OF, dtypeOfArray, type NumericDtype, type TypedArray } from "../h5/types.ts";
 import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
 import type { SparseMatrix } from "./model.ts";
+import { stampEncoding } from "./registry.ts";
 
 /** Elements per HDF5 chunk of data/indices (1 MiB of float32). */
 export const SPARSE_CHUNK_ELEMENTS = 1 << 18;
@@ -59,8 +60,7 @@ export function sparseIndexDtype(opts: SparseWriterOptions): "int32" | "int64" {
 
 /** Write the anndata attributes of a csr_matrix/csc_matrix group. */
 export function setSparseAttrs(file: WriteStore, path: string, format: "csr" | "csc", shape: [number, number]): void {
-  file.setAttr(path, "encoding-type", format === "csr" ? "csr_matrix" : "csc_matrix");
-  file.setAttr(path, "encoding-version", "0.1.0");
+  stampEncoding(file, path, format === "csr" ? "csr_matrix" : "csc_matrix");
   file.setAttr(path, "shape", BigInt64Array.from(shape, BigInt));
 }
 
@@ -237,8 +237,7 @@ export class DenseMatrixWriter {
         ...(opts.gzip ? { gzip: opts.gzip } : {}),
       });
     }
-    file.setAttr(path, "encoding-type", "array");
-    file.setAttr(path, "encoding-version", "0.2.0");
+    stampEncoding(file, path, "array");
     return w;
   }
 

@@ -3,6 +3,7 @@ import type { ReadStore, WriteStore } from "../../store.ts";
 import type { H5Dtype } from "../../h5/types.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { ArrayDtype, NdArray, Scalar } from "../model.ts";
+import { stampEncoding } from "../registry.ts";
 
 export function toArrayDtype(file: ReadStore, path: string, d: H5Dtype): ArrayDtype {
   if (d === "string" || d.startsWith("fixed-string:")) return "string";
@@ -33,22 +34,19 @@ export function writeArray(file: WriteStore, path: string, a: NdArray): void {
     throw new FileFormatError(`cannot write ${path}: ${a.data.length} values for shape [${a.shape.join(", ")}]`);
   }
   file.createDataset(path, { dtype: a.dtype, shape: a.shape, data: a.data });
-  const stringy = a.dtype === "string";
-  file.setAttr(path, "encoding-type", stringy ? "string-array" : "array");
-  file.setAttr(path, "encoding-version", "0.2.0");
+  stampEncoding(file, path, a.dtype === "string" ? "string-array" : "array");
 }
 
 export function writeScalar(file: WriteStore, path: string, s: Scalar): void {
   if (s.dtype === "string") {
     file.createDataset(path, { dtype: "string", shape: [], data: [String(s.value)] });
-    file.setAttr(path, "encoding-type", "string");
+    stampEncoding(file, path, "string");
   } else {
     const v = s.value;
     const data = s.dtype === "bool" ? [Boolean(v)] : scalarArray(s.dtype, v as number | bigint);
     file.createDataset(path, { dtype: s.dtype, shape: [], data });
-    file.setAttr(path, "encoding-type", "numeric-scalar");
+    stampEncoding(file, path, "numeric-scalar");
   }
-  file.setAttr(path, "encoding-version", "0.2.0");
 }
 
 function scalarArray(dtype: ArrayDtype, v: number | bigint) {

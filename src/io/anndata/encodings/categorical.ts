@@ -2,6 +2,7 @@
 import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { Categorical } from "../model.ts";
+import { createEncodedGroup } from "../registry.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
 /** Where a categorical's parts are stored: a group (anndata ≥ 0.8) or anndata 0.7's codes dataset. */
@@ -29,9 +30,7 @@ export function readCategorical(file: ReadStore, path: string): Categorical {
 }
 
 export function writeCategorical(file: WriteStore, path: string, c: Categorical): void {
-  file.createGroup(path);
-  file.setAttr(path, "encoding-type", "categorical");
-  file.setAttr(path, "encoding-version", "0.2.0");
+  createEncodedGroup(file, path, "categorical");
   file.setAttr(path, "ordered", c.ordered);
   writeArray(file, `${path}/categories`, c.categories);
   writeArray(file, `${path}/codes`, { type: "array", dtype: codeDtype(c.codes), shape: [c.codes.length], data: c.codes });

@@ -3,7 +3,7 @@ import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { Column, DataFrame } from "../model.ts";
 import { lengthOf } from "../model.ts";
-import { readElem, writeElem } from "../registry.ts";
+import { createEncodedGroup, readElem, writeElem } from "../registry.ts";
 import { writeArray } from "./arrays.ts";
 import { isLegacyTable, legacyFieldNames, legacyTableLength, readLegacyDataFrame } from "./legacyDataframe.ts";
 
@@ -96,9 +96,7 @@ export function writeDataFrame(file: WriteStore, path: string, df: DataFrame): v
   if (df.columnOrder.includes(df.indexName)) {
     throw new FileFormatError(`cannot write ${path}: a column is named like the index ('${df.indexName}')`);
   }
-  file.createGroup(path);
-  file.setAttr(path, "encoding-type", "dataframe");
-  file.setAttr(path, "encoding-version", "0.2.0");
+  createEncodedGroup(file, path, "dataframe");
   file.setAttr(path, "_index", df.indexName);
   file.setAttr(path, "column-order", df.columnOrder.length ? df.columnOrder : new Float64Array(0));
   writeArray(file, `${path}/${df.indexName}`, { type: "array", dtype: "string", shape: [df.index.length], data: df.index });

@@ -3,11 +3,13 @@ import type { ReadStore, WriteStore } from "../../store.ts";
 import { FileFormatError } from "../../../errors.ts";
 import { categorical, type Categorical, type NullableArray } from "../model.ts";
 import { writeSettings } from "../settings.ts";
+import { createEncodedGroup, type EncodingType } from "../registry.ts";
 import { naturalCompare } from "../naturalOrder.ts";
 import { writeCategorical } from "./categorical.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
-const ENCODING: Record<NullableArray["type"], string> = {
+/** The encoding each nullable type is written as. */
+const ENCODING: Record<NullableArray["type"], EncodingType> = {
   "nullable-integer": "nullable-integer",
   "nullable-boolean": "nullable-boolean",
   "nullable-string": "nullable-string-array",
@@ -40,14 +42,7 @@ export function writeNullable(file: WriteStore, path: string, a: NullableArray):
     writeCategorical(file, path, nullableStringsAsCategorical(a));
     return;
   }
-  file.createGroup(path);
-  file.setAttr(path, "encoding-type", ENCODING[a.type]);
-  file.setAttr(path, "encoding-version", "0.1.0");
+  createEncodedGroup(file, path, ENCODING[a.type]);
   writeArray(file, `${path}/values`, a.values);
   writeArray(file, `${path}/mask`, { type: "array", dtype: "bool", shape: [a.mask.length], data: a.mask });
-}
-
-export function nullableTypeOf(encoding: string): NullableArray["type"] | null {
-  for (const [t, e] of Object.entries(ENCODING)) if (e === encoding) return t as NullableArray["type"];
-  return null;
 }

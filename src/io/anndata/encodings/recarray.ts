@@ -13,8 +13,7 @@ import type { NumericDtype, TypedArray } from "../../h5/types.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, isNumericDtype } from "../../h5/types.ts";
 import { FileFormatError, InvalidArgumentError } from "../../../errors.ts";
 import type { ArrayDtype, RecArray, RecArrayField } from "../model.ts";
-
-export const REC_ARRAY_VERSION = "0.2.0";
+import { stampEncoding } from "../registry.ts";
 
 /** A field's on-disk type: a number type, a fixed-length byte string of `n` bytes, or a variable-length string. */
 export type RecFieldDtype = NumericDtype | `fixed-string:${number}` | "string";
@@ -87,8 +86,7 @@ export function createRecArray(file: WriteStore, path: string, specs: RecFieldSp
     names.add(s.name);
   }
   file.createCompound(path, specs, length, storage);
-  file.setAttr(path, "encoding-type", "rec-array");
-  file.setAttr(path, "encoding-version", REC_ARRAY_VERSION);
+  stampEncoding(file, path, "rec-array");
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ReadStore, WriteStore } from "../../store.ts";
 import { dtypeOfArray } from "../../h5/types.ts";
 import { FileFormatError } from "../../../errors.ts";
 import type { SparseMatrix } from "../model.ts";
+import { createEncodedGroup } from "../registry.ts";
 
 /** The [rows, cols] a sparse group declares in its `shape` attribute (or legacy `h5sparse_shape`). */
 export function sparseShape(file: ReadStore, path: string): [number, number] {
@@ -40,9 +41,7 @@ export function writeSparse(file: WriteStore, path: string, m: SparseMatrix): vo
   if (m.indptr.length !== major + 1 || m.data.length !== m.indices.length) {
     throw new FileFormatError(`cannot write ${path}: inconsistent ${m.type} arrays for shape [${m.shape.join(", ")}]`);
   }
-  file.createGroup(path);
-  file.setAttr(path, "encoding-type", m.type === "csr" ? "csr_matrix" : "csc_matrix");
-  file.setAttr(path, "encoding-version", "0.1.0");
+  createEncodedGroup(file, path, m.type === "csr" ? "csr_matrix" : "csc_matrix");
   file.setAttr(path, "shape", BigInt64Array.from(m.shape, BigInt));
   for (const part of ["data", "indices", "indptr"] as const) {
     const a = m[part];
