@@ -18,7 +18,7 @@ export { toElement, type PlainValue } from "./io/anndata/convert.ts";
 export * from "./io/anndata/model.ts";
 export { categoricalValues } from "./io/anndata/encodings/categorical.ts";
 export { writeSettings } from "./io/anndata/settings.ts";
-export { writeAtomically } from "./io/atomic.ts";
+export { writeAtomically, clean, type AtomicWriteOptions, type CleanOptions, type CleanResult, type TempFileInfo } from "./io/atomic.ts";
 
 // Shared streaming vocabulary
 export { type StreamOptions, type Progress, type ProgressCallback, parseByteSize, DEFAULT_MEMORY_BUDGET } from "./core/streaming.ts";

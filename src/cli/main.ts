@@ -24,6 +24,7 @@ import { registerPlan } from "./commands/plan.ts";
 import { registerOverlap } from "./commands/overlap.ts";
 import { registerQc } from "./commands/qc.ts";
 import { registerDe } from "./commands/de.ts";
+import { registerClean } from "./commands/clean.ts";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -86,6 +87,7 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   registerOverlap(program);
   registerReport(program);
   registerDemo(program);
+  registerClean(program);
 
   // Every command: usage errors point at that command's help; errors do not exit the process
   // (main() decides the exit code).

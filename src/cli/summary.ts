@@ -3,6 +3,7 @@ import { statSync } from "node:fs";
 import { previewElement, type H5adHandle } from "../io/anndata/handle.ts";
 import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
 import { formatBytes } from "./commands/common.ts";
+import { isZarrStore, zarrStoreBytes } from "../io/zarr/index.ts";
 
 export interface ColumnSummary {
   name: string;
@@ -61,7 +62,7 @@ export function summarize(h: H5adHandle): FileSummary {
   }
   return {
     path: h.path,
-    file_bytes: statSync(h.path).size,
+    file_bytes: isZarrStore(h.path) ? zarrStoreBytes(h.path) : statSync(h.path).size,
     n_obs: h.nObs,
     n_vars: h.nVars,
     X,

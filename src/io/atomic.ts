@@ -2,10 +2,29 @@
  * "Nothing lost, ever": outputs are written under a temporary name beside the final one and renamed
  * into place only when complete. A crash or kill leaves at most a hidden `.crispyx-tmp-*` file, never a
  * half-written file under the final name; an error removes the temporary file.
+ *
+ * "Nothing left behind": temporary names carry their owner (machine, pid, process start: ./tempFiles.ts),
+ * so every write first removes what killed runs left for the same output — never a live run's file — and
+ * `clean(dir)` removes the rest. A write that fails because the disk is full or the folder read-only says
+ * so in one line (./writeErrors.ts); with `expectedBytes` it is refused before it starts.
+ *
+ * Cost model: per write, one readdir of the output's folder (stale scan), one statfs when the size is
+ * known, and two fsyncs at commit.
  */
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
+import { dirname, resolve } from "node:path";
+import { ownedTemporaryPath, removeStaleFor } from "./tempFiles.ts";
+import { ensureFreeSpace, explainWriteError } from "./writeErrors.ts";
+
+export { clean, type CleanOptions, type CleanResult, type TempFileInfo } from "./tempFiles.ts";
+
+export interface AtomicWriteOptions {
+  /**
+   * The output's expected size in bytes, when known before writing (an operator's estimate from its
+   * input): the write is refused at once when the device cannot hold it.
+   */
+  expectedBytes?: number;
+}
 
 const active = new Set<string>();
 let handlersInstalled = false;
@@ -22,9 +41,15 @@ function installSignalCleanup(): void {
   }
 }
 
+/** A temporary path beside `finalPath`, named for this process (see ./tempFiles.ts). */
 export function temporaryPathFor(finalPath: string): string {
-  const abs = resolve(finalPath);
-  return join(dirname(abs), `.crispyx-tmp-${randomBytes(4).toString("hex")}-${basename(abs)}`);
+  return ownedTemporaryPath(finalPath);
+}
+
+/** Before writing `finalPath`: remove what dead runs left for it, and refuse when it cannot fit. */
+function prepareWrite(finalPath: string, opts: AtomicWriteOptions): void {
+  removeStaleFor(finalPath);
+  if (opts.expectedBytes !== undefined) ensureFreeSpace(finalPath, opts.expectedBytes);
 }
 
 function fsyncPath(path: string, flags: string): void {
@@ -51,8 +76,9 @@ export function commitFile(tmpPath: string, finalPath: string): void {
  * Run `write(tmpPath)` and move the result to `finalPath` when it returns. The temporary file is
  * removed if `write` throws. Works for sync and async writers.
  */
-export async function writeAtomically<T>(finalPath: string, write: (tmpPath: string) => T | Promise<T>): Promise<T> {
+export async function writeAtomically<T>(finalPath: string, write: (tmpPath: string) => T | Promise<T>, opts: AtomicWriteOptions = {}): Promise<T> {
   installSignalCleanup();
+  prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);
   active.add(tmp);
   try {
@@ -61,16 +87,18 @@ export async function writeAtomically<T>(finalPath: string, write: (tmpPath: str
     commitFile(tmp, finalPath);
     return result;
   } catch (err) {
+    const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
     rmSync(tmp, { force: true });
-    throw err;
+    throw explained;
   } finally {
     active.delete(tmp);
   }
 }
 
 /** The synchronous twin of writeAtomically, for small writes. */
-export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: string) => T): T {
+export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: string) => T, opts: AtomicWriteOptions = {}): T {
   installSignalCleanup();
+  prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);
   active.add(tmp);
   try {
@@ -78,8 +106,9 @@ export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: strin
     commitFile(tmp, finalPath);
     return result;
   } catch (err) {
+    const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
     rmSync(tmp, { force: true });
-    throw err;
+    throw explained;
   } finally {
     active.delete(tmp);
   }
@@ -92,10 +121,13 @@ export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: strin
  */
 export async function withScratchFile<T>(near: string, use: (path: string) => Promise<T>): Promise<T> {
   installSignalCleanup();
+  removeStaleFor(near);
   const tmp = temporaryPathFor(near);
   active.add(tmp);
   try {
     return await use(tmp);
+  } catch (err) {
+    throw explainWriteError(err, near, tmp);
   } finally {
     rmSync(tmp, { force: true });
     active.delete(tmp);

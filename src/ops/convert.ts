@@ -22,6 +22,7 @@ import { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { copyMatrix } from "../io/anndata/carryOver.ts";
 import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
 import { withScratchFile, writeAtomically } from "../io/atomic.ts";
+import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import { DEFAULT_MEMORY_BUDGET, type StreamOptions } from "../core/streaming.ts";
 import { FileFormatError, InvalidArgumentError } from "../errors.ts";
 import { copyRootExcept } from "./copyElements.ts";
@@ -95,7 +96,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
       } finally {
         dst.close();
       }
-    });
+    }, from === "dense" ? {} : { expectedBytes: sparseMatrixBytes(reader.info.nnz, dtypeBytes(reader.info.dtype), reader.shape[target === "csr" ? 0 : 1]) });
     return { path: output, converted: true, from, to: target, nnz: stats.nnz, inputPasses: stats.inputPasses, spilledRuns: stats.spilledRuns };
   } finally {
     src.close();

@@ -13,6 +13,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
+import { sparseMatrixBytes } from "../io/writeErrors.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
@@ -199,7 +200,7 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
         await sink.abort();
         throw err;
       }
-    });
+    }, dense ? {} : { expectedBytes: sparseMatrixBytes(x.info.nnz, 4, nObs) });
   } finally {
     h.close();
   }

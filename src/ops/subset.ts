@@ -15,6 +15,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { writeAtomically } from "../io/atomic.ts";
+import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import type { NumericDtype } from "../io/dtypes.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
@@ -169,7 +170,7 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       } finally {
         x.pool = null;
       }
-    });
+    }, outNnz !== undefined ? { expectedBytes: sparseMatrixBytes(outNnz, dtypeBytes(inDtype), outObs) } : {});
   } finally {
     h.close();
   }

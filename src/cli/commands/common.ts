@@ -125,11 +125,11 @@ export function addPerturbationOptions(cmd: Command, { control = true } = {}): C
 }
 
 /**
- * Where a command writes: --output, or `<stem>_<suffix>.h5ad` beside the input. Refuses the input
+ * Where a command writes: --output, or `<stem>_<suffix>.h5ad` beside the input (.h5ad or .zarr). Refuses the input
  * itself, and an existing file unless --force (checked before any work starts).
  */
 export function outputPathFor(input: string, opts: OutputOptions, suffix: string): string {
-  const stem = basename(input).replace(/\.h5ad$/i, "");
+  const stem = basename(input).replace(/\.(h5ad|zarr)$/i, ""); // data.zarr (a zarr store) → data_<suffix>.h5ad
   const out = resolve(opts.output ?? join(dirname(input), `${stem}_${suffix}.h5ad`));
   checkNotSameFile(input, out);
   if (existsSync(out)) {

@@ -14,6 +14,8 @@
  * Files: ./zarrStore.ts (the ReadStore), ./metadata.ts, ./codecs.ts, ./blosc.ts, ./chunks.ts.
  * Cost model: see each file; opening reads one or two small JSON files.
  */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { ReadStore } from "../store.ts";
 import { ZarrStore, isZarrDirectory } from "./zarrStore.ts";
 
@@ -27,4 +29,15 @@ export function isZarrStore(path: string): boolean {
 /** Open a zarr directory store for reading; a damaged or foreign store is a FileFormatError naming it. */
 export function openZarrStore(path: string): ReadStore {
   return ZarrStore.open(path);
+}
+
+/** Bytes of every file in a zarr store (what `crispyx info` reports as the file size); one stat per file. */
+export function zarrStoreBytes(path: string): number {
+  let total = 0;
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) total += zarrStoreBytes(p);
+    else if (e.isFile()) total += statSync(p).size;
+  }
+  return total;
 }
