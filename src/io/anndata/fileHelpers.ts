@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve, sep } from "node:path";
 import { openStore } from "../openStore.ts";
 import type { ReadStore } from "../store.ts";
+import { isZarrStore } from "../zarr/index.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { Column, DataFrame, Element, SparseMatrix } from "./model.ts";
 import { lengthOf } from "./model.ts";
@@ -221,7 +222,8 @@ export function resolveDataPath(data: DataSource | object, { requireExists = tru
     throw new InvalidArgumentError(`expected a path to an .h5ad file or an open handle; received ${data === null ? "null" : typeof data}`);
   }
   if (requireExists && !existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
-  if (requireExists && statSync(p).isDirectory()) throw new FileFormatError(`${p}: is a directory, not an .h5ad file`, { file: p });
+  // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
+  if (requireExists && statSync(p).isDirectory() && !isZarrStore(p)) throw new FileFormatError(`${p}: is a directory, not an .h5ad file or a zarr store`, { file: p });
   return p;
 }
 
