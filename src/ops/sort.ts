@@ -31,6 +31,7 @@ import { isStorableKey } from "../io/anndata/keys.ts";
 import { takeDataFrame } from "../io/anndata/carryOver.ts";
 import { DenseMatrixWriter } from "../io/anndata/matrixWriter.ts";
 import { writeAtomically } from "../io/atomic.ts";
+import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError, FileFormatError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
@@ -277,7 +278,7 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
       } finally {
         dst.close();
       }
-    });
+    }, { expectedBytes: xInfo.format === "dense" ? xInfo.nnz * dtypeBytes(xInfo.dtype) : sparseMatrixBytes(xInfo.nnz, dtypeBytes(xInfo.dtype), nObs) });
     return output;
   } finally {
     src.close();
