@@ -12,14 +12,12 @@
  * log1p is applied to the float32 values. Rows with library size 0 stay 0.
  */
 import { InvalidArgumentError } from "../errors.ts";
-import { writeAtomically } from "../io/atomic.ts";
 import { sparseMatrixBytes } from "../io/writeErrors.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
-import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import type { StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { iterMatrixChunks } from "./chunks.ts";
-import { ArrayPool } from "../core/arrayPool.ts";
-import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop } from "./operatorIO.ts";
+import { runRowOperator, type RowPlan } from "./runner.ts";
 
 export interface NormalizeOptions extends StreamOptions {
   /** Path of the new .h5ad file (must differ from the input). */
@@ -154,54 +152,43 @@ function normalizeRowsF32(out: Float32Array, ptr: Int32Array, rows: number, norm
   }
 }
 
-/** Normalise each cell to `targetSum` counts and/or log1p-transform X, streaming, into a new file. */
+/** Normalise each cell to `targetSum` counts and/or log1p-transform X, streaming, into a new file (./runner.ts). */
 export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOptions): Promise<NormalizeResult> {
   const normalize = opts.normalize ?? true;
   const log1p = opts.log1p ?? true;
   const targetSum = opts.targetSum ?? 1e4;
   if (!normalize && !log1p) throw new InvalidArgumentError("at least one of normalize or log1p must be true");
   if (!(Number.isFinite(targetSum) && targetSum > 0)) throw new InvalidArgumentError(`target sum must be a positive number, got ${targetSum}`);
-  const { inputPath, outputPath } = checkInputOutput(input, opts?.output, "normalizeTotalLog1p");
-  const h = openInput(inputPath);
-  try {
-    const x = h.X;
-    const [nObs, nVars] = x.shape;
-    const dense = x.format === "dense";
-    const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
-    // Per cell: the input row (value + index) and the output row (float32 + index), plus dense rows.
-    const perRow = dense ? nVars * (bytesIn + 12) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 12) + 16;
-    const chunkSize = rowsForBudget(perRow, nObs, opts);
-    ensureOutputDir(outputPath);
-    return await writeAtomically(outputPath, async (tmp) => {
-      // Sparse input keeps its stored elements; dense input's count is only known at the end.
-      const sink = await openXSink(tmp, {
-        carryFrom: inputPath,
-        carry: { memoryBudget: opts.memoryBudget },
-        x: { format: "csr", shape: [nObs, nVars], dtype: "float32", ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }) },
-        background: opts.background,
-        xBytes: x.info.nnz * 8,
-      });
-      try {
+  return runRowOperator(input, opts, {
+    name: "normalizeTotalLog1p",
+    phase: "normalizing",
+    prepare: ({ x }): RowPlan<SparseMatrix, NormalizeResult> => {
+      const [nObs, nVars] = x.shape;
+      const dense = x.format === "dense";
+      const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
+      return {
+        // Per cell: the input row (value + index) and the output row (float32 + index), plus dense rows.
+        bytesPerRow: dense ? nVars * (bytesIn + 12) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 12) + 16,
+        // Sparse input keeps its stored elements; dense input's count is only known at the end.
+        output: () => ({
+          carry: { memoryBudget: opts.memoryBudget },
+          x: { format: "csr", shape: [nObs, nVars], dtype: "float32", ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }) },
+          xBytes: x.info.nnz * 8,
+          ...(dense ? {} : { expectedBytes: sparseMatrixBytes(x.info.nnz, 4, nObs) }),
+        }),
         // Recycled read buffers for CSR input (blocks of other layouts are built fresh by conversion).
-        const pool = x.format === "csr" ? new ArrayPool() : undefined;
-        for (const { end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget, pool })) {
-          throwIfAborted(opts.signal);
-          const b = block as SparseMatrix;
+        blocks: (chunkSize, pool) => blocksOf(iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget, pool })),
+        transform: (b, pool) => {
           // The block's arrays are ours alone: rewrite the values in place, recycle them once written.
           const values = normalizeLog1pBlock(b, normalize, log1p, targetSum, true);
-          await sink.append(b.indptr, b.indices, values, pool && (() => pool.give(b.indices, b.data, values)));
-          opts.onProgress?.({ phase: "normalizing", done: end, total: nObs, unit: "cells" });
-          await yieldToEventLoop();
-          throwIfAborted(opts.signal);
-        }
-        const { nnz } = await sink.finish();
-        return { output: outputPath, nObs, nVars, nnz };
-      } catch (err) {
-        await sink.abort();
-        throw err;
-      }
-    }, dense ? {} : { expectedBytes: sparseMatrixBytes(x.info.nnz, 4, nObs) });
-  } finally {
-    h.close();
-  }
+          return { indptr: b.indptr, indices: b.indices, data: values, release: pool && (() => pool.give(b.indices, b.data, values)) };
+        },
+        result: (nnz) => ({ output: opts.output, nObs, nVars, nnz }),
+      };
+    },
+  });
+}
+
+function* blocksOf(chunks: Iterable<{ block: unknown }>): Generator<SparseMatrix> {
+  for (const c of chunks) yield c.block as SparseMatrix;
 }

@@ -14,7 +14,6 @@
  * Memory: one block of rows at a time (CSC input is read in bands, see ./chunks.ts) plus the masks.
  */
 import { InvalidArgumentError } from "../errors.ts";
-import { writeAtomically } from "../io/atomic.ts";
 import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import type { NumericDtype } from "../io/dtypes.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
@@ -22,12 +21,12 @@ import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";
 import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
 import { toLayout } from "../core/sparse.ts";
-import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import { iterMatrixChunks } from "./chunks.ts";
-import { ArrayPool } from "../core/arrayPool.ts";
-import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
+import type { ArrayPool } from "../core/arrayPool.ts";
+import { runRowOperator, type RowPlan } from "./runner.ts";
 
 export type Mask = ArrayLike<boolean | number>;
 
@@ -92,87 +91,70 @@ function lengthOfColumn(c: Column): number {
   return c.mask.length;
 }
 
-/** Stream the selected cells × genes of `input` into `output` (see the module comment). */
+/** Stream the selected cells × genes of `input` into `output` (see the module comment; ./runner.ts). */
 export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions): Promise<SubsetResult> {
-  const { inputPath, outputPath } = checkInputOutput(input, opts?.output, "writeFilteredSubset");
-  const h = openInput(inputPath);
-  try {
-    const x = h.X;
-    const [nObs, nVars] = x.shape;
-    const cells = checkMask(opts.cellMask, nObs, "cell mask", inputPath);
-    const genes = checkMask(opts.geneMask, nVars, "gene mask", inputPath);
-    const outObs = cells ? cells.length : nObs;
-    const outVars = genes ? genes.length : nVars;
-    let varTable: DataFrame | undefined;
-    if (opts.varAssignments && Object.keys(opts.varAssignments).length) {
-      const cols: Record<string, Column> = {};
-      for (const [key, values] of Object.entries(opts.varAssignments)) cols[key] = assignmentColumn(key, values, outVars, inputPath);
-      const full = readDataFrame(h.file, "/var");
-      varTable = genes ? takeDataFrame(full, genes) : full;
-      for (const [key, c] of Object.entries(cols)) {
-        if (key === varTable.indexName) throw new InvalidArgumentError(`varAssignments: '${key}' is the name of var's index`, { file: inputPath });
-        if (!varTable.columnOrder.includes(key)) varTable.columnOrder = [...varTable.columnOrder, key];
-        varTable.columns = { ...varTable.columns, [key]: c };
-      }
-    }
-    const geneMap = remapFor(genes, nVars);
-    const inDtype: NumericDtype = x.info.dtype === "bool" ? "uint8" : x.info.dtype;
-    const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
-    const perRow = x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16;
-    const chunkSize = rowsForBudget(perRow, nObs, opts);
-    // Knowing the output's stored-element count lets X be written straight into the file (openXSink).
-    const outNnz = x.format === "csr" ? countSelected(x, cells ?? null, geneMap, chunkSize, opts.signal) : undefined;
-    ensureOutputDir(outputPath);
-    return await writeAtomically(outputPath, async (tmp) => {
-      // The seed's dtype rule: the input's value type, float32 when nothing is selected. The output is
-      // opened at the first stored element; the (empty) rows before it are appended then.
-      let sink: XSink | undefined;
-      let emptyRows = 0;
-      const open = async (dtype: NumericDtype) => {
-        sink = await openXSink(tmp, {
-          carryFrom: inputPath,
-          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
-          x: { format: "csr", shape: [outObs, outVars], dtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
-          background: opts.background,
-          xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
-        });
-        for (let done = 0; done < emptyRows; done += 1 << 20) {
-          const m = Math.min(1 << 20, emptyRows - done);
-          await sink.append(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
+  return runRowOperator(input, opts, {
+    name: "writeFilteredSubset",
+    phase: "writing subset",
+    prepare: ({ path: inputPath, handle: h, x }): RowPlan<SelectedBlock, SubsetResult> => {
+      const [nObs, nVars] = x.shape;
+      const cells = checkMask(opts.cellMask, nObs, "cell mask", inputPath);
+      const genes = checkMask(opts.geneMask, nVars, "gene mask", inputPath);
+      const outObs = cells ? cells.length : nObs;
+      const outVars = genes ? genes.length : nVars;
+      let varTable: DataFrame | undefined;
+      if (opts.varAssignments && Object.keys(opts.varAssignments).length) {
+        const cols: Record<string, Column> = {};
+        for (const [key, values] of Object.entries(opts.varAssignments)) cols[key] = assignmentColumn(key, values, outVars, inputPath);
+        const full = readDataFrame(h.file, "/var");
+        varTable = genes ? takeDataFrame(full, genes) : full;
+        for (const [key, c] of Object.entries(cols)) {
+          if (key === varTable.indexName) throw new InvalidArgumentError(`varAssignments: '${key}' is the name of var's index`, { file: inputPath });
+          if (!varTable.columnOrder.includes(key)) varTable.columnOrder = [...varTable.columnOrder, key];
+          varTable.columns = { ...varTable.columns, [key]: c };
         }
-        return sink;
-      };
-      // CSR input: blocks are read into, and filtered into, recycled buffers.
-      const pool = x.format === "csr" ? new ArrayPool() : undefined;
-      x.pool = pool ?? null;
-      try {
-        let done = 0;
-        for (const { keep, block } of selectedRowBlocks(x, cells, chunkSize, opts.memoryBudget)) {
-          throwIfAborted(opts.signal);
+      }
+      const geneMap = remapFor(genes, nVars);
+      // The seed's dtype rule: the input's value type (also when nothing is selected).
+      const inDtype: NumericDtype = x.info.dtype === "bool" ? "uint8" : x.info.dtype;
+      const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
+      let outNnz: number | undefined;
+      return {
+        bytesPerRow: x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16,
+        // Knowing the output's stored-element count lets X be written straight into the file (openXSink).
+        firstPass: (chunkSize) => {
+          outNnz = x.format === "csr" ? countSelected(x, cells ?? null, geneMap, chunkSize, opts.signal) : undefined;
+        },
+        output: () => ({
+          carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
+          x: { format: "csr", shape: [outObs, outVars], dtype: inDtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
+          xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
+          ...(outNnz !== undefined ? { expectedBytes: sparseMatrixBytes(outNnz, dtypeBytes(inDtype), outObs) } : {}),
+        }),
+        // The output is opened at the first stored element; the (empty) rows before it are appended then.
+        openAtFirstElement: true,
+        // CSR input: blocks are read into, and filtered into, recycled buffers.
+        blocks: (chunkSize, pool) => pooledBlocks(x, pool, selectedRowBlocks(x, cells, chunkSize, opts.memoryBudget)),
+        transform: ({ keep, block }, pool) => {
           const b = filterSparseBlock(block, keep, geneMap, outVars, pool);
           pool?.give(block.data, block.indices);
-          const release = pool && (() => pool.give(b.data, b.indices));
-          if (sink || b.data.length > 0) await (sink ?? (await open(inDtype))).append(b.indptr, b.indices, b.data, release);
-          else {
-            emptyRows += b.shape[0];
-            release?.();
-          }
-          done += b.shape[0];
-          opts.onProgress?.({ phase: "writing subset", done, total: outObs, unit: "cells" });
-          await yieldToEventLoop();
-          throwIfAborted(opts.signal);
-        }
-        const { nnz } = await (sink ?? (await open(inDtype))).finish();
-        return { output: outputPath, nObs: outObs, nVars: outVars, nnz };
-      } catch (err) {
-        await sink?.abort();
-        throw err;
-      } finally {
-        x.pool = null;
-      }
-    }, outNnz !== undefined ? { expectedBytes: sparseMatrixBytes(outNnz, dtypeBytes(inDtype), outObs) } : {});
+          return { indptr: b.indptr, indices: b.indices, data: b.data, release: pool && (() => pool.give(b.data, b.indices)) };
+        },
+        result: (nnz) => ({ output: opts.output, nObs: outObs, nVars: outVars, nnz }),
+      };
+    },
+  });
+}
+
+type SelectedBlock = { keep: Int32Array | null; block: SparseMatrix };
+
+/** `blocks`, with the reader filling recycled arrays from `pool` while they are read. */
+function* pooledBlocks(x: MatrixReader, pool: ArrayPool | undefined, blocks: Iterable<SelectedBlock>): Generator<SelectedBlock> {
+  x.pool = pool ?? null;
+  try {
+    yield* blocks;
   } finally {
-    h.close();
+    x.pool = null;
   }
 }
 
