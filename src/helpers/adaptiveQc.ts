@@ -11,6 +11,7 @@
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
+import { readIndices as storedIndices, readIndptr as storedIndptr } from "../io/anndata/sparseParts.ts";
 import type { Column, NdArray } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/dtypes.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
@@ -146,12 +147,12 @@ const COALESCE_GAP = 1 << 16;
 
 /** indptr[start..end] of a sparse matrix's compressed axis, as absolute positions. */
 function readIndptr(X: MatrixReader, start: number, end: number): ArrayLike<number> {
-  return asNumbers(X.file.read(`${X.path}/indptr`, [start], [end - start + 1]));
+  return asNumbers(storedIndptr(X, start, end));
 }
 
 /** indices[lo..hi) of a sparse matrix (the data array is never needed: stored entries are what counts). */
 function readIndices(X: MatrixReader, lo: number, hi: number): ArrayLike<number> {
-  return hi > lo ? asNumbers(X.file.read(`${X.path}/indices`, [lo], [hi - lo])) : new Int32Array(0);
+  return hi > lo ? asNumbers(storedIndices(X, lo, hi)) : new Int32Array(0);
 }
 
 /**

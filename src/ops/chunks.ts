@@ -13,6 +13,7 @@
  */
 import type { H5adHandle } from "../io/anndata/handle.ts";
 import { MatrixReader, type MatrixInfo } from "../io/anndata/matrixReader.ts";
+import { readIndices, readIndptr } from "../io/anndata/sparseParts.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/dtypes.ts";
 import { num, sparseToDense, toLayout, type Block, type BlockLayout } from "../core/sparse.ts";
@@ -100,14 +101,13 @@ function minorCounts(reader: MatrixReader, budget: number): Float64Array {
   const csr = format === "csr";
   const nMajor = csr ? shape[0] : shape[1];
   const counts = new Float64Array(csr ? shape[1] : shape[0]);
-  const file = reader.file;
   const span = rowsForBudget((nnz / Math.max(1, nMajor)) * 8 + 8, nMajor, { memoryBudget: budget }, 0.25);
-  const ptr = file.read(`${reader.path}/indptr`, [0], [1]);
+  const ptr = readIndptr(reader, 0, 0);
   let lo = num(ptr, 0);
   for (let m0 = 0; m0 < nMajor; m0 += span) {
     const m1 = Math.min(nMajor, m0 + span);
-    const hi = num(file.read(`${reader.path}/indptr`, [m1], [1]), 0);
-    const idx = file.read(`${reader.path}/indices`, [lo], [hi - lo]);
+    const hi = num(readIndptr(reader, m1, m1), 0);
+    const idx = readIndices(reader, lo, hi);
     for (let k = 0; k < idx.length; k++) counts[num(idx, k)]!++;
     lo = hi;
   }

@@ -10,7 +10,7 @@ import { DEFAULT_MEMORY_BUDGET, type ProgressCallback } from "../core/streaming.
 import { ExternalScatter } from "./externalScatter.ts";
 import { feedElements } from "./feedElements.ts";
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders, type DirectSparseOptions } from "../io/anndata/directSparseWriter.ts";
-import { setSparseAttrs } from "../io/anndata/matrixWriter.ts";
+import { SparsePartsWriter } from "../io/anndata/sparseParts.ts";
 
 export interface ReorderOptions {
   /** Output layout: "csr" (destination lines are rows) or "csc" (columns). */
@@ -105,31 +105,24 @@ export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: 
         return { nnz, spilledRuns: scatter.spilledRuns, inputPasses: 1, bufferElements: scatter.capacity };
       }
     }
-    dst.createGroup(at);
-    setSparseAttrs(dst, at, opts.format, [nRows, nCols]);
     // The seed's chunking for data/indices; contiguous when smaller than one chunk.
     const chunk = Math.min(262144, Math.max(8192, Math.floor(nnz / 16)));
-    const chunked = nnz >= chunk ? { chunks: [chunk], maxshape: [nnz] } : {};
-    const valueDtype = reader.info.dtype === "bool" ? "bool" : dtype;
-    const Values = TYPED_ARRAY_OF[dtype];
-    dst.createDataset(`${at}/data`, { dtype: valueDtype, shape: [nnz], ...(nnz === 0 ? { data: new Values(0) } : chunked) });
-    dst.createDataset(`${at}/indices`, { dtype: "int32", shape: [nnz], ...(nnz === 0 ? { data: new Int32Array(0) } : chunked) });
-    dst.createDataset(`${at}/indptr`, { dtype: wide ? "int64" : "int32", shape: [nDest + 1] });
-    dst.write(`${at}/indptr`, [0], [1], wide ? new BigInt64Array(1) : new Int32Array(1));
+    const out = SparsePartsWriter.create(dst, at, {
+      format: opts.format, shape: [nRows, nCols], nnz, chunk: nnz >= chunk ? chunk : undefined,
+      valueDtype: reader.info.dtype === "bool" ? "bool" : dtype, indexDtype: "int32", indptrDtype: wide ? "int64" : "int32",
+    });
     let written = 0;
     scatter.finish({
       elements(minor: Int32Array, values: TypedArray, n: number) {
         for (let s = 0; s < n; s += WRITE_PIECE) {
           const m = Math.min(WRITE_PIECE, n - s);
-          dst.write(`${at}/indices`, [written], [m], minor.subarray(s, s + m));
-          dst.write(`${at}/data`, [written], [m], values.subarray(s, s + m));
+          out.writeElements(written, minor.subarray(s, s + m), values.subarray(s, s + m));
           written += m;
         }
         opts.onProgress?.({ phase: "writing", done: written, total: nnz, unit: "non-zeros" });
       },
       lineEnds(start: number, ends: Float64Array, n: number) {
-        const block = wide ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n));
-        dst.write(`${at}/indptr`, [start + 1], [n], block);
+        out.writeLineEnds(start, wide ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n)));
       },
     });
     return { nnz, spilledRuns: scatter.spilledRuns, inputPasses: 1, bufferElements: scatter.capacity };

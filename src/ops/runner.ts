@@ -31,8 +31,9 @@
  * one output file, and one event-loop turn per block.
  */
 import { writeAtomically } from "../io/atomic.ts";
-import { H5File } from "../io/h5/file.ts";
-import type { TypedArray } from "../io/h5/types.ts";
+import { openWriteStore } from "../io/openStore.ts";
+import type { WriteStore } from "../io/store.ts";
+import type { TypedArray } from "../io/dtypes.ts";
 import type { H5adHandle } from "../io/anndata/handle.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { CarryOverOptions, SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
@@ -162,12 +163,12 @@ export async function runRowOperator<B, R>(input: DataSource, opts: RowRunOption
  */
 export async function runRewrite<T>(
   output: string,
-  write: (dst: H5File, tmp: string) => T,
+  write: (dst: WriteStore, tmp: string) => T,
   afterClose?: (tmp: string) => Promise<void>,
 ): Promise<T> {
   ensureOutputDir(output);
   return writeAtomically(output, async (tmp) => {
-    const dst = H5File.open(tmp, "w");
+    const dst = openWriteStore(tmp, "w");
     let result: T;
     try {
       result = write(dst, tmp);

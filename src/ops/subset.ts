@@ -24,6 +24,7 @@ import { toLayout } from "../core/sparse.ts";
 import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
+import { readIndices, readIndptr } from "../io/anndata/sparseParts.ts";
 import { iterMatrixChunks } from "./chunks.ts";
 import type { ArrayPool } from "../core/arrayPool.ts";
 import { runRowOperator, type RowPlan } from "./runner.ts";
@@ -169,7 +170,7 @@ function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32
   let buf = new Int32Array(0);
   for (const { lo, hi, keep } of selectionWindows(cells, x.shape[0], chunkSize)) {
     throwIfAborted(signal);
-    const ptr = x.file.read(`${x.path}/indptr`, [lo], [hi - lo + 1]);
+    const ptr = readIndptr(x, lo, hi);
     const at = (i: number) => Number(ptr[i]!);
     if (!geneMap) {
       if (!keep) total += at(hi - lo) - at(0);
@@ -178,7 +179,7 @@ function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32
     }
     const n = at(hi - lo) - at(0);
     if (buf.length < n) buf = new Int32Array(n);
-    const idx = x.file.read(`${x.path}/indices`, [at(0)], [n], buf.subarray(0, n)) as Int32Array;
+    const idx = readIndices(x, at(0), at(0) + n, buf.subarray(0, n)) as Int32Array;
     const base = at(0);
     const rows = keep ?? null;
     const m = rows ? rows.length : hi - lo;
