@@ -235,7 +235,10 @@ export function writeDict(file: WriteStore, path: string, d: Dict): void {
 }
 
 /** A writer for in-memory elements of type K; it stamps the encoding it chose with `stampEncoding`. */
-type Writer<K extends Element["type"]> = (file: WriteStore, path: string, e: Element & { type: K }) => void;
+export type Writer<K extends Element["type"]> = (file: WriteStore, path: string, e: Element & { type: K }) => void;
+
+/** A writer for every in-memory element type. */
+export type WriterTable = { [K in Element["type"]]: Writer<K> };
 
 /** One writer per in-memory element type: a new Element type without a row here does not compile. */
 const WRITERS = {
@@ -253,7 +256,7 @@ const WRITERS = {
   // anndata < 0.12 cannot read the "null" encoding, so a None is left out of what crispyx writes
   // (an uns key whose value is None; it holds no data).
   "null": () => {},
-} satisfies { [K in Element["type"]]: Writer<K> };
+} satisfies WriterTable;
 
 /** Write any element at `path` (which must not exist yet). */
 export function writeElem(file: WriteStore, path: string, e: Element): void {
