@@ -3,7 +3,9 @@
  * progress display wired to the library's StreamOptions.
  */
 import type { Command } from "commander";
-import type { StreamOptions } from "../core/streaming.ts";
+import { totalmem } from "node:os";
+import { checkMemoryBudget, type StreamOptions } from "../core/streaming.ts";
+import { detectAvailableMemory } from "../helpers/systemMemory.ts";
 import { ProgressDisplay } from "./progress.ts";
 
 export interface GlobalOptions {
@@ -20,6 +22,7 @@ export class Context {
   readonly debug: boolean;
   readonly memoryBudget?: number;
   private displays: ProgressDisplay[] = [];
+  private budgetChecked = false;
 
   constructor(options: GlobalOptions, private readonly stderr: NodeJS.WriteStream = process.stderr) {
     this.quiet = !!options.quiet;
@@ -43,13 +46,30 @@ export class Context {
    * Call `done()` on the returned display's stop when the operation finishes (finishStreams does it).
    */
   stream(extra: StreamOptions = {}): StreamOptions {
+    this.checkBudget();
     const display = new ProgressDisplay({ bars: !this.quiet && !!this.stderr.isTTY, logPhases: this.verbose, stream: this.stderr });
     this.displays.push(display);
     return {
-      ...(this.memoryBudget !== undefined ? { memoryBudget: this.memoryBudget } : {}),
+      ...(this.memoryBudget !== undefined ? { memoryBudget: this.memoryBudget, strictBudget: true } : {}),
       ...extra,
       onProgress: display.onProgress,
     };
+  }
+
+  /**
+   * --memory-limit, once per command that streams: below the minimum is an error; above the machine's
+   * memory (or the cgroup limit of a job) a warning, since blocks planned for it would not fit.
+   */
+  private checkBudget(): void {
+    if (this.budgetChecked || this.memoryBudget === undefined) return;
+    this.budgetChecked = true;
+    checkMemoryBudget(this.memoryBudget);
+    const cgroup = detectAvailableMemory().cgroupLimitBytes;
+    const physical = cgroup !== null ? Math.min(cgroup, totalmem()) : totalmem();
+    if (this.memoryBudget > physical) {
+      const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+      this.say(`warning: --memory-limit ${gib(this.memoryBudget)} is more than this machine's memory (${gib(physical)}${cgroup !== null && cgroup < totalmem() ? ", the job's limit" : ""}); blocks planned for it may not fit`);
+    }
   }
 
   /** Close any open progress bar (before printing results or an error). */

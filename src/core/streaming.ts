@@ -20,11 +20,35 @@ export interface StreamOptions {
   memoryBudget?: number;
   /** Rows (or columns) per block; overrides what the memory budget would choose. */
   chunkSize?: number;
+  /**
+   * The budget is a promise (the CLI's --memory-limit): a budget too small for a block of one row is an
+   * error naming the minimum, instead of a one-row block over budget (what API callers get).
+   */
+  strictBudget?: boolean;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
 
 export const DEFAULT_MEMORY_BUDGET = 512 * 1024 * 1024;
+
+/** The smallest --memory-limit accepted: below it not even the fixed-size read and sort buffers fit. */
+export const MIN_MEMORY_BUDGET = 64 * 1024;
+
+function sizeText(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/** Refuse a memory budget below MIN_MEMORY_BUDGET (the CLI's check of --memory-limit, whatever the command). */
+export function checkMemoryBudget(budget: number): void {
+  if (!(budget >= MIN_MEMORY_BUDGET)) {
+    throw new CrispyxError(`--memory-limit ${sizeText(budget)} is below the minimum of ${sizeText(MIN_MEMORY_BUDGET)} (one block of X and the read buffers)`, {
+      code: "MEMORY_BUDGET", hint: "give a larger budget, e.g. --memory-limit 512M",
+    });
+  }
+}
 
 /** Parse "512M", "2G", "1.5GiB", "1000000" into bytes. */
 export function parseByteSize(text: string): number {
@@ -46,6 +70,13 @@ export function rowsForBudget(bytesPerRow: number, nRows: number, opts: StreamOp
     return Math.min(opts.chunkSize, Math.max(1, nRows));
   }
   const budget = (opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET) * share;
+  if (opts.strictBudget && opts.memoryBudget !== undefined && nRows > 0 && bytesPerRow > budget) {
+    const minimum = Math.ceil(bytesPerRow / share);
+    throw new CrispyxError(
+      `--memory-limit ${sizeText(opts.memoryBudget)} is below what one block needs: a row of X takes ${sizeText(bytesPerRow)} and a block gets ${Math.round(share * 100)}% of the budget; the minimum here is ${sizeText(minimum)}`,
+      { code: "MEMORY_BUDGET", hint: `give at least --memory-limit ${Math.ceil(minimum / 1024)}K` },
+    );
+  }
   return Math.max(1, Math.min(Math.max(1, nRows), Math.floor(budget / Math.max(1, bytesPerRow))));
 }
 

@@ -1,25 +1,49 @@
 /**
- * --memory-limit is honoured by the streaming commands: with a small budget their peak memory is clearly
- * lower than with a large one (X is read in smaller blocks), and the outputs are the same.
+ * --memory-limit is honoured by the streaming commands: with a small budget X is read in smaller blocks
+ * than with a large one, and the outputs are the same. What is measured is what the budget bounds — the
+ * blocks crispyx plans (each progress event reports one block's end; CRISPYX_TRACE_PROGRESS=1 prints
+ * them) — not the peak RSS of the process, which on a loaded machine depends on when the garbage
+ * collector runs (issue 20 item 8: 198 MB vs 183 MB measured the machine, not crispyx).
+ * Budgets that cannot work are refused (below the minimum, or below one row's block) and budgets above
+ * the machine's memory are warned about.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { totalmem } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CLI, smallScreen, tempDir } from "./helpers.ts";
+import { crispyx, smallScreen, tempDir } from "./helpers.ts";
 
-const TIME = "/usr/bin/time";
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path, "mid.h5ad", { cells: 12000, genes: 2000, perturbations: 10, seed: 1 }); });
+let wide: string;
+const CELLS = 12000;
+before(async () => {
+  file = await smallScreen(tmp.path, "mid.h5ad", { cells: CELLS, genes: 2000, perturbations: 10, seed: 1 });
+  wide = await smallScreen(tmp.path, "wide.h5ad", { cells: 200, genes: 5000, perturbations: 4, seed: 2 });
+});
 after(() => tmp.cleanup());
 
-/** Peak resident memory (KB) of one CLI run, measured by GNU time. */
-function peakKb(args: string[]): number {
-  const r = spawnSync(TIME, ["-f", "%M", process.execPath, CLI, "--quiet", ...args], { encoding: "utf8" });
-  assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
-  return Number(r.stderr.trim().split("\n").at(-1));
+/** The largest block, in cells, of each cell-wise phase of one CLI run (from its traced progress events). */
+async function blocks(args: string[]): Promise<Map<string, number>> {
+  const r = await crispyx(["--quiet", ...args], { env: { CRISPYX_TRACE_PROGRESS: "1" } });
+  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+  const largest = new Map<string, number>();
+  const last = new Map<string, number>();
+  for (const line of r.stderr.split("\n")) {
+    const [tag, phase, done, , unit] = line.split("\t");
+    if (tag !== "progress" || unit !== "cells") continue;
+    const step = Number(done) - (last.get(phase!) ?? 0);
+    last.set(phase!, Number(done));
+    largest.set(phase!, Math.max(largest.get(phase!) ?? 0, step));
+  }
+  return largest;
+}
+
+/** X's stored bytes per cell (values + indices), from info. */
+async function bytesPerCell(path: string): Promise<number> {
+  const info = JSON.parse((await crispyx(["info", "--json", path])).stdout);
+  return (info.X.nnz / info.n_obs) * 8;
 }
 
 const COMMANDS: [string, (out: string) => string[]][] = [
@@ -30,18 +54,23 @@ const COMMANDS: [string, (out: string) => string[]][] = [
 ];
 
 for (const [name, args] of COMMANDS) {
-  test(`${name}: --memory-limit 4M peaks clearly below --memory-limit 2G`, (t) => {
-    if (!existsSync(TIME)) return t.skip("GNU time not found");
-    const small = peakKb(["--memory-limit", "4M", ...args(join(tmp.path, `${name}-small.h5ad`))]);
-    const big = peakKb(["--memory-limit", "2G", ...args(join(tmp.path, `${name}-big.h5ad`))]);
-    console.log(`${name}: peak with 4M ${small} KB, with 2G ${big} KB`);
-    // X's arrays are ~58 MB: an honoured budget separates the runs by tens of MB (noise: a few MB). The report's
-    // base (Vega) is larger and its difference smaller (~31–34 MB measured), hence its lower bar.
-    assert.ok(big - small > (name === "report" ? 20_000 : 40_000), `peak with 4M ${small} KB, with 2G ${big} KB`);
+  test(`${name}: --memory-limit 4M reads X in blocks within the budget, --memory-limit 2G in far larger ones`, async () => {
+    const small = await blocks(["--memory-limit", "4M", ...args(join(tmp.path, `${name}-small.h5ad`))]);
+    const big = await blocks(["--memory-limit", "2G", ...args(join(tmp.path, `${name}-big.h5ad`))]);
+    assert.ok(small.size > 0, `${name} reported no cell-wise progress`);
+    assert.deepEqual([...small.keys()].sort(), [...big.keys()].sort());
+    const perCell = await bytesPerCell(file);
+    for (const [phase, cells] of small) {
+      console.log(`${name} / ${phase}: blocks of ≤ ${cells} cells (${((cells * perCell) / 2 ** 20).toFixed(2)} MiB of X) with 4M, ≤ ${big.get(phase)} with 2G`);
+      // A block gets a share of the budget: X's part of a 4M block is well below 4 MiB…
+      assert.ok(cells * perCell <= 4 * 2 ** 20, `${phase}: ${cells} cells × ${perCell} B > 4 MiB`);
+      // …while 2G holds the whole 58 MB X in one or two blocks.
+      assert.ok(big.get(phase)! >= 10 * cells && big.get(phase)! >= CELLS / 2, `${phase}: 2G blocks of ${big.get(phase)} cells vs ${cells}`);
+    }
     if (name !== "report") {
       // Same result whatever the block size.
-      const a = spawnSync(process.execPath, [CLI, "info", "--json", join(tmp.path, `${name}-small.h5ad`)], { encoding: "utf8" });
-      const b = spawnSync(process.execPath, [CLI, "info", "--json", join(tmp.path, `${name}-big.h5ad`)], { encoding: "utf8" });
+      const a = await crispyx(["info", "--json", join(tmp.path, `${name}-small.h5ad`)]);
+      const b = await crispyx(["info", "--json", join(tmp.path, `${name}-big.h5ad`)]);
       const strip = (s: string) => { const j = JSON.parse(s); delete j.path; delete j.file_bytes; return j; };
       assert.deepEqual(strip(a.stdout), strip(b.stdout));
     } else {
@@ -50,3 +79,23 @@ for (const [name, args] of COMMANDS) {
     }
   });
 }
+
+test("--memory-limit below the minimum, or below one row's block, is refused naming the minimum", async () => {
+  const one = await crispyx(["--memory-limit", "1", "normalize", file, "-o", join(tmp.path, "never.h5ad")]);
+  assert.equal(one.code, 1);
+  assert.match(one.stderr, /^crispyx: error: --memory-limit 1 B is below the minimum of 64\.0 KiB/m);
+  const row = await crispyx(["--memory-limit", "64K", "normalize", wide, "-o", join(tmp.path, "never.h5ad")]);
+  assert.equal(row.code, 1);
+  assert.match(row.stderr, /^crispyx: error: --memory-limit 64\.0 KiB is below what one block needs: a row of X takes [\d.]+ KiB .* the minimum here is [\d.]+ KiB$/m);
+  assert.match(row.stderr, /^hint: give at least --memory-limit \d+K$/m);
+  const hint = /at least --memory-limit (\d+K)/.exec(row.stderr)![1]!;
+  const ok = await crispyx(["--quiet", "--memory-limit", hint, "normalize", wide, "-o", join(tmp.path, "wide-norm.h5ad")]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test("--memory-limit above the machine's memory is a warning", async () => {
+  const tb = Math.ceil((totalmem() * 2) / 2 ** 40);
+  const r = await crispyx(["--memory-limit", `${tb}T`, "normalize", wide, "-o", join(tmp.path, "wide-big.h5ad")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: --memory-limit [\d.]+ GiB is more than this machine's memory \([\d.]+ GiB.*\); blocks planned for it may not fit$/m);
+});
