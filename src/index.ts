@@ -8,6 +8,7 @@ export { CrispyxError, FileFormatError, InvalidArgumentError, type ErrorCode } f
 export { openH5ad, H5adHandle, LazyTable, LazyMapping, type ElementPreview, type OpenOptions } from "./io/anndata/handle.ts";
 export { MatrixReader, describeMatrix, type MatrixInfo, type StorageFormat } from "./io/anndata/matrixReader.ts";
 export { readH5ad, writeH5ad, readAnnData, writeAnnDataTo, validateAnnData } from "./io/anndata/anndata.ts";
+export { validate, checkStructure, assertValidStructure, MAX_UNS_DEPTH, type ValidationReport, type ValidationProblem } from "./io/anndata/validate.ts";
 export { readElem, writeElem, KNOWN_ENCODINGS } from "./io/anndata/registry.ts";
 export {
   isDenseStorage, getMatrixStorageFormat, loadObs, loadVar, writeObs, writeVar, writeObsm, writeVarm, writeObsp,

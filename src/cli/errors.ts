@@ -9,6 +9,7 @@
  */
 import { CommanderError } from "commander";
 import { CrispyxError } from "../errors.ts";
+import { hdf5Reason } from "../io/nativeErrors.ts";
 
 export const EXIT_USER_ERROR = 1;
 export const EXIT_USAGE = 2;
@@ -25,7 +26,13 @@ function oneLine(text: string): string {
  * Print `err` on `stderr` the crispyx way and return the exit code. Commander has already printed
  * its own usage errors (through the outputError hook in main.ts).
  */
-export function reportError(err: unknown, { debug, stderr = process.stderr }: { debug: boolean; stderr?: NodeJS.WritableStream }): number {
+/** Errors of the HDF5 library or its WebAssembly build that escaped translation: never shown as they are. */
+const NATIVE_OR_HDF5 = /Aborted\(|RuntimeError|memory access out of bounds|unreachable|\.c line \d+|#\d{3}: |HDF5-DIAG|H5[A-Z]\w*\(\)/;
+
+export function reportError(
+  err: unknown,
+  { debug, stderr = process.stderr, inputs = [] }: { debug: boolean; stderr?: NodeJS.WritableStream; inputs?: string[] },
+): number {
   if (err instanceof CommanderError) {
     if (NOT_ERRORS.has(err.code)) {
       // `crispyx obs` with no subcommand prints help and "fails" with 1; treat it as a usage error.
@@ -40,6 +47,14 @@ export function reportError(err: unknown, { debug, stderr = process.stderr }: { 
     return EXIT_USER_ERROR;
   }
   const e = err instanceof Error ? err : new Error(String(err));
+  if (NATIVE_OR_HDF5.test(`${e.name}: ${e.message}`)) {
+    // A damaged file that reached HDF5 unchecked: one line naming the file (the command's input), no trace.
+    const file = inputs[0] ?? "the input file";
+    stderr.write(`crispyx: error: ${file}: the file is damaged: ${hdf5Reason(e)}\n`);
+    stderr.write(`hint: 'crispyx validate ${inputs[0] ?? "FILE"}' lists what is wrong; rewrite or copy the file again from its source\n`);
+    if (debug && e.stack) stderr.write(`${e.stack}\n`);
+    return EXIT_USER_ERROR;
+  }
   const code = (e as NodeJS.ErrnoException).code;
   const path = (e as NodeJS.ErrnoException).path;
   // Common system errors read better without Node's "ENOENT: …, open 'x'" wording.

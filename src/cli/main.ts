@@ -2,12 +2,13 @@
  * `crispyx`: the command-line tool. Builds the commander program (global options, one module per
  * command group in ./commands) and turns failures into one-line messages and exit codes (./errors.ts).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { Command, InvalidArgumentError as UsageError, Option } from "commander";
 import { parseByteSize } from "../core/streaming.ts";
 import { currentContext } from "./context.ts";
 import { reportError } from "./errors.ts";
 import { registerInfo } from "./commands/info.ts";
+import { registerValidate } from "./commands/validate.ts";
 import { registerTables } from "./commands/tables.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerConvert } from "./commands/convert.ts";
@@ -71,6 +72,7 @@ refuses to overwrite without --force, and never modifies its input unless asked 
 Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad command line.`);
 
   registerInfo(program);
+  registerValidate(program);
   registerTables(program);
   registerDetect(program);
   registerLabels(program);
@@ -101,6 +103,15 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   return program;
 }
 
+/** Whether a command-line argument names an existing file (for naming it in an untranslated error). */
+function isFileArg(a: string): boolean {
+  try {
+    return statSync(a).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
@@ -119,7 +130,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     currentContext()?.finishStreams();
     const debug = currentContext()?.debug ?? argv.includes("--debug");
-    process.exitCode = reportError(err, { debug });
+    // The command's input files, to name in an error that escaped translation (argv: node, script, command, …).
+    const inputs = argv.slice(3).filter((a) => !a.startsWith("-") && isFileArg(a));
+    process.exitCode = reportError(err, { debug, inputs });
   } finally {
     currentContext()?.finishStreams();
   }

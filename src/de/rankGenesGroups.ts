@@ -13,6 +13,7 @@
  *   BH, fold changes, ranking) while this thread writes the start of the .h5ad (./output.ts); the CSV
  *   follows on threads too (./csvOutput.ts).
  */
+import { assertValidStructure } from "../io/anndata/validate.ts";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { availableParallelism } from "node:os";
@@ -118,11 +119,14 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
   const h = openH5ad(inputPath);
   try {
+    assertValidStructure(h.file);
     const plan = planGroups(h.file, {
       perturbationColumn: options.perturbationColumn, controlLabel: options.controlLabel, groups: options.groups, minCellsPerGroup: minCells,
     });
     const reader = h.matrix(options.layer);
     DE_INPUTS[spec.input].check(reader, inputPath, method);
+    // Every block is checked as it streams: log-normalised input must be finite, counts finite and ≥ 0.
+    reader.values = spec.input === "counts" ? "counts" : "finite";
     const kernels = await loadDeKernels(spec);
     const genes = h.varNames;
     const G = plan.groups.length;

@@ -13,6 +13,7 @@
  * Differences from the seed, on purpose: values keep their dtype (the seed casts to float32); obs, var,
  * uns, obsm, varm, obsp, varp, layers and raw are carried over (the seed keeps only obs and var).
  */
+import { assertValidStructure } from "../io/anndata/validate.ts";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { openStore, openWriteStore } from "../io/openStore.ts";
@@ -58,6 +59,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
   try {
     assertAnnData(src);
     if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to convert`, { file: input });
+    assertValidStructure(src);
     const reader = new MatrixReader(src, "/X");
     const from = reader.format;
     const legacy = isLegacyTable(src, "/obs");

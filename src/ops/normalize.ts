@@ -163,6 +163,7 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
     name: "normalizeTotalLog1p",
     phase: "normalizing",
     prepare: ({ x }): RowPlan<SparseMatrix, NormalizeResult> => {
+      x.values = "counts"; // scaling needs counts: NaN, ±Inf and negative values are refused, naming cell and gene
       const [nObs, nVars] = x.shape;
       const dense = x.format === "dense";
       const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;

@@ -3,6 +3,7 @@
  * the input exists and is AnnData with an X, the output is not the input, the output's folder exists
  * (created like the seed's `mkdir(parents=True)`).
  */
+import { assertValidStructure } from "../io/anndata/validate.ts";
 import { mkdirSync, realpathSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
@@ -45,6 +46,8 @@ export function checkInputOutput(input: DataSource, output: string | undefined, 
 export function openInput(inputPath: string): H5adHandle {
   const h = openH5ad(inputPath);
   try {
+    // A file whose metadata contradicts itself is refused before anything is read or written (issue 20).
+    assertValidStructure(h.file);
     void h.X;
   } catch (err) {
     h.close();

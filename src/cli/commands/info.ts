@@ -13,10 +13,28 @@ export function registerInfo(program: Command): void {
     .action(async (file: string, opts: { json?: boolean }, cmd: Command) => {
       contextOf(cmd);
       const { summarize, infoText } = await import("../summary.ts");
+      const { checkStructure } = await import("../../io/anndata/validate.ts");
+      const { FileFormatError } = await import("../../errors.ts");
       await withInput(file, async (h) => {
-        const s = summarize(h);
-        if (opts.json) await writeJson(undefined, s);
-        else process.stdout.write(infoText(h, s) + "\n");
+        // "Is my file OK?": the metadata checks of `crispyx validate` (not X's values), listed after the summary.
+        const problems = checkStructure(h.file);
+        let s: ReturnType<typeof summarize> | undefined;
+        try {
+          s = summarize(h);
+        } catch (err) {
+          if (problems.length === 0) throw err;
+        }
+        if (opts.json) await writeJson(undefined, problems.length ? { ...s, problems } : s);
+        else {
+          if (s) process.stdout.write(infoText(h, s) + "\n");
+          if (problems.length) process.stdout.write(`problems:\n${problems.map((p) => `    ${p.message}`).join("\n")}\n`);
+        }
+        if (problems.length) {
+          const n = problems.length;
+          throw new FileFormatError(`${file}: ${problems[0]!.message}${n > 1 ? ` (and ${n - 1} more problem${n > 2 ? "s" : ""})` : ""}`, {
+            file, hint: `'crispyx validate ${file}' also checks X's stored values`,
+          });
+        }
       });
     });
 }

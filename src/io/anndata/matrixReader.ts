@@ -16,6 +16,7 @@ import { encodingOf, matrixFormat } from "./registry.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
+import { checkIndicesBlock, checkIndptrBlock, checkValues, DuplicateMarks, type SparseContext, type ValueCheck } from "./sparseInvariants.ts";
 
 export type StorageFormat = "csr" | "csc" | "dense";
 
@@ -54,6 +55,16 @@ export class MatrixReader {
   pool: ArrayPool | null = null;
 
   private indexType?: NumericDtype;
+
+  /**
+   * What the caller's computation needs of the values (./sparseInvariants.ts): "counts" (finite, ≥ 0) or
+   * "finite"; every block read is checked, naming the cell and gene of the first bad value. Null: unchecked.
+   */
+  values: ValueCheck | null = null;
+
+  /** Sparse structure checks as blocks stream by (indptr, indices, duplicates): see ./sparseInvariants.ts. */
+  private sparseCtx?: SparseContext;
+  private marks?: DuplicateMarks;
 
   /** The element type of a sparse matrix's stored indices (int32 or int64 in practice); asked once. */
   get indexDtype(): NumericDtype {
@@ -136,6 +147,10 @@ export class MatrixReader {
 
   private denseBlock(start: number[], count: number[]): NdArray {
     const data = this.file.read(`${this.path}`, start, count);
+    if (this.values) {
+      const w = count[1]!;
+      checkValues(data, this.values, { file: this.file.path, path: this.path, locate: { cellGene: (k) => [start[0]! + Math.floor(k / w), start[1]! + (k % w)] } });
+    }
     return { type: "array", dtype: this.info.dtype === "bool" ? "bool" : typedArrayDtype(data), shape: count, data };
   }
 
@@ -144,12 +159,25 @@ export class MatrixReader {
     const { format, shape } = this.info;
     const p = this.path;
     const ptr = this.file.read(`${p}/indptr`, [start], [end - start + 1]);
+    // Checked before any offset from it is used: a damaged indptr never drives a read or a loop.
+    const ctx = (this.sparseCtx ??= { file: this.file.path, path: p, format: format as "csr" | "csc", major: format === "csr" ? shape[0] : shape[1], minor: format === "csr" ? shape[1] : shape[0], nnz: this.info.nnz });
+    checkIndptrBlock(ptr as ArrayLike<number | bigint>, start, ctx);
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
     const pool = this.pool;
     const indices = this.file.read(`${p}/indices`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo) : undefined);
     const data = this.file.read(`${p}/data`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined);
     const indptr = hi - lo < 2 ** 31 ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo) : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
+    checkIndicesBlock(indices, indptr, start, (this.marks ??= new DuplicateMarks(ctx.minor)), ctx);
+    if (this.values) {
+      const locate = { cellGene: (k: number): [number, number] => {
+        let r = 0;
+        while (r + 1 < indptr.length - 1 && num(indptr, r + 1) <= k) r++;
+        const j = num(indices, k);
+        return format === "csr" ? [start + r, j] : [j, start + r];
+      } };
+      checkValues(data, this.values, { file: this.file.path, path: p, locate });
+    }
     const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];
     return { type: format as "csr" | "csc", shape: blockShape, data, indices, indptr };
   }
@@ -207,6 +235,7 @@ export function describeMatrix(file: ReadStore, path: string): MatrixInfo {
     return { format: "dense", shape: info.shape as [number, number], dtype: info.dtype as NumericDtype, nnz: info.size };
   }
   const shape = sparseShape(file, path);
+  checkSparseParts(file, path, format, shape);
   const d = file.info(`${path}/data`);
   return { format, shape, dtype: d.dtype as NumericDtype, nnz: d.size };
 }
@@ -214,4 +243,36 @@ export function describeMatrix(file: ReadStore, path: string): MatrixInfo {
 /** 'csr', 'csc' or 'dense' for the matrix at `path` (the seed's get_matrix_storage_format). */
 export function getMatrixStorageFormat(file: ReadStore, path = "/X"): StorageFormat {
   return describeMatrix(file, path).format;
+}
+
+/**
+ * The structure of a sparse matrix that is known from its metadata alone: the three arrays exist and are
+ * 1-D, indices and indptr hold integers, indices and data have one length, indptr one entry more than the
+ * major axis (a CSR matrix labelled csc_matrix is caught here), and its first and last entries (two values).
+ */
+export function checkSparseParts(file: ReadStore, path: string, format: "csr" | "csc", shape: [number, number]): void {
+  const fail = (why: string) => new FileFormatError(`${file.path}: ${why}`, { file: file.path, hint: "the sparse matrix is damaged or was written inconsistently" });
+  const rel = path.replace(/^\//, "");
+  for (const part of ["data", "indices", "indptr"]) {
+    if (!file.isDataset(`${path}/${part}`)) throw fail(`sparse matrix ${rel} has no '${part}' dataset`);
+  }
+  const data = file.info(`${path}/data`), indices = file.info(`${path}/indices`), indptr = file.info(`${path}/indptr`);
+  for (const [part, i] of [["data", data], ["indices", indices], ["indptr", indptr]] as const) {
+    if (i.shape.length !== 1) throw fail(`${rel}/${part} is ${i.shape.length}-dimensional, expected 1-D`);
+  }
+  for (const [part, i] of [["indices", indices], ["indptr", indptr]] as const) {
+    if (!/^u?int/.test(i.dtype)) throw fail(`${rel}/${part} holds ${i.dtype} values, expected integers`);
+  }
+  if (data.dtype !== "bool" && !(data.dtype in TYPED_ARRAY_OF)) throw fail(`${rel}/data holds ${data.dtype} values, expected numbers`);
+  if (indices.size !== data.size) throw fail(`${rel}/indices has ${indices.size} entries but ${rel}/data has ${data.size}`);
+  const major = format === "csr" ? shape[0] : shape[1];
+  if (indptr.size !== major + 1) {
+    const other = format === "csr" ? shape[1] : shape[0];
+    const guess = indptr.size === other + 1 ? ` — it looks like a ${format === "csr" ? "CSC" : "CSR"} matrix labelled ${format}_matrix` : "";
+    throw fail(`${rel}/indptr has ${indptr.size} entries, but a ${format.toUpperCase()} matrix of shape [${shape.join(", ")}] has ${major + 1}${guess}`);
+  }
+  const first = Number(file.read(`${path}/indptr`, [0], [1])[0]!);
+  const last = Number(file.read(`${path}/indptr`, [major], [1])[0]!);
+  if (first !== 0) throw fail(`${rel}/indptr[0] is ${first}, not 0`);
+  if (last !== data.size) throw fail(`${rel}/indptr ends at ${last}, but indices and data hold ${data.size} elements`);
 }

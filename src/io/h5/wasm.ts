@@ -19,12 +19,8 @@ export const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, COMPOUND: 6, REFERENCE: 7,
 /** Dimensions larger than this are HDF5's H5S_UNLIMITED. */
 export const UNLIMITED_THRESHOLD = 2 ** 53;
 
-/** Pull the innermost, most specific line out of an HDF5 error stack. */
-export function hdf5Reason(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  const lines = [...text.matchAll(/#\d+: .*? in [\w]+\(\): (.*)$/gm)].map((m) => m[1]!.trim());
-  return lines.at(-1) ?? text.split("\n")[0]!;
-}
+// hdf5Reason lives in ../nativeErrors.ts (no h5wasm import) so the CLI's error reporter can use it without loading HDF5.
+export { hdf5Reason, NATIVE_ABORT } from "../nativeErrors.ts";
 
 /** An absolute path inside the file: one leading slash, no doubled or trailing ones. */
 export function normalize(path: string): string {
