@@ -28,11 +28,6 @@ export function openWriteStore(path: string, mode: Exclude<OpenMode, "r">): Writ
   return H5File.open(path, mode);
 }
 
-/** The store, narrowed to its writing half when it has one (an HDF5 file opened "r+" or "w"). */
-export function asWritable(store: ReadStore): WriteStore | null {
-  return store.capabilities.writable && "createDataset" in store ? (store as WriteStore) : null;
-}
-
 /** A store that can give an existing object a second name without copying (HDF5 hard links). */
 export interface HardLinkingStore extends WriteStore {
   hardLink(target: string, name: string): void;

@@ -36,6 +36,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, ren
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { H5File, isFileOpen } from "../h5/file.ts";
+import type { WriteStore } from "../store.ts";
 import { deleteLink, linkStorageRanges, listLinks, retargetLink } from "../h5/links.ts";
 import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
 import { columnOrder } from "./encodings/dataframe.ts";
@@ -250,7 +251,7 @@ export function removeLeftoverStaging(path: string): void {
 export function replaceElement(
   path: string,
   elementPath: string,
-  write: (file: H5File, at: string) => void,
+  write: (file: WriteStore, at: string) => void,
   opts: EditOptions = {},
 ): void {
   assertClosed(path);

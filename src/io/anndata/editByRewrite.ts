@@ -11,6 +11,7 @@
 import { rmSync } from "node:fs";
 import { temporaryPathFor, writeAtomicallySync } from "../atomic.ts";
 import { H5File } from "../h5/file.ts";
+import type { WriteStore } from "../store.ts";
 import { copyAttrs, copyElement } from "../../ops/copyElements.ts";
 import { writeSettings } from "./settings.ts";
 import { createEncodedGroup } from "./registry.ts";
@@ -53,7 +54,7 @@ function copyGroupExcept(src: H5File, dst: H5File, at: string, skip: string, sta
  * at a staging path there; the rewrite then copies that staged element into place. Costs: the file once,
  * the replaced element twice.
  */
-export function rewriteWithElement(path: string, elementPath: string, write: ((file: H5File, at: string) => void) | null, stagingName: string): void {
+export function rewriteWithElement(path: string, elementPath: string, write: ((file: WriteStore, at: string) => void) | null, stagingName: string): void {
   const staged = `/${stagingName}/${elementPath.slice(elementPath.lastIndexOf("/") + 1)}`;
   const scratch = write ? temporaryPathFor(path) : null;
   // Copy as stored: an edit must not turn nullable string columns into categoricals, as operators' outputs do.
@@ -90,7 +91,7 @@ export function rewriteWithElement(path: string, elementPath: string, write: ((f
 }
 
 /** The scratch file: the old element (when there is one) at its own path, the new one written at `staged`. */
-function stageElement(src: H5File, scratch: string, elementPath: string, staged: string, write: (file: H5File, at: string) => void): void {
+function stageElement(src: H5File, scratch: string, elementPath: string, staged: string, write: (file: WriteStore, at: string) => void): void {
   const s = H5File.open(scratch, "w");
   try {
     if (src.exists(elementPath)) {

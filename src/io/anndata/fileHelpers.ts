@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve, sep } from "node:path";
-import { openStore } from "../openStore.ts";
+import { openStore, withHardLinks } from "../openStore.ts";
 import type { ReadStore } from "../store.ts";
 import { isZarrStore } from "../zarr/index.ts";
 import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
@@ -14,7 +14,7 @@ import { assertAnnData } from "./anndata.ts";
 import { columnOrder, readDataFrame, readIndex } from "./encodings/dataframe.ts";
 import { isLegacyTable } from "./encodings/legacyDataframe.ts";
 import { getMatrixStorageFormat as formatOf, type StorageFormat } from "./matrixReader.ts";
-import { writeElem } from "./registry.ts";
+import { readElem, writeElem } from "./registry.ts";
 import { replaceElement, STAGING_NAME } from "./edit.ts";
 import { toElement, type PlainValue } from "./convert.ts";
 import { H5adHandle } from "./handle.ts";
@@ -121,7 +121,14 @@ function writeColumns(path: string, key: "obs" | "var", columns: Record<string, 
     f.createGroup(at);
     for (const [a, v] of Object.entries(attrs)) if (a !== "column-order") f.setAttr(at, a, v);
     f.setAttr(at, "column-order", newOrder);
-    for (const m of members) if (!names.includes(m) && m !== STAGING_NAME) f.hardLink(`/${key}/${m}`, `${at}/${m}`);
+    // The untouched columns: HDF5 gives them a second name (no bytes copied); a store without hard links
+    // would get a copy through the encoding registry.
+    const linker = withHardLinks(f);
+    for (const m of members) {
+      if (names.includes(m) || m === STAGING_NAME) continue;
+      if (linker) linker.hardLink(`/${key}/${m}`, `${at}/${m}`);
+      else writeElem(f, `${at}/${m}`, readElem(f, `/${key}/${m}`));
+    }
     for (const name of names) writeElem(f, `${at}/${name}`, columns[name]!);
   });
 }
