@@ -1,7 +1,11 @@
 /**
  * The store interface: what crispyx needs from an on-disk container of groups, datasets and attributes.
  * The HDF5 backend (./h5/file.ts, h5wasm) implements it in full; the zarr backend (./zarr/) implements the
- * reading half. Everything outside src/io sees only these types, never a backend class.
+ * reading half. Everything outside src/io sees only these types, never a backend class, and opens files
+ * through ./openStore.ts (openStore for inputs: any backend; openWriteStore for outputs: HDF5).
+ *
+ * To add a backend: implement ReadStore (and WriteStore if it writes) in ./<name>/, add its name to
+ * StoreFormat, and add one branch to ./openStore.ts. Nothing else changes.
  *
  * Modelled on zarrita.js's storage types (a store is a small interface) and anndata's h5py/zarr symmetry:
  * paths are absolute inside the store ("/obs/_index"), reads are synchronous and return typed arrays or
@@ -97,7 +101,7 @@ export interface WriteStore extends ReadStore {
 
 /** Powers only some backends have; test before use. */
 export interface StoreCapabilities {
-  /** HDF5 hard links: one dataset under two names without copying its bytes. */
+  /** HDF5 hard links: one dataset under two names without copying its bytes (reach it with openStore.ts withHardLinks). */
   hardLinks: boolean;
   /** Byte-level reads and writes of the container file (./h5/rawStorage.ts, links.ts, directArrays.ts). */
   directIO: boolean;
