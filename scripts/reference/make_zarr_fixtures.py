@@ -13,7 +13,8 @@ Outputs in test/fixtures/zarr/:
 The data: 240 cells x 48 genes; counts: sparse CSR float32 (Poisson, a knocked-down target per perturbation);
 lognorm: dense float32 normalize_total(1e4) + log1p of the counts. obs: perturbation (categorical, control
 'non-targeting'), guide (string), n_counts (float64), batch_id (int64), is_doublet (bool); var: gene_symbols
-(string), mean (float32); uns: a nested dict with a string array, an int scalar and a float array; obsm: X_pca.
+(string), mean (float32); uns: a nested dict with a string array, an int scalar and a float array, and
+rank_genes_groups record arrays (string and float32 fields); obsm: X_pca.
 Small chunks (64 rows) so reads cross chunk boundaries.
 """
 import os
@@ -66,6 +67,12 @@ def make(kind):
         "weights": np.array([0.5, 1.5, 2.5]),
     }
     a.uns["library"] = np.array(["lib_a", "lib_b"], dtype=object)
+    # Scanpy's rank_genes_groups tables: record arrays (zarr: numpy structured dtypes, '<U' and '<f4' fields).
+    groups = ["GENE3", "GENE7"]
+    a.uns["rank_genes_groups"] = {
+        "names": np.rec.fromarrays([np.array([f"GENE{j}" for j in range(5)], dtype="<U6")] * 2, names=groups),
+        "scores": np.rec.fromarrays([rng.normal(size=5).astype(np.float32) for _ in groups], names=groups),
+    }
     a.obsm["X_pca"] = rng.normal(size=(n_cells, 4)).astype(np.float64)
     return a
 

@@ -136,6 +136,7 @@ export function codecChain(codecs: unknown, element: ZarrElement, chunkShape: nu
 
 function withEndian(e: ZarrElement, bigEndian: boolean): ZarrElement {
   if (e.kind === "numeric" || e.kind === "fixed-utf32") return { ...e, bigEndian };
+  if (e.kind === "struct") return { ...e, fields: e.fields.map((f) => ({ ...f, element: withEndian(f.element, bigEndian) })) };
   return e;
 }
 

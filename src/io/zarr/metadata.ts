@@ -19,8 +19,16 @@ export type ZarrElement =
   | { kind: "fixed-bytes"; size: number }
   /** numpy '<U<n>' (v2) / v3 fixed_length_utf32: n UTF-32 code points. */
   | { kind: "fixed-utf32"; chars: number; bigEndian: boolean }
-  /** A numpy structured dtype or anything else read only as "other". */
+  /** A numpy structured dtype (anndata's rec-array): packed fields, each a fixed-size element. */
+  | { kind: "struct"; fields: StructField[]; size: number }
+  /** Anything else: listed, but not read. */
   | { kind: "other"; description: string };
+
+export interface StructField {
+  name: string;
+  offset: number;
+  element: ZarrElement;
+}
 
 export type FillValue = number | bigint | boolean | string;
 
@@ -67,7 +75,10 @@ const V2_NUMERIC: Record<string, NumericDtype> = {
 
 /** A numpy dtype string of a v2 .zarray ("<f4", "|b1", "|O", "|S10", "<U5"). */
 export function v2Element(dtype: unknown, filters: unknown): ZarrElement {
-  if (Array.isArray(dtype)) return { kind: "other", description: "a structured (record) dtype" };
+  if (Array.isArray(dtype)) {
+    // [[name, dtype], …] (a third entry, a sub-array shape, is not read).
+    return structOf(dtype.map((f) => (Array.isArray(f) && f.length === 2 && typeof f[0] === "string" ? { name: f[0], element: v2Element(f[1], null) } : null)));
+  }
   if (typeof dtype !== "string") problem(`dtype ${JSON.stringify(dtype)} is not a numpy dtype string`);
   const m = /^([<>|=])([a-zA-Z])(\d*)$/.exec(dtype);
   if (!m) problem(`dtype ${JSON.stringify(dtype)} is not a numpy dtype string`);
@@ -143,6 +154,9 @@ function v3Element(dataType: unknown): ZarrElement {
     if (V3_NUMERIC.has(dataType)) return { kind: "numeric", dtype: dataType as NumericDtype, bigEndian: false };
     return { kind: "other", description: `data type ${dataType}` };
   }
+  if (isRecord(dataType) && dataType.name === "struct" && isRecord(dataType.configuration) && Array.isArray(dataType.configuration.fields)) {
+    return structOf(dataType.configuration.fields.map((f: unknown) => (isRecord(f) && typeof f.name === "string" ? { name: f.name, element: v3Element(f.data_type) } : null)));
+  }
   if (isRecord(dataType) && isRecord(dataType.configuration)) {
     const n = dataType.configuration.length_bytes;
     if (typeof n === "number" && Number.isSafeInteger(n) && n > 0) {
@@ -212,10 +226,24 @@ function v3Fill(v: unknown, element: ZarrElement): FillValue {
   return numericFill(v, element);
 }
 
+/** Packed fields (numpy's layout of a structured dtype written without offsets); any unreadable field makes it "other". */
+function structOf(fields: ({ name: string; element: ZarrElement } | null)[]): ZarrElement {
+  const out: StructField[] = [];
+  let offset = 0;
+  for (const f of fields) {
+    const size = f ? itemSize(f.element) : 0;
+    if (!f || size === 0 || f.element.kind === "struct") return { kind: "other", description: "a structured dtype with fields crispyx does not read" };
+    out.push({ name: f.name, offset, element: f.element });
+    offset += size;
+  }
+  return { kind: "struct", fields: out, size: offset };
+}
+
 // ---- shared ---------------------------------------------------------------------------------------
 
 function numericFill(v: unknown, element: ZarrElement): FillValue {
   if (element.kind === "bool") return v === true || v === 1;
+  if (element.kind === "struct" || element.kind === "other") return 0; // missing records read as zero bytes
   if (v === null || v === undefined) return 0; // zarr-python: "no fill value" — missing chunks read as zeros here
   if (v === "NaN") return NaN;
   if (v === "Infinity") return Infinity;
@@ -225,7 +253,6 @@ function numericFill(v: unknown, element: ZarrElement): FillValue {
     if (element.kind === "numeric" && (element.dtype === "int64" || element.dtype === "uint64")) return BigInt(Math.trunc(v));
     return v;
   }
-  if (element.kind === "other") return 0;
   problem(`fill_value ${JSON.stringify(v)} is not a number`);
 }
 
@@ -239,6 +266,8 @@ export function itemSize(e: ZarrElement): number {
       return e.size;
     case "fixed-utf32":
       return 4 * e.chars;
+    case "struct":
+      return e.size;
     default:
       return 0;
   }

@@ -19,7 +19,25 @@ import {
 } from "../dtypes.ts";
 import type { CompoundMember, ReadStore, StoreCapabilities } from "../store.ts";
 import { ChunkReader, copyHyperslab } from "./chunks.ts";
-import { attrFromJson, parseV2Array, parseV2Group, parseV3, storeDtype, type ArrayMeta, type NodeMeta } from "./metadata.ts";
+import { decodeFixedStrings } from "./codecs.ts";
+import {
+  attrFromJson, itemSize, parseV2Array, parseV2Group, parseV3, storeDtype, type ArrayMeta, type NodeMeta, type StructField,
+} from "./metadata.ts";
+
+function numberAt(view: DataView, at: number, dtype: NumericDtype, little: boolean): number | bigint {
+  switch (dtype) {
+    case "int8": return view.getInt8(at);
+    case "uint8": return view.getUint8(at);
+    case "int16": return view.getInt16(at, little);
+    case "uint16": return view.getUint16(at, little);
+    case "int32": return view.getInt32(at, little);
+    case "uint32": return view.getUint32(at, little);
+    case "int64": return view.getBigInt64(at, little);
+    case "uint64": return view.getBigUint64(at, little);
+    case "float32": return view.getFloat32(at, little);
+    case "float64": return view.getFloat64(at, little);
+  }
+}
 
 const HINT = "the store may be damaged or written by a tool crispyx does not know; anndata can convert it: ad.read_zarr(path).write_h5ad('out.h5ad')";
 
@@ -303,24 +321,55 @@ export class ZarrStore implements ReadStore {
     return a;
   }
 
-  // ---- record arrays ----------------------------------------------------------------------------
+  // ---- record arrays (numpy structured dtypes: anndata's rec-array, Scanpy's rank_genes_groups) -------------
 
-  private noRecords(path: string): never {
-    throw new FileFormatError(`${this.path}: ${shown(key(path))} is a record array; crispyx does not read those from zarr stores`, {
-      file: this.path, code: "UNSUPPORTED", hint: "convert the store to .h5ad with anndata first",
-    });
+  private struct(path: string): { m: ArrayMeta; fields: StructField[]; size: number } {
+    const m = this.array(path);
+    if (m.element.kind !== "struct" || m.shape.length !== 1) {
+      throw new FileFormatError(`${this.path}: ${shown(key(path))} is not a 1-D record array`, { file: this.path });
+    }
+    return { m, fields: m.element.fields, size: m.element.size };
   }
 
   compoundInfo(path: string): { length: number; recordSize: number; members: CompoundMember[] } {
-    return this.noRecords(path);
+    const { m, fields, size } = this.struct(path);
+    return {
+      length: m.shape[0]!,
+      recordSize: size,
+      members: fields.map((f) => ({ name: f.name, offset: f.offset, size: itemSize(f.element), dtype: storeDtype(f.element) })),
+    };
   }
 
+  /** The whole record array, one decoded column per field (UTF-32 'U' fields as strings: member dtype "string"). */
   readCompound(path: string): { members: CompoundMember[]; columns: unknown[][] } {
-    return this.noRecords(path);
+    const { members, length, recordSize } = this.compoundInfo(path);
+    const { fields } = this.struct(path);
+    const bytes = this.readRecords(path, 0, length, recordSize);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const columns = fields.map((f) => {
+      const e = f.element;
+      const size = itemSize(e);
+      const col = new Array<unknown>(length);
+      for (let r = 0; r < length; r++) {
+        const at = r * recordSize + f.offset;
+        if (e.kind === "fixed-bytes" || e.kind === "fixed-utf32") col[r] = decodeFixedStrings(bytes.subarray(at, at + size), e, 1)[0];
+        else if (e.kind === "bool") col[r] = bytes[at]! !== 0;
+        else if (e.kind === "numeric") col[r] = numberAt(view, at, e.dtype, !e.bigEndian);
+      }
+      return col;
+    });
+    return { members, columns };
   }
 
-  readRecords(path: string, _start: number, _count: number, _recordSize: number): Uint8Array {
-    return this.noRecords(path);
+  /** Raw packed records [start, start+count), as stored (numbers in the field's byte order). */
+  readRecords(path: string, start: number, count: number, recordSize: number): Uint8Array {
+    const k = key(path);
+    const { m, size } = this.struct(k);
+    if (recordSize !== size) throw new CrispyxError(`${this.path}: ${shown(k)} has ${size}-byte records, not ${recordSize}`, { file: this.path });
+    const { s, c, n } = this.selection(k, m, [start], [count]);
+    const out = new Uint8Array(n * size);
+    if (n) this.copy(k, m, s, c, out);
+    return out;
   }
 
   close(): void {
