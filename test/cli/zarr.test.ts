@@ -30,7 +30,9 @@ test("info --json: a zarr store reports what the same data in .h5ad does (file_b
   assert.equal(ref.code, 0, ref.stderr);
   const want = JSON.parse(ref.stdout);
   for (const store of [...COUNTS, ...LOGNORM]) {
-    const h5ad = store.includes("counts") ? want : JSON.parse((await crispyx(["info", join(DIR, "lognorm.h5ad"), "--json"])).stdout);
+    const h5ad = store.includes("counts")
+      ? want
+      : JSON.parse((await crispyx(["info", join(DIR, "lognorm.h5ad"), "--json"])).stdout);
     const r = await crispyx(["info", join(DIR, store), "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const got = JSON.parse(r.stdout);
@@ -64,7 +66,17 @@ test("de: t-test and Wilcoxon on a zarr store give the .h5ad's results, summary 
   const outs: string[] = [];
   for (const method of ["t-test", "wilcoxon"]) {
     const expected = join(tmp.path, `de_${method}_h5ad.h5ad`);
-    const r0 = await crispyx(["de", join(DIR, "lognorm.h5ad"), "--method", method, "-o", expected, "--json", "--workers", "1"]);
+    const r0 = await crispyx([
+      "de",
+      join(DIR, "lognorm.h5ad"),
+      "--method",
+      method,
+      "-o",
+      expected,
+      "--json",
+      "--workers",
+      "1",
+    ]);
     assert.equal(r0.code, 0, r0.stderr);
     const want = JSON.parse(r0.stdout);
     for (const store of LOGNORM) {

@@ -64,7 +64,11 @@ for (const [zarr, h5ad] of PAIRS) {
       assert.deepEqual(zi.shape, hi.shape, `shape of ${p}`);
       if (hi.dtype === "other") {
         // Record arrays (rank_genes_groups): same fields; values compared through readElem below.
-        assert.deepEqual(z.compoundInfo(p).members.map((m) => m.name), h.compoundInfo(p).members.map((m) => m.name), `fields of ${p}`);
+        assert.deepEqual(
+          z.compoundInfo(p).members.map((m) => m.name),
+          h.compoundInfo(p).members.map((m) => m.name),
+          `fields of ${p}`,
+        );
         assert.equal(z.compoundInfo(p).length, h.compoundInfo(p).length);
         continue;
       }
@@ -75,7 +79,8 @@ for (const [zarr, h5ad] of PAIRS) {
   test(`${zarr}: readElem of every element and readAnnData equal the .h5ad's`, () => {
     using h = H5File.open(join(DIR, h5ad), "r");
     using z = openZarrStore(join(DIR, zarr));
-    for (const k of h.keys("/")) assert.deepEqual(plain(readElem(z, `/${k}`)), plain(readElem(h, `/${k}`)), `element /${k}`);
+    for (const k of h.keys("/"))
+      assert.deepEqual(plain(readElem(z, `/${k}`)), plain(readElem(h, `/${k}`)), `element /${k}`);
     assert.deepEqual(plain(readAnnData(z)), plain(readAnnData(h)));
   });
 
@@ -94,7 +99,15 @@ for (const [zarr, h5ad] of PAIRS) {
     assert.equal(z.read(X, undefined, undefined, out), out);
     assert.deepEqual(out, h.read(X));
     assert.deepEqual(z.readStrings("/obs/_index", 100, 30), h.readStrings("/obs/_index", 100, 30));
-    assert.throws(() => z.read(X, shape.map(() => 0), shape.map((d) => d + 1)), /outside its shape/);
+    assert.throws(
+      () =>
+        z.read(
+          X,
+          shape.map(() => 0),
+          shape.map((d) => d + 1),
+        ),
+      /outside its shape/,
+    );
     assert.throws(() => z.read("/obs/_index"), /not numbers/);
   });
 }
@@ -117,7 +130,9 @@ test("openStore: a zarr directory opens read-only with the zarr backend; writing
 
 // ---- codecs and layouts ---------------------------------------------------------------------------
 
-const expected = JSON.parse(readFileSync(join(DIR, "codecs_expected.json"), "utf8")) as Record<string, unknown> & { shapes: Record<string, number[]> };
+const expected = JSON.parse(readFileSync(join(DIR, "codecs_expected.json"), "utf8")) as Record<string, unknown> & {
+  shapes: Record<string, number[]>;
+};
 const flat = (v: unknown): unknown[] => (Array.isArray(v) ? v.flatMap(flat) : [v]);
 
 function expectArray(z: ReadStore, path: string, name: string): void {
@@ -132,7 +147,8 @@ function expectArray(z: ReadStore, path: string, name: string): void {
   const got = z.readValue(path);
   if (name === "i8") assert.deepEqual(Array.from(got as BigInt64Array, String), want, path);
   else if (name === "b1") assert.deepEqual(got, want, path);
-  else if (name === "f4") assert.deepEqual(Array.from(got as Float32Array), Array.from(Float32Array.from(want as number[])), path);
+  else if (name === "f4")
+    assert.deepEqual(Array.from(got as Float32Array), Array.from(Float32Array.from(want as number[])), path);
   else assert.deepEqual(Array.from(got as ArrayLike<number>), want, path);
 }
 
@@ -153,17 +169,27 @@ test("codecs_v2.zarr layouts: big-endian, F order, '/' keys, missing chunks, fix
   // A slab of the F-order array crossing chunks.
   const f4 = flat(expected.f4) as number[];
   const slab = z.read("/layout/f_order", [7, 3], [12, 5]);
-  for (let i = 0; i < 12; i++) for (let j = 0; j < 5; j++) assert.equal(slab[i * 5 + j], Math.fround(f4[(7 + i) * 11 + 3 + j]!));
+  for (let i = 0; i < 12; i++)
+    for (let j = 0; j < 5; j++) assert.equal(slab[i * 5 + j], Math.fround(f4[(7 + i) * 11 + 3 + j]!));
   const missing = Array.from(z.read("/layout/missing") as Float64Array);
-  assert.deepEqual(missing, Array.from({ length: 40 }, (_, i) => (i >= 10 && i < 20 ? i - 10 : -1.5)));
+  assert.deepEqual(
+    missing,
+    Array.from({ length: 40 }, (_, i) => (i >= 10 && i < 20 ? i - 10 : -1.5)),
+  );
   const nan = Array.from(z.read("/layout/missing_nan") as Float32Array);
   assert.deepEqual(nan.slice(0, 5), [1, 1, 1, 1, 1]);
   assert.ok(nan.slice(5).every(Number.isNaN));
   assert.equal(z.info("/layout/fixed_S").dtype, "fixed-string:3");
   assert.deepEqual(z.readStrings("/layout/fixed_S"), ["ab", "", "xyz", "q"]);
   assert.deepEqual(z.readStrings("/layout/fixed_U"), ["ab", "", "xÿz", "q"]);
-  assert.throws(() => z.read("/layout/bitshuffle"), (e: Error) => e instanceof FileFormatError && /codecs_v2\.zarr.*\/layout\/bitshuffle.*bit shuffle/.test(e.message));
-  assert.throws(() => z.read("/layout/blosclz"), (e: Error) => e instanceof FileFormatError && /\/layout\/blosclz.*blosclz is not supported/.test(e.message));
+  assert.throws(
+    () => z.read("/layout/bitshuffle"),
+    (e: Error) => e instanceof FileFormatError && /codecs_v2\.zarr.*\/layout\/bitshuffle.*bit shuffle/.test(e.message),
+  );
+  assert.throws(
+    () => z.read("/layout/blosclz"),
+    (e: Error) => e instanceof FileFormatError && /\/layout\/blosclz.*blosclz is not supported/.test(e.message),
+  );
 });
 
 test("codecs_v3.zarr layouts: big-endian bytes codec, sharding (also with missing inner chunks), v2 chunk keys, fixed UTF-32", () => {
@@ -171,9 +197,15 @@ test("codecs_v3.zarr layouts: big-endian bytes codec, sharding (also with missin
   for (const name of ["big_endian", "sharded", "v2_keys"]) expectArray(z, `/layout/${name}`, "f4");
   assert.deepEqual(z.info("/layout/sharded").chunks, [5, 4]);
   const part = Array.from(z.read("/layout/sharded_missing") as Float64Array);
-  assert.deepEqual(part, Array.from({ length: 40 }, (_, i) => (i >= 20 && i < 25 ? i - 20 : -1.5)));
+  assert.deepEqual(
+    part,
+    Array.from({ length: 40 }, (_, i) => (i >= 20 && i < 25 ? i - 20 : -1.5)),
+  );
   const missing = Array.from(z.read("/layout/missing") as Float64Array);
-  assert.deepEqual(missing, Array.from({ length: 40 }, (_, i) => (i >= 10 && i < 20 ? i - 10 : -1.5)));
+  assert.deepEqual(
+    missing,
+    Array.from({ length: 40 }, (_, i) => (i >= 10 && i < 20 ? i - 10 : -1.5)),
+  );
   assert.deepEqual(z.readStrings("/layout/fixed_U"), ["ab", "", "xÿz", "q"]);
 });
 
@@ -189,30 +221,96 @@ function damaged(store: string, damage: (dir: string) => void): string {
 
 test("damaged metadata or chunks: one FileFormatError naming the store and the element", (t) => {
   const dirs: string[] = [];
-  t.after(() => { for (const d of dirs) rmSync(join(d, ".."), { recursive: true, force: true }); });
+  t.after(() => {
+    for (const d of dirs) rmSync(join(d, ".."), { recursive: true, force: true });
+  });
   const check = (store: string, damage: (d: string) => void, use: (z: ReadStore) => unknown, pattern: RegExp) => {
     const dir = damaged(store, damage);
     dirs.push(dir);
-    assert.throws(() => {
-      using z = openZarrStore(dir);
-      use(z);
-    }, (e: Error) => {
-      assert.ok(e instanceof FileFormatError, `${e.name}: ${e.message}`);
-      assert.ok(e.message.includes(dir), e.message);
-      assert.match(e.message, pattern);
-      assert.equal(e.message.split("\n").length, 1);
-      return true;
-    });
+    assert.throws(
+      () => {
+        using z = openZarrStore(dir);
+        use(z);
+      },
+      (e: Error) => {
+        assert.ok(e instanceof FileFormatError, `${e.name}: ${e.message}`);
+        assert.ok(e.message.includes(dir), e.message);
+        assert.match(e.message, pattern);
+        assert.equal(e.message.split("\n").length, 1);
+        return true;
+      },
+    );
   };
-  check("v2_counts.zarr", (d) => writeFileSync(join(d, "X/data/.zarray"), "{ not json"), (z) => z.info("/X/data"), /\/X\/data.*not valid JSON/);
-  check("v2_counts.zarr", (d) => writeFileSync(join(d, "X/indptr/.zarray"), JSON.stringify({ zarr_format: 2, shape: [241], chunks: [241], dtype: "<f2", compressor: null, fill_value: 0, order: "C", filters: null })), (z) => z.read("/X/indptr"), /\/X\/indptr.*float16|\/X\/indptr.*other values/);
-  check("v2_counts.zarr", (d) => writeFileSync(join(d, "X/indices/.zarray"), JSON.stringify({ zarr_format: 2, shape: [3], chunks: [3], dtype: "<i4", compressor: { id: "lzma" }, fill_value: 0, order: "C", filters: null })), (z) => z.info("/X/indices"), /\/X\/indices.*codec "lzma" is not supported/);
-  check("v2_counts.zarr", (d) => truncateSync(join(d, "X/data/0"), 40), (z) => z.read("/X/data"), /cannot read \/X\/data \(chunk 0\)/);
-  check("v3_counts.zarr", (d) => {
-    const root = JSON.parse(readFileSync(join(d, "zarr.json"), "utf8"));
-    root.consolidated_metadata.metadata["X/data"].chunk_grid = { name: "rectilinear" };
-    writeFileSync(join(d, "zarr.json"), JSON.stringify(root));
-  }, (z) => z.info("/X/data"), /damaged zarr metadata of \/X\/data: chunk_grid/);
-  check("v3_counts.zarr", (d) => truncateSync(join(d, "X/data/c/0"), 10), (z) => z.read("/X/data"), /cannot read \/X\/data/);
-  check("v3_counts.zarr", (d) => writeFileSync(join(d, "zarr.json"), "[]"), (z) => z.keys("/"), /damaged zarr metadata of \/: zarr.json is not a JSON object/);
+  check(
+    "v2_counts.zarr",
+    (d) => writeFileSync(join(d, "X/data/.zarray"), "{ not json"),
+    (z) => z.info("/X/data"),
+    /\/X\/data.*not valid JSON/,
+  );
+  check(
+    "v2_counts.zarr",
+    (d) =>
+      writeFileSync(
+        join(d, "X/indptr/.zarray"),
+        JSON.stringify({
+          zarr_format: 2,
+          shape: [241],
+          chunks: [241],
+          dtype: "<f2",
+          compressor: null,
+          fill_value: 0,
+          order: "C",
+          filters: null,
+        }),
+      ),
+    (z) => z.read("/X/indptr"),
+    /\/X\/indptr.*float16|\/X\/indptr.*other values/,
+  );
+  check(
+    "v2_counts.zarr",
+    (d) =>
+      writeFileSync(
+        join(d, "X/indices/.zarray"),
+        JSON.stringify({
+          zarr_format: 2,
+          shape: [3],
+          chunks: [3],
+          dtype: "<i4",
+          compressor: { id: "lzma" },
+          fill_value: 0,
+          order: "C",
+          filters: null,
+        }),
+      ),
+    (z) => z.info("/X/indices"),
+    /\/X\/indices.*codec "lzma" is not supported/,
+  );
+  check(
+    "v2_counts.zarr",
+    (d) => truncateSync(join(d, "X/data/0"), 40),
+    (z) => z.read("/X/data"),
+    /cannot read \/X\/data \(chunk 0\)/,
+  );
+  check(
+    "v3_counts.zarr",
+    (d) => {
+      const root = JSON.parse(readFileSync(join(d, "zarr.json"), "utf8"));
+      root.consolidated_metadata.metadata["X/data"].chunk_grid = { name: "rectilinear" };
+      writeFileSync(join(d, "zarr.json"), JSON.stringify(root));
+    },
+    (z) => z.info("/X/data"),
+    /damaged zarr metadata of \/X\/data: chunk_grid/,
+  );
+  check(
+    "v3_counts.zarr",
+    (d) => truncateSync(join(d, "X/data/c/0"), 10),
+    (z) => z.read("/X/data"),
+    /cannot read \/X\/data/,
+  );
+  check(
+    "v3_counts.zarr",
+    (d) => writeFileSync(join(d, "zarr.json"), "[]"),
+    (z) => z.keys("/"),
+    /damaged zarr metadata of \/: zarr.json is not a JSON object/,
+  );
 });

@@ -57,7 +57,8 @@ export function decodeBlosc(src: Uint8Array): Uint8Array {
     const split = (flags & 0x10) === 0 && bsize === blocksize;
     const nstreams = split ? typesize : 1;
     const ssize = bsize / nstreams;
-    if (!Number.isInteger(ssize)) throw new Error(`blosc block of ${bsize} bytes does not split into ${nstreams} streams`);
+    if (!Number.isInteger(ssize))
+      throw new Error(`blosc block of ${bsize} bytes does not split into ${nstreams} streams`);
     for (let s = 0; s < nstreams; s++) {
       if (pos + 4 > src.length) throw new Error("blosc block is truncated");
       const clen = view.getUint32(pos, true);
@@ -80,7 +81,8 @@ function decodeStream(codec: number, part: Uint8Array, into: Uint8Array): void {
     got = lz4.decompressBlock(part, into, 0, part.length, 0);
   } else {
     const bytes = codec === 4 ? zstdDecompress(part) : inflateSync(part);
-    if (bytes.length !== into.length) throw new Error(`blosc stream decoded to ${bytes.length} bytes, expected ${into.length}`);
+    if (bytes.length !== into.length)
+      throw new Error(`blosc stream decoded to ${bytes.length} bytes, expected ${into.length}`);
     into.set(bytes);
     got = bytes.length;
   }

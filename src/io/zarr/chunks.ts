@@ -49,7 +49,10 @@ export class ChunkReader {
     }
     const unit = ChunkReader.unitShape(meta);
     const n = unit.reduce((a, b) => a * b, 1);
-    const raw = meta.layout.kind === "sharded" ? this.innerChunkBytes(dir, meta, index) : this.chunkFile(dir, meta.chunkKey(index));
+    const raw =
+      meta.layout.kind === "sharded"
+        ? this.innerChunkBytes(dir, meta, index)
+        : this.chunkFile(dir, meta.chunkKey(index));
     const element = meta.layout.kind === "sharded" ? meta.layout.inner.element : meta.layout.element;
     let data: ChunkData;
     if (raw === null) {
@@ -100,7 +103,8 @@ export class ChunkReader {
       let idx = this.shardIndexes.get(file);
       if (idx === undefined) {
         const size = fstatSync(fd).size;
-        if (size < indexBytes) throw new ChunkProblem(`shard ${meta.chunkKey(shard)} is ${size} bytes, shorter than its index`);
+        if (size < indexBytes)
+          throw new ChunkProblem(`shard ${meta.chunkKey(shard)} is ${size} bytes, shorter than its index`);
         const buf = new Uint8Array(indexBytes);
         readFully(fd, buf, indexAtEnd ? size - indexBytes : 0);
         // 16 bytes per inner chunk (offset, length; u64 little-endian), then a crc32c we do not check.
@@ -132,7 +136,8 @@ function readFully(fd: number, buf: Uint8Array, position: number): void {
 /** Decoded bytes → the chunk's elements: little-endian bytes for fixed-size elements, strings otherwise. */
 function elements(bytes: Uint8Array, element: ZarrElement, itemSize: number, n: number): ChunkData {
   if (element.kind === "vlen-string") return decodeVlenUtf8(bytes, n);
-  if (bytes.length !== n * itemSize) throw new ChunkProblem(`chunk decoded to ${bytes.length} bytes, expected ${n * itemSize}`);
+  if (bytes.length !== n * itemSize)
+    throw new ChunkProblem(`chunk decoded to ${bytes.length} bytes, expected ${n * itemSize}`);
   if (element.kind === "fixed-bytes" || element.kind === "fixed-utf32") return decodeFixedStrings(bytes, element, n);
   if (element.kind === "numeric" && element.bigEndian && itemSize > 1) {
     const own = bytes.slice();
@@ -145,7 +150,8 @@ function elements(bytes: Uint8Array, element: ZarrElement, itemSize: number, n: 
 /** A chunk of the fill value (a never-written chunk). */
 function fillChunk(meta: ArrayMeta, n: number): ChunkData {
   const e = meta.element;
-  if (e.kind === "vlen-string" || e.kind === "fixed-bytes" || e.kind === "fixed-utf32") return new Array<string>(n).fill(String(meta.fill));
+  if (e.kind === "vlen-string" || e.kind === "fixed-bytes" || e.kind === "fixed-utf32")
+    return new Array<string>(n).fill(String(meta.fill));
   const out = new Uint8Array(n * meta.itemSize);
   if (e.kind === "bool") return out.fill(meta.fill ? 1 : 0);
   if (e.kind !== "numeric") return out;
@@ -154,16 +160,36 @@ function fillChunk(meta: ArrayMeta, n: number): ChunkData {
   for (let k = 0; k < n; k++) {
     const at = k * meta.itemSize;
     switch (e.dtype) {
-      case "float32": view.setFloat32(at, Number(f), true); break;
-      case "float64": view.setFloat64(at, Number(f), true); break;
-      case "int64": view.setBigInt64(at, BigInt(f as number | bigint), true); break;
-      case "uint64": view.setBigUint64(at, BigInt(f as number | bigint), true); break;
-      case "int32": view.setInt32(at, Number(f), true); break;
-      case "uint32": view.setUint32(at, Number(f), true); break;
-      case "int16": view.setInt16(at, Number(f), true); break;
-      case "uint16": view.setUint16(at, Number(f), true); break;
-      case "int8": view.setInt8(at, Number(f)); break;
-      case "uint8": view.setUint8(at, Number(f)); break;
+      case "float32":
+        view.setFloat32(at, Number(f), true);
+        break;
+      case "float64":
+        view.setFloat64(at, Number(f), true);
+        break;
+      case "int64":
+        view.setBigInt64(at, BigInt(f as number | bigint), true);
+        break;
+      case "uint64":
+        view.setBigUint64(at, BigInt(f as number | bigint), true);
+        break;
+      case "int32":
+        view.setInt32(at, Number(f), true);
+        break;
+      case "uint32":
+        view.setUint32(at, Number(f), true);
+        break;
+      case "int16":
+        view.setInt16(at, Number(f), true);
+        break;
+      case "uint16":
+        view.setUint16(at, Number(f), true);
+        break;
+      case "int8":
+        view.setInt8(at, Number(f));
+        break;
+      case "uint8":
+        view.setUint8(at, Number(f));
+        break;
     }
   }
   return out;
@@ -225,7 +251,8 @@ export function copyHyperslab(
       } else {
         const bytes = data as Uint8Array;
         const step = unitStride[rank - 1]! * size;
-        for (let k = 0; k < runLen; k++) out.set(bytes.subarray(src * size + k * step, src * size + k * step + size), (dst + k) * size);
+        for (let k = 0; k < runLen; k++)
+          out.set(bytes.subarray(src * size + k * step, src * size + k * step + size), (dst + k) * size);
       }
       // Next run: advance the outer dimensions of the intersection.
       let d = rank - 2;

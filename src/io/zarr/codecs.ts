@@ -72,7 +72,11 @@ export function v2Compressor(c: unknown): BytesCodec {
 }
 
 /** A v3 `codecs` list: array → array (none accepted but a no-op transpose), one array → bytes, bytes → bytes. */
-export function codecChain(codecs: unknown, element: ZarrElement, chunkShape: number[]): { layout: ChunkLayout; element: ZarrElement } {
+export function codecChain(
+  codecs: unknown,
+  element: ZarrElement,
+  chunkShape: number[],
+): { layout: ChunkLayout; element: ZarrElement } {
   if (!Array.isArray(codecs) || codecs.length === 0) problem("codecs is not a non-empty list");
   let i = 0;
   const named = codecs.map((c) => {
@@ -82,19 +86,25 @@ export function codecChain(codecs: unknown, element: ZarrElement, chunkShape: nu
   });
   while (named[i]?.name === "transpose") {
     const order = named[i]!.configuration.order;
-    if (!Array.isArray(order) || order.some((d, k) => d !== k)) problem(`transpose codec ${JSON.stringify(order)} is not supported (store the array in C order)`);
+    if (!Array.isArray(order) || order.some((d, k) => d !== k))
+      problem(`transpose codec ${JSON.stringify(order)} is not supported (store the array in C order)`);
     i++;
   }
   const a2b = named[i++];
   if (!a2b) problem("codecs has no array → bytes codec");
-  const bytes = named.slice(i).map((c) => {
-    if (c.name === "crc32c") return { name: "crc32c", decode: (b: Uint8Array) => b.subarray(0, b.length - 4) };
-    if (c.name === "blosc" && c.configuration.shuffle === "bitshuffle") problem("blosc with bit shuffle is not supported");
-    return bytesCodec(c.name);
-  }).reverse();
+  const bytes = named
+    .slice(i)
+    .map((c) => {
+      if (c.name === "crc32c") return { name: "crc32c", decode: (b: Uint8Array) => b.subarray(0, b.length - 4) };
+      if (c.name === "blosc" && c.configuration.shuffle === "bitshuffle")
+        problem("blosc with bit shuffle is not supported");
+      return bytesCodec(c.name);
+    })
+    .reverse();
   if (a2b.name === "bytes") {
     const endian = a2b.configuration.endian;
-    if (endian !== undefined && endian !== "little" && endian !== "big") problem(`bytes codec endian ${JSON.stringify(endian)}`);
+    if (endian !== undefined && endian !== "little" && endian !== "big")
+      problem(`bytes codec endian ${JSON.stringify(endian)}`);
     const e = withEndian(element, endian === "big");
     return { layout: { kind: "plain", bytes, element: e }, element: e };
   }
@@ -105,14 +115,21 @@ export function codecChain(codecs: unknown, element: ZarrElement, chunkShape: nu
   if (a2b.name === "sharding_indexed") {
     const cfg = a2b.configuration;
     const innerShape = cfg.chunk_shape;
-    if (!Array.isArray(innerShape) || innerShape.length !== chunkShape.length || innerShape.some((d, k) => !Number.isSafeInteger(d) || d <= 0 || chunkShape[k]! % d !== 0)) {
-      problem(`sharding chunk_shape ${JSON.stringify(innerShape)} does not divide the shard shape ${JSON.stringify(chunkShape)}`);
+    if (
+      !Array.isArray(innerShape) ||
+      innerShape.length !== chunkShape.length ||
+      innerShape.some((d, k) => !Number.isSafeInteger(d) || d <= 0 || chunkShape[k]! % d !== 0)
+    ) {
+      problem(
+        `sharding chunk_shape ${JSON.stringify(innerShape)} does not divide the shard shape ${JSON.stringify(chunkShape)}`,
+      );
     }
     const inner = codecChain(cfg.codecs, element, innerShape as number[]);
     if (inner.layout.kind !== "plain") problem("nested sharding is not supported");
     const index = Array.isArray(cfg.index_codecs) ? cfg.index_codecs.map((c) => (isRecord(c) ? c.name : c)) : ["bytes"];
     const withCrc = index.length === 2 && index[1] === "crc32c";
-    if (index[0] !== "bytes" || (index.length !== 1 && !withCrc)) problem(`shard index_codecs ${JSON.stringify(cfg.index_codecs)} are not supported`);
+    if (index[0] !== "bytes" || (index.length !== 1 && !withCrc))
+      problem(`shard index_codecs ${JSON.stringify(cfg.index_codecs)} are not supported`);
     const first: unknown = Array.isArray(cfg.index_codecs) ? cfg.index_codecs[0] : undefined;
     const endian = isRecord(first) && isRecord(first.configuration) ? first.configuration.endian : undefined;
     if (endian === "big") problem("a big-endian shard index is not supported");
@@ -136,7 +153,8 @@ export function codecChain(codecs: unknown, element: ZarrElement, chunkShape: nu
 
 function withEndian(e: ZarrElement, bigEndian: boolean): ZarrElement {
   if (e.kind === "numeric" || e.kind === "fixed-utf32") return { ...e, bigEndian };
-  if (e.kind === "struct") return { ...e, fields: e.fields.map((f) => ({ ...f, element: withEndian(f.element, bigEndian) })) };
+  if (e.kind === "struct")
+    return { ...e, fields: e.fields.map((f) => ({ ...f, element: withEndian(f.element, bigEndian) })) };
   return e;
 }
 

@@ -56,28 +56,42 @@ export interface GroupMeta {
 
 export type NodeMeta = { type: "array"; meta: ArrayMeta } | { type: "group"; meta: GroupMeta };
 
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function dims(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || v.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) problem(`${what} is not a list of sizes: ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.some((d) => !Number.isSafeInteger(d) || (d as number) < 0))
+    problem(`${what} is not a list of sizes: ${JSON.stringify(v)}`);
   return v as number[];
 }
 
 // ---- v2 ------------------------------------------------------------------------------------------
 
 const V2_NUMERIC: Record<string, NumericDtype> = {
-  i1: "int8", u1: "uint8", i2: "int16", u2: "uint16", i4: "int32", u4: "uint32", i8: "int64", u8: "uint64",
-  f4: "float32", f8: "float64",
+  i1: "int8",
+  u1: "uint8",
+  i2: "int16",
+  u2: "uint16",
+  i4: "int32",
+  u4: "uint32",
+  i8: "int64",
+  u8: "uint64",
+  f4: "float32",
+  f8: "float64",
 };
 
 /** A numpy dtype string of a v2 .zarray ("<f4", "|b1", "|O", "|S10", "<U5"). */
 export function v2Element(dtype: unknown, filters: unknown): ZarrElement {
   if (Array.isArray(dtype)) {
     // [[name, dtype], …] (a third entry, a sub-array shape, is not read).
-    return structOf(dtype.map((f) => (Array.isArray(f) && f.length === 2 && typeof f[0] === "string" ? { name: f[0], element: v2Element(f[1], null) } : null)));
+    return structOf(
+      dtype.map((f) =>
+        Array.isArray(f) && f.length === 2 && typeof f[0] === "string"
+          ? { name: f[0], element: v2Element(f[1], null) }
+          : null,
+      ),
+    );
   }
   if (typeof dtype !== "string") problem(`dtype ${JSON.stringify(dtype)} is not a numpy dtype string`);
   const m = /^([<>|=])([a-zA-Z])(\d*)$/.exec(dtype);
@@ -108,7 +122,11 @@ export function parseV2Array(zarray: unknown, zattrs: unknown): ArrayMeta {
   const order = zarray.order ?? "C";
   if (order !== "C" && order !== "F") problem(`.zarray order ${JSON.stringify(order)} is neither "C" nor "F"`);
   const element = v2Element(zarray.dtype, zarray.filters);
-  const filters = Array.isArray(zarray.filters) ? zarray.filters : zarray.filters == null ? [] : problem(".zarray filters is not a list");
+  const filters = Array.isArray(zarray.filters)
+    ? zarray.filters
+    : zarray.filters == null
+      ? []
+      : problem(".zarray filters is not a list");
   const other = filters.filter((f) => !(isRecord(f) && f.id === "vlen-utf8"));
   if (other.length) problem(`filter ${JSON.stringify(other[0])} is not supported (only vlen-utf8 is)`);
   const bytes: BytesCodec[] = zarray.compressor == null ? [] : [v2Compressor(zarray.compressor)];
@@ -130,7 +148,10 @@ export function parseV2Array(zarray: unknown, zattrs: unknown): ArrayMeta {
 
 export function parseV2Group(zgroup: unknown, zattrs: unknown): GroupMeta {
   if (!isRecord(zgroup) || zgroup.zarr_format !== 2) problem(".zgroup is not a zarr v2 group");
-  return { zarrFormat: 2, attributes: zattrs === undefined ? {} : isRecord(zattrs) ? zattrs : problem(".zattrs is not a JSON object") };
+  return {
+    zarrFormat: 2,
+    attributes: zattrs === undefined ? {} : isRecord(zattrs) ? zattrs : problem(".zattrs is not a JSON object"),
+  };
 }
 
 function v2Fill(v: unknown, element: ZarrElement): FillValue {
@@ -144,7 +165,18 @@ function v2Fill(v: unknown, element: ZarrElement): FillValue {
 
 // ---- v3 ------------------------------------------------------------------------------------------
 
-const V3_NUMERIC = new Set<string>(["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]);
+const V3_NUMERIC = new Set<string>([
+  "int8",
+  "uint8",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "int64",
+  "uint64",
+  "float32",
+  "float64",
+]);
 
 function v3Element(dataType: unknown): ZarrElement {
   if (typeof dataType === "string") {
@@ -154,14 +186,25 @@ function v3Element(dataType: unknown): ZarrElement {
     if (V3_NUMERIC.has(dataType)) return { kind: "numeric", dtype: dataType as NumericDtype, bigEndian: false };
     return { kind: "other", description: `data type ${dataType}` };
   }
-  if (isRecord(dataType) && dataType.name === "struct" && isRecord(dataType.configuration) && Array.isArray(dataType.configuration.fields)) {
-    return structOf(dataType.configuration.fields.map((f: unknown) => (isRecord(f) && typeof f.name === "string" ? { name: f.name, element: v3Element(f.data_type) } : null)));
+  if (
+    isRecord(dataType) &&
+    dataType.name === "struct" &&
+    isRecord(dataType.configuration) &&
+    Array.isArray(dataType.configuration.fields)
+  ) {
+    return structOf(
+      dataType.configuration.fields.map((f: unknown) =>
+        isRecord(f) && typeof f.name === "string" ? { name: f.name, element: v3Element(f.data_type) } : null,
+      ),
+    );
   }
   if (isRecord(dataType) && isRecord(dataType.configuration)) {
     const n = dataType.configuration.length_bytes;
     if (typeof n === "number" && Number.isSafeInteger(n) && n > 0) {
-      if (dataType.name === "null_terminated_bytes" || dataType.name === "fixed_length_bytes") return { kind: "fixed-bytes", size: n };
-      if (dataType.name === "fixed_length_utf32" && n % 4 === 0) return { kind: "fixed-utf32", chars: n / 4, bigEndian: false };
+      if (dataType.name === "null_terminated_bytes" || dataType.name === "fixed_length_bytes")
+        return { kind: "fixed-bytes", size: n };
+      if (dataType.name === "fixed_length_utf32" && n % 4 === 0)
+        return { kind: "fixed-utf32", chars: n / 4, bigEndian: false };
     }
   }
   return { kind: "other", description: `data type ${JSON.stringify(dataType)}` };
@@ -170,15 +213,24 @@ function v3Element(dataType: unknown): ZarrElement {
 export function parseV3(json: unknown): NodeMeta {
   if (!isRecord(json)) problem("zarr.json is not a JSON object");
   if (json.zarr_format !== 3) problem(`zarr.json has zarr_format ${JSON.stringify(json.zarr_format)}, not 3`);
-  const attributes = json.attributes === undefined ? {} : isRecord(json.attributes) ? json.attributes : problem("zarr.json attributes is not a JSON object");
+  const attributes =
+    json.attributes === undefined
+      ? {}
+      : isRecord(json.attributes)
+        ? json.attributes
+        : problem("zarr.json attributes is not a JSON object");
   if (json.node_type === "group") return { type: "group", meta: { zarrFormat: 3, attributes } };
-  if (json.node_type !== "array") problem(`zarr.json node_type ${JSON.stringify(json.node_type)} is neither "group" nor "array"`);
+  if (json.node_type !== "array")
+    problem(`zarr.json node_type ${JSON.stringify(json.node_type)} is neither "group" nor "array"`);
   const shape = dims(json.shape, "zarr.json shape");
   const grid = json.chunk_grid;
-  if (!isRecord(grid) || grid.name !== "regular" || !isRecord(grid.configuration)) problem(`chunk_grid ${JSON.stringify(grid)} is not a regular grid`);
+  if (!isRecord(grid) || grid.name !== "regular" || !isRecord(grid.configuration))
+    problem(`chunk_grid ${JSON.stringify(grid)} is not a regular grid`);
   const chunkShape = dims(grid.configuration.chunk_shape, "chunk_grid chunk_shape");
-  if (chunkShape.length !== shape.length) problem(`chunk_shape ${JSON.stringify(chunkShape)} does not fit shape ${JSON.stringify(shape)}`);
-  for (const t of Array.isArray(json.storage_transformers) ? json.storage_transformers : []) problem(`storage transformer ${JSON.stringify(t)} is not supported`);
+  if (chunkShape.length !== shape.length)
+    problem(`chunk_shape ${JSON.stringify(chunkShape)} does not fit shape ${JSON.stringify(shape)}`);
+  for (const t of Array.isArray(json.storage_transformers) ? json.storage_transformers : [])
+    problem(`storage transformer ${JSON.stringify(t)} is not supported`);
   const element0 = v3Element(json.data_type);
   const { layout, element } = codecChain(json.codecs, element0, chunkShape);
   return {
@@ -203,12 +255,14 @@ function v3ChunkKey(encoding: unknown): (index: number[]) => string {
   const config = isRecord(encoding) && isRecord(encoding.configuration) ? encoding.configuration : {};
   if (name === "default") {
     const sep = config.separator ?? "/";
-    if (sep !== "/" && sep !== ".") problem(`chunk_key_encoding separator ${JSON.stringify(sep)} is neither "/" nor "."`);
+    if (sep !== "/" && sep !== ".")
+      problem(`chunk_key_encoding separator ${JSON.stringify(sep)} is neither "/" nor "."`);
     return (index) => ["c", ...index].join(sep);
   }
   if (name === "v2") {
     const sep = config.separator ?? ".";
-    if (sep !== "/" && sep !== ".") problem(`chunk_key_encoding separator ${JSON.stringify(sep)} is neither "/" nor "."`);
+    if (sep !== "/" && sep !== ".")
+      problem(`chunk_key_encoding separator ${JSON.stringify(sep)} is neither "/" nor "."`);
     return (index) => (index.length === 0 ? "0" : index.join(sep));
   }
   problem(`chunk_key_encoding ${JSON.stringify(name)} is not supported`);
@@ -216,7 +270,14 @@ function v3ChunkKey(encoding: unknown): (index: number[]) => string {
 
 function v3Fill(v: unknown, element: ZarrElement): FillValue {
   if (element.kind === "vlen-string" || element.kind === "fixed-utf32") return typeof v === "string" ? v : "";
-  if (element.kind === "fixed-bytes") return typeof v === "string" ? v : Array.isArray(v) ? Buffer.from(v as number[]).toString("utf8").replace(/\0+$/, "") : "";
+  if (element.kind === "fixed-bytes")
+    return typeof v === "string"
+      ? v
+      : Array.isArray(v)
+        ? Buffer.from(v as number[])
+            .toString("utf8")
+            .replace(/\0+$/, "")
+        : "";
   if (typeof v === "string" && /^0x[0-9a-fA-F]+$/.test(v) && element.kind === "numeric") {
     // A float's bit pattern (v3 spec), e.g. "0x7fc00000".
     const bits = BigInt(v);
@@ -232,7 +293,8 @@ function structOf(fields: ({ name: string; element: ZarrElement } | null)[]): Za
   let offset = 0;
   for (const f of fields) {
     const size = f ? itemSize(f.element) : 0;
-    if (!f || size === 0 || f.element.kind === "struct") return { kind: "other", description: "a structured dtype with fields crispyx does not read" };
+    if (!f || size === 0 || f.element.kind === "struct")
+      return { kind: "other", description: "a structured dtype with fields crispyx does not read" };
     out.push({ name: f.name, offset, element: f.element });
     offset += size;
   }
@@ -250,7 +312,8 @@ function numericFill(v: unknown, element: ZarrElement): FillValue {
   if (v === "-Infinity") return -Infinity;
   if (typeof v === "boolean") return v ? 1 : 0;
   if (typeof v === "number") {
-    if (element.kind === "numeric" && (element.dtype === "int64" || element.dtype === "uint64")) return BigInt(Math.trunc(v));
+    if (element.kind === "numeric" && (element.dtype === "int64" || element.dtype === "uint64"))
+      return BigInt(Math.trunc(v));
     return v;
   }
   problem(`fill_value ${JSON.stringify(v)} is not a number`);
@@ -259,7 +322,18 @@ function numericFill(v: unknown, element: ZarrElement): FillValue {
 export function itemSize(e: ZarrElement): number {
   switch (e.kind) {
     case "numeric":
-      return { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8 }[e.dtype];
+      return {
+        int8: 1,
+        uint8: 1,
+        int16: 2,
+        uint16: 2,
+        int32: 4,
+        uint32: 4,
+        int64: 8,
+        uint64: 8,
+        float32: 4,
+        float64: 8,
+      }[e.dtype];
     case "bool":
       return 1;
     case "fixed-bytes":
@@ -303,7 +377,8 @@ export function attrFromJson(v: unknown): AttrValue | undefined {
     if (v.every((x) => typeof x === "string")) return v as string[];
     if (v.every((x) => typeof x === "boolean")) return v as boolean[];
     if (v.every((x) => typeof x === "number")) {
-      if (v.some((x) => Number.isInteger(x) && !Number.isSafeInteger(x))) return BigInt64Array.from(v as number[], (x) => BigInt(x));
+      if (v.some((x) => Number.isInteger(x) && !Number.isSafeInteger(x)))
+        return BigInt64Array.from(v as number[], (x) => BigInt(x));
       return Float64Array.from(v as number[]);
     }
   }

@@ -14,36 +14,64 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CrispyxError, FileFormatError } from "../../errors.ts";
 import {
-  BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray,
-  type AttrValue, type DatasetInfo, type NumericDtype, type ObjectKind, type TypedArray,
+  BYTES_OF,
+  TYPED_ARRAY_OF,
+  dtypeOfArray,
+  type AttrValue,
+  type DatasetInfo,
+  type NumericDtype,
+  type ObjectKind,
+  type TypedArray,
 } from "../dtypes.ts";
 import type { CompoundMember, ReadStore, StoreCapabilities } from "../store.ts";
 import { ChunkReader, copyHyperslab } from "./chunks.ts";
 import { decodeFixedStrings } from "./codecs.ts";
 import {
-  attrFromJson, itemSize, parseV2Array, parseV2Group, parseV3, storeDtype, type ArrayMeta, type NodeMeta, type StructField,
+  attrFromJson,
+  itemSize,
+  parseV2Array,
+  parseV2Group,
+  parseV3,
+  storeDtype,
+  type ArrayMeta,
+  type NodeMeta,
+  type StructField,
 } from "./metadata.ts";
 
 function numberAt(view: DataView, at: number, dtype: NumericDtype, little: boolean): number | bigint {
   switch (dtype) {
-    case "int8": return view.getInt8(at);
-    case "uint8": return view.getUint8(at);
-    case "int16": return view.getInt16(at, little);
-    case "uint16": return view.getUint16(at, little);
-    case "int32": return view.getInt32(at, little);
-    case "uint32": return view.getUint32(at, little);
-    case "int64": return view.getBigInt64(at, little);
-    case "uint64": return view.getBigUint64(at, little);
-    case "float32": return view.getFloat32(at, little);
-    case "float64": return view.getFloat64(at, little);
+    case "int8":
+      return view.getInt8(at);
+    case "uint8":
+      return view.getUint8(at);
+    case "int16":
+      return view.getInt16(at, little);
+    case "uint16":
+      return view.getUint16(at, little);
+    case "int32":
+      return view.getInt32(at, little);
+    case "uint32":
+      return view.getUint32(at, little);
+    case "int64":
+      return view.getBigInt64(at, little);
+    case "uint64":
+      return view.getBigUint64(at, little);
+    case "float32":
+      return view.getFloat32(at, little);
+    case "float64":
+      return view.getFloat64(at, little);
   }
 }
 
-const HINT = "the store may be damaged or written by a tool crispyx does not know; anndata can convert it: ad.read_zarr(path).write_h5ad('out.h5ad')";
+const HINT =
+  "the store may be damaged or written by a tool crispyx does not know; anndata can convert it: ad.read_zarr(path).write_h5ad('out.h5ad')";
 
 /** "/obs/_index/" → "obs/_index"; the root is "". */
 function key(path: string): string {
-  return path.split("/").filter((s) => s && s !== ".").join("/");
+  return path
+    .split("/")
+    .filter((s) => s && s !== ".")
+    .join("/");
 }
 
 function shown(k: string): string {
@@ -61,11 +89,20 @@ export class ZarrStore implements ReadStore {
   private readonly chunks: ChunkReader;
   private closed = false;
 
-  private constructor(readonly path: string, zarrFormat: 2 | 3, consolidated: Map<string, unknown> | null, rootV3: unknown) {
+  private constructor(
+    readonly path: string,
+    zarrFormat: 2 | 3,
+    consolidated: Map<string, unknown> | null,
+    rootV3: unknown,
+  ) {
     this.zarrFormat = zarrFormat;
     this.consolidated = consolidated;
     this.chunks = new ChunkReader(path);
-    if (rootV3 !== undefined) this.nodes.set("", this.parse("", () => parseV3(rootV3)));
+    if (rootV3 !== undefined)
+      this.nodes.set(
+        "",
+        this.parse("", () => parseV3(rootV3)),
+      );
   }
 
   static open(path: string): ZarrStore {
@@ -75,18 +112,29 @@ export class ZarrStore implements ReadStore {
       const cm = (root as { consolidated_metadata?: { metadata?: unknown } } | null)?.consolidated_metadata?.metadata;
       const consolidated = cm && typeof cm === "object" ? new Map(Object.entries(cm)) : null;
       const store = new ZarrStore(path, 3, consolidated, root);
-      if (store.kind("/") !== "group") throw new FileFormatError(`${path}: the zarr store's root is an array, not an AnnData group`, { file: path, hint: HINT });
+      if (store.kind("/") !== "group")
+        throw new FileFormatError(`${path}: the zarr store's root is an array, not an AnnData group`, {
+          file: path,
+          hint: HINT,
+        });
       return store;
     }
     if (!existsSync(join(path, ".zgroup"))) {
-      throw new FileFormatError(`${path}: not a zarr store (no zarr.json or .zgroup at its root)`, { file: path, hint: HINT });
+      throw new FileFormatError(`${path}: not a zarr store (no zarr.json or .zgroup at its root)`, {
+        file: path,
+        hint: HINT,
+      });
     }
     let consolidated: Map<string, unknown> | null = null;
     const zm = join(path, ".zmetadata");
     if (existsSync(zm)) {
       const j = readJson(path, zm, "");
       const m = (j as { metadata?: unknown } | null)?.metadata;
-      if (!m || typeof m !== "object") throw new FileFormatError(`${path}: damaged zarr metadata: .zmetadata has no "metadata" object`, { file: path, hint: HINT });
+      if (!m || typeof m !== "object")
+        throw new FileFormatError(`${path}: damaged zarr metadata: .zmetadata has no "metadata" object`, {
+          file: path,
+          hint: HINT,
+        });
       consolidated = new Map(Object.entries(m));
     }
     return new ZarrStore(path, 2, consolidated, undefined);
@@ -102,7 +150,11 @@ export class ZarrStore implements ReadStore {
       return f();
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new FileFormatError(`${this.path}: damaged zarr metadata of ${shown(k)}: ${(err as Error).message}`, { file: this.path, hint: HINT, cause: err });
+      throw new FileFormatError(`${this.path}: damaged zarr metadata of ${shown(k)}: ${(err as Error).message}`, {
+        file: this.path,
+        hint: HINT,
+        cause: err,
+      });
     }
   }
 
@@ -125,8 +177,10 @@ export class ZarrStore implements ReadStore {
     } else {
       const zarray = this.doc(k, ".zarray");
       const zgroup = zarray === undefined ? this.doc(k, ".zgroup") : undefined;
-      if (zarray !== undefined) meta = { type: "array", meta: this.parse(k, () => parseV2Array(zarray, this.doc(k, ".zattrs"))) };
-      else if (zgroup !== undefined) meta = { type: "group", meta: this.parse(k, () => parseV2Group(zgroup, this.doc(k, ".zattrs"))) };
+      if (zarray !== undefined)
+        meta = { type: "array", meta: this.parse(k, () => parseV2Array(zarray, this.doc(k, ".zattrs"))) };
+      else if (zgroup !== undefined)
+        meta = { type: "group", meta: this.parse(k, () => parseV2Group(zgroup, this.doc(k, ".zattrs"))) };
     }
     // anndata ≥ 0.12 writes `raw = None` into a zarr store as a root "raw" element of the null encoding (its
     // .h5ad writer writes nothing); crispyx takes /raw's presence as "has raw", so it is not shown.
@@ -142,7 +196,8 @@ export class ZarrStore implements ReadStore {
 
   private array(path: string): ArrayMeta {
     const n = this.node(path);
-    if (n?.type !== "array") throw new FileFormatError(`${this.path}: ${shown(key(path))} is not a dataset`, { file: this.path });
+    if (n?.type !== "array")
+      throw new FileFormatError(`${this.path}: ${shown(key(path))} is not a dataset`, { file: this.path });
     return n.meta;
   }
 
@@ -235,10 +290,16 @@ export class ZarrStore implements ReadStore {
   private copy(k: string, m: ArrayMeta, start: number[], count: number[], out: Uint8Array | string[]): void {
     let at: number[] = [];
     try {
-      copyHyperslab(m, start, count, (index) => {
-        at = index;
-        return this.chunks.chunk(k, m, index);
-      }, out);
+      copyHyperslab(
+        m,
+        start,
+        count,
+        (index) => {
+          at = index;
+          return this.chunks.chunk(k, m, index);
+        },
+        out,
+      );
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
       throw new FileFormatError(
@@ -248,12 +309,20 @@ export class ZarrStore implements ReadStore {
     }
   }
 
-  private selection(k: string, m: ArrayMeta, start?: number[], count?: number[]): { s: number[]; c: number[]; n: number } {
+  private selection(
+    k: string,
+    m: ArrayMeta,
+    start?: number[],
+    count?: number[],
+  ): { s: number[]; c: number[]; n: number } {
     const rank = m.shape.length;
     const s = start ?? new Array<number>(rank).fill(0);
     const c = count ?? m.shape.map((d, i) => d - s[i]!);
     if (s.length !== rank || c.length !== rank) {
-      throw new CrispyxError(`${this.path}: read of ${shown(k)} gives ${s.length} start and ${c.length} count values for ${rank} dimensions`, { file: this.path });
+      throw new CrispyxError(
+        `${this.path}: read of ${shown(k)} gives ${s.length} start and ${c.length} count values for ${rank} dimensions`,
+        { file: this.path },
+      );
     }
     for (let i = 0; i < rank; i++) {
       if (s[i]! < 0 || c[i]! < 0 || s[i]! + c[i]! > m.shape[i]!) {
@@ -272,7 +341,9 @@ export class ZarrStore implements ReadStore {
     const e = m.element;
     const dtype: NumericDtype | null = e.kind === "bool" ? "uint8" : e.kind === "numeric" ? e.dtype : null;
     if (!dtype) {
-      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not numbers`, { file: this.path });
+      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not numbers`, {
+        file: this.path,
+      });
     }
     const { s, c, n } = this.selection(k, m, start, count);
     const result = out ?? new TYPED_ARRAY_OF[dtype](n);
@@ -289,9 +360,15 @@ export class ZarrStore implements ReadStore {
     const m = this.array(k);
     const e = m.element;
     if (e.kind !== "vlen-string" && e.kind !== "fixed-bytes" && e.kind !== "fixed-utf32") {
-      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not strings`, { file: this.path });
+      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not strings`, {
+        file: this.path,
+      });
     }
-    if (m.shape.length > 1) throw new FileFormatError(`${this.path}: ${shown(k)} is a ${m.shape.length}-D string array; only 1-D ones are read`, { file: this.path });
+    if (m.shape.length > 1)
+      throw new FileFormatError(
+        `${this.path}: ${shown(k)} is a ${m.shape.length}-D string array; only 1-D ones are read`,
+        { file: this.path },
+      );
     if (m.shape.length === 0) {
       const out = [""];
       this.copy(k, m, [], [], out);
@@ -310,7 +387,10 @@ export class ZarrStore implements ReadStore {
       return info.shape.length === 0 ? s[0]! : s;
     }
     if (info.dtype === "other") {
-      throw new FileFormatError(`${this.path}: ${shown(key(path))} has a data type crispyx cannot read`, { file: this.path, code: "UNSUPPORTED" });
+      throw new FileFormatError(`${this.path}: ${shown(key(path))} has a data type crispyx cannot read`, {
+        file: this.path,
+        code: "UNSUPPORTED",
+      });
     }
     const a = this.read(path);
     if (info.dtype === "bool") {
@@ -336,7 +416,12 @@ export class ZarrStore implements ReadStore {
     return {
       length: m.shape[0]!,
       recordSize: size,
-      members: fields.map((f) => ({ name: f.name, offset: f.offset, size: itemSize(f.element), dtype: storeDtype(f.element) })),
+      members: fields.map((f) => ({
+        name: f.name,
+        offset: f.offset,
+        size: itemSize(f.element),
+        dtype: storeDtype(f.element),
+      })),
     };
   }
 
@@ -352,7 +437,8 @@ export class ZarrStore implements ReadStore {
       const col = new Array<unknown>(length);
       for (let r = 0; r < length; r++) {
         const at = r * recordSize + f.offset;
-        if (e.kind === "fixed-bytes" || e.kind === "fixed-utf32") col[r] = decodeFixedStrings(bytes.subarray(at, at + size), e, 1)[0];
+        if (e.kind === "fixed-bytes" || e.kind === "fixed-utf32")
+          col[r] = decodeFixedStrings(bytes.subarray(at, at + size), e, 1)[0];
         else if (e.kind === "bool") col[r] = bytes[at]! !== 0;
         else if (e.kind === "numeric") col[r] = numberAt(view, at, e.dtype, !e.bigEndian);
       }
@@ -365,7 +451,10 @@ export class ZarrStore implements ReadStore {
   readRecords(path: string, start: number, count: number, recordSize: number): Uint8Array {
     const k = key(path);
     const { m, size } = this.struct(k);
-    if (recordSize !== size) throw new CrispyxError(`${this.path}: ${shown(k)} has ${size}-byte records, not ${recordSize}`, { file: this.path });
+    if (recordSize !== size)
+      throw new CrispyxError(`${this.path}: ${shown(k)} has ${size}-byte records, not ${recordSize}`, {
+        file: this.path,
+      });
     const { s, c, n } = this.selection(k, m, [start], [count]);
     const out = new Uint8Array(n * size);
     if (n) this.copy(k, m, s, c, out);
@@ -388,12 +477,18 @@ function readJson(store: string, file: string, k: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new FileFormatError(`${store}: cannot read zarr metadata of ${shown(k)} (${file}): ${(err as Error).message}`, { file: store, cause: err });
+    throw new FileFormatError(
+      `${store}: cannot read zarr metadata of ${shown(k)} (${file}): ${(err as Error).message}`,
+      { file: store, cause: err },
+    );
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new FileFormatError(`${store}: damaged zarr metadata of ${shown(k)}: ${file} is not valid JSON (${(err as Error).message})`, { file: store, hint: HINT, cause: err });
+    throw new FileFormatError(
+      `${store}: damaged zarr metadata of ${shown(k)}: ${file} is not valid JSON (${(err as Error).message})`,
+      { file: store, hint: HINT, cause: err },
+    );
   }
 }
 
