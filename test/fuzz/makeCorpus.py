@@ -165,7 +165,8 @@ def meta_cases(base):
     add(f"enc_unknown_obs_{base}", base, "encoding", "obs encoding-type 'dataframe2'", "all", attr("obs", "encoding-type", "dataframe2"))
     add(f"enc_unknown_column_{base}", base, "encoding", "obs/gem_group encoding-type 'arrray'", "all", attr("obs/gem_group", "encoding-type", "arrray"))
     add(f"enc_unknown_X_{base}", base, "encoding", "X encoding-type 'coo_matrix'", "all", attr("X", "encoding-type", "coo_matrix"))
-    add(f"enc_x_missing_{base}", base, "encoding", "X deleted", "all", lambda f: f.__delitem__("X"))
+    # No X is legal AnnData (X=None): info and validate accept it, every operator must refuse it.
+    add(f"enc_x_missing_{base}", base, "encoding", "X deleted", "ops", lambda f: f.__delitem__("X"))
     def dense(f, shape):
         d = np.zeros(shape, dtype=np.float32)
         del f["X"]

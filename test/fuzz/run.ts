@@ -41,8 +41,8 @@ export interface CorpusEntry {
   base: "c" | "l";
   category: string;
   what: string;
-  /** "all", "values" (NaN/Inf), "counts" (negative), [] (legal) or null (random damage: judge the output). */
-  refuse: "all" | "values" | "counts" | [] | null;
+  /** "all", "ops" (every command but info/validate), "values" (NaN/Inf), "counts" (negative), [] (legal) or null (random damage: judge the output). */
+  refuse: "all" | "ops" | "values" | "counts" | [] | null;
 }
 
 export interface RunResult {
@@ -63,6 +63,7 @@ export function mustRefuse(e: CorpusEntry, command: Command): boolean | null {
     return command === "de" && e.base === "c" ? null : false;
   }
   if (e.refuse === "all") return true;
+  if (e.refuse === "ops") return command !== "info" && command !== "validate";
   if (command === "de" && e.base === "c") return null;
   if (e.refuse === "values") return ["validate", "normalize", "qc", "de"].includes(command) ? true : command === "info" ? false : null;
   // negative values: counts-needing operations refuse them; validate when the file holds counts
@@ -239,6 +240,19 @@ export function pickPerCategory(entries: CorpusEntry[], n: number): CorpusEntry[
   return Array.from({ length: n }, (_, i) => picked.flatMap((l) => (l[i] ? [l[i]!] : []))).flat();
 }
 
+/** A result judged again for the current expectations (refusals, and exit 0 of commands without outputs). */
+function rejudge(r: RunResult, e: CorpusEntry | undefined): RunResult {
+  if (!e) return r;
+  const must = mustRefuse(e, r.command);
+  if (r.exit === 1 && (r.verdict === "ok" || r.verdict === "refused valid" || r.verdict === "clear error")) {
+    return { ...r, verdict: must === false ? "refused valid" : must ? "ok" : "clear error" };
+  }
+  if (r.exit === 0 && (r.command === "info" || r.command === "validate") && (r.verdict === "ok" || r.verdict === "silently wrong")) {
+    return { ...r, verdict: must ? "silently wrong" : "ok" };
+  }
+  return r;
+}
+
 /** The per-command table (markdown). A refusal of a file that must be refused counts as ok. */
 export function table(results: RunResult[], commands: readonly Command[]): string {
   const rows = [`| command | runs | ${VERDICTS.join(" | ")} |`, `|---|---:|${VERDICTS.map(() => "---:").join("|")}|`];
@@ -260,7 +274,9 @@ async function main(argv: string[]): Promise<void> {
   const commands = opt("commands", ALL_COMMANDS.join(",")).split(",") as Command[];
   const log = join(dir, "results.jsonl");
   if (argv.includes("--table-only")) {
-    const done = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as RunResult);
+    // Judged again against the manifest as it is now (an expectation corrected after the run started).
+    const manifest = new Map((JSON.parse(readFileSync(join(dir, "corpus", "manifest.json"), "utf8")) as CorpusEntry[]).map((e) => [e.file, e]));
+    const done = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => rejudge(JSON.parse(l) as RunResult, manifest.get((JSON.parse(l) as RunResult).file)));
     process.stdout.write(`${table(done, commands)}\n`);
     return;
   }

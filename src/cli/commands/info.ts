@@ -7,7 +7,12 @@ export function registerInfo(program: Command): void {
   program
     .command("info")
     .summary("what is in an .h5ad file (shape, columns, X storage), without reading X")
-    .description("Print what is in an .h5ad file: shape, obs/var columns, uns/obsm/layers keys and how X is stored.\nReads only metadata, so it is instant on files of any size.")
+    .description(
+      "Print what is in an .h5ad file: shape, obs/var columns, uns/obsm/layers keys and how X is stored.\n" +
+        "Reads only metadata, so it is instant on files of any size. Lists what contradicts the AnnData spec\n" +
+        "(unknown encodings, columns of the wrong length, broken categoricals, X's shape and format, non-UTF-8\n" +
+        "names, uns nested too deep) and then exits 1; 'crispyx validate' also checks X's stored values.",
+    )
     .argument("<file>", "the .h5ad file")
     .option("--json", "print a machine-readable JSON summary instead")
     .action(async (file: string, opts: { json?: boolean }, cmd: Command) => {

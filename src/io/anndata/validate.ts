@@ -4,7 +4,7 @@
  *
  *   structure (metadata, `checkStructure`): every element's encoding known; obs/var dataframes with an
  *     index, their columns as long as the table; categoricals (integer codes in [-1, n_categories), unique
- *     categories); X present and consistent (shape, format vs indptr, integer indices); obsm/varm/obsp/
+ *     categories); X consistent when present (shape, format vs indptr, integer indices); obsm/varm/obsp/
  *     varp/layers/raw shapes; strings valid UTF-8 (obs/var names, string columns, categories, uns); uns
  *     nested at most MAX_UNS_DEPTH levels.
  *   X (streamed, `checkMatrix`): indptr monotone from 0 to nnz, indices in range, no duplicates within a
@@ -259,8 +259,8 @@ export function checkStructure(file: ReadStore): ValidationProblem[] {
   let nObs: number | null = null, nVars: number | null = null;
   guarded("/obs", add, () => { nObs = checkDataFrame(file, "/obs", add); });
   guarded("/var", add, () => { nVars = checkDataFrame(file, "/var", add); });
-  if (!file.exists("/X")) add("X", "has no X matrix");
-  else checkMatrixStructure(file, "/X", [nObs, nVars], add);
+  // No X is legal (anndata writes none for X=None); the operators that need one say so themselves.
+  if (file.exists("/X")) checkMatrixStructure(file, "/X", [nObs, nVars], add);
   const o = nObs as number | null, v = nVars as number | null;
   const rows = (n: number | null, what: string) => (s: number[]) => n !== null && s[0] !== n ? `expected ${n} rows (${what})` : null;
   checkMapping(file, "obsm", rows(o, "one per cell"), add);
