@@ -14,20 +14,16 @@
  * uns, obsm, varm, obsp, varp, layers and raw are carried over (the seed keeps only obs and var).
  */
 import { assertValidStructure } from "../io/anndata/validate.ts";
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { openStore, openWriteStore } from "../io/openStore.ts";
-import type { ReadStore } from "../io/store.ts";
+import { openStore } from "../io/openStore.ts";
 import { assertAnnData } from "../io/anndata/anndata.ts";
 import { MatrixReader } from "../io/anndata/matrixReader.ts";
-import { copyMatrix } from "../io/anndata/carryOver.ts";
 import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
-import { withScratchFile, writeAtomically } from "../io/atomic.ts";
 import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import { DEFAULT_MEMORY_BUDGET, type StreamOptions } from "../core/streaming.ts";
 import { FileFormatError, InvalidArgumentError } from "../errors.ts";
 import { copyRootExcept } from "./copyElements.ts";
 import { writeReorderedSparse } from "./reorderMatrix.ts";
+import { runRewrite, writeCurrentLayoutCopy } from "./runner.ts";
 import { checkOutputIsNotInput, inputPath, seedOutputPath, type FileSource } from "./paths.ts";
 
 export interface ConvertOptions extends StreamOptions {
@@ -79,75 +75,24 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
     // Transposing (CSR<->CSC, dense->CSC) takes each element's stored minor index as its output line;
     // dense->CSR keeps rows as they are.
     const destFrom = from === "dense" && target === "csr" ? "line" : "index";
-    mkdirSync(dirname(resolve(output)), { recursive: true });
-    const stats = await writeAtomically(output, (tmp) => {
-      const dst = openWriteStore(tmp, "w");
-      try {
-        copyRootExcept(src, dst, ["X"], { signal: opts.signal });
-        return writeReorderedSparse(reader, dst, "/X", {
-          format: target,
-          destFrom,
-          memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
-          spillPath: `${tmp}.runs`,
-          directFile: tmp, // X is written last
-          bufferElements: opts.bufferElements,
-          chunkSize: opts.chunkSize,
-          signal: opts.signal,
-          onProgress: opts.onProgress,
-        });
-      } finally {
-        dst.close();
-      }
-    }, from === "dense" ? {} : { expectedBytes: sparseMatrixBytes(reader.info.nnz, dtypeBytes(reader.info.dtype), reader.shape[target === "csr" ? 0 : 1]) });
+    const stats = await runRewrite(output, (dst, tmp) => {
+      copyRootExcept(src, dst, ["X"], { signal: opts.signal });
+      return writeReorderedSparse(reader, dst, "/X", {
+        format: target,
+        destFrom,
+        memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
+        spillPath: `${tmp}.runs`,
+        directFile: tmp, // X is written last
+        bufferElements: opts.bufferElements,
+        chunkSize: opts.chunkSize,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      });
+    }, undefined, from === "dense" ? {} : { expectedBytes: sparseMatrixBytes(reader.info.nnz, dtypeBytes(reader.info.dtype), reader.shape[target === "csr" ? 0 : 1]) });
     return { path: output, converted: true, from, to: target, nnz: stats.nnz, inputPasses: stats.inputPasses, spilledRuns: stats.spilledRuns };
   } finally {
     src.close();
   }
-}
-
-/** A copy of `src` in the current layout, X stored as it is (atomically at `output`). */
-export async function writeCurrentLayoutCopy(src: ReadStore, output: string, opts: StreamOptions = {}): Promise<void> {
-  await writeAtomically(output, (tmp) => {
-    const dst = openWriteStore(tmp, "w");
-    try {
-      copyRootExcept(src, dst, ["X"], { signal: opts.signal });
-      if (src.exists("/X")) copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
-    } finally {
-      dst.close();
-    }
-  });
-}
-
-/** Whether `input` is in the pre-0.7 layout (obs a compound dataset), which sort and standardize do not read. */
-export function needsCurrentLayoutCopy(input: string): boolean {
-  const f = openStore(input, "r");
-  try {
-    return isLegacyTable(f, "/obs");
-  } finally {
-    f.close();
-  }
-}
-
-/**
- * For operators that rewrite a file element by element (sort, standardize): a pre-0.7 input is first
- * copied in the current layout beside `output` (one more pass over X; the copy is removed afterwards, also
- * on error) and `run` gets that copy; errors name the input, not the copy.
- */
-export async function onCurrentLayoutCopy<T>(input: string, output: string, opts: StreamOptions, run: (copy: string) => Promise<T>): Promise<T> {
-  return withScratchFile(output, async (copy) => {
-    const src = openStore(input, "r");
-    try {
-      await writeCurrentLayoutCopy(src, copy, opts);
-    } finally {
-      src.close();
-    }
-    try {
-      return await run(copy);
-    } catch (err) {
-      if (err instanceof Error) err.message = err.message.replaceAll(copy, input);
-      throw err;
-    }
-  });
 }
 
 /**

@@ -30,17 +30,23 @@
  * Cost model: the runner adds no pass over X and no copy of a block; its own work is one open of the input,
  * one output file, and one event-loop turn per block.
  */
-import { writeAtomically } from "../io/atomic.ts";
-import { openWriteStore } from "../io/openStore.ts";
-import type { WriteStore } from "../io/store.ts";
+import { existsSync } from "node:fs";
+import { withScratchFile, writeAtomically, type AtomicWriteOptions } from "../io/atomic.ts";
+import { openStore, openWriteStore } from "../io/openStore.ts";
+import type { ReadStore, WriteStore } from "../io/store.ts";
 import type { TypedArray } from "../io/dtypes.ts";
+import { assertAnnData } from "../io/anndata/anndata.ts";
+import { copyMatrix } from "../io/anndata/carryOver.ts";
+import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
 import type { H5adHandle } from "../io/anndata/handle.ts";
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { CarryOverOptions, SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
-import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
+import { copyRootExcept } from "./copyElements.ts";
+import { checkOutputIsNotInput } from "./paths.ts";
 
 // ---- row operators --------------------------------------------------------------------------------
 
@@ -156,15 +162,52 @@ export async function runRowOperator<B, R>(input: DataSource, opts: RowRunOption
 
 // ---- rewriting operators --------------------------------------------------------------------------
 
+/** A rewriting operator (sort, standardize): what the runner needs to know around its `run`. */
+export interface RewriteOperator<R> {
+  /** The input's path (./paths.ts inputPath) and the output's. */
+  input: string;
+  output: string;
+  /** Whether an existing output may be returned as it is (e.g. it has sorting metadata and no `force`). */
+  reuse?: (output: string) => boolean;
+  /** Checks of plain options, after the output checks and before any file is read. */
+  check?: () => void;
+  /**
+   * How to run on a current-layout copy when the input is in the pre-0.7 layout (obs a compound dataset),
+   * which the element-by-element rewrite does not read; absent = run on the input as it is.
+   */
+  onLegacyCopy?: (copy: string) => Promise<R>;
+  /** The stream options for that copy (budget, abort). */
+  stream?: StreamOptions;
+  /** With the input open and checked as AnnData: plan, then write the output with `runRewrite`. */
+  run: (src: ReadStore) => Promise<R>;
+}
+
+/** Run a rewriting operator (see RewriteOperator); an output reused as it is is returned as its path. */
+export async function runRewriteOperator<R>(op: RewriteOperator<R>): Promise<R | string> {
+  checkOutputIsNotInput(op.input, op.output);
+  if (op.reuse && existsSync(op.output) && op.reuse(op.output)) return op.output;
+  op.check?.();
+  if (op.onLegacyCopy && needsCurrentLayoutCopy(op.input)) return onCurrentLayoutCopy(op.input, op.output, op.stream ?? {}, op.onLegacyCopy);
+  const src = openStore(op.input, "r");
+  try {
+    assertAnnData(src);
+    return await op.run(src);
+  } finally {
+    src.close();
+  }
+}
+
 /**
  * Write the output of a rewriting operator: its folder made, `write(dst, tmp)` given a new HDF5 file at a
  * temporary path (closed by the runner whatever happens; `write` may close it early to write bytes
  * directly), then `afterClose(tmp)`, then the rename into place. An error removes the temporary file.
+ * `atomic`: e.g. the output's expected size, refused up front when the disk lacks it (../io/atomic.ts).
  */
 export async function runRewrite<T>(
   output: string,
   write: (dst: WriteStore, tmp: string) => T,
   afterClose?: (tmp: string) => Promise<void>,
+  atomic: AtomicWriteOptions = {},
 ): Promise<T> {
   ensureOutputDir(output);
   return writeAtomically(output, async (tmp) => {
@@ -177,5 +220,52 @@ export async function runRewrite<T>(
     }
     if (afterClose) await afterClose(tmp);
     return result;
+  }, atomic);
+}
+
+// ---- pre-0.7 inputs -------------------------------------------------------------------------------
+
+/** A copy of `src` in the current layout, X stored as it is (atomically at `output`). */
+export async function writeCurrentLayoutCopy(src: ReadStore, output: string, opts: StreamOptions = {}): Promise<void> {
+  await writeAtomically(output, (tmp) => {
+    const dst = openWriteStore(tmp, "w");
+    try {
+      copyRootExcept(src, dst, ["X"], { signal: opts.signal });
+      if (src.exists("/X")) copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
+    } finally {
+      dst.close();
+    }
+  });
+}
+
+/** Whether `input` is in the pre-0.7 layout (obs a compound dataset), which sort and standardize do not read. */
+export function needsCurrentLayoutCopy(input: string): boolean {
+  const f = openStore(input, "r");
+  try {
+    return isLegacyTable(f, "/obs");
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * For operators that rewrite a file element by element (sort, standardize): a pre-0.7 input is first
+ * copied in the current layout beside `output` (one more pass over X; the copy is removed afterwards, also
+ * on error) and `run` gets that copy; errors name the input, not the copy.
+ */
+export async function onCurrentLayoutCopy<T>(input: string, output: string, opts: StreamOptions, run: (copy: string) => Promise<T>): Promise<T> {
+  return withScratchFile(output, async (copy) => {
+    const src = openStore(input, "r");
+    try {
+      await writeCurrentLayoutCopy(src, copy, opts);
+    } finally {
+      src.close();
+    }
+    try {
+      return await run(copy);
+    } catch (err) {
+      if (err instanceof Error) err.message = err.message.replaceAll(copy, input);
+      throw err;
+    }
   });
 }

@@ -14,9 +14,8 @@
  * seed drops them); obsp (cells × cells) is dropped as in the seed. An explicit control label that does
  * not occur in the column is an error (the seed silently sorts without a control group).
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { openStore, openWriteStore } from "../io/openStore.ts";
+import { basename, dirname, extname, join } from "node:path";
+import { openStore } from "../io/openStore.ts";
 import type { ReadStore, WriteStore } from "../io/store.ts";
 import type { TypedArray, NumericDtype } from "../io/dtypes.ts";
 import { TYPED_ARRAY_OF } from "../io/dtypes.ts";
@@ -30,7 +29,6 @@ import { dataframe, ndarray } from "../io/anndata/model.ts";
 import { isStorableKey } from "../io/anndata/keys.ts";
 import { takeDataFrame } from "../io/anndata/carryOver.ts";
 import { DenseMatrixWriter } from "../io/anndata/matrixWriter.ts";
-import { writeAtomically } from "../io/atomic.ts";
 import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError, FileFormatError, InvalidArgumentError } from "../errors.ts";
@@ -38,8 +36,8 @@ import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
 import { copyAttrs, copyElement } from "./copyElements.ts";
 import { writeReorderedSparse } from "./reorderMatrix.ts";
-import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
-import { needsCurrentLayoutCopy, onCurrentLayoutCopy } from "./convert.ts";
+import { inputPath, type FileSource } from "./paths.ts";
+import { runRewrite, runRewriteOperator } from "./runner.ts";
 
 export interface SortOptions extends StreamOptions {
   /** obs column with the perturbation labels. Default "perturbation". */
@@ -233,56 +231,48 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
   const input = inputPath(data);
   const column = opts.column ?? "perturbation";
   const output = opts.output ?? defaultSortedPath(input);
-  checkOutputIsNotInput(input, output);
-  if (existsSync(output) && !opts.force && hasSortingMetadata(output)) return output;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-  if (!(budget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${budget}`);
-  if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
-
-  if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
-    return onCurrentLayoutCopy(input, output, opts, (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input }));
-  }
-  const src = openStore(input, "r");
-  try {
-    assertAnnData(src);
-    if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
-    const lc = readLabelCodes(src, column);
-    const nObs = lc.codes.length;
-    const xInfo = describeMatrix(src, "/X");
-    if (xInfo.shape[0] !== nObs) throw new FileFormatError(`${input}: X has ${xInfo.shape[0]} rows but obs has ${nObs}`, { file: input });
-    let control: string;
-    if (opts.controlLabel !== undefined && opts.controlLabel !== null) {
-      control = String(opts.controlLabel);
-      if (!lc.labels.includes(control)) {
-        throw new InvalidArgumentError(`${input}: control label '${control}' does not occur in obs['${column}']`, {
-          file: input,
-          hint: `labels: ${lc.labels.slice(0, 10).join(", ")}${lc.labels.length > 10 ? ", …" : ""}`,
-        });
+  return runRewriteOperator({
+    input,
+    output,
+    reuse: (existing) => !opts.force && hasSortingMetadata(existing),
+    check: () => {
+      if (!(budget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${budget}`);
+      if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
+    },
+    onLegacyCopy: opts.recordedInput === undefined ? (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input }) : undefined,
+    stream: opts,
+    run: async (src) => {
+      if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
+      const lc = readLabelCodes(src, column);
+      const nObs = lc.codes.length;
+      const xInfo = describeMatrix(src, "/X");
+      if (xInfo.shape[0] !== nObs) throw new FileFormatError(`${input}: X has ${xInfo.shape[0]} rows but obs has ${nObs}`, { file: input });
+      let control: string;
+      if (opts.controlLabel !== undefined && opts.controlLabel !== null) {
+        control = String(opts.controlLabel);
+        if (!lc.labels.includes(control)) {
+          throw new InvalidArgumentError(`${input}: control label '${control}' does not occur in obs['${column}']`, {
+            file: input,
+            hint: `labels: ${lc.labels.slice(0, 10).join(", ")}${lc.labels.length > 10 ? ", …" : ""}`,
+          });
+        }
+      } else {
+        try {
+          control = resolveControlLabel(labelsInCellOrder(lc), null);
+        } catch (err) {
+          if (err instanceof CrispyxError) throw new InvalidArgumentError(`${input}: obs['${column}']: ${err.message}`, { file: input, hint: err.hint });
+          throw err;
+        }
       }
-    } else {
-      try {
-        control = resolveControlLabel(labelsInCellOrder(lc), null);
-      } catch (err) {
-        if (err instanceof CrispyxError) throw new InvalidArgumentError(`${input}: obs['${column}']: ${err.message}`, { file: input, hint: err.hint });
-        throw err;
-      }
-    }
-    const plan = planSort(lc, control);
-    const meta = sortingMetadata(opts.recordedInput ?? input, column, plan);
-    mkdirSync(dirname(resolve(output)), { recursive: true });
-
-    await writeAtomically(output, (tmp) => {
-      const dst = openWriteStore(tmp, "w");
-      try {
-        writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp);
-      } finally {
-        dst.close();
-      }
-    }, { expectedBytes: xInfo.format === "dense" ? xInfo.nnz * dtypeBytes(xInfo.dtype) : sparseMatrixBytes(xInfo.nnz, dtypeBytes(xInfo.dtype), nObs) });
-    return output;
-  } finally {
-    src.close();
-  }
+      const plan = planSort(lc, control);
+      const meta = sortingMetadata(opts.recordedInput ?? input, column, plan);
+      await runRewrite(output, (dst, tmp) => writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp), undefined, {
+        expectedBytes: xInfo.format === "dense" ? xInfo.nnz * dtypeBytes(xInfo.dtype) : sparseMatrixBytes(xInfo.nnz, dtypeBytes(xInfo.dtype), nObs),
+      });
+      return output;
+    },
+  });
 }
 
 /** Everything of `src`, cells in sorted order, into `dst` (the file at `dstFile`). */

@@ -14,16 +14,12 @@
  * existing `perturbation` column. The renamed perturbation column is written as a categorical (what
  * anndata makes of a string column), not as the seed's unencoded string dataset.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { openStore, openWriteStore } from "../io/openStore.ts";
+import { basename, extname, join } from "node:path";
 import type { ReadStore, WriteStore } from "../io/store.ts";
-import { assertAnnData } from "../io/anndata/anndata.ts";
 import { columnOrder, readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { readElem, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import type { Column, DataFrame, Element } from "../io/anndata/model.ts";
 import { scalar, strings } from "../io/anndata/model.ts";
-import { writeAtomically } from "../io/atomic.ts";
 import { throwIfAborted, type ProgressCallback } from "../core/streaming.ts";
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
@@ -31,8 +27,8 @@ import { resolveControlLabel } from "../helpers/controlLabel.ts";
 import { copyAttrs, copyElement, type CopyOptions } from "./copyElements.ts";
 import { copySparseDirect, createDirectPlaceholders, directCopySpec } from "../io/anndata/directSparseWriter.ts";
 import { readLabelCodes } from "./sort.ts";
-import { checkOutputIsNotInput, inputPath, type FileSource } from "./paths.ts";
-import { needsCurrentLayoutCopy, onCurrentLayoutCopy } from "./convert.ts";
+import { inputPath, type FileSource } from "./paths.ts";
+import { runRewrite, runRewriteOperator } from "./runner.ts";
 
 export interface StandardizeOptions {
   /** obs column holding the perturbation labels (renamed to `perturbation`). */
@@ -193,24 +189,19 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   }
   if (!opts.output && (typeof opts.outputDir !== "string" || !opts.outputDir)) throw new InvalidArgumentError("standardizeDataset needs outputDir (or output)");
   const output = opts.output ?? standardizedPath(input, opts.outputDir!);
-  checkOutputIsNotInput(input, output);
-  if (existsSync(output) && !opts.force) return output;
-
-  if (opts.recordedInput === undefined && needsCurrentLayoutCopy(input)) {
-    return onCurrentLayoutCopy(input, output, opts, (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input }));
-  }
-  const src = openStore(input, "r");
-  try {
-    assertAnnData(src);
-    const plan = planStandardization(src, input, opts);
-    mkdirSync(dirname(resolve(output)), { recursive: true });
-    const copy = { signal: opts.signal, blockBytes: opts.blockBytes };
-    const onBytes = (b: number) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" });
-    // A sparse X is copied straight into the output after HDF5 has written the rest (no WebAssembly copies).
-    const directX = directCopySpec(src, "/X");
-    await writeAtomically(output, async (tmp) => {
-      const dst = openWriteStore(tmp, "w");
-      try {
+  return runRewriteOperator({
+    input,
+    output,
+    reuse: () => !opts.force,
+    onLegacyCopy: opts.recordedInput === undefined ? (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input }) : undefined,
+    stream: opts,
+    run: async (src) => {
+      const plan = planStandardization(src, input, opts);
+      const copy = { signal: opts.signal, blockBytes: opts.blockBytes };
+      const onBytes = (b: number) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" });
+      // A sparse X is copied straight into the output after HDF5 has written the rest (no WebAssembly copies).
+      const directX = directCopySpec(src, "/X");
+      await runRewrite(output, (dst) => {
         copyAttrs(src, dst, "/", "/");
         for (const key of src.keys("/")) {
           throwIfAborted(opts.signal);
@@ -233,13 +224,8 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
         const items = previousMetadata(src);
         for (const [k, v] of Object.entries(plan.metadata)) items[k] = scalar(v);
         writeElem(dst, "/uns/standardization_metadata", { type: "dict", items });
-      } finally {
-        dst.close();
-      }
-      if (directX) await copySparseDirect(src, "/X", tmp, "/X", directX, { blockBytes: opts.blockBytes, signal: opts.signal, onBytes });
-    });
-    return output;
-  } finally {
-    src.close();
-  }
+      }, directX ? (tmp) => copySparseDirect(src, "/X", tmp, "/X", directX, { blockBytes: opts.blockBytes, signal: opts.signal, onBytes }) : undefined);
+      return output;
+    },
+  });
 }
