@@ -18,7 +18,7 @@ export { replaceElement, deleteElement, removeLeftoverStaging, recoverInterrupte
 export { toElement, type PlainValue } from "./io/anndata/convert.ts";
 export * from "./io/anndata/model.ts";
 export { categoricalValues } from "./io/anndata/encodings/categorical.ts";
-export { writeSettings } from "./io/anndata/settings.ts";
+export { writeSettings, ioSettings } from "./io/anndata/settings.ts";
 export { writeAtomically, clean, type AtomicWriteOptions, type CleanOptions, type CleanResult, type TempFileInfo } from "./io/atomic.ts";
 
 // Shared streaming vocabulary

@@ -20,6 +20,7 @@ import { columnKeys, escapeLabel, fieldNames } from "./labelKeys.ts";
 import type { DeResults } from "./finishGroups.ts";
 import { deMethod } from "./methods/registry.ts";
 import { SCANPY_COLUMNS, type DeColumn, type DeExtraColumn } from "./methods/columns.ts";
+import { ioSettings } from "../io/directIO.ts";
 
 /**
  * Everything a result file holds: the computed arrays (DeResults: [group × gene] row-major, pts per slot
@@ -104,7 +105,7 @@ export async function writeDeH5ad(
   if (pertKey !== "n_cells") obsColumns[pertKey.includes("/") ? escapeLabel(pertKey) : pertKey] = strings(t.groups);
   // Large arrays go straight into the file after HDF5 has written the rest (../io/anndata/directArrays.ts):
   // HDF5 writes one-element placeholders for them.
-  const direct = G * n > 0 && endianness() === "LE";
+  const direct = ioSettings.directIO && G * n > 0 && endianness() === "LE";
   const ptsLayer = Float32Array.from(t.pts.subarray(n));
   // X and the layers as the columns declare them (./methods/columns.ts): X first, then the layers in order, then the method's extras.
   const arrayOf = (c: DeColumn): Float32Array | Float64Array => (c.source === "pts" ? ptsLayer : t[c.source]);
