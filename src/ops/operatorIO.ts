@@ -4,11 +4,12 @@
  * (created like the seed's `mkdir(parents=True)`).
  */
 import { assertValidStructure } from "../io/anndata/validate.ts";
-import { mkdirSync, realpathSync, existsSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad, type H5adHandle } from "../io/anndata/handle.ts";
 import { resolveDataPath, type DataSource } from "../io/anndata/fileHelpers.ts";
+import { checkOutputIsNotInput } from "./paths.ts";
 import { openStore, openWriteStore } from "../io/openStore.ts";
 import type { WriteStore } from "../io/store.ts";
 import type { TypedArray } from "../io/dtypes.ts";
@@ -16,29 +17,13 @@ import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, typ
 import { BackgroundMatrixWriter, useBackgroundWriter } from "../io/anndata/backgroundWriter.ts";
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../io/anndata/directSparseWriter.ts";
 
-function samePath(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return resolve(p);
-    }
-  };
-  return real(a) === real(b);
-}
-
 /** Resolve and check input/output paths; returns the input path. Throws before anything is written. */
 export function checkInputOutput(input: DataSource, output: string | undefined, what: string): { inputPath: string; outputPath: string } {
   const inputPath = resolveDataPath(input);
   if (!output || typeof output !== "string") {
     throw new InvalidArgumentError(`${what}: an output path is required`, { file: inputPath });
   }
-  if (samePath(inputPath, output) || (existsSync(output) && samePath(inputPath, output))) {
-    throw new InvalidArgumentError(`${what}: the output ${output} is the input file; choose another output path`, {
-      file: inputPath,
-      hint: "crispyx never overwrites its input; write to a new file",
-    });
-  }
+  checkOutputIsNotInput(inputPath, output);
   return { inputPath, outputPath: output };
 }
 

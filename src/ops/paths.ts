@@ -44,9 +44,27 @@ function real(p: string): string {
   }
 }
 
-/** Refuse, before any work, an output that is the input itself. */
+/** Whether two paths name one file: the same real path, or the same inode (a hard link, a bind mount). */
+function sameFile(a: string, b: string): boolean {
+  if (real(a) === real(b)) return true;
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.ino === sb.ino && sa.dev === sb.dev;
+  } catch {
+    return false; // the output does not exist yet
+  }
+}
+
+/**
+ * Refuse, before any work, an output that is the input itself (by name, symlink or hard link): it would
+ * be destroyed before it was read. The one check every operator, DE, QC and the CLI use.
+ */
 export function checkOutputIsNotInput(input: string, output: string): void {
-  if (real(input) === real(output)) {
-    throw new InvalidArgumentError(`${input}: the output would overwrite the input; choose another output path`, { file: input });
+  if (sameFile(input, output)) {
+    throw new InvalidArgumentError(`${output}: is the input file: the output would overwrite the input; choose another output path`, {
+      file: output,
+      hint: "crispyx never overwrites its input; write to a new file",
+    });
   }
 }

@@ -5,6 +5,7 @@ import { InvalidArgumentError as UsageError, type Command } from "commander";
 import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { writeAtomically } from "../../io/atomic.ts";
 import { isZarrStore } from "../../io/zarr/index.ts";
+import { checkOutputIsNotInput } from "../../ops/paths.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 
 /** commander parser for a whole number ≥ `min` (a bad value is a usage error, exit 2). */
@@ -32,19 +33,6 @@ export async function withInput<T>(path: string, fn: (h: H5adHandle) => T | Prom
     return await fn(h);
   } finally {
     h.close();
-  }
-}
-
-/** Refuse to write an output over the input (it would be destroyed before it was read). */
-export function checkNotSameFile(input: string, output: string): void {
-  try {
-    const a = statSync(input);
-    const b = statSync(output);
-    if (a.ino === b.ino && a.dev === b.dev) {
-      throw new InvalidArgumentError(`${output}: is the input file; choose another output path`, { file: output });
-    }
-  } catch (e) {
-    if (e instanceof InvalidArgumentError) throw e;
   }
 }
 
@@ -131,7 +119,7 @@ export function addPerturbationOptions(cmd: Command, { control = true } = {}): C
 export function outputPathFor(input: string, opts: OutputOptions, suffix: string): string {
   const stem = basename(input).replace(/\.(h5ad|zarr)$/i, ""); // data.zarr (a zarr store) → data_<suffix>.h5ad
   const out = resolve(opts.output ?? join(dirname(input), `${stem}_${suffix}.h5ad`));
-  checkNotSameFile(input, out);
+  checkOutputIsNotInput(input, out);
   if (existsSync(out)) {
     if (statSync(out).isDirectory()) throw new InvalidArgumentError(`${out}: is a directory; give a file name with -o`, { file: out });
     if (!opts.force) throw new InvalidArgumentError(`${out}: already exists`, { file: out, hint: "pass --force to overwrite it, or choose another name with -o" });
