@@ -21,7 +21,7 @@ const memoryBudget = parseByteSize(budgetArg);
 function scanRows(): number {
   using h = openH5ad(path!);
   const X = h.X;
-  const step = Math.max(1, Math.floor((memoryBudget / 4) / ((X.info.nnz / X.shape[0]) * 8 + 16)));
+  const step = Math.max(1, Math.floor(memoryBudget / 4 / ((X.info.nnz / X.shape[0]) * 8 + 16)));
   let nnz = 0;
   for (let r = 0; r < X.shape[0]; r += step) {
     const b = X.rows(r, Math.min(X.shape[0], r + step), "csr");
@@ -44,8 +44,19 @@ if (which !== "qc") {
 }
 if (which !== "scan") {
   const [s, r] = t(() => calculateAdaptiveQcThresholds(path, "perturbation", { sampleSize, memoryBudget }));
-  const res = r as { nCells: number; nCellsSampled: number; minGenes: number; minCellsPerGene: number; minCellsPerPerturbation: number };
-  console.log(`adaptive QC (sample ${res.nCellsSampled} of ${res.nCells}): ${s.toFixed(2)} s` + (Number.isNaN(scanS) ? "" : `, ratio to the scan ${(s / scanS).toFixed(2)}`));
-  console.log(`thresholds: minGenes ${res.minGenes}, minCellsPerGene ${res.minCellsPerGene}, minCellsPerPerturbation ${res.minCellsPerPerturbation}`);
+  const res = r as {
+    nCells: number;
+    nCellsSampled: number;
+    minGenes: number;
+    minCellsPerGene: number;
+    minCellsPerPerturbation: number;
+  };
+  console.log(
+    `adaptive QC (sample ${res.nCellsSampled} of ${res.nCells}): ${s.toFixed(2)} s` +
+      (Number.isNaN(scanS) ? "" : `, ratio to the scan ${(s / scanS).toFixed(2)}`),
+  );
+  console.log(
+    `thresholds: minGenes ${res.minGenes}, minCellsPerGene ${res.minCellsPerGene}, minCellsPerPerturbation ${res.minCellsPerPerturbation}`,
+  );
 }
 console.log(`peak RSS: ${(resourceUsage().maxRSS / 1024).toFixed(0)} MB`);

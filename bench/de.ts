@@ -85,20 +85,39 @@ async function runChild(): Promise<void> {
   const { rankGenesGroups } = await import("../src/de/rankGenesGroups.ts");
   const t0 = performance.now();
   const r = await rankGenesGroups(values.child!, {
-    perturbationColumn: "perturbation", controlLabel: "NTC", method: values.method as "t-test" | "wilcoxon",
-    outputDir: values.out, force: true, csv: values.csv === "yes", memoryBudget: parseByteSize(values["memory-limit"]!), workers: Number(values.workers),
+    perturbationColumn: "perturbation",
+    controlLabel: "NTC",
+    method: values.method as "t-test" | "wilcoxon",
+    outputDir: values.out,
+    force: true,
+    csv: values.csv === "yes",
+    memoryBudget: parseByteSize(values["memory-limit"]!),
+    workers: Number(values.workers),
   });
-  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, groups: r.groups.length, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+  console.log(
+    JSON.stringify({
+      seconds: (performance.now() - t0) / 1000,
+      groups: r.groups.length,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    }),
+  );
 }
 
-interface Measure { wall: number; cpu: number; rssMiB: number; stdout: string }
+interface Measure {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+  stdout: string;
+}
 function measure(cmd: string[], env: NodeJS.ProcessEnv = process.env): Measure {
   const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26, env });
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
   const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
   return {
     wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]),
-    cpu: Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) + Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]),
+    cpu:
+      Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
+      Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]),
     rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024,
     stdout: r.stdout,
   };
@@ -113,7 +132,21 @@ async function makeInput(tag: string, cells: string): Promise<string> {
   const log = join("bench", "data", `de_log_${tag}.h5ad`);
   if (existsSync(log)) return log;
   if (!existsSync(counts)) {
-    measure(node(["bench/make-synthetic.ts", "--cells", cells, "--genes", values.genes!, "--per-cell", values["per-cell"]!, "--perturbations", values.perturbations!, "--out", counts]));
+    measure(
+      node([
+        "bench/make-synthetic.ts",
+        "--cells",
+        cells,
+        "--genes",
+        values.genes!,
+        "--per-cell",
+        values["per-cell"]!,
+        "--perturbations",
+        values.perturbations!,
+        "--out",
+        counts,
+      ]),
+    );
   }
   const { normalizeTotalLog1p } = await import("../src/ops/normalize.ts");
   await normalizeTotalLog1p(counts, { output: log });
@@ -122,30 +155,59 @@ async function makeInput(tag: string, cells: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const python = process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
+  const python =
+    process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
   const outDir = join("bench", "data", "de_out");
   mkdirSync(outDir, { recursive: true });
   const tag = `${values.cells}x${values.genes}x${values.perturbations}`;
   const input = await makeInput(tag, values.cells!);
   measure([python, "bench/h5py_read_x.py", input]); // warm the page cache
   const h5py = measure([python, "bench/h5py_read_x.py", input]);
-  console.log(`input ${input}: ${values.cells} cells × ${values.genes} genes, ${values.perturbations} perturbations; budget ${values["memory-limit"]}, ${values.workers} workers`);
+  console.log(
+    `input ${input}: ${values.cells} cells × ${values.genes} genes, ${values.perturbations} perturbations; budget ${values["memory-limit"]}, ${values.workers} workers`,
+  );
   console.log(`h5py reads X once: ${h5py.wall.toFixed(2)} s`);
   // Like for like with the seed (which writes an .h5ad only): csv off. Both tests also run with the CSV
   // (crispyx's default) to show its cost.
   const ours: Record<string, Measure> = {};
   const runOurs = (file: string, method: string, csv: string) =>
-    measure(node(["bench/de.ts", "--child", file, "--method", method, "--out", outDir, "--memory-limit", values["memory-limit"]!, "--workers", values.workers!, "--csv", csv]));
-  for (const [method, csv] of [["t-test", "yes"], ["t-test", "no"], ["wilcoxon", "yes"], ["wilcoxon", "no"]] as const) {
+    measure(
+      node([
+        "bench/de.ts",
+        "--child",
+        file,
+        "--method",
+        method,
+        "--out",
+        outDir,
+        "--memory-limit",
+        values["memory-limit"]!,
+        "--workers",
+        values.workers!,
+        "--csv",
+        csv,
+      ]),
+    );
+  for (const [method, csv] of [
+    ["t-test", "yes"],
+    ["t-test", "no"],
+    ["wilcoxon", "yes"],
+    ["wilcoxon", "no"],
+  ] as const) {
     const m = runOurs(input, method, csv);
     if (csv === "no") ours[method] = m;
-    console.log(`crispyx ${method.padEnd(8)} (${csv === "yes" ? "h5ad + CSV" : "h5ad only "}): ${m.wall.toFixed(2)} s (CPU ${m.cpu.toFixed(1)} s), peak RSS ${m.rssMiB.toFixed(0)} MiB, ${(m.wall / h5py.wall).toFixed(1)}× the h5py read`);
+    console.log(
+      `crispyx ${method.padEnd(8)} (${csv === "yes" ? "h5ad + CSV" : "h5ad only "}): ${m.wall.toFixed(2)} s (CPU ${m.cpu.toFixed(1)} s), peak RSS ${m.rssMiB.toFixed(0)} MiB, ${(m.wall / h5py.wall).toFixed(1)}× the h5py read`,
+    );
   }
   if (!values["skip-seed"]) {
     let seedInput = input;
     let seedOurs = ours;
     if (values["seed-cells"]) {
-      seedInput = await makeInput(`${values["seed-cells"]}x${values.genes}x${values.perturbations}`, values["seed-cells"]);
+      seedInput = await makeInput(
+        `${values["seed-cells"]}x${values.genes}x${values.perturbations}`,
+        values["seed-cells"],
+      );
       seedOurs = {};
       for (const method of ["t-test", "wilcoxon"]) seedOurs[method] = runOurs(seedInput, method, "no");
       console.log(`seed comparison on ${seedInput} (first ${values["seed-cells"]}-cell screen of the same shape)`);
@@ -154,7 +216,9 @@ async function main(): Promise<void> {
     for (const method of ["t-test", "wilcoxon"]) {
       const s = measure([python, "bench/de_seed.py", seedInput, method, join(outDir, "seed"), "NTC"], env);
       const o = seedOurs[method]!;
-      console.log(`seed ${method.padEnd(8)}: ${s.wall.toFixed(2)} s (CPU ${s.cpu.toFixed(1)} s), peak RSS ${s.rssMiB.toFixed(0)} MiB; crispyx ${o.wall.toFixed(2)} s (CPU ${o.cpu.toFixed(1)} s) → ${(s.wall / o.wall).toFixed(1)}× faster in wall time`);
+      console.log(
+        `seed ${method.padEnd(8)}: ${s.wall.toFixed(2)} s (CPU ${s.cpu.toFixed(1)} s), peak RSS ${s.rssMiB.toFixed(0)} MiB; crispyx ${o.wall.toFixed(2)} s (CPU ${o.cpu.toFixed(1)} s) → ${(s.wall / o.wall).toFixed(1)}× faster in wall time`,
+      );
     }
   }
   if (!values.keep) {

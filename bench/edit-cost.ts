@@ -104,19 +104,31 @@ function build(path: string, nCells: number, perRow: number): number {
 }
 
 function obsTable(n: number, tag: string) {
-  return dataframe(Array.from({ length: n }, (_, i) => `cell${i}`), {
-    perturbation: categorical(Array.from({ length: n }, (_, i) => (i % 50 === 0 ? "non-targeting" : `KD_${tag}_${i % 300}`))),
-    n_counts: ndarray(Float64Array.from({ length: n }, (_, i) => i % 1000)),
-  });
+  return dataframe(
+    Array.from({ length: n }, (_, i) => `cell${i}`),
+    {
+      perturbation: categorical(
+        Array.from({ length: n }, (_, i) => (i % 50 === 0 ? "non-targeting" : `KD_${tag}_${i % 300}`)),
+      ),
+      n_counts: ndarray(Float64Array.from({ length: n }, (_, i) => i % 1000)),
+    },
+  );
 }
 
 function varTable(tag: string) {
-  return dataframe(Array.from({ length: GENES }, (_, j) => `gene${j}`), {
-    gene_symbols: strings(Array.from({ length: GENES }, (_, j) => `${tag}_SYM${j}`)),
-  });
+  return dataframe(
+    Array.from({ length: GENES }, (_, j) => `gene${j}`),
+    {
+      gene_symbols: strings(Array.from({ length: GENES }, (_, j) => `${tag}_SYM${j}`)),
+    },
+  );
 }
 
-interface Cost { ms: number; read: number; written: number }
+interface Cost {
+  ms: number;
+  read: number;
+  written: number;
+}
 
 function measure(fn: () => void): Cost {
   const runs: Cost[] = [];
@@ -134,13 +146,20 @@ function measure(fn: () => void): Cost {
 
 function editsOn(path: string, nCells: number): Record<string, Cost> {
   const obs = obsTable(nCells, "new");
-  const emb = ndarray(Float32Array.from({ length: nCells * 2 }, (_, i) => i % 97), [nCells, 2]);
+  const emb = ndarray(
+    Float32Array.from({ length: nCells * 2 }, (_, i) => i % 97),
+    [nCells, 2],
+  );
   return {
     writeObs: measure(() => writeObs(path, obs)),
     writeVar: measure(() => writeVar(path, varTable("new"))),
-    writeUnsDict: measure(() => writeUnsDict(path, "params", { n_comps: 50, method: "arpack", nested: { seed: 0, w: [1, 2, 3] } })),
+    writeUnsDict: measure(() =>
+      writeUnsDict(path, "params", { n_comps: 50, method: "arpack", nested: { seed: 0, w: [1, 2, 3] } }),
+    ),
     writeObsm: measure(() => writeObsm(path, "X_umap", emb)),
-    writeObsColumns: measure(() => writeObsColumns(path, { qc_score: ndarray(Float64Array.from({ length: nCells }, (_, i) => i % 13)) })),
+    writeObsColumns: measure(() =>
+      writeObsColumns(path, { qc_score: ndarray(Float64Array.from({ length: nCells }, (_, i) => i % 13)) }),
+    ),
     copyWholeFile: measure(() => {
       copyFileSync(path, `${path}.copy`);
       rmSync(`${path}.copy`);
@@ -153,7 +172,10 @@ const files = [
   { name: "smallX", cells: CELLS, perRow: Math.max(1, Math.round(PER_ROW / 10)) },
   { name: "small", cells: Math.round(CELLS / 10), perRow: PER_ROW },
 ];
-const results: Record<string, { xBytes: number; fileBytes: number; buildSeconds: number; costs: Record<string, Cost> }> = {};
+const results: Record<
+  string,
+  { xBytes: number; fileBytes: number; buildSeconds: number; costs: Record<string, Cost> }
+> = {};
 try {
   for (const spec of files) {
     const path = join(values.dir!, `edit-cost-${spec.name}.h5ad`);
@@ -173,7 +195,9 @@ console.log(`cells=${CELLS} genes=${GENES} nnz/row big=${PER_ROW} small=${files[
 for (const [name, r] of Object.entries(results)) {
   console.log(`\n${name}: X ${MB(r.xBytes)} MB, file ${MB(r.fileBytes)} MB (built in ${r.buildSeconds.toFixed(1)} s)`);
   for (const [op, c] of Object.entries(r.costs)) {
-    console.log(`  ${op.padEnd(16)} ${c.ms.toFixed(0).padStart(7)} ms   read ${MB(c.read).toString().padStart(9)} MB   written ${MB(c.written).toString().padStart(9)} MB`);
+    console.log(
+      `  ${op.padEnd(16)} ${c.ms.toFixed(0).padStart(7)} ms   read ${MB(c.read).toString().padStart(9)} MB   written ${MB(c.written).toString().padStart(9)} MB`,
+    );
   }
 }
 const big = results.big!;
@@ -182,6 +206,8 @@ for (const other of ["smallX", "small"]) {
   console.log(`\nratio big/${other} (X ratio ${ratio(big.xBytes, o.xBytes)}):`);
   for (const op of Object.keys(big.costs)) {
     const [b, s] = [big.costs[op]!, o.costs[op]!];
-    console.log(`  ${op.padEnd(16)} time ${ratio(b.ms, s.ms)}   read ${ratio(b.read, s.read)}   written ${ratio(b.written, s.written)}`);
+    console.log(
+      `  ${op.padEnd(16)} time ${ratio(b.ms, s.ms)}   read ${ratio(b.read, s.read)}   written ${ratio(b.written, s.written)}`,
+    );
   }
 }

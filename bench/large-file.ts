@@ -87,15 +87,32 @@ for (const i of [0, 1, Math.floor(nCells / 2), nCells - 2, nCells - 1]) {
   if (row.data.length !== perRow) throw new Error(`row ${i}: ${row.data.length} values, expected ${perRow}`);
   for (let k = 0; k < perRow; k++) {
     if (row.data[k] !== value(i, k) || row.indices[k] !== column(i, k)) {
-      throw new Error(`row ${i}, entry ${k}: got (${row.indices[k]}, ${row.data[k]}), expected (${column(i, k)}, ${value(i, k)})`);
+      throw new Error(
+        `row ${i}, entry ${k}: got (${row.indices[k]}, ${row.data[k]}), expected (${column(i, k)}, ${value(i, k)})`,
+      );
     }
   }
   checked++;
 }
 const readMs = performance.now() - t1 - openMs;
-console.log(JSON.stringify({
-  file: path, cells: nCells, genes: nGenes, nnz, fileBytes: bytes, fileGiB: +(bytes / 2 ** 30).toFixed(2),
-  over4GiB: bytes > 4 * 2 ** 30, writeSeconds: +writeSec.toFixed(1), openMs: +openMs.toFixed(1),
-  rowsChecked: checked, readLastRowsMs: +readMs.toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  lastRowOk: true,
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      file: path,
+      cells: nCells,
+      genes: nGenes,
+      nnz,
+      fileBytes: bytes,
+      fileGiB: +(bytes / 2 ** 30).toFixed(2),
+      over4GiB: bytes > 4 * 2 ** 30,
+      writeSeconds: +writeSec.toFixed(1),
+      openMs: +openMs.toFixed(1),
+      rowsChecked: checked,
+      readLastRowsMs: +readMs.toFixed(1),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      lastRowOk: true,
+    },
+    null,
+    2,
+  ),
+);

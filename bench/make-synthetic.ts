@@ -62,14 +62,29 @@ export async function makeSynthetic(): Promise<{ nnz: number; bytes: number; sec
         batch[i] = `b${i % 4}`;
       }
       const index = Array.from({ length: nCells }, (_, i) => `cell${i}`);
-      writeElem(f, "/obs", dataframe(index, {
-        perturbation: categorical(pert, { categories: labels }),
-        batch: categorical(batch),
-      }));
-      writeElem(f, "/var", dataframe(Array.from({ length: nGenes }, (_, j) => `ENSG${String(j).padStart(8, "0")}`), {
-        gene_symbols: strings(Array.from({ length: nGenes }, (_, j) => `G${j}`)),
-      }));
-      const w = SparseMatrixWriter.create(f, "/X", { shape: [nCells, nGenes], dtype: "float32", maxNnz: Math.ceil(nCells * perCell * 1.5) });
+      writeElem(
+        f,
+        "/obs",
+        dataframe(index, {
+          perturbation: categorical(pert, { categories: labels }),
+          batch: categorical(batch),
+        }),
+      );
+      writeElem(
+        f,
+        "/var",
+        dataframe(
+          Array.from({ length: nGenes }, (_, j) => `ENSG${String(j).padStart(8, "0")}`),
+          {
+            gene_symbols: strings(Array.from({ length: nGenes }, (_, j) => `G${j}`)),
+          },
+        ),
+      );
+      const w = SparseMatrixWriter.create(f, "/X", {
+        shape: [nCells, nGenes],
+        dtype: "float32",
+        maxNnz: Math.ceil(nCells * perCell * 1.5),
+      });
       const block = 8192;
       const cap = block * Math.min(nGenes, Math.ceil(perCell * 1.5) + 1);
       const data = new Float32Array(cap);
@@ -104,5 +119,7 @@ export async function makeSynthetic(): Promise<{ nnz: number; bytes: number; sec
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await makeSynthetic();
-  console.log(`${out}: ${nCells} cells x ${nGenes} genes, nnz ${r.nnz}, ${(r.bytes / 2 ** 30).toFixed(2)} GiB, written in ${r.seconds.toFixed(1)} s, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  console.log(
+    `${out}: ${nCells} cells x ${nGenes} genes, nnz ${r.nnz}, ${(r.bytes / 2 ** 30).toFixed(2)} GiB, written in ${r.seconds.toFixed(1)} s, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+  );
 }

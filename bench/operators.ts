@@ -123,7 +123,13 @@ import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/core/streaming.ts";
 import { dropFileCache } from "../src/ops/fileCache.ts";
 
-interface Ctx { input: string; output: string; memoryBudget: number; nObs: number; nVars: number }
+interface Ctx {
+  input: string;
+  output: string;
+  memoryBudget: number;
+  nObs: number;
+  nVars: number;
+}
 interface OperatorSpec {
   /** Module (relative to this file) and exported function called as fn(input, { output, memoryBudget, ...options(ctx) }). */
   module: string;
@@ -144,8 +150,23 @@ export const OPERATORS: Record<string, OperatorSpec> = {
   writeFilteredSubset: { module: "../src/ops/subset.ts", fn: "writeFilteredSubset", target: 2, options: qcMasks },
   convertToCsc: { module: "../src/ops/convert.ts", fn: "convertToCsc", target: 4 },
   convertToCsr: { module: "../src/ops/convert.ts", fn: "convertToCsr", target: 4 }, // give it a CSC --input
-  sortByPerturbation: { module: "../src/ops/sort.ts", fn: "sortByPerturbation", target: 4, options: () => ({ controlLabel: "NTC", force: true }) },
-  standardizeDataset: { module: "../src/ops/standardize.ts", fn: "standardizeDataset", target: 2, options: () => ({ perturbationColumn: "perturbation", controlLabel: "NTC", geneNameColumn: "gene_symbols", force: true }) },
+  sortByPerturbation: {
+    module: "../src/ops/sort.ts",
+    fn: "sortByPerturbation",
+    target: 4,
+    options: () => ({ controlLabel: "NTC", force: true }),
+  },
+  standardizeDataset: {
+    module: "../src/ops/standardize.ts",
+    fn: "standardizeDataset",
+    target: 2,
+    options: () => ({
+      perturbationColumn: "perturbation",
+      controlLabel: "NTC",
+      geneNameColumn: "gene_symbols",
+      force: true,
+    }),
+  },
 };
 
 const GiB = 2 ** 30;
@@ -178,7 +199,12 @@ async function runChild(): Promise<void> {
   console.log(JSON.stringify({ seconds, maxrss_kb: process.resourceUsage().maxRSS }));
 }
 
-interface Measure { wall: number; inner: number; rssMiB: number; cpu: number }
+interface Measure {
+  wall: number;
+  inner: number;
+  rssMiB: number;
+  cpu: number;
+}
 
 /** Run a command under /usr/bin/time -v: whole-process wall time and peak RSS, plus its own JSON line. */
 function measure(cmd: string[]): Measure {
@@ -189,37 +215,52 @@ function measure(cmd: string[]): Measure {
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]);
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   const json = last.startsWith("{") ? JSON.parse(last) : { seconds: NaN }; // plain commands print no JSON line
-  const cpu = Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) + Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
+  const cpu =
+    Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
+    Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
   return { wall, inner: json.seconds, rssMiB: rssKb / 1024, cpu };
 }
 
 async function main(): Promise<void> {
-  const python = process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
+  const python =
+    process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
   let input = values.input;
   const generated = !input;
   if (!input) {
     input = join("bench", "data", `synthetic_${values.cells}.h5ad`);
     if (!existsSync(input)) {
-      const g = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "bench/make-synthetic.ts", "--cells", values.cells!, "--out", input], { stdio: "inherit" });
+      const g = spawnSync(
+        process.execPath,
+        ["--import", "./bin/register.mjs", "bench/make-synthetic.ts", "--cells", values.cells!, "--out", input],
+        { stdio: "inherit" },
+      );
       if (g.status !== 0) throw new Error("generating the synthetic file failed");
     }
   }
   const size = statSync(input).size;
   const names = values.ops ? values.ops.split(",") : Object.keys(OPERATORS);
-  console.log(`input ${input}: ${(size / GiB).toFixed(2)} GiB; memory budget ${values["memory-limit"]}; ${values.cold ? "cold page cache (input dropped before each run)" : "warm page cache"}`);
+  console.log(
+    `input ${input}: ${(size / GiB).toFixed(2)} GiB; memory budget ${values["memory-limit"]}; ${values.cold ? "cold page cache (input dropped before each run)" : "warm page cache"}`,
+  );
   // Same cache state for everyone: warm (read once before) or, with --cold, the input's pages dropped.
   const prepare = () => (values.cold ? dropFileCache(input!) : measure([python, "bench/h5py_read_x.py", input!]));
   prepare();
   const base = measure([python, "bench/h5py_read_x.py", input]);
-  console.log(`h5py read of X: ${base.wall.toFixed(2)} s wall (read itself ${base.inner.toFixed(2)} s), ${base.cpu.toFixed(2)} s CPU, peak RSS ${base.rssMiB.toFixed(0)} MiB`);
+  console.log(
+    `h5py read of X: ${base.wall.toFixed(2)} s wall (read itself ${base.inner.toFixed(2)} s), ${base.cpu.toFixed(2)} s CPU, peak RSS ${base.rssMiB.toFixed(0)} MiB`,
+  );
   // Second baseline: the floor for any operator that writes an output as large as its input — copying
   // the file and syncing it to disk (every crispyx output is synced before it is renamed into place).
   const copyPath = join("bench", "data", "copy_floor.h5ad");
   prepare();
   const copy = measure(["sh", "-c", `cp "${input}" "${copyPath}" && sync "${copyPath}"`]);
   rmSync(copyPath, { force: true });
-  console.log(`cp + sync of the file: ${copy.wall.toFixed(2)} s wall (${(copy.wall / base.wall).toFixed(2)}× the h5py read)`);
-  console.log("operator               wall s   peak RSS MiB   wall/h5py  target   RSS<1GiB   CPU s  CPU/h5py  wall/copy");
+  console.log(
+    `cp + sync of the file: ${copy.wall.toFixed(2)} s wall (${(copy.wall / base.wall).toFixed(2)}× the h5py read)`,
+  );
+  console.log(
+    "operator               wall s   peak RSS MiB   wall/h5py  target   RSS<1GiB   CPU s  CPU/h5py  wall/copy",
+  );
   let ok = true;
   for (const name of names) {
     const spec = OPERATORS[name];
@@ -227,11 +268,26 @@ async function main(): Promise<void> {
     const output = join("bench", "data", `out_${name}.h5ad`);
     try {
       prepare();
-      const m = measure([process.execPath, "--import", "./bin/register.mjs", "bench/operators.ts", "--child", name, "--input", input, "--output", output, "--memory-limit", values["memory-limit"]!]);
+      const m = measure([
+        process.execPath,
+        "--import",
+        "./bin/register.mjs",
+        "bench/operators.ts",
+        "--child",
+        name,
+        "--input",
+        input,
+        "--output",
+        output,
+        "--memory-limit",
+        values["memory-limit"]!,
+      ]);
       const ratio = m.wall / base.wall;
       const pass = m.rssMiB < 1024 && ratio <= spec.target;
       ok &&= pass;
-      console.log(`${name.padEnd(22)} ${m.wall.toFixed(2).padStart(6)}   ${m.rssMiB.toFixed(0).padStart(12)}   ${ratio.toFixed(2).padStart(9)}  ${("≤" + spec.target).padStart(6)}   ${(m.rssMiB < 1024 ? "yes" : "NO").padEnd(8)}  ${m.cpu.toFixed(1).padStart(6)}  ${(m.cpu / base.cpu).toFixed(2).padStart(8)}  ${(m.wall / copy.wall).toFixed(2).padStart(9)}${pass ? "" : "   (above target)"}`);
+      console.log(
+        `${name.padEnd(22)} ${m.wall.toFixed(2).padStart(6)}   ${m.rssMiB.toFixed(0).padStart(12)}   ${ratio.toFixed(2).padStart(9)}  ${("≤" + spec.target).padStart(6)}   ${(m.rssMiB < 1024 ? "yes" : "NO").padEnd(8)}  ${m.cpu.toFixed(1).padStart(6)}  ${(m.cpu / base.cpu).toFixed(2).padStart(8)}  ${(m.wall / copy.wall).toFixed(2).padStart(9)}${pass ? "" : "   (above target)"}`,
+      );
     } finally {
       rmSync(output, { force: true });
     }

@@ -25,13 +25,25 @@ const { values } = parseArgs({
   },
 });
 
-const QC_OPTIONS = { perturbationColumn: "perturbation", controlLabel: "NTC", geneNameColumn: "gene_symbols", minGenes: 60, minCellsPerPerturbation: 50, minCellsPerGene: 100, force: true };
+const QC_OPTIONS = {
+  perturbationColumn: "perturbation",
+  controlLabel: "NTC",
+  geneNameColumn: "gene_symbols",
+  minGenes: 60,
+  minCellsPerPerturbation: 50,
+  minCellsPerGene: 100,
+  force: true,
+};
 
 async function runChild(): Promise<void> {
   const { qcSummary } = await import("../src/qc/qcSummary.ts");
   const t0 = performance.now();
   const out = values.output!;
-  const r = await qcSummary(values.child!, { ...QC_OPTIONS, ...(out === "dry" ? { dryRun: true } : { output: out }), memoryBudget: parseByteSize(values["memory-limit"]!) });
+  const r = await qcSummary(values.child!, {
+    ...QC_OPTIONS,
+    ...(out === "dry" ? { dryRun: true } : { output: out }),
+    memoryBudget: parseByteSize(values["memory-limit"]!),
+  });
   console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, kept: r.counts.cells.kept }));
 }
 
@@ -39,28 +51,67 @@ function measure(cmd: string[]): { wall: number; rssMiB: number; cpu: number } {
   const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
   const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
-  const cpu = Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) + Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
-  return { wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]), rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024, cpu };
+  const cpu =
+    Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
+    Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
+  return {
+    wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]),
+    rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024,
+    cpu,
+  };
 }
 
 async function main(): Promise<void> {
-  const python = process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
+  const python =
+    process.env.CRISPYX_PYTHON ?? (existsSync("/tmp/pyref/bin/python") ? "/tmp/pyref/bin/python" : "python3");
   console.log(`memory budget ${values["memory-limit"]}; warm page cache`);
   console.log("cells        h5py s   dry s  dry MiB  full s  full MiB  full/h5py");
   for (const cells of values.cells!.split(",")) {
     const input = join("bench", "data", `qc_${cells}.h5ad`);
     if (!existsSync(input)) {
-      const g = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "bench/make-synthetic.ts", "--cells", cells, "--genes", "2000", "--per-cell", "100", "--perturbations", "100", "--out", input], { stdio: "ignore" });
+      const g = spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "./bin/register.mjs",
+          "bench/make-synthetic.ts",
+          "--cells",
+          cells,
+          "--genes",
+          "2000",
+          "--per-cell",
+          "100",
+          "--perturbations",
+          "100",
+          "--out",
+          input,
+        ],
+        { stdio: "ignore" },
+      );
       if (g.status !== 0) throw new Error("generating the synthetic file failed");
     }
     measure([python, "bench/h5py_read_x.py", input]); // warm the page cache
     const base = measure([python, "bench/h5py_read_x.py", input]);
-    const child = (out: string) => measure([process.execPath, "--import", "./bin/register.mjs", "bench/qc.ts", "--child", input, "--output", out, "--memory-limit", values["memory-limit"]!]);
+    const child = (out: string) =>
+      measure([
+        process.execPath,
+        "--import",
+        "./bin/register.mjs",
+        "bench/qc.ts",
+        "--child",
+        input,
+        "--output",
+        out,
+        "--memory-limit",
+        values["memory-limit"]!,
+      ]);
     const output = join("bench", "data", `qc_${cells}_filtered.h5ad`);
     try {
       const dry = child("dry");
       const full = child(output);
-      console.log(`${cells.padEnd(10)} ${base.wall.toFixed(2).padStart(7)} ${dry.wall.toFixed(2).padStart(7)} ${dry.rssMiB.toFixed(0).padStart(8)} ${full.wall.toFixed(2).padStart(7)} ${full.rssMiB.toFixed(0).padStart(9)} ${(full.wall / base.wall).toFixed(1).padStart(10)}`);
+      console.log(
+        `${cells.padEnd(10)} ${base.wall.toFixed(2).padStart(7)} ${dry.wall.toFixed(2).padStart(7)} ${dry.rssMiB.toFixed(0).padStart(8)} ${full.wall.toFixed(2).padStart(7)} ${full.rssMiB.toFixed(0).padStart(9)} ${(full.wall / base.wall).toFixed(1).padStart(10)}`,
+      );
     } finally {
       rmSync(output, { force: true });
       rmSync(output.replace(/\.h5ad$/, "_qc_summary.json"), { force: true });

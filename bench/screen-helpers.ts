@@ -45,14 +45,24 @@ async function make(path: string, nCells: number): Promise<void> {
   const f = H5File.open(path, "w");
   f.setAttr("/", "encoding-type", "anndata");
   f.setAttr("/", "encoding-version", "0.1.0");
-  writeElem(f, "/obs", dataframe(index, {
-    perturbation: { type: "categorical", codes, categories: strings(categories), ordered: false },
-    guide: strings(guide),
-    UMI_count: ndarray(umi),
-  }));
+  writeElem(
+    f,
+    "/obs",
+    dataframe(index, {
+      perturbation: { type: "categorical", codes, categories: strings(categories), ordered: false },
+      guide: strings(guide),
+      UMI_count: ndarray(umi),
+    }),
+  );
   writeElem(f, "/var", dataframe(Array.from({ length: 50 }, (_, i) => `G${i}`)));
   const nGenes = 50;
-  writeElem(f, "/X", { type: "csr", shape: [nCells, nGenes], data: new Float32Array(0), indices: new Int32Array(0), indptr: new BigInt64Array(nCells + 1) });
+  writeElem(f, "/X", {
+    type: "csr",
+    shape: [nCells, nGenes],
+    data: new Float32Array(0),
+    indices: new Int32Array(0),
+    indptr: new BigInt64Array(nCells + 1),
+  });
   for (const g of ["uns", "obsm", "varm", "obsp", "varp", "layers"]) {
     f.createGroup(`/${g}`);
     f.setAttr(`/${g}`, "encoding-type", "dict");
@@ -68,16 +78,20 @@ async function step(name: string, path: string): Promise<void> {
   let what = "";
   if (name === "detect") what = JSON.stringify(m.inferColumns(path));
   if (name === "labels") what = `${m.normalizePerturbationLabels(path, "perturbation", quiet).changed} changed`;
-  if (name === "labels-inplace") what = `${m.normalizePerturbationLabels(path, "perturbation", { ...quiet, inplace: true }).changed} changed`;
+  if (name === "labels-inplace")
+    what = `${m.normalizePerturbationLabels(path, "perturbation", { ...quiet, inplace: true }).changed} changed`;
   if (name === "whole-obs-rewrite") {
     const df = m.loadObs(path);
     m.writeObs(path, df);
     what = `${df.columnOrder.length} columns + index`;
   }
-  if (name === "guides-inplace") what = `${m.normalizePerturbationLabels(path, "guide", { ...quiet, stripPrefixes: ["sg"], stripSuffixRegex: "_\\d+$", inplace: true }).changed} changed`;
+  if (name === "guides-inplace")
+    what = `${m.normalizePerturbationLabels(path, "guide", { ...quiet, stripPrefixes: ["sg"], stripSuffixRegex: "_\\d+$", inplace: true }).changed} changed`;
   const ms = performance.now() - t0;
   const rss = process.resourceUsage().maxRSS / 1024;
-  console.log(`${name.padEnd(18)} ${(ms / 1000).toFixed(2).padStart(7)} s  peak RSS ${rss.toFixed(0).padStart(6)} MB  ${what}`);
+  console.log(
+    `${name.padEnd(18)} ${(ms / 1000).toFixed(2).padStart(7)} s  peak RSS ${rss.toFixed(0).padStart(6)} MB  ${what}`,
+  );
 }
 
 if (values.step) {
@@ -89,17 +103,25 @@ if (values.step) {
   if (!existsSync(path)) {
     const t0 = performance.now();
     await make(path, nCells);
-    console.log(`made ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `made ${path} (${(statSync(path).size / 2 ** 20).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }
   const size0 = statSync(path).size;
   const seconds: Record<string, number> = {};
   for (const s of ["detect", "labels", "labels-inplace", "whole-obs-rewrite", "guides-inplace"]) {
-    const r = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "bench/screen-helpers.ts", "--step", s, "--path", path], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "./bin/register.mjs", "bench/screen-helpers.ts", "--step", s, "--path", path],
+      { encoding: "utf8" },
+    );
     process.stdout.write(r.stdout);
     if (r.status !== 0) process.stderr.write(r.stderr);
     seconds[s] = Number(/ ([\d.]+) s /.exec(r.stdout)?.[1]);
   }
-  console.log(`labels-inplace vs whole-obs rewrite: ${(seconds["whole-obs-rewrite"]! / seconds["labels-inplace"]!).toFixed(1)}x faster`);
+  console.log(
+    `labels-inplace vs whole-obs rewrite: ${(seconds["whole-obs-rewrite"]! / seconds["labels-inplace"]!).toFixed(1)}x faster`,
+  );
   const py = "/tmp/pyref/bin/python";
   if (existsSync(py) && existsSync("/tmp/crispyx-seed/src")) {
     const script = [
@@ -109,10 +131,18 @@ if (values.step) {
       "t = time.perf_counter(); s = cd.normalise_perturbation_labels(p, 'perturbation', inplace=False); t2 = time.perf_counter() - t",
       "print(f'seed infer_columns {t1:.2f} s; seed normalise_perturbation_labels (inplace=False) {t2:.2f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB')",
     ].join("\n");
-    const r = spawnSync(py, ["-c", script, path], { encoding: "utf8", env: { ...process.env, PYTHONPATH: "/tmp/crispyx-seed/src" } });
+    const r = spawnSync(py, ["-c", script, path], {
+      encoding: "utf8",
+      env: { ...process.env, PYTHONPATH: "/tmp/crispyx-seed/src" },
+    });
     process.stdout.write(r.stdout || r.stderr.split("\n").slice(-3).join("\n"));
     const m = /infer_columns ([\d.]+) s; .* \(inplace=False\) ([\d.]+) s/.exec(r.stdout);
-    if (m) console.log(`ratio seed/crispyx: detect ${(Number(m[1]) / seconds.detect!).toFixed(1)}x, labels ${(Number(m[2]) / seconds.labels!).toFixed(1)}x`);
+    if (m)
+      console.log(
+        `ratio seed/crispyx: detect ${(Number(m[1]) / seconds.detect!).toFixed(1)}x, labels ${(Number(m[2]) / seconds.labels!).toFixed(1)}x`,
+      );
   }
-  console.log(`file size ${(size0 / 2 ** 20).toFixed(0)} MB → ${(statSync(path).size / 2 ** 20).toFixed(0)} MB after the in-place edits`);
+  console.log(
+    `file size ${(size0 / 2 ** 20).toFixed(0)} MB → ${(statSync(path).size / 2 ** 20).toFixed(0)} MB after the in-place edits`,
+  );
 }

@@ -46,9 +46,11 @@ export interface KillRow {
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32;
   };
 }
@@ -75,7 +77,8 @@ export function fingerprint(path: string, under = "/"): string {
       }
       const info = f.info(p);
       h.update(`${info.dtype}[${info.shape.join(",")}]`);
-      if (info.dtype === "string" || info.dtype.startsWith("fixed-string")) h.update(JSON.stringify(info.shape.length === 0 ? f.readValue(p) : f.readStrings(p)));
+      if (info.dtype === "string" || info.dtype.startsWith("fixed-string"))
+        h.update(JSON.stringify(info.shape.length === 0 ? f.readValue(p) : f.readStrings(p)));
       else if (info.dtype === "other") h.update(stable(readCompound(f, p).columns));
       else {
         const v = f.read(p);
@@ -90,7 +93,9 @@ export function fingerprint(path: string, under = "/"): string {
 }
 
 function stable(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : x));
+  return JSON.stringify(v, (_k, x) =>
+    typeof x === "bigint" ? `${x}n` : ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : x,
+  );
 }
 
 function cli(args: string[]): { status: number | null; stderr: string; seconds: number } {
@@ -143,7 +148,10 @@ export interface CampaignOptions {
 }
 
 /** Write the inputs every operation reads: a count matrix, its log-normalised copy, an obs table to import. */
-async function prepareInputs(dir: string, cells: number): Promise<{ counts: string; lognorm: string; obsTable: string }> {
+async function prepareInputs(
+  dir: string,
+  cells: number,
+): Promise<{ counts: string; lognorm: string; obsTable: string }> {
   const { syntheticScreen } = await import("../../src/demo/synthetic.ts");
   const { writeSyntheticScreen } = await import("../../src/demo/write.ts");
   const counts = join(dir, "counts.h5ad");
@@ -156,21 +164,46 @@ async function prepareInputs(dir: string, cells: number): Promise<{ counts: stri
   if (ex.status !== 0) throw new Error(`obs export failed: ${ex.stderr}`);
   const lines = ex.stdout.trimEnd().split("\n");
   const obsTable = join(dir, "new_obs.csv");
-  writeFileSync(obsTable, [`${lines[0]},kill_batch`, ...lines.slice(1).map((l, i) => `${l},b${i % 7}`)].join("\n") + "\n");
+  writeFileSync(
+    obsTable,
+    [`${lines[0]},kill_batch`, ...lines.slice(1).map((l, i) => `${l},b${i % 7}`)].join("\n") + "\n",
+  );
   return { counts, lognorm, obsTable };
 }
 
 function setupFor(op: OpName, dir: string, inputs: { counts: string; lognorm: string; obsTable: string }): OpSetup {
   const out = join(dir, "out.h5ad");
   switch (op) {
-    case "normalize": return { args: ["normalize", inputs.counts, "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
-    case "convert": return { args: ["convert", inputs.counts, "--to", "csc", "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
-    case "sort": return { args: ["sort", inputs.counts, "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
-    case "de": return { args: ["de", inputs.lognorm, "-o", out, "--force", "--workers", "1"], guarded: inputs.lognorm, outputs: [out, join(dir, "out.csv")] };
-    case "qc": return { args: ["qc", inputs.counts, "--min-genes", "10", "--min-cells-per-gene", "5", "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
+    case "normalize":
+      return { args: ["normalize", inputs.counts, "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
+    case "convert":
+      return {
+        args: ["convert", inputs.counts, "--to", "csc", "-o", out, "--force"],
+        guarded: inputs.counts,
+        outputs: [out],
+      };
+    case "sort":
+      return { args: ["sort", inputs.counts, "-o", out, "--force"], guarded: inputs.counts, outputs: [out] };
+    case "de":
+      return {
+        args: ["de", inputs.lognorm, "-o", out, "--force", "--workers", "1"],
+        guarded: inputs.lognorm,
+        outputs: [out, join(dir, "out.csv")],
+      };
+    case "qc":
+      return {
+        args: ["qc", inputs.counts, "--min-genes", "10", "--min-cells-per-gene", "5", "-o", out, "--force"],
+        guarded: inputs.counts,
+        outputs: [out],
+      };
     case "obs import": {
       const file = join(dir, "edited.h5ad");
-      return { args: ["obs", "import", file, inputs.obsTable], guarded: file, outputs: [file], reset: () => copyFileSync(inputs.counts, file) };
+      return {
+        args: ["obs", "import", file, inputs.obsTable],
+        guarded: file,
+        outputs: [file],
+        reset: () => copyFileSync(inputs.counts, file),
+      };
     }
   }
 }
@@ -197,7 +230,18 @@ export async function runKillCampaign(opts: CampaignOptions): Promise<KillRow[]>
     if (ref.status !== 0) throw new Error(`${op}: the uninterrupted run failed: ${ref.stderr}`);
     const refPrints = s.outputs.map(outputPrint);
     const newObs = s.reset ? fingerprint(s.guarded, "/obs") : null;
-    const row: KillRow = { op, kills: 0, midWrite: 0, inputIntact: 0, inPlaceNew: 0, rerunOk: 0, staleAfterRerun: 0, rerunEqual: 0, runSeconds: ref.seconds, failures: [] };
+    const row: KillRow = {
+      op,
+      kills: 0,
+      midWrite: 0,
+      inputIntact: 0,
+      inPlaceNew: 0,
+      rerunOk: 0,
+      staleAfterRerun: 0,
+      rerunEqual: 0,
+      runSeconds: ref.seconds,
+      failures: [],
+    };
     for (const p of s.outputs) if (p !== s.guarded) rmSync(p, { force: true });
     for (let k = 0; k < opts.kills; k++) {
       s.reset?.();
@@ -235,7 +279,9 @@ export async function runKillCampaign(opts: CampaignOptions): Promise<KillRow[]>
         else row.failures.push(`kill ${k} at ${ms} ms: the rerun's output differs from an uninterrupted run's`);
       }
       for (const p of s.outputs) if (p !== s.guarded) rmSync(p, { force: true });
-      log(`${op}: kill ${k + 1}/${opts.kills} at ${ms} ms${killed.finished ? " (had finished)" : ""}${killed.tempsAtKill.length ? " (mid-write)" : ""}`);
+      log(
+        `${op}: kill ${k + 1}/${opts.kills} at ${ms} ms${killed.finished ? " (had finished)" : ""}${killed.tempsAtKill.length ? " (mid-write)" : ""}`,
+      );
     }
     rows.push(row);
   }
@@ -244,11 +290,17 @@ export async function runKillCampaign(opts: CampaignOptions): Promise<KillRow[]>
 
 /** The campaign's table, as Markdown. */
 export function formatKillTable(rows: KillRow[]): string {
-  const head = "| operation | run (s) | kills | killed mid-write | input intact | stale temp after rerun | rerun ok | rerun = uninterrupted |";
+  const head =
+    "| operation | run (s) | kills | killed mid-write | input intact | stale temp after rerun | rerun ok | rerun = uninterrupted |";
   const lines = [head, "|---|---|---|---|---|---|---|---|"];
   for (const r of rows) {
-    const intact = r.op === "obs import" ? `${r.inputIntact} (old ${r.inputIntact - r.inPlaceNew}, new ${r.inPlaceNew})` : String(r.inputIntact);
-    lines.push(`| ${r.op} | ${r.runSeconds.toFixed(1)} | ${r.kills} | ${r.midWrite} | ${intact} | ${r.staleAfterRerun} | ${r.rerunOk} | ${r.rerunEqual} |`);
+    const intact =
+      r.op === "obs import"
+        ? `${r.inputIntact} (old ${r.inputIntact - r.inPlaceNew}, new ${r.inPlaceNew})`
+        : String(r.inputIntact);
+    lines.push(
+      `| ${r.op} | ${r.runSeconds.toFixed(1)} | ${r.kills} | ${r.midWrite} | ${intact} | ${r.staleAfterRerun} | ${r.rerunOk} | ${r.rerunEqual} |`,
+    );
   }
   return lines.join("\n");
 }

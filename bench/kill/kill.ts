@@ -23,16 +23,23 @@ const { values } = parseArgs({
   },
 });
 const ops = values.ops!.split(",").map((s) => s.trim()) as OpName[];
-for (const op of ops) if (!ALL_OPS.includes(op)) throw new Error(`unknown operation '${op}' (one of ${ALL_OPS.join(", ")})`);
+for (const op of ops)
+  if (!ALL_OPS.includes(op)) throw new Error(`unknown operation '${op}' (one of ${ALL_OPS.join(", ")})`);
 const workDir = mkdtempSync(join(tmpdir(), "crispyx-kill-"));
 const started = performance.now();
 try {
   const rows = await runKillCampaign({
-    ops, kills: Number(values.kills), cells: Number(values.cells), seed: Number(values.seed), workDir,
+    ops,
+    kills: Number(values.kills),
+    cells: Number(values.cells),
+    seed: Number(values.seed),
+    workDir,
     log: (l) => process.stderr.write(`${l}\n`),
   });
   process.stdout.write(`${formatKillTable(rows)}\n`);
-  process.stdout.write(`(${Number(values.cells).toLocaleString("en-US")} cells × 2,000 genes; ${((performance.now() - started) / 60000).toFixed(1)} min)\n`);
+  process.stdout.write(
+    `(${Number(values.cells).toLocaleString("en-US")} cells × 2,000 genes; ${((performance.now() - started) / 60000).toFixed(1)} min)\n`,
+  );
   const failures = rows.flatMap((r) => r.failures.map((f) => `${r.op}: ${f}`));
   for (const f of failures) process.stdout.write(`FAIL ${f}\n`);
   process.exitCode = failures.length ? 1 : 0;

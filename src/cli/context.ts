@@ -24,7 +24,10 @@ export class Context {
   private displays: ProgressDisplay[] = [];
   private budgetChecked = false;
 
-  constructor(options: GlobalOptions, private readonly stderr: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    options: GlobalOptions,
+    private readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {
     this.quiet = !!options.quiet;
     this.verbose = !!options.verbose && !options.quiet;
     this.debug = !!options.debug;
@@ -47,7 +50,11 @@ export class Context {
    */
   stream(extra: StreamOptions = {}): StreamOptions {
     this.checkBudget();
-    const display = new ProgressDisplay({ bars: !this.quiet && !!this.stderr.isTTY, logPhases: this.verbose, stream: this.stderr });
+    const display = new ProgressDisplay({
+      bars: !this.quiet && !!this.stderr.isTTY,
+      logPhases: this.verbose,
+      stream: this.stderr,
+    });
     this.displays.push(display);
     return {
       ...(this.memoryBudget !== undefined ? { memoryBudget: this.memoryBudget, strictBudget: true } : {}),
@@ -68,7 +75,9 @@ export class Context {
     const physical = cgroup !== null ? Math.min(cgroup, totalmem()) : totalmem();
     if (this.memoryBudget > physical) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-      this.say(`warning: --memory-limit ${gib(this.memoryBudget)} is more than this machine's memory (${gib(physical)}${cgroup !== null && cgroup < totalmem() ? ", the job's limit" : ""}); blocks planned for it may not fit`);
+      this.say(
+        `warning: --memory-limit ${gib(this.memoryBudget)} is more than this machine's memory (${gib(physical)}${cgroup !== null && cgroup < totalmem() ? ", the job's limit" : ""}); blocks planned for it may not fit`,
+      );
     }
   }
 

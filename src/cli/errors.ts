@@ -27,11 +27,16 @@ function oneLine(text: string): string {
  * its own usage errors (through the outputError hook in main.ts).
  */
 /** Errors of the HDF5 library or its WebAssembly build that escaped translation: never shown as they are. */
-const NATIVE_OR_HDF5 = /Aborted\(|RuntimeError|memory access out of bounds|unreachable|\.c line \d+|#\d{3}: |HDF5-DIAG|H5[A-Z]\w*\(\)/;
+const NATIVE_OR_HDF5 =
+  /Aborted\(|RuntimeError|memory access out of bounds|unreachable|\.c line \d+|#\d{3}: |HDF5-DIAG|H5[A-Z]\w*\(\)/;
 
 export function reportError(
   err: unknown,
-  { debug, stderr = process.stderr, inputs = [] }: { debug: boolean; stderr?: NodeJS.WritableStream; inputs?: string[] },
+  {
+    debug,
+    stderr = process.stderr,
+    inputs = [],
+  }: { debug: boolean; stderr?: NodeJS.WritableStream; inputs?: string[] },
 ): number {
   if (err instanceof CommanderError) {
     if (NOT_ERRORS.has(err.code)) {
@@ -51,7 +56,9 @@ export function reportError(
     // A damaged file that reached HDF5 unchecked: one line naming the file (the command's input), no trace.
     const file = inputs[0] ?? "the input file";
     stderr.write(`crispyx: error: ${file}: the file is damaged: ${hdf5Reason(e)}\n`);
-    stderr.write(`hint: 'crispyx validate ${inputs[0] ?? "FILE"}' lists what is wrong; rewrite or copy the file again from its source\n`);
+    stderr.write(
+      `hint: 'crispyx validate ${inputs[0] ?? "FILE"}' lists what is wrong; rewrite or copy the file again from its source\n`,
+    );
     if (debug && e.stack) stderr.write(`${e.stack}\n`);
     return EXIT_USER_ERROR;
   }
@@ -59,11 +66,15 @@ export function reportError(
   const path = (e as NodeJS.ErrnoException).path;
   // Common system errors read better without Node's "ENOENT: …, open 'x'" wording.
   const friendly =
-    code === "ENOENT" && path ? `${path}: no such file or directory`
-    : code === "EACCES" && path ? `${path}: permission denied`
-    : code === "ENOSPC" ? `no space left on device${path ? ` (writing ${path})` : ""}`
-    : code === "EPIPE" ? undefined
-    : oneLine(e.message || e.name);
+    code === "ENOENT" && path
+      ? `${path}: no such file or directory`
+      : code === "EACCES" && path
+        ? `${path}: permission denied`
+        : code === "ENOSPC"
+          ? `no space left on device${path ? ` (writing ${path})` : ""}`
+          : code === "EPIPE"
+            ? undefined
+            : oneLine(e.message || e.name);
   if (friendly === undefined) return 0; // the reader of our stdout went away (`| head`): not an error
   stderr.write(`crispyx: error: ${friendly}\n`);
   if (debug) {

@@ -44,12 +44,19 @@ export function sizeOption(text: string): number {
 /** The program with every command registered (exported so tests can inspect it without a process). */
 export function buildProgram(): Command {
   const program = new Command("crispyx")
-    .description("Out-of-core analysis of single-cell CRISPR / Perturb-seq screens in .h5ad files.\nReads X in bounded blocks: files larger than memory are fine.")
+    .description(
+      "Out-of-core analysis of single-cell CRISPR / Perturb-seq screens in .h5ad files.\nReads X in bounded blocks: files larger than memory are fine.",
+    )
     .version(packageVersion(), "-V, --version", "print the version and exit")
     .option("-q, --quiet", "no progress bars or status messages (results and errors are still printed)")
     .option("--verbose", "log what is being done, with timings")
     .option("--debug", "print stack traces on errors")
-    .addOption(new Option("--memory-limit <size>", "working-memory budget for passes over X, e.g. 512M, 4G (default 512M)").argParser(sizeOption))
+    .addOption(
+      new Option(
+        "--memory-limit <size>",
+        "working-memory budget for passes over X, e.g. 512M, 4G (default 512M)",
+      ).argParser(sizeOption),
+    )
     .helpOption("-h, --help", "show help")
     .helpCommand(false)
     .showSuggestionAfterError(true)
@@ -58,7 +65,9 @@ export function buildProgram(): Command {
       // One line, prefixed like every other crispyx error.
       outputError: (text, write) => write(`crispyx: ${text.trimEnd()}\n`),
     });
-  program.addHelpText("after", `
+  program.addHelpText(
+    "after",
+    `
 Examples:
   crispyx demo                                 write a synthetic screen and run the pipeline on it
   crispyx info data.h5ad                       what is in a file (add --json for scripts)
@@ -69,7 +78,8 @@ Examples:
 
 Every command that writes a file writes it atomically (a temporary file renamed when complete),
 refuses to overwrite without --force, and never modifies its input unless asked (--in-place).
-Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad command line.`);
+Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad command line.`,
+  );
 
   registerInfo(program);
   registerValidate(program);
@@ -94,7 +104,10 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   // Every command: usage errors point at that command's help; errors do not exit the process
   // (main() decides the exit code).
   const visit = (cmd: Command) => {
-    cmd.exitOverride().helpCommand(false).showHelpAfterError(`hint: run '${commandPath(cmd)} --help' for usage`);
+    cmd
+      .exitOverride()
+      .helpCommand(false)
+      .showHelpAfterError(`hint: run '${commandPath(cmd)} --help' for usage`);
     // Descriptions are laid out by hand in lines of ≤ 105 characters; do not re-wrap them at 80.
     cmd.configureHelp({ helpWidth: Math.max(process.stdout.columns ?? 0, 110) });
     cmd.commands.forEach(visit);

@@ -49,7 +49,9 @@ export function columnCells(c: Column): Cell[] {
     return Array.from({ length: n }, (_, i) => plain(c.dtype, c.data as ArrayLike<unknown>, i));
   }
   if (c.type === "categorical") {
-    const cats = Array.from({ length: c.categories.shape[0] ?? 0 }, (_, i) => plain(c.categories.dtype, c.categories.data as ArrayLike<unknown>, i));
+    const cats = Array.from({ length: c.categories.shape[0] ?? 0 }, (_, i) =>
+      plain(c.categories.dtype, c.categories.data as ArrayLike<unknown>, i),
+    );
     return Array.from(c.codes as ArrayLike<number | bigint>, (k) => (Number(k) < 0 ? null : cats[Number(k)]!));
   }
   const dtype = c.type === "nullable-boolean" ? "bool" : c.values.dtype;
@@ -91,7 +93,10 @@ export function writeTable(table: PlainTable, format: TableFormat, write: (chunk
         rec[name] = jsonValue(table.values[j]![i]!);
       });
       buf += (i ? ",\n" : "\n") + JSON.stringify(rec);
-      if (i % ROWS_PER_CHUNK === ROWS_PER_CHUNK - 1) { write(buf); buf = ""; }
+      if (i % ROWS_PER_CHUNK === ROWS_PER_CHUNK - 1) {
+        write(buf);
+        buf = "";
+      }
     }
     write(`${buf}${nRows ? "\n" : ""}]\n`);
     return;
@@ -101,7 +106,10 @@ export function writeTable(table: PlainTable, format: TableFormat, write: (chunk
   let buf = "";
   for (let i = 0; i < nRows; i++) {
     buf += table.values.map((col) => delimitedField(col[i]!, d)).join(d) + "\n";
-    if (i % ROWS_PER_CHUNK === ROWS_PER_CHUNK - 1) { write(buf); buf = ""; }
+    if (i % ROWS_PER_CHUNK === ROWS_PER_CHUNK - 1) {
+      write(buf);
+      buf = "";
+    }
   }
   write(buf);
 }
@@ -120,7 +128,10 @@ export function formatTextTable(table: PlainTable, { maxRows = Infinity } = {}):
   const widths = table.columns.map((c, j) => Math.max(c.length, ...cells[j]!.map((s) => s.length)));
   const numeric = table.values.map((col) => col.slice(0, nRows).every((v) => v === null || typeof v === "number"));
   const line = (vals: string[]) =>
-    vals.map((s, j) => (numeric[j] ? s.padStart(widths[j]!) : s.padEnd(widths[j]!))).join("  ").trimEnd();
+    vals
+      .map((s, j) => (numeric[j] ? s.padStart(widths[j]!) : s.padEnd(widths[j]!)))
+      .join("  ")
+      .trimEnd();
   return [line(table.columns), ...Array.from({ length: nRows }, (_, i) => line(cells.map((c) => c[i]!)))].join("\n");
 }
 

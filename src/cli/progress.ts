@@ -99,13 +99,18 @@ export class ProgressDisplay {
   private finishPhase(): void {
     if (this.phase === undefined) return;
     if (this.bar) {
-      this.bar.update(this.lastDone, { rate: this.rate(this.lastDone), timeLeft: this.eta(this.lastDone, this.lastTotal) });
+      this.bar.update(this.lastDone, {
+        rate: this.rate(this.lastDone),
+        timeLeft: this.eta(this.lastDone, this.lastTotal),
+      });
       this.bar.stop();
       this.bar = undefined;
     }
     if (this.options.logPhases) {
       const s = (performance.now() - this.started) / 1000;
-      this.stream.write(`${this.phase}: ${formatCount(this.lastDone)}/${formatCount(this.lastTotal)} ${this.unit} in ${formatSeconds(s)}\n`);
+      this.stream.write(
+        `${this.phase}: ${formatCount(this.lastDone)}/${formatCount(this.lastTotal)} ${this.unit} in ${formatSeconds(s)}\n`,
+      );
     }
     this.phase = undefined;
   }

@@ -1,7 +1,7 @@
 /** What `crispyx info` reports about a file: a JSON-ready summary and the text shown in a terminal. */
 import { statSync } from "node:fs";
 import { previewElement, type H5adHandle } from "../io/anndata/handle.ts";
-import { MAPPING_KEYS } from "../io/anndata/anndata.ts";
+import type { MAPPING_KEYS } from "../io/anndata/anndata.ts";
 import { formatBytes } from "./commands/common.ts";
 import { isZarrStore, zarrStoreBytes } from "../io/zarr/index.ts";
 
@@ -50,10 +50,18 @@ function columns(h: H5adHandle, table: "obs" | "var"): ColumnSummary[] {
 /** A machine-readable summary of a file (the `--json` output). */
 export function summarize(h: H5adHandle): FileSummary {
   const mapping = (key: (typeof MAPPING_KEYS)[number]) =>
-    Object.fromEntries(h.mapping(key).keys().map((k) => {
-      const p = h.mapping(key).preview(k);
-      return [k, { encoding: p.encoding, ...(p.shape ? { shape: p.shape } : {}), ...(p.dtype ? { dtype: p.dtype } : {}) }];
-    }));
+    Object.fromEntries(
+      h
+        .mapping(key)
+        .keys()
+        .map((k) => {
+          const p = h.mapping(key).preview(k);
+          return [
+            k,
+            { encoding: p.encoding, ...(p.shape ? { shape: p.shape } : {}), ...(p.dtype ? { dtype: p.dtype } : {}) },
+          ];
+        }),
+    );
   let X: FileSummary["X"] = null;
   if (h.hasX) {
     const x = h.X.info;
@@ -88,4 +96,3 @@ export function infoText(h: H5adHandle, s: FileSummary): string {
   lines.push(`    ${extra.join("; ")}`);
   return lines.join("\n");
 }
-

@@ -29,7 +29,8 @@ export class ArrayPool {
     }
     // Blocks vary a little in size: a new buffer gets 1/8 headroom so it fits the next ones too.
     const size = bytes + (bytes >> 3);
-    const buf = best >= 0 ? this.free.splice(best, 1)[0]! : this.shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
+    const buf =
+      best >= 0 ? this.free.splice(best, 1)[0]! : this.shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size);
     return new (Ctor as unknown as new (b: ArrayBufferLike, o: number, n: number) => InstanceType<C>)(buf, 0, n);
   }
 

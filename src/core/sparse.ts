@@ -24,7 +24,8 @@ export function switchCompression(m: SparseMatrix): SparseMatrix {
   const counts = new Float64Array(minor + 1);
   for (let k = 0; k < nnz; k++) counts[num(m.indices, k) + 1]!++;
   for (let j = 0; j < minor; j++) counts[j + 1]! += counts[j]!;
-  const indptr = minor + 1 < 2 ** 31 && nnz < 2 ** 31 ? Int32Array.from(counts) : BigInt64Array.from(counts, (x) => BigInt(x));
+  const indptr =
+    minor + 1 < 2 ** 31 && nnz < 2 ** 31 ? Int32Array.from(counts) : BigInt64Array.from(counts, (x) => BigInt(x));
   const next = Float64Array.from(counts);
   const indices = new Int32Array(nnz);
   const data = newLike(m.data, nnz);
@@ -80,7 +81,8 @@ export function denseToCsr(a: NdArray): SparseMatrix {
 
 /** Convert a block to the requested layout. */
 export function toLayout(b: Block, layout: BlockLayout): Block {
-  if (b.type === "array") return layout === "dense" ? b : layout === "csr" ? denseToCsr(b) : switchCompression(denseToCsr(b));
+  if (b.type === "array")
+    return layout === "dense" ? b : layout === "csr" ? denseToCsr(b) : switchCompression(denseToCsr(b));
   if (layout === "dense") return sparseToDense(b);
   return b.type === layout ? b : switchCompression(b);
 }

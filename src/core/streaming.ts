@@ -37,16 +37,23 @@ export const MIN_MEMORY_BUDGET = 64 * 1024;
 function sizeText(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 /** Refuse a memory budget below MIN_MEMORY_BUDGET (the CLI's check of --memory-limit, whatever the command). */
 export function checkMemoryBudget(budget: number): void {
   if (!(budget >= MIN_MEMORY_BUDGET)) {
-    throw new CrispyxError(`--memory-limit ${sizeText(budget)} is below the minimum of ${sizeText(MIN_MEMORY_BUDGET)} (one block of X and the read buffers)`, {
-      code: "MEMORY_BUDGET", hint: "give a larger budget, e.g. --memory-limit 512M",
-    });
+    throw new CrispyxError(
+      `--memory-limit ${sizeText(budget)} is below the minimum of ${sizeText(MIN_MEMORY_BUDGET)} (one block of X and the read buffers)`,
+      {
+        code: "MEMORY_BUDGET",
+        hint: "give a larger budget, e.g. --memory-limit 512M",
+      },
+    );
   }
 }
 
@@ -66,7 +73,8 @@ export function parseByteSize(text: string): number {
  */
 export function rowsForBudget(bytesPerRow: number, nRows: number, opts: StreamOptions, share = 0.25): number {
   if (opts.chunkSize !== undefined) {
-    if (!Number.isInteger(opts.chunkSize) || opts.chunkSize < 1) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
+    if (!Number.isInteger(opts.chunkSize) || opts.chunkSize < 1)
+      throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     return Math.min(opts.chunkSize, Math.max(1, nRows));
   }
   const budget = (opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET) * share;
@@ -81,5 +89,8 @@ export function rowsForBudget(bytesPerRow: number, nRows: number, opts: StreamOp
 }
 
 export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new CrispyxError("operation was cancelled", { code: "ABORTED" });
+  if (signal?.aborted)
+    throw signal.reason instanceof Error
+      ? signal.reason
+      : new CrispyxError("operation was cancelled", { code: "ABORTED" });
 }

@@ -49,11 +49,16 @@ function bundle(entry: URL): string | null {
       // installed package, which never gets here (COMPILED above).
       const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
       const out = buildSync({
-        entryPoints: [fileURLToPath(entry)], bundle: true, platform: "node", format: "cjs", target: "node20",
-        write: false, logLevel: "silent",
+        entryPoints: [fileURLToPath(entry)],
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        write: false,
+        logLevel: "silent",
       });
       // A warning (e.g. import.meta, which a CommonJS bundle lacks) means the bundle may not run as the sources do.
-      code = out.warnings.length === 0 ? out.outputFiles[0]?.text ?? null : null;
+      code = out.warnings.length === 0 ? (out.outputFiles[0]?.text ?? null) : null;
     } catch {
       code = null; // no esbuild binary for this platform, or a source it cannot bundle: use the loader
     }
@@ -69,7 +74,10 @@ function bundle(entry: URL): string | null {
  * code (bin/crispyx.js does) rather than with --import, since a worker does not inherit hooks registered
  * at run time and could not load its .ts source. Compiled (dist/), no loader is needed (nor installed).
  */
-export function workerExecArgv(parentArgv: readonly string[] = process.execArgv, compiled: boolean = COMPILED): string[] {
+export function workerExecArgv(
+  parentArgv: readonly string[] = process.execArgv,
+  compiled: boolean = COMPILED,
+): string[] {
   const kept = loaderFlags(parentArgv);
   if (compiled) return kept;
   const register = new URL("../../bin/register.mjs", import.meta.url).href;
@@ -79,9 +87,20 @@ export function workerExecArgv(parentArgv: readonly string[] = process.execArgv,
 
 /** Flags passed on that take the next argument when not written as --flag=value. */
 const LOADER_FLAGS = new Set([
-  "--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C",
+  "--import",
+  "--require",
+  "-r",
+  "--loader",
+  "--experimental-loader",
+  "--conditions",
+  "-C",
   // Profiling flags are per thread, so workers show up in `node --cpu-prof` too.
-  "--cpu-prof-dir", "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir", "--heap-prof-name", "--heap-prof-interval",
+  "--cpu-prof-dir",
+  "--cpu-prof-name",
+  "--cpu-prof-interval",
+  "--heap-prof-dir",
+  "--heap-prof-name",
+  "--heap-prof-interval",
 ]);
 /** Flags passed on that take no value. */
 const SWITCHES = new Set(["--cpu-prof", "--heap-prof"]);

@@ -42,9 +42,12 @@ class GroupFormatter {
     // With extra columns the control's fraction is not the row's end: the line break follows the extras.
     const end = this.extras.length ? "" : "\n";
     this.geneBytes = t.genes.map((g) => Buffer.from(`,${csvField(g)},`));
-    this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) => Buffer.from(`,${formatSignificant(t.pts[j]!)}${end}`));
+    this.ctrlBytes = Array.from({ length: t.genes.length }, (_, j) =>
+      Buffer.from(`,${formatSignificant(t.pts[j]!)}${end}`),
+    );
     let longest = 0;
-    for (let j = 0; j < t.genes.length; j++) longest = Math.max(longest, this.geneBytes[j]!.length + this.ctrlBytes[j]!.length);
+    for (let j = 0; j < t.genes.length; j++)
+      longest = Math.max(longest, this.geneBytes[j]!.length + this.ctrlBytes[j]!.length);
     this.rowMax = longest + (4 + this.extras.length) * 16 + 4 + 32 + 1; // the numbers and their commas, a group's fraction, a line break
   }
 
@@ -113,7 +116,11 @@ export function writeDeCsvTo(tmp: string, t: DeTables): void {
  * State shared by the threads writing one CSV: `next` (the next group to take), `turn` (the group whose
  * bytes go next; −1 once a thread has failed) and `offset` (where they go).
  */
-export interface SharedCsvState { next: Int32Array; turn: Int32Array; offset: Float64Array }
+export interface SharedCsvState {
+  next: Int32Array;
+  turn: Int32Array;
+  offset: Float64Array;
+}
 
 export function sharedCsvState(headerBytes: number): SharedCsvState {
   const offset = new Float64Array(new SharedArrayBuffer(8));

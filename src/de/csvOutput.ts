@@ -20,10 +20,14 @@ import type { DeTables } from "./output.ts";
  * write — the CSV is put in place only once it has succeeded (keepPairConsistent).
  */
 export async function writeDeCsv(path: string, t: DeTables, h5ad: Promise<unknown> = Promise.resolve()): Promise<void> {
-  await keepPairConsistent(path, h5ad, writeAtomically(path, async (tmp) => {
-    writeDeCsvTo(tmp, t);
-    await h5ad;
-  }));
+  await keepPairConsistent(
+    path,
+    h5ad,
+    writeAtomically(path, async (tmp) => {
+      writeDeCsvTo(tmp, t);
+      await h5ad;
+    }),
+  );
 }
 
 /**
@@ -36,7 +40,13 @@ async function keepPairConsistent(path: string, h5ad: Promise<unknown>, csv: Pro
   try {
     await csv;
   } catch (err) {
-    if (await h5ad.then(() => true, () => false)) rmSync(path, { force: true });
+    if (
+      await h5ad.then(
+        () => true,
+        () => false,
+      )
+    )
+      rmSync(path, { force: true });
     throw err;
   }
 }
@@ -49,31 +59,44 @@ async function keepPairConsistent(path: string, h5ad: Promise<unknown>, csv: Pro
  * files lives here). `h5ad`: as for writeDeCsv.
  */
 export function writeDeCsvInBackground(
-  path: string, t: DeTables, threads = 2, h5ad: Promise<unknown> = Promise.resolve(),
+  path: string,
+  t: DeTables,
+  threads = 2,
+  h5ad: Promise<unknown> = Promise.resolve(),
 ): Promise<void> | null {
   const arrays = [t.scores, t.pvals, t.pvalsAdj, t.logfoldchanges, t.pts, t.orders, ...Object.values(t.extra ?? {})]; // the small ones are copied
   if (!arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return null;
-  return keepPairConsistent(path, h5ad, writeAtomically(path, async (tmp) => {
-    const fd = openSync(tmp, "w");
-    const workers: Worker[] = [];
-    try {
-      const header = Buffer.from(csvHeader(t.extraColumns), "latin1");
-      writeSync(fd, header, 0, header.length, 0);
-      const state = sharedCsvState(header.length);
-      const workerData = { fd, t: { ...t, skipped: [] }, state };
-      const done = Array.from({ length: Math.max(1, Math.min(threads, t.groups.length)) }, () => new Promise<void>((resolve, reject) => {
-        const worker = startBundledWorker(new URL("./csvWorker.ts", import.meta.url), { workerData });
-        workers.push(worker);
-        worker.once("message", (m: { ok: boolean; error?: string }) => (m.ok ? resolve() : reject(new CrispyxError(`writing the CSV failed: ${m.error}`))));
-        worker.once("error", reject);
-        worker.once("exit", (code) => reject(new CrispyxError(`CSV writer stopped (exit code ${code})`)));
-      }));
-      await Promise.all(done);
-    } finally {
-      // After a failure the others may wait for a turn that never comes: stop them all.
-      await Promise.all(workers.map((w) => w.terminate()));
-      closeSync(fd);
-    }
-    await h5ad;
-  }));
+  return keepPairConsistent(
+    path,
+    h5ad,
+    writeAtomically(path, async (tmp) => {
+      const fd = openSync(tmp, "w");
+      const workers: Worker[] = [];
+      try {
+        const header = Buffer.from(csvHeader(t.extraColumns), "latin1");
+        writeSync(fd, header, 0, header.length, 0);
+        const state = sharedCsvState(header.length);
+        const workerData = { fd, t: { ...t, skipped: [] }, state };
+        const done = Array.from(
+          { length: Math.max(1, Math.min(threads, t.groups.length)) },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const worker = startBundledWorker(new URL("./csvWorker.ts", import.meta.url), { workerData });
+              workers.push(worker);
+              worker.once("message", (m: { ok: boolean; error?: string }) =>
+                m.ok ? resolve() : reject(new CrispyxError(`writing the CSV failed: ${m.error}`)),
+              );
+              worker.once("error", reject);
+              worker.once("exit", (code) => reject(new CrispyxError(`CSV writer stopped (exit code ${code})`)));
+            }),
+        );
+        await Promise.all(done);
+      } finally {
+        // After a failure the others may wait for a turn that never comes: stop them all.
+        await Promise.all(workers.map((w) => w.terminate()));
+        closeSync(fd);
+      }
+      await h5ad;
+    }),
+  );
 }

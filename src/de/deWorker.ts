@@ -13,33 +13,55 @@ import { deMethod, loadDeKernels } from "./methods/registry.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
 
 interface InitData {
-  nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean;
-  scores: SharedArrayBuffer; pvals: SharedArrayBuffer;
+  nSlots: number;
+  nGenes: number;
+  sizes: Int32Array;
+  tieCorrect: boolean;
+  scores: SharedArrayBuffer;
+  pvals: SharedArrayBuffer;
 }
 interface ChunkMessage {
   kind: "genes";
   method: string;
-  values: SharedArrayBuffer; float64: boolean; ptr: SharedArrayBuffer; g0: number; count: number;
-  counter: SharedArrayBuffer; step: number;
+  values: SharedArrayBuffer;
+  float64: boolean;
+  ptr: SharedArrayBuffer;
+  g0: number;
+  count: number;
+  counter: SharedArrayBuffer;
+  step: number;
 }
 interface FinishMessage {
   kind: "finish";
-  method: string; count: number; counter: SharedArrayBuffer; step: number;
+  method: string;
+  count: number;
+  counter: SharedArrayBuffer;
+  step: number;
   /** Views of shared buffers (structured cloning shares them, offsets included). */
-  stats: GroupStats; ctrlMeans: Float64Array; results: DeResults;
+  stats: GroupStats;
+  ctrlMeans: Float64Array;
+  results: DeResults;
   /** Groups finished so far, for progress (shared). */
   finishedCount: Int32Array;
 }
 
 interface AccumulateMessage {
   kind: "accumulate";
-  band: CsrBand; cellSlot: Int32Array; stats: GroupStats; slotBounds: Int32Array; counter: SharedArrayBuffer;
+  band: CsrBand;
+  cellSlot: Int32Array;
+  stats: GroupStats;
+  slotBounds: Int32Array;
+  counter: SharedArrayBuffer;
 }
 
 const init = workerData as InitData;
 const ctx: KernelContext = {
-  nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
-  scores: new Float64Array(init.scores), pvals: new Float64Array(init.pvals),
+  nSlots: init.nSlots,
+  nGenes: init.nGenes,
+  sizes: init.sizes,
+  tieCorrect: init.tieCorrect,
+  scores: new Float64Array(init.scores),
+  pvals: new Float64Array(init.pvals),
 };
 
 function accumulate(m: AccumulateMessage): void {
@@ -48,7 +70,16 @@ function accumulate(m: AccumulateMessage): void {
   for (;;) {
     const k = Atomics.add(counter, 0, 1);
     if (k >= m.slotBounds.length - 1) break;
-    addBandSlots(m.band, m.cellSlot, stats.nGenes, stats.sums, stats.sumsq, stats.nnz, m.slotBounds[k]!, m.slotBounds[k + 1]!);
+    addBandSlots(
+      m.band,
+      m.cellSlot,
+      stats.nGenes,
+      stats.sums,
+      stats.sumsq,
+      stats.nnz,
+      m.slotBounds[k]!,
+      m.slotBounds[k + 1]!,
+    );
   }
 }
 
@@ -56,7 +87,9 @@ async function finish(m: FinishMessage): Promise<void> {
   const counter = new Int32Array(m.counter);
   const spec = deMethod(m.method);
   const method = {
-    groupScores: (await loadDeKernels(spec)).groupScores, logScaleMeans: DE_INPUTS[spec.input].logScaleMeans, ownFoldChanges: spec.ownFoldChanges,
+    groupScores: (await loadDeKernels(spec)).groupScores,
+    logScaleMeans: DE_INPUTS[spec.input].logScaleMeans,
+    ownFoldChanges: spec.ownFoldChanges,
   };
   for (;;) {
     const from = Atomics.add(counter, 0, m.step);
@@ -71,7 +104,9 @@ async function finish(m: FinishMessage): Promise<void> {
 async function geneChunk(m: ChunkMessage): Promise<void> {
   const chunk: GeneChunk = {
     values: m.float64 ? new Float64Array(m.values) : new Float32Array(m.values),
-    ptr: new Int32Array(m.ptr), g0: m.g0, count: m.count,
+    ptr: new Int32Array(m.ptr),
+    g0: m.g0,
+    count: m.count,
   };
   const counter = new Int32Array(m.counter);
   const kernel = (await loadDeKernels(deMethod(m.method))).geneChunkKernel;
@@ -90,6 +125,6 @@ parentPort!.on("message", async (m: ChunkMessage | FinishMessage | AccumulateMes
     else await finish(m);
     parentPort!.postMessage({ ok: true });
   } catch (err) {
-    parentPort!.postMessage({ ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    parentPort!.postMessage({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 });

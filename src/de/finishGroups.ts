@@ -43,11 +43,13 @@ function shared<T>(Ctor: new (b: SharedArrayBuffer) => T, bytesPerElement: numbe
  */
 export function deResultBytes(groups: number, genes: number, method: string | DeMethodSpec): number {
   const m = typeof method === "string" ? deMethod(method) : method;
-  const slots = (groups + 1) * genes, cells = groups * genes;
+  const slots = (groups + 1) * genes,
+    cells = groups * genes;
   const squares = m.passes.statistics.squares;
   const statistics = slots * (8 + (squares ? 8 : 0) + 4);
   // scores, p-values, adjusted p-values, fold changes, orders; pts; ranked float32 tables (+ ranked p-values); extras
-  const results = cells * (8 + 8 + 8 + 4 + 4) + slots * 8 + cells * (4 + 4 + (squares ? 0 : 8)) + cells * 8 * m.extraColumns.length;
+  const results =
+    cells * (8 + 8 + 8 + 4 + 4) + slots * 8 + cells * (4 + 4 + (squares ? 0 : 8)) + cells * 8 * m.extraColumns.length;
   return statistics + results;
 }
 
@@ -63,14 +65,18 @@ export function allocateScores(groups: number, nGenes: number): { scores: Float6
  * them after — 128 MB less at 1,000 groups × 8,000 genes. The control's row (slot 0) is left alone.
  */
 export function allocateResults(
-  stats: GroupStats, scores: { scores: Float64Array; pvals: Float64Array }, extraColumns: readonly DeExtraColumn[] = [],
+  stats: GroupStats,
+  scores: { scores: Float64Array; pvals: Float64Array },
+  extraColumns: readonly DeExtraColumn[] = [],
 ): DeResults {
   const n = stats.nGenes;
   const cells = (stats.nSlots - 1) * n;
   return {
     ...scores,
-    pvalsAdj: shared(Float64Array, 8, cells), logfoldchanges: shared(Float32Array, 4, cells),
-    pts: shared(Float64Array, 8, stats.nSlots * n), orders: shared(Int32Array, 4, cells),
+    pvalsAdj: shared(Float64Array, 8, cells),
+    logfoldchanges: shared(Float32Array, 4, cells),
+    pts: shared(Float64Array, 8, stats.nSlots * n),
+    orders: shared(Int32Array, 4, cells),
     ranked: {
       scores: shared(Float32Array, 4, cells),
       pvals: stats.sumsq ? stats.sumsq.subarray(n) : shared(Float64Array, 8, cells),
@@ -87,7 +93,8 @@ export function allocateResults(
  */
 export function controlMeans(stats: GroupStats, sizes: Int32Array, logScale: boolean): Float64Array {
   const out = shared(Float64Array, 8, stats.nGenes);
-  for (let j = 0; j < stats.nGenes; j++) out[j] = (logScale ? Math.expm1(stats.sums[j]! / sizes[0]!) : stats.sums[j]! / sizes[0]!) + 1e-9;
+  for (let j = 0; j < stats.nGenes; j++)
+    out[j] = (logScale ? Math.expm1(stats.sums[j]! / sizes[0]!) : stats.sums[j]! / sizes[0]!) + 1e-9;
   return out;
 }
 
@@ -101,7 +108,11 @@ export function allPts(stats: GroupStats, sizes: Int32Array, r: DeResults): void
 }
 
 /** What finishing a group needs of the method: its group kernel (loaded) and the scale of its means (./methods/inputs.ts). */
-export interface FinishingMethod { groupScores?: GroupScoresKernel; logScaleMeans: boolean; ownFoldChanges?: boolean }
+export interface FinishingMethod {
+  groupScores?: GroupScoresKernel;
+  logScaleMeans: boolean;
+  ownFoldChanges?: boolean;
+}
 
 /**
  * Finish group `g` (slot g+1): first the method's scores and p-values from the statistics when it makes
@@ -109,7 +120,14 @@ export interface FinishingMethod { groupScores?: GroupScoresKernel; logScaleMean
  * log2((expm1(mean_group) + 1e-9) / (expm1(mean_control) + 1e-9)) (without expm1 for counts: see
  * ./methods/inputs.ts), its genes ranked by score and the ranked values.
  */
-export function finishGroup(g: number, method: FinishingMethod, stats: GroupStats, sizes: Int32Array, ctrlMeans: Float64Array, r: DeResults): void {
+export function finishGroup(
+  g: number,
+  method: FinishingMethod,
+  stats: GroupStats,
+  sizes: Int32Array,
+  ctrlMeans: Float64Array,
+  r: DeResults,
+): void {
   const n = stats.nGenes;
   const slot = g + 1;
   const off = g * n;
@@ -119,9 +137,11 @@ export function finishGroup(g: number, method: FinishingMethod, stats: GroupStat
   const base = slot * n;
   // (A method with ownFoldChanges has written them in its kernels.)
   if (!method.ownFoldChanges && method.logScaleMeans) {
-    for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlMeans[j]!);
+    for (let j = 0; j < n; j++)
+      r.logfoldchanges[off + j] = Math.log2((Math.expm1(stats.sums[base + j]! / size) + 1e-9) / ctrlMeans[j]!);
   } else if (!method.ownFoldChanges) {
-    for (let j = 0; j < n; j++) r.logfoldchanges[off + j] = Math.log2((stats.sums[base + j]! / size + 1e-9) / ctrlMeans[j]!);
+    for (let j = 0; j < n; j++)
+      r.logfoldchanges[off + j] = Math.log2((stats.sums[base + j]! / size + 1e-9) / ctrlMeans[j]!);
   }
   const order = argsortFloat64(r.scores.subarray(off, off + n), true, r.orders.subarray(off, off + n));
   // From here on the group's rows of sums and sums of squares may be overwritten (allocateResults).

@@ -21,7 +21,9 @@ function scale(a: number, k: number): number {
 const ZERO = 48;
 const DOT = 46;
 const SPECIAL: Record<string, Uint8Array> = {
-  nan: Buffer.from("nan"), inf: Buffer.from("inf"), "-inf": Buffer.from("-inf"),
+  nan: Buffer.from("nan"),
+  inf: Buffer.from("inf"),
+  "-inf": Buffer.from("-inf"),
 };
 const LOG10_2 = Math.log10(2);
 const bits = new Float64Array(1);
@@ -54,13 +56,23 @@ export function writeSignificant(x: number, out: Uint8Array, pos: number): numbe
   const e2 = (hiWord[1]! >>> 20) - 1023;
   let e = e2 > -1023 ? Math.floor(e2 * LOG10_2) : Math.floor(Math.log10(a));
   let m = Math.round(scale(a, DIGITS - 1 - e));
-  if (m < LOW) { e--; m = Math.round(scale(a, DIGITS - 1 - e)); } // log10 rounded up
-  if (m >= LIMIT) { e++; m = Math.round(scale(a, DIGITS - 1 - e)); } // rounding carried to a new digit
+  if (m < LOW) {
+    e--;
+    m = Math.round(scale(a, DIGITS - 1 - e));
+  } // log10 rounded up
+  if (m >= LIMIT) {
+    e++;
+    m = Math.round(scale(a, DIGITS - 1 - e));
+  } // rounding carried to a new digit
   // The 9 digits of m (< 10⁹, so int32 arithmetic), trailing zeros dropped.
   let mi = m | 0;
   let n = DIGITS;
   let q = (mi / 10) | 0;
-  while (n > 1 && mi - q * 10 === 0) { mi = q; q = (mi / 10) | 0; n--; }
+  while (n > 1 && mi - q * 10 === 0) {
+    mi = q;
+    q = (mi / 10) | 0;
+    n--;
+  }
   for (let i = n - 1; i >= 0; i--) {
     q = (mi / 10) | 0;
     digitBuf[i] = ZERO + mi - q * 10;

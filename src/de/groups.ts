@@ -54,13 +54,20 @@ export function planGroups(file: ReadStore, opts: GroupPlanOptions): GroupPlan {
   const codeOf = new Map(labels.map((l, k) => [l, k]));
   const controlCode = codeOf.get(controlLabel);
   if (controlCode === undefined || counts[controlCode] === 0) {
-    throw new InvalidArgumentError(`${file.path}: no cell has the control label '${controlLabel}' in obs['${opts.perturbationColumn}']`, {
-      file: file.path, hint: `labels include: ${inCellOrder.slice(0, 8).join(", ")}${inCellOrder.length > 8 ? ", …" : ""}`,
-    });
+    throw new InvalidArgumentError(
+      `no cell has the control label '${controlLabel}' in obs['${opts.perturbationColumn}']`,
+      {
+        file: file.path,
+        hint: `labels include: ${inCellOrder.slice(0, 8).join(", ")}${inCellOrder.length > 8 ? ", …" : ""}`,
+      },
+    );
   }
   const controlCells = counts[controlCode]!;
   if (controlCells < Math.max(2, opts.minCellsPerGroup)) {
-    throw new InvalidArgumentError(`${file.path}: the control group '${controlLabel}' has ${controlCells} cell(s); at least ${Math.max(2, opts.minCellsPerGroup)} are needed`, { file: file.path });
+    throw new InvalidArgumentError(
+      `the control group '${controlLabel}' has ${controlCells} cell(s); at least ${Math.max(2, opts.minCellsPerGroup)} are needed`,
+      { file: file.path },
+    );
   }
 
   // Scanpy's group order: category order for a categorical column, sorted labels otherwise.
@@ -72,29 +79,42 @@ export function planGroups(file: ReadStore, opts: GroupPlanOptions): GroupPlan {
   const skipped: SkippedGroup[] = [];
   if (opts.groups) {
     const wanted = new Set(opts.groups.map(String));
-    if (wanted.has(controlLabel)) skipped.push({ group: controlLabel, cells: controlCells, reason: "is the control group" });
+    if (wanted.has(controlLabel))
+      skipped.push({ group: controlLabel, cells: controlCells, reason: "is the control group" });
     for (const g of wanted) {
       if (g === controlLabel) continue;
       const k = codeOf.get(g);
-      if (k === undefined || counts[k] === 0) skipped.push({ group: g, cells: 0, reason: `no cell has this label in obs['${opts.perturbationColumn}']` });
+      if (k === undefined || counts[k] === 0)
+        skipped.push({ group: g, cells: 0, reason: `no cell has this label in obs['${opts.perturbationColumn}']` });
     }
     candidates = candidates.filter((k) => wanted.has(labels[k]!));
   }
   const tested: number[] = [];
   for (const k of candidates) {
     if (counts[k]! < opts.minCellsPerGroup) {
-      skipped.push({ group: labels[k]!, cells: counts[k]!, reason: `fewer than ${opts.minCellsPerGroup} cells (minCellsPerGroup)` });
+      skipped.push({
+        group: labels[k]!,
+        cells: counts[k]!,
+        reason: `fewer than ${opts.minCellsPerGroup} cells (minCellsPerGroup)`,
+      });
     } else tested.push(k);
   }
   if (tested.length === 0) {
-    throw new InvalidArgumentError(`${file.path}: no perturbation left to test against '${controlLabel}'`, {
+    throw new InvalidArgumentError(`no perturbation left to test against '${controlLabel}'`, {
       file: file.path,
-      hint: skipped.length ? `skipped: ${skipped.slice(0, 5).map((s) => `${s.group} (${s.reason})`).join("; ")}` : "the column holds only the control label",
+      hint: skipped.length
+        ? `skipped: ${skipped
+            .slice(0, 5)
+            .map((s) => `${s.group} (${s.reason})`)
+            .join("; ")}`
+        : "the column holds only the control label",
     });
   }
   const slotOfCode = new Int32Array(labels.length).fill(-1);
   slotOfCode[controlCode] = 0;
-  tested.forEach((k, i) => { slotOfCode[k] = i + 1; });
+  tested.forEach((k, i) => {
+    slotOfCode[k] = i + 1;
+  });
   const cellSlot = new Int32Array(codes.length);
   for (let i = 0; i < codes.length; i++) cellSlot[i] = slotOfCode[codes[i]!]!;
   const sizes = Int32Array.from([controlCode, ...tested], (k) => counts[k]!);

@@ -45,7 +45,8 @@ export function columnKeys(labels: string[]): string[] {
   return keys.map((k, i) => {
     if (!k.includes("/")) return k;
     const parts = k.split("/");
-    for (let j = 1; j < parts.length; j++) if (datasets.has(parts.slice(0, j).join("/"))) return escapeLabel(labels[i]!);
+    for (let j = 1; j < parts.length; j++)
+      if (datasets.has(parts.slice(0, j).join("/"))) return escapeLabel(labels[i]!);
     return k;
   });
 }

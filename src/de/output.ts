@@ -61,7 +61,13 @@ export function columnOrderFits(n: number): boolean {
  * Scanpy's `pts` data frame (genes × [control, groups...]), written here rather than through the generic
  * data-frame writer because its column keys follow labelKeys.ts: a label with '/' is a nested path.
  */
-function writePtsFrame(file: WriteStore, path: string, genes: string[], labels: string[], pts: Float32Array | Float64Array): void {
+function writePtsFrame(
+  file: WriteStore,
+  path: string,
+  genes: string[],
+  labels: string[],
+  pts: Float32Array | Float64Array,
+): void {
   const n = genes.length;
   const keys = columnKeys(labels);
   createEncodedGroup(file, path, "dataframe");
@@ -82,7 +88,10 @@ function writePtsFrame(file: WriteStore, path: string, genes: string[], labels: 
  * written before that, while worker threads are still finishing the groups.
  */
 export async function writeDeH5ad(
-  path: string, t: DeTables, ready: Promise<void> = Promise.resolve(), onProgress?: ProgressCallback,
+  path: string,
+  t: DeTables,
+  ready: Promise<void> = Promise.resolve(),
+  onProgress?: ProgressCallback,
 ): Promise<string[]> {
   const G = t.groups.length;
   const n = t.genes.length;
@@ -116,7 +125,8 @@ export async function writeDeH5ad(
     ...extras.map((c): [string, Float32Array | Float64Array] => [c.key, t.extra![c.key]!]),
   ];
   const matrices: [string, Float32Array | Float64Array][] = [
-    ["/X", arrayOf(SCANPY_COLUMNS.find((c) => c.layer === "X")!)], ...layerEntries.map(([k, a]): [string, Float32Array | Float64Array] => [`/layers/${k}`, a]),
+    ["/X", arrayOf(SCANPY_COLUMNS.find((c) => c.layer === "X")!)],
+    ...layerEntries.map(([k, a]): [string, Float32Array | Float64Array] => [`/layers/${k}`, a]),
   ];
   const layer = (a: Float32Array | Float64Array) => ndarray(a, [G, n]);
   const ad: AnnData = {
@@ -137,13 +147,23 @@ export async function writeDeH5ad(
         reason: strings(t.skipped.map((s) => s.reason)),
       }),
     },
-    obsm: {}, varm: {}, obsp: {}, varp: {}, raw: null,
+    obsm: {},
+    varm: {},
+    obsp: {},
+    varp: {},
+    raw: null,
   };
   const base = "/uns/rank_genes_groups";
   const tables = recordTypeFits(t.groups) ? rankTables(t) : [];
   const withPts = columnOrderFits(slotNames.length);
-  if (!tables.length) warnings.push(`${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params${withPts ? " and pts" : ""} only; the layers and the CSV hold every result`);
-  if (!withPts) warnings.push(`${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`);
+  if (!tables.length)
+    warnings.push(
+      `${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params${withPts ? " and pts" : ""} only; the layers and the CSV hold every result`,
+    );
+  if (!withPts)
+    warnings.push(
+      `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
+    );
   await writeAtomically(path, async (tmp) => {
     if (!direct) await ready;
     const file = openWriteStore(tmp, "w");
@@ -151,8 +171,11 @@ export async function writeDeH5ad(
       writeAnnDataTo(file, ad);
       if (withPts) writePtsFrame(file, `${base}/pts`, t.genes, slotNames, t.pts);
       // One-element placeholders of the right type and rank, pointed at their data below.
-      if (direct) for (const [p, a] of matrices) writeElem(file, p, ndarray(new (a.constructor as Float64ArrayConstructor)(1), [1, 1]));
-      for (const tab of tables) createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
+      if (direct)
+        for (const [p, a] of matrices)
+          writeElem(file, p, ndarray(new (a.constructor as Float64ArrayConstructor)(1), [1, 1]));
+      for (const tab of tables)
+        createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
       if (!direct) {
         const pool = new ArrayPool();
         for (const b of rankTableBlocks(t, tables, pool)) {
@@ -165,7 +188,11 @@ export async function writeDeH5ad(
     }
     await ready;
     if (direct) {
-      const layers = matrices.map(([p, a]) => ({ path: p, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength), elemSize: a.BYTES_PER_ELEMENT }));
+      const layers = matrices.map(([p, a]) => ({
+        path: p,
+        bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
+        elemSize: a.BYTES_PER_ELEMENT,
+      }));
       await writeDirect(tmp, t, tables, layers, onProgress);
     }
   });
@@ -184,7 +211,10 @@ const LAYER_PIECE = 16 << 20;
  * the layers, already in memory, fill the writer's queue between blocks so it never waits.
  */
 async function writeDirect(
-  tmp: string, t: DeTables, tables: RankTable[], layers: { path: string; bytes: Uint8Array; elemSize: number }[],
+  tmp: string,
+  t: DeTables,
+  tables: RankTable[],
+  layers: { path: string; bytes: Uint8Array; elemSize: number }[],
   onProgress?: ProgressCallback,
 ): Promise<void> {
   const G = t.groups.length;
@@ -201,9 +231,15 @@ async function writeDirect(
     const pieces: { id: number; offset: number; bytes: Uint8Array }[] = [];
     for (const l of layers) {
       const id = d.add(l.path, [G, n], l.elemSize);
-      for (let o = 0; o < l.bytes.byteLength; o += LAYER_PIECE) pieces.push({ id, offset: o, bytes: l.bytes.subarray(o, o + LAYER_PIECE) });
+      for (let o = 0; o < l.bytes.byteLength; o += LAYER_PIECE)
+        pieces.push({ id, offset: o, bytes: l.bytes.subarray(o, o + LAYER_PIECE) });
     }
-    const regions = new Map(tables.map((tab) => [tab.key, { id: d.add(`${base}/${tab.key}`, [n], tab.recordSize), recordSize: tab.recordSize }]));
+    const regions = new Map(
+      tables.map((tab) => [
+        tab.key,
+        { id: d.add(`${base}/${tab.key}`, [n], tab.recordSize), recordSize: tab.recordSize },
+      ]),
+    );
     let writerQueue = 0; // bytes queued on the writer and not yet written
     let blocksQueued = 0; // of which ranked-table blocks (memory held only for the write)
     const waiting: Promise<void>[] = [];
@@ -248,7 +284,14 @@ async function writeDirect(
   }
 }
 
-interface RankTable { key: string; specs: RecFieldSpec[]; recordSize: number; src?: Float64Array | Float32Array; Out?: Float32ArrayConstructor | Float64ArrayConstructor; width?: number }
+interface RankTable {
+  key: string;
+  specs: RecFieldSpec[];
+  recordSize: number;
+  src?: Float64Array | Float32Array;
+  Out?: Float32ArrayConstructor | Float64ArrayConstructor;
+  width?: number;
+}
 
 /** Scanpy's names record array and one per column with a ranked type (scores, pvals, pvals_adj, logfoldchanges): one field per group. */
 function rankTables(t: DeTables): RankTable[] {
@@ -256,14 +299,31 @@ function rankTables(t: DeTables): RankTable[] {
   let width = 1;
   for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
   const fields = fieldNames(t.groups); // the labels, exactly; see ./labelKeys.ts
-  const numeric = (key: string, src: Float64Array | Float32Array, Out: Float32ArrayConstructor | Float64ArrayConstructor): RankTable => ({
-    key, src, Out, recordSize: G * Out.BYTES_PER_ELEMENT,
-    specs: fields.map((name) => ({ name, dtype: Out === Float32Array ? "float32" as const : "float64" as const })),
+  const numeric = (
+    key: string,
+    src: Float64Array | Float32Array,
+    Out: Float32ArrayConstructor | Float64ArrayConstructor,
+  ): RankTable => ({
+    key,
+    src,
+    Out,
+    recordSize: G * Out.BYTES_PER_ELEMENT,
+    specs: fields.map((name) => ({ name, dtype: Out === Float32Array ? ("float32" as const) : ("float64" as const) })),
   });
   return [
-    { key: "names", specs: fields.map((name) => ({ name, dtype: `fixed-string:${width}` as const })), recordSize: G * width, width },
+    {
+      key: "names",
+      specs: fields.map((name) => ({ name, dtype: `fixed-string:${width}` as const })),
+      recordSize: G * width,
+      width,
+    },
     ...SCANPY_COLUMNS.filter((c) => c.ranked !== null && c.source !== "pts").map((c) =>
-      numeric(c.key, t.ranked[c.source as keyof DeResults["ranked"]], c.ranked === "float32" ? Float32Array : Float64Array)),
+      numeric(
+        c.key,
+        t.ranked[c.source as keyof DeResults["ranked"]],
+        c.ranked === "float32" ? Float32Array : Float64Array,
+      ),
+    ),
   ];
 }
 
@@ -275,7 +335,11 @@ const TILE = 64;
  * `pool` (the consumer gives each back once written: fresh blocks cost a page fault per 4 KiB, ~0.3 s
  * for the 272 MB of a 1,000 × 8,000 result).
  */
-function* rankTableBlocks(t: DeTables, tables: RankTable[], pool: ArrayPool): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
+function* rankTableBlocks(
+  t: DeTables,
+  tables: RankTable[],
+  pool: ArrayPool,
+): Generator<{ key: string; r0: number; count: number; bytes: Uint8Array }> {
   const G = t.groups.length;
   const n = t.genes.length;
   for (const tab of tables) {
@@ -284,13 +348,16 @@ function* rankTableBlocks(t: DeTables, tables: RankTable[], pool: ArrayPool): Ge
       // Each gene's name once as a zero-padded fixed-width field; a block of records is then byte copies.
       const width = tab.width;
       const padded = new Uint8Array(n * width);
-      t.genes.forEach((g, j) => padded.set(Buffer.from(g), j * width));
+      t.genes.forEach((g, j) => {
+        padded.set(Buffer.from(g), j * width);
+      });
       for (let r0 = 0; r0 < n; r0 += block) {
         const r1 = Math.min(n, r0 + block);
         const out = pool.take(Uint8Array, (r1 - r0) * G * width);
         for (let a = r0; a < r1; a += TILE) {
           const b = Math.min(r1, a + TILE);
-          for (let g = 0; g < G; g++) gatherNames(padded, width, t.orders, g * n, a, b, out, (a - r0) * G * width + g * width, G * width);
+          for (let g = 0; g < G; g++)
+            gatherNames(padded, width, t.orders, g * n, a, b, out, (a - r0) * G * width + g * width, G * width);
         }
         yield { key: tab.key, r0, count: r1 - r0, bytes: out };
       }
@@ -311,7 +378,17 @@ function* rankTableBlocks(t: DeTables, tables: RankTable[], pool: ArrayPool): Ge
 }
 
 /** The padded names of one group's ranks [r0, r1) (its order at `offset`) into records (`at`: the first one's field byte offset). */
-function gatherNames(padded: Uint8Array, width: number, order: Int32Array, offset: number, r0: number, r1: number, out: Uint8Array, at: number, stride: number): void {
+function gatherNames(
+  padded: Uint8Array,
+  width: number,
+  order: Int32Array,
+  offset: number,
+  r0: number,
+  r1: number,
+  out: Uint8Array,
+  at: number,
+  stride: number,
+): void {
   for (let r = r0; r < r1; r++, at += stride) {
     const src = order[offset + r]! * width;
     for (let b = 0; b < width; b++) out[at + b] = padded[src + b]!;
@@ -319,6 +396,14 @@ function gatherNames(padded: Uint8Array, width: number, order: Int32Array, offse
 }
 
 /** out[at + (r − r0)·stride] = src[offset + r] for r in [r0, r1): one group's ranked values into records. */
-function transposeRow(src: Float64Array | Float32Array, offset: number, r0: number, r1: number, out: Float64Array | Float32Array, at: number, stride: number): void {
+function transposeRow(
+  src: Float64Array | Float32Array,
+  offset: number,
+  r0: number,
+  r1: number,
+  out: Float64Array | Float32Array,
+  at: number,
+  stride: number,
+): void {
   for (let r = r0; r < r1; r++, at += stride) out[at] = src[offset + r]!;
 }

@@ -28,7 +28,13 @@ import { WorkerPool } from "./workerPool.ts";
 import { allocateResults, allocateScores, allPts, controlMeans, deResultBytes, finishGroup } from "./finishGroups.ts";
 import { writeDeH5ad, type DeTables } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
-import { DEFAULT_DE_METHOD, deMethod, isBuiltinDeMethod, loadDeKernels, type BuiltinDeMethod } from "./methods/registry.ts";
+import {
+  DEFAULT_DE_METHOD,
+  deMethod,
+  isBuiltinDeMethod,
+  loadDeKernels,
+  type BuiltinDeMethod,
+} from "./methods/registry.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
 import type { DeMethodSpec } from "./methods/types.ts";
 import type { NdArray } from "../io/anndata/model.ts";
@@ -96,18 +102,28 @@ export interface RankGenesGroupsResult {
  * const r = await rankGenesGroups("screen_log.h5ad", { perturbationColumn: "gene", method: "wilcoxon" });
  * console.log(r.outputPath, r.groups.length, r.skipped);
  */
-export async function rankGenesGroups(input: DataSource, options: RankGenesGroupsOptions): Promise<RankGenesGroupsResult> {
+export async function rankGenesGroups(
+  input: DataSource,
+  options: RankGenesGroupsOptions,
+): Promise<RankGenesGroupsResult> {
   const spec = deMethod(options.method ?? DEFAULT_DE_METHOD);
   const method = spec.name;
-  if (!options.perturbationColumn) throw new InvalidArgumentError("perturbationColumn is required (the obs column with perturbation labels)");
+  if (!options.perturbationColumn)
+    throw new InvalidArgumentError("perturbationColumn is required (the obs column with perturbation labels)");
   const minCells = options.minCellsPerGroup ?? 2;
-  if (!Number.isInteger(minCells) || minCells < 1) throw new InvalidArgumentError(`minCellsPerGroup must be a positive integer, got ${minCells}`);
+  if (!Number.isInteger(minCells) || minCells < 1)
+    throw new InvalidArgumentError(`minCellsPerGroup must be a positive integer, got ${minCells}`);
   const workers = options.workers ?? Math.max(1, Math.min(8, availableParallelism()));
-  if (!Number.isInteger(workers) || workers < 1) throw new InvalidArgumentError(`workers must be a positive integer, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new InvalidArgumentError(`workers must be a positive integer, got ${workers}`);
   const inputPath = resolveDataPath(input);
-  const outputPath = options.output ?? resolveOutputPath(inputPath, {
-    suffix: spec.storedName, outputDir: options.outputDir, dataName: options.dataName,
-  });
+  const outputPath =
+    options.output ??
+    resolveOutputPath(inputPath, {
+      suffix: spec.storedName,
+      outputDir: options.outputDir,
+      dataName: options.dataName,
+    });
   if (!outputPath.endsWith(".h5ad")) throw new InvalidArgumentError(`output '${outputPath}' must end in .h5ad`);
   const wantCsv = options.csv ?? true;
   const csvPath = wantCsv ? outputPath.slice(0, -".h5ad".length) + ".csv" : null;
@@ -121,7 +137,10 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
   try {
     assertValidStructure(h.file);
     const plan = planGroups(h.file, {
-      perturbationColumn: options.perturbationColumn, controlLabel: options.controlLabel, groups: options.groups, minCellsPerGroup: minCells,
+      perturbationColumn: options.perturbationColumn,
+      controlLabel: options.controlLabel,
+      groups: options.groups,
+      minCellsPerGroup: minCells,
     });
     const reader = h.matrix(options.layer);
     DE_INPUTS[spec.input].check(reader, inputPath, method);
@@ -140,11 +159,17 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     const byGenes = spec.parallelOver === "genes";
     const useWorkers = workers > 1 && (byGenes || G * n >= 100_000 || options.workers !== undefined);
     const kernelsOnWorkers = isBuiltinDeMethod(spec);
-    const startPool = () => useWorkers
-      ? new WorkerPool(Math.min(workers, Math.max(1, byGenes ? n : G)), {
-        nSlots: G + 1, nGenes: n, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, scores: scores.scores, pvals: scores.pvals,
-      })
-      : null;
+    const startPool = () =>
+      useWorkers
+        ? new WorkerPool(Math.min(workers, Math.max(1, byGenes ? n : G)), {
+            nSlots: G + 1,
+            nGenes: n,
+            sizes: plan.sizes,
+            tieCorrect: options.tieCorrect ?? true,
+            scores: scores.scores,
+            pvals: scores.pvals,
+          })
+        : null;
     let pool = startPool();
     // Fresh threads after each pass over X: the old ones' heaps still hold the last blocks' shared
     // buffers, which are freed only when every thread has let go of them (measured: the Wilcoxon test's
@@ -157,7 +182,14 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
     let warnings: string[];
     let csvDone: Promise<void> | null = null;
     try {
-      const stats = await accumulateGroupStats(reader, plan.cellSlot, G + 1, spec.passes.statistics.squares, { ...options, phase: "group statistics" }, pool);
+      const stats = await accumulateGroupStats(
+        reader,
+        plan.cellSlot,
+        G + 1,
+        spec.passes.statistics.squares,
+        { ...options, phase: "group statistics" },
+        pool,
+      );
       await renewPool();
       // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
       // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
@@ -166,12 +198,22 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
       if (held > budget) {
         const mib = (b: number) => Math.round(b / 2 ** 20).toLocaleString("en-US");
-        notes.push(`the statistics and results of ${G} perturbations × ${n} genes take ${mib(held)} MiB, more than the memory budget ` +
-          `(${mib(budget)} MiB), which bounds only what is streamed: raise the budget, or test fewer perturbations at a time (groups)`);
+        notes.push(
+          `the statistics and results of ${G} perturbations × ${n} genes take ${mib(held)} MiB, more than the memory budget ` +
+            `(${mib(budget)} MiB), which bounds only what is streamed: raise the budget, or test fewer perturbations at a time (groups)`,
+        );
       }
       if (kernels.columnPass) {
         await kernels.columnPass({
-          reader, plan, stats, out: scores, results, pool: kernelsOnWorkers ? pool : null, reservedBytes: held, options, inputPath,
+          reader,
+          plan,
+          stats,
+          out: scores,
+          results,
+          pool: kernelsOnWorkers ? pool : null,
+          reservedBytes: held,
+          options,
+          inputPath,
         });
         await renewPool();
       }
@@ -189,10 +231,12 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
         finished = pool.finishGroups(G, method, stats, ctrl, results, count);
         // The workers count finished groups; progress is read from the count while this thread waits.
         const timer = options.onProgress ? setInterval(() => report(Atomics.load(count, 0)), 250) : null;
-        finished.finally(() => {
-          if (timer) clearInterval(timer);
-          report(Atomics.load(count, 0));
-        }).catch(() => undefined);
+        finished
+          .finally(() => {
+            if (timer) clearInterval(timer);
+            report(Atomics.load(count, 0));
+          })
+          .catch(() => undefined);
       } else {
         const finishing = { groupScores: kernels.groupScores, logScaleMeans, ownFoldChanges: spec.ownFoldChanges };
         for (let g = 0; g < G; g++) {
@@ -206,19 +250,30 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
 
       mkdirSync(dirname(outputPath), { recursive: true });
       const tables: DeTables = {
-        ...results, method, params: spec.params?.(options) ?? {}, extraColumns: spec.extraColumns,
-        perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel, groups: plan.groups,
-        genes, sizes: plan.sizes, tieCorrect: options.tieCorrect ?? true, skipped: plan.skipped,
+        ...results,
+        method,
+        params: spec.params?.(options) ?? {},
+        extraColumns: spec.extraColumns,
+        perturbationColumn: options.perturbationColumn,
+        controlLabel: plan.controlLabel,
+        groups: plan.groups,
+        genes,
+        sizes: plan.sizes,
+        tieCorrect: options.tieCorrect ?? true,
+        skipped: plan.skipped,
       };
       const h5ad = writeDeH5ad(outputPath, tables, finished, options.onProgress);
       h5ad.catch(() => undefined); // awaited below
       // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
       // place only after the .h5ad, so a failed run never pairs a new file with an old one.
-      csvDone = csvPath && workers > 1
-        ? finished.then(() => writeDeCsvInBackground(csvPath, tables, workers, h5ad) ?? writeDeCsv(csvPath, tables, h5ad))
-        : null;
+      csvDone =
+        csvPath && workers > 1
+          ? finished.then(
+              () => writeDeCsvInBackground(csvPath, tables, workers, h5ad) ?? writeDeCsv(csvPath, tables, h5ad),
+            )
+          : null;
       csvDone?.catch(() => undefined); // awaited below
-      warnings = [...notes, ...await h5ad];
+      warnings = [...notes, ...(await h5ad)];
       if (csvDone) await csvDone;
       else if (csvPath) await writeDeCsv(csvPath, tables, h5ad);
     } finally {
@@ -227,8 +282,16 @@ export async function rankGenesGroups(input: DataSource, options: RankGenesGroup
       await pool?.close();
     }
     return {
-      method, outputPath, csvPath, perturbationColumn: options.perturbationColumn, controlLabel: plan.controlLabel,
-      groups: plan.groups, skipped: plan.skipped, nGenes: n, reused: false, warnings,
+      method,
+      outputPath,
+      csvPath,
+      perturbationColumn: options.perturbationColumn,
+      controlLabel: plan.controlLabel,
+      groups: plan.groups,
+      skipped: plan.skipped,
+      nGenes: n,
+      reused: false,
+      warnings,
     };
   } finally {
     h.close();
@@ -249,12 +312,23 @@ function loadExisting(outputPath: string, csvPath: string | null, spec: DeMethod
       const sk = readElem(h.file, "/uns/skipped_groups");
       const skipped: SkippedGroup[] = [];
       if (sk.type === "dict") {
-        const g = sk.items.group as NdArray, c = sk.items.cells as NdArray, r = sk.items.reason as NdArray;
-        for (let i = 0; i < (g?.data.length ?? 0); i++) skipped.push({ group: String(g.data[i]), cells: Number(c.data[i]), reason: String(r.data[i]) });
+        const g = sk.items.group as NdArray,
+          c = sk.items.cells as NdArray,
+          r = sk.items.reason as NdArray;
+        for (let i = 0; i < (g?.data.length ?? 0); i++)
+          skipped.push({ group: String(g.data[i]), cells: Number(c.data[i]), reason: String(r.data[i]) });
       }
       return {
-        method: spec.name, outputPath, csvPath, perturbationColumn: str("perturbation_column"), controlLabel: str("control_label"),
-        groups: h.obsNames, skipped, nGenes: h.nVars, reused: true, warnings: [],
+        method: spec.name,
+        outputPath,
+        csvPath,
+        perturbationColumn: str("perturbation_column"),
+        controlLabel: str("control_label"),
+        groups: h.obsNames,
+        skipped,
+        nGenes: h.nVars,
+        reused: true,
+        warnings: [],
       };
     } finally {
       h.close();

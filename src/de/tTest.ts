@@ -10,7 +10,14 @@ import type { GroupStats } from "./groupStats.ts";
  * Scores and p-values of one group (`slot` ≥ 1) against the control (slot 0), for every gene, into
  * scores/pvals at `offset` (the group's row of the [group × gene] outputs).
  */
-export function welchGroup(stats: GroupStats, sizes: Int32Array, slot: number, scores: Float64Array, pvals: Float64Array, offset: number): void {
+export function welchGroup(
+  stats: GroupStats,
+  sizes: Int32Array,
+  slot: number,
+  scores: Float64Array,
+  pvals: Float64Array,
+  offset: number,
+): void {
   const { nGenes, sums, sumsq } = stats;
   if (!sumsq) throw new Error("internal: the t-test needs sums of squares");
   const n1 = sizes[slot]!;

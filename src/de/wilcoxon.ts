@@ -27,12 +27,12 @@ export interface WilcoxonOptions extends StreamOptions {
 /** Memory of the process besides the arrays: Node, the HDF5 library, the row bands read to build a chunk. */
 const PROCESS_BYTES = 160 << 20;
 
-
 /** Gene ranges [start, end) whose stored values fit `maxValues` (at least one gene each; at most chunkSize genes). */
 export function planGeneChunks(stats: GroupStats, maxValues: number, maxGenes: number): [number, number][] {
   const { nSlots, nGenes, nnz } = stats;
   const chunks: [number, number][] = [];
-  let start = 0, acc = 0;
+  let start = 0,
+    acc = 0;
   for (let j = 0; j < nGenes; j++) {
     let col = 0;
     for (let s = 0; s < nSlots; s++) col += nnz[s * nGenes + j]!;
@@ -52,8 +52,12 @@ export function planGeneChunks(stats: GroupStats, maxValues: number, maxGenes: n
  * ranked on `pool`'s worker threads when there is one (on this thread otherwise) while the next is read.
  */
 export async function wilcoxonScores(
-  reader: MatrixReader, plan: GroupPlan, stats: GroupStats, out: { scores: Float64Array; pvals: Float64Array },
-  pool: WorkerPool | null, opts: WilcoxonOptions,
+  reader: MatrixReader,
+  plan: GroupPlan,
+  stats: GroupStats,
+  out: { scores: Float64Array; pvals: Float64Array },
+  pool: WorkerPool | null,
+  opts: WilcoxonOptions,
 ): Promise<void> {
   const { nSlots, nGenes } = stats;
   const float64 = reader.info.dtype === "float64";
@@ -64,7 +68,14 @@ export async function wilcoxonScores(
   const free = budget - (opts.reservedBytes ?? 0) - PROCESS_BYTES;
   const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.1, free * 0.4) / bytesPerValue));
   const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
-  const ctx: KernelContext = { nSlots, nGenes, sizes: plan.sizes, tieCorrect: opts.tieCorrect, scores: out.scores, pvals: out.pvals };
+  const ctx: KernelContext = {
+    nSlots,
+    nGenes,
+    sizes: plan.sizes,
+    tieCorrect: opts.tieCorrect,
+    scores: out.scores,
+    pvals: out.pvals,
+  };
   let pending: Promise<void> | null = null;
   let done = 0;
   try {
@@ -93,7 +104,13 @@ export async function wilcoxonScores(
 
 /** Values of genes [g0, g1) of the compared cells, grouped by slot, then gene (see GeneChunk). */
 export function buildChunk(
-  reader: MatrixReader, cellSlot: Int32Array, stats: GroupStats, g0: number, g1: number, float64: boolean, opts: StreamOptions,
+  reader: MatrixReader,
+  cellSlot: Int32Array,
+  stats: GroupStats,
+  g0: number,
+  g1: number,
+  float64: boolean,
+  opts: StreamOptions,
 ): GeneChunk {
   const { nSlots: S, nGenes, nnz } = stats;
   const count = g1 - g0;
@@ -109,13 +126,19 @@ export function buildChunk(
     }
   }
   ptr[count * S] = total;
-  if (total > 2 ** 31 - 1) throw new CrispyxError(`a Wilcoxon gene chunk of ${total} values is too large; lower the memory budget or chunk size`);
-  const values = float64 ? new Float64Array(new SharedArrayBuffer(total * 8)) : new Float32Array(new SharedArrayBuffer(total * 4));
+  if (total > 2 ** 31 - 1)
+    throw new CrispyxError(
+      `a Wilcoxon gene chunk of ${total} values is too large; lower the memory budget or chunk size`,
+    );
+  const values = float64
+    ? new Float64Array(new SharedArrayBuffer(total * 8))
+    : new Float32Array(new SharedArrayBuffer(total * 4));
   const cursor = ptr.slice(0, count * S);
   const { format } = reader.info;
   if (format === "csc") {
     const b = reader.cols(g0, g1, "csc") as SparseMatrix;
-    const data = b.data as unknown as ArrayLike<number>, idx = b.indices as unknown as ArrayLike<number>;
+    const data = b.data as unknown as ArrayLike<number>,
+      idx = b.indices as unknown as ArrayLike<number>;
     for (let c = 0; c < count; c++) {
       for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) {
         const v = data[k]!;
@@ -125,7 +148,11 @@ export function buildChunk(
       }
     }
   } else {
-    for (const { r0, r1, block: b } of rowBands(reader, { memoryBudget: opts.memoryBudget, signal: opts.signal }, 0.1)) {
+    for (const { r0, r1, block: b } of rowBands(
+      reader,
+      { memoryBudget: opts.memoryBudget, signal: opts.signal },
+      0.1,
+    )) {
       if (b.type === "array") {
         const d = b.data as TypedArray as unknown as ArrayLike<number>;
         for (let r = 0; r < r1 - r0; r++) {
@@ -137,9 +164,16 @@ export function buildChunk(
           }
         }
       } else {
-        const data = b.data instanceof Float32Array || b.data instanceof Float64Array ? b.data : Float64Array.from(b.data as ArrayLike<number>);
-        const idx = b.indices instanceof Int32Array ? b.indices : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number);
-        const ip = b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
+        const data =
+          b.data instanceof Float32Array || b.data instanceof Float64Array
+            ? b.data
+            : Float64Array.from(b.data as ArrayLike<number>);
+        const idx =
+          b.indices instanceof Int32Array
+            ? b.indices
+            : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number);
+        const ip =
+          b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
         scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
       }
     }
@@ -149,8 +183,16 @@ export function buildChunk(
 
 /** Scatter a CSR band's values of genes [g0, g1) into the chunk (concrete typed arrays: this loop sees every stored value). */
 function scatterCsrBand(
-  data: Float32Array | Float64Array, idx: Int32Array, ip: Int32Array | Float64Array, rows: number, r0: number,
-  cellSlot: Int32Array, g0: number, g1: number, cursor: Int32Array, values: Float32Array | Float64Array,
+  data: Float32Array | Float64Array,
+  idx: Int32Array,
+  ip: Int32Array | Float64Array,
+  rows: number,
+  r0: number,
+  cellSlot: Int32Array,
+  g0: number,
+  g1: number,
+  cursor: Int32Array,
+  values: Float32Array | Float64Array,
 ): void {
   const count = g1 - g0;
   // Rows grouped by slot: consecutive rows fill the same slot region (see rowsBySlot).

@@ -37,18 +37,22 @@ export interface KernelContext {
 
 /** Index of the first element ≥ v (lower) or > v (upper) in sorted a[0..len). */
 function lowerBound(a: Float64Array, len: number, v: number): number {
-  let lo = 0, hi = len;
+  let lo = 0,
+    hi = len;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (a[mid]! < v) lo = mid + 1; else hi = mid;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
 function upperBound(a: Float64Array, len: number, v: number): number {
-  let lo = 0, hi = len;
+  let lo = 0,
+    hi = len;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= v) lo = mid + 1; else hi = mid;
+    if (a[mid]! <= v) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -70,9 +74,13 @@ class ControlIndex {
     this.buckets = mc >= 64 ? Math.min(1024, mc >> 2) : 0;
     if (!this.buckets) return;
     const B = this.buckets;
-    const lo = C[0]!, hi = C[mc - 1]!;
+    const lo = C[0]!,
+      hi = C[mc - 1]!;
     const w = (hi - lo) / B;
-    if (!(w > 0) || !Number.isFinite(w)) { this.buckets = 0; return; }
+    if (!(w > 0) || !Number.isFinite(w)) {
+      this.buckets = 0;
+      return;
+    }
     this.lo = lo;
     this.inv = 1 / w;
     let i = 0;
@@ -90,13 +98,15 @@ class ControlIndex {
     let b = Math.floor((v - this.lo) * this.inv);
     if (!(b >= 0)) return v <= C[0]! ? 0 : lowerBound(C, mc, v); // below the range (or NaN)
     if (b >= this.buckets) b = this.buckets - 1;
-    let lo = this.starts[b]!, hi = this.starts[b + 1]!;
+    let lo = this.starts[b]!,
+      hi = this.starts[b + 1]!;
     // Rounding in b can put v one bucket off: widen to the true bounds (rare).
     if (lo > 0 && C[lo - 1]! >= v) lo = 0;
     if (hi < mc && C[hi]! < v) hi = mc;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (C[mid]! < v) lo = mid + 1; else hi = mid;
+      if (C[mid]! < v) lo = mid + 1;
+      else hi = mid;
     }
     return lo;
   }
@@ -125,9 +135,13 @@ const f32Bits = new Uint32Array(f32.buffer);
  * control values of a gene (77 vs 265 µs for 5,000). NaN, if any, sorts last (as sort()).
  */
 export function sortFloat32(values: Float32Array, from: number, n: number, out: Float64Array): void {
-  if (radixKeys.length < n) { radixKeys = new Uint32Array(n * 2); radixTmp = new Uint32Array(n * 2); }
+  if (radixKeys.length < n) {
+    radixKeys = new Uint32Array(n * 2);
+    radixTmp = new Uint32Array(n * 2);
+  }
   const bits = new Uint32Array(values.buffer, values.byteOffset + from * 4, n);
-  let a = radixKeys, b = radixTmp;
+  let a = radixKeys,
+    b = radixTmp;
   for (let i = 0; i < n; i++) {
     const u = bits[i]!;
     // IEEE order → unsigned order: flip every bit of negatives, the sign bit of positives; NaNs to the top.
@@ -137,19 +151,33 @@ export function sortFloat32(values: Float32Array, from: number, n: number, out: 
     radixCount.fill(0);
     for (let i = 0; i < n; i++) radixCount[((a[i]! >>> shift) & 2047) + 1]++;
     for (let d = 0; d < 2048; d++) radixCount[d + 1] += radixCount[d]!;
-    for (let i = 0; i < n; i++) { const k = a[i]!; b[radixCount[(k >>> shift) & 2047]!++] = k; }
-    const t = a; a = b; b = t;
+    for (let i = 0; i < n; i++) {
+      const k = a[i]!;
+      b[radixCount[(k >>> shift) & 2047]!++] = k;
+    }
+    const t = a;
+    a = b;
+    b = t;
   }
   for (let i = 0; i < n; i++) {
     const k = a[i]!;
-    if (k === 0xffffffff) { out[i] = NaN; continue; }
+    if (k === 0xffffffff) {
+      out[i] = NaN;
+      continue;
+    }
     f32Bits[0] = k & 0x80000000 ? k & 0x7fffffff : ~k;
     out[i] = f32[0]!;
   }
 }
 
 /** Compute genes [from, to) (chunk-local) of `chunk` into ctx.scores / ctx.pvals. */
-export function rankSumGenes(chunk: GeneChunk, from: number, to: number, ctx: KernelContext, scratch = new RankSumScratch()): void {
+export function rankSumGenes(
+  chunk: GeneChunk,
+  from: number,
+  to: number,
+  ctx: KernelContext,
+  scratch = new RankSumScratch(),
+): void {
   // One gene at a time: its sorted control values stay in cache for all the groups. (Blocks of genes with
   // groups outer were measured slower: 8 genes' controls no longer fit the cache.)
   const c = scratch.control;
@@ -172,7 +200,8 @@ class ControlState {
 /** Sort the control's non-zeros of gene j once; the zeros are one tie block. */
 function prepareControl(chunk: GeneChunk, j: number, n2: number, c: ControlState): void {
   const { values, ptr } = chunk;
-  const c0 = ptr[j]!, mc = ptr[j + 1]! - c0;
+  const c0 = ptr[j]!,
+    mc = ptr[j + 1]! - c0;
   if (c.C.length < mc) c.C = new Float64Array(Math.max(mc, c.C.length * 2));
   const C = c.C;
   if (values instanceof Float32Array && mc > 64) sortFloat32(values, c0, mc, C);
@@ -195,11 +224,20 @@ function prepareControl(chunk: GeneChunk, j: number, n2: number, c: ControlState
 }
 
 /** Group s against the control for gene j (chunk-local): its z score and p-value into ctx. */
-function groupVsControl(chunk: GeneChunk, j: number, s: number, ctx: KernelContext, c: ControlState, scratch: RankSumScratch): void {
+function groupVsControl(
+  chunk: GeneChunk,
+  j: number,
+  s: number,
+  ctx: KernelContext,
+  c: ControlState,
+  scratch: RankSumScratch,
+): void {
   const { values, ptr } = chunk;
   const { C, index, mc, zc, negC } = c;
-  const n1 = ctx.sizes[s]!, n2 = ctx.sizes[0]!;
-  const g0 = ptr[s * chunk.count + j]!, g1 = ptr[s * chunk.count + j + 1]!;
+  const n1 = ctx.sizes[s]!,
+    n2 = ctx.sizes[0]!;
+  const g0 = ptr[s * chunk.count + j]!,
+    g1 = ptr[s * chunk.count + j + 1]!;
   const kg = g1 - g0;
   scratch.ensure(kg);
   const V = scratch.grp;
@@ -207,7 +245,10 @@ function groupVsControl(chunk: GeneChunk, j: number, s: number, ctx: KernelConte
   for (let k = 0; k < kg; k++) {
     const v = values[g0 + k]!;
     let i = k - 1;
-    while (i >= 0 && V[i]! > v) { V[i + 1] = V[i]!; i--; }
+    while (i >= 0 && V[i]! > v) {
+      V[i + 1] = V[i]!;
+      i--;
+    }
     V[i + 1] = v;
   }
   const zg = n1 - kg;
@@ -220,8 +261,11 @@ function groupVsControl(chunk: GeneChunk, j: number, s: number, ctx: KernelConte
   let zeroDone = zg === 0;
   while (k < kg || !zeroDone) {
     let v: number, cg: number;
-    if (!zeroDone && (k >= kg || V[k]! > 0)) { v = 0; cg = zg; zeroDone = true; }
-    else {
+    if (!zeroDone && (k >= kg || V[k]! > 0)) {
+      v = 0;
+      cg = zg;
+      zeroDone = true;
+    } else {
       v = V[k]!;
       let e = k + 1;
       while (e < kg && V[e] === v) e++;
@@ -229,8 +273,10 @@ function groupVsControl(chunk: GeneChunk, j: number, s: number, ctx: KernelConte
       k = e;
     }
     let ctrlLess: number, ctrlEq: number;
-    if (v === 0) { ctrlLess = negC; ctrlEq = zc; }
-    else {
+    if (v === 0) {
+      ctrlLess = negC;
+      ctrlEq = zc;
+    } else {
       const lb = index.lowerBound(C, mc, v);
       // Equal control values follow lb: count a few, search when there are many (heavily tied data).
       let ub = lb;

@@ -16,20 +16,43 @@ const GENES_PER_TASK = 4;
 
 export class WorkerPool implements BandAccumulator {
   private workers: Worker[];
-  constructor(n: number, init: { nSlots: number; nGenes: number; sizes: Int32Array; tieCorrect: boolean; scores: Float64Array; pvals: Float64Array }) {
+  constructor(
+    n: number,
+    init: {
+      nSlots: number;
+      nGenes: number;
+      sizes: Int32Array;
+      tieCorrect: boolean;
+      scores: Float64Array;
+      pvals: Float64Array;
+    },
+  ) {
     const data = {
-      nSlots: init.nSlots, nGenes: init.nGenes, sizes: init.sizes, tieCorrect: init.tieCorrect,
-      scores: init.scores.buffer, pvals: init.pvals.buffer,
+      nSlots: init.nSlots,
+      nGenes: init.nGenes,
+      sizes: init.sizes,
+      tieCorrect: init.tieCorrect,
+      scores: init.scores.buffer,
+      pvals: init.pvals.buffer,
     };
-    this.workers = Array.from({ length: n }, () => startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }));
+    this.workers = Array.from({ length: n }, () =>
+      startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }),
+    );
   }
 
   /** Built-in `method`'s geneChunkKernel (./methods/types.ts) over the chunk's genes. */
   runGeneChunk(method: string, chunk: GeneChunk): Promise<void> {
     const counter = new SharedArrayBuffer(4);
     return this.broadcast({
-      kind: "genes", method, values: chunk.values.buffer, float64: chunk.values instanceof Float64Array, ptr: chunk.ptr.buffer,
-      g0: chunk.g0, count: chunk.count, counter, step: GENES_PER_TASK,
+      kind: "genes",
+      method,
+      values: chunk.values.buffer,
+      float64: chunk.values instanceof Float64Array,
+      ptr: chunk.ptr.buffer,
+      g0: chunk.g0,
+      count: chunk.count,
+      counter,
+      step: GENES_PER_TASK,
     });
   }
 
@@ -43,26 +66,61 @@ export class WorkerPool implements BandAccumulator {
   }
 
   /** finishGroup of built-in `method` for every group (see ./finishGroups.ts), into the shared results; `finishedCount[0]` counts the groups done. */
-  finishGroups(groups: number, method: string, stats: GroupStats, ctrlMeans: Float64Array, results: DeResults, finishedCount: Int32Array): Promise<void> {
+  finishGroups(
+    groups: number,
+    method: string,
+    stats: GroupStats,
+    ctrlMeans: Float64Array,
+    results: DeResults,
+    finishedCount: Int32Array,
+  ): Promise<void> {
     // The arrays travel as views of their shared buffers; an unshared one would be copied and its results lost.
-    const arrays = [stats.sums, stats.sumsq, stats.nnz, ctrlMeans, ...Object.values(results), ...Object.values(results.ranked), ...Object.values(results.extra ?? {})];
+    const arrays = [
+      stats.sums,
+      stats.sumsq,
+      stats.nnz,
+      ctrlMeans,
+      ...Object.values(results),
+      ...Object.values(results.ranked),
+      ...Object.values(results.extra ?? {}),
+    ];
     for (const a of arrays) {
-      if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer)) throw new Error("internal: DE results must be on SharedArrayBuffers");
+      if (a && ArrayBuffer.isView(a) && !(a.buffer instanceof SharedArrayBuffer))
+        throw new Error("internal: DE results must be on SharedArrayBuffers");
     }
-    return this.broadcast({ kind: "finish", method, count: groups, counter: new SharedArrayBuffer(4), step: 4, stats, ctrlMeans, results, finishedCount });
+    return this.broadcast({
+      kind: "finish",
+      method,
+      count: groups,
+      counter: new SharedArrayBuffer(4),
+      step: 4,
+      stats,
+      ctrlMeans,
+      results,
+      finishedCount,
+    });
   }
 
   private broadcast(msg: object): Promise<void> {
-    return Promise.all(this.workers.map((w) => new Promise<void>((resolve, reject) => {
-      const onMessage = (m: { ok: boolean; error?: string }) => {
-        w.off("error", onError);
-        if (m.ok) resolve(); else reject(new CrispyxError(`DE worker failed: ${m.error}`));
-      };
-      const onError = (err: Error) => { w.off("message", onMessage); reject(err); };
-      w.once("message", onMessage);
-      w.once("error", onError);
-      w.postMessage(msg);
-    }))).then(() => undefined);
+    return Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const onMessage = (m: { ok: boolean; error?: string }) => {
+              w.off("error", onError);
+              if (m.ok) resolve();
+              else reject(new CrispyxError(`DE worker failed: ${m.error}`));
+            };
+            const onError = (err: Error) => {
+              w.off("message", onMessage);
+              reject(err);
+            };
+            w.once("message", onMessage);
+            w.once("error", onError);
+            w.postMessage(msg);
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   async close(): Promise<void> {

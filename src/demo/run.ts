@@ -65,10 +65,20 @@ function targetRecovery(dePath: string): Map<string, TargetRecovery> {
   const h = openH5ad(dePath);
   try {
     const d = summarizeDe(h, { topN: h.nVars, maxBackgroundPoints: 0 });
-    return new Map(d.groups.map((g) => {
-      const i = g.top.findIndex((t) => t.gene === g.group);
-      return [g.group, { rank: i >= 0 ? i + 1 : null, padj: i >= 0 ? g.top[i]!.padj : NaN, logfc: i >= 0 ? g.top[i]!.logfc : NaN, top: g.top.slice(0, 3).map((t) => t.gene) }];
-    }));
+    return new Map(
+      d.groups.map((g) => {
+        const i = g.top.findIndex((t) => t.gene === g.group);
+        return [
+          g.group,
+          {
+            rank: i >= 0 ? i + 1 : null,
+            padj: i >= 0 ? g.top[i]!.padj : NaN,
+            logfc: i >= 0 ? g.top[i]!.logfc : NaN,
+            top: g.top.slice(0, 3).map((t) => t.gene),
+          },
+        ];
+      }),
+    );
   } finally {
     h.close();
   }
@@ -113,7 +123,9 @@ async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOpt
     const targetIndex = new Map(targets.map((t, i) => [t, i]));
     const geneOfTarget = targets.map((t) => sym.indexOf(t));
     const targetOfGene = new Int32Array(h.nVars).fill(-1);
-    geneOfTarget.forEach((g, t) => { targetOfGene[g] = t; });
+    geneOfTarget.forEach((g, t) => {
+      targetOfGene[g] = t;
+    });
     const isMito = Uint8Array.from(sym, (s) => (s.toUpperCase().startsWith("MT-") ? 1 : 0));
     // Medians from fixed-bin histograms: memory does not grow with the number of cells.
     const hist = cellHistograms(h.nVars, 200);
@@ -158,13 +170,20 @@ async function countsPass(path: string, screen: SyntheticScreen, opts: StreamOpt
       opts.onProgress?.({ phase: "checking counts", done: end, total: n, unit: "cells" });
       await yieldToEventLoop();
     }
-    const knockdown = targets.map((t, i): KnockdownRow => ({
-      perturbation: t,
-      cells: ownCells[i]!,
-      observed_ratio: ownCells[i]! && ctrlSum[i]! ? ownSum[i]! / ownCells[i]! / (ctrlSum[i]! / ctrlCells) : NaN,
-      planted_ratio: 1 - screen.truth.knockdown[i]!,
-    }));
-    return { medianCounts: histogramMedian(hist.totalCounts), medianGenes: histogramMedian(hist.genesDetected), medianMitoPercent: histogramMedian(hist.pctMito), knockdown };
+    const knockdown = targets.map(
+      (t, i): KnockdownRow => ({
+        perturbation: t,
+        cells: ownCells[i]!,
+        observed_ratio: ownCells[i]! && ctrlSum[i]! ? ownSum[i]! / ownCells[i]! / (ctrlSum[i]! / ctrlCells) : NaN,
+        planted_ratio: 1 - screen.truth.knockdown[i]!,
+      }),
+    );
+    return {
+      medianCounts: histogramMedian(hist.totalCounts),
+      medianGenes: histogramMedian(hist.genesDetected),
+      medianMitoPercent: histogramMedian(hist.pctMito),
+      knockdown,
+    };
   } finally {
     h.close();
   }
@@ -182,7 +201,11 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
   const t0 = performance.now();
   const steps: DemoStep[] = [];
   const files: Record<string, string> = {};
-  const step = async <T>(name: string, fn: () => T | Promise<T>, describe: (r: T) => { detail: string; output?: string }): Promise<T> => {
+  const step = async <T>(
+    name: string,
+    fn: () => T | Promise<T>,
+    describe: (r: T) => { detail: string; output?: string },
+  ): Promise<T> => {
     options.onStep?.(name);
     const t = performance.now();
     const r = await fn();
@@ -201,72 +224,104 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
   };
   const raw = file("demo.h5ad");
   files.raw = raw;
-  await step("generate", () => writeSyntheticScreen(raw, screen, stream), ({ nnz }) => ({
-    detail: `${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs + '${CONTROL_LABEL}' controls; ${nnz} non-zero counts (${((100 * nnz) / (spec.cells * spec.genes)).toFixed(1)}%)`,
-    output: raw,
-  }));
+  await step(
+    "generate",
+    () => writeSyntheticScreen(raw, screen, stream),
+    ({ nnz }) => ({
+      detail: `${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs + '${CONTROL_LABEL}' controls; ${nnz} non-zero counts (${((100 * nnz) / (spec.cells * spec.genes)).toFixed(1)}%)`,
+      output: raw,
+    }),
+  );
 
-  const pass = await step("check counts", () => countsPass(raw, screen, stream), (p) => {
-    const found = p.knockdown.filter((k) => k.observed_ratio < 0.75).length;
-    return {
-      detail: `median ${Math.round(p.medianCounts)} counts, ${Math.round(p.medianGenes)} genes, ${p.medianMitoPercent.toFixed(1)}% mitochondrial per cell; ` +
-        `${found}/${p.knockdown.length} targets down ≥ 25% in their own cells`,
-    };
-  });
+  const pass = await step(
+    "check counts",
+    () => countsPass(raw, screen, stream),
+    (p) => {
+      const found = p.knockdown.filter((k) => k.observed_ratio < 0.75).length;
+      return {
+        detail:
+          `median ${Math.round(p.medianCounts)} counts, ${Math.round(p.medianGenes)} genes, ${p.medianMitoPercent.toFixed(1)}% mitochondrial per cell; ` +
+          `${found}/${p.knockdown.length} targets down ≥ 25% in their own cells`,
+      };
+    },
+  );
 
   // What a user does with a new file: find the columns, then make a standardised copy.
-  const detected = await step("detect", () => {
-    const cols = inferColumns(raw, { explain: true });
-    const labels = cols.perturbationColumn ? distinctLabels(raw, cols.perturbationColumn) : [];
-    const control = labels.length ? resolveControlLabel(labels) : null;
-    return { ...cols, control, groups: labels.length };
-  }, (d) => ({
-    detail: `perturbations in obs['${d.perturbationColumn}'] (${d.groups} groups, control '${d.control}'), gene symbols in var['${d.geneNameColumn}']`,
-  }));
-  if (!detected.perturbationColumn || !detected.control) throw new Error("demo: the generated screen's columns were not detected");
+  const detected = await step(
+    "detect",
+    () => {
+      const cols = inferColumns(raw, { explain: true });
+      const labels = cols.perturbationColumn ? distinctLabels(raw, cols.perturbationColumn) : [];
+      const control = labels.length ? resolveControlLabel(labels) : null;
+      return { ...cols, control, groups: labels.length };
+    },
+    (d) => ({
+      detail: `perturbations in obs['${d.perturbationColumn}'] (${d.groups} groups, control '${d.control}'), gene symbols in var['${d.geneNameColumn}']`,
+    }),
+  );
+  if (!detected.perturbationColumn || !detected.control)
+    throw new Error("demo: the generated screen's columns were not detected");
 
   const standardized = file("demo_standardized.h5ad");
   files.standardized = standardized;
-  await step("standardize", () => standardizeDataset(raw, {
-    perturbationColumn: detected.perturbationColumn!,
-    controlLabel: detected.control,
-    geneNameColumn: detected.geneNameColumn,
-    output: standardized,
-    force: true,
-    onProgress: stream.onProgress,
-    signal: stream.signal,
-  }), () => ({
-    detail: `obs['perturbation'] with '${detected.control}' → 'control'; var_names = gene symbols`,
-    output: standardized,
-  }));
+  await step(
+    "standardize",
+    () =>
+      standardizeDataset(raw, {
+        perturbationColumn: detected.perturbationColumn!,
+        controlLabel: detected.control,
+        geneNameColumn: detected.geneNameColumn,
+        output: standardized,
+        force: true,
+        onProgress: stream.onProgress,
+        signal: stream.signal,
+      }),
+    () => ({
+      detail: `obs['perturbation'] with '${detected.control}' → 'control'; var_names = gene symbols`,
+      output: standardized,
+    }),
+  );
 
-  const thresholds = await step("qc thresholds", () => calculateAdaptiveQcThresholds(standardized, "perturbation", { ...stream, seed: spec.seed }), (t) => ({
-    detail: `min ${t.minGenes} genes per cell, ${t.minCellsPerPerturbation} cells per perturbation, ${t.minCellsPerGene} cells per gene (${t.mode})`,
-  }));
+  const thresholds = await step(
+    "qc thresholds",
+    () => calculateAdaptiveQcThresholds(standardized, "perturbation", { ...stream, seed: spec.seed }),
+    (t) => ({
+      detail: `min ${t.minGenes} genes per cell, ${t.minCellsPerPerturbation} cells per perturbation, ${t.minCellsPerGene} cells per gene (${t.mode})`,
+    }),
+  );
 
   const filtered = file("demo_qc.h5ad");
   rmSync(qcSummaryPath(filtered), { force: true });
   files.qc = filtered;
-  const qc = await step("qc", () => qcSummary(standardized, {
-    ...stream,
-    perturbationColumn: "perturbation",
-    controlLabel: "control",
-    minGenes: thresholds.minGenes,
-    minCellsPerPerturbation: thresholds.minCellsPerPerturbation,
-    minCellsPerGene: thresholds.minCellsPerGene,
-    output: filtered,
-    force: true,
-  }), (r) => ({
-    detail: `kept ${r.counts.cells.kept} of ${r.counts.cells.input} cells, ${r.counts.genes.kept} of ${r.counts.genes.input} genes, ${r.counts.perturbations.kept} of ${r.counts.perturbations.input} perturbations`,
-    output: filtered,
-  }));
+  const qc = await step(
+    "qc",
+    () =>
+      qcSummary(standardized, {
+        ...stream,
+        perturbationColumn: "perturbation",
+        controlLabel: "control",
+        minGenes: thresholds.minGenes,
+        minCellsPerPerturbation: thresholds.minCellsPerPerturbation,
+        minCellsPerGene: thresholds.minCellsPerGene,
+        output: filtered,
+        force: true,
+      }),
+    (r) => ({
+      detail: `kept ${r.counts.cells.kept} of ${r.counts.cells.input} cells, ${r.counts.genes.kept} of ${r.counts.genes.input} genes, ${r.counts.perturbations.kept} of ${r.counts.perturbations.input} perturbations`,
+      output: filtered,
+    }),
+  );
 
   const normalized = file("demo_normalized.h5ad");
   files.normalized = normalized;
-  await step("normalize", () => normalizeTotalLog1p(filtered, { ...stream, output: normalized }), (r) => ({
-    detail: `${r.nObs} cells scaled to 10,000 counts, log1p (${r.nnz} non-zeros)`,
-    output: normalized,
-  }));
+  await step(
+    "normalize",
+    () => normalizeTotalLog1p(filtered, { ...stream, output: normalized }),
+    (r) => ({
+      detail: `${r.nObs} cells scaled to 10,000 counts, log1p (${r.nnz} non-zeros)`,
+      output: normalized,
+    }),
+  );
 
   // Differential expression with both tests, and how well each finds the planted knock-downs.
   const deFiles: string[] = [];
@@ -277,19 +332,30 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     rmSync(out.replace(/\.h5ad$/, ".csv"), { force: true });
     files[`de_${key}`] = out;
     deFiles.push(out);
-    await step(`de ${method}`, async () => {
-      const r = await rankGenesGroups(normalized, { ...stream, perturbationColumn: "perturbation", controlLabel: "control", method, output: out, force: true });
-      recovery[method] = targetRecovery(out);
-      return r;
-    }, (r) => {
-      const ranks = [...recovery[method]!.values()];
-      const top = ranks.filter((x) => x.rank === 1).length;
-      const hit = ranks.filter((x) => x.padj < 0.05 && x.logfc < 0).length;
-      return {
-        detail: `${r.groups.length} perturbations vs control × ${r.nGenes} genes; own target is the top gene for ${top}/${ranks.length}, significantly down for ${hit}/${ranks.length}`,
-        output: out,
-      };
-    });
+    await step(
+      `de ${method}`,
+      async () => {
+        const r = await rankGenesGroups(normalized, {
+          ...stream,
+          perturbationColumn: "perturbation",
+          controlLabel: "control",
+          method,
+          output: out,
+          force: true,
+        });
+        recovery[method] = targetRecovery(out);
+        return r;
+      },
+      (r) => {
+        const ranks = [...recovery[method]!.values()];
+        const top = ranks.filter((x) => x.rank === 1).length;
+        const hit = ranks.filter((x) => x.padj < 0.05 && x.logfc < 0).length;
+        return {
+          detail: `${r.groups.length} perturbations vs control × ${r.nGenes} genes; own target is the top gene for ${top}/${ranks.length}, significantly down for ${hit}/${ranks.length}`,
+          output: out,
+        };
+      },
+    );
   }
   const knockdown = pass.knockdown.map((k) => ({
     ...k,
@@ -300,19 +366,33 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
 
   const report = file("demo_report.html");
   files.report = report;
-  await step("report", () => writeReport(report, {
-    data: filtered,
-    de: deFiles,
-    perturbationColumn: "perturbation",
-    controlLabel: "control",
-    title: `crispyx demo: ${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs (seed ${spec.seed})`,
-    stream,
-  }), (r) => ({
-    detail: `QC histograms${r.de.length ? `, ${r.de.map((d) => `${d.method} volcano plots`).join(", ")}` : ""} (${Math.round(r.bytes / 1024)} KiB, self-contained)`,
-    output: report,
-  }));
+  await step(
+    "report",
+    () =>
+      writeReport(report, {
+        data: filtered,
+        de: deFiles,
+        perturbationColumn: "perturbation",
+        controlLabel: "control",
+        title: `crispyx demo: ${spec.cells} cells × ${spec.genes} genes, ${spec.perturbations} knock-downs (seed ${spec.seed})`,
+        stream,
+      }),
+    (r) => ({
+      detail: `QC histograms${r.de.length ? `, ${r.de.map((d) => `${d.method} volcano plots`).join(", ")}` : ""} (${Math.round(r.bytes / 1024)} KiB, self-contained)`,
+      output: report,
+    }),
+  );
 
-  return { spec, outDir, files, steps, knockdown, thresholds, qc: qc.counts, totalSeconds: (performance.now() - t0) / 1000 };
+  return {
+    spec,
+    outDir,
+    files,
+    steps,
+    knockdown,
+    thresholds,
+    qc: qc.counts,
+    totalSeconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** The distinct labels of an obs column (categories in use, or distinct values). */
@@ -320,7 +400,7 @@ function distinctLabels(path: string, column: string): string[] {
   const h = openH5ad(path);
   try {
     const c = h.obs.column(column);
-    const values = c.type === "categorical" ? categoricalValues(c) : (c.type === "array" ? (c.data as unknown[]) : []);
+    const values = c.type === "categorical" ? categoricalValues(c) : c.type === "array" ? (c.data as unknown[]) : [];
     return [...new Set(values.filter((v) => v !== null && v !== undefined).map(String))];
   } finally {
     h.close();

@@ -21,8 +21,16 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import {
-  categorical, dataframe, dict, ndarray, scalar, strings,
-  type AnnData, type DataFrame, type Element, type SparseMatrix,
+  categorical,
+  dataframe,
+  dict,
+  ndarray,
+  scalar,
+  strings,
+  type AnnData,
+  type DataFrame,
+  type Element,
+  type SparseMatrix,
 } from "../io/anndata/model.ts";
 import { Random } from "./random.ts";
 
@@ -44,19 +52,54 @@ const GEM_GROUPS = 4;
 
 /** The 13 mitochondrially encoded protein-coding genes, with their Ensembl IDs (GRCh38). */
 const MITO_GENES: [string, string][] = [
-  ["MT-ND1", "ENSG00000198888"], ["MT-ND2", "ENSG00000198763"], ["MT-CO1", "ENSG00000198804"],
-  ["MT-CO2", "ENSG00000198712"], ["MT-ATP8", "ENSG00000228253"], ["MT-ATP6", "ENSG00000198899"],
-  ["MT-CO3", "ENSG00000198938"], ["MT-ND3", "ENSG00000198840"], ["MT-ND4L", "ENSG00000212907"],
-  ["MT-ND4", "ENSG00000198886"], ["MT-ND5", "ENSG00000198786"], ["MT-ND6", "ENSG00000198695"],
+  ["MT-ND1", "ENSG00000198888"],
+  ["MT-ND2", "ENSG00000198763"],
+  ["MT-CO1", "ENSG00000198804"],
+  ["MT-CO2", "ENSG00000198712"],
+  ["MT-ATP8", "ENSG00000228253"],
+  ["MT-ATP6", "ENSG00000198899"],
+  ["MT-CO3", "ENSG00000198938"],
+  ["MT-ND3", "ENSG00000198840"],
+  ["MT-ND4L", "ENSG00000212907"],
+  ["MT-ND4", "ENSG00000198886"],
+  ["MT-ND5", "ENSG00000198786"],
+  ["MT-ND6", "ENSG00000198695"],
   ["MT-CYB", "ENSG00000198727"],
 ];
 
 /** Highly expressed genes and their share of a (non-mitochondrial) library. */
 const HOUSEKEEPING: [string, number][] = [
-  ["MALAT1", 0.03], ["ACTB", 0.015], ["TMSB4X", 0.015], ["EEF1A1", 0.015], ["GAPDH", 0.01], ["FTL", 0.01],
-  ["FTH1", 0.01], ["TPT1", 0.008], ["B2M", 0.008],
-  ...["RPL3", "RPL4", "RPL5", "RPL7", "RPL8", "RPL10", "RPL13", "RPL13A", "RPL19", "RPL21", "RPL32",
-    "RPS2", "RPS3", "RPS4X", "RPS6", "RPS8", "RPS12", "RPS14", "RPS18", "RPS27A"].map((s): [string, number] => [s, 0.006]),
+  ["MALAT1", 0.03],
+  ["ACTB", 0.015],
+  ["TMSB4X", 0.015],
+  ["EEF1A1", 0.015],
+  ["GAPDH", 0.01],
+  ["FTL", 0.01],
+  ["FTH1", 0.01],
+  ["TPT1", 0.008],
+  ["B2M", 0.008],
+  ...[
+    "RPL3",
+    "RPL4",
+    "RPL5",
+    "RPL7",
+    "RPL8",
+    "RPL10",
+    "RPL13",
+    "RPL13A",
+    "RPL19",
+    "RPL21",
+    "RPL32",
+    "RPS2",
+    "RPS3",
+    "RPS4X",
+    "RPS6",
+    "RPS8",
+    "RPS12",
+    "RPS14",
+    "RPS18",
+    "RPS27A",
+  ].map((s): [string, number] => [s, 0.006]),
 ];
 
 /** Genes often knocked down in Perturb-seq screens; used as target names. */
@@ -109,7 +152,8 @@ export interface SyntheticScreen {
 
 function checkSpec(spec: ScreenSpec): void {
   const positiveInt = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min)
+      throw new InvalidArgumentError(`--${name} must be an integer ≥ ${min}, got ${v}`);
   };
   positiveInt("cells", spec.cells, 1);
   positiveInt("genes", spec.genes, 10);
@@ -119,7 +163,9 @@ function checkSpec(spec: ScreenSpec): void {
   }
   const maxTargets = Math.floor(spec.genes / 4);
   if (spec.perturbations > maxTargets) {
-    throw new InvalidArgumentError(`--perturbations ${spec.perturbations} is too many for ${spec.genes} genes (at most ${maxTargets}, a quarter of the genes)`);
+    throw new InvalidArgumentError(
+      `--perturbations ${spec.perturbations} is too many for ${spec.genes} genes (at most ${maxTargets}, a quarter of the genes)`,
+    );
   }
 }
 
@@ -245,7 +291,10 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
   const weights = guides.map((g) => (g.target < 0 ? CONTROL_WEIGHT / CONTROL_GUIDES : 1 / GUIDES_PER_TARGET));
   const cumulative = new Float64Array(weights.length);
   let acc = 0;
-  weights.forEach((w, i) => { acc += w; cumulative[i] = acc; });
+  weights.forEach((w, i) => {
+    acc += w;
+    cumulative[i] = acc;
+  });
   const gemFactor = Array.from({ length: GEM_GROUPS }, () => rng.logNormal(0, 0.12));
 
   const cellGuide = new Int32Array(nCells);
@@ -262,7 +311,8 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
     const gem = 1 + rng.int(GEM_GROUPS);
     cellGem[c] = gem;
     let bc: string;
-    do bc = barcode(rng, gem); while (seen.has(bc));
+    do bc = barcode(rng, gem);
+    while (seen.has(bc));
     seen.add(bc);
     barcodes[c] = bc;
     const kind = rng.uniform();
@@ -335,8 +385,12 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
       for (const e of guides[cellGuide[c]!]!.effects) mu[e.gene]! *= e.factor;
       if (nnz + nGenes > cap) {
         cap = Math.max(cap * 2, nnz + nGenes);
-        const d = new Float32Array(cap); d.set(data.subarray(0, nnz)); data = d;
-        const ix = new Int32Array(cap); ix.set(indices.subarray(0, nnz)); indices = ix;
+        const d = new Float32Array(cap);
+        d.set(data.subarray(0, nnz));
+        data = d;
+        const ix = new Int32Array(cap);
+        ix.set(indices.subarray(0, nnz));
+        indices = ix;
       }
       for (let g = 0; g < nGenes; g++) {
         const k = r.negativeBinomial(mu[g]!, theta[g]!);
@@ -348,7 +402,13 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
       }
       indptr[c - start + 1] = nnz;
     }
-    return { type: "csr", shape: [end - start, nGenes], data: data.slice(0, nnz), indices: indices.slice(0, nnz), indptr };
+    return {
+      type: "csr",
+      shape: [end - start, nGenes],
+      data: data.slice(0, nnz),
+      indices: indices.slice(0, nnz),
+      indptr,
+    };
   }
 
   return { spec, nObs: nCells, nVars: nGenes, obs, var: varDf, uns, truth, rows };
@@ -361,6 +421,11 @@ export function syntheticAnnData(screen: SyntheticScreen): AnnData {
     obs: screen.obs,
     var: screen.var,
     uns: screen.uns,
-    obsm: {}, varm: {}, obsp: {}, varp: {}, layers: {}, raw: null,
+    obsm: {},
+    varm: {},
+    obsp: {},
+    varp: {},
+    layers: {},
+    raw: null,
   };
 }

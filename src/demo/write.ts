@@ -21,7 +21,11 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-export async function writeSyntheticScreen(path: string, screen: SyntheticScreen, opts: StreamOptions = {}): Promise<{ nnz: number }> {
+export async function writeSyntheticScreen(
+  path: string,
+  screen: SyntheticScreen,
+  opts: StreamOptions = {},
+): Promise<{ nnz: number }> {
   const { nObs, nVars } = screen;
   // A generated row holds at most nVars entries of 8 bytes (count + index), plus the dense means.
   const rowsPerBlock = Math.min(rowsForBudget(nVars * 8, nObs, opts), 4096);
@@ -36,7 +40,12 @@ export async function writeSyntheticScreen(path: string, screen: SyntheticScreen
       for (const [k, v] of Object.entries(screen.uns)) writeElem(f, `/uns/${k}`, v);
 
       // int32 indptr (as scipy writes) unless the matrix could hold more than 2^31 - 1 entries.
-      const x = SparseMatrixWriter.create(f, "/X", { format: "csr", shape: [nObs, nVars], dtype: "float32", maxNnz: nObs * nVars });
+      const x = SparseMatrixWriter.create(f, "/X", {
+        format: "csr",
+        shape: [nObs, nVars],
+        dtype: "float32",
+        maxNnz: nObs * nVars,
+      });
       for (let start = 0; start < nObs; start += rowsPerBlock) {
         throwIfAborted(opts.signal);
         const end = Math.min(nObs, start + rowsPerBlock);

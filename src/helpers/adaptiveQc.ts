@@ -85,7 +85,8 @@ export function numpyPercentileSorted(sorted: ArrayLike<number>, q: number): num
   if (virtual >= n - 1) return sorted[n - 1]!;
   if (virtual < 0) return sorted[0]!;
   const prev = Math.floor(virtual);
-  const a = sorted[prev]!, b = sorted[prev + 1]!;
+  const a = sorted[prev]!,
+    b = sorted[prev + 1]!;
   const gamma = virtual - prev;
   const diff = b - a;
   // numpy's _lerp: from below for gamma < 0.5, from above otherwise.
@@ -122,7 +123,9 @@ export function valueCounts(col: Column): number[] {
 }
 
 function asNumbers(a: TypedArray): ArrayLike<number> {
-  return a instanceof BigInt64Array || a instanceof BigUint64Array ? Float64Array.from(a as ArrayLike<bigint>, Number) : (a as ArrayLike<number>);
+  return a instanceof BigInt64Array || a instanceof BigUint64Array
+    ? Float64Array.from(a as ArrayLike<bigint>, Number)
+    : (a as ArrayLike<number>);
 }
 
 /** First position in sorted `a` whose value is ≥ x. */
@@ -235,10 +238,12 @@ function countDetections(X: MatrixReader, sample: Uint32Array | null, opts: Adap
       while (t < nPicked) {
         let u = t + 1;
         while (u < nPicked && ptr[pick(u)]! - ptr[pick(u - 1) + 1]! <= COALESCE_GAP) u++;
-        const lo = ptr[pick(t)]!, hi = ptr[pick(u - 1) + 1]!;
+        const lo = ptr[pick(t)]!,
+          hi = ptr[pick(u - 1) + 1]!;
         const cols = readIndices(X, lo, hi);
         for (let v = t; v < u; v++) {
-          const s = ptr[pick(v)]!, e = ptr[pick(v) + 1]!;
+          const s = ptr[pick(v)]!,
+            e = ptr[pick(v) + 1]!;
           for (let k = s - lo; k < e - lo; k++) cellsPerGene[cols[k]!]!++;
           histogram[e - s]!++;
         }
@@ -270,7 +275,9 @@ function medianOfHistogram(histogram: Float64Array): number {
 
 function checkInt(name: string, v: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `between ${min} and ${max}`}, got ${v}`);
+    throw new InvalidArgumentError(
+      `${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `between ${min} and ${max}`}, got ${v}`,
+    );
   }
   return v;
 }
@@ -312,8 +319,10 @@ function computeThresholds(handle: H5adHandle, column: string, options: Adaptive
   const X = handle.matrix(options.layer);
   const [nObs, nVars] = X.shape;
   const file = handle.path;
-  if (nObs === 0) throw new InvalidArgumentError(`${file}: has no cells, so there is nothing to base QC thresholds on`, { file });
-  if (nVars === 0) throw new InvalidArgumentError(`${file}: has no genes, so there is nothing to base QC thresholds on`, { file });
+  if (nObs === 0)
+    throw new InvalidArgumentError(`has no cells, so there is nothing to base QC thresholds on`, { file });
+  if (nVars === 0)
+    throw new InvalidArgumentError(`has no genes, so there is nothing to base QC thresholds on`, { file });
   const labels = handle.obs.column(column);
   const percentile = mode === "conservative" ? 10.0 : 5.0;
 
@@ -330,14 +339,27 @@ function computeThresholds(handle: H5adHandle, column: string, options: Adaptive
   const medianGenes = medianOfHistogram(genesPerCellHistogram);
   const minGenes = pyMax(5, pyMin(50, Math.floor(Math.trunc(medianGenes) / 10)));
 
-  const chunkSize = options.chunkSize ?? calculateOptimalChunkSize(nObs, nVars, {
-    availableMemoryGb: options.availableMemoryGb, memorySources: options.memorySources,
-  });
+  const chunkSize =
+    options.chunkSize ??
+    calculateOptimalChunkSize(nObs, nVars, {
+      availableMemoryGb: options.availableMemoryGb,
+      memorySources: options.memorySources,
+    });
   return {
-    minGenes, minCellsPerPerturbation, minCellsPerGene, chunkSize,
+    minGenes,
+    minCellsPerPerturbation,
+    minCellsPerGene,
+    chunkSize,
     chunkSizeSource: options.chunkSize === undefined ? "planned" : "given",
-    mode, percentile, perturbationPercentile, nPerturbations: perPerturbation.length,
-    genePercentile, medianGenes, nCells: nObs, nGenes: nVars, nCellsSampled: nSample,
+    mode,
+    percentile,
+    perturbationPercentile,
+    nPerturbations: perPerturbation.length,
+    genePercentile,
+    medianGenes,
+    nCells: nObs,
+    nGenes: nVars,
+    nCellsSampled: nSample,
     seed: sample ? seed : null,
   };
 }

@@ -124,7 +124,9 @@ function count(name: string, v: number, { positive = false } = {}): number {
 
 function real(name: string, v: number, { positive = false } = {}): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (positive && v === 0)) {
-    throw new InvalidArgumentError(`${name} must be a ${positive ? "positive" : "non-negative"} finite number, got ${v}`);
+    throw new InvalidArgumentError(
+      `${name} must be a ${positive ? "positive" : "non-negative"} finite number, got ${v}`,
+    );
   }
   return v;
 }
@@ -185,7 +187,11 @@ function finish(
  * Cells per block for row-wise streaming passes (QC, normalisation, t-test), with its working.
  * `clamp(trunc(available·1e9 / (nVars · 8 · safetyFactor)), minChunk, maxChunk)`.
  */
-export function explainOptimalChunkSize(nObs: number, nVars: number, opts: OptimalChunkSizeOptions = {}): ChunkPlanExplanation {
+export function explainOptimalChunkSize(
+  nObs: number,
+  nVars: number,
+  opts: OptimalChunkSizeOptions = {},
+): ChunkPlanExplanation {
   count("nObs", nObs);
   count("nVars", nVars, { positive: true });
   const { safetyFactor = 8.0, minChunk = 512, maxChunk = 4096 } = opts;
@@ -198,7 +204,10 @@ export function explainOptimalChunkSize(nObs: number, nVars: number, opts: Optim
   const chunk = pyMax(minChunk, pyMin(maxChunk, fromMemory));
   return finish(
     {
-      planner: "cells", unit: "cells", chunkSize: chunk, memory,
+      planner: "cells",
+      unit: "cells",
+      chunkSize: chunk,
+      memory,
       steps: [
         { label: "bytes per cell (nVars × 8 × safety factor)", value: bytesPerChunk },
         { label: "cells that fit in memory", value: fromMemory },
@@ -221,7 +230,11 @@ export function calculateOptimalChunkSize(nObs: number, nVars: number, opts: Opt
 }
 
 /** {@link calculateOptimalGeneChunkSize} with its working. */
-export function explainOptimalGeneChunkSize(nObs: number, nVars: number, opts: GeneChunkSizeOptions = {}): ChunkPlanExplanation {
+export function explainOptimalGeneChunkSize(
+  nObs: number,
+  nVars: number,
+  opts: GeneChunkSizeOptions = {},
+): ChunkPlanExplanation {
   count("nObs", nObs);
   count("nVars", nVars);
   const nGroups = opts.nGroups ?? null;
@@ -290,7 +303,11 @@ export function calculateOptimalGeneChunkSize(nObs: number, nVars: number, opts:
 }
 
 /** {@link calculateWilcoxonChunkSize} with its working. */
-export function explainWilcoxonChunkSize(nObs: number, nVars: number, opts: WilcoxonChunkSizeOptions = {}): ChunkPlanExplanation {
+export function explainWilcoxonChunkSize(
+  nObs: number,
+  nVars: number,
+  opts: WilcoxonChunkSizeOptions = {},
+): ChunkPlanExplanation {
   count("nObs", nObs, { positive: true });
   count("nVars", nVars);
   const { minChunk = 32, maxChunk = 4096 } = opts;
@@ -303,7 +320,10 @@ export function explainWilcoxonChunkSize(nObs: number, nVars: number, opts: Wilc
   const chunk = pyMax(minChunk, pyMin(cellCap, maxChunk));
   return finish(
     {
-      planner: "wilcoxon", unit: "genes", chunkSize: chunk, memory,
+      planner: "wilcoxon",
+      unit: "genes",
+      chunkSize: chunk,
+      memory,
       steps: [
         { label: "block budget (15% of memory, bytes)", value: perBlockBudget },
         { label: "bytes per gene (nObs × 12)", value: perBlockBytesPerGene },
@@ -327,7 +347,11 @@ export function calculateWilcoxonChunkSize(nObs: number, nVars: number, opts: Wi
 }
 
 /** {@link calculateNbGlmChunkSize} with its working. */
-export function explainNbGlmChunkSize(nObs: number, nVars: number, opts: NbGlmChunkSizeOptions = {}): ChunkPlanExplanation {
+export function explainNbGlmChunkSize(
+  nObs: number,
+  nVars: number,
+  opts: NbGlmChunkSizeOptions = {},
+): ChunkPlanExplanation {
   count("nObs", nObs);
   count("nVars", nVars);
   const nGroups = opts.nGroups ?? null;
@@ -374,7 +398,11 @@ export function calculateNbGlmChunkSize(nObs: number, nVars: number, opts: NbGlm
 }
 
 /** {@link calculatePcaChunkSize} with its working. */
-export function explainPcaChunkSize(nObs: number, nVars: number, opts: PcaChunkSizeOptions = {}): PcaChunkPlanExplanation {
+export function explainPcaChunkSize(
+  nObs: number,
+  nVars: number,
+  opts: PcaChunkSizeOptions = {},
+): PcaChunkPlanExplanation {
   count("nObs", nObs);
   count("nVars", nVars, { positive: true });
   const { nComps = 50, method = "auto", memoryFraction = 0.5, minChunk = 256, maxChunk = 4096 } = opts;
@@ -402,11 +430,17 @@ export function explainPcaChunkSize(nObs: number, nVars: number, opts: PcaChunkS
   const chunk = pyMax(minChunk, pyMin(maxChunk, fromMemory));
   const e = finish(
     {
-      planner: "pca", unit: "cells", chunkSize: chunk, memory,
+      planner: "pca",
+      unit: "cells",
+      chunkSize: chunk,
+      memory,
       steps: [
         { label: "usable GB (memory × memoryFraction)", value: usableGb },
         { label: "gene covariance GB (nVars² × 8)", value: covGb },
-        { label: method === "auto" ? "method (sparse_cov when covariance < 30% of usable)" : "method (given)", value: selected },
+        {
+          label: method === "auto" ? "method (sparse_cov when covariance < 30% of usable)" : "method (given)",
+          value: selected,
+        },
         { label: "GB reserved by the method's fixed arrays", value: reservedGb },
         { label: "GB left (at least 0.1)", value: remainingGb },
         { label: "cells in half of what is left", value: fromMemory },

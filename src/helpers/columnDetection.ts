@@ -20,8 +20,18 @@ export { GENE_SYMBOL_COLUMN_ALIASES, scoreGeneSymbolColumn, type ColumnScore };
 
 /** obs column names that usually hold perturbation labels (compared lower-cased). */
 export const PERTURBATION_COLUMN_ALIASES: ReadonlySet<string> = new Set([
-  "perturbation", "gene", "gene_target", "condition", "guide_identity", "target_gene_name", "gene_name",
-  "sgrna", "guide", "guide_id", "sgrna_name", "target",
+  "perturbation",
+  "gene",
+  "gene_target",
+  "condition",
+  "guide_identity",
+  "target_gene_name",
+  "gene_name",
+  "sgrna",
+  "guide",
+  "guide_id",
+  "sgrna_name",
+  "target",
 ]);
 
 /** Most distinct values a perturbation column may have for the +1 (more looks like a cell barcode). */
@@ -156,7 +166,11 @@ function perturbationScore(name: string, ev: LabelEvidence, minUnique: number): 
  * a control spelling (ctrl, control, ntc, non-target, scramble…) or equals `controlLabel`
  * (case-insensitive).
  */
-export function scorePerturbationColumn(name: string, col: Column, options: { controlLabel?: string | null; minUnique?: number } = {}): ColumnScore {
+export function scorePerturbationColumn(
+  name: string,
+  col: Column,
+  options: { controlLabel?: string | null; minUnique?: number } = {},
+): ColumnScore {
   return perturbationScore(name, evidenceOf(col, controlTest(options.controlLabel)), options.minUnique ?? 2);
 }
 
@@ -186,7 +200,9 @@ export function scorePerturbationColumns(data: DataSource, options: DetectPertur
     h.obs.columns.map((name) => {
       const p = `/obs/${name}`;
       const streamable = h.file.isDataset(p) && encodingOf(h.file, p)?.type === "string-array";
-      const ev = streamable ? streamedTextEvidence(h.file, p, isControl) : evidenceOf(readColumn(h.file, "/obs", name), isControl);
+      const ev = streamable
+        ? streamedTextEvidence(h.file, p, isControl)
+        : evidenceOf(readColumn(h.file, "/obs", name), isControl);
       return perturbationScore(name, ev, minUnique);
     }),
   );
@@ -194,7 +210,9 @@ export function scorePerturbationColumns(data: DataSource, options: DetectPertur
 
 /** Every var column's gene-symbol score, in column order. */
 export function scoreGeneSymbolColumns(data: DataSource): ColumnScore[] {
-  return withHandle(data, (h) => h.var.columns.map((name) => scoreGeneSymbolColumn(name, readColumn(h.file, "/var", name))));
+  return withHandle(data, (h) =>
+    h.var.columns.map((name) => scoreGeneSymbolColumn(name, readColumn(h.file, "/var", name))),
+  );
 }
 
 /**
@@ -202,9 +220,15 @@ export function scoreGeneSymbolColumns(data: DataSource): ColumnScore[] {
  * or null when no column scores above zero. Ties go to the earlier column.
  * With `explain: true`, returns every column's score as well.
  */
-export function detectPerturbationColumn(data: DataSource, options: DetectPerturbationOptions & { explain: true }): ColumnDetection;
+export function detectPerturbationColumn(
+  data: DataSource,
+  options: DetectPerturbationOptions & { explain: true },
+): ColumnDetection;
 export function detectPerturbationColumn(data: DataSource, options?: DetectPerturbationOptions): string | null;
-export function detectPerturbationColumn(data: DataSource, options: DetectPerturbationOptions = {}): string | null | ColumnDetection {
+export function detectPerturbationColumn(
+  data: DataSource,
+  options: DetectPerturbationOptions = {},
+): string | null | ColumnDetection {
   const det = pick(scorePerturbationColumns(data, options));
   report("perturbation", det, options);
   return options.explain ? det : det.column;
@@ -236,9 +260,15 @@ export interface InferredColumnsExplained extends InferredColumns {
  * Both detections at once (the seed's `infer_columns`), opening the file once. With `explain: true`
  * the result also carries every column's scores.
  */
-export function inferColumns(data: DataSource, options: DetectPerturbationOptions & { explain: true }): InferredColumnsExplained;
+export function inferColumns(
+  data: DataSource,
+  options: DetectPerturbationOptions & { explain: true },
+): InferredColumnsExplained;
 export function inferColumns(data: DataSource, options?: DetectPerturbationOptions): InferredColumns;
-export function inferColumns(data: DataSource, options: DetectPerturbationOptions = {}): InferredColumns | InferredColumnsExplained {
+export function inferColumns(
+  data: DataSource,
+  options: DetectPerturbationOptions = {},
+): InferredColumns | InferredColumnsExplained {
   return withHandle(data, (h) => {
     const perturbation = detectPerturbationColumn(h, { ...options, explain: true });
     const geneName = detectGeneSymbolColumn(h, { verbose: options.verbose, log: options.log, explain: true });

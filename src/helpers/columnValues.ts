@@ -20,7 +20,8 @@ export function sameKindTextColumn(col: Column, labels: (string | null)[], missi
     const cats = [...present].sort(codePointCompare);
     return categorical(labels, { categories: cats, ordered: false });
   }
-  if (missing) return { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
+  if (missing)
+    return { type: "nullable-string", values: strings(labels.map((l) => l ?? "")), mask: Uint8Array.from(missing) };
   return strings(labels as string[]);
 }
 
@@ -29,7 +30,11 @@ export function missingMask(col: Column): Uint8Array | null {
   if (col.type === "categorical") {
     const m = new Uint8Array(col.codes.length);
     let any = false;
-    for (let i = 0; i < col.codes.length; i++) if (Number(col.codes[i]) < 0) { m[i] = 1; any = true; }
+    for (let i = 0; i < col.codes.length; i++)
+      if (Number(col.codes[i]) < 0) {
+        m[i] = 1;
+        any = true;
+      }
     return any ? m : null;
   }
   if (col.type !== "array") return col.mask.some((x) => x) ? col.mask : null;
@@ -47,4 +52,3 @@ export function columnTexts(col: Column): string[] {
   }
   return out;
 }
-

@@ -7,15 +7,30 @@ import { pyLower } from "./pythonText.ts";
 
 /** Labels that `normalizePerturbationLabels` maps to the canonical control (compared lower-cased). */
 export const DEFAULT_CONTROL_ALIASES: ReadonlySet<string> = new Set([
-  "ntc", "non-targeting", "non_targeting", "nontarget", "non-target",
-  "non_target", "control", "ctrl", "scramble", "scrambled",
-  "non-targeting control", "non-targeting-control",
+  "ntc",
+  "non-targeting",
+  "non_targeting",
+  "nontarget",
+  "non-target",
+  "non_target",
+  "control",
+  "ctrl",
+  "scramble",
+  "scrambled",
+  "non-targeting control",
+  "non-targeting-control",
 ]);
 
 /** Values whose presence marks a column as holding perturbation labels (column detection). */
 export const CONTROL_TERMS: ReadonlySet<string> = new Set([
-  "ctrl", "control", "nontarget", "non-target", "non_target",
-  "ntc", "scramble", "scrambled",
+  "ctrl",
+  "control",
+  "nontarget",
+  "non-target",
+  "non_target",
+  "ntc",
+  "scramble",
+  "scrambled",
 ]);
 
 const EXACT_TERMS = new Set(["ctrl", "control", "nontarget", "non-target", "non_target"]);
@@ -59,12 +74,16 @@ export function resolveControlLabel(
     pick((t) => t.includes("non") && t.includes("target"));
   if (candidate === undefined) {
     const distinct = [...new Set(list)];
-    const shown = distinct.slice(0, 10).map((l) => `'${l}'`).join(", ");
+    const shown = distinct
+      .slice(0, 10)
+      .map((l) => `'${l}'`)
+      .join(", ");
     throw new InvalidArgumentError(
       `cannot infer the control label: none of the labels looks like a control (${shown}${distinct.length > 10 ? ", …" : ""})`,
       { hint: "name it explicitly with the control label option (e.g. --control NTC)" },
     );
   }
-  if (options.verbose) (options.log ?? console.error)(`Inferred control label '${candidate}' from perturbation labels.`);
+  if (options.verbose)
+    (options.log ?? console.error)(`Inferred control label '${candidate}' from perturbation labels.`);
   return candidate;
 }

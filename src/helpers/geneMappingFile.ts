@@ -9,12 +9,31 @@ import { looksLikeEnsemblId } from "./geneSymbols.ts";
 
 /** Words that mark a header line ("gene_id", "Gene stable ID", "symbol", "hgnc_symbol"…). */
 const HEADER_WORDS = new Set([
-  "id", "ids", "gene", "genes", "symbol", "symbols", "name", "names", "ensembl", "stable", "query",
-  "hgnc", "feature", "from", "to", "source", "target", "mgi", "entrez",
+  "id",
+  "ids",
+  "gene",
+  "genes",
+  "symbol",
+  "symbols",
+  "name",
+  "names",
+  "ensembl",
+  "stable",
+  "query",
+  "hgnc",
+  "feature",
+  "from",
+  "to",
+  "source",
+  "target",
+  "mgi",
+  "entrez",
 ]);
 
 function isHeaderCell(cell: string): boolean {
-  return pyLower(cell).split(/[\s_.\-/()]+/).some((w) => HEADER_WORDS.has(w));
+  return pyLower(cell)
+    .split(/[\s_.\-/()]+/)
+    .some((w) => HEADER_WORDS.has(w));
 }
 
 /** Split one line of a delimited file; double-quoted fields may contain the delimiter ("" is a quote). */
@@ -26,12 +45,16 @@ function splitLine(line: string, delimiter: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (quoted) {
-      if (c === '"' && line[i + 1] === '"') { cell += '"'; i++; }
-      else if (c === '"') quoted = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else cell += c;
     } else if (c === '"') quoted = true;
-    else if (c === delimiter) { out.push(cell.trim()); cell = ""; }
-    else cell += c;
+    else if (c === delimiter) {
+      out.push(cell.trim());
+      cell = "";
+    } else cell += c;
   }
   out.push(cell.trim());
   return out;
@@ -66,19 +89,22 @@ export interface ReadSymbolMappingOptions {
 export function readSymbolMapping(path: string, options: ReadSymbolMappingOptions = {}): SymbolMappingTable {
   let text: string;
   try {
-    if (statSync(path).isDirectory()) throw new FileFormatError(`${path}: is a directory, not a mapping file`, { file: path });
+    if (statSync(path).isDirectory()) throw new FileFormatError(`is a directory, not a mapping file`, { file: path });
     text = readFileSync(path, "utf8");
   } catch (err) {
     if (err instanceof FileFormatError) throw err;
-    throw new FileFormatError(`${path}: cannot read the gene mapping file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: path });
+    throw new FileFormatError(
+      `cannot read the gene mapping file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { file: path },
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark from spreadsheet exports
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "" && !l.startsWith("#"));
-  if (lines.length === 0) throw new FileFormatError(`${path}: the gene mapping file is empty`, { file: path });
+  if (lines.length === 0) throw new FileFormatError(`the gene mapping file is empty`, { file: path });
   const delimiter = lines[0]!.includes("\t") ? "\t" : ",";
   const first = splitLine(lines[0]!, delimiter);
   if (first.length < 2) {
-    throw new FileFormatError(`${path}: a gene mapping file needs two columns (ID, symbol) separated by a tab or a comma`, {
+    throw new FileFormatError(`a gene mapping file needs two columns (ID, symbol) separated by a tab or a comma`, {
       file: path,
       hint: `its first line is '${lines[0]!.slice(0, 80)}'`,
     });
@@ -86,7 +112,7 @@ export function readSymbolMapping(path: string, options: ReadSymbolMappingOption
   // An ID in the first cell means data (a symbol such as "ID1" is not a header word either).
   const detected = !looksLikeEnsemblId(first[0]!) && first.some(isHeaderCell);
   const header = (options.header ?? detected) ? first : null;
-  let idColumn = 0;
+  const idColumn = 0;
   let symbolColumn = 1;
   if (header) {
     const named = header.findIndex((h, i) => i > 0 && /symbol/i.test(h));

@@ -102,7 +102,9 @@ export async function standardizeGeneNames(
     throw new InvalidArgumentError(`unmappedAction must be 'keep', 'warn' or 'error', got '${action}'`);
   }
   // Validate every argument before the (possibly long) lookup starts.
-  const mapping = options.mappingFile ? readSymbolMapping(options.mappingFile, { header: options.mappingHeader }).map : null;
+  const mapping = options.mappingFile
+    ? readSymbolMapping(options.mappingFile, { header: options.mappingHeader }).map
+    : null;
   const log = options.log ?? ((m: string) => console.warn(m));
   const df: DataFrame = loadVar(path);
   const column = options.column ?? null;
@@ -113,7 +115,7 @@ export async function standardizeGeneNames(
   } else {
     const col = df.columns[column];
     if (!col) {
-      throw new InvalidArgumentError(`${path}: var has no column '${column}'`, {
+      throw new InvalidArgumentError(`var has no column '${column}'`, {
         file: path,
         hint: `available var columns: ${df.columnOrder.map((c) => `'${c}'`).join(", ") || "(none)"}`,
       });
@@ -128,13 +130,22 @@ export async function standardizeGeneNames(
   if (mapping || options.lookupSymbols) {
     const unique = [...new Set(missing ? names.filter((_, i) => !missing![i]) : names)];
     const symbols = new Map<string, string>();
-    if (mapping) for (const id of unique) { const s = mapping.get(id); if (s !== undefined) symbols.set(id, s); }
+    if (mapping)
+      for (const id of unique) {
+        const s = mapping.get(id);
+        if (s !== undefined) symbols.set(id, s);
+      }
     if (options.lookupSymbols) {
       const rest = unique.filter((id) => !symbols.has(id));
       if (rest.length) {
         const found = await lookupSymbolsMyGene(rest, {
-          species: options.species, baseUrl: options.baseUrl ?? MYGENE_DEFAULT_URL, timeoutMs: options.timeoutMs,
-          retries: options.retries, delayMs: options.delayMs, onProgress: options.onProgress, signal: options.signal,
+          species: options.species,
+          baseUrl: options.baseUrl ?? MYGENE_DEFAULT_URL,
+          timeoutMs: options.timeoutMs,
+          retries: options.retries,
+          delayMs: options.delayMs,
+          onProgress: options.onProgress,
+          signal: options.signal,
         });
         for (const [id, s] of found) symbols.set(id, s);
       }
@@ -143,14 +154,21 @@ export async function standardizeGeneNames(
     if (unmapped.length) {
       const msg = `${unmapped.length} gene IDs could not be mapped to symbols`;
       if (action === "error") {
-        throw new InvalidArgumentError(`${path}: ${msg}. First 10: ${unmapped.slice(0, 10).map((u) => `'${u}'`).join(", ")}`, {
-          file: path,
-          hint: "use unmappedAction 'keep' or 'warn' to leave them unchanged, or add them to a mapping file",
-        });
+        throw new InvalidArgumentError(
+          `${msg}. First 10: ${unmapped
+            .slice(0, 10)
+            .map((u) => `'${u}'`)
+            .join(", ")}`,
+          {
+            file: path,
+            hint: "use unmappedAction 'keep' or 'warn' to leave them unchanged, or add them to a mapping file",
+          },
+        );
       }
-      if (action === "warn") log(`${path}: ${msg}; they are left unchanged (first 10: ${unmapped.slice(0, 10).join(", ")}).`);
+      if (action === "warn")
+        log(`${path}: ${msg}; they are left unchanged (first 10: ${unmapped.slice(0, 10).join(", ")}).`);
     }
-    names = names.map((n, i) => (missing?.[i] ? n : symbols.get(n) ?? n));
+    names = names.map((n, i) => (missing?.[i] ? n : (symbols.get(n) ?? n)));
   }
 
   let changed = 0;
@@ -171,7 +189,7 @@ export async function standardizeGeneNames(
       }
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new CrispyxError(`${path}: could not write var: ${(err as Error).message}`, { file: path, cause: err });
+      throw new CrispyxError(`could not write var: ${(err as Error).message}`, { file: path, cause: err });
     }
   }
   return { names, column, changed, unmapped, written };

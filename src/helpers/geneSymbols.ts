@@ -11,8 +11,32 @@ import { columnAsStrings, isCategoricalOrObject, pyLower, pyUpper } from "./pyth
 
 /** Prefixes of Ensembl-style identifiers (Ensembl, FlyBase, yeast ORFs), as in the seed. */
 export const ENSEMBL_PREFIXES: readonly string[] = [
-  "ENS", "FBgn", "YAL", "YBL", "YCL", "YDL", "YEL", "YFL", "YGL", "YHL", "YIL", "YJL", "YKL", "YLL", "YML",
-  "YNL", "YOL", "YPL", "YQL", "YRL", "YSL", "YTL", "YUL", "YVL", "YWL", "YXL",
+  "ENS",
+  "FBgn",
+  "YAL",
+  "YBL",
+  "YCL",
+  "YDL",
+  "YEL",
+  "YFL",
+  "YGL",
+  "YHL",
+  "YIL",
+  "YJL",
+  "YKL",
+  "YLL",
+  "YML",
+  "YNL",
+  "YOL",
+  "YPL",
+  "YQL",
+  "YRL",
+  "YSL",
+  "YTL",
+  "YUL",
+  "YVL",
+  "YWL",
+  "YXL",
 ];
 
 /*
@@ -55,7 +79,13 @@ export function passesGeneSymbolCheck(names: readonly string[]): boolean {
 
 /** var column names that usually hold gene symbols (compared lower-cased). */
 export const GENE_SYMBOL_COLUMN_ALIASES: ReadonlySet<string> = new Set([
-  "gene_symbols", "gene_name", "gene", "symbol", "hgnc_symbol", "gene_symbol", "feature_name",
+  "gene_symbols",
+  "gene_name",
+  "gene",
+  "symbol",
+  "hgnc_symbol",
+  "gene_symbol",
+  "feature_name",
 ]);
 
 /** One column's score and how it was earned. */
@@ -169,7 +199,7 @@ export function ensureGeneSymbolColumn(
       source = "var_names";
     } else if (!columns.includes(geneNameColumn)) {
       if (geneNameColumn !== "gene_symbols") {
-        throw new InvalidArgumentError(`${path}: var has no column '${geneNameColumn}'`, {
+        throw new InvalidArgumentError(`var has no column '${geneNameColumn}'`, {
           file: path,
           hint: `available var columns: ${columns.map((c) => `'${c}'`).join(", ") || "(none)"}`,
         });

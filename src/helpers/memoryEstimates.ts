@@ -27,9 +27,15 @@ export function estimateDenseMemoryGb(nCells: number, nGenes: number, nCopies = 
  * Genes per batch so that `nWorkArrays` float64 arrays of nSamples × batch stay under `targetMb`,
  * clamped to [256, nGenes] (256 wins when nGenes is smaller, as in the seed).
  */
-export function estimateGeneBatchSizeFitter(nSamples: number, nGenes: number, nWorkArrays = 4, targetMb = 100.0): number {
+export function estimateGeneBatchSizeFitter(
+  nSamples: number,
+  nGenes: number,
+  nWorkArrays = 4,
+  targetMb = 100.0,
+): number {
   const bytesPerGene = nSamples * 8 * nWorkArrays;
-  if (bytesPerGene <= 0) throw new InvalidArgumentError(`nSamples and nWorkArrays must be positive, got ${nSamples} and ${nWorkArrays}`);
+  if (bytesPerGene <= 0)
+    throw new InvalidArgumentError(`nSamples and nWorkArrays must be positive, got ${nSamples} and ${nWorkArrays}`);
   const batch = Math.trunc((targetMb * 1e6) / bytesPerGene);
   return pyMax(256, pyMin(batch, nGenes));
 }
@@ -49,9 +55,10 @@ export interface MaxWorkersOptions {
 export function estimateMaxWorkers(nSamples: number, nGenes: number, opts: MaxWorkersOptions = {}): number {
   const available = opts.availableMb ?? (detectAvailableMemory().availableBytes / 1e6) * 0.8;
   nonNegative("availableMb", available);
-  const effective = opts.memoryLimitMb !== undefined && opts.memoryLimitMb !== null
-    ? pyMin(available, nonNegative("memoryLimitMb", opts.memoryLimitMb) * 0.8)
-    : available;
+  const effective =
+    opts.memoryLimitMb !== undefined && opts.memoryLimitMb !== null
+      ? pyMin(available, nonNegative("memoryLimitMb", opts.memoryLimitMb) * 0.8)
+      : available;
   const perWorker = opts.memoryPerWorkerMb ?? (nSamples * nGenes * 8 * 5) / 1e6;
   if (!(perWorker > 0)) throw new InvalidArgumentError(`memory per worker must be positive, got ${perWorker} MB`);
   const maxWorkers = pyMax(1, Math.trunc(effective / perWorker));
@@ -89,7 +96,11 @@ export interface StreamingDecision {
  * Whether a test's nGroups × nGenes result arrays are too big to hold at once, and if so how many groups
  * to process per batch (half the threshold share of the budget per batch).
  */
-export function shouldUseStreaming(nGroups: number, nGenes: number, opts: StreamingDecisionOptions = {}): StreamingDecision {
+export function shouldUseStreaming(
+  nGroups: number,
+  nGenes: number,
+  opts: StreamingDecisionOptions = {},
+): StreamingDecision {
   const { nFloat64Arrays = 7, nFloat32Arrays = 2, peakMultiplier = 5.0, thresholdFraction = 0.3 } = opts;
   const bytesPerGroup = nGenes * (nFloat64Arrays * 8 + nFloat32Arrays * 4);
   const estimatedPeakBytes = nGroups * bytesPerGroup * peakMultiplier;

@@ -80,7 +80,10 @@ interface Hit {
 
 /** Why a request failed, and whether trying again could help. */
 class RequestFailure extends Error {
-  constructor(message: string, readonly transient: boolean) {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
     super(message);
   }
 }
@@ -93,7 +96,10 @@ async function postBatch(url: string, body: string, timeoutMs: number, signal?: 
   try {
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", "user-agent": "crispyx (MyGene.info batch lookup)" },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "user-agent": "crispyx (MyGene.info batch lookup)",
+      },
       body,
       signal: combined,
     });
@@ -103,9 +109,12 @@ async function postBatch(url: string, body: string, timeoutMs: number, signal?: 
     throwIfAborted(signal);
     if (timeout.aborted) throw new RequestFailure(`no answer within ${timeoutMs / 1000} s`, true);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code === "ECONNREFUSED" ? "connection refused"
-      : cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN" ? "host not found (no network?)"
-      : cause?.message ?? (err as Error).message;
+    const why =
+      cause?.code === "ECONNREFUSED"
+        ? "connection refused"
+        : cause?.code === "ENOTFOUND" || cause?.code === "EAI_AGAIN"
+          ? "host not found (no network?)"
+          : (cause?.message ?? (err as Error).message);
     throw new RequestFailure(why, true);
   }
   if (status < 200 || status >= 300) {
@@ -131,7 +140,10 @@ async function postBatch(url: string, body: string, timeoutMs: number, signal?: 
  * @throws LookupServiceError when the service cannot be reached, times out, or answers with an error
  *   (after `retries` further attempts), naming the URL and the reason
  */
-export async function lookupSymbolsMyGene(ids: Iterable<string>, options: MyGeneOptions = {}): Promise<Map<string, string>> {
+export async function lookupSymbolsMyGene(
+  ids: Iterable<string>,
+  options: MyGeneOptions = {},
+): Promise<Map<string, string>> {
   const species = options.species ?? "human";
   const baseUrl = (options.baseUrl ?? MYGENE_DEFAULT_URL).replace(/\/+$/, "");
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -141,8 +153,10 @@ export async function lookupSymbolsMyGene(ids: Iterable<string>, options: MyGene
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MYGENE_BATCH_SIZE) {
     throw new InvalidArgumentError(`batch size must be an integer from 1 to ${MYGENE_BATCH_SIZE}, got ${batchSize}`);
   }
-  if (!(timeoutMs > 0)) throw new InvalidArgumentError(`timeout must be a positive number of milliseconds, got ${timeoutMs}`);
-  if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgumentError(`retries must be a non-negative integer, got ${retries}`);
+  if (!(timeoutMs > 0))
+    throw new InvalidArgumentError(`timeout must be a positive number of milliseconds, got ${timeoutMs}`);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new InvalidArgumentError(`retries must be a non-negative integer, got ${retries}`);
   if (!species.trim()) throw new InvalidArgumentError("species must not be empty (e.g. 'human', 'mouse')");
   try {
     new URL(baseUrl);
@@ -168,7 +182,9 @@ export async function lookupSymbolsMyGene(ids: Iterable<string>, options: MyGene
         if (!err.transient || attempt >= retries) {
           throw new LookupServiceError(
             `gene symbol lookup failed at ${url} (batch ${b + 1} of ${total}${attempt > 0 ? `, ${attempt + 1} attempts` : ""}): ${err.message}`,
-            { hint: "check the network or the base URL, raise the timeout, or map IDs offline with a mapping file (id → symbol TSV/CSV)" },
+            {
+              hint: "check the network or the base URL, raise the timeout, or map IDs offline with a mapping file (id → symbol TSV/CSV)",
+            },
           );
         }
         await sleep(1000 * (attempt + 1), options.signal);

@@ -69,8 +69,10 @@ export class Mt19937 {
  * uses). Memory: one 4-byte slot per candidate for the shuffle (n < 2^32), freed on return.
  */
 export function legacyChoiceWithoutReplacement(n: number, k: number, seed: number): Uint32Array {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`population size must be an integer in [0, 2^32), got ${n}`);
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new InvalidArgumentError(`cannot take ${k} distinct items out of ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new InvalidArgumentError(`population size must be an integer in [0, 2^32), got ${n}`);
+  if (!Number.isInteger(k) || k < 0 || k > n)
+    throw new InvalidArgumentError(`cannot take ${k} distinct items out of ${n}`);
   const rng = new Mt19937(seed);
   const perm = new Uint32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;

@@ -7,7 +7,10 @@ import { InvalidArgumentError } from "../errors.ts";
 export type OverlapMetric = "count" | "jaccard" | "both";
 
 /** Named sets: a Map or an array of [name, items] pairs keep their order; a plain object is also accepted. */
-export type NamedSets<T> = Map<string, Iterable<T>> | ReadonlyArray<readonly [string, Iterable<T>]> | Record<string, Iterable<T>>;
+export type NamedSets<T> =
+  | Map<string, Iterable<T>>
+  | ReadonlyArray<readonly [string, Iterable<T>]>
+  | Record<string, Iterable<T>>;
 
 export interface OverlapOptions {
   /** Which matrices to fill: "count", "jaccard" or "both" (default). The other stays all zeros, as in the seed. */
@@ -52,7 +55,12 @@ export function computeOverlap<T>(sets: NamedSets<T>, options: OverlapOptions = 
   const seen = new Set<string>();
   for (const [name, items] of entries) {
     if (seen.has(name)) throw new InvalidArgumentError(`set name '${name}' is given twice`);
-    if (items === null || items === undefined || typeof (items as Iterable<T>)[Symbol.iterator] !== "function" || typeof items === "string") {
+    if (
+      items === null ||
+      items === undefined ||
+      typeof (items as Iterable<T>)[Symbol.iterator] !== "function" ||
+      typeof items === "string"
+    ) {
       throw new InvalidArgumentError(`set '${name}' must be a list or set of items`);
     }
     seen.add(name);
@@ -65,7 +73,8 @@ export function computeOverlap<T>(sets: NamedSets<T>, options: OverlapOptions = 
   const jaccardMatrix = zeros();
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
-      const a = distinct[i]!, b = distinct[j]!;
+      const a = distinct[i]!,
+        b = distinct[j]!;
       const [small, large] = a.size <= b.size ? [a, b] : [b, a];
       let inter = 0;
       for (const x of small) if (large.has(x)) inter++;

@@ -39,7 +39,8 @@ export function labelNormalizer(options: NormalizeLabelOptions = {}): (label: st
     }
   }
   for (const key of ["stripSuffixRegex", "canonicalControl"] as const) {
-    if (options[key] !== undefined && typeof options[key] !== "string") throw new InvalidArgumentError(`${key} must be a string`);
+    if (options[key] !== undefined && typeof options[key] !== "string")
+      throw new InvalidArgumentError(`${key} must be a string`);
   }
   const prefixes = [...(options.stripPrefixes ?? [])];
   const suffixes = (options.stripSuffixes ?? []).map((s) => new RegExp(escapeRegExp(s) + PY_END_ANCHOR, "g"));
@@ -62,7 +63,10 @@ export function normalizeLabels(labels: readonly string[], options: NormalizeLab
   const memo = new Map<string, string>();
   return labels.map((l) => {
     let v = memo.get(l);
-    if (v === undefined) { v = f(l); memo.set(l, v); }
+    if (v === undefined) {
+      v = f(l);
+      memo.set(l, v);
+    }
     return v;
   });
 }
@@ -97,7 +101,7 @@ function readObsColumn(path: string, column: string): { col: Column; nObs: numbe
   try {
     const columns = h.obs.columns;
     if (!columns.includes(column)) {
-      throw new InvalidArgumentError(`${path}: obs has no column '${column}'`, {
+      throw new InvalidArgumentError(`obs has no column '${column}'`, {
         file: path,
         hint: `available obs columns: ${columns.map((c) => `'${c}'`).join(", ") || "(none)"}`,
       });
@@ -137,7 +141,7 @@ export function normalizePerturbationLabels(
   const log = options.log ?? ((m: string) => console.warn(m));
   const { col, nObs } = readObsColumn(path, column);
   if (nObs === 0) {
-    throw new InvalidArgumentError(`${path}: obs['${column}'] has no labels (the file has no cells)`, { file: path });
+    throw new InvalidArgumentError(`obs['${column}'] has no labels (the file has no cells)`, { file: path });
   }
   const text = columnTexts(col);
   const missing = missingMask(col);
@@ -150,7 +154,10 @@ export function normalizePerturbationLabels(
   let nPresent = 0;
   const canonical = options.canonicalControl ?? "NTC";
   for (let i = 0; i < text.length; i++) {
-    if (missing?.[i]) { labels[i] = null; continue; }
+    if (missing?.[i]) {
+      labels[i] = null;
+      continue;
+    }
     const t = text[i]!;
     let v = memo.get(t);
     if (v === undefined) {
@@ -165,7 +172,7 @@ export function normalizePerturbationLabels(
     if (v === "") nEmpty++;
   }
   if (nPresent > 0 && nEmpty === nPresent) {
-    throw new InvalidArgumentError(`${path}: normalising obs['${column}'] would leave every label empty`, {
+    throw new InvalidArgumentError(`normalising obs['${column}'] would leave every label empty`, {
       file: path,
       hint: "check the prefixes, suffixes and regular expression to strip",
     });
@@ -179,7 +186,7 @@ export function normalizePerturbationLabels(
       writeObsColumns(path, { [column]: newColumn });
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new CrispyxError(`${path}: could not write obs['${column}']: ${(err as Error).message}`, { file: path, cause: err });
+      throw new CrispyxError(`could not write obs['${column}']: ${(err as Error).message}`, { file: path, cause: err });
     }
   }
   // fromEntries defines own keys, so a label such as "__proto__" is kept as data.

@@ -26,7 +26,8 @@ export function pyUpper(s: string): string {
 export function codePointCompare(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i), y = b.charCodeAt(i);
+    let x = a.charCodeAt(i),
+      y = b.charCodeAt(i);
     if (x === y) continue;
     // Surrogates (D800–DFFF) encode code points above FFFF: move them above E000–FFFF.
     x = x >= 0xd800 && x <= 0xdfff ? x + 0x2000 : x >= 0xe000 ? x - 0x800 : x;
@@ -46,7 +47,10 @@ function shortestDigits(v: number, bits: 32 | 64): { digits: string; exp: number
     text = a.toExponential(8);
     for (let p = 0; p <= 8; p++) {
       const t = a.toExponential(p);
-      if (Math.fround(Number(t)) === a) { text = t; break; }
+      if (Math.fround(Number(t)) === a) {
+        text = t;
+        break;
+      }
     }
   }
   const [mant, e] = text.split("e") as [string, string];
@@ -81,11 +85,16 @@ export function pyFloatStr(v: number, bits: 32 | 64 = 64): string {
 function arrayItemStr(a: NdArray, i: number): string {
   const x = a.data[i]!;
   switch (a.dtype) {
-    case "string": return x as string;
-    case "bool": return x ? "True" : "False";
-    case "float64": return pyFloatStr(x as number, 64);
-    case "float32": return pyFloatStr(x as number, 32);
-    default: return String(x);
+    case "string":
+      return x as string;
+    case "bool":
+      return x ? "True" : "False";
+    case "float64":
+      return pyFloatStr(x as number, 64);
+    case "float32":
+      return pyFloatStr(x as number, 32);
+    default:
+      return String(x);
   }
 }
 
@@ -198,17 +207,37 @@ export function pythonRegex(pattern: string, global = true): RegExp {
       // Python reads a "]" right after "[" or "[^" as a literal; JavaScript would close the class.
       inClass = true;
       out += "[";
-      if (src[i + 1] === "^") { out += "^"; i++; }
-      if (src[i + 1] === "]") { out += "\\]"; i++; }
+      if (src[i + 1] === "^") {
+        out += "^";
+        i++;
+      }
+      if (src[i + 1] === "]") {
+        out += "\\]";
+        i++;
+      }
       continue;
     }
-    if (c === "$") { out += multiline ? `(?=\\n|${END})` : PY_END_ANCHOR; continue; }
-    if (c === "^") { out += multiline ? `(?<=^|\\n)` : START; continue; }
+    if (c === "$") {
+      out += multiline ? `(?=\\n|${END})` : PY_END_ANCHOR;
+      continue;
+    }
+    if (c === "^") {
+      out += multiline ? `(?<=^|\\n)` : START;
+      continue;
+    }
     if (c === "(" && src[i + 1] === "?") {
       const rest = src.slice(i + 2);
-      if (rest.startsWith("P<")) { out += "(?<"; i += 3; continue; }
+      if (rest.startsWith("P<")) {
+        out += "(?<";
+        i += 3;
+        continue;
+      }
       const back = /^P=(\w+)\)/.exec(rest);
-      if (back) { out += `\\k<${back[1]}>`; i += 2 + back[0].length - 1; continue; }
+      if (back) {
+        out += `\\k<${back[1]}>`;
+        i += 2 + back[0].length - 1;
+        continue;
+      }
       if (/^[aiLmsux-]+[:)]/.test(rest)) throw unsupported(pattern, "inline flags inside the pattern");
       if (rest.startsWith("#")) throw unsupported(pattern, "(?#…) comments");
     }

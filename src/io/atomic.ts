@@ -76,7 +76,11 @@ export function commitFile(tmpPath: string, finalPath: string): void {
  * Run `write(tmpPath)` and move the result to `finalPath` when it returns. The temporary file is
  * removed if `write` throws. Works for sync and async writers.
  */
-export async function writeAtomically<T>(finalPath: string, write: (tmpPath: string) => T | Promise<T>, opts: AtomicWriteOptions = {}): Promise<T> {
+export async function writeAtomically<T>(
+  finalPath: string,
+  write: (tmpPath: string) => T | Promise<T>,
+  opts: AtomicWriteOptions = {},
+): Promise<T> {
   installSignalCleanup();
   prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);
@@ -96,7 +100,11 @@ export async function writeAtomically<T>(finalPath: string, write: (tmpPath: str
 }
 
 /** The synchronous twin of writeAtomically, for small writes. */
-export function writeAtomicallySync<T>(finalPath: string, write: (tmpPath: string) => T, opts: AtomicWriteOptions = {}): T {
+export function writeAtomicallySync<T>(
+  finalPath: string,
+  write: (tmpPath: string) => T,
+  opts: AtomicWriteOptions = {},
+): T {
   installSignalCleanup();
   prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);

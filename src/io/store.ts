@@ -16,11 +16,23 @@
  * of a hyperslab costs the bytes of the chunks it touches (decompressed once per call).
  */
 import type {
-  AttrValue, CreateDatasetOptions, DatasetInfo, H5Dtype, NumericDtype, ObjectKind, TypedArray,
+  AttrValue,
+  CreateDatasetOptions,
+  DatasetInfo,
+  H5Dtype,
+  NumericDtype,
+  ObjectKind,
+  TypedArray,
 } from "./dtypes.ts";
 
 export type {
-  AttrValue, CreateDatasetOptions, DatasetInfo, H5Dtype, NumericDtype, ObjectKind, TypedArray,
+  AttrValue,
+  CreateDatasetOptions,
+  DatasetInfo,
+  H5Dtype,
+  NumericDtype,
+  ObjectKind,
+  TypedArray,
 } from "./dtypes.ts";
 
 export type OpenMode = "r" | "r+" | "w";
@@ -93,7 +105,11 @@ export interface WriteStore extends ReadStore {
   ): void;
   writeRecords(path: string, start: number, count: number, bytes: Uint8Array): void;
   writeRecordsWithStrings(
-    path: string, start: number, count: number, bytes: Uint8Array, recordSize: number,
+    path: string,
+    start: number,
+    count: number,
+    bytes: Uint8Array,
+    recordSize: number,
     strings: { offset: number; values: string[] }[],
   ): void;
   flush(): void;

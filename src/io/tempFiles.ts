@@ -58,7 +58,10 @@ function identity(): { host: string; pid: number; start: string } {
 export function ownedTemporaryPath(finalPath: string): string {
   const abs = resolve(finalPath);
   const { host, pid, start } = identity();
-  return join(dirname(abs), `${TEMP_PREFIX}h${host}-p${pid}-s${start}-${randomBytes(4).toString("hex")}-${basename(abs)}`);
+  return join(
+    dirname(abs),
+    `${TEMP_PREFIX}h${host}-p${pid}-s${start}-${randomBytes(4).toString("hex")}-${basename(abs)}`,
+  );
 }
 
 export type TempOwner = "dead" | "live" | "other-machine" | "old-style, in use or recent";
@@ -124,7 +127,7 @@ function openPaths(): Set<string> | null {
 
 function describe(dir: string, name: string, lazyOpen: () => Set<string> | null): TempFileInfo | null {
   const path = join(dir, name);
-  let st;
+  let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(path);
   } catch {
@@ -212,7 +215,8 @@ export function clean(dir: string, opts: CleanOptions = {}): CleanResult {
   } catch {
     // reported below
   }
-  if (!isDir) throw new InvalidArgumentError(`${dir}: not a folder`, { file: dir, hint: "give the folder that holds the outputs" });
+  if (!isDir)
+    throw new InvalidArgumentError(`not a folder`, { file: dir, hint: "give the folder that holds the outputs" });
   const files = listTemporaryFiles(dir);
   const stale = files.filter((f) => f.stale);
   const removed: TempFileInfo[] = [];

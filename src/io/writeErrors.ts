@@ -19,7 +19,14 @@ import { randomBytes } from "node:crypto";
 import { CrispyxError } from "../errors.ts";
 
 /** Emscripten's (WASI) errno numbers as HDF5 prints them for h5wasm's file I/O. */
-const WASM_ERRNO: Record<number, string> = { 51: "ENOSPC", 69: "EROFS", 2: "EACCES", 63: "EPERM", 19: "EDQUOT", 22: "EFBIG" };
+const WASM_ERRNO: Record<number, string> = {
+  51: "ENOSPC",
+  69: "EROFS",
+  2: "EACCES",
+  63: "EPERM",
+  19: "EDQUOT",
+  22: "EFBIG",
+};
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
 const READ_ONLY = new Set(["EROFS", "EACCES", "EPERM"]);
 
@@ -47,25 +54,40 @@ export function freeBytes(dir: string): number | null {
 export function formatSize(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 /** `needed` is exact (an estimate made before writing) or, with `atLeast`, what was written when the disk filled. */
-export function noSpaceError(output: string, needed: number | null, free: number | null, cause?: unknown, atLeast = false): CrispyxError {
+export function noSpaceError(
+  output: string,
+  needed: number | null,
+  free: number | null,
+  cause?: unknown,
+  atLeast = false,
+): CrispyxError {
   const what = [
     needed !== null ? `${atLeast ? "more than " : ""}${formatSize(needed)} needed` : null,
     free !== null ? `${formatSize(free)} free` : null,
-  ].filter(Boolean).join(", ");
+  ]
+    .filter(Boolean)
+    .join(", ");
   return new CrispyxError(`no space left on the device holding ${output}${what ? ` (${what})` : ""}`, {
-    file: output, code: "NO_SPACE", cause,
+    file: output,
+    code: "NO_SPACE",
+    cause,
     hint: "free some space there, or write the output to another disk (-o); nothing was left behind",
   });
 }
 
 export function readOnlyError(folder: string, output: string, cause?: unknown): CrispyxError {
   return new CrispyxError(`cannot write in ${folder}: read-only`, {
-    file: output, code: "READ_ONLY", cause,
+    file: output,
+    code: "READ_ONLY",
+    cause,
     hint: "write the output to a folder you can write to (-o)",
   });
 }
@@ -76,7 +98,8 @@ export function readOnlyError(folder: string, output: string, cause?: unknown): 
  */
 export function ensureFreeSpace(output: string, neededBytes: number): void {
   const free = freeBytes(dirname(resolve(output)));
-  if (free !== null && Number.isFinite(neededBytes) && neededBytes > free) throw noSpaceError(output, Math.ceil(neededBytes), free);
+  if (free !== null && Number.isFinite(neededBytes) && neededBytes > free)
+    throw noSpaceError(output, Math.ceil(neededBytes), free);
 }
 
 /** The system error name (ENOSPC, EROFS, …) anywhere in `err`, its causes or HDF5's printed errno. */
@@ -95,8 +118,11 @@ function errnoName(err: unknown): string | null {
 
 /** HDF5's wording for a write that failed without saying why (the disk filled during a buffered write). */
 function looksLikeFailedWrite(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : String(err);
-  return /file write failed|write failed|unable to flush|cannot close|did not finish writing|unable to (open|create) file/i.test(text);
+  const text =
+    err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : String(err);
+  return /file write failed|write failed|unable to flush|cannot close|did not finish writing|unable to (open|create) file/i.test(
+    text,
+  );
 }
 
 /** Can a new file be made in `folder`? "EROFS"/"EACCES" when not, null when it can (or we cannot tell). */
@@ -119,7 +145,7 @@ function folderRefusesWrites(folder: string): string | null {
 export function explainWriteError(err: unknown, output: string, tmp: string | null, neededBytes?: number): unknown {
   if (err instanceof CrispyxError && (err.code === "NO_SPACE" || err.code === "READ_ONLY")) return err;
   const folder = dirname(resolve(output));
-  let name = errnoName(err);
+  const name = errnoName(err);
   if (name === null && !looksLikeFailedWrite(err)) return err;
   if (name === null || READ_ONLY.has(name)) {
     const ro = folderRefusesWrites(folder);
@@ -137,7 +163,8 @@ export function explainWriteError(err: unknown, output: string, tmp: string | nu
   if (name === null && !(free !== null && free < Math.max(written, 1) * 0.01 + (1 << 20))) return err;
   // The temporary file is removed after this: what it holds is free again.
   const freeAfter = free === null ? null : free + written;
-  if (neededBytes !== undefined && freeAfter !== null && neededBytes > freeAfter) return noSpaceError(output, neededBytes, freeAfter, err);
+  if (neededBytes !== undefined && freeAfter !== null && neededBytes > freeAfter)
+    return noSpaceError(output, neededBytes, freeAfter, err);
   return noSpaceError(output, written > 0 ? written : null, freeAfter, err, true);
 }
 

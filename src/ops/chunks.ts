@@ -57,12 +57,16 @@ function readerOf(src: H5adHandle | MatrixReader): MatrixReader {
 export function* iterMatrixChunks(src: H5adHandle | MatrixReader, opts: ChunkOptions = {}): Generator<MatrixChunk> {
   const reader = readerOf(src);
   const axis = opts.axis ?? 0;
-  if (axis !== 0 && axis !== 1) throw new InvalidArgumentError(`axis must be 0 (rows) or 1 (columns), got ${String(axis)}`);
+  if (axis !== 0 && axis !== 1)
+    throw new InvalidArgumentError(`axis must be 0 (rows) or 1 (columns), got ${String(axis)}`);
   const chunkSize = opts.chunkSize ?? 1024;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${chunkSize}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1)
+    throw new InvalidArgumentError(`chunk size must be a positive integer, got ${chunkSize}`);
   const { format } = reader.info;
   const cheap = format === "dense" ? axis === 0 : (format === "csr") === (axis === 0);
-  const chunks = cheap ? cheapChunks(reader, axis, chunkSize) : bandedChunks(reader, chunkSize, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
+  const chunks = cheap
+    ? cheapChunks(reader, axis, chunkSize)
+    : bandedChunks(reader, chunkSize, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
   const previous = reader.pool;
   if (cheap && opts.pool) reader.pool = opts.pool;
   try {
@@ -120,7 +124,12 @@ interface Band {
 }
 
 /** Group consecutive chunks into bands whose buffers fit `bandBytes`. */
-function planBands(nMinor: number, chunkSize: number, chunkBytes: (s: number, e: number) => number, bandBytes: number): Band[] {
+function planBands(
+  nMinor: number,
+  chunkSize: number,
+  chunkBytes: (s: number, e: number) => number,
+  bandBytes: number,
+): Band[] {
   const bands: Band[] = [];
   let cur: number[] = [];
   let used = 0;
@@ -163,11 +172,14 @@ function* bandedChunks(reader: MatrixReader, chunkSize: number, budget: number):
   for (const band of planBands(nMinor, chunkSize, chunkBytes, bandBytes)) {
     const { edges } = band;
     const nChunks = edges.length - 1;
-    const lo = edges[0]!, hi = edges[nChunks]!;
+    const lo = edges[0]!,
+      hi = edges[nChunks]!;
     // Which chunk each minor position of the band falls in.
     const chunkOf = new Int32Array(hi - lo);
     for (let t = 0; t < nChunks; t++) chunkOf.fill(t, edges[t]! - lo, edges[t + 1]! - lo);
-    const datas: TypedArray[] = [], idxs: Int32Array[] = [], ptrs: Float64Array[] = [];
+    const datas: TypedArray[] = [],
+      idxs: Int32Array[] = [],
+      ptrs: Float64Array[] = [];
     const fill = new Float64Array(nChunks);
     for (let t = 0; t < nChunks; t++) {
       const n = prefix[edges[t + 1]!]! - prefix[edges[t]!]!;
@@ -196,23 +208,37 @@ function* bandedChunks(reader: MatrixReader, chunkSize: number, budget: number):
       const width = edges[t + 1]! - edges[t]!;
       const ptr = ptrs[t]!;
       const indptr = ptr[nMajor]! < 2 ** 31 ? Int32Array.from(ptr) : BigInt64Array.from(ptr, BigInt);
-      const block: SparseMatrix = { type: info.format as "csr" | "csc", shape: csr ? [nr, width] : [width, nc], data: datas[t]!, indices: idxs[t]!, indptr };
+      const block: SparseMatrix = {
+        type: info.format as "csr" | "csc",
+        shape: csr ? [nr, width] : [width, nc],
+        data: datas[t]!,
+        indices: idxs[t]!,
+        indptr,
+      };
       // Release the chunk's buffers before handing out the next one.
-      datas[t] = new Data(0); idxs[t] = new Int32Array(0); ptrs[t] = new Float64Array(0);
+      datas[t] = new Data(0);
+      idxs[t] = new Int32Array(0);
+      ptrs[t] = new Float64Array(0);
       yield { start: edges[t]!, end: edges[t + 1]!, block };
     }
   }
 }
 
 /** Column chunks of dense storage: row blocks read once per band, copied into each chunk's buffer. */
-function* denseBands(reader: MatrixReader, chunkSize: number, bandBytes: number, budget: number): Generator<MatrixChunk> {
+function* denseBands(
+  reader: MatrixReader,
+  chunkSize: number,
+  bandBytes: number,
+  budget: number,
+): Generator<MatrixChunk> {
   const info = reader.info;
   const [nr, nc] = info.shape;
   const Data = TYPED_ARRAY_OF[dataDtype(info)];
   const bytes = Data.BYTES_PER_ELEMENT;
   const bands = planBands(nc, chunkSize, (s, e) => (e - s) * nr * bytes, bandBytes);
   for (const { edges } of bands) {
-    const lo = edges[0]!, hi = edges.at(-1)!;
+    const lo = edges[0]!,
+      hi = edges.at(-1)!;
     const width = hi - lo;
     const readSpan = rowsForBudget(width * bytes, nr, { memoryBudget: budget }, 0.25);
     const bufs = edges.slice(0, -1).map((s, t) => new Data(nr * (edges[t + 1]! - s)));
@@ -220,15 +246,24 @@ function* denseBands(reader: MatrixReader, chunkSize: number, bandBytes: number,
       const r1 = Math.min(nr, r0 + readSpan);
       const data = reader.file.read(reader.path, [r0, lo], [r1 - r0, width]);
       for (let t = 0; t < bufs.length; t++) {
-        const s = edges[t]! - lo, w = edges[t + 1]! - edges[t]!;
+        const s = edges[t]! - lo,
+          w = edges[t + 1]! - edges[t]!;
         for (let i = 0; i < r1 - r0; i++) {
-          (bufs[t] as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(data.subarray(i * width + s, i * width + s + w) as ArrayLike<unknown>, (r0 + i) * w);
+          (bufs[t] as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(
+            data.subarray(i * width + s, i * width + s + w) as ArrayLike<unknown>,
+            (r0 + i) * w,
+          );
         }
       }
     }
     for (let t = 0; t < bufs.length; t++) {
       const w = edges[t + 1]! - edges[t]!;
-      const block: NdArray = { type: "array", dtype: info.dtype === "bool" ? "bool" : dataDtype(info), shape: [nr, w], data: bufs[t]! };
+      const block: NdArray = {
+        type: "array",
+        dtype: info.dtype === "bool" ? "bool" : dataDtype(info),
+        shape: [nr, w],
+        data: bufs[t]!,
+      };
       bufs[t] = new Data(0);
       yield { start: edges[t]!, end: edges[t + 1]!, block };
     }
@@ -248,7 +283,10 @@ export interface NormalizeBlockOptions {
  * The seed's normalize_total_block: a dense copy of `block` with each row scaled to sum to
  * `targetSum` (rows with library size 0 become 0). Returns the normalised block and the library sizes.
  */
-export function normalizeTotalBlock(block: Block, opts: NormalizeBlockOptions = {}): { normalized: NdArray; librarySize: Float64Array } {
+export function normalizeTotalBlock(
+  block: Block,
+  opts: NormalizeBlockOptions = {},
+): { normalized: NdArray; librarySize: Float64Array } {
   const dense = block.type === "array" ? block : sparseToDense(block);
   if (dense.shape.length !== 2) throw new InvalidArgumentError("block must be two-dimensional");
   const [rows, cols] = dense.shape as [number, number];
@@ -266,7 +304,9 @@ export function normalizeTotalBlock(block: Block, opts: NormalizeBlockOptions = 
     }
   } else {
     if (opts.librarySize.length !== rows) {
-      throw new InvalidArgumentError(`library size has ${opts.librarySize.length} entries but the block has ${rows} cells`);
+      throw new InvalidArgumentError(
+        `library size has ${opts.librarySize.length} entries but the block has ${rows} cells`,
+      );
     }
     lib = Float64Array.from(opts.librarySize);
   }

@@ -54,7 +54,7 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
   const src = openStore(input, "r");
   try {
     assertAnnData(src);
-    if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to convert`, { file: input });
+    if (!src.exists("/X")) throw new FileFormatError(`has no X matrix to convert`, { file: input });
     assertValidStructure(src);
     const reader = new MatrixReader(src, "/X");
     const from = reader.format;
@@ -70,26 +70,49 @@ async function convertTo(target: "csr" | "csc", data: FileSource, opts: ConvertO
       await writeCurrentLayoutCopy(src, output, opts);
       return { path: output, converted: true, from, to: target, nnz: reader.info.nnz, inputPasses: 1, spilledRuns: 0 };
     }
-    if (opts.memoryBudget !== undefined && !(opts.memoryBudget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${opts.memoryBudget}`);
-    if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
+    if (opts.memoryBudget !== undefined && !(opts.memoryBudget > 0))
+      throw new InvalidArgumentError(`memory budget must be positive, got ${opts.memoryBudget}`);
+    if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1))
+      throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     // Transposing (CSR<->CSC, dense->CSC) takes each element's stored minor index as its output line;
     // dense->CSR keeps rows as they are.
     const destFrom = from === "dense" && target === "csr" ? "line" : "index";
-    const stats = await runRewrite(output, (dst, tmp) => {
-      copyRootExcept(src, dst, ["X"], { signal: opts.signal });
-      return writeReorderedSparse(reader, dst, "/X", {
-        format: target,
-        destFrom,
-        memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
-        spillPath: `${tmp}.runs`,
-        directFile: tmp, // X is written last
-        bufferElements: opts.bufferElements,
-        chunkSize: opts.chunkSize,
-        signal: opts.signal,
-        onProgress: opts.onProgress,
-      });
-    }, undefined, from === "dense" ? {} : { expectedBytes: sparseMatrixBytes(reader.info.nnz, dtypeBytes(reader.info.dtype), reader.shape[target === "csr" ? 0 : 1]) });
-    return { path: output, converted: true, from, to: target, nnz: stats.nnz, inputPasses: stats.inputPasses, spilledRuns: stats.spilledRuns };
+    const stats = await runRewrite(
+      output,
+      (dst, tmp) => {
+        copyRootExcept(src, dst, ["X"], { signal: opts.signal });
+        return writeReorderedSparse(reader, dst, "/X", {
+          format: target,
+          destFrom,
+          memoryBudget: opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET,
+          spillPath: `${tmp}.runs`,
+          directFile: tmp, // X is written last
+          bufferElements: opts.bufferElements,
+          chunkSize: opts.chunkSize,
+          signal: opts.signal,
+          onProgress: opts.onProgress,
+        });
+      },
+      undefined,
+      from === "dense"
+        ? {}
+        : {
+            expectedBytes: sparseMatrixBytes(
+              reader.info.nnz,
+              dtypeBytes(reader.info.dtype),
+              reader.shape[target === "csr" ? 0 : 1],
+            ),
+          },
+    );
+    return {
+      path: output,
+      converted: true,
+      from,
+      to: target,
+      nnz: stats.nnz,
+      inputPasses: stats.inputPasses,
+      spilledRuns: stats.spilledRuns,
+    };
   } finally {
     src.close();
   }

@@ -45,7 +45,8 @@ export function copyElement(src: ReadStore, dst: WriteStore, from: string, to: s
   if (encKind === "dataframe") return copyDataFrame(src, from, dst, to);
   if (encKind === "null") return; // None: not written (see writeElem)
   // Nullable strings are written as anndata 0.8 can read them unless asked otherwise (settings.ts).
-  if (enc?.type === "nullable-string-array" && !writeSettings.writeNullableStrings) return writeElem(dst, to, readElem(src, from));
+  if (enc?.type === "nullable-string-array" && !writeSettings.writeNullableStrings)
+    return writeElem(dst, to, readElem(src, from));
   if (encKind === "categorical" && src.isDataset(from)) return writeElem(dst, to, readElem(src, from));
   // Record arrays (Scanpy's rank_genes_groups tables) may hold variable-length strings, which h5wasm cannot
   // write inside a compound type: decoded and written with fixed-length fields (see recarray.ts).
@@ -57,7 +58,7 @@ export function copyElement(src: ReadStore, dst: WriteStore, from: string, to: s
     for (const key of src.keys(from)) copyElement(src, dst, `${from}/${key}`, `${to}/${key}`, opts);
     return;
   }
-  if (kind !== "dataset") throw new FileFormatError(`${src.path}: ${from} is neither a group nor a dataset`, { file: src.path });
+  if (kind !== "dataset") throw new FileFormatError(`${from} is neither a group nor a dataset`, { file: src.path });
   copyDataset(src, dst, from, to, opts);
   copyAttrs(src, dst, from, to);
 }
@@ -66,7 +67,9 @@ function copyDataset(src: ReadStore, dst: WriteStore, from: string, to: string, 
   const info = src.info(from);
   const { shape, dtype } = info;
   if (dtype === "other") {
-    throw new FileFormatError(`${src.path}: ${from} has an HDF5 data type crispyx cannot copy (compound, enum or reference)`, { file: src.path });
+    throw new FileFormatError(`${from} has an HDF5 data type crispyx cannot copy (compound, enum or reference)`, {
+      file: src.path,
+    });
   }
   if (!isNumericDtype(dtype) && dtype !== "bool") {
     if (dtype === "string" && shape.length === 1 && shape[0]! > STRING_SLICE) {
@@ -88,7 +91,12 @@ function copyDataset(src: ReadStore, dst: WriteStore, from: string, to: string, 
   const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK;
   if (shape.length === 0 || total <= blockBytes) {
     const data = src.read(from);
-    dst.createDataset(to, { dtype, shape, data, ...(info.chunks && shape.length ? { chunks: info.chunks, maxshape: info.maxshape } : {}) });
+    dst.createDataset(to, {
+      dtype,
+      shape,
+      data,
+      ...(info.chunks && shape.length ? { chunks: info.chunks, maxshape: info.maxshape } : {}),
+    });
     return;
   }
   const rowBytes = (info.size / Math.max(1, shape[0]!)) * BYTES_OF[elemDtype];

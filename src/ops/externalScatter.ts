@@ -185,7 +185,9 @@ export class ExternalScatter {
   constructor(private readonly plan: ScatterPlan) {
     const vb = plan.values.BYTES_PER_ELEMENT;
     const lines = plan.mode === "lines";
-    this.capacity = plan.bufferElements ?? Math.max(1, Math.min(bufferCapacity(plan.memoryBudget, plan.nDest, vb, lines), plan.maxElements ?? Infinity));
+    this.capacity =
+      plan.bufferElements ??
+      Math.max(1, Math.min(bufferCapacity(plan.memoryBudget, plan.nDest, vb, lines), plan.maxElements ?? Infinity));
     if (plan.nDest >= 2 ** 32) throw new CrispyxError(`cannot reorder into ${plan.nDest} lines (limit 2^32)`);
     this.dest = new Uint32Array(this.capacity);
     this.minor = new Int32Array(this.capacity);
@@ -231,7 +233,18 @@ export class ExternalScatter {
       const counts = this.runCounts!;
       counts.fill(0);
       for (let k = 0; k < n; k++) counts[dest[k]!]!++;
-      scatterPass(dest, this.minor, this.values, null, this.sortedMinor, this.sortedValues, n, 0, 0xffffffff, Uint32Array.from(counts));
+      scatterPass(
+        dest,
+        this.minor,
+        this.values,
+        null,
+        this.sortedMinor,
+        this.sortedValues,
+        n,
+        0,
+        0xffffffff,
+        Uint32Array.from(counts),
+      );
       w.putCounts(counts);
       return;
     }
@@ -260,7 +273,17 @@ export class ExternalScatter {
       this.st.blockSorts++;
       const hist = new Uint32Array(2 ** H);
       for (let k = 0; k < n; k++) hist[dest[k]! >>> low]!++;
-      const ends = blockScatter(dest, this.minor, this.values, this.tmpDest, this.sortedMinor, this.sortedValues, n, low, hist);
+      const ends = blockScatter(
+        dest,
+        this.minor,
+        this.values,
+        this.tmpDest,
+        this.sortedMinor,
+        this.sortedValues,
+        n,
+        low,
+        hist,
+      );
       // A = (dest, minor, values) → B = (tmpDest, sortedMinor, sortedValues) → A.
       sortBuckets(this.tmpDest, this.sortedMinor, this.sortedValues, dest, this.minor, this.values, ends, low, w);
     } else {
@@ -318,7 +341,8 @@ export class ExternalScatter {
     }
     start = 0;
     for (let l = 0; l < nLines; l++) {
-      const d = dest[l]!, e = ends[l]!;
+      const d = dest[l]!,
+        e = ends[l]!;
       copyRange(minor, values, start, e - start, sortedMinor, sortedValues, counts[d]!);
       counts[d]! += e - start;
       start = e;
@@ -357,7 +381,8 @@ export class ExternalScatter {
     // Compact runs cut the temporary I/O (the slow part on a real disk) by about 60% for count data:
     // minor indices as uint16 offsets when the run spans < 65536 of them, values as uint8/uint16 when
     // they all are such integers. The unsorted buffers are free here and hold the encoded copies.
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     const sm = this.sortedMinor;
     for (let k = 0; k < n; k++) {
       const x = sm[k]!;
@@ -462,12 +487,24 @@ export class ExternalScatter {
     const own = slice < 256;
     const streamBytes = new Uint8Array(this.dest.buffer, this.dest.byteOffset, this.dest.byteLength);
     const streamSlice = Math.floor(streamBytes.length / R);
-    const cursors = runs.map((run, r) => own
-      ? new RunCursor(fd, run, new Int32Array(256), new this.plan.values(256))
-      : new RunCursor(fd, run, this.minor.subarray(r * slice, (r + 1) * slice), this.values.subarray(r * slice, (r + 1) * slice)));
-    const readers = runs.map((run, r) => new LineStreamReader(fd, run, streamSlice < 4096
-      ? new Uint8Array(4096)
-      : streamBytes.subarray(r * streamSlice, (r + 1) * streamSlice)));
+    const cursors = runs.map((run, r) =>
+      own
+        ? new RunCursor(fd, run, new Int32Array(256), new this.plan.values(256))
+        : new RunCursor(
+            fd,
+            run,
+            this.minor.subarray(r * slice, (r + 1) * slice),
+            this.values.subarray(r * slice, (r + 1) * slice),
+          ),
+    );
+    const readers = runs.map(
+      (run, r) =>
+        new LineStreamReader(
+          fd,
+          run,
+          streamSlice < 4096 ? new Uint8Array(4096) : streamBytes.subarray(r * streamSlice, (r + 1) * streamSlice),
+        ),
+    );
     const totals = this.lineTotals;
     // pos: where each line of the window goes next; ends: line ends reported in blocks of lines.
     const pos = new Float64Array(Math.min(WINDOW_LINES, Math.max(1, nDest)));
@@ -530,7 +567,8 @@ export class ExternalScatter {
         j1++;
       }
       // Run after run (arrival order inside a line), each touched line's piece to its place.
-      for (let r = 0; r < R; r++) st.mergePieces += cursors[r]!.copyPieces(readers[r]!, j0, j1, pos, outMinor, outValues);
+      for (let r = 0; r < R; r++)
+        st.mergePieces += cursors[r]!.copyPieces(readers[r]!, j0, j1, pos, outMinor, outValues);
       outN += acc;
       cum += acc;
       endsN += j1 - j0;
@@ -539,7 +577,8 @@ export class ExternalScatter {
     reportEnds();
     flush();
     for (let r = 0; r < R; r++) {
-      if (readers[r]!.line !== Infinity || !cursors[r]!.done) throw new CrispyxError("internal error: a run was not fully merged");
+      if (readers[r]!.line !== Infinity || !cursors[r]!.done)
+        throw new CrispyxError("internal error: a run was not fully merged");
     }
   }
 }
@@ -549,8 +588,15 @@ export class ExternalScatter {
  * consecutive elements with the same high digit as one block. Returns the buckets' ends.
  */
 function blockScatter(
-  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array, outM: Int32Array, outV: TypedArray,
-  n: number, shift: number, hist: Uint32Array,
+  d: Uint32Array,
+  m: Int32Array,
+  v: TypedArray,
+  outD: Uint32Array,
+  outM: Int32Array,
+  outV: TypedArray,
+  n: number,
+  shift: number,
+  hist: Uint32Array,
 ): Float64Array {
   const nBuckets = hist.length;
   const start = new Float64Array(nBuckets);
@@ -591,8 +637,15 @@ function blockScatter(
  * per line, in line order.
  */
 function sortBuckets(
-  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array, outM: Int32Array, outV: TypedArray,
-  ends: Float64Array, shift: number, w: LineStreamWriter,
+  d: Uint32Array,
+  m: Int32Array,
+  v: TypedArray,
+  outD: Uint32Array,
+  outM: Int32Array,
+  outV: TypedArray,
+  ends: Float64Array,
+  shift: number,
+  w: LineStreamWriter,
 ): void {
   const lowMask = shift === 0 ? 0 : (2 ** shift - 1) >>> 0;
   const hist = new Uint32Array(lowMask + 1);
@@ -605,7 +658,9 @@ function sortBuckets(
     if (len < 48) {
       // Insertion sort by destination into out* (stable: only strictly greater elements move).
       for (let i = s; i < e; i++) {
-        const key = d[i]!, mi = m[i]!, vv = vi[i]!;
+        const key = d[i]!,
+          mi = m[i]!,
+          vv = vi[i]!;
         let o = i;
         while (o > s && outD[o - 1]! > key) {
           outD[o] = outD[o - 1]!;
@@ -642,8 +697,16 @@ function sortBuckets(
 
 /** One stable counting-sort pass by the digit (d >>> shift) & mask; `hist` holds the digit counts. */
 function scatterPass(
-  d: Uint32Array, m: Int32Array, v: TypedArray, outD: Uint32Array | null, outM: Int32Array, outV: TypedArray,
-  n: number, shift: number, mask: number, hist: Uint32Array,
+  d: Uint32Array,
+  m: Int32Array,
+  v: TypedArray,
+  outD: Uint32Array | null,
+  outM: Int32Array,
+  outV: TypedArray,
+  n: number,
+  shift: number,
+  mask: number,
+  hist: Uint32Array,
 ): void {
   let acc = 0;
   for (let b = 0; b < hist.length; b++) {
@@ -702,7 +765,14 @@ class RunCursor {
    * Copy this run's pieces of lines [j0, j1) (as listed by `rd`) to their places `pos[line - j0]`,
    * advancing those; returns the number of pieces. Pieces inside the read buffer take the fast path.
    */
-  copyPieces(rd: LineStreamReader, j0: number, j1: number, pos: Float64Array, minor: Int32Array, values: TypedArray): number {
+  copyPieces(
+    rd: LineStreamReader,
+    j0: number,
+    j1: number,
+    pos: Float64Array,
+    minor: Int32Array,
+    values: TypedArray,
+  ): number {
     const bm = this.bufMinor;
     const bv = this.bufValues as unknown as number[];
     const dv = values as unknown as number[];
@@ -758,7 +828,11 @@ class RunCursor {
       readExact(this.fd, values, run.valuesPos + this.pos * values.BYTES_PER_ELEMENT);
     } else {
       const nb = run.narrow.BYTES_PER_ELEMENT;
-      const enc = new run.narrow(values.buffer as ArrayBuffer, values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len, len);
+      const enc = new run.narrow(
+        values.buffer as ArrayBuffer,
+        values.byteOffset + (values.BYTES_PER_ELEMENT - nb) * len,
+        len,
+      );
       readExact(this.fd, enc, run.valuesPos + this.pos * nb);
       widenInPlace(values, enc, len, 0);
     }
@@ -861,7 +935,11 @@ class LineStreamReader {
   private filePos: number;
   private readonly end: number;
 
-  constructor(private readonly fd: number, run: Run, private readonly buf: Uint8Array) {
+  constructor(
+    private readonly fd: number,
+    run: Run,
+    private readonly buf: Uint8Array,
+  ) {
     this.filePos = run.linesPos;
     this.end = run.linesPos + run.linesLen;
     this.next();
@@ -883,7 +961,8 @@ class LineStreamReader {
   }
 
   private byte(): number {
-    if (this.p === this.len && !this.refill()) throw new CrispyxError("internal error: temporary line stream ended early");
+    if (this.p === this.len && !this.refill())
+      throw new CrispyxError("internal error: temporary line stream ended early");
     return this.buf[this.p++]!;
   }
 
@@ -909,7 +988,15 @@ class LineStreamReader {
   }
 }
 
-function copyRange(srcMinor: Int32Array, srcValues: TypedArray, from: number, n: number, minor: Int32Array, values: TypedArray, at: number): void {
+function copyRange(
+  srcMinor: Int32Array,
+  srcValues: TypedArray,
+  from: number,
+  n: number,
+  minor: Int32Array,
+  values: TypedArray,
+  at: number,
+): void {
   if (n < 32) {
     // Short pieces (typical when many runs share a line): a loop beats set()'s call overhead.
     const sv = srcValues as unknown as number[];

@@ -31,9 +31,10 @@ export function feedElements(reader: MatrixReader, scatter: ExternalScatter, opt
   const { format, shape, nnz } = reader.info;
   const lineAxis = format === "csc" ? 1 : 0;
   const nLines = shape[lineAxis];
-  if (shape[0] >= 2 ** 31 || shape[1] >= 2 ** 31) throw new CrispyxError(`${reader.path}: matrices with 2^31 or more rows/columns are not supported`);
+  if (shape[0] >= 2 ** 31 || shape[1] >= 2 ** 31)
+    throw new CrispyxError(`${reader.path}: matrices with 2^31 or more rows/columns are not supported`);
   const valueBytes = scatter.values.BYTES_PER_ELEMENT;
-  const bytesPerLine = format === "dense" ? shape[1] * valueBytes : ((nnz / Math.max(1, nLines)) * (4 + valueBytes) + 8);
+  const bytesPerLine = format === "dense" ? shape[1] * valueBytes : (nnz / Math.max(1, nLines)) * (4 + valueBytes) + 8;
   const step = opts.linesPerBlock ?? Math.max(1, Math.floor(opts.blockBytes / Math.max(1, bytesPerLine)));
   if (!Number.isInteger(step) || step < 1) throw new CrispyxError(`chunk size must be a positive integer, got ${step}`);
   let blocks = 0;
@@ -44,7 +45,12 @@ export function feedElements(reader: MatrixReader, scatter: ExternalScatter, opt
     if (block.type === "array") feedDense(block, l0, scatter, opts);
     else feedSparse(block, l0, scatter, opts);
     blocks++;
-    opts.onProgress?.({ phase: opts.phase ?? "reading", done: l1, total: nLines, unit: lineAxis === 0 ? "rows" : "columns" });
+    opts.onProgress?.({
+      phase: opts.phase ?? "reading",
+      done: l1,
+      total: nLines,
+      unit: lineAxis === 0 ? "rows" : "columns",
+    });
   }
   return blocks;
 }

@@ -16,7 +16,10 @@ let ddWorks: boolean | undefined;
 export function dropFileCache(path: string): boolean {
   if (process.platform !== "linux" || ddWorks === false) return false;
   try {
-    const r = spawnSync("dd", [`if=${path}`, "iflag=nocache", "count=0", "status=none"], { stdio: ["ignore", "ignore", "pipe"], timeout: 10_000 });
+    const r = spawnSync("dd", [`if=${path}`, "iflag=nocache", "count=0", "status=none"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 10_000,
+    });
     if (r.error) {
       // dd not installed: remember, so later calls cost nothing.
       if ((r.error as NodeJS.ErrnoException).code === "ENOENT") ddWorks = false;

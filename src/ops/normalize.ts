@@ -63,7 +63,13 @@ const TABLE = 256;
  * and returned (the caller owns it) — saves allocating and filling an X-sized output array per block.
  * Each row's library size is taken just before the row is rewritten, while it is still in cache.
  */
-export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: boolean, targetSum: number, inPlace = false): Float32Array {
+export function normalizeLog1pBlock(
+  b: SparseMatrix,
+  normalize: boolean,
+  log1p: boolean,
+  targetSum: number,
+  inPlace = false,
+): Float32Array {
   const n = b.data.length;
   const f32 = b.data instanceof Float32Array;
   let out: Float32Array;
@@ -87,7 +93,8 @@ export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: 
   const stamp = new Int32Array(TABLE).fill(-1);
   const table = new Float32Array(TABLE);
   for (let i = 0; i < rows; i++) {
-    const s0 = ptr[i]!, e = ptr[i + 1]!;
+    const s0 = ptr[i]!,
+      e = ptr[i + 1]!;
     let scale = 1;
     if (normalize) {
       const l = librarySize(sumOf, s0, e);
@@ -121,15 +128,25 @@ export function normalizeLog1pBlock(b: SparseMatrix, normalize: boolean, log1p: 
  * values, so each element costs a table load instead of a multiply and a log1p (2× faster, measured).
  * Other rows take the element-by-element path with the same roundings.
  */
-function normalizeRowsF32(out: Float32Array, ptr: Int32Array, rows: number, normalize: boolean, log1p: boolean, targetSum: number): void {
+function normalizeRowsF32(
+  out: Float32Array,
+  ptr: Int32Array,
+  rows: number,
+  normalize: boolean,
+  log1p: boolean,
+  targetSum: number,
+): void {
   const table = new Float32Array(TABLE);
   const transform = (c: number, scale: number): number => {
     const v = normalize ? Math.fround(c * scale) : c;
     return log1p ? Math.log1p(v) : v;
   };
   for (let i = 0; i < rows; i++) {
-    const s0 = ptr[i]!, e = ptr[i + 1]!;
-    let sum = 0, max = 0, k = s0;
+    const s0 = ptr[i]!,
+      e = ptr[i + 1]!;
+    let sum = 0,
+      max = 0,
+      k = s0;
     for (; k < e; k++) {
       const c = out[k]!;
       const ci = c | 0;
@@ -158,7 +175,8 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
   const log1p = opts.log1p ?? true;
   const targetSum = opts.targetSum ?? 1e4;
   if (!normalize && !log1p) throw new InvalidArgumentError("at least one of normalize or log1p must be true");
-  if (!(Number.isFinite(targetSum) && targetSum > 0)) throw new InvalidArgumentError(`target sum must be a positive number, got ${targetSum}`);
+  if (!(Number.isFinite(targetSum) && targetSum > 0))
+    throw new InvalidArgumentError(`target sum must be a positive number, got ${targetSum}`);
   return runRowOperator(input, opts, {
     name: "normalizeTotalLog1p",
     phase: "normalizing",
@@ -173,16 +191,36 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
         // Sparse input keeps its stored elements; dense input's count is only known at the end.
         output: () => ({
           carry: { memoryBudget: opts.memoryBudget },
-          x: { format: "csr", shape: [nObs, nVars], dtype: "float32", ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }) },
+          x: {
+            format: "csr",
+            shape: [nObs, nVars],
+            dtype: "float32",
+            ...(dense ? { maxNnz: nObs * nVars } : { nnz: x.info.nnz }),
+          },
           xBytes: x.info.nnz * 8,
           ...(dense ? {} : { expectedBytes: sparseMatrixBytes(x.info.nnz, 4, nObs) }),
         }),
         // Recycled read buffers for CSR input (blocks of other layouts are built fresh by conversion).
-        blocks: (chunkSize, pool) => blocksOf(iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget, pool })),
+        blocks: (chunkSize, pool) =>
+          blocksOf(
+            iterMatrixChunks(x, {
+              axis: 0,
+              chunkSize,
+              dense: false,
+              layout: "csr",
+              memoryBudget: opts.memoryBudget,
+              pool,
+            }),
+          ),
         transform: (b, pool) => {
           // The block's arrays are ours alone: rewrite the values in place, recycle them once written.
           const values = normalizeLog1pBlock(b, normalize, log1p, targetSum, true);
-          return { indptr: b.indptr, indices: b.indices, data: values, release: pool && (() => pool.give(b.indices, b.data, values)) };
+          return {
+            indptr: b.indptr,
+            indices: b.indices,
+            data: values,
+            release: pool && (() => pool.give(b.indices, b.data, values)),
+          };
         },
         result: (nnz) => ({ output: opts.output, nObs, nVars, nnz }),
       };

@@ -13,12 +13,22 @@ import { checkOutputIsNotInput } from "./paths.ts";
 import { openStore, openWriteStore } from "../io/openStore.ts";
 import type { WriteStore } from "../io/store.ts";
 import type { TypedArray } from "../io/dtypes.ts";
-import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
+import {
+  SparseMatrixWriter,
+  startAnnData,
+  carryOver,
+  type CarryOverOptions,
+  type SparseWriterOptions,
+} from "../io/anndata/matrixWriter.ts";
 import { BackgroundMatrixWriter, useBackgroundWriter } from "../io/anndata/backgroundWriter.ts";
 import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../io/anndata/directSparseWriter.ts";
 
 /** Resolve and check input/output paths; returns the input path. Throws before anything is written. */
-export function checkInputOutput(input: DataSource, output: string | undefined, what: string): { inputPath: string; outputPath: string } {
+export function checkInputOutput(
+  input: DataSource,
+  output: string | undefined,
+  what: string,
+): { inputPath: string; outputPath: string } {
   const inputPath = resolveDataPath(input);
   if (!output || typeof output !== "string") {
     throw new InvalidArgumentError(`${what}: an output path is required`, { file: inputPath });
@@ -123,7 +133,11 @@ async function openDirectXSink(tmp: string, spec: XSinkSpec): Promise<XSink> {
     out.close();
   }
   const w = DirectSparseWriter.open(tmp, "/X", spec.x);
-  return { append: (p, i, d, release) => w.queue(p, i, d, release), finish: () => w.finishQueued(), abort: () => w.abortQueued() };
+  return {
+    append: (p, i, d, release) => w.queue(p, i, d, release),
+    finish: () => w.finishQueued(),
+    abort: () => w.abortQueued(),
+  };
 }
 
 /** The output file with the input's carried-over elements (everything but X), open for writing. */

@@ -14,9 +14,10 @@ export type FileSource = string | { path: string };
 export function inputPath(data: FileSource): string {
   const p = typeof data === "string" ? data : data && typeof data.path === "string" ? data.path : null;
   if (p === null) throw new InvalidArgumentError("expected a path to an .h5ad file or an open handle");
-  if (!existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
+  if (!existsSync(p)) throw new FileFormatError(`data file not found`, { file: p });
   // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
-  if (statSync(p).isDirectory() && !isZarrStore(p)) throw new FileFormatError(`${p}: is a directory, not an .h5ad file or a zarr store`, { file: p });
+  if (statSync(p).isDirectory() && !isZarrStore(p))
+    throw new FileFormatError(`is a directory, not an .h5ad file or a zarr store`, { file: p });
   return p;
 }
 
@@ -62,9 +63,12 @@ function sameFile(a: string, b: string): boolean {
  */
 export function checkOutputIsNotInput(input: string, output: string): void {
   if (sameFile(input, output)) {
-    throw new InvalidArgumentError(`${output}: is the input file: the output would overwrite the input; choose another output path`, {
-      file: output,
-      hint: "crispyx never overwrites its input; write to a new file",
-    });
+    throw new InvalidArgumentError(
+      `${output}: is the input file: the output would overwrite the input; choose another output path`,
+      {
+        file: output,
+        hint: "crispyx never overwrites its input; write to a new file",
+      },
+    );
   }
 }

@@ -9,7 +9,12 @@ import { TYPED_ARRAY_OF, type NumericDtype, type TypedArray } from "../io/dtypes
 import { DEFAULT_MEMORY_BUDGET, type ProgressCallback } from "../core/streaming.ts";
 import { ExternalScatter } from "./externalScatter.ts";
 import { feedElements } from "./feedElements.ts";
-import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders, type DirectSparseOptions } from "../io/anndata/directSparseWriter.ts";
+import {
+  DirectSparseWriter,
+  canWriteDirect,
+  createDirectPlaceholders,
+  type DirectSparseOptions,
+} from "../io/anndata/directSparseWriter.ts";
 import { SparsePartsWriter } from "../io/anndata/sparseParts.ts";
 
 export interface ReorderOptions {
@@ -52,7 +57,12 @@ const WRITE_PIECE = 4 << 20;
 const SCATTER_SHARE = 0.6;
 const READ_SHARE = 0.05;
 
-export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: string, opts: ReorderOptions): ReorderStats {
+export function writeReorderedSparse(
+  reader: MatrixReader,
+  dst: WriteStore,
+  at: string,
+  opts: ReorderOptions,
+): ReorderStats {
   const [nRows, nCols] = reader.shape;
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const dtype: NumericDtype = reader.info.dtype === "bool" ? "uint8" : reader.info.dtype;
@@ -82,7 +92,14 @@ export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: 
     if (opts.directFile && reader.info.dtype !== "bool") {
       // X is the output's last element: the rest is in place, so HDF5 closes the file and the sorted
       // elements go straight into it (../io/anndata/directSparseWriter.ts).
-      const spec: DirectSparseOptions = { format: opts.format, shape: [nRows, nCols], dtype, nnz, indexDtype: "int32", indptrDtype: wide ? "int64" : "int32" };
+      const spec: DirectSparseOptions = {
+        format: opts.format,
+        shape: [nRows, nCols],
+        dtype,
+        nnz,
+        indexDtype: "int32",
+        indptrDtype: wide ? "int64" : "int32",
+      };
       if (canWriteDirect(spec)) {
         createDirectPlaceholders(dst, at, spec);
         dst.close();
@@ -108,8 +125,13 @@ export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: 
     // The seed's chunking for data/indices; contiguous when smaller than one chunk.
     const chunk = Math.min(262144, Math.max(8192, Math.floor(nnz / 16)));
     const out = SparsePartsWriter.create(dst, at, {
-      format: opts.format, shape: [nRows, nCols], nnz, chunk: nnz >= chunk ? chunk : undefined,
-      valueDtype: reader.info.dtype === "bool" ? "bool" : dtype, indexDtype: "int32", indptrDtype: wide ? "int64" : "int32",
+      format: opts.format,
+      shape: [nRows, nCols],
+      nnz,
+      chunk: nnz >= chunk ? chunk : undefined,
+      valueDtype: reader.info.dtype === "bool" ? "bool" : dtype,
+      indexDtype: "int32",
+      indptrDtype: wide ? "int64" : "int32",
     });
     let written = 0;
     scatter.finish({
@@ -122,7 +144,10 @@ export function writeReorderedSparse(reader: MatrixReader, dst: WriteStore, at: 
         opts.onProgress?.({ phase: "writing", done: written, total: nnz, unit: "non-zeros" });
       },
       lineEnds(start: number, ends: Float64Array, n: number) {
-        out.writeLineEnds(start, wide ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n)));
+        out.writeLineEnds(
+          start,
+          wide ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n)),
+        );
       },
     });
     return { nnz, spilledRuns: scatter.spilledRuns, inputPasses: 1, bufferElements: scatter.capacity };

@@ -118,43 +118,54 @@ export async function runRowOperator<B, R>(input: DataSource, opts: RowRunOption
     const out = plan.output();
     const totalRows = out.x.shape[0];
     ensureOutputDir(outputPath);
-    return await writeAtomically(outputPath, async (tmp) => {
-      let sink: XSink | undefined;
-      let emptyRows = 0;
-      const open = async (): Promise<XSink> => {
-        sink = await openXSink(tmp, { carryFrom: inputPath, carry: out.carry, x: out.x, background: opts.background, xBytes: out.xBytes });
-        for (let done = 0; done < emptyRows; done += 1 << 20) {
-          const m = Math.min(1 << 20, emptyRows - done);
-          await sink.append(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
-        }
-        return sink;
-      };
-      try {
-        if (!plan.openAtFirstElement) await open();
-        // CSR input: blocks are read into, and transformed into, recycled buffers.
-        const pool = x.format === "csr" ? new ArrayPool() : undefined;
-        let done = 0;
-        for (const block of plan.blocks(chunkSize, pool)) {
-          throwIfAborted(opts.signal);
-          const b = plan.transform(block, pool);
-          const rows = b.indptr.length - 1;
-          if (sink || b.data.length > 0) await (sink ?? (await open())).append(b.indptr, b.indices, b.data, b.release);
-          else {
-            emptyRows += rows;
-            b.release?.();
+    return await writeAtomically(
+      outputPath,
+      async (tmp) => {
+        let sink: XSink | undefined;
+        let emptyRows = 0;
+        const open = async (): Promise<XSink> => {
+          sink = await openXSink(tmp, {
+            carryFrom: inputPath,
+            carry: out.carry,
+            x: out.x,
+            background: opts.background,
+            xBytes: out.xBytes,
+          });
+          for (let done = 0; done < emptyRows; done += 1 << 20) {
+            const m = Math.min(1 << 20, emptyRows - done);
+            await sink.append(new Int32Array(m + 1), new Int32Array(0), new Float32Array(0));
           }
-          done += rows;
-          opts.onProgress?.({ phase: op.phase, done, total: totalRows, unit: "cells" });
-          await yieldToEventLoop();
-          throwIfAborted(opts.signal);
+          return sink;
+        };
+        try {
+          if (!plan.openAtFirstElement) await open();
+          // CSR input: blocks are read into, and transformed into, recycled buffers.
+          const pool = x.format === "csr" ? new ArrayPool() : undefined;
+          let done = 0;
+          for (const block of plan.blocks(chunkSize, pool)) {
+            throwIfAborted(opts.signal);
+            const b = plan.transform(block, pool);
+            const rows = b.indptr.length - 1;
+            if (sink || b.data.length > 0)
+              await (sink ?? (await open())).append(b.indptr, b.indices, b.data, b.release);
+            else {
+              emptyRows += rows;
+              b.release?.();
+            }
+            done += rows;
+            opts.onProgress?.({ phase: op.phase, done, total: totalRows, unit: "cells" });
+            await yieldToEventLoop();
+            throwIfAborted(opts.signal);
+          }
+          const { nnz } = await (sink ?? (await open())).finish();
+          return plan.result(nnz);
+        } catch (err) {
+          await sink?.abort();
+          throw err;
         }
-        const { nnz } = await (sink ?? (await open())).finish();
-        return plan.result(nnz);
-      } catch (err) {
-        await sink?.abort();
-        throw err;
-      }
-    }, out.expectedBytes !== undefined ? { expectedBytes: out.expectedBytes } : {});
+      },
+      out.expectedBytes !== undefined ? { expectedBytes: out.expectedBytes } : {},
+    );
   } finally {
     h.close();
   }
@@ -187,7 +198,8 @@ export async function runRewriteOperator<R>(op: RewriteOperator<R>): Promise<R |
   checkOutputIsNotInput(op.input, op.output);
   if (op.reuse && existsSync(op.output) && op.reuse(op.output)) return op.output;
   op.check?.();
-  if (op.onLegacyCopy && needsCurrentLayoutCopy(op.input)) return onCurrentLayoutCopy(op.input, op.output, op.stream ?? {}, op.onLegacyCopy);
+  if (op.onLegacyCopy && needsCurrentLayoutCopy(op.input))
+    return onCurrentLayoutCopy(op.input, op.output, op.stream ?? {}, op.onLegacyCopy);
   const src = openStore(op.input, "r");
   try {
     assertAnnData(src);
@@ -210,17 +222,21 @@ export async function runRewrite<T>(
   atomic: AtomicWriteOptions = {},
 ): Promise<T> {
   ensureOutputDir(output);
-  return writeAtomically(output, async (tmp) => {
-    const dst = openWriteStore(tmp, "w");
-    let result: T;
-    try {
-      result = write(dst, tmp);
-    } finally {
-      dst.close();
-    }
-    if (afterClose) await afterClose(tmp);
-    return result;
-  }, atomic);
+  return writeAtomically(
+    output,
+    async (tmp) => {
+      const dst = openWriteStore(tmp, "w");
+      let result: T;
+      try {
+        result = write(dst, tmp);
+      } finally {
+        dst.close();
+      }
+      if (afterClose) await afterClose(tmp);
+      return result;
+    },
+    atomic,
+  );
 }
 
 // ---- pre-0.7 inputs -------------------------------------------------------------------------------
@@ -231,7 +247,8 @@ export async function writeCurrentLayoutCopy(src: ReadStore, output: string, opt
     const dst = openWriteStore(tmp, "w");
     try {
       copyRootExcept(src, dst, ["X"], { signal: opts.signal });
-      if (src.exists("/X")) copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
+      if (src.exists("/X"))
+        copyMatrix(src, "/X", dst, "/X", undefined, undefined, opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
     } finally {
       dst.close();
     }
@@ -253,7 +270,12 @@ export function needsCurrentLayoutCopy(input: string): boolean {
  * copied in the current layout beside `output` (one more pass over X; the copy is removed afterwards, also
  * on error) and `run` gets that copy; errors name the input, not the copy.
  */
-export async function onCurrentLayoutCopy<T>(input: string, output: string, opts: StreamOptions, run: (copy: string) => Promise<T>): Promise<T> {
+export async function onCurrentLayoutCopy<T>(
+  input: string,
+  output: string,
+  opts: StreamOptions,
+  run: (copy: string) => Promise<T>,
+): Promise<T> {
   return withScratchFile(output, async (copy) => {
     const src = openStore(input, "r");
     try {

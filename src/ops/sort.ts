@@ -64,7 +64,7 @@ export interface LabelCodes {
 export function readLabelCodes(file: ReadStore, column: string): LabelCodes {
   const columns = columnOrder(file, "/obs");
   if (!columns.includes(column)) {
-    throw new InvalidArgumentError(`${file.path}: obs has no column '${column}'`, {
+    throw new InvalidArgumentError(`obs has no column '${column}'`, {
       file: file.path,
       hint: `available columns: ${columns.join(", ") || "(none)"}`,
     });
@@ -72,7 +72,10 @@ export function readLabelCodes(file: ReadStore, column: string): LabelCodes {
   const col: Column = readColumn(file, "/obs", column);
   if (col.type === "categorical") {
     // Work on codes: 10M cells need no 10M strings. Missing values read as "nan", as astype(str) does.
-    const catStrings = columnAsStrings({ ...col, codes: Int32Array.from({ length: col.categories.shape[0] ?? 0 }, (_, i) => i) });
+    const catStrings = columnAsStrings({
+      ...col,
+      codes: Int32Array.from({ length: col.categories.shape[0] ?? 0 }, (_, i) => i),
+    });
     const labels: string[] = [];
     const codeOf = new Map<string, number>();
     const remap = catStrings.map((s) => {
@@ -112,7 +115,10 @@ function labelsInCellOrder(lc: LabelCodes): string[] {
   // label to its first cell so ties are decided by cell order, as the seed (which scans all cells) does.
   const first = new Float64Array(lc.labels.length).fill(Infinity);
   for (let i = 0; i < lc.codes.length; i++) if (first[lc.codes[i]!] === Infinity) first[lc.codes[i]!] = i;
-  return lc.labels.map((_, k) => k).sort((a, b) => first[a]! - first[b]!).map((k) => lc.labels[k]!);
+  return lc.labels
+    .map((_, k) => k)
+    .sort((a, b) => first[a]! - first[b]!)
+    .map((k) => lc.labels[k]!);
 }
 
 export interface SortPlan {
@@ -193,12 +199,16 @@ function boundariesOf(e: Element): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
   if (e.type === "dict") {
     for (const [label, b] of Object.entries(e.items)) {
-      if (b.type === "array" && b.data.length === 2) out.set(label, Array.from(b.data as ArrayLike<number | bigint>, Number) as [number, number]);
+      if (b.type === "array" && b.data.length === 2)
+        out.set(label, Array.from(b.data as ArrayLike<number | bigint>, Number) as [number, number]);
     }
   } else if (e.type === "dataframe") {
-    const start = e.columns.start, end = e.columns.end;
+    const start = e.columns.start,
+      end = e.columns.end;
     if (start?.type === "array" && end?.type === "array") {
-      e.index.forEach((label, i) => out.set(label, [Number(start.data[i]), Number(end.data[i])]));
+      e.index.forEach((label, i) => {
+        out.set(label, [Number(start.data[i]), Number(end.data[i])]);
+      });
     }
   }
   return out;
@@ -238,21 +248,26 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
     reuse: (existing) => !opts.force && hasSortingMetadata(existing),
     check: () => {
       if (!(budget > 0)) throw new InvalidArgumentError(`memory budget must be positive, got ${budget}`);
-      if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
+      if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1))
+        throw new InvalidArgumentError(`chunk size must be a positive integer, got ${opts.chunkSize}`);
     },
-    onLegacyCopy: opts.recordedInput === undefined ? (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input }) : undefined,
+    onLegacyCopy:
+      opts.recordedInput === undefined
+        ? (copy) => sortByPerturbation(copy, { ...opts, output, recordedInput: input })
+        : undefined,
     stream: opts,
     run: async (src) => {
-      if (!src.exists("/X")) throw new FileFormatError(`${input}: has no X matrix to sort`, { file: input });
+      if (!src.exists("/X")) throw new FileFormatError(`has no X matrix to sort`, { file: input });
       const lc = readLabelCodes(src, column);
       const nObs = lc.codes.length;
       const xInfo = describeMatrix(src, "/X");
-      if (xInfo.shape[0] !== nObs) throw new FileFormatError(`${input}: X has ${xInfo.shape[0]} rows but obs has ${nObs}`, { file: input });
+      if (xInfo.shape[0] !== nObs)
+        throw new FileFormatError(`X has ${xInfo.shape[0]} rows but obs has ${nObs}`, { file: input });
       let control: string;
       if (opts.controlLabel !== undefined && opts.controlLabel !== null) {
         control = String(opts.controlLabel);
         if (!lc.labels.includes(control)) {
-          throw new InvalidArgumentError(`${input}: control label '${control}' does not occur in obs['${column}']`, {
+          throw new InvalidArgumentError(`control label '${control}' does not occur in obs['${column}']`, {
             file: input,
             hint: `labels: ${lc.labels.slice(0, 10).join(", ")}${lc.labels.length > 10 ? ", …" : ""}`,
           });
@@ -261,22 +276,39 @@ export async function sortByPerturbation(data: FileSource, opts: SortOptions = {
         try {
           control = resolveControlLabel(labelsInCellOrder(lc), null);
         } catch (err) {
-          if (err instanceof CrispyxError) throw new InvalidArgumentError(`${input}: obs['${column}']: ${err.message}`, { file: input, hint: err.hint });
+          if (err instanceof CrispyxError)
+            throw new InvalidArgumentError(`obs['${column}']: ${err.message}`, { file: input, hint: err.hint });
           throw err;
         }
       }
       const plan = planSort(lc, control);
       const meta = sortingMetadata(opts.recordedInput ?? input, column, plan);
-      await runRewrite(output, (dst, tmp) => writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp), undefined, {
-        expectedBytes: xInfo.format === "dense" ? xInfo.nnz * dtypeBytes(xInfo.dtype) : sparseMatrixBytes(xInfo.nnz, dtypeBytes(xInfo.dtype), nObs),
-      });
+      await runRewrite(
+        output,
+        (dst, tmp) => writeSorted(src, dst, plan, meta, { ...opts, memoryBudget: budget }, `${tmp}.runs`, tmp),
+        undefined,
+        {
+          expectedBytes:
+            xInfo.format === "dense"
+              ? xInfo.nnz * dtypeBytes(xInfo.dtype)
+              : sparseMatrixBytes(xInfo.nnz, dtypeBytes(xInfo.dtype), nObs),
+        },
+      );
       return output;
     },
   });
 }
 
 /** Everything of `src`, cells in sorted order, into `dst` (the file at `dstFile`). */
-function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict, opts: SortOptions, spillPath: string, dstFile: string): void {
+function writeSorted(
+  src: ReadStore,
+  dst: WriteStore,
+  plan: SortPlan,
+  meta: Dict,
+  opts: SortOptions,
+  spillPath: string,
+  dstFile: string,
+): void {
   const signal = opts.signal;
   copyAttrs(src, dst, "/", "/");
   writeElem(dst, "/obs", takeDataFrame(readDataFrame(src, "/obs"), plan.order));
@@ -285,12 +317,14 @@ function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict
   dst.createGroup("/uns");
   if (src.exists("/uns")) {
     copyAttrs(src, dst, "/uns", "/uns");
-    for (const k of src.keys("/uns")) if (k !== "sorting_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, { signal });
+    for (const k of src.keys("/uns"))
+      if (k !== "sorting_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, { signal });
   } else {
     stampEncoding(dst, "/uns", "dict");
   }
   writeElem(dst, "/uns/sorting_metadata", meta);
-  for (const key of ["varm", "varp"]) if (src.exists(`/${key}`)) copyElement(src, dst, `/${key}`, `/${key}`, { signal });
+  for (const key of ["varm", "varp"])
+    if (src.exists(`/${key}`)) copyElement(src, dst, `/${key}`, `/${key}`, { signal });
   for (const key of ["obsm", "layers"]) {
     if (!src.exists(`/${key}`)) continue;
     dst.createGroup(`/${key}`);
@@ -316,12 +350,19 @@ function writeSorted(src: ReadStore, dst: WriteStore, plan: SortPlan, meta: Dict
 }
 
 /** One obsm/layers entry, rows permuted. */
-function permuteAligned(src: ReadStore, dst: WriteStore, path: string, plan: SortPlan, opts: SortOptions, spillPath: string): void {
+function permuteAligned(
+  src: ReadStore,
+  dst: WriteStore,
+  path: string,
+  plan: SortPlan,
+  opts: SortOptions,
+  spillPath: string,
+): void {
   if (isMatrixElement(src, path)) return permuteMatrix(src, path, dst, path, plan, opts, spillPath);
   const e: Element = readElem(src, path);
   if (e.type === "dataframe") return writeElem(dst, path, takeDataFrame(e as DataFrame, plan.order));
   if (e.type === "array") return writeElem(dst, path, takeRowsInMemory(e, plan.order));
-  throw new CrispyxError(`${src.path}: cannot reorder ${path} (a ${e.type}) by cells`, { file: src.path });
+  throw new CrispyxError(`cannot reorder ${path} (a ${e.type}) by cells`, { file: src.path });
 }
 
 function takeRowsInMemory(a: NdArray, order: Int32Array): NdArray {
@@ -334,13 +375,25 @@ function takeRowsInMemory(a: NdArray, order: Int32Array): NdArray {
   const data = a.data as TypedArray;
   const out = new (data.constructor as { new (n: number): TypedArray })(data.length);
   for (let k = 0; k < order.length; k++) {
-    (out as unknown as { set(x: TypedArray, o: number): void }).set(data.subarray(order[k]! * rowLen, (order[k]! + 1) * rowLen), k * rowLen);
+    (out as unknown as { set(x: TypedArray, o: number): void }).set(
+      data.subarray(order[k]! * rowLen, (order[k]! + 1) * rowLen),
+      k * rowLen,
+    );
   }
   return { ...a, data: out };
 }
 
 /** A cells × something matrix with rows in sorted order: sparse → CSR (seed), dense stays dense. */
-function permuteMatrix(src: ReadStore, from: string, dst: WriteStore, to: string, plan: SortPlan, opts: SortOptions, spillPath: string, directFile?: string): void {
+function permuteMatrix(
+  src: ReadStore,
+  from: string,
+  dst: WriteStore,
+  to: string,
+  plan: SortPlan,
+  opts: SortOptions,
+  spillPath: string,
+  directFile?: string,
+): void {
   const reader = new MatrixReader(src, from);
   if (reader.format === "dense") return gatherDenseRows(src, reader, dst, to, plan.order, opts);
   writeReorderedSparse(reader, dst, to, {
@@ -364,9 +417,17 @@ function permuteMatrix(src: ReadStore, from: string, dst: WriteStore, to: string
  * Dense rows in the order `order`, a block of output rows at a time: each block's source rows are read
  * in increasing order, consecutive ones in one read.
  */
-function gatherDenseRows(src: ReadStore, reader: MatrixReader, dst: WriteStore, to: string, order: Int32Array, opts: SortOptions): void {
+function gatherDenseRows(
+  src: ReadStore,
+  reader: MatrixReader,
+  dst: WriteStore,
+  to: string,
+  order: Int32Array,
+  opts: SortOptions,
+): void {
   const [nRows, nCols] = reader.shape;
-  if (reader.info.dtype === "bool") throw new CrispyxError(`${src.path}: ${reader.path} is a boolean matrix, which crispyx cannot reorder yet`, { file: src.path });
+  if (reader.info.dtype === "bool")
+    throw new CrispyxError(`${reader.path} is a boolean matrix, which crispyx cannot reorder yet`, { file: src.path });
   const dtype: NumericDtype = reader.info.dtype;
   const Ctor = TYPED_ARRAY_OF[dtype];
   const rowBytes = Math.max(1, nCols * Ctor.BYTES_PER_ELEMENT);
@@ -384,7 +445,10 @@ function gatherDenseRows(src: ReadStore, reader: MatrixReader, dst: WriteStore, 
       const lo = order[s + pos[k]!]!;
       const block = src.read(reader.path, [lo, 0], [t - k, nCols]);
       for (let q = k; q < t; q++) {
-        (out as unknown as { set(x: TypedArray, o: number): void }).set(block.subarray((q - k) * nCols, (q - k + 1) * nCols), pos[q]! * nCols);
+        (out as unknown as { set(x: TypedArray, o: number): void }).set(
+          block.subarray((q - k) * nCols, (q - k + 1) * nCols),
+          pos[q]! * nCols,
+        );
       }
       k = t;
     }
@@ -420,7 +484,11 @@ export interface NeedsSortingOptions {
  * below `minCells` (360 000) cells or `minPerturbations` (100) labels, nor when the first 20 labels'
  * cells are on average at least `contiguityThreshold` (0.5) contiguous. A missing column gives false.
  */
-export function needsSortingForNbglm(data: FileSource, column = "perturbation", opts: NeedsSortingOptions = {}): boolean {
+export function needsSortingForNbglm(
+  data: FileSource,
+  column = "perturbation",
+  opts: NeedsSortingOptions = {},
+): boolean {
   const { minCells = 360_000, minPerturbations = 100, contiguityThreshold = 0.5 } = opts;
   const path = inputPath(data);
   const f = openStore(path, "r");

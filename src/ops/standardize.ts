@@ -65,7 +65,9 @@ export function standardizedPath(input: string, outputDir: string): string {
 export function pyJsonDumps(obj: Record<string, string>): string {
   const str = (s: string) =>
     JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return `{${Object.entries(obj).map(([k, v]) => `${str(k)}: ${str(v)}`).join(", ")}}`;
+  return `{${Object.entries(obj)
+    .map(([k, v]) => `${str(k)}: ${str(v)}`)
+    .join(", ")}}`;
 }
 
 /** Python's datetime.now().isoformat(). */
@@ -87,24 +89,33 @@ function planStandardization(src: ReadStore, input: string, opts: StandardizeOpt
   const col = opts.perturbationColumn;
   const obsColumns = columnOrder(src, "/obs");
   if (!obsColumns.includes(col)) {
-    throw new InvalidArgumentError(`${input}: obs has no column '${col}'`, { file: input, hint: `available columns: ${obsColumns.join(", ") || "(none)"}` });
+    throw new InvalidArgumentError(`obs has no column '${col}'`, {
+      file: input,
+      hint: `available columns: ${obsColumns.join(", ") || "(none)"}`,
+    });
   }
   if (col !== "perturbation" && obsColumns.includes("perturbation")) {
-    throw new InvalidArgumentError(`${input}: obs already has a column 'perturbation'; renaming '${col}' onto it would lose one of them`, {
-      file: input,
-      hint: "pass perturbationColumn: 'perturbation' to use the existing one",
-    });
+    throw new InvalidArgumentError(
+      `obs already has a column 'perturbation'; renaming '${col}' onto it would lose one of them`,
+      {
+        file: input,
+        hint: "pass perturbationColumn: 'perturbation' to use the existing one",
+      },
+    );
   }
   const varColumns = columnOrder(src, "/var");
   if (opts.geneNameColumn != null && !varColumns.includes(opts.geneNameColumn)) {
-    throw new InvalidArgumentError(`${input}: var has no column '${opts.geneNameColumn}'`, { file: input, hint: `available columns: ${varColumns.join(", ") || "(none)"}` });
+    throw new InvalidArgumentError(`var has no column '${opts.geneNameColumn}'`, {
+      file: input,
+      hint: `available columns: ${varColumns.join(", ") || "(none)"}`,
+    });
   }
   const lc = readLabelCodes(src, col);
   let control: string;
   if (opts.controlLabel != null) {
     control = String(opts.controlLabel);
     if (!lc.labels.includes(control)) {
-      throw new InvalidArgumentError(`${input}: control label '${control}' does not occur in obs['${col}']`, {
+      throw new InvalidArgumentError(`control label '${control}' does not occur in obs['${col}']`, {
         file: input,
         hint: `labels: ${lc.labels.slice(0, 10).join(", ")}${lc.labels.length > 10 ? ", …" : ""}`,
       });
@@ -113,11 +124,15 @@ function planStandardization(src: ReadStore, input: string, opts: StandardizeOpt
     // The seed scans labels in cell order; codes follow first appearance only for string columns.
     const first = new Float64Array(lc.labels.length).fill(Infinity);
     for (let i = 0; i < lc.codes.length; i++) if (first[lc.codes[i]!] === Infinity) first[lc.codes[i]!] = i;
-    const inOrder = lc.labels.map((_, k) => k).sort((a, b) => first[a]! - first[b]!).map((k) => lc.labels[k]!);
+    const inOrder = lc.labels
+      .map((_, k) => k)
+      .sort((a, b) => first[a]! - first[b]!)
+      .map((k) => lc.labels[k]!);
     try {
       control = resolveControlLabel(inOrder, null);
     } catch (err) {
-      if (err instanceof CrispyxError) throw new InvalidArgumentError(`${input}: obs['${col}']: ${err.message}`, { file: input, hint: err.hint });
+      if (err instanceof CrispyxError)
+        throw new InvalidArgumentError(`obs['${col}']: ${err.message}`, { file: input, hint: err.hint });
       throw err;
     }
   }
@@ -187,13 +202,17 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
   if (!opts || typeof opts.perturbationColumn !== "string" || !opts.perturbationColumn) {
     throw new InvalidArgumentError("standardizeDataset needs perturbationColumn");
   }
-  if (!opts.output && (typeof opts.outputDir !== "string" || !opts.outputDir)) throw new InvalidArgumentError("standardizeDataset needs outputDir (or output)");
+  if (!opts.output && (typeof opts.outputDir !== "string" || !opts.outputDir))
+    throw new InvalidArgumentError("standardizeDataset needs outputDir (or output)");
   const output = opts.output ?? standardizedPath(input, opts.outputDir!);
   return runRewriteOperator({
     input,
     output,
     reuse: () => !opts.force,
-    onLegacyCopy: opts.recordedInput === undefined ? (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input }) : undefined,
+    onLegacyCopy:
+      opts.recordedInput === undefined
+        ? (copy) => standardizeDataset(copy, { ...opts, output, recordedInput: input })
+        : undefined,
     stream: opts,
     run: async (src) => {
       const plan = planStandardization(src, input, opts);
@@ -201,30 +220,42 @@ export async function standardizeDataset(data: FileSource, opts: StandardizeOpti
       const onBytes = (b: number) => opts.onProgress?.({ phase: "copying X", done: b, total: NaN, unit: "bytes" });
       // A sparse X is copied straight into the output after HDF5 has written the rest (no WebAssembly copies).
       const directX = directCopySpec(src, "/X");
-      await runRewrite(output, (dst) => {
-        copyAttrs(src, dst, "/", "/");
-        for (const key of src.keys("/")) {
-          throwIfAborted(opts.signal);
-          if (key.startsWith("raw.")) continue; // staging leftovers of interrupted edits
-          if (key === "obs") writeObs(src, dst, plan.obs, copy);
-          else if (key === "var" && plan.var) writeElem(dst, "/var", plan.var);
-          else if (key === "uns") continue;
-          else if (key === "X" && directX) {
-            createDirectPlaceholders(dst, "/X", directX);
-            copyAttrs(src, dst, "/X", "/X");
-          } else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes } : copy);
-        }
-        dst.createGroup("/uns");
-        if (src.exists("/uns")) {
-          copyAttrs(src, dst, "/uns", "/uns");
-          for (const k of src.keys("/uns")) if (k !== "standardization_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, copy);
-        } else {
-          stampEncoding(dst, "/uns", "dict");
-        }
-        const items = previousMetadata(src);
-        for (const [k, v] of Object.entries(plan.metadata)) items[k] = scalar(v);
-        writeElem(dst, "/uns/standardization_metadata", { type: "dict", items });
-      }, directX ? (tmp) => copySparseDirect(src, "/X", tmp, "/X", directX, { blockBytes: opts.blockBytes, signal: opts.signal, onBytes }) : undefined);
+      await runRewrite(
+        output,
+        (dst) => {
+          copyAttrs(src, dst, "/", "/");
+          for (const key of src.keys("/")) {
+            throwIfAborted(opts.signal);
+            if (key.startsWith("raw.")) continue; // staging leftovers of interrupted edits
+            if (key === "obs") writeObs(src, dst, plan.obs, copy);
+            else if (key === "var" && plan.var) writeElem(dst, "/var", plan.var);
+            else if (key === "uns") continue;
+            else if (key === "X" && directX) {
+              createDirectPlaceholders(dst, "/X", directX);
+              copyAttrs(src, dst, "/X", "/X");
+            } else copyElement(src, dst, `/${key}`, `/${key}`, key === "X" ? { ...copy, onBytes } : copy);
+          }
+          dst.createGroup("/uns");
+          if (src.exists("/uns")) {
+            copyAttrs(src, dst, "/uns", "/uns");
+            for (const k of src.keys("/uns"))
+              if (k !== "standardization_metadata") copyElement(src, dst, `/uns/${k}`, `/uns/${k}`, copy);
+          } else {
+            stampEncoding(dst, "/uns", "dict");
+          }
+          const items = previousMetadata(src);
+          for (const [k, v] of Object.entries(plan.metadata)) items[k] = scalar(v);
+          writeElem(dst, "/uns/standardization_metadata", { type: "dict", items });
+        },
+        directX
+          ? (tmp) =>
+              copySparseDirect(src, "/X", tmp, "/X", directX, {
+                blockBytes: opts.blockBytes,
+                signal: opts.signal,
+                onBytes,
+              })
+          : undefined,
+      );
       return output;
     },
   });

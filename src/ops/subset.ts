@@ -19,7 +19,13 @@ import type { NumericDtype } from "../io/dtypes.ts";
 import type { Column, DataFrame, SparseMatrix } from "../io/anndata/model.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { toElement, type PlainValue } from "../io/anndata/convert.ts";
-import { filterSparseBlock, maskToIndices, remapFor, selectionWindows, takeDataFrame } from "../io/anndata/carryOver.ts";
+import {
+  filterSparseBlock,
+  maskToIndices,
+  remapFor,
+  selectionWindows,
+  takeDataFrame,
+} from "../io/anndata/carryOver.ts";
 import { toLayout } from "../core/sparse.ts";
 import { throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
@@ -56,7 +62,10 @@ function checkMask(mask: Mask | undefined, n: number, what: string, file: string
     throw new InvalidArgumentError(`${what} must be an array of booleans`, { file });
   }
   if (mask.length !== n) {
-    throw new InvalidArgumentError(`${file}: ${what} has ${mask.length} entries but the file has ${n} ${what === "cell mask" ? "cells" : "genes"}`, { file });
+    throw new InvalidArgumentError(
+      `${what} has ${mask.length} entries but the file has ${n} ${what === "cell mask" ? "cells" : "genes"}`,
+      { file },
+    );
   }
   for (let i = 0; i < mask.length; i++) {
     const v = mask[i];
@@ -77,9 +86,19 @@ function isColumn(v: unknown): v is Column {
 function assignmentColumn(key: string, values: Assignment, n: number, file: string): Column {
   const len = isColumn(values) ? lengthOfColumn(values) : (values as ArrayLike<unknown>)?.length;
   if (len !== n) {
-    throw new InvalidArgumentError(`Length mismatch for var column '${key}': expected ${n} (one per selected gene), received ${len}`, { file });
+    throw new InvalidArgumentError(
+      `Length mismatch for var column '${key}': expected ${n} (one per selected gene), received ${len}`,
+      { file },
+    );
   }
-  const e = isColumn(values) ? values : toElement((ArrayBuffer.isView(values) || Array.isArray(values) ? values : Array.from(values as ArrayLike<number>)) as PlainValue, `varAssignments.${key}`);
+  const e = isColumn(values)
+    ? values
+    : toElement(
+        (ArrayBuffer.isView(values) || Array.isArray(values)
+          ? values
+          : Array.from(values as ArrayLike<number>)) as PlainValue,
+        `varAssignments.${key}`,
+      );
   if (!isColumn(e) || (e.type === "array" && e.shape.length !== 1)) {
     throw new InvalidArgumentError(`varAssignments.${key}: expected a 1-D array of values`, { file });
   }
@@ -106,11 +125,13 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       let varTable: DataFrame | undefined;
       if (opts.varAssignments && Object.keys(opts.varAssignments).length) {
         const cols: Record<string, Column> = {};
-        for (const [key, values] of Object.entries(opts.varAssignments)) cols[key] = assignmentColumn(key, values, outVars, inputPath);
+        for (const [key, values] of Object.entries(opts.varAssignments))
+          cols[key] = assignmentColumn(key, values, outVars, inputPath);
         const full = readDataFrame(h.file, "/var");
         varTable = genes ? takeDataFrame(full, genes) : full;
         for (const [key, c] of Object.entries(cols)) {
-          if (key === varTable.indexName) throw new InvalidArgumentError(`varAssignments: '${key}' is the name of var's index`, { file: inputPath });
+          if (key === varTable.indexName)
+            throw new InvalidArgumentError(`varAssignments: '${key}' is the name of var's index`, { file: inputPath });
           if (!varTable.columnOrder.includes(key)) varTable.columnOrder = [...varTable.columnOrder, key];
           varTable.columns = { ...varTable.columns, [key]: c };
         }
@@ -121,14 +142,21 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
       const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
       let outNnz: number | undefined;
       return {
-        bytesPerRow: x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16,
+        bytesPerRow:
+          x.format === "dense" ? nVars * (bytesIn + 8) : (x.info.nnz / Math.max(1, nObs)) * (bytesIn + 4) * 2 + 16,
         // Knowing the output's stored-element count lets X be written straight into the file (openXSink).
         firstPass: (chunkSize) => {
           outNnz = x.format === "csr" ? countSelected(x, cells ?? null, geneMap, chunkSize, opts.signal) : undefined;
         },
         output: () => ({
           carry: { cells, genes, var: varTable, removeUnusedCategories: true, memoryBudget: opts.memoryBudget },
-          x: { format: "csr", shape: [outObs, outVars], dtype: inDtype, maxNnz: x.info.nnz, ...(outNnz !== undefined ? { nnz: outNnz } : {}) },
+          x: {
+            format: "csr",
+            shape: [outObs, outVars],
+            dtype: inDtype,
+            maxNnz: x.info.nnz,
+            ...(outNnz !== undefined ? { nnz: outNnz } : {}),
+          },
           xBytes: x.info.nnz * 8 * (outObs / Math.max(1, nObs)) * (outVars / Math.max(1, nVars)),
           ...(outNnz !== undefined ? { expectedBytes: sparseMatrixBytes(outNnz, dtypeBytes(inDtype), outObs) } : {}),
         }),
@@ -139,7 +167,12 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
         transform: ({ keep, block }, pool) => {
           const b = filterSparseBlock(block, keep, geneMap, outVars, pool);
           pool?.give(block.data, block.indices);
-          return { indptr: b.indptr, indices: b.indices, data: b.data, release: pool && (() => pool.give(b.data, b.indices)) };
+          return {
+            indptr: b.indptr,
+            indices: b.indices,
+            data: b.data,
+            release: pool && (() => pool.give(b.data, b.indices)),
+          };
         },
         result: (nnz) => ({ output: opts.output, nObs: outObs, nVars: outVars, nnz }),
       };
@@ -150,7 +183,11 @@ export async function writeFilteredSubset(input: DataSource, opts: SubsetOptions
 type SelectedBlock = { keep: Int32Array | null; block: SparseMatrix };
 
 /** `blocks`, with the reader filling recycled arrays from `pool` while they are read. */
-function* pooledBlocks(x: MatrixReader, pool: ArrayPool | undefined, blocks: Iterable<SelectedBlock>): Generator<SelectedBlock> {
+function* pooledBlocks(
+  x: MatrixReader,
+  pool: ArrayPool | undefined,
+  blocks: Iterable<SelectedBlock>,
+): Generator<SelectedBlock> {
   x.pool = pool ?? null;
   try {
     yield* blocks;
@@ -164,7 +201,13 @@ function* pooledBlocks(x: MatrixReader, pool: ArrayPool | undefined, blocks: Ite
  * selection, otherwise one pass over the selected rows' indices (into one reused buffer; ~0.1 s per
  * 100M elements from the page cache, against the seconds that writing X through HDF5 would cost).
  */
-function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32Array | null, chunkSize: number, signal?: AbortSignal): number {
+function countSelected(
+  x: MatrixReader,
+  cells: Int32Array | null,
+  geneMap: Int32Array | null,
+  chunkSize: number,
+  signal?: AbortSignal,
+): number {
   if (geneMap && x.indexDtype !== "int32") return countSelectedGeneric(x, cells, geneMap, chunkSize);
   let total = 0;
   let buf = new Int32Array(0);
@@ -193,7 +236,12 @@ function countSelected(x: MatrixReader, cells: Int32Array | null, geneMap: Int32
 }
 
 /** The same count for 64-bit indices, through the block reader. */
-function countSelectedGeneric(x: MatrixReader, cells: Int32Array | null, geneMap: Int32Array, chunkSize: number): number {
+function countSelectedGeneric(
+  x: MatrixReader,
+  cells: Int32Array | null,
+  geneMap: Int32Array,
+  chunkSize: number,
+): number {
   let total = 0;
   for (const { lo, hi, keep } of selectionWindows(cells, x.shape[0], chunkSize)) {
     total += filterSparseBlock(x.rows(lo, hi, "csr") as SparseMatrix, keep, geneMap, 0).indices.length;
@@ -205,7 +253,12 @@ function countSelectedGeneric(x: MatrixReader, cells: Int32Array | null, geneMap
  * CSR blocks holding the selected rows: `keep` = positions of the selected rows inside `block`.
  * CSR and dense storage read only windows that contain selected rows; CSC is read in bands.
  */
-function* selectedRowBlocks(x: MatrixReader, cells: Int32Array | undefined, chunkSize: number, memoryBudget?: number): Generator<{ keep: Int32Array | null; block: SparseMatrix }> {
+function* selectedRowBlocks(
+  x: MatrixReader,
+  cells: Int32Array | undefined,
+  chunkSize: number,
+  memoryBudget?: number,
+): Generator<{ keep: Int32Array | null; block: SparseMatrix }> {
   const nObs = x.shape[0];
   if (x.format !== "csc") {
     for (const { lo, hi, keep } of selectionWindows(cells ?? null, nObs, chunkSize)) {
@@ -214,7 +267,13 @@ function* selectedRowBlocks(x: MatrixReader, cells: Int32Array | undefined, chun
     return;
   }
   const rowMap = remapFor(cells, nObs);
-  for (const { start, end, block } of iterMatrixChunks(x, { axis: 0, chunkSize, dense: false, layout: "csr", memoryBudget })) {
+  for (const { start, end, block } of iterMatrixChunks(x, {
+    axis: 0,
+    chunkSize,
+    dense: false,
+    layout: "csr",
+    memoryBudget,
+  })) {
     let keep: Int32Array | null = null;
     if (rowMap) {
       const picked: number[] = [];

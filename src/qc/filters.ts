@@ -19,12 +19,17 @@ export function labelsInCellOrder(lc: LabelCodes): string[] {
 }
 
 /** The control label: checked to occur when given, inferred as the seed does otherwise. */
-export function controlLabelFor(lc: LabelCodes, given: string | null | undefined, file: string, column: string): string {
+export function controlLabelFor(
+  lc: LabelCodes,
+  given: string | null | undefined,
+  file: string,
+  column: string,
+): string {
   const present = labelsInCellOrder(lc);
   if (given !== undefined && given !== null) {
     const label = String(given);
     if (!present.includes(label)) {
-      throw new InvalidArgumentError(`${file}: control label '${label}' does not occur in obs['${column}']`, {
+      throw new InvalidArgumentError(`control label '${label}' does not occur in obs['${column}']`, {
         file,
         hint: `labels: ${present.slice(0, 10).join(", ")}${present.length > 10 ? ", …" : ""}`,
       });
@@ -34,7 +39,8 @@ export function controlLabelFor(lc: LabelCodes, given: string | null | undefined
   try {
     return resolveControlLabel(present, null);
   } catch (err) {
-    if (err instanceof CrispyxError) throw new InvalidArgumentError(`${file}: obs['${column}']: ${err.message}`, { file, hint: err.hint });
+    if (err instanceof CrispyxError)
+      throw new InvalidArgumentError(`obs['${column}']: ${err.message}`, { file, hint: err.hint });
     throw err;
   }
 }
@@ -61,7 +67,13 @@ export interface CellMasks {
  * Keep a cell when it has at least `minGenes` detected genes and its perturbation has at least
  * `minCellsPerPerturbation` such cells, or is the control (filter_perturbations_by_cell_count).
  */
-export function cellMasks(detectedGenes: Int32Array, lc: LabelCodes, control: string, minGenes: number, minCellsPerPerturbation: number): CellMasks {
+export function cellMasks(
+  detectedGenes: Int32Array,
+  lc: LabelCodes,
+  control: string,
+  minGenes: number,
+  minCellsPerPerturbation: number,
+): CellMasks {
   const nLabels = lc.labels.length;
   const cells = new Float64Array(nLabels);
   const passing = new Float64Array(nLabels);
@@ -73,7 +85,8 @@ export function cellMasks(detectedGenes: Int32Array, lc: LabelCodes, control: st
   }
   const labelKept = lc.labels.map((l, k) => l === control || passing[k]! >= minCellsPerPerturbation);
   const keep = new Uint8Array(n);
-  let nDroppedMinGenes = 0, nDroppedSmallPerturbation = 0;
+  let nDroppedMinGenes = 0,
+    nDroppedSmallPerturbation = 0;
   for (let i = 0; i < n; i++) {
     if (detectedGenes[i]! < minGenes) nDroppedMinGenes++;
     else if (!labelKept[lc.codes[i]!]) nDroppedSmallPerturbation++;

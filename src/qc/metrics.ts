@@ -43,10 +43,13 @@ export function qcChunkSize(x: MatrixReader, opts: StreamOptions): number {
 
 function badValue(file: string, cellNames: (i: number) => string, i: number, j: number, v: number): never {
   const what = Number.isNaN(v) ? "NaN" : v < 0 ? `a negative value (${v})` : `an infinite value (${v})`;
-  throw new InvalidArgumentError(`${file}: X holds ${what} at cell ${i} ('${cellNames(i)}'), gene ${j}; QC needs non-negative counts`, {
-    file,
-    hint: "run QC on the raw counts (not on normalized, scaled or log-transformed values)",
-  });
+  throw new InvalidArgumentError(
+    `X holds ${what} at cell ${i} ('${cellNames(i)}'), gene ${j}; QC needs non-negative counts`,
+    {
+      file,
+      hint: "run QC on the raw counts (not on normalized, scaled or log-transformed values)",
+    },
+  );
 }
 
 /**
@@ -69,15 +72,26 @@ export async function computeQcMetrics(
   const totalCounts = new Float64Array(nObs);
   const pctCountsMt = new Float64Array(nObs);
   const cellsPerGene = new Float64Array(nVars);
-  for (const { start, block } of iterMatrixChunks(x, { axis: 0, chunkSize: opts.chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
+  for (const { start, block } of iterMatrixChunks(x, {
+    axis: 0,
+    chunkSize: opts.chunkSize,
+    dense: false,
+    layout: "csr",
+    memoryBudget: opts.memoryBudget,
+  })) {
     throwIfAborted(opts.signal);
     const b = block as SparseMatrix;
     const rows = b.shape[0];
-    const data = b.data, indices = b.indices, indptr = b.indptr;
+    const data = b.data,
+      indices = b.indices,
+      indptr = b.indptr;
     for (let r = 0; r < rows; r++) {
-      const lo = num(indptr, r), hi = num(indptr, r + 1);
+      const lo = num(indptr, r),
+        hi = num(indptr, r + 1);
       const i = start + r;
-      let total = 0, mt = 0, positive = 0;
+      let total = 0,
+        mt = 0,
+        positive = 0;
       const countGenes = hi - lo >= minGenes ? 1 : 0;
       for (let k = lo; k < hi; k++) {
         const v = Number(data[k]);
@@ -115,7 +129,8 @@ export async function adjustDetections(
   let done = 0;
   const subtract = (b: SparseMatrix, rowsInBlock: Iterable<number>) => {
     for (const r of rowsInBlock) {
-      const lo = num(b.indptr, r), hi = num(b.indptr, r + 1);
+      const lo = num(b.indptr, r),
+        hi = num(b.indptr, r + 1);
       for (let k = lo; k < hi; k++) cellsPerGene[b.indices[k] as number]! += sign;
       done++;
     }
@@ -131,7 +146,13 @@ export async function adjustDetections(
   }
   const isRemoved = new Uint8Array(nObs);
   for (const i of removed) isRemoved[i] = 1;
-  for (const { start, end, block } of iterMatrixChunks(x, { axis: 0, chunkSize: opts.chunkSize, dense: false, layout: "csr", memoryBudget: opts.memoryBudget })) {
+  for (const { start, end, block } of iterMatrixChunks(x, {
+    axis: 0,
+    chunkSize: opts.chunkSize,
+    dense: false,
+    layout: "csr",
+    memoryBudget: opts.memoryBudget,
+  })) {
     throwIfAborted(opts.signal);
     const rows: number[] = [];
     for (let i = start; i < end; i++) if (isRemoved[i]) rows.push(i - start);

@@ -34,7 +34,15 @@ import { readLabelCodes } from "../ops/sort.ts";
 import { checkInputOutput, ensureOutputDir, openInput } from "../ops/operatorIO.ts";
 import { writeFilteredSubset } from "../ops/subset.ts";
 import { adjustDetections, computeQcMetrics, qcChunkSize, type CellQcMetrics } from "./metrics.ts";
-import { cellMasks, cellsWhere, controlLabelFor, droppedByPerturbation, geneMask, mitochondrialMask, type PerturbationCount } from "./filters.ts";
+import {
+  cellMasks,
+  cellsWhere,
+  controlLabelFor,
+  droppedByPerturbation,
+  geneMask,
+  mitochondrialMask,
+  type PerturbationCount,
+} from "./filters.ts";
 
 /** The seed's defaults. */
 export const QC_DEFAULTS = { minGenes: 100, minCellsPerPerturbation: 50, minCellsPerGene: 100 } as const;
@@ -146,10 +154,18 @@ function adaptiveMode(a: QcOptions["adaptive"]): QcMode | null {
 function requestKey(input: string, opts: QcOptions, control: string, mode: QcMode | null): string {
   const st = statSync(input);
   return JSON.stringify({
-    input: resolve(input), size: st.size, mtimeMs: st.mtimeMs,
-    perturbationColumn: opts.perturbationColumn, controlLabel: control, geneNameColumn: opts.geneNameColumn ?? null,
-    minGenes: opts.minGenes ?? null, minCellsPerPerturbation: opts.minCellsPerPerturbation ?? null, minCellsPerGene: opts.minCellsPerGene ?? null,
-    adaptive: mode, adaptiveSampleSize: mode ? opts.adaptiveSampleSize ?? null : null, adaptiveSeed: mode ? opts.adaptiveSeed ?? null : null,
+    input: resolve(input),
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    perturbationColumn: opts.perturbationColumn,
+    controlLabel: control,
+    geneNameColumn: opts.geneNameColumn ?? null,
+    minGenes: opts.minGenes ?? null,
+    minCellsPerPerturbation: opts.minCellsPerPerturbation ?? null,
+    minCellsPerGene: opts.minCellsPerGene ?? null,
+    adaptive: mode,
+    adaptiveSampleSize: mode ? (opts.adaptiveSampleSize ?? null) : null,
+    adaptiveSeed: mode ? (opts.adaptiveSeed ?? null) : null,
     mtPrefix: opts.mtPrefix ?? "MT-",
   });
 }
@@ -243,8 +259,21 @@ async function filterMasks(
     const cellName = (i: number) => h.file.readStrings(obsIndex, i, 1)[0] ?? String(i);
     const pass = { ...opts, chunkSize };
 
-    const { cells: metrics, cellsPerGene } = await computeQcMetrics(x, isMt, thresholds.minGenes, inputPath, cellName, pass);
-    const masks = cellMasks(metrics.detectedGenes, lc, control, thresholds.minGenes, thresholds.minCellsPerPerturbation);
+    const { cells: metrics, cellsPerGene } = await computeQcMetrics(
+      x,
+      isMt,
+      thresholds.minGenes,
+      inputPath,
+      cellName,
+      pass,
+    );
+    const masks = cellMasks(
+      metrics.detectedGenes,
+      lc,
+      control,
+      thresholds.minGenes,
+      thresholds.minCellsPerPerturbation,
+    );
     // Genes are counted in the kept cells only (the seed's in-memory path; its streaming paths forget to
     // remove the cells that failed the gene filter). Pass 1 counted the cells passing the gene filter;
     // now either subtract those the perturbation filter dropped (usually few: only their rows are read)
@@ -260,12 +289,31 @@ async function filterMasks(
     const nGenesKept = genes.reduce((s, v) => s + v, 0);
     const kept = masks.perturbations.filter((p) => p.kept);
     return {
-      output, summaryFile: output ? qcSummaryPath(output) : null, reused: false, input: inputPath,
-      perturbationColumn: opts.perturbationColumn, controlLabel: control, thresholds,
+      output,
+      summaryFile: output ? qcSummaryPath(output) : null,
+      reused: false,
+      input: inputPath,
+      perturbationColumn: opts.perturbationColumn,
+      controlLabel: control,
+      thresholds,
       counts: {
-        cells: { input: nObs, kept: nKept, droppedMinGenes: masks.nDroppedMinGenes, droppedSmallPerturbation: masks.nDroppedSmallPerturbation },
-        genes: { input: nVars, kept: nGenesKept, dropped: nVars - nGenesKept, mitochondrial: isMt.reduce((s, v) => s + v, 0) },
-        perturbations: { input: masks.perturbations.length, kept: kept.length, dropped: masks.perturbations.filter((p) => !p.kept).map((p) => p.label) },
+        cells: {
+          input: nObs,
+          kept: nKept,
+          droppedMinGenes: masks.nDroppedMinGenes,
+          droppedSmallPerturbation: masks.nDroppedSmallPerturbation,
+        },
+        genes: {
+          input: nVars,
+          kept: nGenesKept,
+          dropped: nVars - nGenesKept,
+          mitochondrial: isMt.reduce((s, v) => s + v, 0),
+        },
+        perturbations: {
+          input: masks.perturbations.length,
+          kept: kept.length,
+          dropped: masks.perturbations.filter((p) => !p.kept).map((p) => p.label),
+        },
       },
       perturbations: masks.perturbations,
       arrays: { cellMask: masks.keep, geneMask: genes, metrics, cellsPerGene },
@@ -276,7 +324,14 @@ async function filterMasks(
 }
 
 /** Write the filtered file (with metrics and uns summary) and the JSON beside it, atomically. */
-async function writeQcOutput(inputPath: string, output: string, result: QcResult, symbols: string[], key: string, opts: QcOptions): Promise<void> {
+async function writeQcOutput(
+  inputPath: string,
+  output: string,
+  result: QcResult,
+  symbols: string[],
+  key: string,
+  opts: QcOptions,
+): Promise<void> {
   throwIfAborted(opts.signal);
   const { cellMask, geneMask: gm, metrics } = result.arrays!;
   const nKept = result.counts.cells.kept;
@@ -284,8 +339,14 @@ async function writeQcOutput(inputPath: string, output: string, result: QcResult
   ensureOutputDir(output);
   await writeAtomically(output, async (tmp) => {
     await writeFilteredSubset(inputPath, {
-      output: tmp, cellMask, geneMask: gm, varAssignments: { gene_symbols: keptSymbols },
-      memoryBudget: opts.memoryBudget, chunkSize: opts.chunkSize, onProgress: opts.onProgress, signal: opts.signal,
+      output: tmp,
+      cellMask,
+      geneMask: gm,
+      varAssignments: { gene_symbols: keptSymbols },
+      memoryBudget: opts.memoryBudget,
+      chunkSize: opts.chunkSize,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
     });
     throwIfAborted(opts.signal);
     opts.onProgress?.({ phase: "writing QC metrics", done: 0, total: 1, unit: "steps" });
@@ -298,7 +359,9 @@ async function writeQcOutput(inputPath: string, output: string, result: QcResult
     throwIfAborted(opts.signal);
     // The summary goes in place before the .h5ad: a complete output always has its JSON beside it.
     const { arrays: _omit, ...plain } = result;
-    writeAtomicallySync(result.summaryFile!, (t) => writeFileSync(t, JSON.stringify({ ...plain, request: key }, null, 2) + "\n"));
+    writeAtomicallySync(result.summaryFile!, (t) =>
+      writeFileSync(t, JSON.stringify({ ...plain, request: key }, null, 2) + "\n"),
+    );
     opts.onProgress?.({ phase: "writing QC metrics", done: 1, total: 1, unit: "steps" });
   });
 }
@@ -324,7 +387,10 @@ export async function qcSummary(input: DataSource, opts: QcOptions): Promise<QcR
   const mode = adaptiveMode(opts.adaptive);
   const dryRun = opts.dryRun === true;
   const inputPath = resolveDataPath(input);
-  const output = dryRun ? null : opts.output ?? resolveOutputPath(inputPath, { suffix: "filtered", outputDir: opts.outputDir, dataName: opts.dataName });
+  const output = dryRun
+    ? null
+    : (opts.output ??
+      resolveOutputPath(inputPath, { suffix: "filtered", outputDir: opts.outputDir, dataName: opts.dataName }));
   if (output) checkInputOutput(inputPath, output, "qcSummary");
 
   const h = openInput(inputPath);
@@ -345,12 +411,17 @@ export async function qcSummary(input: DataSource, opts: QcOptions): Promise<QcR
   let adaptive: AdaptiveQcThresholds | undefined;
   if (mode) {
     adaptive = calculateAdaptiveQcThresholds(inputPath, opts.perturbationColumn, {
-      mode, sampleSize: opts.adaptiveSampleSize, seed: opts.adaptiveSeed, memoryBudget: opts.memoryBudget, signal: opts.signal,
+      mode,
+      sampleSize: opts.adaptiveSampleSize,
+      seed: opts.adaptiveSeed,
+      memoryBudget: opts.memoryBudget,
+      signal: opts.signal,
     });
   }
   const thresholds: QcThresholds = {
     minGenes: opts.minGenes ?? adaptive?.minGenes ?? QC_DEFAULTS.minGenes,
-    minCellsPerPerturbation: opts.minCellsPerPerturbation ?? adaptive?.minCellsPerPerturbation ?? QC_DEFAULTS.minCellsPerPerturbation,
+    minCellsPerPerturbation:
+      opts.minCellsPerPerturbation ?? adaptive?.minCellsPerPerturbation ?? QC_DEFAULTS.minCellsPerPerturbation,
     minCellsPerGene: opts.minCellsPerGene ?? adaptive?.minCellsPerGene ?? QC_DEFAULTS.minCellsPerGene,
     source: mode ?? "given",
     ...(adaptive ? { adaptive } : {}),

@@ -52,12 +52,16 @@ function emptyHistogram(edges: number[], log: boolean): Histogram {
 export function addToHistogram(h: Histogram, x: number): void {
   const e = h.edges;
   const last = e.length - 1;
-  if (!(x >= e[0]!) || x > e[last]!) { h.outside++; return; }
+  if (!(x >= e[0]!) || x > e[last]!) {
+    h.outside++;
+    return;
+  }
   let lo = 0;
   let hi = last;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (x >= e[mid]!) lo = mid; else hi = mid;
+    if (x >= e[mid]!) lo = mid;
+    else hi = mid;
   }
   h.counts[lo]!++;
 }
@@ -81,7 +85,10 @@ export function histogramMedian(h: Histogram): number {
 }
 
 /** Empty histograms for the three per-cell metrics of a file with `nGenes` genes (edges fixed up front). */
-export function cellHistograms(nGenes: number, bins = 50): { totalCounts: Histogram; genesDetected: Histogram; pctMito: Histogram } {
+export function cellHistograms(
+  nGenes: number,
+  bins = 50,
+): { totalCounts: Histogram; genesDetected: Histogram; pctMito: Histogram } {
   return {
     // Any real cell has up to 10^7 counts: 20 bins per decade by default; the first bin [0, 1) holds empty cells.
     totalCounts: emptyHistogram([0, ...logEdges(1, 1e7, Math.round(bins * 2.8))], true),
@@ -103,7 +110,9 @@ export async function cellMetrics(h: H5adHandle, opts: CellMetricsOptions = {}):
   const n = h.nObs;
   const m = h.nVars;
   const bins = opts.bins ?? 50;
-  const names = opts.symbolColumn ? columnCells(h.var.column(opts.symbolColumn)).map((v) => String(v ?? "")) : h.var.index;
+  const names = opts.symbolColumn
+    ? columnCells(h.var.column(opts.symbolColumn)).map((v) => String(v ?? ""))
+    : h.var.index;
   const isMito = Uint8Array.from(names, (s) => (s.toUpperCase().startsWith("MT-") ? 1 : 0));
   const nMito = isMito.reduce((a, b) => a + b, 0);
   const { totalCounts, genesDetected, pctMito } = cellHistograms(m, bins);
@@ -145,7 +154,9 @@ export async function cellMetrics(h: H5adHandle, opts: CellMetricsOptions = {}):
       const k = v === null ? "(missing)" : String(v);
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
-    cellsPerGroup = [...counts].map(([group, cells]) => ({ group, cells })).sort((a, b) => b.cells - a.cells || (a.group < b.group ? -1 : 1));
+    cellsPerGroup = [...counts]
+      .map(([group, cells]) => ({ group, cells }))
+      .sort((a, b) => b.cells - a.cells || (a.group < b.group ? -1 : 1));
   }
   return {
     nCells: n,
@@ -154,7 +165,11 @@ export async function cellMetrics(h: H5adHandle, opts: CellMetricsOptions = {}):
     totalCounts,
     genesDetected,
     pctMito,
-    median: { total_counts: histogramMedian(totalCounts), n_genes_by_counts: histogramMedian(genesDetected), pct_counts_mt: histogramMedian(pctMito) },
+    median: {
+      total_counts: histogramMedian(totalCounts),
+      n_genes_by_counts: histogramMedian(genesDetected),
+      pct_counts_mt: histogramMedian(pctMito),
+    },
     cellsPerGroup,
   };
 }

@@ -59,7 +59,7 @@ export interface DeSummaryOptions {
 function pickLayer(h: H5adHandle, names: string[], what: string): string {
   const found = names.find((n) => h.layers.has(n));
   if (!found) {
-    throw new InvalidArgumentError(`${h.path}: is not a differential-expression result (no ${what} layer)`, {
+    throw new InvalidArgumentError(`is not a differential-expression result (no ${what} layer)`, {
       file: h.path,
       hint: `expected one of the layers ${names.join(", ")}, as written by 'crispyx de'; layers found: ${h.layers.keys().join(", ") || "(none)"}`,
     });
@@ -72,7 +72,8 @@ function rowValues(block: NdArray | SparseMatrix, n: number): Float64Array {
   if (block.type === "array") {
     for (let j = 0; j < n; j++) out[j] = Number((block.data as ArrayLike<number>)[j]);
   } else {
-    for (let k = Number(block.indptr[0]); k < Number(block.indptr[1]); k++) out[Number(block.indices[k])] = Number(block.data[k]);
+    for (let k = Number(block.indptr[0]); k < Number(block.indptr[1]); k++)
+      out[Number(block.indices[k])] = Number(block.data[k]);
   }
   return out;
 }
@@ -120,7 +121,10 @@ export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSumma
     for (let j = 0; j < nGenes; j++) {
       if (Number.isNaN(padj[j]!)) continue;
       ranked.push(j);
-      if (isHit(j)) { if (lfc[j]! > 0) up++; else down++; }
+      if (isHit(j)) {
+        if (lfc[j]! > 0) up++;
+        else down++;
+      }
     }
     ranked.sort((a, b) => padj[a]! - padj[b]! || Math.abs(lfc[b]!) - Math.abs(lfc[a]!) || a - b);
     const top = ranked.slice(0, topN).map((j) => ({ gene: genes[j]!, logfc: lfc[j]!, padj: padj[j]! }));

@@ -36,7 +36,8 @@ export interface ReportSummary {
   de: { path: string; method: string; groups: number; withHits: number; volcanoes: number }[];
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 const int = new Intl.NumberFormat("en-US");
 const fmtP = (p: number) => (p === 0 ? "0" : p < 1e-3 ? p.toExponential(1) : p.toPrecision(2));
 const fmtLfc = (x: number) => (x > 0 ? "+" : "") + x.toFixed(2);
@@ -66,7 +67,13 @@ function hitsTable(d: DeSummary): string {
   const rows = d.groups
     .slice()
     .sort((a, b) => b.up + b.down - (a.up + a.down) || (a.group < b.group ? -1 : 1))
-    .map((g) => `<tr><td>${esc(g.group)}</td><td class="num down">${int.format(g.down)}</td><td class="num up">${int.format(g.up)}</td><td>${g.top.slice(0, 5).map((t) => `<span class="${t.logfc > 0 ? "up" : "down"}">${geneName(t.gene, g.group)}</span>`).join(", ")}</td></tr>`)
+    .map(
+      (g) =>
+        `<tr><td>${esc(g.group)}</td><td class="num down">${int.format(g.down)}</td><td class="num up">${int.format(g.up)}</td><td>${g.top
+          .slice(0, 5)
+          .map((t) => `<span class="${t.logfc > 0 ? "up" : "down"}">${geneName(t.gene, g.group)}</span>`)
+          .join(", ")}</td></tr>`,
+    )
     .join("\n");
   return `<table><thead><tr><th>perturbation</th><th>genes down</th><th>genes up</th><th>top genes (smallest adjusted p)</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
 }
@@ -78,7 +85,10 @@ function geneName(gene: string, group: string): string {
 
 function topTable(g: GroupSummary): string {
   return `<table><thead><tr><th>gene</th><th>log2 FC</th><th>adj. p</th></tr></thead><tbody>${g.top
-    .map((t) => `<tr><td>${geneName(t.gene, g.group)}</td><td class="num ${t.logfc > 0 ? "up" : "down"}">${fmtLfc(t.logfc)}</td><td class="num">${fmtP(t.padj)}</td></tr>`)
+    .map(
+      (t) =>
+        `<tr><td>${geneName(t.gene, g.group)}</td><td class="num ${t.logfc > 0 ? "up" : "down"}">${fmtLfc(t.logfc)}</td><td class="num">${fmtP(t.padj)}</td></tr>`,
+    )
     .join("")}</tbody></table>`;
 }
 
@@ -90,12 +100,14 @@ async function deSection(d: DeSummary, nVolcanoes: number): Promise<{ html: stri
     .slice(0, nVolcanoes);
   const cards: string[] = [];
   for (const g of chosen) {
-    const svg = await renderSvg(volcanoSpec(g.points, {
-      title: g.group,
-      subtitle: `${int.format(g.down)} down, ${int.format(g.up)} up${g.pointsOmitted ? `; ${int.format(g.pointsOmitted)} non-hits not drawn` : ""}`,
-      pThreshold: d.alpha,
-      lfcThreshold: d.lfcThreshold,
-    }));
+    const svg = await renderSvg(
+      volcanoSpec(g.points, {
+        title: g.group,
+        subtitle: `${int.format(g.down)} down, ${int.format(g.up)} up${g.pointsOmitted ? `; ${int.format(g.pointsOmitted)} non-hits not drawn` : ""}`,
+        pThreshold: d.alpha,
+        lfcThreshold: d.lfcThreshold,
+      }),
+    );
     cards.push(`<div class="card"><figure>${svg}</figure>${topTable(g)}</div>`);
   }
   const html = `<h2>Differential expression: ${esc(d.method)}</h2>
@@ -111,7 +123,8 @@ Triangles: |log2 FC| beyond 8 (a gene not detected on one side), drawn at the ed
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+      .version;
   } catch {
     return "?";
   }
@@ -124,23 +137,49 @@ export async function writeReport(output: string, opts: ReportOptions): Promise<
   if (opts.data) {
     const h = openH5ad(opts.data);
     try {
-      qc = await cellMetrics(h, { ...opts.stream, groupColumn: opts.perturbationColumn, symbolColumn: opts.symbolColumn });
+      qc = await cellMetrics(h, {
+        ...opts.stream,
+        groupColumn: opts.perturbationColumn,
+        symbolColumn: opts.symbolColumn,
+      });
     } finally {
       h.close();
     }
     const svgs = [
       await renderSvg(histogramSpec(qc.totalCounts, { title: "Counts per cell", xTitle: "total counts (log scale)" })),
-      await renderSvg(histogramSpec(qc.genesDetected, { title: "Genes detected per cell", xTitle: "genes with counts > 0", color: "#54a24b" })),
-      await renderSvg(histogramSpec(qc.pctMito, { title: "Mitochondrial share", xTitle: "% of counts in MT- genes", color: "#e45756" })),
+      await renderSvg(
+        histogramSpec(qc.genesDetected, {
+          title: "Genes detected per cell",
+          xTitle: "genes with counts > 0",
+          color: "#54a24b",
+        }),
+      ),
+      await renderSvg(
+        histogramSpec(qc.pctMito, {
+          title: "Mitochondrial share",
+          xTitle: "% of counts in MT- genes",
+          color: "#e45756",
+        }),
+      ),
     ];
     if (qc.cellsPerGroup.length) {
       const maxBars = 40;
       const shown = qc.cellsPerGroup.slice(0, maxBars);
-      svgs.push(await renderSvg(barSpec(shown.map((g) => ({ label: g.group, value: g.cells, highlight: g.group === opts.controlLabel })), {
-        title: "Cells per perturbation",
-        subtitle: qc.cellsPerGroup.length > maxBars ? `the ${maxBars} largest of ${qc.cellsPerGroup.length} groups` : `${qc.cellsPerGroup.length} groups`,
-        xTitle: "cells",
-      })));
+      svgs.push(
+        await renderSvg(
+          barSpec(
+            shown.map((g) => ({ label: g.group, value: g.cells, highlight: g.group === opts.controlLabel })),
+            {
+              title: "Cells per perturbation",
+              subtitle:
+                qc.cellsPerGroup.length > maxBars
+                  ? `the ${maxBars} largest of ${qc.cellsPerGroup.length} groups`
+                  : `${qc.cellsPerGroup.length} groups`,
+              xTitle: "cells",
+            },
+          ),
+        ),
+      );
     }
     parts.push(qcSection(qc, svgs, opts.data));
   }
@@ -155,7 +194,13 @@ export async function writeReport(output: string, opts: ReportOptions): Promise<
     }
     const { html, volcanoes } = await deSection(d, opts.volcanoes ?? 12);
     parts.push(html);
-    de.push({ path, method: d.method, groups: d.nGroups, withHits: d.groups.filter((g) => g.up + g.down > 0).length, volcanoes });
+    de.push({
+      path,
+      method: d.method,
+      groups: d.nGroups,
+      withHits: d.groups.filter((g) => g.up + g.down > 0).length,
+      volcanoes,
+    });
   }
   const title = opts.title ?? `crispyx report: ${basename(opts.data ?? opts.de?.[0] ?? "screen")}`;
   const inputs = [opts.data, ...(opts.de ?? [])].filter((p): p is string => !!p);

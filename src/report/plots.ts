@@ -26,7 +26,11 @@ let vegaModules: Promise<[typeof import("vega"), typeof import("vega-lite")]> | 
 export async function renderSvg(spec: Spec): Promise<string> {
   vegaModules ??= Promise.all([import("vega"), import("vega-lite")]);
   const [vega, vl] = await vegaModules;
-  const compiled = vl.compile({ $schema: "https://vega.github.io/schema/vega-lite/v5.json", config: CONFIG, ...spec } as never).spec;
+  const compiled = vl.compile({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    config: CONFIG,
+    ...spec,
+  } as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
     const svg = await view.toSVG();
@@ -38,13 +42,23 @@ export async function renderSvg(spec: Spec): Promise<string> {
 }
 
 /** A histogram from fixed bins (as computed in the streaming pass). */
-export function histogramSpec(h: Histogram, o: { title: string; subtitle?: string; xTitle: string; color?: string; width?: number }): Spec {
-  let rows = h.counts.map((count, i) => ({ lo: h.edges[i]!, hi: h.edges[i + 1]!, count }))
+export function histogramSpec(
+  h: Histogram,
+  o: { title: string; subtitle?: string; xTitle: string; color?: string; width?: number },
+): Spec {
+  let rows = h.counts
+    .map((count, i) => ({ lo: h.edges[i]!, hi: h.edges[i + 1]!, count }))
     // A log axis cannot show the [0, 1) bin; the caller mentions those cells in the subtitle.
     .filter((r) => !h.log || r.lo > 0);
   // The bins were fixed before the data was seen: show only the occupied range (linear axes keep 0).
   const first = rows.findIndex((r) => r.count > 0);
-  const last = rows.length - 1 - rows.slice().reverse().findIndex((r) => r.count > 0);
+  const last =
+    rows.length -
+    1 -
+    rows
+      .slice()
+      .reverse()
+      .findIndex((r) => r.count > 0);
   if (first >= 0) rows = rows.slice(h.log ? Math.max(0, first - 1) : 0, Math.min(rows.length, last + 2));
   return {
     title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) },
@@ -53,7 +67,15 @@ export function histogramSpec(h: Histogram, o: { title: string; subtitle?: strin
     data: { values: rows },
     mark: { type: "rect", color: o.color ?? "#4c78a8", stroke: "white", strokeWidth: 0.5 },
     encoding: {
-      x: { field: "lo", type: "quantitative", title: o.xTitle, scale: h.log ? { type: "log", nice: false, domain: [rows[0]?.lo ?? 1, rows.at(-1)?.hi ?? 10] } : { zero: true, nice: false, domain: [0, rows.at(-1)?.hi ?? 1] }, axis: h.log ? { format: "~s" } : {} },
+      x: {
+        field: "lo",
+        type: "quantitative",
+        title: o.xTitle,
+        scale: h.log
+          ? { type: "log", nice: false, domain: [rows[0]?.lo ?? 1, rows.at(-1)?.hi ?? 10] }
+          : { zero: true, nice: false, domain: [0, rows.at(-1)?.hi ?? 1] },
+        axis: h.log ? { format: "~s" } : {},
+      },
       x2: { field: "hi" },
       y: { field: "count", type: "quantitative", title: "cells" },
       tooltip: [{ field: "lo", format: ",.0f" }, { field: "hi", format: ",.0f" }, { field: "count" }],
@@ -62,7 +84,10 @@ export function histogramSpec(h: Histogram, o: { title: string; subtitle?: strin
 }
 
 /** Horizontal bars, one per label (e.g. cells per perturbation). */
-export function barSpec(rows: { label: string; value: number; highlight?: boolean }[], o: { title: string; subtitle?: string; xTitle: string; width?: number }): Spec {
+export function barSpec(
+  rows: { label: string; value: number; highlight?: boolean }[],
+  o: { title: string; subtitle?: string; xTitle: string; width?: number },
+): Spec {
   return {
     title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) },
     width: o.width ?? 300,
@@ -72,7 +97,12 @@ export function barSpec(rows: { label: string; value: number; highlight?: boolea
     encoding: {
       y: { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 140, labelFontSize: 10 } },
       x: { field: "value", type: "quantitative", title: o.xTitle, axis: { format: "~s" } },
-      color: { field: "highlight", type: "nominal", scale: { domain: ["perturbation", "control"], range: ["#4c78a8", "#9e9e9e"] }, legend: null },
+      color: {
+        field: "highlight",
+        type: "nominal",
+        scale: { domain: ["perturbation", "control"], range: ["#4c78a8", "#9e9e9e"] },
+        legend: null,
+      },
     },
   };
 }
@@ -91,7 +121,17 @@ export interface VolcanoPoint {
 }
 
 /** A volcano plot: log fold change against −log10 adjusted p, hits coloured, top hits named. */
-export function volcanoSpec(points: VolcanoPoint[], o: { title: string; subtitle?: string; pThreshold: number; lfcThreshold: number; width?: number; maxAbsLogfc?: number }): Spec {
+export function volcanoSpec(
+  points: VolcanoPoint[],
+  o: {
+    title: string;
+    subtitle?: string;
+    pThreshold: number;
+    lfcThreshold: number;
+    width?: number;
+    maxAbsLogfc?: number;
+  },
+): Spec {
   // A gene absent from one side has a huge |log fold change| (log2 of 1e-9): drawn at the edge as a
   // triangle, so it does not squeeze every other point into the middle.
   const cap = o.maxAbsLogfc ?? 8;

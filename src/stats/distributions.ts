@@ -78,14 +78,17 @@ function incompleteBetaHalf(a: number, x: number, y: number): number {
  * 8,000 genes.
  */
 function halfRatioSeries(a: number): number {
-  const r = 1 / a, r2 = r * r;
+  const r = 1 / a,
+    r2 = r * r;
   return r * (-1 / 8 + r2 * (1 / 192 + r2 * (-1 / 640 + r2 * (17 / 14336 + r2 * (-31 / 18432 + r2 * (691 / 180224))))));
 }
 
 /** The incomplete beta's continued fraction (Numerical Recipes' betacf, modified Lentz); −1 if it does not converge. */
 function betaContinuedFraction(a: number, b: number, x: number): number {
   const TINY = 1e-300;
-  const qab = a + b, qap = a + 1, qam = a - 1;
+  const qab = a + b,
+    qap = a + 1,
+    qam = a - 1;
   let c = 1;
   let d = 1 - (qab * x) / qap;
   if (Math.abs(d) < TINY) d = TINY;

@@ -8,7 +8,10 @@ import { argsortFloat64 } from "./argsort.ts";
  * Benjamini–Hochberg adjusted p-values (statsmodels fdr_bh): p_(i)·n/i, made monotone from the largest
  * p-value down, capped at 1. NaN inputs count as 1. Returns a new Float64Array in the input order.
  */
-export function benjaminiHochberg(pvalues: ArrayLike<number>, out: Float64Array = new Float64Array(pvalues.length)): Float64Array {
+export function benjaminiHochberg(
+  pvalues: ArrayLike<number>,
+  out: Float64Array = new Float64Array(pvalues.length),
+): Float64Array {
   const n = pvalues.length;
   if (n === 0) return out;
   const p = new Float64Array(n);

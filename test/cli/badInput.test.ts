@@ -11,7 +11,9 @@ import { crispyx, smallScreen, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 /** Each command's argument list with the input file as "FILE" (and any output kept inside tmp). */
@@ -49,36 +51,59 @@ const COLUMN_OPTION: Record<string, [string, string]> = {
   "var export": ["-c", "var"],
 };
 
-const args = (name: string, input: string) => COMMANDS[name]!.map((a) => (a === "FILE" ? input : a.startsWith("OUT") ? join(tmp.path, `never-${name.replace(" ", "-")}${a.slice(3) || ".h5ad"}`) : a));
+const args = (name: string, input: string) =>
+  COMMANDS[name]!.map((a) =>
+    a === "FILE"
+      ? input
+      : a.startsWith("OUT")
+        ? join(tmp.path, `never-${name.replace(" ", "-")}${a.slice(3) || ".h5ad"}`)
+        : a,
+  );
 
 test("every command: a missing input file is one error line naming it (exit 1)", async () => {
   const missing = join(tmp.path, "missing.h5ad");
-  const runs = await Promise.all(Object.keys(COMMANDS).map(async (name) => ({ name, r: await crispyx(args(name, missing)) })));
+  const runs = await Promise.all(
+    Object.keys(COMMANDS).map(async (name) => ({ name, r: await crispyx(args(name, missing)) })),
+  );
   for (const { name, r } of runs) {
     assert.equal(r.code, 1, `${name}: ${r.stderr}`);
     assert.match(r.stderr, /^crispyx: error: .*missing\.h5ad: .*(no such file|not found)/, name);
-    assert.ok(r.stderr.split("\n").filter(Boolean).length <= 2, `${name}: one error line and at most a hint:\n${r.stderr}`);
+    assert.ok(
+      r.stderr.split("\n").filter(Boolean).length <= 2,
+      `${name}: one error line and at most a hint:\n${r.stderr}`,
+    );
     assert.doesNotMatch(r.stderr, /\n\s+at /, `${name}: no stack trace`);
   }
 });
 
 test("every command: an unknown option is a usage error pointing at the command's help (exit 2)", async () => {
-  const runs = await Promise.all(Object.keys(COMMANDS).map(async (name) => ({ name, r: await crispyx([...args(name, file), "--frobnicate"]) })));
+  const runs = await Promise.all(
+    Object.keys(COMMANDS).map(async (name) => ({ name, r: await crispyx([...args(name, file), "--frobnicate"]) })),
+  );
   for (const { name, r } of runs) {
     assert.equal(r.code, 2, `${name}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^crispyx: error: unknown option '--frobnicate'\\nhint: run 'crispyx ${name} --help' for usage\\n$`), name);
+    assert.match(
+      r.stderr,
+      new RegExp(`^crispyx: error: unknown option '--frobnicate'\\nhint: run 'crispyx ${name} --help' for usage\\n$`),
+      name,
+    );
   }
 });
 
 test("every command with a column option: an unknown column is an error with a suggestion (exit 1)", async () => {
-  const runs = await Promise.all(Object.entries(COLUMN_OPTION).map(async ([name, [option, axis]]) => {
-    const typo = axis === "obs" ? "perturbaton" : "gene_symbol";
-    return { name, axis, typo, r: await crispyx([...args(name, file), option, typo]) };
-  }));
+  const runs = await Promise.all(
+    Object.entries(COLUMN_OPTION).map(async ([name, [option, axis]]) => {
+      const typo = axis === "obs" ? "perturbaton" : "gene_symbol";
+      return { name, axis, typo, r: await crispyx([...args(name, file), option, typo]) };
+    }),
+  );
   for (const { name, axis, typo, r } of runs) {
     assert.equal(r.code, 1, `${name}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^crispyx: error: .*screen\\.h5ad: ${axis} has no column '${typo}'`), name);
     assert.match(r.stderr, new RegExp(`\\nhint: .*'${axis === "obs" ? "perturbation" : "gene_symbols"}'`), name);
   }
-  assert.deepEqual(readdirSync(tmp.path).filter((f) => f.startsWith("never-") || f.startsWith(".crispyx-tmp")), []);
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((f) => f.startsWith("never-") || f.startsWith(".crispyx-tmp")),
+    [],
+  );
 });

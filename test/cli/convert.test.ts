@@ -6,7 +6,9 @@ import { crispyx, referencePython, smallScreen, tempDir, withAnndata, NO_PYTHON 
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 test("convert --to csc writes <name>_csc.h5ad beside the input; anndata reads the same matrix as CSC", async (t) => {
@@ -20,11 +22,15 @@ test("convert --to csc writes <name>_csc.h5ad beside the input; anndata reads th
   assert.match(r.stderr, /^wrote .*screen_csc\.h5ad: X csr → csc, [\d,]+ non-zeros \([\d.]+ s\)$/m);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, out, [
-    "import scipy.sparse as sp",
-    "orig = ad.read_h5ad(sys.argv[1].replace('_csc.h5ad', '.h5ad'))",
-    "out = dict(fmt=adata.X.format, same=bool((adata.X != orig.X).nnz == 0), obs=bool(adata.obs.equals(orig.obs)), var=bool(adata.var.equals(orig.var)), uns=list(adata.uns.keys()))",
-  ].join("\n")) as Record<string, unknown>;
+  const ref = withAnndata(
+    py,
+    out,
+    [
+      "import scipy.sparse as sp",
+      "orig = ad.read_h5ad(sys.argv[1].replace('_csc.h5ad', '.h5ad'))",
+      "out = dict(fmt=adata.X.format, same=bool((adata.X != orig.X).nnz == 0), obs=bool(adata.obs.equals(orig.obs)), var=bool(adata.var.equals(orig.var)), uns=list(adata.uns.keys()))",
+    ].join("\n"),
+  ) as Record<string, unknown>;
   assert.deepEqual(ref, { fmt: "csc", same: true, obs: true, var: true, uns: ["demo"] });
 });
 

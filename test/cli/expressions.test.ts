@@ -22,7 +22,7 @@ test("comparisons, and/or/not, parentheses, in-lists", () => {
   assert.deepEqual(sel("obs.perturbation == 'GATA1'"), [1, 0, 0, 0, 1]);
   assert.deepEqual(sel("obs.n_genes >= 150"), [1, 1, 1, 0, 0]); // NaN compares false
   assert.deepEqual(sel("obs.n_genes >= 150 and obs.ok == true"), [1, 0, 1, 0, 0]);
-  assert.deepEqual(sel("obs.n_genes < 100 or obs.perturbation == \"TAL1\""), [0, 0, 0, 1, 1]);
+  assert.deepEqual(sel('obs.n_genes < 100 or obs.perturbation == "TAL1"'), [0, 0, 0, 1, 1]);
   assert.deepEqual(sel("not (obs.n_genes < 100 || obs.perturbation = 'TAL1')"), [1, 1, 1, 0, 0]);
   assert.deepEqual(sel("obs.perturbation in ['GATA1', 'TAL1',]"), [1, 0, 0, 1, 1]);
   assert.deepEqual(sel("obs.perturbation not in ['GATA1']"), [0, 1, 1, 1, 0]);
@@ -30,7 +30,11 @@ test("comparisons, and/or/not, parentheses, in-lists", () => {
   assert.deepEqual(sel("obs_names in ['c1', 'c4']"), [0, 1, 0, 0, 1]);
   assert.deepEqual(sel("obs.n_genes > .5e3"), [0, 1, 0, 0, 0]);
   assert.deepEqual(sel("obs.n_genes > -1 and obs.n_genes < inf"), [1, 1, 1, 0, 1]);
-  assert.deepEqual(parseSelection("obs.a > 1 and (obs.b == 'x' or obs_names == 'y') and obs.a < 3", "obs").columns, ["a", "b", null]);
+  assert.deepEqual(parseSelection("obs.a > 1 and (obs.b == 'x' or obs_names == 'y') and obs.a < 3", "obs").columns, [
+    "a",
+    "b",
+    null,
+  ]);
 });
 
 test("mistakes are explained with the position and a hint", () => {
@@ -42,10 +46,19 @@ test("mistakes are explained with the position and a hint", () => {
     }
     return "no error";
   };
-  assert.match(err("obs.perturbation != non-targeting"), /'non-targeting' is not a value; quote text values: 'non-targeting'/);
+  assert.match(
+    err("obs.perturbation != non-targeting"),
+    /'non-targeting' is not a value; quote text values: 'non-targeting'/,
+  );
   assert.match(err("obs.perturbation == 'GATA1"), /a quoted text is not closed at character 21/);
-  assert.match(err("obs.n_genes >= '3'"), /obs\.n_genes holds numbers, but is compared with '3' \| compare with a number/);
-  assert.match(err("obs.perturbation == 3"), /obs\.perturbation holds text, but is compared with 3 \| quote the value: '3'/);
+  assert.match(
+    err("obs.n_genes >= '3'"),
+    /obs\.n_genes holds numbers, but is compared with '3' \| compare with a number/,
+  );
+  assert.match(
+    err("obs.perturbation == 3"),
+    /obs\.perturbation holds text, but is compared with 3 \| quote the value: '3'/,
+  );
   assert.match(err("var.n_cells >= 3"), /uses var \(genes\) but selects cells \| select genes with --genes/);
   assert.match(err("perturbation == 'x'"), /'perturbation' is not a column reference; write obs\.perturbation/);
   assert.match(err("obs.a == 1 obs.b == 2"), /unexpected 'obs' \(join conditions with 'and' \/ 'or'\)/);

@@ -6,12 +6,26 @@ import { crispyx, referencePython, smallScreen, tempDir, withAnndata, NO_PYTHON 
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 test("filter by expressions: the output is exactly adata[cells, genes] of anndata with the same pandas query", async (t) => {
   const out = join(tmp.path, "f.h5ad");
-  const r = await crispyx(["filter", file, "--cells", "obs.perturbation != 'non-targeting' and obs.gem_group in [1, 2]", "--genes", "not (var.gene_symbols in ['MT-CO1', 'MT-ND1'])", "-o", out, "--chunk-size", "50", "--json"]);
+  const r = await crispyx([
+    "filter",
+    file,
+    "--cells",
+    "obs.perturbation != 'non-targeting' and obs.gem_group in [1, 2]",
+    "--genes",
+    "not (var.gene_symbols in ['MT-CO1', 'MT-ND1'])",
+    "-o",
+    out,
+    "--chunk-size",
+    "50",
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.nVars, 198);
@@ -19,13 +33,17 @@ test("filter by expressions: the output is exactly adata[cells, genes] of anndat
   assert.match(r.stderr, new RegExp(`^wrote .*f\\.h5ad: kept ${s.nObs} of 300 cells × 198 of 200 genes`, "m"));
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, out, [
-    "orig = ad.read_h5ad(sys.argv[1].replace('f.h5ad', 'screen.h5ad'))",
-    "cells = (orig.obs.perturbation != 'non-targeting') & orig.obs.gem_group.isin([1, 2])",
-    "genes = ~orig.var.gene_symbols.isin(['MT-CO1', 'MT-ND1'])",
-    "exp = orig[cells.values, genes.values]",
-    "out = dict(shape=list(adata.shape), names=bool((adata.obs_names == exp.obs_names).all() and (adata.var_names == exp.var_names).all()), X=bool((adata.X != exp.X).nnz == 0))",
-  ].join("\n")) as { shape: number[]; names: boolean; X: boolean };
+  const ref = withAnndata(
+    py,
+    out,
+    [
+      "orig = ad.read_h5ad(sys.argv[1].replace('f.h5ad', 'screen.h5ad'))",
+      "cells = (orig.obs.perturbation != 'non-targeting') & orig.obs.gem_group.isin([1, 2])",
+      "genes = ~orig.var.gene_symbols.isin(['MT-CO1', 'MT-ND1'])",
+      "exp = orig[cells.values, genes.values]",
+      "out = dict(shape=list(adata.shape), names=bool((adata.obs_names == exp.obs_names).all() and (adata.var_names == exp.var_names).all()), X=bool((adata.X != exp.X).nnz == 0))",
+    ].join("\n"),
+  ) as { shape: number[]; names: boolean; X: boolean };
   assert.deepEqual(ref.shape, [s.nObs, 198]);
   assert.equal(ref.names, true);
   assert.equal(ref.X, true);
@@ -33,7 +51,10 @@ test("filter by expressions: the output is exactly adata[cells, genes] of anndat
 
 test("filter by lists: cells by obs_names, genes by symbols (var_names are Ensembl IDs); unknown names warned", async () => {
   const exported = await crispyx(["obs", "export", file, "-c", "perturbation"]);
-  const cells = exported.stdout.split("\n").slice(1, 41).map((l) => l.split(",")[0]);
+  const cells = exported.stdout
+    .split("\n")
+    .slice(1, 41)
+    .map((l) => l.split(",")[0]);
   const cellList = join(tmp.path, "cells.txt");
   writeFileSync(cellList, `# first 40 cells\n${cells.join("\n")}\n`);
   const geneList = join(tmp.path, "genes.txt");
@@ -52,10 +73,26 @@ test("filter: bad expressions, unknown columns, empty lists and no selection are
   writeFileSync(empty, "# nothing\n");
   const out = join(tmp.path, "never.h5ad");
   const cases: [string[], number, RegExp][] = [
-    [["filter", file, "-o", out], 2, /^crispyx: error: nothing to select: give --cells, --genes, --cells-from or --genes-from\n/],
-    [["filter", file, "--cells", "obs.perturbaton == 'x'", "-o", out], 1, /^crispyx: error: .*: obs has no column 'perturbaton' \(in "obs\.perturbaton == 'x'"\)\nhint: did you mean 'perturbation'\?/],
-    [["filter", file, "--cells", "obs.perturbation == GATA1", "-o", out], 1, /^crispyx: error: cannot read the selection .*'GATA1' is not a value; quote text values/],
-    [["filter", file, "--cells", "var.gene_symbols == 'x'", "-o", out], 1, /uses var \(genes\) but selects cells\nhint: select genes with --genes/],
+    [
+      ["filter", file, "-o", out],
+      2,
+      /^crispyx: error: nothing to select: give --cells, --genes, --cells-from or --genes-from\n/,
+    ],
+    [
+      ["filter", file, "--cells", "obs.perturbaton == 'x'", "-o", out],
+      1,
+      /^crispyx: error: .*: obs has no column 'perturbaton' \(in "obs\.perturbaton == 'x'"\)\nhint: did you mean 'perturbation'\?/,
+    ],
+    [
+      ["filter", file, "--cells", "obs.perturbation == GATA1", "-o", out],
+      1,
+      /^crispyx: error: cannot read the selection .*'GATA1' is not a value; quote text values/,
+    ],
+    [
+      ["filter", file, "--cells", "var.gene_symbols == 'x'", "-o", out],
+      1,
+      /uses var \(genes\) but selects cells\nhint: select genes with --genes/,
+    ],
     [["filter", file, "--genes-from", empty, "-o", out], 1, /empty\.txt: lists no genes\n/],
     [["filter", join(tmp.path, "missing.h5ad"), "--cells", "obs.a == 1"], 1, /missing\.h5ad: no such file\n$/],
   ];

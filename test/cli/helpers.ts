@@ -15,17 +15,29 @@ export interface CliResult {
 }
 
 /** Run `node bin/crispyx.js ...args` (stdin from `input`); never throws on a non-zero exit. */
-export function crispyx(args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function crispyx(
+  args: string[],
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? REPO,
-      env: { ...process.env, ...options.env },
-      maxBuffer: 256 << 20,
-      encoding: "utf8",
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        cwd: options.cwd ?? REPO,
+        env: { ...process.env, ...options.env },
+        maxBuffer: 256 << 20,
+        encoding: "utf8",
+      },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        done({ code, stdout, stderr });
+      },
+    );
     if (options.input !== undefined) child.stdin!.end(options.input);
     else child.stdin!.end();
   });
@@ -60,7 +72,11 @@ export function withAnndata(python: string, file: string, script: string): unkno
 }
 
 /** A small synthetic screen written in this process (faster than a `crispyx demo` subprocess). */
-export async function smallScreen(dir: string, name = "screen.h5ad", spec = { cells: 300, genes: 200, perturbations: 4, seed: 7 }): Promise<string> {
+export async function smallScreen(
+  dir: string,
+  name = "screen.h5ad",
+  spec = { cells: 300, genes: 200, perturbations: 4, seed: 7 },
+): Promise<string> {
   const { syntheticScreen } = await import("../../src/demo/synthetic.ts");
   const { writeSyntheticScreen } = await import("../../src/demo/write.ts");
   const path = join(dir, name);

@@ -6,7 +6,9 @@ import { crispyx, referencePython, smallScreen, tempDir, withAnndata, NO_PYTHON 
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 test("info prints the anndata-style summary of a file", async () => {
@@ -30,13 +32,20 @@ test("info --json is machine-readable and agrees with anndata", async (t) => {
   assert.equal(s.X.dtype, "float32");
   assert.ok(s.X.nnz > 0 && s.X.nnz < 300 * 200);
   assert.ok(Math.abs(s.X.density - s.X.nnz / 60000) < 1e-12);
-  assert.deepEqual(s.obs.map((c: { name: string }) => c.name), ["perturbation", "guide_id", "gem_group"]);
+  assert.deepEqual(
+    s.obs.map((c: { name: string }) => c.name),
+    ["perturbation", "guide_id", "gem_group"],
+  );
   assert.equal(s.obs[0].n_categories, 5);
   assert.deepEqual(s.uns, ["demo"]);
   assert.equal(s.raw, null);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, file, "out = dict(shape=list(adata.shape), nnz=int(adata.X.nnz), ncat=len(adata.obs.perturbation.cat.categories))") as { shape: number[]; nnz: number; ncat: number };
+  const ref = withAnndata(
+    py,
+    file,
+    "out = dict(shape=list(adata.shape), nnz=int(adata.X.nnz), ncat=len(adata.obs.perturbation.cat.categories))",
+  ) as { shape: number[]; nnz: number; ncat: number };
   assert.deepEqual(ref, { shape: [300, 200], nnz: s.X.nnz, ncat: 5 });
 });
 

@@ -61,20 +61,33 @@ for (const [name, args] of COMMANDS) {
     assert.deepEqual([...small.keys()].sort(), [...big.keys()].sort());
     const perCell = await bytesPerCell(file);
     for (const [phase, cells] of small) {
-      console.log(`${name} / ${phase}: blocks of ≤ ${cells} cells (${((cells * perCell) / 2 ** 20).toFixed(2)} MiB of X) with 4M, ≤ ${big.get(phase)} with 2G`);
+      console.log(
+        `${name} / ${phase}: blocks of ≤ ${cells} cells (${((cells * perCell) / 2 ** 20).toFixed(2)} MiB of X) with 4M, ≤ ${big.get(phase)} with 2G`,
+      );
       // A block gets a share of the budget: X's part of a 4M block is well below 4 MiB…
       assert.ok(cells * perCell <= 4 * 2 ** 20, `${phase}: ${cells} cells × ${perCell} B > 4 MiB`);
       // …while 2G holds the whole 58 MB X in one or two blocks.
-      assert.ok(big.get(phase)! >= 10 * cells && big.get(phase)! >= CELLS / 2, `${phase}: 2G blocks of ${big.get(phase)} cells vs ${cells}`);
+      assert.ok(
+        big.get(phase)! >= 10 * cells && big.get(phase)! >= CELLS / 2,
+        `${phase}: 2G blocks of ${big.get(phase)} cells vs ${cells}`,
+      );
     }
     if (name !== "report") {
       // Same result whatever the block size.
       const a = await crispyx(["info", "--json", join(tmp.path, `${name}-small.h5ad`)]);
       const b = await crispyx(["info", "--json", join(tmp.path, `${name}-big.h5ad`)]);
-      const strip = (s: string) => { const j = JSON.parse(s); delete j.path; delete j.file_bytes; return j; };
+      const strip = (s: string) => {
+        const j = JSON.parse(s);
+        delete j.path;
+        delete j.file_bytes;
+        return j;
+      };
       assert.deepEqual(strip(a.stdout), strip(b.stdout));
     } else {
-      const body = (p: string) => readFileSync(p, "utf8").replace(/ on \d{4}-\d\d-\d\d \d\d:\d\d UTC/, "").replace(/report-(small|big)/g, "");
+      const body = (p: string) =>
+        readFileSync(p, "utf8")
+          .replace(/ on \d{4}-\d\d-\d\d \d\d:\d\d UTC/, "")
+          .replace(/report-(small|big)/g, "");
       assert.equal(body(join(tmp.path, `${name}-small.html`)), body(join(tmp.path, `${name}-big.html`)));
     }
   });
@@ -86,10 +99,21 @@ test("--memory-limit below the minimum, or below one row's block, is refused nam
   assert.match(one.stderr, /^crispyx: error: --memory-limit 1 B is below the minimum of 64\.0 KiB/m);
   const row = await crispyx(["--memory-limit", "64K", "normalize", wide, "-o", join(tmp.path, "never.h5ad")]);
   assert.equal(row.code, 1);
-  assert.match(row.stderr, /^crispyx: error: --memory-limit 64\.0 KiB is below what one block needs: a row of X takes [\d.]+ KiB .* the minimum here is [\d.]+ KiB$/m);
+  assert.match(
+    row.stderr,
+    /^crispyx: error: --memory-limit 64\.0 KiB is below what one block needs: a row of X takes [\d.]+ KiB .* the minimum here is [\d.]+ KiB$/m,
+  );
   assert.match(row.stderr, /^hint: give at least --memory-limit \d+K$/m);
   const hint = /at least --memory-limit (\d+K)/.exec(row.stderr)![1]!;
-  const ok = await crispyx(["--quiet", "--memory-limit", hint, "normalize", wide, "-o", join(tmp.path, "wide-norm.h5ad")]);
+  const ok = await crispyx([
+    "--quiet",
+    "--memory-limit",
+    hint,
+    "normalize",
+    wide,
+    "-o",
+    join(tmp.path, "wide-norm.h5ad"),
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
 });
 
@@ -97,5 +121,8 @@ test("--memory-limit above the machine's memory is a warning", async () => {
   const tb = Math.ceil((totalmem() * 2) / 2 ** 40);
   const r = await crispyx(["--memory-limit", `${tb}T`, "normalize", wide, "-o", join(tmp.path, "wide-big.h5ad")]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^warning: --memory-limit [\d.]+ GiB is more than this machine's memory \([\d.]+ GiB.*\); blocks planned for it may not fit$/m);
+  assert.match(
+    r.stderr,
+    /^warning: --memory-limit [\d.]+ GiB is more than this machine's memory \([\d.]+ GiB.*\); blocks planned for it may not fit$/m,
+  );
 });

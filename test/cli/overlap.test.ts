@@ -22,10 +22,24 @@ test("overlap of text lists: counts and Jaccard as compute_overlap; NAME=PATH na
   const b = join(tmp.path, "b.txt");
   writeFileSync(a, "BRCA1\nTP53\nEGFR\n");
   writeFileSync(b, "# hits\nTP53\nKRAS\n");
-  const [text, json] = await Promise.all([crispyx(["overlap", a, `B=${b}`]), crispyx(["overlap", a, `B=${b}`, "--json"])]);
+  const [text, json] = await Promise.all([
+    crispyx(["overlap", a, `B=${b}`]),
+    crispyx(["overlap", a, `B=${b}`, "--json"]),
+  ]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^sets: a \(3\), B \(2\)\n/);
-  assert.deepEqual(JSON.parse(json.stdout), { names: ["a", "B"], set_sizes: [3, 2], count: [[3, 1], [1, 2]], jaccard: [[1, 0.25], [0.25, 1]] });
+  assert.deepEqual(JSON.parse(json.stdout), {
+    names: ["a", "B"],
+    set_sizes: [3, 2],
+    count: [
+      [3, 1],
+      [1, 2],
+    ],
+    jaccard: [
+      [1, 0.25],
+      [0.25, 1],
+    ],
+  });
 });
 
 test("overlap of .h5ad files: genes, perturbations; DE hits per perturbation", async () => {

@@ -7,25 +7,52 @@ import { calculateAdaptiveQcThresholds } from "../../src/helpers/adaptiveQc.ts";
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 test("standardize: obs['perturbation'] with 'control', gene symbols as var_names, X untouched; no staging left", async (t) => {
   const out = join(tmp.path, "std.h5ad");
-  const r = await crispyx(["standardize", file, "-p", "perturbation", "--control", "non-targeting", "--gene-column", "gene_symbols", "-o", out, "--json"]);
+  const r = await crispyx([
+    "standardize",
+    file,
+    "-p",
+    "perturbation",
+    "--control",
+    "non-targeting",
+    "--gene-column",
+    "gene_symbols",
+    "-o",
+    out,
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
-  assert.deepEqual([s.output, s.perturbation_column, s.control_label, s.gene_column], [out, "perturbation", "non-targeting", "gene_symbols"]);
-  assert.match(r.stderr, /^wrote .*std\.h5ad: obs\['perturbation'\] kept, 'non-targeting' → 'control', var\['gene_symbols'\] → var_names/m);
+  assert.deepEqual(
+    [s.output, s.perturbation_column, s.control_label, s.gene_column],
+    [out, "perturbation", "non-targeting", "gene_symbols"],
+  );
+  assert.match(
+    r.stderr,
+    /^wrote .*std\.h5ad: obs\['perturbation'\] kept, 'non-targeting' → 'control', var\['gene_symbols'\] → var_names/m,
+  );
   const { readdirSync } = await import("node:fs");
-  assert.deepEqual(readdirSync(tmp.path).filter((f) => f.startsWith(".crispyx-tmp")), []);
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((f) => f.startsWith(".crispyx-tmp")),
+    [],
+  );
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, out, [
-    "orig = ad.read_h5ad(sys.argv[1].replace('std.h5ad', 'screen.h5ad'))",
-    "p = adata.obs.perturbation.astype(str)",
-    "out = dict(ctrl=int((p == 'control').sum()), exp=int((orig.obs.perturbation == 'non-targeting').sum()), names=bool((adata.var_names == orig.var.gene_symbols.astype(str).values).all()), X=bool((adata.X != orig.X).nnz == 0))",
-  ].join("\n")) as { ctrl: number; exp: number; names: boolean; X: boolean };
+  const ref = withAnndata(
+    py,
+    out,
+    [
+      "orig = ad.read_h5ad(sys.argv[1].replace('std.h5ad', 'screen.h5ad'))",
+      "p = adata.obs.perturbation.astype(str)",
+      "out = dict(ctrl=int((p == 'control').sum()), exp=int((orig.obs.perturbation == 'non-targeting').sum()), names=bool((adata.var_names == orig.var.gene_symbols.astype(str).values).all()), X=bool((adata.X != orig.X).nnz == 0))",
+    ].join("\n"),
+  ) as { ctrl: number; exp: number; names: boolean; X: boolean };
   assert.ok(ref.ctrl > 0);
   assert.equal(ref.ctrl, ref.exp);
   assert.equal(ref.names, true);
@@ -33,15 +60,24 @@ test("standardize: obs['perturbation'] with 'control', gene symbols as var_names
 });
 
 test("qc-thresholds: the CLI prints what the library computes (JSON parses) and a ready qc command", async () => {
-  const [json, text] = await Promise.all([crispyx(["qc-thresholds", file, "--json"]), crispyx(["qc-thresholds", file, "--mode", "aggressive"])]);
+  const [json, text] = await Promise.all([
+    crispyx(["qc-thresholds", file, "--json"]),
+    crispyx(["qc-thresholds", file, "--mode", "aggressive"]),
+  ]);
   assert.equal(json.code, 0, json.stderr);
   const s = JSON.parse(json.stdout);
   const lib = calculateAdaptiveQcThresholds(file, "perturbation", { seed: 0 });
-  assert.deepEqual([s.min_genes, s.min_cells_per_perturbation, s.min_cells_per_gene], [lib.minGenes, lib.minCellsPerPerturbation, lib.minCellsPerGene]);
+  assert.deepEqual(
+    [s.min_genes, s.min_cells_per_perturbation, s.min_cells_per_gene],
+    [lib.minGenes, lib.minCellsPerPerturbation, lib.minCellsPerGene],
+  );
   assert.equal(s.perturbation_column, "perturbation");
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /\(aggressive: 5th percentiles; 300 cells, 200 genes, 5 perturbations\)/);
-  assert.match(text.stdout, /^Use them: crispyx qc .*screen\.h5ad -p perturbation --min-genes \d+ --min-cells-per-perturbation \d+ --min-cells-per-gene \d+$/m);
+  assert.match(
+    text.stdout,
+    /^Use them: crispyx qc .*screen\.h5ad -p perturbation --min-genes \d+ --min-cells-per-perturbation \d+ --min-cells-per-gene \d+$/m,
+  );
 });
 
 test("plan: honours --memory-limit, lists every step; --json parses", async () => {
@@ -56,7 +92,8 @@ test("plan: honours --memory-limit, lists every step; --json parses", async () =
   const stream = s.steps.find((x: { step: string }) => x.step.startsWith("streaming"));
   assert.ok(stream.block_size < 300, `1 MiB budget should split 300 cells, got ${stream.block_size}`);
   assert.equal(big.code, 0, big.stderr);
-  for (const step of ["streaming passes", "gene-wise DE", "Wilcoxon", "NB-GLM", "PCA"]) assert.ok(big.stdout.includes(step), step);
+  for (const step of ["streaming passes", "gene-wise DE", "Wilcoxon", "NB-GLM", "PCA"])
+    assert.ok(big.stdout.includes(step), step);
   assert.match(big.stdout, /^memory: .* usable/m);
   // DE's results for 4 perturbations × 200 genes (see src/de/finishGroups.ts deResultBytes), far below the default budget
   assert.match(big.stdout, /^DE results: [\d.]+ KiB in memory for 4 perturbations × 200 genes, whatever the cells$/m);

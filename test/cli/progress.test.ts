@@ -7,13 +7,19 @@ import { Context } from "../../src/cli/context.ts";
 /** A stream that records what is written; `isTTY` makes it look like a terminal. */
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: () => string } {
   const chunks: string[] = [];
-  const s = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } }) as unknown as NodeJS.WriteStream & { text: () => string };
+  const s = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream & { text: () => string };
   Object.assign(s, { isTTY, columns: 120, text: () => chunks.join("") });
   return s;
 }
 
 function drive(display: ProgressDisplay) {
-  for (let done = 0; done <= 1000; done += 250) display.onProgress({ phase: "normalizing", done, total: 1000, unit: "cells" });
+  for (let done = 0; done <= 1000; done += 250)
+    display.onProgress({ phase: "normalizing", done, total: 1000, unit: "cells" });
   display.onProgress({ phase: "pass 2/2: writing", done: 1000, total: 1000, unit: "cells" });
   display.stop();
 }

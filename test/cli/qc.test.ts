@@ -6,11 +6,25 @@ import { crispyx, referencePython, smallScreen, tempDir, withAnndata, NO_PYTHON 
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path, "screen.h5ad", { cells: 600, genes: 300, perturbations: 5, seed: 2 }); });
+before(async () => {
+  file = await smallScreen(tmp.path, "screen.h5ad", { cells: 600, genes: 300, perturbations: 5, seed: 2 });
+});
 after(() => tmp.cleanup());
 
 test("qc: kept cells/genes match the three rules recomputed in anndata; metrics in obs; JSON summary beside", async (t) => {
-  const r = await crispyx(["qc", file, "-p", "perturbation", "--min-genes", "150", "--min-cells-per-perturbation", "20", "--min-cells-per-gene", "30", "--json"]);
+  const r = await crispyx([
+    "qc",
+    file,
+    "-p",
+    "perturbation",
+    "--min-genes",
+    "150",
+    "--min-cells-per-perturbation",
+    "20",
+    "--min-cells-per-gene",
+    "30",
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   const out = join(tmp.path, "screen_qc.h5ad");
@@ -21,17 +35,21 @@ test("qc: kept cells/genes match the three rules recomputed in anndata; metrics 
   assert.equal(s.counts.cells.input, 600);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, out, [
-    "orig = ad.read_h5ad(sys.argv[1].replace('screen_qc.h5ad', 'screen.h5ad'))",
-    "ng = np.asarray((orig.X > 0).sum(1)).ravel()",
-    "cells = ng >= 150",
-    "vc = orig.obs.perturbation[cells].value_counts()",
-    "ok = set(vc[vc >= 20].index) | {'non-targeting'}",
-    "cells &= orig.obs.perturbation.isin(ok).values",
-    "genes = np.asarray((orig.X[cells] > 0).sum(0)).ravel() >= 30",
-    "out = dict(shape=list(adata.shape), exp=[int(cells.sum()), int(genes.sum())], same_cells=bool((adata.obs_names == orig.obs_names[cells]).all()),",
-    "  cols=[c for c in ['total_counts', 'n_genes_by_counts', 'pct_counts_mt'] if c in adata.obs], qc='qc_summary' in adata.uns)",
-  ].join("\n")) as { shape: number[]; exp: number[]; same_cells: boolean; cols: string[]; qc: boolean };
+  const ref = withAnndata(
+    py,
+    out,
+    [
+      "orig = ad.read_h5ad(sys.argv[1].replace('screen_qc.h5ad', 'screen.h5ad'))",
+      "ng = np.asarray((orig.X > 0).sum(1)).ravel()",
+      "cells = ng >= 150",
+      "vc = orig.obs.perturbation[cells].value_counts()",
+      "ok = set(vc[vc >= 20].index) | {'non-targeting'}",
+      "cells &= orig.obs.perturbation.isin(ok).values",
+      "genes = np.asarray((orig.X[cells] > 0).sum(0)).ravel() >= 30",
+      "out = dict(shape=list(adata.shape), exp=[int(cells.sum()), int(genes.sum())], same_cells=bool((adata.obs_names == orig.obs_names[cells]).all()),",
+      "  cols=[c for c in ['total_counts', 'n_genes_by_counts', 'pct_counts_mt'] if c in adata.obs], qc='qc_summary' in adata.uns)",
+    ].join("\n"),
+  ) as { shape: number[]; exp: number[]; same_cells: boolean; cols: string[]; qc: boolean };
   assert.deepEqual(ref.shape, ref.exp);
   assert.deepEqual(ref.shape, [s.counts.cells.kept, s.counts.genes.kept]);
   assert.equal(ref.same_cells, true);

@@ -34,7 +34,10 @@ function words(line: string): string[] {
 test("README quick tour: every CLI line runs and exits 0", () => {
   const [sh] = tourBlocks("sh");
   assert.ok(sh, "a sh block");
-  const lines = sh.split("\n").map((l) => l.replace(/\s+#\s.*$/, "").trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = sh
+    .split("\n")
+    .map((l) => l.replace(/\s+#\s.*$/, "").trim())
+    .filter((l) => l && !l.startsWith("#"));
   assert.ok(lines.length >= 10);
   for (const line of lines) {
     const [cmd, ...args] = words(line);
@@ -42,7 +45,20 @@ test("README quick tour: every CLI line runs and exits 0", () => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp.path, encoding: "utf8" });
     assert.equal(r.status, 0, `${line}\n${r.stderr}`);
   }
-  for (const f of ["demo.h5ad", "std.h5ad", "qc.h5ad", "gata1.h5ad", "norm.h5ad", "norm_csc.h5ad", "sorted.h5ad", "de_t.h5ad", "de_t.csv", "de_w.h5ad", "obs.csv", "report.html"]) {
+  for (const f of [
+    "demo.h5ad",
+    "std.h5ad",
+    "qc.h5ad",
+    "gata1.h5ad",
+    "norm.h5ad",
+    "norm_csc.h5ad",
+    "sorted.h5ad",
+    "de_t.h5ad",
+    "de_t.csv",
+    "de_w.h5ad",
+    "obs.csv",
+    "report.html",
+  ]) {
     assert.ok(existsSync(join(tmp.path, "tour", f)), f);
   }
 });
@@ -51,7 +67,9 @@ test("README quick tour: every .h5ad the tour wrote opens in anndata (one batche
   if (!findPython()) return t.skip(SKIP_MESSAGE);
   const dir = join(tmp.path, "tour");
   if (!existsSync(dir)) return t.skip("the CLI tour did not run");
-  const files = readdirSync(dir).filter((f) => f.endsWith(".h5ad")).map((f) => join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".h5ad"))
+    .map((f) => join(dir, f));
   assert.ok(files.length >= 12, files.join(", "));
   assert.deepEqual(h5adOpenFailures(files), []); // in anndata 0.8 and the newest
 });
@@ -66,7 +84,10 @@ test("README quick tour: the TypeScript snippet runs against the package's publi
   }
   const program = join(tmp.path, "tour.mts");
   writeFileSync(program, ts.replace(/from "crispyx"/g, `from ${JSON.stringify(join(REPO, "src", "index.ts"))}`));
-  const r = spawnSync(process.execPath, ["--import", join(REPO, "bin", "register.mjs"), program], { cwd: tmp.path, encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", join(REPO, "bin", "register.mjs"), program], {
+    cwd: tmp.path,
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^AnnData object with n_obs × n_vars = 5000 × 2000/m);
   assert.match(r.stdout, /^perturbation gene_symbols non-targeting$/m);

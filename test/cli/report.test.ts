@@ -55,7 +55,10 @@ test("cellMetrics histograms hold every cell, and the medians agree with the exa
       assert.equal(hist.outside, 0);
     }
     assert.equal(m.nMitoGenes, 13);
-    assert.equal(m.cellsPerGroup.reduce((a, g) => a + g.cells, 0), 300);
+    assert.equal(
+      m.cellsPerGroup.reduce((a, g) => a + g.cells, 0),
+      300,
+    );
     assert.equal(m.cellsPerGroup[0]!.group, "non-targeting");
     // Exact medians, for comparison with the binned ones (within one bin).
     const totals: number[] = [];
@@ -68,10 +71,19 @@ test("cellMetrics histograms hold every cell, and the medians agree with the exa
       totals.push(t);
       detected.push(Number(X.indptr[r + 1]) - Number(X.indptr[r]));
     }
-    const med = (a: number[]) => { const s = a.slice().sort((x, y) => x - y); return (s[149]! + s[150]!) / 2; };
+    const med = (a: number[]) => {
+      const s = a.slice().sort((x, y) => x - y);
+      return (s[149]! + s[150]!) / 2;
+    };
     const logBin = Math.log10(1e7) / 140;
-    assert.ok(Math.abs(Math.log10(histogramMedian(m.totalCounts)) - Math.log10(med(totals))) < logBin, `${histogramMedian(m.totalCounts)} vs ${med(totals)}`);
-    assert.ok(Math.abs(m.median.n_genes_by_counts - med(detected)) <= 200 / 50, `${m.median.n_genes_by_counts} vs ${med(detected)}`);
+    assert.ok(
+      Math.abs(Math.log10(histogramMedian(m.totalCounts)) - Math.log10(med(totals))) < logBin,
+      `${histogramMedian(m.totalCounts)} vs ${med(totals)}`,
+    );
+    assert.ok(
+      Math.abs(m.median.n_genes_by_counts - med(detected)) <= 200 / 50,
+      `${m.median.n_genes_by_counts} vs ${med(detected)}`,
+    );
   } finally {
     h.close();
   }
@@ -79,20 +91,53 @@ test("cellMetrics histograms hold every cell, and the medians agree with the exa
 
 test("crispyx report writes one self-contained HTML file with QC plots, the hits table and volcanoes", async () => {
   const out = join(tmp.path, "r.html");
-  const r = await crispyx(["report", file, "--de", deFile, "-o", out, "--control", "non-targeting", "--volcanoes", "3", "--json"]);
+  const r = await crispyx([
+    "report",
+    file,
+    "--de",
+    deFile,
+    "-o",
+    out,
+    "--control",
+    "non-targeting",
+    "--volcanoes",
+    "3",
+    "--json",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.output, out);
-  assert.deepEqual(s.de.map((d: { method: string; withHits: number; groups: number; volcanoes: number }) => [d.method, d.withHits, d.groups, d.volcanoes]), [["t-test", 4, 5, 3]]);
-  assert.match(r.stderr, /^wrote .*r\.html: \d+ KiB HTML, QC of 300 cells, t-test: 4\/5 perturbations with hits, 3 volcano plots/m);
+  assert.deepEqual(
+    s.de.map((d: { method: string; withHits: number; groups: number; volcanoes: number }) => [
+      d.method,
+      d.withHits,
+      d.groups,
+      d.volcanoes,
+    ]),
+    [["t-test", 4, 5, 3]],
+  );
+  assert.match(
+    r.stderr,
+    /^wrote .*r\.html: \d+ KiB HTML, QC of 300 cells, t-test: 4\/5 perturbations with hits, 3 volcano plots/m,
+  );
   const html = readFileSync(out, "utf8");
   assert.match(html, /^<!DOCTYPE html>/);
   // Nothing fetched from anywhere: no scripts, no external links or images.
   assert.doesNotMatch(html, /<script|<link |src="http|href="http/);
   assert.equal((html.match(/<svg /g) ?? []).length, 4 + 3); // 3 histograms + cells per perturbation, 3 volcanoes
-  for (const t of ["Counts per cell", "Genes detected per cell", "Mitochondrial share", "Cells per perturbation", "Differential expression: t-test"]) assert.ok(html.includes(t), t);
+  for (const t of [
+    "Counts per cell",
+    "Genes detected per cell",
+    "Mitochondrial share",
+    "Cells per perturbation",
+    "Differential expression: t-test",
+  ])
+    assert.ok(html.includes(t), t);
   // The perturbation with most hits comes first, with its strongest gene named.
-  assert.match(html, /<tr><td>GENE4<\/td><td class="num down">1<\/td><td class="num up">3<\/td><td><span class="down">G0040<\/span>/);
+  assert.match(
+    html,
+    /<tr><td>GENE4<\/td><td class="num down">1<\/td><td class="num up">3<\/td><td><span class="down">G0040<\/span>/,
+  );
   assert.ok(html.indexOf(">GENE4<") < html.indexOf(">GENE3<"));
 });
 
@@ -106,7 +151,10 @@ test("crispyx report: bad input fails before any work (missing DE file, unknown 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^crispyx: error: .*none\.h5ad: no such file\n$/);
   assert.equal(column.code, 1);
-  assert.match(column.stderr, /^crispyx: error: .*: obs has no column 'perturbaton' \(--perturbation-column\)\nhint: did you mean 'perturbation'\?/);
+  assert.match(
+    column.stderr,
+    /^crispyx: error: .*: obs has no column 'perturbaton' \(--perturbation-column\)\nhint: did you mean 'perturbation'\?/,
+  );
   assert.equal(notDe.code, 1);
   assert.match(notDe.stderr, /is not a differential-expression result \(no adjusted p-value layer\)/);
   assert.ok(!existsSync(out));
@@ -124,7 +172,10 @@ test("summarizeDe reads crispyx de's layout too (log fold changes in X, pvals_ad
   try {
     const d = summarizeDe(h, { topN: 1 });
     assert.equal(d.method, "t-test");
-    assert.deepEqual(d.groups.map((g) => g.up + g.down), p.hits.map((x) => x.length));
+    assert.deepEqual(
+      d.groups.map((g) => g.up + g.down),
+      p.hits.map((x) => x.length),
+    );
     assert.equal(d.groups[3]!.top[0]!.logfc, -3);
   } finally {
     h.close();
@@ -133,10 +184,19 @@ test("summarizeDe reads crispyx de's layout too (log fold changes in X, pvals_ad
 
 test("volcanoSpec draws |log2 FC| beyond the cap at the edge, marked as clipped", async () => {
   const { volcanoSpec } = await import("../../src/report/plots.ts");
-  const spec = volcanoSpec([
-    { gene: "A", logfc: -25, nlp: 5, call: "down" },
-    { gene: "B", logfc: 1.5, nlp: 3, call: "up" },
-  ], { title: "t", pThreshold: 0.05, lfcThreshold: 0 }) as { layer: { data: { values: { gene: string; logfc: number; clipped?: boolean }[] } }[] };
+  const spec = volcanoSpec(
+    [
+      { gene: "A", logfc: -25, nlp: 5, call: "down" },
+      { gene: "B", logfc: 1.5, nlp: 3, call: "up" },
+    ],
+    { title: "t", pThreshold: 0.05, lfcThreshold: 0 },
+  ) as { layer: { data: { values: { gene: string; logfc: number; clipped?: boolean }[] } }[] };
   const pts = spec.layer[1]!.data.values;
-  assert.deepEqual(pts.map((p) => [p.gene, p.logfc, !!p.clipped]), [["A", -8, true], ["B", 1.5, false]]);
+  assert.deepEqual(
+    pts.map((p) => [p.gene, p.logfc, !!p.clipped]),
+    [
+      ["A", -8, true],
+      ["B", 1.5, false],
+    ],
+  );
 });

@@ -7,7 +7,9 @@ import { crispyx, referencePython, smallScreen, tempDir, withAnndata, NO_PYTHON 
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 function copy(name: string): string {
@@ -19,14 +21,20 @@ function copy(name: string): string {
 test("detect: names the perturbation column, control label and gene-symbol column; --json parses", async () => {
   const [text, json] = await Promise.all([crispyx(["detect", file]), crispyx(["detect", file, "--json"])]);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^perturbation column: 'perturbation' \(score \d+; 5 groups\)\ncontrol label: +'non-targeting'\ngene-symbol column: +'gene_symbols' \(score 6\)\n/);
+  assert.match(
+    text.stdout,
+    /^perturbation column: 'perturbation' \(score \d+; 5 groups\)\ncontrol label: +'non-targeting'\ngene-symbol column: +'gene_symbols' \(score 6\)\n/,
+  );
   assert.match(text.stdout, /^ +column +score +known_name +text +distinct_ok +has_control$/m);
   const s = JSON.parse(json.stdout);
   assert.equal(s.perturbation_column, "perturbation");
   assert.equal(s.gene_symbol_column, "gene_symbols");
   assert.equal(s.control_label, "non-targeting");
   assert.equal(s.n_perturbation_groups, 5);
-  assert.deepEqual(s.perturbation_scores.map((c: { column: string }) => c.column), ["perturbation", "guide_id", "gem_group"]);
+  assert.deepEqual(
+    s.perturbation_scores.map((c: { column: string }) => c.column),
+    ["perturbation", "guide_id", "gem_group"],
+  );
 });
 
 test("labels: dry run by default (file unchanged), --in-place writes; anndata sees the new labels", async (t) => {
@@ -49,7 +57,11 @@ test("labels: dry run by default (file unchanged), --in-place writes; anndata se
   assert.match(wet.stderr, /^updated obs\['guide_id'\] of .*labels\.h5ad: 300 of 300 cells relabelled/m);
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, f, "out = dict(same=bool((adata.obs.guide_id.astype(str).replace('NTC', 'non-targeting') == adata.obs.perturbation.astype(str)).all()), cat=str(adata.obs.guide_id.dtype))") as { same: boolean; cat: string };
+  const ref = withAnndata(
+    py,
+    f,
+    "out = dict(same=bool((adata.obs.guide_id.astype(str).replace('NTC', 'non-targeting') == adata.obs.perturbation.astype(str)).all()), cat=str(adata.obs.guide_id.dtype))",
+  ) as { same: boolean; cat: string };
   assert.deepEqual(ref, { same: true, cat: "category" });
 });
 
@@ -78,9 +90,15 @@ test("labels/genes: unknown columns and bad choices are one-line errors", async 
     crispyx(["genes", file, "--unmapped", "ignore"]),
   ]);
   assert.equal(lab.code, 1);
-  assert.match(lab.stderr, /^crispyx: error: .*: obs has no column 'guide' \(--perturbation-column\)\nhint: did you mean 'guide_id'\?/);
+  assert.match(
+    lab.stderr,
+    /^crispyx: error: .*: obs has no column 'guide' \(--perturbation-column\)\nhint: did you mean 'guide_id'\?/,
+  );
   assert.equal(gen.code, 1);
-  assert.match(gen.stderr, /^crispyx: error: .*: var has no column 'symbols' \(--column\)\nhint: did you mean 'gene_symbols'\?/);
+  assert.match(
+    gen.stderr,
+    /^crispyx: error: .*: var has no column 'symbols' \(--column\)\nhint: did you mean 'gene_symbols'\?/,
+  );
   assert.equal(choice.code, 2);
   assert.match(choice.stderr, /Allowed choices are keep, warn, error/);
 });

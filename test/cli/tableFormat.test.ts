@@ -2,12 +2,22 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dataFrameTable, writeTable, formatFromPath, formatTextTable, recordsTable } from "../../src/cli/output.ts";
 import { columnFromCells, parseDelimited, parseTable, tableToDataFrame } from "../../src/cli/tableInput.ts";
-import { bools, categorical, dataframe, ndarray, strings, type Categorical, type NdArray } from "../../src/io/anndata/model.ts";
+import {
+  bools,
+  categorical,
+  dataframe,
+  ndarray,
+  strings,
+  type Categorical,
+  type NdArray,
+} from "../../src/io/anndata/model.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 
 function render(df: ReturnType<typeof dataframe>, format: "csv" | "tsv" | "json"): string {
   let s = "";
-  writeTable(dataFrameTable(df, "obs_names"), format, (c) => { s += c; });
+  writeTable(dataFrameTable(df, "obs_names"), format, (c) => {
+    s += c;
+  });
   return s;
 }
 
@@ -20,11 +30,13 @@ const df = dataframe(["c1", "c2", "c3"], {
 });
 
 test("CSV quoting follows RFC 4180; missing values are empty; booleans are True/False", () => {
-  assert.equal(render(df, "csv"),
-    'obs_names,label,n,x,ok,note\n' +
-    'c1,a,1,0.5,True,tab\there\n' +
-    'c2,,-2,,False,"line\nbreak"\n' +
-    'c3,"say ""hi"", ok",3,inf,True,\n');
+  assert.equal(
+    render(df, "csv"),
+    "obs_names,label,n,x,ok,note\n" +
+      "c1,a,1,0.5,True,tab\there\n" +
+      'c2,,-2,,False,"line\nbreak"\n' +
+      'c3,"say ""hi"", ok",3,inf,True,\n',
+  );
   assert.deepEqual(parseDelimited(render(df, "csv"), ",", "t")[3], ["c3", 'say "hi", ok', "3", "inf", "True", ""]);
   assert.deepEqual(parseDelimited(render(df, "tsv"), "\t", "t")[1], ["c1", "a", "1", "0.5", "True", "tab\there"]);
 });
@@ -43,7 +55,9 @@ test("export → import round-trips every column type", () => {
     assert.deepEqual((back.columns.label as Categorical).codes, (df.columns.label as Categorical).codes, format);
     assert.deepEqual(back.columns.n, df.columns.n, format);
     const x = (back.columns.x as NdArray).data as Float64Array;
-    assert.equal(x[0], 0.5); assert.ok(Number.isNaN(x[1])); assert.equal(x[2], Infinity);
+    assert.equal(x[0], 0.5);
+    assert.ok(Number.isNaN(x[1]));
+    assert.equal(x[2], Infinity);
     assert.deepEqual(back.columns.ok, df.columns.ok, format);
     assert.deepEqual(back.columns.note, df.columns.note, format);
   }
@@ -69,13 +83,22 @@ test("type inference for new columns", () => {
 });
 
 test("malformed tables are clear errors", () => {
-  assert.throws(() => parseDelimited('a,"b\nc', ",", "f.csv"), /f\.csv: a quoted field starting before line 2 is never closed/);
+  assert.throws(
+    () => parseDelimited('a,"b\nc', ",", "f.csv"),
+    /f\.csv: a quoted field starting before line 2 is never closed/,
+  );
   assert.throws(() => parseTable("", "csv", "e.csv"), /e\.csv: is empty/);
   assert.throws(() => parseTable("{", "json", "j.json"), InvalidArgumentError);
   assert.throws(() => parseTable('{"a":1}', "json", "j.json"), /expected a JSON array of records/);
   assert.throws(() => parseTable('[{"a":[1]}]', "json", "j.json"), /row 1, 'a' holds an array/);
-  assert.throws(() => tableToDataFrame({ columns: ["i", "a", "a"], values: [["x"], ["1"], ["2"]] }, df, "d.csv"), /column 'a' appears twice/);
-  assert.throws(() => tableToDataFrame({ columns: ["i", "a"], values: [[""], ["1"]] }, df, "d.csv"), /row 1 has an empty row name/);
+  assert.throws(
+    () => tableToDataFrame({ columns: ["i", "a", "a"], values: [["x"], ["1"], ["2"]] }, df, "d.csv"),
+    /column 'a' appears twice/,
+  );
+  assert.throws(
+    () => tableToDataFrame({ columns: ["i", "a"], values: [[""], ["1"]] }, df, "d.csv"),
+    /row 1 has an empty row name/,
+  );
 });
 
 test("format from file name; text tables align numbers right", () => {
@@ -83,5 +106,13 @@ test("format from file name; text tables align numbers right", () => {
   assert.equal(formatFromPath("x.json"), "json");
   assert.equal(formatFromPath("x.csv"), "csv");
   assert.equal(formatFromPath("x.h5ad"), undefined);
-  assert.equal(formatTextTable(recordsTable([{ name: "a", v: 1.5 }, { name: "bbb", v: 10 }])), "name    v\na     1.5\nbbb    10");
+  assert.equal(
+    formatTextTable(
+      recordsTable([
+        { name: "a", v: 1.5 },
+        { name: "bbb", v: 10 },
+      ]),
+    ),
+    "name    v\na     1.5\nbbb    10",
+  );
 });

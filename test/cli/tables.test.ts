@@ -7,7 +7,9 @@ import { parseDelimited } from "../../src/cli/tableInput.ts";
 
 const tmp = tempDir();
 let file: string;
-before(async () => { file = await smallScreen(tmp.path); });
+before(async () => {
+  file = await smallScreen(tmp.path);
+});
 after(() => tmp.cleanup());
 
 function copy(name: string): string {
@@ -52,7 +54,10 @@ test("var export: TSV and JSON agree with each other; -o writes a file and says 
 test("obs export --columns: an unknown column is exit 1 with the available columns", async () => {
   const r = await crispyx(["obs", "export", file, "--columns", "perturbation,batch"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^crispyx: error: .*screen\.h5ad: obs has no column 'batch'\nhint: available columns: perturbation, guide_id, gem_group\n$/);
+  assert.match(
+    r.stderr,
+    /^crispyx: error: .*screen\.h5ad: obs has no column 'batch'\nhint: available columns: perturbation, guide_id, gem_group\n$/,
+  );
   assert.equal(r.stdout, "");
 });
 
@@ -68,10 +73,13 @@ test("obs import: edited CSV round-trips; new and changed columns land with the 
   const exported = (await crispyx(["obs", "export", target])).stdout;
   const rows = parseDelimited(exported, ",", "x");
   // Add a numeric column, a text column with a missing value, and drop gem_group.
-  const edited = [
-    [...rows[0]!.slice(0, 3), "score", "note"],
-    ...rows.slice(1).map((r, i) => [...r.slice(0, 3), String(i / 4), i === 5 ? "" : i % 2 ? "odd, really" : "even"]),
-  ].map((r) => r.map((f) => (f.includes(",") ? `"${f}"` : f)).join(",")).join("\n") + "\n";
+  const edited =
+    [
+      [...rows[0]!.slice(0, 3), "score", "note"],
+      ...rows.slice(1).map((r, i) => [...r.slice(0, 3), String(i / 4), i === 5 ? "" : i % 2 ? "odd, really" : "even"]),
+    ]
+      .map((r) => r.map((f) => (f.includes(",") ? `"${f}"` : f)).join(","))
+      .join("\n") + "\n";
   const csv = join(tmp.path, "edited.csv");
   writeFileSync(csv, edited);
   const r = await crispyx(["obs", "import", target, csv]);
@@ -84,11 +92,15 @@ test("obs import: edited CSV round-trips; new and changed columns land with the 
   assert.equal(recs[3]!.note, "odd, really");
   const py = referencePython();
   if (!py) return t.skip(NO_PYTHON);
-  const ref = withAnndata(py, target, [
-    "o = adata.obs",
-    "out = dict(cols=list(o.columns), dtypes=[str(o[c].dtype) for c in o.columns], n=int(o.shape[0]),",
-    "  score7=float(o.score.iloc[7]), note_na=bool(pd.isna(o.note.iloc[5])), nnz=int(adata.X.nnz), first=o.index[0])",
-  ].join("\n")) as Record<string, unknown>;
+  const ref = withAnndata(
+    py,
+    target,
+    [
+      "o = adata.obs",
+      "out = dict(cols=list(o.columns), dtypes=[str(o[c].dtype) for c in o.columns], n=int(o.shape[0]),",
+      "  score7=float(o.score.iloc[7]), note_na=bool(pd.isna(o.note.iloc[5])), nnz=int(adata.X.nnz), first=o.index[0])",
+    ].join("\n"),
+  ) as Record<string, unknown>;
   assert.deepEqual(ref.cols, ["perturbation", "guide_id", "score", "note"]);
   assert.deepEqual(ref.dtypes, ["category", "category", "float64", "category"]);
   assert.equal(ref.score7, 1.75);
@@ -127,7 +139,10 @@ test("import with unknown row names needs --rename-index", async () => {
   writeFileSync(csv, "obs_names,x\n" + Array.from({ length: 300 }, (_, i) => `cell${i},${i}`).join("\n") + "\n");
   const r = await crispyx(["obs", "import", target, csv]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /row names do not match the obs_names .* \(row 1: 'cell0', file has '[ACGT]+-\d'\)\nhint: .*--rename-index/);
+  assert.match(
+    r.stderr,
+    /row names do not match the obs_names .* \(row 1: 'cell0', file has '[ACGT]+-\d'\)\nhint: .*--rename-index/,
+  );
   const ok = await crispyx(["obs", "import", target, csv, "--rename-index"]);
   assert.equal(ok.code, 0, ok.stderr);
   const names = (await crispyx(["obs", "export", target])).stdout.split("\n").slice(1, 3);

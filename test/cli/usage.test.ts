@@ -13,7 +13,29 @@ const PATHS = commandPaths(buildProgram());
 
 test("the command set includes the documented commands", () => {
   const names = PATHS.map((p) => p.join(" "));
-  for (const n of ["info", "obs export", "obs import", "var export", "var import", "detect", "labels", "genes", "standardize", "plan", "qc-thresholds", "qc", "filter", "normalize", "convert", "sort", "de", "overlap", "report", "demo"]) assert.ok(names.includes(n), n);
+  for (const n of [
+    "info",
+    "obs export",
+    "obs import",
+    "var export",
+    "var import",
+    "detect",
+    "labels",
+    "genes",
+    "standardize",
+    "plan",
+    "qc-thresholds",
+    "qc",
+    "filter",
+    "normalize",
+    "convert",
+    "sort",
+    "de",
+    "overlap",
+    "report",
+    "demo",
+  ])
+    assert.ok(names.includes(n), n);
 });
 
 test("--help works on the program and on every command (exit 0, usage on stdout)", async () => {
@@ -33,10 +55,22 @@ test("--version prints the package version", async () => {
 
 test("usage errors exit 2 with one error line and a hint: unknown option, unknown command, missing argument, bad size", async () => {
   const cases: [string[], RegExp][] = [
-    [["info", "--bogus", "x.h5ad"], /^crispyx: error: unknown option '--bogus'\nhint: run 'crispyx info --help' for usage\n$/],
-    [["infoo", "x.h5ad"], /^crispyx: error: unknown command 'infoo'\n\(Did you mean info\?\)\nhint: run 'crispyx --help' for usage\n$/],
-    [["obs", "import", "x.h5ad"], /^crispyx: error: missing required argument 'table'\nhint: run 'crispyx obs import --help'/],
-    [["--memory-limit", "lots", "info", "x.h5ad"], /^crispyx: error: option '--memory-limit <size>' argument 'lots' is invalid\. 'lots' is not a size/],
+    [
+      ["info", "--bogus", "x.h5ad"],
+      /^crispyx: error: unknown option '--bogus'\nhint: run 'crispyx info --help' for usage\n$/,
+    ],
+    [
+      ["infoo", "x.h5ad"],
+      /^crispyx: error: unknown command 'infoo'\n\(Did you mean info\?\)\nhint: run 'crispyx --help' for usage\n$/,
+    ],
+    [
+      ["obs", "import", "x.h5ad"],
+      /^crispyx: error: missing required argument 'table'\nhint: run 'crispyx obs import --help'/,
+    ],
+    [
+      ["--memory-limit", "lots", "info", "x.h5ad"],
+      /^crispyx: error: option '--memory-limit <size>' argument 'lots' is invalid\. 'lots' is not a size/,
+    ],
   ];
   const runs = await Promise.all(cases.map(([args]) => crispyx(args)));
   runs.forEach((r, i) => {

@@ -13,7 +13,9 @@ const DEPRECATED: Record<string, string> = {
 
 test("API: one spelling (-ize); the -ise names are aliases of the same functions", () => {
   const names = Object.keys(api);
-  const british = names.filter((n) => /(is(e|ed|er|ing|ation)s?)([A-Z]|$)/.test(n) && !/^(precise|noise|raise|promise|otherwise|wise)/i.test(n));
+  const british = names.filter(
+    (n) => /(is(e|ed|er|ing|ation)s?)([A-Z]|$)/.test(n) && !/^(precise|noise|raise|promise|otherwise|wise)/i.test(n),
+  );
   assert.deepEqual(british.sort(), Object.keys(DEPRECATED).sort());
   const table = api as unknown as Record<string, unknown>;
   for (const [old, now] of Object.entries(DEPRECATED)) {

@@ -52,7 +52,11 @@ test("layering: nothing outside src/io imports src/io/h5/* or h5wasm", () => {
   const outside = sourceFiles(SRC).filter((f) => !isInside(f, IO));
   assert.ok(outside.length > 50, `expected crispyx's sources under ${SRC}`);
   const bad = outside.flatMap((f) => violations(f).map((s) => `${relative(REPO, f)} imports ${s}`));
-  assert.deepEqual(bad, [], "use ReadStore/WriteStore (src/io/store.ts) and openStore/openWriteStore (src/io/openStore.ts)");
+  assert.deepEqual(
+    bad,
+    [],
+    "use ReadStore/WriteStore (src/io/store.ts) and openStore/openWriteStore (src/io/openStore.ts)",
+  );
 });
 
 test("layering: the scan sees the imports it must refuse", () => {
@@ -65,6 +69,14 @@ test("layering: the scan sees the imports it must refuse", () => {
     'import type { TypedArray } from "../io/h5/types.ts";',
     'import { openStore } from "../io/openStore.ts";',
   ].join("\n");
-  const found = specifiers(sample).filter((s) => s.startsWith("h5wasm") || BACKENDS.some((b) => isInside(resolve(dirname(probe), s), b)));
-  assert.deepEqual(found.sort(), ["../io/h5/file.ts", "../io/h5/file.ts", "../io/h5/openFiles.ts", "../io/h5/types.ts", "h5wasm/node"]);
+  const found = specifiers(sample).filter(
+    (s) => s.startsWith("h5wasm") || BACKENDS.some((b) => isInside(resolve(dirname(probe), s), b)),
+  );
+  assert.deepEqual(found.sort(), [
+    "../io/h5/file.ts",
+    "../io/h5/file.ts",
+    "../io/h5/openFiles.ts",
+    "../io/h5/types.ts",
+    "h5wasm/node",
+  ]);
 });

@@ -11,13 +11,24 @@ import { CSV_HEADER, sharedCsvState, writeDeCsvShare, writeDeCsvTo } from "../..
 import type { DeTables } from "../../src/de/output.ts";
 
 function tables(): DeTables {
-  const G = 3, n = 4;
+  const G = 3,
+    n = 4;
   const f64 = (k: number) => Float64Array.from({ length: k }, (_, i) => (i % 5) / 7 - 0.2);
   const t = {
-    method: "t-test", perturbationColumn: "gene", controlLabel: "NTC", groups: ["A", "B,1", "C"], genes: ["g1", "g\"2", "g3", "g4"],
-    sizes: Int32Array.of(7, 3, 5, 2), tieCorrect: false, scores: f64(G * n), pvals: f64(G * n).map(Math.abs), pvalsAdj: f64(G * n).map(Math.abs),
-    logfoldchanges: Float32Array.from(f64(G * n)), pts: Float64Array.from({ length: (G + 1) * n }, (_, i) => (i % 3) / 3),
-    skipped: [], ranked: null as unknown as DeTables["ranked"],
+    method: "t-test",
+    perturbationColumn: "gene",
+    controlLabel: "NTC",
+    groups: ["A", "B,1", "C"],
+    genes: ["g1", 'g"2', "g3", "g4"],
+    sizes: Int32Array.of(7, 3, 5, 2),
+    tieCorrect: false,
+    scores: f64(G * n),
+    pvals: f64(G * n).map(Math.abs),
+    pvalsAdj: f64(G * n).map(Math.abs),
+    logfoldchanges: Float32Array.from(f64(G * n)),
+    pts: Float64Array.from({ length: (G + 1) * n }, (_, i) => (i % 3) / 3),
+    skipped: [],
+    ranked: null as unknown as DeTables["ranked"],
     orders: Int32Array.of(3, 2, 1, 0, 0, 1, 2, 3, 1, 3, 0, 2), // each group's genes in rank order
   } as DeTables;
   return t;

@@ -40,9 +40,12 @@ function countsScreen(path: string, fraction = false): Float32Array {
   if (fraction) X[2 * GENES + 4] = 2.5;
   const ad = emptyAnnData(n, GENES);
   ad.X = ndarray(X, [n, GENES]);
-  ad.obs = dataframe(Array.from({ length: n }, (_, i) => `c${i}`), {
-    perturbation: categorical(Array.from({ length: n }, (_, i) => LABELS[i % LABELS.length]!)),
-  });
+  ad.obs = dataframe(
+    Array.from({ length: n }, (_, i) => `c${i}`),
+    {
+      perturbation: categorical(Array.from({ length: n }, (_, i) => LABELS[i % LABELS.length]!)),
+    },
+  );
   ad.var = dataframe(Array.from({ length: GENES }, (_, j) => `g${j}`));
   writeH5ad(path, ad);
   return X;
@@ -82,7 +85,13 @@ test("a method registered at run time (counts, one extra column) runs through ra
     assert.ok(deMethodNames().includes("mean-difference"));
     for (const workers of [1, 2]) {
       const output = join(work, `md_${workers}.h5ad`);
-      const r = await rankGenesGroups(input, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "meandiff", workers, output });
+      const r = await rankGenesGroups(input, {
+        perturbationColumn: "perturbation",
+        controlLabel: "NTC",
+        method: "meandiff",
+        workers,
+        output,
+      });
       assert.equal(r.method, "mean-difference");
       assert.deepEqual(r.groups, ["A", "B"]);
       const a = readH5ad(output);
@@ -100,7 +109,8 @@ test("a method registered at run time (counts, one extra column) runs through ra
       const lfc = (a.X as NdArray).data as Float32Array;
       for (let g = 0; g < 2; g++) {
         for (let j = 0; j < GENES; j++) {
-          const mg = mean(g + 1, j), mc = mean(0, j);
+          const mg = mean(g + 1, j),
+            mc = mean(0, j);
           assert.ok(Math.abs(scores[g * GENES + j]! - (mg - mc)) < 1e-12, `score ${g},${j}`);
           assert.ok(Math.abs(extra[g * GENES + j]! - mg) < 1e-12, `mean_group ${g},${j}`);
           // Counts: fold changes on the counts' own scale, no expm1.
@@ -112,21 +122,43 @@ test("a method registered at run time (counts, one extra column) runs through ra
       assert.equal(csv.length, 1 + 2 * GENES + 1);
       const row = csv[1]!.split(",");
       const j = Number(row[1]!.slice(1));
-      assert.ok(Math.abs(Number(row[8]) - mean(1, j)) < 1e-6 * Math.max(1, mean(1, j)), "the extra column's value in the CSV");
+      assert.ok(
+        Math.abs(Number(row[8]) - mean(1, j)) < 1e-6 * Math.max(1, mean(1, j)),
+        "the extra column's value in the CSV",
+      );
       // A complete result of this method is reused.
-      const again = await rankGenesGroups(input, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "mean-difference", workers, output });
+      const again = await rankGenesGroups(input, {
+        perturbationColumn: "perturbation",
+        controlLabel: "NTC",
+        method: "mean-difference",
+        workers,
+        output,
+      });
       assert.equal(again.reused, true);
     }
     // Its input check: values that are not counts are refused, naming the first cell and gene.
     const notCounts = join(work, "not_counts.h5ad");
     countsScreen(notCounts, true);
     await assert.rejects(
-      rankGenesGroups(notCounts, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "mean-difference", workers: 1, output: join(work, "nc.h5ad") }),
-      (e: unknown) => e instanceof InvalidArgumentError && /2\.5 at cell 2, gene 4 .*expects raw counts/.test(e.message),
+      rankGenesGroups(notCounts, {
+        perturbationColumn: "perturbation",
+        controlLabel: "NTC",
+        method: "mean-difference",
+        workers: 1,
+        output: join(work, "nc.h5ad"),
+      }),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError && /2\.5 at cell 2, gene 4 .*expects raw counts/.test(e.message),
     );
     // The log-normalised methods still refuse the same counts.
     await assert.rejects(
-      rankGenesGroups(input, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "t-test", workers: 1, output: join(work, "tt.h5ad") }),
+      rankGenesGroups(input, {
+        perturbationColumn: "perturbation",
+        controlLabel: "NTC",
+        method: "t-test",
+        workers: 1,
+        output: join(work, "tt.h5ad"),
+      }),
       /look like raw counts; DE expects log-normalised data/,
     );
     // Names are unique.
@@ -141,7 +173,12 @@ test("a run-time method with its own pass over X and its own fold changes", asyn
   const input = join(work, "counts2.h5ad");
   countsScreen(input);
   const ownPass: DeMethodSpec = {
-    ...meanDifference, name: "own-pass", aliases: [], storedName: "own_pass", extraColumns: [], ownFoldChanges: true,
+    ...meanDifference,
+    name: "own-pass",
+    aliases: [],
+    storedName: "own_pass",
+    extraColumns: [],
+    ownFoldChanges: true,
     passes: { statistics: { squares: false }, columns: true },
     kernels: async () => ({
       columnPass: async (ctx) => {
@@ -155,10 +192,22 @@ test("a run-time method with its own pass over X and its own fold changes", asyn
   const unregister = registerDeMethod(ownPass);
   try {
     const output = join(work, "own.h5ad");
-    await rankGenesGroups(input, { perturbationColumn: "perturbation", controlLabel: "NTC", method: "own-pass", workers: 2, output });
+    await rankGenesGroups(input, {
+      perturbationColumn: "perturbation",
+      controlLabel: "NTC",
+      method: "own-pass",
+      workers: 2,
+      output,
+    });
     const a = readH5ad(output);
-    assert.ok(((a.X as NdArray).data as Float32Array).every((v) => v === 7), "its fold changes are kept");
-    assert.ok(((a.layers.pvals_adj as NdArray).data as Float64Array).every((v) => v === 0.5), "BH over its p-values");
+    assert.ok(
+      ((a.X as NdArray).data as Float32Array).every((v) => v === 7),
+      "its fold changes are kept",
+    );
+    assert.ok(
+      ((a.layers.pvals_adj as NdArray).data as Float64Array).every((v) => v === 0.5),
+      "BH over its p-values",
+    );
   } finally {
     unregister();
   }
@@ -168,13 +217,20 @@ test("registry: today's names and aliases; an unknown name lists the choices", (
   assert.deepEqual(deMethodNames(), ["t-test", "wilcoxon"]);
   assert.equal(deMethod("t_test").name, "t-test");
   assert.equal(deMethod("wilcoxon").storedName, "wilcoxon");
-  assert.throws(() => deMethod("deseq"), (e: unknown) => e instanceof InvalidArgumentError && /unknown DE method 'deseq'/.test(e.message));
+  assert.throws(
+    () => deMethod("deseq"),
+    (e: unknown) => e instanceof InvalidArgumentError && /unknown DE method 'deseq'/.test(e.message),
+  );
 });
 
 test("columns: the CSV header is the declarations' (Scanpy's, then a method's extras); memory counts the extras", () => {
   assert.equal(CSV_HEADER, "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control\n");
   assert.equal(csvHeader(meanDifference.extraColumns), CSV_HEADER.trimEnd() + ",mean_group\n");
-  assert.deepEqual(SCANPY_COLUMNS.filter((c) => c.ranked).map((c) => c.key), ["scores", "pvals", "pvals_adj", "logfoldchanges"]);
-  const G = 5, n = 11;
+  assert.deepEqual(
+    SCANPY_COLUMNS.filter((c) => c.ranked).map((c) => c.key),
+    ["scores", "pvals", "pvals_adj", "logfoldchanges"],
+  );
+  const G = 5,
+    n = 11;
   assert.equal(deResultBytes(G, n, meanDifference) - deResultBytes(G, n, "wilcoxon"), G * n * 8);
 });

@@ -22,7 +22,14 @@ const GENES: string[] = expected.genes;
 const work = mkdtempSync(join(tmpdir(), "crispyx-de-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 
-interface Ref { scores: number[]; pvals: number[]; pvals_adj: number[]; logfoldchanges: number[]; pts: number[]; top100: string[] }
+interface Ref {
+  scores: number[];
+  pvals: number[];
+  pvals_adj: number[];
+  logfoldchanges: number[];
+  pts: number[];
+  top100: string[];
+}
 
 function closeRel(a: number, e: number, rel: number, what: string): void {
   assert.ok(Math.abs(a - e) <= rel * Math.max(Math.abs(e), 1e-12) || Math.abs(a - e) < 1e-12, `${what}: ${a} vs ${e}`);
@@ -58,11 +65,12 @@ function checkAgainst(outputPath: string, key: string): string[] {
       closeRel((layer("pts") as unknown as Float32Array)[i * n + j]!, r.pts[j]!, 1e-6, `${g}/${GENES[j]} pts`);
     }
     // Scanpy's ranked tables: names ordered by score; the top 100 are the reference's (up to exact ties).
-    const names = ((rgg.names as RecArray).fields.find((f) => f.name === g)!.data as string[]);
+    const names = (rgg.names as RecArray).fields.find((f) => f.name === g)!.data as string[];
     const scores = (rgg.scores as RecArray).fields.find((f) => f.name === g)!.data as Float32Array;
     for (let k = 1; k < n; k++) assert.ok(scores[k - 1]! >= scores[k]!, `${g}: ranked scores descend`);
     // Every ranked table row holds the layers' values of the gene named in that row.
-    const field = (key: string) => (rgg[key] as RecArray).fields.find((f) => f.name === g)!.data as Float64Array | Float32Array;
+    const field = (key: string) =>
+      (rgg[key] as RecArray).fields.find((f) => f.name === g)!.data as Float64Array | Float32Array;
     const [pv, pa, lf] = [field("pvals"), field("pvals_adj"), field("logfoldchanges")];
     for (let k = 0; k < n; k++) {
       const j = GENES.indexOf(names[k]!);
@@ -74,8 +82,10 @@ function checkAgainst(outputPath: string, key: string): string[] {
     const ours = names.slice(0, 100);
     const cut = Math.fround([...r.scores].sort((x, y) => y - x)[99]!);
     const byName = new Map(GENES.map((gn, j) => [gn, r.scores[j]!]));
-    for (const gn of ours) assert.ok(Math.fround(byName.get(gn)!) >= cut - 1e-6, `${g}: ${gn} not in the reference top 100`);
-    for (const gn of r.top100) if (Math.fround(byName.get(gn)!) > cut + 1e-6) assert.ok(ours.includes(gn), `${g}: missing ${gn} from top 100`);
+    for (const gn of ours)
+      assert.ok(Math.fround(byName.get(gn)!) >= cut - 1e-6, `${g}: ${gn} not in the reference top 100`);
+    for (const gn of r.top100)
+      if (Math.fround(byName.get(gn)!) > cut + 1e-6) assert.ok(ours.includes(gn), `${g}: missing ${gn} from top 100`);
   });
   return groups;
 }
@@ -96,7 +106,10 @@ test("t-test on worker threads (statistics pass, groups finished) equals the ref
 test("results larger than the memory budget are computed, with a warning saying so", async () => {
   const small = await run("screen_csr.h5ad", { method: "t-test", memoryBudget: 4096 });
   checkAgainst(small.outputPath, "t-test");
-  assert.ok(small.warnings.some((w) => /more than the memory budget/.test(w)), small.warnings.join("; "));
+  assert.ok(
+    small.warnings.some((w) => /more than the memory budget/.test(w)),
+    small.warnings.join("; "),
+  );
   const normal = await run("screen_csr.h5ad", { method: "t-test" });
   assert.deepEqual(normal.warnings, []);
 });
@@ -119,11 +132,17 @@ test("Wilcoxon (tie-corrected) on CSR, dense and CSC equals the reference, in on
 });
 
 test("Wilcoxon on worker threads equals the reference", async () => {
-  checkAgainst((await run("screen_csr.h5ad", { method: "wilcoxon", workers: 2, chunkSize: 40 })).outputPath, "wilcoxon");
+  checkAgainst(
+    (await run("screen_csr.h5ad", { method: "wilcoxon", workers: 2, chunkSize: 40 })).outputPath,
+    "wilcoxon",
+  );
 });
 
 test("Wilcoxon without tie correction, and with the one-cell group tested", async () => {
-  checkAgainst((await run("screen_csr.h5ad", { method: "wilcoxon", tieCorrect: false })).outputPath, "wilcoxon_no_tie_correct");
+  checkAgainst(
+    (await run("screen_csr.h5ad", { method: "wilcoxon", tieCorrect: false })).outputPath,
+    "wilcoxon_no_tie_correct",
+  );
   checkAgainst((await run("screen_csr.h5ad", { method: "wilcoxon", minCellsPerGroup: 1 })).outputPath, "wilcoxon_min1");
 });
 
@@ -152,22 +171,44 @@ test("groups: a subset is tested; an absent group and the control are reported a
 test("explicit control label; unknown control and raw counts are refused before any output", async () => {
   const r = await run("screen_csr.h5ad", { method: "t-test", controlLabel: "non-targeting" });
   assert.equal(r.controlLabel, "non-targeting");
-  await assert.rejects(run("screen_csr.h5ad", { controlLabel: "NOPE" }), (e: Error) => e instanceof InvalidArgumentError && /NOPE/.test(e.message));
+  await assert.rejects(
+    run("screen_csr.h5ad", { controlLabel: "NOPE" }),
+    (e: Error) => e instanceof InvalidArgumentError && /NOPE/.test(e.message),
+  );
   await assert.rejects(run("screen_csr.h5ad", { perturbationColumn: "nope" }), /no column 'nope'/);
-  await assert.rejects(rankGenesGroups(new URL("../fixtures/h5ad/x_csr_int32.h5ad", import.meta.url).pathname, { perturbationColumn: "x", outputDir: work }), InvalidArgumentError);
+  await assert.rejects(
+    rankGenesGroups(new URL("../fixtures/h5ad/x_csr_int32.h5ad", import.meta.url).pathname, {
+      perturbationColumn: "x",
+      outputDir: work,
+    }),
+    InvalidArgumentError,
+  );
 });
 
 test("an existing complete result is reused unless force; no temporary files are left", async () => {
   const dir = join(work, "reuse");
-  const first = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), { perturbationColumn: "perturbation", outputDir: dir, workers: 1 });
+  const first = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), {
+    perturbationColumn: "perturbation",
+    outputDir: dir,
+    workers: 1,
+  });
   const mtime = statSync(first.outputPath).mtimeMs;
-  const again = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), { perturbationColumn: "perturbation", outputDir: dir, workers: 1 });
+  const again = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), {
+    perturbationColumn: "perturbation",
+    outputDir: dir,
+    workers: 1,
+  });
   assert.equal(again.reused, true);
   assert.deepEqual(again.groups, first.groups);
   assert.deepEqual(again.skipped, first.skipped);
   assert.equal(again.controlLabel, "non-targeting");
   assert.equal(statSync(first.outputPath).mtimeMs, mtime);
-  const forced = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), { perturbationColumn: "perturbation", outputDir: dir, workers: 1, force: true });
+  const forced = await rankGenesGroups(join(FIX, "screen_csr.h5ad"), {
+    perturbationColumn: "perturbation",
+    outputDir: dir,
+    workers: 1,
+    force: true,
+  });
   assert.equal(forced.reused, false);
   assert.deepEqual(readdirSync(dir).sort(), ["crispyx_t_test.csv", "crispyx_t_test.h5ad"]);
 });
@@ -177,7 +218,10 @@ test("CSV: one row per perturbation × gene with the same numbers as the h5ad", 
   const lines = readFileSync(r.csvPath!, "utf8").trimEnd().split("\n");
   assert.equal(lines[0], "perturbation,gene,score,pvalue,pvalue_adj,logfoldchange,pct_group,pct_control");
   assert.equal(lines.length, 1 + r.groups.length * GENES.length);
-  assert.ok(lines.some((l) => l.startsWith('KD_A,"Gene,with comma",')), "names with commas are quoted");
+  assert.ok(
+    lines.some((l) => l.startsWith('KD_A,"Gene,with comma",')),
+    "names with commas are quoted",
+  );
   const first = lines[1]!.split(",");
   const ref: Ref = expected.wilcoxon.groups[first[0]!];
   const j = GENES.indexOf(first[1]!);
@@ -197,8 +241,13 @@ test("CSV: one row per perturbation × gene with the same numbers as the h5ad", 
     const rest = f.slice(f.length - 6);
     const g = rowOfGroup.get(f[0]!)!;
     const at = g * n + GENES.indexOf(gene);
-    assert.deepEqual(rest.slice(0, 4), [scores[at]!, pvals[at]!, adj[at]!, lfc[at]!].map(formatSignificant), `row ${i}`);
-    if ((i - 1) % n > 0) assert.ok(Number(rest[0]) <= Number(lines[i - 1]!.split(",").at(-6)), `row ${i}: ranked by score`);
+    assert.deepEqual(
+      rest.slice(0, 4),
+      [scores[at]!, pvals[at]!, adj[at]!, lfc[at]!].map(formatSignificant),
+      `row ${i}`,
+    );
+    if ((i - 1) % n > 0)
+      assert.ok(Number(rest[0]) <= Number(lines[i - 1]!.split(",").at(-6)), `row ${i}: ranked by score`);
   }
 });
 
@@ -207,7 +256,11 @@ test("CSV written on a worker thread (workers > 1) is byte-identical to the one 
     const one = await run("screen_csr.h5ad", { method, workers: 1 });
     const two = await run("screen_csr.h5ad", { method, workers: 2 });
     assert.ok(readFileSync(two.csvPath!).equals(readFileSync(one.csvPath!)), method);
-    assert.deepEqual(readdirSync(dirname(two.csvPath!)).sort(), [basename(two.csvPath!), basename(two.outputPath)].sort(), "no temporary files left");
+    assert.deepEqual(
+      readdirSync(dirname(two.csvPath!)).sort(),
+      [basename(two.csvPath!), basename(two.outputPath)].sort(),
+      "no temporary files left",
+    );
   }
 });
 
@@ -218,22 +271,40 @@ test("a run whose .h5ad cannot be put in place leaves the earlier CSV alone and 
     mkdirSync(join(dir, "crispyx_t_test.h5ad"), { recursive: true });
     writeFileSync(join(dir, "crispyx_t_test.h5ad", "keep"), "x");
     writeFileSync(join(dir, "crispyx_t_test.csv"), "old");
-    await assert.rejects(rankGenesGroups(join(FIX, "screen_csr.h5ad"), { perturbationColumn: "perturbation", outputDir: dir, workers, force: true }));
+    await assert.rejects(
+      rankGenesGroups(join(FIX, "screen_csr.h5ad"), {
+        perturbationColumn: "perturbation",
+        outputDir: dir,
+        workers,
+        force: true,
+      }),
+    );
     assert.equal(readFileSync(join(dir, "crispyx_t_test.csv"), "utf8"), "old", `workers ${workers}`);
     assert.deepEqual(readdirSync(dir).sort(), ["crispyx_t_test.csv", "crispyx_t_test.h5ad"], "no temporary files left");
   }
 });
 
 test("progress: the pass over X, the perturbations finished, the results written — each to its end", async () => {
-  for (const [method, workers] of [["t-test", 1], ["t-test", 2], ["wilcoxon", 2]] as const) {
+  for (const [method, workers] of [
+    ["t-test", 1],
+    ["t-test", 2],
+    ["wilcoxon", 2],
+  ] as const) {
     const seen: { phase: string; done: number; total: number }[] = [];
     const r = await run("screen_csr.h5ad", { method, workers, onProgress: (p) => seen.push(p) });
     const phases = [...new Set(seen.map((p) => p.phase))];
-    const want = method === "t-test" ? ["group statistics", "finishing perturbations", "writing results"] : ["group statistics", "wilcoxon", "finishing perturbations", "writing results"];
+    const want =
+      method === "t-test"
+        ? ["group statistics", "finishing perturbations", "writing results"]
+        : ["group statistics", "wilcoxon", "finishing perturbations", "writing results"];
     assert.deepEqual(phases, want, `${method}/${workers}`);
     for (const phase of phases) {
       const done = seen.filter((p) => p.phase === phase).map((p) => p.done);
-      assert.deepEqual(done, [...done].sort((a, b) => a - b), `${phase} never goes back`);
+      assert.deepEqual(
+        done,
+        [...done].sort((a, b) => a - b),
+        `${phase} never goes back`,
+      );
       const last = seen.filter((p) => p.phase === phase).at(-1)!;
       assert.equal(last.done, last.total, `${phase} ends at its total`);
     }
@@ -247,9 +318,12 @@ test("csv: false writes only the .h5ad", async () => {
   assert.deepEqual(readdirSync(join(r.outputPath, "..")), ["crispyx_t_test.h5ad"]);
 });
 
-test("anndata reads the output; uns['rank_genes_groups'] are record arrays usable like sc.get.rank_genes_groups_df", skipWithoutAnndata(), async () => {
-  const r = await run("screen_csr.h5ad", { method: "wilcoxon" });
-  const py = `
+test(
+  "anndata reads the output; uns['rank_genes_groups'] are record arrays usable like sc.get.rank_genes_groups_df",
+  skipWithoutAnndata(),
+  async () => {
+    const r = await run("screen_csr.h5ad", { method: "wilcoxon" });
+    const py = `
 import sys, anndata as ad, numpy as np, pandas as pd
 a = ad.read_h5ad(sys.argv[1]); r = a.uns["rank_genes_groups"]
 for k in ("names", "scores", "pvals", "pvals_adj", "logfoldchanges"):
@@ -261,6 +335,7 @@ df["pct_nz_group"] = r["pts"][g].loc[df["names"]].to_numpy()
 assert df["scores"].is_monotonic_decreasing and len(df) == a.n_vars
 print(r["params"]["method"], r["params"]["reference"], df["names"].iloc[0])
 `;
-  const out = execFileSync(findPython()!, ["-c", py, r.outputPath], { encoding: "utf8" }).trim();
-  assert.match(out, /^wilcoxon non-targeting \S+$/);
-});
+    const out = execFileSync(findPython()!, ["-c", py, r.outputPath], { encoding: "utf8" }).trim();
+    assert.match(out, /^wilcoxon non-targeting \S+$/);
+  },
+);

@@ -9,7 +9,8 @@ import { normalTwoSidedP } from "../../src/stats/distributions.ts";
 function naiveZ(ctrl: number[], grp: number[]): number {
   const all = [...ctrl.map((v) => ({ v, g: false })), ...grp.map((v) => ({ v, g: true }))].sort((a, b) => a.v - b.v);
   const N = all.length;
-  let rankSum = 0, ties = 0;
+  let rankSum = 0,
+    ties = 0;
   for (let i = 0; i < N; ) {
     let j = i + 1;
     while (j < N && all[j]!.v === all[i]!.v) j++;
@@ -19,7 +20,8 @@ function naiveZ(ctrl: number[], grp: number[]): number {
     ties += t * t * t - t;
     i = j;
   }
-  const n1 = grp.length, n2 = ctrl.length;
+  const n1 = grp.length,
+    n2 = ctrl.length;
   const tc = 1 - ties / (N * N * N - N);
   const z = (rankSum - (n1 * (N + 1)) / 2) / Math.sqrt((tc * n1 * n2 * (N + 1)) / 12);
   return Number.isNaN(z) ? 0 : z;
@@ -27,51 +29,78 @@ function naiveZ(ctrl: number[], grp: number[]): number {
 
 test("kernel equals a plain rank-sum for large controls (bucket index), heavy ties, negatives and outliers", () => {
   let s = 17;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const S = 4; // control + 3 groups
   const sizes = Int32Array.of(3000, 40, 25, 60);
   const genes = 6;
   // Per gene a different value pattern: continuous, few distinct values (ties), negatives, a huge outlier.
   const draw = (gene: number): number => {
     switch (gene) {
-      case 0: return rand() * 5;
-      case 1: return Math.log1p(1 + Math.floor(rand() * 3)); // three distinct values: long tie runs
-      case 2: return rand() * 4 - 2; // negatives and positives
-      case 3: return rand() < 0.01 ? 1e6 : rand(); // an outlier stretches the buckets
-      case 4: return 1; // every non-zero equal
-      default: return Math.round(rand() * 50) / 10;
+      case 0:
+        return rand() * 5;
+      case 1:
+        return Math.log1p(1 + Math.floor(rand() * 3)); // three distinct values: long tie runs
+      case 2:
+        return rand() * 4 - 2; // negatives and positives
+      case 3:
+        return rand() < 0.01 ? 1e6 : rand(); // an outlier stretches the buckets
+      case 4:
+        return 1; // every non-zero equal
+      default:
+        return Math.round(rand() * 50) / 10;
     }
   };
   const perSlot: number[][][] = []; // [gene][slot] non-zero values
   for (let j = 0; j < genes; j++) {
-    perSlot.push(Array.from({ length: S }, (_, slot) => {
-      const n = sizes[slot]!;
-      const nz = Math.floor(n * (0.3 + 0.6 * rand()));
-      return Array.from({ length: nz }, () => draw(j)).filter((v) => v !== 0);
-    }));
+    perSlot.push(
+      Array.from({ length: S }, (_, slot) => {
+        const n = sizes[slot]!;
+        const nz = Math.floor(n * (0.3 + 0.6 * rand()));
+        return Array.from({ length: nz }, () => draw(j)).filter((v) => v !== 0);
+      }),
+    );
   }
   // Slot-major chunk layout (see GeneChunk).
   const ptr = new Int32Array(genes * S + 1);
   const flat: number[] = [];
-  for (let slot = 0; slot < S; slot++) for (let j = 0; j < genes; j++) { ptr[slot * genes + j] = flat.length; flat.push(...perSlot[j]![slot]!); }
+  for (let slot = 0; slot < S; slot++)
+    for (let j = 0; j < genes; j++) {
+      ptr[slot * genes + j] = flat.length;
+      flat.push(...perSlot[j]![slot]!);
+    }
   ptr[genes * S] = flat.length;
   // float32 storage (the usual case, radix-sorted controls) and float64 storage (TypedArray sort).
   for (const Values of [Float32Array, Float64Array]) {
-  const stored = Array.from(Values.from(flat));
-  const chunk: GeneChunk = { values: Values.from(flat), ptr, g0: 0, count: genes };
-  const ctx: KernelContext = { nSlots: S, nGenes: genes, sizes, tieCorrect: true, scores: new Float64Array((S - 1) * genes), pvals: new Float64Array((S - 1) * genes) };
-  rankSumGenes(chunk, 0, genes, ctx, new RankSumScratch());
-  // The plain rank-sum sees the values as stored.
-  for (let slot = 0; slot < S; slot++) for (let j = 0; j < genes; j++) perSlot[j]![slot] = stored.slice(ptr[slot * genes + j]!, ptr[slot * genes + j + 1]!);
-  for (let j = 0; j < genes; j++) {
-    const withZeros = (slot: number) => [...perSlot[j]![slot]!, ...new Array(sizes[slot]! - perSlot[j]![slot]!.length).fill(0)];
-    const ctrl = withZeros(0);
-    for (let g = 1; g < S; g++) {
-      const z = naiveZ(ctrl, withZeros(g));
-      const at = (g - 1) * genes + j;
-      assert.ok(Math.abs(ctx.scores[at]! - z) <= 1e-9 * Math.max(1, Math.abs(z)), `gene ${j} group ${g}: ${ctx.scores[at]} vs ${z}`);
-      assert.ok(Math.abs(ctx.pvals[at]! - normalTwoSidedP(z)) <= 1e-12, `gene ${j} group ${g} p`);
+    const stored = Array.from(Values.from(flat));
+    const chunk: GeneChunk = { values: Values.from(flat), ptr, g0: 0, count: genes };
+    const ctx: KernelContext = {
+      nSlots: S,
+      nGenes: genes,
+      sizes,
+      tieCorrect: true,
+      scores: new Float64Array((S - 1) * genes),
+      pvals: new Float64Array((S - 1) * genes),
+    };
+    rankSumGenes(chunk, 0, genes, ctx, new RankSumScratch());
+    // The plain rank-sum sees the values as stored.
+    for (let slot = 0; slot < S; slot++)
+      for (let j = 0; j < genes; j++)
+        perSlot[j]![slot] = stored.slice(ptr[slot * genes + j]!, ptr[slot * genes + j + 1]!);
+    for (let j = 0; j < genes; j++) {
+      const withZeros = (slot: number) => [
+        ...perSlot[j]![slot]!,
+        ...new Array(sizes[slot]! - perSlot[j]![slot]!.length).fill(0),
+      ];
+      const ctrl = withZeros(0);
+      for (let g = 1; g < S; g++) {
+        const z = naiveZ(ctrl, withZeros(g));
+        const at = (g - 1) * genes + j;
+        assert.ok(
+          Math.abs(ctx.scores[at]! - z) <= 1e-9 * Math.max(1, Math.abs(z)),
+          `gene ${j} group ${g}: ${ctx.scores[at]} vs ${z}`,
+        );
+        assert.ok(Math.abs(ctx.pvals[at]! - normalTwoSidedP(z)) <= 1e-12, `gene ${j} group ${g} p`);
+      }
     }
-  }
   }
 });

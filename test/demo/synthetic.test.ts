@@ -19,7 +19,9 @@ function moments(draw: () => number, n: number): { mean: number; variance: numbe
 }
 
 test("the generator is seeded: same seed same stream, other seed other stream; uniforms are in (0, 1)", () => {
-  const a = new Random(42), b = new Random(42), c = new Random(43);
+  const a = new Random(42),
+    b = new Random(42),
+    c = new Random(43);
   const xa = Array.from({ length: 1000 }, () => a.uniform());
   const xb = Array.from({ length: 1000 }, () => b.uniform());
   const xc = Array.from({ length: 1000 }, () => c.uniform());
@@ -52,7 +54,13 @@ test("normal, gamma and Poisson samplers have the right mean and variance", () =
 test("negative binomial draws have mean mu and variance mu + mu²/theta (both sampling paths)", () => {
   const r = new Random(2);
   const n = 300_000;
-  for (const [mu, theta] of [[0.05, 0.5], [0.8, 2], [3, 0.7], [12, 5], [150, 10]] as const) {
+  for (const [mu, theta] of [
+    [0.05, 0.5],
+    [0.8, 2],
+    [3, 0.7],
+    [12, 5],
+    [150, 10],
+  ] as const) {
     const m = moments(() => r.negativeBinomial(mu, theta), n);
     const v = mu + (mu * mu) / theta;
     assert.ok(Math.abs(m.mean - mu) < 5 * Math.sqrt(v / n), `NB(${mu}, ${theta}) mean ${m.mean}`);
@@ -69,12 +77,14 @@ test("logGamma matches known values", () => {
 
 test("a screen is reproducible and any block of rows equals the same rows of the whole", () => {
   const spec = { cells: 120, genes: 150, perturbations: 5, seed: 11 };
-  const a = syntheticScreen(spec), b = syntheticScreen(spec);
+  const a = syntheticScreen(spec),
+    b = syntheticScreen(spec);
   const whole = a.rows(0, 120);
   assert.deepEqual(b.rows(0, 120), whole);
   assert.deepEqual(a.obs, b.obs);
   const part = a.rows(37, 80);
-  const lo = whole.indptr[37]!, hi = whole.indptr[80]!;
+  const lo = whole.indptr[37]!,
+    hi = whole.indptr[80]!;
   assert.deepEqual(Array.from(part.data), Array.from(whole.data.slice(lo, hi)));
   assert.deepEqual(Array.from(part.indices), Array.from(whole.indices.slice(lo, hi)));
   const other = syntheticScreen({ ...spec, seed: 12 }).rows(0, 120);
@@ -99,14 +109,18 @@ test("a screen looks like a Perturb-seq experiment", () => {
   assert.ok(ids.every((id) => /^ENSG\d{11}\.\d+$/.test(id)));
   assert.equal(new Set(ids).size, ids.length);
   const symbols = (s.var.columns.gene_symbols as NdArray).data as string[];
-  assert.deepEqual(symbols.slice(-13).map((x) => x.slice(0, 3)), new Array(13).fill("MT-"));
+  assert.deepEqual(
+    symbols.slice(-13).map((x) => x.slice(0, 3)),
+    new Array(13).fill("MT-"),
+  );
   assert.ok(s.truth.targets.every((t) => symbols.includes(t)));
   assert.equal(new Set(s.obs.index).size, 2000);
 
   // Knock-downs show: each target's share of counts in its own cells vs in control cells.
   const X = s.rows(0, 2000);
   const share = (gene: number, label: string) => {
-    let g = 0, tot = 0;
+    let g = 0,
+      tot = 0;
     for (let c = 0; c < 2000; c++) {
       if (pert[c] !== label) continue;
       for (let k = X.indptr[c]!; k < X.indptr[c + 1]!; k++) {
@@ -123,12 +137,17 @@ test("a screen looks like a Perturb-seq experiment", () => {
     assert.ok(Math.abs(ratio - planted) < 0.2, `${t}: observed ${ratio.toFixed(2)}, planted ${planted.toFixed(2)}`);
   });
   // Library sizes vary as in droplet data: a long tail of small libraries.
-  const libs = Array.from({ length: 2000 }, (_, c) => X.data.slice(X.indptr[c]!, X.indptr[c + 1]!).reduce((a, b) => a + b, 0)).sort((a, b) => a - b);
+  const libs = Array.from({ length: 2000 }, (_, c) =>
+    X.data.slice(X.indptr[c]!, X.indptr[c + 1]!).reduce((a, b) => a + b, 0),
+  ).sort((a, b) => a - b);
   assert.ok(libs[20]! < libs[1000]! / 4, `1st percentile ${libs[20]} vs median ${libs[1000]}`);
 });
 
 test("impossible specs are rejected before anything is generated", () => {
   assert.throws(() => syntheticScreen({ cells: 10, genes: 40, perturbations: 11, seed: 0 }), InvalidArgumentError);
-  assert.throws(() => syntheticScreen({ cells: 0, genes: 40, perturbations: 1, seed: 0 }), /--cells must be an integer ≥ 1/);
+  assert.throws(
+    () => syntheticScreen({ cells: 0, genes: 40, perturbations: 1, seed: 0 }),
+    /--cells must be an integer ≥ 1/,
+  );
   assert.throws(() => syntheticScreen({ cells: 10, genes: 40, perturbations: 1, seed: -1 }), /--seed/);
 });

@@ -65,7 +65,8 @@ export function mustRefuse(e: CorpusEntry, command: Command): boolean | null {
   if (e.refuse === "all") return true;
   if (e.refuse === "ops") return command !== "info" && command !== "validate";
   if (command === "de" && e.base === "c") return null;
-  if (e.refuse === "values") return ["validate", "normalize", "qc", "de"].includes(command) ? true : command === "info" ? false : null;
+  if (e.refuse === "values")
+    return ["validate", "normalize", "qc", "de"].includes(command) ? true : command === "info" ? false : null;
   // negative values: counts-needing operations refuse them; validate when the file holds counts
   if (["normalize", "qc"].includes(command)) return true;
   if (command === "validate") return e.base === "c" ? true : false;
@@ -77,39 +78,94 @@ const FINITE: ReadonlySet<Command> = new Set(["normalize", "qc"]);
 
 function argsFor(command: Command, file: string, out: string): string[] {
   switch (command) {
-    case "info": return ["info", file];
-    case "validate": return ["validate", file];
-    case "normalize": return ["normalize", file, "-o", out, "--force"];
-    case "convert": return ["convert", file, "--to", "csc", "-o", out, "--force"];
-    case "filter": return ["filter", file, "--cells", "obs.gem_group >= 0", "-o", out, "--force"];
-    case "de": return ["de", file, "-p", "perturbation", "--control", "non-targeting", "--workers", "1", "--no-csv", "-o", out, "--force"];
-    case "qc": return ["qc", file, "-p", "perturbation", "--control", "non-targeting", "--min-genes", "1", "--min-cells-per-perturbation", "1", "--min-cells-per-gene", "1", "-o", out, "--force"];
+    case "info":
+      return ["info", file];
+    case "validate":
+      return ["validate", file];
+    case "normalize":
+      return ["normalize", file, "-o", out, "--force"];
+    case "convert":
+      return ["convert", file, "--to", "csc", "-o", out, "--force"];
+    case "filter":
+      return ["filter", file, "--cells", "obs.gem_group >= 0", "-o", out, "--force"];
+    case "de":
+      return [
+        "de",
+        file,
+        "-p",
+        "perturbation",
+        "--control",
+        "non-targeting",
+        "--workers",
+        "1",
+        "--no-csv",
+        "-o",
+        out,
+        "--force",
+      ];
+    case "qc":
+      return [
+        "qc",
+        file,
+        "-p",
+        "perturbation",
+        "--control",
+        "non-targeting",
+        "--min-genes",
+        "1",
+        "--min-cells-per-perturbation",
+        "1",
+        "--min-cells-per-gene",
+        "1",
+        "-o",
+        out,
+        "--force",
+      ];
   }
 }
 
-const NATIVE = /Aborted\(|RuntimeError|memory access out of bounds|unreachable|\.c line \d+|#\d{3}:|H5[A-Z]\w*\(\)|^\s+at |run with --debug|Maximum call stack|JavaScript heap/m;
+const NATIVE =
+  /Aborted\(|RuntimeError|memory access out of bounds|unreachable|\.c line \d+|#\d{3}:|H5[A-Z]\w*\(\)|^\s+at |run with --debug|Maximum call stack|JavaScript heap/m;
 
 /** Classify a finished process from its exit and stderr (output checks come after). */
-export function classifyExit(exit: number | null, signal: string | null, timedOut: boolean, stderr: string, file: string): Verdict | "exit0" {
+export function classifyExit(
+  exit: number | null,
+  signal: string | null,
+  timedOut: boolean,
+  stderr: string,
+  file: string,
+): Verdict | "exit0" {
   if (timedOut) return "hang";
   if (signal || exit === null) return "crash";
   if (NATIVE.test(stderr)) return "crash";
   if (exit === 0) return "exit0";
   if (exit !== 1) return "crash";
-  const lines = stderr.trim().split("\n").filter((l) => !l.startsWith("hint: ") && !/^(using|reading|warning)/.test(l));
+  const lines = stderr
+    .trim()
+    .split("\n")
+    .filter((l) => !l.startsWith("hint: ") && !/^(using|reading|warning)/.test(l));
   const errLines = lines.filter((l) => l.startsWith("crispyx: error: "));
   if (errLines.length !== 1 || !errLines[0]!.includes(basename(file))) return "crash";
   return "clear error";
 }
 
-function runOne(cli: string[], args: string[], timeoutS: number): Promise<{ exit: number | null; signal: string | null; timedOut: boolean; stderr: string; seconds: number }> {
+function runOne(
+  cli: string[],
+  args: string[],
+  timeoutS: number,
+): Promise<{ exit: number | null; signal: string | null; timedOut: boolean; stderr: string; seconds: number }> {
   return new Promise((done) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [...cli, ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     let timedOut = false;
-    child.stderr.on("data", (d) => { if (stderr.length < 20000) stderr += d; });
-    const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, timeoutS * 1000);
+    child.stderr.on("data", (d) => {
+      if (stderr.length < 20000) stderr += d;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutS * 1000);
     child.on("close", (exit, signal) => {
       clearTimeout(timer);
       done({ exit, signal, timedOut, stderr, seconds: (performance.now() - t0) / 1000 });
@@ -122,14 +178,18 @@ function checkOutputs(files: string[], finite: boolean, python = PYTHON): Map<st
   const result = new Map<string, string | null>();
   if (files.length === 0) return result;
   const script = join(ROOT, "test/fuzz/checkOutputs.py");
-  const r = spawnSync(python, [script, ...(finite ? ["--finite"] : []), ...files], { encoding: "utf8", timeout: 600_000 });
+  const r = spawnSync(python, [script, ...(finite ? ["--finite"] : []), ...files], {
+    encoding: "utf8",
+    timeout: 600_000,
+  });
   for (const line of (r.stdout ?? "").split("\n")) {
     if (!line.trim()) continue;
     const j = JSON.parse(line) as { file: string; ok: boolean; why: string | null };
     result.set(j.file, j.ok ? null : j.why);
   }
   const missing = files.filter((f) => !result.has(f));
-  if (missing.length === files.length) for (const f of files) result.set(f, `python died: ${(r.stderr ?? "").split("\n").at(-2) ?? r.status}`);
+  if (missing.length === files.length)
+    for (const f of files) result.set(f, `python died: ${(r.stderr ?? "").split("\n").at(-2) ?? r.status}`);
   else if (missing.length) for (const [f, w] of checkOutputs(missing, finite, python)) result.set(f, w);
   return result;
 }
@@ -153,15 +213,31 @@ export function makeCorpus(dir: string, cli: string[], sample = 0): CorpusEntry[
     }
     return makeCorpusFrom(counts, lognorm, corpus, sample);
   }
-  return (JSON.parse(readFileSync(manifest, "utf8")) as CorpusEntry[]).map((e) => ({ ...e, file: join(corpus, e.file) }));
+  return (JSON.parse(readFileSync(manifest, "utf8")) as CorpusEntry[]).map((e) => ({
+    ...e,
+    file: join(corpus, e.file),
+  }));
 }
 
 /** Run ./makeCorpus.py on a counts file and its log-normalised copy (`sample`: that many files per category). */
-export function makeCorpusFrom(counts: string, lognorm: string, corpus: string, sample = 0, python = PYTHON): CorpusEntry[] {
+export function makeCorpusFrom(
+  counts: string,
+  lognorm: string,
+  corpus: string,
+  sample = 0,
+  python = PYTHON,
+): CorpusEntry[] {
   rmSync(corpus, { recursive: true, force: true });
-  const r = spawnSync(python, [join(ROOT, "test/fuzz/makeCorpus.py"), counts, lognorm, corpus, ...(sample ? ["--sample", String(sample)] : [])], { encoding: "utf8" });
+  const r = spawnSync(
+    python,
+    [join(ROOT, "test/fuzz/makeCorpus.py"), counts, lognorm, corpus, ...(sample ? ["--sample", String(sample)] : [])],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`makeCorpus.py failed: ${r.stderr}`);
-  return (JSON.parse(readFileSync(join(corpus, "manifest.json"), "utf8")) as CorpusEntry[]).map((e) => ({ ...e, file: join(corpus, e.file) }));
+  return (JSON.parse(readFileSync(join(corpus, "manifest.json"), "utf8")) as CorpusEntry[]).map((e) => ({
+    ...e,
+    file: join(corpus, e.file),
+  }));
 }
 
 /** The command line that starts crispyx: compiled once into dir/dist, or the sources through bin/crispyx.js. */
@@ -170,15 +246,41 @@ export function crispyxCommand(dir: string, fromSources: boolean): string[] {
   const dist = join(dir, "dist");
   rmSync(dist, { recursive: true, force: true });
   // Type errors (another change in progress) do not stop the emit; only a missing output does.
-  spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", dist, "--declaration", "false"], { cwd: ROOT, encoding: "utf8" });
+  spawnSync(
+    process.execPath,
+    [
+      join(ROOT, "node_modules/typescript/bin/tsc"),
+      "-p",
+      join(ROOT, "tsconfig.build.json"),
+      "--outDir",
+      dist,
+      "--declaration",
+      "false",
+    ],
+    { cwd: ROOT, encoding: "utf8" },
+  );
   if (!existsSync(join(dist, "cli/main.js"))) throw new Error("compiling the sources failed");
   copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
   const entry = join(dir, "crispyx.mjs");
-  writeFileSync(entry, 'const { main } = await import("./dist/cli/main.js");\nawait main(process.argv);\nif (process.exitCode) process.exit(process.exitCode);\n');
+  writeFileSync(
+    entry,
+    'const { main } = await import("./dist/cli/main.js");\nawait main(process.argv);\nif (process.exitCode) process.exit(process.exitCode);\n',
+  );
   return [entry];
 }
 
-export async function runCorpus(entries: CorpusEntry[], commands: readonly Command[], opts: { cli: string[]; outDir: string; jobs: number; timeout: number; python?: string; onResult?: (r: RunResult) => void }): Promise<RunResult[]> {
+export async function runCorpus(
+  entries: CorpusEntry[],
+  commands: readonly Command[],
+  opts: {
+    cli: string[];
+    outDir: string;
+    jobs: number;
+    timeout: number;
+    python?: string;
+    onResult?: (r: RunResult) => void;
+  },
+): Promise<RunResult[]> {
   mkdirSync(opts.outDir, { recursive: true });
   const tasks = entries.flatMap((e) => commands.map((c) => ({ e, c })));
   const results: RunResult[] = [];
@@ -186,10 +288,17 @@ export async function runCorpus(entries: CorpusEntry[], commands: readonly Comma
   const flush = () => {
     for (const finite of [true, false]) {
       const batch = pending.filter((p) => FINITE.has(p.r.command) === finite);
-      const checked = checkOutputs(batch.map((p) => p.out), finite, opts.python);
+      const checked = checkOutputs(
+        batch.map((p) => p.out),
+        finite,
+        opts.python,
+      );
       for (const p of batch) {
         const why = checked.get(p.out) ?? null;
-        if (why !== null) { p.r.verdict = "silently wrong"; p.r.message = `output: ${why}`; }
+        if (why !== null) {
+          p.r.verdict = "silently wrong";
+          p.r.message = `output: ${why}`;
+        }
         rmSync(p.out, { force: true });
         opts.onResult?.(p.r);
       }
@@ -203,14 +312,32 @@ export async function runCorpus(entries: CorpusEntry[], commands: readonly Comma
       const out = join(opts.outDir, `${c}-${basename(e.file)}`);
       rmSync(out, { force: true });
       const p = await runOne(opts.cli, argsFor(c, e.file, out), opts.timeout);
-      const firstLine = p.stderr.split("\n").find((l) => l.startsWith("crispyx: error:")) ?? p.stderr.trim().split("\n")[0] ?? "";
-      const r: RunResult = { file: basename(e.file), category: e.category, command: c, verdict: "ok", exit: p.exit, seconds: Number(p.seconds.toFixed(2)), message: firstLine.slice(0, 300) };
+      const firstLine =
+        p.stderr.split("\n").find((l) => l.startsWith("crispyx: error:")) ?? p.stderr.trim().split("\n")[0] ?? "";
+      const r: RunResult = {
+        file: basename(e.file),
+        category: e.category,
+        command: c,
+        verdict: "ok",
+        exit: p.exit,
+        seconds: Number(p.seconds.toFixed(2)),
+        message: firstLine.slice(0, 300),
+      };
       const v = classifyExit(p.exit, p.signal, p.timedOut, p.stderr, e.file);
       const must = mustRefuse(e, c);
       if (v === "exit0") {
-        if (must === true) { r.verdict = "silently wrong"; r.message = "exit 0 on a file it must refuse"; }
-        else if (existsSync(out)) { results.push(r); pending.push({ r, e, out }); if (pending.length >= 40) flush(); continue; }
-        else if (c !== "info" && c !== "validate") { r.verdict = "silently wrong"; r.message = "exit 0 without an output"; }
+        if (must === true) {
+          r.verdict = "silently wrong";
+          r.message = "exit 0 on a file it must refuse";
+        } else if (existsSync(out)) {
+          results.push(r);
+          pending.push({ r, e, out });
+          if (pending.length >= 40) flush();
+          continue;
+        } else if (c !== "info" && c !== "validate") {
+          r.verdict = "silently wrong";
+          r.message = "exit 0 without an output";
+        }
       } else if (v === "clear error") {
         r.verdict = must === false ? "refused valid" : must === true ? "ok" : "clear error";
       } else {
@@ -247,7 +374,11 @@ function rejudge(r: RunResult, e: CorpusEntry | undefined): RunResult {
   if (r.exit === 1 && (r.verdict === "ok" || r.verdict === "refused valid" || r.verdict === "clear error")) {
     return { ...r, verdict: must === false ? "refused valid" : must ? "ok" : "clear error" };
   }
-  if (r.exit === 0 && (r.command === "info" || r.command === "validate") && (r.verdict === "ok" || r.verdict === "silently wrong")) {
+  if (
+    r.exit === 0 &&
+    (r.command === "info" || r.command === "validate") &&
+    (r.verdict === "ok" || r.verdict === "silently wrong")
+  ) {
     return { ...r, verdict: must ? "silently wrong" : "ok" };
   }
   return r;
@@ -268,15 +399,23 @@ export function table(results: RunResult[], commands: readonly Command[]): strin
 }
 
 async function main(argv: string[]): Promise<void> {
-  const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1]! : dflt; };
+  const opt = (name: string, dflt: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1]! : dflt;
+  };
   const dir = resolve(ROOT, opt("dir", "tmp/fuzz"));
   mkdirSync(dir, { recursive: true });
   const commands = opt("commands", ALL_COMMANDS.join(",")).split(",") as Command[];
   const log = join(dir, "results.jsonl");
   if (argv.includes("--table-only")) {
     // Judged again against the manifest as it is now (an expectation corrected after the run started).
-    const manifest = new Map((JSON.parse(readFileSync(join(dir, "corpus", "manifest.json"), "utf8")) as CorpusEntry[]).map((e) => [e.file, e]));
-    const done = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => rejudge(JSON.parse(l) as RunResult, manifest.get((JSON.parse(l) as RunResult).file)));
+    const manifest = new Map(
+      (JSON.parse(readFileSync(join(dir, "corpus", "manifest.json"), "utf8")) as CorpusEntry[]).map((e) => [e.file, e]),
+    );
+    const done = readFileSync(log, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => rejudge(JSON.parse(l) as RunResult, manifest.get((JSON.parse(l) as RunResult).file)));
     process.stdout.write(`${table(done, commands)}\n`);
     return;
   }
@@ -289,11 +428,15 @@ async function main(argv: string[]): Promise<void> {
   let done = 0;
   const total = entries.length * commands.length;
   const results = await runCorpus(entries, commands, {
-    cli, outDir: join(dir, "out"), jobs: Number(opt("jobs", "2")), timeout: Number(opt("timeout", "60")),
+    cli,
+    outDir: join(dir, "out"),
+    jobs: Number(opt("jobs", "2")),
+    timeout: Number(opt("timeout", "60")),
     onResult: (r) => {
       done++;
       appendFileSync(log, `${JSON.stringify(r)}\n`);
-      if (r.verdict !== "ok" && r.verdict !== "clear error") process.stderr.write(`[${done}/${total}] ${r.verdict}: ${r.command} ${r.file}: ${r.message}\n`);
+      if (r.verdict !== "ok" && r.verdict !== "clear error")
+        process.stderr.write(`[${done}/${total}] ${r.verdict}: ${r.command} ${r.file}: ${r.message}\n`);
       else if (done % 100 === 0) process.stderr.write(`[${done}/${total}]\n`);
     },
   });

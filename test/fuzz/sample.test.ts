@@ -18,7 +18,10 @@ import { makeCorpusFrom, runCorpus, table } from "./run.ts";
 
 const python = findPython();
 
-test("fuzz sample: validate and normalize on one damaged file per category: no crash, hang or silent result", { skip: python ? false : SKIP_MESSAGE, timeout: 600_000 }, async () => {
+test("fuzz sample: validate and normalize on one damaged file per category: no crash, hang or silent result", {
+  skip: python ? false : SKIP_MESSAGE,
+  timeout: 600_000,
+}, async () => {
   const tmp = tempDir("fuzz-sample-");
   try {
     const demo = join(tmp.path, "demo");
@@ -30,9 +33,25 @@ test("fuzz sample: validate and normalize on one damaged file per category: no c
     const entries = makeCorpusFrom(counts, lognorm, join(tmp.path, "corpus"), 1, python!);
     assert.ok(entries.length >= 12, `${entries.length} files`);
     const commands = ["validate", "normalize"] as const;
-    const results = await runCorpus(entries, commands, { cli: [CLI], outDir: join(tmp.path, "out"), jobs: 2, timeout: 120, python: python! });
-    const bad = results.filter((r) => r.verdict === "crash" || r.verdict === "hang" || r.verdict === "silently wrong" || r.verdict === "refused valid");
-    assert.deepEqual(bad.map((r) => `${r.verdict}: ${r.command} ${r.file}: ${r.message}`), [], table(results, commands));
+    const results = await runCorpus(entries, commands, {
+      cli: [CLI],
+      outDir: join(tmp.path, "out"),
+      jobs: 2,
+      timeout: 120,
+      python: python!,
+    });
+    const bad = results.filter(
+      (r) =>
+        r.verdict === "crash" ||
+        r.verdict === "hang" ||
+        r.verdict === "silently wrong" ||
+        r.verdict === "refused valid",
+    );
+    assert.deepEqual(
+      bad.map((r) => `${r.verdict}: ${r.command} ${r.file}: ${r.message}`),
+      [],
+      table(results, commands),
+    );
   } finally {
     tmp.cleanup();
   }

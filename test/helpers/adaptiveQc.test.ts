@@ -11,7 +11,12 @@ import { InvalidArgumentError } from "../../src/errors.ts";
 import type { Progress } from "../../src/core/streaming.ts";
 
 interface Case {
-  file: string; column: string; mode: "conservative" | "aggressive"; sample_size: number; chunk_size: number; seed: number;
+  file: string;
+  column: string;
+  mode: "conservative" | "aggressive";
+  sample_size: number;
+  chunk_size: number;
+  seed: number;
   result: { min_genes: number; min_cells_per_perturbation: number; min_cells_per_gene: number; chunk_size: number };
   intermediates: { perturbation_percentile: number; gene_percentile: number; median_genes: number; n_sampled: number };
 }
@@ -23,39 +28,72 @@ test("same thresholds and same unclamped statistics as the seed on every file, m
   assert.equal(cases.length, 24);
   for (const c of cases) {
     const r = calculateAdaptiveQcThresholds(path(c.file), c.column, {
-      mode: c.mode, sampleSize: c.sample_size, chunkSize: c.chunk_size, seed: c.seed,
+      mode: c.mode,
+      sampleSize: c.sample_size,
+      chunkSize: c.chunk_size,
+      seed: c.seed,
     });
     const label = JSON.stringify({ f: c.file, col: c.column, m: c.mode, n: c.sample_size, s: c.seed });
     assert.deepEqual(
-      { min_genes: r.minGenes, min_cells_per_perturbation: r.minCellsPerPerturbation, min_cells_per_gene: r.minCellsPerGene, chunk_size: r.chunkSize },
-      c.result, label,
+      {
+        min_genes: r.minGenes,
+        min_cells_per_perturbation: r.minCellsPerPerturbation,
+        min_cells_per_gene: r.minCellsPerGene,
+        chunk_size: r.chunkSize,
+      },
+      c.result,
+      label,
     );
     assert.deepEqual(
-      { perturbation_percentile: r.perturbationPercentile, gene_percentile: r.genePercentile, median_genes: r.medianGenes, n_sampled: r.nCellsSampled },
-      c.intermediates, label,
+      {
+        perturbation_percentile: r.perturbationPercentile,
+        gene_percentile: r.genePercentile,
+        median_genes: r.medianGenes,
+        n_sampled: r.nCellsSampled,
+      },
+      c.intermediates,
+      label,
     );
   }
 });
 
 test("the result does not depend on the memory budget (blocks of any size give the same answer)", () => {
   const small: Progress[] = [];
-  const a = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", { sampleSize: 300, seed: 9, memoryBudget: 4096, onProgress: (p) => small.push(p) });
+  const a = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", {
+    sampleSize: 300,
+    seed: 9,
+    memoryBudget: 4096,
+    onProgress: (p) => small.push(p),
+  });
   const b = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", { sampleSize: 300, seed: 9 });
   assert.ok(small.length > 10, `read in many blocks (${small.length})`);
   assert.deepEqual(a, b);
   for (const f of ["qc_csc.h5ad", "qc_dense.h5ad"]) {
     const progress: Progress[] = [];
-    const c = calculateAdaptiveQcThresholds(path(f), "perturbation", { sampleSize: 300, seed: 9, memoryBudget: 8192, onProgress: (p) => progress.push(p) });
+    const c = calculateAdaptiveQcThresholds(path(f), "perturbation", {
+      sampleSize: 300,
+      seed: 9,
+      memoryBudget: 8192,
+      onProgress: (p) => progress.push(p),
+    });
     assert.ok(progress.length > 3, `${f}: read in blocks (${progress.length})`);
     assert.equal(progress.at(-1)!.done, progress.at(-1)!.total);
-    assert.deepEqual({ ...c, medianGenes: 0, genePercentile: 0, minCellsPerGene: 0, minGenes: 0 }, { ...a, medianGenes: 0, genePercentile: 0, minCellsPerGene: 0, minGenes: 0 });
+    assert.deepEqual(
+      { ...c, medianGenes: 0, genePercentile: 0, minCellsPerGene: 0, minGenes: 0 },
+      { ...a, medianGenes: 0, genePercentile: 0, minCellsPerGene: 0, minGenes: 0 },
+    );
   }
 });
 
 test("progress reaches the total even when the last blocks hold no sampled cell", () => {
   for (const f of ["qc_csr.h5ad", "qc_dense.h5ad"]) {
     const progress: Progress[] = [];
-    calculateAdaptiveQcThresholds(path(f), "perturbation", { sampleSize: 3, seed: 1, memoryBudget: 4096, onProgress: (p) => progress.push(p) });
+    calculateAdaptiveQcThresholds(path(f), "perturbation", {
+      sampleSize: 3,
+      seed: 1,
+      memoryBudget: 4096,
+      onProgress: (p) => progress.push(p),
+    });
     assert.deepEqual(progress.at(-1), { phase: "counting detected genes", done: 1000, total: 1000, unit: "cells" }, f);
   }
 });
@@ -78,17 +116,32 @@ test("numpy linear percentile and pandas value_counts rules", () => {
   assert.equal(numpyPercentileSorted([1, 2, 3, 4, 10], 90), 7.6000000000000005);
   assert.equal(numpyPercentileSorted([7], 5), 7);
   assert.ok(Number.isNaN(numpyPercentileSorted([], 10)));
-  assert.deepEqual(valueCounts({ type: "array", dtype: "float64", shape: [5], data: Float64Array.of(1, NaN, 1, 2, -0) }), [2, 1, 1]);
   assert.deepEqual(
-    valueCounts({ type: "categorical", codes: Int8Array.of(0, -1, 0, 2), categories: { type: "array", dtype: "string", shape: [3], data: ["a", "b", "c"] }, ordered: false }),
+    valueCounts({ type: "array", dtype: "float64", shape: [5], data: Float64Array.of(1, NaN, 1, 2, -0) }),
+    [2, 1, 1],
+  );
+  assert.deepEqual(
+    valueCounts({
+      type: "categorical",
+      codes: Int8Array.of(0, -1, 0, 2),
+      categories: { type: "array", dtype: "string", shape: [3], data: ["a", "b", "c"] },
+      ordered: false,
+    }),
     [2, 0, 1],
   );
 });
 
 test("bad arguments are clear errors before any work", () => {
   const p = path("qc_csr.h5ad");
-  assert.throws(() => calculateAdaptiveQcThresholds(p, "nope"), (e: unknown) => e instanceof InvalidArgumentError && /no column 'nope'/.test(e.message) && /perturbation/.test(e.hint ?? ""));
-  assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { mode: "lenient" as "aggressive" }), /conservative or aggressive/);
+  assert.throws(
+    () => calculateAdaptiveQcThresholds(p, "nope"),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError && /no column 'nope'/.test(e.message) && /perturbation/.test(e.hint ?? ""),
+  );
+  assert.throws(
+    () => calculateAdaptiveQcThresholds(p, "perturbation", { mode: "lenient" as "aggressive" }),
+    /conservative or aggressive/,
+  );
   assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { sampleSize: 0 }), /sampleSize/);
   assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { seed: -3 }), /seed/);
   assert.throws(() => calculateAdaptiveQcThresholds(p, "perturbation", { chunkSize: 1.5 }), /chunkSize/);
@@ -110,8 +163,17 @@ test("reads a layer when asked; stops at once when cancelled", async () => {
     csr.close();
     const p = join(dirTmp, "layered.h5ad");
     writeH5ad(p, mem);
-    const fromLayer = calculateAdaptiveQcThresholds(p, "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000, layer: "counts" });
-    const fromCsr = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000 });
+    const fromLayer = calculateAdaptiveQcThresholds(p, "perturbation", {
+      sampleSize: 700,
+      seed: 1,
+      chunkSize: 1000,
+      layer: "counts",
+    });
+    const fromCsr = calculateAdaptiveQcThresholds(path("qc_csr.h5ad"), "perturbation", {
+      sampleSize: 700,
+      seed: 1,
+      chunkSize: 1000,
+    });
     const fromX = calculateAdaptiveQcThresholds(p, "perturbation", { sampleSize: 700, seed: 1, chunkSize: 1000 });
     assert.deepEqual(fromLayer, fromCsr);
     assert.notEqual(fromX.medianGenes, fromLayer.medianGenes, "X (dense, with negatives) differs from the CSR layer");

@@ -65,7 +65,9 @@ let reference: string | null | undefined;
 export function findPython(): string | null {
   if (reference === undefined) {
     const env = process.env.CRISPYX_PYTHON;
-    reference = env ? firstWithAnndata([env]) : firstWithAnndata(["/usr/bin/python3", "python3", "/tmp/pyref/bin/python"]);
+    reference = env
+      ? firstWithAnndata([env])
+      : firstWithAnndata(["/usr/bin/python3", "python3", "/tmp/pyref/bin/python"]);
     if (!reference && (env || inCi())) {
       throw new Error(
         env
@@ -123,7 +125,11 @@ export function skipWithoutNewAnndata(): { skip?: string } {
 
 /** Compare dotted versions numerically ("0.10.9" > "0.8.0"); suffixes such as "rc1" or ".dev3+g…" are ignored. */
 export function versionAtLeast(version: string, min: string): boolean {
-  const parse = (v: string) => v.split(/[.+-]/).map((p) => parseInt(p, 10)).map((n) => (Number.isNaN(n) ? 0 : n));
+  const parse = (v: string) =>
+    v
+      .split(/[.+-]/)
+      .map((p) => parseInt(p, 10))
+      .map((n) => (Number.isNaN(n) ? 0 : n));
   const a = parse(version);
   const b = parse(min);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
@@ -148,8 +154,14 @@ export function needsAnndata(min: string, why: string, python: string | null = f
 
 /** Encodings that an older anndata cannot read: the first anndata version that reads each, and why. */
 const NEWER_ENCODINGS: Record<string, { min: string; why: string }> = {
-  "nullable-string-array": { min: "0.11", why: "nullable-string-array (pandas StringDtype) elements are read from anndata 0.11 on" },
-  null: { min: "0.13", why: "`null` elements (None in uns, written by anndata 0.13) are not read by older anndata (checked: 0.8 fails, 0.13.4 reads them)" },
+  "nullable-string-array": {
+    min: "0.11",
+    why: "nullable-string-array (pandas StringDtype) elements are read from anndata 0.11 on",
+  },
+  null: {
+    min: "0.13",
+    why: "`null` elements (None in uns, written by anndata 0.13) are not read by older anndata (checked: 0.8 fails, 0.13.4 reads them)",
+  },
 };
 
 /**

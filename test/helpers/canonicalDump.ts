@@ -30,14 +30,20 @@ function nest(values: unknown[], shape: number[]): unknown {
 function dumpColumn(c: Column): unknown {
   if (c.type === "categorical") {
     return {
-      kind: "categorical", ordered: c.ordered,
+      kind: "categorical",
+      ordered: c.ordered,
       codes: Array.from(c.codes as ArrayLike<number | bigint>, Number),
-      categories: flat(c.categories), categories_dtype: npDtype(c.categories.dtype),
+      categories: flat(c.categories),
+      categories_dtype: npDtype(c.categories.dtype),
     };
   }
   if (c.type === "array") return { kind: "array", dtype: npDtype(c.dtype), values: flat(c) };
-  const dtype = c.type === "nullable-boolean" ? "boolean" : c.type === "nullable-string" ? "string"
-    : c.values.dtype.replace(/^u?int/, (m) => (m === "uint" ? "UInt" : "Int"));
+  const dtype =
+    c.type === "nullable-boolean"
+      ? "boolean"
+      : c.type === "nullable-string"
+        ? "string"
+        : c.values.dtype.replace(/^u?int/, (m) => (m === "uint" ? "UInt" : "Int"));
   const vals = flat(c.values);
   return { kind: "nullable", dtype, values: vals.map((v, i) => (c.mask[i] ? null : v)) };
 }
@@ -59,7 +65,10 @@ export function dumpElement(e: Element): unknown {
     case "csr":
     case "csc":
       return {
-        kind: "sparse", format: e.type, shape: [...e.shape], dtype: npDtype(e.data instanceof Float32Array ? "float32" : dtypeOf(e.data)),
+        kind: "sparse",
+        format: e.type,
+        shape: [...e.shape],
+        dtype: npDtype(e.data instanceof Float32Array ? "float32" : dtypeOf(e.data)),
         indptr: Array.from(e.indptr as ArrayLike<number | bigint>, Number),
         indices: Array.from(e.indices as ArrayLike<number | bigint>, Number),
         data: Array.from(e.data as ArrayLike<number | bigint>, num),
@@ -67,21 +76,47 @@ export function dumpElement(e: Element): unknown {
     case "dict":
       return { kind: "dict", items: dumpMap(e.items) };
     case "array":
-      return { kind: "ndarray", dtype: npDtype(e.dtype), shape: [...e.shape], values: e.shape.length === 0 ? flat(e)[0] : nest(flat(e), e.shape) };
+      return {
+        kind: "ndarray",
+        dtype: npDtype(e.dtype),
+        shape: [...e.shape],
+        values: e.shape.length === 0 ? flat(e)[0] : nest(flat(e), e.shape),
+      };
     case "scalar":
       return {
-        kind: "scalar", type: e.dtype === "string" ? "str" : e.dtype,
+        kind: "scalar",
+        type: e.dtype === "string" ? "str" : e.dtype,
         value: typeof e.value === "string" ? e.value : num(e.value),
       };
     case "rec-array": {
       // numpy's str(dtype) of the record type; string fields print as object ('O').
-      const np = (d: string) => (d === "string" ? "O" : d === "bool" ? "?" : ({ float64: "<f8", float32: "<f4", int64: "<i8", int32: "<i4", int16: "<i2", int8: "|i1", uint64: "<u8", uint32: "<u4", uint16: "<u2", uint8: "|u1" } as Record<string, string>)[d] ?? d);
+      const np = (d: string) =>
+        d === "string"
+          ? "O"
+          : d === "bool"
+            ? "?"
+            : ((
+                {
+                  float64: "<f8",
+                  float32: "<f4",
+                  int64: "<i8",
+                  int32: "<i4",
+                  int16: "<i2",
+                  int8: "|i1",
+                  uint64: "<u8",
+                  uint32: "<u4",
+                  uint16: "<u2",
+                  uint8: "|u1",
+                } as Record<string, string>
+              )[d] ?? d);
       const columns = e.fields.map((f) => flat({ type: "array", dtype: f.dtype, shape: [e.length], data: f.data }));
       return {
         kind: "ndarray",
         dtype: `[${e.fields.map((f) => `('${f.name}', '${np(f.dtype)}')`).join(", ")}]`,
         shape: [e.length],
-        values: Array.from({ length: e.length }, (_, i) => Object.fromEntries(e.fields.map((f, k) => [f.name, columns[k]![i]]))),
+        values: Array.from({ length: e.length }, (_, i) =>
+          Object.fromEntries(e.fields.map((f, k) => [f.name, columns[k]![i]])),
+        ),
       };
     }
     case "null":
@@ -93,12 +128,30 @@ export function dumpElement(e: Element): unknown {
 
 function dtypeOf(a: unknown): string {
   const n = (a as object).constructor.name.replace("Array", "");
-  return ({ Float64: "float64", Float32: "float32", Int8: "int8", Uint8: "uint8", Int16: "int16", Uint16: "uint16",
-    Int32: "int32", Uint32: "uint32", BigInt64: "int64", BigUint64: "uint64" } as Record<string, string>)[n] ?? n;
+  return (
+    (
+      {
+        Float64: "float64",
+        Float32: "float32",
+        Int8: "int8",
+        Uint8: "uint8",
+        Int16: "int16",
+        Uint16: "uint16",
+        Int32: "int32",
+        Uint32: "uint32",
+        BigInt64: "int64",
+        BigUint64: "uint64",
+      } as Record<string, string>
+    )[n] ?? n
+  );
 }
 
 function dumpMap(m: Record<string, Element>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, dumpElement(m[k]!)]));
+  return Object.fromEntries(
+    Object.keys(m)
+      .sort()
+      .map((k) => [k, dumpElement(m[k]!)]),
+  );
 }
 
 /** The whole object, shaped like check_h5ad.py's dump. */
@@ -106,11 +159,23 @@ export function canonicalDump(a: AnnData): any {
   return {
     shape: [a.obs.index.length, a.var.index.length],
     X: a.X === null ? null : dumpElement(a.X),
-    obs: dumpDf(a.obs), var: dumpDf(a.var), uns: { kind: "dict", items: dumpMap(a.uns) },
-    obsm: dumpMap(a.obsm), varm: dumpMap(a.varm), obsp: dumpMap(a.obsp), varp: dumpMap(a.varp), layers: dumpMap(a.layers),
-    raw: a.raw === null ? null : {
-      shape: [a.obs.index.length, a.raw.var.index.length], X: dumpElement(a.raw.X), var: dumpDf(a.raw.var), varm: dumpMap(a.raw.varm),
-    },
+    obs: dumpDf(a.obs),
+    var: dumpDf(a.var),
+    uns: { kind: "dict", items: dumpMap(a.uns) },
+    obsm: dumpMap(a.obsm),
+    varm: dumpMap(a.varm),
+    obsp: dumpMap(a.obsp),
+    varp: dumpMap(a.varp),
+    layers: dumpMap(a.layers),
+    raw:
+      a.raw === null
+        ? null
+        : {
+            shape: [a.obs.index.length, a.raw.var.index.length],
+            X: dumpElement(a.raw.X),
+            var: dumpDf(a.raw.var),
+            varm: dumpMap(a.raw.varm),
+          },
   };
 }
 

@@ -5,10 +5,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import {
-  detectGeneSymbolColumn, detectPerturbationColumn, inferColumns, scorePerturbationColumn,
+  detectGeneSymbolColumn,
+  detectPerturbationColumn,
+  inferColumns,
+  scorePerturbationColumn,
 } from "../../src/helpers/columnDetection.ts";
 import {
-  anyEnsemblPrefix, countEnsemblLike, ensureGeneSymbolColumn, looksLikeEnsemblId, scoreGeneSymbolColumn, validateGeneSymbols,
+  anyEnsemblPrefix,
+  countEnsemblLike,
+  ensureGeneSymbolColumn,
+  looksLikeEnsemblId,
+  scoreGeneSymbolColumn,
+  validateGeneSymbols,
 } from "../../src/helpers/geneSymbols.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { categorical, dataframe, emptyAnnData, ndarray, strings } from "../../src/io/anndata/model.ts";
@@ -25,10 +33,26 @@ test("explain: every column's score with its parts, in obs order; verbose logs t
   const det = detectPerturbationColumn(file("norman_like"), { explain: true, verbose: true, log: (m) => logs.push(m) });
   assert.equal(det.column, "perturbation");
   assert.equal(det.score, 8);
-  assert.deepEqual(det.scores.map((s) => s.column), ["guide_identity", "read_count", "UMI_count", "coverage", "gemgroup", "good_coverage", "number_of_cells", "perturbation"]);
+  assert.deepEqual(
+    det.scores.map((s) => s.column),
+    [
+      "guide_identity",
+      "read_count",
+      "UMI_count",
+      "coverage",
+      "gemgroup",
+      "good_coverage",
+      "number_of_cells",
+      "perturbation",
+    ],
+  );
   assert.deepEqual(det.scores.at(-1)!.parts, { nameAlias: 3, textDtype: 2, uniqueCount: 1, controlValue: 2 });
   assert.deepEqual(det.scores[0]!.parts, { nameAlias: 3, textDtype: 2, uniqueCount: 1, controlValue: 0 });
-  for (const s of det.scores) assert.equal(s.score, Object.values(s.parts).reduce((a, b) => a + b, 0));
+  for (const s of det.scores)
+    assert.equal(
+      s.score,
+      Object.values(s.parts).reduce((a, b) => a + b, 0),
+    );
   assert.deepEqual(logs, ["Detected perturbation column: 'perturbation' (score=8)."]);
   // Not verbose: silent.
   const quiet: string[] = [];
@@ -41,7 +65,11 @@ test("inferColumns with explain: both detections and their scores, from one open
   assert.equal(r.perturbationColumn, "gene");
   assert.equal(r.geneNameColumn, "gene_name");
   assert.equal(r.perturbation.column, "gene");
-  assert.deepEqual(r.geneName.scores.find((s) => s.column === "gene_name")!.parts, { nameAlias: 3, symbolLike: 2, noEnsemblPrefix: 1 });
+  assert.deepEqual(r.geneName.scores.find((s) => s.column === "gene_name")!.parts, {
+    nameAlias: 3,
+    symbolLike: 2,
+    noEnsemblPrefix: 1,
+  });
   const h = openH5ad(file("replogle_like"));
   try {
     assert.deepEqual(inferColumns(h), { perturbationColumn: "gene", geneNameColumn: "gene_name" });
@@ -59,12 +87,20 @@ test("no column scores above zero: null, and verbose says so", () => {
 
 test("scorePerturbationColumn: categorical scored from the categories in use; missing values read as 'nan'", () => {
   const col = categorical(["A", "B", null], { categories: ["A", "B", "ctrl"] }); // 'ctrl' is an unused category
-  assert.deepEqual(scorePerturbationColumn("x", col).parts, { nameAlias: 0, textDtype: 2, uniqueCount: 1, controlValue: 0 });
+  assert.deepEqual(scorePerturbationColumn("x", col).parts, {
+    nameAlias: 0,
+    textDtype: 2,
+    uniqueCount: 1,
+    controlValue: 0,
+  });
   assert.equal(scorePerturbationColumn("x", col, { controlLabel: "NaN" }).parts.controlValue, 2);
   assert.equal(scorePerturbationColumn("Perturbation", strings(["NTC", "A"])).score, 8);
   assert.equal(scorePerturbationColumn("n", ndarray(Float64Array.from([1, 2, NaN]))).parts.uniqueCount, 1);
   assert.equal(scorePerturbationColumn("n", ndarray(Float64Array.from([1, 1, NaN]))).parts.uniqueCount, 0);
-  assert.equal(scorePerturbationColumn("n", ndarray(Float64Array.from([0.5, 1])), { controlLabel: "0.5" }).parts.controlValue, 2);
+  assert.equal(
+    scorePerturbationColumn("n", ndarray(Float64Array.from([0.5, 1])), { controlLabel: "0.5" }).parts.controlValue,
+    2,
+  );
   assert.throws(() => detectPerturbationColumn(file("ties"), { minUnique: -1 }), /minUnique/);
 });
 
@@ -82,36 +118,55 @@ test("the seed's prefix rules: upper-cased first three characters; FlyBase never
 
 test("validateGeneSymbols: exactly half Ensembl-like passes, more fails with a hint naming candidate columns", () => {
   validateGeneSymbols(["ENSG1", "TP53"]);
-  assert.throws(() => validateGeneSymbols(["ENSG1", "ENSG2", "TP53"], { file: "f.h5ad", source: "var_names", candidates: ["symbol"] }), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError);
-    assert.equal(e.message, "f.h5ad: 2 of 3 gene identifiers in var_names look like Ensembl-style IDs (e.g. 'ENSG1'), not gene symbols");
-    assert.equal(e.hint, "pick a column of gene symbols (best match first): 'symbol'");
-    return true;
-  });
+  assert.throws(
+    () =>
+      validateGeneSymbols(["ENSG1", "ENSG2", "TP53"], { file: "f.h5ad", source: "var_names", candidates: ["symbol"] }),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.equal(
+        e.message,
+        "f.h5ad: 2 of 3 gene identifiers in var_names look like Ensembl-style IDs (e.g. 'ENSG1'), not gene symbols",
+      );
+      assert.equal(e.hint, "pick a column of gene symbols (best match first): 'symbol'");
+      return true;
+    },
+  );
   assert.throws(() => validateGeneSymbols([]), /no gene names were provided/);
 });
 
 test("ensureGeneSymbolColumn: an Ensembl index names the symbol columns, best first; 'gene_symbols' falls back to var_names", () => {
-  assert.throws(() => ensureGeneSymbolColumn(file("replogle_like")), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError);
-    assert.match(e.message, /20 of 20 gene identifiers in var_names look like Ensembl-style IDs \(e\.g\. 'ENSG00000010000\.1'\)/);
-    assert.equal(e.hint, "pick a column of gene symbols (best match first): 'gene_name', 'chr'");
-    return true;
-  });
-  assert.throws(() => ensureGeneSymbolColumn(file("many_genes")), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError);
-    assert.match(e.hint ?? "", /standardizeGeneNames \(lookupSymbols or mappingFile\)/);
-    return true;
-  });
+  assert.throws(
+    () => ensureGeneSymbolColumn(file("replogle_like")),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.match(
+        e.message,
+        /20 of 20 gene identifiers in var_names look like Ensembl-style IDs \(e\.g\. 'ENSG00000010000\.1'\)/,
+      );
+      assert.equal(e.hint, "pick a column of gene symbols (best match first): 'gene_name', 'chr'");
+      return true;
+    },
+  );
+  assert.throws(
+    () => ensureGeneSymbolColumn(file("many_genes")),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.match(e.hint ?? "", /standardizeGeneNames \(lookupSymbols or mappingFile\)/);
+      return true;
+    },
+  );
   const logs: string[] = [];
   const names = ensureGeneSymbolColumn(file("norman_like"), "gene_symbols", { log: (m) => logs.push(m) });
   assert.equal(names[0], "CEBPE");
   assert.deepEqual(logs, ["Column 'gene_symbols' not found in var; using var_names as gene identifiers."]);
-  assert.throws(() => ensureGeneSymbolColumn(file("norman_like"), "symbols"), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError);
-    assert.equal(e.hint, "available var columns: 'gene_ids', 'feature_types'");
-    return true;
-  });
+  assert.throws(
+    () => ensureGeneSymbolColumn(file("norman_like"), "symbols"),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.equal(e.hint, "available var columns: 'gene_ids', 'feature_types'");
+      return true;
+    },
+  );
 });
 
 test("a missing or non-h5ad file is one clear error", () => {
@@ -126,15 +181,27 @@ test("text columns are streamed in chunks with the same scores as in memory (con
   const many = Array.from({ length: n }, (_, i) => `G${i % 6000}`);
   const exactCap = Array.from({ length: n }, (_, i) => `G${i % 5000}`);
   const a = emptyAnnData(n, 2);
-  a.obs = dataframe(Array.from({ length: n }, (_, i) => `c${i}`), {
-    late: strings(late), barcodes: strings(barcodes), many: strings(many), exactCap: strings(exactCap),
-  });
+  a.obs = dataframe(
+    Array.from({ length: n }, (_, i) => `c${i}`),
+    {
+      late: strings(late),
+      barcodes: strings(barcodes),
+      many: strings(many),
+      exactCap: strings(exactCap),
+    },
+  );
   const path = join(scratch.dir, "streamed.h5ad");
   writeH5ad(path, a);
   const det = detectPerturbationColumn(path, { explain: true });
   const inMemory = Object.entries(a.obs.columns).map(([name, col]) => scorePerturbationColumn(name, col));
   assert.deepEqual(det.scores, inMemory);
-  assert.deepEqual(det.scores.map((s) => s.score), [5, 4, 2, 3]);
+  assert.deepEqual(
+    det.scores.map((s) => s.score),
+    [5, 4, 2, 3],
+  );
   const withLabel = detectPerturbationColumn(path, { explain: true, controlLabel: "bc7" });
-  assert.deepEqual(withLabel.scores.map((s) => s.parts.controlValue), [0, 2, 0, 0]);
+  assert.deepEqual(
+    withLabel.scores.map((s) => s.parts.controlValue),
+    [0, 2, 0, 0],
+  );
 });

@@ -6,8 +6,15 @@ import { readFileSync } from "node:fs";
 import { resolveControlLabel } from "../../src/helpers/controlLabel.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 
-interface Case { labels: string[]; control_label: string | null; result?: string; error?: string }
-const cases = JSON.parse(readFileSync(new URL("../fixtures/helpers/control_labels.json", import.meta.url), "utf8")) as Case[];
+interface Case {
+  labels: string[];
+  control_label: string | null;
+  result?: string;
+  error?: string;
+}
+const cases = JSON.parse(
+  readFileSync(new URL("../fixtures/helpers/control_labels.json", import.meta.url), "utf8"),
+) as Case[];
 
 test("same label as the seed on every fixture list, errors where the seed raises", () => {
   assert.ok(cases.some((c) => c.error) && cases.some((c) => c.result));
@@ -22,17 +29,23 @@ test("same label as the seed on every fixture list, errors where the seed raises
 
 test("errors say what is wrong and how to fix it", () => {
   assert.throws(() => resolveControlLabel([]), /no perturbation labels were given/);
-  assert.throws(() => resolveControlLabel(["KD_A", "KD_B"]), (err: unknown) => {
-    assert.ok(err instanceof InvalidArgumentError);
-    assert.match(err.message, /none of the labels looks like a control \('KD_A', 'KD_B'\)/);
-    assert.match(err.hint ?? "", /control label/);
-    return true;
-  });
+  assert.throws(
+    () => resolveControlLabel(["KD_A", "KD_B"]),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.match(err.message, /none of the labels looks like a control \('KD_A', 'KD_B'\)/);
+      assert.match(err.hint ?? "", /control label/);
+      return true;
+    },
+  );
 });
 
 test("accepts any iterable, logs the inference only when verbose", () => {
   const logs: string[] = [];
-  assert.equal(resolveControlLabel(new Set(["A", "Non-Targeting"]), undefined, { verbose: true, log: (m) => logs.push(m) }), "Non-Targeting");
+  assert.equal(
+    resolveControlLabel(new Set(["A", "Non-Targeting"]), undefined, { verbose: true, log: (m) => logs.push(m) }),
+    "Non-Targeting",
+  );
   assert.deepEqual(logs, ["Inferred control label 'Non-Targeting' from perturbation labels."]);
   assert.equal(resolveControlLabel(["A", "ctrl"]), "ctrl");
   assert.equal(logs.length, 1);

@@ -6,7 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { H5File } from "../../src/io/h5/file.ts";
 
-export function scratchDir(prefix: string): { dir: string; copy: (src: string, name?: string) => string; cleanup: () => void } {
+export function scratchDir(prefix: string): {
+  dir: string;
+  copy: (src: string, name?: string) => string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   let n = 0;
   return {
@@ -39,7 +43,11 @@ export function fileBytes(path: string): Buffer {
 }
 
 /** Assert two anndata canonical dumps differ only in the allowed obs/var columns (and var index when allowed). */
-export function assertOnlyChanged(before: any, after: any, allowed: { obs?: string[]; var?: string[]; varIndex?: boolean }): void {
+export function assertOnlyChanged(
+  before: any,
+  after: any,
+  allowed: { obs?: string[]; var?: string[]; varIndex?: boolean },
+): void {
   for (const key of Object.keys(before)) {
     if (key === "obs" || key === "var") continue;
     assert.deepEqual(after[key], before[key], `${key} changed`);

@@ -24,7 +24,12 @@ const file = (name: string) => join(DIR, `${name}.h5ad`);
 const scratch = scratchDir("crispyx-genenames-");
 test.after(() => scratch.cleanup());
 
-interface Seen { method: string; url: string; contentType: string; body: string }
+interface Seen {
+  method: string;
+  url: string;
+  contentType: string;
+  body: string;
+}
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
 /** A loopback HTTP server; `handler` answers, every request is recorded. */
@@ -44,7 +49,11 @@ async function serve(handler: Handler): Promise<{ baseUrl: string; seen: Seen[];
   return {
     baseUrl: `http://127.0.0.1:${port}/v3`,
     seen,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -61,13 +70,18 @@ for (const c of expected.mygene) {
 }
 const replay: Handler = (_req, body, res) => {
   const q = new URLSearchParams(body).get("q") ?? "";
-  const hits = q.split(",").flatMap((t) => hitsByTerm.get(t.replace(/^"|"$/g, "")) ?? [{ query: t.replace(/^"|"$/g, ""), notfound: true }]);
+  const hits = q
+    .split(",")
+    .flatMap((t) => hitsByTerm.get(t.replace(/^"|"$/g, "")) ?? [{ query: t.replace(/^"|"$/g, ""), notfound: true }]);
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify(hits));
 };
 
 const camel = (o: any) => ({
-  column: o.column, species: o.species, stripVersion: o.strip_version, normaliseMtPrefix: o.normalise_mt_prefix,
+  column: o.column,
+  species: o.species,
+  stripVersion: o.strip_version,
+  normaliseMtPrefix: o.normalise_mt_prefix,
   unmappedAction: o.unmapped_action,
 });
 
@@ -76,11 +90,21 @@ test("MyGene lookup: same requests as the seed's client (URL, form body byte for
   try {
     let i = 0;
     for (const c of expected.mygene) {
-      const keepCase = expected.mygene.find((k: any) => k.dataset === c.dataset && JSON.stringify({ ...k.options, unmapped_action: 0 }) === JSON.stringify({ ...c.options, unmapped_action: 0 }) && k.options.unmapped_action === "keep");
+      const keepCase = expected.mygene.find(
+        (k: any) =>
+          k.dataset === c.dataset &&
+          JSON.stringify({ ...k.options, unmapped_action: 0 }) ===
+            JSON.stringify({ ...c.options, unmapped_action: 0 }) &&
+          k.options.unmapped_action === "keep",
+      );
       const warnings: string[] = [];
       srv.seen.length = 0;
       const run = standardizeGeneNames(file(c.dataset), {
-        ...camel(c.options), lookupSymbols: true, baseUrl: srv.baseUrl, delayMs: 0, log: (m) => warnings.push(m),
+        ...camel(c.options),
+        lookupSymbols: true,
+        baseUrl: srv.baseUrl,
+        delayMs: 0,
+        log: (m) => warnings.push(m),
       });
       const label = `${c.dataset} ${JSON.stringify(c.options)}`;
       if (c.error) {
@@ -89,7 +113,12 @@ test("MyGene lookup: same requests as the seed's client (URL, form body byte for
           const seedFirst10 = [...c.error.matchAll(/'([^']*)'/g)].map((m) => m[1]);
           const ours = [...err.message.split("First 10: ")[1]!.matchAll(/'([^']*)'/g)].map((m) => m[1]);
           assert.deepEqual(ours, seedFirst10, label);
-          assert.match(err.message, new RegExp(`^${file(c.dataset).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${c.error.split(" ")[0]} gene IDs could not be mapped`));
+          assert.match(
+            err.message,
+            new RegExp(
+              `^${file(c.dataset).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${c.error.split(" ")[0]} gene IDs could not be mapped`,
+            ),
+          );
           return true;
         });
       } else {
@@ -100,7 +129,11 @@ test("MyGene lookup: same requests as the seed's client (URL, form body byte for
         if (c.options.unmapped_action === "keep") assert.deepEqual(warnings, [], label);
       }
       // Requests: same number, same size, and (compared with the keep run's full record) the same bytes.
-      assert.deepEqual(srv.seen.map((s) => (new URLSearchParams(s.body).get("q") ?? "").split(",").length), c.requests.map((r: any) => r.n_terms), label);
+      assert.deepEqual(
+        srv.seen.map((s) => (new URLSearchParams(s.body).get("q") ?? "").split(",").length),
+        c.requests.map((r: any) => r.n_terms),
+        label,
+      );
       for (const [j, s] of srv.seen.entries()) {
         const want = keepCase.requests[j];
         assert.equal(s.method, "POST");
@@ -111,7 +144,10 @@ test("MyGene lookup: same requests as the seed's client (URL, form body byte for
       i++;
     }
     assert.equal(i, expected.mygene.length);
-    assert.ok(expected.mygene.some((c: any) => c.requests.length === 2), "a case needs two batches");
+    assert.ok(
+      expected.mygene.some((c: any) => c.requests.length === 2),
+      "a case needs two batches",
+    );
   } finally {
     await srv.close();
   }
@@ -125,10 +161,20 @@ test("MyGene lookup: progress per batch of 1,000; pause between batches; duplica
     const handlerTimes = srv.seen;
     const t0 = Date.now();
     const got = await standardizeGeneNames(file("many_genes"), {
-      lookupSymbols: true, baseUrl: srv.baseUrl, delayMs: 150, unmappedAction: "keep",
-      onProgress: (p) => { progress.push([p.done, p.total]); times.push(Date.now() - t0); assert.equal(p.unit, "batch"); },
+      lookupSymbols: true,
+      baseUrl: srv.baseUrl,
+      delayMs: 150,
+      unmappedAction: "keep",
+      onProgress: (p) => {
+        progress.push([p.done, p.total]);
+        times.push(Date.now() - t0);
+        assert.equal(p.unit, "batch");
+      },
     });
-    assert.deepEqual(progress, [[1, 2], [2, 2]]);
+    assert.deepEqual(progress, [
+      [1, 2],
+      [2, 2],
+    ]);
     assert.ok(times[1]! - times[0]! >= 140, `pause between batches: ${times[1]! - times[0]!} ms`);
     assert.equal(handlerTimes.length, 2);
     assert.equal(got.names.length, 1500);
@@ -153,7 +199,10 @@ test("MyGene lookup: server down is a clear error, and the file is untouched eve
     standardizeGeneNames(path, { lookupSymbols: true, baseUrl: deadUrl, inplace: true, retries: 0 }),
     (err: unknown) => {
       assert.ok(err instanceof LookupServiceError, String(err));
-      assert.match(err.message, /gene symbol lookup failed at http:\/\/127\.0\.0\.1:\d+\/v3\/query\/ \(batch 1 of 1\): connection refused/);
+      assert.match(
+        err.message,
+        /gene symbol lookup failed at http:\/\/127\.0\.0\.1:\d+\/v3\/query\/ \(batch 1 of 1\): connection refused/,
+      );
       assert.match(err.hint ?? "", /mapping file/);
       return true;
     },
@@ -162,13 +211,21 @@ test("MyGene lookup: server down is a clear error, and the file is untouched eve
 });
 
 test("MyGene lookup: a slow server ends in a timeout error (not a hang); retries are counted; file untouched", async () => {
-  const srv = await serve(() => { /* never answers */ });
+  const srv = await serve(() => {
+    /* never answers */
+  });
   try {
     const path = scratch.copy(file("mouse_object"));
     const before = fileBytes(path);
     const t0 = Date.now();
     await assert.rejects(
-      standardizeGeneNames(path, { lookupSymbols: true, baseUrl: srv.baseUrl, timeoutMs: 300, retries: 0, inplace: true }),
+      standardizeGeneNames(path, {
+        lookupSymbols: true,
+        baseUrl: srv.baseUrl,
+        timeoutMs: 300,
+        retries: 0,
+        inplace: true,
+      }),
       (err: unknown) => {
         assert.ok(err instanceof LookupServiceError);
         assert.match(err.message, /no answer within 0\.3 s/);
@@ -178,7 +235,10 @@ test("MyGene lookup: a slow server ends in a timeout error (not a hang); retries
     assert.ok(Date.now() - t0 < 5000, "took too long");
     assert.ok(fileBytes(path).equals(before), "file changed");
     srv.seen.length = 0;
-    await assert.rejects(lookupSymbolsMyGene(["A"], { baseUrl: srv.baseUrl, timeoutMs: 100, retries: 1 }), /2 attempts\): no answer within 0\.1 s/);
+    await assert.rejects(
+      lookupSymbolsMyGene(["A"], { baseUrl: srv.baseUrl, timeoutMs: 100, retries: 1 }),
+      /2 attempts\): no answer within 0\.1 s/,
+    );
     assert.equal(srv.seen.length, 2);
   } finally {
     await srv.close();
@@ -186,12 +246,17 @@ test("MyGene lookup: a slow server ends in a timeout error (not a hang); retries
 });
 
 test("MyGene lookup: cancellation through the signal stops a pending request at once", async () => {
-  const srv = await serve(() => { /* never answers */ });
+  const srv = await serve(() => {
+    /* never answers */
+  });
   try {
     const ac = new AbortController();
     const t0 = Date.now();
     setTimeout(() => ac.abort(new Error("cancelled by the user")), 100);
-    await assert.rejects(lookupSymbolsMyGene(["A"], { baseUrl: srv.baseUrl, timeoutMs: 10_000, signal: ac.signal }), /cancelled by the user/);
+    await assert.rejects(
+      lookupSymbolsMyGene(["A"], { baseUrl: srv.baseUrl, timeoutMs: 10_000, signal: ac.signal }),
+      /cancelled by the user/,
+    );
     assert.ok(Date.now() - t0 < 3000);
   } finally {
     await srv.close();
@@ -202,9 +267,21 @@ test("MyGene lookup: HTTP 503 is retried; 400 and non-JSON answers are errors na
   let calls = 0;
   const srv = await serve((_req, body, res) => {
     calls++;
-    if (calls === 1) { res.writeHead(503); res.end("busy"); return; }
-    if (body.includes("BAD")) { res.writeHead(400); res.end("bad query"); return; }
-    if (body.includes("HTML")) { res.writeHead(200, { "content-type": "text/html" }); res.end("<html>oops</html>"); return; }
+    if (calls === 1) {
+      res.writeHead(503);
+      res.end("busy");
+      return;
+    }
+    if (body.includes("BAD")) {
+      res.writeHead(400);
+      res.end("bad query");
+      return;
+    }
+    if (body.includes("HTML")) {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<html>oops</html>");
+      return;
+    }
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify([{ query: "X", symbol: "XSYM" }]));
   });
@@ -225,13 +302,17 @@ test("MyGene lookup: bad arguments are refused before any request", async () => 
   await assert.rejects(lookupSymbolsMyGene(["A"], { batchSize: 1001 }), /batch size/);
   await assert.rejects(lookupSymbolsMyGene(["A"], { timeoutMs: 0 }), /timeout/);
   await assert.rejects(lookupSymbolsMyGene(["A"], { species: " " }), /species/);
-  await assert.rejects(standardizeGeneNames(file("ties"), { unmappedAction: "ignore" as never }), /unmappedAction must be/);
+  await assert.rejects(
+    standardizeGeneNames(file("ties"), { unmappedAction: "ignore" as never }),
+    /unmappedAction must be/,
+  );
 });
 
 /** The seed's lookup knowledge as a mapping table: the last hit's symbol for every found query. */
 function seedMappingRows(): Array<[string, string]> {
   const map = new Map<string, string>();
-  for (const c of expected.mygene) for (const r of c.requests) for (const h of r.response ?? []) if (!h.notfound) map.set(h.query, h.symbol);
+  for (const c of expected.mygene)
+    for (const r of c.requests) for (const h of r.response ?? []) if (!h.notfound) map.set(h.query, h.symbol);
   return [...map];
 }
 
@@ -245,7 +326,11 @@ test("offline mapping file (TSV with header, CSV without): same names as the see
   assert.equal(readSymbolMapping(csv).header, null);
   for (const c of expected.mygene.filter((k: any) => k.options.unmapped_action === "keep")) {
     for (const mappingFile of [tsv, csv]) {
-      const got = await standardizeGeneNames(file(c.dataset), { ...camel(c.options), mappingFile, unmappedAction: "keep" });
+      const got = await standardizeGeneNames(file(c.dataset), {
+        ...camel(c.options),
+        mappingFile,
+        unmappedAction: "keep",
+      });
       assert.deepEqual(got.names, c.names, `${c.dataset} ${mappingFile}`);
     }
   }
@@ -256,7 +341,12 @@ test("mapping file first, then MyGene.info for the rest only", async () => {
   try {
     const map = join(scratch.dir, "partial.tsv");
     writeFileSync(map, "Gene stable ID,HGNC symbol\nENSG00000010000,FROMFILE\n");
-    const got = await standardizeGeneNames(file("replogle_like"), { mappingFile: map, lookupSymbols: true, baseUrl: srv.baseUrl, unmappedAction: "keep" });
+    const got = await standardizeGeneNames(file("replogle_like"), {
+      mappingFile: map,
+      lookupSymbols: true,
+      baseUrl: srv.baseUrl,
+      unmappedAction: "keep",
+    });
     assert.equal(got.names[0], "FROMFILE");
     assert.equal(srv.seen.length, 1);
     assert.ok(!srv.seen[0]!.body.includes("ENSG00000010000"), "an ID mapped by the file was looked up online");
@@ -270,8 +360,17 @@ test("mapping file: quoted cells, BOM, comments; bad files are clear errors", ()
   const p = join(scratch.dir, "quoted.csv");
   writeFileSync(p, '\ufeff# exported\n"query","symbol","other"\n"ENSG1","A,B",x\nENSG2,,y\nENSG3,C\n');
   const t = readSymbolMapping(p);
-  assert.deepEqual([...t.map], [["ENSG1", "A,B"], ["ENSG3", "C"]]);
-  assert.throws(() => readSymbolMapping(join(scratch.dir, "missing.tsv")), (e: unknown) => e instanceof FileFormatError && /ENOENT/.test(e.message));
+  assert.deepEqual(
+    [...t.map],
+    [
+      ["ENSG1", "A,B"],
+      ["ENSG3", "C"],
+    ],
+  );
+  assert.throws(
+    () => readSymbolMapping(join(scratch.dir, "missing.tsv")),
+    (e: unknown) => e instanceof FileFormatError && /ENOENT/.test(e.message),
+  );
   const one = join(scratch.dir, "one.tsv");
   writeFileSync(one, "ENSG1\nENSG2\n");
   assert.throws(() => readSymbolMapping(one), /needs two columns/);
@@ -307,7 +406,9 @@ test("standardizeGeneNames: unknown column lists the available ones; inplace fal
   assert.ok(fileBytes(path).equals(before));
 });
 
-test("standardizeGeneNames inplace: var index rewritten, X's stored values and everything else identical (anndata)", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
+test("standardizeGeneNames inplace: var index rewritten, X's stored values and everything else identical (anndata)", {
+  skip: findPython() ? undefined : SKIP_MESSAGE,
+}, async () => {
   const path = scratch.copy(file("replogle_like"));
   const dumpBefore = dumpH5ad(path);
   const xBefore = xDatasets(path);
@@ -316,11 +417,15 @@ test("standardizeGeneNames inplace: var index rewritten, X's stored values and e
   assert.deepEqual(xDatasets(path), xBefore);
   const dumpAfter = dumpH5ad(path);
   assertOnlyChanged(dumpBefore, dumpAfter, { varIndex: true });
-  const seed = expected.datasets.replogle_like.gene_names.find((g: any) => g.column === null && Object.keys(g.options).length === 0);
+  const seed = expected.datasets.replogle_like.gene_names.find(
+    (g: any) => g.column === null && Object.keys(g.options).length === 0,
+  );
   assert.deepEqual(dumpAfter.var.index, seed.names);
 });
 
-test("standardizeGeneNames inplace on a column: only that column changes; a categorical column stays categorical", { skip: findPython() ? undefined : SKIP_MESSAGE }, async () => {
+test("standardizeGeneNames inplace on a column: only that column changes; a categorical column stays categorical", {
+  skip: findPython() ? undefined : SKIP_MESSAGE,
+}, async () => {
   const path = scratch.copy(file("replogle_like"));
   const dumpBefore = dumpH5ad(path);
   const xBefore = xDatasets(path);
@@ -328,7 +433,9 @@ test("standardizeGeneNames inplace on a column: only that column changes; a cate
   assert.deepEqual(xDatasets(path), xBefore);
   const after = dumpH5ad(path);
   assertOnlyChanged(dumpBefore, after, { var: ["gene_name"] });
-  const seed = expected.datasets.replogle_like.gene_names.find((g: any) => g.column === "gene_name" && Object.keys(g.options).length === 0);
+  const seed = expected.datasets.replogle_like.gene_names.find(
+    (g: any) => g.column === "gene_name" && Object.keys(g.options).length === 0,
+  );
   assert.deepEqual(after.var.data.gene_name.values, seed.names);
 
   // A categorical var column (mapping the categories through a file) stays categorical.
@@ -342,7 +449,10 @@ test("standardizeGeneNames inplace on a column: only that column changes; a cate
   const old = dumpBefore.var.data.chr;
   const oldValues = old.codes.map((k: number) => old.categories[k]);
   const newValues = again.var.data.chr.codes.map((k: number) => again.var.data.chr.categories[k]);
-  assert.deepEqual(newValues, oldValues.map((v: string) => (v === "chr1" ? "chromosome1" : v === "chrM" ? "MT" : v)));
+  assert.deepEqual(
+    newValues,
+    oldValues.map((v: string) => (v === "chr1" ? "chromosome1" : v === "chrM" ? "MT" : v)),
+  );
 });
 
 test("standardizeGeneNames: missing values in a var column stay missing (not looked up, not written as text)", async () => {
@@ -355,7 +465,12 @@ test("standardizeGeneNames: missing values in a var column stay missing (not loo
   writeH5ad(path, a);
   const map = join(scratch.dir, "missing_map.tsv");
   writeFileSync(map, "ENSG5\tFIVE\nENSG7\tSEVEN\n");
-  const r = await standardizeGeneNames(path, { column: "symbol", mappingFile: map, unmappedAction: "keep", inplace: true });
+  const r = await standardizeGeneNames(path, {
+    column: "symbol",
+    mappingFile: map,
+    unmappedAction: "keep",
+    inplace: true,
+  });
   assert.deepEqual(r.names, ["MT-Nd1", "nan", "FIVE", "MT-Nd1"]);
   assert.deepEqual(r.unmapped, ["MT-Nd1"]);
   assert.equal(r.changed, 3);

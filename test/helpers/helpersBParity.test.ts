@@ -6,7 +6,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import {
-  detectGeneSymbolColumn, detectPerturbationColumn, inferColumns, type ColumnDetection,
+  detectGeneSymbolColumn,
+  detectPerturbationColumn,
+  inferColumns,
+  type ColumnDetection,
 } from "../../src/helpers/columnDetection.ts";
 import { ensureGeneSymbolColumn } from "../../src/helpers/geneSymbols.ts";
 import { normalizePerturbationLabels, type NormalizeLabelOptions } from "../../src/helpers/perturbationLabels.ts";
@@ -75,17 +78,21 @@ for (const [name, ds] of Object.entries(datasets)) {
         assert.deepEqual(ensureGeneSymbolColumn(path, column), want.names, `column ${key}`);
         continue;
       }
-      assert.throws(() => ensureGeneSymbolColumn(path, column), (err: unknown) => {
-        assert.ok(err instanceof InvalidArgumentError, `column ${key}: ${err}`);
-        assert.ok(err.message.startsWith(`${path}: `), err.message);
-        if (want.error === "KeyError") {
-          assert.match(err.message, new RegExp(`var has no column '${key}'`));
-          assert.match(err.hint ?? "", /available var columns: /);
-        } else {
-          assert.match(err.message, /look like Ensembl-style IDs/);
-        }
-        return true;
-      }, `column ${key}`);
+      assert.throws(
+        () => ensureGeneSymbolColumn(path, column),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidArgumentError, `column ${key}: ${err}`);
+          assert.ok(err.message.startsWith(`${path}: `), err.message);
+          if (want.error === "KeyError") {
+            assert.match(err.message, new RegExp(`var has no column '${key}'`));
+            assert.match(err.hint ?? "", /available var columns: /);
+          } else {
+            assert.match(err.message, /look like Ensembl-style IDs/);
+          }
+          return true;
+        },
+        `column ${key}`,
+      );
     }
   });
 
@@ -94,7 +101,11 @@ for (const [name, ds] of Object.entries(datasets)) {
       for (const r of lab.results) {
         const got = normalizePerturbationLabels(path, lab.column, { ...labelOptions(r.options), log: () => {} });
         // The seed turns a missing label into the text "nan"; crispyx keeps it missing.
-        assert.deepEqual(got.labels.map((l) => l ?? "nan"), r.labels, JSON.stringify(r.options));
+        assert.deepEqual(
+          got.labels.map((l) => l ?? "nan"),
+          r.labels,
+          JSON.stringify(r.options),
+        );
         assert.equal(got.written, false);
       }
     });
@@ -104,7 +115,9 @@ for (const [name, ds] of Object.entries(datasets)) {
     test(`standardizeGeneNames (no lookup) matches the seed: ${name}`, async () => {
       for (const g of ds.gene_names as any[]) {
         const got = await standardizeGeneNames(path, {
-          column: g.column, stripVersion: g.options.strip_version, normaliseMtPrefix: g.options.normalise_mt_prefix,
+          column: g.column,
+          stripVersion: g.options.strip_version,
+          normaliseMtPrefix: g.options.normalise_mt_prefix,
         });
         assert.deepEqual(got.names, g.names, `column ${g.column} ${JSON.stringify(g.options)}`);
         assert.equal(got.written, false);
@@ -117,7 +130,12 @@ test("the fixtures exercise what they claim (a test that cannot fail is a defect
   const all = Object.values(datasets);
   const detected = new Set(all.map((d) => d.detection.perturbation.column));
   assert.ok(detected.size >= 5, "several different perturbation columns are detected");
-  assert.ok(all.some((d) => d.detection.gene_symbol.column === null), "a file without symbol column");
-  const changed = all.flatMap((d) => d.labels.flatMap((l: any) => l.results)).filter((r: any) => r.labels.includes("NTC"));
+  assert.ok(
+    all.some((d) => d.detection.gene_symbol.column === null),
+    "a file without symbol column",
+  );
+  const changed = all
+    .flatMap((d) => d.labels.flatMap((l: any) => l.results))
+    .filter((r: any) => r.labels.includes("NTC"));
   assert.ok(changed.length > 10, "control aliases are mapped in many cases");
 });

@@ -6,8 +6,15 @@ import { readFileSync } from "node:fs";
 import { Mt19937, legacyChoiceWithoutReplacement } from "../../src/helpers/numpyRandom.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 
-interface Case { n: number; k: number; seed: number; result: number[] }
-const cases = JSON.parse(readFileSync(new URL("../fixtures/helpers/numpy_choice.json", import.meta.url), "utf8")) as Case[];
+interface Case {
+  n: number;
+  k: number;
+  seed: number;
+  result: number[];
+}
+const cases = JSON.parse(
+  readFileSync(new URL("../fixtures/helpers/numpy_choice.json", import.meta.url), "utf8"),
+) as Case[];
 
 test("MT19937 output for seed 5489 matches the reference generator (10000th output 4123659995)", () => {
   const rng = new Mt19937(5489);
@@ -18,7 +25,11 @@ test("MT19937 output for seed 5489 matches the reference generator (10000th outp
 
 test("seeded choice without replacement equals numpy's legacy RandomState", () => {
   for (const c of cases) {
-    assert.deepEqual(Array.from(legacyChoiceWithoutReplacement(c.n, c.k, c.seed)), c.result, `n=${c.n} k=${c.k} seed=${c.seed}`);
+    assert.deepEqual(
+      Array.from(legacyChoiceWithoutReplacement(c.n, c.k, c.seed)),
+      c.result,
+      `n=${c.n} k=${c.k} seed=${c.seed}`,
+    );
   }
 });
 

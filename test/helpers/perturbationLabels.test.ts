@@ -7,7 +7,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import {
-  labelNormalizer, normalizeLabels, normalizePerturbationLabels, type NormalizeLabelOptions,
+  labelNormalizer,
+  normalizeLabels,
+  normalizePerturbationLabels,
+  type NormalizeLabelOptions,
 } from "../../src/helpers/perturbationLabels.ts";
 import { DEFAULT_CONTROL_ALIASES } from "../../src/helpers/controlLabel.ts";
 import { writeH5ad } from "../../src/io/anndata/anndata.ts";
@@ -58,21 +61,33 @@ test("label rules: prefixes once at the start, suffixes once at the end (Python 
 });
 
 test("label rules: a bad or unsupported regular expression is refused before any label is read", () => {
-  assert.throws(() => labelNormalizer({ stripSuffixRegex: "(" }), (e: unknown) => e instanceof InvalidArgumentError && /not a valid regular expression/.test(e.message));
+  assert.throws(
+    () => labelNormalizer({ stripSuffixRegex: "(" }),
+    (e: unknown) => e instanceof InvalidArgumentError && /not a valid regular expression/.test(e.message),
+  );
   assert.throws(() => labelNormalizer({ stripSuffixRegex: "(?x) a" }), InvalidArgumentError);
   const path = scratch.copy(file("norman_like"));
   const before = fileBytes(path);
-  assert.throws(() => normalizePerturbationLabels(path, "guide_identity", { stripSuffixRegex: "[", inplace: true }), InvalidArgumentError);
+  assert.throws(
+    () => normalizePerturbationLabels(path, "guide_identity", { stripSuffixRegex: "[", inplace: true }),
+    InvalidArgumentError,
+  );
   assert.ok(fileBytes(path).equals(before));
 });
 
 test("unknown column: the error lists the available obs columns; an empty column name is refused", () => {
-  assert.throws(() => normalizePerturbationLabels(file("norman_like"), "pert"), (err: unknown) => {
-    assert.ok(err instanceof InvalidArgumentError);
-    assert.equal(err.message, `${file("norman_like")}: obs has no column 'pert'`);
-    assert.equal(err.hint, "available obs columns: 'guide_identity', 'read_count', 'UMI_count', 'coverage', 'gemgroup', 'good_coverage', 'number_of_cells', 'perturbation'");
-    return true;
-  });
+  assert.throws(
+    () => normalizePerturbationLabels(file("norman_like"), "pert"),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError);
+      assert.equal(err.message, `${file("norman_like")}: obs has no column 'pert'`);
+      assert.equal(
+        err.hint,
+        "available obs columns: 'guide_identity', 'read_count', 'UMI_count', 'coverage', 'gemgroup', 'good_coverage', 'number_of_cells', 'perturbation'",
+      );
+      return true;
+    },
+  );
   assert.throws(() => normalizePerturbationLabels(file("norman_like"), ""), /name the obs column/);
 });
 
@@ -86,7 +101,10 @@ test("empty label list: a file without cells, and options that would empty every
   b.obs = dataframe(["c0", "c1", "c2"], { guide: strings(["sgA", "sgB", "sgA"]) });
   const p = join(scratch.dir, "all_empty.h5ad");
   writeH5ad(p, b);
-  assert.throws(() => normalizePerturbationLabels(p, "guide", { stripSuffixRegex: ".*" }), /would leave every label empty/);
+  assert.throws(
+    () => normalizePerturbationLabels(p, "guide", { stripSuffixRegex: ".*" }),
+    /would leave every label empty/,
+  );
   const warnings: string[] = [];
   const r = normalizePerturbationLabels(p, "guide", { stripPrefixes: ["sgA"], log: (m) => warnings.push(m) });
   assert.deepEqual(r.labels, ["", "sgB", ""]);
@@ -105,7 +123,10 @@ test("result: per-cell labels, what changed, the control count; inplace false le
   assert.equal(r.nControl, seed.filter((l: string) => l === "NTC").length);
   const original = loadObs(path).columns.target_gene!;
   assert.equal(original.type, "array");
-  assert.equal(r.changed, seed.filter((l: string, i: number) => original.type === "array" && l !== original.data[i]).length);
+  assert.equal(
+    r.changed,
+    seed.filter((l: string, i: number) => original.type === "array" && l !== original.data[i]).length,
+  );
   assert.ok(r.changed > 0);
   assert.ok(fileBytes(path).equals(before));
 });
@@ -116,7 +137,11 @@ test("inplace: written labels, dtype and categories equal what the seed writes, 
     for (const lab of ds.labels) {
       for (const r of lab.results) {
         const path = scratch.copy(file(name), "inplace.h5ad");
-        const got = normalizePerturbationLabels(path, lab.column, { ...labelOptions(r.options), inplace: true, ...quiet });
+        const got = normalizePerturbationLabels(path, lab.column, {
+          ...labelOptions(r.options),
+          inplace: true,
+          ...quiet,
+        });
         assert.equal(got.written, true);
         const col = loadObs(path).columns[lab.column]!;
         const label = `${name} obs['${lab.column}'] ${JSON.stringify(r.options)}`;
@@ -125,9 +150,14 @@ test("inplace: written labels, dtype and categories equal what the seed writes, 
           if (col.type !== "categorical") continue;
           // The seed turns missing labels into a "nan" category; crispyx keeps them missing.
           const hadMissing = got.labels.includes(null);
-          const seedCats = hadMissing && !got.labels.includes("nan") ? r.categories_after.filter((c: string) => c !== "nan") : r.categories_after;
+          const seedCats =
+            hadMissing && !got.labels.includes("nan")
+              ? r.categories_after.filter((c: string) => c !== "nan")
+              : r.categories_after;
           assert.deepEqual(col.categories.data, seedCats, label);
-          const values = Array.from(col.codes as ArrayLike<number>, (k) => (k < 0 ? "nan" : (col.categories.data[k] as string)));
+          const values = Array.from(col.codes as ArrayLike<number>, (k) =>
+            k < 0 ? "nan" : (col.categories.data[k] as string),
+          );
           assert.deepEqual(values, r.labels, label);
         } else {
           assert.equal(r.dtype_after, "object", label);
@@ -141,7 +171,9 @@ test("inplace: written labels, dtype and categories equal what the seed writes, 
   assert.ok(n >= 90, `${n} in-place runs`);
 });
 
-test("inplace: X's stored values and every other element unchanged; anndata reads the edited files", { skip: findPython() ? undefined : SKIP_MESSAGE }, () => {
+test("inplace: X's stored values and every other element unchanged; anndata reads the edited files", {
+  skip: findPython() ? undefined : SKIP_MESSAGE,
+}, () => {
   const cases: Array<[string, string, NormalizeLabelOptions]> = [
     ["replogle_like", "gene", {}],
     ["norman_like", "guide_identity", { stripSuffixRegex: "__.*$", controlAliases: ["NegCtrl0_NegCtrl0"] }],
@@ -164,7 +196,8 @@ test("inplace: X's stored values and every other element unchanged; anndata read
     assertOnlyChanged(before.result, after.result, { obs: [column] });
     const col = after.result.obs.data[column];
     const want = normalizePerturbationLabels(originals[i]!, column, { ...opts, ...quiet }).labels;
-    const values = col.kind === "categorical" ? col.codes.map((k: number) => (k < 0 ? null : col.categories[k])) : col.values;
+    const values =
+      col.kind === "categorical" ? col.codes.map((k: number) => (k < 0 ? null : col.categories[k])) : col.values;
     assert.deepEqual(values, want, name);
     assert.equal(col.kind, before.result.obs.data[column].kind, `${name}: column kind changed`);
   });
@@ -173,18 +206,32 @@ test("inplace: X's stored values and every other element unchanged; anndata read
 test("inplace: a nullable string column keeps its missing values; a numeric column becomes text", () => {
   const a = emptyAnnData(4, 2);
   a.obs = dataframe(["c0", "c1", "c2", "c3"], {
-    guide: { type: "nullable-string", values: strings(["sgA_KO", "", "ctrl", "sgB"]), mask: Uint8Array.from([0, 1, 0, 0]) },
+    guide: {
+      type: "nullable-string",
+      values: strings(["sgA_KO", "", "ctrl", "sgB"]),
+      mask: Uint8Array.from([0, 1, 0, 0]),
+    },
     plate: ndarray(Int32Array.from([1, 2, 1, 3])),
   });
   const path = join(scratch.dir, "nullable.h5ad");
   writeH5ad(path, a);
-  const r = normalizePerturbationLabels(path, "guide", { stripPrefixes: ["sg"], stripSuffixes: ["_KO"], inplace: true, ...quiet });
+  const r = normalizePerturbationLabels(path, "guide", {
+    stripPrefixes: ["sg"],
+    stripSuffixes: ["_KO"],
+    inplace: true,
+    ...quiet,
+  });
   assert.deepEqual(r.labels, ["A", null, "NTC", "B"]);
   // Written as anndata < 0.11 can read it: a categorical with the missing value kept (writeSettings).
   const col = loadObs(path).columns.guide!;
   assert.equal(col.type, "categorical");
   if (col.type === "categorical") assert.deepEqual(categoricalValues(col), ["A", null, "NTC", "B"]);
-  const n = normalizePerturbationLabels(path, "plate", { controlAliases: ["2"], canonicalControl: "ctrl", inplace: true, ...quiet });
+  const n = normalizePerturbationLabels(path, "plate", {
+    controlAliases: ["2"],
+    canonicalControl: "ctrl",
+    inplace: true,
+    ...quiet,
+  });
   assert.deepEqual(n.labels, ["1", "ctrl", "1", "3"]);
   const plate = loadObs(path).columns.plate!;
   assert.equal(plate.type, "array");
@@ -207,7 +254,9 @@ test("options of the wrong type are refused; labels named like object properties
 
 test("inplace on an ordered categorical: new categories sorted and unordered, as the seed's pandas.Categorical", () => {
   const a = emptyAnnData(3, 1);
-  a.obs = dataframe(["c0", "c1", "c2"], { guide: categorical(["sgZ", "sgA", "ctrl"], { categories: ["sgZ", "sgA", "ctrl"], ordered: true }) });
+  a.obs = dataframe(["c0", "c1", "c2"], {
+    guide: categorical(["sgZ", "sgA", "ctrl"], { categories: ["sgZ", "sgA", "ctrl"], ordered: true }),
+  });
   const p = join(scratch.dir, "ordered.h5ad");
   writeH5ad(p, a);
   normalizePerturbationLabels(p, "guide", { stripPrefixes: ["sg"], inplace: true, ...quiet });

@@ -2,7 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  availableMemoryGb, cgroupMemoryLimit, detectAvailableMemory, systemAvailableMemory, type MemoryProbeSources,
+  availableMemoryGb,
+  cgroupMemoryLimit,
+  detectAvailableMemory,
+  systemAvailableMemory,
+  type MemoryProbeSources,
 } from "../../src/helpers/systemMemory.ts";
 
 const GiB = 2 ** 30;
@@ -20,8 +24,11 @@ test("cgroup v2: memory.max of the process's cgroup caps MemAvailable", () => {
   });
   const d = detectAvailableMemory(src);
   assert.deepEqual(d, {
-    availableBytes: 8 * GiB, systemAvailableBytes: 60_000_000 * 1024, cgroupLimitBytes: 8 * GiB,
-    cgroupLimitFile: "/sys/fs/cgroup/user.slice/job.scope/memory.max", source: "cgroup",
+    availableBytes: 8 * GiB,
+    systemAvailableBytes: 60_000_000 * 1024,
+    cgroupLimitBytes: 8 * GiB,
+    cgroupLimitFile: "/sys/fs/cgroup/user.slice/job.scope/memory.max",
+    source: "cgroup",
   });
   assert.equal(availableMemoryGb(src), (8 * GiB) / 1e9);
 });

@@ -14,9 +14,21 @@ const dir = mkdtempSync(join(tmpdir(), "crispyx-bgwriter-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 test("workerExecArgv keeps only module-loading flags (with their values) and adds the loader when missing", () => {
-  assert.deepEqual(workerExecArgv(["--max-old-space-size=300", "--import", "./bin/register.mjs", "--title", "x", "--stack-size=2000"]), ["--import", "./bin/register.mjs"]);
-  assert.deepEqual(workerExecArgv(["--import=tsx", "--conditions", "dev", "--expose-gc"]), ["--import=tsx", "--conditions", "dev"]);
-  assert.deepEqual(workerExecArgv(["--cpu-prof", "--cpu-prof-dir", "/tmp/p", "--import=tsx"]), ["--cpu-prof", "--cpu-prof-dir", "/tmp/p", "--import=tsx"]);
+  assert.deepEqual(
+    workerExecArgv(["--max-old-space-size=300", "--import", "./bin/register.mjs", "--title", "x", "--stack-size=2000"]),
+    ["--import", "./bin/register.mjs"],
+  );
+  assert.deepEqual(workerExecArgv(["--import=tsx", "--conditions", "dev", "--expose-gc"]), [
+    "--import=tsx",
+    "--conditions",
+    "dev",
+  ]);
+  assert.deepEqual(workerExecArgv(["--cpu-prof", "--cpu-prof-dir", "/tmp/p", "--import=tsx"]), [
+    "--cpu-prof",
+    "--cpu-prof-dir",
+    "/tmp/p",
+    "--import=tsx",
+  ]);
   const added = workerExecArgv(["--max-semi-space-size=64"]);
   assert.equal(added.length, 2);
   assert.equal(added[0], "--import");
@@ -27,10 +39,20 @@ test("an operator with the worker-thread writer runs under node --max-old-space-
   const input = join(dir, "in.h5ad");
   const output = join(dir, "out.h5ad");
   writeBigInput(input, 2000, 50);
-  const r = spawnSync(process.execPath, [
-    "--max-old-space-size=400", "--import", "./bin/register.mjs",
-    "test/ops/runOperator.ts", "normalize", input, output, JSON.stringify({ chunkSize: 200, background: true }),
-  ], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--max-old-space-size=400",
+      "--import",
+      "./bin/register.mjs",
+      "test/ops/runOperator.ts",
+      "normalize",
+      input,
+      output,
+      JSON.stringify({ chunkSize: 200, background: true }),
+    ],
+    { cwd: ROOT, encoding: "utf8" },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /ERR_WORKER_INVALID_EXEC_ARGV/);
   using h = openH5ad(output);

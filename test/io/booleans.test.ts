@@ -51,7 +51,9 @@ print(json.dumps(out))
 `);
 }
 
-test("boolean attributes (scalar, array, on groups, datasets and the root; replaced, deleted) are h5py booleans", { ...noPython }, () => {
+test("boolean attributes (scalar, array, on groups, datasets and the root; replaced, deleted) are h5py booleans", {
+  ...noPython,
+}, () => {
   const path = join(work, "attrs.h5");
   const f = H5File.open(path, "w");
   f.createGroup("/g");
@@ -85,7 +87,9 @@ test("boolean attributes (scalar, array, on groups, datasets and the root; repla
   assert.ok(!Object.keys(v).some((k) => k.includes("placeholder") || k.endsWith("@gone")), Object.keys(v).join(", "));
 });
 
-test("categoricals with ordered false and true open in anndata 0.8; an in-place edit writes them the same way", { ...noPython }, () => {
+test("categoricals with ordered false and true open in anndata 0.8; an in-place edit writes them the same way", {
+  ...noPython,
+}, () => {
   const path = join(work, "cats.h5ad");
   const ad = emptyAnnData(4, 2);
   ad.obs = dataframe(["a", "b", "c", "d"], {
@@ -93,7 +97,9 @@ test("categoricals with ordered false and true open in anndata 0.8; an in-place 
     ranked: categorical(["lo", "hi", "hi", "lo"], { categories: ["lo", "hi"], ordered: true }),
   });
   writeH5ad(path, ad);
-  replaceElement(path, "/var", (file, at) => writeElem(file, at, dataframe(["g1", "g2"], { kind: categorical(["u", "v"], { ordered: true }) })));
+  replaceElement(path, "/var", (file, at) =>
+    writeElem(file, at, dataframe(["g1", "g2"], { kind: categorical(["u", "v"], { ordered: true }) })),
+  );
   const got = python(`
 import anndata, json, h5py
 a = anndata.read_h5ad(${JSON.stringify(path)})
@@ -137,7 +143,10 @@ test("no room beside the datatype: the enum goes to a new continuation chunk (v1
   f.setAttr("/d", "after", 1.5); // lands in a continuation chunk HDF5 makes
   f.close();
   const before = datatypeChunkRoom(path, "/d");
-  assert.ok(before.room < 24, `the datatype's chunk still has ${before.room} free bytes: the test would not reach the fallback`);
+  assert.ok(
+    before.room < 24,
+    `the datatype's chunk still has ${before.room} free bytes: the test would not reach the fallback`,
+  );
   finishBooleans(path, [{ header: objectAddress(path, "/d") }]);
   const after = datatypeChunkRoom(path, "/d");
   assert.equal(after.chunks, before.chunks + 1, "one new continuation chunk");
@@ -151,7 +160,9 @@ test("no room beside the datatype: the enum goes to a new continuation chunk (v1
   assert.equal(v["/d@after"]!.value, 1.5);
 });
 
-test("v2 (OHDR) headers with creation order (h5py libver='latest'): booleans written into them, with and without room beside the type", { ...noPython }, () => {
+test("v2 (OHDR) headers with creation order (h5py libver='latest'): booleans written into them, with and without room beside the type", {
+  ...noPython,
+}, () => {
   const path = join(work, "latest.h5");
   const addrs = python(`
 import h5py, json, numpy as np
@@ -173,7 +184,11 @@ print(json.dumps(addrs))
   const fd = openSync(path, "r");
   try {
     // h5py's group keeps its v2 header (the attribute goes into it); new datasets get v1 headers (bounds 'earliest').
-    assert.equal(readObjectHeader(openCtx(fd, path), objectAddress(path, "/g"), true).version, 2, "the group has a v2 header");
+    assert.equal(
+      readObjectHeader(openCtx(fd, path), objectAddress(path, "/g"), true).version,
+      2,
+      "the group has a v2 header",
+    );
   } finally {
     closeSync(fd);
   }
@@ -200,7 +215,11 @@ print(json.dumps(addrs))
   assert.equal(chunksOf(), before + 1, "the datatype moved to a new continuation chunk");
   const v2 = h5pyView(path);
   assert.deepEqual(v2["/d"], { value: [true, false, true], type: "array:bool", enum: true });
-  for (let i = 0; i < 6; i++) assert.deepEqual(v2[`/d@x${i}`]!.value, Array.from({ length: i + 1 }, (_, k) => k));
+  for (let i = 0; i < 6; i++)
+    assert.deepEqual(
+      v2[`/d@x${i}`]!.value,
+      Array.from({ length: i + 1 }, (_, k) => k),
+    );
   const r2 = H5File.open(path, "r"); // HDF5 2.0 (h5wasm) too
   assert.deepEqual(r2.readValue("/d"), [true, false, true]);
   r2.close();
@@ -213,18 +232,35 @@ test("a file HDF5 left unfinished after an error is one clear error at close; an
   f.createDataset("/g/b", { dtype: "bool", shape: [2], data: [true, false] });
   f.setAttr("/g", "ordered", true);
   // An attribute too large for an object header: HDF5 fails and, its ids leaked, does not finish the file.
-  assert.throws(() => f.setAttr("/g", "big", Array.from({ length: 10_000 }, (_, i) => `name${i}`)), /object header message is too large/);
-  assert.throws(() => f.close(), (err: Error) => {
-    assert.match(err.message, /^[^\n]*unfinished\.h5: HDF5 did not finish writing the file \(no object header at \d+.*\) after an earlier error: cannot write attribute big of \/g/);
-    assert.ok(!err.message.includes("\n"), "one line");
-    return true;
-  });
+  assert.throws(
+    () =>
+      f.setAttr(
+        "/g",
+        "big",
+        Array.from({ length: 10_000 }, (_, i) => `name${i}`),
+      ),
+    /object header message is too large/,
+  );
+  assert.throws(
+    () => f.close(),
+    (err: Error) => {
+      assert.match(
+        err.message,
+        /^[^\n]*unfinished\.h5: HDF5 did not finish writing the file \(no object header at \d+.*\) after an earlier error: cannot write attribute big of \/g/,
+      );
+      assert.ok(!err.message.includes("\n"), "one line");
+      return true;
+    },
+  );
   // A plain wrong address in a good file: refused, nothing written.
   const good = join(work, "good.h5");
   const g = H5File.open(good, "w");
   g.createDataset("/d", { dtype: "int8", shape: [1], data: Int8Array.of(1) });
   g.close();
-  assert.throws(() => finishBooleans(good, [{ header: 3 }]), /cannot store a boolean dataset \(object header at 3\): no object header at 3/);
+  assert.throws(
+    () => finishBooleans(good, [{ header: 3 }]),
+    /cannot store a boolean dataset \(object header at 3\): no object header at 3/,
+  );
   assert.throws(() => finishBooleans(good, [{ header: 1 << 30 }]), /outside the file/);
   const r = H5File.open(good, "r");
   assert.equal(r.info("/d").dtype, "int8");

@@ -86,7 +86,12 @@ test("operators (normalize, convert, standardize) write X through HDF5 when off,
       outs[`c_${tag}`] = join(dir, `csc_${tag}.h5ad`);
       await convertToCsc(SCREEN, { output: outs[`c_${tag}`]! });
       outs[`s_${tag}`] = join(dir, `std_${tag}.h5ad`);
-      await standardizeDataset(SCREEN, { output: outs[`s_${tag}`]!, perturbationColumn: "perturbation", controlLabel: "NTC", force: true });
+      await standardizeDataset(SCREEN, {
+        output: outs[`s_${tag}`]!,
+        perturbationColumn: "perturbation",
+        controlLabel: "NTC",
+        force: true,
+      });
     });
     if (on) assert.ok(used.arrays! >= 2, `direct writes used when on (${used.arrays})`);
     else assert.deepEqual(used, { reads: 0, arrays: 0, links: 0 }, "no byte-level path when off");
@@ -138,12 +143,16 @@ const GOLDEN_FILES = [
 test(`golden comparisons with CRISPYX_DIRECT_IO=0: ${GOLDEN_FILES.join(", ")}`, { timeout: 30 * 60_000 }, () => {
   // Without the runner's NODE_TEST_CONTEXT the child is a test run of its own, with its own summary.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const r = spawnSync(process.execPath, ["--import", "./bin/register.mjs", "--test", "--test-reporter=spec", ...GOLDEN_FILES], {
-    cwd: ROOT,
-    env: { ...env, CRISPYX_DIRECT_IO: "0" },
-    encoding: "utf8",
-    maxBuffer: 1 << 28,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "./bin/register.mjs", "--test", "--test-reporter=spec", ...GOLDEN_FILES],
+    {
+      cwd: ROOT,
+      env: { ...env, CRISPYX_DIRECT_IO: "0" },
+      encoding: "utf8",
+      maxBuffer: 1 << 28,
+    },
+  );
   const out = r.stdout + r.stderr;
   assert.equal(r.status, 0, `failures with direct I/O off:\n${out.slice(-6000)}`);
   const passed = Number(/ℹ pass (\d+)/.exec(out)?.[1] ?? 0);

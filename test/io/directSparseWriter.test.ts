@@ -6,8 +6,17 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { H5File } from "../../src/io/h5/file.ts";
-import { startAnnData, carryOver, SparseMatrixWriter, type SparseWriterOptions } from "../../src/io/anndata/matrixWriter.ts";
-import { DirectSparseWriter, canWriteDirect, createDirectPlaceholders } from "../../src/io/anndata/directSparseWriter.ts";
+import {
+  startAnnData,
+  carryOver,
+  SparseMatrixWriter,
+  type SparseWriterOptions,
+} from "../../src/io/anndata/matrixWriter.ts";
+import {
+  DirectSparseWriter,
+  canWriteDirect,
+  createDirectPlaceholders,
+} from "../../src/io/anndata/directSparseWriter.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import type { SparseMatrix } from "../../src/io/anndata/model.ts";
 import { compareH5ad, findPython, readersOf, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
@@ -20,7 +29,7 @@ const SOURCE = join(import.meta.dirname, "..", "fixtures", "h5ad", "full_csr.h5a
 /** A random sparse matrix with some empty lines, as major-axis blocks of uneven sizes. */
 function randomBlocks(major: number, minor: number, seed: number): { blocks: SparseMatrix[]; nnz: number } {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const blocks: SparseMatrix[] = [];
   let nnz = 0;
   for (let m0 = 0; m0 < major; ) {
@@ -29,10 +38,21 @@ function randomBlocks(major: number, minor: number, seed: number): { blocks: Spa
     const idx: number[] = [];
     const val: number[] = [];
     for (let i = 0; i < m; i++) {
-      if (rand() > 0.2) for (let j = 0; j < minor; j++) if (rand() < 0.3) { idx.push(j); val.push(Math.floor(rand() * 20) + 0.5); }
+      if (rand() > 0.2)
+        for (let j = 0; j < minor; j++)
+          if (rand() < 0.3) {
+            idx.push(j);
+            val.push(Math.floor(rand() * 20) + 0.5);
+          }
       ptr.push(idx.length);
     }
-    blocks.push({ type: "csr", shape: [m, minor], indptr: Int32Array.from(ptr), indices: Int32Array.from(idx), data: Float32Array.from(val) });
+    blocks.push({
+      type: "csr",
+      shape: [m, minor],
+      indptr: Int32Array.from(ptr),
+      indices: Int32Array.from(idx),
+      data: Float32Array.from(val),
+    });
     nnz += idx.length;
     m0 += m;
   }
@@ -55,7 +75,11 @@ function skeleton(path: string, fill: (f: H5File) => void): void {
   }
 }
 
-function writeBoth(name: string, opts: SparseWriterOptions, blocks: SparseMatrix[]): { direct: string; viaHdf5: string } {
+function writeBoth(
+  name: string,
+  opts: SparseWriterOptions,
+  blocks: SparseMatrix[],
+): { direct: string; viaHdf5: string } {
   const direct = join(dir, `${name}_direct.h5ad`);
   const viaHdf5 = join(dir, `${name}_hdf5.h5ad`);
   skeleton(direct, (f) => createDirectPlaceholders(f, "/X", opts));
@@ -103,7 +127,12 @@ test("direct CSR X equals the HDF5-written one (crispyx read; int32 indices)", (
 test("direct CSC X with int64 indices and float64 values, converted from other input types", () => {
   const shape: [number, number] = [20, 12];
   const { blocks, nnz } = randomBlocks(12, 20, 11);
-  const csc = blocks.map((b) => ({ ...b, type: "csc" as const, shape: [20, b.shape[0]] as [number, number], data: Float64Array.from(b.data as Float32Array) }));
+  const csc = blocks.map((b) => ({
+    ...b,
+    type: "csc" as const,
+    shape: [20, b.shape[0]] as [number, number],
+    data: Float64Array.from(b.data as Float32Array),
+  }));
   const opts: SparseWriterOptions = { format: "csc", shape, dtype: "float64", nnz, indexDtype: "int64" };
   const { direct, viaHdf5 } = writeBoth("csc64", opts, csc);
   const a = readX(direct);
@@ -152,30 +181,44 @@ test("direct writer refuses incomplete or oversized input with a clear error", (
   assert.equal(canWriteDirect({ shape: [3, 3], nnz: 4, gzip: 4 }), false, "compressed");
 });
 
-test("DirectArrays on a file with a v3 superblock (h5py libver='latest'): checksummed end-of-file update, N-D data", skipWithoutAnndata(), () => {
-  const p = join(dir, "latest.h5");
-  const python = findPython()!;
-  execFileSync(python, ["-c", `import h5py, numpy as np
+test(
+  "DirectArrays on a file with a v3 superblock (h5py libver='latest'): checksummed end-of-file update, N-D data",
+  skipWithoutAnndata(),
+  () => {
+    const p = join(dir, "latest.h5");
+    const python = findPython()!;
+    execFileSync(python, [
+      "-c",
+      `import h5py, numpy as np
 with h5py.File(${JSON.stringify(p)}, "w", libver="latest") as f:
     f.create_dataset("m", data=np.zeros((1, 1), dtype="<f8"))
-    f.attrs["note"] = "placeholder"`]);
-  const values = Float64Array.from({ length: 30 * 7 }, (_, i) => i / 7);
-  const d = DirectArrays.open(p);
-  d.write(d.add("/m", [30, 7], 8), 0, new Uint8Array(values.buffer));
-  d.finish();
-  const out = execFileSync(python, ["-c", `import h5py, json
+    f.attrs["note"] = "placeholder"`,
+    ]);
+    const values = Float64Array.from({ length: 30 * 7 }, (_, i) => i / 7);
+    const d = DirectArrays.open(p);
+    d.write(d.add("/m", [30, 7], 8), 0, new Uint8Array(values.buffer));
+    d.finish();
+    const out = execFileSync(
+      python,
+      [
+        "-c",
+        `import h5py, json
 with h5py.File(${JSON.stringify(p)}, "r") as f:
     m = f["m"][()]
-    print(json.dumps({"shape": list(m.shape), "sum": float(m.sum()), "last": float(m[-1, -1]), "sb": f.id.get_create_plist().get_version()[0]}))`], { encoding: "utf8" });
-  const r = JSON.parse(out);
-  assert.deepEqual(r.shape, [30, 7]);
-  assert.ok(Math.abs(r.sum - values.reduce((a, b) => a + b, 0)) < 1e-9);
-  assert.equal(r.last, values.at(-1));
-  assert.ok(r.sb >= 2, `superblock version ${r.sb}`);
-  const h = H5File.open(p, "r");
-  try {
-    assert.deepEqual(h.read("/m"), values);
-  } finally {
-    h.close();
-  }
-});
+    print(json.dumps({"shape": list(m.shape), "sum": float(m.sum()), "last": float(m[-1, -1]), "sb": f.id.get_create_plist().get_version()[0]}))`,
+      ],
+      { encoding: "utf8" },
+    );
+    const r = JSON.parse(out);
+    assert.deepEqual(r.shape, [30, 7]);
+    assert.ok(Math.abs(r.sum - values.reduce((a, b) => a + b, 0)) < 1e-9);
+    assert.equal(r.last, values.at(-1));
+    assert.ok(r.sb >= 2, `superblock version ${r.sb}`);
+    const h = H5File.open(p, "r");
+    try {
+      assert.deepEqual(h.read("/m"), values);
+    } finally {
+      h.close();
+    }
+  },
+);

@@ -19,7 +19,9 @@ import { CLI, crispyx, smallScreen, tempDir } from "../cli/helpers.ts";
 
 const tmp = tempDir("crispyx-disk-");
 let input: string;
-before(async () => { input = await smallScreen(tmp.path, "in.h5ad", { cells: 3000, genes: 400, perturbations: 6, seed: 3 }); });
+before(async () => {
+  input = await smallScreen(tmp.path, "in.h5ad", { cells: 3000, genes: 400, perturbations: 6, seed: 3 });
+});
 after(() => tmp.cleanup());
 
 const isRoot = process.getuid?.() === 0;
@@ -28,7 +30,9 @@ const HDF5_INTERNALS = /errno =|flags =|o_flags|time = |H5[A-Z]\w*\.c|file write
 /** Run a shell script in a private mount namespace (root only); null when mounting is not allowed. */
 function inPrivateMounts(script: string): { status: number | null; stdout: string; stderr: string } | null {
   if (!isRoot) return null;
-  const probe = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o size=64k tmpfs "${tmp.path}" && echo ok`], { encoding: "utf8" });
+  const probe = spawnSync("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o size=64k tmpfs "${tmp.path}" && echo ok`], {
+    encoding: "utf8",
+  });
   if (probe.status !== 0 || !probe.stdout.includes("ok")) return null;
   return spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8" });
 }
@@ -52,13 +56,23 @@ test("CLI: disk full (free-space stub) is one line with the sizes", async () => 
   const out = join(tmp.path, "cli-full.h5ad");
   const r = await crispyx(["normalize", input, "-o", out], { env: { CRISPYX_TEST_FREE_BYTES: "4096" } });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^crispyx: error: no space left on the device holding .*cli-full\.h5ad \([\d.]+ MiB needed, 4\.00 KiB free\)$/m);
+  assert.match(
+    r.stderr,
+    /^crispyx: error: no space left on the device holding .*cli-full\.h5ad \([\d.]+ MiB needed, 4\.00 KiB free\)$/m,
+  );
   assert.doesNotMatch(r.stderr, HDF5_INTERNALS);
-  assert.deepEqual(readdirSync(tmp.path).filter((f) => f.startsWith(".crispyx-tmp") || f.startsWith("cli-full")), []);
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((f) => f.startsWith(".crispyx-tmp") || f.startsWith("cli-full")),
+    [],
+  );
 });
 
 test("CLI: a read-only folder is one line naming the folder", async (t) => {
-  const cmds = [["normalize", input], ["convert", input, "--to", "csc"], ["sort", input]];
+  const cmds = [
+    ["normalize", input],
+    ["convert", input, "--to", "csc"],
+    ["sort", input],
+  ];
   if (!isRoot) {
     const dir = join(tmp.path, "ro");
     mkdirSync(dir);
@@ -77,11 +91,17 @@ test("CLI: a read-only folder is one line naming the folder", async (t) => {
   }
   const mnt = join(tmp.path, "mnt");
   mkdirSync(mnt);
-  const runs = cmds.map((c) => `${process.execPath} ${CLI} --quiet ${c.join(" ")} -o ${mnt}/out.h5ad; echo "status=$?"`).join("; ");
+  const runs = cmds
+    .map((c) => `${process.execPath} ${CLI} --quiet ${c.join(" ")} -o ${mnt}/out.h5ad; echo "status=$?"`)
+    .join("; ");
   const r = inPrivateMounts(`mount -t tmpfs -o size=8m,ro tmpfs ${mnt} && { ${runs}; }`);
   if (!r) return t.skip("root without mount namespaces: no way to make a read-only folder here");
   assert.equal((r.stdout.match(/status=1/g) ?? []).length, cmds.length, r.stdout + r.stderr);
-  assert.equal((r.stderr.match(new RegExp(`^crispyx: error: .*cannot write in ${mnt}: read-only$`, "gm")) ?? []).length, cmds.length, r.stderr);
+  assert.equal(
+    (r.stderr.match(new RegExp(`^crispyx: error: .*cannot write in ${mnt}: read-only$`, "gm")) ?? []).length,
+    cmds.length,
+    r.stderr,
+  );
   assert.doesNotMatch(r.stderr, HDF5_INTERNALS);
 });
 
@@ -94,12 +114,23 @@ test("CLI: a real device that fills up during the write (private tmpfs)", async 
   const mnt = join(tmp.path, "small");
   mkdirSync(mnt);
   const room = Math.floor((size * 0.985) / 4096) * 4096;
-  const cmds = [["normalize", input], ["convert", input, "--to", "csc"], ["sort", input]];
-  const runs = cmds.map((c) => `${process.execPath} ${CLI} --quiet ${c.join(" ")} -o ${mnt}/out.h5ad; echo "status=$?"; ls -A ${mnt}`).join("; ");
+  const cmds = [
+    ["normalize", input],
+    ["convert", input, "--to", "csc"],
+    ["sort", input],
+  ];
+  const runs = cmds
+    .map((c) => `${process.execPath} ${CLI} --quiet ${c.join(" ")} -o ${mnt}/out.h5ad; echo "status=$?"; ls -A ${mnt}`)
+    .join("; ");
   const r = inPrivateMounts(`mount -t tmpfs -o size=${room} tmpfs ${mnt} && { ${runs}; }`);
   if (!r) return t.skip("needs root and mount namespaces for a tiny filesystem");
   assert.equal((r.stdout.match(/status=1/g) ?? []).length, cmds.length, r.stdout + r.stderr);
-  assert.equal((r.stderr.match(/^crispyx: error: no space left on the device holding .*out\.h5ad \(.* needed, .* free\)$/gm) ?? []).length, cmds.length, r.stderr);
+  assert.equal(
+    (r.stderr.match(/^crispyx: error: no space left on the device holding .*out\.h5ad \(.* needed, .* free\)$/gm) ?? [])
+      .length,
+    cmds.length,
+    r.stderr,
+  );
   assert.doesNotMatch(r.stderr, HDF5_INTERNALS);
   assert.doesNotMatch(r.stdout, /crispyx-tmp|out\.h5ad/, "nothing left behind");
 });

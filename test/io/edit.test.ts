@@ -27,7 +27,11 @@ function bothReaders(path: string): any {
   // in each reference anndata able to read the file (the copies of full_csr keep its nullable strings: >= 0.11)
   for (const { ref, dump } of dumpH5adEach(path)) {
     const diffs = diffDumps(ours, dump);
-    assert.deepEqual(diffs, [], `crispyx and anndata ${ref.anndataVersion} read ${path} differently:\n${diffs.join("\n")}`);
+    assert.deepEqual(
+      diffs,
+      [],
+      `crispyx and anndata ${ref.anndataVersion} read ${path} differently:\n${diffs.join("\n")}`,
+    );
   }
   return ours;
 }
@@ -86,7 +90,12 @@ test("deleteElement removes uns, obsm and obsp entries for both readers; absent 
   deleteElement(p, "/obsm/X_pca");
   deleteElement(p, "/obsp/distances");
   deleteElement(p, "/uns/not_there");
-  for (const [bad, re] of [["/obs", /every AnnData file needs it/], ["/var", /every AnnData file needs it/], ["/obs/score", /part of the obs table/], ["/var/gene_id", /part of the var table/]] as const) {
+  for (const [bad, re] of [
+    ["/obs", /every AnnData file needs it/],
+    ["/var", /every AnnData file needs it/],
+    ["/obs/score", /part of the obs table/],
+    ["/var/gene_id", /part of the var table/],
+  ] as const) {
     assert.throws(() => deleteElement(p, bad), re);
   }
   assert.equal(datasetDigest(p), xBefore);
@@ -103,8 +112,19 @@ test("ten edits in a row keep the file readable and correct (and h5py can still 
   const xBefore = datasetDigest(p);
   for (let i = 0; i < 10; i++) {
     if (i % 3 === 0) replaceElement(p, "/obs", (f, at) => writeElem(f, at, newObs(20, `r${i}`)));
-    else if (i % 3 === 1) replaceElement(p, `/uns/step`, (f, at) => writeElem(f, at, dict({ i: scalar(i), name: scalar(`s${i}`) })));
-    else replaceElement(p, `/obsm/emb`, (f, at) => writeElem(f, at, ndarray(Float32Array.from({ length: 40 }, (_, j) => i + j), [20, 2])));
+    else if (i % 3 === 1)
+      replaceElement(p, `/uns/step`, (f, at) => writeElem(f, at, dict({ i: scalar(i), name: scalar(`s${i}`) })));
+    else
+      replaceElement(p, `/obsm/emb`, (f, at) =>
+        writeElem(
+          f,
+          at,
+          ndarray(
+            Float32Array.from({ length: 40 }, (_, j) => i + j),
+            [20, 2],
+          ),
+        ),
+      );
     const a = readH5ad(p);
     assert.equal(a.obs.index.length, 20);
   }
@@ -174,12 +194,18 @@ with h5py.File(path, "w", **kw) as f:
     sub.create_dataset("v", data=np.array([7, 7]))
     f.create_group("staging").create_dataset("new", data=np.array([-1, -2]))
 `,
-    path, layout, String(n),
+    path,
+    layout,
+    String(n),
   );
 }
 
 /** h5py: names in /g, the value of each dataset, then inserts and deletes through HDF5 itself. */
-function h5pyCheckAndMutate(path: string, add: string[], remove: string[]): { names: string[]; values: Record<string, number[]> } {
+function h5pyCheckAndMutate(
+  path: string,
+  add: string[],
+  remove: string[],
+): { names: string[]; values: Record<string, number[]> } {
   return JSON.parse(
     py(
       `
@@ -203,13 +229,25 @@ with h5py.File(path, "r") as f:
     assert set(after) == (set(names) | set(add)) - set(remove), (after, names, add, remove)
 print(json.dumps({"names": names, "values": values}))
 `,
-      path, JSON.stringify(add), JSON.stringify(remove),
+      path,
+      JSON.stringify(add),
+      JSON.stringify(remove),
     ),
   );
 }
 
-for (const [layout, n] of [["old", 5], ["old", 40], ["old", 300], ["userblock", 6], ["compact", 5], ["v2", 5], ["v2", 7]] as const) {
-  test(`links: retarget and delete in a ${layout}-style group of ${n} links, then HDF5 inserts/deletes still work`, { skip: noPython }, () => {
+for (const [layout, n] of [
+  ["old", 5],
+  ["old", 40],
+  ["old", 300],
+  ["userblock", 6],
+  ["compact", 5],
+  ["v2", 5],
+  ["v2", 7],
+] as const) {
+  test(`links: retarget and delete in a ${layout}-style group of ${n} links, then HDF5 inserts/deletes still work`, {
+    skip: noPython,
+  }, () => {
     const p = join(DIR, `links_${layout}_${n}.h5`);
     h5pyFile(p, layout, n);
     const before = h5pyCheckAndMutate(p, [], []);
@@ -234,7 +272,11 @@ for (const [layout, n] of [["old", 5], ["old", 40], ["old", 300], ["userblock", 
     const after = h5pyCheckAndMutate(p, ["a_first", "d000", "d010", "d0105", "zz_last"], ["d002", "sub"]);
     assert.deepEqual(after.names.sort(), [...want].sort());
     assert.deepEqual(after.values.d001, [-1, -2]);
-    for (const k of want.filter((k) => k.startsWith("d") && k !== "d001")) assert.deepEqual(after.values[k], [0, 1, 2].map((x) => x + Number(k.slice(1))));
+    for (const k of want.filter((k) => k.startsWith("d") && k !== "d001"))
+      assert.deepEqual(
+        after.values[k],
+        [0, 1, 2].map((x) => x + Number(k.slice(1))),
+      );
     h5pyWalk(p);
     // And crispyx's reader again after HDF5's own changes.
     const g = H5File.open(p, "r");
@@ -243,11 +285,16 @@ for (const [layout, n] of [["old", 5], ["old", 40], ["old", 300], ["userblock", 
   });
 }
 
-test("links: a group in dense link storage (fractal heap) is refused without changing a byte", { skip: noPython }, () => {
+test("links: a group in dense link storage (fractal heap) is refused without changing a byte", {
+  skip: noPython,
+}, () => {
   const p = join(DIR, "links_dense.h5");
   h5pyFile(p, "dense", 30);
   const bytes = readFileSync(p);
-  assert.throws(() => deleteLink(p, "/g", "d003"), (e: unknown) => e instanceof CrispyxError && /dense storage/.test((e as Error).message));
+  assert.throws(
+    () => deleteLink(p, "/g", "d003"),
+    (e: unknown) => e instanceof CrispyxError && /dense storage/.test((e as Error).message),
+  );
   assert.throws(() => retargetLink(p, "/g", "d003", "/staging/new"), /dense storage/);
   assert.ok(readFileSync(p).equals(bytes));
 });
@@ -274,7 +321,9 @@ test("files written by crispyx's own writer are edited the same way", () => {
   assert.ok(!("X_pca" in got.obsm));
 });
 
-test("an h5ad whose uns keeps links in dense storage: edits are refused before any byte changes", { skip: noPython }, () => {
+test("an h5ad whose uns keeps links in dense storage: edits are refused before any byte changes", {
+  skip: noPython,
+}, () => {
   const p = copyFixture("x_dense_f32", DIR, "dense_uns");
   py(
     `
@@ -295,7 +344,10 @@ with h5py.File(sys.argv[1], "r+") as f:
     () => replaceElement(p, "/uns/new", (f, at) => writeElem(f, at, scalar(5))),
     () => deleteElement(p, "/uns/k02"),
   ]) {
-    assert.throws(edit, (e: unknown) => e instanceof CrispyxError && /\/uns keeps its links in dense storage/.test((e as Error).message));
+    assert.throws(
+      edit,
+      (e: unknown) => e instanceof CrispyxError && /\/uns keeps its links in dense storage/.test((e as Error).message),
+    );
     assert.ok(readFileSync(p).equals(bytes), "a refused edit changed the file");
   }
   // Other parts of the same file can still be edited.

@@ -18,7 +18,11 @@ export function newObs(n: number) {
   );
 }
 
-export const NEW_UNS = dict({ a: scalar(1), b: strings(["x", "y"]), c: dict({ d: ndarray(Float64Array.of(1, 2, 3)) }) });
+export const NEW_UNS = dict({
+  a: scalar(1),
+  b: strings(["x", "y"]),
+  c: dict({ d: ndarray(Float64Array.of(1, 2, 3)) }),
+});
 
 if (file) {
   const element = target === "obs" ? newObs(20) : NEW_UNS;

@@ -8,7 +8,13 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
-import { journalPath, readJournal, recoverInterruptedEdit, replaceElement, STAGING_NAME } from "../../src/io/anndata/edit.ts";
+import {
+  journalPath,
+  readJournal,
+  recoverInterruptedEdit,
+  replaceElement,
+  STAGING_NAME,
+} from "../../src/io/anndata/edit.ts";
 import { writeElem } from "../../src/io/anndata/registry.ts";
 import { scalar } from "../../src/io/anndata/model.ts";
 import { linkStorageRanges, listLinks } from "../../src/io/h5/links.ts";
@@ -37,7 +43,11 @@ function readBoth(file: string): any {
   // in each reference anndata able to read the file (copies of full_csr keep its nullable strings: >= 0.11)
   for (const { ref, dump } of dumpH5adEach(file)) {
     const diffs = diffDumps(ours, dump);
-    assert.deepEqual(diffs, [], `anndata ${ref.anndataVersion} reads the interrupted file differently:\n${diffs.join("\n")}`);
+    assert.deepEqual(
+      diffs,
+      [],
+      `anndata ${ref.anndataVersion} reads the interrupted file differently:\n${diffs.join("\n")}`,
+    );
   }
   if (findPython()) h5pyWalk(file);
   return ours;
@@ -99,7 +109,10 @@ function writeAt(file: string, pos: number, bytes: Buffer): void {
   }
 }
 
-for (const [target, step, group] of [["obs", "staging-group", "/var"], ["uns", "real-link", "/uns"]] as const) {
+for (const [target, step, group] of [
+  ["obs", "staging-group", "/var"],
+  ["uns", "real-link", "/uns"],
+] as const) {
   for (const damage of ["zeroed", "torn"] as const) {
     test(`a ${damage} ${group} after HDF5 added a link (killed at '${step}') is restored from the undo journal`, () => {
       const file = copyFixture("full_csr", DIR, `torn_${target}_${damage}`);
@@ -113,7 +126,10 @@ for (const [target, step, group] of [["obs", "staging-group", "/var"], ["uns", "
       } else {
         // Torn flush: the new symbol nodes / header reached the disk, the group's local heap did not.
         const heapish = journal.ranges.filter((r) => ["HEAP"].includes(r.bytes.toString("latin1", 0, 4)));
-        const data = journal.ranges.filter((r) => !["HEAP", "TREE", "SNOD", "OHDR", "OCHK"].includes(r.bytes.toString("latin1", 0, 4)) && r.bytes[0] !== 1);
+        const data = journal.ranges.filter(
+          (r) =>
+            !["HEAP", "TREE", "SNOD", "OHDR", "OCHK"].includes(r.bytes.toString("latin1", 0, 4)) && r.bytes[0] !== 1,
+        );
         for (const r of [...heapish, ...data]) writeAt(file, r.pos, r.bytes);
       }
       assert.equal(recoverInterruptedEdit(file), "restored");

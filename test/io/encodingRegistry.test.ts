@@ -14,11 +14,27 @@ import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { writeH5ad } from "../../src/io/anndata/anndata.ts";
 import { describeMatrix } from "../../src/io/anndata/matrixReader.ts";
 import {
-  ENCODING_TABLE, KNOWN_ENCODINGS, elementKind, encodingOf, isMatrixElement, isReadable, matrixFormat, readElem, writeElem,
+  ENCODING_TABLE,
+  KNOWN_ENCODINGS,
+  elementKind,
+  encodingOf,
+  isMatrixElement,
+  isReadable,
+  matrixFormat,
+  readElem,
+  writeElem,
   type WriterTable,
 } from "../../src/io/anndata/registry.ts";
 import {
-  bools, categorical, dataframe, dict, emptyAnnData, ndarray, scalar, strings, type Element,
+  bools,
+  categorical,
+  dataframe,
+  dict,
+  emptyAnnData,
+  ndarray,
+  scalar,
+  strings,
+  type Element,
 } from "../../src/io/anndata/model.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -57,19 +73,33 @@ function expectFormatError(fn: () => unknown, file: string, message: RegExp, hin
 test("the accepted versions are the ones anndata has written (0.7 to 0.12)", () => {
   const reads = Object.fromEntries(Object.entries(ENCODING_TABLE).map(([t, e]) => [t, [...e.reads]]));
   assert.deepEqual(reads, {
-    "array": ["0.2.0"], "string-array": ["0.2.0"], "numeric-scalar": ["0.2.0"], "string": ["0.2.0"],
-    "csr_matrix": ["0.1.0"], "csc_matrix": ["0.1.0"], "categorical": ["0.2.0"],
+    array: ["0.2.0"],
+    "string-array": ["0.2.0"],
+    "numeric-scalar": ["0.2.0"],
+    string: ["0.2.0"],
+    csr_matrix: ["0.1.0"],
+    csc_matrix: ["0.1.0"],
+    categorical: ["0.2.0"],
     // 0.1.0 is anndata 0.7's data frame (its categoricals have no attributes: the implied form below).
-    "dataframe": ["0.1.0", "0.2.0"],
-    "nullable-integer": ["0.1.0"], "nullable-boolean": ["0.1.0"], "nullable-string-array": ["0.1.0"],
-    "dict": ["0.1.0"], "rec-array": ["0.2.0"], "null": ["0.1.0"], "anndata": ["0.1.0"], "raw": ["0.1.0"],
+    dataframe: ["0.1.0", "0.2.0"],
+    "nullable-integer": ["0.1.0"],
+    "nullable-boolean": ["0.1.0"],
+    "nullable-string-array": ["0.1.0"],
+    dict: ["0.1.0"],
+    "rec-array": ["0.2.0"],
+    null: ["0.1.0"],
+    anndata: ["0.1.0"],
+    raw: ["0.1.0"],
   });
   // What crispyx writes is one of what it reads, and the public KNOWN_ENCODINGS says the same.
   for (const [t, e] of Object.entries(ENCODING_TABLE)) {
     assert.ok((e.reads as readonly string[]).includes(e.writes), t);
     assert.equal(KNOWN_ENCODINGS[t], e.writes);
   }
-  assert.ok(isReadable({ type: "categorical", version: "0.1.0", implied: true }), "anndata 0.7's attribute-less categorical");
+  assert.ok(
+    isReadable({ type: "categorical", version: "0.1.0", implied: true }),
+    "anndata 0.7's attribute-less categorical",
+  );
   assert.ok(!isReadable({ type: "categorical", version: "0.1.0" }), "no anndata stamped categorical 0.1.0");
   assert.ok(!isReadable({ type: "csr_matrix", version: "" }), "a missing version is refused, as anndata does");
 });
@@ -95,16 +125,23 @@ function walkEncodings(store: ReadStore, path: string, seen: Map<string, string>
     const key = `${enc.type} ${enc.version}${enc.implied ? " (implied)" : ""}`;
     if (!seen.has(key)) seen.set(key, `${relative(REPO, store.path)}:${path}`);
   }
-  if (store.isGroup(path)) for (const k of store.keys(path)) walkEncodings(store, path === "/" ? `/${k}` : `${path}/${k}`, seen);
+  if (store.isGroup(path))
+    for (const k of store.keys(path)) walkEncodings(store, path === "/" ? `/${k}` : `${path}/${k}`, seen);
 }
 
 test("every encoding in the fixtures (real files included) is one the registry reads", () => {
   const seen = new Map<string, string>();
   const stores = fixtureStores();
   // The real-file corpus is all there (its manifest names each file).
-  const manifest = JSON.parse(readFileSync(join(FIXTURES, "real", "manifest.json"), "utf8")) as { name: string }[] | { files: { name: string }[] };
+  const manifest = JSON.parse(readFileSync(join(FIXTURES, "real", "manifest.json"), "utf8")) as
+    | { name: string }[]
+    | { files: { name: string }[] };
   const names = (Array.isArray(manifest) ? manifest : manifest.files).map((e) => e.name);
-  for (const n of names) assert.ok(stores.some((s) => s.endsWith(`/real/${n}`)), `real fixture ${n} is scanned`);
+  for (const n of names)
+    assert.ok(
+      stores.some((s) => s.endsWith(`/real/${n}`)),
+      `real fixture ${n} is scanned`,
+    );
   for (const p of stores) {
     const store = openStore(p);
     try {
@@ -115,7 +152,11 @@ test("every encoding in the fixtures (real files included) is one the registry r
   }
   const unreadable = [...seen].filter(([key]) => {
     const [type, version] = key.split(" ");
-    return !isReadable({ type: type!, version: version!, ...(key.endsWith("(implied)") ? { implied: true as const } : {}) });
+    return !isReadable({
+      type: type!,
+      version: version!,
+      ...(key.endsWith("(implied)") ? { implied: true as const } : {}),
+    });
   });
   assert.deepEqual(unreadable, [], "pairs the registry would refuse");
   // The scan did see the old forms the table accepts on their account.
@@ -127,7 +168,12 @@ test("an unknown encoding-type is one error naming file, element, type and versi
   const p = smallFile("unknown-type.h5ad");
   tamper(p, "/obs/n", { "encoding-type": "arrray" });
   using h = openH5ad(p);
-  expectFormatError(() => h.obs.column("n"), p, /element \/obs\/n has encoding-type 'arrray' \(version '0\.2\.0'\), which crispyx cannot read/, /known encodings: array 0\.2\.0, .*dataframe 0\.1\.0\/0\.2\.0/);
+  expectFormatError(
+    () => h.obs.column("n"),
+    p,
+    /element \/obs\/n has encoding-type 'arrray' \(version '0\.2\.0'\), which crispyx cannot read/,
+    /known encodings: array 0\.2\.0, .*dataframe 0\.1\.0\/0\.2\.0/,
+  );
 });
 
 test("an unknown version of a known type is one error naming the versions crispyx reads", () => {
@@ -135,22 +181,48 @@ test("an unknown version of a known type is one error naming the versions crispy
   tamper(p, "/obs/guide", { "encoding-version": "0.3.0" });
   tamper(p, "/X", { "encoding-version": "0.9.0" });
   using h = openH5ad(p);
-  expectFormatError(() => h.obs.column("guide"), p, /element \/obs\/guide has encoding-type 'categorical' with version '0\.3\.0', which crispyx cannot read/, /categorical version 0\.2\.0/);
+  expectFormatError(
+    () => h.obs.column("guide"),
+    p,
+    /element \/obs\/guide has encoding-type 'categorical' with version '0\.3\.0', which crispyx cannot read/,
+    /categorical version 0\.2\.0/,
+  );
   expectFormatError(() => h.toMemory(), p, /\/X .*'0\.9\.0'/, /version 0\.2\.0/);
-  expectFormatError(() => describeMatrix(h.file, "/X"), p, /element \/X has encoding-type 'array' with version '0\.9\.0'/, /array version 0\.2\.0/);
+  expectFormatError(
+    () => describeMatrix(h.file, "/X"),
+    p,
+    /element \/X has encoding-type 'array' with version '0\.9\.0'/,
+    /array version 0\.2\.0/,
+  );
   const q = smallFile("no-version.h5ad");
   tamper(q, "/obs/n", { "encoding-version": null });
   using g = openH5ad(q);
-  expectFormatError(() => g.obs.column("n"), q, /\/obs\/n has encoding-type 'array' with no encoding-version/, /array version 0\.2\.0/);
+  expectFormatError(
+    () => g.obs.column("n"),
+    q,
+    /\/obs\/n has encoding-type 'array' with no encoding-version/,
+    /array version 0\.2\.0/,
+  );
   const r = smallFile("root-version.h5ad");
   tamper(r, "/", { "encoding-version": "0.2.0" });
-  expectFormatError(() => openH5ad(r), r, /element \/ has encoding-type 'anndata' with version '0\.2\.0'/, /anndata version 0\.1\.0/);
+  expectFormatError(
+    () => openH5ad(r),
+    r,
+    /element \/ has encoding-type 'anndata' with version '0\.2\.0'/,
+    /anndata version 0\.1\.0/,
+  );
 });
 
 test("what is at a path: the registry's queries", () => {
   const p = join(dir, "kinds.h5ad");
   const f = H5File.open(p, "w");
-  writeElem(f, "/csr", { type: "csr", shape: [2, 2], data: Float32Array.of(1), indices: Int32Array.of(0), indptr: Int32Array.of(0, 1, 1) });
+  writeElem(f, "/csr", {
+    type: "csr",
+    shape: [2, 2],
+    data: Float32Array.of(1),
+    indices: Int32Array.of(0),
+    indptr: Int32Array.of(0, 1, 1),
+  });
   writeElem(f, "/dense", ndarray(Float64Array.of(1, 2, 3, 4), [2, 2]));
   writeElem(f, "/names", strings(["a", "b"]));
   writeElem(f, "/df", dataframe(["x", "y"]));
@@ -160,18 +232,36 @@ test("what is at a path: the registry's queries", () => {
   assert.equal(elementKind(s, "/csr"), "csr");
   assert.equal(elementKind(s, "/df"), "dataframe");
   assert.equal(elementKind(s, "/legacy"), null);
-  assert.deepEqual(["/csr", "/dense", "/names", "/df", "/legacy"].map((q) => matrixFormat(s, q)), ["csr", "dense", null, null, "dense"]);
-  assert.deepEqual(["/csr", "/dense", "/names", "/df", "/legacy"].map((q) => isMatrixElement(s, q)), [true, true, false, false, true]);
+  assert.deepEqual(
+    ["/csr", "/dense", "/names", "/df", "/legacy"].map((q) => matrixFormat(s, q)),
+    ["csr", "dense", null, null, "dense"],
+  );
+  assert.deepEqual(
+    ["/csr", "/dense", "/names", "/df", "/legacy"].map((q) => isMatrixElement(s, q)),
+    [true, true, false, false, true],
+  );
 });
 
 test("writeElem stamps every element type with the table's version, and reads it back", () => {
   const p = join(dir, "stamped.h5ad");
   const elements: Record<string, Element> = {
-    array: ndarray(Int32Array.of(1, 2)), strings: strings(["a"]), flag: bools([true]), num: scalar(3.5), text: scalar("t"),
-    cat: categorical(["a", null]), df: dataframe(["r0"]), d: dict({ inner: scalar("x") }),
+    array: ndarray(Int32Array.of(1, 2)),
+    strings: strings(["a"]),
+    flag: bools([true]),
+    num: scalar(3.5),
+    text: scalar("t"),
+    cat: categorical(["a", null]),
+    df: dataframe(["r0"]),
+    d: dict({ inner: scalar("x") }),
     nint: { type: "nullable-integer", values: ndarray(Int32Array.of(1, 2)), mask: Uint8Array.of(0, 1) },
     rec: { type: "rec-array", length: 1, fields: [{ name: "a", dtype: "float64", data: Float64Array.of(1) }] },
-    csc: { type: "csc", shape: [1, 1], data: Float32Array.of(1), indices: Int32Array.of(0), indptr: Int32Array.of(0, 1) },
+    csc: {
+      type: "csc",
+      shape: [1, 1],
+      data: Float32Array.of(1),
+      indices: Int32Array.of(0),
+      indptr: Int32Array.of(0, 1),
+    },
   };
   const f = H5File.open(p, "w");
   for (const [k, e] of Object.entries(elements)) writeElem(f, `/${k}`, e);
@@ -206,11 +296,13 @@ test("the encoding attributes are set in one place, and version strings appear o
   const offenders: string[] = [];
   for (const p of sources()) {
     if (p === registry) continue;
-    readFileSync(p, "utf8").split("\n").forEach((line, i) => {
-      const where = `${relative(REPO, p)}:${i + 1}: ${line.trim()}`;
-      if (/setAttr\([^)]*["'`]encoding-(type|version)["'`]/.test(line)) offenders.push(where);
-      if (/["'`]0\.\d+\.\d+["'`]/.test(line)) offenders.push(where);
-    });
+    readFileSync(p, "utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        const where = `${relative(REPO, p)}:${i + 1}: ${line.trim()}`;
+        if (/setAttr\([^)]*["'`]encoding-(type|version)["'`]/.test(line)) offenders.push(where);
+        if (/["'`]0\.\d+\.\d+["'`]/.test(line)) offenders.push(where);
+      });
   }
   assert.deepEqual(offenders, [], "stamp with stampEncoding/createEncodedGroup (registry.ts) instead");
 });

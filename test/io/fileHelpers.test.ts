@@ -6,8 +6,20 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
-  getMatrixStorageFormat, isDenseStorage, loadObs, loadVar, resolveDataPath, resolveOutputPath,
-  writeObs, writeObsColumns, writeObsm, writeObsp, writeUnsDict, writeVar, writeVarColumns, writeVarm,
+  getMatrixStorageFormat,
+  isDenseStorage,
+  loadObs,
+  loadVar,
+  resolveDataPath,
+  resolveOutputPath,
+  writeObs,
+  writeObsColumns,
+  writeObsm,
+  writeObsp,
+  writeUnsDict,
+  writeVar,
+  writeVarColumns,
+  writeVarm,
 } from "../../src/io/anndata/fileHelpers.ts";
 import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
@@ -96,13 +108,25 @@ test("writeVar replaces var without touching X; a row-count mismatch is rejected
 test("writeObsm / writeVarm / writeObsp: new and replaced entries, shape checks", () => {
   const p = copyFixture("full_csr", DIR, "axis");
   const x = datasetDigest(p);
-  const emb = ndarray(Float32Array.from({ length: 40 }, (_, i) => i * 0.5), [20, 2]);
+  const emb = ndarray(
+    Float32Array.from({ length: 40 }, (_, i) => i * 0.5),
+    [20, 2],
+  );
   writeObsm(p, "X_umap", emb);
-  const pcs = ndarray(Float64Array.from({ length: 60 }, (_, i) => -i), [20, 3]);
+  const pcs = ndarray(
+    Float64Array.from({ length: 60 }, (_, i) => -i),
+    [20, 3],
+  );
   writeObsm(p, "X_pca", pcs); // replaces the fixture's X_pca
-  const loadings = ndarray(Float64Array.from({ length: 24 }, (_, i) => i), [12, 2]);
+  const loadings = ndarray(
+    Float64Array.from({ length: 24 }, (_, i) => i),
+    [12, 2],
+  );
   writeVarm(p, "PCs", loadings);
-  const dense = ndarray(Float64Array.from({ length: 400 }, (_, i) => (i % 21 === 0 ? 1 : i % 7 === 0 ? 0.5 : 0)), [20, 20]);
+  const dense = ndarray(
+    Float64Array.from({ length: 400 }, (_, i) => (i % 21 === 0 ? 1 : i % 7 === 0 ? 0.5 : 0)),
+    [20, 20],
+  );
   writeObsp(p, "connectivities", dense);
   assert.equal(datasetDigest(p), x);
   const want = expected("full_csr");
@@ -116,17 +140,34 @@ test("writeObsm / writeVarm / writeObsp: new and replaced entries, shape checks"
   // The CSR holds exactly the dense values.
   const c = got.obsp.connectivities;
   const back = new Float64Array(400);
-  for (let r = 0; r < 20; r++) for (let k = c.indptr[r]; k < c.indptr[r + 1]; k++) back[r * 20 + c.indices[k]] = c.data[k];
+  for (let r = 0; r < 20; r++)
+    for (let k = c.indptr[r]; k < c.indptr[r + 1]; k++) back[r * 20 + c.indices[k]] = c.data[k];
   assert.deepEqual(Array.from(back), Array.from(dense.data as Float64Array));
 
-  rejects(p, () => writeObsm(p, "bad", ndarray(new Float64Array(12), [12, 1])), /obsm\['bad'\] must have 20 rows; got shape \[12, 1\]/);
+  rejects(
+    p,
+    () => writeObsm(p, "bad", ndarray(new Float64Array(12), [12, 1])),
+    /obsm\['bad'\] must have 20 rows; got shape \[12, 1\]/,
+  );
   rejects(p, () => writeVarm(p, "bad", ndarray(new Float64Array(20), [20, 1])), /varm\['bad'\] must have 12 rows/);
-  rejects(p, () => writeObsp(p, "bad", ndarray(new Float64Array(20 * 12), [20, 12])), /obsp\['bad'\] must have 20 × 20/);
+  rejects(
+    p,
+    () => writeObsp(p, "bad", ndarray(new Float64Array(20 * 12), [20, 12])),
+    /obsp\['bad'\] must have 20 × 20/,
+  );
   rejects(p, () => writeObsp(p, "bad", ndarray(new Float64Array(20))), /must be a 2-D matrix/);
   rejects(p, () => writeObsm(p, "a/b", emb), /not a valid key/);
   rejects(
     p,
-    () => writeObsm(p, "df", dataframe(Array.from({ length: 20 }, (_, i) => `x${i}`), { v: ndarray(new Float64Array(20)) })),
+    () =>
+      writeObsm(
+        p,
+        "df",
+        dataframe(
+          Array.from({ length: 20 }, (_, i) => `x${i}`),
+          { v: ndarray(new Float64Array(20)) },
+        ),
+      ),
     /index differs from the obs names at row 0/,
   );
 });
@@ -194,11 +235,20 @@ test("resolveDataPath: path, handle, {path}; missing file, directory and in-memo
     h.close();
   }
   assert.equal(resolveDataPath({ path: p }), p);
-  assert.throws(() => resolveDataPath(join(DIR, "nope.h5ad")), (e: unknown) => e instanceof FileFormatError && /nope\.h5ad: data file not found/.test(String(e)));
+  assert.throws(
+    () => resolveDataPath(join(DIR, "nope.h5ad")),
+    (e: unknown) => e instanceof FileFormatError && /nope\.h5ad: data file not found/.test(String(e)),
+  );
   assert.equal(resolveDataPath(join(DIR, "nope.h5ad"), { requireExists: false }), join(DIR, "nope.h5ad"));
   assert.throws(() => resolveDataPath(DIR), /is a directory/);
-  assert.throws(() => resolveDataPath(readH5ad(p)), (e: unknown) => e instanceof InvalidArgumentError && /in memory.*writeH5ad/.test(String(e)));
-  assert.throws(() => resolveDataPath(42 as never), /expected a path to an \.h5ad file or an open handle; received number/);
+  assert.throws(
+    () => resolveDataPath(readH5ad(p)),
+    (e: unknown) => e instanceof InvalidArgumentError && /in memory.*writeH5ad/.test(String(e)),
+  );
+  assert.throws(
+    () => resolveDataPath(42 as never),
+    /expected a path to an \.h5ad file or an open handle; received number/,
+  );
   assert.throws(() => resolveDataPath(null as never), /received null/);
 });
 
@@ -208,13 +258,30 @@ test("resolveOutputPath: the seed's {module}_{dataName}_{suffix}.h5ad rule; name
   mkdirSync(inDir, { recursive: true });
   assert.equal(resolveOutputPath(input, { suffix: "qc" }), join(inDir, "crispyx_qc.h5ad"));
   assert.equal(resolveOutputPath(input, { suffix: "qc", dataName: "screen" }), join(inDir, "crispyx_screen_qc.h5ad"));
-  assert.equal(resolveOutputPath(input, { suffix: "qc", dataName: "crispyx_screen_qc" }), join(inDir, "crispyx_screen_qc.h5ad"));
-  assert.equal(resolveOutputPath(input, { suffix: "norm", dataName: "crispyx_screen" }), join(inDir, "crispyx_screen_norm.h5ad"));
-  assert.equal(resolveOutputPath(input, { suffix: "de", dataName: "screen", module: "edger" }), join(inDir, "edger_screen_de.h5ad"));
-  assert.equal(resolveOutputPath(input, { suffix: "qc", outputDir: join(DIR, "out") }), join(DIR, "out", "crispyx_qc.h5ad"));
+  assert.equal(
+    resolveOutputPath(input, { suffix: "qc", dataName: "crispyx_screen_qc" }),
+    join(inDir, "crispyx_screen_qc.h5ad"),
+  );
+  assert.equal(
+    resolveOutputPath(input, { suffix: "norm", dataName: "crispyx_screen" }),
+    join(inDir, "crispyx_screen_norm.h5ad"),
+  );
+  assert.equal(
+    resolveOutputPath(input, { suffix: "de", dataName: "screen", module: "edger" }),
+    join(inDir, "edger_screen_de.h5ad"),
+  );
+  assert.equal(
+    resolveOutputPath(input, { suffix: "qc", outputDir: join(DIR, "out") }),
+    join(DIR, "out", "crispyx_qc.h5ad"),
+  );
   for (const bad of [
-    { suffix: "../qc" }, { suffix: "qc", dataName: "../../etc/passwd" }, { suffix: "qc", dataName: "a/b" },
-    { suffix: "qc", dataName: "/abs" }, { suffix: "qc", module: ".." }, { suffix: "a\\b" }, { suffix: "x\0y" },
+    { suffix: "../qc" },
+    { suffix: "qc", dataName: "../../etc/passwd" },
+    { suffix: "qc", dataName: "a/b" },
+    { suffix: "qc", dataName: "/abs" },
+    { suffix: "qc", module: ".." },
+    { suffix: "a\\b" },
+    { suffix: "x\0y" },
   ]) {
     assert.throws(() => resolveOutputPath(input, bad), InvalidArgumentError, JSON.stringify(bad));
   }
@@ -222,21 +289,42 @@ test("resolveOutputPath: the seed's {module}_{dataName}_{suffix}.h5ad rule; name
   assert.equal(resolveOutputPath(input, { suffix: "qc", dataName: "..." }), join(inDir, "crispyx_..._qc.h5ad"));
 });
 
-test("a file without obsm/uns groups: the helpers create them as anndata dicts", { skip: findPython() ? undefined : "needs h5py to remove the groups" }, () => {
+test("a file without obsm/uns groups: the helpers create them as anndata dicts", {
+  skip: findPython() ? undefined : "needs h5py to remove the groups",
+}, () => {
   const p = copyFixture("x_dense_f32", DIR, "no_groups");
   py(`import h5py, sys\nwith h5py.File(sys.argv[1], "r+") as f:\n    del f["obsm"]\n    del f["uns"]`, p);
   const x = datasetDigest(p);
   const n = loadObs(p).index.length;
-  const emb = ndarray(Float64Array.from({ length: n * 2 }, (_, i) => i), [n, 2]);
+  const emb = ndarray(
+    Float64Array.from({ length: n * 2 }, (_, i) => i),
+    [n, 2],
+  );
   writeObsm(p, "X_pca", emb);
   writeUnsDict(p, "pca", { params: { n: 2 } });
   assert.equal(datasetDigest(p), x);
   const want = expected("x_dense_f32");
   want.obsm = { X_pca: json(dumpElement(emb)) };
-  want.uns = { kind: "dict", items: { pca: { kind: "dict", items: { params: { kind: "dict", items: { n: { kind: "scalar", type: "int64", value: 2 } } } } } } };
+  want.uns = {
+    kind: "dict",
+    items: {
+      pca: {
+        kind: "dict",
+        items: { params: { kind: "dict", items: { n: { kind: "scalar", type: "int64", value: 2 } } } },
+      },
+    },
+  };
   assertFile(p, want);
-  const attrs = JSON.parse(py(`import h5py, sys, json\nf = h5py.File(sys.argv[1])\nprint(json.dumps([dict(f[k].attrs) for k in ("obsm", "uns")]))`, p));
-  assert.deepEqual(attrs, [{ "encoding-type": "dict", "encoding-version": "0.1.0" }, { "encoding-type": "dict", "encoding-version": "0.1.0" }]);
+  const attrs = JSON.parse(
+    py(
+      `import h5py, sys, json\nf = h5py.File(sys.argv[1])\nprint(json.dumps([dict(f[k].attrs) for k in ("obsm", "uns")]))`,
+      p,
+    ),
+  );
+  assert.deepEqual(attrs, [
+    { "encoding-type": "dict", "encoding-version": "0.1.0" },
+    { "encoding-type": "dict", "encoding-version": "0.1.0" },
+  ]);
 });
 
 test("writeObsColumns / writeVarColumns add and replace columns, keep the others (not rewritten) and X", () => {
@@ -250,15 +338,27 @@ test("writeObsColumns / writeVarColumns add and replace columns, keep the others
   writeVarColumns(p, { symbol: symbols });
   assert.equal(datasetDigest(p), x);
   const want = expected("full_csr");
-  const colDump = (cols: Record<string, any>, n: number) => json(dumpElement(dataframe(Array.from({ length: n }, String), cols))).data;
+  const colDump = (cols: Record<string, any>, n: number) =>
+    json(dumpElement(dataframe(Array.from({ length: n }, String), cols))).data;
   Object.assign(want.obs.data, colDump({ score, qc_flag: qc }, 20));
   want.obs.columns = [...want.obs.columns, "qc_flag"];
   Object.assign(want.var.data, colDump({ symbol: symbols }, 12));
   want.var.columns = [...want.var.columns, "symbol"];
   assertFile(p, want);
   // The unchanged columns were linked, not copied: the file grew by far less than a copy of obs.
-  assert.ok(readFileSync(p).length - sizeBefore < 64 * 1024, `file grew by ${readFileSync(p).length - sizeBefore} bytes`);
-  rejects(p, () => writeObsColumns(p, { short: ndarray(new Float64Array(3)) }), /obs column 'short' has 3 values but the file has 20 cells/);
+  assert.ok(
+    readFileSync(p).length - sizeBefore < 64 * 1024,
+    `file grew by ${readFileSync(p).length - sizeBefore} bytes`,
+  );
+  rejects(
+    p,
+    () => writeObsColumns(p, { short: ndarray(new Float64Array(3)) }),
+    /obs column 'short' has 3 values but the file has 20 cells/,
+  );
   rejects(p, () => writeVarColumns(p, { m: ndarray(new Float64Array(24), [12, 2]) }), /must be a 1-D array/);
-  rejects(p, () => writeObsColumns(p, { barcode: strings(Array.from({ length: 20 }, String)) }), /'barcode' is the name of obs's index/);
+  rejects(
+    p,
+    () => writeObsColumns(p, { barcode: strings(Array.from({ length: 20 }, String)) }),
+    /'barcode' is the name of obs's index/,
+  );
 });

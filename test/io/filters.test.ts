@@ -48,7 +48,8 @@ function denseX(file: string, axis: 0 | 1): number[][] {
       const data = (block as { data: ArrayLike<number> }).data;
       const w = end - start;
       // Row-major blocks: rows start…end-1 × all genes, or all cells × genes start…end-1.
-      if (axis === 0) for (let a = 0; a < w; a++) for (let b = 0; b < m; b++) out[start + a]![b] = Number(data[a * m + b]);
+      if (axis === 0)
+        for (let a = 0; a < w; a++) for (let b = 0; b < m; b++) out[start + a]![b] = Number(data[a * m + b]);
       else for (let b = 0; b < n; b++) for (let a = 0; a < w; a++) out[b]![start + a] = Number(data[b * w + a]);
     }
     return out;
@@ -63,7 +64,11 @@ test("the fixtures hold the filters they are named for", () => {
     const want = expected.files[name]!.filters;
     assert.deepEqual(filterIds(fixture(name), Object.keys(want)), want, name);
     if (name.startsWith("plain")) assert.deepEqual(want, {});
-    else assert.ok(Object.keys(want).some((p) => p.startsWith("/X")), `${name}: X is compressed`);
+    else
+      assert.ok(
+        Object.keys(want).some((p) => p.startsWith("/X")),
+        `${name}: X is compressed`,
+      );
   }
 });
 
@@ -73,7 +78,10 @@ for (const name of NAMES) {
     assert.deepEqual(denseX(fixture(name), 1), expected.X);
     const h = openH5ad(fixture(name));
     try {
-      assert.deepEqual(h.obsNames, expected.X.map((_, i) => `cell${i}`));
+      assert.deepEqual(
+        h.obsNames,
+        expected.X.map((_, i) => `cell${i}`),
+      );
       assert.equal(h.varNames[39], "ENSG00039");
       const pert = h.obs.column("perturbation");
       assert.equal(pert.type, "categorical");
@@ -96,7 +104,9 @@ test("an LZF record array with a variable-length string field (uns) reads as ann
     assert.ok((h.file as H5File).readsWithOwnFilters("/uns/rec")); // an .h5ad opens as the HDF5 store
     const rec = h.uns.get("rec") as { type: string; fields: { name: string; data: ArrayLike<unknown> }[] };
     assert.equal(rec.type, "rec-array");
-    const got = Object.fromEntries(rec.fields.map((f) => [f.name, Array.from(f.data, (v) => (typeof v === "bigint" ? Number(v) : v))]));
+    const got = Object.fromEntries(
+      rec.fields.map((f) => [f.name, Array.from(f.data, (v) => (typeof v === "bigint" ? Number(v) : v))]),
+    );
     assert.deepEqual(got, expected.recarray);
   } finally {
     h.close();
@@ -105,10 +115,15 @@ test("an LZF record array with a variable-length string field (uns) reads as ann
 
 test("LZF datasets are read by our reader, never by the direct path; other filters by HDF5", () => {
   const cases: [string, string, boolean][] = [
-    ["lzf_csr", "/X/data", true], ["lzf_csr", "/obs/_index", true], ["lzf_dense", "/X", true],
-    ["lzf_shuffle_tiles_dense", "/X", true], ["lzf_fletcher32_csr", "/X/indices", true],
+    ["lzf_csr", "/X/data", true],
+    ["lzf_csr", "/obs/_index", true],
+    ["lzf_dense", "/X", true],
+    ["lzf_shuffle_tiles_dense", "/X", true],
+    ["lzf_fletcher32_csr", "/X/indices", true],
     ["lzf_v4index_csr", "/X/data", false], // a chunk index our reader does not walk: the plugin, numbers only
-    ["gzip_csr", "/X/data", false], ["blosc_lz4_csr", "/X/indices", false], ["plain_csr", "/X/data", false],
+    ["gzip_csr", "/X/data", false],
+    ["blosc_lz4_csr", "/X/indices", false],
+    ["plain_csr", "/X/data", false],
   ];
   for (const [name, p, own] of cases) {
     const h = H5File.open(fixture(name), "r");
@@ -123,10 +138,17 @@ test("LZF datasets are read by our reader, never by the direct path; other filte
 
 test("crispyx info of LZF files says what it says of the uncompressed ones", async () => {
   for (const kind of ["csr", "dense"]) {
-    const [lzf, plain] = await Promise.all([crispyx(["info", fixture(`lzf_${kind}`)]), crispyx(["info", fixture(`plain_${kind}`)])]);
+    const [lzf, plain] = await Promise.all([
+      crispyx(["info", fixture(`lzf_${kind}`)]),
+      crispyx(["info", fixture(`plain_${kind}`)]),
+    ]);
     assert.equal(lzf.code, 0, lzf.stderr);
     assert.equal(lzf.stderr, "");
-    const body = (s: string) => s.split("\n").filter((l) => !l.includes("file:")).join("\n");
+    const body = (s: string) =>
+      s
+        .split("\n")
+        .filter((l) => !l.includes("file:"))
+        .join("\n");
     assert.equal(body(lzf.stdout), body(plain.stdout));
     assert.match(lzf.stdout, /60 × 40/);
   }
@@ -144,7 +166,10 @@ test("normalize of an LZF file equals normalize of the same uncompressed file, v
       }
       const [a, b] = outs.map((o) => denseX(o, 0));
       assert.deepEqual(a, b);
-      assert.ok(a!.flat().some((v) => v > 0 && !Number.isInteger(v)), "normalized values");
+      assert.ok(
+        a!.flat().some((v) => v > 0 && !Number.isInteger(v)),
+        "normalized values",
+      );
       const [ha, hb] = outs.map((o) => openH5ad(o));
       try {
         assert.deepEqual(ha!.obsNames, hb!.obsNames);
@@ -163,11 +188,17 @@ test("a filter nothing here decodes, or a corrupt LZF chunk: one line naming the
   const file = fixture("unknown_filter_csr");
   const h = openH5ad(file);
   try {
-    assert.throws(() => [...iterMatrixChunks(h, { chunkSize: 10 })], (err: unknown) => {
-      assert.ok(err instanceof FileFormatError);
-      assert.match(err.message, /unknown_filter_csr\.h5ad: \/X\/\w+ is compressed with HDF5 filter of unknown name \(id 32999\), which crispyx cannot decode/);
-      return true;
-    });
+    assert.throws(
+      () => [...iterMatrixChunks(h, { chunkSize: 10 })],
+      (err: unknown) => {
+        assert.ok(err instanceof FileFormatError);
+        assert.match(
+          err.message,
+          /unknown_filter_csr\.h5ad: \/X\/\w+ is compressed with HDF5 filter of unknown name \(id 32999\), which crispyx cannot decode/,
+        );
+        return true;
+      },
+    );
   } finally {
     h.close();
   }
@@ -175,9 +206,15 @@ test("a filter nothing here decodes, or a corrupt LZF chunk: one line naming the
   try {
     for (const [src, want] of [
       [file, /unknown_filter_csr\.h5ad: \/X\/\w+ is compressed with HDF5 filter of unknown name \(id 32999\)/],
-      [fixture("lzf_v4index_strings_csr"), /lzf_v4index_strings_csr\.h5ad: \/obs\/_index is LZF-compressed \(HDF5 filter 32000\) in a layout crispyx cannot decode/],
+      [
+        fixture("lzf_v4index_strings_csr"),
+        /lzf_v4index_strings_csr\.h5ad: \/obs\/_index is LZF-compressed \(HDF5 filter 32000\) in a layout crispyx cannot decode/,
+      ],
       [fixture("lzf_corrupt_csr"), /lzf_corrupt_csr\.h5ad: cannot read \/X\/data: corrupt LZF data/],
-      [fixture("lzf_fletcher32_bad_csr"), /lzf_fletcher32_bad_csr\.h5ad: cannot read \/X\/data: a chunk fails its fletcher32 checksum/],
+      [
+        fixture("lzf_fletcher32_bad_csr"),
+        /lzf_fletcher32_bad_csr\.h5ad: cannot read \/X\/data: a chunk fails its fletcher32 checksum/,
+      ],
     ] as const) {
       const r = await crispyx(["normalize", src, "-o", join(tmp.path, "out.h5ad")]);
       assert.equal(r.code, 1, r.stderr);

@@ -8,7 +8,10 @@ import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { canonicalDump, diffDumps } from "../helpers/canonicalDump.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "h5ad");
-const NAMES = readdirSync(DIR).filter((f) => f.endsWith(".h5ad")).map((f) => f.slice(0, -5)).sort();
+const NAMES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".h5ad"))
+  .map((f) => f.slice(0, -5))
+  .sort();
 
 test("golden fixtures exist", () => assert.ok(NAMES.length >= 9, `found ${NAMES.length}`));
 
@@ -19,7 +22,10 @@ const UNSUPPORTED: Record<string, RegExp> = {};
 for (const name of NAMES) {
   if (UNSUPPORTED[name]) {
     test(`golden parity: ${name} is refused with a clear error (not supported yet)`, () => {
-      assert.throws(() => readH5ad(join(DIR, `${name}.h5ad`)), (e: Error) => e instanceof FileFormatError && UNSUPPORTED[name]!.test(e.message));
+      assert.throws(
+        () => readH5ad(join(DIR, `${name}.h5ad`)),
+        (e: Error) => e instanceof FileFormatError && UNSUPPORTED[name]!.test(e.message),
+      );
     });
     continue;
   }

@@ -11,8 +11,16 @@ import { tempDir } from "../cli/helpers.ts";
 const tmp = tempDir("crispyx-killsample-");
 after(() => tmp.cleanup());
 
-test("SIGKILL at random moments: input intact, nothing left after the next run, rerun = uninterrupted run", { timeout: 120_000 }, async () => {
-  const rows = await runKillCampaign({ ops: ["normalize", "obs import"], kills: 2, cells: 1500, seed: 7, workDir: tmp.path });
+test("SIGKILL at random moments: input intact, nothing left after the next run, rerun = uninterrupted run", {
+  timeout: 120_000,
+}, async () => {
+  const rows = await runKillCampaign({
+    ops: ["normalize", "obs import"],
+    kills: 2,
+    cells: 1500,
+    seed: 7,
+    workDir: tmp.path,
+  });
   console.log(formatKillTable(rows));
   for (const r of rows) {
     assert.deepEqual(r.failures, [], r.op);

@@ -17,13 +17,23 @@ after(() => tmp.cleanup());
 
 /** Start a process owning a temporary file for `output`; resolves with the child and the file's path. */
 function owner(output: string): Promise<{ kill: () => Promise<void>; path: string }> {
-  const child = spawn(process.execPath, ["--import", join(REPO, "bin/register.mjs"), join(REPO, "test/io/leftovers.child.ts"), output], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    ["--import", join(REPO, "bin/register.mjs"), join(REPO, "test/io/leftovers.child.ts"), output],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   return new Promise((done, fail) => {
     child.once("error", fail);
-    createInterface({ input: child.stdout! }).once("line", (path) => done({
-      path,
-      kill: () => new Promise((ok) => { child.once("exit", () => ok()); child.kill("SIGKILL"); }),
-    }));
+    createInterface({ input: child.stdout! }).once("line", (path) =>
+      done({
+        path,
+        kill: () =>
+          new Promise((ok) => {
+            child.once("exit", () => ok());
+            child.kill("SIGKILL");
+          }),
+      }),
+    );
   });
 }
 

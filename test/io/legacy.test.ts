@@ -45,7 +45,9 @@ function normaliseStringDtypes(x: any): any {
 
 /** The dump of one obs/var column, as it appears in anndata's dump of the table. */
 function dumpColumn(col: Column): unknown {
-  return plain(dumpElement({ type: "dataframe", indexName: "i", index: [], columnOrder: ["c"], columns: { c: col } }) as any).data.c;
+  return plain(
+    dumpElement({ type: "dataframe", indexName: "i", index: [], columnOrder: ["c"], columns: { c: col } }) as any,
+  ).data.c;
 }
 
 /** X as nested number arrays, whatever its storage (anndata's dump has values for dense, data/indptr for sparse). */
@@ -59,7 +61,10 @@ function expectedRows(x: any): number[][] {
 
 for (const name of ["legacy_dense", "legacy_sparse"]) {
   test(`legacy ${name}: readH5ad equals anndata's reading`, () => {
-    const diffs = diffDumps(plain(canonicalDump(readH5ad(join(DIR, `${name}.h5ad`)))), normaliseStringDtypes(expected(name)));
+    const diffs = diffDumps(
+      plain(canonicalDump(readH5ad(join(DIR, `${name}.h5ad`)))),
+      normaliseStringDtypes(expected(name)),
+    );
     assert.deepEqual(diffs, [], `${name} differs from anndata:\n${diffs.join("\n")}`);
   });
 
@@ -83,7 +88,9 @@ for (const name of ["legacy_dense", "legacy_sparse"]) {
     const block = x.rows(1, 4, "dense");
     const got = block.type === "array" ? block : sparseToDense(block);
     const [, m] = h.shape;
-    const rows = Array.from({ length: 3 }, (_, i) => Array.from((got.data as Float32Array).subarray(i * m, (i + 1) * m)));
+    const rows = Array.from({ length: 3 }, (_, i) =>
+      Array.from((got.data as Float32Array).subarray(i * m, (i + 1) * m)),
+    );
     assert.deepEqual(rows, expectedRows(exp.X).slice(1, 4));
   });
 }
@@ -116,9 +123,25 @@ test("legacy_unreadable: the rest opens; the unreadable element gives one error 
 
 test("legacy_dense: info previews of obs columns (no per-column datasets on disk)", () => {
   using h = openH5ad(join(DIR, "legacy_dense.h5ad"));
-  assert.deepEqual(previewElement(h.file, "/obs/louvain", "louvain"), { key: "louvain", encoding: "categorical", shape: [6], dtype: "category", nCategories: 3 });
-  assert.deepEqual(previewElement(h.file, "/obs/n_counts", "n_counts"), { key: "n_counts", encoding: "array", shape: [6], dtype: "float32" });
-  assert.deepEqual(previewElement(h.file, "/var/gene_ids", "gene_ids"), { key: "gene_ids", encoding: "string-array", shape: [4], dtype: "string" });
+  assert.deepEqual(previewElement(h.file, "/obs/louvain", "louvain"), {
+    key: "louvain",
+    encoding: "categorical",
+    shape: [6],
+    dtype: "category",
+    nCategories: 3,
+  });
+  assert.deepEqual(previewElement(h.file, "/obs/n_counts", "n_counts"), {
+    key: "n_counts",
+    encoding: "array",
+    shape: [6],
+    dtype: "float32",
+  });
+  assert.deepEqual(previewElement(h.file, "/var/gene_ids", "gene_ids"), {
+    key: "gene_ids",
+    encoding: "string-array",
+    shape: [4],
+    dtype: "string",
+  });
 });
 
 /** A new file with the fixture's `cells`: carryOver (default or `include`) plus X's rows; returns its path. */
@@ -142,10 +165,16 @@ test("legacy_sparse: carry-over of a cell subset writes obs/var/uns in the curre
   const out = carryCellSubset("legacy_sparse", cells);
   const exp = expected("legacy_sparse");
   const got = plain(canonicalDump(readH5ad(out)));
-  assert.deepEqual(got.obs.index, [...cells].map((i) => exp.obs.index[i]));
+  assert.deepEqual(
+    got.obs.index,
+    [...cells].map((i) => exp.obs.index[i]),
+  );
   for (const c of exp.obs.columns) {
     const e = exp.obs.data[c];
-    const want = e.kind === "categorical" ? { ...e, codes: [...cells].map((i) => e.codes[i]) } : { ...e, values: [...cells].map((i) => e.values[i]) };
+    const want =
+      e.kind === "categorical"
+        ? { ...e, codes: [...cells].map((i) => e.codes[i]) }
+        : { ...e, values: [...cells].map((i) => e.values[i]) };
     assert.deepEqual(got.obs.data[c], want, `obs.${c}`);
   }
   assert.deepEqual(got.var, exp.var);
@@ -177,9 +206,15 @@ test("legacy_dense: carry-over of a cell subset keeps obsm rows and raw, written
   const out = carryCellSubset("legacy_dense", cells, ["obs", "var", "uns", "obsm", "varm", "raw"]);
   const exp = expected("legacy_dense");
   const got = plain(canonicalDump(readH5ad(out)));
-  assert.deepEqual(got.obsm.X_pca.values, [...cells].map((i) => exp.obsm.X_pca.values[i]));
+  assert.deepEqual(
+    got.obsm.X_pca.values,
+    [...cells].map((i) => exp.obsm.X_pca.values[i]),
+  );
   assert.deepEqual(got.varm, exp.varm);
-  assert.deepEqual(got.raw.X.values, [...cells].map((i) => exp.raw.X.values[i]));
+  assert.deepEqual(
+    got.raw.X.values,
+    [...cells].map((i) => exp.raw.X.values[i]),
+  );
   assert.deepEqual(got.raw.var, exp.raw.var);
 });
 
@@ -201,7 +236,10 @@ test("legacy_dense: in-place edits are refused with one clear error naming the f
   const before = readFileSync(p);
   const col: Column = { type: "array", dtype: "float64", shape: [6], data: new Float64Array(6) };
   for (const fn of [() => writeObsColumns(p, { extra: col }), () => writeVar(p, readH5ad(p).var)]) {
-    assert.throws(fn, (err: unknown) => err instanceof FileFormatError && err.message.includes(p) && /pre-0\.7/.test(err.message));
+    assert.throws(
+      fn,
+      (err: unknown) => err instanceof FileFormatError && err.message.includes(p) && /pre-0\.7/.test(err.message),
+    );
   }
   assert.ok(readFileSync(p).equals(before));
 });
@@ -220,11 +258,19 @@ test("legacy_dense: DE group planning sees the restored categorical (category or
 test("legacy_dense: sort and standardize work on a current-layout copy (removed after), recording the input's path", async () => {
   const p = join(DIR, "legacy_dense.h5ad");
   const dir = mkdtempSync(join(tmpdir(), "crispyx-legacy-"));
-  const sorted = await sortByPerturbation(p, { column: "louvain", controlLabel: "T", output: join(dir, "sorted.h5ad") });
-  const std = await standardizeDataset(p, { perturbationColumn: "louvain", controlLabel: "T", output: join(dir, "std.h5ad") });
+  const sorted = await sortByPerturbation(p, {
+    column: "louvain",
+    controlLabel: "T",
+    output: join(dir, "sorted.h5ad"),
+  });
+  const std = await standardizeDataset(p, {
+    perturbationColumn: "louvain",
+    controlLabel: "T",
+    output: join(dir, "std.h5ad"),
+  });
   assert.deepEqual(readdirSync(dir).sort(), ["sorted.h5ad", "std.h5ad"], "no scratch copy left");
   const input = readH5ad(p);
-  const labels = (input.obs.columns.louvain as Categorical);
+  const labels = input.obs.columns.louvain as Categorical;
   const values = categoricalValues(labels);
   const s = readH5ad(sorted);
   const sortedLabels = categoricalValues(s.obs.columns.louvain as Categorical);
@@ -233,7 +279,10 @@ test("legacy_dense: sort and standardize work on a current-layout copy (removed 
   const meta = s.uns.sorting_metadata as { type: "dict"; items: Record<string, { type: string; value?: unknown }> };
   assert.equal(meta.items.original_path!.value, p);
   const t = readH5ad(std);
-  assert.deepEqual(categoricalValues(t.obs.columns.perturbation as Categorical), values.map((v) => (v === "T" ? "control" : v)));
+  assert.deepEqual(
+    categoricalValues(t.obs.columns.perturbation as Categorical),
+    values.map((v) => (v === "T" ? "control" : v)),
+  );
   await assert.rejects(sortByPerturbation(p, { column: "nope", output: join(dir, "x.h5ad") }), (err: unknown) => {
     assert.ok(err instanceof Error && err.message.includes(p) && !err.message.includes(".crispyx-tmp"), String(err));
     return true;
@@ -254,11 +303,16 @@ test("legacy_sparse: convert to the format X already has writes a current-layout
   } finally {
     f.close();
   }
-  assert.deepEqual(plain(canonicalDump(readH5ad(out))).X, plain(canonicalDump(readH5ad(join(DIR, "legacy_sparse.h5ad")))).X);
+  assert.deepEqual(
+    plain(canonicalDump(readH5ad(out))).X,
+    plain(canonicalDump(readH5ad(join(DIR, "legacy_sparse.h5ad")))).X,
+  );
   const py = findPython();
   if (py) {
     const { spawnSync } = await import("node:child_process");
-    const res = spawnSync(py, ["-W", "error", "-c", "import sys, anndata; anndata.read_h5ad(sys.argv[1])", out], { encoding: "utf8" });
+    const res = spawnSync(py, ["-W", "error", "-c", "import sys, anndata; anndata.read_h5ad(sys.argv[1])", out], {
+      encoding: "utf8",
+    });
     assert.equal(res.status, 0, res.stderr);
   }
   // Without an output the input itself is the answer, as the seed does.

@@ -18,7 +18,9 @@ import type { Categorical, RecArray } from "../../src/io/anndata/model.ts";
 import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const FILE = join(import.meta.dirname, "..", "fixtures", "h5ad-legacy", "v07_categoricals.h5ad");
-const expected = JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "h5ad-legacy", "expected", "v07_categoricals.json"), "utf8"));
+const expected = JSON.parse(
+  readFileSync(join(import.meta.dirname, "..", "fixtures", "h5ad-legacy", "expected", "v07_categoricals.json"), "utf8"),
+);
 
 function categorical(path: string, table: "obs" | "var", column: string): Categorical {
   const h = openH5ad(path);
@@ -60,13 +62,26 @@ test("v0.7 layout: normalize, convert, filter and sort write the categoricals an
     const outs = {
       norm: (await normalizeTotalLog1p(FILE, { output: join(dir, "norm.h5ad") })).output,
       csc: (await convertToCsc(FILE, { output: join(dir, "csc.h5ad") })).path,
-      filt: (await writeFilteredSubset(FILE, { output: join(dir, "filt.h5ad"), cellMask: expected.obs.perturbation.map((v: string | null) => v === "control" || v === "KD B") })).output,
-      sort: await sortByPerturbation(FILE, { column: "perturbation", controlLabel: "control", output: join(dir, "sort.h5ad") }),
+      filt: (
+        await writeFilteredSubset(FILE, {
+          output: join(dir, "filt.h5ad"),
+          cellMask: expected.obs.perturbation.map((v: string | null) => v === "control" || v === "KD B"),
+        })
+      ).output,
+      sort: await sortByPerturbation(FILE, {
+        column: "perturbation",
+        controlLabel: "control",
+        output: join(dir, "sort.h5ad"),
+      }),
     };
     for (const [name, path] of Object.entries(outs)) {
       const f = H5File.open(path);
       try {
-        assert.equal(f.attr("/obs/perturbation", "encoding-type"), "categorical", `${name}: obs.perturbation is a categorical group`);
+        assert.equal(
+          f.attr("/obs/perturbation", "encoding-type"),
+          "categorical",
+          `${name}: obs.perturbation is a categorical group`,
+        );
         assert.equal(f.exists("/obs/__categories"), false, `${name}: no __categories group left`);
         assert.equal(f.attr("/uns/ranked", "encoding-type"), "rec-array", `${name}: uns.ranked is a rec-array`);
       } finally {
@@ -78,7 +93,10 @@ test("v0.7 layout: normalize, convert, filter and sort write the categoricals an
     // The filter keeps control and 'KD B' cells; unused categories are dropped, as anndata's subset does.
     const filtered = categorical(outs.filt, "obs", "perturbation");
     assert.deepEqual(Array.from(filtered.categories.data as string[]), ["control", "KD B"]);
-    assert.deepEqual(categoricalValues(filtered), expected.obs.perturbation.filter((v: string | null) => v === "control" || v === "KD B"));
+    assert.deepEqual(
+      categoricalValues(filtered),
+      expected.obs.perturbation.filter((v: string | null) => v === "control" || v === "KD B"),
+    );
     const sorted = categoricalValues(categorical(outs.sort, "obs", "perturbation"));
     assert.deepEqual(sorted.slice(0, 11), new Array(11).fill("control"), "sort puts the 11 control cells first");
   } finally {
@@ -92,7 +110,11 @@ test("v0.7 layout: every output opens in Python anndata with the labels intact",
     const paths = [
       (await normalizeTotalLog1p(FILE, { output: join(dir, "norm.h5ad") })).output,
       (await convertToCsc(FILE, { output: join(dir, "csc.h5ad") })).path,
-      await sortByPerturbation(FILE, { column: "perturbation", controlLabel: "control", output: join(dir, "sort.h5ad") }),
+      await sortByPerturbation(FILE, {
+        column: "perturbation",
+        controlLabel: "control",
+        output: join(dir, "sort.h5ad"),
+      }),
     ];
     assert.deepEqual(h5adOpenFailures(paths), []); // in anndata 0.8 and the newest
   } finally {

@@ -39,27 +39,32 @@ test("null and nullable strings with na-value are read", () => {
   assert.deepEqual(guides(FILE), GUIDES);
 });
 
-test("operators carry them as anndata 0.8 can open: None left out, nullable strings as categoricals", skipWithoutAnndata(), async () => {
-  const dir = mkdtempSync(join(tmpdir(), "crispyx-newer-"));
-  try {
-    const outs = [
-      (await normalizeTotalLog1p(FILE, { output: join(dir, "norm.h5ad") })).output,
-      (await convertToCsc(FILE, { output: join(dir, "csc.h5ad") })).path,
-      (await writeFilteredSubset(FILE, { output: join(dir, "filt.h5ad"), cellMask: GUIDES.map((_, i) => i < 10) })).output,
-    ];
-    for (const out of outs) {
-      const h = openH5ad(out);
-      try {
-        assert.deepEqual(h.uns.keys().sort(), ["kept"], `${out}: None left out of uns`);
-      } finally {
-        h.close();
+test(
+  "operators carry them as anndata 0.8 can open: None left out, nullable strings as categoricals",
+  skipWithoutAnndata(),
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "crispyx-newer-"));
+    try {
+      const outs = [
+        (await normalizeTotalLog1p(FILE, { output: join(dir, "norm.h5ad") })).output,
+        (await convertToCsc(FILE, { output: join(dir, "csc.h5ad") })).path,
+        (await writeFilteredSubset(FILE, { output: join(dir, "filt.h5ad"), cellMask: GUIDES.map((_, i) => i < 10) }))
+          .output,
+      ];
+      for (const out of outs) {
+        const h = openH5ad(out);
+        try {
+          assert.deepEqual(h.uns.keys().sort(), ["kept"], `${out}: None left out of uns`);
+        } finally {
+          h.close();
+        }
       }
+      assert.deepEqual(guides(outs[0]!), GUIDES);
+      assert.deepEqual(guides(outs[1]!), GUIDES);
+      assert.deepEqual(guides(outs[2]!), GUIDES.slice(0, 10));
+      for (const r of checkH5adMany(outs)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    assert.deepEqual(guides(outs[0]!), GUIDES);
-    assert.deepEqual(guides(outs[1]!), GUIDES);
-    assert.deepEqual(guides(outs[2]!), GUIDES.slice(0, 10));
-    for (const r of checkH5adMany(outs)) assert.equal(r.error, undefined, `${r.file}: ${r.error}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -91,7 +91,10 @@ test("crispyx-written chunked datasets (several chunks, several B-tree nodes) ar
     assert.deepEqual(h.read("/a", [96], [99]), values.subarray(96, 195));
     assert.deepEqual(h.read("/b", [n - 10], [10]), ints.subarray(n - 10));
     assert.deepEqual(h.read("/m", [63, 0], [3, 7]), rows.subarray(63 * 7, 66 * 7));
-    assert.deepEqual(h.read("/m", [10, 2], [5, 3]), Float64Array.from({ length: 15 }, (_, i) => rows[(10 + Math.floor(i / 3)) * 7 + 2 + (i % 3)]!));
+    assert.deepEqual(
+      h.read("/m", [10, 2], [5, 3]),
+      Float64Array.from({ length: 15 }, (_, i) => rows[(10 + Math.floor(i / 3)) * 7 + 2 + (i % 3)]!),
+    );
   } finally {
     h.close();
   }
@@ -131,19 +134,26 @@ test("a read-only handle reads through HDF5 while the same file is open for writ
   }
 });
 
-test("files with a user block (HDF5 addresses counted from the superblock) are read directly and correctly", skipWithoutAnndata(), () => {
-  const p = join(dir, "userblock.h5");
-  execFileSync(findPython()!, ["-c", `import h5py, numpy as np
+test(
+  "files with a user block (HDF5 addresses counted from the superblock) are read directly and correctly",
+  skipWithoutAnndata(),
+  () => {
+    const p = join(dir, "userblock.h5");
+    execFileSync(findPython()!, [
+      "-c",
+      `import h5py, numpy as np
 with h5py.File(${JSON.stringify(p)}, "w", userblock_size=1024) as f:
     f.create_dataset("a", data=np.arange(5000, dtype="<f4") * 0.5)
-    f.create_dataset("c", data=np.arange(7000, dtype="<i8"), chunks=(512,))`]);
-  const h = H5File.open(p, "r");
-  try {
-    assert.equal(h.readsDirectly("/a"), true);
-    assert.equal(h.readsDirectly("/c"), true);
-    assert.deepEqual(h.read("/a", [10], [3]), Float32Array.of(5, 5.5, 6));
-    assert.deepEqual(h.read("/c", [510], [4]), BigInt64Array.of(510n, 511n, 512n, 513n));
-  } finally {
-    h.close();
-  }
-});
+    f.create_dataset("c", data=np.arange(7000, dtype="<i8"), chunks=(512,))`,
+    ]);
+    const h = H5File.open(p, "r");
+    try {
+      assert.equal(h.readsDirectly("/a"), true);
+      assert.equal(h.readsDirectly("/c"), true);
+      assert.deepEqual(h.read("/a", [10], [3]), Float32Array.of(5, 5.5, 6));
+      assert.deepEqual(h.read("/c", [510], [4]), BigInt64Array.of(510n, 511n, 512n, 513n));
+    } finally {
+      h.close();
+    }
+  },
+);

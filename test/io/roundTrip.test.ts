@@ -7,11 +7,21 @@ import { join } from "node:path";
 import { readH5ad, writeH5ad } from "../../src/io/anndata/anndata.ts";
 import { writeSettings } from "../../src/io/anndata/settings.ts";
 import { canonicalDump, diffDumps } from "../helpers/canonicalDump.ts";
-import { compareH5ad, dumpH5adMany, readersOf, referencePythons, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
+import {
+  compareH5ad,
+  dumpH5adMany,
+  readersOf,
+  referencePythons,
+  skipWithoutAnndata,
+} from "../helpers/anndataChecker.ts";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "h5ad");
 const UNSUPPORTED = new Set<string>([]);
-const NAMES = readdirSync(DIR).filter((f) => f.endsWith(".h5ad")).map((f) => f.slice(0, -5)).filter((n) => !UNSUPPORTED.has(n)).sort();
+const NAMES = readdirSync(DIR)
+  .filter((f) => f.endsWith(".h5ad"))
+  .map((f) => f.slice(0, -5))
+  .filter((n) => !UNSUPPORTED.has(n))
+  .sort();
 const OUT = mkdtempSync(join(tmpdir(), "crispyx-roundtrip-"));
 const expected = (name: string) => JSON.parse(readFileSync(join(DIR, "expected", `${name}.json`), "utf8"));
 
@@ -39,23 +49,40 @@ test("round trip: anndata reads every crispyx copy with identical contents", ski
   for (const ref of referencePythons()) {
     const names = NAMES.filter((n) => {
       const { readers, skipped } = readersOf(join(OUT, `${n}.h5ad`));
-      if (!readers.includes(ref)) skipped.filter((s) => s.includes(ref.anndataVersion)).forEach((s) => t.diagnostic(`${n}: ${s}`));
+      if (!readers.includes(ref))
+        skipped.filter((s) => s.includes(ref.anndataVersion)).forEach((s) => t.diagnostic(`${n}: ${s}`));
       return readers.includes(ref);
     });
-    const results = dumpH5adMany(names.map((n) => join(OUT, `${n}.h5ad`)), ref.python);
+    const results = dumpH5adMany(
+      names.map((n) => join(OUT, `${n}.h5ad`)),
+      ref.python,
+    );
     assert.equal(results.length, names.length);
     results.forEach((r, i) => {
-      assert.equal(r.error, undefined, `anndata ${ref.anndataVersion} could not read crispyx's copy of ${names[i]}: ${r.error}`);
+      assert.equal(
+        r.error,
+        undefined,
+        `anndata ${ref.anndataVersion} could not read crispyx's copy of ${names[i]}: ${r.error}`,
+      );
       const diffs = diffDumps(r.result, expected(names[i]!));
-      assert.deepEqual(diffs, [], `${names[i]}: anndata ${ref.anndataVersion} reads crispyx's copy differently:\n${diffs.join("\n")}`);
+      assert.deepEqual(
+        diffs,
+        [],
+        `${names[i]}: anndata ${ref.anndataVersion} reads crispyx's copy differently:\n${diffs.join("\n")}`,
+      );
       checked++;
     });
   }
-  assert.ok(checked >= NAMES.length, `${checked} readings for ${NAMES.length} copies: every copy is read by some anndata`);
+  assert.ok(
+    checked >= NAMES.length,
+    `${checked} readings for ${NAMES.length} copies: every copy is read by some anndata`,
+  );
 });
 
 const FULL = readersOf(join(DIR, "full_csr.h5ad"));
-test("round trip: check_h5ad.py compare says original and crispyx copy are identical (full_csr)", { skip: FULL.skip }, (t) => {
+test("round trip: check_h5ad.py compare says original and crispyx copy are identical (full_csr)", {
+  skip: FULL.skip,
+}, (t) => {
   FULL.skipped.forEach((s) => t.diagnostic(s));
   for (const ref of FULL.readers) {
     const r = compareH5ad(join(DIR, "full_csr.h5ad"), join(OUT, "full_csr.h5ad"), ref.python);

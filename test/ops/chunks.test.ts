@@ -15,11 +15,12 @@ import { iterMatrixChunks, normalizeTotalBlock } from "../../src/ops/chunks.ts";
 const dir = mkdtempSync(join(tmpdir(), "crispyx-chunks-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
-const NR = 203, NC = 57;
+const NR = 203,
+  NC = 57;
 // Deterministic, skewed: low columns are dense, high columns sparse; some empty rows and columns.
 const full = new Float32Array(NR * NC);
 let s = 7;
-const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 for (let i = 0; i < NR; i++) {
   if (i % 17 === 5) continue;
   for (let j = 0; j < NC; j++) if (j !== 40 && rnd() < 0.9 / (1 + j / 5)) full[i * NC + j] = 1 + Math.floor(rnd() * 20);
@@ -56,19 +57,26 @@ function countingReader(path: string): { reader: MatrixReader; majorRead: () => 
   const f = H5File.open(path);
   const reader = new MatrixReader(f, "/X");
   let n = 0;
-  const rows = reader.rows.bind(reader), cols = reader.cols.bind(reader);
+  const rows = reader.rows.bind(reader),
+    cols = reader.cols.bind(reader);
   reader.rows = (a, b, l) => ((n += reader.format === "csr" ? b - a : 0), rows(a, b, l));
   reader.cols = (a, b, l) => ((n += reader.format === "csc" ? b - a : 0), cols(a, b, l));
   // Dense storage is read straight from the dataset: count the rows of each 2-D read.
   const read = f.read.bind(f);
-  f.read = (p, start, count, out) => ((n += p === "/X" && count?.length === 2 ? count[0]! : 0), read(p, start, count, out));
+  f.read = (p, start, count, out) => (
+    (n += p === "/X" && count?.length === 2 ? count[0]! : 0), read(p, start, count, out)
+  );
   return { reader, majorRead: () => n, close: () => f.close() };
 }
 
 for (const format of ["csr", "csc", "dense"] as const) {
   const path = writeFile(format);
   for (const axis of [0, 1] as const) {
-    for (const [chunkSize, budget] of [[7, 2048], [16, 1 << 20], [1000, 100]] as const) {
+    for (const [chunkSize, budget] of [
+      [7, 2048],
+      [16, 1 << 20],
+      [1000, 100],
+    ] as const) {
       test(`${format}, axis ${axis}, chunk ${chunkSize}, budget ${budget}: chunks equal slices, dense and sparse`, () => {
         const { reader, close } = countingReader(path);
         try {
@@ -83,11 +91,20 @@ for (const format of ["csr", "csc", "dense"] as const) {
           }
           assert.equal(next, n);
           for (const layout of [undefined, "csr", "csc"] as const) {
-            for (const { start, end, block } of iterMatrixChunks(reader, { axis, chunkSize, memoryBudget: budget, dense: false, layout })) {
+            for (const { start, end, block } of iterMatrixChunks(reader, {
+              axis,
+              chunkSize,
+              memoryBudget: budget,
+              dense: false,
+              layout,
+            })) {
               assert.notEqual(block.type, "array");
               if (layout) assert.equal(block.type, layout);
               else assert.equal(block.type, format === "dense" ? "csr" : format);
-              assert.deepEqual(Array.from(sparseToDense(block as SparseMatrix).data as Float32Array), sliceDense(axis, start, end));
+              assert.deepEqual(
+                Array.from(sparseToDense(block as SparseMatrix).data as Float32Array),
+                sliceDense(axis, start, end),
+              );
             }
           }
         } finally {
@@ -124,7 +141,12 @@ test("bad axis or chunk size", () => {
 });
 
 test("normalizeTotalBlock: rows scaled to the target sum, zero rows stay zero, given library sizes used", () => {
-  const block = denseToCsr({ type: "array", dtype: "float32", shape: [3, 3], data: Float32Array.of(1, 3, 0, 0, 0, 0, 2, 2, 4) });
+  const block = denseToCsr({
+    type: "array",
+    dtype: "float32",
+    shape: [3, 3],
+    data: Float32Array.of(1, 3, 0, 0, 0, 0, 2, 2, 4),
+  });
   const { normalized, librarySize } = normalizeTotalBlock(block);
   assert.deepEqual(Array.from(librarySize), [4, 0, 8]);
   assert.deepEqual(Array.from(normalized.data as Float64Array), [2500, 7500, 0, 0, 0, 0, 2500, 2500, 5000]);

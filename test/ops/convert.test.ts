@@ -12,7 +12,16 @@ import { InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
 import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { sha256, writeBigInput } from "./opsTestHelpers.ts";
-import { EXPECTED, ROOT, asWrittenByDefault, assertCanonical, dense, denseX, killAtFirstProgress, listDir } from "./convertSortHelpers.ts";
+import {
+  EXPECTED,
+  ROOT,
+  asWrittenByDefault,
+  assertCanonical,
+  dense,
+  denseX,
+  killAtFirstProgress,
+  listDir,
+} from "./convertSortHelpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-convert-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -41,26 +50,36 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.convert)) {
       assert.equal(r.inputPasses, 1);
       const ours = readH5ad(out);
       const theirs = readH5ad(join(ROOT, exp.output));
-      const a = dense(ours.X!), b = dense(theirs.X!);
+      const a = dense(ours.X!),
+        b = dense(theirs.X!);
       assert.equal(a.format, target);
       assert.equal(b.format, exp.x.format);
       assert.deepEqual(a.shape, exp.x.shape);
       // The seed writes float32; values must be identical (crispyx keeps the input dtype).
-      assert.deepEqual(a.values, b.values.map((v) => v));
+      assert.deepEqual(
+        a.values,
+        b.values.map((v) => v),
+      );
       assertCanonical(ours.X!);
       // Same stored elements in the same order as the seed's file (indptr, indices).
-      const sx = ours.X as any, sy = theirs.X as any;
+      const sx = ours.X as any,
+        sy = theirs.X as any;
       assert.deepEqual(Array.from(sx.indptr, Number), Array.from(sy.indptr, Number), "indptr");
       assert.deepEqual(Array.from(sx.indices, Number), Array.from(sy.indices, Number), "indices");
       assert.equal(sx.indptr.constructor, Int32Array, "int32 indptr below 2^31 non-zeros, as the seed");
       // Everything but X carried over unchanged.
       const inp = readH5ad(input);
-      for (const key of ["obs", "var"] as const) assert.deepEqual(diffDumps(dumpElement(ours[key]), dumpElement(asWrittenByDefault(inp[key]))), [], key);
+      for (const key of ["obs", "var"] as const)
+        assert.deepEqual(diffDumps(dumpElement(ours[key]), dumpElement(asWrittenByDefault(inp[key]))), [], key);
       for (const key of ["uns", "obsm", "varm", "obsp", "varp", "layers"] as const) {
         assert.deepEqual(Object.keys(ours[key]).sort(), Object.keys(inp[key]).sort(), key);
       }
       assert.equal(ours.raw === null, inp.raw === null, "raw");
-      assert.deepEqual(listDir(dir).filter((f) => f.startsWith(".crispyx-tmp")), [], "no temporary files left");
+      assert.deepEqual(
+        listDir(dir).filter((f) => f.startsWith(".crispyx-tmp")),
+        [],
+        "no temporary files left",
+      );
       written.push(out);
     });
   }
@@ -76,21 +95,31 @@ test("default output name follows the seed (crispyx_csc.h5ad beside the input, o
   const input = join(sub, "in.h5ad");
   copyFileSync(join(ROOT, "test/fixtures/h5ad/x_csr_int32.h5ad"), input);
   assert.equal((await convertToCsc(input)).path, join(sub, "crispyx_csc.h5ad"));
-  assert.equal((await convertToCsc(input, { dataName: "screen", outputDir: join(sub, "o") })).path, join(sub, "o", "crispyx_screen_csc.h5ad"));
+  assert.equal(
+    (await convertToCsc(input, { dataName: "screen", outputDir: join(sub, "o") })).path,
+    join(sub, "o", "crispyx_screen_csc.h5ad"),
+  );
 });
 
 test("a spilled conversion of a larger file equals the in-memory one, values and dtype kept", async () => {
   const input = join(dir, "big.h5ad");
   writeBigInput(input, 3000, 50);
   const a = await convertToCsc(input, { output: join(dir, "big-mem.h5ad") });
-  const b = await convertToCsc(input, { output: join(dir, "big-spill.h5ad"), memoryBudget: 1 << 20, bufferElements: 4000 });
+  const b = await convertToCsc(input, {
+    output: join(dir, "big-spill.h5ad"),
+    memoryBudget: 1 << 20,
+    bufferElements: 4000,
+  });
   assert.equal(a.spilledRuns, 0);
   assert.ok(b.spilledRuns >= 10);
-  const x = denseX(a.path), y = denseX(b.path), z = denseX(input);
+  const x = denseX(a.path),
+    y = denseX(b.path),
+    z = denseX(input);
   assert.deepEqual(x, y);
   assert.deepEqual(x.values, z.values);
   const back = await convertToCsr(b.path, { output: join(dir, "big-back.h5ad"), bufferElements: 3001 });
-  const m = readH5ad(back.path).X as any, o = readH5ad(input).X as any;
+  const m = readH5ad(back.path).X as any,
+    o = readH5ad(input).X as any;
   assert.deepEqual(Array.from(m.indices), Array.from(o.indices));
   assert.deepEqual(Array.from(m.data), Array.from(o.data));
   assert.equal(m.data.constructor, Float32Array);
@@ -98,9 +127,18 @@ test("a spilled conversion of a larger file equals the in-memory one, values and
 
 test("bad input: clear errors before any work", async () => {
   const input = join(ROOT, "test/fixtures/h5ad/x_csr_int32.h5ad");
-  await assert.rejects(convertToCsc(input, { output: input }), (e: Error) => e instanceof InvalidArgumentError && /overwrite the input/.test(e.message));
-  await assert.rejects(convertToCsc(join(dir, "missing.h5ad"), { output: join(dir, "x.h5ad") }), (e: Error) => e instanceof FileFormatError && /not found/.test(e.message));
-  await assert.rejects(convertToCsc(join(ROOT, "test/fixtures/h5ad/no_x.h5ad"), { output: join(dir, "x.h5ad") }), (e: Error) => e instanceof FileFormatError && /no X/.test(e.message));
+  await assert.rejects(
+    convertToCsc(input, { output: input }),
+    (e: Error) => e instanceof InvalidArgumentError && /overwrite the input/.test(e.message),
+  );
+  await assert.rejects(
+    convertToCsc(join(dir, "missing.h5ad"), { output: join(dir, "x.h5ad") }),
+    (e: Error) => e instanceof FileFormatError && /not found/.test(e.message),
+  );
+  await assert.rejects(
+    convertToCsc(join(ROOT, "test/fixtures/h5ad/no_x.h5ad"), { output: join(dir, "x.h5ad") }),
+    (e: Error) => e instanceof FileFormatError && /no X/.test(e.message),
+  );
   assert.equal(existsSync(join(dir, "x.h5ad")), false);
 });
 
@@ -112,7 +150,15 @@ test("cancelled mid-way (AbortSignal): no output, no temporary file, input uncha
   const ctl = new AbortController();
   let calls = 0;
   await assert.rejects(
-    convertToCsc(input, { output: join(sub, "out.h5ad"), bufferElements: 5000, memoryBudget: 1 << 20, signal: ctl.signal, onProgress: () => { if (++calls === 1) ctl.abort(new Error("stop")); } }),
+    convertToCsc(input, {
+      output: join(sub, "out.h5ad"),
+      bufferElements: 5000,
+      memoryBudget: 1 << 20,
+      signal: ctl.signal,
+      onProgress: () => {
+        if (++calls === 1) ctl.abort(new Error("stop"));
+      },
+    }),
     /stop/,
   );
   assert.deepEqual(listDir(sub), ["in.h5ad"]);
@@ -137,10 +183,17 @@ test("SIGKILL mid-way: nothing under the output name, input unchanged", async ()
 test("chunkSize (lines per input block) changes nothing but the blocks", async () => {
   const exp = EXPECTED.convert.screen_csr_to_csc;
   for (const chunkSize of [1, 7, 1000]) {
-    const r = await convertToCsc(join(ROOT, exp.input), { output: join(dir, `chunk-${chunkSize}.h5ad`), chunkSize, bufferElements: 500 });
+    const r = await convertToCsc(join(ROOT, exp.input), {
+      output: join(dir, `chunk-${chunkSize}.h5ad`),
+      chunkSize,
+      bufferElements: 500,
+    });
     assert.deepEqual(denseX(r.path), denseX(join(ROOT, exp.output)));
   }
-  await assert.rejects(convertToCsc(join(ROOT, exp.input), { output: join(dir, "chunk-bad.h5ad"), chunkSize: 0 }), /positive integer/);
+  await assert.rejects(
+    convertToCsc(join(ROOT, exp.input), { output: join(dir, "chunk-bad.h5ad"), chunkSize: 0 }),
+    /positive integer/,
+  );
 });
 
 test("a long obs index (more than one 65 536-string slice) is carried over exactly", async () => {

@@ -12,9 +12,14 @@ const dir = mkdtempSync(join(tmpdir(), "crispyx-engine-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 let seed = 12345;
-const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
 
-function run(nDest: number, elems: { dest: number; minor: number; value: number }[], Values: TypedArrayConstructor, bufferElements: number) {
+function run(
+  nDest: number,
+  elems: { dest: number; minor: number; value: number }[],
+  Values: TypedArrayConstructor,
+  bufferElements: number,
+) {
   const spillPath = join(dir, `runs-${bufferElements}-${Values.name}-${nDest}`);
   const s = new ExternalScatter({ nDest, values: Values, memoryBudget: 1 << 20, spillPath, bufferElements });
   for (const e of elems) {
@@ -24,10 +29,15 @@ function run(nDest: number, elems: { dest: number; minor: number; value: number 
     (s.values as unknown as number[])[s.n] = e.value;
     s.n++;
   }
-  const minor: number[] = [], values: number[] = [], ends: number[] = [];
+  const minor: number[] = [],
+    values: number[] = [],
+    ends: number[] = [];
   s.finish({
     elements(m: Int32Array, v: TypedArray, n: number) {
-      for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); }
+      for (let k = 0; k < n; k++) {
+        minor.push(m[k]!);
+        values.push(Number(v[k]!));
+      }
     },
     lineEnds(start: number, e: Float64Array, n: number) {
       assert.equal(start, ends.length);
@@ -53,9 +63,13 @@ const cases: [string, () => number, number][] = [
 ];
 
 function checkAll(nDest: number, value: () => number, minorSpan: number, Values: TypedArrayConstructor): void {
-  const elems = Array.from({ length: 1500 }, (_, i) => ({ dest: Math.floor(rand() * nDest), minor: Math.floor((i / 1500) * minorSpan), value: value() }));
+  const elems = Array.from({ length: 1500 }, (_, i) => ({
+    dest: Math.floor(rand() * nDest),
+    minor: Math.floor((i / 1500) * minorSpan),
+    value: value(),
+  }));
   const want = reference(nDest, elems);
-  const cast = (x: number) => Number((new (Values as Float64ArrayConstructor)([x]))[0]!);
+  const cast = (x: number) => Number(new (Values as Float64ArrayConstructor)([x])[0]!);
   want.values = want.values.map(cast);
   for (const buf of [1500, 700, 97, 5]) {
     const got = run(nDest, elems, Values, buf);
@@ -63,7 +77,9 @@ function checkAll(nDest: number, value: () => number, minorSpan: number, Values:
     assert.deepEqual(got.ends, want.ends, `ends, ${nDest} lines, buffer ${buf}`);
     assert.deepEqual(got.minor, want.minor, `minor, ${nDest} lines, buffer ${buf}`);
     // Object.is distinguishes -0 from 0 and matches NaN.
-    got.values.forEach((v, k) => assert.ok(Object.is(v, want.values[k]), `value ${k}: ${v} vs ${want.values[k]} (${nDest} lines, buffer ${buf})`));
+    got.values.forEach((v, k) =>
+      assert.ok(Object.is(v, want.values[k]), `value ${k}: ${v} vs ${want.values[k]} (${nDest} lines, buffer ${buf})`),
+    );
   }
 }
 
@@ -80,12 +96,25 @@ for (const [name, value, minorSpan] of cases) {
 test("lines mode (whole lines moved as blocks, split across runs when needed) gives the stable sort", () => {
   for (const nDest of [7, 300]) {
     // 200 lines of 0..12 elements, each line to one destination (a permutation when nDest is large).
-    const lines = Array.from({ length: 200 }, (_, l) => ({ dest: Math.floor(rand() * nDest), len: Math.floor(rand() * 13), l }));
-    const elems = lines.flatMap(({ dest, len, l }) => Array.from({ length: len }, (_, t) => ({ dest, minor: t * 3, value: l + t / 8 })));
+    const lines = Array.from({ length: 200 }, (_, l) => ({
+      dest: Math.floor(rand() * nDest),
+      len: Math.floor(rand() * 13),
+      l,
+    }));
+    const elems = lines.flatMap(({ dest, len, l }) =>
+      Array.from({ length: len }, (_, t) => ({ dest, minor: t * 3, value: l + t / 8 })),
+    );
     const want = reference(nDest, elems);
     for (const buf of [elems.length, 50, 11]) {
       const spillPath = join(dir, `lines-${nDest}-${buf}`);
-      const s = new ExternalScatter({ nDest, values: Float64Array, memoryBudget: 1 << 20, spillPath, bufferElements: buf, mode: "lines" });
+      const s = new ExternalScatter({
+        nDest,
+        values: Float64Array,
+        memoryBudget: 1 << 20,
+        spillPath,
+        bufferElements: buf,
+        mode: "lines",
+      });
       for (const { dest, len, l } of lines) {
         let t = 0;
         while (t < len) {
@@ -97,12 +126,25 @@ test("lines mode (whole lines moved as blocks, split across runs when needed) gi
           s.markLine(dest);
         }
       }
-      const minor: number[] = [], values: number[] = [], ends: number[] = [];
+      const minor: number[] = [],
+        values: number[] = [],
+        ends: number[] = [];
       s.finish({
-        elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
-        lineEnds(_start: number, e: Float64Array, n: number) { for (let k = 0; k < n; k++) ends.push(e[k]!); },
+        elements(m: Int32Array, v: TypedArray, n: number) {
+          for (let k = 0; k < n; k++) {
+            minor.push(m[k]!);
+            values.push(Number(v[k]!));
+          }
+        },
+        lineEnds(_start: number, e: Float64Array, n: number) {
+          for (let k = 0; k < n; k++) ends.push(e[k]!);
+        },
       });
-      assert.deepEqual({ minor, values, ends }, { minor: want.minor, values: want.values, ends: want.ends }, `${nDest} lines, buffer ${buf}`);
+      assert.deepEqual(
+        { minor, values, ends },
+        { minor: want.minor, values: want.values, ends: want.ends },
+        `${nDest} lines, buffer ${buf}`,
+      );
       if (buf < elems.length) assert.ok(s.spilledRuns >= 2);
     }
   }
@@ -127,11 +169,17 @@ test("spilled runs store only the lines they touch: line-stream bytes and merge 
     s.minor[s.n] = e.minor;
     (s.values as Float32Array)[s.n++] = e.value;
   }
-  const minor: number[] = [], values: number[] = [];
+  const minor: number[] = [],
+    values: number[] = [];
   const ends = new Float64Array(nDest);
   let next = 0;
   s.finish({
-    elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
+    elements(m: Int32Array, v: TypedArray, n: number) {
+      for (let k = 0; k < n; k++) {
+        minor.push(m[k]!);
+        values.push(Number(v[k]!));
+      }
+    },
     lineEnds(start: number, e: Float64Array, n: number) {
       assert.equal(start, next);
       ends.set(e.subarray(0, n), start);
@@ -154,13 +202,20 @@ test("lines longer than the merge window and than the buffer are merged whole an
   // A buffer above the merge window (65536 elements): line 0 (75 000 elements) alone exceeds the window
   // and must still be taken whole; line 1 (250 000) exceeds the buffer and is streamed through it.
   const elems: { dest: number; minor: number; value: number }[] = [];
-  for (let i = 0; i < 400_000; i++) elems.push({ dest: i < 250_000 ? 1 : i % 2 === 0 ? 0 : 2 + (i % 5), minor: i, value: i % 11 });
+  for (let i = 0; i < 400_000; i++)
+    elems.push({ dest: i < 250_000 ? 1 : i % 2 === 0 ? 0 : 2 + (i % 5), minor: i, value: i % 11 });
   const got = run(7, elems, Float32Array, 100_000);
   const want = reference(7, elems);
   assert.ok(got.spilled >= 4);
   assert.deepEqual(got.ends, want.ends);
-  assert.ok(got.minor.every((m, k) => m === want.minor[k]), "minor indices in stable order");
-  assert.ok(got.values.every((v, k) => v === want.values[k]), "values in stable order");
+  assert.ok(
+    got.minor.every((m, k) => m === want.minor[k]),
+    "minor indices in stable order",
+  );
+  assert.ok(
+    got.values.every((v, k) => v === want.values[k]),
+    "values in stable order",
+  );
 });
 
 test("ascending runs of destinations (a CSC input read gene by gene) take the block sort and give the stable sort", () => {
@@ -177,22 +232,43 @@ test("ascending runs of destinations (a CSC input read gene by gene) take the bl
     const want = reference(nDest, elems);
     for (const buf of [elems.length, 20011, 4099]) {
       const spillPath = join(dir, `blocks-${nDest}-${buf}`);
-      const s = new ExternalScatter({ nDest, values: Float64Array, memoryBudget: 1 << 20, spillPath, bufferElements: buf });
+      const s = new ExternalScatter({
+        nDest,
+        values: Float64Array,
+        memoryBudget: 1 << 20,
+        spillPath,
+        bufferElements: buf,
+      });
       for (const e of elems) {
         s.makeRoom(1);
         s.dest[s.n] = e.dest;
         s.minor[s.n] = e.minor;
         (s.values as Float64Array)[s.n++] = e.value;
       }
-      const minor: number[] = [], values: number[] = [], ends: number[] = [];
+      const minor: number[] = [],
+        values: number[] = [],
+        ends: number[] = [];
       s.finish({
-        elements(m: Int32Array, v: TypedArray, n: number) { for (let k = 0; k < n; k++) { minor.push(m[k]!); values.push(Number(v[k]!)); } },
-        lineEnds(_start: number, e: Float64Array, n: number) { for (let k = 0; k < n; k++) ends.push(e[k]!); },
+        elements(m: Int32Array, v: TypedArray, n: number) {
+          for (let k = 0; k < n; k++) {
+            minor.push(m[k]!);
+            values.push(Number(v[k]!));
+          }
+        },
+        lineEnds(_start: number, e: Float64Array, n: number) {
+          for (let k = 0; k < n; k++) ends.push(e[k]!);
+        },
       });
       assert.ok(s.stats.blockSorts >= 1, `block sort used (${nDest} lines, buffer ${buf})`);
       assert.deepEqual(ends, want.ends, `ends, ${nDest} lines, buffer ${buf}`);
-      assert.ok(minor.every((m, k) => m === want.minor[k]), `minor, ${nDest} lines, buffer ${buf}`);
-      assert.ok(values.every((v, k) => v === want.values[k]), `values, ${nDest} lines, buffer ${buf}`);
+      assert.ok(
+        minor.every((m, k) => m === want.minor[k]),
+        `minor, ${nDest} lines, buffer ${buf}`,
+      );
+      assert.ok(
+        values.every((v, k) => v === want.values[k]),
+        `values, ${nDest} lines, buffer ${buf}`,
+      );
     }
   }
 });

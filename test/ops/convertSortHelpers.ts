@@ -16,7 +16,11 @@ export const EXPECTED = JSON.parse(readFileSync(join(OPSB, "expected.json"), "ut
 /** X (or any matrix) as a dense row-major float64 array plus its storage format. */
 export function dense(m: Matrix): { format: string; shape: number[]; values: number[] } {
   const d = toLayout(m, "dense") as NdArray;
-  return { format: m.type === "array" ? "dense" : m.type, shape: d.shape, values: Array.from(d.data as ArrayLike<number | bigint>, Number) };
+  return {
+    format: m.type === "array" ? "dense" : m.type,
+    shape: d.shape,
+    values: Array.from(d.data as ArrayLike<number | bigint>, Number),
+  };
 }
 
 export function denseX(path: string): { format: string; shape: number[]; values: number[] } {

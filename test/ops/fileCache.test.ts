@@ -20,7 +20,9 @@ function resident(path: string): number | null {
 
 const hasFincore = process.platform === "linux" && spawnSync("fincore", ["--version"]).status === 0;
 
-test("a cached file's pages are dropped", { skip: hasFincore ? undefined : "needs Linux with util-linux fincore" }, () => {
+test("a cached file's pages are dropped", {
+  skip: hasFincore ? undefined : "needs Linux with util-linux fincore",
+}, () => {
   const p = join(dir, "data.bin");
   writeFileSync(p, randomBytes(16 << 20));
   // Dirty pages cannot be dropped before they reach the disk (inputs are long written; outputs are fsynced).

@@ -31,7 +31,10 @@ function rebuild(name: string, rows: number): string {
   const dst = H5File.open(out, "w");
   try {
     startAnnData(dst);
-    carryOver(src, dst, { include: ["obs", "var", "uns", "obsm", "varm", "obsp", "varp", "layers", "raw"], memoryBudget: 1024 });
+    carryOver(src, dst, {
+      include: ["obs", "var", "uns", "obsm", "varm", "obsp", "varp", "layers", "raw"],
+      memoryBudget: 1024,
+    });
     const x = new MatrixReader(src, "/X");
     const [nr, nc] = x.shape;
     if (x.format === "dense") {
@@ -41,7 +44,12 @@ function rebuild(name: string, rows: number): string {
     } else {
       const csr = x.format === "csr";
       const major = csr ? nr : nc;
-      const w = SparseMatrixWriter.create(dst, "/X", { format: x.format, shape: x.shape, dtype: x.info.dtype as never, nnz: x.info.nnz });
+      const w = SparseMatrixWriter.create(dst, "/X", {
+        format: x.format,
+        shape: x.shape,
+        dtype: x.info.dtype as never,
+        nnz: x.info.nnz,
+      });
       for (let r = 0; r < major; r += rows) {
         const e = Math.min(major, r + rows);
         w.append((csr ? x.rows(r, e) : x.cols(r, e)) as SparseMatrix);
@@ -117,7 +125,9 @@ test("copyMatrix restricts rows and columns of dense, CSR and CSC matrices", () 
       const full = new MatrixReader(src, p).readAll("dense") as NdArray;
       const got = new MatrixReader(dst, p.replace(/\//g, "_")).readAll("dense") as NdArray;
       const nc = full.shape[1]!;
-      const want = Array.from(rows).flatMap((r) => Array.from(cols, (c) => Number((full.data as Float64Array)[r * nc + c])));
+      const want = Array.from(rows).flatMap((r) =>
+        Array.from(cols, (c) => Number((full.data as Float64Array)[r * nc + c])),
+      );
       assert.deepEqual(Array.from(got.data as Float64Array, Number), want, p);
     }
   } finally {
@@ -131,11 +141,20 @@ test("a long obs index (more than one slice) is copied in slices, with and witho
   const srcPath = join(dir, "longindex.h5ad");
   const f = H5File.open(srcPath, "w");
   startAnnData(f);
-  writeElem(f, "/obs", dataframe(Array.from({ length: n }, (_, i) => `cell_é${i}`), { k: ndarray(Int32Array.from({ length: n }, (_, i) => i)) }));
+  writeElem(
+    f,
+    "/obs",
+    dataframe(
+      Array.from({ length: n }, (_, i) => `cell_é${i}`),
+      { k: ndarray(Int32Array.from({ length: n }, (_, i) => i)) },
+    ),
+  );
   writeElem(f, "/var", dataframe(["g0", "g1"]));
   f.close();
   const src = H5File.open(srcPath);
-  const sel = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i % 7 === 3 || (i > 70000 && i < 140000 && i % 2 === 0));
+  const sel = Int32Array.from({ length: n }, (_, i) => i).filter(
+    (i) => i % 7 === 3 || (i > 70000 && i < 140000 && i % 2 === 0),
+  );
   for (const cells of [undefined, sel]) {
     const outPath = join(dir, `longindex-out-${cells ? "sel" : "all"}.h5ad`);
     const dst = H5File.open(outPath, "w");
@@ -145,7 +164,10 @@ test("a long obs index (more than one slice) is copied in slices, with and witho
     const obs = readH5ad(outPath).obs;
     const want = cells ? Array.from(cells) : Array.from({ length: n }, (_, i) => i);
     assert.equal(obs.index.length, want.length);
-    assert.ok(obs.index.every((name, t) => name === `cell_é${want[t]}`), "index names in order");
+    assert.ok(
+      obs.index.every((name, t) => name === `cell_é${want[t]}`),
+      "index names in order",
+    );
     assert.deepEqual(Array.from(obs.columns.k!.type === "array" ? (obs.columns.k!.data as Int32Array) : []), want);
   }
   src.close();

@@ -9,7 +9,16 @@ import { normalizeLog1pBlock, normalizeTotalLog1p } from "../../src/ops/normaliz
 import { openH5ad } from "../../src/io/anndata/handle.ts";
 import { CrispyxError, InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
-import { CASES, ROOT, assertSameTables, assertSameX, filesNamed, killMidway, sha256, writeBigInput } from "./opsTestHelpers.ts";
+import {
+  CASES,
+  ROOT,
+  assertSameTables,
+  assertSameX,
+  filesNamed,
+  killMidway,
+  sha256,
+  writeBigInput,
+} from "./opsTestHelpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-normalize-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +30,13 @@ for (const [i, c] of (CASES.normalize as any[]).entries()) {
       const input = join(ROOT, c.input);
       const before = sha256(input);
       const output = join(dir, `n${i}_${chunkSize}.h5ad`);
-      const r = await normalizeTotalLog1p(input, { output, ...c.options, chunkSize, memoryBudget: chunkSize === 1 ? 4096 : undefined, background: chunkSize === 64 });
+      const r = await normalizeTotalLog1p(input, {
+        output,
+        ...c.options,
+        chunkSize,
+        memoryBudget: chunkSize === 1 ? 4096 : undefined,
+        background: chunkSize === 64,
+      });
       assertSameX(output, join(ROOT, c.expected));
       assertSameTables(output, join(ROOT, c.expected));
       assert.equal(sha256(input), before, "input unchanged");
@@ -40,13 +55,17 @@ test("uns, obsm, varm, obsp, varp, layers and raw are carried over (as Scanpy's 
   const seen: number[] = [];
   await normalizeTotalLog1p(input, { output, chunkSize: 3, onProgress: (p) => seen.push(p.done) });
   assert.equal(seen.at(-1), 20);
-  assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+  assert.deepEqual(
+    seen,
+    [...seen].sort((a, b) => a - b),
+  );
   using a = openH5ad(input);
   using b = openH5ad(output);
   assert.deepEqual(b.uns.keys(), a.uns.keys());
   for (const k of ["obsm", "varm", "obsp", "varp", "layers"] as const) {
     assert.deepEqual(b.mapping(k).keys(), a.mapping(k).keys(), k);
-    for (const key of a.mapping(k).keys()) assert.deepEqual(b.mapping(k).get(key), a.mapping(k).get(key), `${k}/${key}`);
+    for (const key of a.mapping(k).keys())
+      assert.deepEqual(b.mapping(k).get(key), a.mapping(k).get(key), `${k}/${key}`);
   }
   assert.ok(a.layers.keys().length > 0, "the fixture has layers (the test is real)");
   assert.equal(b.file.exists("/raw/X"), a.file.exists("/raw/X"), "raw");
@@ -61,13 +80,31 @@ test("bad input is refused before any work: same path, missing file, not AnnData
   const input = join(dir, "in.h5ad");
   copyFileSync(join(ROOT, "test/fixtures/ops/screen.h5ad"), input);
   const out = join(dir, "never.h5ad");
-  await assert.rejects(normalizeTotalLog1p(input, { output: input }), (e: Error) => e instanceof InvalidArgumentError && /is the input file/.test(e.message));
-  await assert.rejects(normalizeTotalLog1p(join(dir, "missing.h5ad"), { output: out }), (e: Error) => e instanceof FileFormatError && /missing\.h5ad: data file not found/.test(e.message));
+  await assert.rejects(
+    normalizeTotalLog1p(input, { output: input }),
+    (e: Error) => e instanceof InvalidArgumentError && /is the input file/.test(e.message),
+  );
+  await assert.rejects(
+    normalizeTotalLog1p(join(dir, "missing.h5ad"), { output: out }),
+    (e: Error) => e instanceof FileFormatError && /missing\.h5ad: data file not found/.test(e.message),
+  );
   writeFileSync(join(dir, "text.h5ad"), "not hdf5");
-  await assert.rejects(normalizeTotalLog1p(join(dir, "text.h5ad"), { output: out }), (e: Error) => e instanceof CrispyxError && /text\.h5ad/.test(e.message));
-  await assert.rejects(normalizeTotalLog1p(input, { output: out, normalize: false, log1p: false }), /at least one of normalize or log1p/);
-  await assert.rejects(normalizeTotalLog1p(input, { output: out, targetSum: 0 }), /target sum must be a positive number/);
-  await assert.rejects(normalizeTotalLog1p(join(ROOT, "test/fixtures/h5ad/no_x.h5ad"), { output: out }), /has no X matrix/);
+  await assert.rejects(
+    normalizeTotalLog1p(join(dir, "text.h5ad"), { output: out }),
+    (e: Error) => e instanceof CrispyxError && /text\.h5ad/.test(e.message),
+  );
+  await assert.rejects(
+    normalizeTotalLog1p(input, { output: out, normalize: false, log1p: false }),
+    /at least one of normalize or log1p/,
+  );
+  await assert.rejects(
+    normalizeTotalLog1p(input, { output: out, targetSum: 0 }),
+    /target sum must be a positive number/,
+  );
+  await assert.rejects(
+    normalizeTotalLog1p(join(ROOT, "test/fixtures/h5ad/no_x.h5ad"), { output: out }),
+    /has no X matrix/,
+  );
   assert.equal(existsSync(out), false);
   assert.deepEqual(filesNamed(dir, "never.h5ad"), []);
 });
@@ -80,11 +117,37 @@ test("abort and a throwing progress callback leave no output and the input byte-
   const ac = new AbortController();
   let n = 0;
   await assert.rejects(
-    normalizeTotalLog1p(input, { output: out, chunkSize: 100, signal: ac.signal, onProgress: () => { if (++n === 3) ac.abort(new Error("stop now")); } }),
+    normalizeTotalLog1p(input, {
+      output: out,
+      chunkSize: 100,
+      signal: ac.signal,
+      onProgress: () => {
+        if (++n === 3) ac.abort(new Error("stop now"));
+      },
+    }),
     /stop now/,
   );
-  await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 100, onProgress: () => { throw new Error("callback failed"); } }), /callback failed/);
-  await assert.rejects(normalizeTotalLog1p(input, { output: out, chunkSize: 100, background: true, onProgress: () => { throw new Error("callback failed in background mode"); } }), /callback failed in background mode/);
+  await assert.rejects(
+    normalizeTotalLog1p(input, {
+      output: out,
+      chunkSize: 100,
+      onProgress: () => {
+        throw new Error("callback failed");
+      },
+    }),
+    /callback failed/,
+  );
+  await assert.rejects(
+    normalizeTotalLog1p(input, {
+      output: out,
+      chunkSize: 100,
+      background: true,
+      onProgress: () => {
+        throw new Error("callback failed in background mode");
+      },
+    }),
+    /callback failed in background mode/,
+  );
   // A timer-driven abort is seen between blocks too.
   const ac2 = new AbortController();
   setTimeout(() => ac2.abort(), 5);
@@ -111,14 +174,26 @@ test("float32 kernel: the integer-row table path gives bit-identical values to t
   const indptr = Int32Array.from([0, ...rows.map((_, i) => rows.slice(0, i + 1).flat().length)]);
   const values = Float32Array.from(rows.flat());
   const block = (ptr: Int32Array | Float64Array) => ({
-    type: "csr" as const, shape: [rows.length, 400] as [number, number], indptr: ptr,
-    indices: new Int32Array(values.length), data: values.slice(),
+    type: "csr" as const,
+    shape: [rows.length, 400] as [number, number],
+    indptr: ptr,
+    indices: new Int32Array(values.length),
+    data: values.slice(),
   });
-  for (const [normalize, log1p, target] of [[true, true, 1e4], [true, false, 1e4], [false, true, 1e4], [true, true, 1e6]] as const) {
+  for (const [normalize, log1p, target] of [
+    [true, true, 1e4],
+    [true, false, 1e4],
+    [false, true, 1e4],
+    [true, true, 1e6],
+  ] as const) {
     // A Float64Array indptr takes the general path: the reference.
     const expected = normalizeLog1pBlock(block(Float64Array.from(indptr)) as never, normalize, log1p, target);
     const actual = normalizeLog1pBlock(block(indptr) as never, normalize, log1p, target, true);
-    assert.deepEqual(Array.from(actual), Array.from(expected), `normalize=${normalize} log1p=${log1p} target=${target}`);
+    assert.deepEqual(
+      Array.from(actual),
+      Array.from(expected),
+      `normalize=${normalize} log1p=${log1p} target=${target}`,
+    );
   }
 });
 
@@ -127,9 +202,15 @@ test("non-integer float32 counts: library sizes summed in float64, within 2e-7 o
   // same way and a float32 running sum drifts far beyond 1e-7 relative.
   const n = 50000;
   let seed = 12345;
-  const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+  const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
   const data = Float32Array.from({ length: n }, (_, k) => Math.fround(k === 0 ? 1e4 : 0.01 + rand() * 0.04));
-  const block = { type: "csr" as const, shape: [1, n] as [number, number], data, indices: Int32Array.from({ length: n }, (_, j) => j), indptr: Int32Array.of(0, n) };
+  const block = {
+    type: "csr" as const,
+    shape: [1, n] as [number, number],
+    data,
+    indices: Int32Array.from({ length: n }, (_, j) => j),
+    indptr: Int32Array.of(0, n),
+  };
   let lib = 0;
   for (const v of data) lib += v;
   const out = normalizeLog1pBlock(block, true, true, 1e4);
@@ -141,5 +222,8 @@ test("non-integer float32 counts: library sizes summed in float64, within 2e-7 o
   assert.ok(worst < 2e-7, `largest relative difference ${worst}`);
   let f32 = 0;
   for (const v of data) f32 = Math.fround(f32 + v);
-  assert.ok(Math.abs(f32 - lib) / lib > 1e-6, `the float32 running sum would have drifted (${Math.abs(f32 - lib) / lib}): the case is a real test`);
+  assert.ok(
+    Math.abs(f32 - lib) / lib > 1e-6,
+    `the float32 running sum would have drifted (${Math.abs(f32 - lib) / lib}): the case is a real test`,
+  );
 });

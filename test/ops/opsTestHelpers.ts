@@ -35,17 +35,28 @@ function close(a: number, b: number, rtol: number): boolean {
 
 /** X of `ours` equals X of `expected` (same format, shape, indptr, indices, dtype; data within rtol). */
 export function assertSameX(ours: string, expected: string, rtol = 1e-6): void {
-  const a = readH5ad(ours), b = readH5ad(expected);
+  const a = readH5ad(ours),
+    b = readH5ad(expected);
   assert.ok(a.X && b.X);
   assert.equal(a.X.type, b.X.type, "X format");
-  const x = a.X as SparseMatrix, y = b.X as SparseMatrix;
+  const x = a.X as SparseMatrix,
+    y = b.X as SparseMatrix;
   assert.deepEqual(x.shape, y.shape, "X shape");
   if (x.type === "csr" || x.type === "csc") {
     assert.equal(x.data.constructor.name, y.data.constructor.name, "X dtype");
-    assert.deepEqual(Array.from(x.indptr as ArrayLike<number | bigint>, Number), Array.from(y.indptr as ArrayLike<number | bigint>, Number), "X indptr");
-    assert.deepEqual(Array.from(x.indices as ArrayLike<number | bigint>, Number), Array.from(y.indices as ArrayLike<number | bigint>, Number), "X indices");
+    assert.deepEqual(
+      Array.from(x.indptr as ArrayLike<number | bigint>, Number),
+      Array.from(y.indptr as ArrayLike<number | bigint>, Number),
+      "X indptr",
+    );
+    assert.deepEqual(
+      Array.from(x.indices as ArrayLike<number | bigint>, Number),
+      Array.from(y.indices as ArrayLike<number | bigint>, Number),
+      "X indices",
+    );
   }
-  const dx = Array.from(x.data as ArrayLike<number | bigint>, Number), dy = Array.from(y.data as ArrayLike<number | bigint>, Number);
+  const dx = Array.from(x.data as ArrayLike<number | bigint>, Number),
+    dy = Array.from(y.data as ArrayLike<number | bigint>, Number);
   assert.equal(dx.length, dy.length);
   const bad = dx.findIndex((v, i) => !close(v, dy[i]!, rtol));
   assert.equal(bad, -1, bad >= 0 ? `X data[${bad}]: ${dx[bad]} vs ${dy[bad]}` : "");
@@ -68,11 +79,14 @@ function stringValues(c: Column): (string | null)[] | null {
  * nullable-string-array), where the seed wrote them through anndata 0.11 with nullable strings allowed.
  */
 export function assertSameTables(ours: string, expected: string, keys: ("obs" | "var")[] = ["obs", "var"]): void {
-  const a = readH5ad(ours), b = readH5ad(expected);
+  const a = readH5ad(ours),
+    b = readH5ad(expected);
   for (const k of keys) {
-    const x = a[k], y = b[k];
+    const x = a[k],
+      y = b[k];
     for (const name of x.columnOrder) {
-      const cx = x.columns[name]!, cy = y.columns[name];
+      const cx = x.columns[name]!,
+        cy = y.columns[name];
       const oneCategorical = (cy?.type === "categorical") !== (cx.type === "categorical");
       if (cy && oneCategorical && stringValues(cx) && stringValues(cy)) {
         assert.deepEqual(stringValues(cx), stringValues(cy), `${k}/${name} values`);
@@ -89,9 +103,16 @@ export function writeBigInput(path: string, nObs = 20000, nVars = 200, indexDtyp
   try {
     startAnnData(f);
     const groups = ["NTC", "A", "B", "C"];
-    writeElem(f, "/obs", dataframe(Array.from({ length: nObs }, (_, i) => `c${i}`), {
-      perturbation: categorical(Array.from({ length: nObs }, (_, i) => groups[i % 4]!)),
-    }));
+    writeElem(
+      f,
+      "/obs",
+      dataframe(
+        Array.from({ length: nObs }, (_, i) => `c${i}`),
+        {
+          perturbation: categorical(Array.from({ length: nObs }, (_, i) => groups[i % 4]!)),
+        },
+      ),
+    );
     writeElem(f, "/var", dataframe(Array.from({ length: nVars }, (_, j) => `g${j}`)));
     const w = SparseMatrixWriter.create(f, "/X", { shape: [nObs, nVars], indexDtype });
     const block = 1000;
@@ -115,7 +136,8 @@ export function writeBigInput(path: string, nObs = 20000, nVars = 200, indexDtyp
 export function killChildAtFirstProgress(script: string, args: string[]): Promise<{ signal: string | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, script), ...args], {
-      cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let progressed = false;
     let err = "";
@@ -127,7 +149,9 @@ export function killChildAtFirstProgress(script: string, args: string[]): Promis
       }
     });
     child.on("error", reject);
-    child.on("exit", (_code, signal) => (progressed ? resolve({ signal }) : reject(new Error(`child ended before any progress: ${err}`))));
+    child.on("exit", (_code, signal) =>
+      progressed ? resolve({ signal }) : reject(new Error(`child ended before any progress: ${err}`)),
+    );
   });
 }
 
@@ -135,7 +159,17 @@ export function killChildAtFirstProgress(script: string, args: string[]): Promis
  * Run `test/ops/runOperator.ts <op> <input> <output> <json options>` in a child process with a tiny
  * chunk size and SIGKILL it as soon as it reports progress. Resolves when the child is dead.
  */
-export async function killMidway(op: string, input: string, output: string, options: object): Promise<{ progressed: boolean; signal: string | null }> {
-  const { signal } = await killChildAtFirstProgress("test/ops/runOperator.ts", [op, input, output, JSON.stringify(options)]);
+export async function killMidway(
+  op: string,
+  input: string,
+  output: string,
+  options: object,
+): Promise<{ progressed: boolean; signal: string | null }> {
+  const { signal } = await killChildAtFirstProgress("test/ops/runOperator.ts", [
+    op,
+    input,
+    output,
+    JSON.stringify(options),
+  ]);
   return { progressed: true, signal };
 }

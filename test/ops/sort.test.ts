@@ -21,7 +21,11 @@ const written: string[] = [];
 function plain(e: Element): unknown {
   if (e.type === "dict") return Object.fromEntries(Object.entries((e as Dict).items).map(([k, v]) => [k, plain(v)]));
   if (e.type === "scalar") return { dtype: e.dtype, value: typeof e.value === "bigint" ? Number(e.value) : e.value };
-  if (e.type === "array") return { dtype: e.dtype, value: Array.from(e.data as ArrayLike<number | bigint | string>, (x) => (typeof x === "bigint" ? Number(x) : x)) };
+  if (e.type === "array")
+    return {
+      dtype: e.dtype,
+      value: Array.from(e.data as ArrayLike<number | bigint | string>, (x) => (typeof x === "bigint" ? Number(x) : x)),
+    };
   throw new Error(`unexpected ${e.type}`);
 }
 
@@ -31,26 +35,40 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.sort)) {
       const input = join(ROOT, exp.input);
       const before = sha256(input);
       const out = join(dir, `${name}${spill ? "-spill" : ""}.h5ad`);
-      const r = await sortByPerturbation(input, { column: exp.column, controlLabel: exp.control_label, output: out, ...(spill ? { bufferElements: 40 } : {}) });
+      const r = await sortByPerturbation(input, {
+        column: exp.column,
+        controlLabel: exp.control_label,
+        output: out,
+        ...(spill ? { bufferElements: 40 } : {}),
+      });
       assert.equal(r, out);
       assert.equal(sha256(input), before, "input untouched");
-      const ours = readH5ad(out), theirs = readH5ad(join(ROOT, exp.output));
+      const ours = readH5ad(out),
+        theirs = readH5ad(join(ROOT, exp.output));
       // Cells in the seed's order, same X values; sparse comes out CSR, dense stays dense.
       assert.deepEqual(ours.obs.index, exp.obs_names);
-      const a = dense(ours.X!), b = dense(theirs.X!);
+      const a = dense(ours.X!),
+        b = dense(theirs.X!);
       assert.equal(a.format, exp.x.format);
       assert.deepEqual(a.values, b.values);
       assertCanonical(ours.X!);
-      if (ours.X!.type === "csr") assert.equal((ours.X as any).indptr.constructor, BigInt64Array, "int64 indptr, as the seed writes");
+      if (ours.X!.type === "csr")
+        assert.equal((ours.X as any).indptr.constructor, BigInt64Array, "int64 indptr, as the seed writes");
       assertSameTables(out, join(ROOT, exp.output));
       // sorting_metadata: the seed's keys, values and dtypes (timestamp and original path aside).
       const meta = plain(ours.uns.sorting_metadata!) as any;
       const seedMeta = plain(theirs.uns.sorting_metadata!) as any;
       assert.equal(meta.original_path.value, input);
       assert.match(meta.timestamp.value, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
-      delete meta.original_path; delete meta.timestamp; delete seedMeta.original_path; delete seedMeta.timestamp;
+      delete meta.original_path;
+      delete meta.timestamp;
+      delete seedMeta.original_path;
+      delete seedMeta.timestamp;
       assert.deepEqual(meta, seedMeta);
-      assert.deepEqual(Object.fromEntries(Object.entries<any>(meta.perturbation_boundaries).map(([k, v]) => [k, v.value])), exp.sorting_metadata.perturbation_boundaries);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries<any>(meta.perturbation_boundaries).map(([k, v]) => [k, v.value])),
+        exp.sorting_metadata.perturbation_boundaries,
+      );
       // The seed drops obsm and layers; crispyx carries them, rows in the sorted order.
       const inp = readH5ad(input);
       const order: number[] = exp.sorting_metadata.sort_order;
@@ -58,14 +76,19 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.sort)) {
         assert.deepEqual(Object.keys(ours[key]).sort(), Object.keys(inp[key]).sort(), key);
         for (const [k, v] of Object.entries(inp[key])) {
           if (v.type !== "array" && v.type !== "csr" && v.type !== "csc") continue;
-          const src = dense(v), got = dense(ours[key][k] as never);
+          const src = dense(v),
+            got = dense(ours[key][k] as never);
           const cols = src.shape[1]!;
           const want = order.flatMap((i) => src.values.slice(i * cols, (i + 1) * cols));
           assert.deepEqual(got.values, want, `${key}/${k}`);
         }
       }
       for (const k of Object.keys(inp.uns)) if (k !== "sorting_metadata") assert.ok(k in ours.uns, `uns/${k} kept`);
-      assert.deepEqual(listDir(dir).filter((f) => f.startsWith(".crispyx-tmp")), [], "no temporary files left");
+      assert.deepEqual(
+        listDir(dir).filter((f) => f.startsWith(".crispyx-tmp")),
+        [],
+        "no temporary files left",
+      );
       written.push(out);
     });
   }
@@ -82,12 +105,19 @@ test("getPerturbationSlice: as the seed on its own sorted files and on ours", ()
       }
     }
   }
-  assert.deepEqual(getPerturbationSlice(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), "KD_A", "gene"), { slice: null, isSorted: false });
+  assert.deepEqual(getPerturbationSlice(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), "KD_A", "gene"), {
+    slice: null,
+    isSorted: false,
+  });
 });
 
 test("needsSortingForNbglm: as the seed", () => {
   for (const [name, c] of Object.entries<any>(EXPECTED.needs_sorting)) {
-    const opts = { minCells: c.kwargs.min_cells, minPerturbations: c.kwargs.min_perturbations, contiguityThreshold: c.kwargs.contiguity_threshold };
+    const opts = {
+      minCells: c.kwargs.min_cells,
+      minPerturbations: c.kwargs.min_perturbations,
+      contiguityThreshold: c.kwargs.contiguity_threshold,
+    };
     assert.equal(needsSortingForNbglm(join(ROOT, c.input), c.column, opts), c.result, name);
   }
 });
@@ -116,12 +146,24 @@ test("an existing sorted output is reused unless force; default name is <stem>_s
 test("bad input: clear errors before any work", async () => {
   const screen = join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad");
   const out = join(dir, "never.h5ad");
-  await assert.rejects(sortByPerturbation(screen, { column: "guide", output: out }), (e: any) =>
-    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint ?? ""));
-  await assert.rejects(sortByPerturbation(screen, { column: "batch", output: out }), (e: any) =>
-    e instanceof InvalidArgumentError && /cannot infer the control label/.test(e.message) && /control label option/.test(e.hint ?? ""));
-  await assert.rejects(sortByPerturbation(screen, { column: "gene", controlLabel: "NTC", output: out }), (e: any) =>
-    e instanceof InvalidArgumentError && /'NTC' does not occur/.test(e.message));
+  await assert.rejects(
+    sortByPerturbation(screen, { column: "guide", output: out }),
+    (e: any) =>
+      e instanceof InvalidArgumentError &&
+      /no column 'guide'/.test(e.message) &&
+      /gene, batch, n_counts/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    sortByPerturbation(screen, { column: "batch", output: out }),
+    (e: any) =>
+      e instanceof InvalidArgumentError &&
+      /cannot infer the control label/.test(e.message) &&
+      /control label option/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    sortByPerturbation(screen, { column: "gene", controlLabel: "NTC", output: out }),
+    (e: any) => e instanceof InvalidArgumentError && /'NTC' does not occur/.test(e.message),
+  );
   await assert.rejects(sortByPerturbation(screen, { column: "gene", output: screen }), /overwrite the input/);
   assert.equal(existsSync(out), false);
 });
@@ -133,7 +175,13 @@ test("cancelled mid-way (AbortSignal): no output, no temporary file, input uncha
   const before = sha256(input);
   const ctl = new AbortController();
   await assert.rejects(
-    sortByPerturbation(input, { controlLabel: "NTC", output: join(sub, "out.h5ad"), bufferElements: 5000, signal: ctl.signal, onProgress: () => ctl.abort(new Error("stop")) }),
+    sortByPerturbation(input, {
+      controlLabel: "NTC",
+      output: join(sub, "out.h5ad"),
+      bufferElements: 5000,
+      signal: ctl.signal,
+      onProgress: () => ctl.abort(new Error("stop")),
+    }),
     /stop/,
   );
   assert.deepEqual(listDir(sub), ["in.h5ad"]);
@@ -146,7 +194,11 @@ test("SIGKILL mid-way: nothing under the output name, input unchanged", async ()
   writeBigInput(input, 4000, 40);
   const before = sha256(input);
   const out = join(sub, "out.h5ad");
-  const { signal } = await killAtFirstProgress("sortByPerturbation", input, { controlLabel: "NTC", output: out, bufferElements: 5000 });
+  const { signal } = await killAtFirstProgress("sortByPerturbation", input, {
+    controlLabel: "NTC",
+    output: out,
+    bufferElements: 5000,
+  });
   assert.equal(signal, "SIGKILL");
   assert.equal(existsSync(out), false);
   assert.equal(sha256(input), before);

@@ -24,7 +24,8 @@ const written: string[] = [];
 
 /** Every dataset under `group` of two files holds the same values, dtype, shape and chunking. */
 function assertSameDatasets(a: string, b: string, group: string): void {
-  const fa = H5File.open(a, "r"), fb = H5File.open(b, "r");
+  const fa = H5File.open(a, "r"),
+    fb = H5File.open(b, "r");
   try {
     const walk = (p: string): void => {
       if (fa.isGroup(p)) {
@@ -33,8 +34,13 @@ function assertSameDatasets(a: string, b: string, group: string): void {
         for (const k of fa.keys(p)) walk(`${p}/${k}`);
         return;
       }
-      const ia = fa.info(p), ib = fb.info(p);
-      assert.deepEqual({ shape: ia.shape, dtype: ia.dtype, chunks: ia.chunks }, { shape: ib.shape, dtype: ib.dtype, chunks: ib.chunks }, p);
+      const ia = fa.info(p),
+        ib = fb.info(p);
+      assert.deepEqual(
+        { shape: ia.shape, dtype: ia.dtype, chunks: ia.chunks },
+        { shape: ib.shape, dtype: ib.dtype, chunks: ib.chunks },
+        p,
+      );
       assert.deepEqual(fa.readValue(p), fb.readValue(p), p);
     };
     walk(group);
@@ -50,10 +56,23 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.standardize)) {
     const before = sha256(input);
     const outDir = join(dir, name);
     const out = await standardizeDataset(input, {
-      perturbationColumn: exp.perturbation_column, controlLabel: exp.control_label, geneNameColumn: exp.gene_name_column, outputDir: outDir,
+      perturbationColumn: exp.perturbation_column,
+      controlLabel: exp.control_label,
+      geneNameColumn: exp.gene_name_column,
+      outputDir: outDir,
       blockBytes: 256, // stream X in many small blocks
     });
-    assert.equal(out, join(outDir, ".cache", `standardized_${input.split("/").pop()!.replace(/\.h5ad$/, "")}.h5ad`));
+    assert.equal(
+      out,
+      join(
+        outDir,
+        ".cache",
+        `standardized_${input
+          .split("/")
+          .pop()!
+          .replace(/\.h5ad$/, "")}.h5ad`,
+      ),
+    );
     assert.equal(out, standardizedPath(input, outDir));
     assert.equal(sha256(input), before);
     const a = readH5ad(out);
@@ -72,7 +91,13 @@ for (const [name, exp] of Object.entries<any>(EXPECTED.standardize)) {
     // X, layers, obsm copied as stored; other obs columns and uns entries unchanged.
     for (const g of ["/X", "/layers", "/obsm", "/uns/screen"]) assertSameDatasets(out, input, g);
     const inp = readH5ad(input);
-    for (const c of inp.obs.columnOrder) if (c !== exp.perturbation_column) assert.deepEqual(diffDumps(dumpElement(a.obs.columns[c]!), dumpElement(asWrittenByDefault(inp.obs).columns[c]!)), [], c);
+    for (const c of inp.obs.columnOrder)
+      if (c !== exp.perturbation_column)
+        assert.deepEqual(
+          diffDumps(dumpElement(a.obs.columns[c]!), dumpElement(asWrittenByDefault(inp.obs).columns[c]!)),
+          [],
+          c,
+        );
     assert.deepEqual(a.obs.index, inp.obs.index);
     written.push(out);
   });
@@ -92,8 +117,11 @@ test("a contiguous sparse X (as anndata writes it) is copied straight into the o
   fi.close();
   const before = sha256(input);
   const out = await standardizeDataset(input, {
-    perturbationColumn: exp.perturbation_column, controlLabel: exp.control_label, geneNameColumn: exp.gene_name_column,
-    outputDir: join(dir, "contiguous"), blockBytes: 256, // many small blocks
+    perturbationColumn: exp.perturbation_column,
+    controlLabel: exp.control_label,
+    geneNameColumn: exp.gene_name_column,
+    outputDir: join(dir, "contiguous"),
+    blockBytes: 256, // many small blocks
   });
   assert.equal(sha256(input), before);
   assertSameDatasets(out, input, "/X");
@@ -108,8 +136,11 @@ test("every standardised file opens in Python anndata", skipWithoutAnndata(), ()
 
 test("pyJsonDumps writes what Python's json.dumps writes", () => {
   assert.equal(pyJsonDumps({}), "{}");
-  assert.equal(pyJsonDumps({ perturbation: "gene", "var.index": "sym" }), '{"perturbation": "gene", "var.index": "sym"}');
-  assert.equal(pyJsonDumps({ "Gène": 'a"b' }), '{"G\\u00e8ne": "a\\"b"}');
+  assert.equal(
+    pyJsonDumps({ perturbation: "gene", "var.index": "sym" }),
+    '{"perturbation": "gene", "var.index": "sym"}',
+  );
+  assert.equal(pyJsonDumps({ Gène: 'a"b' }), '{"G\\u00e8ne": "a\\"b"}');
 });
 
 test("the cached copy is reused unless force; nothing to rename still gives a copy with metadata", async () => {
@@ -131,32 +162,65 @@ test("the cached copy is reused unless force; nothing to rename still gives a co
 
 test("an explicit output path replaces the cache path", async () => {
   const out = join(dir, "explicit", "std.h5ad");
-  assert.equal(await standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene", output: out }), out);
-  assert.deepEqual(categoricalValues(readH5ad(out).obs.columns.perturbation as never).filter((v) => v === "control").length > 0, true);
-  await assert.rejects(standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene" }), /needs outputDir/);
+  assert.equal(
+    await standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), {
+      perturbationColumn: "gene",
+      output: out,
+    }),
+    out,
+  );
+  assert.deepEqual(
+    categoricalValues(readH5ad(out).obs.columns.perturbation as never).filter((v) => v === "control").length > 0,
+    true,
+  );
+  await assert.rejects(
+    standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene" }),
+    /needs outputDir/,
+  );
 });
 
 test("bad input: clear errors before any work", async () => {
   const input = join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad");
   const outDir = join(dir, "bad");
-  await assert.rejects(standardizeDataset(input, { perturbationColumn: "guide", outputDir: outDir }), (e: any) =>
-    e instanceof InvalidArgumentError && /no column 'guide'/.test(e.message) && /gene, batch, n_counts/.test(e.hint ?? ""));
-  await assert.rejects(standardizeDataset(input, { perturbationColumn: "gene", geneNameColumn: "symbol", outputDir: outDir }), (e: any) =>
-    e instanceof InvalidArgumentError && /var has no column 'symbol'/.test(e.message) && /gene_symbols, mean/.test(e.hint ?? ""));
-  await assert.rejects(standardizeDataset(input, { perturbationColumn: "batch", outputDir: outDir }), /cannot infer the control label/);
-  await assert.rejects(standardizeDataset(input, { perturbationColumn: "gene", controlLabel: "NTC", outputDir: outDir }), /'NTC' does not occur/);
+  await assert.rejects(
+    standardizeDataset(input, { perturbationColumn: "guide", outputDir: outDir }),
+    (e: any) =>
+      e instanceof InvalidArgumentError &&
+      /no column 'guide'/.test(e.message) &&
+      /gene, batch, n_counts/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    standardizeDataset(input, { perturbationColumn: "gene", geneNameColumn: "symbol", outputDir: outDir }),
+    (e: any) =>
+      e instanceof InvalidArgumentError &&
+      /var has no column 'symbol'/.test(e.message) &&
+      /gene_symbols, mean/.test(e.hint ?? ""),
+  );
+  await assert.rejects(
+    standardizeDataset(input, { perturbationColumn: "batch", outputDir: outDir }),
+    /cannot infer the control label/,
+  );
+  await assert.rejects(
+    standardizeDataset(input, { perturbationColumn: "gene", controlLabel: "NTC", outputDir: outDir }),
+    /'NTC' does not occur/,
+  );
   assert.equal(existsSync(join(outDir, ".cache")) && readdirSync(join(outDir, ".cache")).length > 0, false);
 });
 
 test("output == input is refused (the input is the cache file, through a link)", async () => {
   const outDir = join(dir, "self");
-  const cached = await standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), { perturbationColumn: "gene", outputDir: outDir });
+  const cached = await standardizeDataset(join(ROOT, "test/fixtures/ops-b/screen_csr.h5ad"), {
+    perturbationColumn: "gene",
+    outputDir: outDir,
+  });
   // A link called screen_csr.h5ad to the cache file: its standardised copy would be the cache file itself.
   const link = join(dir, "screen_csr.h5ad");
   symlinkSync(cached, link);
   const before = sha256(cached);
-  await assert.rejects(standardizeDataset(link, { perturbationColumn: "perturbation", outputDir: outDir, force: true }), (e: any) =>
-    e instanceof InvalidArgumentError && /overwrite the input/.test(e.message));
+  await assert.rejects(
+    standardizeDataset(link, { perturbationColumn: "perturbation", outputDir: outDir, force: true }),
+    (e: any) => e instanceof InvalidArgumentError && /overwrite the input/.test(e.message),
+  );
   assert.equal(sha256(cached), before);
 });
 
@@ -167,10 +231,20 @@ test("cancelled mid-way (AbortSignal): no output, no temporary file, input uncha
   const before = sha256(input);
   const ctl = new AbortController();
   await assert.rejects(
-    standardizeDataset(input, { perturbationColumn: "perturbation", controlLabel: "NTC", outputDir: sub, blockBytes: 4096, signal: ctl.signal, onProgress: () => ctl.abort(new Error("stop")) }),
+    standardizeDataset(input, {
+      perturbationColumn: "perturbation",
+      controlLabel: "NTC",
+      outputDir: sub,
+      blockBytes: 4096,
+      signal: ctl.signal,
+      onProgress: () => ctl.abort(new Error("stop")),
+    }),
     /stop/,
   );
-  assert.deepEqual(listDir(sub).filter((f) => f !== ".cache"), ["in.h5ad"]);
+  assert.deepEqual(
+    listDir(sub).filter((f) => f !== ".cache"),
+    ["in.h5ad"],
+  );
   if (existsSync(join(sub, ".cache"))) assert.deepEqual(listDir(join(sub, ".cache")), []);
   assert.equal(sha256(input), before);
 });
@@ -180,7 +254,12 @@ test("SIGKILL mid-way: nothing under the output name, input unchanged", async ()
   const input = join(sub, "in.h5ad");
   writeBigInput(input, 4000, 40);
   const before = sha256(input);
-  const { signal } = await killAtFirstProgress("standardizeDataset", input, { perturbationColumn: "perturbation", controlLabel: "NTC", outputDir: sub, blockBytes: 4096 });
+  const { signal } = await killAtFirstProgress("standardizeDataset", input, {
+    perturbationColumn: "perturbation",
+    controlLabel: "NTC",
+    outputDir: sub,
+    blockBytes: 4096,
+  });
   assert.equal(signal, "SIGKILL");
   assert.equal(existsSync(standardizedPath(input, sub)), false);
   assert.equal(sha256(input), before);

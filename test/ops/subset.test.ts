@@ -12,7 +12,16 @@ import { readH5ad } from "../../src/io/anndata/anndata.ts";
 import { InvalidArgumentError, FileFormatError } from "../../src/errors.ts";
 import type { NdArray } from "../../src/io/anndata/model.ts";
 import { h5adOpenFailures, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
-import { CASES, ROOT, assertSameTables, assertSameX, filesNamed, killMidway, sha256, writeBigInput } from "./opsTestHelpers.ts";
+import {
+  CASES,
+  ROOT,
+  assertSameTables,
+  assertSameX,
+  filesNamed,
+  killMidway,
+  sha256,
+  writeBigInput,
+} from "./opsTestHelpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-subset-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -25,8 +34,13 @@ for (const c of CASES.subset as any[]) {
       const before = sha256(input);
       const output = join(dir, `${c.name}_${chunkSize}.h5ad`);
       const r = await writeFilteredSubset(input, {
-        output, cellMask: c.cellMask, geneMask: c.geneMask, varAssignments: c.varAssignments ?? undefined,
-        chunkSize, memoryBudget: chunkSize === 1 ? 2048 : undefined, background: chunkSize === 5,
+        output,
+        cellMask: c.cellMask,
+        geneMask: c.geneMask,
+        varAssignments: c.varAssignments ?? undefined,
+        chunkSize,
+        memoryBudget: chunkSize === 1 ? 2048 : undefined,
+        background: chunkSize === 5,
       });
       assertSameX(output, join(ROOT, c.expected));
       assertSameTables(output, join(ROOT, c.expected));
@@ -52,12 +66,23 @@ test("obsm/varm/obsp/varp and uns follow the selection (as adata[cells, genes])"
   const cellMask = Array.from({ length: 20 }, (_, i) => i % 3 !== 1);
   const geneMask = Array.from({ length: 12 }, (_, j) => j % 2 === 0);
   await writeFilteredSubset(input, { output, cellMask, geneMask, chunkSize: 4 });
-  const a = readH5ad(input), b = readH5ad(output);
+  const a = readH5ad(input),
+    b = readH5ad(output);
   const cells = cellMask.flatMap((k, i) => (k ? [i] : []));
   assert.deepEqual(Object.keys(b.uns), Object.keys(a.uns));
-  for (const [k, n] of [["obsm", cells.length], ["varm", 6], ["obsp", cells.length], ["varp", 6]] as const) {
+  for (const [k, n] of [
+    ["obsm", cells.length],
+    ["varm", 6],
+    ["obsp", cells.length],
+    ["varp", 6],
+  ] as const) {
     assert.deepEqual(Object.keys(b[k]), Object.keys(a[k]));
-    for (const e of Object.values(b[k])) assert.equal((e as { shape?: number[]; index?: string[] }).shape?.[0] ?? (e as { index: string[] }).index.length, n, k);
+    for (const e of Object.values(b[k]))
+      assert.equal(
+        (e as { shape?: number[]; index?: string[] }).shape?.[0] ?? (e as { index: string[] }).index.length,
+        n,
+        k,
+      );
   }
   outputs.push(output);
 });
@@ -71,15 +96,31 @@ test("bad input is refused before any work", async () => {
   const input = join(dir, "in.h5ad");
   copyFileSync(join(ROOT, "test/fixtures/ops/screen.h5ad"), input);
   const out = join(dir, "never.h5ad");
-  const cells = new Array(400).fill(true), genes = new Array(120).fill(true);
-  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask: cells.slice(1), geneMask: genes }),
-    (e: Error) => e instanceof InvalidArgumentError && /cell mask has 399 entries but the file has 400 cells/.test(e.message));
-  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask: cells, geneMask: [...genes, true] }), /gene mask has 121 entries but the file has 120 genes/);
+  const cells = new Array(400).fill(true),
+    genes = new Array(120).fill(true);
+  await assert.rejects(
+    writeFilteredSubset(input, { output: out, cellMask: cells.slice(1), geneMask: genes }),
+    (e: Error) =>
+      e instanceof InvalidArgumentError && /cell mask has 399 entries but the file has 400 cells/.test(e.message),
+  );
+  await assert.rejects(
+    writeFilteredSubset(input, { output: out, cellMask: cells, geneMask: [...genes, true] }),
+    /gene mask has 121 entries but the file has 120 genes/,
+  );
   await assert.rejects(writeFilteredSubset(input, { output: out, cellMask: [2, ...cells.slice(1)] }), /entry 0 is 2/);
-  await assert.rejects(writeFilteredSubset(input, { output: out, geneMask: genes.map((_, j) => j < 10), varAssignments: { hv: [true, false] } }),
-    /Length mismatch for var column 'hv': expected 10 \(one per selected gene\), received 2/);
+  await assert.rejects(
+    writeFilteredSubset(input, {
+      output: out,
+      geneMask: genes.map((_, j) => j < 10),
+      varAssignments: { hv: [true, false] },
+    }),
+    /Length mismatch for var column 'hv': expected 10 \(one per selected gene\), received 2/,
+  );
   await assert.rejects(writeFilteredSubset(input, { output: input, cellMask: cells }), /is the input file/);
-  await assert.rejects(writeFilteredSubset(join(dir, "nope.h5ad"), { output: out }), (e: Error) => e instanceof FileFormatError && /nope\.h5ad: data file not found/.test(e.message));
+  await assert.rejects(
+    writeFilteredSubset(join(dir, "nope.h5ad"), { output: out }),
+    (e: Error) => e instanceof FileFormatError && /nope\.h5ad: data file not found/.test(e.message),
+  );
   assert.deepEqual(filesNamed(dir, "never.h5ad"), []);
 });
 
@@ -91,9 +132,41 @@ test("abort and a throwing progress callback leave no output and the input byte-
   const ac = new AbortController();
   let n = 0;
   const cellMask = Array.from({ length: 5000 }, (_, i) => i % 2 === 0);
-  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, signal: ac.signal, onProgress: () => { if (++n === 3) ac.abort(new Error("stop now")); } }), /stop now/);
-  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, onProgress: () => { throw new Error("callback failed"); } }), /callback failed/);
-  await assert.rejects(writeFilteredSubset(input, { output: out, cellMask, chunkSize: 100, background: true, onProgress: () => { throw new Error("callback failed (worker)"); } }), /callback failed \(worker\)/);
+  await assert.rejects(
+    writeFilteredSubset(input, {
+      output: out,
+      cellMask,
+      chunkSize: 100,
+      signal: ac.signal,
+      onProgress: () => {
+        if (++n === 3) ac.abort(new Error("stop now"));
+      },
+    }),
+    /stop now/,
+  );
+  await assert.rejects(
+    writeFilteredSubset(input, {
+      output: out,
+      cellMask,
+      chunkSize: 100,
+      onProgress: () => {
+        throw new Error("callback failed");
+      },
+    }),
+    /callback failed/,
+  );
+  await assert.rejects(
+    writeFilteredSubset(input, {
+      output: out,
+      cellMask,
+      chunkSize: 100,
+      background: true,
+      onProgress: () => {
+        throw new Error("callback failed (worker)");
+      },
+    }),
+    /callback failed \(worker\)/,
+  );
   assert.deepEqual(filesNamed(dir, "aborted.h5ad"), []);
   assert.equal(sha256(input), before);
 });
@@ -121,7 +194,8 @@ test("omitted masks keep everything", async () => {
 test("int64 indices (counted through the block reader) give the same subset as int32 ones", async () => {
   const dir = mkdtempSync(join(tmpdir(), "crispyx-subset64-"));
   try {
-    const a = join(dir, "i32.h5ad"), b = join(dir, "i64.h5ad");
+    const a = join(dir, "i32.h5ad"),
+      b = join(dir, "i64.h5ad");
     writeBigInput(a, 3000, 60, "int32");
     writeBigInput(b, 3000, 60, "int64");
     const cellMask = Array.from({ length: 3000 }, (_, i) => i % 3 !== 1);
@@ -130,7 +204,11 @@ test("int64 indices (counted through the block reader) give the same subset as i
     const rb = await writeFilteredSubset(b, { output: join(dir, "b_out.h5ad"), cellMask, geneMask });
     assert.equal(ra.nnz, rb.nnz);
     assert.ok(ra.nnz > 0);
-    const xa = readH5ad(join(dir, "a_out.h5ad")).X as never as { data: Float32Array; indices: ArrayLike<number | bigint>; indptr: ArrayLike<number | bigint> };
+    const xa = readH5ad(join(dir, "a_out.h5ad")).X as never as {
+      data: Float32Array;
+      indices: ArrayLike<number | bigint>;
+      indptr: ArrayLike<number | bigint>;
+    };
     const xb = readH5ad(join(dir, "b_out.h5ad")).X as never as typeof xa;
     assert.deepEqual(Array.from(xb.data), Array.from(xa.data));
     assert.deepEqual(Array.from(xb.indices, Number), Array.from(xa.indices, Number));

@@ -29,7 +29,9 @@ function anndataSubset(input: string, output: string, cells: number[], genes: nu
     "s.X = sp.csr_matrix(s.X)",
     "s.write_h5ad(sys.argv[2])",
   ].join("\n");
-  const r = spawnSync(findPython()!, ["-c", code, input, output, JSON.stringify(cells), JSON.stringify(genes)], { encoding: "utf8" });
+  const r = spawnSync(findPython()!, ["-c", code, input, output, JSON.stringify(cells), JSON.stringify(genes)], {
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
 }
 
@@ -43,10 +45,32 @@ function obsLabels(path: string, column: string): (string | null)[] {
 }
 
 const CASES: { file: string; column: string; keep: string[]; genes?: (n: number) => boolean; what: string }[] = [
-  { file: "anndata_v0.5.0.h5ad", column: "bulk_labels", keep: ["CD14+ Monocyte", "CD19+ B"], what: "pre-0.7 layout, colours, uns neighbours → obsp" },
-  { file: "gen_unused_categories.h5ad", column: "perturbation", keep: ["control", "KLF1"], genes: (j) => j % 3 !== 0, what: "unused categories and colours" },
-  { file: "gen_raw_layers.h5ad", column: "perturbation", keep: ["control", "GATA1"], genes: (j) => j < 25, what: "layers and raw" },
-  { file: "scanpy_pbmc68k_reduced.h5ad", column: "bulk_labels", keep: ["CD4+/CD25 T Reg", "CD56+ NK", "Dendritic"], what: "Scanpy's dataset" },
+  {
+    file: "anndata_v0.5.0.h5ad",
+    column: "bulk_labels",
+    keep: ["CD14+ Monocyte", "CD19+ B"],
+    what: "pre-0.7 layout, colours, uns neighbours → obsp",
+  },
+  {
+    file: "gen_unused_categories.h5ad",
+    column: "perturbation",
+    keep: ["control", "KLF1"],
+    genes: (j) => j % 3 !== 0,
+    what: "unused categories and colours",
+  },
+  {
+    file: "gen_raw_layers.h5ad",
+    column: "perturbation",
+    keep: ["control", "GATA1"],
+    genes: (j) => j < 25,
+    what: "layers and raw",
+  },
+  {
+    file: "scanpy_pbmc68k_reduced.h5ad",
+    column: "bulk_labels",
+    keep: ["CD4+/CD25 T Reg", "CD56+ NK", "Dendritic"],
+    what: "Scanpy's dataset",
+  },
 ];
 
 for (const c of CASES) {
@@ -82,7 +106,10 @@ test("filter keeps X's dtype when no selected cell has a stored value (float64 s
     h.close();
     // Every ninth cell is all zeros in this fixture (scripts/reference/make_real_variants.py).
     const out = join(dir, "zeros.h5ad");
-    const r = await writeFilteredSubset(input, { output: out, cellMask: Array.from({ length: n }, (_, i) => i % 9 === 0) });
+    const r = await writeFilteredSubset(input, {
+      output: out,
+      cellMask: Array.from({ length: n }, (_, i) => i % 9 === 0),
+    });
     assert.equal(r.nnz, 0);
     const o = openH5ad(out);
     try {

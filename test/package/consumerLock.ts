@@ -8,11 +8,24 @@
 import { readFileSync } from "node:fs";
 
 type LockEntry = {
-  version?: string; resolved?: string; integrity?: string; dev?: boolean; optional?: boolean; link?: boolean;
-  dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string>;
+  version?: string;
+  resolved?: string;
+  integrity?: string;
+  dev?: boolean;
+  optional?: boolean;
+  link?: boolean;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
   [k: string]: unknown;
 };
-type Manifest = { name: string; version: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; [k: string]: unknown };
+type Manifest = {
+  name: string;
+  version: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  [k: string]: unknown;
+};
 
 /** Where Node would find `dep` required from the package installed at `from` ("" = the root), in `packages`. */
 function resolveIn(packages: Record<string, LockEntry>, from: string, dep: string): string | undefined {
@@ -31,13 +44,23 @@ function resolveIn(packages: Record<string, LockEntry>, from: string, dep: strin
  * dependencies reach in the repository's lockfile (same paths, so the same hoisting). Throws when a
  * dependency is missing from the repository's lockfile (it would need the network).
  */
-export function consumerLockfile(repoLockPath: string, pkg: Manifest, tarball: { file: string; integrity: string }): object {
+export function consumerLockfile(
+  repoLockPath: string,
+  pkg: Manifest,
+  tarball: { file: string; integrity: string },
+): object {
   const repo = (JSON.parse(readFileSync(repoLockPath, "utf8")) as { packages: Record<string, LockEntry> }).packages;
   const out: Record<string, LockEntry> = {
     "": { name: "consumer", version: "1.0.0", dependencies: { [pkg.name]: `file:${tarball.file}` } },
   };
-  const self: LockEntry = { ...repo[""], version: pkg.version, resolved: `file:${tarball.file}`, integrity: tarball.integrity };
-  delete self.name; delete self.devDependencies;
+  const self: LockEntry = {
+    ...repo[""],
+    version: pkg.version,
+    resolved: `file:${tarball.file}`,
+    integrity: tarball.integrity,
+  };
+  delete self.name;
+  delete self.devDependencies;
   self.dependencies = pkg.dependencies;
   out[`node_modules/${pkg.name}`] = self;
   // Walk from the package's runtime dependencies; optional ones (platform binaries) are kept when locked.

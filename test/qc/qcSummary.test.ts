@@ -12,7 +12,14 @@ import { qcSummary, qcSummaryPath, type QcOptions } from "../../src/qc/qcSummary
 import { calculateAdaptiveQcThresholds } from "../../src/helpers/adaptiveQc.ts";
 import { readH5ad, writeH5ad } from "../../src/io/anndata/anndata.ts";
 import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
-import { categorical, dataframe, emptyAnnData, ndarray, type Categorical, type NdArray } from "../../src/io/anndata/model.ts";
+import {
+  categorical,
+  dataframe,
+  emptyAnnData,
+  ndarray,
+  type Categorical,
+  type NdArray,
+} from "../../src/io/anndata/model.ts";
 import { toLayout, type Block } from "../../src/core/sparse.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import { checkH5adMany, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
@@ -46,11 +53,17 @@ function denseX(path: string): { shape: number[]; values: number[] } {
 
 function obsStrings(path: string, column: string): string[] {
   const c = readH5ad(path).obs.columns[column]!;
-  return c.type === "categorical" ? (categoricalValues(c as Categorical) as string[]) : Array.from((c as NdArray).data as ArrayLike<string>, String);
+  return c.type === "categorical"
+    ? (categoricalValues(c as Categorical) as string[])
+    : Array.from((c as NdArray).data as ArrayLike<string>, String);
 }
 
 for (const c of FIX.cases as any[]) {
-  for (const [label, stream] of [["auto", {}], ["chunk 7", { chunkSize: 7 }], ["budget 4 KiB", { memoryBudget: 4096 }]] as const) {
+  for (const [label, stream] of [
+    ["auto", {}],
+    ["chunk 7", { chunkSize: 7 }],
+    ["budget 4 KiB", { memoryBudget: 4096 }],
+  ] as const) {
     test(`${c.name} (${label}): same cells, genes, perturbations, metrics and X as the seed`, async () => {
       const input = join(ROOT, c.input);
       const before = sha256(input);
@@ -62,20 +75,42 @@ for (const c of FIX.cases as any[]) {
       const out = readH5ad(output);
       assert.deepEqual(out.obs.index, e.kept_cells, "kept cells");
       assert.deepEqual(out.var.index, e.kept_genes, "kept genes");
-      assert.deepEqual([...new Set(obsStrings(output, "perturbation"))].sort(), e.kept_perturbations, "perturbations in the output");
-      assert.deepEqual(r.perturbations.filter((p) => p.kept && p.cellsPassingMinGenes > 0).map((p) => p.label).sort(), e.kept_perturbations, "kept perturbations");
+      assert.deepEqual(
+        [...new Set(obsStrings(output, "perturbation"))].sort(),
+        e.kept_perturbations,
+        "perturbations in the output",
+      );
+      assert.deepEqual(
+        r.perturbations
+          .filter((p) => p.kept && p.cellsPassingMinGenes > 0)
+          .map((p) => p.label)
+          .sort(),
+        e.kept_perturbations,
+        "kept perturbations",
+      );
       assert.equal(r.counts.cells.kept, e.n_cells_kept);
       assert.equal(r.counts.genes.kept, e.n_genes_kept);
-      assert.equal(r.counts.cells.input - r.counts.cells.kept, r.counts.cells.droppedMinGenes + r.counts.cells.droppedSmallPerturbation);
+      assert.equal(
+        r.counts.cells.input - r.counts.cells.kept,
+        r.counts.cells.droppedMinGenes + r.counts.cells.droppedSmallPerturbation,
+      );
       const a = r.arrays!;
-      assert.deepEqual(Array.from(a.metrics.detectedGenes), e.cell_gene_counts, "genes per cell (seed's cell_gene_counts)");
+      assert.deepEqual(
+        Array.from(a.metrics.detectedGenes),
+        e.cell_gene_counts,
+        "genes per cell (seed's cell_gene_counts)",
+      );
       const keptGenes = new Set(e.kept_genes);
       const inVar = readH5ad(input).var.index;
       inVar.forEach((g, j) => {
         assert.equal(a.geneMask[j], keptGenes.has(g) ? 1 : 0, `gene mask ${g}`);
         if (keptGenes.has(g)) assert.equal(a.cellsPerGene[j], e.gene_cell_counts[j], `cells per gene ${g}`);
       });
-      for (const [name, ours] of [["total_counts", a.metrics.totalCounts], ["n_genes_by_counts", a.metrics.nGenesByCounts], ["pct_counts_mt", a.metrics.pctCountsMt]] as const) {
+      for (const [name, ours] of [
+        ["total_counts", a.metrics.totalCounts],
+        ["n_genes_by_counts", a.metrics.nGenesByCounts],
+        ["pct_counts_mt", a.metrics.pctCountsMt],
+      ] as const) {
         const want = e.metrics[name] as (number | null)[];
         const bad = want.findIndex((w, i) => !close(ours[i]!, w));
         assert.equal(bad, -1, `${name}[${bad}]: ${ours[bad]} vs ${want[bad]}`);
@@ -86,7 +121,10 @@ for (const c of FIX.cases as any[]) {
         const col = out.obs.columns[name] as NdArray;
         assert.ok(col, `obs['${name}'] written`);
         const want = keptIdx.map((i) => e.metrics[name][i]);
-        assert.ok(Array.from(col.data as ArrayLike<number>, Number).every((v, k) => close(v, want[k])), name);
+        assert.ok(
+          Array.from(col.data as ArrayLike<number>, Number).every((v, k) => close(v, want[k])),
+          name,
+        );
       }
       // X and the carried-over columns equal the seed's output (X compared as values: the seed keeps dense dense).
       const seedOut = join(ROOT, c.seed_output);
@@ -95,9 +133,16 @@ for (const c of FIX.cases as any[]) {
       assert.deepEqual(xo.values, xs.values, "X values");
       assert.deepEqual(obsStrings(output, "batch"), obsStrings(seedOut, "batch"));
       const seed = readH5ad(seedOut);
-      assert.deepEqual(Array.from((out.var.columns.gene_symbols as NdArray).data as string[]), Array.from((seed.var.columns.gene_symbols as NdArray).data as string[]));
+      assert.deepEqual(
+        Array.from((out.var.columns.gene_symbols as NdArray).data as string[]),
+        Array.from((seed.var.columns.gene_symbols as NdArray).data as string[]),
+      );
       const pert = out.obs.columns.perturbation as Categorical;
-      assert.deepEqual(pert.categories.data, (seed.obs.columns.perturbation as Categorical).categories.data, "unused categories dropped as the seed");
+      assert.deepEqual(
+        pert.categories.data,
+        (seed.obs.columns.perturbation as Categorical).categories.data,
+        "unused categories dropped as the seed",
+      );
       // Summary in uns and beside the output.
       const uns = out.uns.qc_summary as any;
       assert.equal(uns.type, "dict");
@@ -133,7 +178,14 @@ test("default output name follows resolveOutputPath; the result is reused unless
   const input = join(dir, "reuse_in.h5ad");
   copyFileSync(join(ROOT, "test/fixtures/qc/screen_csr.h5ad"), input);
   const outDir = join(dir, "reuse_out");
-  const opts = { perturbationColumn: "perturbation", minGenes: 10, minCellsPerPerturbation: 5, minCellsPerGene: 5, outputDir: outDir, dataName: "screen" };
+  const opts = {
+    perturbationColumn: "perturbation",
+    minGenes: 10,
+    minCellsPerPerturbation: 5,
+    minCellsPerGene: 5,
+    outputDir: outDir,
+    dataName: "screen",
+  };
   const r1 = await qcSummary(input, opts);
   assert.equal(r1.output, join(outDir, "crispyx_screen_filtered.h5ad"));
   assert.equal(r1.summaryFile, join(outDir, "crispyx_screen_filtered_qc_summary.json"));
@@ -150,12 +202,22 @@ test("default output name follows resolveOutputPath; the result is reused unless
   const r4 = await qcSummary(input, { ...opts, minGenes: 12 });
   assert.equal(r4.reused, false, "new thresholds recompute");
   assert.equal(Number((readH5ad(r4.output!).uns.qc_summary as any).items.min_genes.value), 12);
-  assert.deepEqual(readdirSync(outDir).sort(), ["crispyx_screen_filtered.h5ad", "crispyx_screen_filtered_qc_summary.json"]);
+  assert.deepEqual(readdirSync(outDir).sort(), [
+    "crispyx_screen_filtered.h5ad",
+    "crispyx_screen_filtered_qc_summary.json",
+  ]);
 });
 
 test("dry run: masks and counts, no files", async () => {
   const outDir = join(dir, "dry");
-  const r = await qcSummary(join(ROOT, "test/fixtures/qc/screen_csr.h5ad"), { perturbationColumn: "perturbation", minGenes: 10, minCellsPerPerturbation: 5, minCellsPerGene: 5, outputDir: outDir, dryRun: true });
+  const r = await qcSummary(join(ROOT, "test/fixtures/qc/screen_csr.h5ad"), {
+    perturbationColumn: "perturbation",
+    minGenes: 10,
+    minCellsPerPerturbation: 5,
+    minCellsPerGene: 5,
+    outputDir: outDir,
+    dryRun: true,
+  });
   assert.equal(r.output, null);
   assert.equal(r.counts.cells.kept, FIX.cases[0].expected.n_cells_kept);
   assert.equal(existsSync(outDir), false);
@@ -166,7 +228,10 @@ test("adaptive thresholds come from calculateAdaptiveQcThresholds; explicit ones
   const want = calculateAdaptiveQcThresholds(input, "perturbation", { mode: "aggressive" });
   const r = await qcSummary(input, { perturbationColumn: "perturbation", adaptive: "aggressive", dryRun: true });
   assert.equal(r.thresholds.source, "aggressive");
-  assert.deepEqual([r.thresholds.minGenes, r.thresholds.minCellsPerPerturbation, r.thresholds.minCellsPerGene], [want.minGenes, want.minCellsPerPerturbation, want.minCellsPerGene]);
+  assert.deepEqual(
+    [r.thresholds.minGenes, r.thresholds.minCellsPerPerturbation, r.thresholds.minCellsPerGene],
+    [want.minGenes, want.minCellsPerPerturbation, want.minCellsPerGene],
+  );
   const r2 = await qcSummary(input, { perturbationColumn: "perturbation", adaptive: true, minGenes: 3, dryRun: true });
   assert.equal(r2.thresholds.minGenes, 3);
   assert.equal(r2.thresholds.minCellsPerGene, calculateAdaptiveQcThresholds(input, "perturbation").minCellsPerGene);
@@ -179,9 +244,17 @@ test("a perturbation with one cell is dropped at min 2 and kept at min 1; the co
   const single = (r: typeof r2) => r.perturbations.find((p) => p.label === "KO_SINGLE")!;
   assert.equal(single(r2).kept, false);
   assert.ok(r2.counts.perturbations.dropped.includes("KO_SINGLE"));
-  assert.equal((await qcSummary(input, { ...base, minCellsPerPerturbation: 1 })).perturbations.find((p) => p.label === "KO_SINGLE")!.kept, true);
+  assert.equal(
+    (await qcSummary(input, { ...base, minCellsPerPerturbation: 1 })).perturbations.find(
+      (p) => p.label === "KO_SINGLE",
+    )!.kept,
+    true,
+  );
   const huge = await qcSummary(input, { ...base, minCellsPerPerturbation: 1000 });
-  assert.deepEqual(huge.perturbations.filter((p) => p.kept).map((p) => p.label), ["non-targeting"]);
+  assert.deepEqual(
+    huge.perturbations.filter((p) => p.kept).map((p) => p.label),
+    ["non-targeting"],
+  );
   assert.equal(huge.counts.cells.kept, 40);
 });
 
@@ -197,16 +270,30 @@ function tinyScreen(path: string, values: number[], dense = false): void {
 }
 
 test("negative, NaN or infinite counts: one error naming the file and cell, nothing written", async () => {
-  for (const [label, values, dense] of [["neg", [1, -2, 0, 0, 3, 1], false], ["nan", [1, 0, 0, NaN, 3, 1], true], ["inf", [1, 0, Infinity, 0, 3, 1], false]] as const) {
+  for (const [label, values, dense] of [
+    ["neg", [1, -2, 0, 0, 3, 1], false],
+    ["nan", [1, 0, 0, NaN, 3, 1], true],
+    ["inf", [1, 0, Infinity, 0, 3, 1], false],
+  ] as const) {
     const input = join(dir, `bad_${label}.h5ad`);
     tinyScreen(input, [...values], dense);
     const outDir = join(dir, `bad_${label}_out`);
-    await assert.rejects(qcSummary(input, { perturbationColumn: "perturbation", minGenes: 0, outputDir: outDir }), (err: Error) => {
-      assert.ok(err instanceof InvalidArgumentError);
-      assert.ok(err.message.includes(input), err.message);
-      assert.match(err.message, label === "neg" ? /negative value \(-2\) at cell 0 \('c0'\)/ : label === "nan" ? /NaN at cell 1 \('c1'\)/ : /infinite/);
-      return true;
-    });
+    await assert.rejects(
+      qcSummary(input, { perturbationColumn: "perturbation", minGenes: 0, outputDir: outDir }),
+      (err: Error) => {
+        assert.ok(err instanceof InvalidArgumentError);
+        assert.ok(err.message.includes(input), err.message);
+        assert.match(
+          err.message,
+          label === "neg"
+            ? /negative value \(-2\) at cell 0 \('c0'\)/
+            : label === "nan"
+              ? /NaN at cell 1 \('c1'\)/
+              : /infinite/,
+        );
+        return true;
+      },
+    );
     assert.equal(existsSync(outDir), false, "no output folder");
   }
 });
@@ -219,10 +306,22 @@ test("missing column lists the available ones; unknown control label; bad thresh
     assert.ok(err.message.includes(input));
     return true;
   });
-  await assert.rejects(qcSummary(input, { perturbationColumn: "perturbation", controlLabel: "NTC", dryRun: true }), /control label 'NTC' does not occur/);
-  await assert.rejects(qcSummary(input, { perturbationColumn: "perturbation", controlLabel: null, minGenes: -1, dryRun: true }), /minGenes must be a non-negative integer/);
-  await assert.rejects(qcSummary(input, { perturbationColumn: "perturbation", minCellsPerGene: 1.5, dryRun: true }), /minCellsPerGene/);
-  await assert.rejects(qcSummary(input, { perturbationColumn: "perturbation", adaptive: "wild" as never, dryRun: true }), /adaptive must be/);
+  await assert.rejects(
+    qcSummary(input, { perturbationColumn: "perturbation", controlLabel: "NTC", dryRun: true }),
+    /control label 'NTC' does not occur/,
+  );
+  await assert.rejects(
+    qcSummary(input, { perturbationColumn: "perturbation", controlLabel: null, minGenes: -1, dryRun: true }),
+    /minGenes must be a non-negative integer/,
+  );
+  await assert.rejects(
+    qcSummary(input, { perturbationColumn: "perturbation", minCellsPerGene: 1.5, dryRun: true }),
+    /minCellsPerGene/,
+  );
+  await assert.rejects(
+    qcSummary(input, { perturbationColumn: "perturbation", adaptive: "wild" as never, dryRun: true }),
+    /adaptive must be/,
+  );
   const copy = join(dir, "self.h5ad");
   copyFileSync(input, copy);
   await assert.rejects(qcSummary(copy, { perturbationColumn: "perturbation", output: copy }), /is the input file/);
@@ -234,7 +333,10 @@ test("missing column lists the available ones; unknown control label; bad thresh
   a.var = dataframe(["G1", "G2", "G3"]);
   a.X = toLayout(ndarray(Float32Array.from([1, 2, 0, 0, 3, 1]), [2, 3]), "csr");
   writeH5ad(noCtrl, a);
-  await assert.rejects(qcSummary(noCtrl, { perturbationColumn: "perturbation", dryRun: true }), /cannot infer the control label/);
+  await assert.rejects(
+    qcSummary(noCtrl, { perturbationColumn: "perturbation", dryRun: true }),
+    /cannot infer the control label/,
+  );
 });
 
 // ---- atomic output ----------------------------------------------------------------------------------
@@ -248,8 +350,16 @@ test("abort mid-way: no output, no summary, no temporary files, input unchanged"
     const ac = new AbortController();
     await assert.rejects(
       qcSummary(input, {
-        perturbationColumn: "perturbation", minGenes: 10, minCellsPerPerturbation: 5, minCellsPerGene: 5, outputDir: outDir, chunkSize: 10, signal: ac.signal,
-        onProgress: (p) => { if (p.phase === stopAt) ac.abort(new Error("stop")); },
+        perturbationColumn: "perturbation",
+        minGenes: 10,
+        minCellsPerPerturbation: 5,
+        minCellsPerGene: 5,
+        outputDir: outDir,
+        chunkSize: 10,
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.phase === stopAt) ac.abort(new Error("stop"));
+        },
       }),
       /stop/,
     );
@@ -261,19 +371,36 @@ test("abort mid-way: no output, no summary, no temporary files, input unchanged"
 test("SIGKILL mid-way leaves nothing under the output name", async () => {
   const input = join(ROOT, "test/fixtures/qc/screen_dense.h5ad");
   const outDir = join(dir, "killed");
-  const opts = { perturbationColumn: "perturbation", minGenes: 0, minCellsPerPerturbation: 1, minCellsPerGene: 0, outputDir: outDir, chunkSize: 1 };
+  const opts = {
+    perturbationColumn: "perturbation",
+    minGenes: 0,
+    minCellsPerPerturbation: 1,
+    minCellsPerGene: 0,
+    outputDir: outDir,
+    chunkSize: 1,
+  };
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, "test/qc/runQc.ts"), input, JSON.stringify(opts)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let seen = 0, err = "";
+    const child = spawn(
+      process.execPath,
+      ["--import", join(ROOT, "bin/register.mjs"), join(ROOT, "test/qc/runQc.ts"), input, JSON.stringify(opts)],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let seen = 0,
+      err = "";
     child.stderr.on("data", (d) => (err += d));
     child.stdout.on("data", (d: Buffer) => {
       seen += d.toString().split("progress").length - 1;
       if (seen > 250) child.kill("SIGKILL"); // past the metric pass (194 cells), inside the subset write
     });
-    child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolve() : reject(new Error(`child was not killed: ${err}`))));
+    child.on("exit", (_code, signal) =>
+      signal === "SIGKILL" ? resolve() : reject(new Error(`child was not killed: ${err}`)),
+    );
   });
   const left = existsSync(outDir) ? readdirSync(outDir) : [];
-  assert.ok(!left.includes("crispyx_filtered.h5ad") && !left.includes("crispyx_filtered_qc_summary.json"), left.join(", "));
+  assert.ok(
+    !left.includes("crispyx_filtered.h5ad") && !left.includes("crispyx_filtered_qc_summary.json"),
+    left.join(", "),
+  );
   // A rerun completes and does not trip over the leftovers.
   const r = await qcSummary(input, opts);
   assert.equal(r.reused, false);
@@ -285,13 +412,35 @@ test("genes are counted over the kept cells, whether the cells dropped with thei
   const x = denseX(input);
   const [nObs, nVars] = x.shape as [number, number];
   const branches = new Set<string>();
-  for (const [minGenes, minCellsPerPerturbation] of [[0, 3], [14, 3], [17, 20], [19, 3], [10, 30], [22, 8]]) {
-    const r = await qcSummary(input, { perturbationColumn: "perturbation", minGenes, minCellsPerPerturbation, minCellsPerGene: 7, dryRun: true, chunkSize: 13 });
+  for (const [minGenes, minCellsPerPerturbation] of [
+    [0, 3],
+    [14, 3],
+    [17, 20],
+    [19, 3],
+    [10, 30],
+    [22, 8],
+  ]) {
+    const r = await qcSummary(input, {
+      perturbationColumn: "perturbation",
+      minGenes,
+      minCellsPerPerturbation,
+      minCellsPerGene: 7,
+      dryRun: true,
+      chunkSize: 13,
+    });
     const keep = r.arrays!.cellMask;
     const want = new Float64Array(nVars);
-    for (let i = 0; i < nObs; i++) if (keep[i]) for (let j = 0; j < nVars; j++) if (x.values[i * nVars + j] !== 0) want[j]!++;
-    assert.deepEqual(Array.from(r.arrays!.cellsPerGene), Array.from(want), `minGenes ${minGenes}, min cells per perturbation ${minCellsPerPerturbation}`);
-    assert.deepEqual(Array.from(r.arrays!.geneMask), Array.from(want, (c) => (c >= 7 ? 1 : 0)));
+    for (let i = 0; i < nObs; i++)
+      if (keep[i]) for (let j = 0; j < nVars; j++) if (x.values[i * nVars + j] !== 0) want[j]!++;
+    assert.deepEqual(
+      Array.from(r.arrays!.cellsPerGene),
+      Array.from(want),
+      `minGenes ${minGenes}, min cells per perturbation ${minCellsPerPerturbation}`,
+    );
+    assert.deepEqual(
+      Array.from(r.arrays!.geneMask),
+      Array.from(want, (c) => (c >= 7 ? 1 : 0)),
+    );
     branches.add(r.counts.cells.droppedSmallPerturbation <= r.counts.cells.kept ? "subtract" : "recount");
   }
   assert.deepEqual([...branches].sort(), ["recount", "subtract"], "both branches exercised");
@@ -300,12 +449,23 @@ test("genes are counted over the kept cells, whether the cells dropped with thei
 test("a string (non-categorical) perturbation column and a gene-symbol column other than var_names", async () => {
   const input = join(dir, "strings.h5ad");
   const a = emptyAnnData(4, 3);
-  a.obs = dataframe(["c0", "c1", "c2", "c3"], { guide: { type: "array", dtype: "string", shape: [4], data: ["ctrl", "KO", "KO", "ctrl"] } as NdArray });
-  a.var = dataframe(["ID1", "ID2", "ID3"], { symbol: { type: "array", dtype: "string", shape: [3], data: ["ACTB", "mt-Co1", "GAPDH"] } as NdArray });
+  a.obs = dataframe(["c0", "c1", "c2", "c3"], {
+    guide: { type: "array", dtype: "string", shape: [4], data: ["ctrl", "KO", "KO", "ctrl"] } as NdArray,
+  });
+  a.var = dataframe(["ID1", "ID2", "ID3"], {
+    symbol: { type: "array", dtype: "string", shape: [3], data: ["ACTB", "mt-Co1", "GAPDH"] } as NdArray,
+  });
   a.X = toLayout(ndarray(Float32Array.from([1, 3, 0, 0, 2, 2, 4, 0, 1, 0, 0, 0]), [4, 3]), "csr");
   writeH5ad(input, a);
   const output = join(dir, "strings_out.h5ad");
-  const r = await qcSummary(input, { perturbationColumn: "guide", geneNameColumn: "symbol", minGenes: 1, minCellsPerPerturbation: 1, minCellsPerGene: 1, output });
+  const r = await qcSummary(input, {
+    perturbationColumn: "guide",
+    geneNameColumn: "symbol",
+    minGenes: 1,
+    minCellsPerPerturbation: 1,
+    minCellsPerGene: 1,
+    output,
+  });
   assert.equal(r.controlLabel, "ctrl");
   assert.equal(r.counts.genes.mitochondrial, 1);
   assert.deepEqual(Array.from(r.arrays!.metrics.pctCountsMt), [75, 50, 0, NaN]);
@@ -318,7 +478,13 @@ test("a string (non-categorical) perturbation column and a gene-symbol column ot
 test("QC of a file that already has the metric columns replaces them (no duplicates); integer counts work", async () => {
   const first = outputs.find((p) => p.includes("csr_given"))!;
   const output = join(dir, "second_pass.h5ad");
-  const r = await qcSummary(first, { perturbationColumn: "perturbation", minGenes: 12, minCellsPerPerturbation: 5, minCellsPerGene: 5, output });
+  const r = await qcSummary(first, {
+    perturbationColumn: "perturbation",
+    minGenes: 12,
+    minCellsPerPerturbation: 5,
+    minCellsPerGene: 5,
+    output,
+  });
   const out = readH5ad(output);
   const order = out.obs.columnOrder;
   assert.equal(order.filter((c) => c === "total_counts").length, 1);
@@ -332,7 +498,13 @@ test("QC of a file that already has the metric columns replaces them (no duplica
   a.var = dataframe(["G1", "MT-A"]);
   a.X = toLayout(ndarray(Int32Array.from([5, 5, 0, 2, 7, 0]), [3, 2]), "csr");
   writeH5ad(ints, a);
-  const ri = await qcSummary(ints, { perturbationColumn: "perturbation", minGenes: 1, minCellsPerPerturbation: 1, minCellsPerGene: 1, output: join(dir, "ints_out.h5ad") });
+  const ri = await qcSummary(ints, {
+    perturbationColumn: "perturbation",
+    minGenes: 1,
+    minCellsPerPerturbation: 1,
+    minCellsPerGene: 1,
+    output: join(dir, "ints_out.h5ad"),
+  });
   assert.deepEqual(Array.from(ri.arrays!.metrics.totalCounts), [10, 2, 7]);
   assert.deepEqual(Array.from(ri.arrays!.metrics.pctCountsMt), [50, 100, 0]);
   assert.deepEqual(denseX(ri.output!).values, [5, 5, 0, 2, 7, 0]);

@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { REPO, type CliResult } from "../cli/helpers.ts";
 import { crashSign } from "./corpus.ts";
 
-interface Reply { id?: number; code?: number; stdout?: string; stderr?: string; ready?: boolean }
+interface Reply {
+  id?: number;
+  code?: number;
+  stdout?: string;
+  stderr?: string;
+  ready?: boolean;
+}
 
 export class CliChild {
   private child: ChildProcess | null = null;
@@ -24,7 +30,9 @@ export class CliChild {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.stdout!.resume();
     this.child = child;
     this.ready = new Promise((resolve) => {
@@ -56,7 +64,10 @@ export class CliChild {
         child.kill("SIGKILL");
         resolve({ code: 124, stdout: "", stderr: `timed out after ${this.timeoutMs / 1000} s` });
       }, this.timeoutMs);
-      this.pending.set(id, (r) => { clearTimeout(timer); resolve(r); });
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
       child.send({ id, args });
     });
     if (result.code !== 0 && (crashSign(result.stderr) || !this.child)) this.stop(); // a fresh module for the next command

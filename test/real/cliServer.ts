@@ -6,7 +6,10 @@
  */
 import { main } from "../../src/cli/main.ts";
 
-interface Request { id: number; args: string[] }
+interface Request {
+  id: number;
+  args: string[];
+}
 
 type Write = typeof process.stdout.write;
 let out = "";
@@ -18,7 +21,8 @@ const realErr = process.stderr.write.bind(process.stderr);
 function capture(into: "out" | "err"): Write {
   return ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown) => {
     const s = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    if (into === "out") out += s; else err += s;
+    if (into === "out") out += s;
+    else err += s;
     const done = typeof enc === "function" ? enc : cb;
     if (typeof done === "function") queueMicrotask(() => (done as () => void)());
     return true;
@@ -27,7 +31,7 @@ function capture(into: "out" | "err"): Write {
 
 process.stdout.setMaxListeners(0); // main() adds an EPIPE listener per call
 process.on("uncaughtException", (e) => {
-  err += `\n${e instanceof Error ? e.stack ?? e.message : String(e)}`;
+  err += `\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
   process.stdout.write = realOut;
   process.stderr.write = realErr;
   if (current !== null) process.send!({ id: current, code: 70, stdout: out, stderr: err });
@@ -44,7 +48,7 @@ process.on("message", async (msg: Request) => {
   try {
     await main(["node", "crispyx", ...msg.args]);
   } catch (e) {
-    err += `\n${e instanceof Error ? e.stack ?? e.message : String(e)}`;
+    err += `\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     process.exitCode = 1;
   } finally {
     process.stdout.write = realOut;

@@ -41,8 +41,15 @@ export interface Expected {
   normalize: null | { target_sum: number; rows: { row: number; sum: Num; first: [number, Num][] }[] };
   filter: null | { cells?: string; cells_from?: string[]; n_obs: number; x_sum: Num };
   de: null | {
-    column: string; control: string; group: string; input: "X" | "normalized"; n_group: number; n_control: number;
-    genes: string[]; ttest: Num[]; wilcoxon: Num[];
+    column: string;
+    control: string;
+    group: string;
+    input: "X" | "normalized";
+    n_group: number;
+    n_control: number;
+    genes: string[];
+    ttest: Num[];
+    wilcoxon: Num[];
   };
 }
 
@@ -81,16 +88,27 @@ export function parseCsv(text: string): string[][] {
     const ch = text[i]!;
     if (quoted) {
       if (ch === '"') {
-        if (text[i + 1] === '"') { field += '"'; i++; } else quoted = false;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
       } else field += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ",") { row.push(field); field = ""; }
-    else if (ch === "\n" || ch === "\r") {
+    else if (ch === ",") {
+      row.push(field);
+      field = "";
+    } else if (ch === "\n" || ch === "\r") {
       if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(field); rows.push(row); row = []; field = "";
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
     } else field += ch;
   }
-  if (field !== "" || row.length > 0) { row.push(field); rows.push(row); }
+  if (field !== "" || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -107,5 +125,11 @@ export function crashSign(stderr: string): string | null {
 
 /** The first line of stderr that says something (for the failure table). */
 export function firstLine(stderr: string): string {
-  return (stderr.split("\n").find((l) => l.trim() && !/^\s*(wrote|warning:)/i.test(l)) ?? stderr.trim().split("\n")[0] ?? "").trim().slice(0, 200);
+  return (
+    stderr.split("\n").find((l) => l.trim() && !/^\s*(wrote|warning:)/i.test(l)) ??
+    stderr.trim().split("\n")[0] ??
+    ""
+  )
+    .trim()
+    .slice(0, 200);
 }

@@ -19,7 +19,13 @@ export function summarizeX(path: string, rows: number[]): MatrixSummary {
   try {
     const info = h.X.info;
     const want = new Set(rows);
-    const out: MatrixSummary = { shape: [h.nObs, h.nVars], format: info.format, dtype: String(info.dtype), sum: 0, rows: new Map() };
+    const out: MatrixSummary = {
+      shape: [h.nObs, h.nVars],
+      format: info.format,
+      dtype: String(info.dtype),
+      sum: 0,
+      rows: new Map(),
+    };
     for (const { start, block } of iterMatrixChunks(h, { dense: false, layout: "csr", chunkSize: 256 })) {
       if (block.type === "array") throw new Error("expected a sparse block");
       const { data, indices, indptr } = block;
@@ -50,9 +56,13 @@ export function obsColumn(path: string, name: string): { values: (string | null)
   try {
     const col: Column = h.obs.column(name);
     if (col.type === "categorical") {
-      return { values: categoricalValues(col), categories: Array.from(col.categories.data as ArrayLike<unknown>, String) };
+      return {
+        values: categoricalValues(col),
+        categories: Array.from(col.categories.data as ArrayLike<unknown>, String),
+      };
     }
-    if (col.type === "array") return { values: Array.from(col.data as ArrayLike<unknown>, (v) => String(v)), categories: null };
+    if (col.type === "array")
+      return { values: Array.from(col.data as ArrayLike<unknown>, (v) => String(v)), categories: null };
     const vals = Array.from(col.values.data as ArrayLike<unknown>, (v) => String(v));
     return { values: vals.map((v, i) => (col.mask[i] ? null : v)), categories: null };
   } finally {

@@ -29,14 +29,20 @@ const CONCURRENCY = 2;
 // commands); CRISPYX_REAL_SUBPROCESS=1 runs each in its own `node bin/crispyx.js` instead (slower, for a cross-check).
 const SUBPROCESS = process.env.CRISPYX_REAL_SUBPROCESS === "1";
 
-interface Opened { error: string | null; summary?: { layers?: Record<string, unknown>; raw?: { shape: number[] } | null } }
+interface Opened {
+  error: string | null;
+  summary?: { layers?: Record<string, unknown>; raw?: { shape: number[] } | null };
+}
 
 /** anndata's read of each output (batches of 80 files, one Python process each): its summary, or the error. */
 function openAll(paths: string[], python: string): Map<string, Opened> {
   const seen = new Map<string, Opened>();
   for (let i = 0; i < paths.length; i += 80) {
     for (const r of checkH5adMany(paths.slice(i, i + 80), python)) {
-      seen.set(r.file, r.error ? { error: r.error.split("\n").pop()!.slice(0, 200) } : { error: null, summary: r.result });
+      seen.set(
+        r.file,
+        r.error ? { error: r.error.split("\n").pop()!.slice(0, 200) } : { error: null, summary: r.result },
+      );
     }
   }
   return seen;
@@ -55,57 +61,73 @@ function lost(exp: Expected, o: Opened): string | null {
   return null;
 }
 
-before(async () => {
-  const queue = [...manifest];
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    const child = new CliChild();
-    const cli = SUBPROCESS ? (args: string[]) => crispyx(args) : (args: string[]) => child.run(args);
-    try {
-      for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        const dir = join(tmp.path, entry.name.replace(/\.h5ad$/, ""));
-        mkdirSync(dir);
-        results.set(entry.name, await runFile(entry, loadExpected(entry.name), dir, cli));
-      }
-    } finally {
-      child.stop();
-    }
-  }));
-  // Every output opens in anndata 0.8 and in the newest anndata (test/helpers/anndataChecker.ts finds them).
-  const pythons = referencePythons();
-  const outputs = [...results.values()].flatMap((cs) => cs.flatMap((c) => c.outputs));
-  for (const { python, anndataVersion } of pythons) {
-    const label = `anndata ${anndataVersion}`;
-    const opened = openAll(outputs, python);
-    for (const [name, checks] of results) {
-      const exp = loadExpected(name);
-      for (const c of checks) {
-        if (c.status === "fail") continue;
-        const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, o]) => o?.error);
-        const drop = CARRY.has(c.command) && c.outputs[0] && opened.get(c.outputs[0]) ? lost(exp, opened.get(c.outputs[0])!) : null;
-        if (bad) {
-          c.status = "fail";
-          c.reason = `${label} cannot read ${bad[0].split("/").pop()}: ${bad[1]!.error}`;
-        } else if (drop) {
-          c.status = "fail";
-          c.reason = `${drop} (as ${label} reads ${c.outputs[0]!.split("/").pop()})`;
+before(
+  async () => {
+    const queue = [...manifest];
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        const child = new CliChild();
+        const cli = SUBPROCESS ? (args: string[]) => crispyx(args) : (args: string[]) => child.run(args);
+        try {
+          for (let entry = queue.shift(); entry; entry = queue.shift()) {
+            const dir = join(tmp.path, entry.name.replace(/\.h5ad$/, ""));
+            mkdirSync(dir);
+            results.set(entry.name, await runFile(entry, loadExpected(entry.name), dir, cli));
+          }
+        } finally {
+          child.stop();
+        }
+      }),
+    );
+    // Every output opens in anndata 0.8 and in the newest anndata (test/helpers/anndataChecker.ts finds them).
+    const pythons = referencePythons();
+    const outputs = [...results.values()].flatMap((cs) => cs.flatMap((c) => c.outputs));
+    for (const { python, anndataVersion } of pythons) {
+      const label = `anndata ${anndataVersion}`;
+      const opened = openAll(outputs, python);
+      for (const [name, checks] of results) {
+        const exp = loadExpected(name);
+        for (const c of checks) {
+          if (c.status === "fail") continue;
+          const bad = c.outputs.map((p) => [p, opened.get(p)] as const).find(([, o]) => o?.error);
+          const drop =
+            CARRY.has(c.command) && c.outputs[0] && opened.get(c.outputs[0])
+              ? lost(exp, opened.get(c.outputs[0])!)
+              : null;
+          if (bad) {
+            c.status = "fail";
+            c.reason = `${label} cannot read ${bad[0].split("/").pop()}: ${bad[1]!.error}`;
+          } else if (drop) {
+            c.status = "fail";
+            c.reason = `${drop} (as ${label} reads ${c.outputs[0]!.split("/").pop()})`;
+          }
         }
       }
     }
-  }
-  if (findPython()) liveDe(findPython()!);
-  if (pythons.length === 0) for (const checks of results.values()) for (const c of checks) c.reason = `${c.reason ?? ""} (${SKIP_MESSAGE})`.trim();
-  writeTable();
-}, { timeout: 20 * 60_000 });
+    if (findPython()) liveDe(findPython()!);
+    if (pythons.length === 0)
+      for (const checks of results.values())
+        for (const c of checks) c.reason = `${c.reason ?? ""} (${SKIP_MESSAGE})`.trim();
+    writeTable();
+  },
+  { timeout: 20 * 60_000 },
+);
 
 after(() => tmp.cleanup());
 
 /** DE scores against scipy on the file crispyx tested (scripts/reference/de_scores.py), one Python process. */
 let liveChecked = 0;
 function liveDe(python: string): void {
-  const checks = [...results.values()].flat().filter((c) => c.deJob && c.deJob.genes.length > 0 && c.deJob.scores.length === c.deJob.genes.length);
+  const checks = [...results.values()]
+    .flat()
+    .filter((c) => c.deJob && c.deJob.genes.length > 0 && c.deJob.scores.length === c.deJob.genes.length);
   if (checks.length === 0) return;
   const jobs = checks.map((c, id) => ({ id, ...c.deJob!, scores: undefined }));
-  const r = spawnSync(python, [join(REPO, "scripts", "reference", "de_scores.py")], { input: JSON.stringify(jobs), encoding: "utf8", maxBuffer: 1 << 28 });
+  const r = spawnSync(python, [join(REPO, "scripts", "reference", "de_scores.py")], {
+    input: JSON.stringify(jobs),
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  });
   const replies = JSON.parse(r.stdout || "[]") as { id: number; scores?: number[]; error?: string }[];
   liveChecked = replies.filter((x) => x.scores).length;
   for (const { id, scores, error } of replies) {
@@ -113,17 +135,32 @@ function liveDe(python: string): void {
     const job = c.deJob!;
     const problem = error
       ? `scipy cross-check could not read ${job.file.split("/").pop()}: ${error.slice(0, 150)}`
-      : job.genes.map((g, k) => differs(`vs scipy on the same input, '${job.group}' × '${g}'`, job.scores[k]!, scores![k]!, TOL.liveDe, TOL.liveDeAbs)).find((d) => d) ?? null;
-    if (problem && c.status !== "fail") { c.status = "fail"; c.reason = problem; }
-    else if (problem) c.reason += `; ${problem}`;
+      : (job.genes
+          .map((g, k) =>
+            differs(
+              `vs scipy on the same input, '${job.group}' × '${g}'`,
+              job.scores[k]!,
+              scores![k]!,
+              TOL.liveDe,
+              TOL.liveDeAbs,
+            ),
+          )
+          .find((d) => d) ?? null);
+    if (problem && c.status !== "fail") {
+      c.status = "fail";
+      c.reason = problem;
+    } else if (problem) c.reason += `; ${problem}`;
   }
 }
 
 function writeTable(): void {
-  const cell = (c: Check | undefined) => (!c ? "—" : c.status === "pass" ? (c.reason ? "pass*" : "pass") : c.status === "skip" ? "skip" : "FAIL");
+  const cell = (c: Check | undefined) =>
+    !c ? "—" : c.status === "pass" ? (c.reason ? "pass*" : "pass") : c.status === "skip" ? "skip" : "FAIL";
   const lines = [`| file | ${COMMANDS.join(" | ")} |`, `|---|${COMMANDS.map(() => "---").join("|")}|`];
   const causes = new Map<string, string[]>();
-  let pass = 0, failN = 0, skipN = 0;
+  let pass = 0,
+    failN = 0,
+    skipN = 0;
   for (const entry of manifest) {
     const checks = results.get(entry.name) ?? [];
     lines.push(`| ${entry.name} | ${COMMANDS.map((k) => cell(checks.find((c) => c.command === k))).join(" | ")} |`);
@@ -142,8 +179,18 @@ function writeTable(): void {
     }
   }
   // Not "N passed, N failed" alone on a line: CI reads that form as the suite's closing count.
-  lines.push("", `checks: ${pass} pass, ${failN} fail, ${skipN} skip (pass* = a file without X refused in one line); outputs opened in ${referencePythons().map((p) => "anndata " + p.anndataVersion).join(" and ") || "no anndata"}; DE scores cross-checked with scipy on the same file: ${liveChecked} runs`, "", "Failures by cause:");
-  for (const [k, files] of [...causes.entries()].sort((a, b) => b[1].length - a[1].length)) lines.push(`- ${k} — ${files.join(", ")}`);
+  lines.push(
+    "",
+    `checks: ${pass} pass, ${failN} fail, ${skipN} skip (pass* = a file without X refused in one line); outputs opened in ${
+      referencePythons()
+        .map((p) => "anndata " + p.anndataVersion)
+        .join(" and ") || "no anndata"
+    }; DE scores cross-checked with scipy on the same file: ${liveChecked} runs`,
+    "",
+    "Failures by cause:",
+  );
+  for (const [k, files] of [...causes.entries()].sort((a, b) => b[1].length - a[1].length))
+    lines.push(`- ${k} — ${files.join(", ")}`);
   const table = lines.join("\n") + "\n";
   const path = process.env.CRISPYX_REAL_TABLE ?? join(tmpdir(), "real-files-table.md");
   writeFileSync(path, table);

@@ -9,7 +9,17 @@ import type { CliResult } from "../cli/helpers.ts";
 import { CORPUS, crashSign, differs, firstLine, parseCsv, type Expected, type ManifestEntry } from "./corpus.ts";
 import { obsColumn, shapeOf, summarizeX, unsArrayLength } from "./outputs.ts";
 
-export const COMMANDS = ["info", "obs-export", "normalize", "convert", "filter", "sort", "standardize", "de-ttest", "de-wilcoxon"] as const;
+export const COMMANDS = [
+  "info",
+  "obs-export",
+  "normalize",
+  "convert",
+  "filter",
+  "sort",
+  "standardize",
+  "de-ttest",
+  "de-wilcoxon",
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface Check {
@@ -23,7 +33,12 @@ export interface Check {
 }
 
 export interface DeJob {
-  file: string; column: string; control: string; group: string; genes: string[]; method: "t-test" | "wilcoxon";
+  file: string;
+  column: string;
+  control: string;
+  group: string;
+  genes: string[];
+  method: "t-test" | "wilcoxon";
   scores: number[];
 }
 
@@ -48,14 +63,22 @@ function outcome(r: CliResult, exp: Expected): { ok: boolean; refused?: string; 
   const crash = crashSign(r.stderr);
   if (crash) return { ok: false, reason: `${crash}: ${firstLine(r.stderr)}` };
   if (r.code === 0) return { ok: true };
-  const lines = r.stderr.trim().split("\n").filter((l) => l.trim());
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim());
   // Without X there is nothing to normalise, convert or test: one clear line is the right answer.
   if (exp.x === null && lines.length === 1) return { ok: false, refused: lines[0] };
   return { ok: false, reason: `exit ${r.code}: ${firstLine(r.stderr)}` };
 }
 
 /** `cli` runs one crispyx command (a CliChild, or the helpers' subprocess `crispyx`). */
-export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, cli: (args: string[]) => Promise<CliResult>): Promise<Check[]> {
+export async function runFile(
+  entry: ManifestEntry,
+  exp: Expected,
+  dir: string,
+  cli: (args: string[]) => Promise<CliResult>,
+): Promise<Check[]> {
   const input = join(CORPUS, entry.name);
   const checks: Check[] = [];
   const out = (n: string) => join(dir, n);
@@ -90,20 +113,30 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
   await step("info", [], async () => {
     const r = await run(["info", "--json", input]);
     const info = JSON.parse(r.stdout) as {
-      n_obs: number; n_vars: number; obs: { name: string; dtype: string; n_categories?: number }[];
-      raw?: { n_vars: number } | null; layers?: Record<string, unknown>; obsm?: Record<string, unknown>;
+      n_obs: number;
+      n_vars: number;
+      obs: { name: string; dtype: string; n_categories?: number }[];
+      raw?: { n_vars: number } | null;
+      layers?: Record<string, unknown>;
+      obsm?: Record<string, unknown>;
     };
-    if (info.n_obs !== exp.n_obs || info.n_vars !== exp.n_vars) fail(`shape ${info.n_obs} × ${info.n_vars}, expected ${exp.n_obs} × ${exp.n_vars}`);
-    if ((info.raw?.n_vars ?? null) !== (exp.raw?.n_vars ?? null)) fail(`raw ${JSON.stringify(info.raw ?? null)}, expected ${JSON.stringify(exp.raw)}`);
+    if (info.n_obs !== exp.n_obs || info.n_vars !== exp.n_vars)
+      fail(`shape ${info.n_obs} × ${info.n_vars}, expected ${exp.n_obs} × ${exp.n_vars}`);
+    if ((info.raw?.n_vars ?? null) !== (exp.raw?.n_vars ?? null))
+      fail(`raw ${JSON.stringify(info.raw ?? null)}, expected ${JSON.stringify(exp.raw)}`);
     const keys = (m?: Record<string, unknown>) => JSON.stringify(Object.keys(m ?? {}).sort());
-    if (keys(info.layers) !== JSON.stringify(exp.layers)) fail(`layers ${keys(info.layers)}, expected ${JSON.stringify(exp.layers)}`);
-    if (keys(info.obsm) !== JSON.stringify(exp.obsm)) fail(`obsm ${keys(info.obsm)}, expected ${JSON.stringify(exp.obsm)}`);
+    if (keys(info.layers) !== JSON.stringify(exp.layers))
+      fail(`layers ${keys(info.layers)}, expected ${JSON.stringify(exp.layers)}`);
+    if (keys(info.obsm) !== JSON.stringify(exp.obsm))
+      fail(`obsm ${keys(info.obsm)}, expected ${JSON.stringify(exp.obsm)}`);
     const cols = new Map(info.obs.map((c) => [c.name, c]));
     for (const [name, kind] of Object.entries(exp.obs_columns)) {
       const c = cols.get(name);
       if (!c) fail(`obs column '${name}' missing`);
       if (kind === "categorical" && (c.dtype !== "category" || c.n_categories !== exp.categories[name]!.length)) {
-        fail(`obs '${name}': ${c.dtype} with ${c.n_categories ?? "no"} categories, expected category with ${exp.categories[name]!.length}`);
+        fail(
+          `obs '${name}': ${c.dtype} with ${c.n_categories ?? "no"} categories, expected category with ${exp.categories[name]!.length}`,
+        );
       }
     }
   });
@@ -113,10 +146,16 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
     await run(["obs", "export", "-f", "json", input, "-o", path]);
     const table = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
     if (table.length !== exp.n_obs) fail(`${table.length} rows, expected ${exp.n_obs}`);
-    if (exp.n_obs > 0 && String(table[0]!.obs_names) !== exp.obs_names_head[0]) fail(`first obs_name '${String(table[0]!.obs_names)}', expected '${exp.obs_names_head[0]}'`);
+    if (exp.n_obs > 0 && String(table[0]!.obs_names) !== exp.obs_names_head[0])
+      fail(`first obs_name '${String(table[0]!.obs_names)}', expected '${exp.obs_names_head[0]}'`);
     for (const [name, head] of Object.entries(exp.obs_head)) {
-      const got = table.slice(0, head.length).map((row) => (row[name] === null || row[name] === undefined ? null : String(row[name])));
-      if (JSON.stringify(got) !== JSON.stringify(head)) fail(`obs '${name}' labels ${JSON.stringify(got).slice(0, 120)}, expected ${JSON.stringify(head).slice(0, 120)}`);
+      const got = table
+        .slice(0, head.length)
+        .map((row) => (row[name] === null || row[name] === undefined ? null : String(row[name])));
+      if (JSON.stringify(got) !== JSON.stringify(head))
+        fail(
+          `obs '${name}' labels ${JSON.stringify(got).slice(0, 120)}, expected ${JSON.stringify(head).slice(0, 120)}`,
+        );
     }
   });
 
@@ -171,14 +210,19 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
       const c = obsColumn(filt, exp.de.column);
       const used = new Set(c.values.filter((v): v is string => v !== null));
       const unused = (c.categories ?? []).filter((k) => !used.has(k));
-      if (unused.length) fail(`obs '${exp.de.column}' keeps unused categories ${JSON.stringify(unused.slice(0, 3))} (anndata's subset drops them)`);
+      if (unused.length)
+        fail(
+          `obs '${exp.de.column}' keeps unused categories ${JSON.stringify(unused.slice(0, 3))} (anndata's subset drops them)`,
+        );
       const colours = unsArrayLength(filt, `${exp.de.column}_colors`);
-      if (colours !== null && colours !== c.categories!.length) fail(`uns['${exp.de.column}_colors'] has ${colours} colours for ${c.categories!.length} categories`);
+      if (colours !== null && colours !== c.categories!.length)
+        fail(`uns['${exp.de.column}_colors'] has ${colours} colours for ${c.categories!.length} categories`);
     }
   });
 
   if (!entry.de || !exp.de) {
-    for (const c of ["sort", "standardize", "de-ttest", "de-wilcoxon"] as const) skip(c, `no DE column: ${entry.de_reason ?? "none in the manifest"}`);
+    for (const c of ["sort", "standardize", "de-ttest", "de-wilcoxon"] as const)
+      skip(c, `no DE column: ${entry.de_reason ?? "none in the manifest"}`);
     return checks;
   }
   const de = exp.de;
@@ -219,7 +263,15 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
   let job = undefined as DeJob | undefined; // set inside the steps
   await step("de-ttest", [deT], async () => {
     await run(["de", deInput, ...pc, "-o", deT]);
-    job = { file: deInput, column: de.column, control: de.control, group: de.group, genes: de.genes, method: "t-test", scores: [] };
+    job = {
+      file: deInput,
+      column: de.column,
+      control: de.control,
+      group: de.group,
+      genes: de.genes,
+      method: "t-test",
+      scores: [],
+    };
     compareScores(out("de_t.csv"), de.ttest, job);
   });
   if (job) checks.at(-1)!.deJob = job;
@@ -230,7 +282,15 @@ export async function runFile(entry: ManifestEntry, exp: Expected, dir: string, 
   await step("de-wilcoxon", [normCsc, deW], async () => {
     await run(["convert", deInput, "--to", "csc", "-o", normCsc]);
     await run(["de", normCsc, "--method", "wilcoxon", ...pc, "-o", deW]);
-    job = { file: normCsc, column: de.column, control: de.control, group: de.group, genes: de.genes, method: "wilcoxon", scores: [] };
+    job = {
+      file: normCsc,
+      column: de.column,
+      control: de.control,
+      group: de.group,
+      genes: de.genes,
+      method: "wilcoxon",
+      scores: [],
+    };
     compareScores(out("de_w.csv"), de.wilcoxon, job);
   });
   if (job?.method === "wilcoxon") checks.at(-1)!.deJob = job;

@@ -50,7 +50,10 @@ test("argsortFloat64: stable, ascending/descending, NaN last, −0 equals 0, mat
   assert.deepEqual(Array.from(argsortFloat64(v)), [10, 8, 1, 6, 2, 3, 7, 5, 11, 0, 9, 4]);
   assert.deepEqual(Array.from(argsortFloat64(v, true)), [9, 0, 5, 11, 7, 2, 3, 1, 6, 8, 10, 4]);
   let s = 7;
-  const rnd = Array.from({ length: 5000 }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 10 ** ((s % 40) - 20));
+  const rnd = Array.from(
+    { length: 5000 },
+    () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 10 ** ((s % 40) - 20),
+  );
   const expect = rnd.map((_, i) => i).sort((a, b) => rnd[a]! - rnd[b]! || a - b);
   assert.deepEqual(Array.from(argsortFloat64(rnd)), expect);
   // Values that differ only in their low 32 bits (runs longer and shorter than the insertion-sort cut-off),
@@ -61,7 +64,8 @@ test("argsortFloat64: stable, ascending/descending, NaN last, −0 equals 0, mat
     return (i % 2 ? 1 + (i % 300) : -2.5) + (s % (i % 4 === 1 ? 5 : 400)) * 2 ** -45;
   });
   const cmp = (desc: boolean) => (a: number, b: number) => {
-    const x = close[a]!, y = close[b]!;
+    const x = close[a]!,
+      y = close[b]!;
     if (Number.isNaN(x) || Number.isNaN(y)) return (Number.isNaN(x) ? 1 : 0) - (Number.isNaN(y) ? 1 : 0) || a - b;
     return (desc ? y - x : x - y) || a - b;
   };
@@ -79,7 +83,8 @@ test("Student t tail: the continued-fraction path agrees with stdlib's general i
   // df 19.99 and 20 sit either side of the switch to the series for ln Γ(a)/Γ(a+½) (a = df/2 = 10).
   for (const df of [1, 2.5, 7, 19.99, 20, 20.5, 30, 149.3, 400, 2500, 1e5, 1e6]) {
     for (const t of [0, 1e-3, 0.1, 0.7, 1, 1.96, 3, 5, 12, 40, 300]) {
-      const x = df / (df + t * t), y = (t * t) / (df + t * t);
+      const x = df / (df + t * t),
+        y = (t * t) / (df + t * t);
       const ref = x < 0.5 ? betainc(x, df / 2, 0.5) : betainc(y, 0.5, df / 2, true, true);
       const p = studentTTwoSidedP(t, df);
       assert.ok(Math.abs(p - ref) <= 1e-10 * ref + 1e-300, `t=${t} df=${df}: ${p} vs ${ref}`);

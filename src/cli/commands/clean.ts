@@ -33,7 +33,18 @@ export function registerClean(program: Command): void {
       const { clean } = await import("../../io/tempFiles.ts");
       const r = clean(dir, { dryRun: !!opts.dryRun });
       if (opts.json) {
-        await writeJson(undefined, { dir: r.dir, dry_run: !!opts.dryRun, bytes_freed: r.bytesFreed, files: r.files.map((f) => ({ path: f.path, bytes: f.bytes, owner: f.owner, stale: f.stale, removed: r.removed.includes(f) })) });
+        await writeJson(undefined, {
+          dir: r.dir,
+          dry_run: !!opts.dryRun,
+          bytes_freed: r.bytesFreed,
+          files: r.files.map((f) => ({
+            path: f.path,
+            bytes: f.bytes,
+            owner: f.owner,
+            stale: f.stale,
+            removed: r.removed.includes(f),
+          })),
+        });
         return;
       }
       for (const f of r.files) {

@@ -40,7 +40,10 @@ export async function withInput<T>(path: string, fn: (h: H5adHandle) => T | Prom
  * Write text produced in pieces to `out` (atomically: temp file, then rename) or to stdout when no
  * output path is given.
  */
-export async function writeText(out: string | undefined, produce: (write: (chunk: string) => void) => void): Promise<void> {
+export async function writeText(
+  out: string | undefined,
+  produce: (write: (chunk: string) => void) => void,
+): Promise<void> {
   if (!out || out === "-") {
     let pending = "";
     produce((chunk) => {
@@ -73,7 +76,10 @@ export async function writeJson(out: string | undefined, value: unknown): Promis
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
 }
 
@@ -90,7 +96,8 @@ export function addOutputOptions(cmd: Command, suffix: string, { chunkSize = tru
   cmd
     .option("-o, --output <path>", `the output .h5ad (default: beside the input, <name>_${suffix}.h5ad)`)
     .option("--force", "overwrite the output if it exists");
-  if (chunkSize) cmd.option("--chunk-size <n>", "cells per block (default: chosen from --memory-limit)", integerOption(1));
+  if (chunkSize)
+    cmd.option("--chunk-size <n>", "cells per block (default: chosen from --memory-limit)", integerOption(1));
   return cmd;
 }
 
@@ -121,10 +128,18 @@ export function outputPathFor(input: string, opts: OutputOptions, suffix: string
   const out = resolve(opts.output ?? join(dirname(input), `${stem}_${suffix}.h5ad`));
   checkOutputIsNotInput(input, out);
   if (existsSync(out)) {
-    if (statSync(out).isDirectory()) throw new InvalidArgumentError(`${out}: is a directory; give a file name with -o`, { file: out });
-    if (!opts.force) throw new InvalidArgumentError(`${out}: already exists`, { file: out, hint: "pass --force to overwrite it, or choose another name with -o" });
+    if (statSync(out).isDirectory())
+      throw new InvalidArgumentError(`is a directory; give a file name with -o`, { file: out });
+    if (!opts.force)
+      throw new InvalidArgumentError(`already exists`, {
+        file: out,
+        hint: "pass --force to overwrite it, or choose another name with -o",
+      });
   }
-  if (!existsSync(dirname(out))) throw new InvalidArgumentError(`${dirname(out)}: no such directory (for the output ${basename(out)})`, { file: out });
+  if (!existsSync(dirname(out)))
+    throw new InvalidArgumentError(`${dirname(out)}: no such directory (for the output ${basename(out)})`, {
+      file: out,
+    });
   return out;
 }
 
@@ -133,9 +148,11 @@ export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, 
   const columns = h[axis].columns;
   if (!columns.includes(name)) {
     const near = columns.filter((c) => similar(c, name));
-    throw new InvalidArgumentError(`${h.path}: ${axis} has no column '${name}' (${option})`, {
+    throw new InvalidArgumentError(`${axis} has no column '${name}' (${option})`, {
       file: h.path,
-      hint: near.length ? `did you mean ${near.map((c) => `'${c}'`).join(" or ")}? ${axis} columns: ${columns.join(", ")}` : `${axis} columns: ${columns.join(", ") || "(none)"}`,
+      hint: near.length
+        ? `did you mean ${near.map((c) => `'${c}'`).join(" or ")}? ${axis} columns: ${columns.join(", ")}`
+        : `${axis} columns: ${columns.join(", ") || "(none)"}`,
     });
   }
   return name;
@@ -143,9 +160,10 @@ export function requireColumn(h: H5adHandle, axis: "obs" | "var", name: string, 
 
 /** Make sure the input exists and is a file before a long command starts (one clear line if not). */
 export function checkInputFile(path: string): void {
-  if (!existsSync(path)) throw new InvalidArgumentError(`${path}: no such file`, { file: path });
+  if (!existsSync(path)) throw new InvalidArgumentError(`no such file`, { file: path });
   // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
-  if (statSync(path).isDirectory() && !isZarrStore(path)) throw new InvalidArgumentError(`${path}: is a directory, not an .h5ad file or a zarr store`, { file: path });
+  if (statSync(path).isDirectory() && !isZarrStore(path))
+    throw new InvalidArgumentError(`is a directory, not an .h5ad file or a zarr store`, { file: path });
 }
 
 /** Names a user may have meant: a typo away (edit distance ≤ 2, case ignored) or one inside the other. */
@@ -157,7 +175,8 @@ export function similar(a: string, b: string): boolean {
   let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
   for (let i = 1; i <= x.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    for (let j = 1; j <= y.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[y.length]! <= 2;
@@ -167,7 +186,12 @@ export function similar(a: string, b: string): boolean {
  * The obs column with perturbation labels: -p when given (checked), else the column detection picks
  * one and the user is told which (so a wrong guess is visible). No candidate → an error saying to pass -p.
  */
-export async function perturbationColumn(file: string, given: string | undefined, control: string | undefined, say: (m: string) => void): Promise<string> {
+export async function perturbationColumn(
+  file: string,
+  given: string | undefined,
+  control: string | undefined,
+  say: (m: string) => void,
+): Promise<string> {
   if (given) {
     await withInput(file, (h) => requireColumn(h, "obs", given, "--perturbation-column"));
     return given;
@@ -175,7 +199,7 @@ export async function perturbationColumn(file: string, given: string | undefined
   const { detectPerturbationColumn } = await import("../../helpers/columnDetection.ts");
   const d = detectPerturbationColumn(file, { controlLabel: control ?? null, explain: true });
   if (!d.column) {
-    throw new InvalidArgumentError(`${file}: found no obs column that looks like perturbation labels`, {
+    throw new InvalidArgumentError(`found no obs column that looks like perturbation labels`, {
       file,
       hint: `name it with -p; obs columns: ${d.scores.map((s) => s.column).join(", ") || "(none)"}`,
     });
@@ -195,7 +219,11 @@ export function usageError(cmd: Command, message: string): never {
  * when given (checked); null when var_names already are symbols; else the detected symbol column, and
  * the user is told. Leaves the error to the library when nothing fits (its message lists candidates).
  */
-export async function geneSymbolColumn(file: string, given: string | undefined, say: (m: string) => void): Promise<string | null> {
+export async function geneSymbolColumn(
+  file: string,
+  given: string | undefined,
+  say: (m: string) => void,
+): Promise<string | null> {
   if (given) {
     await withInput(file, (h) => requireColumn(h, "var", given, "--gene-column"));
     return given;
@@ -205,7 +233,8 @@ export async function geneSymbolColumn(file: string, given: string | undefined, 
   if (countEnsemblLike(names) <= names.length / 2) return null;
   const { detectGeneSymbolColumn } = await import("../../helpers/columnDetection.ts");
   const column = detectGeneSymbolColumn(file);
-  if (column) say(`using var column '${column}' for gene symbols (var_names are IDs; pass --gene-column to choose another)`);
+  if (column)
+    say(`using var column '${column}' for gene symbols (var_names are IDs; pass --gene-column to choose another)`);
   return column;
 }
 

@@ -1,9 +1,17 @@
 /** `crispyx convert FILE --to csr|csc`: change how X is stored, in bounded memory. */
 import { copyFileSync } from "node:fs";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { writeAtomically } from "../../io/atomic.ts";
 import { contextOf } from "../context.ts";
-import { addOutputOptions, checkInputFile, outputPathFor, shownPath, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  checkInputFile,
+  outputPathFor,
+  shownPath,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 export function registerConvert(program: Command): void {
   const cmd = program
@@ -15,7 +23,9 @@ export function registerConvert(program: Command): void {
         "they are sorted in runs on disk beside the output. Everything else (obs, var, uns, layers…) is copied.",
     )
     .argument("<file>", "the .h5ad file")
-    .addOption(new Option("--to <format>", "storage format of the output").choices(["csr", "csc"]).makeOptionMandatory())
+    .addOption(
+      new Option("--to <format>", "storage format of the output").choices(["csr", "csc"]).makeOptionMandatory(),
+    )
     .option("--json", "print the result as JSON");
   addOutputOptions(cmd, "<format>", { chunkSize: false }).action(
     async (file: string, opts: OutputOptions & { to: "csr" | "csc"; json?: boolean }, c: Command) => {
@@ -34,8 +44,18 @@ export function registerConvert(program: Command): void {
       }
       const seconds = (performance.now() - t) / 1000;
       if (opts.json) await writeJson(undefined, { ...r, path, seconds });
-      if (r.converted) ctx.say(wroteMessage(path, `X ${r.from} → ${r.to}, ${r.nnz.toLocaleString("en-US")} non-zeros${r.spilledRuns ? `, ${r.spilledRuns} sorted runs spilled to disk` : ""}`, seconds));
-      else ctx.say(`${shownPath(file)}: X is already ${r.to.toUpperCase()}; ${opts.output ? `copied to ${shownPath(path)}` : "nothing to do"}`);
+      if (r.converted)
+        ctx.say(
+          wroteMessage(
+            path,
+            `X ${r.from} → ${r.to}, ${r.nnz.toLocaleString("en-US")} non-zeros${r.spilledRuns ? `, ${r.spilledRuns} sorted runs spilled to disk` : ""}`,
+            seconds,
+          ),
+        );
+      else
+        ctx.say(
+          `${shownPath(file)}: X is already ${r.to.toUpperCase()}; ${opts.output ? `copied to ${shownPath(path)}` : "nothing to do"}`,
+        );
     },
   );
 }

@@ -1,9 +1,21 @@
 /** `crispyx de FILE`: every perturbation against the control, Scanpy's rank_genes_groups statistics. */
-import { Command, Option, InvalidArgumentError as UsageError } from "commander";
+import { type Command, Option, InvalidArgumentError as UsageError } from "commander";
 import { contextOf } from "../context.ts";
 import { formatTextTable, recordsTable } from "../output.ts";
 import { DEFAULT_DE_METHOD, deMethod, deMethodNames, deMethods, findDeMethod } from "../../de/methods/registry.ts";
-import { addOutputOptions, addPerturbationOptions, checkInputFile, integerOption, outputPathFor, probabilityOption, perturbationColumn, shownPath, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  addPerturbationOptions,
+  checkInputFile,
+  integerOption,
+  outputPathFor,
+  probabilityOption,
+  perturbationColumn,
+  shownPath,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 interface DeCliOptions extends OutputOptions {
   perturbationColumn?: string;
@@ -29,20 +41,24 @@ function oneOf(items: string[]): string {
 /** `--method`: the registry's names as choices; an alias is accepted and resolved to its method's name. */
 function methodOption(): Option {
   const names = deMethodNames();
-  return new Option("--method <method>", "test").choices(names).default(DEFAULT_DE_METHOD).argParser((v: string) => {
-    const m = findDeMethod(v);
-    if (!m) throw new UsageError(`Allowed choices are ${names.join(", ")}.`); // commander's own wording for choices
-    return m.name;
-  });
+  return new Option("--method <method>", "test")
+    .choices(names)
+    .default(DEFAULT_DE_METHOD)
+    .argParser((v: string) => {
+      const m = findDeMethod(v);
+      if (!m) throw new UsageError(`Allowed choices are ${names.join(", ")}.`); // commander's own wording for choices
+      return m.name;
+    });
 }
 
 export function registerDe(program: Command): void {
   const methods = deMethods();
   const inputs = new Set(methods.map((m) => m.input));
   // What X must hold, and each method's passes over X, from the declarations (../../de/methods/registry.ts).
-  const expects = inputs.size === 1 && inputs.has("log-normalised")
-    ? "Expects log-normalised X (run 'crispyx normalize' first)."
-    : `Expects log-normalised X (run 'crispyx normalize' first) for ${oneOf(methods.filter((m) => m.input === "log-normalised").map((m) => m.label))}; raw counts for ${oneOf(methods.filter((m) => m.input === "counts").map((m) => m.label))}.`;
+  const expects =
+    inputs.size === 1 && inputs.has("log-normalised")
+      ? "Expects log-normalised X (run 'crispyx normalize' first)."
+      : `Expects log-normalised X (run 'crispyx normalize' first) for ${oneOf(methods.filter((m) => m.input === "log-normalised").map((m) => m.label))}; raw counts for ${oneOf(methods.filter((m) => m.input === "counts").map((m) => m.label))}.`;
   const description =
     "Rank genes for every perturbation against the control cells, with the statistics of Scanpy's " +
     "rank_genes_groups(groupby=…, reference=control, method=…, pts=True): scores, two-sided p-values, " +
@@ -54,7 +70,10 @@ export function registerDe(program: Command): void {
     .command("de")
     .summary(`differential expression of each perturbation vs control (${oneOf(methods.map((m) => m.label))})`)
     .description(wrap(description, 100))
-    .argument("<file>", methods.every((m) => m.input === "log-normalised") ? "the log-normalised .h5ad file" : "the .h5ad file");
+    .argument(
+      "<file>",
+      methods.every((m) => m.input === "log-normalised") ? "the log-normalised .h5ad file" : "the .h5ad file",
+    );
   addPerturbationOptions(cmd)
     .addOption(methodOption())
     .option("--groups <names>", "only these perturbations, comma-separated (default: all)")
@@ -79,7 +98,14 @@ export function registerDe(program: Command): void {
       perturbationColumn: column,
       controlLabel: opts.control ?? null,
       method: opts.method,
-      ...(opts.groups ? { groups: opts.groups.split(",").map((g) => g.trim()).filter(Boolean) } : {}),
+      ...(opts.groups
+        ? {
+            groups: opts.groups
+              .split(",")
+              .map((g) => g.trim())
+              .filter(Boolean),
+          }
+        : {}),
       minCellsPerGroup: opts.minCells,
       tieCorrect: opts.tieCorrect,
       ...(opts.workers ? { workers: opts.workers } : {}),
@@ -96,7 +122,7 @@ export function registerDe(program: Command): void {
     const { openH5ad } = await import("../../io/anndata/handle.ts");
     const { summarizeDe } = await import("../../report/deSummary.ts");
     const h = openH5ad(r.outputPath);
-    let summary;
+    let summary: ReturnType<typeof summarizeDe>;
     try {
       summary = summarizeDe(h, { alpha: opts.alpha, topN: opts.top, maxBackgroundPoints: 0 });
     } finally {
@@ -104,17 +130,47 @@ export function registerDe(program: Command): void {
     }
     const rows = summary.groups.map((g) => ({ perturbation: g.group, down: g.down, up: g.up, top: g.top }));
     if (opts.json) {
-      await writeJson(undefined, { output: r.outputPath, csv: r.csvPath, method: r.method, perturbation_column: r.perturbationColumn, control_label: r.controlLabel, n_genes: r.nGenes, alpha: opts.alpha, skipped: r.skipped, perturbations: rows, seconds });
+      await writeJson(undefined, {
+        output: r.outputPath,
+        csv: r.csvPath,
+        method: r.method,
+        perturbation_column: r.perturbationColumn,
+        control_label: r.controlLabel,
+        n_genes: r.nGenes,
+        alpha: opts.alpha,
+        skipped: r.skipped,
+        perturbations: rows,
+        seconds,
+      });
     } else {
       const fmt = (x: number) => (x > 0 ? "+" : "") + x.toFixed(2);
-      process.stdout.write(`${r.method} of ${r.groups.length} perturbations against '${r.controlLabel}' over ${r.nGenes.toLocaleString("en-US")} genes; hits: adjusted p < ${opts.alpha}\n`);
-      process.stdout.write(formatTextTable(recordsTable(rows.map((g) => ({
-        perturbation: g.perturbation, down: g.down, up: g.up,
-        ...(opts.top ? { [`top ${opts.top} (log2 FC)`]: g.top.map((x) => `${x.gene} ${fmt(x.logfc)}`).join(", ") } : {}),
-      })))) + "\n");
-      if (r.skipped.length) process.stdout.write(`skipped: ${r.skipped.map((s) => `${s.group} (${s.reason})`).join(", ")}\n`);
+      process.stdout.write(
+        `${r.method} of ${r.groups.length} perturbations against '${r.controlLabel}' over ${r.nGenes.toLocaleString("en-US")} genes; hits: adjusted p < ${opts.alpha}\n`,
+      );
+      process.stdout.write(
+        formatTextTable(
+          recordsTable(
+            rows.map((g) => ({
+              perturbation: g.perturbation,
+              down: g.down,
+              up: g.up,
+              ...(opts.top
+                ? { [`top ${opts.top} (log2 FC)`]: g.top.map((x) => `${x.gene} ${fmt(x.logfc)}`).join(", ") }
+                : {}),
+            })),
+          ),
+        ) + "\n",
+      );
+      if (r.skipped.length)
+        process.stdout.write(`skipped: ${r.skipped.map((s) => `${s.group} (${s.reason})`).join(", ")}\n`);
     }
-    ctx.say(wroteMessage(r.outputPath, `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes${r.csvPath ? `; table in ${shownPath(r.csvPath)}` : ""}`, seconds));
+    ctx.say(
+      wroteMessage(
+        r.outputPath,
+        `${r.groups.length} perturbations × ${r.nGenes.toLocaleString("en-US")} genes${r.csvPath ? `; table in ${shownPath(r.csvPath)}` : ""}`,
+        seconds,
+      ),
+    );
   });
 }
 

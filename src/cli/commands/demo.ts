@@ -30,15 +30,31 @@ function summaryText(r: DemoResult): string {
   const hasDe = kd.some((k) => k.ttest_rank !== undefined);
   const rank = (x: number | null | undefined) => (x === null || x === undefined ? "-" : String(x));
   lines.push("");
-  lines.push(`Planted knock-downs and what crispyx found${many ? " (strongest and weakest 6)" : ""}: target expression in its own cells`);
-  lines.push(`relative to controls (planted = 1 − efficiency)${hasDe ? "; rank of the target among all genes in that perturbation's DE (1 = top hit)" : ""}:`);
-  lines.push(formatTextTable(recordsTable(show.map((k) => ({
-    perturbation: k.perturbation,
-    cells: k.cells,
-    planted: Number(k.planted_ratio.toFixed(2)),
-    observed: Number(k.observed_ratio.toFixed(2)),
-    ...(hasDe ? { "t-test rank": rank(k.ttest_rank), "wilcoxon rank": rank(k.wilcoxon_rank), "top genes (t-test)": (k.top_genes ?? []).join(", ") } : {}),
-  })))).replace(/^/gm, "  "));
+  lines.push(
+    `Planted knock-downs and what crispyx found${many ? " (strongest and weakest 6)" : ""}: target expression in its own cells`,
+  );
+  lines.push(
+    `relative to controls (planted = 1 − efficiency)${hasDe ? "; rank of the target among all genes in that perturbation's DE (1 = top hit)" : ""}:`,
+  );
+  lines.push(
+    formatTextTable(
+      recordsTable(
+        show.map((k) => ({
+          perturbation: k.perturbation,
+          cells: k.cells,
+          planted: Number(k.planted_ratio.toFixed(2)),
+          observed: Number(k.observed_ratio.toFixed(2)),
+          ...(hasDe
+            ? {
+                "t-test rank": rank(k.ttest_rank),
+                "wilcoxon rank": rank(k.wilcoxon_rank),
+                "top genes (t-test)": (k.top_genes ?? []).join(", "),
+              }
+            : {}),
+        })),
+      ),
+    ).replace(/^/gm, "  "),
+  );
   if (r.files.report) {
     lines.push("");
     lines.push(`Report with QC plots and volcano plots: ${shown(r.files.report)}`);
@@ -62,20 +78,30 @@ export function registerDemo(program: Command): void {
     )
     .option("--cells <n>", "number of cells", integerOption(1), DEFAULT_SCREEN.cells)
     .option("--genes <n>", "number of genes", integerOption(10), DEFAULT_SCREEN.genes)
-    .option("--perturbations <k>", "number of knocked-down target genes", integerOption(1), DEFAULT_SCREEN.perturbations)
+    .option(
+      "--perturbations <k>",
+      "number of knocked-down target genes",
+      integerOption(1),
+      DEFAULT_SCREEN.perturbations,
+    )
     .option("--seed <s>", "random seed (same seed, same file)", integerOption(0), DEFAULT_SCREEN.seed)
     .option("-o, --out <dir>", "directory for the demo files", DEFAULT_DEMO_DIR)
     .option("--json", "print the summary as JSON")
-    .action(async (opts: { cells: number; genes: number; perturbations: number; seed: number; out: string; json?: boolean }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const { runDemo } = await import("../../demo/run.ts");
-      const result = await runDemo({
-        ...opts,
-        stream: ctx.stream(),
-        onStep: (name) => ctx.detail(`step: ${name}`),
-      });
-      ctx.finishStreams();
-      if (opts.json) await writeJson(undefined, result);
-      else process.stdout.write(summaryText(result) + "\n");
-    });
+    .action(
+      async (
+        opts: { cells: number; genes: number; perturbations: number; seed: number; out: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        const ctx = contextOf(cmd);
+        const { runDemo } = await import("../../demo/run.ts");
+        const result = await runDemo({
+          ...opts,
+          stream: ctx.stream(),
+          onStep: (name) => ctx.detail(`step: ${name}`),
+        });
+        ctx.finishStreams();
+        if (opts.json) await writeJson(undefined, result);
+        else process.stdout.write(summaryText(result) + "\n");
+      },
+    );
 }

@@ -10,7 +10,11 @@ function scoreTable(d: ColumnDetection, labels: Record<string, string>): string 
   const rows = d.scores
     .slice()
     .sort((a, b) => b.score - a.score)
-    .map((s) => ({ column: s.column, score: s.score, ...Object.fromEntries(Object.entries(s.parts).map(([k, v]) => [labels[k] ?? k, v])) }));
+    .map((s) => ({
+      column: s.column,
+      score: s.score,
+      ...Object.fromEntries(Object.entries(s.parts).map(([k, v]) => [labels[k] ?? k, v])),
+    }));
   return formatTextTable(recordsTable(rows)).replace(/^/gm, "    ");
 }
 
@@ -63,10 +67,19 @@ export function registerDetect(program: Command): void {
         `gene-symbol column:  ${found.geneNameColumn ? `'${found.geneNameColumn}' (score ${found.geneName.score})` : "none (var_names are used)"}`,
         "",
         "  obs columns scored as perturbation labels:",
-        scoreTable(found.perturbation, { nameAlias: "known_name", textDtype: "text", uniqueCount: "distinct_ok", controlValue: "has_control" }),
+        scoreTable(found.perturbation, {
+          nameAlias: "known_name",
+          textDtype: "text",
+          uniqueCount: "distinct_ok",
+          controlValue: "has_control",
+        }),
         "",
         "  var columns scored as gene symbols:",
-        scoreTable(found.geneName, { nameAlias: "known_name", symbolLike: "symbol_like", noEnsemblPrefix: "no_ensembl" }),
+        scoreTable(found.geneName, {
+          nameAlias: "known_name",
+          symbolLike: "symbol_like",
+          noEnsemblPrefix: "no_ensembl",
+        }),
       ];
       process.stdout.write(lines.join("\n") + "\n");
     });

@@ -9,7 +9,18 @@ import type { H5adHandle } from "../../io/anndata/handle.ts";
 import { parseSelection, type Axis } from "../expressions.ts";
 import { contextOf } from "../context.ts";
 import { columnCells, type Cell } from "../output.ts";
-import { addOutputOptions, checkInputFile, outputPathFor, requireColumn, shownPath, usageError, withInput, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  checkInputFile,
+  outputPathFor,
+  requireColumn,
+  shownPath,
+  usageError,
+  withInput,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 const WORDS = { obs: { rows: "cells", names: "obs_names" }, var: { rows: "genes", names: "var_names" } } as const;
 
@@ -31,9 +42,20 @@ function readNameList(path: string): string[] {
     text = readFileSync(path === "-" ? 0 : path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InvalidArgumentError(`${path}: cannot read the list: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`, { file: path });
+    throw new InvalidArgumentError(
+      `cannot read the list: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
+      { file: path },
+    );
   }
-  return text.split(/\r?\n/).map((l) => l.split(/[\t,]/)[0]!.trim().replace(/^"(.*)"$/, "$1")).filter((l) => l && !l.startsWith("#"));
+  return text
+    .split(/\r?\n/)
+    .map((l) =>
+      l
+        .split(/[\t,]/)[0]!
+        .trim()
+        .replace(/^"(.*)"$/, "$1"),
+    )
+    .filter((l) => l && !l.startsWith("#"));
 }
 
 /**
@@ -43,24 +65,31 @@ function readNameList(path: string): string[] {
 async function listMask(h: H5adHandle, axis: Axis, path: string, say: (m: string) => void): Promise<Uint8Array> {
   const wanted = new Set(readNameList(path));
   const w = WORDS[axis];
-  if (wanted.size === 0) throw new InvalidArgumentError(`${path}: lists no ${w.rows}`, { file: path });
+  if (wanted.size === 0) throw new InvalidArgumentError(`lists no ${w.rows}`, { file: path });
   const candidates: { label: string; values: string[] }[] = [{ label: w.names, values: h[axis].index }];
   if (axis === "var") {
     const { detectGeneSymbolColumn } = await import("../../helpers/columnDetection.ts");
     const sym = detectGeneSymbolColumn(h);
-    if (sym) candidates.push({ label: `var['${sym}']`, values: columnCells(h.var.column(sym)).map((v) => String(v ?? "")) });
+    if (sym)
+      candidates.push({ label: `var['${sym}']`, values: columnCells(h.var.column(sym)).map((v) => String(v ?? "")) });
   }
   const scored = candidates.map((c) => ({ ...c, found: new Set(c.values.filter((v) => wanted.has(v))) }));
   const best = scored.reduce((a, b) => (b.found.size > a.found.size ? b : a));
   if (best.found.size === 0) {
     const example = [...wanted].slice(0, 3).join(", ");
-    throw new InvalidArgumentError(`${path}: none of its ${wanted.size} names is one of the ${w.rows} of ${h.path} (e.g. ${example})`, {
-      file: path,
-      hint: `list ${w.names}${axis === "var" ? " or gene symbols" : ""}, one per line; ${w.names} look like '${h[axis].index.slice(0, 2).join("', '")}'`,
-    });
+    throw new InvalidArgumentError(
+      `none of its ${wanted.size} names is one of the ${w.rows} of ${h.path} (e.g. ${example})`,
+      {
+        file: path,
+        hint: `list ${w.names}${axis === "var" ? " or gene symbols" : ""}, one per line; ${w.names} look like '${h[axis].index.slice(0, 2).join("', '")}'`,
+      },
+    );
   }
   if (best !== scored[0]) say(`${shownPath(path)}: matched against ${best.label}`);
-  if (best.found.size < wanted.size) say(`warning: ${wanted.size - best.found.size} of ${wanted.size} names in ${shownPath(path)} are not ${w.rows} of this file`);
+  if (best.found.size < wanted.size)
+    say(
+      `warning: ${wanted.size - best.found.size} of ${wanted.size} names in ${shownPath(path)} are not ${w.rows} of this file`,
+    );
   return Uint8Array.from(best.values, (v) => (best.found.has(v) ? 1 : 0));
 }
 
@@ -101,8 +130,10 @@ export function registerFilter(program: Command): void {
     .option("--json", "print the result as JSON");
   addOutputOptions(cmd, "filtered").action(async (file: string, opts: FilterOptions, c: Command) => {
     const ctx = contextOf(c);
-    if (!opts.cells && !opts.genes && !opts.cellsFrom && !opts.genesFrom) usageError(c, "nothing to select: give --cells, --genes, --cells-from or --genes-from");
-    if (opts.cellsFrom === "-" && opts.genesFrom === "-") usageError(c, "only one of --cells-from and --genes-from can read stdin");
+    if (!opts.cells && !opts.genes && !opts.cellsFrom && !opts.genesFrom)
+      usageError(c, "nothing to select: give --cells, --genes, --cells-from or --genes-from");
+    if (opts.cellsFrom === "-" && opts.genesFrom === "-")
+      usageError(c, "only one of --cells-from and --genes-from can read stdin");
     checkInputFile(file);
     const output = outputPathFor(file, opts, "filtered");
     // Masks are computed (and every column and list checked) before the pass over X starts.
@@ -117,7 +148,10 @@ export function registerFilter(program: Command): void {
     });
     const keptCells = count(cellMask, nObs);
     const keptGenes = count(geneMask, nVars);
-    if (keptCells === 0 || keptGenes === 0) ctx.say(`warning: the selection is empty (${keptCells} cells × ${keptGenes} genes); the output has no ${keptCells === 0 ? "cells" : "genes"}`);
+    if (keptCells === 0 || keptGenes === 0)
+      ctx.say(
+        `warning: the selection is empty (${keptCells} cells × ${keptGenes} genes); the output has no ${keptCells === 0 ? "cells" : "genes"}`,
+      );
     const { writeFilteredSubset } = await import("../../ops/subset.ts");
     const t = performance.now();
     const r = await writeFilteredSubset(file, {
@@ -129,6 +163,12 @@ export function registerFilter(program: Command): void {
     ctx.finishStreams();
     const seconds = (performance.now() - t) / 1000;
     if (opts.json) await writeJson(undefined, { ...r, input: { nObs, nVars }, seconds });
-    ctx.say(wroteMessage(r.output, `kept ${r.nObs.toLocaleString("en-US")} of ${nObs.toLocaleString("en-US")} cells × ${r.nVars.toLocaleString("en-US")} of ${nVars.toLocaleString("en-US")} genes`, seconds));
+    ctx.say(
+      wroteMessage(
+        r.output,
+        `kept ${r.nObs.toLocaleString("en-US")} of ${nObs.toLocaleString("en-US")} cells × ${r.nVars.toLocaleString("en-US")} of ${nVars.toLocaleString("en-US")} genes`,
+        seconds,
+      ),
+    );
   });
 }

@@ -32,13 +32,18 @@ export function registerInfo(program: Command): void {
         if (opts.json) await writeJson(undefined, problems.length ? { ...s, problems } : s);
         else {
           if (s) process.stdout.write(infoText(h, s) + "\n");
-          if (problems.length) process.stdout.write(`problems:\n${problems.map((p) => `    ${p.message}`).join("\n")}\n`);
+          if (problems.length)
+            process.stdout.write(`problems:\n${problems.map((p) => `    ${p.message}`).join("\n")}\n`);
         }
         if (problems.length) {
           const n = problems.length;
-          throw new FileFormatError(`${file}: ${problems[0]!.message}${n > 1 ? ` (and ${n - 1} more problem${n > 2 ? "s" : ""})` : ""}`, {
-            file, hint: `'crispyx validate ${file}' also checks X's stored values`,
-          });
+          throw new FileFormatError(
+            `${problems[0]!.message}${n > 1 ? ` (and ${n - 1} more problem${n > 2 ? "s" : ""})` : ""}`,
+            {
+              file,
+              hint: `'crispyx validate ${file}' also checks X's stored values`,
+            },
+          );
         }
       });
     });

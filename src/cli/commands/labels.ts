@@ -1,5 +1,5 @@
 /** `crispyx labels FILE`: clean up perturbation labels (prefixes, suffixes, control spellings). */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { contextOf } from "../context.ts";
 import { formatTextTable, recordsTable } from "../output.ts";
 import { addPerturbationOptions, checkInputFile, perturbationColumn, shownPath, writeJson } from "./common.ts";
@@ -55,12 +55,21 @@ export function registerLabels(program: Command): void {
       for (const l of r.labels) if (l !== null) counts.set(l, (counts.get(l) ?? 0) + 1);
       const groups = counts.size;
       if (opts.json) {
-        await writeJson(undefined, { column: r.column, changed_cells: r.changed, mapping: r.mapping, groups, control_cells: r.nControl, written: r.written });
+        await writeJson(undefined, {
+          column: r.column,
+          changed_cells: r.changed,
+          mapping: r.mapping,
+          groups,
+          control_cells: r.nControl,
+          written: r.written,
+        });
         return;
       }
       const entries = Object.entries(r.mapping).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       if (entries.length) {
-        process.stdout.write(formatTextTable(recordsTable(entries.map(([from, to]) => ({ label: from, becomes: to })))) + "\n");
+        process.stdout.write(
+          formatTextTable(recordsTable(entries.map(([from, to]) => ({ label: from, becomes: to })))) + "\n",
+        );
       }
       const summary = `${r.changed} of ${r.labels.length} cells relabelled (${entries.length} distinct labels changed); ${groups} groups, ${r.nControl} cells '${opts.canonicalControl}'`;
       if (r.written) ctx.say(`updated obs['${column}'] of ${shownPath(file)}: ${summary}`);

@@ -1,7 +1,15 @@
 /** `crispyx normalize FILE`: Scanpy's normalize_total + log1p, streamed into a new file. */
-import { Command, InvalidArgumentError as UsageError } from "commander";
+import { type Command, InvalidArgumentError as UsageError } from "commander";
 import { contextOf } from "../context.ts";
-import { addOutputOptions, checkInputFile, outputPathFor, usageError, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  checkInputFile,
+  outputPathFor,
+  usageError,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 function positiveNumber(text: string): number {
   const v = Number(text);
@@ -24,7 +32,11 @@ export function registerNormalize(program: Command): void {
     .option("--no-log1p", "skip the log (scaling only)")
     .option("--json", "print the result as JSON");
   addOutputOptions(cmd, "normalized").action(
-    async (file: string, opts: OutputOptions & { targetSum: number; normalize: boolean; log1p: boolean; json?: boolean }, c: Command) => {
+    async (
+      file: string,
+      opts: OutputOptions & { targetSum: number; normalize: boolean; log1p: boolean; json?: boolean },
+      c: Command,
+    ) => {
       const ctx = contextOf(c);
       checkInputFile(file);
       if (!opts.normalize && !opts.log1p) usageError(c, "--no-normalize and --no-log1p together leave nothing to do");
@@ -41,8 +53,16 @@ export function registerNormalize(program: Command): void {
       ctx.finishStreams();
       const seconds = (performance.now() - t) / 1000;
       if (opts.json) await writeJson(undefined, { ...r, seconds });
-      const what = [opts.normalize ? `scaled to ${opts.targetSum} counts per cell` : "", opts.log1p ? "log1p" : ""].filter(Boolean).join(", then ");
-      ctx.say(wroteMessage(r.output, `${r.nObs.toLocaleString("en-US")} cells × ${r.nVars.toLocaleString("en-US")} genes ${what}`, seconds));
+      const what = [opts.normalize ? `scaled to ${opts.targetSum} counts per cell` : "", opts.log1p ? "log1p" : ""]
+        .filter(Boolean)
+        .join(", then ");
+      ctx.say(
+        wroteMessage(
+          r.output,
+          `${r.nObs.toLocaleString("en-US")} cells × ${r.nVars.toLocaleString("en-US")} genes ${what}`,
+          seconds,
+        ),
+      );
     },
   );
 }

@@ -8,9 +8,10 @@ import { columnCells } from "../output.ts";
 /** What DE holds in memory for its results (by method), and whether that fits the budget. */
 function deLine(bytes: Record<string, number>, groups: number, genes: number, budget: number): string {
   const most = Math.max(...Object.values(bytes));
-  const over = most > budget
-    ? ` — more than the budget (${formatBytes(budget)}), which bounds only what is streamed: raise --memory-limit, or test fewer perturbations at a time (de --groups)`
-    : "";
+  const over =
+    most > budget
+      ? ` — more than the budget (${formatBytes(budget)}), which bounds only what is streamed: raise --memory-limit, or test fewer perturbations at a time (de --groups)`
+      : "";
   return `DE results: ${formatBytes(most)} in memory for ${groups.toLocaleString("en-US")} perturbations × ${genes.toLocaleString("en-US")} genes, whatever the cells${over}`;
 }
 
@@ -25,65 +26,143 @@ export function registerPlan(program: Command): void {
         "block for DE, Wilcoxon, NB-GLM and PCA. Reads only the file's metadata.",
     )
     .argument("<file>", "the .h5ad file")
-    .option("-p, --perturbation-column <column>", "obs column with the perturbation labels, for the per-group estimates (default: detected)")
+    .option(
+      "-p, --perturbation-column <column>",
+      "obs column with the perturbation labels, for the per-group estimates (default: detected)",
+    )
     .option("--groups <n>", "number of perturbation groups (default: counted from the column)", integerOption(1))
     .option("--json", "print the plan as JSON")
-    .action(async (file: string, opts: { perturbationColumn?: string; groups?: number; json?: boolean }, c: Command) => {
-      const ctx = contextOf(c);
-      checkInputFile(file);
-      const { detectAvailableMemory } = await import("../../helpers/systemMemory.ts");
-      const planners = await import("../../helpers/chunkPlanning.ts");
-      const { estimateDenseMemoryGb } = await import("../../helpers/memoryEstimates.ts");
-      const { rowsForBudget, DEFAULT_MEMORY_BUDGET } = await import("../../core/streaming.ts");
-      const mem = detectAvailableMemory();
-      const limit = ctx.memoryBudget;
-      const usable = limit !== undefined ? Math.min(limit, mem.availableBytes) : mem.availableBytes;
-      const gb = usable / 1e9;
-      const info = await withInput(file, async (h) => {
-        let column = opts.perturbationColumn;
-        if (!column && !opts.groups) {
-          const { detectPerturbationColumn } = await import("../../helpers/columnDetection.ts");
-          column = detectPerturbationColumn(h) ?? undefined;
+    .action(
+      async (file: string, opts: { perturbationColumn?: string; groups?: number; json?: boolean }, c: Command) => {
+        const ctx = contextOf(c);
+        checkInputFile(file);
+        const { detectAvailableMemory } = await import("../../helpers/systemMemory.ts");
+        const planners = await import("../../helpers/chunkPlanning.ts");
+        const { estimateDenseMemoryGb } = await import("../../helpers/memoryEstimates.ts");
+        const { rowsForBudget, DEFAULT_MEMORY_BUDGET } = await import("../../core/streaming.ts");
+        const mem = detectAvailableMemory();
+        const limit = ctx.memoryBudget;
+        const usable = limit !== undefined ? Math.min(limit, mem.availableBytes) : mem.availableBytes;
+        const gb = usable / 1e9;
+        const info = await withInput(file, async (h) => {
+          let column = opts.perturbationColumn;
+          if (!column && !opts.groups) {
+            const { detectPerturbationColumn } = await import("../../helpers/columnDetection.ts");
+            column = detectPerturbationColumn(h) ?? undefined;
+          }
+          const groups = opts.groups ?? (column ? new Set(columnCells(h.obs.column(column))).size : null);
+          return {
+            n_obs: h.nObs,
+            n_vars: h.nVars,
+            format: h.hasX ? h.X.format : null,
+            nnz: h.hasX ? h.X.info.nnz : 0,
+            dtype: h.hasX ? h.X.info.dtype : null,
+            column: column ?? null,
+            groups,
+          };
+        });
+        const nGroups = info.groups ? Math.max(1, info.groups - 1) : null; // perturbations compared with the control
+        const explain: Record<string, string> = {};
+        const log = (key: string) => (m: string) => {
+          explain[key] = m;
+        };
+        const budget = limit ?? DEFAULT_MEMORY_BUDGET;
+        const bytesPerRow =
+          info.format === "dense" ? info.n_vars * 8 : Math.max(16, (info.nnz / Math.max(1, info.n_obs)) * 16);
+        const steps = [
+          {
+            step: "streaming passes (normalize, filter, QC)",
+            unit: "cells",
+            size: rowsForBudget(bytesPerRow, info.n_obs, { memoryBudget: budget }),
+            basis: `--memory-limit ${formatBytes(budget)}${limit === undefined ? " (default)" : ""}, a quarter per block`,
+          },
+          {
+            step: "cell-wise steps (seed planner)",
+            unit: "cells",
+            size: planners.calculateOptimalChunkSize(info.n_obs, info.n_vars, {
+              availableMemoryGb: gb,
+              log: log("cells"),
+            }),
+            basis: "calculate_optimal_chunk_size",
+          },
+          {
+            step: "gene-wise DE (t-test)",
+            unit: "genes",
+            size: planners.calculateOptimalGeneChunkSize(info.n_obs, info.n_vars, {
+              availableMemoryGb: gb,
+              nGroups,
+              log: log("genes"),
+            }),
+            basis: `calculate_optimal_gene_chunk_size${nGroups ? `, ${nGroups} groups` : ""}`,
+          },
+          {
+            step: "Wilcoxon",
+            unit: "genes",
+            size: planners.calculateWilcoxonChunkSize(info.n_obs, info.n_vars, {
+              availableMemoryGb: gb,
+              log: log("wilcoxon"),
+            }),
+            basis: "calculate_wilcoxon_chunk_size",
+          },
+          {
+            step: "NB-GLM",
+            unit: "genes",
+            size: planners.calculateNbGlmChunkSize(info.n_obs, info.n_vars, {
+              availableMemoryGb: gb,
+              nGroups,
+              log: log("nbglm"),
+            }),
+            basis: "calculate_nb_glm_chunk_size",
+          },
+        ];
+        const pca = planners.calculatePcaChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, log: log("pca") });
+        steps.push({
+          step: `PCA (${pca.method})`,
+          unit: "cells",
+          size: pca.chunkSize,
+          basis: "calculate_pca_chunk_size",
+        });
+        const dense = estimateDenseMemoryGb(info.n_obs, info.n_vars, 1) * 1e9;
+        // DE keeps its statistics and results in memory: O(perturbations × genes), whatever the cells.
+        const { deResultBytes } = await import("../../de/finishGroups.ts");
+        const { deMethods } = await import("../../de/methods/registry.ts");
+        const deBytes = nGroups
+          ? Object.fromEntries(deMethods().map((m) => [m.name, deResultBytes(nGroups, info.n_vars, m)]))
+          : null;
+        const plan = {
+          file: info,
+          memory: {
+            available_bytes: mem.availableBytes,
+            system_available_bytes: mem.systemAvailableBytes,
+            cgroup_limit_bytes: mem.cgroupLimitBytes,
+            source: mem.source,
+            memory_limit_bytes: limit ?? null,
+            usable_bytes: usable,
+          },
+          dense_X_bytes: dense,
+          de_results_bytes: deBytes,
+          steps: steps.map((s) => ({ step: s.step, block_size: s.size, unit: s.unit, basis: s.basis })),
+        };
+        if (opts.json) {
+          await writeJson(undefined, plan);
+          return;
         }
-        const groups = opts.groups ?? (column ? new Set(columnCells(h.obs.column(column))).size : null);
-        return { n_obs: h.nObs, n_vars: h.nVars, format: h.hasX ? h.X.format : null, nnz: h.hasX ? h.X.info.nnz : 0, dtype: h.hasX ? h.X.info.dtype : null, column: column ?? null, groups };
-      });
-      const nGroups = info.groups ? Math.max(1, info.groups - 1) : null; // perturbations compared with the control
-      const explain: Record<string, string> = {};
-      const log = (key: string) => (m: string) => { explain[key] = m; };
-      const budget = limit ?? DEFAULT_MEMORY_BUDGET;
-      const bytesPerRow = info.format === "dense" ? info.n_vars * 8 : Math.max(16, (info.nnz / Math.max(1, info.n_obs)) * 16);
-      const steps = [
-        { step: "streaming passes (normalize, filter, QC)", unit: "cells", size: rowsForBudget(bytesPerRow, info.n_obs, { memoryBudget: budget }), basis: `--memory-limit ${formatBytes(budget)}${limit === undefined ? " (default)" : ""}, a quarter per block` },
-        { step: "cell-wise steps (seed planner)", unit: "cells", size: planners.calculateOptimalChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, log: log("cells") }), basis: "calculate_optimal_chunk_size" },
-        { step: "gene-wise DE (t-test)", unit: "genes", size: planners.calculateOptimalGeneChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, nGroups, log: log("genes") }), basis: `calculate_optimal_gene_chunk_size${nGroups ? `, ${nGroups} groups` : ""}` },
-        { step: "Wilcoxon", unit: "genes", size: planners.calculateWilcoxonChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, log: log("wilcoxon") }), basis: "calculate_wilcoxon_chunk_size" },
-        { step: "NB-GLM", unit: "genes", size: planners.calculateNbGlmChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, nGroups, log: log("nbglm") }), basis: "calculate_nb_glm_chunk_size" },
-      ];
-      const pca = planners.calculatePcaChunkSize(info.n_obs, info.n_vars, { availableMemoryGb: gb, log: log("pca") });
-      steps.push({ step: `PCA (${pca.method})`, unit: "cells", size: pca.chunkSize, basis: "calculate_pca_chunk_size" });
-      const dense = estimateDenseMemoryGb(info.n_obs, info.n_vars, 1) * 1e9;
-      // DE keeps its statistics and results in memory: O(perturbations × genes), whatever the cells.
-      const { deResultBytes } = await import("../../de/finishGroups.ts");
-      const { deMethods } = await import("../../de/methods/registry.ts");
-      const deBytes = nGroups ? Object.fromEntries(deMethods().map((m) => [m.name, deResultBytes(nGroups, info.n_vars, m)])) : null;
-      const plan = {
-        file: info,
-        memory: { available_bytes: mem.availableBytes, system_available_bytes: mem.systemAvailableBytes, cgroup_limit_bytes: mem.cgroupLimitBytes, source: mem.source, memory_limit_bytes: limit ?? null, usable_bytes: usable },
-        dense_X_bytes: dense,
-        de_results_bytes: deBytes,
-        steps: steps.map((s) => ({ step: s.step, block_size: s.size, unit: s.unit, basis: s.basis })),
-      };
-      if (opts.json) { await writeJson(undefined, plan); return; }
-      const lines = [
-        `${shownPath(file)}: ${info.n_obs.toLocaleString("en-US")} cells × ${info.n_vars.toLocaleString("en-US")} genes, X ${info.format ?? "absent"} ${info.dtype ?? ""}, ${info.nnz.toLocaleString("en-US")} non-zeros; dense X would need ${formatBytes(dense)}`,
-        `memory: ${formatBytes(usable)} usable (${limit !== undefined ? `--memory-limit ${formatBytes(limit)}; ` : ""}machine has ${formatBytes(mem.systemAvailableBytes)} available${mem.cgroupLimitBytes !== null ? `, cgroup limit ${formatBytes(mem.cgroupLimitBytes)}` : ""})`,
-        info.column ? `groups: ${info.groups} in obs['${info.column}']` : info.groups ? `groups: ${info.groups}` : "groups: unknown (pass -p or --groups)",
-        ...(deBytes ? [deLine(deBytes, nGroups!, info.n_vars, budget)] : []),
-        "",
-        formatTextTable(recordsTable(steps.map((s) => ({ step: s.step, "block size": s.size, unit: s.unit, basis: s.basis })))),
-      ];
-      process.stdout.write(lines.join("\n") + "\n");
-      for (const m of Object.values(explain)) ctx.detail(m);
-    });
+        const lines = [
+          `${shownPath(file)}: ${info.n_obs.toLocaleString("en-US")} cells × ${info.n_vars.toLocaleString("en-US")} genes, X ${info.format ?? "absent"} ${info.dtype ?? ""}, ${info.nnz.toLocaleString("en-US")} non-zeros; dense X would need ${formatBytes(dense)}`,
+          `memory: ${formatBytes(usable)} usable (${limit !== undefined ? `--memory-limit ${formatBytes(limit)}; ` : ""}machine has ${formatBytes(mem.systemAvailableBytes)} available${mem.cgroupLimitBytes !== null ? `, cgroup limit ${formatBytes(mem.cgroupLimitBytes)}` : ""})`,
+          info.column
+            ? `groups: ${info.groups} in obs['${info.column}']`
+            : info.groups
+              ? `groups: ${info.groups}`
+              : "groups: unknown (pass -p or --groups)",
+          ...(deBytes ? [deLine(deBytes, nGroups!, info.n_vars, budget)] : []),
+          "",
+          formatTextTable(
+            recordsTable(steps.map((s) => ({ step: s.step, "block size": s.size, unit: s.unit, basis: s.basis }))),
+          ),
+        ];
+        process.stdout.write(lines.join("\n") + "\n");
+        for (const m of Object.values(explain)) ctx.detail(m);
+      },
+    );
 }

@@ -1,7 +1,19 @@
 /** `crispyx qc FILE`: the three QC filters of the Python crispyx, streamed into a filtered file. */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { contextOf } from "../context.ts";
-import { addOutputOptions, addPerturbationOptions, checkInputFile, integerOption, outputPathFor, perturbationColumn, geneSymbolColumn, shownPath, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  addPerturbationOptions,
+  checkInputFile,
+  integerOption,
+  outputPathFor,
+  perturbationColumn,
+  geneSymbolColumn,
+  shownPath,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 interface QcCliOptions extends OutputOptions {
   perturbationColumn?: string;
@@ -33,11 +45,18 @@ export function registerQc(program: Command): void {
     )
     .argument("<file>", "the .h5ad file with counts");
   addPerturbationOptions(cmd)
-    .option("--gene-column <column>", "var column with gene symbols, for MT- genes (default: var_names, or the detected symbol column when var_names are IDs)")
+    .option(
+      "--gene-column <column>",
+      "var column with gene symbols, for MT- genes (default: var_names, or the detected symbol column when var_names are IDs)",
+    )
     .option("--min-genes <n>", "minimum detected genes per cell (default 100)", integerOption(0))
     .option("--min-cells-per-perturbation <n>", "minimum cells per perturbation (default 50)", integerOption(0))
     .option("--min-cells-per-gene <n>", "minimum kept cells detecting a gene (default 100)", integerOption(0))
-    .addOption(new Option("--adaptive [mode]", "choose thresholds not given from the data").choices(["conservative", "aggressive"]).preset("conservative"))
+    .addOption(
+      new Option("--adaptive [mode]", "choose thresholds not given from the data")
+        .choices(["conservative", "aggressive"])
+        .preset("conservative"),
+    )
     .option("--mt-prefix <prefix>", "prefix of mitochondrial gene symbols (case-insensitive)", "MT-")
     .option("--dry-run", "report what would be kept; write nothing")
     .option("--json", "print the summary as JSON");
@@ -67,17 +86,35 @@ export function registerQc(program: Command): void {
     const seconds = (performance.now() - t) / 1000;
     const { cells, genes, perturbations } = r.counts;
     if (opts.json) {
-      await writeJson(undefined, { output: r.output, summary_file: r.summaryFile, perturbation_column: r.perturbationColumn, control_label: r.controlLabel, thresholds: { ...r.thresholds, adaptive: undefined }, counts: r.counts, perturbations: r.perturbations, seconds });
+      await writeJson(undefined, {
+        output: r.output,
+        summary_file: r.summaryFile,
+        perturbation_column: r.perturbationColumn,
+        control_label: r.controlLabel,
+        thresholds: { ...r.thresholds, adaptive: undefined },
+        counts: r.counts,
+        perturbations: r.perturbations,
+        seconds,
+      });
     } else {
       const th = r.thresholds;
-      process.stdout.write([
-        `thresholds (${th.source === "given" ? "given or defaults" : `adaptive, ${th.source}`}): min ${th.minGenes} genes per cell, ${th.minCellsPerPerturbation} cells per perturbation, ${th.minCellsPerGene} cells per gene`,
-        `cells:         ${int(cells.kept)} of ${int(cells.input)} kept (${int(cells.droppedMinGenes)} with too few genes, ${int(cells.droppedSmallPerturbation)} in perturbations too small)`,
-        `perturbations: ${int(perturbations.kept)} of ${int(perturbations.input)} kept (control '${r.controlLabel}' always)${perturbations.dropped.length ? `; dropped: ${perturbations.dropped.slice(0, 10).join(", ")}${perturbations.dropped.length > 10 ? ", …" : ""}` : ""}`,
-        `genes:         ${int(genes.kept)} of ${int(genes.input)} kept (${int(genes.dropped)} detected in too few cells; ${int(genes.mitochondrial)} mitochondrial)`,
-      ].join("\n") + "\n");
+      process.stdout.write(
+        [
+          `thresholds (${th.source === "given" ? "given or defaults" : `adaptive, ${th.source}`}): min ${th.minGenes} genes per cell, ${th.minCellsPerPerturbation} cells per perturbation, ${th.minCellsPerGene} cells per gene`,
+          `cells:         ${int(cells.kept)} of ${int(cells.input)} kept (${int(cells.droppedMinGenes)} with too few genes, ${int(cells.droppedSmallPerturbation)} in perturbations too small)`,
+          `perturbations: ${int(perturbations.kept)} of ${int(perturbations.input)} kept (control '${r.controlLabel}' always)${perturbations.dropped.length ? `; dropped: ${perturbations.dropped.slice(0, 10).join(", ")}${perturbations.dropped.length > 10 ? ", …" : ""}` : ""}`,
+          `genes:         ${int(genes.kept)} of ${int(genes.input)} kept (${int(genes.dropped)} detected in too few cells; ${int(genes.mitochondrial)} mitochondrial)`,
+        ].join("\n") + "\n",
+      );
     }
-    if (r.output) ctx.say(wroteMessage(r.output, `${int(cells.kept)} cells × ${int(genes.kept)} genes; summary in ${shownPath(r.summaryFile!)}`, seconds));
+    if (r.output)
+      ctx.say(
+        wroteMessage(
+          r.output,
+          `${int(cells.kept)} cells × ${int(genes.kept)} genes; summary in ${shownPath(r.summaryFile!)}`,
+          seconds,
+        ),
+      );
     else ctx.say("dry run: nothing written");
   });
 }

@@ -1,10 +1,19 @@
 /** `crispyx report`: a self-contained HTML report (QC histograms, DE hits and volcano plots). */
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { Command, InvalidArgumentError as UsageError } from "commander";
+import { type Command, InvalidArgumentError as UsageError } from "commander";
 import { InvalidArgumentError } from "../../errors.ts";
 import { contextOf } from "../context.ts";
-import { checkInputFile, integerOption, probabilityOption, requireColumn, shownPath, withInput, writeJson, wroteMessage } from "./common.ts";
+import {
+  checkInputFile,
+  integerOption,
+  probabilityOption,
+  requireColumn,
+  shownPath,
+  withInput,
+  writeJson,
+  wroteMessage,
+} from "./common.ts";
 
 function nonNegative(text: string): number {
   const v = Number(text);
@@ -43,9 +52,15 @@ export function registerReport(program: Command): void {
     .option("--de <result>", "a DE result file from 'crispyx de' (repeat for several methods)", collect)
     .option("-o, --output <path>", "the HTML file (default: beside FILE, <name>_report.html)")
     .option("--force", "overwrite the output if it exists")
-    .option("-p, --perturbation-column <column>", "obs column with the perturbation labels (default: 'perturbation' if present)")
+    .option(
+      "-p, --perturbation-column <column>",
+      "obs column with the perturbation labels (default: 'perturbation' if present)",
+    )
     .option("--control <label>", "control label (drawn grey among the cell counts)")
-    .option("--gene-column <column>", "var column with gene symbols, to find MT- genes when var_names are IDs (default: var_names, else a 'gene_symbols' column)")
+    .option(
+      "--gene-column <column>",
+      "var column with gene symbols, to find MT- genes when var_names are IDs (default: var_names, else a 'gene_symbols' column)",
+    )
     .option("--alpha <p>", "adjusted p-value below which a gene is a hit", probabilityOption, 0.05)
     .option("--lfc <x>", "|log2 fold change| a hit must exceed", nonNegative, 0)
     .option("--volcanoes <n>", "volcano plots per DE result (perturbations with most hits first)", integerOption(0), 12)
@@ -57,11 +72,17 @@ export function registerReport(program: Command): void {
       // Check every input and the output before the pass over X starts.
       checkInputFile(file);
       for (const d of opts.de ?? []) checkInputFile(d);
-      const output = resolve(opts.output ?? join(dirname(file), `${basename(file).replace(/\.h5ad$/i, "")}_report.html`));
+      const output = resolve(
+        opts.output ?? join(dirname(file), `${basename(file).replace(/\.h5ad$/i, "")}_report.html`),
+      );
       if (existsSync(output) && !opts.force) {
-        throw new InvalidArgumentError(`${output}: already exists`, { file: output, hint: "pass --force to overwrite it, or choose another name with -o" });
+        throw new InvalidArgumentError(`already exists`, {
+          file: output,
+          hint: "pass --force to overwrite it, or choose another name with -o",
+        });
       }
-      if (existsSync(output) && statSync(output).isDirectory()) throw new InvalidArgumentError(`${output}: is a directory`, { file: output });
+      if (existsSync(output) && statSync(output).isDirectory())
+        throw new InvalidArgumentError(`is a directory`, { file: output });
       const columns = await withInput(file, (h) => {
         let pert = opts.perturbationColumn;
         if (pert) requireColumn(h, "obs", pert, "--perturbation-column");
@@ -89,8 +110,16 @@ export function registerReport(program: Command): void {
       ctx.finishStreams();
       const seconds = (performance.now() - t) / 1000;
       if (opts.json) await writeJson(undefined, { output: r.output, bytes: r.bytes, seconds, de: r.de });
-      ctx.say(wroteMessage(r.output, `${(r.bytes / 1024).toFixed(0)} KiB HTML, QC of ${r.qc?.nCells ?? 0} cells` +
-        (r.de.length ? `, ${r.de.map((d) => `${d.method}: ${d.withHits}/${d.groups} perturbations with hits, ${d.volcanoes} volcano plots`).join("; ")}` : ""), seconds));
+      ctx.say(
+        wroteMessage(
+          r.output,
+          `${(r.bytes / 1024).toFixed(0)} KiB HTML, QC of ${r.qc?.nCells ?? 0} cells` +
+            (r.de.length
+              ? `, ${r.de.map((d) => `${d.method}: ${d.withHits}/${d.groups} perturbations with hits, ${d.volcanoes} volcano plots`).join("; ")}`
+              : ""),
+          seconds,
+        ),
+      );
       ctx.detail(`open it with: xdg-open ${shownPath(r.output)}`);
     });
 }

@@ -1,7 +1,16 @@
 /** `crispyx sort FILE`: cells grouped by perturbation (controls first), for contiguous reads per group. */
 import type { Command } from "commander";
 import { contextOf } from "../context.ts";
-import { addOutputOptions, addPerturbationOptions, checkInputFile, outputPathFor, perturbationColumn, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  addPerturbationOptions,
+  checkInputFile,
+  outputPathFor,
+  perturbationColumn,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 export function registerSort(program: Command): void {
   const cmd = program
@@ -17,7 +26,11 @@ export function registerSort(program: Command): void {
     .option("--json", "print the result as JSON");
   addPerturbationOptions(cmd);
   addOutputOptions(cmd, "sorted", { chunkSize: false }).action(
-    async (file: string, opts: OutputOptions & { perturbationColumn?: string; control?: string; json?: boolean }, c: Command) => {
+    async (
+      file: string,
+      opts: OutputOptions & { perturbationColumn?: string; control?: string; json?: boolean },
+      c: Command,
+    ) => {
       const ctx = contextOf(c);
       checkInputFile(file);
       const output = outputPathFor(file, opts, "sorted");
@@ -25,7 +38,13 @@ export function registerSort(program: Command): void {
       const { sortByPerturbation } = await import("../../ops/sort.ts");
       const t = performance.now();
       // The output was checked above (exists → needs --force), so the library may always rebuild it.
-      const path = await sortByPerturbation(file, { ...ctx.stream(), column, controlLabel: opts.control ?? null, output, force: true });
+      const path = await sortByPerturbation(file, {
+        ...ctx.stream(),
+        column,
+        controlLabel: opts.control ?? null,
+        output,
+        force: true,
+      });
       ctx.finishStreams();
       const seconds = (performance.now() - t) / 1000;
       if (opts.json) await writeJson(undefined, { output: path, column, seconds });

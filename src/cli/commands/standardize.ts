@@ -1,7 +1,18 @@
 /** `crispyx standardize FILE`: a copy with the screen's columns under standard names. */
 import type { Command } from "commander";
 import { contextOf } from "../context.ts";
-import { addOutputOptions, addPerturbationOptions, checkInputFile, outputPathFor, perturbationColumn, requireColumn, withInput, writeJson, wroteMessage, type OutputOptions } from "./common.ts";
+import {
+  addOutputOptions,
+  addPerturbationOptions,
+  checkInputFile,
+  outputPathFor,
+  perturbationColumn,
+  requireColumn,
+  withInput,
+  writeJson,
+  wroteMessage,
+  type OutputOptions,
+} from "./common.ts";
 
 export function registerStandardize(program: Command): void {
   const cmd = program
@@ -18,7 +29,11 @@ export function registerStandardize(program: Command): void {
     .option("--json", "print the result as JSON");
   addPerturbationOptions(cmd);
   addOutputOptions(cmd, "standardized", { chunkSize: false }).action(
-    async (file: string, opts: OutputOptions & { perturbationColumn?: string; control?: string; geneColumn?: string; json?: boolean }, c: Command) => {
+    async (
+      file: string,
+      opts: OutputOptions & { perturbationColumn?: string; control?: string; geneColumn?: string; json?: boolean },
+      c: Command,
+    ) => {
       const ctx = contextOf(c);
       checkInputFile(file);
       const output = outputPathFor(file, opts, "standardized");
@@ -46,8 +61,21 @@ export function registerStandardize(program: Command): void {
       });
       ctx.finishStreams();
       const seconds = (performance.now() - t) / 1000;
-      if (opts.json) await writeJson(undefined, { output, perturbation_column: column, control_label: control, gene_column: opts.geneColumn ?? null, seconds });
-      ctx.say(wroteMessage(output, `${column === "perturbation" ? "obs['perturbation'] kept" : `obs['${column}'] → obs['perturbation']`}${control ? `, '${control}' → 'control'` : ""}${opts.geneColumn ? `, var['${opts.geneColumn}'] → var_names` : ""}`, seconds));
+      if (opts.json)
+        await writeJson(undefined, {
+          output,
+          perturbation_column: column,
+          control_label: control,
+          gene_column: opts.geneColumn ?? null,
+          seconds,
+        });
+      ctx.say(
+        wroteMessage(
+          output,
+          `${column === "perturbation" ? "obs['perturbation'] kept" : `obs['${column}'] → obs['perturbation']`}${control ? `, '${control}' → 'control'` : ""}${opts.geneColumn ? `, var['${opts.geneColumn}'] → var_names` : ""}`,
+          seconds,
+        ),
+      );
     },
   );
 }

@@ -38,7 +38,10 @@ export function registerValidate(program: Command): void {
       }
       if (!report.valid) {
         const n = report.problems.length;
-        throw new FileFormatError(`${file}: not valid AnnData: ${report.problems[0]!.message}${n > 1 ? ` (and ${n - 1} more)` : ""}`, { file });
+        throw new FileFormatError(
+          `not valid AnnData: ${report.problems[0]!.message}${n > 1 ? ` (and ${n - 1} more)` : ""}`,
+          { file },
+        );
       }
     });
 }

@@ -30,8 +30,22 @@ export interface DeColumn {
 export const SCANPY_COLUMNS: readonly DeColumn[] = [
   { key: "scores", source: "scores", layer: "scores", csv: ["score"], ranked: "float32", readNames: ["scores"] },
   { key: "pvals", source: "pvals", layer: "pvals", csv: ["pvalue"], ranked: "float64", readNames: ["pvals"] },
-  { key: "pvals_adj", source: "pvalsAdj", layer: "pvals_adj", csv: ["pvalue_adj"], ranked: "float64", readNames: ["pvalue_adj", "pvals_adj", "padj"] },
-  { key: "logfoldchanges", source: "logfoldchanges", layer: "X", csv: ["logfoldchange"], ranked: "float32", readNames: ["logfoldchanges", "logfoldchange", "log2fc"] },
+  {
+    key: "pvals_adj",
+    source: "pvalsAdj",
+    layer: "pvals_adj",
+    csv: ["pvalue_adj"],
+    ranked: "float64",
+    readNames: ["pvalue_adj", "pvals_adj", "padj"],
+  },
+  {
+    key: "logfoldchanges",
+    source: "logfoldchanges",
+    layer: "X",
+    csv: ["logfoldchange"],
+    ranked: "float32",
+    readNames: ["logfoldchanges", "logfoldchange", "log2fc"],
+  },
   { key: "pts", source: "pts", layer: "pts", csv: ["pct_group", "pct_control"], ranked: null, readNames: ["pts"] },
 ];
 

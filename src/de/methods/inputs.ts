@@ -28,7 +28,11 @@ export const DE_INPUTS: Record<DeInput, DeInputKind> = {
 const SAMPLE_ROWS = 200;
 
 /** The first rows' stored values (sparse: with their column indices). */
-function firstRows(reader: MatrixReader): { values: ArrayLike<number>; column: (k: number) => number; row: (k: number) => number } {
+function firstRows(reader: MatrixReader): {
+  values: ArrayLike<number>;
+  column: (k: number) => number;
+  row: (k: number) => number;
+} {
   const [nObs, nVars] = reader.shape;
   const block = reader.rows(0, Math.min(nObs, SAMPLE_ROWS));
   if (block.type === "array") {
@@ -53,7 +57,10 @@ export function assertLogNormalised(reader: MatrixReader, path: string): void {
   const dt = reader.info.dtype;
   const hint = "log-normalise first (normalise total counts, then log1p)";
   if (dt !== "float32" && dt !== "float64") {
-    throw new InvalidArgumentError(`${path}: X holds ${dt} values, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
+    throw new InvalidArgumentError(`X holds ${dt} values, which look like raw counts; DE expects log-normalised data`, {
+      file: path,
+      hint,
+    });
   }
   const { values } = firstRows(reader);
   let nonzero = 0;
@@ -64,7 +71,10 @@ export function assertLogNormalised(reader: MatrixReader, path: string): void {
     if (Math.abs(v - Math.round(v)) > 1e-8 * Math.max(1, Math.abs(v))) return;
   }
   if (nonzero > 0) {
-    throw new InvalidArgumentError(`${path}: the first cells' values are all whole numbers, which look like raw counts; DE expects log-normalised data`, { file: path, hint });
+    throw new InvalidArgumentError(
+      `the first cells' values are all whole numbers, which look like raw counts; DE expects log-normalised data`,
+      { file: path, hint },
+    );
   }
 }
 
@@ -75,7 +85,7 @@ export function assertCounts(reader: MatrixReader, path: string, method: string)
     const v = Number(values[k]!);
     if (v >= 0 && Number.isInteger(v)) continue;
     throw new InvalidArgumentError(
-      `${path}: X holds ${v} at cell ${row(k)}, gene ${column(k)} (0-based), not a non-negative whole number; DE method '${method}' expects raw counts`,
+      `X holds ${v} at cell ${row(k)}, gene ${column(k)} (0-based), not a non-negative whole number; DE method '${method}' expects raw counts`,
       { file: path, hint: "give the raw counts: the file before 'crispyx normalize', or a counts layer (--layer)" },
     );
   }

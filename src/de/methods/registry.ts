@@ -32,10 +32,7 @@ import type { DeMethodKernels, DeMethodSpec } from "./types.ts";
 export type { DeMethodKernels, DeMethodSpec } from "./types.ts";
 
 /** The built-in methods, in the order help and `--method` list them; the first is the default. */
-const BUILTIN = [
-  tTest,
-  wilcoxon,
-] as const;
+const BUILTIN = [tTest, wilcoxon] as const;
 
 /** Names of the built-in methods (the API's DeMethod type). */
 export type BuiltinDeMethod = (typeof BUILTIN)[number]["name"];
@@ -62,7 +59,12 @@ export function findDeMethod(name: string): DeMethodSpec | undefined {
 /** The method named `name` (or an alias); an unknown name is an InvalidArgumentError listing the choices. */
 export function deMethod(name: string): DeMethodSpec {
   const m = findDeMethod(name);
-  if (!m) throw new InvalidArgumentError(`unknown DE method '${String(name)}'`, { hint: `use ${deMethodNames().map((n) => `'${n}'`).join(" or ")}` });
+  if (!m)
+    throw new InvalidArgumentError(`unknown DE method '${String(name)}'`, {
+      hint: `use ${deMethodNames()
+        .map((n) => `'${n}'`)
+        .join(" or ")}`,
+    });
   return m;
 }
 
@@ -81,8 +83,14 @@ export function loadDeKernels(spec: DeMethodSpec): Promise<DeMethodKernels> {
   let p = loaded.get(spec);
   if (!p) {
     p = spec.kernels().then((k) => {
-      if (!k.groupScores && !k.columnPass) throw new InvalidArgumentError(`DE method '${spec.name}' computes no scores`, { hint: "its kernels() must give groupScores, a columnPass, or both" });
-      if (spec.passes.columns !== Boolean(k.columnPass)) throw new InvalidArgumentError(`DE method '${spec.name}': passes.columns says ${spec.passes.columns} but kernels() ${k.columnPass ? "gives" : "lacks"} a columnPass`);
+      if (!k.groupScores && !k.columnPass)
+        throw new InvalidArgumentError(`DE method '${spec.name}' computes no scores`, {
+          hint: "its kernels() must give groupScores, a columnPass, or both",
+        });
+      if (spec.passes.columns !== Boolean(k.columnPass))
+        throw new InvalidArgumentError(
+          `DE method '${spec.name}': passes.columns says ${spec.passes.columns} but kernels() ${k.columnPass ? "gives" : "lacks"} a columnPass`,
+        );
       return k;
     });
     loaded.set(spec, p);
@@ -101,11 +109,17 @@ export function isBuiltinDeMethod(m: DeMethodSpec): boolean {
  */
 export function registerDeMethod(spec: DeMethodSpec): () => void {
   for (const n of [spec.name, ...spec.aliases, spec.storedName]) {
-    if (findDeMethod(n) || deMethodByStoredName(n)) throw new InvalidArgumentError(`DE method name '${n}' is already taken`, { hint: `registered: ${deMethodNames().join(", ")}` });
+    if (findDeMethod(n) || deMethodByStoredName(n))
+      throw new InvalidArgumentError(`DE method name '${n}' is already taken`, {
+        hint: `registered: ${deMethodNames().join(", ")}`,
+      });
   }
   const taken = new Set([...SCANPY_COLUMNS.flatMap((c) => [c.key, c.layer, ...c.csv]), "perturbation", "gene"]);
   for (const c of spec.extraColumns) {
-    if (taken.has(c.key) || taken.has(c.csv)) throw new InvalidArgumentError(`DE method '${spec.name}': column '${c.key}' (CSV '${c.csv}') is taken`, { hint: "give each extra column new layer and CSV names" });
+    if (taken.has(c.key) || taken.has(c.csv))
+      throw new InvalidArgumentError(`DE method '${spec.name}': column '${c.key}' (CSV '${c.csv}') is taken`, {
+        hint: "give each extra column new layer and CSV names",
+      });
     taken.add(c.key).add(c.csv);
   }
   methods.push(spec);

@@ -15,7 +15,9 @@ export const tTest = {
   passes: { statistics: { squares: true }, columns: false },
   kernels: async () => {
     const { welchGroup } = await import("../tTest.ts");
-    return { groupScores: (stats, sizes, slot, r, offset) => welchGroup(stats, sizes, slot, r.scores, r.pvals, offset) };
+    return {
+      groupScores: (stats, sizes, slot, r, offset) => welchGroup(stats, sizes, slot, r.scores, r.pvals, offset),
+    };
   },
   parallelOver: "groups",
   extraColumns: [],

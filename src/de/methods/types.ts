@@ -22,7 +22,13 @@ export type { DeInput } from "./inputs.ts";
 export type { DeExtraColumn } from "./columns.ts";
 
 /** Scores and p-values of one group (slot ≥ 1) against the control (slot 0), for every gene, into its row at `offset`. */
-export type GroupScoresKernel = (stats: GroupStats, sizes: Int32Array, slot: number, results: DeResults, offset: number) => void;
+export type GroupScoresKernel = (
+  stats: GroupStats,
+  sizes: Int32Array,
+  slot: number,
+  results: DeResults,
+  offset: number,
+) => void;
 
 /** Options a method may read (rankGenesGroups' options, as given). */
 export interface DeMethodOptions extends StreamOptions {

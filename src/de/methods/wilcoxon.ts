@@ -15,13 +15,22 @@ export const wilcoxon = {
   input: "log-normalised",
   passes: { statistics: { squares: false }, columns: true },
   kernels: async () => {
-    const [{ wilcoxonScores }, { RankSumScratch, rankSumGenes }] = await Promise.all([import("../wilcoxon.ts"), import("../wilcoxonKernel.ts")]);
+    const [{ wilcoxonScores }, { RankSumScratch, rankSumGenes }] = await Promise.all([
+      import("../wilcoxon.ts"),
+      import("../wilcoxonKernel.ts"),
+    ]);
     const scratch = new RankSumScratch(); // one per thread: kernels are loaded once per thread
     return {
-      columnPass: (ctx) => wilcoxonScores(ctx.reader, ctx.plan, ctx.stats, ctx.out, ctx.pool, {
-        reservedBytes: ctx.reservedBytes, tieCorrect: ctx.options.tieCorrect ?? true, memoryBudget: ctx.options.memoryBudget,
-        chunkSize: ctx.options.chunkSize, onProgress: ctx.options.onProgress, signal: ctx.options.signal, inputPath: ctx.inputPath,
-      }),
+      columnPass: (ctx) =>
+        wilcoxonScores(ctx.reader, ctx.plan, ctx.stats, ctx.out, ctx.pool, {
+          reservedBytes: ctx.reservedBytes,
+          tieCorrect: ctx.options.tieCorrect ?? true,
+          memoryBudget: ctx.options.memoryBudget,
+          chunkSize: ctx.options.chunkSize,
+          onProgress: ctx.options.onProgress,
+          signal: ctx.options.signal,
+          inputPath: ctx.inputPath,
+        }),
       geneChunkKernel: (chunk, from, to, ctx) => rankSumGenes(chunk, from, to, ctx, scratch),
     };
   },

@@ -4,8 +4,22 @@ import type { ReadStore, WriteStore } from "../store.ts";
 import { FileFormatError } from "../../errors.ts";
 import { writeAtomicallySync } from "../atomic.ts";
 import type { AnnData, DataFrame, Element, Matrix, Raw } from "./model.ts";
-import { createEncodedGroup, elementKind, encodingOf, readElem, stampEncoding, unknownEncoding, writeElem } from "./registry.ts";
-import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
+import {
+  createEncodedGroup,
+  elementKind,
+  encodingOf,
+  readElem,
+  stampEncoding,
+  unknownEncoding,
+  writeElem,
+} from "./registry.ts";
+import {
+  consumedCategoryKeys,
+  isLegacyMapping,
+  isLegacyTable,
+  readLegacyDataFrame,
+  readLegacyMapping,
+} from "./encodings/legacyDataframe.ts";
 
 export const MAPPING_KEYS = ["obsm", "varm", "obsp", "varp", "layers"] as const;
 export type MappingKey = (typeof MAPPING_KEYS)[number];
@@ -17,8 +31,9 @@ export function assertAnnData(file: ReadStore): void {
   for (const key of ["obs", "var"]) {
     if (!file.exists(`/${key}`)) {
       throw new FileFormatError(
-        enc ? `${file.path}: not a valid AnnData file: it has no /${key}`
-            : `${file.path}: is an HDF5 file but not an AnnData file (no /${key}, no AnnData encoding attributes)`,
+        enc
+          ? `${file.path}: not a valid AnnData file: it has no /${key}`
+          : `${file.path}: is an HDF5 file but not an AnnData file (no /${key}, no AnnData encoding attributes)`,
         { file: file.path },
       );
     }
@@ -36,14 +51,15 @@ function readMapping(file: ReadStore, key: string, skip: ReadonlySet<string> = n
 function asDataFrame(file: ReadStore, path: string): DataFrame {
   if (isLegacyTable(file, path)) return readLegacyDataFrame(file, path);
   const e = readElem(file, path);
-  if (e.type !== "dataframe") throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a dataframe`, { file: file.path });
+  if (e.type !== "dataframe")
+    throw new FileFormatError(`${path} is a ${e.type}, expected a dataframe`, { file: file.path });
   return e;
 }
 
 function asMatrix(file: ReadStore, path: string): Matrix {
   const e = readElem(file, path);
   if (e.type !== "array" && e.type !== "csr" && e.type !== "csc") {
-    throw new FileFormatError(`${file.path}: ${path} is a ${e.type}, expected a matrix`, { file: file.path });
+    throw new FileFormatError(`${path} is a ${e.type}, expected a matrix`, { file: file.path });
   }
   return e;
 }
@@ -83,10 +99,15 @@ export function readH5ad(path: string): AnnData {
 
 function shapeOf(e: Element): number[] {
   switch (e.type) {
-    case "array": return e.shape;
-    case "csr": case "csc": return e.shape;
-    case "dataframe": return [e.index.length];
-    default: return [];
+    case "array":
+      return e.shape;
+    case "csr":
+    case "csc":
+      return e.shape;
+    case "dataframe":
+      return [e.index.length];
+    default:
+      return [];
   }
 }
 

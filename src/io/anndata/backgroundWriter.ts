@@ -25,7 +25,11 @@ export function useBackgroundWriter(xBytes: number, explicit?: boolean): boolean
   return explicit ?? xBytes >= BACKGROUND_WRITE_BYTES;
 }
 
-interface Reply { ok: boolean; result?: unknown; error?: { name: string; message: string; file?: string; hint?: string } }
+interface Reply {
+  ok: boolean;
+  result?: unknown;
+  error?: { name: string; message: string; file?: string; hint?: string };
+}
 
 function owned<T extends TypedArray | Float64Array>(a: T): T {
   // Only whole buffers can be transferred; copy views into larger buffers.
@@ -37,13 +41,21 @@ export class BackgroundMatrixWriter {
   private inFlight: Promise<unknown>[] = [];
   private failure?: Error;
 
-  private constructor(private readonly worker: Worker, private readonly maxInFlight: number) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly maxInFlight: number,
+  ) {
     worker.on("message", (r: Reply) => {
       const p = this.pending.shift();
       if (!p) return;
       if (r.ok) p.resolve(r.result);
       else {
-        const E = r.error!.name === "FileFormatError" ? FileFormatError : r.error!.name === "InvalidArgumentError" ? InvalidArgumentError : CrispyxError;
+        const E =
+          r.error!.name === "FileFormatError"
+            ? FileFormatError
+            : r.error!.name === "InvalidArgumentError"
+              ? InvalidArgumentError
+              : CrispyxError;
         p.reject(new E(r.error!.message, { file: r.error!.file, hint: r.error!.hint }));
       }
     });
@@ -66,11 +78,27 @@ export class BackgroundMatrixWriter {
   }
 
   /** Start the worker, create the file at `path` with carry-over, and the X group. */
-  static async open(path: string, spec: { carryFrom?: string; carry?: CarryOverOptions; xPath?: string; x: SparseWriterOptions; maxInFlight?: number }): Promise<BackgroundMatrixWriter> {
+  static async open(
+    path: string,
+    spec: {
+      carryFrom?: string;
+      carry?: CarryOverOptions;
+      xPath?: string;
+      x: SparseWriterOptions;
+      maxInFlight?: number;
+    },
+  ): Promise<BackgroundMatrixWriter> {
     const worker = startWorker(new URL("./backgroundWriterThread.ts", import.meta.url)); // the .js twin when compiled
     const w = new BackgroundMatrixWriter(worker, spec.maxInFlight ?? 2);
     try {
-      await w.send({ op: "open", path, carryFrom: spec.carryFrom, carry: spec.carry, xPath: spec.xPath ?? "/X", x: spec.x });
+      await w.send({
+        op: "open",
+        path,
+        carryFrom: spec.carryFrom,
+        carry: spec.carry,
+        xPath: spec.xPath ?? "/X",
+        x: spec.x,
+      });
     } catch (err) {
       await worker.terminate();
       throw err;

@@ -6,7 +6,13 @@ import { parentPort } from "node:worker_threads";
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { openStore, openWriteStore } from "../openStore.ts";
 import type { WriteStore } from "../store.ts";
-import { SparseMatrixWriter, startAnnData, carryOver, type CarryOverOptions, type SparseWriterOptions } from "./matrixWriter.ts";
+import {
+  SparseMatrixWriter,
+  startAnnData,
+  carryOver,
+  type CarryOverOptions,
+  type SparseWriterOptions,
+} from "./matrixWriter.ts";
 import type { TypedArray } from "../h5/types.ts";
 
 export type Command =

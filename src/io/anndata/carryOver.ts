@@ -21,7 +21,13 @@ import type { ArrayPool } from "../../core/arrayPool.ts";
 import type { Categorical, Column, NdArray, SparseMatrix } from "./model.ts";
 import { createEncodedGroup, isMatrixElement, readElem, stampEncoding, writeElem } from "./registry.ts";
 import { columnOrder, columnPath, indexName, readColumn, writeDataFrame } from "./encodings/dataframe.ts";
-import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
+import {
+  consumedCategoryKeys,
+  isLegacyMapping,
+  isLegacyTable,
+  readLegacyDataFrame,
+  readLegacyMapping,
+} from "./encodings/legacyDataframe.ts";
 import { writeArray } from "./encodings/arrays.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
 import { DenseMatrixWriter, SparseMatrixWriter } from "./matrixWriter.ts";
@@ -100,7 +106,10 @@ function takeArray(a: NdArray, sel: Int32Array): NdArray {
   if (rowLen === 1) return { ...a, shape: [sel.length, ...a.shape.slice(1)], data: takeTyped(a.data, sel) };
   const out = new (a.data.constructor as { new (n: number): TypedArray })(sel.length * rowLen);
   for (let k = 0; k < sel.length; k++) {
-    (out as unknown as { set(x: ArrayLike<unknown>, o: number): void }).set(a.data.subarray(sel[k]! * rowLen, (sel[k]! + 1) * rowLen) as ArrayLike<unknown>, k * rowLen);
+    (out as unknown as { set(x: ArrayLike<unknown>, o: number): void }).set(
+      a.data.subarray(sel[k]! * rowLen, (sel[k]! + 1) * rowLen) as ArrayLike<unknown>,
+      k * rowLen,
+    );
   }
   return { ...a, shape: [sel.length, ...a.shape.slice(1)], data: out };
 }
@@ -121,7 +130,9 @@ export function removeUnusedCategories(c: Categorical): Categorical {
   const keep = usedCategories(c);
   if (keep.length === nCat) return c;
   const newCode = new Int32Array(nCat).fill(-1);
-  keep.forEach((k, i) => (newCode[k] = i));
+  keep.forEach((k, i) => {
+    newCode[k] = i;
+  });
   const codes = new (c.codes.constructor as { new (n: number): Categorical["codes"] })(c.codes.length);
   for (let i = 0; i < c.codes.length; i++) {
     const k = Number(c.codes[i]!);
@@ -158,13 +169,27 @@ const INDEX_SLICE = 1 << 16;
  * Copy a dataframe's index (string or numeric labels; written as strings, as anndata does) in slices,
  * so millions of cell names never sit in memory at once.
  */
-function copyIndex(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, sel: Int32Array | undefined): void {
+function copyIndex(
+  src: ReadStore,
+  srcPath: string,
+  dst: WriteStore,
+  dstPath: string,
+  sel: Int32Array | undefined,
+): void {
   const n = src.info(srcPath).shape[0]!;
   const outN = sel ? sel.length : n;
   const stringy = src.info(srcPath).dtype === "string" || src.info(srcPath).dtype.startsWith("fixed-string:");
-  const labels = (s: number, c: number): string[] => (stringy ? src.readStrings(srcPath, s, c) : Array.from(src.read(srcPath, [s], [c]) as ArrayLike<number | bigint>, String));
+  const labels = (s: number, c: number): string[] =>
+    stringy
+      ? src.readStrings(srcPath, s, c)
+      : Array.from(src.read(srcPath, [s], [c]) as ArrayLike<number | bigint>, String);
   if (outN <= INDEX_SLICE) {
-    const all = sel ? (() => { const l = labels(0, n); return Array.from(sel, (i) => l[i]!); })() : labels(0, n);
+    const all = sel
+      ? (() => {
+          const l = labels(0, n);
+          return Array.from(sel, (i) => l[i]!);
+        })()
+      : labels(0, n);
     writeArray(dst, dstPath, { type: "array", dtype: "string", shape: [outN], data: all });
     return;
   }
@@ -178,7 +203,8 @@ function copyIndex(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: st
   // Selected rows: read the window of source rows the next slice of the selection spans.
   for (let k = 0; k < outN; k += INDEX_SLICE) {
     const e = Math.min(outN, k + INDEX_SLICE);
-    const lo = sel[k]!, hi = sel[e - 1]! + 1;
+    const lo = sel[k]!,
+      hi = sel[e - 1]! + 1;
     const out: string[] = new Array(e - k);
     for (let w = lo; w < hi; w += INDEX_SLICE * 4) {
       const wEnd = Math.min(hi, w + INDEX_SLICE * 4);
@@ -207,11 +233,20 @@ export type KeptCategories = Map<string, { nCategories: number; keep: Int32Array
 function dropUnused(name: string, c: Column, kept?: KeptCategories): Column {
   if (c.type !== "categorical") return c;
   const out = removeUnusedCategories(c);
-  if (kept && out !== c) kept.set(`${name}_colors`, { nCategories: c.categories.shape[0] ?? 0, keep: usedCategories(c) });
+  if (kept && out !== c)
+    kept.set(`${name}_colors`, { nCategories: c.categories.shape[0] ?? 0, keep: usedCategories(c) });
   return out;
 }
 
-function copyTable(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, sel: Int32Array | undefined, drop: boolean, kept?: KeptCategories): void {
+function copyTable(
+  src: ReadStore,
+  srcPath: string,
+  dst: WriteStore,
+  dstPath: string,
+  sel: Int32Array | undefined,
+  drop: boolean,
+  kept?: KeptCategories,
+): void {
   if (isLegacyTable(src, srcPath)) {
     // A pre-0.7 compound table is read whole anyway; it is written back in the current layout.
     const df = readLegacyDataFrame(src, srcPath);
@@ -240,13 +275,21 @@ function copyTable(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: st
  * Keep the majors `keep` (positions inside the block; null = all) of a CSR/CSC block and renumber its
  * minor indices with `minorMap` (null = unchanged; -1 drops the element). Sorted indices stay sorted.
  */
-export function filterSparseBlock(b: SparseMatrix, keep: Int32Array | null, minorMap: Int32Array | null, newMinor: number, pool?: ArrayPool): SparseMatrix {
-  const nMajor = keep ? keep.length : (b.type === "csr" ? b.shape[0] : b.shape[1]);
-  if (b.indptr instanceof Int32Array && b.indices instanceof Int32Array) return filterInt32Block(b, b.indptr, b.indices, keep, minorMap, newMinor, nMajor, pool);
+export function filterSparseBlock(
+  b: SparseMatrix,
+  keep: Int32Array | null,
+  minorMap: Int32Array | null,
+  newMinor: number,
+  pool?: ArrayPool,
+): SparseMatrix {
+  const nMajor = keep ? keep.length : b.type === "csr" ? b.shape[0] : b.shape[1];
+  if (b.indptr instanceof Int32Array && b.indices instanceof Int32Array)
+    return filterInt32Block(b, b.indptr, b.indices, keep, minorMap, newMinor, nMajor, pool);
   let nnz = 0;
   for (let t = 0; t < nMajor; t++) {
     const i = keep ? keep[t]! : t;
-    const s = num(b.indptr, i), e = num(b.indptr, i + 1);
+    const s = num(b.indptr, i),
+      e = num(b.indptr, i + 1);
     if (!minorMap) nnz += e - s;
     else for (let k = s; k < e; k++) if (minorMap[num(b.indices, k)]! >= 0) nnz++;
   }
@@ -268,14 +311,29 @@ export function filterSparseBlock(b: SparseMatrix, keep: Int32Array | null, mino
     indptr[t + 1] = p;
   }
   const shape: [number, number] = b.type === "csr" ? [nMajor, newMinor] : [newMinor, nMajor];
-  return { type: b.type, shape, data, indices, indptr: nnz < 2 ** 31 ? Int32Array.from(indptr) : BigInt64Array.from(indptr, BigInt) };
+  return {
+    type: b.type,
+    shape,
+    data,
+    indices,
+    indptr: nnz < 2 ** 31 ? Int32Array.from(indptr) : BigInt64Array.from(indptr, BigInt),
+  };
 }
 
 /**
  * filterSparseBlock for int32 indptr and indices (what the readers hand out below 2^31 stored elements):
  * the same result, with loops over known array types, about twice as fast on large blocks.
  */
-function filterInt32Block(b: SparseMatrix, ptr: Int32Array, idx: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, newMinor: number, nMajor: number, pool?: ArrayPool): SparseMatrix {
+function filterInt32Block(
+  b: SparseMatrix,
+  ptr: Int32Array,
+  idx: Int32Array,
+  keep: Int32Array | null,
+  minorMap: Int32Array | null,
+  newMinor: number,
+  nMajor: number,
+  pool?: ArrayPool,
+): SparseMatrix {
   const shape: [number, number] = b.type === "csr" ? [nMajor, newMinor] : [newMinor, nMajor];
   const indptr = new Int32Array(nMajor + 1);
   const Data = b.data.constructor as TypedArrayConstructor;
@@ -295,7 +353,8 @@ function filterInt32Block(b: SparseMatrix, ptr: Int32Array, idx: Int32Array, kee
   let nnz = 0;
   for (let t = 0; t < nMajor; t++) {
     const i = keep ? keep[t]! : t;
-    const s = ptr[i]!, e = ptr[i + 1]!;
+    const s = ptr[i]!,
+      e = ptr[i + 1]!;
     if (!minorMap) nnz += e - s;
     else for (let k = s; k < e; k++) nnz += (minorMap[idx[k]!]! >>> 31) ^ 1; // +1 when kept, without a branch
   }
@@ -305,13 +364,45 @@ function filterInt32Block(b: SparseMatrix, ptr: Int32Array, idx: Int32Array, kee
   return { type: b.type, shape, data, indices, indptr };
 }
 
-function copyKeptInto(b: SparseMatrix, ptr: Int32Array, idx: Int32Array, data: TypedArray, indices: Int32Array, indptr: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, nMajor: number): number {
-  if (b.data instanceof Float32Array) copyKeptF32(b.data, data as Float32Array, ptr, idx, indices, indptr, keep, minorMap, nMajor);
-  else copyKept(b.data as unknown as (number | bigint)[], data as unknown as (number | bigint)[], ptr, idx, indices, indptr, keep, minorMap, nMajor);
+function copyKeptInto(
+  b: SparseMatrix,
+  ptr: Int32Array,
+  idx: Int32Array,
+  data: TypedArray,
+  indices: Int32Array,
+  indptr: Int32Array,
+  keep: Int32Array | null,
+  minorMap: Int32Array | null,
+  nMajor: number,
+): number {
+  if (b.data instanceof Float32Array)
+    copyKeptF32(b.data, data as Float32Array, ptr, idx, indices, indptr, keep, minorMap, nMajor);
+  else
+    copyKept(
+      b.data as unknown as (number | bigint)[],
+      data as unknown as (number | bigint)[],
+      ptr,
+      idx,
+      indices,
+      indptr,
+      keep,
+      minorMap,
+      nMajor,
+    );
   return indptr[nMajor]!;
 }
 
-function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(src: T, dst: T, ptr: Int32Array, idx: Int32Array, indices: Int32Array, indptr: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, nMajor: number): void {
+function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(
+  src: T,
+  dst: T,
+  ptr: Int32Array,
+  idx: Int32Array,
+  indices: Int32Array,
+  indptr: Int32Array,
+  keep: Int32Array | null,
+  minorMap: Int32Array | null,
+  nMajor: number,
+): void {
   let p = 0;
   for (let t = 0; t < nMajor; t++) {
     const i = keep ? keep[t]! : t;
@@ -338,11 +429,22 @@ function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(src: 
  * copyKept for float32 values, as its own function: one generic function fed both Float32Arrays and
  * other arrays has polymorphic element access, measured 3× slower on the hot path.
  */
-function copyKeptF32(src: Float32Array, dst: Float32Array, ptr: Int32Array, idx: Int32Array, indices: Int32Array, indptr: Int32Array, keep: Int32Array | null, minorMap: Int32Array | null, nMajor: number): void {
+function copyKeptF32(
+  src: Float32Array,
+  dst: Float32Array,
+  ptr: Int32Array,
+  idx: Int32Array,
+  indices: Int32Array,
+  indptr: Int32Array,
+  keep: Int32Array | null,
+  minorMap: Int32Array | null,
+  nMajor: number,
+): void {
   let p = 0;
   for (let t = 0; t < nMajor; t++) {
     const i = keep ? keep[t]! : t;
-    const s0 = ptr[i]!, e = ptr[i + 1]!;
+    const s0 = ptr[i]!,
+      e = ptr[i + 1]!;
     if (minorMap) {
       for (let k = s0; k < e; k++) {
         const nj = minorMap[idx[k]!]!;
@@ -360,7 +462,11 @@ function copyKeptF32(src: Float32Array, dst: Float32Array, ptr: Int32Array, idx:
 }
 
 /** Runs of a sorted selection that fit in windows of at most `span` consecutive positions. */
-export function* selectionWindows(sel: Int32Array | null, n: number, span: number): Generator<{ lo: number; hi: number; keep: Int32Array | null }> {
+export function* selectionWindows(
+  sel: Int32Array | null,
+  n: number,
+  span: number,
+): Generator<{ lo: number; hi: number; keep: Int32Array | null }> {
   if (!sel) {
     for (let lo = 0; lo < n; lo += span) yield { lo, hi: Math.min(n, lo + span), keep: null };
     return;
@@ -381,7 +487,15 @@ export function* selectionWindows(sel: Int32Array | null, n: number, span: numbe
  * Copy the matrix at `srcPath` to `dstPath`, restricted to rows `rows` and columns `cols` (each
  * optional), streaming within `memoryBudget`. Storage format and dtype are kept.
  */
-export function copyMatrix(src: ReadStore, srcPath: string, dst: WriteStore, dstPath: string, rows: Int32Array | undefined, cols: Int32Array | undefined, memoryBudget = DEFAULT_MEMORY_BUDGET): void {
+export function copyMatrix(
+  src: ReadStore,
+  srcPath: string,
+  dst: WriteStore,
+  dstPath: string,
+  rows: Int32Array | undefined,
+  cols: Int32Array | undefined,
+  memoryBudget = DEFAULT_MEMORY_BUDGET,
+): void {
   const info = describeMatrix(src, srcPath);
   const [nr, nc] = info.shape;
   const outShape: [number, number] = [rows ? rows.length : nr, cols ? cols.length : nc];
@@ -407,8 +521,14 @@ export function copyMatrix(src: ReadStore, srcPath: string, dst: WriteStore, dst
       const bd = block.data as TypedArray;
       for (let t = 0; t < picked.length; t++) {
         const base = picked[t]! * nc;
-        if (!colList) (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(bd.subarray(base, base + nc) as ArrayLike<unknown>, t * nc);
-        else for (let j = 0; j < colList.length; j++) (out as unknown as unknown[])[t * colList.length + j] = (bd as unknown as unknown[])[base + colList[j]!];
+        if (!colList)
+          (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(
+            bd.subarray(base, base + nc) as ArrayLike<unknown>,
+            t * nc,
+          );
+        else
+          for (let j = 0; j < colList.length; j++)
+            (out as unknown as unknown[])[t * colList.length + j] = (bd as unknown as unknown[])[base + colList[j]!];
       }
       w.appendRows(picked.length, out);
     }
@@ -435,18 +555,27 @@ export function copyMatrix(src: ReadStore, srcPath: string, dst: WriteStore, dst
 function transposeTake(m: NdArray, cols: Int32Array): NdArray {
   const [r, c] = m.shape as [number, number];
   const out = new (m.data.constructor as { new (n: number): TypedArray })(r * cols.length);
-  for (let i = 0; i < r; i++) for (let j = 0; j < cols.length; j++) (out as unknown as unknown[])[i * cols.length + j] = (m.data as unknown as unknown[])[i * c + cols[j]!];
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < cols.length; j++)
+      (out as unknown as unknown[])[i * cols.length + j] = (m.data as unknown as unknown[])[i * c + cols[j]!];
   return { ...m, shape: [r, cols.length], data: out };
 }
 
 /** Copy one element of obsm/varm/obsp/varp/layers, restricting its axes as the mapping says. */
-function copyAligned(src: ReadStore, dst: WriteStore, path: string, rows: Int32Array | undefined, cols: Int32Array | undefined, budget: number): void {
+function copyAligned(
+  src: ReadStore,
+  dst: WriteStore,
+  path: string,
+  rows: Int32Array | undefined,
+  cols: Int32Array | undefined,
+  budget: number,
+): void {
   if (isMatrixElement(src, path)) return copyMatrix(src, path, dst, path, rows, cols, budget);
   const e = readElem(src, path);
   if (!rows) return writeElem(dst, path, e);
   if (e.type === "dataframe") return writeElem(dst, path, takeDataFrame(e, rows));
   if (e.type === "array") return writeElem(dst, path, takeArray(e, rows));
-  throw new CrispyxError(`${src.path}: cannot subset ${path} (a ${e.type}) to the selected rows`, { file: src.path });
+  throw new CrispyxError(`cannot subset ${path} (a ${e.type}) to the selected rows`, { file: src.path });
 }
 
 /** Write obs/var/uns/obsm/… of `dst` from `src` (see the module comment). `dst` must have been started. */
@@ -466,9 +595,17 @@ export function carryOver(src: ReadStore, dst: WriteStore, opts: CarryOverOption
     if (opts.var) writeElem(dst, "/var", opts.var);
     else copyTable(src, "/var", dst, "/var", genes, drop && genes !== undefined, kept);
   }
-  if (include.has("uns") && has("/uns")) copyUns(src, dst, { kept, cells, budget, adjacencyToObsp: include.has("obsp") });
-  const axes: Record<Exclude<CarryKey, "obs" | "var" | "uns" | "raw">, [Int32Array | undefined, Int32Array | undefined]> = {
-    obsm: [cells, undefined], varm: [genes, undefined], obsp: [cells, cells], varp: [genes, genes], layers: [cells, genes],
+  if (include.has("uns") && has("/uns"))
+    copyUns(src, dst, { kept, cells, budget, adjacencyToObsp: include.has("obsp") });
+  const axes: Record<
+    Exclude<CarryKey, "obs" | "var" | "uns" | "raw">,
+    [Int32Array | undefined, Int32Array | undefined]
+  > = {
+    obsm: [cells, undefined],
+    varm: [genes, undefined],
+    obsp: [cells, cells],
+    varp: [genes, genes],
+    layers: [cells, genes],
   };
   for (const [key, [r, c]] of Object.entries(axes)) {
     if (!include.has(key as CarryKey) || !has(`/${key}`)) continue;
@@ -559,7 +696,8 @@ function copyUns(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): void {
     let e = readElem(src, p);
     const kept = opts.kept?.get(k);
     // anndata subsets a colour list only when it has a colour for every original category.
-    if (kept && e.type === "array" && e.shape.length === 1 && e.shape[0]! >= kept.nCategories) e = takeArray(e, kept.keep);
+    if (kept && e.type === "array" && e.shape.length === 1 && e.shape[0]! >= kept.nCategories)
+      e = takeArray(e, kept.keep);
     writeElem(dst, p, e);
   }
 }
@@ -572,7 +710,8 @@ function copyNeighbors(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): v
     const p = `${from}/${k}`;
     if (NEIGHBORS_ADJACENCY.includes(k) && isMatrixElement(src, p)) {
       if (!dst.exists("/obsp")) emptyDict(dst, "/obsp");
-      if (!src.exists(`/obsp/${k}`) && !dst.exists(`/obsp/${k}`)) copyMatrix(src, p, dst, `/obsp/${k}`, opts.cells, opts.cells, opts.budget);
+      if (!src.exists(`/obsp/${k}`) && !dst.exists(`/obsp/${k}`))
+        copyMatrix(src, p, dst, `/obsp/${k}`, opts.cells, opts.cells, opts.budget);
       continue;
     }
     writeElem(dst, p, readElem(src, p));
@@ -584,5 +723,6 @@ function copyNeighbors(src: ReadStore, dst: WriteStore, opts: UnsCopyOptions): v
  * as one array per entry under `to` (which must exist), restricted to `rows` when given.
  */
 function writeLegacyMapping(src: ReadStore, from: string, dst: WriteStore, to: string, rows?: Int32Array): void {
-  for (const [k, a] of Object.entries(readLegacyMapping(src, from))) writeElem(dst, `${to}/${k}`, rows ? takeArray(a, rows) : a);
+  for (const [k, a] of Object.entries(readLegacyMapping(src, from)))
+    writeElem(dst, `${to}/${k}`, rows ? takeArray(a, rows) : a);
 }

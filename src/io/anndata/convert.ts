@@ -5,14 +5,39 @@ import type { Element } from "./model.ts";
 import { bools, ndarray, scalar, strings, typedArrayDtype } from "./model.ts";
 
 export type PlainValue =
-  | Element | string | number | bigint | boolean | TypedArray
-  | string[] | number[] | boolean[] | number[][]
+  | Element
+  | string
+  | number
+  | bigint
+  | boolean
+  | TypedArray
+  | string[]
+  | number[]
+  | boolean[]
+  | number[][]
   | { [key: string]: PlainValue };
 
-const ELEMENT_TYPES = new Set(["array", "csr", "csc", "categorical", "nullable-integer", "nullable-boolean", "nullable-string", "scalar", "dataframe", "dict"]);
+const ELEMENT_TYPES = new Set([
+  "array",
+  "csr",
+  "csc",
+  "categorical",
+  "nullable-integer",
+  "nullable-boolean",
+  "nullable-string",
+  "scalar",
+  "dataframe",
+  "dict",
+]);
 
 function isElement(v: unknown): v is Element {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && ELEMENT_TYPES.has((v as { type?: string }).type ?? "");
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !ArrayBuffer.isView(v) &&
+    ELEMENT_TYPES.has((v as { type?: string }).type ?? "")
+  );
 }
 
 /**
@@ -22,10 +47,16 @@ function isElement(v: unknown): v is Element {
  */
 export function toElement(value: PlainValue, where = "value"): Element {
   if (isElement(value)) return value;
-  if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+  if (
+    typeof value === "string" ||
+    typeof value === "number" ||
+    typeof value === "bigint" ||
+    typeof value === "boolean"
+  ) {
     return scalar(value);
   }
-  if (ArrayBuffer.isView(value)) return ndarray(value as TypedArray, [value.length], typedArrayDtype(value as TypedArray));
+  if (ArrayBuffer.isView(value))
+    return ndarray(value as TypedArray, [value.length], typedArrayDtype(value as TypedArray));
   if (Array.isArray(value)) {
     if (value.every((v) => typeof v === "string")) return strings(value as string[]);
     if (value.every((v) => typeof v === "boolean")) return bools(value as boolean[]);
@@ -38,7 +69,8 @@ export function toElement(value: PlainValue, where = "value"): Element {
     if (value.every((v) => Array.isArray(v) && v.every((x) => typeof x === "number"))) {
       const rows = value as number[][];
       const cols = rows[0]?.length ?? 0;
-      if (rows.some((r) => r.length !== cols)) throw new InvalidArgumentError(`${where}: rows of a 2-D array differ in length`);
+      if (rows.some((r) => r.length !== cols))
+        throw new InvalidArgumentError(`${where}: rows of a 2-D array differ in length`);
       const flat = rows.flat();
       const data = flat.every(Number.isInteger) ? BigInt64Array.from(flat, BigInt) : Float64Array.from(flat);
       return ndarray(data, [rows.length, cols]);
@@ -48,7 +80,8 @@ export function toElement(value: PlainValue, where = "value"): Element {
   if (typeof value === "object" && value !== null) {
     const items: Record<string, Element> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes("/")) throw new InvalidArgumentError(`${where}: key '${k}' contains '/', which HDF5 does not allow in names`);
+      if (k.includes("/"))
+        throw new InvalidArgumentError(`${where}: key '${k}' contains '/', which HDF5 does not allow in names`);
       items[k] = toElement(v as PlainValue, `${where}.${k}`);
     }
     return { type: "dict", items };

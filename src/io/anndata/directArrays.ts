@@ -19,7 +19,12 @@ import { endOfAllocation, pointContiguousDataset } from "../h5/links.ts";
 import { CrispyxError } from "../../errors.ts";
 import { ioSettings, noteDirectUse } from "../directIO.ts";
 
-interface Region { path: string; shape: number[]; pos: number; bytes: number }
+interface Region {
+  path: string;
+  shape: number[];
+  pos: number;
+  bytes: number;
+}
 
 /** Push written data to disk every this many bytes of asynchronous writes, so the final sync has little left. */
 const SYNC_EVERY = 256 << 20;
@@ -32,11 +37,16 @@ export class DirectArrays {
   private unsynced = 0;
   private syncing: Promise<void> | null = null;
 
-  private constructor(readonly file: string, private readonly fd: number, private end: number) {}
+  private constructor(
+    readonly file: string,
+    private readonly fd: number,
+    private end: number,
+  ) {}
 
   static open(file: string): DirectArrays {
     // Callers decide with ioSettings.directIO (../directIO.ts); reaching here with it off is a bug.
-    if (!ioSettings.directIO) throw new CrispyxError(`${file}: direct writes are switched off (CRISPYX_DIRECT_IO=0) but were asked for`, { file });
+    if (!ioSettings.directIO)
+      throw new CrispyxError(`direct writes are switched off (CRISPYX_DIRECT_IO=0) but were asked for`, { file });
     noteDirectUse("arrays");
     const fd = openSync(file, "r+");
     try {
@@ -58,7 +68,10 @@ export class DirectArrays {
   private at(id: number, offset: number, length: number): number {
     if (this.closed) throw new CrispyxError(`${this.file}: direct writes already finished`);
     const r = this.regions[id]!;
-    if (offset < 0 || offset + length > r.bytes) throw new CrispyxError(`${this.file}: write of ${length} bytes at ${offset} is outside ${r.path} (${r.bytes} bytes)`);
+    if (offset < 0 || offset + length > r.bytes)
+      throw new CrispyxError(
+        `${this.file}: write of ${length} bytes at ${offset} is outside ${r.path} (${r.bytes} bytes)`,
+      );
     return r.pos + offset;
   }
 
@@ -66,7 +79,8 @@ export class DirectArrays {
   write(id: number, offset: number, data: Uint8Array): void {
     const pos = this.at(id, offset, data.byteLength);
     let done = 0;
-    while (done < data.byteLength) done += writeSync(this.fd, data, done, Math.min(data.byteLength - done, 1 << 30), pos + done);
+    while (done < data.byteLength)
+      done += writeSync(this.fd, data, done, Math.min(data.byteLength - done, 1 << 30), pos + done);
   }
 
   /**
@@ -76,18 +90,26 @@ export class DirectArrays {
    */
   writeAsync(id: number, offset: number, data: Uint8Array): Promise<void> {
     const pos = this.at(id, offset, data.byteLength);
-    const done = (this.tail = this.tail.then(() => new Promise<void>((resolve, reject) => {
-      const step = (n: number) => {
-        if (n >= data.byteLength) return resolve();
-        write(this.fd, data, n, Math.min(data.byteLength - n, 1 << 30), pos + n, (err, k) => (err ? reject(err) : step(n + k)));
-      };
-      step(0);
-    })));
+    const done = (this.tail = this.tail.then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const step = (n: number) => {
+            if (n >= data.byteLength) return resolve();
+            write(this.fd, data, n, Math.min(data.byteLength - n, 1 << 30), pos + n, (err, k) =>
+              err ? reject(err) : step(n + k),
+            );
+          };
+          step(0);
+        }),
+    ));
     this.unsynced += data.byteLength;
     if (this.unsynced >= SYNC_EVERY && !this.syncing) {
       this.unsynced = 0;
       this.syncing = done.then(() => new Promise<void>((res, rej) => fdatasync(this.fd, (e) => (e ? rej(e) : res()))));
-      this.syncing.then(() => (this.syncing = null), () => undefined);
+      this.syncing.then(
+        () => (this.syncing = null),
+        () => undefined,
+      );
     }
     return done;
   }
@@ -103,7 +125,8 @@ export class DirectArrays {
     try {
       // The file must reach the end of the last region (a region never written would otherwise be a hole past EOF).
       const last = this.regions.at(-1);
-      if (last && fstatSync(this.fd).size < last.pos + last.bytes) this.write(this.regions.length - 1, last.bytes - 1, new Uint8Array(1));
+      if (last && fstatSync(this.fd).size < last.pos + last.bytes)
+        this.write(this.regions.length - 1, last.bytes - 1, new Uint8Array(1));
       fdatasyncSync(this.fd);
       const end = last ? last.pos + last.bytes : this.end;
       for (const r of this.regions) pointContiguousDataset(this.fd, this.file, r.path, r.shape, r.pos, end);

@@ -52,7 +52,8 @@ export function canWriteDirect(opts: SparseWriterOptions): boolean {
 }
 
 function resolve(opts: DirectSparseOptions): DirectSpec {
-  if (!canWriteDirect(opts)) throw new CrispyxError("direct sparse writes need a known, non-zero nnz and no compression");
+  if (!canWriteDirect(opts))
+    throw new CrispyxError("direct sparse writes need a known, non-zero nnz and no compression");
   const nnz = opts.nnz!;
   const indexDtype = sparseIndexDtype(opts);
   return {
@@ -70,7 +71,11 @@ export function createDirectPlaceholders(file: WriteStore, path: string, opts: D
   const s = resolve(opts);
   file.createGroup(path);
   setSparseAttrs(file, path, s.format, s.shape);
-  file.createDataset(`${path}/indptr`, { dtype: s.indptrDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indptrDtype](1) });
+  file.createDataset(`${path}/indptr`, {
+    dtype: s.indptrDtype,
+    shape: [1],
+    data: new TYPED_ARRAY_OF[s.indptrDtype](1),
+  });
   file.createDataset(`${path}/data`, { dtype: s.dtype, shape: [1], data: new TYPED_ARRAY_OF[s.dtype](1) });
   file.createDataset(`${path}/indices`, { dtype: s.indexDtype, shape: [1], data: new TYPED_ARRAY_OF[s.indexDtype](1) });
 }
@@ -128,7 +133,9 @@ export class DirectSparseWriter {
    * computes the next block meanwhile; the arrays must stay untouched until the promise settles.
    */
   appendPartsAsync(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Promise<void> {
-    const writes = this.place(indptr, indices, data).map(([id, offset, bytes]) => this.arrays.writeAsync(id, offset, bytes));
+    const writes = this.place(indptr, indices, data).map(([id, offset, bytes]) =>
+      this.arrays.writeAsync(id, offset, bytes),
+    );
     return Promise.all(writes).then(() => undefined);
   }
 
@@ -140,7 +147,12 @@ export class DirectSparseWriter {
    * before the previous is written, so memory stays bounded while the caller computes ahead. `release` is
    * called when this block's arrays are no longer needed.
    */
-  async queue(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray, release?: () => void): Promise<void> {
+  async queue(
+    indptr: TypedArray | Float64Array,
+    indices: TypedArray,
+    data: TypedArray,
+    release?: () => void,
+  ): Promise<void> {
     const pending = this.appendPartsAsync(indptr, indices, data).then(release);
     pending.catch(() => undefined); // surfaced by a later await, finishQueued() or abortQueued()
     this.inFlight.push(pending);
@@ -167,18 +179,32 @@ export class DirectSparseWriter {
   appendElements(minor: TypedArray, values: TypedArray, n: number): void {
     this.checkOpen();
     const at = this.nnzDone;
-    if (at + n > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
-    this.arrays.write(this.ids.data, at * BYTES_OF[this.spec.dtype], bytesOf(castArray(values.subarray(0, n), this.spec.dtype)));
-    this.arrays.write(this.ids.indices, at * BYTES_OF[this.spec.indexDtype], bytesOf(castArray(minor.subarray(0, n), this.spec.indexDtype)));
+    if (at + n > this.spec.nnz)
+      throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
+    this.arrays.write(
+      this.ids.data,
+      at * BYTES_OF[this.spec.dtype],
+      bytesOf(castArray(values.subarray(0, n), this.spec.dtype)),
+    );
+    this.arrays.write(
+      this.ids.indices,
+      at * BYTES_OF[this.spec.indexDtype],
+      bytesOf(castArray(minor.subarray(0, n), this.spec.indexDtype)),
+    );
     this.nnzDone += n;
   }
 
   /** The next `n` lines' cumulative element counts (indptr entries), for the producers of appendElements. */
   appendLineEnds(start: number, ends: Float64Array, n: number): void {
     this.checkOpen();
-    if (start !== this.majorDone) throw new CrispyxError(`${this.path}: line ends for lines from ${start}, expected ${this.majorDone}`);
-    if (this.majorDone + n > this.majorSize) throw new CrispyxError(`${this.path}: more than ${this.majorSize} lines appended`);
-    const ptr = this.spec.indptrDtype === "int64" ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x)) : Int32Array.from(ends.subarray(0, n));
+    if (start !== this.majorDone)
+      throw new CrispyxError(`${this.path}: line ends for lines from ${start}, expected ${this.majorDone}`);
+    if (this.majorDone + n > this.majorSize)
+      throw new CrispyxError(`${this.path}: more than ${this.majorSize} lines appended`);
+    const ptr =
+      this.spec.indptrDtype === "int64"
+        ? BigInt64Array.from(ends.subarray(0, n), (x) => BigInt(x))
+        : Int32Array.from(ends.subarray(0, n));
     this.arrays.write(this.ids.ptr, (this.majorDone + 1) * BYTES_OF[this.spec.indptrDtype], bytesOf(ptr));
     this.majorDone += n;
   }
@@ -188,24 +214,37 @@ export class DirectSparseWriter {
   }
 
   /** Check a block and say where its bytes go ([region, byte offset, bytes]); advances the counts. */
-  private place(indptr: TypedArray | Float64Array, indices: TypedArray, data: TypedArray): Array<[number, number, Uint8Array]> {
+  private place(
+    indptr: TypedArray | Float64Array,
+    indices: TypedArray,
+    data: TypedArray,
+  ): Array<[number, number, Uint8Array]> {
     this.checkOpen();
     const m = indptr.length - 1;
     if (m < 0) return [];
     const p0 = Number(indptr[0]!);
     const k = Number(indptr[m]!) - p0;
     if (indices.length !== k || data.length !== k) {
-      throw new CrispyxError(`${this.path}: block indptr spans ${k} elements but has ${indices.length} indices and ${data.length} values`);
+      throw new CrispyxError(
+        `${this.path}: block indptr spans ${k} elements but has ${indices.length} indices and ${data.length} values`,
+      );
     }
     if (this.majorDone + m > this.majorSize) {
-      throw new CrispyxError(`${this.path}: more than ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} appended`);
+      throw new CrispyxError(
+        `${this.path}: more than ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} appended`,
+      );
     }
     const at = this.nnzDone;
-    if (at + k > this.spec.nnz) throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
+    if (at + k > this.spec.nnz)
+      throw new CrispyxError(`${this.path}: more than the declared ${this.spec.nnz} stored elements appended`);
     const out: Array<[number, number, Uint8Array]> = [];
     if (k > 0) {
       out.push([this.ids.data, at * BYTES_OF[this.spec.dtype], bytesOf(castArray(data, this.spec.dtype))]);
-      out.push([this.ids.indices, at * BYTES_OF[this.spec.indexDtype], bytesOf(castArray(indices, this.spec.indexDtype))]);
+      out.push([
+        this.ids.indices,
+        at * BYTES_OF[this.spec.indexDtype],
+        bytesOf(castArray(indices, this.spec.indexDtype)),
+      ]);
     }
     if (m > 0) {
       const ptr = this.spec.indptrDtype === "int64" ? new BigInt64Array(m) : new Int32Array(m);
@@ -224,7 +263,9 @@ export class DirectSparseWriter {
     if (this.closed) return { nnz: this.nnzDone };
     try {
       if (this.majorDone !== this.majorSize) {
-        throw new CrispyxError(`${this.path}: only ${this.majorDone} of ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} were written`);
+        throw new CrispyxError(
+          `${this.path}: only ${this.majorDone} of ${this.majorSize} ${this.spec.format === "csr" ? "rows" : "columns"} were written`,
+        );
       }
       if (this.nnzDone !== this.spec.nnz) {
         throw new CrispyxError(`${this.path}: ${this.nnzDone} stored elements written, ${this.spec.nnz} declared`);
@@ -259,7 +300,13 @@ export function directCopySpec(src: ReadStore, path: string): SparseWriterOption
     const idx = src.info(`${path}/indices`).dtype;
     if (ptr !== idx || (idx !== "int32" && idx !== "int64")) return null;
     if (["data", "indices", "indptr"].some((k) => src.info(`${path}/${k}`).chunks !== null)) return null;
-    const opts: SparseWriterOptions = { format: info.format, shape: info.shape, dtype: info.dtype, nnz: info.nnz, indexDtype: idx };
+    const opts: SparseWriterOptions = {
+      format: info.format,
+      shape: info.shape,
+      dtype: info.dtype,
+      nnz: info.nnz,
+      indexDtype: idx,
+    };
     return canWriteDirect(opts) ? opts : null;
   } catch {
     return null;
@@ -272,7 +319,11 @@ export function directCopySpec(src: ReadStore, path: string): SparseWriterOption
  * `onBytes` reports the bytes copied so far.
  */
 export async function copySparseDirect(
-  src: ReadStore, srcPath: string, dstFile: string, dstPath: string, spec: SparseWriterOptions,
+  src: ReadStore,
+  srcPath: string,
+  dstFile: string,
+  dstPath: string,
+  spec: SparseWriterOptions,
   opts: { blockBytes?: number; signal?: AbortSignal; onBytes?: (bytes: number) => void } = {},
 ): Promise<void> {
   const reader = new MatrixReader(src, srcPath);
@@ -281,7 +332,10 @@ export async function copySparseDirect(
   reader.pool = pool;
   try {
     const major = w.majorSize;
-    const perMajor = Math.max(1, (spec.nnz! / Math.max(1, major)) * (BYTES_OF[spec.dtype ?? "float32"] + BYTES_OF[spec.indexDtype ?? "int32"]));
+    const perMajor = Math.max(
+      1,
+      (spec.nnz! / Math.max(1, major)) * (BYTES_OF[spec.dtype ?? "float32"] + BYTES_OF[spec.indexDtype ?? "int32"]),
+    );
     const step = Math.max(1, Math.floor((opts.blockBytes ?? 16 << 20) / perMajor));
     let bytes = 0;
     for (let m0 = 0; m0 < major; m0 += step) {

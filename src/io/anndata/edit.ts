@@ -32,7 +32,18 @@
  * With byte-level I/O switched off (../directIO.ts) the same checks run, then ./editByRewrite.ts rewrites the
  * whole file through the library instead (no staging, no link patches; costs a copy of the file).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { H5File, isFileOpen } from "../h5/file.ts";
@@ -72,7 +83,7 @@ function parentAndName(elementPath: string): [string, string] {
 
 function assertClosed(path: string): void {
   if (isFileOpen(path)) {
-    throw new CrispyxError(`${path}: is open in this process; close its handle before editing it in place`, { file: path });
+    throw new CrispyxError(`is open in this process; close its handle before editing it in place`, { file: path });
   }
 }
 
@@ -121,7 +132,7 @@ function writeJournal(path: string, group: string, adds: string): void {
       r.writeUInt32LE(len, 8);
       for (let got = 0; got < len; ) {
         const n = readSync(fd, r, 12 + got, len - got, pos + got);
-        if (n === 0) throw new CrispyxError(`${path}: unexpected end of file`, { file: path });
+        if (n === 0) throw new CrispyxError(`unexpected end of file`, { file: path });
         got += n;
       }
       parts.push(r);
@@ -159,7 +170,13 @@ export function readJournal(path: string): Journal | null {
   const buf = readFileSync(journalPath(path));
   if (buf.length < 48) return null;
   const body = buf.subarray(0, buf.length - 32);
-  if (!body.subarray(0, 8).equals(JOURNAL_MAGIC) || !createHash("sha256").update(body).digest().equals(buf.subarray(buf.length - 32))) {
+  if (
+    !body.subarray(0, 8).equals(JOURNAL_MAGIC) ||
+    !createHash("sha256")
+      .update(body)
+      .digest()
+      .equals(buf.subarray(buf.length - 32))
+  ) {
     return null; // never completed, so the session it guards never started
   }
   const metaLen = body.readUInt32LE(8);
@@ -227,7 +244,14 @@ export function recoverInterruptedEdit(path: string): "none" | "kept" | "restore
 }
 
 /** An HDF5 session that adds a link to `group`, guarded by the undo journal. */
-function guardedSession(path: string, group: string, adds: string, step: string, opts: EditOptions, fn: (f: H5File) => void): void {
+function guardedSession(
+  path: string,
+  group: string,
+  adds: string,
+  step: string,
+  opts: EditOptions,
+  fn: (f: H5File) => void,
+): void {
   writeJournal(path, group, adds);
   opts.onStep?.(`${step}-journal`);
   session(path, "r+", fn);
@@ -263,12 +287,15 @@ export function replaceElement(
   const { existed, parentExists } = session(path, "r", (f) => {
     assertAnnData(f);
     if (!f.isGroup(stage)) {
-      throw new CrispyxError(`${path}: ${stage} is not a group (a pre-0.7 anndata layout); save the file once with anndata >= 0.7 before editing it in place`, { file: path });
+      throw new CrispyxError(
+        `${stage} is not a group (a pre-0.7 anndata layout); save the file once with anndata >= 0.7 before editing it in place`,
+        { file: path },
+      );
     }
     return { existed: f.exists(elementPath), parentExists: f.isGroup(parent) };
   });
   if (!parentExists && session(path, "r", (f) => f.exists(parent))) {
-    throw new CrispyxError(`${path}: cannot write ${elementPath}: ${parent} is not a group`, { file: path });
+    throw new CrispyxError(`cannot write ${elementPath}: ${parent} is not a group`, { file: path });
   }
   if (!direct) {
     rewriteWithElement(path, elementPath, write, STAGING_NAME);
@@ -331,13 +358,13 @@ export function deleteElement(path: string, elementPath: string): void {
   const exists = session(path, "r", (f) => {
     assertAnnData(f);
     if (parent === "/" && (name === "obs" || name === "var")) {
-      throw new InvalidArgumentError(`${path}: /${name} cannot be deleted: every AnnData file needs it`, { file: path });
+      throw new InvalidArgumentError(`/${name} cannot be deleted: every AnnData file needs it`, { file: path });
     }
     if ((parent === "/obs" || parent === "/var") && f.exists(elementPath)) {
       const order = columnOrder(f, parent);
       if (order.includes(name) || f.attr(parent, "_index") === name) {
         throw new InvalidArgumentError(
-          `${path}: ${elementPath} is part of the ${parent.slice(1)} table; write the table without it (writeObs / writeVar) instead`,
+          `${elementPath} is part of the ${parent.slice(1)} table; write the table without it (writeObs / writeVar) instead`,
           { file: path },
         );
       }

@@ -54,7 +54,12 @@ function copyGroupExcept(src: H5File, dst: H5File, at: string, skip: string, sta
  * at a staging path there; the rewrite then copies that staged element into place. Costs: the file once,
  * the replaced element twice.
  */
-export function rewriteWithElement(path: string, elementPath: string, write: ((file: WriteStore, at: string) => void) | null, stagingName: string): void {
+export function rewriteWithElement(
+  path: string,
+  elementPath: string,
+  write: ((file: WriteStore, at: string) => void) | null,
+  stagingName: string,
+): void {
   const staged = `/${stagingName}/${elementPath.slice(elementPath.lastIndexOf("/") + 1)}`;
   const scratch = write ? temporaryPathFor(path) : null;
   // Copy as stored: an edit must not turn nullable string columns into categoricals, as operators' outputs do.
@@ -91,7 +96,13 @@ export function rewriteWithElement(path: string, elementPath: string, write: ((f
 }
 
 /** The scratch file: the old element (when there is one) at its own path, the new one written at `staged`. */
-function stageElement(src: H5File, scratch: string, elementPath: string, staged: string, write: (file: WriteStore, at: string) => void): void {
+function stageElement(
+  src: H5File,
+  scratch: string,
+  elementPath: string,
+  staged: string,
+  write: (file: WriteStore, at: string) => void,
+): void {
   const s = H5File.open(scratch, "w");
   try {
     if (src.exists(elementPath)) {

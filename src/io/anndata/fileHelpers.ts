@@ -53,8 +53,11 @@ function rowCount(path: string, key: "obs" | "var"): number {
   return withFile(path, (f) => {
     if (isLegacyTable(f, "/obs") || isLegacyTable(f, "/var")) {
       throw new FileFormatError(
-        `${path}: obs/var are in the pre-0.7 anndata layout (compound datasets), which crispyx reads but does not edit in place`,
-        { file: path, hint: `write a copy in the current layout first: crispyx convert ${path} --to csr (or anndata.read_h5ad(p).write_h5ad(p))` },
+        `obs/var are in the pre-0.7 anndata layout (compound datasets), which crispyx reads but does not edit in place`,
+        {
+          file: path,
+          hint: `write a copy in the current layout first: crispyx convert ${path} --to csr (or anndata.read_h5ad(p).write_h5ad(p))`,
+        },
       );
     }
     const name = String(f.attr(`/${key}`, "_index"));
@@ -66,7 +69,7 @@ function writeTable(path: string, key: "obs" | "var", df: DataFrame): void {
   const n = rowCount(path, key);
   if (df.index.length !== n) {
     throw new InvalidArgumentError(
-      `${path}: new ${key} table has ${df.index.length} rows but the file has ${n} ${key === "obs" ? "cells" : "genes"}`,
+      `new ${key} table has ${df.index.length} rows but the file has ${n} ${key === "obs" ? "cells" : "genes"}`,
       { file: path },
     );
   }
@@ -100,10 +103,16 @@ function writeColumns(path: string, key: "obs" | "var", columns: Record<string, 
     checkKey(path, name);
     const col = columns[name]!;
     if (!COLUMN_TYPES.has(col.type) || (col.type === "array" && col.shape.length !== 1)) {
-      throw new InvalidArgumentError(`${path}: ${key} column '${name}' must be a 1-D array, categorical or nullable array; got ${col.type}`, { file: path });
+      throw new InvalidArgumentError(
+        `${key} column '${name}' must be a 1-D array, categorical or nullable array; got ${col.type}`,
+        { file: path },
+      );
     }
     if (lengthOf(col) !== n) {
-      throw new InvalidArgumentError(`${path}: ${key} column '${name}' has ${lengthOf(col)} values but the file has ${n} ${rows}`, { file: path });
+      throw new InvalidArgumentError(
+        `${key} column '${name}' has ${lengthOf(col)} values but the file has ${n} ${rows}`,
+        { file: path },
+      );
     }
   }
   if (names.length === 0) return;
@@ -114,7 +123,7 @@ function writeColumns(path: string, key: "obs" | "var", columns: Record<string, 
   }));
   const index = String(attrs["_index"]);
   if (names.includes(index)) {
-    throw new InvalidArgumentError(`${path}: '${index}' is the name of ${key}'s index, not a column`, { file: path });
+    throw new InvalidArgumentError(`'${index}' is the name of ${key}'s index, not a column`, { file: path });
   }
   const newOrder = [...order, ...names.filter((c) => !order.includes(c))];
   replaceElement(path, `/${key}`, (f, at) => {
@@ -150,11 +159,17 @@ export function writeVarColumns(path: string, columns: Record<string, Column>): 
 function writeAxisElement(path: string, mapping: "obsm" | "varm" | "obsp", key: string, value: Element): void {
   checkKey(path, key);
   const [nObs, nVars] = [rowCount(path, "obs"), rowCount(path, "var")];
-  const shape = value.type === "array" || value.type === "csr" || value.type === "csc" ? value.shape : [lengthOf(value)];
-  const ok = mapping === "obsp" ? shape.length === 2 && shape[0] === nObs && shape[1] === nObs : shape[0] === (mapping === "obsm" ? nObs : nVars);
+  const shape =
+    value.type === "array" || value.type === "csr" || value.type === "csc" ? value.shape : [lengthOf(value)];
+  const ok =
+    mapping === "obsp"
+      ? shape.length === 2 && shape[0] === nObs && shape[1] === nObs
+      : shape[0] === (mapping === "obsm" ? nObs : nVars);
   if (!ok) {
     const want = mapping === "obsp" ? `${nObs} × ${nObs}` : `${mapping === "obsm" ? nObs : nVars} rows`;
-    throw new InvalidArgumentError(`${path}: ${mapping}['${key}'] must have ${want}; got shape [${shape.join(", ")}]`, { file: path });
+    throw new InvalidArgumentError(`${mapping}['${key}'] must have ${want}; got shape [${shape.join(", ")}]`, {
+      file: path,
+    });
   }
   if (value.type === "dataframe") {
     const axis = mapping === "varm" ? "var" : "obs";
@@ -162,7 +177,7 @@ function writeAxisElement(path: string, mapping: "obsm" | "varm" | "obsp", key: 
     const bad = value.index.findIndex((v, i) => v !== names[i]);
     if (bad >= 0) {
       throw new InvalidArgumentError(
-        `${path}: ${mapping}['${key}'] is a dataframe whose index differs from the ${axis} names at row ${bad} ('${value.index[bad]}' vs '${names[bad]}'); anndata could not read it`,
+        `${mapping}['${key}'] is a dataframe whose index differs from the ${axis} names at row ${bad} ('${value.index[bad]}' vs '${names[bad]}'); anndata could not read it`,
         { file: path },
       );
     }
@@ -173,7 +188,9 @@ function writeAxisElement(path: string, mapping: "obsm" | "varm" | "obsp", key: 
 
 function checkKey(path: string, key: string): void {
   if (!key || key.includes("/") || key === "." || key === "..") {
-    throw new InvalidArgumentError(`${path}: '${key}' is not a valid key (it must be non-empty and contain no '/')`, { file: path });
+    throw new InvalidArgumentError(`'${key}' is not a valid key (it must be non-empty and contain no '/')`, {
+      file: path,
+    });
   }
 }
 
@@ -190,7 +207,9 @@ export function writeVarm(path: string, key: string, value: Element): void {
 /** Write (or replace) obsp[key]: an n_obs × n_obs matrix, stored as CSR as the seed does. */
 export function writeObsp(path: string, key: string, value: Element): void {
   if (value.type !== "csr" && value.type !== "csc" && !(value.type === "array" && value.shape.length === 2)) {
-    throw new InvalidArgumentError(`${path}: obsp['${key}'] must be a 2-D matrix (dense, CSR or CSC); got a ${value.type}`, { file: path });
+    throw new InvalidArgumentError(`obsp['${key}'] must be a 2-D matrix (dense, CSR or CSC); got a ${value.type}`, {
+      file: path,
+    });
   }
   writeAxisElement(path, "obsp", key, value);
 }
@@ -204,7 +223,10 @@ export function writeUnsDict(path: string, key: string, data: Record<string, Pla
   const isPlainObject = typeof data === "object" && data !== null && !Array.isArray(data) && !ArrayBuffer.isView(data);
   const element = isPlainObject ? toElement(data, `uns.${key}`) : null;
   if (!element || element.type !== "dict") {
-    throw new InvalidArgumentError(`${path}: writeUnsDict('${key}') needs an object of named values (a dict); got ${Array.isArray(data) ? "an array" : element?.type ?? typeof data}`, { file: path });
+    throw new InvalidArgumentError(
+      `writeUnsDict('${key}') needs an object of named values (a dict); got ${Array.isArray(data) ? "an array" : (element?.type ?? typeof data)}`,
+      { file: path },
+    );
   }
   replaceElement(path, `/uns/${key}`, (f, at) => writeElem(f, at, element));
 }
@@ -220,17 +242,21 @@ export function resolveDataPath(data: DataSource | object, { requireExists = tru
   let p: string;
   if (typeof data === "string") p = data;
   else if (data instanceof H5adHandle) p = data.path;
-  else if (typeof data === "object" && data !== null && typeof (data as { path?: unknown }).path === "string") p = (data as { path: string }).path;
+  else if (typeof data === "object" && data !== null && typeof (data as { path?: unknown }).path === "string")
+    p = (data as { path: string }).path;
   else if (typeof data === "object" && data !== null && "obs" in data && "var" in data) {
     throw new InvalidArgumentError(
       "crispyx works on files: this AnnData object is in memory. Write it with writeH5ad(path, adata) and pass the path.",
     );
   } else {
-    throw new InvalidArgumentError(`expected a path to an .h5ad file or an open handle; received ${data === null ? "null" : typeof data}`);
+    throw new InvalidArgumentError(
+      `expected a path to an .h5ad file or an open handle; received ${data === null ? "null" : typeof data}`,
+    );
   }
-  if (requireExists && !existsSync(p)) throw new FileFormatError(`${p}: data file not found`, { file: p });
+  if (requireExists && !existsSync(p)) throw new FileFormatError(`data file not found`, { file: p });
   // A zarr store is a directory (read with the zarr backend); any other directory is a mistake.
-  if (requireExists && statSync(p).isDirectory() && !isZarrStore(p)) throw new FileFormatError(`${p}: is a directory, not an .h5ad file or a zarr store`, { file: p });
+  if (requireExists && statSync(p).isDirectory() && !isZarrStore(p))
+    throw new FileFormatError(`is a directory, not an .h5ad file or a zarr store`, { file: p });
   return p;
 }
 
@@ -249,8 +275,15 @@ export interface OutputPathOptions {
 export function resolveOutputPath(inputPath: string, opts: OutputPathOptions): string {
   const module = opts.module ?? "crispyx";
   const dir = resolve(opts.outputDir ?? resolve(inputPath, ".."));
-  for (const [label, v] of [["suffix", opts.suffix], ["dataName", opts.dataName], ["module", module]] as const) {
-    if (v !== undefined && (v.includes("/") || v.includes("\\") || v.includes("\0") || v === ".." || v === "." || isAbsolute(v))) {
+  for (const [label, v] of [
+    ["suffix", opts.suffix],
+    ["dataName", opts.dataName],
+    ["module", module],
+  ] as const) {
+    if (
+      v !== undefined &&
+      (v.includes("/") || v.includes("\\") || v.includes("\0") || v === ".." || v === "." || isAbsolute(v))
+    ) {
       throw new InvalidArgumentError(`${label} '${v}' would place the output outside ${dir}; use a plain name`);
     }
   }

@@ -9,7 +9,14 @@ import { FileFormatError, InvalidArgumentError } from "../../errors.ts";
 import type { AnnData, Column, DataFrame, Element } from "./model.ts";
 import { assertAnnData, readAnnData, MAPPING_KEYS, type MappingKey } from "./anndata.ts";
 import { columnOrder, indexName, readColumn, readDataFrame, readIndex, tableLength } from "./encodings/dataframe.ts";
-import { consumedCategoryKeys, isLegacyMapping, isLegacyTable, legacyMappingKeys, readLegacyDataFrame, readLegacyMapping } from "./encodings/legacyDataframe.ts";
+import {
+  consumedCategoryKeys,
+  isLegacyMapping,
+  isLegacyTable,
+  legacyMappingKeys,
+  readLegacyDataFrame,
+  readLegacyMapping,
+} from "./encodings/legacyDataframe.ts";
 import { encodingOf, kindOfEncoding, readElem } from "./registry.ts";
 import { MatrixReader } from "./matrixReader.ts";
 import { sparseShape } from "./encodings/sparse.ts";
@@ -34,7 +41,11 @@ export class LazyMapping {
   private cache = new Map<string, Element>();
   private hiddenKeys?: ReadonlySet<string>;
   /** `hidden` lists keys not shown (computed on first use), e.g. legacy categories moved into obs/var. */
-  constructor(private readonly file: ReadStore, readonly path: string, private readonly hidden?: () => ReadonlySet<string>) {}
+  constructor(
+    private readonly file: ReadStore,
+    readonly path: string,
+    private readonly hidden?: () => ReadonlySet<string>,
+  ) {}
 
   keys(): string[] {
     if (!this.file.exists(this.path)) return [];
@@ -50,14 +61,16 @@ export class LazyMapping {
   /** Load one entry into memory. */
   get(key: string): Element {
     if (!this.has(key)) {
-      throw new InvalidArgumentError(`${this.file.path}: ${this.path} has no key '${key}'`, {
+      throw new InvalidArgumentError(`${this.path} has no key '${key}'`, {
         file: this.file.path,
         hint: `available: ${this.keys().join(", ") || "(none)"}`,
       });
     }
     let e = this.cache.get(key);
     if (!e) {
-      e = isLegacyMapping(this.file, this.path) ? readLegacyMapping(this.file, this.path)[key]! : readElem(this.file, `${this.path}/${key}`);
+      e = isLegacyMapping(this.file, this.path)
+        ? readLegacyMapping(this.file, this.path)[key]!
+        : readElem(this.file, `${this.path}/${key}`);
       this.cache.set(key, e);
     }
     return e;
@@ -78,7 +91,7 @@ export function previewElement(file: ReadStore, path: string, key: string): Elem
   if (parent && file.isDataset(parent) && isLegacyTable(file, parent)) {
     if (LEGACY_TABLES.has(parent)) return previewLegacyColumn(file, parent, key);
     const a = readLegacyMapping(file, parent)[key];
-    if (!a) throw new FileFormatError(`${file.path}: ${parent} has no entry '${key}'`, { file: file.path });
+    if (!a) throw new FileFormatError(`${parent} has no entry '${key}'`, { file: file.path });
     return { key, encoding: "array", shape: a.shape, dtype: a.dtype };
   }
   // A description, not a read: an encoding crispyx cannot read is shown by name rather than refused.
@@ -86,14 +99,22 @@ export function previewElement(file: ReadStore, path: string, key: string): Elem
   const kind = enc ? kindOfEncoding(enc.type) : undefined;
   if (kind === "categorical") {
     const parts = categoricalParts(file, path);
-    return { key, encoding: "categorical", shape: file.info(parts.codes).shape, dtype: "category", nCategories: file.info(parts.categories).shape[0] ?? 0 };
+    return {
+      key,
+      encoding: "categorical",
+      shape: file.info(parts.codes).shape,
+      dtype: "category",
+      nCategories: file.info(parts.categories).shape[0] ?? 0,
+    };
   }
   if (file.isDataset(path)) {
     const info = file.info(path);
     const p: ElementPreview = { key, encoding: enc?.type ?? "dataset", shape: info.shape, dtype: info.dtype };
     if (info.size <= 8 && info.dtype !== "other") {
       const v = file.readValue(path);
-      p.value = ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<number | bigint>, (x) => (typeof x === "bigint" ? Number(x) : x)) : v;
+      p.value = ArrayBuffer.isView(v)
+        ? Array.from(v as ArrayLike<number | bigint>, (x) => (typeof x === "bigint" ? Number(x) : x))
+        : v;
     }
     return p;
   }
@@ -118,9 +139,17 @@ const LEGACY_TABLES = new Set(["/obs", "/var", "/raw.var"]);
 /** A column of a pre-0.7 compound obs/var table (no dataset of its own: the table is read, it is small). */
 function previewLegacyColumn(file: ReadStore, table: string, key: string): ElementPreview {
   const col = readLegacyDataFrame(file, table).columns[key];
-  if (!col) throw new FileFormatError(`${file.path}: table ${table} has no column '${key}'`, { file: file.path });
-  if (col.type === "categorical") return { key, encoding: "categorical", shape: [col.codes.length], dtype: "category", nCategories: col.categories.shape[0]! };
-  if (col.type === "array") return { key, encoding: col.dtype === "string" ? "string-array" : "array", shape: col.shape, dtype: col.dtype };
+  if (!col) throw new FileFormatError(`table ${table} has no column '${key}'`, { file: file.path });
+  if (col.type === "categorical")
+    return {
+      key,
+      encoding: "categorical",
+      shape: [col.codes.length],
+      dtype: "category",
+      nCategories: col.categories.shape[0]!,
+    };
+  if (col.type === "array")
+    return { key, encoding: col.dtype === "string" ? "string-array" : "array", shape: col.shape, dtype: col.dtype };
   return { key, encoding: col.type };
 }
 
@@ -131,7 +160,10 @@ export class LazyTable {
   private columnsCache = new Map<string, Column>();
   /** A pre-0.7 compound table has no per-column storage: columns come from one whole read (cached). */
   private readonly legacy: boolean;
-  constructor(private readonly file: ReadStore, readonly path: string) {
+  constructor(
+    private readonly file: ReadStore,
+    readonly path: string,
+  ) {
     this.legacy = isLegacyTable(file, path);
   }
 
@@ -152,7 +184,7 @@ export class LazyTable {
   /** One column, loaded on first use. A missing column is an error listing the available ones. */
   column(name: string): Column {
     if (!this.columns.includes(name)) {
-      throw new InvalidArgumentError(`${this.file.path}: ${this.path.slice(1)} has no column '${name}'`, {
+      throw new InvalidArgumentError(`${this.path.slice(1)} has no column '${name}'`, {
         file: this.file.path,
         hint: `available columns: ${this.columns.join(", ") || "(none)"}`,
       });
@@ -184,7 +216,12 @@ export function sliceDataFrame(df: DataFrame, start: number, end: number): DataF
     const c = df.columns[name]!;
     if (c.type === "array") columns[name] = { ...c, shape: [end - start], data: c.data.slice(start, end) };
     else if (c.type === "categorical") columns[name] = { ...c, codes: c.codes.slice(start, end) };
-    else columns[name] = { ...c, values: { ...c.values, shape: [end - start], data: c.values.data.slice(start, end) }, mask: c.mask.slice(start, end) };
+    else
+      columns[name] = {
+        ...c,
+        values: { ...c.values, shape: [end - start], data: c.values.data.slice(start, end) },
+        mask: c.mask.slice(start, end),
+      };
   }
   return { ...df, index: df.index.slice(start, end), columns };
 }
@@ -230,29 +267,47 @@ export class H5adHandle implements Disposable {
     this.layers = new LazyMapping(this.file, "/layers");
   }
 
-  get nObs(): number { return this.obs.length; }
-  get nVars(): number { return this.var.length; }
-  get shape(): [number, number] { return [this.nObs, this.nVars]; }
-  get obsNames(): string[] { return this.obs.index; }
-  get varNames(): string[] { return this.var.index; }
-  get hasX(): boolean { return this.file.exists("/X"); }
-  get hasRaw(): boolean { return this.file.exists("/raw") || this.file.exists("/raw.X"); }
+  get nObs(): number {
+    return this.obs.length;
+  }
+  get nVars(): number {
+    return this.var.length;
+  }
+  get shape(): [number, number] {
+    return [this.nObs, this.nVars];
+  }
+  get obsNames(): string[] {
+    return this.obs.index;
+  }
+  get varNames(): string[] {
+    return this.var.index;
+  }
+  get hasX(): boolean {
+    return this.file.exists("/X");
+  }
+  get hasRaw(): boolean {
+    return this.file.exists("/raw") || this.file.exists("/raw.X");
+  }
   /** raw's number of variables (raw/var, or anndata < 0.7's root raw.var), or null without raw or its var. */
   get rawNVars(): number | null {
     const rawVar = this.hasRaw ? `${this.rawPrefix}var` : null;
     return rawVar && this.file.exists(rawVar) ? new LazyTable(this.file, rawVar).length : null;
   }
   /** Where raw lives: "/raw/" now, root elements "raw.X", "raw.var" in anndata < 0.7. */
-  private get rawPrefix(): string { return this.file.exists("/raw") ? "/raw/" : "/raw."; }
+  private get rawPrefix(): string {
+    return this.file.exists("/raw") ? "/raw/" : "/raw.";
+  }
 
   /** Block reader over X (nothing is read until a block is asked for). */
   get X(): MatrixReader {
     if (!this._X) {
-      if (!this.hasX) throw new FileFormatError(`${this.path}: has no X matrix`, { file: this.path });
+      if (!this.hasX) throw new FileFormatError(`has no X matrix`, { file: this.path });
       this._X = new MatrixReader(this.file, "/X");
       const [r, c] = this._X.shape;
       if (r !== this.nObs || c !== this.nVars) {
-        throw new FileFormatError(`${this.path}: X has shape [${r}, ${c}] but obs/var have ${this.nObs} and ${this.nVars} entries`, { file: this.path });
+        throw new FileFormatError(`X has shape [${r}, ${c}] but obs/var have ${this.nObs} and ${this.nVars} entries`, {
+          file: this.path,
+        });
       }
     }
     return this._X;
@@ -263,7 +318,10 @@ export class H5adHandle implements Disposable {
     if (!layer) return this.X;
     if (layer === "raw") return new MatrixReader(this.file, `${this.rawPrefix}X`);
     if (!this.layers.has(layer)) {
-      throw new InvalidArgumentError(`${this.path}: has no layer '${layer}'`, { file: this.path, hint: `layers: ${this.layers.keys().join(", ") || "(none)"}` });
+      throw new InvalidArgumentError(`has no layer '${layer}'`, {
+        file: this.path,
+        hint: `layers: ${this.layers.keys().join(", ") || "(none)"}`,
+      });
     }
     return new MatrixReader(this.file, `/layers/${layer}`);
   }

@@ -16,7 +16,14 @@ import { encodingOf, matrixFormat } from "./registry.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { toLayout, type Block, type BlockLayout, num } from "../../core/sparse.ts";
 import type { ArrayPool } from "../../core/arrayPool.ts";
-import { checkIndicesBlock, checkIndptrBlock, checkValues, DuplicateMarks, type SparseContext, type ValueCheck } from "./sparseInvariants.ts";
+import {
+  checkIndicesBlock,
+  checkIndptrBlock,
+  checkValues,
+  DuplicateMarks,
+  type SparseContext,
+  type ValueCheck,
+} from "./sparseInvariants.ts";
 
 export type StorageFormat = "csr" | "csc" | "dense";
 
@@ -34,17 +41,26 @@ const SCAN_BLOCK_ELEMENTS = 4 << 20;
 export class MatrixReader {
   readonly info: MatrixInfo;
 
-  constructor(readonly file: ReadStore, readonly path: string) {
+  constructor(
+    readonly file: ReadStore,
+    readonly path: string,
+  ) {
     this.info = describeMatrix(file, path);
   }
 
-  get format(): StorageFormat { return this.info.format; }
-  get shape(): [number, number] { return this.info.shape; }
+  get format(): StorageFormat {
+    return this.info.format;
+  }
+  get shape(): [number, number] {
+    return this.info.shape;
+  }
 
   private checkRange(axis: 0 | 1, start: number, end: number): void {
     const n = this.info.shape[axis];
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
-      throw new InvalidArgumentError(`${this.file.path}: ${axis === 0 ? "row" : "column"} range ${start}:${end} is outside 0:${n} of ${this.path}`);
+      throw new InvalidArgumentError(
+        `${this.file.path}: ${axis === 0 ? "row" : "column"} range ${start}:${end} is outside 0:${n} of ${this.path}`,
+      );
     }
   }
 
@@ -94,7 +110,8 @@ export class MatrixReader {
     const n = this.info.shape[0];
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k]!;
-      if (!Number.isInteger(i) || i < 0 || i >= n) throw new InvalidArgumentError(`${this.file.path}: row index ${i} is outside 0:${n}`);
+      if (!Number.isInteger(i) || i < 0 || i >= n)
+        throw new InvalidArgumentError(`${this.file.path}: row index ${i} is outside 0:${n}`);
     }
     // Read each run of consecutive rows once, then stitch the rows together in the requested order.
     const order = Array.from(indices, (_, k) => k).sort((a, b) => indices[a]! - indices[b]!);
@@ -108,13 +125,17 @@ export class MatrixReader {
       const block = toLayout(this.rows(lo, hi), "csr") as SparseMatrix;
       for (let t = k; t < e; t++) {
         const r = indices[order[t]!]! - lo;
-        const s = num(block.indptr, r), f = num(block.indptr, r + 1);
-        rowsOut[order[t]!] = { idx: Int32Array.from(block.indices.subarray(s, f) as ArrayLike<number>), val: block.data.subarray(s, f) };
+        const s = num(block.indptr, r),
+          f = num(block.indptr, r + 1);
+        rowsOut[order[t]!] = {
+          idx: Int32Array.from(block.indices.subarray(s, f) as ArrayLike<number>),
+          val: block.data.subarray(s, f),
+        };
       }
       k = e;
     }
     const nnz = rowsOut.reduce((a, r) => a + r.idx.length, 0);
-    const Data = TYPED_ARRAY_OF[(this.info.dtype === "bool" ? "uint8" : this.info.dtype)];
+    const Data = TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype];
     const data = new Data(nnz);
     const idx = new Int32Array(nnz);
     const indptr = new Int32Array(indices.length + 1);
@@ -149,7 +170,11 @@ export class MatrixReader {
     const data = this.file.read(`${this.path}`, start, count);
     if (this.values) {
       const w = count[1]!;
-      checkValues(data, this.values, { file: this.file.path, path: this.path, locate: { cellGene: (k) => [start[0]! + Math.floor(k / w), start[1]! + (k % w)] } });
+      checkValues(data, this.values, {
+        file: this.file.path,
+        path: this.path,
+        locate: { cellGene: (k) => [start[0]! + Math.floor(k / w), start[1]! + (k % w)] },
+      });
     }
     return { type: "array", dtype: this.info.dtype === "bool" ? "bool" : typedArrayDtype(data), shape: count, data };
   }
@@ -160,22 +185,44 @@ export class MatrixReader {
     const p = this.path;
     const ptr = this.file.read(`${p}/indptr`, [start], [end - start + 1]);
     // Checked before any offset from it is used: a damaged indptr never drives a read or a loop.
-    const ctx = (this.sparseCtx ??= { file: this.file.path, path: p, format: format as "csr" | "csc", major: format === "csr" ? shape[0] : shape[1], minor: format === "csr" ? shape[1] : shape[0], nnz: this.info.nnz });
+    const ctx = (this.sparseCtx ??= {
+      file: this.file.path,
+      path: p,
+      format: format as "csr" | "csc",
+      major: format === "csr" ? shape[0] : shape[1],
+      minor: format === "csr" ? shape[1] : shape[0],
+      nnz: this.info.nnz,
+    });
     checkIndptrBlock(ptr as ArrayLike<number | bigint>, start, ctx);
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
     const pool = this.pool;
-    const indices = this.file.read(`${p}/indices`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo) : undefined);
-    const data = this.file.read(`${p}/data`, [lo], [hi - lo], pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined);
-    const indptr = hi - lo < 2 ** 31 ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo) : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
+    const indices = this.file.read(
+      `${p}/indices`,
+      [lo],
+      [hi - lo],
+      pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo) : undefined,
+    );
+    const data = this.file.read(
+      `${p}/data`,
+      [lo],
+      [hi - lo],
+      pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined,
+    );
+    const indptr =
+      hi - lo < 2 ** 31
+        ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo)
+        : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
     checkIndicesBlock(indices, indptr, start, (this.marks ??= new DuplicateMarks(ctx.minor)), ctx);
     if (this.values) {
-      const locate = { cellGene: (k: number): [number, number] => {
-        let r = 0;
-        while (r + 1 < indptr.length - 1 && num(indptr, r + 1) <= k) r++;
-        const j = num(indices, k);
-        return format === "csr" ? [start + r, j] : [j, start + r];
-      } };
+      const locate = {
+        cellGene: (k: number): [number, number] => {
+          let r = 0;
+          while (r + 1 < indptr.length - 1 && num(indptr, r + 1) <= k) r++;
+          const j = num(indices, k);
+          return format === "csr" ? [start + r, j] : [j, start + r];
+        },
+      };
       checkValues(data, this.values, { file: this.file.path, path: p, locate });
     }
     const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];
@@ -205,10 +252,16 @@ export class MatrixReader {
         majorPtr[m0 + i + 1] = keptIdx.length;
       }
     }
-    const Data = TYPED_ARRAY_OF[(this.info.dtype === "bool" ? "uint8" : this.info.dtype)];
+    const Data = TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype];
     const data = (Data as unknown as { from(a: unknown[]): TypedArray }).from(keptVal);
     const indptr = Int32Array.from(majorPtr);
-    const m: SparseMatrix = { type: format as "csr" | "csc", shape: format === "csr" ? [shape[0], width] : [width, shape[1]], data, indices: Int32Array.from(keptIdx), indptr };
+    const m: SparseMatrix = {
+      type: format as "csr" | "csc",
+      shape: format === "csr" ? [shape[0], width] : [width, shape[1]],
+      data,
+      indices: Int32Array.from(keptIdx),
+      indptr,
+    };
     return m;
   }
 }
@@ -216,23 +269,29 @@ export class MatrixReader {
 /** What kind of matrix is stored at `path`, with its shape, element type and stored-element count. */
 export function describeMatrix(file: ReadStore, path: string): MatrixInfo {
   if (!file.exists(path)) {
-    throw new FileFormatError(`${file.path}: has no ${path} matrix`, { file: file.path });
+    throw new FileFormatError(`has no ${path} matrix`, { file: file.path });
   }
   const format = matrixFormat(file, path);
   if (format === null) {
     const t = encodingOf(file, path)?.type ?? "";
-    throw new FileFormatError(
-      `${file.path}: ${path} has encoding-type '${t}', which is not a matrix crispyx can read`,
-      { file: file.path, hint: "expected csr_matrix, csc_matrix or a dense array" },
-    );
+    throw new FileFormatError(`${path} has encoding-type '${t}', which is not a matrix crispyx can read`, {
+      file: file.path,
+      hint: "expected csr_matrix, csc_matrix or a dense array",
+    });
   }
   if (format === "dense") {
     const info = file.info(path);
-    if (info.shape.length !== 2) throw new FileFormatError(`${file.path}: ${path} is ${info.shape.length}-dimensional, expected a matrix`, { file: file.path });
+    if (info.shape.length !== 2)
+      throw new FileFormatError(`${path} is ${info.shape.length}-dimensional, expected a matrix`, { file: file.path });
     if (info.dtype !== "bool" && !(info.dtype in TYPED_ARRAY_OF)) {
-      throw new FileFormatError(`${file.path}: ${path} holds ${info.dtype} values, expected numbers`, { file: file.path });
+      throw new FileFormatError(`${path} holds ${info.dtype} values, expected numbers`, { file: file.path });
     }
-    return { format: "dense", shape: info.shape as [number, number], dtype: info.dtype as NumericDtype, nnz: info.size };
+    return {
+      format: "dense",
+      shape: info.shape as [number, number],
+      dtype: info.dtype as NumericDtype,
+      nnz: info.size,
+    };
   }
   const shape = sparseShape(file, path);
   checkSparseParts(file, path, format, shape);
@@ -251,25 +310,45 @@ export function getMatrixStorageFormat(file: ReadStore, path = "/X"): StorageFor
  * major axis (a CSR matrix labelled csc_matrix is caught here), and its first and last entries (two values).
  */
 export function checkSparseParts(file: ReadStore, path: string, format: "csr" | "csc", shape: [number, number]): void {
-  const fail = (why: string) => new FileFormatError(`${file.path}: ${why}`, { file: file.path, hint: "the sparse matrix is damaged or was written inconsistently" });
+  const fail = (why: string) =>
+    new FileFormatError(`${why}`, {
+      file: file.path,
+      hint: "the sparse matrix is damaged or was written inconsistently",
+    });
   const rel = path.replace(/^\//, "");
   for (const part of ["data", "indices", "indptr"]) {
     if (!file.isDataset(`${path}/${part}`)) throw fail(`sparse matrix ${rel} has no '${part}' dataset`);
   }
-  const data = file.info(`${path}/data`), indices = file.info(`${path}/indices`), indptr = file.info(`${path}/indptr`);
-  for (const [part, i] of [["data", data], ["indices", indices], ["indptr", indptr]] as const) {
+  const data = file.info(`${path}/data`),
+    indices = file.info(`${path}/indices`),
+    indptr = file.info(`${path}/indptr`);
+  for (const [part, i] of [
+    ["data", data],
+    ["indices", indices],
+    ["indptr", indptr],
+  ] as const) {
     if (i.shape.length !== 1) throw fail(`${rel}/${part} is ${i.shape.length}-dimensional, expected 1-D`);
   }
-  for (const [part, i] of [["indices", indices], ["indptr", indptr]] as const) {
+  for (const [part, i] of [
+    ["indices", indices],
+    ["indptr", indptr],
+  ] as const) {
     if (!/^u?int/.test(i.dtype)) throw fail(`${rel}/${part} holds ${i.dtype} values, expected integers`);
   }
-  if (data.dtype !== "bool" && !(data.dtype in TYPED_ARRAY_OF)) throw fail(`${rel}/data holds ${data.dtype} values, expected numbers`);
-  if (indices.size !== data.size) throw fail(`${rel}/indices has ${indices.size} entries but ${rel}/data has ${data.size}`);
+  if (data.dtype !== "bool" && !(data.dtype in TYPED_ARRAY_OF))
+    throw fail(`${rel}/data holds ${data.dtype} values, expected numbers`);
+  if (indices.size !== data.size)
+    throw fail(`${rel}/indices has ${indices.size} entries but ${rel}/data has ${data.size}`);
   const major = format === "csr" ? shape[0] : shape[1];
   if (indptr.size !== major + 1) {
     const other = format === "csr" ? shape[1] : shape[0];
-    const guess = indptr.size === other + 1 ? ` — it looks like a ${format === "csr" ? "CSC" : "CSR"} matrix labelled ${format}_matrix` : "";
-    throw fail(`${rel}/indptr has ${indptr.size} entries, but a ${format.toUpperCase()} matrix of shape [${shape.join(", ")}] has ${major + 1}${guess}`);
+    const guess =
+      indptr.size === other + 1
+        ? ` — it looks like a ${format === "csr" ? "CSC" : "CSR"} matrix labelled ${format}_matrix`
+        : "";
+    throw fail(
+      `${rel}/indptr has ${indptr.size} entries, but a ${format.toUpperCase()} matrix of shape [${shape.join(", ")}] has ${major + 1}${guess}`,
+    );
   }
   const first = Number(file.read(`${path}/indptr`, [0], [1])[0]!);
   const last = Number(file.read(`${path}/indptr`, [major], [1])[0]!);

@@ -114,9 +114,17 @@ export class SparseMatrixWriter {
     setSparseAttrs(file, path, w.format, opts.shape);
     const size = opts.nnz ?? 0;
     file.createDataset(`${path}/data`, { dtype: w.dtype, shape: [size], maxshape: [null], chunks: [chunk], ...gzip });
-    file.createDataset(`${path}/indices`, { dtype: w.indexDtype, shape: [size], maxshape: [null], chunks: [chunk], ...gzip });
+    file.createDataset(`${path}/indices`, {
+      dtype: w.indexDtype,
+      shape: [size],
+      maxshape: [null],
+      chunks: [chunk],
+      ...gzip,
+    });
     file.createDataset(`${path}/indptr`, {
-      dtype: w.indexDtype, shape: [major + 1], chunks: [Math.max(1, Math.min(SPARSE_CHUNK_ELEMENTS, major + 1))],
+      dtype: w.indexDtype,
+      shape: [major + 1],
+      chunks: [Math.max(1, Math.min(SPARSE_CHUNK_ELEMENTS, major + 1))],
     });
     // indptr[0] = 0 (a chunked dataset created without data has no defined fill otherwise).
     file.write(`${path}/indptr`, [0], [1], w.indexDtype === "int64" ? new BigInt64Array(1) : new Int32Array(1));
@@ -148,7 +156,9 @@ export class SparseMatrixWriter {
     const [br, bc] = block.shape;
     const minor = this.format === "csr" ? bc : br;
     if (minor !== this.minorSize) {
-      throw new CrispyxError(`${this.path}: appended block has shape [${br}, ${bc}], expected ${this.minorSize} ${this.format === "csr" ? "columns" : "rows"}`);
+      throw new CrispyxError(
+        `${this.path}: appended block has shape [${br}, ${bc}], expected ${this.minorSize} ${this.format === "csr" ? "columns" : "rows"}`,
+      );
     }
     this.appendParts(block.indptr, block.indices, block.data);
   }
@@ -164,10 +174,14 @@ export class SparseMatrixWriter {
     const p0 = Number(indptr[0]!);
     const k = Number(indptr[m]!) - p0;
     if (indices.length !== k || data.length !== k) {
-      throw new CrispyxError(`${this.path}: block indptr spans ${k} elements but has ${indices.length} indices and ${data.length} values`);
+      throw new CrispyxError(
+        `${this.path}: block indptr spans ${k} elements but has ${indices.length} indices and ${data.length} values`,
+      );
     }
     if (this.majorDone + m > this.majorSize) {
-      throw new CrispyxError(`${this.path}: more than ${this.majorSize} ${this.format === "csr" ? "rows" : "columns"} appended`);
+      throw new CrispyxError(
+        `${this.path}: more than ${this.majorSize} ${this.format === "csr" ? "rows" : "columns"} appended`,
+      );
     }
     const at = this.nnzDone;
     if (k > 0) {
@@ -196,7 +210,9 @@ export class SparseMatrixWriter {
   finish(): { nnz: number } {
     if (this.finished) return { nnz: this.nnzDone };
     if (this.majorDone !== this.majorSize) {
-      throw new CrispyxError(`${this.path}: only ${this.majorDone} of ${this.majorSize} ${this.format === "csr" ? "rows" : "columns"} were written`);
+      throw new CrispyxError(
+        `${this.path}: only ${this.majorDone} of ${this.majorSize} ${this.format === "csr" ? "rows" : "columns"} were written`,
+      );
     }
     if (this.fixedNnz !== undefined && this.nnzDone !== this.fixedNnz) {
       throw new CrispyxError(`${this.path}: ${this.nnzDone} stored elements written, ${this.fixedNnz} declared`);
@@ -218,7 +234,11 @@ export class DenseMatrixWriter {
   readonly dtype: NumericDtype;
   private rowsDone = 0;
 
-  private constructor(private readonly file: WriteStore, readonly path: string, opts: DenseWriterOptions) {
+  private constructor(
+    private readonly file: WriteStore,
+    readonly path: string,
+    opts: DenseWriterOptions,
+  ) {
     this.shape = opts.shape;
     this.dtype = opts.dtype ?? "float32";
   }
@@ -233,7 +253,9 @@ export class DenseMatrixWriter {
       file.createDataset(path, { dtype: w.dtype, shape: [rows, cols], data: new TYPED_ARRAY_OF[w.dtype](0) });
     } else {
       file.createDataset(path, {
-        dtype: w.dtype, shape: [rows, cols], chunks: [chunkRows, cols],
+        dtype: w.dtype,
+        shape: [rows, cols],
+        chunks: [chunkRows, cols],
         ...(opts.gzip ? { gzip: opts.gzip } : {}),
       });
     }
@@ -249,14 +271,16 @@ export class DenseMatrixWriter {
   append(values: TypedArray): void {
     const cols = this.shape[1];
     const m = cols === 0 ? 0 : values.length / cols;
-    if (!Number.isInteger(m)) throw new CrispyxError(`${this.path}: ${values.length} values is not a whole number of ${cols}-column rows`);
+    if (!Number.isInteger(m))
+      throw new CrispyxError(`${this.path}: ${values.length} values is not a whole number of ${cols}-column rows`);
     this.appendRows(m, values);
   }
 
   /** Append `m` rows (needed when the matrix has no columns). */
   appendRows(m: number, values: TypedArray): void {
     const cols = this.shape[1];
-    if (this.rowsDone + m > this.shape[0]) throw new CrispyxError(`${this.path}: more than ${this.shape[0]} rows appended`);
+    if (this.rowsDone + m > this.shape[0])
+      throw new CrispyxError(`${this.path}: more than ${this.shape[0]} rows appended`);
     if (m > 0 && cols > 0) this.file.write(this.path, [this.rowsDone, 0], [m, cols], castArray(values, this.dtype));
     this.rowsDone += m;
   }

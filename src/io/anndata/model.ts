@@ -7,8 +7,18 @@ import type { TypedArray } from "../h5/types.ts";
 
 /** numpy-style element type of an array. Booleans are stored as Uint8Array (0/1) with dtype "bool". */
 export type ArrayDtype =
-  | "int8" | "uint8" | "int16" | "uint16" | "int32" | "uint32" | "int64" | "uint64"
-  | "float32" | "float64" | "bool" | "string";
+  | "int8"
+  | "uint8"
+  | "int16"
+  | "uint16"
+  | "int32"
+  | "uint32"
+  | "int64"
+  | "uint64"
+  | "float32"
+  | "float64"
+  | "bool"
+  | "string";
 
 /** A dense n-d array, row-major ("array" and "string-array" encodings). */
 export interface NdArray {
@@ -86,7 +96,16 @@ export interface Null {
   type: "null";
 }
 
-export type Element = NdArray | SparseMatrix | Categorical | NullableArray | Scalar | DataFrame | Dict | RecArray | Null;
+export type Element =
+  | NdArray
+  | SparseMatrix
+  | Categorical
+  | NullableArray
+  | Scalar
+  | DataFrame
+  | Dict
+  | RecArray
+  | Null;
 
 export type Matrix = NdArray | SparseMatrix;
 
@@ -122,10 +141,18 @@ export function strings(values: string[]): NdArray {
 }
 
 export function bools(values: ArrayLike<boolean | number>): NdArray {
-  return { type: "array", dtype: "bool", shape: [values.length], data: Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)) };
+  return {
+    type: "array",
+    dtype: "bool",
+    shape: [values.length],
+    data: Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)),
+  };
 }
 
-export function categorical(values: (string | null)[], opts: { categories?: string[]; ordered?: boolean } = {}): Categorical {
+export function categorical(
+  values: (string | null)[],
+  opts: { categories?: string[]; ordered?: boolean } = {},
+): Categorical {
   const cats = opts.categories ?? [...new Set(values.filter((v): v is string => v !== null))].sort();
   const pos = new Map(cats.map((c, i) => [c, i]));
   const Codes = cats.length < 128 ? Int8Array : cats.length < 32768 ? Int16Array : Int32Array;
@@ -145,10 +172,15 @@ export function dict(items: Record<string, Element> = {}): Dict {
 }
 
 export function scalar(value: number | bigint | boolean | string, dtype?: ArrayDtype): Scalar {
-  const d = dtype ??
-    (typeof value === "string" ? "string"
-      : typeof value === "boolean" ? "bool"
-      : typeof value === "bigint" || Number.isInteger(value) ? "int64" : "float64");
+  const d =
+    dtype ??
+    (typeof value === "string"
+      ? "string"
+      : typeof value === "boolean"
+        ? "bool"
+        : typeof value === "bigint" || Number.isInteger(value)
+          ? "int64"
+          : "float64");
   return { type: "scalar", dtype: d, value };
 }
 
@@ -158,7 +190,13 @@ export function emptyAnnData(nObs: number, nVars: number): AnnData {
     X: null,
     obs: dataframe(names("cell", nObs)),
     var: dataframe(names("gene", nVars)),
-    uns: {}, obsm: {}, varm: {}, obsp: {}, varp: {}, layers: {}, raw: null,
+    uns: {},
+    obsm: {},
+    varm: {},
+    obsp: {},
+    varp: {},
+    layers: {},
+    raw: null,
   };
 }
 
@@ -179,14 +217,26 @@ export function typedArrayDtype(a: TypedArray): ArrayDtype {
 /** Length along the first axis of any element (rows of a matrix, entries of a column). */
 export function lengthOf(e: Element): number {
   switch (e.type) {
-    case "array": return e.shape[0] ?? 1;
-    case "csr": case "csc": return e.shape[0];
-    case "categorical": return e.codes.length;
-    case "nullable-integer": case "nullable-boolean": case "nullable-string": return e.mask.length;
-    case "dataframe": return e.index.length;
-    case "scalar": return 1;
-    case "dict": return Object.keys(e.items).length;
-    case "rec-array": return e.length;
-    case "null": return 0;
+    case "array":
+      return e.shape[0] ?? 1;
+    case "csr":
+    case "csc":
+      return e.shape[0];
+    case "categorical":
+      return e.codes.length;
+    case "nullable-integer":
+    case "nullable-boolean":
+    case "nullable-string":
+      return e.mask.length;
+    case "dataframe":
+      return e.index.length;
+    case "scalar":
+      return 1;
+    case "dict":
+      return Object.keys(e.items).length;
+    case "rec-array":
+      return e.length;
+    case "null":
+      return 0;
   }
 }

@@ -7,9 +7,11 @@
 const CHUNK = /(\d+)/;
 
 export function naturalCompare(a: string, b: string): number {
-  const x = a.normalize("NFD").split(CHUNK), y = b.normalize("NFD").split(CHUNK);
+  const x = a.normalize("NFD").split(CHUNK),
+    y = b.normalize("NFD").split(CHUNK);
   for (let k = 0; k < Math.min(x.length, y.length); k++) {
-    const p = x[k]!, q = y[k]!;
+    const p = x[k]!,
+      q = y[k]!;
     if (p === q) continue;
     // split() puts digit runs at odd positions.
     const c = k % 2 === 1 ? compareDigits(p, q) : codePoints(p, q);
@@ -19,12 +21,14 @@ export function naturalCompare(a: string, b: string): number {
 }
 
 function compareDigits(p: string, q: string): number {
-  const u = BigInt(p), v = BigInt(q);
+  const u = BigInt(p),
+    v = BigInt(q);
   return u < v ? -1 : u > v ? 1 : 0;
 }
 
 function codePoints(a: string, b: string): number {
-  const x = [...a], y = [...b];
+  const x = [...a],
+    y = [...b];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
     const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
     if (d !== 0) return d;

@@ -30,8 +30,19 @@ import { isCompoundDataset, readRecArray, writeRecArray } from "./encodings/reca
 
 /** What kind of element an encoding stores: what callers ask instead of comparing encoding names. */
 export type ElementKind =
-  | "dense" | "strings" | "scalar" | "csr" | "csc" | "categorical" | "nullable" | "dataframe"
-  | "dict" | "rec-array" | "null" | "anndata" | "raw";
+  | "dense"
+  | "strings"
+  | "scalar"
+  | "csr"
+  | "csc"
+  | "categorical"
+  | "nullable"
+  | "dataframe"
+  | "dict"
+  | "rec-array"
+  | "null"
+  | "anndata"
+  | "raw";
 
 interface EncodingEntry {
   /** The version crispyx writes (the one current anndata writes). */
@@ -45,23 +56,38 @@ interface EncodingEntry {
 
 /** The encodings crispyx reads and writes. Readers are function declarations or arrows: safe to list eagerly. */
 export const ENCODING_TABLE = {
-  "array": { writes: "0.2.0", reads: ["0.2.0"], kind: "dense", read: readArray },
+  array: { writes: "0.2.0", reads: ["0.2.0"], kind: "dense", read: readArray },
   "string-array": { writes: "0.2.0", reads: ["0.2.0"], kind: "strings", read: readArray },
   "numeric-scalar": { writes: "0.2.0", reads: ["0.2.0"], kind: "scalar", read: readScalar },
-  "string": { writes: "0.2.0", reads: ["0.2.0"], kind: "scalar", read: readScalar },
-  "csr_matrix": { writes: "0.1.0", reads: ["0.1.0"], kind: "csr", read: (f, p) => readSparse(f, p, "csr") },
-  "csc_matrix": { writes: "0.1.0", reads: ["0.1.0"], kind: "csc", read: (f, p) => readSparse(f, p, "csc") },
-  "categorical": { writes: "0.2.0", reads: ["0.2.0"], kind: "categorical", read: readCategorical },
+  string: { writes: "0.2.0", reads: ["0.2.0"], kind: "scalar", read: readScalar },
+  csr_matrix: { writes: "0.1.0", reads: ["0.1.0"], kind: "csr", read: (f, p) => readSparse(f, p, "csr") },
+  csc_matrix: { writes: "0.1.0", reads: ["0.1.0"], kind: "csc", read: (f, p) => readSparse(f, p, "csc") },
+  categorical: { writes: "0.2.0", reads: ["0.2.0"], kind: "categorical", read: readCategorical },
   // 0.1.0: anndata 0.7 (its categorical columns are the attribute-less form, see encodingOf).
-  "dataframe": { writes: "0.2.0", reads: ["0.1.0", "0.2.0"], kind: "dataframe", read: readDataFrame },
-  "nullable-integer": { writes: "0.1.0", reads: ["0.1.0"], kind: "nullable", read: (f, p) => readNullable(f, p, "nullable-integer") },
-  "nullable-boolean": { writes: "0.1.0", reads: ["0.1.0"], kind: "nullable", read: (f, p) => readNullable(f, p, "nullable-boolean") },
-  "nullable-string-array": { writes: "0.1.0", reads: ["0.1.0"], kind: "nullable", read: (f, p) => readNullable(f, p, "nullable-string") },
-  "dict": { writes: "0.1.0", reads: ["0.1.0"], kind: "dict", read: readDict },
+  dataframe: { writes: "0.2.0", reads: ["0.1.0", "0.2.0"], kind: "dataframe", read: readDataFrame },
+  "nullable-integer": {
+    writes: "0.1.0",
+    reads: ["0.1.0"],
+    kind: "nullable",
+    read: (f, p) => readNullable(f, p, "nullable-integer"),
+  },
+  "nullable-boolean": {
+    writes: "0.1.0",
+    reads: ["0.1.0"],
+    kind: "nullable",
+    read: (f, p) => readNullable(f, p, "nullable-boolean"),
+  },
+  "nullable-string-array": {
+    writes: "0.1.0",
+    reads: ["0.1.0"],
+    kind: "nullable",
+    read: (f, p) => readNullable(f, p, "nullable-string"),
+  },
+  dict: { writes: "0.1.0", reads: ["0.1.0"], kind: "dict", read: readDict },
   "rec-array": { writes: "0.2.0", reads: ["0.2.0"], kind: "rec-array", read: readRecArray },
-  "null": { writes: "0.1.0", reads: ["0.1.0"], kind: "null", read: () => ({ type: "null" }) },
-  "anndata": { writes: "0.1.0", reads: ["0.1.0"], kind: "anndata" },
-  "raw": { writes: "0.1.0", reads: ["0.1.0"], kind: "raw" },
+  null: { writes: "0.1.0", reads: ["0.1.0"], kind: "null", read: () => ({ type: "null" }) },
+  anndata: { writes: "0.1.0", reads: ["0.1.0"], kind: "anndata" },
+  raw: { writes: "0.1.0", reads: ["0.1.0"], kind: "raw" },
 } as const satisfies Record<string, EncodingEntry>;
 
 export type EncodingType = keyof typeof ENCODING_TABLE;
@@ -117,12 +143,15 @@ export function unknownEncoding(file: ReadStore, path: string, enc: EncodingSpec
   const version = enc.version === "" ? "no encoding-version" : `version '${enc.version}'`;
   if (entry) {
     return new FileFormatError(
-      `${file.path}: element ${path} has encoding-type '${enc.type}' with ${version}, which crispyx cannot read`,
-      { file: file.path, hint: `crispyx reads ${enc.type} version ${entry.reads.join(" or ")} (anndata writes ${entry.writes}); a newer version needs a newer crispyx` },
+      `element ${path} has encoding-type '${enc.type}' with ${version}, which crispyx cannot read`,
+      {
+        file: file.path,
+        hint: `crispyx reads ${enc.type} version ${entry.reads.join(" or ")} (anndata writes ${entry.writes}); a newer version needs a newer crispyx`,
+      },
     );
   }
   return new FileFormatError(
-    `${file.path}: element ${path} has encoding-type '${enc.type}' (${version}), which crispyx cannot read`,
+    `element ${path} has encoding-type '${enc.type}' (${version}), which crispyx cannot read`,
     { file: file.path, hint: `known encodings: ${readableEncodings().join(", ")}` },
   );
 }
@@ -164,7 +193,12 @@ export function isMatrixElement(file: ReadStore, path: string): boolean {
   if (format === "csr" || format === "csc") return true;
   if (format !== "dense") return false;
   const info = file.info(path);
-  return info.shape.length === 2 && info.dtype !== "string" && info.dtype !== "other" && !info.dtype.startsWith("fixed-string");
+  return (
+    info.shape.length === 2 &&
+    info.dtype !== "string" &&
+    info.dtype !== "other" &&
+    !info.dtype.startsWith("fixed-string")
+  );
 }
 
 /** Set an element's `encoding-type` and `encoding-version` (the version crispyx writes): the only place they are set. */
@@ -182,7 +216,7 @@ export function createEncodedGroup(file: WriteStore, path: string, type: Encodin
 /** Read any element below the AnnData root into memory. */
 export function readElem(file: ReadStore, path: string): Element {
   const kind = file.kind(path);
-  if (kind === null) throw new FileFormatError(`${file.path}: no element at ${path}`, { file: file.path });
+  if (kind === null) throw new FileFormatError(`no element at ${path}`, { file: file.path });
   const enc = encodingOf(file, path);
   if (enc === null) return readLegacy(file, path, kind);
   const read = isReadable(enc) ? entryOf(enc.type)!.read : undefined;
@@ -201,8 +235,11 @@ function readLegacy(file: ReadStore, path: string, kind: "group" | "dataset" | "
     if (info.dtype === "other") {
       if (isCompoundDataset(file, path)) return readRecArray(file, path);
       throw new FileFormatError(
-        `${file.path}: element ${path} (written without encoding attributes) has an HDF5 data type crispyx cannot read`,
-        { file: file.path, hint: "only numbers, strings and 1-D compound (record) datasets are read; remove or convert this element with anndata" },
+        `element ${path} (written without encoding attributes) has an HDF5 data type crispyx cannot read`,
+        {
+          file: file.path,
+          hint: "only numbers, strings and 1-D compound (record) datasets are read; remove or convert this element with anndata",
+        },
       );
     }
     // anndata < 0.7 wrote strings as one-element byte-string arrays; anndata reads them back as a str.
@@ -216,11 +253,13 @@ function readLegacy(file: ReadStore, path: string, kind: "group" | "dataset" | "
     if (keys.includes("data") && keys.includes("indices") && keys.includes("indptr")) {
       const fmt = file.attr(path, "h5sparse_format");
       if (fmt === "csr" || fmt === "csc") return readSparse(file, path, fmt);
-      throw new FileFormatError(`${file.path}: sparse-looking group ${path} has no encoding-type or h5sparse_format attribute`, { file: file.path });
+      throw new FileFormatError(`sparse-looking group ${path} has no encoding-type or h5sparse_format attribute`, {
+        file: file.path,
+      });
     }
     return readDict(file, path);
   }
-  throw new FileFormatError(`${file.path}: ${path} is neither a group nor a dataset`, { file: file.path });
+  throw new FileFormatError(`${path} is neither a group nor a dataset`, { file: file.path });
 }
 
 export function readDict(file: ReadStore, path: string): Dict {
@@ -242,20 +281,20 @@ export type WriterTable = { [K in Element["type"]]: Writer<K> };
 
 /** One writer per in-memory element type: a new Element type without a row here does not compile. */
 const WRITERS = {
-  "array": writeArray,
-  "scalar": writeScalar,
-  "csr": writeSparse,
-  "csc": writeSparse,
-  "categorical": writeCategorical,
+  array: writeArray,
+  scalar: writeScalar,
+  csr: writeSparse,
+  csc: writeSparse,
+  categorical: writeCategorical,
   "nullable-integer": writeNullable,
   "nullable-boolean": writeNullable,
   "nullable-string": writeNullable,
-  "dataframe": writeDataFrame,
-  "dict": writeDict,
+  dataframe: writeDataFrame,
+  dict: writeDict,
   "rec-array": writeRecArray,
   // anndata < 0.12 cannot read the "null" encoding, so a None is left out of what crispyx writes
   // (an uns key whose value is None; it holds no data).
-  "null": () => {},
+  null: () => {},
 } satisfies WriterTable;
 
 /** Write any element at `path` (which must not exist yet). */

@@ -35,7 +35,7 @@ export interface SparseContext {
 }
 
 function bad(ctx: SparseContext, why: string): FileFormatError {
-  return new FileFormatError(`${ctx.file}: ${why}`, {
+  return new FileFormatError(`${why}`, {
     file: ctx.file,
     hint: "the sparse matrix is damaged or was written inconsistently; rewrite it from its source (scipy: X.check_format() names the problem too)",
   });
@@ -52,16 +52,24 @@ export function checkIndptrBlock(ptr: ArrayLike<number | bigint>, start: number,
   const first = Number(ptr[0]!);
   if (start === 0 && first !== 0) throw bad(ctx, `${rel(ctx.path)}/indptr[0] is ${first}, not 0`);
   let prev = first;
-  if (!(prev >= 0 && prev <= ctx.nnz)) throw bad(ctx, `${rel(ctx.path)}/indptr[${start}] = ${prev} is outside 0 … ${ctx.nnz} (the number of stored elements)`);
+  if (!(prev >= 0 && prev <= ctx.nnz))
+    throw bad(
+      ctx,
+      `${rel(ctx.path)}/indptr[${start}] = ${prev} is outside 0 … ${ctx.nnz} (the number of stored elements)`,
+    );
   for (let i = 1; i < n; i++) {
     const v = Number(ptr[i]!);
     // One comparison in the common case: v ≥ prev and prev ≥ 0 imply v ≥ 0; the upper bound is the last one's.
     if (!(v >= prev)) {
-      throw bad(ctx, `${rel(ctx.path)}/indptr[${start + i}] = ${v} is less than indptr[${start + i - 1}] = ${prev}: index pointers must not decrease`);
+      throw bad(
+        ctx,
+        `${rel(ctx.path)}/indptr[${start + i}] = ${v} is less than indptr[${start + i - 1}] = ${prev}: index pointers must not decrease`,
+      );
     }
     prev = v;
   }
-  if (prev > ctx.nnz) throw bad(ctx, `${rel(ctx.path)}/indptr[${start + n - 1}] = ${prev} is beyond the ${ctx.nnz} stored elements`);
+  if (prev > ctx.nnz)
+    throw bad(ctx, `${rel(ctx.path)}/indptr[${start + n - 1}] = ${prev} is beyond the ${ctx.nnz} stored elements`);
   if (start + n - 1 === ctx.major && prev !== ctx.nnz) {
     throw bad(ctx, `${rel(ctx.path)}/indptr ends at ${prev}, but indices and data hold ${ctx.nnz} elements`);
   }
@@ -85,14 +93,22 @@ export class DuplicateMarks {
     }
     return ++this.stamp;
   }
-  get array(): Int32Array { return this.marks; }
+  get array(): Int32Array {
+    return this.marks;
+  }
 }
 
 /**
  * Check the indices of majors start … start+count-1; `ptr` is relative to the block (ptr[0] = 0).
  * Integers in [0, minor) and no minor twice within one major; order within a major is free.
  */
-export function checkIndicesBlock(indices: TypedArray, ptr: ArrayLike<number | bigint>, start: number, marks: DuplicateMarks, ctx: SparseContext): void {
+export function checkIndicesBlock(
+  indices: TypedArray,
+  ptr: ArrayLike<number | bigint>,
+  start: number,
+  marks: DuplicateMarks,
+  ctx: SparseContext,
+): void {
   const m = marks.array;
   const minor = ctx.minor;
   const idx = indices as ArrayLike<number>;
@@ -105,19 +121,26 @@ export function checkIndicesBlock(indices: TypedArray, ptr: ArrayLike<number | b
     return checkDuplicates(Int32Array.from(indices, Number), ptr, start, marks, ctx);
   }
   for (let i = 0; i < count; i++) {
-    const s = Number(ptr[i]!), e = Number(ptr[i + 1]!);
+    const s = Number(ptr[i]!),
+      e = Number(ptr[i + 1]!);
     const stamp = marks.next();
     for (let k = s; k < e; k++) {
       const j = idx[k]!;
       // Unsigned compare: negative and ≥ minor in one comparison (indices are integer arrays: describeMatrix).
-      if ((j >>> 0) >= minor) throw indexOutOfRange(ctx, ptr, start, k, j);
+      if (j >>> 0 >= minor) throw indexOutOfRange(ctx, ptr, start, k, j);
       if (m[j] === stamp) throw duplicate(ctx, start + i, j);
       m[j] = stamp;
     }
   }
 }
 
-function checkDuplicates(idx: Int32Array, ptr: ArrayLike<number | bigint>, start: number, marks: DuplicateMarks, ctx: SparseContext): void {
+function checkDuplicates(
+  idx: Int32Array,
+  ptr: ArrayLike<number | bigint>,
+  start: number,
+  marks: DuplicateMarks,
+  ctx: SparseContext,
+): void {
   const m = marks.array;
   for (let i = 0; i < ptr.length - 1; i++) {
     const stamp = marks.next();
@@ -129,11 +152,16 @@ function checkDuplicates(idx: Int32Array, ptr: ArrayLike<number | bigint>, start
   }
 }
 
-function majorName(ctx: SparseContext): string { return ctx.format === "csr" ? "row" : "column"; }
-function minorName(ctx: SparseContext): string { return ctx.format === "csr" ? "column" : "row"; }
+function majorName(ctx: SparseContext): string {
+  return ctx.format === "csr" ? "row" : "column";
+}
+function minorName(ctx: SparseContext): string {
+  return ctx.format === "csr" ? "column" : "row";
+}
 
 function majorOf(ptr: ArrayLike<number | bigint>, k: number): number {
-  let lo = 0, hi = ptr.length - 1;
+  let lo = 0,
+    hi = ptr.length - 1;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     if (Number(ptr[mid]!) <= k) lo = mid;
@@ -142,13 +170,25 @@ function majorOf(ptr: ArrayLike<number | bigint>, k: number): number {
   return lo;
 }
 
-function indexOutOfRange(ctx: SparseContext, ptr: ArrayLike<number | bigint>, start: number, k: number, j: number): FileFormatError {
+function indexOutOfRange(
+  ctx: SparseContext,
+  ptr: ArrayLike<number | bigint>,
+  start: number,
+  k: number,
+  j: number,
+): FileFormatError {
   const at = start + majorOf(ptr, k);
-  return bad(ctx, `${rel(ctx.path)}/indices holds ${minorName(ctx)} ${j} in ${majorName(ctx)} ${at} (element ${Number(ptr[0]!) + k} of the block), outside 0 … ${ctx.minor - 1}`);
+  return bad(
+    ctx,
+    `${rel(ctx.path)}/indices holds ${minorName(ctx)} ${j} in ${majorName(ctx)} ${at} (element ${Number(ptr[0]!) + k} of the block), outside 0 … ${ctx.minor - 1}`,
+  );
 }
 
 function duplicate(ctx: SparseContext, major: number, j: number): FileFormatError {
-  return bad(ctx, `${rel(ctx.path)}/indices holds ${minorName(ctx)} ${j} twice in ${majorName(ctx)} ${major} (duplicate entries; anndata/scipy would sum them)`);
+  return bad(
+    ctx,
+    `${rel(ctx.path)}/indices holds ${minorName(ctx)} ${j} twice in ${majorName(ctx)} ${major} (duplicate entries; anndata/scipy would sum them)`,
+  );
 }
 
 /** Where a stored element sits, for messages: cell (row) and gene (column) in the file's terms. */
@@ -161,8 +201,19 @@ export interface ValueLocator {
  * Check values for what a computation needs: NaN and ±Inf are refused always, negative numbers for counts.
  * One comparison per value; the locator is asked only on failure.
  */
-export function checkValues(data: TypedArray, need: ValueCheck, where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string }): void {
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array || data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Uint32Array) return;
+export function checkValues(
+  data: TypedArray,
+  need: ValueCheck,
+  where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string },
+): void {
+  if (
+    data instanceof BigInt64Array ||
+    data instanceof BigUint64Array ||
+    data instanceof Uint8Array ||
+    data instanceof Uint16Array ||
+    data instanceof Uint32Array
+  )
+    return;
   if (data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array) {
     if (need !== "counts") return;
     for (let k = 0; k < data.length; k++) if (data[k]! < 0) throw badValue(data[k]!, k, need, where);
@@ -184,14 +235,20 @@ export function checkValues(data: TypedArray, need: ValueCheck, where: { file: s
   }
 }
 
-function badValue(v: number, k: number, need: ValueCheck, where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string }): FileFormatError {
+function badValue(
+  v: number,
+  k: number,
+  need: ValueCheck,
+  where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string },
+): FileFormatError {
   const [cell, gene] = where.locate.cellGene(k);
   const at = where.names ? where.names(cell, gene) : `cell ${cell}, gene ${gene}`;
   const what = Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : `a negative value (${v})`;
-  return new FileFormatError(`${where.file}: ${rel(where.path)} holds ${what} at ${at}`, {
+  return new FileFormatError(`${rel(where.path)} holds ${what} at ${at}`, {
     file: where.file,
-    hint: need === "counts"
-      ? "this step needs raw counts (finite, ≥ 0); check what X holds (crispyx validate) or fix the values first"
-      : "this step needs finite log-normalised values; check what X holds (crispyx validate) or fix the values first",
+    hint:
+      need === "counts"
+        ? "this step needs raw counts (finite, ≥ 0); check what X holds (crispyx validate) or fix the values first"
+        : "this step needs finite log-normalised values; check what X holds (crispyx validate) or fix the values first",
   });
 }

@@ -54,7 +54,10 @@ export interface SparsePartsOptions {
 export class SparsePartsWriter {
   private readonly paths: { data: string; indices: string; indptr: string };
 
-  private constructor(private readonly file: WriteStore, path: string) {
+  private constructor(
+    private readonly file: WriteStore,
+    path: string,
+  ) {
     this.paths = sparseMemberPaths(path);
   }
 
@@ -66,7 +69,8 @@ export class SparsePartsWriter {
     setSparseAttrs(file, path, opts.format, opts.shape);
     const chunked = opts.chunk !== undefined ? { chunks: [opts.chunk], maxshape: [nnz] } : {};
     // An empty array is created from (empty) data: h5wasm needs initial data for a zero-length dataset.
-    const sized = (d: NumericDtype | "bool") => (nnz === 0 ? { data: new TYPED_ARRAY_OF[d === "bool" ? "uint8" : d](0) } : chunked);
+    const sized = (d: NumericDtype | "bool") =>
+      nnz === 0 ? { data: new TYPED_ARRAY_OF[d === "bool" ? "uint8" : d](0) } : chunked;
     file.createDataset(w.paths.data, { dtype: opts.valueDtype, shape: [nnz], ...sized(opts.valueDtype) });
     file.createDataset(w.paths.indices, { dtype: opts.indexDtype, shape: [nnz], ...sized(opts.indexDtype) });
     file.createDataset(w.paths.indptr, { dtype: opts.indptrDtype, shape: [major + 1] });

@@ -79,7 +79,8 @@ function guarded(element: string, add: Add, fn: () => void): void {
   try {
     fn();
   } catch (err) {
-    if (err instanceof CrispyxError || (err instanceof Error && !(err instanceof TypeError))) add(rel(element), (err as Error).message);
+    if (err instanceof CrispyxError || (err instanceof Error && !(err instanceof TypeError)))
+      add(rel(element), (err as Error).message);
     else throw err;
   }
 }
@@ -97,14 +98,18 @@ function checkCategorical(file: ReadStore, path: string, n: number | null, add: 
   const codesPath = file.isDataset(path) ? path : `${path}/codes`;
   const catsPath = file.isDataset(path) ? file.referencedPath(path, "categories") : `${path}/categories`;
   if (!file.isDataset(codesPath)) return add(rel(path), `categorical ${rel(path)} has no codes`);
-  if (catsPath === null || !file.isDataset(catsPath)) return add(rel(path), `categorical ${rel(path)} has no categories`);
+  if (catsPath === null || !file.isDataset(catsPath))
+    return add(rel(path), `categorical ${rel(path)} has no categories`);
   const ci = file.info(codesPath);
   if (!/^int(8|16|32|64)$/.test(ci.dtype)) {
     return add(rel(codesPath), `${rel(codesPath)} holds ${ci.dtype} values; categorical codes must be signed integers`);
   }
-  if (n !== null && ci.shape[0] !== n) add(rel(codesPath), `${rel(codesPath)} has ${ci.shape[0]} values but the table has ${n} rows`);
+  if (n !== null && ci.shape[0] !== n)
+    add(rel(codesPath), `${rel(codesPath)} has ${ci.shape[0]} values but the table has ${n} rows`);
   const kinfo = file.info(catsPath);
-  const cats = isStringDtype(kinfo.dtype) ? checkStrings(file, catsPath, add, "a category") : Array.from(file.read(catsPath) as ArrayLike<number | bigint>, String);
+  const cats = isStringDtype(kinfo.dtype)
+    ? checkStrings(file, catsPath, add, "a category")
+    : Array.from(file.read(catsPath) as ArrayLike<number | bigint>, String);
   if (cats === null) return;
   const seen = new Set<string>();
   for (const c of cats) {
@@ -115,7 +120,8 @@ function checkCategorical(file: ReadStore, path: string, n: number | null, add: 
   const k = cats.length;
   for (let i = 0; i < codes.length; i++) {
     const c = Number(codes[i]!);
-    if (c < -1 || c >= k) return add(rel(codesPath), `${rel(codesPath)}[${i}] is ${c}, outside -1 … ${k - 1} (${k} categories)`);
+    if (c < -1 || c >= k)
+      return add(rel(codesPath), `${rel(codesPath)}[${i}] is ${c}, outside -1 … ${k - 1} (${k} categories)`);
   }
 }
 
@@ -139,8 +145,10 @@ function checkColumn(file: ReadStore, table: string, name: string, n: number | n
   if (t === "array" || t === "string-array") {
     if (!file.isDataset(p)) return add(rel(p), `${rel(p)} is a group, expected a column`);
     const info = file.info(p);
-    if (info.shape.length !== 1) return add(rel(p), `${rel(p)} is ${info.shape.length}-dimensional, expected one value per row`);
-    if (n !== null && info.shape[0] !== n) add(rel(p), `${rel(p)} has ${info.shape[0]} values but the table has ${n} rows`);
+    if (info.shape.length !== 1)
+      return add(rel(p), `${rel(p)} is ${info.shape.length}-dimensional, expected one value per row`);
+    if (n !== null && info.shape[0] !== n)
+      add(rel(p), `${rel(p)} has ${info.shape[0]} values but the table has ${n} rows`);
     if (isStringDtype(info.dtype)) checkStrings(file, p, add, "a value");
     return;
   }
@@ -175,9 +183,11 @@ function checkDataFrame(file: ReadStore, path: string, add: Add): number | null 
     return null;
   }
   const n = info.shape[0]!;
-  if (isStringDtype(info.dtype)) guarded(ip, add, () => void checkStrings(file, ip, add, `a ${path === "/obs" ? "cell" : "gene"} name`));
+  if (isStringDtype(info.dtype))
+    guarded(ip, add, () => void checkStrings(file, ip, add, `a ${path === "/obs" ? "cell" : "gene"} name`));
   const order = file.attr(path, "column-order");
-  const names = order === undefined ? [] : typeof order === "string" ? [order] : Array.isArray(order) ? order.map(String) : [];
+  const names =
+    order === undefined ? [] : typeof order === "string" ? [order] : Array.isArray(order) ? order.map(String) : [];
   for (const name of names) guarded(`${path}/${name}`, add, () => checkColumn(file, path, name, n, add));
   return n;
 }
@@ -199,12 +209,21 @@ function checkMatrixStructure(file: ReadStore, path: string, expect: [number | n
     const m = describeMatrix(file, path);
     const [r, c] = m.shape;
     if ((expect[0] !== null && r !== expect[0]) || (expect[1] !== null && c !== expect[1])) {
-      add(rel(path), `${rel(path)} has shape [${r}, ${c}] but the file has ${expect[0] ?? "?"} cells × ${expect[1] ?? "?"} genes`);
+      add(
+        rel(path),
+        `${rel(path)} has shape [${r}, ${c}] but the file has ${expect[0] ?? "?"} cells × ${expect[1] ?? "?"} genes`,
+      );
     }
   });
 }
 
-function checkMapping(file: ReadStore, key: string, rule: (s: number[]) => string | null, add: Add, matrices = false): void {
+function checkMapping(
+  file: ReadStore,
+  key: string,
+  rule: (s: number[]) => string | null,
+  add: Add,
+  matrices = false,
+): void {
   const p = `/${key}`;
   if (!file.exists(p)) return;
   if (file.isDataset(p)) return; // anndata < 0.7 stored obsm/varm as record arrays: legacy, read as such
@@ -251,26 +270,45 @@ function checkUns(file: ReadStore, root: string, add: Add): void {
 export function checkStructure(file: ReadStore): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   // Messages name the file once, in the report or the error built from them.
-  const add: Add = (element, message) => problems.push({ element, message: message.startsWith(`${file.path}: `) ? message.slice(file.path.length + 2) : message });
+  const add: Add = (element, message) =>
+    problems.push({
+      element,
+      message: message.startsWith(`${file.path}: `) ? message.slice(file.path.length + 2) : message,
+    });
   guarded("/", add, () => {
     const enc = encodingOf(file, "/");
     if (enc && enc.type !== "anndata") add("/", `the root has encoding-type '${enc.type}', expected 'anndata'`);
   });
-  let nObs: number | null = null, nVars: number | null = null;
-  guarded("/obs", add, () => { nObs = checkDataFrame(file, "/obs", add); });
-  guarded("/var", add, () => { nVars = checkDataFrame(file, "/var", add); });
+  let nObs: number | null = null,
+    nVars: number | null = null;
+  guarded("/obs", add, () => {
+    nObs = checkDataFrame(file, "/obs", add);
+  });
+  guarded("/var", add, () => {
+    nVars = checkDataFrame(file, "/var", add);
+  });
   // No X is legal (anndata writes none for X=None); the operators that need one say so themselves.
   if (file.exists("/X")) checkMatrixStructure(file, "/X", [nObs, nVars], add);
-  const o = nObs as number | null, v = nVars as number | null;
-  const rows = (n: number | null, what: string) => (s: number[]) => n !== null && s[0] !== n ? `expected ${n} rows (${what})` : null;
+  const o = nObs as number | null,
+    v = nVars as number | null;
+  const rows = (n: number | null, what: string) => (s: number[]) =>
+    n !== null && s[0] !== n ? `expected ${n} rows (${what})` : null;
   checkMapping(file, "obsm", rows(o, "one per cell"), add);
   checkMapping(file, "varm", rows(v, "one per gene"), add);
-  checkMapping(file, "obsp", (s) => o !== null && (s[0] !== o || s[1] !== o) ? `expected [${o}, ${o}]` : null, add);
-  checkMapping(file, "varp", (s) => v !== null && (s[0] !== v || s[1] !== v) ? `expected [${v}, ${v}]` : null, add);
-  checkMapping(file, "layers", (s) => (o !== null && s[0] !== o) || (v !== null && s[1] !== v) ? `expected [${o}, ${v}] as X` : null, add, true);
+  checkMapping(file, "obsp", (s) => (o !== null && (s[0] !== o || s[1] !== o) ? `expected [${o}, ${o}]` : null), add);
+  checkMapping(file, "varp", (s) => (v !== null && (s[0] !== v || s[1] !== v) ? `expected [${v}, ${v}]` : null), add);
+  checkMapping(
+    file,
+    "layers",
+    (s) => ((o !== null && s[0] !== o) || (v !== null && s[1] !== v) ? `expected [${o}, ${v}] as X` : null),
+    add,
+    true,
+  );
   if (file.exists("/raw") && file.isGroup("/raw")) {
     let rawVars: number | null = null;
-    guarded("/raw/var", add, () => { rawVars = checkDataFrame(file, "/raw/var", add); });
+    guarded("/raw/var", add, () => {
+      rawVars = checkDataFrame(file, "/raw/var", add);
+    });
     if (file.exists("/raw/X")) checkMatrixStructure(file, "/raw/X", [o, rawVars], add);
   }
   checkUns(file, "/uns", add);
@@ -284,7 +322,10 @@ const BLOCK_ELEMENTS = 4 << 20;
  * Stream a matrix once: the sparse invariants (thrown by the reader as it reads, reported here), and
  * counts of NaN, ±Inf and negative values. Negative values are a problem when X holds whole numbers (counts).
  */
-export function checkMatrix(file: ReadStore, path: string): { problems: ValidationProblem[]; summary: NonNullable<ValidationReport["x"]> } {
+export function checkMatrix(
+  file: ReadStore,
+  path: string,
+): { problems: ValidationProblem[]; summary: NonNullable<ValidationReport["x"]> } {
   const problems: ValidationProblem[] = [];
   const reader = new MatrixReader(file, path);
   const { format, shape, nnz } = reader.info;
@@ -313,10 +354,15 @@ export function checkMatrix(file: ReadStore, path: string): { problems: Validati
           if (s.wholeNumbers && x !== Math.floor(x)) s.wholeNumbers = false;
           continue;
         }
-        if (Number.isNaN(x)) { s.nan++; first.nan ??= where(k); }
-        else if (x === Infinity || x === -Infinity) { s.inf++; first.inf ??= where(k); }
-        else {
-          s.negative++; first.negative ??= where(k);
+        if (Number.isNaN(x)) {
+          s.nan++;
+          first.nan ??= where(k);
+        } else if (x === Infinity || x === -Infinity) {
+          s.inf++;
+          first.inf ??= where(k);
+        } else {
+          s.negative++;
+          first.negative ??= where(k);
           if (s.wholeNumbers && x !== Math.floor(x)) s.wholeNumbers = false;
         }
       }
@@ -327,10 +373,21 @@ export function checkMatrix(file: ReadStore, path: string): { problems: Validati
     return { problems, summary: s };
   }
   const r = rel(path);
-  if (s.nan) problems.push({ element: r, message: `${r} holds ${s.nan} NaN value${s.nan > 1 ? "s" : ""}, the first at ${first.nan}` });
-  if (s.inf) problems.push({ element: r, message: `${r} holds ${s.inf} infinite value${s.inf > 1 ? "s" : ""}, the first at ${first.inf}` });
+  if (s.nan)
+    problems.push({
+      element: r,
+      message: `${r} holds ${s.nan} NaN value${s.nan > 1 ? "s" : ""}, the first at ${first.nan}`,
+    });
+  if (s.inf)
+    problems.push({
+      element: r,
+      message: `${r} holds ${s.inf} infinite value${s.inf > 1 ? "s" : ""}, the first at ${first.inf}`,
+    });
   if (s.negative && s.wholeNumbers) {
-    problems.push({ element: r, message: `${r} holds whole numbers (counts) but ${s.negative} negative value${s.negative > 1 ? "s" : ""}, the first at ${first.negative}` });
+    problems.push({
+      element: r,
+      message: `${r} holds whole numbers (counts) but ${s.negative} negative value${s.negative > 1 ? "s" : ""}, the first at ${first.negative}`,
+    });
   }
   return { problems, summary: s };
 }
@@ -351,7 +408,8 @@ export function validate(path: string, opts: { values?: boolean } = {}): Validat
   }
   try {
     report.problems.push(...checkStructure(file));
-    const obsN = safeLength(file, "/obs"), varN = safeLength(file, "/var");
+    const obsN = safeLength(file, "/obs"),
+      varN = safeLength(file, "/var");
     if (obsN !== null && varN !== null) report.shape = [obsN, varN];
     // X is streamed only when its structure is sound: a damaged indptr must not drive the reads.
     if ((opts.values ?? true) && file.exists("/X") && !report.problems.some((p) => p.element.startsWith("X"))) {
@@ -386,7 +444,7 @@ export function assertValidStructure(file: ReadStore): void {
   const problems = checkStructure(file);
   if (problems.length === 0) return;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : "";
-  throw new FileFormatError(`${file.path}: ${problems[0]!.message}${more}`, {
+  throw new FileFormatError(`${problems[0]!.message}${more}`, {
     file: file.path,
     hint: `'crispyx validate ${file.path}' lists every problem`,
   });

@@ -89,10 +89,15 @@ export function setAttr(f: H5File, path: string, name: string, value: AttrValue,
       obj.create_attribute(name, value, [], "S");
     } else if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
       obj.create_attribute(name, value as string[], [value.length], "S");
-    } else if (typeof value === "boolean" || dtype === "bool" || (Array.isArray(value) && value.every((v) => typeof v === "boolean"))) {
-      const arr = ArrayBuffer.isView(value) || Array.isArray(value)
-        ? Int8Array.from(value as ArrayLike<unknown>, (v) => (v ? 1 : 0))
-        : Int8Array.of(value ? 1 : 0);
+    } else if (
+      typeof value === "boolean" ||
+      dtype === "bool" ||
+      (Array.isArray(value) && value.every((v) => typeof v === "boolean"))
+    ) {
+      const arr =
+        ArrayBuffer.isView(value) || Array.isArray(value)
+          ? Int8Array.from(value as ArrayLike<unknown>, (v) => (v ? 1 : 0))
+          : Int8Array.of(value ? 1 : 0);
       obj.create_attribute(name, arr, typeof value === "boolean" ? [] : [arr.length], "<b");
       pendBoolean(f, p, name);
       known?.add(name);

@@ -25,8 +25,16 @@ import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { CrispyxError } from "../../errors.ts";
 import { encodeAddr, endOfAllocation, extendAllocation, openCtx, type Ctx } from "./links.ts";
 import {
-  MSG_CONTINUATION, MSG_NIL, messageSize, messageSpec, nilMessage, pread, readObjectHeader, serializeChunk,
-  type Chunk, type MessageSpec,
+  MSG_CONTINUATION,
+  MSG_NIL,
+  messageSize,
+  messageSpec,
+  nilMessage,
+  pread,
+  readObjectHeader,
+  serializeChunk,
+  type Chunk,
+  type MessageSpec,
 } from "./objectHeader.ts";
 
 /** Names of placeholder attributes start with this (H5File hides them from attribute listings). */
@@ -115,7 +123,12 @@ function boolAttribute(body: Buffer, lay: AttrLayout): Buffer {
 }
 
 /** Turn the int8 datasets and attributes listed into h5py booleans and clear the placeholders of `headers`. */
-export function finishBooleans(filePath: string, targets: BooleanTarget[], placeholderHeaders: number[] = [], earlierFailure?: string): void {
+export function finishBooleans(
+  filePath: string,
+  targets: BooleanTarget[],
+  placeholderHeaders: number[] = [],
+  earlierFailure?: string,
+): void {
   const byHeader = new Map<number, Array<string | undefined>>();
   for (const t of targets) {
     const list = byHeader.get(t.header) ?? [];
@@ -132,9 +145,14 @@ export function finishBooleans(filePath: string, targets: BooleanTarget[], place
         convertHeader(ctx, addr, names);
       } catch (err) {
         const why = err instanceof Error ? err.message.replace(`${filePath}: `, "") : String(err);
-        const what = names.length ? names.map((n) => (n === undefined ? "a boolean dataset" : `boolean attribute '${n}'`)).join(", ") : "boolean placeholders";
+        const what = names.length
+          ? names.map((n) => (n === undefined ? "a boolean dataset" : `boolean attribute '${n}'`)).join(", ")
+          : "boolean placeholders";
         const earlier = earlierFailure ? ` (an earlier error left the file unfinished: ${earlierFailure})` : "";
-        throw new CrispyxError(`${filePath}: cannot store ${what} (object header at ${addr}): ${why}${earlier}`, { file: filePath, cause: err });
+        throw new CrispyxError(`cannot store ${what} (object header at ${addr}): ${why}${earlier}`, {
+          file: filePath,
+          cause: err,
+        });
       }
     }
     fsyncSync(fd);
@@ -160,7 +178,11 @@ interface WorkChunk {
 function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>): void {
   const header = readObjectHeader(ctx, addr, true);
   const work: WorkChunk[] = header.chunks.map((c) => ({
-    chunk: c, head: pread(ctx, c.pos, c.start), items: [], dirty: false, fresh: false,
+    chunk: c,
+    head: pread(ctx, c.pos, c.start),
+    items: [],
+    dirty: false,
+    fresh: false,
   }));
   for (const m of header.messages) {
     const spec = messageSpec(ctx, m);
@@ -218,14 +240,31 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
   }
   // New chunks first, then the allocated space that covers them, then the chunks pointing at them.
   const fresh = work.filter((w) => w.fresh);
-  for (const w of fresh) writeAll(ctx.fd, serializeChunk(w.chunk, w.head, w.items.map((i) => i.spec)), w.chunk.pos);
+  for (const w of fresh)
+    writeAll(
+      ctx.fd,
+      serializeChunk(
+        w.chunk,
+        w.head,
+        w.items.map((i) => i.spec),
+      ),
+      w.chunk.pos,
+    );
   if (fresh.length) {
     fsyncSync(ctx.fd);
     extendAllocation(ctx, fileEnd);
   }
   for (const w of work) {
     if (w.fresh || !w.dirty) continue;
-    writeAll(ctx.fd, serializeChunk(w.chunk, w.head, w.items.map((i) => i.spec)), w.chunk.pos);
+    writeAll(
+      ctx.fd,
+      serializeChunk(
+        w.chunk,
+        w.head,
+        w.items.map((i) => i.spec),
+      ),
+      w.chunk.pos,
+    );
   }
   if (header.version === 1 && countDelta !== 0) {
     const count = Buffer.alloc(2);
@@ -237,7 +276,11 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
 function findTarget(work: WorkChunk[], name: string | undefined): { w: WorkChunk; item: Item } | null {
   for (const w of work) {
     for (const item of w.items) {
-      if (name === undefined ? item.spec.type === MSG_DATATYPE : item.spec.type === MSG_ATTRIBUTE && !item.placeholder && attributeName(item.spec.body) === name) {
+      if (
+        name === undefined
+          ? item.spec.type === MSG_DATATYPE
+          : item.spec.type === MSG_ATTRIBUTE && !item.placeholder && attributeName(item.spec.body) === name
+      ) {
         return { w, item };
       }
     }
@@ -251,14 +294,24 @@ function findRoom(w: WorkChunk, item: Item, growth: number): Item | null {
     const left = messageSize(w.chunk, it.spec.body.length) - growth;
     return it !== item && (left === 0 || left >= w.chunk.msgHeader);
   };
-  return w.items.find((it) => it.placeholder && fits(it)) ?? w.items.find((it) => it.spec.type === MSG_NIL && fits(it)) ?? null;
+  return (
+    w.items.find((it) => it.placeholder && fits(it)) ??
+    w.items.find((it) => it.spec.type === MSG_NIL && fits(it)) ??
+    null
+  );
 }
 
 /**
  * Move `item` (as `body`) to a new continuation chunk at `fileEnd`, with neighbours when it alone is
  * smaller than the continuation message that takes its place; the bytes left over become a NIL message.
  */
-function relocate(ctx: Ctx, w: WorkChunk, item: Item, body: Buffer, fileEnd: number): { chunk: WorkChunk; countDelta: number } {
+function relocate(
+  ctx: Ctx,
+  w: WorkChunk,
+  item: Item,
+  body: Buffer,
+  fileEnd: number,
+): { chunk: WorkChunk; countDelta: number } {
   const { chunk } = w;
   const contSize = messageSize(chunk, ctx.O + ctx.L);
   const sizeOf = (it: Item) => messageSize(chunk, it.spec.body.length);
@@ -279,10 +332,25 @@ function relocate(ctx: Ctx, w: WorkChunk, item: Item, body: Buffer, fileEnd: num
   const head = chunk.version === 2 ? Buffer.from("OCHK", "latin1") : Buffer.alloc(0);
   let length = head.length + (chunk.version === 2 ? 4 : 0);
   for (const it of moved) length += messageSize(chunk, it.spec.body.length);
-  const fresh: WorkChunk = { chunk: { pos, length, version: chunk.version, msgHeader: chunk.msgHeader }, head, items: moved, dirty: true, fresh: true };
+  const fresh: WorkChunk = {
+    chunk: { pos, length, version: chunk.version, msgHeader: chunk.msgHeader },
+    head,
+    items: moved,
+    dirty: true,
+    fresh: true,
+  };
   const lenBytes = encodeAddr({ O: ctx.L }, length);
-  const cont: Item = { spec: { type: MSG_CONTINUATION, flags: 0, body: Buffer.concat([encodeAddr(ctx, pos - ctx.base), lenBytes]), corder: 0 }, placeholder: false };
-  const replacement = total === contSize ? [cont] : [cont, { spec: nilMessage(chunk, total - contSize), placeholder: false }];
+  const cont: Item = {
+    spec: {
+      type: MSG_CONTINUATION,
+      flags: 0,
+      body: Buffer.concat([encodeAddr(ctx, pos - ctx.base), lenBytes]),
+      corder: 0,
+    },
+    placeholder: false,
+  };
+  const replacement =
+    total === contSize ? [cont] : [cont, { spec: nilMessage(chunk, total - contSize), placeholder: false }];
   w.items.splice(a, b - a + 1, ...replacement);
   w.dirty = true;
   return { chunk: fresh, countDelta: replacement.length };

@@ -15,24 +15,44 @@ import type { CompoundMember } from "../store.ts";
 
 const textEncoder = new TextEncoder();
 
-
 /** Members of a 1-D compound dataset (name, byte offset, numeric or fixed-string type) and the record size. */
-export function compoundInfo(f: H5File, path: string): { length: number; recordSize: number; members: CompoundMember[] } {
+export function compoundInfo(
+  f: H5File,
+  path: string,
+): { length: number; recordSize: number; members: CompoundMember[] } {
   f.check();
   const p = normalize(path);
-  if (!f.isDataset(p)) throw new FileFormatError(`${f.path}: ${p} is not a dataset`, { file: f.path });
+  if (!f.isDataset(p)) throw new FileFormatError(`${p} is not a dataset`, { file: f.path });
   const meta = Module.get_dataset_metadata(f.fileId, p) as unknown as {
-    type: number; size: number; shape: number[] | null;
-    compound_type?: { members: (H5TypeMeta & { name: string; offset: number; littleEndian?: boolean; array_type?: H5TypeMeta & { shape: number[] } })[] };
+    type: number;
+    size: number;
+    shape: number[] | null;
+    compound_type?: {
+      members: (H5TypeMeta & {
+        name: string;
+        offset: number;
+        littleEndian?: boolean;
+        array_type?: H5TypeMeta & { shape: number[] };
+      })[];
+    };
   };
   if (meta.type !== H5T.COMPOUND || !meta.compound_type) {
-    throw new FileFormatError(`${f.path}: ${p} is not a compound dataset`, { file: f.path });
+    throw new FileFormatError(`${p} is not a compound dataset`, { file: f.path });
   }
   const shape = (meta.shape ?? []).map(Number);
-  if (shape.length !== 1) throw new FileFormatError(`${f.path}: ${p} is a ${shape.length}-d compound dataset, expected 1-d`, { file: f.path });
-  const members: CompoundMember[] = meta.compound_type.members.map((m) => (m.type === H5T.ARRAY && m.array_type
-    ? { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m.array_type), arrayShape: m.array_type.shape.map(Number) }
-    : { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) }));
+  if (shape.length !== 1)
+    throw new FileFormatError(`${p} is a ${shape.length}-d compound dataset, expected 1-d`, { file: f.path });
+  const members: CompoundMember[] = meta.compound_type.members.map((m) =>
+    m.type === H5T.ARRAY && m.array_type
+      ? {
+          name: m.name,
+          offset: Number(m.offset),
+          size: Number(m.size),
+          dtype: mapDtype(m.array_type),
+          arrayShape: m.array_type.shape.map(Number),
+        }
+      : { name: m.name, offset: Number(m.offset), size: Number(m.size), dtype: mapDtype(m) },
+  );
   return { length: shape[0]!, recordSize: Number(meta.size), members };
 }
 
@@ -41,22 +61,50 @@ export function compoundInfo(f: H5File, path: string): { length: number; recordS
  * fixed-length byte strings). Created empty and resized, so nothing of its size is allocated here;
  * fill it with writeRecords.
  */
-export function createCompound(f: H5File, path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
+export function createCompound(
+  f: H5File,
+  path: string,
+  members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[],
+  length: number,
+  chunkRecords?: number | "contiguous",
+): void {
   f.check();
   const p = normalize(path);
   if (members.some((m) => m.dtype === "string")) return createCompoundWithStrings(f, p, members, length, chunkRecords);
   // Fixed strings are tagged ASCII ("A<n>"): anndata's rec-array reader decodes UTF-8-tagged fields a
   // second time and fails, while ASCII-tagged ones read as numpy unicode fields.
-  const dtype = members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype)]);
+  const dtype = members.map((m) => [
+    m.name,
+    m.dtype.startsWith("fixed-string:") ? `A${m.dtype.slice("fixed-string:".length)}` : h5wasmDtype(m.dtype),
+  ]);
   // "contiguous": zero-filled records written at creation (for small placeholders, see ../anndata/directArrays.ts).
   const n = chunkRecords === "contiguous" ? length : 0;
-  const empty = new Map(members.map((m) => [m.name, m.dtype.startsWith("fixed-string:") ? new Array<string>(n).fill("") : new TYPED_ARRAY_OF[m.dtype as NumericDtype](n)]));
+  const empty = new Map(
+    members.map((m) => [
+      m.name,
+      m.dtype.startsWith("fixed-string:")
+        ? new Array<string>(n).fill("")
+        : new TYPED_ARRAY_OF[m.dtype as NumericDtype](n),
+    ]),
+  );
   try {
     if (chunkRecords === "contiguous") {
-      new h5wasm.Group(f.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [length], dtype: dtype as never });
+      new h5wasm.Group(f.fileId, "/").create_dataset({
+        name: p,
+        data: empty as never,
+        shape: [length],
+        dtype: dtype as never,
+      });
     } else {
       const chunk = Math.max(1, Math.min(Math.max(1, length), chunkRecords ?? 4096));
-      new h5wasm.Group(f.fileId, "/").create_dataset({ name: p, data: empty as never, shape: [0], maxshape: [length], chunks: [chunk], dtype: dtype as never });
+      new h5wasm.Group(f.fileId, "/").create_dataset({
+        name: p,
+        data: empty as never,
+        shape: [0],
+        maxshape: [length],
+        chunks: [chunk],
+        dtype: dtype as never,
+      });
       Module.resize_dataset(f.fileId, p, [BigInt(length)]);
     }
   } catch (err) {
@@ -71,24 +119,51 @@ export function createCompound(f: H5File, path: string, members: { name: string;
  * variable-length string member (a 4-byte char* in the WebAssembly heap), so the dataset is created
  * from that description directly; records are written with writeRecordsWithStrings.
  */
-export function createCompoundWithStrings(f: H5File, p: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
+export function createCompoundWithStrings(
+  f: H5File,
+  p: string,
+  members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[],
+  length: number,
+  chunkRecords?: number | "contiguous",
+): void {
   let offset = 0;
   const described = members.map((m) => {
     let meta: { type: number; size: number; signed: boolean; vlen: boolean; cset?: number };
     if (m.dtype === "string") meta = { type: H5T.STRING, size: 4, signed: false, vlen: true, cset: 1 };
-    else if (m.dtype.startsWith("fixed-string:")) meta = { type: H5T.STRING, size: Number(m.dtype.slice("fixed-string:".length)), signed: false, vlen: false, cset: 0 };
-    else meta = { type: m.dtype.startsWith("float") ? H5T.FLOAT : H5T.INTEGER, size: BYTES_OF[m.dtype as NumericDtype], signed: !m.dtype.startsWith("uint"), vlen: false };
+    else if (m.dtype.startsWith("fixed-string:"))
+      meta = {
+        type: H5T.STRING,
+        size: Number(m.dtype.slice("fixed-string:".length)),
+        signed: false,
+        vlen: false,
+        cset: 0,
+      };
+    else
+      meta = {
+        type: m.dtype.startsWith("float") ? H5T.FLOAT : H5T.INTEGER,
+        size: BYTES_OF[m.dtype as NumericDtype],
+        signed: !m.dtype.startsWith("uint"),
+        vlen: false,
+      };
     const member = { ...meta, littleEndian: true, name: m.name, offset };
     offset += meta.size;
     return member;
   });
   const contiguous = chunkRecords === "contiguous";
-  const chunk = Math.max(1, Math.min(Math.max(1, length), contiguous ? 1 : chunkRecords ?? 4096));
+  const chunk = Math.max(1, Math.min(Math.max(1, length), contiguous ? 1 : (chunkRecords ?? 4096)));
   const metadata = {
-    type: H5T.COMPOUND, size: offset, signed: false, vlen: false, littleEndian: true,
+    type: H5T.COMPOUND,
+    size: offset,
+    signed: false,
+    vlen: false,
+    littleEndian: true,
     compound_type: { members: described, nmembers: described.length },
-    shape: [BigInt(contiguous ? length : 0)], maxshape: [BigInt(length)], chunks: contiguous ? null : [BigInt(chunk)],
-    compression: 0, compression_opts: [], track_order: false,
+    shape: [BigInt(contiguous ? length : 0)],
+    maxshape: [BigInt(length)],
+    chunks: contiguous ? null : [BigInt(chunk)],
+    compression: 0,
+    compression_opts: [],
+    track_order: false,
   };
   // Zero-filled records (null string pointers read back as empty strings) for a contiguous dataset.
   const ptr = f.scratch(Math.max(1, contiguous ? offset * length : 1));
@@ -107,7 +182,15 @@ export function createCompoundWithStrings(f: H5File, p: string, members: { name:
  * `strings[k].offset` of each packed record: `bytes` holds the other members; the strings are placed in
  * the WebAssembly heap and their pointers written into the records for HDF5 to copy.
  */
-export function writeRecordsWithStrings(f: H5File, path: string, start: number, count: number, bytes: Uint8Array, recordSize: number, strings: { offset: number; values: string[] }[]): void {
+export function writeRecordsWithStrings(
+  f: H5File,
+  path: string,
+  start: number,
+  count: number,
+  bytes: Uint8Array,
+  recordSize: number,
+  strings: { offset: number; values: string[] }[],
+): void {
   f.check();
   const p = normalize(path);
   if (count === 0) return;
@@ -158,7 +241,7 @@ export function readCompound(f: H5File, path: string): { members: CompoundMember
   if (own) {
     const { names, columns } = f.readOwn(normalize(path), () => own.readCompound());
     if (names.join("\0") !== members.map((m) => m.name).join("\0")) {
-      throw new FileFormatError(`${f.path}: cannot read ${path}: its fields are not the ones HDF5 lists`, { file: f.path });
+      throw new FileFormatError(`cannot read ${path}: its fields are not the ones HDF5 lists`, { file: f.path });
     }
     return { members, columns };
   }

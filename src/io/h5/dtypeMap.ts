@@ -47,8 +47,16 @@ export function h5wasmDtype(d: H5Dtype): string {
   if (d === "bool") return "<b";
   if (d.startsWith("fixed-string:")) return `S${d.slice("fixed-string:".length)}`;
   const map: Record<NumericDtype, string> = {
-    int8: "<b", uint8: "<B", int16: "<h", uint16: "<H", int32: "<i", uint32: "<I",
-    int64: "<q", uint64: "<Q", float32: "<f", float64: "<d",
+    int8: "<b",
+    uint8: "<B",
+    int16: "<h",
+    uint16: "<H",
+    int32: "<i",
+    uint32: "<I",
+    int64: "<q",
+    uint64: "<Q",
+    float32: "<f",
+    float64: "<d",
   };
   if (isNumericDtype(d)) return map[d];
   throw new CrispyxError(`cannot write HDF5 data of type ${d}`);

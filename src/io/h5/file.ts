@@ -29,15 +29,21 @@ import * as attributes from "./attributes.ts";
 import * as compound from "./compound.ts";
 import * as strings from "./strings.ts";
 import {
-  BYTES_OF, TYPED_ARRAY_OF, dtypeOfArray, isNumericDtype,
-  type AttrValue, type CreateDatasetOptions, type DatasetInfo, type NumericDtype,
-  type ObjectKind, type TypedArray,
+  BYTES_OF,
+  TYPED_ARRAY_OF,
+  dtypeOfArray,
+  isNumericDtype,
+  type AttrValue,
+  type CreateDatasetOptions,
+  type DatasetInfo,
+  type NumericDtype,
+  type ObjectKind,
+  type TypedArray,
 } from "../dtypes.ts";
 import type { CompoundMember, OpenMode, StoreCapabilities, WriteStore } from "../store.ts";
 
 export type { CompoundMember, OpenMode } from "../store.ts";
 export { isFileOpen, syncToDisk } from "./openFiles.ts";
-
 
 /**
  * An open HDF5 file. Synchronous, like h5py. Dispose with `close()` or `using`.
@@ -76,7 +82,12 @@ export class H5File implements WriteStore {
    */
   readonly created = new Map<string, Set<string>>();
 
-  private constructor(path: string, mode: OpenMode, fileId: bigint, private readonly key: string) {
+  private constructor(
+    path: string,
+    mode: OpenMode,
+    fileId: bigint,
+    private readonly key: string,
+  ) {
     this.path = path;
     this.mode = mode;
     this.fileId = fileId;
@@ -97,9 +108,9 @@ export class H5File implements WriteStore {
       // boolean edits understand. HDF5 2.0's own default would write v2 headers and new-style groups.
       id = Module.open(path, flags, false, Module.H5F_LIBVER_EARLIEST, Module.H5F_LIBVER_LATEST);
     } catch (err) {
-      throw new FileFormatError(`${path}: cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
+      throw new FileFormatError(`cannot open as HDF5: ${hdf5Reason(err)}`, { file: path, cause: err });
     }
-    if (id < 0n) throw new FileFormatError(`${path}: cannot open as HDF5`, { file: path });
+    if (id < 0n) throw new FileFormatError(`cannot open as HDF5`, { file: path });
     // The file's real path: the key of the open-file registries.
     const key = realKey(path);
     countOpen(openFiles, key, 1);
@@ -110,11 +121,11 @@ export class H5File implements WriteStore {
   fail(what: string, err: unknown): never {
     if (err instanceof CrispyxError) throw err;
     if (this.mode !== "r") this.firstFailure ??= `${what}: ${hdf5Reason(err)}`;
-    throw new FileFormatError(`${this.path}: ${what}: ${hdf5Reason(err)}`, { file: this.path, cause: err });
+    throw new FileFormatError(`${what}: ${hdf5Reason(err)}`, { file: this.path, cause: err });
   }
 
   check(): void {
-    if (this.closed) throw new CrispyxError(`${this.path}: file is already closed`, { file: this.path });
+    if (this.closed) throw new CrispyxError(`file is already closed`, { file: this.path });
   }
 
   // ---- structure ------------------------------------------------------------------------------
@@ -156,7 +167,7 @@ export class H5File implements WriteStore {
   keys(path: string): string[] {
     this.check();
     const p = normalize(path);
-    if (!this.isGroup(p)) throw new FileFormatError(`${this.path}: ${p} is not a group`, { file: this.path });
+    if (!this.isGroup(p)) throw new FileFormatError(`${p} is not a group`, { file: this.path });
     try {
       return Module.get_names(this.fileId, p, false);
     } catch (err) {
@@ -231,16 +242,18 @@ export class H5File implements WriteStore {
     attributes.deleteAttr(this, path, name);
   }
 
-
   // ---- datasets -------------------------------------------------------------------------------
 
   info(path: string): DatasetInfo {
     this.check();
     const p = normalize(path);
-    if (!this.isDataset(p)) throw new FileFormatError(`${this.path}: ${p} is not a dataset`, { file: this.path });
+    if (!this.isDataset(p)) throw new FileFormatError(`${p} is not a dataset`, { file: this.path });
     try {
       const meta = Module.get_dataset_metadata(this.fileId, p) as unknown as H5TypeMeta & {
-        shape: number[] | null; maxshape: number[] | null; chunks: number[] | null; total_size: number;
+        shape: number[] | null;
+        maxshape: number[] | null;
+        chunks: number[] | null;
+        total_size: number;
       };
       const shape = (meta.shape ?? []).map(Number);
       return {
@@ -263,7 +276,9 @@ export class H5File implements WriteStore {
       this.scratchPtr = Module._malloc(this.scratchBytes);
       if (!this.scratchPtr) {
         this.scratchBytes = 0;
-        throw new CrispyxError(`${this.path}: out of WebAssembly memory allocating ${bytes} bytes; lower the chunk size or memory budget`);
+        throw new CrispyxError(
+          `${this.path}: out of WebAssembly memory allocating ${bytes} bytes; lower the chunk size or memory budget`,
+        );
       }
     }
     return this.scratchPtr;
@@ -280,7 +295,7 @@ export class H5File implements WriteStore {
     const info = this.info(p);
     const dtype: NumericDtype | null = info.dtype === "bool" ? "uint8" : isNumericDtype(info.dtype) ? info.dtype : null;
     if (!dtype) {
-      throw new FileFormatError(`${this.path}: ${p} holds ${info.dtype} values, not numbers`, { file: this.path });
+      throw new FileFormatError(`${p} holds ${info.dtype} values, not numbers`, { file: this.path });
     }
     const rank = info.shape.length;
     const s = start ?? new Array(rank).fill(0);
@@ -288,7 +303,7 @@ export class H5File implements WriteStore {
     for (let i = 0; i < rank; i++) {
       if (s[i]! < 0 || c[i]! < 0 || s[i]! + c[i]! > info.shape[i]!) {
         throw new CrispyxError(
-          `${this.path}: read of ${p} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${info.shape.join(",")}]`,
+          `read of ${p} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${info.shape.join(",")}]`,
           { file: this.path },
         );
       }
@@ -312,20 +327,31 @@ export class H5File implements WriteStore {
       if (lay) {
         const rowElems = rank === 2 ? info.shape[1]! : 1;
         try {
-          if (readRawElements(this.rawFd, lay, s[0]! * rowElems, n, new Uint8Array(result.buffer, result.byteOffset, bytes))) {
+          if (
+            readRawElements(
+              this.rawFd,
+              lay,
+              s[0]! * rowElems,
+              n,
+              new Uint8Array(result.buffer, result.byteOffset, bytes),
+            )
+          ) {
             noteDirectUse("reads");
             return result;
           }
         } catch (err) {
-          throw new FileFormatError(`${this.path}: cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
+          throw new FileFormatError(`cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
         }
       }
     }
     const ptr = this.scratch(bytes);
     try {
       Module.get_dataset_data(
-        this.fileId, p,
-        rank === 0 ? null : c.map(BigInt), rank === 0 ? null : s.map(BigInt), rank === 0 ? null : c.map(() => 1n),
+        this.fileId,
+        p,
+        rank === 0 ? null : c.map(BigInt),
+        rank === 0 ? null : s.map(BigInt),
+        rank === 0 ? null : c.map(() => 1n),
         BigInt(ptr),
       );
     } catch (err) {
@@ -354,24 +380,32 @@ export class H5File implements WriteStore {
     }
     let own: FilteredChunks | null = null;
     const variable = meta.vlen || (meta.compound_type?.members ?? []).some((m) => m.vlen);
-    const route = filterRoute(filters.map((f) => ({ id: Number(f.id), name: String(f.name ?? ""), cd_values: Array.from(f.cd_values ?? [], Number) })), {
-      file: this.path,
-      dataset: p,
-      chunkBytes: variable || !info.chunks ? null : info.chunks.reduce((a, b) => a * b, 1) * Number(meta.size),
-      ownReader: () => {
-        if (!ownAllowed) return false;
-        try {
-          if (this.mode !== "r") Module.flush(this.fileId); // our reader reads the file's bytes
-          if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
-          own = FilteredChunks.open(this.rawFd, this.path, p, info.shape);
-        } catch {
-          own = null; // a header or index we do not parse: another route, or the error
-        }
-        return own !== null;
+    const route = filterRoute(
+      filters.map((f) => ({
+        id: Number(f.id),
+        name: String(f.name ?? ""),
+        cd_values: Array.from(f.cd_values ?? [], Number),
+      })),
+      {
+        file: this.path,
+        dataset: p,
+        chunkBytes: variable || !info.chunks ? null : info.chunks.reduce((a, b) => a * b, 1) * Number(meta.size),
+        ownReader: () => {
+          if (!ownAllowed) return false;
+          try {
+            if (this.mode !== "r") Module.flush(this.fileId); // our reader reads the file's bytes
+            if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
+            own = FilteredChunks.open(this.rawFd, this.path, p, info.shape);
+          } catch {
+            own = null; // a header or index we do not parse: another route, or the error
+          }
+          return own !== null;
+        },
       },
-    }, (dir) => {
-      if (!Module.get_plugin_search_paths().includes(dir)) Module.insert_plugin_search_path(dir, 0);
-    });
+      (dir) => {
+        if (!Module.get_plugin_search_paths().includes(dir)) Module.insert_plugin_search_path(dir, 0);
+      },
+    );
     const result = route === "own" ? own : null;
     this.filterRoutes.set(key, result);
     return result;
@@ -382,7 +416,7 @@ export class H5File implements WriteStore {
     try {
       return read();
     } catch (err) {
-      throw new FileFormatError(`${this.path}: cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
+      throw new FileFormatError(`cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
     }
   }
 
@@ -407,11 +441,16 @@ export class H5File implements WriteStore {
    */
   private directLayout(p: string, info: DatasetInfo): RawLayout | null {
     // Off by the switch (../directIO.ts); booleans: not numeric.
-    if (!ioSettings.directIO || this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype)) return null;
+    if (!ioSettings.directIO || this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype))
+      return null;
     let lay = this.rawLayouts.get(p);
     if (lay === undefined) {
       if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
-      lay = rawLayout(this.rawFd, this.path, p, { shape: info.shape, elemSize: BYTES_OF[info.dtype], chunks: info.chunks });
+      lay = rawLayout(this.rawFd, this.path, p, {
+        shape: info.shape,
+        elemSize: BYTES_OF[info.dtype],
+        chunks: info.chunks,
+      });
       this.rawLayouts.set(p, lay);
     }
     return lay;
@@ -435,7 +474,7 @@ export class H5File implements WriteStore {
       return info.shape.length === 0 ? s[0]! : s;
     }
     if (info.dtype === "other") {
-      throw new FileFormatError(`${this.path}: ${normalize(path)} has a data type crispyx cannot read`, { file: this.path });
+      throw new FileFormatError(`${normalize(path)} has a data type crispyx cannot read`, { file: this.path });
     }
     const a = this.read(path);
     if (info.dtype === "bool") {
@@ -462,9 +501,10 @@ export class H5File implements WriteStore {
       if (opts.data.length !== n) {
         throw new CrispyxError(`createDataset ${p}: ${opts.data.length} values for shape [${shape.join(",")}]`);
       }
-      data = dtype === "bool"
-        ? Int8Array.from(opts.data as ArrayLike<unknown>, (v) => (v ? 1 : 0))
-        : (opts.data as TypedArray | string[]);
+      data =
+        dtype === "bool"
+          ? Int8Array.from(opts.data as ArrayLike<unknown>, (v) => (v ? 1 : 0))
+          : (opts.data as TypedArray | string[]);
     } else if (dtype === "string") {
       data = new Array<string>(n).fill("");
     } else {
@@ -472,7 +512,9 @@ export class H5File implements WriteStore {
       // it empty (chunked, so it can grow) and resize it to its shape.
       const d = dtype === "bool" ? "int8" : (dtype as NumericDtype);
       if (n * BYTES_OF[d] > 1 << 20 || chunks) {
-        chunks ??= shape.map((s, i) => (i === 0 ? Math.max(1, Math.min(s, Math.floor((1 << 20) / Math.max(1, n / Math.max(1, s))))) : s));
+        chunks ??= shape.map((s, i) =>
+          i === 0 ? Math.max(1, Math.min(s, Math.floor((1 << 20) / Math.max(1, n / Math.max(1, s))))) : s,
+        );
         createShape = shape.map((s, i) => (i === 0 ? 0 : s));
       }
       data = new TYPED_ARRAY_OF[d](createShape.reduce((a, b) => a * b, 1));
@@ -509,7 +551,14 @@ export class H5File implements WriteStore {
     Module.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), ptr);
     try {
       // The memory type comes from the dataset's own type, so `data` must already be of that type.
-      Module.set_dataset_data(this.fileId, p, count.map(BigInt), start.map(BigInt), count.map(() => 1n), BigInt(ptr));
+      Module.set_dataset_data(
+        this.fileId,
+        p,
+        count.map(BigInt),
+        start.map(BigInt),
+        count.map(() => 1n),
+        BigInt(ptr),
+      );
     } catch (err) {
       this.fail(`cannot write ${p}`, err);
     }
@@ -526,12 +575,24 @@ export class H5File implements WriteStore {
    * Create a 1-D compound dataset of `length` packed records (members in order, numbers little-endian,
    * fixed-length byte strings, variable-length strings); fill it with writeRecords(WithStrings).
    */
-  createCompound(path: string, members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[], length: number, chunkRecords?: number | "contiguous"): void {
+  createCompound(
+    path: string,
+    members: { name: string; dtype: NumericDtype | `fixed-string:${number}` | "string" }[],
+    length: number,
+    chunkRecords?: number | "contiguous",
+  ): void {
     compound.createCompound(this, path, members, length, chunkRecords);
   }
 
   /** Write records whose variable-length string members are at `strings[k].offset` of each packed record. */
-  writeRecordsWithStrings(path: string, start: number, count: number, bytes: Uint8Array, recordSize: number, strings: { offset: number; values: string[] }[]): void {
+  writeRecordsWithStrings(
+    path: string,
+    start: number,
+    count: number,
+    bytes: Uint8Array,
+    recordSize: number,
+    strings: { offset: number; values: string[] }[],
+  ): void {
     compound.writeRecordsWithStrings(this, path, start, count, bytes, recordSize, strings);
   }
 
@@ -549,7 +610,6 @@ export class H5File implements WriteStore {
   readRecords(path: string, start: number, count: number, recordSize: number): Uint8Array {
     return compound.readRecords(this, path, start, count, recordSize);
   }
-
 
   resize(path: string, shape: number[]): void {
     this.check();
@@ -578,12 +638,16 @@ export class H5File implements WriteStore {
     try {
       Module.close_file(this.fileId);
     } catch (err) {
-      throw new FileFormatError(`${this.path}: cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
+      throw new FileFormatError(`cannot close: ${hdf5Reason(err)}`, { file: this.path, cause: err });
     }
     if (this.firstFailure !== undefined) {
       // An HDF5 error may have left objects open inside the library, which then never finishes the file.
       const why = unfinishedReason(this.path);
-      if (why) throw new FileFormatError(`${this.path}: HDF5 did not finish writing the file (${why}) after an earlier error: ${this.firstFailure}`, { file: this.path });
+      if (why)
+        throw new FileFormatError(
+          `HDF5 did not finish writing the file (${why}) after an earlier error: ${this.firstFailure}`,
+          { file: this.path },
+        );
     }
     if (this.placeholderHeaders.size) {
       const targets = [...this.pendingBooleans.values()];

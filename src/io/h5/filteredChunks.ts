@@ -90,7 +90,7 @@ export class FilteredChunks {
     if (!filters || filters.length > 32 || filters.some((f) => !OWN_FILTERS.has(f.id))) return null;
     const cls = dt.body[0]! & 0x0f;
     // Numbers, fixed and variable-length strings, compounds without variable-length members.
-    if (cls === 9 && ((dt.body[1]! & 0x0f) !== 1)) return null; // a vlen sequence, not a string
+    if (cls === 9 && (dt.body[1]! & 0x0f) !== 1) return null; // a vlen sequence, not a string
     if (![0, 1, 3, 6, 8, 9].includes(cls)) return null;
     const chunks = new Map<number, Chunk>();
     const grid = shape.map((s, d) => Math.ceil(s / chunk[d]!));
@@ -137,7 +137,8 @@ export class FilteredChunks {
   readStrings(start: number, count: number): string[] {
     const buf = this.rows(start, count);
     const out = new Array<string>(count);
-    for (let i = 0; i < count; i++) out[i] = this.stringAt(buf, i * this.elemSize, this.typeClass, this.typeBits, this.elemSize);
+    for (let i = 0; i < count; i++)
+      out[i] = this.stringAt(buf, i * this.elemSize, this.typeClass, this.typeBits, this.elemSize);
     return out;
   }
 
@@ -176,7 +177,9 @@ export class FilteredChunks {
     // ASCII and UTF-8 strings both decode as UTF-8.
     if (cls === 9) {
       const len = buf.readUInt32LE(at);
-      return len === 0 ? "" : this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).toString("utf8", 0, len);
+      return len === 0
+        ? ""
+        : this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).toString("utf8", 0, len);
     }
     const nul = buf.subarray(at, at + size).indexOf(0);
     const s = buf.toString("utf8", at, nul >= 0 ? at + nul : at + size);
@@ -197,7 +200,8 @@ export class FilteredChunks {
       if (ch.mask & (1 << i)) continue; // this filter was skipped when the chunk was written
       buf = undo(this.filters[i]!, buf, this.chunkBytes);
     }
-    if (buf.length !== this.chunkBytes) throw new Error(`a chunk decodes to ${buf.length} bytes, expected ${this.chunkBytes}`);
+    if (buf.length !== this.chunkBytes)
+      throw new Error(`a chunk decodes to ${buf.length} bytes, expected ${this.chunkBytes}`);
     if (this.cache.size >= CHUNK_CACHE) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, buf);
     return buf;
@@ -209,10 +213,11 @@ export class FilteredChunks {
     if (!heap) {
       heap = new Map();
       const head = pread({ fd: this.fd }, this.base + addr, 8 + this.L);
-      if (head.toString("latin1", 0, 4) !== "GCOL" || head[4] !== 1) throw new Error(`no global heap collection at byte ${this.base + addr}`);
+      if (head.toString("latin1", 0, 4) !== "GCOL" || head[4] !== 1)
+        throw new Error(`no global heap collection at byte ${this.base + addr}`);
       const size = readUInt(head, 8, this.L);
       const body = pread({ fd: this.fd }, this.base + addr, size);
-      for (let at = 8 + this.L; at + 8 + this.L <= size;) {
+      for (let at = 8 + this.L; at + 8 + this.L <= size; ) {
         const idx = body.readUInt16LE(at);
         if (idx === 0) break; // free space: the rest of the collection
         const n = readUInt(body, at + 8, this.L);
@@ -261,7 +266,8 @@ function compoundFields(t: Buffer): Field[] | null {
     if (cls === 0 && (bits & 1) === 0 && [1, 2, 4, 8].includes(msize)) at += 12;
     else if (cls === 1 && (bits & 1) === 0 && (msize === 4 || msize === 8)) at += 20;
     else if (cls === 3) at += 8;
-    else if (cls === 9 && (bits & 0x0f) === 1 && (t[at + 8]! & 0x0f) === 0 && t.readUInt32LE(at + 12) === 1) at += 8 + 12; // a string of 1-byte characters
+    else if (cls === 9 && (bits & 0x0f) === 1 && (t[at + 8]! & 0x0f) === 0 && t.readUInt32LE(at + 12) === 1)
+      at += 8 + 12; // a string of 1-byte characters
     else return null;
     out.push({ name, offset, cls, bits, size: cls === 9 ? 0 : msize });
   }
@@ -305,7 +311,8 @@ function undo(f: PipelineFilter, buf: Uint8Array, chunkBytes: number): Uint8Arra
         const out = new Uint8Array(size);
         const n = lzfDecompress(buf, out);
         if (n >= 0) return out.subarray(0, n);
-        if (size > 4 * chunkBytes + buf.length * 64) throw new Error("corrupt LZF data (decodes to more than the chunk holds)");
+        if (size > 4 * chunkBytes + buf.length * 64)
+          throw new Error("corrupt LZF data (decodes to more than the chunk holds)");
       }
     }
     case FILTER_DEFLATE:
@@ -317,7 +324,8 @@ function undo(f: PipelineFilter, buf: Uint8Array, chunkBytes: number): Uint8Arra
       const body = buf.subarray(0, buf.length - 4);
       const stored = Buffer.from(buf.buffer, buf.byteOffset + body.length, 4);
       const sum = fletcher32(body);
-      if (stored.readUInt32LE(0) !== sum && stored.readUInt32BE(0) !== sum) throw new Error("a chunk fails its fletcher32 checksum (corrupt data)");
+      if (stored.readUInt32LE(0) !== sum && stored.readUInt32BE(0) !== sum)
+        throw new Error("a chunk fails its fletcher32 checksum (corrupt data)");
       return body;
     }
     case FILTER_SHUFFLE: {
@@ -342,7 +350,7 @@ export function fletcher32(d: Uint8Array): number {
   let sum1 = 0;
   let sum2 = 0;
   let i = 0;
-  for (let words = d.length >> 1; words > 0;) {
+  for (let words = d.length >> 1; words > 0; ) {
     let t = Math.min(words, 360);
     words -= t;
     for (; t > 0; t--, i += 2) {
@@ -364,11 +372,22 @@ export function fletcher32(d: Uint8Array): number {
 }
 
 /** Record every chunk under the v1 B-tree node at `addr` by its linear index in the chunk grid. */
-function walk(fd: number, base: number, O: number, addr: number, dims: number, chunk: number[], grid: number[], out: Map<number, Chunk>, depth: number): void {
+function walk(
+  fd: number,
+  base: number,
+  O: number,
+  addr: number,
+  dims: number,
+  chunk: number[],
+  grid: number[],
+  out: Map<number, Chunk>,
+  depth: number,
+): void {
   if (depth > 32) throw new Error("chunk B-tree too deep");
   const keySize = 8 + 8 * dims;
   const head = pread({ fd }, base + addr, 8 + 2 * O);
-  if (head.toString("latin1", 0, 4) !== "TREE" || head[4] !== 1) throw new Error(`no chunk B-tree node at byte ${base + addr}`);
+  if (head.toString("latin1", 0, 4) !== "TREE" || head[4] !== 1)
+    throw new Error(`no chunk B-tree node at byte ${base + addr}`);
   const level = head[5]!;
   const used = head.readUInt16LE(6);
   const body = pread({ fd }, base + addr + 8 + 2 * O, used * (keySize + O) + keySize);

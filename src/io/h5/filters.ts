@@ -36,12 +36,35 @@ export interface FilterInfo {
 
 export type FilterRoute = "plain" | "hdf5" | "own";
 
-const HDF5_BUILTIN: Record<number, string> = { 1: "deflate (gzip)", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scale-offset" };
-const PLUGINS: Record<number, string> = { 32001: "blosc", 32015: "zstd", 32004: "lz4", 307: "bzip2", 32008: "bitshuffle" };
+const HDF5_BUILTIN: Record<number, string> = {
+  1: "deflate (gzip)",
+  2: "shuffle",
+  3: "fletcher32",
+  4: "szip",
+  5: "nbit",
+  6: "scale-offset",
+};
+const PLUGINS: Record<number, string> = {
+  32001: "blosc",
+  32015: "zstd",
+  32004: "lz4",
+  307: "bzip2",
+  32008: "bitshuffle",
+};
 /** Names of registered filters crispyx does not read, for the error message. */
 const KNOWN_NAMES: Record<number, string> = {
-  32000: "lzf", 32013: "zfp", 32017: "sz", 32024: "sz3", 32019: "jpeg", 32022: "bitgroom",
-  32023: "bitround", 32026: "blosc2", 32018: "fcidecomp", 32002: "mafisc", 32005: "jpeg-ls", 32006: "hdf5-jpeg",
+  32000: "lzf",
+  32013: "zfp",
+  32017: "sz",
+  32024: "sz3",
+  32019: "jpeg",
+  32022: "bitgroom",
+  32023: "bitround",
+  32026: "blosc2",
+  32018: "fcidecomp",
+  32002: "mafisc",
+  32005: "jpeg-ls",
+  32006: "hdf5-jpeg",
 };
 /** Blosc codec numbers (client value 6) whose decoders the plugin can run here. */
 const BLOSC_CODECS = new Set([0, 1, 2, 5]);
@@ -58,7 +81,11 @@ export interface RouteContext {
 }
 
 /** The route for a dataset with `filters`; throws a FileFormatError when no route can read it. */
-export function filterRoute(filters: FilterInfo[], ctx: RouteContext, addPluginPath: (dir: string) => void): FilterRoute {
+export function filterRoute(
+  filters: FilterInfo[],
+  ctx: RouteContext,
+  addPluginPath: (dir: string) => void,
+): FilterRoute {
   if (filters.length === 0) return "plain";
   for (const f of filters) {
     if (f.id in HDF5_BUILTIN || f.id in PLUGINS || f.id === FILTER_LZF) continue;
@@ -68,11 +95,17 @@ export function filterRoute(filters: FilterInfo[], ctx: RouteContext, addPluginP
     if (filters.every((f) => OWN_FILTERS.has(f.id)) && ctx.ownReader()) return "own";
     // The plugin only where its size hint covers the chunk, so that it never takes its failing path.
     const lzf = filters.find((f) => f.id === FILTER_LZF)!;
-    const safe = ctx.chunkBytes !== null && (lzf.cd_values[2] ?? 0) >= ctx.chunkBytes && filters.every((f) => f.id in HDF5_BUILTIN || f.id === FILTER_LZF);
+    const safe =
+      ctx.chunkBytes !== null &&
+      (lzf.cd_values[2] ?? 0) >= ctx.chunkBytes &&
+      filters.every((f) => f.id in HDF5_BUILTIN || f.id === FILTER_LZF);
     if (!safe) {
       throw new FileFormatError(
-        `${ctx.file}: ${ctx.dataset} is LZF-compressed (HDF5 filter 32000) in a layout crispyx cannot decode (a chunk index other than h5py's default, or variable-length data)`,
-        { file: ctx.file, hint: "rewrite it uncompressed or with gzip, e.g. with anndata: read_h5ad(path).write_h5ad(new_path, compression='gzip')" },
+        `${ctx.dataset} is LZF-compressed (HDF5 filter 32000) in a layout crispyx cannot decode (a chunk index other than h5py's default, or variable-length data)`,
+        {
+          file: ctx.file,
+          hint: "rewrite it uncompressed or with gzip, e.g. with anndata: read_h5ad(path).write_h5ad(new_path, compression='gzip')",
+        },
       );
     }
   }
@@ -96,9 +129,11 @@ export function filterRoute(filters: FilterInfo[], ctx: RouteContext, addPluginP
 function unavailable(ctx: RouteContext, f: FilterInfo, label?: string, hint?: string): FileFormatError {
   const name = label ?? PLUGINS[f.id] ?? KNOWN_NAMES[f.id] ?? (f.name && f.name.split(/[;\s]/)[0]) ?? "";
   const what = name ? `'${name}' (id ${f.id})` : `of unknown name (id ${f.id})`;
-  return new FileFormatError(`${ctx.file}: ${ctx.dataset} is compressed with HDF5 filter ${what}, which crispyx cannot decode`, {
+  return new FileFormatError(`${ctx.dataset} is compressed with HDF5 filter ${what}, which crispyx cannot decode`, {
     file: ctx.file,
-    hint: hint ?? "crispyx reads gzip, lzf, szip, blosc, zstd, lz4, bzip2 and bitshuffle; rewrite the file with one of them or uncompressed (e.g. h5repack -f GZIP=4)",
+    hint:
+      hint ??
+      "crispyx reads gzip, lzf, szip, blosc, zstd, lz4, bzip2 and bitshuffle; rewrite the file with one of them or uncompressed (e.g. h5repack -f GZIP=4)",
   });
 }
 

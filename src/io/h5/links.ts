@@ -19,7 +19,16 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { CrispyxError } from "../../errors.ts";
-import { MSG_NIL, headerMessages, lookup3, pread, readObjectHeader, readUInt, type HeaderCtx, type Message } from "./objectHeader.ts";
+import {
+  MSG_NIL,
+  headerMessages,
+  lookup3,
+  pread,
+  readObjectHeader,
+  readUInt,
+  type HeaderCtx,
+  type Message,
+} from "./objectHeader.ts";
 
 export { lookup3, pread, readUInt };
 
@@ -37,7 +46,7 @@ export interface Ctx extends HeaderCtx {
 }
 
 function fail(ctx: { file: string }, why: string): CrispyxError {
-  return new CrispyxError(`${ctx.file}: cannot edit links: ${why}`, { file: ctx.file });
+  return new CrispyxError(`cannot edit links: ${why}`, { file: ctx.file });
 }
 
 /** One write plus fsync: the unit every step of an edit is made of. */
@@ -118,7 +127,8 @@ function symbolNodes(ctx: Ctx, btreeAddr: number): SymbolNode[] {
         const snAbs = ctx.base + child;
         const sn = pread(ctx, snAbs, 8 + 2 * ctx.leafK * entrySize(ctx));
         if (sn.toString("latin1", 0, 4) !== "SNOD") throw fail(ctx, `no symbol node at ${child}`);
-        if (sn.readUInt16LE(6) > 2 * ctx.leafK) throw fail(ctx, `symbol node at ${child} claims ${sn.readUInt16LE(6)} entries`);
+        if (sn.readUInt16LE(6) > 2 * ctx.leafK)
+          throw fail(ctx, `symbol node at ${child} claims ${sn.readUInt16LE(6)} entries`);
         ctx.ranges?.push([snAbs, sn.length]);
         out.push({ pos: snAbs, count: sn.readUInt16LE(6), entries: sn });
       }
@@ -155,7 +165,8 @@ function groupLinks(ctx: Ctx, headerAddr: number, groupPath: string): LinkSlot[]
       for (let i = 0; i < sn.count; i++) {
         const off = 8 + i * es;
         const nameOffset = readUInt(sn.entries, off, ctx.O);
-        if (nameOffset < 0 || nameOffset >= heap.length) throw fail(ctx, `link name offset ${nameOffset} outside the local heap of ${groupPath}`);
+        if (nameOffset < 0 || nameOffset >= heap.length)
+          throw fail(ctx, `link name offset ${nameOffset} outside the local heap of ${groupPath}`);
         const name = cString(heap, nameOffset);
         slots.push({ kind: "entry", name, snodPos: sn.pos, index: i, count: sn.count, entryPos: sn.pos + off });
       }
@@ -173,7 +184,10 @@ function groupLinks(ctx: Ctx, headerAddr: number, groupPath: string): LinkSlot[]
     const flags = info.body[1]!;
     const heapAddr = readUInt(info.body, 2 + (flags & 1 ? 8 : 0), ctx.O);
     if (heapAddr >= 0) {
-      throw fail(ctx, `group ${groupPath} keeps its links in dense storage (a fractal heap), which crispyx cannot edit in place; rewrite the file (e.g. with h5repack) or edit it with h5py`);
+      throw fail(
+        ctx,
+        `group ${groupPath} keeps its links in dense storage (a fractal heap), which crispyx cannot edit in place; rewrite the file (e.g. with h5repack) or edit it with h5py`,
+      );
     }
   }
   return messages.filter((m) => m.type === MSG_LINK).map((m) => parseLinkMessage(m));
@@ -295,10 +309,16 @@ export interface RetargetOptions {
  * point at the old object. The real link is switched first (one write + fsync), so after any interruption
  * it names the old or the new object, never neither.
  */
-export function retargetLink(path: string, parentGroup: string, name: string, stagedPath: string, opts: RetargetOptions = {}): void {
+export function retargetLink(
+  path: string,
+  parentGroup: string,
+  name: string,
+  stagedPath: string,
+  opts: RetargetOptions = {},
+): void {
   const parts = splitPath(stagedPath);
   const stagedName = parts.pop();
-  if (!stagedName) throw new CrispyxError(`${path}: staged path '${stagedPath}' names no link`, { file: path });
+  if (!stagedName) throw new CrispyxError(`staged path '${stagedPath}' names no link`, { file: path });
   withFile(path, (ctx) => {
     const real = findSlot(ctx, parentGroup, name);
     const staged = findSlot(ctx, "/" + parts.join("/"), stagedName);
@@ -401,13 +421,22 @@ export function linkStorageRanges(path: string, groupPath: string): Array<[numbe
  * The header messages (type and body) of the object linked at `objectPath`, following hard links from
  * the root, with the file's address sizes: the read-only entry point for ./rawStorage.ts.
  */
-export function objectMessages(fd: number, file: string, objectPath: string): { O: number; L: number; base: number; messages: Array<{ type: number; body: Buffer }> } {
+export function objectMessages(
+  fd: number,
+  file: string,
+  objectPath: string,
+): { O: number; L: number; base: number; messages: Array<{ type: number; body: Buffer }> } {
   const ctx = openCtx(fd, file);
   const parts = splitPath(objectPath);
   const name = parts.pop();
   if (!name) throw fail(ctx, `'${objectPath}' names no object`);
   const addr = targetOf(ctx, findSlot(ctx, "/" + parts.join("/"), name)).addr;
-  return { O: ctx.O, L: ctx.L, base: ctx.base, messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })) };
+  return {
+    O: ctx.O,
+    L: ctx.L,
+    base: ctx.base,
+    messages: headerMessages(ctx, addr).map((m) => ({ type: m.type, body: m.body })),
+  };
 }
 
 /**
@@ -491,7 +520,14 @@ export function endOfAllocation(fd: number, file: string): number {
  * superblock's end-of-file address are rewritten in place (same field sizes), each write followed by
  * fsync; the caller writes the data first, so HDF5 never sees an address without its bytes.
  */
-export function pointContiguousDataset(fd: number, file: string, datasetPath: string, shape: number | number[], position: number, endOfFile: number): void {
+export function pointContiguousDataset(
+  fd: number,
+  file: string,
+  datasetPath: string,
+  shape: number | number[],
+  position: number,
+  endOfFile: number,
+): void {
   const dims = typeof shape === "number" ? [shape] : shape;
   const ctx = openCtx(fd, file);
   const parts = splitPath(datasetPath);
@@ -505,9 +541,11 @@ export function pointContiguousDataset(fd: number, file: string, datasetPath: st
   if (!space || !type || !layout) throw fail(ctx, `${datasetPath} is not a dataset`);
   const sv = space.body[0]!;
   const rank = dims.length;
-  if ((sv !== 1 && sv !== 2) || space.body[1] !== rank) throw fail(ctx, `${datasetPath}: expected a ${rank}-D dataspace`);
+  if ((sv !== 1 && sv !== 2) || space.body[1] !== rank)
+    throw fail(ctx, `${datasetPath}: expected a ${rank}-D dataspace`);
   // Layout v3 and v4 store contiguous data alike: class 1, then address and size.
-  if ((layout.body[0] !== 3 && layout.body[0] !== 4) || layout.body[1] !== 1) throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3 or v4)`);
+  if ((layout.body[0] !== 3 && layout.body[0] !== 4) || layout.body[1] !== 1)
+    throw fail(ctx, `${datasetPath}: expected contiguous storage (layout v3 or v4)`);
   const elemSize = type.body.readUInt32LE(4);
   const dimsAt = space.bodyPos + (sv === 1 ? 8 : 4);
   const lengthBytes = (v: number) => encodeAddr({ ...ctx, O: ctx.L }, v);

@@ -101,7 +101,8 @@ export interface ObjectHeader {
 export function readObjectHeader(ctx: HeaderCtx, addr: number, strict = false): ObjectHeader {
   const abs = ctx.base + addr;
   const fileSize = strict ? fstatSync(ctx.fd).size : Infinity;
-  if (addr < 0 || abs + 16 > fileSize) throw fail(ctx, `no object header at ${addr}: the address is outside the file (${fileSize} bytes)`);
+  if (addr < 0 || abs + 16 > fileSize)
+    throw fail(ctx, `no object header at ${addr}: the address is outside the file (${fileSize} bytes)`);
   const first = pread(ctx, abs, 4);
   const out: Message[] = [];
   const chunks: Chunk[] = [];
@@ -110,7 +111,11 @@ export function readObjectHeader(ctx: HeaderCtx, addr: number, strict = false): 
   let version: 1 | 2;
   let messageCount = 0;
   const inFile = (pos: number, len: number) => {
-    if (pos + len > fileSize) throw fail(ctx, `object header at ${addr} has a chunk at ${pos} (${len} bytes) outside the file (${fileSize} bytes)`);
+    if (pos + len > fileSize)
+      throw fail(
+        ctx,
+        `object header at ${addr} has a chunk at ${pos} (${len} bytes) outside the file (${fileSize} bytes)`,
+      );
   };
   if (first.toString("latin1") === "OHDR") {
     version = 2;
@@ -123,7 +128,13 @@ export function readObjectHeader(ctx: HeaderCtx, addr: number, strict = false): 
     const sizeBytes = 1 << (v2Flags & 3);
     const dataSize = readUInt(pre, p, sizeBytes);
     p += sizeBytes;
-    const chunk: Chunk = { pos: abs, length: p + dataSize + 4, version: 2, start: p, msgHeader: v2Flags & 0x04 ? 6 : 4 };
+    const chunk: Chunk = {
+      pos: abs,
+      length: p + dataSize + 4,
+      version: 2,
+      start: p,
+      msgHeader: v2Flags & 0x04 ? 6 : 4,
+    };
     inFile(chunk.pos, chunk.length);
     chunks.push(chunk);
     parseV2Chunk(ctx, chunk, out, pending);
@@ -131,7 +142,8 @@ export function readObjectHeader(ctx: HeaderCtx, addr: number, strict = false): 
     version = 1;
     const pre = pread(ctx, abs, 16);
     ctx.ranges?.push([abs, 16]);
-    if (strict && pre[1] !== 0) throw fail(ctx, `object header at ${addr}: reserved byte is ${pre[1]}, not 0 (not an object header?)`);
+    if (strict && pre[1] !== 0)
+      throw fail(ctx, `object header at ${addr}: reserved byte is ${pre[1]}, not 0 (not an object header?)`);
     messageCount = pre.readUInt16LE(2);
     const size = pre.readUInt32LE(8);
     const chunk: Chunk = { pos: abs + 16, length: size, version: 1, start: 0, msgHeader: 8 };
@@ -147,7 +159,8 @@ export function readObjectHeader(ctx: HeaderCtx, addr: number, strict = false): 
     const cAbs = ctx.base + cAddr;
     inFile(cAbs, cLen);
     if (version === 2) {
-      if (pread(ctx, cAbs, 4).toString("latin1") !== "OCHK") throw fail(ctx, `object header at ${addr}: no continuation chunk (OCHK) at ${cAddr}`);
+      if (pread(ctx, cAbs, 4).toString("latin1") !== "OCHK")
+        throw fail(ctx, `object header at ${addr}: no continuation chunk (OCHK) at ${cAddr}`);
       const chunk: Chunk = { pos: cAbs, length: cLen, version: 2, start: 4, msgHeader: v2Flags & 0x04 ? 6 : 4 };
       chunks.push(chunk);
       parseV2Chunk(ctx, chunk, out, pending);
@@ -172,34 +185,56 @@ function noteContinuation(ctx: HeaderCtx, m: Message, pending: Array<[number, nu
   if (m.type === MSG_CONTINUATION) pending.push([readUInt(m.body, 0, ctx.O), readUInt(m.body, ctx.O, ctx.L)]);
 }
 
-function parseV1Chunk(ctx: HeaderCtx, chunk: Chunk, out: Message[], pending: Array<[number, number]>, strict = false): void {
+function parseV1Chunk(
+  ctx: HeaderCtx,
+  chunk: Chunk,
+  out: Message[],
+  pending: Array<[number, number]>,
+  strict = false,
+): void {
   const buf = pread(ctx, chunk.pos, chunk.length);
   ctx.ranges?.push([chunk.pos, chunk.length]);
   let p = 0;
   while (p + 8 <= buf.length) {
     const type = buf.readUInt16LE(p);
     const size = buf.readUInt16LE(p + 2);
-    if (strict && (p + 8 + size > buf.length || size % 8 !== 0)) throw fail(ctx, `object header chunk at ${chunk.pos}: a message of ${size} bytes at ${p} does not fit its chunk`);
-    const m: Message = { type, pos: chunk.pos + p, bodyPos: chunk.pos + p + 8, body: buf.subarray(p + 8, p + 8 + size), chunk };
+    if (strict && (p + 8 + size > buf.length || size % 8 !== 0))
+      throw fail(ctx, `object header chunk at ${chunk.pos}: a message of ${size} bytes at ${p} does not fit its chunk`);
+    const m: Message = {
+      type,
+      pos: chunk.pos + p,
+      bodyPos: chunk.pos + p + 8,
+      body: buf.subarray(p + 8, p + 8 + size),
+      chunk,
+    };
     out.push(m);
     noteContinuation(ctx, m, pending);
     p += 8 + size;
   }
-  if (strict && p !== buf.length) throw fail(ctx, `object header chunk at ${chunk.pos}: messages end at ${p}, the chunk at ${buf.length}`);
+  if (strict && p !== buf.length)
+    throw fail(ctx, `object header chunk at ${chunk.pos}: messages end at ${p}, the chunk at ${buf.length}`);
 }
 
 function parseV2Chunk(ctx: HeaderCtx, chunk: Chunk, out: Message[], pending: Array<[number, number]>): void {
   const buf = pread(ctx, chunk.pos, chunk.length);
   ctx.ranges?.push([chunk.pos, chunk.length]);
   const stored = buf.readUInt32LE(buf.length - 4);
-  if (lookup3(buf.subarray(0, buf.length - 4)) !== stored) throw fail(ctx, `object header chunk at ${chunk.pos} has a bad checksum`);
+  if (lookup3(buf.subarray(0, buf.length - 4)) !== stored)
+    throw fail(ctx, `object header chunk at ${chunk.pos} has a bad checksum`);
   const headerSize = chunk.msgHeader;
   const end = buf.length - 4;
   for (let p = chunk.start; p + headerSize <= end; ) {
     const type = buf[p]!;
     const size = buf.readUInt16LE(p + 1);
-    if (p + headerSize + size > end) throw fail(ctx, `object header chunk at ${chunk.pos}: a message of ${size} bytes at ${p} does not fit its chunk`);
-    const m: Message = { type, pos: chunk.pos + p, bodyPos: chunk.pos + p + headerSize, body: buf.subarray(p + headerSize, p + headerSize + size), chunk };
+    if (p + headerSize + size > end)
+      throw fail(ctx, `object header chunk at ${chunk.pos}: a message of ${size} bytes at ${p} does not fit its chunk`);
+    const m: Message = {
+      type,
+      pos: chunk.pos + p,
+      bodyPos: chunk.pos + p + headerSize,
+      body: buf.subarray(p + headerSize, p + headerSize + size),
+      chunk,
+    };
     out.push(m);
     noteContinuation(ctx, m, pending);
     p += headerSize + size;
@@ -222,12 +257,24 @@ export function lookup3(data: Uint8Array): number {
     a = (a + word(k)) >>> 0;
     b = (b + word(k + 4)) >>> 0;
     c = (c + word(k + 8)) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 4)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 6)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 8)) >>> 0; b = (b + a) >>> 0;
-    a = (a - c) >>> 0; a = (a ^ rot(c, 16)) >>> 0; c = (c + b) >>> 0;
-    b = (b - a) >>> 0; b = (b ^ rot(a, 19)) >>> 0; a = (a + c) >>> 0;
-    c = (c - b) >>> 0; c = (c ^ rot(b, 4)) >>> 0; b = (b + a) >>> 0;
+    a = (a - c) >>> 0;
+    a = (a ^ rot(c, 4)) >>> 0;
+    c = (c + b) >>> 0;
+    b = (b - a) >>> 0;
+    b = (b ^ rot(a, 6)) >>> 0;
+    a = (a + c) >>> 0;
+    c = (c - b) >>> 0;
+    c = (c ^ rot(b, 8)) >>> 0;
+    b = (b + a) >>> 0;
+    a = (a - c) >>> 0;
+    a = (a ^ rot(c, 16)) >>> 0;
+    c = (c + b) >>> 0;
+    b = (b - a) >>> 0;
+    b = (b ^ rot(a, 19)) >>> 0;
+    a = (a + c) >>> 0;
+    c = (c - b) >>> 0;
+    c = (c ^ rot(b, 4)) >>> 0;
+    b = (b + a) >>> 0;
     length -= 12;
     k += 12;
   }
@@ -239,13 +286,20 @@ export function lookup3(data: Uint8Array): number {
   a = (a + t(0)) >>> 0;
   b = (b + t(4)) >>> 0;
   c = (c + t(8)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 14)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 11)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 25)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 16)) >>> 0;
-  a = (a ^ c) >>> 0; a = (a - rot(c, 4)) >>> 0;
-  b = (b ^ a) >>> 0; b = (b - rot(a, 14)) >>> 0;
-  c = (c ^ b) >>> 0; c = (c - rot(b, 24)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 14)) >>> 0;
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 11)) >>> 0;
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 25)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 16)) >>> 0;
+  a = (a ^ c) >>> 0;
+  a = (a - rot(c, 4)) >>> 0;
+  b = (b ^ a) >>> 0;
+  b = (b - rot(a, 14)) >>> 0;
+  c = (c ^ b) >>> 0;
+  c = (c - rot(b, 24)) >>> 0;
   return c;
 }
 
@@ -262,7 +316,12 @@ export interface MessageSpec {
 export function messageSpec(ctx: HeaderCtx, m: Message): MessageSpec {
   if (m.chunk.version === 1) return { type: m.type, flags: pread(ctx, m.pos + 4, 1)[0]!, body: Buffer.from(m.body) };
   const head = pread(ctx, m.pos, m.chunk.msgHeader);
-  return { type: m.type, flags: head[3]!, body: Buffer.from(m.body), ...(m.chunk.msgHeader === 6 ? { corder: head.readUInt16LE(4) } : {}) };
+  return {
+    type: m.type,
+    flags: head[3]!,
+    body: Buffer.from(m.body),
+    ...(m.chunk.msgHeader === 6 ? { corder: head.readUInt16LE(4) } : {}),
+  };
 }
 
 /** Bytes a message takes in a chunk of this kind (v1 bodies are padded to 8 bytes). */
@@ -280,14 +339,20 @@ export function nilMessage(chunk: Pick<Chunk, "msgHeader">, total: number): Mess
  * v2 with its signature or prefix bytes (`head`, the chunk's bytes before its first message), a gap of
  * fewer than a message header's bytes allowed at the end, and the checksum. Throws when they do not fit.
  */
-export function serializeChunk(chunk: Pick<Chunk, "version" | "msgHeader" | "length">, head: Buffer, messages: MessageSpec[]): Buffer {
+export function serializeChunk(
+  chunk: Pick<Chunk, "version" | "msgHeader" | "length">,
+  head: Buffer,
+  messages: MessageSpec[],
+): Buffer {
   if (chunk.version === 2) {
     // HDF5 refuses a v2 chunk with both a gap at its end and a NIL message: the last NIL takes the gap.
     let used = head.length;
     for (const m of messages) used += messageSize(chunk, m.body.length);
     const gap = chunk.length - 4 - used;
     let nil = -1;
-    messages.forEach((m, i) => { if (m.type === MSG_NIL) nil = i; });
+    messages.forEach((m, i) => {
+      if (m.type === MSG_NIL) nil = i;
+    });
     if (gap > 0 && nil >= 0) {
       messages = messages.slice();
       messages[nil] = { ...messages[nil]!, body: Buffer.alloc(messages[nil]!.body.length + gap) };

@@ -38,28 +38,30 @@ function recordedEof(fd: number, base: number): bigint | null {
 }
 
 export function preflightHdf5(path: string): void {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(code);
-    throw new FileFormatError(`${path}: cannot open: ${why}`, { file: path, cause: err });
+    throw new FileFormatError(`cannot open: ${why}`, { file: path, cause: err });
   }
   if (st.isDirectory()) {
-    throw new FileFormatError(`${path}: is a directory, not an .h5ad file`, { file: path });
+    throw new FileFormatError(`is a directory, not an .h5ad file`, { file: path });
   }
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (err) {
-    throw new FileFormatError(`${path}: cannot open: ${(err as Error).message}`, { file: path, cause: err });
+    throw new FileFormatError(`cannot open: ${(err as Error).message}`, { file: path, cause: err });
   }
   try {
     const base = findSuperblock(fd, st.size);
     if (base < 0) {
       throw new FileFormatError(
-        st.size === 0 ? `${path}: is empty (0 bytes), not an HDF5 file` : `${path}: is not an HDF5 file (no HDF5 signature)`,
+        st.size === 0
+          ? `${path}: is empty (0 bytes), not an HDF5 file`
+          : `${path}: is not an HDF5 file (no HDF5 signature)`,
         { file: path, hint: "crispyx reads AnnData .h5ad files, which are HDF5 files" },
       );
     }
@@ -67,10 +69,10 @@ export function preflightHdf5(path: string): void {
     // file size with it directly), unlike the other addresses, which count from the superblock.
     const eof = recordedEof(fd, base);
     if (eof !== null && BigInt(st.size) < eof) {
-      throw new FileFormatError(
-        `${path}: is truncated: the file has ${st.size} bytes but its header says ${eof}`,
-        { file: path, hint: "the file was not completely written or copied; copy or write it again" },
-      );
+      throw new FileFormatError(`is truncated: the file has ${st.size} bytes but its header says ${eof}`, {
+        file: path,
+        hint: "the file was not completely written or copied; copy or write it again",
+      });
     }
   } finally {
     closeSync(fd);

@@ -95,7 +95,17 @@ function parse(fd: number, file: string, datasetPath: string, expected: Expected
 }
 
 /** Record the address of every chunk under the v1 B-tree node at `addr`; throws on anything unexpected. */
-function walkChunks(fd: number, base: number, O: number, addr: number, dims: number, chunkBytes: number, chunkRows: number, runs: Float64Array, depth = 0): void {
+function walkChunks(
+  fd: number,
+  base: number,
+  O: number,
+  addr: number,
+  dims: number,
+  chunkBytes: number,
+  chunkRows: number,
+  runs: Float64Array,
+  depth = 0,
+): void {
   if (depth > 32) throw new Error("chunk B-tree too deep");
   const keySize = 8 + 8 * dims;
   const head = pread({ fd }, base + addr, 8 + 2 * O);
@@ -114,7 +124,8 @@ function walkChunks(fd: number, base: number, O: number, addr: number, dims: num
     const filterMask = body.readUInt32LE(k + 4);
     if (size !== chunkBytes || filterMask !== 0) throw new Error("filtered or odd-sized chunk");
     const row = readUInt(body, k + 8, 8);
-    for (let d = 1; d < dims; d++) if (readUInt(body, k + 8 + 8 * d, 8) !== 0) throw new Error("chunk not at a row boundary");
+    for (let d = 1; d < dims; d++)
+      if (readUInt(body, k + 8 + 8 * d, 8) !== 0) throw new Error("chunk not at a row boundary");
     if (row % chunkRows !== 0 || row / chunkRows >= runs.length) throw new Error("chunk offset outside the dataset");
     runs[row / chunkRows] = base + child;
   }

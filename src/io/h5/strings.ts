@@ -16,7 +16,7 @@ export function readStrings(f: H5File, path: string, start = 0, count?: number):
   const p = normalize(path);
   const info = f.info(p);
   if (info.dtype !== "string" && !info.dtype.startsWith("fixed-string:")) {
-    throw new FileFormatError(`${f.path}: ${p} holds ${info.dtype} values, not strings`, { file: f.path });
+    throw new FileFormatError(`${p} holds ${info.dtype} values, not strings`, { file: f.path });
   }
   const own = f.filtered(p, info);
   if (own) {
@@ -49,7 +49,9 @@ export function writeStrings(f: H5File, path: string, start: number, values: str
   }
   const n = values.length;
   if (start < 0 || start + n > info.shape[0]!) {
-    throw new CrispyxError(`writeStrings to ${p}: [${start}, ${start + n}) is outside its ${info.shape[0]} elements`, { file: f.path });
+    throw new CrispyxError(`writeStrings to ${p}: [${start}, ${start + n}) is outside its ${info.shape[0]} elements`, {
+      file: f.path,
+    });
   }
   if (n === 0) return;
   // Memory layout HDF5 expects for vlen strings: one char* per element (wasm32: 4 bytes), each

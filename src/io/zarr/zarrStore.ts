@@ -113,14 +113,14 @@ export class ZarrStore implements ReadStore {
       const consolidated = cm && typeof cm === "object" ? new Map(Object.entries(cm)) : null;
       const store = new ZarrStore(path, 3, consolidated, root);
       if (store.kind("/") !== "group")
-        throw new FileFormatError(`${path}: the zarr store's root is an array, not an AnnData group`, {
+        throw new FileFormatError(`the zarr store's root is an array, not an AnnData group`, {
           file: path,
           hint: HINT,
         });
       return store;
     }
     if (!existsSync(join(path, ".zgroup"))) {
-      throw new FileFormatError(`${path}: not a zarr store (no zarr.json or .zgroup at its root)`, {
+      throw new FileFormatError(`not a zarr store (no zarr.json or .zgroup at its root)`, {
         file: path,
         hint: HINT,
       });
@@ -131,7 +131,7 @@ export class ZarrStore implements ReadStore {
       const j = readJson(path, zm, "");
       const m = (j as { metadata?: unknown } | null)?.metadata;
       if (!m || typeof m !== "object")
-        throw new FileFormatError(`${path}: damaged zarr metadata: .zmetadata has no "metadata" object`, {
+        throw new FileFormatError(`damaged zarr metadata: .zmetadata has no "metadata" object`, {
           file: path,
           hint: HINT,
         });
@@ -141,7 +141,7 @@ export class ZarrStore implements ReadStore {
   }
 
   private check(): void {
-    if (this.closed) throw new CrispyxError(`${this.path}: store is already closed`, { file: this.path });
+    if (this.closed) throw new CrispyxError(`store is already closed`, { file: this.path });
   }
 
   /** Run a metadata parser, turning its complaint into one FileFormatError naming store and element. */
@@ -150,7 +150,7 @@ export class ZarrStore implements ReadStore {
       return f();
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new FileFormatError(`${this.path}: damaged zarr metadata of ${shown(k)}: ${(err as Error).message}`, {
+      throw new FileFormatError(`damaged zarr metadata of ${shown(k)}: ${(err as Error).message}`, {
         file: this.path,
         hint: HINT,
         cause: err,
@@ -196,8 +196,7 @@ export class ZarrStore implements ReadStore {
 
   private array(path: string): ArrayMeta {
     const n = this.node(path);
-    if (n?.type !== "array")
-      throw new FileFormatError(`${this.path}: ${shown(key(path))} is not a dataset`, { file: this.path });
+    if (n?.type !== "array") throw new FileFormatError(`${shown(key(path))} is not a dataset`, { file: this.path });
     return n.meta;
   }
 
@@ -222,7 +221,7 @@ export class ZarrStore implements ReadStore {
 
   keys(path: string): string[] {
     const k = key(path);
-    if (!this.isGroup(k)) throw new FileFormatError(`${this.path}: ${shown(k)} is not a group`, { file: this.path });
+    if (!this.isGroup(k)) throw new FileFormatError(`${shown(k)} is not a group`, { file: this.path });
     const names = new Set<string>();
     if (this.consolidated) {
       const prefix = k ? `${k}/` : "";
@@ -243,7 +242,7 @@ export class ZarrStore implements ReadStore {
 
   private rawAttrs(path: string): Record<string, unknown> {
     const n = this.node(path);
-    if (!n) throw new FileFormatError(`${this.path}: ${shown(key(path))} does not exist`, { file: this.path });
+    if (!n) throw new FileFormatError(`${shown(key(path))} does not exist`, { file: this.path });
     return n.meta.attributes;
   }
 
@@ -302,10 +301,11 @@ export class ZarrStore implements ReadStore {
       );
     } catch (err) {
       if (err instanceof CrispyxError) throw err;
-      throw new FileFormatError(
-        `${this.path}: cannot read ${shown(k)} (chunk ${at.join(",") || "0"}): ${(err as Error).message}`,
-        { file: this.path, hint: HINT, cause: err },
-      );
+      throw new FileFormatError(`cannot read ${shown(k)} (chunk ${at.join(",") || "0"}): ${(err as Error).message}`, {
+        file: this.path,
+        hint: HINT,
+        cause: err,
+      });
     }
   }
 
@@ -320,14 +320,14 @@ export class ZarrStore implements ReadStore {
     const c = count ?? m.shape.map((d, i) => d - s[i]!);
     if (s.length !== rank || c.length !== rank) {
       throw new CrispyxError(
-        `${this.path}: read of ${shown(k)} gives ${s.length} start and ${c.length} count values for ${rank} dimensions`,
+        `read of ${shown(k)} gives ${s.length} start and ${c.length} count values for ${rank} dimensions`,
         { file: this.path },
       );
     }
     for (let i = 0; i < rank; i++) {
       if (s[i]! < 0 || c[i]! < 0 || s[i]! + c[i]! > m.shape[i]!) {
         throw new CrispyxError(
-          `${this.path}: read of ${shown(k)} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${m.shape.join(",")}]`,
+          `read of ${shown(k)} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${m.shape.join(",")}]`,
           { file: this.path },
         );
       }
@@ -341,7 +341,7 @@ export class ZarrStore implements ReadStore {
     const e = m.element;
     const dtype: NumericDtype | null = e.kind === "bool" ? "uint8" : e.kind === "numeric" ? e.dtype : null;
     if (!dtype) {
-      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not numbers`, {
+      throw new FileFormatError(`${shown(k)} holds ${storeDtype(e)} values, not numbers`, {
         file: this.path,
       });
     }
@@ -360,15 +360,14 @@ export class ZarrStore implements ReadStore {
     const m = this.array(k);
     const e = m.element;
     if (e.kind !== "vlen-string" && e.kind !== "fixed-bytes" && e.kind !== "fixed-utf32") {
-      throw new FileFormatError(`${this.path}: ${shown(k)} holds ${storeDtype(e)} values, not strings`, {
+      throw new FileFormatError(`${shown(k)} holds ${storeDtype(e)} values, not strings`, {
         file: this.path,
       });
     }
     if (m.shape.length > 1)
-      throw new FileFormatError(
-        `${this.path}: ${shown(k)} is a ${m.shape.length}-D string array; only 1-D ones are read`,
-        { file: this.path },
-      );
+      throw new FileFormatError(`${shown(k)} is a ${m.shape.length}-D string array; only 1-D ones are read`, {
+        file: this.path,
+      });
     if (m.shape.length === 0) {
       const out = [""];
       this.copy(k, m, [], [], out);
@@ -387,7 +386,7 @@ export class ZarrStore implements ReadStore {
       return info.shape.length === 0 ? s[0]! : s;
     }
     if (info.dtype === "other") {
-      throw new FileFormatError(`${this.path}: ${shown(key(path))} has a data type crispyx cannot read`, {
+      throw new FileFormatError(`${shown(key(path))} has a data type crispyx cannot read`, {
         file: this.path,
         code: "UNSUPPORTED",
       });
@@ -406,7 +405,7 @@ export class ZarrStore implements ReadStore {
   private struct(path: string): { m: ArrayMeta; fields: StructField[]; size: number } {
     const m = this.array(path);
     if (m.element.kind !== "struct" || m.shape.length !== 1) {
-      throw new FileFormatError(`${this.path}: ${shown(key(path))} is not a 1-D record array`, { file: this.path });
+      throw new FileFormatError(`${shown(key(path))} is not a 1-D record array`, { file: this.path });
     }
     return { m, fields: m.element.fields, size: m.element.size };
   }
@@ -452,7 +451,7 @@ export class ZarrStore implements ReadStore {
     const k = key(path);
     const { m, size } = this.struct(k);
     if (recordSize !== size)
-      throw new CrispyxError(`${this.path}: ${shown(k)} has ${size}-byte records, not ${recordSize}`, {
+      throw new CrispyxError(`${shown(k)} has ${size}-byte records, not ${recordSize}`, {
         file: this.path,
       });
     const { s, c, n } = this.selection(k, m, [start], [count]);
@@ -477,16 +476,16 @@ function readJson(store: string, file: string, k: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new FileFormatError(
-      `${store}: cannot read zarr metadata of ${shown(k)} (${file}): ${(err as Error).message}`,
-      { file: store, cause: err },
-    );
+    throw new FileFormatError(`cannot read zarr metadata of ${shown(k)} (${file}): ${(err as Error).message}`, {
+      file: store,
+      cause: err,
+    });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new FileFormatError(
-      `${store}: damaged zarr metadata of ${shown(k)}: ${file} is not valid JSON (${(err as Error).message})`,
+      `damaged zarr metadata of ${shown(k)}: ${file} is not valid JSON (${(err as Error).message})`,
       { file: store, hint: HINT, cause: err },
     );
   }

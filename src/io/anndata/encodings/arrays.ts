@@ -8,7 +8,9 @@ import { stampEncoding } from "../registry.ts";
 export function toArrayDtype(file: ReadStore, path: string, d: H5Dtype): ArrayDtype {
   if (d === "string" || d.startsWith("fixed-string:")) return "string";
   if (d === "other") {
-    throw new FileFormatError(`${file.path}: ${path} has an HDF5 data type crispyx cannot read (compound, enum or reference)`, { file: file.path });
+    throw new FileFormatError(`${path} has an HDF5 data type crispyx cannot read (compound, enum or reference)`, {
+      file: file.path,
+    });
   }
   return d as ArrayDtype;
 }
@@ -51,15 +53,25 @@ export function writeScalar(file: WriteStore, path: string, s: Scalar): void {
 
 function scalarArray(dtype: ArrayDtype, v: number | bigint) {
   switch (dtype) {
-    case "int64": return BigInt64Array.of(BigInt(v));
-    case "uint64": return BigUint64Array.of(BigInt(v));
-    case "int32": return Int32Array.of(Number(v));
-    case "uint32": return Uint32Array.of(Number(v));
-    case "int16": return Int16Array.of(Number(v));
-    case "uint16": return Uint16Array.of(Number(v));
-    case "int8": return Int8Array.of(Number(v));
-    case "uint8": return Uint8Array.of(Number(v));
-    case "float32": return Float32Array.of(Number(v));
-    default: return Float64Array.of(Number(v));
+    case "int64":
+      return BigInt64Array.of(BigInt(v));
+    case "uint64":
+      return BigUint64Array.of(BigInt(v));
+    case "int32":
+      return Int32Array.of(Number(v));
+    case "uint32":
+      return Uint32Array.of(Number(v));
+    case "int16":
+      return Int16Array.of(Number(v));
+    case "uint16":
+      return Uint16Array.of(Number(v));
+    case "int8":
+      return Int8Array.of(Number(v));
+    case "uint8":
+      return Uint8Array.of(Number(v));
+    case "float32":
+      return Float32Array.of(Number(v));
+    default:
+      return Float64Array.of(Number(v));
   }
 }

@@ -6,13 +6,18 @@ import { createEncodedGroup } from "../registry.ts";
 import { readArray, writeArray } from "./arrays.ts";
 
 /** Where a categorical's parts are stored: a group (anndata ≥ 0.8) or anndata 0.7's codes dataset. */
-export function categoricalParts(file: ReadStore, path: string): { codes: string; categories: string; orderedOn: string } {
+export function categoricalParts(
+  file: ReadStore,
+  path: string,
+): { codes: string; categories: string; orderedOn: string } {
   if (file.isDataset(path)) {
     // anndata 0.7: the codes are the column itself; `categories` references a dataset in the table's
     // `__categories` group, which carries the `ordered` attribute.
     const categories = file.referencedPath(path, "categories");
     if (categories === null || !file.isDataset(categories)) {
-      throw new FileFormatError(`${file.path}: categorical column ${path} refers to categories that are not a dataset`, { file: file.path });
+      throw new FileFormatError(`categorical column ${path} refers to categories that are not a dataset`, {
+        file: file.path,
+      });
     }
     return { codes: path, categories, orderedOn: categories };
   }
@@ -22,8 +27,15 @@ export function categoricalParts(file: ReadStore, path: string): { codes: string
 export function readCategorical(file: ReadStore, path: string): Categorical {
   const parts = categoricalParts(file, path);
   const codes = file.read(parts.codes);
-  if (!(codes instanceof Int8Array || codes instanceof Int16Array || codes instanceof Int32Array || codes instanceof BigInt64Array)) {
-    throw new FileFormatError(`${file.path}: ${parts.codes} must hold signed integers (categorical codes)`, { file: file.path });
+  if (
+    !(
+      codes instanceof Int8Array ||
+      codes instanceof Int16Array ||
+      codes instanceof Int32Array ||
+      codes instanceof BigInt64Array
+    )
+  ) {
+    throw new FileFormatError(`${parts.codes} must hold signed integers (categorical codes)`, { file: file.path });
   }
   const ordered = file.attr(parts.orderedOn, "ordered");
   return { type: "categorical", codes, categories: readArray(file, parts.categories), ordered: Boolean(ordered) };
@@ -33,7 +45,12 @@ export function writeCategorical(file: WriteStore, path: string, c: Categorical)
   createEncodedGroup(file, path, "categorical");
   file.setAttr(path, "ordered", c.ordered);
   writeArray(file, `${path}/categories`, c.categories);
-  writeArray(file, `${path}/codes`, { type: "array", dtype: codeDtype(c.codes), shape: [c.codes.length], data: c.codes });
+  writeArray(file, `${path}/codes`, {
+    type: "array",
+    dtype: codeDtype(c.codes),
+    shape: [c.codes.length],
+    data: c.codes,
+  });
 }
 
 function codeDtype(codes: Categorical["codes"]) {

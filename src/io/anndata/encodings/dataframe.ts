@@ -22,7 +22,7 @@ export function indexName(file: ReadStore, path: string): string {
   if (isLegacyTable(file, path)) return legacyFieldNames(file, path)[0] ?? "index";
   const name = file.attr(path, "_index");
   if (typeof name !== "string") {
-    throw new FileFormatError(`${file.path}: dataframe ${path} has no '_index' attribute`, { file: file.path });
+    throw new FileFormatError(`dataframe ${path} has no '_index' attribute`, { file: file.path });
   }
   return name;
 }
@@ -38,7 +38,9 @@ export function readIndex(file: ReadStore, path: string): string[] {
   const name = indexName(file, path);
   const p = `${path}/${name}`;
   if (!file.isDataset(p)) {
-    throw new FileFormatError(`${file.path}: dataframe ${path} names '${name}' as its index but has no such dataset`, { file: file.path });
+    throw new FileFormatError(`dataframe ${path} names '${name}' as its index but has no such dataset`, {
+      file: file.path,
+    });
   }
   const info = file.info(p);
   if (info.dtype === "string" || info.dtype.startsWith("fixed-string:")) return file.readStrings(p);
@@ -48,12 +50,12 @@ export function readIndex(file: ReadStore, path: string): string[] {
 export function readColumn(file: ReadStore, path: string, name: string): Column {
   if (isLegacyTable(file, path)) {
     const col = readLegacyDataFrame(file, path).columns[name];
-    if (!col) throw new FileFormatError(`${file.path}: table ${path} has no column '${name}'`, { file: file.path });
+    if (!col) throw new FileFormatError(`table ${path} has no column '${name}'`, { file: file.path });
     return col;
   }
   const col = readElem(file, `${path}/${name}`);
   if (col.type !== "array" && col.type !== "categorical" && !col.type.startsWith("nullable-")) {
-    throw new FileFormatError(`${file.path}: column ${path}/${name} is a ${col.type}, not a column`, { file: file.path });
+    throw new FileFormatError(`column ${path}/${name} is a ${col.type}, not a column`, { file: file.path });
   }
   return col as Column;
 }
@@ -77,9 +79,13 @@ export function columnPath(file: WriteStore, path: string, name: string): string
   if (!name.includes("/")) return `${path}/${name}`;
   const parts = name.split("/");
   if (parts.some((p) => p === "" || p === "." || p === "..")) {
-    throw new FileFormatError(`cannot write ${path}: column name '${name}' is not a path HDF5 can hold (empty, '.' or '..' parts)`, {
-      file: file.path, hint: "rename the column",
-    });
+    throw new FileFormatError(
+      `cannot write ${path}: column name '${name}' is not a path HDF5 can hold (empty, '.' or '..' parts)`,
+      {
+        file: file.path,
+        hint: "rename the column",
+      },
+    );
   }
   file.ensureGroup(`${path}/${parts.slice(0, -1).join("/")}`);
   return `${path}/${name}`;
@@ -90,7 +96,9 @@ export function writeDataFrame(file: WriteStore, path: string, df: DataFrame): v
     const col = df.columns[name];
     if (!col) throw new FileFormatError(`cannot write ${path}: column '${name}' is in columnOrder but missing`);
     if (lengthOf(col) !== df.index.length) {
-      throw new FileFormatError(`cannot write ${path}: column '${name}' has ${lengthOf(col)} values for ${df.index.length} rows`);
+      throw new FileFormatError(
+        `cannot write ${path}: column '${name}' has ${lengthOf(col)} values for ${df.index.length} rows`,
+      );
     }
   }
   if (df.columnOrder.includes(df.indexName)) {
@@ -99,6 +107,11 @@ export function writeDataFrame(file: WriteStore, path: string, df: DataFrame): v
   createEncodedGroup(file, path, "dataframe");
   file.setAttr(path, "_index", df.indexName);
   file.setAttr(path, "column-order", df.columnOrder.length ? df.columnOrder : new Float64Array(0));
-  writeArray(file, `${path}/${df.indexName}`, { type: "array", dtype: "string", shape: [df.index.length], data: df.index });
+  writeArray(file, `${path}/${df.indexName}`, {
+    type: "array",
+    dtype: "string",
+    shape: [df.index.length],
+    data: df.index,
+  });
   for (const name of df.columnOrder) writeElem(file, columnPath(file, path, name), df.columns[name]!);
 }

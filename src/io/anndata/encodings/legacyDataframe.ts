@@ -29,10 +29,21 @@ export function legacyTableLength(file: ReadStore, path: string): number {
 export function readLegacyDataFrame(file: ReadStore, path: string): DataFrame {
   const rec = readRecArray(file, path);
   const [first, ...rest] = rec.fields;
-  const index = first ? (Array.isArray(first.data) ? (first.data as string[]) : Array.from(first.data as ArrayLike<number | bigint>, String)) : [];
+  const index = first
+    ? Array.isArray(first.data)
+      ? (first.data as string[])
+      : Array.from(first.data as ArrayLike<number | bigint>, String)
+    : [];
   const columns: Record<string, Column> = {};
-  for (const f of rest) columns[f.name] = { type: "array", dtype: f.dtype, shape: [rec.length], data: f.data } as NdArray;
-  const df: DataFrame = { type: "dataframe", indexName: first?.name ?? "index", index, columnOrder: rest.map((f) => f.name), columns };
+  for (const f of rest)
+    columns[f.name] = { type: "array", dtype: f.dtype, shape: [rec.length], data: f.data } as NdArray;
+  const df: DataFrame = {
+    type: "dataframe",
+    indexName: first?.name ?? "index",
+    index,
+    columnOrder: rest.map((f) => f.name),
+    columns,
+  };
   restoreCategoricals(file, path, df);
   return df;
 }
@@ -45,8 +56,15 @@ export function consumedCategoryKeys(file: ReadStore): Set<string> {
     if (!file.exists(p) || !isLegacyTable(file, p)) continue;
     const rec = readRecArray(file, p);
     const df: DataFrame = {
-      type: "dataframe", indexName: "", index: [], columnOrder: [],
-      columns: Object.fromEntries(rec.fields.slice(1).map((f) => [f.name, { type: "array", dtype: f.dtype, shape: [rec.length], data: f.data } as NdArray])),
+      type: "dataframe",
+      indexName: "",
+      index: [],
+      columnOrder: [],
+      columns: Object.fromEntries(
+        rec.fields
+          .slice(1)
+          .map((f) => [f.name, { type: "array", dtype: f.dtype, shape: [rec.length], data: f.data } as NdArray]),
+      ),
     };
     for (const k of restoreCategoricals(file, p, df)) used.add(k);
   }
@@ -61,7 +79,13 @@ const INT_DTYPES = new Set(["int8", "int16", "int32", "int64", "uint8", "uint16"
  * guessing whether the categories belong to obs or var). Returns the uns keys used.
  */
 function restoreCategoricals(file: ReadStore, path: string, df: DataFrame): string[] {
-  if ((path !== "/obs" && path !== "/var") || !isLegacyTable(file, "/obs") || !file.exists("/uns") || file.isDataset("/uns")) return [];
+  if (
+    (path !== "/obs" && path !== "/var") ||
+    !isLegacyTable(file, "/obs") ||
+    !file.exists("/uns") ||
+    file.isDataset("/uns")
+  )
+    return [];
   const used: string[] = [];
   for (const key of file.keys("/uns")) {
     if (!key.endsWith("_categories")) continue;
@@ -95,7 +119,8 @@ function categoriesOf(file: ReadStore, path: string): NdArray | null {
 
 function asCodes(col: NdArray): Categorical["codes"] {
   const d = col.data;
-  if (d instanceof Int8Array || d instanceof Int16Array || d instanceof Int32Array || d instanceof BigInt64Array) return d;
+  if (d instanceof Int8Array || d instanceof Int16Array || d instanceof Int32Array || d instanceof BigInt64Array)
+    return d;
   if (d instanceof BigUint64Array) return BigInt64Array.from(d, (v) => BigInt.asIntN(64, v));
   return Int32Array.from(d as ArrayLike<number>);
 }
@@ -128,12 +153,13 @@ export function readLegacyMapping(file: ReadStore, path: string): Record<string,
       return;
     }
     if (!isNumericDtype(m.dtype)) {
-      throw new FileFormatError(`${file.path}: field '${m.name}' of ${path} has a type crispyx cannot read`, { file: file.path });
+      throw new FileFormatError(`field '${m.name}' of ${path} has a type crispyx cannot read`, { file: file.path });
     }
     const Ctor = TYPED_ARRAY_OF[m.dtype];
-    const data = m.dtype === "int64" || m.dtype === "uint64"
-      ? (Ctor as BigInt64ArrayConstructor).from(flat, (v) => BigInt(v as number | bigint))
-      : (Ctor as Float64ArrayConstructor).from(flat, Number);
+    const data =
+      m.dtype === "int64" || m.dtype === "uint64"
+        ? (Ctor as BigInt64ArrayConstructor).from(flat, (v) => BigInt(v as number | bigint))
+        : (Ctor as Float64ArrayConstructor).from(flat, Number);
     out[m.name] = { type: "array", dtype: m.dtype, shape, data: data as TypedArray };
   });
   return out;

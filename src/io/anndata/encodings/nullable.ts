@@ -19,7 +19,7 @@ export function readNullable(file: ReadStore, path: string, type: NullableArray[
   const values = readArray(file, `${path}/values`);
   const mask = file.read(`${path}/mask`);
   if (!(mask instanceof Uint8Array) || mask.length !== values.data.length) {
-    throw new FileFormatError(`${file.path}: ${path}/mask must be a boolean array as long as its values`, { file: file.path });
+    throw new FileFormatError(`${path}/mask must be a boolean array as long as its values`, { file: file.path });
   }
   return { type, values, mask };
 }

@@ -50,20 +50,25 @@ export function readRecArray(file: ReadStore, path: string): RecArray {
   const fields: RecArrayField[] = members.map((m: CompoundMember, k) => {
     const values = columns[k]!;
     if (m.arrayShape) {
-      throw new FileFormatError(`${file.path}: field '${m.name}' of ${path} holds an array per record (shape [${m.arrayShape.join(", ")}]), which crispyx reads only in legacy obsm/varm`, { file: file.path });
+      throw new FileFormatError(
+        `field '${m.name}' of ${path} holds an array per record (shape [${m.arrayShape.join(", ")}]), which crispyx reads only in legacy obsm/varm`,
+        { file: file.path },
+      );
     }
     if (m.dtype === "string" || m.dtype.startsWith("fixed-string:")) {
       // Fixed-length strings come back NUL-padded; numpy strips the padding.
       return { name: m.name, dtype: "string", data: values.map((v) => String(v).replace(/\0+$/, "")) };
     }
-    if (m.dtype === "bool") return { name: m.name, dtype: "bool", data: Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)) };
+    if (m.dtype === "bool")
+      return { name: m.name, dtype: "bool", data: Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)) };
     if (!isNumericDtype(m.dtype)) {
-      throw new FileFormatError(`${file.path}: field '${m.name}' of ${path} has a type crispyx cannot read`, { file: file.path });
+      throw new FileFormatError(`field '${m.name}' of ${path} has a type crispyx cannot read`, { file: file.path });
     }
     const Ctor = TYPED_ARRAY_OF[m.dtype];
-    const data = (m.dtype === "int64" || m.dtype === "uint64")
-      ? (Ctor as BigInt64ArrayConstructor).from(values as ArrayLike<unknown>, (v) => BigInt(v as number | bigint))
-      : (Ctor as Float64ArrayConstructor).from(values as ArrayLike<number>, Number);
+    const data =
+      m.dtype === "int64" || m.dtype === "uint64"
+        ? (Ctor as BigInt64ArrayConstructor).from(values as ArrayLike<unknown>, (v) => BigInt(v as number | bigint))
+        : (Ctor as Float64ArrayConstructor).from(values as ArrayLike<number>, Number);
     return { name: m.name, dtype: m.dtype as ArrayDtype, data: data as TypedArray };
   });
   return { type: "rec-array", length, fields };
@@ -79,10 +84,17 @@ export function recFieldSpecs(fields: RecArrayField[]): RecFieldSpec[] {
 }
 
 /** Create an empty rec-array dataset of `length` records with the given fields (and its encoding attributes). */
-export function createRecArray(file: WriteStore, path: string, specs: RecFieldSpec[], length: number, storage?: "contiguous"): void {
+export function createRecArray(
+  file: WriteStore,
+  path: string,
+  specs: RecFieldSpec[],
+  length: number,
+  storage?: "contiguous",
+): void {
   const names = new Set<string>();
   for (const s of specs) {
-    if (names.has(s.name)) throw new InvalidArgumentError(`cannot write record array ${path}: field '${s.name}' appears twice`);
+    if (names.has(s.name))
+      throw new InvalidArgumentError(`cannot write record array ${path}: field '${s.name}' appears twice`);
     names.add(s.name);
   }
   file.createCompound(path, specs, length, storage);
@@ -94,7 +106,12 @@ export function createRecArray(file: WriteStore, path: string, specs: RecFieldSp
  * field k's values for these records (typed array of the field's type, or strings).
  */
 export function writeRecArrayRows(
-  file: WriteStore, path: string, specs: RecFieldSpec[], start: number, count: number, columns: (ArrayLike<number | bigint> | string[])[],
+  file: WriteStore,
+  path: string,
+  specs: RecFieldSpec[],
+  start: number,
+  count: number,
+  columns: (ArrayLike<number | bigint> | string[])[],
   stringCache = new Map<string, Uint8Array>(),
 ): void {
   const sizes = specs.map((s) => fieldBytes(s.dtype));
@@ -105,7 +122,10 @@ export function writeRecArrayRows(
   let offset = 0;
   specs.forEach((spec, k) => {
     const col = columns[k]!;
-    if (col.length !== count) throw new InvalidArgumentError(`cannot write record array ${path}: field '${spec.name}' has ${col.length} values for ${count} records`);
+    if (col.length !== count)
+      throw new InvalidArgumentError(
+        `cannot write record array ${path}: field '${spec.name}' has ${col.length} values for ${count} records`,
+      );
     const d = spec.dtype;
     if (d === "string") {
       strings.push({ offset, values: col as string[] });
@@ -116,7 +136,10 @@ export function writeRecArrayRows(
         let enc = stringCache.get(s);
         if (!enc) {
           enc = encoder.encode(s);
-          if (enc.length > width) throw new InvalidArgumentError(`cannot write record array ${path}: '${s}' is longer than field '${spec.name}' (${width} bytes)`);
+          if (enc.length > width)
+            throw new InvalidArgumentError(
+              `cannot write record array ${path}: '${s}' is longer than field '${spec.name}' (${width} bytes)`,
+            );
           stringCache.set(s, enc);
         }
         bytes.set(enc, i * recordSize + offset);
@@ -130,19 +153,48 @@ export function writeRecArrayRows(
   else file.writeRecords(path, start, count, bytes);
 }
 
-function writeNumbers(view: DataView, d: NumericDtype, col: ArrayLike<number | bigint>, n: number, stride: number, off: number): void {
+function writeNumbers(
+  view: DataView,
+  d: NumericDtype,
+  col: ArrayLike<number | bigint>,
+  n: number,
+  stride: number,
+  off: number,
+): void {
   const c = col as ArrayLike<number>;
   switch (d) {
-    case "float64": for (let i = 0; i < n; i++) view.setFloat64(i * stride + off, c[i]!, true); return;
-    case "float32": for (let i = 0; i < n; i++) view.setFloat32(i * stride + off, c[i]!, true); return;
-    case "int8": for (let i = 0; i < n; i++) view.setInt8(i * stride + off, c[i]!); return;
-    case "uint8": for (let i = 0; i < n; i++) view.setUint8(i * stride + off, c[i]!); return;
-    case "int16": for (let i = 0; i < n; i++) view.setInt16(i * stride + off, c[i]!, true); return;
-    case "uint16": for (let i = 0; i < n; i++) view.setUint16(i * stride + off, c[i]!, true); return;
-    case "int32": for (let i = 0; i < n; i++) view.setInt32(i * stride + off, c[i]!, true); return;
-    case "uint32": for (let i = 0; i < n; i++) view.setUint32(i * stride + off, c[i]!, true); return;
-    case "int64": for (let i = 0; i < n; i++) view.setBigInt64(i * stride + off, BigInt((col as ArrayLike<number | bigint>)[i]!), true); return;
-    case "uint64": for (let i = 0; i < n; i++) view.setBigUint64(i * stride + off, BigInt((col as ArrayLike<number | bigint>)[i]!), true); return;
+    case "float64":
+      for (let i = 0; i < n; i++) view.setFloat64(i * stride + off, c[i]!, true);
+      return;
+    case "float32":
+      for (let i = 0; i < n; i++) view.setFloat32(i * stride + off, c[i]!, true);
+      return;
+    case "int8":
+      for (let i = 0; i < n; i++) view.setInt8(i * stride + off, c[i]!);
+      return;
+    case "uint8":
+      for (let i = 0; i < n; i++) view.setUint8(i * stride + off, c[i]!);
+      return;
+    case "int16":
+      for (let i = 0; i < n; i++) view.setInt16(i * stride + off, c[i]!, true);
+      return;
+    case "uint16":
+      for (let i = 0; i < n; i++) view.setUint16(i * stride + off, c[i]!, true);
+      return;
+    case "int32":
+      for (let i = 0; i < n; i++) view.setInt32(i * stride + off, c[i]!, true);
+      return;
+    case "uint32":
+      for (let i = 0; i < n; i++) view.setUint32(i * stride + off, c[i]!, true);
+      return;
+    case "int64":
+      for (let i = 0; i < n; i++)
+        view.setBigInt64(i * stride + off, BigInt((col as ArrayLike<number | bigint>)[i]!), true);
+      return;
+    case "uint64":
+      for (let i = 0; i < n; i++)
+        view.setBigUint64(i * stride + off, BigInt((col as ArrayLike<number | bigint>)[i]!), true);
+      return;
   }
 }
 
@@ -154,7 +206,11 @@ export function writeRecArray(file: WriteStore, path: string, rec: RecArray): vo
   const block = 65536;
   for (let s = 0; s < rec.length; s += block) {
     const e = Math.min(rec.length, s + block);
-    const cols = rec.fields.map((f) => (Array.isArray(f.data) ? f.data.slice(s, e) : (f.data as TypedArray).subarray(s, e) as ArrayLike<number | bigint>));
+    const cols = rec.fields.map((f) =>
+      Array.isArray(f.data)
+        ? f.data.slice(s, e)
+        : ((f.data as TypedArray).subarray(s, e) as ArrayLike<number | bigint>),
+    );
     writeRecArrayRows(file, path, specs, s, e - s, cols, cache);
   }
 }

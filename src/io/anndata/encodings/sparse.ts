@@ -8,12 +8,18 @@ import { createEncodedGroup } from "../registry.ts";
 /** The [rows, cols] a sparse group declares in its `shape` attribute (or legacy `h5sparse_shape`). */
 export function sparseShape(file: ReadStore, path: string): [number, number] {
   const raw = file.attr(path, "shape") ?? file.attr(path, "h5sparse_shape");
-  if (raw === undefined || typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean" || typeof raw === "bigint") {
-    throw new FileFormatError(`${file.path}: sparse matrix ${path} has no valid shape attribute`, { file: file.path });
+  if (
+    raw === undefined ||
+    typeof raw === "string" ||
+    typeof raw === "number" ||
+    typeof raw === "boolean" ||
+    typeof raw === "bigint"
+  ) {
+    throw new FileFormatError(`sparse matrix ${path} has no valid shape attribute`, { file: file.path });
   }
   const s = Array.from(raw as ArrayLike<number | bigint | string | boolean>, Number);
   if (s.length !== 2 || s.some((x) => !Number.isInteger(x) || x < 0)) {
-    throw new FileFormatError(`${file.path}: sparse matrix ${path} has shape [${s.join(", ")}]`, { file: file.path });
+    throw new FileFormatError(`sparse matrix ${path} has shape [${s.join(", ")}]`, { file: file.path });
   }
   return [s[0]!, s[1]!];
 }
@@ -22,14 +28,14 @@ export function readSparse(file: ReadStore, path: string, type: "csr" | "csc"): 
   const shape = sparseShape(file, path);
   for (const part of ["data", "indices", "indptr"]) {
     if (!file.isDataset(`${path}/${part}`)) {
-      throw new FileFormatError(`${file.path}: sparse matrix ${path} has no '${part}' dataset`, { file: file.path });
+      throw new FileFormatError(`sparse matrix ${path} has no '${part}' dataset`, { file: file.path });
     }
   }
   const indptr = file.read(`${path}/indptr`);
   const major = type === "csr" ? shape[0] : shape[1];
   if (indptr.length !== major + 1) {
     throw new FileFormatError(
-      `${file.path}: ${path}/indptr has ${indptr.length} entries, expected ${major + 1} for a ${type} matrix of shape [${shape.join(", ")}]`,
+      `${path}/indptr has ${indptr.length} entries, expected ${major + 1} for a ${type} matrix of shape [${shape.join(", ")}]`,
       { file: file.path },
     );
   }
