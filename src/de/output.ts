@@ -164,8 +164,15 @@ export async function writeDeH5ad(
     warnings.push(
       `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
     );
+  // Progress of the library route (the direct route reports its own, piece by piece): layers, then ranked records.
+  const MB = 2 ** 20;
+  const totalBytes =
+    matrices.reduce((s, [, a]) => s + a.byteLength, 0) + tables.reduce((s, tab) => s + n * tab.recordSize, 0);
+  const reportWritten = (bytes: number) =>
+    onProgress?.({ phase: "writing results", done: bytes / MB, total: totalBytes / MB, unit: "MB" });
   await writeAtomically(path, async (tmp) => {
     if (!direct) await ready;
+    if (!direct) reportWritten(0);
     const file = openWriteStore(tmp, "w");
     try {
       writeAnnDataTo(file, ad);
@@ -177,11 +184,16 @@ export async function writeDeH5ad(
       for (const tab of tables)
         createRecArray(file, `${base}/${tab.key}`, tab.specs, direct ? 1 : n, direct ? "contiguous" : undefined);
       if (!direct) {
+        let written = matrices.reduce((s, [, a]) => s + a.byteLength, 0);
+        reportWritten(written);
         const pool = new ArrayPool();
         for (const b of rankTableBlocks(t, tables, pool)) {
           file.writeRecords(`${base}/${b.key}`, b.r0, b.count, b.bytes);
+          written += b.bytes.byteLength;
+          reportWritten(written);
           pool.give(b.bytes);
         }
+        reportWritten(totalBytes);
       }
     } finally {
       file.close();

@@ -9,7 +9,10 @@ import h5wasm from "h5wasm/node";
 
 export { h5wasm };
 
-export const Module = await h5wasm.ready;
+/** The module's type, named through the package entry (its own file is not exported, which declaration emit needs). */
+export type H5Module = Awaited<typeof h5wasm.ready>;
+
+export const Module: H5Module = await h5wasm.ready;
 // Turn HDF5's printed error stacks into thrown JS errors, which we translate into readable ones.
 Module.activate_throwing_error_handler();
 
