@@ -160,8 +160,23 @@ export async function runFile(
   });
 
   const norm = out("norm.h5ad");
+  let notCounts = false;
   const normalized = await step("normalize", [norm], async () => {
-    await run(["normalize", input, "-o", norm]);
+    const r = await cli(["normalize", input, "-o", norm]);
+    const m = /X holds (.+?) at cell (\d+), gene (\d+)/.exec(r.stderr);
+    if (r.code !== 0 && m && !crashSign(r.stderr)) {
+      // X is not counts (scaled data, NaN): normalize must refuse it (issue 20), naming a cell and gene whose
+      // value really is negative or not finite.
+      const [cell, gene] = [Number(m[2]), Number(m[3])];
+      const v = new Map(summarizeX(input, [cell]).rows.get(cell)?.nonzeros ?? []).get(gene);
+      if (v === undefined || (Number.isFinite(v) && v >= 0))
+        fail(`normalize refused citing cell ${cell}, gene ${gene}, whose value is ${v}`);
+      notCounts = true;
+      throw new Refused(firstLine(r.stderr));
+    }
+    const o = outcome(r, exp);
+    if (o.refused !== undefined) throw new Refused(o.refused);
+    if (!o.ok) fail(o.reason!);
     const s = summarizeX(norm, rows);
     for (const r of exp.normalize!.rows) {
       const got = s.rows.get(r.row)!;
@@ -253,6 +268,11 @@ export async function runFile(
   });
 
   const deInput = de.input === "X" ? input : norm;
+  if (deInput === norm && notCounts) {
+    skip("de-ttest", "X is not counts, so normalize refuses it and DE has no log-normalised input");
+    skip("de-wilcoxon", "X is not counts, so normalize refuses it and DE has no log-normalised input");
+    return checks;
+  }
   if (deInput === norm && !normalized && !existsSync(norm)) {
     // DE reads the normalised file; a normalize that only missed a value still gives DE its input.
     checks.push({ command: "de-ttest", status: "fail", reason: "blocked: normalize wrote no output", outputs: [] });
