@@ -22,6 +22,10 @@ import type { SparseMatrix } from "../../src/io/anndata/model.ts";
 import { compareH5ad, findPython, readersOf, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { DirectArrays } from "../../src/io/anndata/directArrays.ts";
 import { execFileSync } from "node:child_process";
+import { ioSettings } from "../../src/io/directIO.ts";
+
+/** These tests exercise the byte-level writers themselves, which the switch turns off. */
+const DIRECT_OFF = ioSettings.directIO ? false : "direct I/O is switched off (CRISPYX_DIRECT_IO=0)";
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-direct-"));
 const SOURCE = join(import.meta.dirname, "..", "fixtures", "h5ad", "full_csr.h5ad");
@@ -103,7 +107,7 @@ function readX(path: string): SparseMatrix {
   }
 }
 
-test("direct CSR X equals the HDF5-written one (crispyx read; int32 indices)", () => {
+test("direct CSR X equals the HDF5-written one (crispyx read; int32 indices)", { skip: DIRECT_OFF }, () => {
   const shape: [number, number] = [20, 12];
   const { blocks, nnz } = randomBlocks(shape[0], shape[1], 7);
   const opts: SparseWriterOptions = { format: "csr", shape, dtype: "float32", nnz };
@@ -124,7 +128,9 @@ test("direct CSR X equals the HDF5-written one (crispyx read; int32 indices)", (
   }
 });
 
-test("direct CSC X with int64 indices and float64 values, converted from other input types", () => {
+test("direct CSC X with int64 indices and float64 values, converted from other input types", {
+  skip: DIRECT_OFF,
+}, () => {
   const shape: [number, number] = [20, 12];
   const { blocks, nnz } = randomBlocks(12, 20, 11);
   const csc = blocks.map((b) => ({
@@ -150,7 +156,9 @@ test("direct CSC X with int64 indices and float64 values, converted from other i
 
 // The files carry full_csr.h5ad's obs, with its nullable strings: compared in each anndata able to read them (>= 0.11).
 const SOURCE_READERS = readersOf(SOURCE);
-test("direct X files read in anndata exactly as the HDF5-written ones", { skip: SOURCE_READERS.skip }, (t) => {
+test("direct X files read in anndata exactly as the HDF5-written ones", {
+  skip: DIRECT_OFF || SOURCE_READERS.skip,
+}, (t) => {
   SOURCE_READERS.skipped.forEach((s) => t.diagnostic(s));
   const { blocks, nnz } = randomBlocks(20, 12, 3);
   const { direct, viaHdf5 } = writeBoth("anndata", { format: "csr", shape: [20, 12], dtype: "float32", nnz }, blocks);
@@ -161,7 +169,7 @@ test("direct X files read in anndata exactly as the HDF5-written ones", { skip: 
   }
 });
 
-test("direct writer refuses incomplete or oversized input with a clear error", () => {
+test("direct writer refuses incomplete or oversized input with a clear error", { skip: DIRECT_OFF }, () => {
   const { blocks, nnz } = randomBlocks(10, 5, 5);
   const opts: SparseWriterOptions = { format: "csr", shape: [10, 5], dtype: "float32", nnz };
   const p = join(dir, "short.h5ad");
@@ -183,7 +191,7 @@ test("direct writer refuses incomplete or oversized input with a clear error", (
 
 test(
   "DirectArrays on a file with a v3 superblock (h5py libver='latest'): checksummed end-of-file update, N-D data",
-  skipWithoutAnndata(),
+  DIRECT_OFF ? { skip: DIRECT_OFF } : skipWithoutAnndata(),
   () => {
     const p = join(dir, "latest.h5");
     const python = findPython()!;
