@@ -3,22 +3,10 @@
  * and what it accepts for writing. Each element mirrors one AnnData on-disk encoding so that a read
  * followed by a write reproduces the file exactly (dtypes included).
  */
-import type { TypedArray } from "../h5/types.ts";
+import type { NumericDtype, TypedArray } from "../dtypes.ts";
 
 /** numpy-style element type of an array. Booleans are stored as Uint8Array (0/1) with dtype "bool". */
-export type ArrayDtype =
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "float32"
-  | "float64"
-  | "bool"
-  | "string";
+export type ArrayDtype = NumericDtype | "bool" | "string";
 
 /** A dense n-d array, row-major ("array" and "string-array" encodings). */
 export interface NdArray {

@@ -6,7 +6,7 @@
  *
  * Cost model: pure functions over parsed JSON, constant work per node (the store caches the results).
  */
-import type { AttrValue, H5Dtype, NumericDtype } from "../dtypes.ts";
+import { BYTES_OF, type AttrValue, type H5Dtype, type NumericDtype } from "../dtypes.ts";
 import { problem } from "./problem.ts";
 import { codecChain, v2Compressor, type BytesCodec, type ChunkLayout } from "./codecs.ts";
 
@@ -322,18 +322,7 @@ function numericFill(v: unknown, element: ZarrElement): FillValue {
 export function itemSize(e: ZarrElement): number {
   switch (e.kind) {
     case "numeric":
-      return {
-        int8: 1,
-        uint8: 1,
-        int16: 2,
-        uint16: 2,
-        int32: 4,
-        uint32: 4,
-        int64: 8,
-        uint64: 8,
-        float32: 4,
-        float64: 8,
-      }[e.dtype];
+      return BYTES_OF[e.dtype];
     case "bool":
       return 1;
     case "fixed-bytes":
