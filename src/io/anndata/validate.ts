@@ -49,9 +49,9 @@ type Add = (element: string, message: string) => void;
 const rel = (p: string) => p.replace(/^\//, "") || "/";
 
 /**
- * Strings whose bytes were not UTF-8: HDF5-in-WebAssembly's decoder does not validate, and turns such bytes
- * into unpaired surrogates (e.g. 0xED 0xA0 0x80, 0xFF) or U+FFFD. A malformed sequence that happens to decode
- * to a valid character (0xC3 0x28) is not seen here — a known limit without the raw bytes.
+ * Strings whose bytes were not UTF-8. The HDF5 backend decodes strictly (../h5/utf8.ts): such a string is a
+ * read error naming the element, row and byte, which `guarded` reports. This second look catches text another
+ * backend's decoder replaced (unpaired surrogates, U+FFFD).
  */
 const NOT_UTF8 = /[\uD800-\uDFFF\uFFFD]/u;
 

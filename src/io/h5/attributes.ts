@@ -12,6 +12,7 @@ import { BOOL_PLACEHOLDER } from "./booleans.ts";
 import { decodeValue, h5wasmDtype, mapDtype, type H5TypeMeta } from "./dtypeMap.ts";
 import type { H5File } from "./file.ts";
 import { H5T, Module, h5wasm, normalize } from "./wasm.ts";
+import { decodeHeapStrings, type StringType } from "./strings.ts";
 import { TYPED_ARRAY_OF, dtypeOfArray, type AttrValue, type NumericDtype } from "../dtypes.ts";
 
 export function attrNames(f: H5File, path: string): string[] {
@@ -34,15 +35,40 @@ export function attr(f: H5File, path: string, name: string): AttrValue | undefin
   const p = normalize(path);
   if (!f.hasAttr(p, name)) return undefined;
   try {
-    const obj = p === "/" ? new h5wasm.Group(f.fileId, "/") : new h5wasm.Dataset(f.fileId, p);
-    const a = obj.attrs[name]!;
-    const meta = a.metadata as unknown as H5TypeMeta & { shape: number[] | null };
+    const meta = Module.get_attribute_metadata(f.fileId, p, name) as unknown as H5TypeMeta & {
+      shape: number[] | null;
+      total_size: number;
+    };
     const dtype = mapDtype(meta);
-    const value = a.value;
     const scalar = !meta.shape || meta.shape.length === 0;
-    return decodeValue(value, dtype, scalar);
+    // Strings: read raw and decoded strictly (./strings.ts), so bytes that are not UTF-8 are refused, not replaced.
+    if (meta.type === H5T.STRING && meta.shape) {
+      const values = readStringAttr(f, p, name, meta, scalar);
+      return scalar ? values[0]! : values;
+    }
+    const obj = p === "/" ? new h5wasm.Group(f.fileId, "/") : new h5wasm.Dataset(f.fileId, p);
+    return decodeValue(obj.attrs[name]!.value, dtype, scalar);
   } catch (err) {
     f.fail(`cannot read attribute ${name} of ${p}`, err);
+  }
+}
+
+/** A string attribute's values, strictly UTF-8 (the attribute named in the error otherwise). */
+function readStringAttr(
+  f: H5File,
+  p: string,
+  name: string,
+  meta: H5TypeMeta & { total_size: number },
+  scalar: boolean,
+): string[] {
+  const n = Number(meta.total_size);
+  const type: StringType = { vlen: meta.vlen, size: meta.vlen ? 4 : Number(meta.size) };
+  const ptr = f.scratch(Math.max(1, n * type.size));
+  Module.get_attribute_data(f.fileId, p, name, BigInt(ptr));
+  try {
+    return decodeHeapStrings(f, `${p.slice(1) || "/"} attribute '${name}'`, ptr, n, type, scalar ? -1 : 0);
+  } finally {
+    if (type.vlen) Module.reclaim_vlen_memory(f.fileId, p, name, BigInt(ptr));
   }
 }
 

@@ -13,6 +13,7 @@
 import { inflateSync } from "node:zlib";
 import { objectMessages, pread, readUInt } from "./links.ts";
 import { lzfDecompress } from "./lzf.ts";
+import { decodeUtf8, Utf8Error } from "./utf8.ts";
 
 const MSG_DATATYPE = 0x0003;
 const MSG_LAYOUT = 0x0008;
@@ -137,8 +138,13 @@ export class FilteredChunks {
   readStrings(start: number, count: number): string[] {
     const buf = this.rows(start, count);
     const out = new Array<string>(count);
-    for (let i = 0; i < count; i++)
-      out[i] = this.stringAt(buf, i * this.elemSize, this.typeClass, this.typeBits, this.elemSize);
+    for (let i = 0; i < count; i++) {
+      try {
+        out[i] = this.stringAt(buf, i * this.elemSize, this.typeClass, this.typeBits, this.elemSize);
+      } catch (err) {
+        throw err instanceof Utf8Error ? new Utf8Error(err.problem, start + i) : err;
+      }
+    }
     return out;
   }
 
@@ -174,15 +180,17 @@ export class FilteredChunks {
 
   /** The string stored at `at`: a variable-length one through the global heap, or fixed-length bytes. */
   private stringAt(buf: Buffer, at: number, cls: number, bits: number, size: number): string {
-    // ASCII and UTF-8 strings both decode as UTF-8.
+    // ASCII and UTF-8 strings both decode as UTF-8, strictly (./utf8.ts).
     if (cls === 9) {
       const len = buf.readUInt32LE(at);
       return len === 0
         ? ""
-        : this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).toString("utf8", 0, len);
+        : decodeUtf8(
+            this.heapObject(readUInt(buf, at + 4, this.O), buf.readUInt32LE(at + 4 + this.O)).subarray(0, len),
+          );
     }
     const nul = buf.subarray(at, at + size).indexOf(0);
-    const s = buf.toString("utf8", at, nul >= 0 ? at + nul : at + size);
+    const s = decodeUtf8(buf.subarray(at, nul >= 0 ? at + nul : at + size));
     return (bits & 0x0f) === 2 ? s.replace(/ +$/, "") : s; // space-padded
   }
 

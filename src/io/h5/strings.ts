@@ -8,9 +8,87 @@
  */
 import { CrispyxError, FileFormatError } from "../../errors.ts";
 import type { H5File } from "./file.ts";
-import { Module, h5wasm, normalize } from "./wasm.ts";
+import { Module, normalize } from "./wasm.ts";
+import { NOT_UTF8_HINT, strictUtf8, Utf8Error, utf8Problem } from "./utf8.ts";
 
-/** Read strings (variable- or fixed-length) from a 1-D or scalar string dataset. */
+/** A string type as h5wasm describes it: variable length (char* per element) or fixed `size` bytes. */
+export interface StringType {
+  vlen: boolean;
+  size: number;
+}
+
+/**
+ * Decode `n` strings HDF5 has read into the WebAssembly heap at `ptr` (char* pointers, or fixed-size
+ * fields cut at the first NUL), strictly as UTF-8 (ASCII is a subset): bytes that are not UTF-8 throw a
+ * FileFormatError naming `element`, the element's index (`first` + i; none when `first` < 0) and the byte,
+ * instead of being replaced (h5wasm's own decoder substitutes them, and the changed text would be copied
+ * into outputs).
+ * One decode for all: the strings are joined with NULs (which a C string cannot hold) and split again.
+ */
+export function decodeHeapStrings(
+  f: H5File,
+  element: string,
+  ptr: number,
+  n: number,
+  type: StringType,
+  first = 0,
+): string[] {
+  const heap = Module.HEAPU8;
+  const spans = new Uint32Array(2 * n);
+  let total = 0;
+  if (type.vlen) {
+    const pointers = new Uint32Array(heap.buffer, ptr, n);
+    for (let i = 0; i < n; i++) {
+      const s = pointers[i]!;
+      const nul = s === 0 ? 0 : heap.indexOf(0, s); // a null pointer is an empty string, as h5py reads it
+      const e = nul < 0 ? heap.length : nul;
+      spans[2 * i] = s;
+      spans[2 * i + 1] = e;
+      total += e - s;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const s = ptr + i * type.size;
+      const nul = heap.subarray(s, s + type.size).indexOf(0);
+      const e = nul < 0 ? s + type.size : s + nul;
+      spans[2 * i] = s;
+      spans[2 * i + 1] = e;
+      total += e - s;
+    }
+  }
+  const joined = new Uint8Array(total + n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    joined.set(heap.subarray(spans[2 * i]!, spans[2 * i + 1]!), at);
+    at += spans[2 * i + 1]! - spans[2 * i]! + 1; // the NUL separator is already 0
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(joined.subarray(0, Math.max(0, at - 1)));
+  } catch {
+    throw notUtf8(f, element, joined, n, first);
+  }
+  return n === 0 ? [] : text.split("\0");
+}
+
+/** The error for the first string of `joined` (NUL-separated) that is not UTF-8. */
+function notUtf8(f: H5File, element: string, joined: Uint8Array, n: number, first: number): FileFormatError {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const e = joined.indexOf(0, s);
+    const why = utf8Problem(joined.subarray(s, e < 0 ? joined.length : e));
+    if (why) {
+      return new FileFormatError(`${element}${first < 0 ? "" : `[${first + i}]`} ${why}`, {
+        file: f.path,
+        hint: NOT_UTF8_HINT,
+      });
+    }
+    s = (e < 0 ? joined.length : e) + 1;
+  }
+  return new FileFormatError(`${element} holds text that is not valid UTF-8`, { file: f.path, hint: NOT_UTF8_HINT });
+}
+
+/** Read strings (variable- or fixed-length) from a string dataset: `count` elements (rows) from `start`. */
 export function readStrings(f: H5File, path: string, start = 0, count?: number): string[] {
   f.check();
   const p = normalize(path);
@@ -21,17 +99,45 @@ export function readStrings(f: H5File, path: string, start = 0, count?: number):
   const own = f.filtered(p, info);
   if (own) {
     const n = count ?? info.shape[0]! - start;
-    return f.readOwn(p, () => own.readStrings(start, n));
+    try {
+      return own.readStrings(start, n);
+    } catch (err) {
+      if (err instanceof Utf8Error)
+        throw new FileFormatError(`${p.slice(1)}[${err.index}] ${err.problem}`, { file: f.path, hint: NOT_UTF8_HINT });
+      return f.readOwn(p, () => {
+        throw err;
+      });
+    }
   }
+  const type: StringType =
+    info.dtype === "string" ? { vlen: true, size: 4 } : { vlen: false, size: Number(info.dtype.slice(13)) };
+  const rank = info.shape.length;
+  const rows = rank === 0 ? 1 : (count ?? info.shape[0]! - start);
+  const rowSize = info.shape.slice(1).reduce((a, b) => a * b, 1);
+  const n = rows * rowSize;
+  if (n === 0) return [];
+  const c = rank === 0 ? null : [BigInt(rows), ...info.shape.slice(1).map(BigInt)];
+  const ptr = f.scratch(n * type.size);
   try {
-    const ds = new h5wasm.Dataset(f.fileId, p);
-    if (info.shape.length === 0) return [String(ds.value)];
-    const n = count ?? info.shape[0]! - start;
-    if (n === 0) return [];
-    const v = ds.slice([[start, start + n]]) as string[];
-    return v.map(String);
+    Module.get_dataset_data(
+      f.fileId,
+      p,
+      c,
+      rank === 0 ? null : [BigInt(start), ...c!.slice(1).map(() => 0n)],
+      rank === 0 ? null : c!.map(() => 1n),
+      BigInt(ptr),
+    );
   } catch (err) {
     f.fail(`cannot read strings from ${p}`, err);
+  }
+  try {
+    return decodeHeapStrings(f, p.slice(1), ptr, n, type, start * rowSize);
+  } finally {
+    // HDF5 allocated each variable-length string: free them (the hyperslab's count, not the whole extent).
+    if (type.vlen) {
+      if (c) Module.reclaim_vlen_memory_count(f.fileId, p, "", BigInt(ptr), c);
+      else Module.reclaim_vlen_memory(f.fileId, p, "", BigInt(ptr));
+    }
   }
 }
 
