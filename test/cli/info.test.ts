@@ -73,3 +73,47 @@ test("--debug adds the stack trace to an error", async () => {
   assert.match(r.stderr, /^crispyx: error: /);
   assert.match(r.stderr, /\n\s+at /);
 });
+
+/** A copy of the small screen with X/indices (or X/indptr) element `at` set to `value`. */
+async function damaged(name: string, dataset: "indices" | "indptr", at: number, value: number): Promise<string> {
+  const { copyFileSync } = await import("node:fs");
+  const { H5File } = await import("../../src/io/h5/file.ts");
+  const p = join(tmp.path, name);
+  copyFileSync(file, p);
+  using f = H5File.open(p, "r+");
+  const old = f.read(`/X/${dataset}`, [at], [1]);
+  const v = new (old.constructor as new (n: number) => Int32Array)(1);
+  v[0] = value;
+  f.write(`/X/${dataset}`, [at], [1], v);
+  return p;
+}
+
+test("info reports a damaged sparse index of X (negative or out-of-range column, decreasing indptr) and exits 1", async () => {
+  for (const [name, dataset, at, value, pattern] of [
+    ["neg.h5ad", "indices", 3, -1, /X\/indices holds column -1 in row 0/],
+    ["big.h5ad", "indices", 5, 200, /X\/indices holds column 200 in row 0/],
+    ["dec.h5ad", "indptr", 2, 0, /X\/indptr\[\d+\] = \d+ is less than indptr\[\d+\]/],
+  ] as const) {
+    const p = await damaged(name, dataset, at, value);
+    const r = await crispyx(["info", p]);
+    assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+    assert.match(r.stdout, pattern, name);
+    assert.match(r.stderr, pattern, name);
+    assert.match(r.stdout, /^AnnData object with n_obs × n_vars = 300 × 200$/m, "the summary is still printed");
+  }
+});
+
+test("checkSparseIndex: indptr always, indices only up to the limit", async () => {
+  const { openStore } = await import("../../src/io/openStore.ts");
+  const { checkSparseIndex } = await import("../../src/io/anndata/validate.ts");
+  const neg = await damaged("neg2.h5ad", "indices", 3, -1);
+  using f = openStore(neg, "r");
+  assert.equal(checkSparseIndex(f, "/X").problems.length, 1);
+  const skipped = checkSparseIndex(f, "/X", 10);
+  assert.deepEqual([skipped.problems, skipped.indicesChecked], [[], false]);
+  const dec = await damaged("dec2.h5ad", "indptr", 2, 0);
+  using g = openStore(dec, "r");
+  assert.match(checkSparseIndex(g, "/X", 10).problems[0]?.message ?? "", /X\/indptr/);
+  using ok = openStore(file, "r");
+  assert.deepEqual(checkSparseIndex(ok, "/X"), { problems: [], indicesChecked: true });
+});
