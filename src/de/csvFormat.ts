@@ -112,6 +112,13 @@ export function writeDeCsvTo(tmp: string, t: DeTables): void {
   }
 }
 
+/** Append the rows of every group of `t` at offset `at` of the open CSV `fd` (no header); returns the offset after them. */
+export function appendDeCsvRows(fd: number, t: DeTables, at: number): number {
+  const f = new GroupFormatter(t);
+  for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
+  return at;
+}
+
 /**
  * State shared by the threads writing one CSV: `next` (the next group to take), `turn` (the group whose
  * bytes go next; −1 once a thread has failed) and `offset` (where they go).

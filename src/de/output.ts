@@ -33,6 +33,8 @@ export interface DeTables extends DeResults {
   params?: Record<string, string | number | boolean>;
   /** The method's columns beyond Scanpy's, in `extra` (none when absent). */
   extraColumns?: readonly DeExtraColumn[];
+  /** The ranked tables' layout asked for (default: record arrays when they fit). */
+  rankedLayout?: RankedLayout;
   perturbationColumn: string;
   controlLabel: string;
   groups: string[];
@@ -60,7 +62,24 @@ export function columnOrderFits(n: number): boolean {
 /**
  * Scanpy's `pts` data frame (genes × [control, groups...]), written here rather than through the generic
  * data-frame writer because its column keys follow labelKeys.ts: a label with '/' is a nested path.
+ * Started with its index, then filled a column (slot) at a time: the batched assembly writes each batch's.
  */
+export function startPtsFrame(file: WriteStore, path: string, genes: string[], labels: string[]): string[] {
+  const keys = columnKeys(labels);
+  createEncodedGroup(file, path, "dataframe");
+  file.setAttr(path, "_index", "_index");
+  file.setAttr(path, "column-order", keys.length ? keys : new Float64Array(0));
+  writeElem(file, `${path}/_index`, strings(genes));
+  return keys;
+}
+
+/** One slot's column of the pts data frame (`key` from startPtsFrame). */
+export function writePtsColumn(file: WriteStore, path: string, key: string, values: Float64Array): void {
+  const at = `${path}/${key}`;
+  file.ensureGroup(at.slice(0, at.lastIndexOf("/")));
+  writeElem(file, at, ndarray(values));
+}
+
 function writePtsFrame(
   file: WriteStore,
   path: string,
@@ -69,16 +88,126 @@ function writePtsFrame(
   pts: Float32Array | Float64Array,
 ): void {
   const n = genes.length;
-  const keys = columnKeys(labels);
-  createEncodedGroup(file, path, "dataframe");
-  file.setAttr(path, "_index", "_index");
-  file.setAttr(path, "column-order", keys.length ? keys : new Float64Array(0));
-  writeElem(file, `${path}/_index`, strings(genes));
-  keys.forEach((key, s) => {
-    const at = `${path}/${key}`;
-    file.ensureGroup(at.slice(0, at.lastIndexOf("/")));
-    writeElem(file, at, ndarray(pts.subarray(s * n, (s + 1) * n)));
+  startPtsFrame(file, path, genes, labels).forEach((key, s) => {
+    writePtsColumn(file, path, key, pts.subarray(s * n, (s + 1) * n) as Float64Array);
   });
+}
+
+/** What a result file says beside its arrays: DeTables without the computed arrays. */
+export type DeMeta = Omit<DeTables, keyof DeResults>;
+
+/** Where Scanpy's ranked tables go, as the number of groups allows (HDF5 keeps a datatype under 64 KiB). */
+export type RankedLayout = "records" | "per-group";
+
+/** The layout of the ranked tables: `asked` when given and possible (record arrays only when they fit), else what fits. */
+export function rankedLayout(groups: string[], asked?: RankedLayout): RankedLayout {
+  return asked === "per-group" || !recordTypeFits(groups) ? "per-group" : "records";
+}
+
+/**
+ * The result file's AnnData without its large arrays (X and the layers, added by the caller): obs (the
+ * tested perturbations and their cell counts), var (the genes) and uns (Scanpy's params, the run's
+ * description, the control's detection fractions `controlPts`, the skipped groups).
+ */
+export function deAnnData(t: DeMeta, controlPts: Float64Array): AnnData {
+  const rgg: Record<string, Element> = {
+    params: dict({
+      groupby: scalar(t.perturbationColumn),
+      reference: scalar(t.controlLabel),
+      method: scalar(t.method),
+      use_raw: scalar(false),
+      corr_method: scalar("benjamini-hochberg"),
+      ...Object.fromEntries(Object.entries(t.params ?? {}).map(([k, v]) => [k, scalar(v)])),
+    }),
+  };
+  const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
+  // The column is named after the input's; the generic data-frame writer makes no nested paths, so a name
+  // with '/' gets its escaped key (./labelKeys.ts).
+  const pertKey = columnKeys([t.perturbationColumn])[0]!;
+  if (pertKey !== "n_cells") obsColumns[pertKey.includes("/") ? escapeLabel(pertKey) : pertKey] = strings(t.groups);
+  return {
+    X: null,
+    obs: dataframe(t.groups, obsColumns),
+    var: dataframe(t.genes),
+    layers: {},
+    uns: {
+      rank_genes_groups: dict(rgg),
+      method: scalar(deMethod(t.method).storedName),
+      control_label: scalar(t.controlLabel),
+      perturbation_column: scalar(t.perturbationColumn),
+      pvalue_correction: scalar("benjamini-hochberg"),
+      control_pts: ndarray(controlPts),
+      skipped_groups: dict({
+        group: strings(t.skipped.map((s) => s.group)),
+        cells: ndarray(Int32Array.from(t.skipped.map((s) => s.cells))),
+        reason: strings(t.skipped.map((s) => s.reason)),
+      }),
+    },
+    obsm: {},
+    varm: {},
+    obsp: {},
+    varp: {},
+    raw: null,
+  };
+}
+
+/** The [perturbation × gene] matrices of a result file, X first: [path, source, stored type]. */
+export function resultMatrices(t: DeMeta): { path: string; key: string; dtype: "float32" | "float64" }[] {
+  const x = SCANPY_COLUMNS.find((c) => c.layer === "X")!;
+  const typeOf = (c: DeColumn): "float32" | "float64" =>
+    c.source === "pts" || c.source === "logfoldchanges" ? "float32" : "float64";
+  return [
+    { path: "/X", key: x.source, dtype: typeOf(x) },
+    ...SCANPY_COLUMNS.filter((c) => c.layer !== "X").map((c) => ({
+      path: `/layers/${c.layer}`,
+      key: c.source as string,
+      dtype: typeOf(c),
+    })),
+    ...(t.extraColumns ?? []).map((c) => ({
+      path: `/layers/${c.key}`,
+      key: `extra:${c.key}`,
+      dtype: "float64" as const,
+    })),
+  ];
+}
+
+/** The ranked tables' keys and stored types, after `names` (Scanpy's: scores, pvals, pvals_adj, logfoldchanges). */
+export const RANKED_COLUMNS = SCANPY_COLUMNS.filter((c) => c.ranked !== null && c.source !== "pts").map((c) => ({
+  key: c.key,
+  source: c.source as keyof DeResults["ranked"],
+  dtype: c.ranked!,
+}));
+
+/**
+ * Scanpy's ranked tables when there are too many groups for record arrays: one dict per table
+ * (`names`, `scores`, …) holding a dataset per group, in rank order — `adata.uns['rank_genes_groups'][table][group]`
+ * reads as with the record arrays, and Scanpy's `rank_genes_groups_df` works on it. Started once, then
+ * written a group at a time (rankedForGroup gives one group's values).
+ */
+export function startPerGroupTables(file: WriteStore, base: string): void {
+  for (const key of ["names", ...RANKED_COLUMNS.map((c) => c.key)]) createEncodedGroup(file, `${base}/${key}`, "dict");
+}
+
+/** One group's ranked values, in rank order. */
+export interface RankedGroup {
+  order: Int32Array;
+  values: Record<keyof DeResults["ranked"], Float32Array | Float64Array>;
+}
+
+export function writePerGroupTables(
+  file: WriteStore,
+  base: string,
+  key: string,
+  genes: string[],
+  g: RankedGroup,
+): void {
+  const put = (table: string, e: Parameters<typeof writeElem>[2]) => {
+    const at = `${base}/${table}/${key}`;
+    file.ensureGroup(at.slice(0, at.lastIndexOf("/")));
+    writeElem(file, at, e);
+  };
+  put("names", strings(Array.from(g.order, (j) => genes[j]!)));
+  for (const c of RANKED_COLUMNS) put(c.key, ndarray(g.values[c.source]));
 }
 
 /**
@@ -97,21 +226,6 @@ export async function writeDeH5ad(
   const n = t.genes.length;
   const warnings: string[] = [];
   const slotNames = [t.controlLabel, ...t.groups];
-  const rgg: Record<string, Element> = {
-    params: dict({
-      groupby: scalar(t.perturbationColumn),
-      reference: scalar(t.controlLabel),
-      method: scalar(t.method),
-      use_raw: scalar(false),
-      corr_method: scalar("benjamini-hochberg"),
-      ...Object.fromEntries(Object.entries(t.params ?? {}).map(([k, v]) => [k, scalar(v)])),
-    }),
-  };
-  const obsColumns: Record<string, Column> = { n_cells: ndarray(Int32Array.from(t.sizes.subarray(1))) };
-  // The column is named after the input's; the generic data-frame writer makes no nested paths, so a name
-  // with '/' gets its escaped key (./labelKeys.ts).
-  const pertKey = columnKeys([t.perturbationColumn])[0]!;
-  if (pertKey !== "n_cells") obsColumns[pertKey.includes("/") ? escapeLabel(pertKey) : pertKey] = strings(t.groups);
   // Large arrays go straight into the file after HDF5 has written the rest (../io/anndata/directArrays.ts):
   // HDF5 writes one-element placeholders for them.
   const direct = ioSettings.directIO && G * n > 0 && endianness() === "LE";
@@ -129,37 +243,16 @@ export async function writeDeH5ad(
     ...layerEntries.map(([k, a]): [string, Float32Array | Float64Array] => [`/layers/${k}`, a]),
   ];
   const layer = (a: Float32Array | Float64Array) => ndarray(a, [G, n]);
-  const ad: AnnData = {
-    X: direct ? null : layer(t.logfoldchanges),
-    obs: dataframe(t.groups, obsColumns),
-    var: dataframe(t.genes),
-    layers: direct ? {} : Object.fromEntries(layerEntries.map(([k, a]) => [k, layer(a)])),
-    uns: {
-      rank_genes_groups: dict(rgg),
-      method: scalar(deMethod(t.method).storedName),
-      control_label: scalar(t.controlLabel),
-      perturbation_column: scalar(t.perturbationColumn),
-      pvalue_correction: scalar("benjamini-hochberg"),
-      control_pts: ndarray(t.pts.slice(0, n)),
-      skipped_groups: dict({
-        group: strings(t.skipped.map((s) => s.group)),
-        cells: ndarray(Int32Array.from(t.skipped.map((s) => s.cells))),
-        reason: strings(t.skipped.map((s) => s.reason)),
-      }),
-    },
-    obsm: {},
-    varm: {},
-    obsp: {},
-    varp: {},
-    raw: null,
-  };
+  const ad = deAnnData(t, t.pts.slice(0, n));
+  if (!direct) {
+    ad.X = layer(t.logfoldchanges);
+    ad.layers = Object.fromEntries(layerEntries.map(([k, a]) => [k, layer(a)]));
+  }
   const base = "/uns/rank_genes_groups";
-  const tables = recordTypeFits(t.groups) ? rankTables(t) : [];
+  const perGroup = rankedLayout(t.groups, t.rankedLayout) === "per-group";
+  const tables = perGroup ? [] : rankTables(t.groups, t.genes, t.ranked);
   const withPts = columnOrderFits(slotNames.length);
-  if (!tables.length)
-    warnings.push(
-      `${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): uns['rank_genes_groups'] holds params${withPts ? " and pts" : ""} only; the layers and the CSV hold every result`,
-    );
+  if (perGroup) warnings.push(perGroupNote(G));
   if (!withPts)
     warnings.push(
       `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
@@ -177,6 +270,10 @@ export async function writeDeH5ad(
     try {
       writeAnnDataTo(file, ad);
       if (withPts) writePtsFrame(file, `${base}/pts`, t.genes, slotNames, t.pts);
+      if (perGroup) {
+        await ready;
+        writeRankedPerGroup(file, base, t);
+      }
       // One-element placeholders of the right type and rank, pointed at their data below.
       if (direct)
         for (const [p, a] of matrices)
@@ -209,6 +306,31 @@ export async function writeDeH5ad(
     }
   });
   return warnings;
+}
+
+/** What the CLI and API say when the ranked tables are written a dataset per group. */
+export function perGroupNote(G: number): string {
+  return `${G} groups are too many for Scanpy's record arrays (HDF5 limits a datatype to 64 KiB): the ranked tables are written a dataset per group (uns['rank_genes_groups']['names'][group], …; rank_genes_groups_df reads them)`;
+}
+
+/** Every group's ranked tables from in-memory results (the per-group layout). */
+function writeRankedPerGroup(file: WriteStore, base: string, t: DeTables): void {
+  const n = t.genes.length;
+  const keys = columnKeys(t.groups);
+  startPerGroupTables(file, base);
+  for (let g = 0; g < t.groups.length; g++) {
+    const at = (a: Float32Array | Float64Array) => a.subarray(g * n, (g + 1) * n);
+    const r = t.ranked;
+    writePerGroupTables(file, base, keys[g]!, t.genes, {
+      order: t.orders.subarray(g * n, (g + 1) * n),
+      values: {
+        scores: at(r.scores),
+        pvals: at(r.pvals),
+        pvalsAdj: at(r.pvalsAdj),
+        logfoldchanges: at(r.logfoldchanges),
+      },
+    });
+  }
 }
 
 /** Bytes of ranked-table blocks allowed to wait for the writer (bounds the memory of the overlap). */
@@ -296,7 +418,7 @@ async function writeDirect(
   }
 }
 
-interface RankTable {
+export interface RankTable {
   key: string;
   specs: RecFieldSpec[];
   recordSize: number;
@@ -306,14 +428,14 @@ interface RankTable {
 }
 
 /** Scanpy's names record array and one per column with a ranked type (scores, pvals, pvals_adj, logfoldchanges): one field per group. */
-function rankTables(t: DeTables): RankTable[] {
-  const G = t.groups.length;
+export function rankTables(groups: string[], genes: string[], ranked?: DeResults["ranked"]): RankTable[] {
+  const G = groups.length;
   let width = 1;
-  for (const g of t.genes) width = Math.max(width, Buffer.byteLength(g));
-  const fields = fieldNames(t.groups); // the labels, exactly; see ./labelKeys.ts
+  for (const g of genes) width = Math.max(width, Buffer.byteLength(g));
+  const fields = fieldNames(groups); // the labels, exactly; see ./labelKeys.ts
   const numeric = (
     key: string,
-    src: Float64Array | Float32Array,
+    src: Float64Array | Float32Array | undefined,
     Out: Float32ArrayConstructor | Float64ArrayConstructor,
   ): RankTable => ({
     key,
@@ -332,7 +454,7 @@ function rankTables(t: DeTables): RankTable[] {
     ...SCANPY_COLUMNS.filter((c) => c.ranked !== null && c.source !== "pts").map((c) =>
       numeric(
         c.key,
-        t.ranked[c.source as keyof DeResults["ranked"]],
+        ranked?.[c.source as keyof DeResults["ranked"]],
         c.ranked === "float32" ? Float32Array : Float64Array,
       ),
     ),

@@ -22,19 +22,12 @@ import { openH5ad } from "../io/anndata/handle.ts";
 import { readElem } from "../io/anndata/registry.ts";
 import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
-import { planGroups, type SkippedGroup } from "./groups.ts";
-import { accumulateGroupStats } from "./groupStats.ts";
-import { WorkerPool } from "./workerPool.ts";
-import { allocateResults, allocateScores, allPts, controlMeans, deResultBytes, finishGroup } from "./finishGroups.ts";
-import { writeDeH5ad, type DeTables } from "./output.ts";
+import { planGroups, type GroupPlan, type SkippedGroup } from "./groups.ts";
+import { computeGroups, type DeComputeContext } from "./computeGroups.ts";
+import { planDeBatches, runBatched } from "./batchedRun.ts";
+import { rankedLayout, writeDeH5ad, type DeMeta, type DeTables, type RankedLayout } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
-import {
-  DEFAULT_DE_METHOD,
-  deMethod,
-  isBuiltinDeMethod,
-  loadDeKernels,
-  type BuiltinDeMethod,
-} from "./methods/registry.ts";
+import { DEFAULT_DE_METHOD, deMethod, loadDeKernels, type BuiltinDeMethod } from "./methods/registry.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
 import type { DeMethodSpec } from "./methods/types.ts";
 import type { NdArray } from "../io/anndata/model.ts";
@@ -68,6 +61,20 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   force?: boolean;
   /** Test a layer instead of X. */
   layer?: string;
+  /**
+   * Perturbations per pass over X (default: as many as the memory budget holds, ./batchedRun.ts
+   * planDeBatches). Batched runs keep a checkpoint beside the output.
+   */
+  groupsPerPass?: number;
+  /**
+   * Layout of Scanpy's ranked tables in `uns['rank_genes_groups']`: "records" (Scanpy's record arrays,
+   * the default while they fit HDF5's 64 KiB datatype limit, ~1,000–2,000 groups) or "per-group" (a
+   * dataset per group: `names[group]`, `scores[group]`…, which anndata opens and Scanpy's
+   * rank_genes_groups_df reads; used by itself beyond that limit).
+   */
+  rankedLayout?: RankedLayout;
+  /** Continue a killed run from its checkpoint (the batches it finished), when it is this run's. */
+  resume?: boolean;
 }
 
 export interface RankGenesGroupsResult {
@@ -86,6 +93,14 @@ export interface RankGenesGroupsResult {
   /** True when an existing complete result was returned without recomputing. */
   reused: boolean;
   warnings: string[];
+  /** Passes over X for the statistics (batches of perturbations; 0 when reused). */
+  passes: number;
+  /** Why that many passes (the memory plan). */
+  passReason: string;
+  /** Batches taken from an earlier run's checkpoint (resume). */
+  resumedBatches: number;
+  /** How Scanpy's ranked tables are stored: record arrays, or a dataset per group when there are too many groups. */
+  rankedLayout: RankedLayout;
 }
 
 /**
@@ -116,6 +131,8 @@ export async function rankGenesGroups(
   const workers = options.workers ?? Math.max(1, Math.min(8, availableParallelism()));
   if (!Number.isInteger(workers) || workers < 1)
     throw new InvalidArgumentError(`workers must be a positive integer, got ${workers}`);
+  if (options.groupsPerPass !== undefined && (!Number.isInteger(options.groupsPerPass) || options.groupsPerPass < 1))
+    throw new InvalidArgumentError(`groupsPerPass must be a positive integer, got ${options.groupsPerPass}`);
   const inputPath = resolveDataPath(input);
   const outputPath =
     options.output ??
@@ -151,135 +168,51 @@ export async function rankGenesGroups(
     const G = plan.groups.length;
     const n = genes.length;
     throwIfAborted(options.signal);
-
-    const scores = allocateScores(G, n);
-    // Worker threads start now, loading their modules while this thread reads X. Threads pay off from
-    // ~10⁵ tests, or when the caller asked for them explicitly.
-    // A method registered at run time is unknown to the worker threads: its kernels run on this thread.
-    const byGenes = spec.parallelOver === "genes";
-    const useWorkers = workers > 1 && (byGenes || G * n >= 100_000 || options.workers !== undefined);
-    const kernelsOnWorkers = isBuiltinDeMethod(spec);
-    const startPool = () =>
-      useWorkers
-        ? new WorkerPool(Math.min(workers, Math.max(1, byGenes ? n : G)), {
-            nSlots: G + 1,
-            nGenes: n,
-            sizes: plan.sizes,
-            tieCorrect: options.tieCorrect ?? true,
-            scores: scores.scores,
-            pvals: scores.pvals,
-          })
-        : null;
-    let pool = startPool();
-    // Fresh threads after each pass over X: the old ones' heaps still hold the last blocks' shared
-    // buffers, which are freed only when every thread has let go of them (measured: the Wilcoxon test's
-    // peak RSS 1.4 GB → 960 MiB at a 1 GB budget).
-    const renewPool = async () => {
-      await pool?.close();
-      pool = startPool();
+    const ctx: DeComputeContext = {
+      reader,
+      spec,
+      kernels,
+      inputPath,
+      workers,
+      workersGiven: options.workers !== undefined,
+      tieCorrect: options.tieCorrect ?? true,
+      options,
     };
-    const notes: string[] = [];
+    const meta: DeMeta = {
+      method,
+      params: spec.params?.(options) ?? {},
+      extraColumns: spec.extraColumns,
+      perturbationColumn: options.perturbationColumn,
+      controlLabel: plan.controlLabel,
+      groups: plan.groups,
+      genes,
+      sizes: plan.sizes,
+      tieCorrect: options.tieCorrect ?? true,
+      skipped: plan.skipped,
+      rankedLayout: options.rankedLayout,
+    };
+    const batching = planDeBatches(G, n, spec, options.memoryBudget ?? DEFAULT_MEMORY_BUDGET, options.groupsPerPass);
     let warnings: string[];
-    let csvDone: Promise<void> | null = null;
-    try {
-      const stats = await accumulateGroupStats(
-        reader,
-        plan.cellSlot,
-        G + 1,
-        spec.passes.statistics.squares,
-        { ...options, phase: "group statistics" },
-        pool,
-      );
-      await renewPool();
-      // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
-      // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
-      const results = allocateResults(stats, scores, spec.extraColumns);
-      const held = deResultBytes(G, n, spec); // what `stats` and `results` hold (tested equal)
-      const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-      if (held > budget) {
-        const mib = (b: number) => Math.round(b / 2 ** 20).toLocaleString("en-US");
-        notes.push(
-          `the statistics and results of ${G} perturbations × ${n} genes take ${mib(held)} MiB, more than the memory budget ` +
-            `(${mib(budget)} MiB), which bounds only what is streamed: raise the budget, or test fewer perturbations at a time (groups)`,
-        );
-      }
-      if (kernels.columnPass) {
-        await kernels.columnPass({
-          reader,
-          plan,
-          stats,
-          out: scores,
-          results,
-          pool: kernelsOnWorkers ? pool : null,
-          reservedBytes: held,
-          options,
-          inputPath,
-        });
-        await renewPool();
-      }
-      throwIfAborted(options.signal);
-      // Per group: the method's group scores (the t-test's), adjusted p-values, fold changes and the
-      // ranking — on the workers, while this thread starts the .h5ad with everything that does not depend on them.
-      const logScaleMeans = DE_INPUTS[spec.input].logScaleMeans;
-      const ctrl = controlMeans(stats, plan.sizes, logScaleMeans);
-      allPts(stats, plan.sizes, results);
-      const phase = "finishing perturbations";
-      const report = (done: number) => options.onProgress?.({ phase, done, total: G, unit: "perturbations" });
-      let finished: Promise<void>;
-      if (pool && kernelsOnWorkers) {
-        const count = new Int32Array(new SharedArrayBuffer(4));
-        finished = pool.finishGroups(G, method, stats, ctrl, results, count);
-        // The workers count finished groups; progress is read from the count while this thread waits.
-        const timer = options.onProgress ? setInterval(() => report(Atomics.load(count, 0)), 250) : null;
-        finished
-          .finally(() => {
-            if (timer) clearInterval(timer);
-            report(Atomics.load(count, 0));
-          })
-          .catch(() => undefined);
-      } else {
-        const finishing = { groupScores: kernels.groupScores, logScaleMeans, ownFoldChanges: spec.ownFoldChanges };
-        for (let g = 0; g < G; g++) {
-          finishGroup(g, finishing, stats, plan.sizes, ctrl, results);
-          if (g % 64 === 63) report(g + 1);
-        }
-        report(G);
-        finished = Promise.resolve();
-      }
-      finished.catch(() => undefined); // awaited by the writers below
-
-      mkdirSync(dirname(outputPath), { recursive: true });
-      const tables: DeTables = {
-        ...results,
-        method,
-        params: spec.params?.(options) ?? {},
-        extraColumns: spec.extraColumns,
-        perturbationColumn: options.perturbationColumn,
-        controlLabel: plan.controlLabel,
-        groups: plan.groups,
-        genes,
-        sizes: plan.sizes,
-        tieCorrect: options.tieCorrect ?? true,
-        skipped: plan.skipped,
-      };
-      const h5ad = writeDeH5ad(outputPath, tables, finished, options.onProgress);
-      h5ad.catch(() => undefined); // awaited below
-      // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
-      // place only after the .h5ad, so a failed run never pairs a new file with an old one.
-      csvDone =
-        csvPath && workers > 1
-          ? finished.then(
-              () => writeDeCsvInBackground(csvPath, tables, workers, h5ad) ?? writeDeCsv(csvPath, tables, h5ad),
-            )
-          : null;
-      csvDone?.catch(() => undefined); // awaited below
-      warnings = [...notes, ...(await h5ad)];
-      if (csvDone) await csvDone;
-      else if (csvPath) await writeDeCsv(csvPath, tables, h5ad);
-    } finally {
-      // After an error too, return only once the CSV writer has settled (and removed its temporary file).
-      await csvDone?.catch(() => undefined);
-      await pool?.close();
+    let resumedBatches = 0;
+    mkdirSync(dirname(outputPath), { recursive: true });
+    if (batching.batches.length > 1 || options.resume) {
+      const r = await runBatched(ctx, plan, meta, batching.batches, {
+        outputPath,
+        csvPath,
+        resume: options.resume ?? false,
+        identity: {
+          method,
+          layer: options.layer ?? null,
+          tieCorrect: meta.tieCorrect,
+          csv: wantCsv,
+          n,
+          layout: rankedLayout(plan.groups, options.rankedLayout),
+        },
+      });
+      warnings = r.warnings;
+      resumedBatches = r.resumedBatches;
+    } else {
+      warnings = await writeUnbatched(ctx, plan, meta, outputPath, csvPath, workers);
     }
     return {
       method,
@@ -292,6 +225,10 @@ export async function rankGenesGroups(
       nGenes: n,
       reused: false,
       warnings,
+      passes: batching.batches.length,
+      passReason: batching.reason,
+      resumedBatches,
+      rankedLayout: rankedLayout(plan.groups, options.rankedLayout),
     };
   } finally {
     h.close();
@@ -329,6 +266,13 @@ function loadExisting(outputPath: string, csvPath: string | null, spec: DeMethod
         nGenes: h.nVars,
         reused: true,
         warnings: [],
+        passes: 0,
+        passReason: "an existing complete result was reused",
+        resumedBatches: 0,
+        rankedLayout:
+          h.file.exists("/uns/rank_genes_groups/names") && h.file.isGroup("/uns/rank_genes_groups/names")
+            ? "per-group"
+            : "records",
       };
     } finally {
       h.close();
@@ -336,5 +280,44 @@ function loadExisting(outputPath: string, csvPath: string | null, spec: DeMethod
   } catch (err) {
     if (err instanceof FileFormatError) return null;
     throw err;
+  }
+}
+
+/**
+ * All groups at once: computed, then the .h5ad written while the worker threads finish the groups (its
+ * start needs only the names and pts), the CSV formatted on threads beside it.
+ */
+async function writeUnbatched(
+  ctx: DeComputeContext,
+  plan: GroupPlan,
+  meta: DeMeta,
+  outputPath: string,
+  csvPath: string | null,
+  workers: number,
+): Promise<string[]> {
+  const computed = await computeGroups(ctx, plan);
+  const { results, finished } = computed;
+  let csvDone: Promise<void> | null = null;
+  try {
+    const tables: DeTables = { ...results, ...meta };
+    const h5ad = writeDeH5ad(outputPath, tables, finished, ctx.options.onProgress);
+    h5ad.catch(() => undefined); // awaited below
+    // The CSV is formatted on worker threads while this thread writes the .h5ad's arrays; it is put in
+    // place only after the .h5ad, so a failed run never pairs a new file with an old one.
+    csvDone =
+      csvPath && workers > 1
+        ? finished.then(
+            () => writeDeCsvInBackground(csvPath, tables, workers, h5ad) ?? writeDeCsv(csvPath, tables, h5ad),
+          )
+        : null;
+    csvDone?.catch(() => undefined); // awaited below
+    const warnings = [...computed.notes, ...(await h5ad)];
+    if (csvDone) await csvDone;
+    else if (csvPath) await writeDeCsv(csvPath, tables, h5ad);
+    return warnings;
+  } finally {
+    // After an error too, return only once the CSV writer has settled (and removed its temporary file).
+    await csvDone?.catch(() => undefined);
+    await computed.close();
   }
 }
