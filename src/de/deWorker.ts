@@ -11,6 +11,7 @@ import { finishGroup, type DeResults } from "./finishGroups.ts";
 import { addBandSlots, type CsrBand, type GroupStats } from "./groupStats.ts";
 import { deMethod, loadDeKernels } from "./methods/registry.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
+import { testFault } from "../core/testFaults.ts";
 
 interface InitData {
   nSlots: number;
@@ -120,6 +121,7 @@ async function geneChunk(m: ChunkMessage): Promise<void> {
 
 parentPort!.on("message", async (m: ChunkMessage | FinishMessage | AccumulateMessage) => {
   try {
+    testFault("de-worker");
     if (m.kind === "genes") await geneChunk(m);
     else if (m.kind === "accumulate") accumulate(m);
     else await finish(m);

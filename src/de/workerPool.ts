@@ -106,17 +106,28 @@ export class WorkerPool implements BandAccumulator {
       this.workers.map(
         (w) =>
           new Promise<void>((resolve, reject) => {
-            const onMessage = (m: { ok: boolean; error?: string }) => {
+            const settle = () => {
+              w.off("message", onMessage);
               w.off("error", onError);
+              w.off("exit", onExit);
+            };
+            const onMessage = (m: { ok: boolean; error?: string }) => {
+              settle();
               if (m.ok) resolve();
               else reject(new CrispyxError(`DE worker failed: ${m.error}`));
             };
             const onError = (err: Error) => {
-              w.off("message", onMessage);
+              settle();
               reject(err);
+            };
+            // A thread that ends without answering (killed, out of memory) must fail the task, not leave it waiting forever.
+            const onExit = (code: number) => {
+              settle();
+              reject(new CrispyxError(`DE worker thread stopped (exit code ${code}) before finishing its task`));
             };
             w.once("message", onMessage);
             w.once("error", onError);
+            w.once("exit", onExit);
             w.postMessage(msg);
           }),
       ),

@@ -31,6 +31,9 @@ interface DeCliOptions extends OutputOptions {
   alpha: number;
   top: number;
   json?: boolean;
+  groupsPerPass?: number;
+  resume?: boolean;
+  rankedLayout?: "records" | "per-group";
 }
 
 /** "a, b or c". */
@@ -84,7 +87,19 @@ export function registerDe(program: Command): void {
     .option("--no-csv", "do not write the tidy .csv table beside the result")
     .option("--alpha <p>", "adjusted p-value cut-off for the hit counts printed", probabilityOption, 0.05)
     .option("--top <n>", "top genes printed per perturbation", integerOption(0), 3)
-    .option("--json", "print the summary (hits and top genes per perturbation) as JSON");
+    .option("--json", "print the summary (hits and top genes per perturbation) as JSON")
+    .option(
+      "--groups-per-pass <n>",
+      "perturbations per pass over X (default: as many as --memory-limit holds; see 'crispyx plan')",
+      integerOption(1),
+    )
+    .option("--resume", "continue a killed run from its checkpoint beside the output (the batches it finished)")
+    .addOption(
+      new Option(
+        "--ranked-layout <layout>",
+        "Scanpy's ranked tables: record arrays (default while they fit, ~1,000-2,000 perturbations) or a dataset per perturbation",
+      ).choices(["records", "per-group"]),
+    );
   addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
     const ctx = contextOf(c);
     checkInputFile(file);
@@ -113,10 +128,17 @@ export function registerDe(program: Command): void {
       output,
       csv: opts.csv,
       force: true, // an existing output was refused above unless --force
+      ...(opts.groupsPerPass ? { groupsPerPass: opts.groupsPerPass } : {}),
+      ...(opts.resume ? { resume: true } : {}),
+      ...(opts.rankedLayout ? { rankedLayout: opts.rankedLayout } : {}),
     });
     ctx.finishStreams();
     const seconds = (performance.now() - t) / 1000;
     for (const w of r.warnings) ctx.say(`warning: ${w}`);
+    if (r.passes > 1) ctx.say(`${r.passes} passes over X: ${r.passReason}`);
+    if (r.resumedBatches) ctx.say(`resumed: ${r.resumedBatches} of ${r.passes} batches taken from the checkpoint`);
+    if (r.rankedLayout === "records") ctx.detail("ranked tables: Scanpy's record arrays in uns['rank_genes_groups']");
+    else ctx.say("ranked tables: a dataset per perturbation, uns['rank_genes_groups'][table][perturbation]");
     for (const s of r.skipped) ctx.detail(`skipped ${s.group}: ${s.reason} (${s.cells} cells)`);
     // What was found, read back from the result file (one perturbation at a time).
     const { openH5ad } = await import("../../io/anndata/handle.ts");
@@ -139,6 +161,9 @@ export function registerDe(program: Command): void {
         n_genes: r.nGenes,
         alpha: opts.alpha,
         skipped: r.skipped,
+        passes: r.passes,
+        resumed_batches: r.resumedBatches,
+        ranked_layout: r.rankedLayout,
         perturbations: rows,
         seconds,
       });

@@ -4,15 +4,17 @@ import { contextOf } from "../context.ts";
 import { formatTextTable, recordsTable } from "../output.ts";
 import { checkInputFile, formatBytes, integerOption, shownPath, withInput, writeJson } from "./common.ts";
 import { columnCells } from "../output.ts";
+import type { DeBatchPlan } from "../../de/batchedRun.ts";
 
-/** What DE holds in memory for its results (by method), and whether that fits the budget. */
-function deLine(bytes: Record<string, number>, groups: number, genes: number, budget: number): string {
-  const most = Math.max(...Object.values(bytes));
-  const over =
-    most > budget
-      ? ` — more than the budget (${formatBytes(budget)}), which bounds only what is streamed: raise --memory-limit, or test fewer perturbations at a time (de --groups)`
-      : "";
-  return `DE results: ${formatBytes(most)} in memory for ${groups.toLocaleString("en-US")} perturbations × ${genes.toLocaleString("en-US")} genes, whatever the cells${over}`;
+/** DE's passes over X under the budget, per method: batches of perturbations whose results fit (../../de/batchedRun.ts). */
+function deLines(passes: Record<string, DeBatchPlan>, groups: number, genes: number): string[] {
+  return Object.entries(passes).map(([method, p]) => {
+    const n = p.batches.length;
+    const what = `${formatBytes(p.allBytes)} of statistics and results for ${groups.toLocaleString("en-US")} perturbations × ${genes.toLocaleString("en-US")} genes`;
+    return n === 1
+      ? `DE ${method}: 1 pass over X (${what} fit, whatever the cells)`
+      : `DE ${method}: ${n} passes over X — ${what}; ${p.batches[0]![1] - p.batches[0]![0]} perturbations per pass (${formatBytes(p.batchBytes)} each) fit beside the streamed blocks; a killed run continues with --resume`;
+  });
 }
 
 export function registerPlan(program: Command): void {
@@ -124,11 +126,12 @@ export function registerPlan(program: Command): void {
         });
         const dense = estimateDenseMemoryGb(info.n_obs, info.n_vars, 1) * 1e9;
         // DE keeps its statistics and results in memory: O(perturbations × genes), whatever the cells.
-        const { deResultBytes } = await import("../../de/finishGroups.ts");
+        const { planDeBatches } = await import("../../de/batchedRun.ts");
         const { deMethods } = await import("../../de/methods/registry.ts");
-        const deBytes = nGroups
-          ? Object.fromEntries(deMethods().map((m) => [m.name, deResultBytes(nGroups, info.n_vars, m)]))
+        const dePasses = nGroups
+          ? Object.fromEntries(deMethods().map((m) => [m.name, planDeBatches(nGroups, info.n_vars, m, budget)]))
           : null;
+        const deBytes = dePasses ? Object.fromEntries(Object.entries(dePasses).map(([k, p]) => [k, p.allBytes])) : null;
         const plan = {
           file: info,
           memory: {
@@ -141,6 +144,19 @@ export function registerPlan(program: Command): void {
           },
           dense_X_bytes: dense,
           de_results_bytes: deBytes,
+          de_passes: dePasses
+            ? Object.fromEntries(
+                Object.entries(dePasses).map(([k, p]) => [
+                  k,
+                  {
+                    passes: p.batches.length,
+                    perturbations_per_pass: p.batches[0]![1] - p.batches[0]![0],
+                    batch_bytes: p.batchBytes,
+                    reason: p.reason,
+                  },
+                ]),
+              )
+            : null,
           steps: steps.map((s) => ({ step: s.step, block_size: s.size, unit: s.unit, basis: s.basis })),
         };
         if (opts.json) {
@@ -155,7 +171,7 @@ export function registerPlan(program: Command): void {
             : info.groups
               ? `groups: ${info.groups}`
               : "groups: unknown (pass -p or --groups)",
-          ...(deBytes ? [deLine(deBytes, nGroups!, info.n_vars, budget)] : []),
+          ...(dePasses ? deLines(dePasses, nGroups!, info.n_vars) : []),
           "",
           formatTextTable(
             recordsTable(steps.map((s) => ({ step: s.step, "block size": s.size, unit: s.unit, basis: s.basis }))),

@@ -1,0 +1,98 @@
+/**
+ * `crispyx de` in passes of perturbations, killed (SIGKILL) mid-way and continued with --resume: the
+ * result is identical to an uninterrupted run, the kill leaves the input untouched and no output under
+ * its final name, and the resumed run says how many batches it took from the checkpoint.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { CLI, crispyx, smallScreen, tempDir } from "./helpers.ts";
+
+const tmp = tempDir("crispyx-resume-");
+let norm = "";
+
+before(async () => {
+  const counts = await smallScreen(tmp.path, "screen.h5ad", { cells: 6000, genes: 300, perturbations: 24, seed: 11 });
+  norm = join(tmp.path, "norm.h5ad");
+  const r = await crispyx(["normalize", counts, "-o", norm]);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => tmp.cleanup());
+
+/** Run `crispyx de` and SIGKILL it once its progress reaches batch `k`; resolves when it has died. */
+function killAtBatch(args: string[], k: number): Promise<{ signal: NodeJS.Signals | null; sawBatch: boolean }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, CRISPYX_TRACE_PROGRESS: "1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let text = "";
+    let sawBatch = false;
+    child.stderr!.on("data", (d: Buffer) => {
+      text += d.toString();
+      if (!sawBatch && text.includes(`batch ${k}/`)) {
+        sawBatch = true;
+        child.kill("SIGKILL");
+      }
+    });
+    child.on("exit", (_code, signal) => done({ signal, sawBatch }));
+  });
+}
+
+test("de killed with SIGKILL in its 5th of 24 passes, then --resume: the same .h5ad datasets and CSV bytes as one uninterrupted run", async () => {
+  const base = ["de", norm, "--groups-per-pass", "1", "--workers", "1"];
+  const full = join(tmp.path, "full.h5ad");
+  const r0 = await crispyx([...base, "-o", full]);
+  assert.equal(r0.code, 0, r0.stderr);
+  assert.match(r0.stderr, /24 passes over X: 1 perturbations per pass were asked for/);
+
+  const out = join(tmp.path, "killed.h5ad");
+  const before = readFileSync(norm);
+  const k = await killAtBatch([...base, "-o", out], 5);
+  assert.ok(k.sawBatch, "the run reached its 5th batch");
+  assert.equal(k.signal, "SIGKILL");
+  assert.equal(existsSync(out), false, "no output under the final name");
+  assert.ok(readFileSync(norm).equals(before), "input untouched");
+  const cp = readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-resume-"));
+  assert.deepEqual(cp, [".crispyx-resume-killed.h5ad"], "the checkpoint is kept for --resume");
+
+  const r1 = await crispyx([...base, "-o", out, "--resume"]);
+  assert.equal(r1.code, 0, r1.stderr);
+  const resumed = Number(/resumed: (\d+) of 24 batches/.exec(r1.stderr)?.[1]);
+  assert.ok(resumed >= 3 && resumed < 24, `resumed after ${resumed} batches:\n${r1.stderr}`);
+  assert.ok(
+    readFileSync(out.replace(/\.h5ad$/, ".csv")).equals(readFileSync(full.replace(/\.h5ad$/, ".csv"))),
+    "CSV bytes",
+  );
+  const cmp = await crispyx(["info", out, "--json"]);
+  assert.equal(cmp.code, 0, cmp.stderr);
+  // Dataset-level identity: every dataset's bytes, by h5 path (the .h5ad files differ only in HDF5's bookkeeping).
+  const { openStore } = await import("../../src/io/openStore.ts");
+  const dump = (p: string) => {
+    const f = openStore(p);
+    const out: Record<string, string> = {};
+    const walk = (at: string) => {
+      if (f.isGroup(at)) for (const key of f.keys(at)) walk(at === "/" ? `/${key}` : `${at}/${key}`);
+      else {
+        const info = f.info(at);
+        if (info.dtype === "other") {
+          const c = f.compoundInfo(at);
+          out[at] = Buffer.from(f.readRecords(at, 0, c.length, c.recordSize)).toString("base64");
+        } else if (info.dtype === "string" || info.dtype.startsWith("fixed-string:"))
+          out[at] = JSON.stringify(f.readStrings(at));
+        else out[at] = JSON.stringify(Array.from(f.read(at) as ArrayLike<number>));
+      }
+    };
+    walk("/");
+    f.close();
+    return out;
+  };
+  assert.deepEqual(dump(out), dump(full));
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-")),
+    [],
+    "no checkpoint or temporary file left",
+  );
+});
