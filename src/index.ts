@@ -286,6 +286,10 @@ export {
 } from "./de/methods/registry.ts";
 export type { DeExtraColumn, DeInput } from "./de/methods/types.ts";
 export type { SkippedGroup } from "./de/groups.ts";
+// One perturbation's ranked table from a DE result, either ranked-table layout (issue 21)
+export { rankGenesGroupsDf, type RankedGroupTable } from "./de/resultTable.ts";
+export type { RankedLayout } from "./de/output.ts";
+export { planDeBatches, type DeBatchPlan } from "./de/batchedRun.ts";
 export {
   normalSf,
   normalTwoSidedP,

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { rankGenesGroups, type RankGenesGroupsOptions } from "../../src/de/rankGenesGroups.ts";
 import { planDeBatches } from "../../src/de/batchedRun.ts";
 import { checkpointDir } from "../../src/de/checkpoint.ts";
+import { rankGenesGroupsDf } from "../../src/de/resultTable.ts";
 import { deMethod } from "../../src/de/methods/registry.ts";
 import { openStore } from "../../src/io/openStore.ts";
 import type { ReadStore } from "../../src/io/store.ts";
@@ -167,10 +168,10 @@ test("per-group ranked tables: the record arrays' values a dataset per group, ba
   const batched = await run("screen_csr.h5ad", { method: "wilcoxon", rankedLayout: "per-group", groupsPerPass: 2 });
   assert.equal(perGroup.rankedLayout, "per-group");
   assertSameFiles(perGroup.outputPath, batched.outputPath);
+  const base = "/uns/rank_genes_groups";
   const rec = openStore(records.outputPath);
   const pg = openStore(perGroup.outputPath);
   try {
-    const base = "/uns/rank_genes_groups";
     const { members, columns } = rec.readCompound(`${base}/scores`);
     const names = rec.readCompound(`${base}/names`);
     members.forEach((m, k) => {
@@ -191,6 +192,25 @@ test("per-group ranked tables: the record arrays' values a dataset per group, ba
     pg.close();
   }
   layouts = { records: records.outputPath, perGroup: perGroup.outputPath };
+
+  // One perturbation's table, read alone: the same from either layout, and the record arrays' values.
+  const recFile = openStore(records.outputPath);
+  try {
+    const scores = recFile.readCompound(`${base}/scores`);
+    const pvalsAdj = recFile.readCompound(`${base}/pvals_adj`);
+    for (const [k, m] of scores.members.entries()) {
+      const a = rankGenesGroupsDf(records.outputPath, m.name);
+      const b = rankGenesGroupsDf(perGroup.outputPath, m.name);
+      assert.equal(a.layout, "layers");
+      assert.equal(b.layout, "per-group");
+      assert.deepEqual({ ...a, layout: "" }, { ...b, layout: "" }, m.name);
+      assert.deepEqual(Array.from(a.scores), scores.columns[k], `${m.name} scores`);
+      assert.deepEqual(Array.from(a.pvals_adj), pvalsAdj.columns[k], `${m.name} pvals_adj`);
+    }
+  } finally {
+    recFile.close();
+  }
+  assert.throws(() => rankGenesGroupsDf(records.outputPath, "no such"), /no perturbation 'no such'/);
 });
 
 test(
