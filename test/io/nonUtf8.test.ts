@@ -29,6 +29,9 @@ with h5py.File(sys.argv[1], "w") as f:
     f.create_dataset("bad_fixed", data=np.array([b"aa", b"bb", b"c\\xff"], dtype="S4"))
     f.create_dataset("bad_lzf", data=np.array(bad * 50, dtype=object), dtype=vs, compression="lzf", chunks=(40,))
     f.create_dataset("bad_scalar", data=b"\\xed\\xa0\\x80", dtype=vs)
+    rec = np.dtype([("name", vs), ("code", "S6"), ("score", "<f4")])
+    f.create_dataset("good_rec", data=np.array([("日本", "é".encode(), 1.5), ("", b"ab", 2)], dtype=rec))
+    f.create_dataset("bad_rec", data=np.array([("ok", b"ab", 1), ("fine", b"x\\xc3(", 2)], dtype=rec))
     f["good_vlen"].attrs["names"] = np.array(good, dtype=object)
     f["good_vlen"].attrs.create("bad_scalar_attr", b"x\\xfey", dtype=vs)
     f["good_vlen"].attrs.create("bad_array_attr", np.array([b"a", b"b\\x80"], dtype=object), dtype=vs)
@@ -75,6 +78,15 @@ test("strings not UTF-8 are refused naming the element, row and byte; valid ones
       /good_vlen attribute 'bad_scalar_attr' is not valid UTF-8 text \(byte 1/,
     );
     refuses(() => f.attr("good_vlen", "bad_array_attr"), /good_vlen attribute 'bad_array_attr'\[1\] is not valid/);
+    assert.deepEqual(f.readCompound("good_rec").columns, [
+      ["日本", ""],
+      ["é", "ab"],
+      [1.5, 2],
+    ]);
+    refuses(
+      () => f.readCompound("bad_rec"),
+      /bad_rec\[1\]\.code is not valid UTF-8 text \(byte 1 of the value: C3 28\)/,
+    );
     // Reading again after a refusal works (the variable-length strings HDF5 allocated were freed, the handle is sound).
     assert.deepEqual(f.readStrings("good_vlen"), good);
   } finally {
@@ -99,9 +111,13 @@ test("validate and info report a category that is not UTF-8; normalize refuses i
   const tmp = tempDir("nonutf8-cli-");
   try {
     const src = join(tmp.path, "demo");
-    const demo = spawnSync(process.execPath, [CLI, "demo", "--cells", "40", "--genes", "20", "--perturbations", "3", "-o", src], {
-      encoding: "utf8",
-    });
+    const demo = spawnSync(
+      process.execPath,
+      [CLI, "demo", "--cells", "40", "--genes", "20", "--perturbations", "3", "-o", src],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(demo.status, 0, demo.stderr);
     const p = join(src, "demo.h5ad");
     const edit = spawnSync(

@@ -10,6 +10,7 @@ import { CrispyxError, FileFormatError } from "../../errors.ts";
 import { h5wasmDtype, mapDtype, type H5TypeMeta } from "./dtypeMap.ts";
 import type { H5File } from "./file.ts";
 import { H5T, Module, h5wasm, normalize } from "./wasm.ts";
+import { decodeUtf8, NOT_UTF8_HINT, Utf8Error } from "./utf8.ts";
 import { BYTES_OF, TYPED_ARRAY_OF, type NumericDtype } from "../dtypes.ts";
 import type { CompoundMember } from "../store.ts";
 
@@ -252,7 +253,60 @@ export function readCompound(f: H5File, path: string): { members: CompoundMember
     f.fail(`cannot read compound dataset ${path}`, err);
   }
   const columns = members.map((_, k) => rows.map((r) => r[k]));
+  strictStringMembers(f, normalize(path), members, length, columns);
   return { members, columns };
+}
+
+/**
+ * Replace the string members h5wasm decoded (with replacement characters, ASCII-tagged ones as windows-1252)
+ * by the raw bytes decoded strictly as UTF-8 (./utf8.ts): a member that is not UTF-8 is refused naming the
+ * record and field. One raw read of the records; variable-length members freed after.
+ */
+function strictStringMembers(f: H5File, p: string, members: CompoundMember[], length: number, columns: unknown[][]) {
+  // Sub-array members (arrayShape) keep h5wasm's decoding.
+  const strs = members.flatMap((m, k) =>
+    !m.arrayShape && (m.dtype === "string" || m.dtype.startsWith("fixed-string:")) ? [k] : [],
+  );
+  if (strs.length === 0 || length === 0) return;
+  const recordSize = Number((Module.get_dataset_metadata(f.fileId, p) as unknown as { size: number }).size);
+  const ptr = f.scratch(length * recordSize);
+  try {
+    Module.get_dataset_data(f.fileId, p, null, null, null, BigInt(ptr));
+  } catch (err) {
+    f.fail(`cannot read compound dataset ${p}`, err);
+  }
+  const vlen = strs.some((k) => members[k]!.dtype === "string");
+  try {
+    const heap = Module.HEAPU8;
+    for (const k of strs) {
+      const m = members[k]!;
+      const col = new Array<string>(length);
+      for (let i = 0; i < length; i++) {
+        const at = ptr + i * recordSize + m.offset;
+        let s: number, e: number;
+        if (m.dtype === "string") {
+          s = (heap[at]! | (heap[at + 1]! << 8) | (heap[at + 2]! << 16) | (heap[at + 3]! << 24)) >>> 0;
+          e = s === 0 ? 0 : heap.indexOf(0, s);
+        } else {
+          s = at;
+          const nul = heap.subarray(at, at + m.size).indexOf(0);
+          e = nul < 0 ? at + m.size : at + nul;
+        }
+        try {
+          col[i] = decodeUtf8(heap.subarray(s, Math.max(s, e)));
+        } catch (err) {
+          if (!(err instanceof Utf8Error)) throw err;
+          throw new FileFormatError(`${p.slice(1)}[${i}].${m.name} ${err.problem}`, {
+            file: f.path,
+            hint: NOT_UTF8_HINT,
+          });
+        }
+      }
+      columns[k] = col;
+    }
+  } finally {
+    if (vlen) Module.reclaim_vlen_memory(f.fileId, p, "", BigInt(ptr));
+  }
 }
 
 /** Raw bytes of records [start, start+count) of a compound dataset, in the file's packed layout. */
