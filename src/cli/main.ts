@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError as UsageError, Option } from "commander";
 import { parseByteSize } from "../core/streaming.ts";
 import { currentContext } from "./context.ts";
 import { reportError } from "./errors.ts";
+import { installExitGuards } from "./exitGuards.ts";
 import { registerInfo } from "./commands/info.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { registerTables } from "./commands/tables.ts";
@@ -137,15 +138,19 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
+  const report = (err: unknown): number => {
     currentContext()?.finishStreams();
     const debug = currentContext()?.debug ?? argv.includes("--debug");
     // The command's input files, to name in an error that escaped translation (argv: node, script, command, …).
     const inputs = argv.slice(3).filter((a) => !a.startsWith("-") && isFileArg(a));
-    process.exitCode = reportError(err, { debug, inputs });
+    return reportError(err, { debug, inputs });
+  };
+  installExitGuards(report);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = report(err);
   } finally {
     currentContext()?.finishStreams();
   }

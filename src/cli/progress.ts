@@ -9,6 +9,7 @@
  */
 import cliProgress from "cli-progress";
 import type { Progress, ProgressCallback } from "../core/streaming.ts";
+import { testFault } from "../core/testFaults.ts";
 
 export interface ProgressOptions {
   /** Draw bars (a terminal and not --quiet). */
@@ -48,6 +49,7 @@ export class ProgressDisplay {
 
   /** The callback to pass as StreamOptions.onProgress. */
   readonly onProgress: ProgressCallback = (p: Progress) => {
+    testFault("progress", p.phase);
     // Every event as a tab-separated line, for tests and scripts that check block sizes (each event
     // reports one block's end): what --memory-limit bounds, measured without asking the machine.
     if (TRACE) this.stream.write(`progress\t${p.phase}\t${p.done}\t${p.total}\t${p.unit}\n`);
@@ -85,7 +87,7 @@ export class ProgressDisplay {
         stream: this.stream,
         format: `{phase} [{bar}] {percentage}% | {value}/{total} {unit} | {rate} {unit}/s | ETA {timeLeft}`,
         barsize: 24,
-        hideCursor: true,
+        hideCursor: false, // Ctrl-C ends the process at once (./exitGuards.ts): nothing could show it again
         clearOnComplete: false,
         etaBuffer: 20,
         fps: 8,

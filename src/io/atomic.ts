@@ -5,7 +5,8 @@
  *
  * "Nothing left behind": temporary names carry their owner (machine, pid, process start: ./tempFiles.ts),
  * so every write first removes what killed runs left for the same output — never a live run's file — and
- * `clean(dir)` removes the rest. A write that fails because the disk is full or the folder read-only says
+ * `clean(dir)` removes the rest. The library installs no signal handlers (the caller's process owns its
+ * signals); the CLI removes its temporary files however it ends (../cli/exitGuards.ts, ./tempReaper.ts). A write that fails because the disk is full or the folder read-only says
  * so in one line (./writeErrors.ts); with `expectedBytes` it is refused before it starts.
  *
  * Cost model: per write, one readdir of the output's folder (stale scan), one statfs when the size is
@@ -24,21 +25,6 @@ export interface AtomicWriteOptions {
    * input): the write is refused at once when the device cannot hold it.
    */
   expectedBytes?: number;
-}
-
-const active = new Set<string>();
-let handlersInstalled = false;
-
-/** Remove temporary files of runs stopped by Ctrl-C or `kill` (SIGKILL cannot be caught). */
-function installSignalCleanup(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(sig, () => {
-      for (const p of active) rmSync(p, { force: true });
-      process.kill(process.pid, sig);
-    });
-  }
 }
 
 /** A temporary path beside `finalPath`, named for this process (see ./tempFiles.ts). */
@@ -81,10 +67,8 @@ export async function writeAtomically<T>(
   write: (tmpPath: string) => T | Promise<T>,
   opts: AtomicWriteOptions = {},
 ): Promise<T> {
-  installSignalCleanup();
   prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);
-  active.add(tmp);
   try {
     const result = await write(tmp);
     if (!existsSync(tmp)) throw new Error(`internal error: ${tmp} was not written`);
@@ -94,8 +78,6 @@ export async function writeAtomically<T>(
     const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
     rmSync(tmp, { force: true });
     throw explained;
-  } finally {
-    active.delete(tmp);
   }
 }
 
@@ -105,10 +87,8 @@ export function writeAtomicallySync<T>(
   write: (tmpPath: string) => T,
   opts: AtomicWriteOptions = {},
 ): T {
-  installSignalCleanup();
   prepareWrite(finalPath, opts);
   const tmp = temporaryPathFor(finalPath);
-  active.add(tmp);
   try {
     const result = write(tmp);
     commitFile(tmp, finalPath);
@@ -117,27 +97,22 @@ export function writeAtomicallySync<T>(
     const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
     rmSync(tmp, { force: true });
     throw explained;
-  } finally {
-    active.delete(tmp);
   }
 }
 
 /**
  * A temporary file beside `near` for intermediate data (e.g. a current-layout copy of a pre-0.7 input):
- * `use` gets its path, and the file is removed afterwards, whether `use` succeeds or throws (and on
- * Ctrl-C / kill like any temporary output).
+ * `use` gets its path, and the file is removed afterwards, whether `use` succeeds or throws (and, like any
+ * temporary file, when the CLI is killed: see the header).
  */
 export async function withScratchFile<T>(near: string, use: (path: string) => Promise<T>): Promise<T> {
-  installSignalCleanup();
   removeStaleFor(near);
   const tmp = temporaryPathFor(near);
-  active.add(tmp);
   try {
     return await use(tmp);
   } catch (err) {
     throw explainWriteError(err, near, tmp);
   } finally {
     rmSync(tmp, { force: true });
-    active.delete(tmp);
   }
 }

@@ -54,14 +54,59 @@ function identity(): { host: string; pid: number; start: string } {
   return self;
 }
 
+/** How every temporary name of this process begins (nested names and spill files `<temporary>.runs` too). */
+export function ownTemporaryPrefix(): string {
+  const { host, pid, start } = identity();
+  return `${TEMP_PREFIX}h${host}-p${pid}-s${start}-`;
+}
+
+/** Folders this process has made temporary names in, and who wants to hear of a new one (./tempReaper.ts). */
+const ownFolders = new Set<string>();
+const folderListeners: ((dir: string) => void)[] = [];
+
+/** Call `listener` with every folder this process makes temporary names in: those so far, then each new one. */
+export function onOwnTemporaryFolder(listener: (dir: string) => void): void {
+  folderListeners.push(listener);
+  for (const dir of ownFolders) listener(dir);
+}
+
 /** A fresh temporary path beside `finalPath`, carrying this process's identity. */
 export function ownedTemporaryPath(finalPath: string): string {
   const abs = resolve(finalPath);
-  const { host, pid, start } = identity();
-  return join(
-    dirname(abs),
-    `${TEMP_PREFIX}h${host}-p${pid}-s${start}-${randomBytes(4).toString("hex")}-${basename(abs)}`,
-  );
+  const dir = dirname(abs);
+  if (!ownFolders.has(dir)) {
+    ownFolders.add(dir);
+    for (const listener of folderListeners) listener(dir);
+  }
+  return join(dir, `${ownTemporaryPrefix()}${randomBytes(4).toString("hex")}-${basename(abs)}`);
+}
+
+/**
+ * Remove every temporary file of this process (by its name's prefix, in the folders it made names in): what
+ * an exit after an error must not leave. Only names carrying this process's identity are touched, so never
+ * an input, an output or another run's file. Never throws; returns the paths removed.
+ */
+export function removeOwnTemporaryFiles(): string[] {
+  const prefix = ownTemporaryPrefix();
+  const removed: string[] = [];
+  for (const dir of ownFolders) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      try {
+        rmSync(join(dir, name), { force: true });
+        removed.push(join(dir, name));
+      } catch {
+        // a folder, or no permission: `crispyx clean` reports it
+      }
+    }
+  }
+  return removed;
 }
 
 export type TempOwner = "dead" | "live" | "other-machine" | "old-style, in use or recent";

@@ -60,9 +60,8 @@ export class BackgroundMatrixWriter {
       }
     });
     worker.on("error", (e) => this.failAll(e));
-    worker.on("exit", (code) => {
-      if (this.pending.length) this.failAll(new CrispyxError(`background writer stopped (exit code ${code})`));
-    });
+    // After the thread is gone, every command (queued or later) fails instead of waiting for an answer.
+    worker.on("exit", (code) => this.failAll(new CrispyxError(`background writer stopped (exit code ${code})`)));
   }
 
   private failAll(e: Error): void {
