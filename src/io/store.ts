@@ -77,6 +77,11 @@ export interface ReadStore extends Disposable {
   /** A numeric hyperslab (booleans as uint8 0/1); `start`/`count` per dimension, omitted = everything. */
   read(path: string, start?: number[], count?: number[], out?: TypedArray): TypedArray;
   readStrings(path: string, start?: number, count?: number): string[];
+  /**
+   * Optional: true when every string of a 1-D string dataset is plain ASCII (certainly valid text), found
+   * without building the strings; false means "read them to judge" (validation of millions of names).
+   */
+  stringsAreAscii?(path: string): boolean;
   /** A scalar or small dataset's whole value, decoded as an attribute would be. */
   readValue(path: string): AttrValue;
 

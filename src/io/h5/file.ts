@@ -478,6 +478,11 @@ export class H5File implements WriteStore {
     return strings.readStrings(this, path, start, count);
   }
 
+  /** Whether every string of a 1-D string dataset is plain ASCII, without building the strings (./strings.ts). */
+  stringsAreAscii(path: string): boolean {
+    return strings.stringsAreAscii(this, path);
+  }
+
   /** Write `values` into elements start … start+values.length-1 of a 1-D variable-length string dataset. */
   writeStrings(path: string, start: number, values: string[]): void {
     strings.writeStrings(this, path, start, values);

@@ -109,13 +109,31 @@ export function readStrings(f: H5File, path: string, start = 0, count?: number):
       });
     }
   }
-  const type: StringType =
-    info.dtype === "string" ? { vlen: true, size: 4 } : { vlen: false, size: Number(info.dtype.slice(13)) };
   const rank = info.shape.length;
   const rows = rank === 0 ? 1 : (count ?? info.shape[0]! - start);
   const rowSize = info.shape.slice(1).reduce((a, b) => a * b, 1);
-  const n = rows * rowSize;
-  if (n === 0) return [];
+  if (rows * rowSize === 0) return [];
+  return withHeapStrings(f, p, info, start, rows, (ptr, n, type) =>
+    decodeHeapStrings(f, p.slice(1), ptr, n, type, start * rowSize),
+  );
+}
+
+/**
+ * Rows start … start+rows-1 of a string dataset read by HDF5 into the scratch buffer, handed to `use` as
+ * (pointer, element count, string type); variable-length strings are freed afterwards.
+ */
+function withHeapStrings<T>(
+  f: H5File,
+  p: string,
+  info: { dtype: string; shape: number[] },
+  start: number,
+  rows: number,
+  use: (ptr: number, n: number, type: StringType) => T,
+): T {
+  const type: StringType =
+    info.dtype === "string" ? { vlen: true, size: 4 } : { vlen: false, size: Number(info.dtype.slice(13)) };
+  const rank = info.shape.length;
+  const n = rows * info.shape.slice(1).reduce((a, b) => a * b, 1);
   const c = rank === 0 ? null : [BigInt(rows), ...info.shape.slice(1).map(BigInt)];
   const ptr = f.scratch(n * type.size);
   try {
@@ -131,7 +149,7 @@ export function readStrings(f: H5File, path: string, start = 0, count?: number):
     f.fail(`cannot read strings from ${p}`, err);
   }
   try {
-    return decodeHeapStrings(f, p.slice(1), ptr, n, type, start * rowSize);
+    return use(ptr, n, type);
   } finally {
     // HDF5 allocated each variable-length string: free them (the hyperslab's count, not the whole extent).
     if (type.vlen) {
@@ -139,6 +157,47 @@ export function readStrings(f: H5File, path: string, start = 0, count?: number):
       else Module.reclaim_vlen_memory(f.fileId, p, "", BigInt(ptr));
     }
   }
+}
+
+/** Rows per slice of stringsAreAscii: bounds the scratch buffer and HDF5's string copies. */
+const ASCII_SLICE_ROWS = 1 << 18;
+
+/**
+ * Whether every string of a 1-D string dataset is plain ASCII (every byte below 0x80, so certainly valid
+ * UTF-8 text), read in slices without building a JavaScript string: validation of millions of cell names
+ * costs HDF5's read and one look at each byte. False when a string is not, or when the dataset is not
+ * 1-D or goes through our own chunk reader: the caller then reads the strings to judge them.
+ */
+export function stringsAreAscii(f: H5File, path: string): boolean {
+  f.check();
+  const p = normalize(path);
+  const info = f.info(p);
+  if ((info.dtype !== "string" && !info.dtype.startsWith("fixed-string:")) || info.shape.length !== 1) return false;
+  if (f.filtered(p, info)) return false;
+  const total = info.shape[0]!;
+  for (let start = 0; start < total; start += ASCII_SLICE_ROWS) {
+    const rows = Math.min(ASCII_SLICE_ROWS, total - start);
+    const ascii = withHeapStrings(f, p, info, start, rows, (ptr, n, type) => {
+      const heap = Module.HEAPU8; // after the read: the heap may have grown
+      const pointers = type.vlen ? new Uint32Array(heap.buffer, ptr, n) : null;
+      for (let i = 0; i < n; i++) {
+        let s: number, e: number;
+        if (pointers) {
+          s = pointers[i]!;
+          if (s === 0) continue; // a null pointer is an empty string
+          e = heap.indexOf(0, s);
+          if (e < 0) return false;
+        } else {
+          s = ptr + i * type.size;
+          e = s + type.size;
+        }
+        for (let k = s; k < e; k++) if (heap[k]! >= 0x80) return false;
+      }
+      return true;
+    });
+    if (!ascii) return false;
+  }
+  return true;
 }
 
 /**
