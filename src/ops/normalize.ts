@@ -16,6 +16,7 @@ import { sparseMatrixBytes } from "../io/writeErrors.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import type { StreamOptions } from "../core/streaming.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
+import { checkValueRange } from "../io/anndata/sparseInvariants.ts";
 import { iterMatrixChunks } from "./chunks.ts";
 import { runRowOperator, type RowPlan } from "./runner.ts";
 
@@ -59,9 +60,16 @@ function librarySize(v: ArrayLike<number | bigint>, s0: number, e: number): numb
 const TABLE = 256;
 
 /**
+ * Checks the input values of row i's stored elements s … e-1 (before they are rewritten), throwing on a
+ * value counts cannot hold. Called for the rows the table path does not already prove to be counts.
+ */
+export type RowValueCheck = (s: number, e: number, i: number) => void;
+
+/**
  * The processed values of one CSR block (float32). `inPlace`: a float32 block's own `data` is overwritten
  * and returned (the caller owns it) — saves allocating and filling an X-sized output array per block.
  * Each row's library size is taken just before the row is rewritten, while it is still in cache.
+ * `checkRow`: the values check, done here in the loop that reads the values anyway (see RowValueCheck).
  */
 export function normalizeLog1pBlock(
   b: SparseMatrix,
@@ -69,6 +77,7 @@ export function normalizeLog1pBlock(
   log1p: boolean,
   targetSum: number,
   inPlace = false,
+  checkRow?: RowValueCheck,
 ): Float32Array {
   const n = b.data.length;
   const f32 = b.data instanceof Float32Array;
@@ -85,7 +94,7 @@ export function normalizeLog1pBlock(
   const ptr = ptrOf(b);
   const rows = b.shape[0];
   if (f32 && ptr instanceof Int32Array) {
-    normalizeRowsF32(out, ptr, rows, normalize, log1p, targetSum);
+    normalizeRowsF32(out, ptr, rows, normalize, log1p, targetSum, checkRow);
     return out;
   }
   // Float32 input: sum what is in `out` (identical values); other types: the original, in its precision.
@@ -95,6 +104,7 @@ export function normalizeLog1pBlock(
   for (let i = 0; i < rows; i++) {
     const s0 = ptr[i]!,
       e = ptr[i + 1]!;
+    checkRow?.(s0, e, i);
     let scale = 1;
     if (normalize) {
       const l = librarySize(sumOf, s0, e);
@@ -126,7 +136,8 @@ export function normalizeLog1pBlock(
  * non-negative integer counts — nearly every row of a count matrix — is summed as integers (exactly the
  * float32 running sum while the total stays ≤ 2^24) and mapped through a table of its 0..max transformed
  * values, so each element costs a table load instead of a multiply and a log1p (2× faster, measured).
- * Other rows take the element-by-element path with the same roundings.
+ * Other rows take the element-by-element path with the same roundings. The table path's test is also the
+ * counts check (whole, ≥ 0): `checkRow` runs only from a row's first value that fails it.
  */
 function normalizeRowsF32(
   out: Float32Array,
@@ -135,6 +146,7 @@ function normalizeRowsF32(
   normalize: boolean,
   log1p: boolean,
   targetSum: number,
+  checkRow?: RowValueCheck,
 ): void {
   const table = new Float32Array(TABLE);
   const transform = (c: number, scale: number): number => {
@@ -160,6 +172,7 @@ function normalizeRowsF32(
       for (let q = s0; q < e; q++) out[q] = table[out[q]! | 0]!;
       continue;
     }
+    if (k < e) checkRow?.(k, e, i);
     let scale = 1;
     if (normalize) {
       const l = librarySize(out, s0, e);
@@ -181,7 +194,24 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
     name: "normalizeTotalLog1p",
     phase: "normalizing",
     prepare: ({ x }): RowPlan<SparseMatrix, NormalizeResult> => {
-      x.values = "counts"; // scaling needs counts: NaN, ±Inf and negative values are refused, naming cell and gene
+      // Scaling needs counts: NaN, ±Inf and negative values are refused, naming cell and gene. CSR input is
+      // checked by the transform's own loop over the values (a pass over X saved); other layouts by the reader.
+      const csr = x.format === "csr";
+      if (!csr) x.values = "counts";
+      let firstRow = 0; // of the block being transformed: blocks come in order
+      let block: SparseMatrix | null = null;
+      let row = 0;
+      const where = {
+        file: x.file.path,
+        path: x.path,
+        locate: { cellGene: (k: number): [number, number] => [row, Number(block!.indices[k]!)] },
+      };
+      const checkRow: RowValueCheck | undefined = csr
+        ? (s, e, i) => {
+            row = firstRow + i;
+            checkValueRange(block!.data, s, e, "counts", where);
+          }
+        : undefined;
       const [nObs, nVars] = x.shape;
       const dense = x.format === "dense";
       const bytesIn = x.info.dtype === "float64" || x.info.dtype === "int64" || x.info.dtype === "uint64" ? 8 : 4;
@@ -214,7 +244,9 @@ export async function normalizeTotalLog1p(input: DataSource, opts: NormalizeOpti
           ),
         transform: (b, pool) => {
           // The block's arrays are ours alone: rewrite the values in place, recycle them once written.
-          const values = normalizeLog1pBlock(b, normalize, log1p, targetSum, true);
+          block = b;
+          const values = normalizeLog1pBlock(b, normalize, log1p, targetSum, true, checkRow);
+          firstRow += b.shape[0];
           return {
             indptr: b.indptr,
             indices: b.indices,

@@ -10,9 +10,10 @@
  *   values   finite (log-normalised input) or finite and not a negative whole number (counts), when the
  *            caller asks (a negative fraction means transformed data, not damaged counts: left to numpy's rules).
  *
- * Cost model: one comparison per indptr entry; per stored element one range comparison plus one read and
- * one write of a marker array of `minor` int32 (in cache for any gene count), and for values one
- * comparison. Measured on a 5,000 × 2,000 CSR X: see the README ("Damaged input").
+ * Cost model: one comparison per indptr entry; per stored element of a sorted row one comparison with its
+ * predecessor (the row's ends against the range); of an unsorted row one range comparison plus one read and
+ * one write of a marker array of `minor` int32 (in cache for any gene count); for values one comparison.
+ * Measured on a 5,000 × 2,000 CSR X: see the README ("Damaged input").
  * Messages are built only on failure.
  */
 import { FileFormatError } from "../../errors.ts";
@@ -101,6 +102,7 @@ export class DuplicateMarks {
 /**
  * Check the indices of majors start … start+count-1; `ptr` is relative to the block (ptr[0] = 0).
  * Integers in [0, minor) and no minor twice within one major; order within a major is free.
+ * `rows` limits the check to the block's majors from … to-1 (a piece just read, while it is in cache).
  */
 export function checkIndicesBlock(
   indices: TypedArray,
@@ -108,11 +110,14 @@ export function checkIndicesBlock(
   start: number,
   marks: DuplicateMarks,
   ctx: SparseContext,
+  rows?: { from: number; to: number },
 ): void {
   const m = marks.array;
   const minor = ctx.minor;
   const idx = indices as ArrayLike<number>;
   const count = ptr.length - 1;
+  const from = rows?.from ?? 0,
+    to = rows?.to ?? count;
   if (indices instanceof BigInt64Array || indices instanceof BigUint64Array) {
     for (let k = 0; k < indices.length; k++) {
       const j = indices[k]!;
@@ -120,14 +125,26 @@ export function checkIndicesBlock(
     }
     return checkDuplicates(Int32Array.from(indices, Number), ptr, start, marks, ctx);
   }
-  for (let i = 0; i < count; i++) {
+  for (let i = from; i < to; i++) {
     const s = Number(ptr[i]!),
       e = Number(ptr[i + 1]!);
-    const stamp = marks.next();
-    for (let k = s; k < e; k++) {
+    if (s === e) continue;
+    // Sorted row (what anndata and scipy write): strictly increasing means no duplicates, and in range when its
+    // first and last are. One load and one comparison per element, no marker traffic (~4× faster, measured).
+    let prev = idx[s]!,
+      k = s + 1;
+    for (; k < e; k++) {
       const j = idx[k]!;
+      if (j <= prev) break;
+      prev = j;
+    }
+    if (k === e && idx[s]! >>> 0 < minor && prev >>> 0 < minor) continue;
+    // Unsorted (legal) or out of range: every element against the range and the row's marks.
+    const stamp = marks.next();
+    for (let q = s; q < e; q++) {
+      const j = idx[q]!;
       // Unsigned compare: negative and ≥ minor in one comparison (indices are integer arrays: describeMatrix).
-      if (j >>> 0 >= minor) throw indexOutOfRange(ctx, ptr, start, k, j);
+      if (j >>> 0 >= minor) throw indexOutOfRange(ctx, ptr, start, q, j);
       if (m[j] === stamp) throw duplicate(ctx, start + i, j);
       m[j] = stamp;
     }
@@ -197,50 +214,73 @@ export interface ValueLocator {
   cellGene(k: number): [number, number];
 }
 
+/** Where a value check reports: the file, the matrix's path, and cell and gene (or their names) of element k. */
+export interface ValueWhere {
+  file: string;
+  path: string;
+  locate: ValueLocator;
+  names?: (cell: number, gene: number) => string;
+}
+
 /**
  * Check values for what a computation needs: NaN and ±Inf are refused always, negative numbers for counts.
  * One comparison per value; the locator is asked only on failure.
  */
-export function checkValues(
-  data: TypedArray,
-  need: ValueCheck,
-  where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string },
-): void {
-  if (
-    data instanceof BigInt64Array ||
-    data instanceof BigUint64Array ||
-    data instanceof Uint8Array ||
-    data instanceof Uint16Array ||
-    data instanceof Uint32Array
-  )
-    return;
-  if (data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array) {
-    if (need !== "counts") return;
-    for (let k = 0; k < data.length; k++) if (data[k]! < 0) throw badValue(data[k]!, k, need, where);
-    return;
-  }
-  const d = data as Float32Array | Float64Array;
-  if (need === "counts") {
-    for (let k = 0; k < d.length; k++) {
-      const v = d[k]!;
-      // A negative whole number is a damaged count; a negative fraction means X holds transformed data, which
-      // keeps numpy's semantics (log1p of it is NaN), as the golden outputs record.
-      if (!(v >= 0 && v < Infinity) && (v - v !== 0 || v === Math.floor(v))) throw badValue(v, k, need, where);
-    }
-  } else {
-    for (let k = 0; k < d.length; k++) {
-      const v = d[k]!;
-      if (v - v !== 0) throw badValue(v, k, need, where);
-    }
-  }
+export function checkValues(data: TypedArray, need: ValueCheck, where: ValueWhere): void {
+  checkValueRange(data, 0, data.length, need, where);
 }
 
-function badValue(
-  v: number,
-  k: number,
-  need: ValueCheck,
-  where: { file: string; path: string; locate: ValueLocator; names?: (cell: number, gene: number) => string },
-): FileFormatError {
+/**
+ * checkValues for elements s … e-1 of `data` (k in messages stays the index into `data`): for an operator
+ * that checks the values in the loop that already reads them (../../ops/normalize.ts) instead of the reader.
+ */
+export function checkValueRange(data: TypedArray, s: number, e: number, need: ValueCheck, where: ValueWhere): void {
+  const k = firstBadValue(data, s, e, need);
+  if (k >= 0) throw badValue(Number(data[k]!), k, need, where);
+}
+
+/** Index of the first value in s … e-1 that `need` refuses, or -1. */
+function firstBadValue(data: TypedArray, s: number, e: number, need: ValueCheck): number {
+  // A short range (one row) is not worth a bit view.
+  if (data instanceof Float32Array && e - s >= 1024) return firstBadFloat32(data, s, e, need);
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let k = s; k < e; k++) if (refused(data[k]!, need)) return k;
+    return -1;
+  }
+  if (need === "counts" && (data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array)) {
+    for (let k = s; k < e; k++) if (data[k]! < 0) return k;
+  }
+  // Unsigned and 64-bit integers: always finite, never negative (int64 counts below 0 are left unchecked).
+  return -1;
+}
+
+/**
+ * A negative whole number is a damaged count; a negative fraction means X holds transformed data, which keeps
+ * numpy's semantics (log1p of it is NaN), as the golden outputs record.
+ */
+function refused(v: number, need: ValueCheck): boolean {
+  if (need === "finite") return v - v !== 0;
+  return !(v >= 0 && v < Infinity) && (v - v !== 0 || v === Math.floor(v));
+}
+
+/**
+ * Float32 values by their bits, one integer comparison each (a third faster than comparing floats, measured):
+ * a finite non-negative float32 is below 0x7f800000 as an unsigned integer; exponent bits all set is NaN or
+ * ±Inf. A value the bits flag (a negative one, -0 included) is then judged exactly.
+ */
+function firstBadFloat32(data: Float32Array, s: number, e: number, need: ValueCheck): number {
+  // The view spans exactly the range, so the loops run to its own length (no bounds checks).
+  const bits = new Int32Array(data.buffer, data.byteOffset + 4 * s, e - s);
+  const n = bits.length;
+  if (need === "counts") {
+    for (let k = 0; k < n; k++) if (bits[k]! >>> 0 >= 0x7f800000 && refused(data[s + k]!, need)) return s + k;
+  } else {
+    for (let k = 0; k < n; k++) if ((bits[k]! & 0x7f800000) === 0x7f800000) return s + k;
+  }
+  return -1;
+}
+
+function badValue(v: number, k: number, need: ValueCheck, where: ValueWhere): FileFormatError {
   const [cell, gene] = where.locate.cellGene(k);
   const at = where.names ? where.names(cell, gene) : `cell ${cell}, gene ${gene}`;
   const what = Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : `a negative value (${v})`;
