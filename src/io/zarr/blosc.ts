@@ -16,8 +16,7 @@
  * Cost model: one pass over the compressed bytes (the codec) and one over the output (unshuffle).
  */
 import { inflateSync } from "node:zlib";
-import { decompress as zstdDecompress } from "fzstd";
-import lz4 from "lz4js";
+import { lz4DecompressBlock, zstdDecompress } from "./lazyCodecs.ts";
 
 const CODEC_NAMES = ["blosclz", "lz4", "snappy", "zlib", "zstd"];
 
@@ -78,7 +77,7 @@ export function decodeBlosc(src: Uint8Array): Uint8Array {
 function decodeStream(codec: number, part: Uint8Array, into: Uint8Array): void {
   let got: number;
   if (codec === 1) {
-    got = lz4.decompressBlock(part, into, 0, part.length, 0);
+    got = lz4DecompressBlock(part, into, 0, part.length, 0);
   } else {
     const bytes = codec === 4 ? zstdDecompress(part) : inflateSync(part);
     if (bytes.length !== into.length)

@@ -5,16 +5,15 @@
  * little/big-endian numbers ('bytes' codec), vlen-utf8 strings, or a v3 shard (`sharding_indexed`:
  * inner chunks plus an index of (offset, length) pairs).
  *
- * Libraries: fzstd (zstd, pure JS, synchronous), node:zlib (gzip/zlib, synchronous), lz4js (lz4 blocks),
- * ./blosc.ts (the Blosc frame around them). The store interface is synchronous, so no async codec
- * (numcodecs.js, zarrita.js) could be called from it.
+ * Libraries: fzstd (zstd, pure JS, synchronous), node:zlib (gzip/zlib, synchronous), lz4js (lz4 blocks)
+ * — the two npm ones loaded on first use (./lazyCodecs.ts) — and ./blosc.ts (the Blosc frame around them).
+ * The store interface is synchronous, so no async codec (numcodecs.js, zarrita.js) could be called from it.
  *
  * Cost model: each decode is linear in the chunk's bytes; crc32c of shard indexes is not verified.
  */
 import { gunzipSync, inflateSync } from "node:zlib";
-import { decompress as zstdDecompress } from "fzstd";
-import lz4 from "lz4js";
 import { decodeBlosc } from "./blosc.ts";
+import { lz4DecompressBlock, zstdDecompress } from "./lazyCodecs.ts";
 import { problem } from "./problem.ts";
 import type { ZarrElement } from "./metadata.ts";
 
@@ -43,7 +42,7 @@ function decodeNumcodecsLz4(src: Uint8Array): Uint8Array {
   if (src.length < 4) throw new Error("lz4 chunk is shorter than its 4-byte header");
   const n = new DataView(src.buffer, src.byteOffset, 4).getUint32(0, true);
   const out = new Uint8Array(n);
-  const got = lz4.decompressBlock(src, out, 4, src.length - 4, 0);
+  const got = lz4DecompressBlock(src, out, 4, src.length - 4, 0);
   if (got !== n) throw new Error(`lz4 chunk decoded to ${got} bytes, expected ${n}`);
   return out;
 }
