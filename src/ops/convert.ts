@@ -21,7 +21,7 @@ import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
 import { dtypeBytes, sparseMatrixBytes } from "../io/writeErrors.ts";
 import { DEFAULT_MEMORY_BUDGET, type StreamOptions } from "../core/streaming.ts";
 import { FileFormatError, InvalidArgumentError } from "../errors.ts";
-import { copyRootExcept } from "./copyElements.ts";
+import { copyRootExcept } from "../io/anndata/copyElements.ts";
 import { writeReorderedSparse } from "./reorderMatrix.ts";
 import { runRewrite, writeCurrentLayoutCopy } from "./runner.ts";
 import { checkOutputIsNotInput, inputPath, seedOutputPath, type FileSource } from "./paths.ts";

@@ -45,7 +45,7 @@ import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
 import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
-import { copyRootExcept } from "./copyElements.ts";
+import { copyRootExcept } from "../io/anndata/copyElements.ts";
 import { checkOutputIsNotInput } from "./paths.ts";
 
 // ---- row operators --------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOption
 import { CrispyxError, FileFormatError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
-import { copyAttrs, copyElement } from "./copyElements.ts";
+import { copyAttrs, copyElement } from "../io/anndata/copyElements.ts";
 import { writeReorderedSparse } from "./reorderMatrix.ts";
 import { inputPath, type FileSource } from "./paths.ts";
 import { runRewrite, runRewriteOperator } from "./runner.ts";

@@ -24,7 +24,7 @@ import { throwIfAborted, type ProgressCallback } from "../core/streaming.ts";
 import { CrispyxError, InvalidArgumentError } from "../errors.ts";
 import { codePointCompare, columnAsStrings } from "../helpers/pythonText.ts";
 import { resolveControlLabel } from "../helpers/controlLabel.ts";
-import { copyAttrs, copyElement, type CopyOptions } from "./copyElements.ts";
+import { copyAttrs, copyElement, type CopyOptions } from "../io/anndata/copyElements.ts";
 import { copySparseDirect, createDirectPlaceholders, directCopySpec } from "../io/anndata/directSparseWriter.ts";
 import { readLabelCodes } from "./sort.ts";
 import { inputPath, type FileSource } from "./paths.ts";

@@ -80,3 +80,17 @@ test("layering: the scan sees the imports it must refuse", () => {
     "h5wasm/node",
   ]);
 });
+
+/** Where src/io may reach outside itself: the shared core (streaming options, workers) and the error classes. */
+const IO_MAY_IMPORT = [join(SRC, "core"), join(SRC, "errors.ts")];
+
+test("layering: src/io imports nothing of the layers above it (ops, de, qc, cli, …)", () => {
+  const bad = sourceFiles(IO).flatMap((f) =>
+    specifiers(readFileSync(f, "utf8"))
+      .filter((s) => s.startsWith("."))
+      .map((s) => resolve(dirname(f), s))
+      .filter((t) => isInside(t, SRC) && !isInside(t, IO) && !IO_MAY_IMPORT.some((ok) => isInside(t, ok)))
+      .map((t) => `${relative(REPO, f)} imports ${relative(REPO, t)}`),
+  );
+  assert.deepEqual(bad, [], "move what src/io needs into src/io (as src/io/anndata/copyElements.ts was)");
+});

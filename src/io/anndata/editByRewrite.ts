@@ -12,7 +12,7 @@ import { rmSync } from "node:fs";
 import { temporaryPathFor, writeAtomicallySync } from "../atomic.ts";
 import { H5File } from "../h5/file.ts";
 import type { WriteStore } from "../store.ts";
-import { copyAttrs, copyElement } from "../../ops/copyElements.ts";
+import { copyAttrs, copyElement } from "./copyElements.ts";
 import { writeSettings } from "./settings.ts";
 import { createEncodedGroup } from "./registry.ts";
 

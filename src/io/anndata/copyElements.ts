@@ -2,16 +2,17 @@
  * Copy groups and datasets between HDF5 files as they are stored, without decoding them into AnnData
  * elements: numeric datasets are streamed in blocks of rows (bounded memory whatever their size),
  * attributes and strings are copied as values. Used to carry obs/var/uns/layers/… into an operator's
- * output and to copy X itself when it must not change.
+ * output, to copy X itself when it must not change, and by in-place edits (./editByRewrite.ts) — hence
+ * here in src/io, which must not import src/ops.
  */
-import type { ReadStore, WriteStore } from "../io/store.ts";
-import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../io/dtypes.ts";
-import { FileFormatError } from "../errors.ts";
-import { throwIfAborted } from "../core/streaming.ts";
-import { copyDataFrame, copyLegacyRootElement } from "../io/anndata/carryOver.ts";
-import { encodingOf, kindOfEncoding, readElem, stampEncoding, writeElem } from "../io/anndata/registry.ts";
-import { isCompoundDataset, readRecArray } from "../io/anndata/encodings/recarray.ts";
-import { writeSettings } from "../io/anndata/settings.ts";
+import type { ReadStore, WriteStore } from "../store.ts";
+import { BYTES_OF, isNumericDtype, type AttrValue, type NumericDtype } from "../dtypes.ts";
+import { FileFormatError } from "../../errors.ts";
+import { throwIfAborted } from "../../core/streaming.ts";
+import { copyDataFrame, copyLegacyRootElement } from "./carryOver.ts";
+import { encodingOf, kindOfEncoding, readElem, stampEncoding, writeElem } from "./registry.ts";
+import { isCompoundDataset, readRecArray } from "./encodings/recarray.ts";
+import { writeSettings } from "./settings.ts";
 
 export interface CopyOptions {
   /** Bytes per block when streaming a numeric dataset. Default 16 MiB. */
