@@ -5,7 +5,7 @@
  */
 import type { ReadStore } from "../io/store.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { encodingOf } from "../io/anndata/registry.ts";
+import { encodingOf, kindOfEncoding } from "../io/anndata/registry.ts";
 import { readColumn } from "../io/anndata/encodings/dataframe.ts";
 import { isLegacyTable } from "../io/anndata/encodings/legacyDataframe.ts";
 import { readLabelCodes } from "../ops/sort.ts";
@@ -73,7 +73,7 @@ export function planGroups(file: ReadStore, opts: GroupPlanOptions): GroupPlan {
   // Scanpy's group order: category order for a categorical column, sorted labels otherwise.
   const categoricalColumn = isLegacyTable(file, "/obs") // pre-0.7 compound obs: no per-column element to ask
     ? readColumn(file, "/obs", opts.perturbationColumn).type === "categorical"
-    : encodingOf(file, `/obs/${opts.perturbationColumn}`)?.type === "categorical";
+    : kindOfEncoding(encodingOf(file, `/obs/${opts.perturbationColumn}`)?.type ?? "") === "categorical";
   let candidates = present.filter((k) => k !== controlCode);
   if (!categoricalColumn) candidates.sort((a, b) => codePointCompare(labels[a]!, labels[b]!));
   const skipped: SkippedGroup[] = [];

@@ -18,7 +18,7 @@
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { openStore } from "../openStore.ts";
 import type { ReadStore } from "../store.ts";
-import { encodingOf, KNOWN_ENCODINGS } from "./registry.ts";
+import { encodingOf, kindOfEncoding } from "./registry.ts";
 import { isLegacyTable, legacyTableLength } from "./encodings/legacyDataframe.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -98,7 +98,7 @@ function guarded(element: string, add: Add, fn: () => void): void {
 
 function checkEncodingKnown(file: ReadStore, path: string, add: Add): boolean {
   const enc = encodingOf(file, path);
-  if (enc && !Object.hasOwn(KNOWN_ENCODINGS, enc.type)) {
+  if (enc && kindOfEncoding(enc.type) === undefined) {
     add(rel(path), `${rel(path)} has encoding-type '${enc.type}', which is not an AnnData encoding`);
     return false;
   }
@@ -141,19 +141,20 @@ function checkColumn(file: ReadStore, table: string, name: string, n: number | n
   if (!file.exists(p)) return add(rel(table), `${rel(table)}'s column-order names '${name}', which it does not hold`);
   if (!checkEncodingKnown(file, p, add)) return;
   const enc = encodingOf(file, p);
-  const t = enc?.type ?? (file.isDataset(p) ? "array" : "group");
-  if (t === "categorical") return checkCategorical(file, p, n, add);
-  if (t.startsWith("nullable-")) {
+  // A dataset without encoding attributes (anndata < 0.7) is a plain column.
+  const kind = enc ? kindOfEncoding(enc.type) : file.isDataset(p) ? "dense" : undefined;
+  if (kind === "categorical") return checkCategorical(file, p, n, add);
+  if (kind === "nullable") {
     for (const part of ["values", "mask"]) {
       const q = `${p}/${part}`;
       if (!file.isDataset(q)) return add(rel(p), `${rel(p)} has no '${part}'`);
       const len = file.info(q).shape[0];
       if (n !== null && len !== n) add(rel(q), `${rel(q)} has ${len} values but the table has ${n} rows`);
     }
-    if (t === "nullable-string-array") checkText(file, `${p}/values`, add, "a value");
+    if (isStringDtype(file.info(`${p}/values`).dtype)) checkText(file, `${p}/values`, add, "a value");
     return;
   }
-  if (t === "array" || t === "string-array") {
+  if (kind === "dense" || kind === "strings") {
     if (!file.isDataset(p)) return add(rel(p), `${rel(p)} is a group, expected a column`);
     const info = file.info(p);
     if (info.shape.length !== 1)
@@ -163,7 +164,7 @@ function checkColumn(file: ReadStore, table: string, name: string, n: number | n
     if (isStringDtype(info.dtype)) checkText(file, p, add, "a value");
     return;
   }
-  add(rel(p), `${rel(p)} is a ${t}, not a column`);
+  add(rel(p), `${rel(p)} is a ${enc?.type ?? "group"}, not a column`);
 }
 
 /** Check a dataframe (obs, var, raw/var); returns its length when it could be read. */
@@ -174,7 +175,7 @@ function checkDataFrame(file: ReadStore, path: string, add: Add): number | null 
   }
   if (isLegacyTable(file, path)) return legacyTableLength(file, path);
   const enc = encodingOf(file, path);
-  if (enc && enc.type !== "dataframe") {
+  if (enc && kindOfEncoding(enc.type) !== "dataframe") {
     add(rel(path), `${rel(path)} has encoding-type '${enc.type}', expected 'dataframe'`);
     return null;
   }
@@ -207,8 +208,9 @@ function checkDataFrame(file: ReadStore, path: string, add: Add): number | null 
 function declaredShape(file: ReadStore, path: string): number[] | null {
   if (file.isDataset(path)) return file.info(path).shape;
   const enc = encodingOf(file, path);
-  if (enc?.type === "csr_matrix" || enc?.type === "csc_matrix") return sparseShape(file, path);
-  if (enc?.type === "dataframe") {
+  const kind = enc ? kindOfEncoding(enc.type) : undefined;
+  if (kind === "csr" || kind === "csc") return sparseShape(file, path);
+  if (kind === "dataframe") {
     const idx = file.attr(path, "_index");
     return typeof idx === "string" && file.isDataset(`${path}/${idx}`) ? [file.info(`${path}/${idx}`).shape[0]!] : null;
   }
@@ -267,7 +269,7 @@ function checkUns(file: ReadStore, root: string, add: Add): void {
         if (!checkEncodingKnown(file, p, add)) return;
         if (file.isGroup(p)) {
           const enc = encodingOf(file, p);
-          if (!enc || enc.type === "dict") stack.push({ path: p, depth: depth + 1 });
+          if (!enc || kindOfEncoding(enc.type) === "dict") stack.push({ path: p, depth: depth + 1 });
           return;
         }
         const info = file.info(p);
@@ -288,7 +290,8 @@ export function checkStructure(file: ReadStore): ValidationProblem[] {
     });
   guarded("/", add, () => {
     const enc = encodingOf(file, "/");
-    if (enc && enc.type !== "anndata") add("/", `the root has encoding-type '${enc.type}', expected 'anndata'`);
+    if (enc && kindOfEncoding(enc.type) !== "anndata")
+      add("/", `the root has encoding-type '${enc.type}', expected 'anndata'`);
   });
   let nObs: number | null = null,
     nVars: number | null = null;

@@ -24,6 +24,7 @@ import {
   type TypedArray,
 } from "../dtypes.ts";
 import type { CompoundMember, ReadStore, StoreCapabilities } from "../store.ts";
+import { kindOfEncoding } from "../anndata/registry.ts";
 import { ChunkReader, copyHyperslab } from "./chunks.ts";
 import { decodeFixedStrings } from "./codecs.ts";
 import {
@@ -184,7 +185,7 @@ export class ZarrStore implements ReadStore {
     }
     // anndata ≥ 0.12 writes `raw = None` into a zarr store as a root "raw" element of the null encoding (its
     // .h5ad writer writes nothing); crispyx takes /raw's presence as "has raw", so it is not shown.
-    if (k === "raw" && meta?.meta.attributes["encoding-type"] === "null") meta = null;
+    if (k === "raw" && kindOfEncoding(String(meta?.meta.attributes["encoding-type"])) === "null") meta = null;
     // A node exists only inside an existing group (as HDF5 paths do).
     if (meta && k) {
       const parent = k.includes("/") ? k.slice(0, k.lastIndexOf("/")) : "";
