@@ -2,8 +2,7 @@
 // anndata; failures (abort, throwing callback, SIGKILL) leave no output and the input untouched.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalizeLog1pBlock, normalizeTotalLog1p } from "../../src/ops/normalize.ts";
 import { openH5ad } from "../../src/io/anndata/handle.ts";
@@ -14,14 +13,14 @@ import {
   ROOT,
   assertSameTables,
   assertSameX,
+  checkFailuresLeaveNothing,
+  checkKillLeavesNothing,
   filesNamed,
-  killMidway,
+  scratchDir,
   sha256,
-  writeBigInput,
 } from "./opsTestHelpers.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "crispyx-normalize-"));
-process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("crispyx-normalize-");
 const outputs: string[] = [];
 
 for (const [i, c] of (CASES.normalize as any[]).entries()) {
@@ -110,44 +109,8 @@ test("bad input is refused before any work: same path, missing file, not AnnData
 });
 
 test("abort and a throwing progress callback leave no output and the input byte-identical", async () => {
-  const input = join(dir, "big.h5ad");
-  writeBigInput(input, 5000, 60);
+  const { input, out } = await checkFailuresLeaveNothing(dir, (i, o) => normalizeTotalLog1p(i, o));
   const before = sha256(input);
-  const out = join(dir, "aborted.h5ad");
-  const ac = new AbortController();
-  let n = 0;
-  await assert.rejects(
-    normalizeTotalLog1p(input, {
-      output: out,
-      chunkSize: 100,
-      signal: ac.signal,
-      onProgress: () => {
-        if (++n === 3) ac.abort(new Error("stop now"));
-      },
-    }),
-    /stop now/,
-  );
-  await assert.rejects(
-    normalizeTotalLog1p(input, {
-      output: out,
-      chunkSize: 100,
-      onProgress: () => {
-        throw new Error("callback failed");
-      },
-    }),
-    /callback failed/,
-  );
-  await assert.rejects(
-    normalizeTotalLog1p(input, {
-      output: out,
-      chunkSize: 100,
-      background: true,
-      onProgress: () => {
-        throw new Error("callback failed in background mode");
-      },
-    }),
-    /callback failed in background mode/,
-  );
   // A timer-driven abort is seen between blocks too.
   const ac2 = new AbortController();
   setTimeout(() => ac2.abort(), 5);
@@ -156,16 +119,8 @@ test("abort and a throwing progress callback leave no output and the input byte-
   assert.equal(sha256(input), before);
 });
 
-test("SIGKILL in the middle leaves no file under the output name and the input byte-identical", async () => {
-  const input = join(dir, "bigkill.h5ad");
-  writeBigInput(input);
-  const before = sha256(input);
-  const out = join(dir, "killed.h5ad");
-  const r = await killMidway("normalize", input, out, { chunkSize: 20, background: true });
-  assert.equal(r.signal, "SIGKILL");
-  assert.equal(existsSync(out), false);
-  assert.equal(sha256(input), before);
-});
+test("SIGKILL in the middle leaves no file under the output name and the input byte-identical", () =>
+  checkKillLeavesNothing(dir, "normalize"));
 
 test("float32 kernel: the integer-row table path gives bit-identical values to the element-by-element path", () => {
   // Rows: small counts, a count ≥ 256, a fractional value, an empty row, all zeros, a total above 2^24,

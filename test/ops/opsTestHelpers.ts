@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { H5File } from "../../src/io/h5/file.ts";
@@ -14,6 +15,7 @@ import { categorical, dataframe } from "../../src/io/anndata/model.ts";
 import type { Column, SparseMatrix } from "../../src/io/anndata/model.ts";
 import { categoricalValues } from "../../src/io/anndata/encodings/categorical.ts";
 import { toLayout } from "../../src/core/sparse.ts";
+import type { Progress } from "../../src/core/streaming.ts";
 import { dumpElement, diffDumps } from "../helpers/canonicalDump.ts";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -172,4 +174,71 @@ export async function killMidway(
     JSON.stringify(options),
   ]);
   return { progressed: true, signal };
+}
+
+/** A scratch folder for one test file, removed when its process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** How the failure checks below call an operator on `input` (its other options fixed by the caller). */
+export type RunOperator = (
+  input: string,
+  opts: {
+    output: string;
+    chunkSize: number;
+    signal?: AbortSignal;
+    background?: boolean;
+    onProgress?: (p: Progress) => void;
+  },
+) => Promise<unknown>;
+
+/**
+ * An abort at the third block, a throwing progress callback, and one with the worker-thread writer: each
+ * rejects with its own error and leaves no file under the output's name and the input byte-identical.
+ * Returns the (large) input and the output name, for further checks of the same kind.
+ */
+export async function checkFailuresLeaveNothing(
+  dir: string,
+  run: RunOperator,
+): Promise<{ input: string; out: string }> {
+  const input = join(dir, "big.h5ad");
+  writeBigInput(input, 5000, 60);
+  const before = sha256(input);
+  const out = join(dir, "aborted.h5ad");
+  const ac = new AbortController();
+  let n = 0;
+  const abortAtThird = () => {
+    if (++n === 3) ac.abort(new Error("stop now"));
+  };
+  await assert.rejects(
+    run(input, { output: out, chunkSize: 100, signal: ac.signal, onProgress: abortAtThird }),
+    /stop now/,
+  );
+  for (const background of [false, true]) {
+    const message = `callback failed${background ? " (worker-thread writer)" : ""}`;
+    const fail = () => {
+      throw new Error(message);
+    };
+    await assert.rejects(run(input, { output: out, chunkSize: 100, background, onProgress: fail }), (e: Error) =>
+      e.message.includes(message),
+    );
+  }
+  assert.deepEqual(filesNamed(dir, "aborted.h5ad"), []);
+  assert.equal(sha256(input), before);
+  return { input, out };
+}
+
+/** SIGKILL of operator `op` (test/ops/runOperator.ts) mid-way: no file under the output's name, the input byte-identical. */
+export async function checkKillLeavesNothing(dir: string, op: string): Promise<void> {
+  const input = join(dir, "bigkill.h5ad");
+  writeBigInput(input);
+  const before = sha256(input);
+  const out = join(dir, "killed.h5ad");
+  const r = await killMidway(op, input, out, { chunkSize: 20, background: true });
+  assert.equal(r.signal, "SIGKILL");
+  assert.equal(existsSync(out), false);
+  assert.equal(sha256(input), before);
 }

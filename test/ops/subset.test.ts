@@ -3,7 +3,7 @@
 // refused up front; abort, throwing callbacks and SIGKILL leave no output and the input untouched.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFilteredSubset } from "../../src/ops/subset.ts";
@@ -17,14 +17,15 @@ import {
   ROOT,
   assertSameTables,
   assertSameX,
+  checkFailuresLeaveNothing,
+  checkKillLeavesNothing,
   filesNamed,
-  killMidway,
+  scratchDir,
   sha256,
   writeBigInput,
 } from "./opsTestHelpers.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "crispyx-subset-"));
-process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir("crispyx-subset-");
 const outputs: string[] = [];
 
 for (const c of CASES.subset as any[]) {
@@ -125,62 +126,12 @@ test("bad input is refused before any work", async () => {
 });
 
 test("abort and a throwing progress callback leave no output and the input byte-identical", async () => {
-  const input = join(dir, "big.h5ad");
-  writeBigInput(input, 5000, 60);
-  const before = sha256(input);
-  const out = join(dir, "aborted.h5ad");
-  const ac = new AbortController();
-  let n = 0;
   const cellMask = Array.from({ length: 5000 }, (_, i) => i % 2 === 0);
-  await assert.rejects(
-    writeFilteredSubset(input, {
-      output: out,
-      cellMask,
-      chunkSize: 100,
-      signal: ac.signal,
-      onProgress: () => {
-        if (++n === 3) ac.abort(new Error("stop now"));
-      },
-    }),
-    /stop now/,
-  );
-  await assert.rejects(
-    writeFilteredSubset(input, {
-      output: out,
-      cellMask,
-      chunkSize: 100,
-      onProgress: () => {
-        throw new Error("callback failed");
-      },
-    }),
-    /callback failed/,
-  );
-  await assert.rejects(
-    writeFilteredSubset(input, {
-      output: out,
-      cellMask,
-      chunkSize: 100,
-      background: true,
-      onProgress: () => {
-        throw new Error("callback failed (worker)");
-      },
-    }),
-    /callback failed \(worker\)/,
-  );
-  assert.deepEqual(filesNamed(dir, "aborted.h5ad"), []);
-  assert.equal(sha256(input), before);
+  await checkFailuresLeaveNothing(dir, (input, o) => writeFilteredSubset(input, { ...o, cellMask }));
 });
 
-test("SIGKILL in the middle leaves no file under the output name and the input byte-identical", async () => {
-  const input = join(dir, "bigkill.h5ad");
-  writeBigInput(input);
-  const before = sha256(input);
-  const out = join(dir, "killed.h5ad");
-  const r = await killMidway("subset", input, out, { chunkSize: 20, background: true });
-  assert.equal(r.signal, "SIGKILL");
-  assert.equal(existsSync(out), false);
-  assert.equal(sha256(input), before);
-});
+test("SIGKILL in the middle leaves no file under the output name and the input byte-identical", () =>
+  checkKillLeavesNothing(dir, "subset"));
 
 test("omitted masks keep everything", async () => {
   const input = join(ROOT, "test/fixtures/ops/screen.h5ad");

@@ -239,8 +239,7 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
     }
   }
   // New chunks first, then the allocated space that covers them, then the chunks pointing at them.
-  const fresh = work.filter((w) => w.fresh);
-  for (const w of fresh)
+  const writeChunk = (w: (typeof work)[number]) =>
     writeAll(
       ctx.fd,
       serializeChunk(
@@ -250,22 +249,13 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
       ),
       w.chunk.pos,
     );
+  const fresh = work.filter((w) => w.fresh);
+  for (const w of fresh) writeChunk(w);
   if (fresh.length) {
     fsyncSync(ctx.fd);
     extendAllocation(ctx, fileEnd);
   }
-  for (const w of work) {
-    if (w.fresh || !w.dirty) continue;
-    writeAll(
-      ctx.fd,
-      serializeChunk(
-        w.chunk,
-        w.head,
-        w.items.map((i) => i.spec),
-      ),
-      w.chunk.pos,
-    );
-  }
+  for (const w of work) if (!w.fresh && w.dirty) writeChunk(w);
   if (header.version === 1 && countDelta !== 0) {
     const count = Buffer.alloc(2);
     count.writeUInt16LE(header.messageCount + countDelta);
