@@ -347,7 +347,7 @@ function filterInt32Block(
     }
     const data = pool.take(Data, upper);
     const indices = pool.take(Int32Array, upper + 1); // + 1: a dropped last element is written one past the kept ones
-    const p = copyKeptInto(b, ptr, idx, data, indices, indptr, keep, minorMap, nMajor);
+    const p = copyKeptInto(b, data, { ptr, idx, indices, indptr, keep, minorMap, nMajor });
     return { type: b.type, shape, data: data.subarray(0, p), indices: indices.subarray(0, p), indptr };
   }
   let nnz = 0;
@@ -360,48 +360,31 @@ function filterInt32Block(
   }
   const data = new Data(nnz);
   const indices = new Int32Array(nnz);
-  copyKeptInto(b, ptr, idx, data, indices, indptr, keep, minorMap, nMajor);
+  copyKeptInto(b, data, { ptr, idx, indices, indptr, keep, minorMap, nMajor });
   return { type: b.type, shape, data, indices, indptr };
 }
 
-function copyKeptInto(
-  b: SparseMatrix,
-  ptr: Int32Array,
-  idx: Int32Array,
-  data: TypedArray,
-  indices: Int32Array,
-  indptr: Int32Array,
-  keep: Int32Array | null,
-  minorMap: Int32Array | null,
-  nMajor: number,
-): number {
-  if (b.data instanceof Float32Array)
-    copyKeptF32(b.data, data as Float32Array, ptr, idx, indices, indptr, keep, minorMap, nMajor);
-  else
-    copyKept(
-      b.data as unknown as (number | bigint)[],
-      data as unknown as (number | bigint)[],
-      ptr,
-      idx,
-      indices,
-      indptr,
-      keep,
-      minorMap,
-      nMajor,
-    );
-  return indptr[nMajor]!;
+/** Where a block's kept elements come from and go: the arrays of filterInt32Block, for the copies below. */
+interface KeptCopy {
+  ptr: Int32Array;
+  idx: Int32Array;
+  indices: Int32Array;
+  indptr: Int32Array;
+  keep: Int32Array | null;
+  minorMap: Int32Array | null;
+  nMajor: number;
+}
+
+function copyKeptInto(b: SparseMatrix, data: TypedArray, c: KeptCopy): number {
+  if (b.data instanceof Float32Array) copyKeptF32(b.data, data as Float32Array, c);
+  else copyKept(b.data as unknown as (number | bigint)[], data as unknown as (number | bigint)[], c);
+  return c.indptr[c.nMajor]!;
 }
 
 function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(
   src: T,
   dst: T,
-  ptr: Int32Array,
-  idx: Int32Array,
-  indices: Int32Array,
-  indptr: Int32Array,
-  keep: Int32Array | null,
-  minorMap: Int32Array | null,
-  nMajor: number,
+  { ptr, idx, indices, indptr, keep, minorMap, nMajor }: KeptCopy,
 ): void {
   let p = 0;
   for (let t = 0; t < nMajor; t++) {
@@ -432,13 +415,7 @@ function copyKept<T extends ArrayLike<unknown> & { [k: number]: unknown }>(
 function copyKeptF32(
   src: Float32Array,
   dst: Float32Array,
-  ptr: Int32Array,
-  idx: Int32Array,
-  indices: Int32Array,
-  indptr: Int32Array,
-  keep: Int32Array | null,
-  minorMap: Int32Array | null,
-  nMajor: number,
+  { ptr, idx, indices, indptr, keep, minorMap, nMajor }: KeptCopy,
 ): void {
   let p = 0;
   for (let t = 0; t < nMajor; t++) {
