@@ -106,3 +106,24 @@ test("reads outside a dataset are refused, not clamped", () => {
   assert.throws(() => h.X.rows(2, 5), /outside/);
   assert.throws(() => h.X.takeRows([0, 3]), /outside/);
 });
+
+test("a group whose link index is damaged: one line naming the element, never HDF5's error stack", async () => {
+  const { headerAddress } = await import("../../src/io/h5/attributes.ts");
+  const { validate } = await import("../../src/io/anndata/validate.ts");
+  const p = goodFile("damaged-group.h5ad");
+  let at: number;
+  {
+    using f = H5File.open(p, "r");
+    at = headerAddress(f, "/obs");
+  }
+  // Byte 42 of obs's object header lies in its symbol-table message (the B-tree address): the fuzz corpus's header_4.
+  const bytes = readFileSync(p);
+  bytes[at + 42]! ^= 1;
+  writeFileSync(p, bytes);
+  const report = validate(p);
+  assert.equal(report.valid, false);
+  const text = report.problems.map((q) => q.message).join("\n");
+  assert.doesNotMatch(text, /HDF5-DIAG|__w\/|#\d{3}:/);
+  assert.match(text, /obs/);
+  expectError(() => openH5ad(p).describe(), p, /obs/);
+});

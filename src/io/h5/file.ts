@@ -152,11 +152,15 @@ export class H5File implements WriteStore {
    * which made commands on such files run for minutes. HDF5 throws when a parent is a dataset: the walk decides.
    */
   private typeAt(p: string): number {
-    if (p === "/") return Module.get_type(this.fileId, p);
     try {
       return Module.get_type(this.fileId, p);
     } catch {
-      return this.existsByWalk(p) ? Module.get_type(this.fileId, p) : -1;
+      // A damaged group (its link index unreadable) throws in the walk too: one line naming it, never HDF5's stack.
+      try {
+        return this.existsByWalk(p) ? Module.get_type(this.fileId, p) : -1;
+      } catch (err) {
+        this.fail(`cannot look up ${p}`, err);
+      }
     }
   }
 
