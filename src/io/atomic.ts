@@ -58,6 +58,13 @@ export function commitFile(tmpPath: string, finalPath: string): void {
   }
 }
 
+/** After a failed write: the error in the user's words (./writeErrors.ts), the temporary file removed. */
+function abandon(err: unknown, finalPath: string, tmp: string, opts: AtomicWriteOptions): unknown {
+  const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
+  rmSync(tmp, { force: true });
+  return explained;
+}
+
 /**
  * Run `write(tmpPath)` and move the result to `finalPath` when it returns. The temporary file is
  * removed if `write` throws. Works for sync and async writers.
@@ -75,9 +82,7 @@ export async function writeAtomically<T>(
     commitFile(tmp, finalPath);
     return result;
   } catch (err) {
-    const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
-    rmSync(tmp, { force: true });
-    throw explained;
+    throw abandon(err, finalPath, tmp, opts);
   }
 }
 
@@ -94,9 +99,7 @@ export function writeAtomicallySync<T>(
     commitFile(tmp, finalPath);
     return result;
   } catch (err) {
-    const explained = explainWriteError(err, finalPath, tmp, opts.expectedBytes);
-    rmSync(tmp, { force: true });
-    throw explained;
+    throw abandon(err, finalPath, tmp, opts);
   }
 }
 
