@@ -19,12 +19,10 @@ import type { ArrayPool } from "../../core/arrayPool.ts";
 import {
   checkIndicesBlock,
   checkIndptrBlock,
-  checkValueRange,
   checkValues,
   DuplicateMarks,
   type SparseContext,
   type ValueCheck,
-  type ValueWhere,
 } from "./sparseInvariants.ts";
 
 export type StorageFormat = "csr" | "csc" | "dense";
@@ -39,9 +37,6 @@ export interface MatrixInfo {
 
 /** Rows/columns read at once when scanning the expensive direction. */
 const SCAN_BLOCK_ELEMENTS = 4 << 20;
-
-/** Stored elements per piece of indices read and checked together: 1 MiB of int32, about a core's L2 cache. */
-const PIECE_ELEMENTS = 1 << 18;
 
 export class MatrixReader {
   readonly info: MatrixInfo;
@@ -202,75 +197,36 @@ export class MatrixReader {
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
     const pool = this.pool;
-    const Values = TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype];
-    const indices = pool
-      ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo)
-      : new TYPED_ARRAY_OF[this.indexDtype](hi - lo);
-    const data = pool ? pool.take(Values, hi - lo) : new Values(hi - lo);
+    const indices = this.file.read(
+      `${p}/indices`,
+      [lo],
+      [hi - lo],
+      pool ? pool.take(TYPED_ARRAY_OF[this.indexDtype], hi - lo) : undefined,
+    );
+    const data = this.file.read(
+      `${p}/data`,
+      [lo],
+      [hi - lo],
+      pool ? pool.take(TYPED_ARRAY_OF[this.info.dtype === "bool" ? "uint8" : this.info.dtype], hi - lo) : undefined,
+    );
     const indptr =
       hi - lo < 2 ** 31
         ? Int32Array.from(ptr as ArrayLike<number | bigint>, (x) => Number(x) - lo)
         : BigInt64Array.from(ptr as ArrayLike<number | bigint>, (x) => BigInt(x) - BigInt(lo));
-    const marks = (this.marks ??= new DuplicateMarks(ctx.minor));
-    const where: ValueWhere | null = this.values
-      ? {
-          file: this.file.path,
-          path: p,
-          locate: {
-            cellGene: (k: number): [number, number] => {
-              let r = 0;
-              while (r + 1 < indptr.length - 1 && num(indptr, r + 1) <= k) r++;
-              const j = num(indices, k);
-              return format === "csr" ? [start + r, j] : [j, start + r];
-            },
-          },
-        }
-      : null;
-    // 64-bit indices (rare) are converted whole for their check: read them whole too.
-    const wide = indices instanceof BigInt64Array || indices instanceof BigUint64Array;
-    if (indptr instanceof Int32Array && !wide) this.readChecked(indices, data, indptr, lo, start, marks, where);
-    else {
-      this.file.read(`${p}/indices`, [lo], [hi - lo], indices);
-      this.file.read(`${p}/data`, [lo], [hi - lo], data);
-      checkIndicesBlock(indices, indptr, start, marks, ctx);
-      if (where) checkValues(data, this.values!, where);
+    checkIndicesBlock(indices, indptr, start, (this.marks ??= new DuplicateMarks(ctx.minor)), ctx);
+    if (this.values) {
+      const locate = {
+        cellGene: (k: number): [number, number] => {
+          let r = 0;
+          while (r + 1 < indptr.length - 1 && num(indptr, r + 1) <= k) r++;
+          const j = num(indices, k);
+          return format === "csr" ? [start + r, j] : [j, start + r];
+        },
+      };
+      checkValues(data, this.values, { file: this.file.path, path: p, locate });
     }
     const blockShape: [number, number] = format === "csr" ? [end - start, shape[1]] : [shape[0], end - start];
     return { type: format as "csr" | "csc", shape: blockShape, data, indices, indptr };
-  }
-
-  /**
-   * indices (and data) [lo …] of the block's majors, read a piece of whole majors at a time and checked while
-   * the piece is still in cache: checked after one large read, each element came back from memory (4× the
-   * check's own cost, measured on 200,000 × 10,000), and reading into a piece that fits in cache is faster.
-   * Without a values check, data is read in one piece after the indices.
-   */
-  private readChecked(
-    indices: TypedArray,
-    data: TypedArray,
-    indptr: Int32Array,
-    lo: number,
-    start: number,
-    marks: DuplicateMarks,
-    where: ValueWhere | null,
-  ): void {
-    const count = indptr.length - 1;
-    for (let r0 = 0; r0 < count; ) {
-      // Whole majors up to PIECE_ELEMENTS (at least one major, however long).
-      let r1 = r0 + 1;
-      while (r1 < count && indptr[r1 + 1]! - indptr[r0]! <= PIECE_ELEMENTS) r1++;
-      const a = indptr[r0]!,
-        b = indptr[r1]!;
-      if (b > a) this.file.read(`${this.path}/indices`, [lo + a], [b - a], indices.subarray(a, b));
-      checkIndicesBlock(indices, indptr, start, marks, this.sparseCtx!, { from: r0, to: r1 });
-      if (where && b > a) {
-        this.file.read(`${this.path}/data`, [lo + a], [b - a], data.subarray(a, b));
-        checkValueRange(data, a, b, this.values!, where);
-      }
-      r0 = r1;
-    }
-    const n = indptr[count]!;
-    if (!where && n > 0) this.file.read(`${this.path}/data`, [lo], [n], data);
   }
 
   /** Columns of CSR or rows of CSC: scan every stored element once, keeping those in range. */

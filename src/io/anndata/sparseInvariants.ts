@@ -102,7 +102,6 @@ export class DuplicateMarks {
 /**
  * Check the indices of majors start … start+count-1; `ptr` is relative to the block (ptr[0] = 0).
  * Integers in [0, minor) and no minor twice within one major; order within a major is free.
- * `rows` limits the check to the block's majors from … to-1 (a piece just read, while it is in cache).
  */
 export function checkIndicesBlock(
   indices: TypedArray,
@@ -110,14 +109,11 @@ export function checkIndicesBlock(
   start: number,
   marks: DuplicateMarks,
   ctx: SparseContext,
-  rows?: { from: number; to: number },
 ): void {
   const m = marks.array;
   const minor = ctx.minor;
   const idx = indices as ArrayLike<number>;
   const count = ptr.length - 1;
-  const from = rows?.from ?? 0,
-    to = rows?.to ?? count;
   if (indices instanceof BigInt64Array || indices instanceof BigUint64Array) {
     for (let k = 0; k < indices.length; k++) {
       const j = indices[k]!;
@@ -125,7 +121,7 @@ export function checkIndicesBlock(
     }
     return checkDuplicates(Int32Array.from(indices, Number), ptr, start, marks, ctx);
   }
-  for (let i = from; i < to; i++) {
+  for (let i = 0; i < count; i++) {
     const s = Number(ptr[i]!),
       e = Number(ptr[i + 1]!);
     if (s === e) continue;
