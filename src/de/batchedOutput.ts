@@ -6,9 +6,8 @@
  * time; the pts data frame a column per group; Scanpy's ranked tables as record arrays when they fit
  * (filled a block of ranks at a time from slices of every part) or a dataset per group otherwise.
  *
- * Cost model: memory is one part (one batch's arrays, what computing the batch held) or one block of
- * ranked records (~8 MB) and its slices; every part is read once whole, and once more in slices when
- * record arrays are written.
+ * Cost model: memory is a slab of rows (~8 MB per matrix) or one block of ranked records (~8 MB) and its
+ * slices; every part is read once, and once more in slices when record arrays are written.
  */
 import { closeSync } from "node:fs";
 import { writeAtomically } from "../io/atomic.ts";
@@ -39,6 +38,8 @@ import {
 const BASE = "/uns/rank_genes_groups";
 /** Bytes of ranked records assembled at a time. */
 const BLOCK_BYTES = 8 << 20;
+/** Bytes of a matrix's rows written at a time. */
+const SLAB_BYTES = 8 << 20;
 
 /** Write the result .h5ad at `path` from the finished parts of `batches` ([g0, g1) each). Returns warnings. */
 export async function writeBatchedH5ad(
@@ -85,21 +86,28 @@ export async function writeBatchedH5ad(
 
       for (const [k, [g0, g1]] of batches.entries()) {
         onProgress?.({ phase, done: g0, total: G, unit: "perturbations" });
-        const part = checkpoint.readPart(k);
-        const rows = g1 - g0;
-        for (const m of matrices) {
-          const src = part[m.key]!;
-          // pts has the control's row first; the layer holds the groups' rows, as float32.
-          const data =
-            m.key === "pts" ? Float32Array.from(src.subarray(n)) : m.dtype === "float32" ? Float32Array.from(src) : src;
-          file.write(m.path, [g0, 0], [rows, n], data);
+        const part = checkpoint.openPart(k);
+        try {
+          // Rows in slabs of ~SLAB_BYTES: memory (ours and HDF5's heap) stays small whatever the batch.
+          const slab = Math.max(1, Math.floor(SLAB_BYTES / (8 * Math.max(1, n))));
+          for (let r0 = g0; r0 < g1; r0 += slab) {
+            const r1 = Math.min(g1, r0 + slab);
+            for (const m of matrices) {
+              // pts has the control's row first: group g's row is row g - g0 + 1.
+              const at = (r0 - g0 + (m.key === "pts" ? 1 : 0)) * n;
+              const src = part.slice(m.key, at, (r1 - r0) * n);
+              const data = m.dtype === "float32" && !(src instanceof Float32Array) ? Float32Array.from(src) : src;
+              file.write(m.path, [r0, 0], [r1 - r0, n], data);
+            }
+          }
+          for (let g = g0; g < g1; g++) {
+            const row = (name: string, offset = 0) => part.slice(name, (g - g0 + offset) * n, n);
+            if (withPts) writePtsColumn(file, `${BASE}/pts`, ptsKeys[g + 1]!, row("pts", 1) as Float64Array);
+            if (layout === "per-group") writePerGroupRow(file, meta.genes, groupKeys[g]!, row);
+          }
+        } finally {
+          closeSync(part.fd);
         }
-        if (withPts) {
-          const pts = part.pts as Float64Array;
-          for (let g = g0; g < g1; g++)
-            writePtsColumn(file, `${BASE}/pts`, ptsKeys[g + 1]!, pts.subarray((g - g0 + 1) * n, (g - g0 + 2) * n));
-        }
-        if (layout === "per-group") writePerGroupParts(file, meta.genes, groupKeys, g0, g1, part);
       }
       if (tables.length) writeRecordTables(file, meta, checkpoint, batches, tables, onProgress);
       onProgress?.({ phase, done: G, total: G, unit: "perturbations" });
@@ -110,34 +118,30 @@ export async function writeBatchedH5ad(
   return warnings;
 }
 
-/** The ranked tables of one batch's groups, a dataset per group (values ranked by the group's order). */
-function writePerGroupParts(
+/** One group's ranked tables, a dataset each (values ranked by the group's order); `row` reads its rows from the part. */
+function writePerGroupRow(
   file: WriteStore,
   genes: string[],
-  keys: string[],
-  g0: number,
-  g1: number,
-  part: Record<string, Float64Array | Float32Array | Int32Array>,
+  key: string,
+  row: (name: string) => Float64Array | Float32Array | Int32Array,
 ): void {
   const n = genes.length;
-  for (let g = g0; g < g1; g++) {
-    const at = (g - g0) * n;
-    const order = (part.orders as Int32Array).subarray(at, at + n);
-    const ranked = (src: Float64Array | Float32Array, Out: Float32ArrayConstructor | Float64ArrayConstructor) => {
-      const out = new Out(n);
-      for (let r = 0; r < n; r++) out[r] = src[at + order[r]!]!;
-      return out;
-    };
-    writePerGroupTables(file, BASE, keys[g]!, genes, {
-      order,
-      values: {
-        scores: ranked(part.scores as Float64Array, Float32Array),
-        pvals: ranked(part.pvals as Float64Array, Float64Array),
-        pvalsAdj: ranked(part.pvalsAdj as Float64Array, Float64Array),
-        logfoldchanges: ranked(part.logfoldchanges as Float32Array, Float32Array),
-      },
-    });
-  }
+  const order = row("orders") as Int32Array;
+  const ranked = (name: string, Out: Float32ArrayConstructor | Float64ArrayConstructor) => {
+    const src = row(name);
+    const out = new Out(n);
+    for (let r = 0; r < n; r++) out[r] = src[order[r]!]!;
+    return out;
+  };
+  writePerGroupTables(file, BASE, key, genes, {
+    order,
+    values: {
+      scores: ranked("scores", Float32Array),
+      pvals: ranked("pvals", Float64Array),
+      pvalsAdj: ranked("pvalsAdj", Float64Array),
+      logfoldchanges: ranked("logfoldchanges", Float32Array),
+    },
+  });
 }
 
 /**

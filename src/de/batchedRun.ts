@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, realpathSync, statSync } from "node:fs";
 import { commitFile } from "../io/atomic.ts";
+import { collectGarbage } from "../core/garbage.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted } from "../core/streaming.ts";
 import type { GroupPlan } from "./groups.ts";
 import { computeGroups, type DeComputeContext } from "./computeGroups.ts";
@@ -132,35 +133,11 @@ export async function runBatched(
   try {
     for (let k = cp.finished; k < batches.length; k++) {
       throwIfAborted(options.signal);
-      const [g0, g1] = batches[k]!;
-      const sub = batchPlan(plan, g0, g1);
-      const label = `batch ${k + 1}/${batches.length}`;
-      const onProgress = options.onProgress;
-      const computed = await computeGroups(
-        {
-          ...ctx,
-          options: {
-            ...options,
-            onProgress: onProgress && ((p) => onProgress({ ...p, phase: `${label}: ${p.phase}` })),
-          },
-        },
-        sub,
-      );
-      try {
-        await computed.finished;
-        if (k === cp.finished) warnings.push(...computed.notes);
-        cp.writePart(k, partArrays(computed.results, withRanked));
-        let end = 0;
-        if (csv) {
-          const t: DeTables = { ...meta, ...computed.results, groups: sub.groups, sizes: sub.sizes, skipped: [] };
-          end = appendDeCsvRows(csv.fd, t, csv.at);
-          fsyncSync(csv.fd);
-          csv.at = end;
-        }
-        cp.finish(k, Math.max(1, end));
-      } finally {
-        await computed.close();
-      }
+      // Each batch may give the same note: say it once.
+      for (const note of await runBatch(ctx, plan, meta, batches, k, cp, csv, withRanked))
+        if (!warnings.includes(note)) warnings.push(note);
+      // The batch's arrays are garbage now (its frame is gone): free them before the next batch allocates.
+      collectGarbage();
     }
   } finally {
     if (csv) closeSync(csv.fd);
@@ -171,6 +148,48 @@ export async function runBatched(
   if (out.csvPath) commitFile(cp.csvPath, out.csvPath);
   cp.remove();
   return { warnings, resumedBatches: opened.resumedFrom };
+}
+
+/** Batch k: its statistics pass and finishing, then its part and CSV rows into the checkpoint. Returns its notes. */
+async function runBatch(
+  ctx: DeComputeContext,
+  plan: GroupPlan,
+  meta: DeMeta,
+  batches: [number, number][],
+  k: number,
+  cp: DeCheckpoint,
+  csv: { fd: number; at: number } | null,
+  withRanked: boolean,
+): Promise<string[]> {
+  const [g0, g1] = batches[k]!;
+  const sub = batchPlan(plan, g0, g1);
+  const label = `batch ${k + 1}/${batches.length}`;
+  const onProgress = ctx.options.onProgress;
+  const computed = await computeGroups(
+    {
+      ...ctx,
+      options: {
+        ...ctx.options,
+        onProgress: onProgress && ((p) => onProgress({ ...p, phase: `${label}: ${p.phase}` })),
+      },
+    },
+    sub,
+  );
+  try {
+    await computed.finished;
+    cp.writePart(k, partArrays(computed.results, withRanked));
+    let end = 0;
+    if (csv) {
+      const t: DeTables = { ...meta, ...computed.results, groups: sub.groups, sizes: sub.sizes, skipped: [] };
+      end = appendDeCsvRows(csv.fd, t, csv.at);
+      fsyncSync(csv.fd);
+      csv.at = end;
+    }
+    cp.finish(k, Math.max(1, end));
+    return computed.notes;
+  } finally {
+    await computed.close();
+  }
 }
 
 /** What a part keeps of a batch's results: the .h5ad's arrays, the order, and the ranked values when record arrays are written. */

@@ -182,18 +182,6 @@ export class DeCheckpoint {
     this.writeManifest();
   }
 
-  /** A part's arrays (read whole) or one array's slice [start, start + count). */
-  readPart(batch: number): Record<string, PartArray> {
-    const { fd, header, start } = this.openPart(batch);
-    try {
-      const out: Record<string, PartArray> = {};
-      for (const e of header.entries) out[e.name] = readArray(fd, e, start, 0, e.length);
-      return out;
-    } finally {
-      closeSync(fd);
-    }
-  }
-
   /** An open part for slice reads (close it with `closeSync(part.fd)`). */
   openPart(batch: number): { fd: number; header: PartHeader; start: number; slice: SliceReader } {
     const fd = openSync(this.partPath(batch), "r");

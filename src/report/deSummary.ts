@@ -54,6 +54,8 @@ export interface DeSummaryOptions {
   labelN?: number;
   /** Non-hit genes drawn per volcano at most (default 600): keeps the page small on 30k genes. */
   maxBackgroundPoints?: number;
+  /** false: counts and top genes only, no volcano points (no sort of every gene: the CLI's summary of 10⁴ perturbations). */
+  points?: boolean;
 }
 
 function pickLayer(h: H5adHandle, names: string[], what: string): string {
@@ -95,6 +97,26 @@ function methodName(stored: string | null): string {
   return deMethodByStoredName(stored)?.name ?? stored;
 }
 
+/** The first `k` of `items` in the order `before` gives (a sort's first k, in O(items × k)). */
+function firstInOrder(items: number[], k: number, before: (a: number, b: number) => number): number[] {
+  const best: number[] = [];
+  if (k <= 0) return best;
+  for (const x of items) {
+    if (best.length === k) {
+      if (before(x, best[k - 1]!) >= 0) continue;
+      best.pop();
+    }
+    let i = best.length;
+    best.push(x);
+    while (i > 0 && before(x, best[i - 1]!) < 0) {
+      best[i] = best[i - 1]!;
+      i--;
+    }
+    best[i] = x;
+  }
+  return best;
+}
+
 /** Read the summary of every perturbation in a DE result file. */
 export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSummary {
   const alpha = opts.alpha ?? 0.05;
@@ -126,7 +148,15 @@ export function summarizeDe(h: H5adHandle, opts: DeSummaryOptions = {}): DeSumma
         else down++;
       }
     }
-    ranked.sort((a, b) => padj[a]! - padj[b]! || Math.abs(lfc[b]!) - Math.abs(lfc[a]!) || a - b);
+    const before = (a: number, b: number) => padj[a]! - padj[b]! || Math.abs(lfc[b]!) - Math.abs(lfc[a]!) || a - b;
+    if (opts.points === false) {
+      // Counts and the top genes only (the CLI's summary): the first topN by selection, no sort of every gene.
+      const best = firstInOrder(ranked, topN, before);
+      const top = best.map((j) => ({ gene: genes[j]!, logfc: lfc[j]!, padj: padj[j]! }));
+      groups.push({ group: groupNames[g]!, up, down, top, points: [], pointsOmitted: ranked.length });
+      continue;
+    }
+    ranked.sort(before);
     const top = ranked.slice(0, topN).map((j) => ({ gene: genes[j]!, logfc: lfc[j]!, padj: padj[j]! }));
     // p = 0 (underflow) is drawn one unit above the highest other point and above the hit line, so it
     // stays on the plot and on top instead of stretching the axis to 300.

@@ -165,6 +165,24 @@ test("crispyx report: bad input fails before any work (missing DE file, unknown 
   assert.match(exists.stderr, /already exists\nhint: pass --force/);
 });
 
+test("summarizeDe without points (the CLI's summary) gives the same counts and top genes as with them, for every topN", () => {
+  const h = openH5ad(deFile);
+  try {
+    for (const topN of [0, 1, 3, 10, 400]) {
+      const full = summarizeDe(h, { alpha: 0.05, topN, maxBackgroundPoints: 0 });
+      const quick = summarizeDe(h, { alpha: 0.05, topN, maxBackgroundPoints: 0, points: false });
+      assert.deepEqual(
+        quick.groups.map((g) => [g.group, g.up, g.down, g.top]),
+        full.groups.map((g) => [g.group, g.up, g.down, g.top]),
+        `topN ${topN}`,
+      );
+      assert.ok(quick.groups.every((g) => g.points.length === 0));
+    }
+  } finally {
+    h.close();
+  }
+});
+
 test("summarizeDe reads crispyx de's layout too (log fold changes in X, pvals_adj layer, method 't_test')", () => {
   const path = join(tmp.path, "de-crispyx.h5ad");
   const p = writeDeFixture(path, 4, 120, "t-test", "crispyx");

@@ -146,7 +146,7 @@ export function registerDe(program: Command): void {
     const h = openH5ad(r.outputPath);
     let summary: ReturnType<typeof summarizeDe>;
     try {
-      summary = summarizeDe(h, { alpha: opts.alpha, topN: opts.top, maxBackgroundPoints: 0 });
+      summary = summarizeDe(h, { alpha: opts.alpha, topN: opts.top, maxBackgroundPoints: 0, points: false });
     } finally {
       h.close();
     }
