@@ -22,10 +22,10 @@ import type { SparseMatrix } from "../../src/io/anndata/model.ts";
 import { compareH5ad, findPython, readersOf, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 import { DirectArrays } from "../../src/io/anndata/directArrays.ts";
 import { execFileSync } from "node:child_process";
-import { ioSettings } from "../../src/io/directIO.ts";
+import { skipWithoutDirectIO } from "../helpers/directIO.ts";
 
 /** These tests exercise the byte-level writers themselves, which the switch turns off. */
-const DIRECT_OFF = ioSettings.directIO ? false : "direct I/O is switched off (CRISPYX_DIRECT_IO=0)";
+const DIRECT_OFF = skipWithoutDirectIO("these tests exercise the direct sparse writer and DirectArrays").skip;
 
 const dir = mkdtempSync(join(tmpdir(), "crispyx-direct-"));
 const SOURCE = join(import.meta.dirname, "..", "fixtures", "h5ad", "full_csr.h5ad");

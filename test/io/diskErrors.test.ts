@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { normalizeTotalLog1p } from "../../src/ops/normalize.ts";
 import { setFreeSpaceProbe } from "../../src/io/writeErrors.ts";
 import { CrispyxError } from "../../src/errors.ts";
-import { ioSettings } from "../../src/io/directIO.ts";
+import { skipWithoutDirectIO } from "../helpers/directIO.ts";
 import { CLI, crispyx, smallScreen, tempDir } from "../cli/helpers.ts";
 
 const tmp = tempDir("crispyx-disk-");
@@ -108,7 +108,7 @@ test("CLI: a read-only folder is one line naming the folder", async (t) => {
 
 test("CLI: a real device that fills up during the write (private tmpfs)", {
   // The device is sized from the direct writer's output; the library route lays the file out differently.
-  skip: ioSettings.directIO ? false : "direct I/O is switched off (CRISPYX_DIRECT_IO=0)",
+  ...skipWithoutDirectIO("the device is sized from the direct writer's output"),
 }, async (t) => {
   // The early check passes (its estimate is X's arrays alone) but the whole output does not fit.
   const full = join(tmp.path, "full-size.h5ad");
