@@ -11,7 +11,7 @@
  * every listed part is whole (length, header and trailer checked); otherwise the folder is started anew.
  * A completed run removes the folder. Unlike `.crispyx-tmp-*` files, the folder outlives its process on
  * purpose (it is what a resumed run continues from), so it has its own prefix that the stale-file sweep
- * leaves alone; `crispyx clean` lists it.
+ * leaves alone; `crispyx clean` lists it (and removes it with --checkpoints).
  *
  * Cost model: the parts hold what the .h5ad needs of each batch (~40 bytes per perturbation × gene, ~64
  * when Scanpy's ranked record arrays are written); each is written once and read back once by the
@@ -25,6 +25,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   readSync,
   rmSync,
   statSync,
@@ -241,6 +242,44 @@ export class DeCheckpoint {
     writeFileSync(tmp, JSON.stringify(m));
     commitFile(tmp, path);
   }
+}
+
+/** A DE checkpoint folder found in a directory (`crispyx clean` lists them). */
+export interface CheckpointInfo {
+  path: string;
+  /** The output it is for (its name beside the folder). */
+  forName: string;
+  bytes: number;
+  /** Batches it holds finished (0 when its manifest is missing or unreadable). */
+  finishedBatches: number;
+}
+
+/** The DE checkpoint folders directly in `dir`. */
+export function listCheckpoints(dir: string): CheckpointInfo[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(RESUME_PREFIX));
+  } catch {
+    return [];
+  }
+  const out: CheckpointInfo[] = [];
+  for (const name of names.sort()) {
+    const path = join(dir, name);
+    try {
+      if (!statSync(path).isDirectory()) continue;
+      let bytes = 0;
+      for (const f of readdirSync(path)) bytes += statSync(join(path, f)).size;
+      out.push({
+        path,
+        forName: name.slice(RESUME_PREFIX.length),
+        bytes,
+        finishedBatches: readManifest(path)?.csvBytes.length ?? 0,
+      });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return out;
 }
 
 export type SliceReader = (name: string, from: number, count: number) => PartArray;

@@ -58,6 +58,18 @@ test("de killed with SIGKILL in its 5th of 24 passes, then --resume: the same .h
   const cp = readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-resume-"));
   assert.deepEqual(cp, [".crispyx-resume-killed.h5ad"], "the checkpoint is kept for --resume");
 
+  // `crispyx clean` lists the checkpoint and keeps it (it is what --resume continues from).
+  const listed = await crispyx(["clean", tmp.path]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(
+    listed.stdout,
+    /kept\t.*\.crispyx-resume-killed\.h5ad\tcheckpoint of an interrupted DE run for killed\.h5ad \(\d+ batches finished; continue with 'crispyx de … --resume', or remove with --checkpoints\)/,
+  );
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-resume-")),
+    cp,
+  );
+
   const r1 = await crispyx([...base, "-o", out, "--resume"]);
   assert.equal(r1.code, 0, r1.stderr);
   const resumed = Number(/resumed: (\d+) of 24 batches/.exec(r1.stderr)?.[1]);
@@ -94,5 +106,20 @@ test("de killed with SIGKILL in its 5th of 24 passes, then --resume: the same .h
     readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-")),
     [],
     "no checkpoint or temporary file left",
+  );
+});
+
+test("clean --checkpoints removes a DE checkpoint", async () => {
+  const out = join(tmp.path, "dropped.h5ad");
+  const k = await killAtBatch(["de", norm, "--groups-per-pass", "1", "--workers", "1", "-o", out], 3);
+  assert.ok(k.sawBatch);
+  const json = JSON.parse((await crispyx(["clean", tmp.path, "--json", "--checkpoints"])).stdout);
+  assert.equal(json.checkpoints.length, 1);
+  assert.equal(json.checkpoints[0].output, "dropped.h5ad");
+  assert.equal(json.checkpoints[0].removed, true);
+  assert.ok(json.checkpoints[0].finished_batches >= 1);
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-")),
+    [],
   );
 });

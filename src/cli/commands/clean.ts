@@ -5,6 +5,7 @@
  * Cost: one readdir and one /proc lookup per temporary file (../../io/tempFiles.ts).
  */
 import type { Command } from "commander";
+import { rmSync } from "node:fs";
 import { contextOf } from "../context.ts";
 import { formatBytes, writeJson } from "./common.ts";
 
@@ -27,11 +28,19 @@ export function registerClean(program: Command): void {
     )
     .argument("<dir>", "the folder holding the outputs")
     .option("-n, --dry-run", "list what would be removed, remove nothing")
+    .option(
+      "--checkpoints",
+      "also remove checkpoints of interrupted DE runs (.crispyx-resume-*; kept by default for --resume)",
+    )
     .option("--json", "print the result as JSON")
-    .action(async (dir: string, opts: { dryRun?: boolean; json?: boolean }, c: Command) => {
+    .action(async (dir: string, opts: { dryRun?: boolean; json?: boolean; checkpoints?: boolean }, c: Command) => {
       contextOf(c);
       const { clean } = await import("../../io/tempFiles.ts");
+      const { listCheckpoints } = await import("../../de/checkpoint.ts");
       const r = clean(dir, { dryRun: !!opts.dryRun });
+      const checkpoints = listCheckpoints(dir);
+      const dropCheckpoints = !!opts.checkpoints && !opts.dryRun;
+      if (dropCheckpoints) for (const cp of checkpoints) rmSync(cp.path, { recursive: true, force: true });
       if (opts.json) {
         await writeJson(undefined, {
           dir: r.dir,
@@ -44,9 +53,20 @@ export function registerClean(program: Command): void {
             stale: f.stale,
             removed: r.removed.includes(f),
           })),
+          checkpoints: checkpoints.map((cp) => ({
+            path: cp.path,
+            bytes: cp.bytes,
+            output: cp.forName,
+            finished_batches: cp.finishedBatches,
+            removed: dropCheckpoints,
+          })),
         });
         return;
       }
+      for (const cp of checkpoints)
+        process.stdout.write(
+          `${dropCheckpoints ? "removed" : opts.checkpoints ? "would remove" : "kept"}\t${formatBytes(cp.bytes)}\t${cp.path}\tcheckpoint of an interrupted DE run for ${cp.forName} (${cp.finishedBatches} batches finished; continue with 'crispyx de … --resume'${opts.checkpoints ? "" : ", or remove with --checkpoints"})\n`,
+        );
       for (const f of r.files) {
         const verb = f.stale ? (opts.dryRun ? "would remove" : "removed") : "kept";
         process.stdout.write(`${verb}\t${formatBytes(f.bytes)}\t${f.path}\t${OWNER_TEXT[f.owner] ?? f.owner}\n`);
