@@ -16,7 +16,7 @@ import { checkpointDir } from "../../src/de/checkpoint.ts";
 import { rankGenesGroupsDf } from "../../src/de/resultTable.ts";
 import { deMethod } from "../../src/de/methods/registry.ts";
 import { openStore } from "../../src/io/openStore.ts";
-import type { ReadStore } from "../../src/io/store.ts";
+import { datasetValues } from "../helpers/datasets.ts";
 import { findPython, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
 
 const FIX = new URL("../fixtures/de/", import.meta.url).pathname;
@@ -29,38 +29,9 @@ async function run(file: string, opts: Partial<RankGenesGroupsOptions>) {
   return rankGenesGroups(join(FIX, file), { perturbationColumn: "perturbation", outputDir: dir, workers: 1, ...opts });
 }
 
-/** Every dataset and attribute of a file, by path, as comparable values (records by their bytes). */
-function contents(path: string): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  const f: ReadStore = openStore(path);
-  try {
-    const walk = (p: string) => {
-      out.set(
-        `${p}@attrs`,
-        JSON.stringify(f.attrs(p), (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as never) : v)),
-      );
-      if (f.isGroup(p)) {
-        for (const k of f.keys(p)) walk(p === "/" ? `/${k}` : `${p}/${k}`);
-        return;
-      }
-      const info = f.info(p);
-      if (info.dtype === "other") {
-        const c = f.compoundInfo(p);
-        out.set(p, Buffer.from(f.readRecords(p, 0, c.length, c.recordSize)).toString("hex"));
-      } else if (info.dtype === "string" || info.dtype.startsWith("fixed-string:")) out.set(p, f.readStrings(p));
-      else out.set(p, Array.from(f.read(p) as ArrayLike<number>));
-      out.set(`${p}@shape`, info.shape);
-    };
-    walk("/");
-  } finally {
-    f.close();
-  }
-  return out;
-}
-
 function assertSameFiles(a: string, b: string): void {
-  const x = contents(a);
-  const y = contents(b);
+  const x = datasetValues(a, true);
+  const y = datasetValues(b, true);
   assert.deepEqual([...x.keys()].sort(), [...y.keys()].sort(), "the same elements");
   for (const [k, v] of x) assert.deepEqual(y.get(k), v, k);
 }
