@@ -265,9 +265,10 @@ export async function writeDeH5ad(
     onProgress?.({ phase: "writing results", done: bytes / MB, total: totalBytes / MB, unit: "MB" });
   await writeAtomically(path, async (tmp) => {
     if (!direct) await ready;
-    if (!direct) reportWritten(0);
     const file = openWriteStore(tmp, "w");
     try {
+      // After the open, as on the direct route: the first 'writing results' event finds the temporary output there.
+      if (!direct) reportWritten(0);
       writeAnnDataTo(file, ad);
       if (withPts) writePtsFrame(file, `${base}/pts`, t.genes, slotNames, t.pts);
       if (perGroup) {
