@@ -21,6 +21,7 @@ import type { DeCheckpoint } from "./checkpoint.ts";
 import { columnKeys } from "./labelKeys.ts";
 import {
   columnOrderFits,
+  namesWidth,
   deAnnData,
   perGroupNote,
   RANKED_COLUMNS,
@@ -80,6 +81,7 @@ export async function writeBatchedH5ad(
       const ptsKeys = withPts ? startPtsFrame(file, `${BASE}/pts`, meta.genes, slotNames) : [];
       if (withPts) writePtsColumn(file, `${BASE}/pts`, ptsKeys[0]!, controlPts);
       const groupKeys = columnKeys(meta.groups);
+      const width = namesWidth(meta.genes);
       if (layout === "per-group") startPerGroupTables(file, BASE);
       const tables = layout === "records" ? rankTables(meta.groups, meta.genes) : [];
       for (const tab of tables) createRecArray(file, `${BASE}/${tab.key}`, tab.specs, n);
@@ -103,7 +105,7 @@ export async function writeBatchedH5ad(
           for (let g = g0; g < g1; g++) {
             const row = (name: string, offset = 0) => part.slice(name, (g - g0 + offset) * n, n);
             if (withPts) writePtsColumn(file, `${BASE}/pts`, ptsKeys[g + 1]!, row("pts", 1) as Float64Array);
-            if (layout === "per-group") writePerGroupRow(file, meta.genes, groupKeys[g]!, row);
+            if (layout === "per-group") writePerGroupRow(file, meta.genes, groupKeys[g]!, row, width);
           }
         } finally {
           closeSync(part.fd);
@@ -124,6 +126,7 @@ function writePerGroupRow(
   genes: string[],
   key: string,
   row: (name: string) => Float64Array | Float32Array | Int32Array,
+  width: number,
 ): void {
   const n = genes.length;
   const order = row("orders") as Int32Array;
@@ -133,15 +136,22 @@ function writePerGroupRow(
     for (let r = 0; r < n; r++) out[r] = src[order[r]!]!;
     return out;
   };
-  writePerGroupTables(file, BASE, key, genes, {
-    order,
-    values: {
-      scores: ranked("scores", Float32Array),
-      pvals: ranked("pvals", Float64Array),
-      pvalsAdj: ranked("pvalsAdj", Float64Array),
-      logfoldchanges: ranked("logfoldchanges", Float32Array),
+  writePerGroupTables(
+    file,
+    BASE,
+    key,
+    genes,
+    {
+      order,
+      values: {
+        scores: ranked("scores", Float32Array),
+        pvals: ranked("pvals", Float64Array),
+        pvalsAdj: ranked("pvalsAdj", Float64Array),
+        logfoldchanges: ranked("logfoldchanges", Float32Array),
+      },
     },
-  });
+    width,
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ import { openWriteStore } from "../io/openStore.ts";
 import type { WriteStore } from "../io/store.ts";
 import { writeAtomically } from "../io/atomic.ts";
 import { writeAnnDataTo } from "../io/anndata/anndata.ts";
-import { createEncodedGroup, writeElem } from "../io/anndata/registry.ts";
+import { createEncodedGroup, stampEncoding, writeElem } from "../io/anndata/registry.ts";
 import type { AnnData, Column, Element } from "../io/anndata/model.ts";
 import { dataframe, dict, ndarray, scalar, strings } from "../io/anndata/model.ts";
 import { createRecArray, type RecFieldSpec } from "../io/anndata/encodings/recarray.ts";
@@ -200,14 +200,30 @@ export function writePerGroupTables(
   key: string,
   genes: string[],
   g: RankedGroup,
+  width = namesWidth(genes),
 ): void {
-  const put = (table: string, e: Parameters<typeof writeElem>[2]) => {
-    const at = `${base}/${table}/${key}`;
-    file.ensureGroup(at.slice(0, at.lastIndexOf("/")));
-    writeElem(file, at, e);
+  const at = (table: string) => {
+    const path = `${base}/${table}/${key}`;
+    file.ensureGroup(path.slice(0, path.lastIndexOf("/")));
+    return path;
   };
-  put("names", strings(Array.from(g.order, (j) => genes[j]!)));
-  for (const c of RANKED_COLUMNS) put(c.key, ndarray(g.values[c.source]));
+  // Fixed-length UTF-8 strings: anndata reads them as str like variable-length ones, at a fifth of the bytes
+  // and a third of the time (10⁴ perturbations × 2·10⁴ genes: ~2 GB instead of ~9).
+  const names = at("names");
+  file.createDataset(names, {
+    dtype: `fixed-string:${width}`,
+    shape: [g.order.length],
+    data: Array.from(g.order, (j) => genes[j]!),
+  });
+  stampEncoding(file, names, "string-array");
+  for (const c of RANKED_COLUMNS) writeElem(file, at(c.key), ndarray(g.values[c.source]));
+}
+
+/** Bytes of the longest gene name (the width of the per-group names datasets). */
+export function namesWidth(genes: string[]): number {
+  let width = 1;
+  for (const name of genes) width = Math.max(width, Buffer.byteLength(name));
+  return width;
 }
 
 /**
@@ -318,19 +334,27 @@ export function perGroupNote(G: number): string {
 function writeRankedPerGroup(file: WriteStore, base: string, t: DeTables): void {
   const n = t.genes.length;
   const keys = columnKeys(t.groups);
+  const width = namesWidth(t.genes);
   startPerGroupTables(file, base);
   for (let g = 0; g < t.groups.length; g++) {
     const at = (a: Float32Array | Float64Array) => a.subarray(g * n, (g + 1) * n);
     const r = t.ranked;
-    writePerGroupTables(file, base, keys[g]!, t.genes, {
-      order: t.orders.subarray(g * n, (g + 1) * n),
-      values: {
-        scores: at(r.scores),
-        pvals: at(r.pvals),
-        pvalsAdj: at(r.pvalsAdj),
-        logfoldchanges: at(r.logfoldchanges),
+    writePerGroupTables(
+      file,
+      base,
+      keys[g]!,
+      t.genes,
+      {
+        order: t.orders.subarray(g * n, (g + 1) * n),
+        values: {
+          scores: at(r.scores),
+          pvals: at(r.pvals),
+          pvalsAdj: at(r.pvalsAdj),
+          logfoldchanges: at(r.logfoldchanges),
+        },
       },
-    });
+      width,
+    );
   }
 }
 
