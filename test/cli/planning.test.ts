@@ -95,12 +95,19 @@ test("plan: honours --memory-limit, lists every step; --json parses", async () =
   for (const step of ["streaming passes", "gene-wise DE", "Wilcoxon", "NB-GLM", "PCA"])
     assert.ok(big.stdout.includes(step), step);
   assert.match(big.stdout, /^memory: .* usable/m);
-  // DE's results for 4 perturbations × 200 genes (see src/de/finishGroups.ts deResultBytes), far below the default budget
-  assert.match(big.stdout, /^DE results: [\d.]+ KiB in memory for 4 perturbations × 200 genes, whatever the cells$/m);
+  // DE's results for 4 perturbations × 200 genes (see src/de/finishGroups.ts deResultBytes) fit the default budget: one pass
+  assert.match(
+    big.stdout,
+    /^DE t-test: 1 pass over X \([\d.]+ KiB of statistics and results for 4 perturbations × 200 genes fit, whatever the cells\)$/m,
+  );
   assert.ok(s.de_results_bytes["t-test"] > 0 && s.de_results_bytes.wilcoxon > 0);
-  // ...but more than a budget of 32 KiB.
+  assert.equal(s.de_passes["t-test"].passes, 4, "1 MiB holds one perturbation per pass");
+  // ...but not a budget of 32 KiB: a pass per perturbation, and --resume is mentioned.
   const tiny = await crispyx(["--memory-limit", "32K", "plan", file]);
-  assert.match(tiny.stdout, /^DE results: .* more than the budget \(32\.0 KiB\)/m);
+  assert.match(
+    tiny.stdout,
+    /^DE t-test: 4 passes over X — .*; 1 perturbations per pass .* a killed run continues with --resume$/m,
+  );
 });
 
 test("standardize: renaming onto an existing column is refused with a hint, before anything is written", async () => {
