@@ -167,5 +167,8 @@ test("Ctrl-C during the demo stops it quickly and leaves no file behind", async 
   // finished. (Stopping takes < 1 s on an idle machine; 3 s proved too tight on a loaded 2-core one.)
   assert.ok(Date.now() - t < 15_000, `took ${Date.now() - t} ms to stop`);
   assert.ok(signal === "SIGINT" || code === 130, `exit ${code} ${signal}`);
+  // The temporary file is removed by the run's reaper (src/io/tempReaper.ts) as the process ends: give it a moment.
+  for (const end = Date.now() + 10_000; readdirSync(out).length && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(readdirSync(out), []);
 });
