@@ -138,15 +138,28 @@ export async function computeGroups(ctx: DeComputeContext, plan: GroupPlan): Pro
     const activePool = pool as WorkerPool | null;
     if (activePool && kernelsOnWorkers) {
       const count = new Int32Array(new SharedArrayBuffer(4));
-      finished = activePool.finishGroups(G, method, stats, ctrl, results, count);
-      // The workers count finished groups; progress is read from the count while this thread waits.
-      const timer = options.onProgress ? setInterval(() => report(Atomics.load(count, 0)), 250) : null;
-      finished
+      // The workers count finished groups; progress is read from the count while this thread waits. A
+      // progress callback that throws fails the run (through `finished`), never a timer.
+      let progressError: unknown = null;
+      const timer = options.onProgress
+        ? setInterval(() => {
+            try {
+              report(Atomics.load(count, 0));
+            } catch (err) {
+              progressError ??= err;
+              clearInterval(timer!);
+            }
+          }, 250)
+        : null;
+      finished = activePool
+        .finishGroups(G, method, stats, ctrl, results, count)
         .finally(() => {
           if (timer) clearInterval(timer);
-          report(Atomics.load(count, 0));
         })
-        .catch(() => undefined);
+        .then(() => {
+          if (progressError) throw progressError;
+          report(Atomics.load(count, 0));
+        });
     } else {
       const finishing = { groupScores: kernels.groupScores, logScaleMeans, ownFoldChanges: spec.ownFoldChanges };
       try {
