@@ -16,6 +16,7 @@
  *        [--commands info,validate,normalize,convert,filter,de,qc] [--sample N] [--per-category N] [--src]
  *
  * --table-only prints the table of DIR/results.jsonl (the results so far of a run, written as they come).
+ * --continue keeps DIR/results.jsonl and runs only the (file, command) pairs it lacks: a long run over sittings.
  * --cli ENTRY runs another build (e.g. one compiled from an older commit, for a 'before' table).
  * --per-category N runs N files of each category (spread over it) instead of all.
  *
@@ -279,10 +280,12 @@ export async function runCorpus(
     timeout: number;
     python?: string;
     onResult?: (r: RunResult) => void;
+    /** Runs already done (--continue): not run again. */
+    skip?: (file: string, command: Command) => boolean;
   },
 ): Promise<RunResult[]> {
   mkdirSync(opts.outDir, { recursive: true });
-  const tasks = entries.flatMap((e) => commands.map((c) => ({ e, c })));
+  const tasks = entries.flatMap((e) => commands.map((c) => ({ e, c }))).filter(({ e, c }) => !opts.skip?.(e.file, c));
   const results: RunResult[] = [];
   const pending: { r: RunResult; e: CorpusEntry; out: string }[] = [];
   const flush = () => {
@@ -424,10 +427,20 @@ async function main(argv: string[]): Promise<void> {
   const per = Number(opt("per-category", "0"));
   const entries = per ? pickPerCategory(all, per) : all;
   process.stderr.write(`${entries.length} files × ${commands.length} commands\n`);
-  writeFileSync(log, "");
-  let done = 0;
+  // --continue: keep DIR/results.jsonl and run only what it lacks (a long run spread over several sittings).
+  const earlier: RunResult[] =
+    argv.includes("--continue") && existsSync(log)
+      ? readFileSync(log, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as RunResult)
+      : [];
+  if (!earlier.length) writeFileSync(log, "");
+  const had = new Set(earlier.map((r) => `${r.file}\t${r.command}`));
+  let done = earlier.length;
   const total = entries.length * commands.length;
-  const results = await runCorpus(entries, commands, {
+  const fresh = await runCorpus(entries, commands, {
+    skip: (file, command) => had.has(`${file}\t${command}`),
     cli,
     outDir: join(dir, "out"),
     jobs: Number(opt("jobs", "2")),
@@ -440,6 +453,7 @@ async function main(argv: string[]): Promise<void> {
       else if (done % 100 === 0) process.stderr.write(`[${done}/${total}]\n`);
     },
   });
+  const results = [...earlier, ...fresh];
   writeFileSync(join(dir, "results.json"), JSON.stringify(results, null, 1));
   process.stdout.write(`${table(results, commands)}\n`);
 }
