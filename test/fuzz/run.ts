@@ -285,7 +285,9 @@ export async function runCorpus(
   },
 ): Promise<RunResult[]> {
   mkdirSync(opts.outDir, { recursive: true });
-  const tasks = entries.flatMap((e) => commands.map((c) => ({ e, c }))).filter(({ e, c }) => !opts.skip?.(basename(e.file), c));
+  const tasks = entries
+    .flatMap((e) => commands.map((c) => ({ e, c })))
+    .filter(({ e, c }) => !opts.skip?.(basename(e.file), c));
   const results: RunResult[] = [];
   const pending: { r: RunResult; e: CorpusEntry; out: string }[] = [];
   const flush = () => {
