@@ -30,10 +30,10 @@ import {
   rmSync,
   statSync,
   writeFileSync,
-  writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { commitFile } from "../io/atomic.ts";
+import { writeFully } from "../core/fileBytes.ts";
 import { ownedTemporaryPath } from "../io/tempFiles.ts";
 
 export const RESUME_PREFIX = ".crispyx-resume-";
@@ -63,6 +63,11 @@ export interface Manifest {
   csvBytes: number[];
 }
 
+/** Magic (8 bytes) and the header's JSON length (uint32, padded to 8) before the JSON. */
+const HEAD_BYTES = 16;
+/** Arrays start on 8-byte boundaries (typed-array views of the bytes read need it). */
+const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+
 const BYTES: Record<PartDtype, number> = { float64: 8, float32: 4, int32: 4 };
 const CTOR = { float64: Float64Array, float32: Float32Array, int32: Int32Array } as const;
 
@@ -77,8 +82,7 @@ export function checkpointDir(outputPath: string): string {
 }
 
 export class DeCheckpoint {
-  /** Finished batches, in order (only a prefix of the batches is ever finished). */
-  readonly finished: number;
+  /** The CSV's end after each finished batch: batches 0..n-1 are finished (always a prefix). */
   private csvBytes: number[];
 
   private constructor(
@@ -87,7 +91,11 @@ export class DeCheckpoint {
     manifest: Manifest | null,
   ) {
     this.csvBytes = manifest ? [...manifest.csvBytes] : [];
-    this.finished = this.csvBytes.length;
+  }
+
+  /** How many batches are finished (the first this many). */
+  get finished(): number {
+    return this.csvBytes.length;
   }
 
   /**
@@ -133,12 +141,7 @@ export class DeCheckpoint {
   /** Open the CSV for appending after the finished batches (a killed run's extra bytes are cut off). */
   openCsv(header: string): { fd: number; at: number } {
     const fd = openSync(this.csvPath, existsSync(this.csvPath) ? "r+" : "w+");
-    let at = this.csvLength;
-    if (at === 0) {
-      const bytes = Buffer.from(header, "latin1");
-      writeSync(fd, bytes, 0, bytes.length, 0);
-      at = bytes.length;
-    }
+    const at = this.csvLength || writeFully(fd, Buffer.from(header, "latin1"), 0);
     ftruncateSync(fd, at);
     return { fd, at };
   }
@@ -153,11 +156,11 @@ export class DeCheckpoint {
     let offset = 0;
     for (const [name, a] of Object.entries(arrays)) {
       entries.push({ name, dtype: dtypeOf(a), offset, length: a.length });
-      offset += Math.ceil(a.byteLength / 8) * 8;
+      offset += pad8(a.byteLength);
     }
     const header: PartHeader = { fingerprint: this.fingerprint, batch, entries };
     const json = Buffer.from(JSON.stringify(header));
-    const start = Math.ceil((16 + json.length) / 8) * 8;
+    const start = pad8(HEAD_BYTES + json.length);
     const path = this.partPath(batch);
     const tmp = ownedTemporaryPath(path);
     const fd = openSync(tmp, "w");
@@ -165,11 +168,11 @@ export class DeCheckpoint {
       const head = Buffer.alloc(start);
       head.write(MAGIC, 0, "latin1");
       head.writeUInt32LE(json.length, 8);
-      json.copy(head, 16);
-      writeAll(fd, head, 0);
+      json.copy(head, HEAD_BYTES);
+      writeFully(fd, head, 0);
       for (const [k, a] of Object.values(arrays).entries())
-        writeAll(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), start + entries[k]!.offset);
-      writeAll(fd, Buffer.from(TRAILER, "latin1"), start + offset);
+        writeFully(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), start + entries[k]!.offset);
+      writeFully(fd, Buffer.from(TRAILER, "latin1"), start + offset);
     } finally {
       closeSync(fd);
     }
@@ -187,14 +190,14 @@ export class DeCheckpoint {
   openPart(batch: number): { fd: number; header: PartHeader; start: number; slice: SliceReader } {
     const fd = openSync(this.partPath(batch), "r");
     try {
-      const head = Buffer.alloc(16);
-      readSync(fd, head, 0, 16, 0);
+      const head = Buffer.alloc(HEAD_BYTES);
+      readSync(fd, head, 0, HEAD_BYTES, 0);
       if (head.toString("latin1", 0, 8) !== MAGIC) throw new Error("not a part");
       const len = head.readUInt32LE(8);
       const json = Buffer.alloc(len);
-      readSync(fd, json, 0, len, 16);
+      readSync(fd, json, 0, len, HEAD_BYTES);
       const header = JSON.parse(json.toString()) as PartHeader;
-      const start = Math.ceil((16 + len) / 8) * 8;
+      const start = pad8(HEAD_BYTES + len);
       const byName = new Map(header.entries.map((e) => [e.name, e]));
       const slice: SliceReader = (name, from, count) => readArray(fd, byName.get(name)!, start, from, count);
       return { fd, header, start, slice };
@@ -216,8 +219,7 @@ export class DeCheckpoint {
         const { fd, header, start } = this.openPart(k);
         try {
           let end = 0;
-          for (const e of header.entries)
-            end = Math.max(end, e.offset + Math.ceil((e.length * BYTES[e.dtype]) / 8) * 8);
+          for (const e of header.entries) end = Math.max(end, e.offset + pad8(e.length * BYTES[e.dtype]));
           const size = fstatSync(fd).size;
           const tail = Buffer.alloc(8);
           readSync(fd, tail, 0, 8, start + end);
@@ -307,9 +309,4 @@ function readArray(fd: number, e: PartEntry, start: number, from: number, count:
     done += got;
   }
   return out;
-}
-
-function writeAll(fd: number, bytes: Uint8Array, at: number): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
 }

@@ -7,7 +7,8 @@
  * and appends them when the previous group has been written (a shared "turn"), so the file is the same
  * as one thread writes.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
+import { writeFully } from "../core/fileBytes.ts";
 import { formatSignificant, writeSignificant } from "./formatNumber.ts";
 import type { DeTables } from "./output.ts";
 import { csvHeader } from "./methods/columns.ts";
@@ -104,9 +105,7 @@ class GroupFormatter {
 export function writeDeCsvTo(tmp: string, t: DeTables): void {
   const fd = openSync(tmp, "w");
   try {
-    let at = writeAll(fd, Buffer.from(csvHeader(t.extraColumns), "latin1"), 0);
-    const f = new GroupFormatter(t);
-    for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
+    appendDeCsvRows(fd, t, writeFully(fd, Buffer.from(csvHeader(t.extraColumns), "latin1"), 0));
   } finally {
     closeSync(fd);
   }
@@ -115,7 +114,7 @@ export function writeDeCsvTo(tmp: string, t: DeTables): void {
 /** Append the rows of every group of `t` at offset `at` of the open CSV `fd` (no header); returns the offset after them. */
 export function appendDeCsvRows(fd: number, t: DeTables, at: number): number {
   const f = new GroupFormatter(t);
-  for (let g = 0; g < t.groups.length; g++) at = writeAll(fd, f.format(g), at);
+  for (let g = 0; g < t.groups.length; g++) at = writeFully(fd, f.format(g), at);
   return at;
 }
 
@@ -149,7 +148,7 @@ export function writeDeCsvShare(fd: number, t: DeTables, s: SharedCsvState): voi
         if (turn < 0) return; // another thread failed: the whole CSV is abandoned
         Atomics.wait(s.turn, 0, turn);
       }
-      s.offset[0] = writeAll(fd, bytes, s.offset[0]!);
+      s.offset[0] = writeFully(fd, bytes, s.offset[0]!);
       Atomics.store(s.turn, 0, g + 1);
       Atomics.notify(s.turn, 0);
     }
@@ -158,11 +157,4 @@ export function writeDeCsvShare(fd: number, t: DeTables, s: SharedCsvState): voi
     Atomics.notify(s.turn, 0);
     throw err;
   }
-}
-
-/** Write all of `bytes` at file offset `at`; returns the offset after them. */
-function writeAll(fd: number, bytes: Uint8Array, at: number): number {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
-  return at + bytes.length;
 }

@@ -21,7 +21,8 @@
  * Files patched here are new outputs (renamed into place when complete) or staging elements of in-place
  * edits that nothing links to yet, so no reader sees a half-patched header.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync } from "node:fs";
+import { writeFully } from "../../core/fileBytes.ts";
 import { CrispyxError } from "../../errors.ts";
 import { encodeAddr, endOfAllocation, extendAllocation, openCtx, type Ctx } from "./links.ts";
 import {
@@ -240,7 +241,7 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
   }
   // New chunks first, then the allocated space that covers them, then the chunks pointing at them.
   const writeChunk = (w: (typeof work)[number]) =>
-    writeAll(
+    writeFully(
       ctx.fd,
       serializeChunk(
         w.chunk,
@@ -259,7 +260,7 @@ function convertHeader(ctx: Ctx, addr: number, names: Array<string | undefined>)
   if (header.version === 1 && countDelta !== 0) {
     const count = Buffer.alloc(2);
     count.writeUInt16LE(header.messageCount + countDelta);
-    writeAll(ctx.fd, count, ctx.base + addr + 2);
+    writeFully(ctx.fd, count, ctx.base + addr + 2);
   }
 }
 
@@ -344,9 +345,4 @@ function relocate(
   w.items.splice(a, b - a + 1, ...replacement);
   w.dirty = true;
   return { chunk: fresh, countDelta: replacement.length };
-}
-
-function writeAll(fd: number, data: Buffer, pos: number): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, pos + done);
 }
