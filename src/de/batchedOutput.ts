@@ -20,13 +20,12 @@ import type { ProgressCallback } from "../core/streaming.ts";
 import type { DeCheckpoint } from "./checkpoint.ts";
 import { columnKeys } from "./labelKeys.ts";
 import {
-  columnOrderFits,
   namesWidth,
   deAnnData,
-  perGroupNote,
   RANKED_COLUMNS,
   rankTables,
-  rankedLayout,
+  resultLayout,
+  paddedNames,
   resultMatrices,
   startPerGroupTables,
   startPtsFrame,
@@ -52,15 +51,8 @@ export async function writeBatchedH5ad(
 ): Promise<string[]> {
   const G = meta.groups.length;
   const n = meta.genes.length;
-  const warnings: string[] = [];
-  const layout = rankedLayout(meta.groups, meta.rankedLayout);
-  if (layout === "per-group") warnings.push(perGroupNote(G));
+  const { layout, withPts, warnings } = resultLayout(meta);
   const slotNames = [meta.controlLabel, ...meta.groups];
-  const withPts = columnOrderFits(slotNames.length);
-  if (!withPts)
-    warnings.push(
-      `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
-    );
   const matrices = resultMatrices(meta);
   const phase = "writing results";
   await writeAtomically(path, async (tmp) => {
@@ -173,13 +165,7 @@ function writeRecordTables(
     for (const tab of tables) {
       const block = Math.max(1, Math.floor(BLOCK_BYTES / Math.max(1, tab.recordSize)));
       const column = RANKED_COLUMNS.find((c) => c.key === tab.key);
-      let padded: Uint8Array | null = null;
-      if (tab.width !== undefined) {
-        padded = new Uint8Array(n * tab.width);
-        meta.genes.forEach((g, j) => {
-          padded!.set(Buffer.from(g), j * tab.width!);
-        });
-      }
+      const padded = tab.width !== undefined ? paddedNames(meta.genes, tab.width) : null;
       for (let r0 = 0; r0 < n; r0 += block) {
         const r1 = Math.min(n, r0 + block);
         const count = r1 - r0;

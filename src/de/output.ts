@@ -105,6 +105,32 @@ export function rankedLayout(groups: string[], asked?: RankedLayout): RankedLayo
 }
 
 /**
+ * What a result file of these groups can hold, for both writers (writeDeH5ad, ./batchedOutput.ts): the ranked
+ * tables' layout, whether the pts data frame fits its column-order attribute, and what to tell the user.
+ */
+export function resultLayout(t: DeMeta): { layout: RankedLayout; withPts: boolean; warnings: string[] } {
+  const G = t.groups.length;
+  const layout = rankedLayout(t.groups, t.rankedLayout);
+  const withPts = columnOrderFits(G + 1);
+  const warnings: string[] = [];
+  if (layout === "per-group") warnings.push(perGroupNote(G));
+  if (!withPts)
+    warnings.push(
+      `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
+    );
+  return { layout, withPts, warnings };
+}
+
+/** Each gene's name once as a zero-padded field of `width` bytes (fixed-length string records and datasets). */
+export function paddedNames(genes: string[], width: number): Uint8Array {
+  const padded = new Uint8Array(genes.length * width);
+  genes.forEach((g, j) => {
+    padded.set(Buffer.from(g), j * width);
+  });
+  return padded;
+}
+
+/**
  * The result file's AnnData without its large arrays (X and the layers, added by the caller): obs (the
  * tested perturbations and their cell counts), var (the genes) and uns (Scanpy's params, the run's
  * description, the control's detection fractions `controlPts`, the skipped groups).
@@ -265,14 +291,11 @@ export async function writeDeH5ad(
     ad.layers = Object.fromEntries(layerEntries.map(([k, a]) => [k, layer(a)]));
   }
   const base = "/uns/rank_genes_groups";
-  const perGroup = rankedLayout(t.groups, t.rankedLayout) === "per-group";
+  const planned = resultLayout(t);
+  const perGroup = planned.layout === "per-group";
   const tables = perGroup ? [] : rankTables(t.groups, t.genes, t.ranked);
-  const withPts = columnOrderFits(slotNames.length);
-  if (perGroup) warnings.push(perGroupNote(G));
-  if (!withPts)
-    warnings.push(
-      `${G} groups are too many for Scanpy's pts data frame (its column-order attribute would exceed HDF5's 64 KiB): the fractions are in layers['pts'] and uns['control_pts']`,
-    );
+  const withPts = planned.withPts;
+  warnings.push(...planned.warnings);
   // Progress of the library route (the direct route reports its own, piece by piece): layers, then ranked records.
   const MB = 2 ** 20;
   const totalBytes =
@@ -455,8 +478,7 @@ export interface RankTable {
 /** Scanpy's names record array and one per column with a ranked type (scores, pvals, pvals_adj, logfoldchanges): one field per group. */
 export function rankTables(groups: string[], genes: string[], ranked?: DeResults["ranked"]): RankTable[] {
   const G = groups.length;
-  let width = 1;
-  for (const g of genes) width = Math.max(width, Buffer.byteLength(g));
+  const width = namesWidth(genes);
   const fields = fieldNames(groups); // the labels, exactly; see ./labelKeys.ts
   const numeric = (
     key: string,
@@ -506,10 +528,7 @@ function* rankTableBlocks(
     if (tab.width !== undefined) {
       // Each gene's name once as a zero-padded fixed-width field; a block of records is then byte copies.
       const width = tab.width;
-      const padded = new Uint8Array(n * width);
-      t.genes.forEach((g, j) => {
-        padded.set(Buffer.from(g), j * width);
-      });
+      const padded = paddedNames(t.genes, width);
       for (let r0 = 0; r0 < n; r0 += block) {
         const r1 = Math.min(n, r0 + block);
         const out = pool.take(Uint8Array, (r1 - r0) * G * width);

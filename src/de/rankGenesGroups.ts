@@ -189,7 +189,7 @@ export async function rankGenesGroups(
       sizes: plan.sizes,
       tieCorrect: options.tieCorrect ?? true,
       skipped: plan.skipped,
-      rankedLayout: options.rankedLayout,
+      rankedLayout: rankedLayout(plan.groups, options.rankedLayout),
     };
     const batching = planDeBatches(G, n, spec, options.memoryBudget ?? DEFAULT_MEMORY_BUDGET, options.groupsPerPass);
     let warnings: string[];
@@ -206,7 +206,7 @@ export async function rankGenesGroups(
           tieCorrect: meta.tieCorrect,
           csv: wantCsv,
           n,
-          layout: rankedLayout(plan.groups, options.rankedLayout),
+          layout: meta.rankedLayout,
         },
       });
       warnings = r.warnings;
@@ -228,7 +228,7 @@ export async function rankGenesGroups(
       passes: batching.batches.length,
       passReason: batching.reason,
       resumedBatches,
-      rankedLayout: rankedLayout(plan.groups, options.rankedLayout),
+      rankedLayout: meta.rankedLayout!,
     };
   } finally {
     h.close();
