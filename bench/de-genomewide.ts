@@ -13,9 +13,9 @@
  * tidy CSV (~20 GB at 10,000 × 20,000); without it the runs pass --no-csv.
  */
 import { parseArgs } from "node:util";
-import { spawnSync } from "node:child_process";
 import { existsSync, rmSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { timeV, type TimeV } from "./timeV.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,22 +31,8 @@ const counts = values.counts!;
 const norm = counts.replace(/_counts\.h5ad$|\.h5ad$/, "_norm.h5ad");
 const cli = join(dirname(new URL(import.meta.url).pathname), "..", "bin", "crispyx.js");
 
-interface Measured {
-  seconds: number;
-  peakMiB: number;
-  stderr: string;
-  status: number | null;
-}
-
-function timed(args: string[]): Measured {
-  const r = spawnSync("/usr/bin/time", ["-v", process.execPath, cli, ...args], {
-    encoding: "utf8",
-    maxBuffer: 1 << 28,
-  });
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(r.stderr)?.[1] ?? "0";
-  const seconds = wall.split(":").reduce((acc, x) => acc * 60 + Number(x), 0);
-  const peakKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? 0);
-  return { seconds, peakMiB: peakKiB / 1024, stderr: r.stderr, status: r.status };
+function timed(args: string[]): TimeV {
+  return timeV([process.execPath, cli, ...args], { check: false });
 }
 
 if (!existsSync(counts)) {
@@ -56,7 +42,7 @@ if (!existsSync(counts)) {
 if (!existsSync(norm)) {
   const m = timed(["--quiet", "--memory-limit", values.limit!, "normalize", counts, "-o", norm]);
   if (m.status !== 0) throw new Error(`normalize failed:\n${m.stderr}`);
-  console.log(`normalize: ${m.seconds.toFixed(1)} s, peak RSS ${m.peakMiB.toFixed(0)} MiB`);
+  console.log(`normalize: ${m.wall.toFixed(1)} s, peak RSS ${m.rssMiB.toFixed(0)} MiB`);
 }
 
 const rows: string[] = [];
@@ -89,7 +75,7 @@ for (const method of values.methods!.split(",")) {
     const passes = /(\d+) passes over X/.exec(m.stderr)?.[1] ?? "1";
     const layout = /a dataset per perturbation/.test(m.stderr) ? "per-group" : "records";
     if (m.status !== 0) console.error(m.stderr.slice(-3000));
-    const line = `| ${method} | ${subset.toLocaleString("en-US")} | ${m.status === 0 ? "ok" : `exit ${m.status}`} | ${m.seconds.toFixed(0)} s | ${m.peakMiB.toFixed(0)} MiB | ${passes} | ${layout} |`;
+    const line = `| ${method} | ${subset.toLocaleString("en-US")} | ${m.status === 0 ? "ok" : `exit ${m.status}`} | ${m.wall.toFixed(0)} s | ${m.rssMiB.toFixed(0)} MiB | ${passes} | ${layout} |`;
     console.log(line);
     rows.push(line);
     for (const f of readdirSync(dirname(out)))

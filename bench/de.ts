@@ -57,11 +57,11 @@
  * Wilcoxon ~1.3×); h5wasm reads X ~5–8× slower than h5py (≈12 s of the t-test's CPU) and the output (616 MB
  * .h5ad: Scanpy's record arrays plus the layers) costs ≈12 s more. See the DE helper's report.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/core/streaming.ts";
+import { timeV } from "./timeV.ts";
 
 const { values } = parseArgs({
   options: {
@@ -110,17 +110,8 @@ interface Measure {
   stdout: string;
 }
 function measure(cmd: string[], env: NodeJS.ProcessEnv = process.env): Measure {
-  const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26, env });
-  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
-  const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
-  return {
-    wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]),
-    cpu:
-      Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
-      Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]),
-    rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024,
-    stdout: r.stdout,
-  };
+  const { wall, cpu, rssMiB, stdout } = timeV(cmd, { env });
+  return { wall, cpu, rssMiB, stdout };
 }
 
 function node(args: string[]): string[] {

@@ -121,6 +121,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/core/streaming.ts";
+import { timeV } from "./timeV.ts";
 import { dropFileCache } from "../src/ops/fileCache.ts";
 
 interface Ctx {
@@ -208,17 +209,10 @@ interface Measure {
 
 /** Run a command under /usr/bin/time -v: whole-process wall time and peak RSS, plus its own JSON line. */
 function measure(cmd: string[]): Measure {
-  const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
-  const wallText = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
-  const wall = Number(wallText[1] ?? 0) * 3600 + Number(wallText[2]) * 60 + Number(wallText[3]);
-  const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]);
+  const r = timeV(cmd);
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
-  const json = last.startsWith("{") ? JSON.parse(last) : { seconds: NaN }; // plain commands print no JSON line
-  const cpu =
-    Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
-    Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
-  return { wall, inner: json.seconds, rssMiB: rssKb / 1024, cpu };
+  const json = last.startsWith("{") ? JSON.parse(last) : { seconds: Number.NaN }; // plain commands print no JSON line
+  return { wall: r.wall, inner: json.seconds, rssMiB: r.rssMiB, cpu: r.cpu };
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseByteSize } from "../src/core/streaming.ts";
+import { timeV } from "./timeV.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,17 +49,8 @@ async function runChild(): Promise<void> {
 }
 
 function measure(cmd: string[]): { wall: number; rssMiB: number; cpu: number } {
-  const r = spawnSync("/usr/bin/time", ["-v", ...cmd], { encoding: "utf8", maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed:\n${r.stderr.slice(-3000)}`);
-  const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(r.stderr)!;
-  const cpu =
-    Number(/User time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]) +
-    Number(/System time \(seconds\): ([\d.]+)/.exec(r.stderr)![1]);
-  return {
-    wall: Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]),
-    rssMiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)![1]) / 1024,
-    cpu,
-  };
+  const { wall, rssMiB, cpu } = timeV(cmd);
+  return { wall, rssMiB, cpu };
 }
 
 async function main(): Promise<void> {
