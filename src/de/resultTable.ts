@@ -52,13 +52,7 @@ export function rankGenesGroupsDf(path: string, group: string): RankedGroupTable
     const genes = f.readStrings("/var/_index");
     const n = genes.length;
     const row = (p: string) => toFloat64(f.read(p, [g, 0], [1, n]) as ArrayLike<number>);
-    const scoresByGene = row("/layers/scores");
-    const values = {
-      logfoldchanges: row("/X"),
-      pvals: row("/layers/pvals"),
-      pvals_adj: row("/layers/pvals_adj"),
-      pts: row("/layers/pts"),
-    };
+    const pts = row("/layers/pts");
     const controlPts = toFloat64(f.read("/uns/control_pts") as ArrayLike<number>);
     const key = columnKeys(groups)[g]!;
     if (f.isGroup(`${BASE}/names`) && f.exists(`${BASE}/names/${key}`)) {
@@ -74,22 +68,24 @@ export function rankGenesGroupsDf(path: string, group: string): RankedGroupTable
         logfoldchanges: read("logfoldchanges"),
         pvals: read("pvals"),
         pvals_adj: read("pvals_adj"),
-        pct_nz_group: gather(values.pts, order),
+        pct_nz_group: gather(pts, order),
         pct_nz_reference: gather(controlPts, order),
         layout: "per-group",
       };
     }
+    // Otherwise the group's rows of X and the layers (only now: the per-group layout needs none of them).
     assertDeResult(f);
+    const scoresByGene = row("/layers/scores");
     const order = argsortFloat64(scoresByGene, true);
     return {
       group,
       names: Array.from(order, (j) => genes[j]!),
       // Scanpy's tables keep scores and fold changes as float32: the same values as its record arrays.
       scores: Float64Array.from(gather(scoresByGene, order), Math.fround),
-      logfoldchanges: gather(values.logfoldchanges, order),
-      pvals: gather(values.pvals, order),
-      pvals_adj: gather(values.pvals_adj, order),
-      pct_nz_group: gather(values.pts, order),
+      logfoldchanges: gather(row("/X"), order),
+      pvals: gather(row("/layers/pvals"), order),
+      pvals_adj: gather(row("/layers/pvals_adj"), order),
+      pct_nz_group: gather(pts, order),
       pct_nz_reference: gather(controlPts, order),
       layout: "layers",
     };
