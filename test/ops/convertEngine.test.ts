@@ -14,21 +14,8 @@ process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 let seed = 12345;
 const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
 
-function run(
-  nDest: number,
-  elems: { dest: number; minor: number; value: number }[],
-  Values: TypedArrayConstructor,
-  bufferElements: number,
-) {
-  const spillPath = join(dir, `runs-${bufferElements}-${Values.name}-${nDest}`);
-  const s = new ExternalScatter({ nDest, values: Values, memoryBudget: 1 << 20, spillPath, bufferElements });
-  for (const e of elems) {
-    s.makeRoom(1);
-    s.dest[s.n] = e.dest;
-    s.minor[s.n] = e.minor;
-    (s.values as unknown as number[])[s.n] = e.value;
-    s.n++;
-  }
+/** Finish the scatter, collecting its elements and line ends in order (the lines come in order, from 0). */
+function collect(s: ExternalScatter): { minor: number[]; values: number[]; ends: number[] } {
   const minor: number[] = [],
     values: number[] = [],
     ends: number[] = [];
@@ -44,6 +31,25 @@ function run(
       for (let k = 0; k < n; k++) ends.push(e[k]!);
     },
   });
+  return { minor, values, ends };
+}
+
+function run(
+  nDest: number,
+  elems: { dest: number; minor: number; value: number }[],
+  Values: TypedArrayConstructor,
+  bufferElements: number,
+) {
+  const spillPath = join(dir, `runs-${bufferElements}-${Values.name}-${nDest}`);
+  const s = new ExternalScatter({ nDest, values: Values, memoryBudget: 1 << 20, spillPath, bufferElements });
+  for (const e of elems) {
+    s.makeRoom(1);
+    s.dest[s.n] = e.dest;
+    s.minor[s.n] = e.minor;
+    (s.values as unknown as number[])[s.n] = e.value;
+    s.n++;
+  }
+  const { minor, values, ends } = collect(s);
   assert.equal(existsSync(spillPath), false, "spill file removed");
   return { minor, values, ends, spilled: s.spilledRuns };
 }
@@ -126,20 +132,7 @@ test("lines mode (whole lines moved as blocks, split across runs when needed) gi
           s.markLine(dest);
         }
       }
-      const minor: number[] = [],
-        values: number[] = [],
-        ends: number[] = [];
-      s.finish({
-        elements(m: Int32Array, v: TypedArray, n: number) {
-          for (let k = 0; k < n; k++) {
-            minor.push(m[k]!);
-            values.push(Number(v[k]!));
-          }
-        },
-        lineEnds(_start: number, e: Float64Array, n: number) {
-          for (let k = 0; k < n; k++) ends.push(e[k]!);
-        },
-      });
+      const { minor, values, ends } = collect(s);
       assert.deepEqual(
         { minor, values, ends },
         { minor: want.minor, values: want.values, ends: want.ends },
@@ -245,20 +238,7 @@ test("ascending runs of destinations (a CSC input read gene by gene) take the bl
         s.minor[s.n] = e.minor;
         (s.values as Float64Array)[s.n++] = e.value;
       }
-      const minor: number[] = [],
-        values: number[] = [],
-        ends: number[] = [];
-      s.finish({
-        elements(m: Int32Array, v: TypedArray, n: number) {
-          for (let k = 0; k < n; k++) {
-            minor.push(m[k]!);
-            values.push(Number(v[k]!));
-          }
-        },
-        lineEnds(_start: number, e: Float64Array, n: number) {
-          for (let k = 0; k < n; k++) ends.push(e[k]!);
-        },
-      });
+      const { minor, values, ends } = collect(s);
       assert.ok(s.stats.blockSorts >= 1, `block sort used (${nDest} lines, buffer ${buf})`);
       assert.deepEqual(ends, want.ends, `ends, ${nDest} lines, buffer ${buf}`);
       assert.ok(
