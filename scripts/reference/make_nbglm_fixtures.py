@@ -269,7 +269,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     X, labels, sf, alpha, effect = make_screen()
-    nan_to_none = lambda o: json.loads(json.dumps(o, allow_nan=True).replace("NaN", "null"))
+    nan_to_none = lambda o: json.loads(json.dumps(o, allow_nan=True).replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null"))
     with open(os.path.join(OUT, "screen.json"), "w") as f:
         json.dump({"X": X.tolist(), "labels": labels, "size_factors": sf.tolist(), "true_alpha": alpha.tolist(),
                    "effects": {p: {str(k): v for k, v in e.items()} for p, e in effect.items()}}, f)

@@ -1,0 +1,175 @@
+/**
+ * The NB GLM of one gene, log μ_c = log s_c + β0 + β1·[c in the perturbation], fitted per group: with an
+ * intercept and a group indicator the design is block-diagonal by group, so the MLE is the control's own
+ * log mean β0 and the perturbation's own log mean γ = β0 + β1, each a one-parameter Fisher-scoring fit
+ * (Newton steps on a concave log-likelihood, from the Poisson estimate log(Σy/Σs)). The control's fit is
+ * made once per gene and reused for every perturbation ("freeze control"); Var(β1) = 1/I_c + 1/I_p, the
+ * inverse Fisher information of the two-column design (what statsmodels' GLM reports).
+ *
+ * A group's cells: its non-zero counts with their cells' size factors, and every cell's size factor
+ * (zeros are never stored: a zero count contributes −μ/(1+αμ) to the score and −(1/α)·log(1+αμ) to the
+ * log-likelihood, summed over all cells minus the non-zero ones).
+ *
+ * Cost per fit: O(cells of the group + non-zeros) per Newton step, 3–8 steps; the log-likelihood is one
+ * such sum (log1p per cell, logRising per non-zero: O(min(y, 48))).
+ */
+import { logRising } from "./special.ts";
+
+/** The cells of one group for one gene (views into a chunk: [from, to) and [sfFrom, sfTo)). */
+export interface GroupCells {
+  /** Non-zero counts and their cells' size factors, at [from, to). */
+  y: ArrayLike<number>;
+  ys: ArrayLike<number>;
+  from: number;
+  to: number;
+  /** Every cell's size factor, at [sfFrom, sfTo). */
+  sf: ArrayLike<number>;
+  sfFrom: number;
+  sfTo: number;
+}
+
+export interface MeanFit {
+  /** The MLE log mean (−Infinity when the group has no counts). */
+  logMean: number;
+  /** Fisher information Σ μ/(1+αμ) at the estimate. */
+  info: number;
+  iterations: number;
+  converged: boolean;
+}
+
+export function sumCounts(gs: readonly GroupCells[]): number {
+  let t = 0;
+  for (const g of gs) for (let k = g.from; k < g.to; k++) t += g.y[k]!;
+  return t;
+}
+
+export function sumSizeFactors(gs: readonly GroupCells[]): number {
+  let t = 0;
+  for (const g of gs) for (let k = g.sfFrom; k < g.sfTo; k++) t += g.sf[k]!;
+  return t;
+}
+
+/** Σ μ/(1+αμ) over the groups' cells at log mean `logMean` (μ = s·e^logMean). */
+export function fisherInfo(gs: readonly GroupCells[], logMean: number, alpha: number): number {
+  const m = Math.exp(logMean);
+  let info = 0;
+  for (const g of gs) {
+    for (let k = g.sfFrom; k < g.sfTo; k++) {
+      const mu = g.sf[k]! * m;
+      info += mu / (1 + alpha * mu);
+    }
+  }
+  return info;
+}
+
+/** Log mean bounds: e^±50 is beyond any count and keeps μ finite. */
+const LOG_MEAN_MIN = -50;
+const LOG_MEAN_MAX = 50;
+
+/** The NB MLE of the groups' common log mean at dispersion α (one parameter; offsets log s). */
+export function fitLogMean(gs: readonly GroupCells[], alpha: number, start?: number, maxIter = 100): MeanFit {
+  const sy = sumCounts(gs);
+  if (sy === 0) return { logMean: Number.NEGATIVE_INFINITY, info: 0, iterations: 0, converged: true };
+  let lm = start !== undefined && Number.isFinite(start) ? start : Math.log(sy / sumSizeFactors(gs));
+  let it = 0;
+  let converged = false;
+  for (; it < maxIter; it++) {
+    const m = Math.exp(lm);
+    // Score U = Σ (y−μ)/(1+αμ); observed information J = Σ μ(1+αy)/(1+αμ)².
+    let u = 0,
+      j = 0;
+    for (const g of gs) {
+      for (let k = g.sfFrom; k < g.sfTo; k++) {
+        const mu = g.sf[k]! * m;
+        const d = 1 / (1 + alpha * mu);
+        u -= mu * d;
+        j += mu * d * d;
+      }
+      for (let k = g.from; k < g.to; k++) {
+        const y = g.y[k]!,
+          mu = g.ys[k]! * m;
+        const d = 1 / (1 + alpha * mu);
+        u += y * d;
+        j += alpha * y * mu * d * d;
+      }
+    }
+    let step = u / j;
+    if (!Number.isFinite(step)) break;
+    if (step > 3) step = 3;
+    else if (step < -3) step = -3;
+    lm = Math.min(LOG_MEAN_MAX, Math.max(LOG_MEAN_MIN, lm + step));
+    if (Math.abs(step) < 1e-12 * Math.max(1, Math.abs(lm))) {
+      converged = true;
+      it++;
+      break;
+    }
+  }
+  return { logMean: lm, info: fisherInfo(gs, lm, alpha), iterations: it, converged };
+}
+
+/**
+ * The NB log-likelihood of the groups' cells at a common log mean, up to Σ −log(y!) (a constant of the
+ * data, so differences — likelihood ratios, profiles over α — are exact). −Infinity mean: 0 when every
+ * count is 0 (the limit), −Infinity otherwise.
+ */
+export function logLik(gs: readonly GroupCells[], logMean: number, alpha: number): number {
+  if (logMean === Number.NEGATIVE_INFINITY) return sumCounts(gs) === 0 ? 0 : Number.NEGATIVE_INFINITY;
+  const m = Math.exp(logMean);
+  const r = 1 / alpha;
+  let ll = 0;
+  for (const g of gs) {
+    for (let k = g.sfFrom; k < g.sfTo; k++) ll -= r * Math.log1p(alpha * g.sf[k]! * m);
+    for (let k = g.from; k < g.to; k++) {
+      const y = g.y[k]!,
+        mu = g.ys[k]! * m;
+      // y·log(αμ) − y·log(1+αμ) + log Γ(y+r) − log Γ(r), with the zero-count term (−r·log(1+αμ)) already added.
+      ll += logRising(y, alpha) + y * Math.log(mu) - y * Math.log1p(alpha * mu);
+    }
+  }
+  return ll;
+}
+
+/**
+ * The Cox–Reid adjusted profile log-likelihood of α with the mean held at `logMean` (DESeq2's gene-wise
+ * objective): ℓ(α) − ½·log I(α), I(α) = Σ μ/(1+αμ) the Fisher information of the log mean. One pass over
+ * the cells computes both sums.
+ */
+export function coxReidLogLik(gs: readonly GroupCells[], logMean: number, alpha: number): number {
+  const m = Math.exp(logMean);
+  const r = 1 / alpha;
+  let ll = 0,
+    info = 0;
+  for (const g of gs) {
+    for (let k = g.sfFrom; k < g.sfTo; k++) {
+      const mu = g.sf[k]! * m;
+      ll -= r * Math.log1p(alpha * mu);
+      info += mu / (1 + alpha * mu);
+    }
+    for (let k = g.from; k < g.to; k++) {
+      const y = g.y[k]!,
+        mu = g.ys[k]! * m;
+      ll += logRising(y, alpha) + y * Math.log(mu) - y * Math.log1p(alpha * mu);
+    }
+  }
+  return ll - 0.5 * Math.log(info);
+}
+
+/** The method-of-moments dispersion at the Poisson mean: Σ((y−μ)² − μ) / Σμ² (may be ≤ 0). */
+export function momentsDispersion(gs: readonly GroupCells[]): number {
+  const m = sumCounts(gs) / sumSizeFactors(gs);
+  let num = 0,
+    den = 0;
+  for (const g of gs) {
+    for (let k = g.sfFrom; k < g.sfTo; k++) {
+      const mu = g.sf[k]! * m;
+      num += mu * mu - mu; // as if every count were 0 …
+      den += mu * mu;
+    }
+    for (let k = g.from; k < g.to; k++) {
+      const y = g.y[k]!,
+        mu = g.ys[k]! * m;
+      num += (y - mu) * (y - mu) - mu * mu; // … corrected for the non-zero ones
+    }
+  }
+  return num / den;
+}
