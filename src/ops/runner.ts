@@ -43,7 +43,7 @@ import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { CarryOverOptions, SparseWriterOptions } from "../io/anndata/matrixWriter.ts";
 import type { DataSource } from "../io/anndata/fileHelpers.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
-import { DEFAULT_MEMORY_BUDGET, rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
+import { DEFAULT_MEMORY_BUDGET, rowsPerStreamBlock, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { checkInputOutput, ensureOutputDir, openInput, openXSink, yieldToEventLoop, type XSink } from "./operatorIO.ts";
 import { copyRootExcept } from "../io/anndata/copyElements.ts";
 import { checkOutputIsNotInput } from "./paths.ts";
@@ -113,7 +113,7 @@ export async function runRowOperator<B, R>(input: DataSource, opts: RowRunOption
   try {
     const x = h.X;
     const plan = op.prepare({ path: inputPath, handle: h, x });
-    const chunkSize = rowsForBudget(plan.bytesPerRow, x.shape[0], opts);
+    const chunkSize = rowsPerStreamBlock(plan.bytesPerRow, x.shape[0], opts);
     plan.firstPass?.(chunkSize);
     const out = plan.output();
     const totalRows = out.x.shape[0];
