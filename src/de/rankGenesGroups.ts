@@ -31,6 +31,7 @@ import { DEFAULT_DE_METHOD, deMethod, loadDeKernels, type BuiltinDeMethod } from
 import { DE_INPUTS } from "./methods/inputs.ts";
 import type { DeMethodSpec } from "./methods/types.ts";
 import type { NdArray } from "../io/anndata/model.ts";
+import type { NbGlmOptions } from "./nbGlm/run.ts";
 
 /** A DE method's name: a built-in one ("t-test", "wilcoxon") or one registered at run time (registerDeMethod). */
 export type DeMethod = BuiltinDeMethod | (string & {});
@@ -75,6 +76,8 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   rankedLayout?: RankedLayout;
   /** Continue a killed run from its checkpoint (the batches it finished), when it is this run's. */
   resume?: boolean;
+  /** NB-GLM ("nb-glm"): the test ("wald" default, "lrt") and size factors ("library"). */
+  nbGlm?: NbGlmOptions;
 }
 
 export interface RankGenesGroupsResult {
@@ -207,6 +210,7 @@ export async function rankGenesGroups(
           csv: wantCsv,
           n,
           layout: meta.rankedLayout,
+          params: meta.params,
         },
       });
       warnings = r.warnings;

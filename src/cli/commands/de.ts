@@ -34,6 +34,8 @@ interface DeCliOptions extends OutputOptions {
   groupsPerPass?: number;
   resume?: boolean;
   rankedLayout?: "records" | "per-group";
+  test?: "wald" | "lrt";
+  sizeFactors?: "library";
 }
 
 /** "a, b or c". */
@@ -99,6 +101,12 @@ export function registerDe(program: Command): void {
         "--ranked-layout <layout>",
         "Scanpy's ranked tables: record arrays (default while they fit, ~1,000-2,000 perturbations) or a dataset per perturbation",
       ).choices(["records", "per-group"]),
+    )
+    .addOption(new Option("--test <test>", "NB-GLM: Wald (default) or likelihood-ratio test").choices(["wald", "lrt"]))
+    .addOption(
+      new Option("--size-factors <method>", "NB-GLM: size factors (library size over its geometric mean)").choices([
+        "library",
+      ]),
     );
   addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
     const ctx = contextOf(c);
@@ -131,6 +139,14 @@ export function registerDe(program: Command): void {
       ...(opts.groupsPerPass ? { groupsPerPass: opts.groupsPerPass } : {}),
       ...(opts.resume ? { resume: true } : {}),
       ...(opts.rankedLayout ? { rankedLayout: opts.rankedLayout } : {}),
+      ...(opts.test || opts.sizeFactors
+        ? {
+            nbGlm: {
+              ...(opts.test ? { test: opts.test } : {}),
+              ...(opts.sizeFactors ? { sizeFactors: opts.sizeFactors } : {}),
+            },
+          }
+        : {}),
     });
     ctx.finishStreams();
     const seconds = (performance.now() - t) / 1000;

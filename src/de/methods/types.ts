@@ -17,6 +17,7 @@ import type { GeneChunk, KernelContext } from "../wilcoxonKernel.ts";
 import type { WorkerPool } from "../workerPool.ts";
 import type { DeInput } from "./inputs.ts";
 import type { DeExtraColumn } from "./columns.ts";
+import type { NbGlmOptions } from "../nbGlm/run.ts";
 
 export type { DeInput } from "./inputs.ts";
 export type { DeExtraColumn } from "./columns.ts";
@@ -33,6 +34,8 @@ export type GroupScoresKernel = (
 /** Options a method may read (rankGenesGroups' options, as given). */
 export interface DeMethodOptions extends StreamOptions {
   tieCorrect?: boolean;
+  /** NB-GLM: its test and size factors (../nbGlm/run.ts). */
+  nbGlm?: NbGlmOptions;
 }
 
 /** What a method's own pass over gene columns gets (after the statistics pass; before the groups are finished). */

@@ -1,0 +1,218 @@
+/**
+ * Reading X for the NB GLM: one pass over rows for the size factors (which also refuses any value that is
+ * not a non-negative whole number, naming its cell and gene), and gene chunks holding each slot's non-zero
+ * counts with their cells' size factors (CSR and dense read in row bands, CSC column by column).
+ *
+ * Cost: the size-factor pass reads X once (O(stored values), memory one band); a chunk holds 16 bytes per
+ * non-zero of its slots (count + size factor) and is read from X once (CSR: one pass over the row bands
+ * per chunk, as the Wilcoxon test; CSC: only its columns).
+ */
+import type { MatrixReader } from "../../io/anndata/matrixReader.ts";
+import type { SparseMatrix } from "../../io/anndata/model.ts";
+import type { TypedArray } from "../../io/dtypes.ts";
+import { num } from "../../core/sparse.ts";
+import { throwIfAborted, type StreamOptions } from "../../core/streaming.ts";
+import { CrispyxError, InvalidArgumentError } from "../../errors.ts";
+import { openH5ad } from "../../io/anndata/handle.ts";
+import { rowBands } from "../groupStats.ts";
+import type { NbChunk } from "./kernel.ts";
+
+/** The error for a value that is not a count, naming the cell and gene (by name when the file gives them). */
+function notACount(v: number, cell: number, gene: number, inputPath: string, method: string): InvalidArgumentError {
+  let where = `cell ${cell}, gene ${gene} (0-based)`;
+  try {
+    const h = openH5ad(inputPath);
+    try {
+      where = `cell '${h.obsNames[cell]}' (row ${cell}), gene '${h.varNames[gene]}' (column ${gene})`;
+    } finally {
+      h.close();
+    }
+  } catch {
+    // names are a courtesy: the indices say it too
+  }
+  return new InvalidArgumentError(
+    `X holds ${v} at ${where}, not a non-negative whole number; DE method '${method}' expects raw counts`,
+    { file: inputPath, hint: "give the raw counts: the file before 'crispyx normalize', or a counts layer (--layer)" },
+  );
+}
+
+const isCount = (v: number) => v >= 0 && Math.floor(v) === v && v < Infinity;
+
+/**
+ * Every cell's total count (one pass over X), refusing the first value that is not a count. CSR and dense:
+ * row bands; CSC: column bands.
+ */
+export function cellTotals(reader: MatrixReader, opts: StreamOptions, inputPath: string, method: string): Float64Array {
+  const [nObs, nGenes] = reader.shape;
+  const totals = new Float64Array(nObs);
+  if (reader.info.format === "csc") {
+    const step = Math.max(
+      1,
+      Math.min(nGenes, Math.floor((1 << 23) / Math.max(1, reader.info.nnz / Math.max(1, nGenes)))),
+    );
+    for (let g0 = 0; g0 < nGenes; g0 += step) {
+      throwIfAborted(opts.signal);
+      const g1 = Math.min(nGenes, g0 + step);
+      const b = reader.cols(g0, g1, "csc") as SparseMatrix;
+      const data = b.data as unknown as ArrayLike<number>,
+        idx = b.indices as unknown as ArrayLike<number>;
+      for (let c = 0; c < g1 - g0; c++) {
+        for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) {
+          const v = Number(data[k]!);
+          if (!isCount(v)) throw notACount(v, Number(idx[k]!), g0 + c, inputPath, method);
+          totals[Number(idx[k]!)] += v;
+        }
+      }
+    }
+    return totals;
+  }
+  for (const { r0, r1, block: b } of rowBands(reader, { memoryBudget: opts.memoryBudget, signal: opts.signal }, 0.25)) {
+    if (b.type === "array") {
+      const d = b.data as TypedArray as unknown as ArrayLike<number>;
+      for (let r = 0; r < r1 - r0; r++) {
+        let t = 0;
+        for (let j = 0; j < nGenes; j++) {
+          const v = Number(d[r * nGenes + j]!);
+          if (!isCount(v)) throw notACount(v, r0 + r, j, inputPath, method);
+          t += v;
+        }
+        totals[r0 + r] = t;
+      }
+    } else {
+      const s = b as SparseMatrix;
+      const data = s.data as unknown as ArrayLike<number>,
+        idx = s.indices as unknown as ArrayLike<number>;
+      for (let r = 0; r < r1 - r0; r++) {
+        let t = 0;
+        for (let k = num(s.indptr, r), e = num(s.indptr, r + 1); k < e; k++) {
+          const v = Number(data[k]!);
+          if (!isCount(v)) throw notACount(v, r0 + r, Number(idx[k]!), inputPath, method);
+          t += v;
+        }
+        totals[r0 + r] = t;
+      }
+    }
+    opts.onProgress?.({ phase: "size factors", done: r1, total: nObs, unit: "cells" });
+  }
+  return totals;
+}
+
+/**
+ * Library-size factors: each cell's total over the geometric mean of the totals of cells with counts
+ * (so they multiply to 1, as DESeq2's and the Python crispyx's); a cell with no counts gets 0 (it then
+ * adds nothing to any fit).
+ */
+export function librarySizeFactors(totals: Float64Array): Float64Array {
+  let s = 0,
+    n = 0;
+  for (const t of totals) {
+    if (t > 0) {
+      s += Math.log(t);
+      n++;
+    }
+  }
+  const gm = n ? Math.exp(s / n) : 1;
+  return totals.map((t) => (t > 0 ? t / gm : 0));
+}
+
+/** Gene ranges [start, end) whose non-zeros in slots < `slots` fit `maxValues` (≥ 1 gene each, ≤ maxGenes). */
+export function planNbChunks(
+  nnz: Int32Array,
+  nGenes: number,
+  slots: number,
+  maxValues: number,
+  maxGenes: number,
+): [number, number][] {
+  const chunks: [number, number][] = [];
+  let start = 0,
+    acc = 0;
+  for (let j = 0; j < nGenes; j++) {
+    let col = 0;
+    for (let s = 0; s < slots; s++) col += nnz[s * nGenes + j]!;
+    if (j > start && (acc + col > maxValues || j - start >= maxGenes)) {
+      chunks.push([start, j]);
+      start = j;
+      acc = 0;
+    }
+    acc += col;
+  }
+  if (start < nGenes) chunks.push([start, nGenes]);
+  return chunks;
+}
+
+/**
+ * Genes [g0, g1) of the cells in slots < `slots`: non-zero counts and size factors, slot-major (see
+ * NbChunk). `nnz` ([slot × gene] non-zero counts from the statistics pass) sizes every segment exactly.
+ */
+export function buildNbChunk(
+  reader: MatrixReader,
+  cellSlot: Int32Array,
+  nnz: Int32Array,
+  sf: Float64Array,
+  slots: number,
+  g0: number,
+  g1: number,
+  shared: boolean,
+  opts: StreamOptions,
+): NbChunk {
+  const nGenes = reader.shape[1];
+  const count = g1 - g0;
+  const alloc = <T>(C: new (b: ArrayBuffer | SharedArrayBuffer) => T, bytes: number, n: number): T =>
+    new C(shared ? new SharedArrayBuffer(Math.max(1, n) * bytes) : new ArrayBuffer(Math.max(1, n) * bytes));
+  const ptr = alloc(Int32Array, 4, count * slots + 1);
+  let total = 0;
+  for (let s = 0; s < slots; s++) {
+    for (let j = 0; j < count; j++) {
+      ptr[s * count + j] = total;
+      total += nnz[s * nGenes + g0 + j]!;
+    }
+  }
+  ptr[count * slots] = total;
+  if (total > 2 ** 31 - 1)
+    throw new CrispyxError(`an NB-GLM gene chunk of ${total} values is too large; lower the memory budget`);
+  const y = alloc(Float64Array, 8, total),
+    ys = alloc(Float64Array, 8, total);
+  const cursor = ptr.slice(0, count * slots);
+  const put = (cell: number, j: number, v: number) => {
+    const slot = cellSlot[cell]!;
+    if (slot < 0 || slot >= slots || v === 0) return;
+    const k = cursor[slot * count + j]!++;
+    y[k] = v;
+    ys[k] = sf[cell]!;
+  };
+  if (reader.info.format === "csc") {
+    const b = reader.cols(g0, g1, "csc") as SparseMatrix;
+    const data = b.data as unknown as ArrayLike<number>,
+      idx = b.indices as unknown as ArrayLike<number>;
+    for (let c = 0; c < count; c++)
+      for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) put(Number(idx[k]!), c, Number(data[k]!));
+  } else {
+    for (const { r0, r1, block: b } of rowBands(
+      reader,
+      { memoryBudget: opts.memoryBudget, signal: opts.signal },
+      0.1,
+    )) {
+      if (b.type === "array") {
+        const d = b.data as TypedArray as unknown as ArrayLike<number>;
+        for (let r = 0; r < r1 - r0; r++) {
+          const slot = cellSlot[r0 + r]!;
+          if (slot < 0 || slot >= slots) continue;
+          for (let j = g0; j < g1; j++) put(r0 + r, j - g0, Number(d[r * nGenes + j]!));
+        }
+      } else {
+        const s = b as SparseMatrix;
+        const data = s.data as unknown as ArrayLike<number>,
+          idx = s.indices as unknown as ArrayLike<number>;
+        for (let r = 0; r < r1 - r0; r++) {
+          const slot = cellSlot[r0 + r]!;
+          if (slot < 0 || slot >= slots) continue;
+          for (let k = num(s.indptr, r), e = num(s.indptr, r + 1); k < e; k++) {
+            const j = Number(idx[k]!);
+            if (j >= g0 && j < g1) put(r0 + r, j - g0, Number(data[k]!));
+          }
+        }
+      }
+    }
+  }
+  return { y, ys, ptr, g0, count, slots };
+}

@@ -1,0 +1,176 @@
+/**
+ * The NB-GLM work on one gene chunk, the same on the main thread and on worker threads (./worker.ts):
+ * plain typed arrays in (the chunk, every cell's size factor by slot, the per-gene control state) and out
+ * (the [group × gene] results). Two passes over the genes:
+ *
+ * - control pass: per gene, the control's base mean and gene-wise Cox–Reid dispersion (./dispersion.ts);
+ * - group pass: per gene, once, the MAP dispersion and the control's fit β0 (kept in the shared state, so
+ *   later batches of perturbations reuse it), then each perturbation's fit, test and fold change.
+ *
+ * Cost per gene: control pass (GRID + ~20)·O(control cells); group pass the same once for MAP, then per
+ * perturbation O(its cells)·(Newton steps) — plus O(control cells) per step for the LRT's common mean.
+ */
+import { finalDispersion, genewiseDispersion, mapDispersion } from "./dispersion.ts";
+import { fisherInfo, fitLogMean, logLik, type GroupCells } from "./irls.ts";
+import { lrTest, waldTest } from "./tests.ts";
+
+/** One chunk of genes: non-zero counts and their cells' size factors, slot-major (slot s, gene j at ptr[s·count+j]). */
+export interface NbChunk {
+  y: Float64Array;
+  ys: Float64Array;
+  ptr: Int32Array;
+  g0: number;
+  count: number;
+  /** Slots the chunk holds (1: the control pass's chunks). */
+  slots: number;
+}
+
+/** State shared by every chunk of a run (SharedArrayBuffers when worker threads take part). */
+export interface NbShared {
+  nGenes: number;
+  nSlots: number;
+  /** Every compared cell's size factor grouped by slot: slot s at [slotPtr[s], slotPtr[s+1]). */
+  slotSf: Float64Array;
+  slotPtr: Int32Array;
+  /** 1 for the likelihood-ratio test, 0 for Wald. */
+  lrt: number;
+  maxDisp: number;
+  /** Per gene: the control's normalised mean, gene-wise α and the log mean held while estimating it (NaN: no counts). */
+  baseMeanC: Float64Array;
+  genewise: Float64Array;
+  fixedLogMean: Float64Array;
+  /** Per gene: the trend's α; [priorVar, residualVar, fallbackAlpha] (set between the passes). */
+  trend: Float64Array;
+  prior: Float64Array;
+  /** Per gene, set once by the group pass: final α, β0, the control's Fisher information and log-likelihood, and a done flag. */
+  alpha: Float64Array;
+  beta0: Float64Array;
+  infoC: Float64Array;
+  llC: Float64Array;
+  controlDone: Uint8Array;
+  /** Outputs [group × gene] (group k is slot k+1). */
+  scores: Float64Array;
+  pvals: Float64Array;
+  lfc: Float32Array;
+  baseMean: Float64Array;
+  lfcSE: Float64Array;
+  dispersion: Float64Array;
+}
+
+/** |log fold change| cap (natural log, = 30 in log2) for a group with no counts on one side: the MLE is ±∞. */
+export const LFC_CAP = 30 * Math.LN2;
+
+function cellsOf(chunk: NbChunk, sh: NbShared, s: number, j: number, g: GroupCells): GroupCells {
+  const at = s * chunk.count + j;
+  g.y = chunk.y;
+  g.ys = chunk.ys;
+  g.from = chunk.ptr[at]!;
+  g.to = chunk.ptr[at + 1]!;
+  g.sf = sh.slotSf;
+  g.sfFrom = sh.slotPtr[s]!;
+  g.sfTo = sh.slotPtr[s + 1]!;
+  return g;
+}
+
+function newCells(): GroupCells {
+  return { y: [], ys: [], from: 0, to: 0, sf: [], sfFrom: 0, sfTo: 0 };
+}
+
+/** Σ y/s over a group's non-zeros. */
+function normalisedSum(g: GroupCells): number {
+  let t = 0;
+  for (let k = g.from; k < g.to; k++) t += g.y[k]! / g.ys[k]!;
+  return t;
+}
+
+/** Control pass over genes [from, to) of the chunk (chunk-local). */
+export function controlGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const c = newCells();
+  const nc = sh.slotPtr[1]! - sh.slotPtr[0]!;
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    cellsOf(chunk, sh, 0, j, c);
+    sh.baseMeanC[gene] = nc > 0 ? normalisedSum(c) / nc : Number.NaN;
+    const d = genewiseDispersion(c, sh.maxDisp);
+    sh.genewise[gene] = d ? d.alpha : Number.NaN;
+    sh.fixedLogMean[gene] = d ? d.logMean : Number.NaN;
+  }
+}
+
+/** The control's final α, β0, information and log-likelihood for `gene` (once per run). */
+function prepareControl(c: GroupCells, gene: number, sh: NbShared): void {
+  if (sh.controlDone[gene]) return;
+  const gw = sh.genewise[gene]!;
+  let alpha: number;
+  if (Number.isFinite(gw)) {
+    const t = sh.trend[gene]!;
+    const map = mapDispersion(c, sh.fixedLogMean[gene]!, Math.log(t), sh.prior[0]!, sh.maxDisp);
+    alpha = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
+  } else alpha = sh.prior[2]!; // no control counts: the trend's largest value (its lowest mean)
+  const fit = fitLogMean([c], alpha);
+  sh.alpha[gene] = alpha;
+  sh.beta0[gene] = fit.logMean;
+  sh.infoC[gene] = fit.info;
+  sh.llC[gene] = sh.lrt ? logLik([c], fit.logMean, alpha) : 0;
+  sh.controlDone[gene] = 1;
+}
+
+/** Group pass over genes [from, to) of the chunk (chunk-local): every perturbation against the control. */
+export function groupGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const c = newCells(),
+    p = newCells();
+  const { nGenes, nSlots } = sh;
+  const nc = sh.slotPtr[1]! - sh.slotPtr[0]!;
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    cellsOf(chunk, sh, 0, j, c);
+    prepareControl(c, gene, sh);
+    const alpha = sh.alpha[gene]!;
+    const b0 = sh.beta0[gene]!;
+    const sumC = sh.baseMeanC[gene]! * nc;
+    for (let s = 1; s < nSlots; s++) {
+      cellsOf(chunk, sh, s, j, p);
+      const at = (s - 1) * nGenes + gene;
+      const np = p.sfTo - p.sfFrom;
+      sh.baseMean[at] = (sumC + normalisedSum(p)) / (nc + np);
+      sh.dispersion[at] = alpha;
+      const fp = fitLogMean([p], alpha);
+      let beta: number, infoC: number, infoP: number;
+      if (b0 === Number.NEGATIVE_INFINITY && fp.logMean === Number.NEGATIVE_INFINITY) {
+        // No counts on either side: nothing to test.
+        sh.scores[at] = 0;
+        sh.pvals[at] = 1;
+        sh.lfc[at] = 0;
+        sh.lfcSE[at] = Number.NaN;
+        continue;
+      }
+      if (fp.logMean === Number.NEGATIVE_INFINITY) {
+        beta = -LFC_CAP;
+        infoC = sh.infoC[gene]!;
+        infoP = fisherInfo([p], b0 - LFC_CAP, alpha);
+      } else if (b0 === Number.NEGATIVE_INFINITY) {
+        beta = LFC_CAP;
+        infoC = fisherInfo([c], fp.logMean - LFC_CAP, alpha);
+        infoP = fp.info;
+      } else {
+        beta = Math.max(-LFC_CAP, Math.min(LFC_CAP, fp.logMean - b0));
+        infoC = sh.infoC[gene]!;
+        infoP = fp.info;
+      }
+      const se = Math.sqrt(1 / infoC + 1 / infoP);
+      sh.lfc[at] = beta / Math.LN2;
+      sh.lfcSE[at] = se / Math.LN2;
+      if (sh.lrt) {
+        const full = sh.llC[gene]! + logLik([p], fp.logMean, alpha);
+        const reduced = fitLogMean([c, p], alpha);
+        const t = lrTest(full, logLik([c, p], reduced.logMean, alpha), beta);
+        sh.scores[at] = t.score;
+        sh.pvals[at] = t.p;
+      } else {
+        const w = waldTest(beta, se);
+        sh.scores[at] = Number.isNaN(w.z) ? 0 : w.z;
+        sh.pvals[at] = Number.isNaN(w.p) ? 1 : w.p;
+      }
+    }
+  }
+}
