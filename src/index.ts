@@ -290,6 +290,9 @@ export type { SkippedGroup } from "./de/groups.ts";
 export { rankGenesGroupsDf, type RankedGroupTable } from "./de/resultTable.ts";
 export type { RankedLayout } from "./de/output.ts";
 export { planDeBatches, type DeBatchPlan } from "./de/batchedRun.ts";
+// NB-GLM options and pseudo-bulk (issue 13)
+export type { NbGlmOptions } from "./de/nbGlm/run.ts";
+export { pseudobulk, type PseudobulkOptions, type PseudobulkResult } from "./de/pseudobulk.ts";
 export {
   normalSf,
   normalTwoSidedP,

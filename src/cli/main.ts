@@ -26,6 +26,7 @@ import { registerPlan } from "./commands/plan.ts";
 import { registerOverlap } from "./commands/overlap.ts";
 import { registerQc } from "./commands/qc.ts";
 import { registerDe } from "./commands/de.ts";
+import { registerPseudobulk } from "./commands/pseudobulk.ts";
 import { registerClean } from "./commands/clean.ts";
 
 function packageVersion(): string {
@@ -97,6 +98,7 @@ Exit codes: 0 ok, 1 bad input (one 'crispyx: error:' line and a hint), 2 bad com
   registerConvert(program);
   registerSort(program);
   registerDe(program);
+  registerPseudobulk(program);
   registerOverlap(program);
   registerReport(program);
   registerDemo(program);

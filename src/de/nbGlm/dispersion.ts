@@ -20,7 +20,7 @@
  * Cost: gene-wise and MAP are each (GRID + ~20) evaluations of an O(control cells) sum per gene; the
  * trend is O(genes) per IRLS step.
  */
-import { coxReidLogLik, fitLogMean, momentsDispersion, sumCounts, type GroupCells } from "./irls.ts";
+import { countTail, coxReidLogLik, fitLogMean, momentsDispersion, sumCounts, type GroupCells } from "./irls.ts";
 import { gridBrentMin } from "./optimize.ts";
 import { trigamma } from "./special.ts";
 
@@ -46,8 +46,9 @@ export function genewiseDispersion(g: GroupCells, maxDisp: number): GenewiseDisp
   if (sumCounts(gs) === 0) return null;
   const a0 = Math.min(Math.max(momentsDispersion(gs), 1e-6), maxDisp);
   const logMean = fitLogMean(gs, a0).logMean;
+  const tail = countTail(g);
   const t = gridBrentMin(
-    (la) => -coxReidLogLik(gs, logMean, Math.exp(la)),
+    (la) => -coxReidLogLik(gs, logMean, Math.exp(la), tail),
     Math.log(MIN_DISPERSION),
     Math.log(maxDisp),
     GRID,
@@ -65,8 +66,9 @@ export function mapDispersion(
   maxDisp: number,
 ): number {
   const gs = [g];
+  const tail = countTail(g);
   const t = gridBrentMin(
-    (la) => -coxReidLogLik(gs, logMean, Math.exp(la)) + ((la - logTrend) * (la - logTrend)) / (2 * priorVar),
+    (la) => -coxReidLogLik(gs, logMean, Math.exp(la), tail) + ((la - logTrend) * (la - logTrend)) / (2 * priorVar),
     Math.log(MIN_DISPERSION),
     Math.log(maxDisp),
     GRID,
