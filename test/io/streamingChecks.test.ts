@@ -211,3 +211,98 @@ with h5py.File(sys.argv[1], "w") as f:
     tmp.cleanup();
   }
 });
+
+test("a reader checks each block's structure and values once, and never skips a block it has not checked", async () => {
+  const { writeH5ad } = await import("../../src/io/anndata/anndata.ts");
+  const { emptyAnnData } = await import("../../src/io/anndata/model.ts");
+  const { openH5ad } = await import("../../src/io/anndata/handle.ts");
+  const tmp = tempDir("crispyx-once-");
+  const dir = tmp.path;
+  // 40 rows × 10 columns, 3 stored elements per row; damaged: row `bad` repeats a column.
+  const make = (name: string, bad: number, negative: number): string => {
+    const ad = emptyAnnData(40, 10);
+    const indices = new Int32Array(120);
+    const data = new Float32Array(120).fill(1);
+    const indptr = Int32Array.from({ length: 41 }, (_, i) => 3 * i);
+    for (let i = 0; i < 40; i++) indices.set([0, 4, 7], 3 * i);
+    if (bad >= 0) indices[3 * bad + 1] = 0;
+    if (negative >= 0) data[3 * negative] = -1;
+    ad.X = { type: "csr", shape: [40, 10], data, indices, indptr };
+    const p = join(dir, name);
+    writeH5ad(p, ad);
+    return p;
+  };
+  const firstPass = (p: string, kind: ValueCheck | null, ranges: [number, number][]): string | null => {
+    const h = openH5ad(p);
+    try {
+      const x = h.X;
+      x.values = kind;
+      for (const [a, b] of ranges) {
+        const m = thrown(() => x.rows(a, b));
+        if (m) return m;
+      }
+      return null;
+    } finally {
+      h.close();
+    }
+  };
+  const dup = make("dup25.h5ad", 25, -1);
+  // A damaged row is found whichever blocks came before: after a block that skipped it, and after a later
+  // block (a checked prefix only grows from row 0).
+  assert.match(
+    firstPass(dup, null, [
+      [0, 10],
+      [0, 40],
+    ]) ?? "",
+    /column 0 .*twice|twice|more than once/,
+  );
+  assert.match(
+    firstPass(dup, null, [
+      [30, 40],
+      [20, 30],
+    ]) ?? "",
+    /twice|more than once/,
+  );
+  assert.match(
+    firstPass(dup, null, [
+      [0, 20],
+      [10, 30],
+    ]) ?? "",
+    /twice|more than once/,
+  );
+  // Values: a negative count is found on a pass that checks counts even after a pass that checked nothing
+  // or only finiteness.
+  const neg = make("neg25.h5ad", -1, 25);
+  assert.equal(
+    firstPass(neg, "finite", [
+      [0, 40],
+      [0, 40],
+    ]),
+    null,
+  );
+  assert.match(firstPass(neg, null, [[0, 40]]) ?? "ok", /ok/);
+  {
+    const h = openH5ad(neg);
+    try {
+      const x = h.X;
+      x.values = "finite";
+      x.rows(0, 40);
+      x.values = "counts";
+      assert.match(thrown(() => x.rows(0, 40)) ?? "", /negative|-1/);
+    } finally {
+      h.close();
+    }
+  }
+  // A clean file read twice in full gives the same blocks (the second read unchecked).
+  const clean = make("clean.h5ad", -1, -1);
+  const h = openH5ad(clean);
+  try {
+    h.X.values = "counts";
+    const a = h.X.rows(0, 40);
+    const b = h.X.rows(0, 40);
+    assert.deepEqual(b, a);
+  } finally {
+    h.close();
+    tmp.cleanup();
+  }
+});
