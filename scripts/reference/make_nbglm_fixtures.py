@@ -245,7 +245,10 @@ def python_crispyx(h5ad, sf, src):
                         min_pct_pert=0.0, min_mean_ctrl=0.0, min_mean_pert=0.0, min_total_count=0.0,
                         lfc_shrinkage_type="apeglm", output_path=res_path, verbose=False, n_jobs=1, force=True)
     r = ad.read_h5ad(res_path)
-    out = {"groups": [str(g) for g in r.obs_names]}
+    from crispyx._size_factors import _median_of_ratios_size_factors
+
+    out = {"groups": [str(g) for g in r.obs_names],
+           "size_factors_ratio": _median_of_ratios_size_factors(h5ad).tolist()}
     for key in ["logfoldchange_raw", "standard_error", "z_score", "pvalue", "pvalue_adj", "dispersion",
                 "dispersion_raw", "dispersion_trend", "logfoldchanges"]:
         if key in r.layers:

@@ -198,3 +198,24 @@ test("at the MAP dispersions: β1, z, p and the apeGLM-style shrunken LFC equal 
     }
   }
 });
+
+test("size factors: library size equals the fixture's; median-of-ratios equals the Python crispyx's", async () => {
+  const { openH5ad } = await import("../../src/io/anndata/handle.ts");
+  const { cellTotals, librarySizeFactors, medianRatioSizeFactors } = await import("../../src/de/nbGlm/chunk.ts");
+  const py = JSON.parse(readFileSync(dir + "python_crispyx.json", "utf8")) as { size_factors_ratio: number[] };
+  const h = openH5ad(dir + "screen.h5ad");
+  try {
+    const reader = h.matrix();
+    const nGenesFile = reader.shape[1];
+    const geneLogs = { logSum: new Float64Array(nGenesFile), count: new Float64Array(nGenesFile) };
+    const totals = cellTotals(reader, {}, dir + "screen.h5ad", "nb-glm", geneLogs);
+    const lib = librarySizeFactors(totals);
+    const ratio = medianRatioSizeFactors(reader, {}, geneLogs);
+    // Library size: sums and logs in float64 on both sides, 1e-12 relative. Median-of-ratios: 1e-7, as the
+    // Python crispyx takes np.log of the file's float32 values (float32 logs, ~6e-8 relative each).
+    lib.forEach((v, i) => close(v, screen.size_factors[i]!, 1e-12, `library size factor ${i}`));
+    ratio.forEach((v, i) => close(v, py.size_factors_ratio[i]!, 1e-7, `median-of-ratios size factor ${i}`));
+  } finally {
+    h.close();
+  }
+});

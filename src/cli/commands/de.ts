@@ -35,7 +35,7 @@ interface DeCliOptions extends OutputOptions {
   resume?: boolean;
   rankedLayout?: "records" | "per-group";
   test?: "wald" | "lrt";
-  sizeFactors?: "library";
+  sizeFactors?: "library" | "ratio";
 }
 
 /** "a, b or c". */
@@ -104,9 +104,10 @@ export function registerDe(program: Command): void {
     )
     .addOption(new Option("--test <test>", "NB-GLM: Wald (default) or likelihood-ratio test").choices(["wald", "lrt"]))
     .addOption(
-      new Option("--size-factors <method>", "NB-GLM: size factors (library size over its geometric mean)").choices([
-        "library",
-      ]),
+      new Option(
+        "--size-factors <method>",
+        "NB-GLM: library size (default) or median-of-ratios over each cell's non-zero genes",
+      ).choices(["library", "ratio"]),
     );
   addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
     const ctx = contextOf(c);

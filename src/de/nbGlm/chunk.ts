@@ -8,7 +8,7 @@
  * per chunk, as the Wilcoxon test; CSC: only its columns).
  */
 import type { MatrixReader } from "../../io/anndata/matrixReader.ts";
-import type { SparseMatrix } from "../../io/anndata/model.ts";
+import type { NdArray, SparseMatrix } from "../../io/anndata/model.ts";
 import type { TypedArray } from "../../io/dtypes.ts";
 import { num } from "../../core/sparse.ts";
 import { throwIfAborted, type StreamOptions } from "../../core/streaming.ts";
@@ -42,9 +42,22 @@ const isCount = (v: number) => v >= 0 && Math.floor(v) === v && v < Infinity;
  * Every cell's total count (one pass over X), refusing the first value that is not a count. CSR and dense:
  * row bands; CSC: column bands.
  */
-export function cellTotals(reader: MatrixReader, opts: StreamOptions, inputPath: string, method: string): Float64Array {
+export function cellTotals(
+  reader: MatrixReader,
+  opts: StreamOptions,
+  inputPath: string,
+  method: string,
+  geneLogs: { logSum: Float64Array; count: Float64Array } | null = null,
+): Float64Array {
   const [nObs, nGenes] = reader.shape;
   const totals = new Float64Array(nObs);
+  // Each non-zero's log into its gene's sum (median-of-ratios' geometric means), when asked.
+  const addLog = (j: number, v: number) => {
+    if (geneLogs && v > 0) {
+      geneLogs.logSum[j] += Math.log(v);
+      geneLogs.count[j]++;
+    }
+  };
   if (reader.info.format === "csc") {
     const step = Math.max(
       1,
@@ -61,6 +74,7 @@ export function cellTotals(reader: MatrixReader, opts: StreamOptions, inputPath:
           const v = Number(data[k]!);
           if (!isCount(v)) throw notACount(v, Number(idx[k]!), g0 + c, inputPath, method);
           totals[Number(idx[k]!)] += v;
+          addLog(g0 + c, v);
         }
       }
     }
@@ -75,6 +89,7 @@ export function cellTotals(reader: MatrixReader, opts: StreamOptions, inputPath:
           const v = Number(d[r * nGenes + j]!);
           if (!isCount(v)) throw notACount(v, r0 + r, j, inputPath, method);
           t += v;
+          addLog(j, v);
         }
         totals[r0 + r] = t;
       }
@@ -88,6 +103,7 @@ export function cellTotals(reader: MatrixReader, opts: StreamOptions, inputPath:
           const v = Number(data[k]!);
           if (!isCount(v)) throw notACount(v, r0 + r, Number(idx[k]!), inputPath, method);
           t += v;
+          addLog(Number(idx[k]!), v);
         }
         totals[r0 + r] = t;
       }
@@ -113,6 +129,77 @@ export function librarySizeFactors(totals: Float64Array): Float64Array {
   }
   const gm = n ? Math.exp(s / n) : 1;
   return totals.map((t) => (t > 0 ? t / gm : 0));
+}
+
+/** Row blocks of any storage: CSR and dense in bands; CSC as CSR blocks of 8,192 rows (each a scan of X). */
+function* rowBlocks(
+  reader: MatrixReader,
+  opts: StreamOptions,
+): Generator<{ r0: number; r1: number; block: NdArray | SparseMatrix }> {
+  if (reader.info.format !== "csc") {
+    yield* rowBands(reader, { memoryBudget: opts.memoryBudget, signal: opts.signal }, 0.25);
+    return;
+  }
+  const nObs = reader.shape[0];
+  for (let r0 = 0; r0 < nObs; r0 += 8192) {
+    throwIfAborted(opts.signal);
+    const r1 = Math.min(nObs, r0 + 8192);
+    yield { r0, r1, block: reader.rows(r0, r1, "csr") as SparseMatrix };
+  }
+}
+
+/**
+ * Median-of-ratios size factors for sparse counts (the Python crispyx's default "sparse" variant of
+ * DESeq2's): each gene's geometric mean over its non-zero values, each cell's median of y/gm over its
+ * non-zero genes (numpy's median: the mean of the two middle values for an even count), cells without
+ * any given the median of the others, all scaled to geometric mean 1. One more pass over X by rows
+ * (memory: one band, and one cell's ratios to sort).
+ */
+export function medianRatioSizeFactors(
+  reader: MatrixReader,
+  opts: StreamOptions,
+  geneLogs: { logSum: Float64Array; count: Float64Array },
+): Float64Array {
+  const [nObs, nGenes] = reader.shape;
+  const gm = new Float64Array(nGenes);
+  for (let j = 0; j < nGenes; j++)
+    gm[j] = geneLogs.count[j]! > 0 ? Math.exp(geneLogs.logSum[j]! / geneLogs.count[j]!) : 0;
+  const sf = new Float64Array(nObs).fill(Number.NaN);
+  let buf = new Float64Array(1024);
+  const medianOf = (n: number) => {
+    const a = buf.subarray(0, n).sort();
+    return n % 2 ? a[(n - 1) >> 1]! : 0.5 * (a[n / 2 - 1]! + a[n / 2]!);
+  };
+  for (const { r0, r1, block: b } of rowBlocks(reader, opts)) {
+    const dense = b.type === "array";
+    const d = dense ? (b.data as TypedArray as unknown as ArrayLike<number>) : null;
+    const s = dense ? null : (b as SparseMatrix);
+    for (let r = 0; r < r1 - r0; r++) {
+      let n = 0;
+      const from = s ? num(s.indptr, r) : r * nGenes,
+        to = s ? num(s.indptr, r + 1) : (r + 1) * nGenes;
+      if (buf.length < to - from) buf = new Float64Array(to - from);
+      for (let k = from; k < to; k++) {
+        const v = Number(s ? (s.data as unknown as ArrayLike<number>)[k]! : d![k]!);
+        const g = gm[s ? Number((s.indices as unknown as ArrayLike<number>)[k]!) : k - from]!;
+        if (v > 0 && g > 0) buf[n++] = v / g;
+      }
+      if (n) sf[r0 + r] = medianOf(n);
+    }
+  }
+  const valid = Array.from(sf).filter((v) => v > 0 && Number.isFinite(v));
+  if (valid.length === 0) return new Float64Array(nObs).fill(1);
+  valid.sort((a, b) => a - b);
+  const m = valid.length;
+  const fallback = m % 2 ? valid[(m - 1) >> 1]! : 0.5 * (valid[m / 2 - 1]! + valid[m / 2]!);
+  let logMean = 0;
+  for (let i = 0; i < nObs; i++) {
+    if (!(sf[i]! > 0 && Number.isFinite(sf[i]!))) sf[i] = fallback;
+    logMean += Math.log(sf[i]!);
+  }
+  const scale = Math.exp(logMean / nObs);
+  for (let i = 0; i < nObs; i++) sf[i]! /= scale;
+  return sf;
 }
 
 /** Gene ranges [start, end) whose non-zeros in slots < `slots` fit `maxValues` (≥ 1 gene each, ≤ maxGenes). */

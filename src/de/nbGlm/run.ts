@@ -16,7 +16,7 @@
  */
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted } from "../../core/streaming.ts";
 import type { ColumnPassContext } from "../methods/types.ts";
-import { cellTotals, buildNbChunk, librarySizeFactors, planNbChunks } from "./chunk.ts";
+import { buildNbChunk, cellTotals, librarySizeFactors, medianRatioSizeFactors, planNbChunks } from "./chunk.ts";
 import { dispersionPrior, fitDispersionTrend, maxDispersion, MIN_DISPERSION, trendAt } from "./dispersion.ts";
 import type { NbChunk, NbShared } from "./kernel.ts";
 import { NbPool } from "./pool.ts";
@@ -24,8 +24,11 @@ import { NbPool } from "./pool.ts";
 export interface NbGlmOptions {
   /** "wald" (default) or "lrt" (likelihood-ratio test against one common mean). */
   test?: "wald" | "lrt";
-  /** "library" (default): total counts over their geometric mean. */
-  sizeFactors?: "library";
+  /**
+   * "library" (default): total counts over their geometric mean; "ratio": median-of-ratios over each
+   * cell's non-zero genes (the Python crispyx's default; one more pass over X).
+   */
+  sizeFactors?: "library" | "ratio";
 }
 
 /** Memory of the process besides the arrays (as the Wilcoxon pass assumes). */
@@ -63,9 +66,11 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const key = JSON.stringify({ ...opts, control: plan.controlLabel, nc: plan.sizes[0] });
   let cache = controlCache(ctx, key);
   if (!cache) {
-    const totals = cellTotals(reader, options, ctx.inputPath, "nb-glm");
+    const geneLogs =
+      opts.sizeFactors === "ratio" ? { logSum: new Float64Array(nGenes), count: new Float64Array(nGenes) } : null;
+    const totals = cellTotals(reader, options, ctx.inputPath, "nb-glm", geneLogs);
     cache = {
-      sf: librarySizeFactors(totals),
+      sf: geneLogs ? medianRatioSizeFactors(reader, options, geneLogs) : librarySizeFactors(totals),
       controlPassDone: false,
       perGene: {
         baseMeanC: sharedF64(nGenes),
