@@ -214,7 +214,7 @@ test("a run-time method with its own pass over X and its own fold changes", asyn
 });
 
 test("registry: today's names and aliases; an unknown name lists the choices", () => {
-  assert.deepEqual(deMethodNames(), ["t-test", "wilcoxon", "nb-glm"]);
+  assert.deepEqual(deMethodNames(), ["t-test", "wilcoxon", "nb-glm", "pseudobulk-nb"]);
   assert.equal(deMethod("nb_glm").name, "nb-glm");
   assert.equal(deMethod("t_test").name, "t-test");
   assert.equal(deMethod("wilcoxon").storedName, "wilcoxon");

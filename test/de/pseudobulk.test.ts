@@ -113,3 +113,51 @@ test("pseudobulk refuses values that are not counts and leaves no output", async
     /obs has no column 'replicate'/,
   );
 });
+
+test("--method pseudobulk-nb equals nb-glm run on pseudobulk()'s samples; fewer than 2 samples is a clear error", async () => {
+  const { rankGenesGroups } = await import("../../src/de/rankGenesGroups.ts");
+  const input = join(work, "reps.h5ad");
+  // Counts that vary between guides; gene 3 knocked down in A.
+  screen(input, (i, j) => ((i * 13 + j * 7) % 11) + (j === 3 && pertOf(i) === "A" ? 0 : 6) + (i % 2) * 3);
+  const direct = await rankGenesGroups(input, {
+    perturbationColumn: "perturbation",
+    controlLabel: "NTC",
+    method: "pseudobulk-nb",
+    nbGlm: { replicateColumn: "guide" },
+    output: join(work, "pbnb.h5ad"),
+    workers: 1,
+  });
+  assert.deepEqual(direct.groups, ["A", "B"]);
+  const pb = join(work, "reps_pb.h5ad");
+  await pseudobulk(input, { perturbationColumn: "perturbation", by: "guide", output: pb });
+  // pseudobulk() writes float64 sums; nb-glm on them wants the values as they are (whole numbers).
+  const viaFile = await rankGenesGroups(pb, {
+    perturbationColumn: "perturbation",
+    controlLabel: "NTC",
+    method: "nb-glm",
+    minCellsPerGroup: 1,
+    output: join(work, "pb_nbglm.h5ad"),
+    workers: 1,
+  });
+  assert.deepEqual(viaFile.groups, ["A", "B"]);
+  const a = readH5ad(direct.outputPath),
+    b = readH5ad(viaFile.outputPath);
+  for (const k of ["scores", "pvals", "dispersion", "lfcSE", "baseMean", "lfc_shrunk"])
+    assert.deepEqual((a.layers[k] as NdArray).data, (b.layers[k] as NdArray).data, k);
+  assert.deepEqual((a.X as NdArray).data, (b.X as NdArray).data, "log2 fold changes");
+  const lfc3 = ((a.X as NdArray).data as Float32Array)[3]!;
+  assert.ok(lfc3 < -0.5, `A knocks gene 3 down: log2FC ${lfc3}`);
+  // A column with one value per perturbation gives each group one sample.
+  await assert.rejects(
+    rankGenesGroups(input, {
+      perturbationColumn: "perturbation",
+      controlLabel: "NTC",
+      method: "pseudobulk-nb",
+      nbGlm: { replicateColumn: "perturbation" },
+      output: join(work, "one_sample.h5ad"),
+      workers: 1,
+    }),
+    /the control 'NTC' has 1 pseudo-bulk sample\(s\) in obs\['perturbation'\]; pseudobulk-nb needs at least 2 per group/,
+  );
+  assert.ok(!existsSync(join(work, "one_sample.h5ad")));
+});

@@ -36,6 +36,7 @@ interface DeCliOptions extends OutputOptions {
   rankedLayout?: "records" | "per-group";
   test?: "wald" | "lrt";
   sizeFactors?: "library" | "ratio";
+  replicateColumn?: string;
 }
 
 /** "a, b or c". */
@@ -108,6 +109,10 @@ export function registerDe(program: Command): void {
         "--size-factors <method>",
         "NB-GLM: library size (default) or median-of-ratios over each cell's non-zero genes",
       ).choices(["library", "ratio"]),
+    )
+    .option(
+      "--replicate-column <column>",
+      "pseudobulk-nb: obs column splitting each group into samples (guide, replicate)",
     );
   addOutputOptions(cmd, "de_<method>").action(async (file: string, opts: DeCliOptions, c: Command) => {
     const ctx = contextOf(c);

@@ -1,5 +1,6 @@
 /**
- * The DE methods: one module per method (./tTest.ts, ./wilcoxon.ts, ./nbGlm.ts), one line each in BUILTIN. Everything
+ * The DE methods: one module per method (./tTest.ts, ./wilcoxon.ts, ./nbGlm.ts,
+ * ./pseudobulkNb.ts), one line each in BUILTIN. Everything
  * else — rankGenesGroups, the worker threads, the .h5ad and CSV writers, `crispyx de --method` (choices
  * and help), `crispyx plan`, `crispyx report` / `overlap` — reads the declarations (./types.ts) from here.
  * Lookups are a linear scan of a few entries; nothing here touches data.
@@ -28,12 +29,13 @@ import { SCANPY_COLUMNS } from "./columns.ts";
 import { tTest } from "./tTest.ts";
 import { wilcoxon } from "./wilcoxon.ts";
 import { nbGlm } from "./nbGlm.ts";
+import { pseudobulkNb } from "./pseudobulkNb.ts";
 import type { DeMethodKernels, DeMethodSpec } from "./types.ts";
 
 export type { DeMethodKernels, DeMethodSpec } from "./types.ts";
 
 /** The built-in methods, in the order help and `--method` list them; the first is the default. */
-const BUILTIN = [tTest, wilcoxon, nbGlm] as const;
+const BUILTIN = [tTest, wilcoxon, nbGlm, pseudobulkNb] as const;
 
 /** Names of the built-in methods (the API's DeMethod type). */
 export type BuiltinDeMethod = (typeof BUILTIN)[number]["name"];

@@ -16,7 +16,14 @@
  */
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted } from "../../core/streaming.ts";
 import type { ColumnPassContext } from "../methods/types.ts";
-import { buildNbChunk, cellTotals, librarySizeFactors, medianRatioSizeFactors, planNbChunks } from "./chunk.ts";
+import {
+  buildNbChunk,
+  ChunkBuffers,
+  cellTotals,
+  librarySizeFactors,
+  medianRatioSizeFactors,
+  planNbChunks,
+} from "./chunk.ts";
 import { dispersionPrior, fitDispersionTrend, maxDispersion, MIN_DISPERSION, trendAt } from "./dispersion.ts";
 import type { NbChunk, NbShared } from "./kernel.ts";
 import { NbPool } from "./pool.ts";
@@ -29,6 +36,8 @@ export interface NbGlmOptions {
    * cell's non-zero genes (the Python crispyx's default; one more pass over X).
    */
   sizeFactors?: "library" | "ratio";
+  /** pseudobulk-nb: the obs column whose values split each group into pseudo-bulk samples. */
+  replicateColumn?: string;
 }
 
 /** Memory of the process besides the arrays (as the Wilcoxon pass assumes). */
@@ -53,9 +62,9 @@ function controlCache(ctx: ColumnPassContext, key: string): ControlCache | undef
   return caches.get(ctx.reader)?.get(key);
 }
 
-export function nbGlmOptions(options: unknown): Required<NbGlmOptions> {
+export function nbGlmOptions(options: unknown): Required<Omit<NbGlmOptions, "replicateColumn">> & NbGlmOptions {
   const o = ((options as { nbGlm?: NbGlmOptions }).nbGlm ?? {}) as NbGlmOptions;
-  return { test: o.test ?? "wald", sizeFactors: o.sizeFactors ?? "library" };
+  return { ...o, test: o.test ?? "wald", sizeFactors: o.sizeFactors ?? "library" };
 }
 
 export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
@@ -115,7 +124,8 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   };
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const free = budget - ctx.reservedBytes - PROCESS_BYTES - nObs * 16;
-  const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.1, free * 0.4) / 16));
+  // Two chunks live at once (one fitted, one read), 16 bytes per value: each gets 30% of what is left.
+  const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.05, free * 0.3) / 16));
   const maxGenes = options.chunkSize ?? Number.MAX_SAFE_INTEGER;
   const threads = ctx.pool ? ctx.pool.size : 0;
   const pool = new NbPool(threads, sh);
@@ -147,10 +157,22 @@ async function chunkPass(
   const phase = kind === "control" ? "NB-GLM control dispersions" : "NB-GLM fits";
   let pending: Promise<void> | null = null;
   let done = 0;
+  const buffers = [new ChunkBuffers(maxValues), new ChunkBuffers(maxValues)];
   try {
-    for (const [g0, g1] of chunks) {
+    for (const [k, [g0, g1]] of chunks.entries()) {
       throwIfAborted(options.signal);
-      const chunk: NbChunk = buildNbChunk(reader, plan.cellSlot, stats.nnz, sf, slots, g0, g1, true, options);
+      // Alternate between two sets of buffers: the one being fitted is not written.
+      const chunk: NbChunk = buildNbChunk(
+        reader,
+        plan.cellSlot,
+        stats.nnz,
+        sf,
+        slots,
+        g0,
+        g1,
+        buffers[k % 2]!,
+        options,
+      );
       if (pending) await pending;
       pending = pool.run(kind, chunk).then(() => {
         done += chunk.count;
@@ -165,7 +187,7 @@ async function chunkPass(
 }
 
 /** The trend, the prior and the fallback α (genes without control counts), from the control pass. */
-function setTrend(sh: NbShared): void {
+export function setTrend(sh: NbShared): void {
   const trend = fitDispersionTrend(sh.baseMeanC, sh.genewise);
   const resid: number[] = [];
   let fallback = 0;
