@@ -234,6 +234,30 @@ def reference(X, labels, sf, true_alpha):
     return out
 
 
+def covariate_screen(seed=31):
+    """Cells in 3 gem groups with their own depth-independent level effects; P's cells mostly in gem group 2."""
+    rng = np.random.default_rng(seed)
+    n_genes, alpha = 8, 0.2
+    base = np.exp(rng.normal(1.0, 0.7, n_genes))
+    gem_effect = np.array([1.0, 0.5, 2.5])
+    labels = ["NTC"] * 240 + ["P"] * 60
+    gem = np.concatenate([rng.integers(0, 3, 240), rng.choice(3, 60, p=[0.1, 0.1, 0.8])])
+    s = np.exp(rng.normal(0.0, 0.3, len(labels)))
+    mu = s[:, None] * base[None, :] * gem_effect[gem][:, None] ** np.linspace(0.5, 1.5, n_genes)[None, :]
+    mu[np.array(labels) == "P", 0] *= 0.3
+    r = 1.0 / alpha
+    X = rng.negative_binomial(r, r / (r + mu)).astype(np.int64)
+    out = {"X": X.tolist(), "labels": labels, "gem": gem.tolist(), "size_factors": s.tolist(), "alpha": alpha, "fits": []}
+    x = (np.array(labels) == "P").astype(float)
+    D = np.column_stack([np.ones(len(x)), x, gem == 1, gem == 2]).astype(float)
+    for j in range(n_genes):
+        fam = sm.families.NegativeBinomial(alpha=alpha)
+        f = sm.GLM(X[:, j], D, family=fam, offset=np.log(s)).fit(tol=1e-13, maxiter=200)
+        g = sm.GLM(X[:, j], D[:, :2], family=fam, offset=np.log(s)).fit(tol=1e-13, maxiter=200)
+        out["fits"].append({"b1": f.params[1], "se1": f.bse[1], "z": f.tvalues[1], "b1_no_cov": g.params[1]})
+    return out
+
+
 def python_crispyx(h5ad, sf, src):
     sys.path[:0] = [os.path.join(HERE, "shims"), src]
     import anndata as ad
@@ -277,6 +301,7 @@ def main():
         json.dump({"X": X.tolist(), "labels": labels, "size_factors": sf.tolist(), "true_alpha": alpha.tolist(),
                    "effects": {p: {str(k): v for k, v in e.items()} for p, e in effect.items()}}, f)
     ref = reference(X, labels, sf, alpha)
+    ref["covariates"] = covariate_screen()
     with open(os.path.join(OUT, "statsmodels.json"), "w") as f:
         f.write(json.dumps(nan_to_none(ref)))
     h5 = os.path.join(OUT, "screen.h5ad")

@@ -37,6 +37,7 @@ interface DeCliOptions extends OutputOptions {
   test?: "wald" | "lrt";
   sizeFactors?: "library" | "ratio";
   replicateColumn?: string;
+  covariates?: string;
 }
 
 /** "a, b or c". */

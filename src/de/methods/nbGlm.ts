@@ -38,9 +38,10 @@ export const nbGlm = {
     { key: "lfc_shrunk", csv: "lfc_shrunk", description: "apeGLM-style shrunken log2 fold change (Cauchy prior)" },
   ],
   params: (options) => {
-    const o = (options as { nbGlm?: { test?: string; sizeFactors?: string } }).nbGlm ?? {};
+    const o = (options as { nbGlm?: { test?: string; sizeFactors?: string; covariates?: string[] } }).nbGlm ?? {};
     return {
       test: o.test ?? "wald",
+      covariates: (o.covariates ?? []).join(","),
       size_factors: o.sizeFactors ?? "library",
       dispersion: "control cells, Cox-Reid, MAP toward the parametric trend",
       lfc_shrinkage: "apeglm (normal approximation)",

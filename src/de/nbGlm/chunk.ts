@@ -48,14 +48,20 @@ export function cellTotals(
   inputPath: string,
   method: string,
   geneLogs: { logSum: Float64Array; count: Float64Array } | null = null,
+  classNnz: { cls: Int32Array; nnz: Int32Array } | null = null,
 ): Float64Array {
   const [nObs, nGenes] = reader.shape;
   const totals = new Float64Array(nObs);
-  // Each non-zero's log into its gene's sum (median-of-ratios' geometric means), when asked.
-  const addLog = (j: number, v: number) => {
+  // Each non-zero's log into its gene's sum (median-of-ratios' geometric means), and its count into its
+  // cell's class × gene (covariate levels), when asked.
+  const addLog = (j: number, v: number, cell: number) => {
     if (geneLogs && v > 0) {
       geneLogs.logSum[j] += Math.log(v);
       geneLogs.count[j]++;
+    }
+    if (classNnz && v > 0) {
+      const c = classNnz.cls[cell]!;
+      if (c >= 0) classNnz.nnz[c * nGenes + j]++;
     }
   };
   if (reader.info.format === "csc") {
@@ -74,7 +80,7 @@ export function cellTotals(
           const v = Number(data[k]!);
           if (!isCount(v)) throw notACount(v, Number(idx[k]!), g0 + c, inputPath, method);
           totals[Number(idx[k]!)] += v;
-          addLog(g0 + c, v);
+          addLog(g0 + c, v, Number(idx[k]!));
         }
       }
     }
@@ -89,7 +95,7 @@ export function cellTotals(
           const v = Number(d[r * nGenes + j]!);
           if (!isCount(v)) throw notACount(v, r0 + r, j, inputPath, method);
           t += v;
-          addLog(j, v);
+          addLog(j, v, r0 + r);
         }
         totals[r0 + r] = t;
       }
@@ -103,7 +109,7 @@ export function cellTotals(
           const v = Number(data[k]!);
           if (!isCount(v)) throw notACount(v, r0 + r, Number(idx[k]!), inputPath, method);
           t += v;
-          addLog(Number(idx[k]!), v);
+          addLog(Number(idx[k]!), v, r0 + r);
         }
         totals[r0 + r] = t;
       }

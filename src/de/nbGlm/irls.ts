@@ -26,6 +26,11 @@ export interface GroupCells {
   sf: ArrayLike<number>;
   sfFrom: number;
   sfTo: number;
+  /**
+   * A fixed factor on this group's means (covariates: the control's mean of the cells' covariate level,
+   * ./levels.ts): μ = s·scale·e^logMean. Absent: 1.
+   */
+  scale?: number;
 }
 
 export interface MeanFit {
@@ -43,9 +48,14 @@ export function sumCounts(gs: readonly GroupCells[]): number {
   return t;
 }
 
+/** Σ s (times the group's scale) over the groups' cells. */
 export function sumSizeFactors(gs: readonly GroupCells[]): number {
   let t = 0;
-  for (const g of gs) for (let k = g.sfFrom; k < g.sfTo; k++) t += g.sf[k]!;
+  for (const g of gs) {
+    let u = 0;
+    for (let k = g.sfFrom; k < g.sfTo; k++) u += g.sf[k]!;
+    t += g.scale === undefined ? u : u * g.scale;
+  }
   return t;
 }
 
@@ -54,8 +64,9 @@ export function fisherInfo(gs: readonly GroupCells[], logMean: number, alpha: nu
   const m = Math.exp(logMean);
   let info = 0;
   for (const g of gs) {
+    const mg = g.scale === undefined ? m : m * g.scale;
     for (let k = g.sfFrom; k < g.sfTo; k++) {
-      const mu = g.sf[k]! * m;
+      const mu = g.sf[k]! * mg;
       info += mu / (1 + alpha * mu);
     }
   }
@@ -79,15 +90,16 @@ export function fitLogMean(gs: readonly GroupCells[], alpha: number, start?: num
     let u = 0,
       j = 0;
     for (const g of gs) {
+      const mg = g.scale === undefined ? m : m * g.scale;
       for (let k = g.sfFrom; k < g.sfTo; k++) {
-        const mu = g.sf[k]! * m;
+        const mu = g.sf[k]! * mg;
         const d = 1 / (1 + alpha * mu);
         u -= mu * d;
         j += mu * d * d;
       }
       for (let k = g.from; k < g.to; k++) {
         const y = g.y[k]!,
-          mu = g.ys[k]! * m;
+          mu = g.ys[k]! * mg;
         const d = 1 / (1 + alpha * mu);
         u += y * d;
         j += alpha * y * mu * d * d;
@@ -118,10 +130,11 @@ export function logLik(gs: readonly GroupCells[], logMean: number, alpha: number
   const r = 1 / alpha;
   let ll = 0;
   for (const g of gs) {
-    for (let k = g.sfFrom; k < g.sfTo; k++) ll -= r * Math.log1p(alpha * g.sf[k]! * m);
+    const mg = g.scale === undefined ? m : m * g.scale;
+    for (let k = g.sfFrom; k < g.sfTo; k++) ll -= r * Math.log1p(alpha * g.sf[k]! * mg);
     for (let k = g.from; k < g.to; k++) {
       const y = g.y[k]!,
-        mu = g.ys[k]! * m;
+        mu = g.ys[k]! * mg;
       // y·log(αμ) − y·log(1+αμ) + log Γ(y+r) − log Γ(r), with the zero-count term (−r·log(1+αμ)) already added.
       ll += logRising(y, alpha) + y * Math.log(mu) - y * Math.log1p(alpha * mu);
     }
@@ -134,12 +147,13 @@ export function logLik(gs: readonly GroupCells[], logMean: number, alpha: number
  * exceeds TAIL_MAX). Σ_i Σ_{k<y_i} log(1+kα) = Σ_k tail[k]·log(1+kα): the rising-factorial part of the
  * log-likelihood in O(max count) per α instead of O(Σ y) — the dispersion search evaluates ~50 α per gene.
  */
-export function countTail(g: GroupCells): Float64Array | null {
+export function countTail(g: GroupCells | readonly GroupCells[]): Float64Array | null {
+  const gs = Array.isArray(g) ? (g as readonly GroupCells[]) : [g as GroupCells];
   let max = 0;
-  for (let k = g.from; k < g.to; k++) if (g.y[k]! > max) max = g.y[k]!;
+  for (const c of gs) for (let k = c.from; k < c.to; k++) if (c.y[k]! > max) max = c.y[k]!;
   if (max > TAIL_MAX) return null;
   const tail = new Float64Array(max + 1);
-  for (let k = g.from; k < g.to; k++) tail[g.y[k]!]++;
+  for (const c of gs) for (let k = c.from; k < c.to; k++) tail[c.y[k]!]++;
   // From the histogram to #{y > k}.
   let above = 0;
   for (let v = max; v >= 0; v--) {
@@ -154,41 +168,51 @@ const TAIL_MAX = 4096;
 
 /**
  * The Cox–Reid adjusted profile log-likelihood of α with the mean held at `logMean` (DESeq2's gene-wise
- * objective): ℓ(α) − ½·log I(α), I(α) = Σ μ/(1+αμ) the Fisher information of the log mean. One pass over
- * the cells computes both sums; `tail` (countTail of the one group) replaces the per-count rising sums.
+ * objective): ℓ(α) − ½·log I(α), I(α) = Σ μ/(1+αμ) the Fisher information of the log mean (with
+ * `blockInfo`, one mean per group: −½ Σ_g log I_g). One pass over the cells computes both sums; `tail`
+ * (countTail of all the groups' counts) replaces the per-count rising sums.
  */
 export function coxReidLogLik(
   gs: readonly GroupCells[],
   logMean: number,
   alpha: number,
   tail: Float64Array | null = null,
+  blockInfo = false,
 ): number {
   const m = Math.exp(logMean);
   const r = 1 / alpha;
   let ll = 0,
-    info = 0;
+    info = 0,
+    logInfo = 0;
   if (tail) for (let k = 1; k < tail.length; k++) ll += tail[k]! * Math.log1p(k * alpha);
   for (const g of gs) {
+    const mg = g.scale === undefined ? m : m * g.scale;
+    let gi = 0;
     for (let k = g.sfFrom; k < g.sfTo; k++) {
-      const mu = g.sf[k]! * m;
+      const mu = g.sf[k]! * mg;
       ll -= r * Math.log1p(alpha * mu);
-      info += mu / (1 + alpha * mu);
+      gi += mu / (1 + alpha * mu);
     }
     for (let k = g.from; k < g.to; k++) {
       const y = g.y[k]!,
-        mu = g.ys[k]! * m;
+        mu = g.ys[k]! * mg;
       ll += (tail ? 0 : logRising(y, alpha)) + y * Math.log(mu) - y * Math.log1p(alpha * mu);
     }
+    info += gi;
+    if (gi > 0) logInfo += Math.log(gi);
   }
-  return ll - 0.5 * Math.log(info);
+  // blockInfo: one mean per group (covariate levels), a block-diagonal information: −½ Σ log I_g.
+  return ll - 0.5 * (blockInfo ? logInfo : Math.log(info));
 }
 
-/** The method-of-moments dispersion at the Poisson mean: Σ((y−μ)² − μ) / Σμ² (may be ≤ 0). */
+/** The method-of-moments dispersion at each group's Poisson mean: Σ((y−μ)² − μ) / Σμ² (may be ≤ 0). */
 export function momentsDispersion(gs: readonly GroupCells[]): number {
-  const m = sumCounts(gs) / sumSizeFactors(gs);
   let num = 0,
     den = 0;
   for (const g of gs) {
+    // Each group at its own Poisson mean (one group: the usual estimate).
+    const m = sumCounts([g]) / sumSizeFactors([g]);
+    if (!(m > 0)) continue;
     for (let k = g.sfFrom; k < g.sfTo; k++) {
       const mu = g.sf[k]! * m;
       num += mu * mu - mu; // as if every count were 0 …

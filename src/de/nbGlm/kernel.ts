@@ -12,6 +12,7 @@
  */
 import { finalDispersion, genewiseDispersion, mapDispersion } from "./dispersion.ts";
 import { fisherInfo, fitLogMean, logLik, type GroupCells } from "./irls.ts";
+import { betaVariance, genewiseDispersionLevels, levelLogMean, mapDispersionLevels } from "./levels.ts";
 import { lrTest, waldTest } from "./tests.ts";
 
 /** One chunk of genes: non-zero counts and their cells' size factors, slot-major (slot s, gene j at ptr[s·count+j]). */
@@ -29,6 +30,11 @@ export interface NbChunk {
 export interface NbShared {
   nGenes: number;
   nSlots: number;
+  /**
+   * Levels of the covariates (1: none). With L > 1 the chunk's and size factors' slots are sub-slots
+   * s·L + level, and fixedLogMean, beta0, infoC, llC hold L values per gene (./levels.ts).
+   */
+  levels: number;
   /** Every compared cell's size factor grouped by slot: slot s at [slotPtr[s], slotPtr[s+1]). */
   slotSf: Float64Array;
   slotPtr: Int32Array;
@@ -85,6 +91,7 @@ function normalisedSum(g: GroupCells): number {
 
 /** Control pass over genes [from, to) of the chunk (chunk-local). */
 export function controlGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  if (sh.levels > 1) return controlGenesLevels(chunk, from, to, sh);
   const c = newCells();
   const nc = sh.slotPtr[1]! - sh.slotPtr[0]!;
   for (let j = from; j < to; j++) {
@@ -117,6 +124,7 @@ function prepareControl(c: GroupCells, gene: number, sh: NbShared): void {
 
 /** Group pass over genes [from, to) of the chunk (chunk-local): every perturbation against the control. */
 export function groupGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  if (sh.levels > 1) return groupGenesLevels(chunk, from, to, sh);
   const c = newCells(),
     p = newCells();
   const { nGenes, nSlots } = sh;
@@ -170,6 +178,116 @@ export function groupGenes(chunk: NbChunk, from: number, to: number, sh: NbShare
         const w = waldTest(beta, se);
         sh.scores[at] = Number.isNaN(w.z) ? 0 : w.z;
         sh.pvals[at] = Number.isNaN(w.p) ? 1 : w.p;
+      }
+    }
+  }
+}
+
+/** The control's non-empty levels of gene j (sub-slots 0..L−1), with their level indices. */
+function controlLevels(chunk: NbChunk, sh: NbShared, j: number): { gs: GroupCells[]; at: number[] } {
+  const gs: GroupCells[] = [],
+    at: number[] = [];
+  for (let l = 0; l < sh.levels; l++) {
+    if (sh.slotPtr[l + 1]! === sh.slotPtr[l]!) continue;
+    gs.push(cellsOf(chunk, sh, l, j, newCells()));
+    at.push(l);
+  }
+  return { gs, at };
+}
+
+function controlGenesLevels(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const L = sh.levels;
+  const nc = sh.slotPtr[L]! - sh.slotPtr[0]!;
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    const { gs, at } = controlLevels(chunk, sh, j);
+    let t = 0;
+    for (const g of gs) t += normalisedSum(g);
+    sh.baseMeanC[gene] = nc > 0 ? t / nc : Number.NaN;
+    const d = genewiseDispersionLevels(gs, sh.maxDisp);
+    sh.genewise[gene] = d ? d.alpha : Number.NaN;
+    for (let k = 0; k < at.length; k++) sh.fixedLogMean[gene * L + at[k]!] = d ? d.logMeans[k]! : Number.NaN;
+  }
+}
+
+function groupGenesLevels(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const { nGenes, nSlots, levels: L } = sh;
+  const nc = sh.slotPtr[L]! - sh.slotPtr[0]!;
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    const { gs, at } = controlLevels(chunk, sh, j);
+    if (!sh.controlDone[gene]) {
+      const gw = sh.genewise[gene]!;
+      let alpha: number;
+      if (Number.isFinite(gw)) {
+        const t = sh.trend[gene]!;
+        const lms = at.map((l) => sh.fixedLogMean[gene * L + l]!);
+        const map = mapDispersionLevels(gs, lms, Math.log(t), sh.prior[0]!, sh.maxDisp);
+        alpha = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
+      } else alpha = sh.prior[2]!;
+      sh.alpha[gene] = alpha;
+      gs.forEach((g, k) => {
+        const lm = levelLogMean(g, alpha);
+        const l = at[k]!;
+        sh.beta0[gene * L + l] = lm;
+        sh.infoC[gene * L + l] = fisherInfo([g], lm, alpha);
+        sh.llC[gene * L + l] = sh.lrt ? logLik([g], lm, alpha) : 0;
+      });
+      sh.controlDone[gene] = 1;
+    }
+    const alpha = sh.alpha[gene]!;
+    let sumC = 0;
+    for (const g of gs) sumC += normalisedSum(g);
+    for (let s = 1; s < nSlots; s++) {
+      const at1 = (s - 1) * nGenes + gene;
+      // The perturbation's cells by level, each with the control's level mean as its scale.
+      const ps: GroupCells[] = [],
+        cs: GroupCells[] = [],
+        lv: number[] = [];
+      let np = 0,
+        sumP = 0;
+      for (let l = 0; l < L; l++) {
+        const sub = s * L + l;
+        if (sh.slotPtr[sub + 1]! === sh.slotPtr[sub]!) continue;
+        const p = cellsOf(chunk, sh, sub, j, newCells());
+        np += p.sfTo - p.sfFrom;
+        sumP += normalisedSum(p);
+        p.scale = Math.exp(sh.beta0[gene * L + l]!);
+        ps.push(p);
+        cs.push(cellsOf(chunk, sh, l, j, newCells()));
+        lv.push(l);
+      }
+      sh.baseMean[at1] = (sumC + sumP) / (nc + np);
+      sh.dispersion[at1] = alpha;
+      const fit = fitLogMean(ps, alpha);
+      const beta =
+        fit.logMean === Number.NEGATIVE_INFINITY ? -LFC_CAP : Math.max(-LFC_CAP, Math.min(LFC_CAP, fit.logMean));
+      const infoP = ps.map((p) => fisherInfo([p], beta, alpha));
+      const se = Math.sqrt(
+        betaVariance(
+          lv.map((l) => sh.infoC[gene * L + l]!),
+          infoP,
+        ),
+      );
+      sh.lfc[at1] = beta / Math.LN2;
+      sh.lfcSE[at1] = se / Math.LN2;
+      if (sh.lrt) {
+        // Full: the frozen level means and β1; reduced: each shared level's mean refitted over both groups.
+        let full = 0,
+          reduced = 0;
+        for (let k = 0; k < ps.length; k++) {
+          const l = lv[k]!;
+          full += sh.llC[gene * L + l]! + logLik([ps[k]!], fit.logMean, alpha);
+          const both = [cs[k]!, { ...ps[k]!, scale: undefined }];
+          reduced += logLik(both, fitLogMean(both, alpha).logMean, alpha);
+        }
+        const t = lrTest(full, reduced, beta);
+        sh.scores[at1] = t.score;
+        sh.pvals[at1] = t.p;
+      } else {
+        const w = waldTest(beta, se);
+        sh.scores[at1] = Number.isNaN(w.z) ? 0 : w.z;
+        sh.pvals[at1] = Number.isNaN(w.p) ? 1 : w.p;
       }
     }
   }

@@ -102,6 +102,7 @@ export async function pseudobulkNbColumnPass(ctx: ColumnPassContext): Promise<vo
   const sh: NbShared = {
     nGenes,
     nSlots,
+    levels: 1,
     slotSf,
     slotPtr,
     lrt: opts.test === "lrt" ? 1 : 0,

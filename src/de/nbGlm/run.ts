@@ -15,6 +15,9 @@
  * per-gene state.
  */
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted } from "../../core/streaming.ts";
+import { InvalidArgumentError } from "../../errors.ts";
+import { openH5ad } from "../../io/anndata/handle.ts";
+import { readLabelCodes } from "../../ops/sort.ts";
 import type { ColumnPassContext } from "../methods/types.ts";
 import {
   buildNbChunk,
@@ -38,6 +41,8 @@ export interface NbGlmOptions {
   sizeFactors?: "library" | "ratio";
   /** pseudobulk-nb: the obs column whose values split each group into pseudo-bulk samples. */
   replicateColumn?: string;
+  /** Categorical obs columns (e.g. gem_group) whose levels get their own control mean (./levels.ts). */
+  covariates?: string[];
 }
 
 /** Memory of the process besides the arrays (as the Wilcoxon pass assumes). */
@@ -45,6 +50,8 @@ const PROCESS_BYTES = 160 << 20;
 
 interface ControlCache {
   sf: Float64Array;
+  /** Covariates: each cell's level (L levels) and label class (label code × L + level), non-zeros per class × gene. */
+  levels: { L: number; levelOf: Int32Array; labelOf: Int32Array; classNnz: Int32Array } | null;
   controlPassDone: boolean;
   perGene: Pick<
     NbShared,
@@ -62,7 +69,7 @@ function controlCache(ctx: ColumnPassContext, key: string): ControlCache | undef
   return caches.get(ctx.reader)?.get(key);
 }
 
-export function nbGlmOptions(options: unknown): Required<Omit<NbGlmOptions, "replicateColumn">> & NbGlmOptions {
+export function nbGlmOptions(options: unknown): Required<Pick<NbGlmOptions, "test" | "sizeFactors">> & NbGlmOptions {
   const o = ((options as { nbGlm?: NbGlmOptions }).nbGlm ?? {}) as NbGlmOptions;
   return { ...o, test: o.test ?? "wald", sizeFactors: o.sizeFactors ?? "library" };
 }
@@ -77,39 +84,51 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   if (!cache) {
     const geneLogs =
       opts.sizeFactors === "ratio" ? { logSum: new Float64Array(nGenes), count: new Float64Array(nGenes) } : null;
-    const totals = cellTotals(reader, options, ctx.inputPath, "nb-glm", geneLogs);
+    const cov = opts.covariates?.length ? covariateLevels(ctx, opts.covariates) : null;
+    const classNnz = cov ? new Int32Array(cov.nLabels * cov.L * nGenes) : null;
+    const cls = cov ? Int32Array.from(cov.labelOf, (c, i) => (c < 0 ? -1 : c * cov.L + cov.levelOf[i]!)) : null;
+    const totals = cellTotals(reader, options, ctx.inputPath, "nb-glm", geneLogs, cls ? { cls, nnz: classNnz! } : null);
+    const L = cov?.L ?? 1;
     cache = {
+      levels: cov ? { L: cov.L, levelOf: cov.levelOf, labelOf: cov.labelOf, classNnz: classNnz! } : null,
       sf: geneLogs ? medianRatioSizeFactors(reader, options, geneLogs) : librarySizeFactors(totals),
       controlPassDone: false,
       perGene: {
         baseMeanC: sharedF64(nGenes),
         genewise: sharedF64(nGenes),
-        fixedLogMean: sharedF64(nGenes),
+        fixedLogMean: sharedF64(nGenes * L),
         trend: sharedF64(nGenes),
         prior: sharedF64(3),
         alpha: sharedF64(nGenes),
-        beta0: sharedF64(nGenes),
-        infoC: sharedF64(nGenes),
-        llC: sharedF64(nGenes),
+        beta0: sharedF64(nGenes * L),
+        infoC: sharedF64(nGenes * L),
+        llC: sharedF64(nGenes * L),
         controlDone: new Uint8Array(new SharedArrayBuffer(nGenes)),
       },
     };
     if (!caches.has(reader)) caches.set(reader, new Map());
     caches.get(reader)!.set(key, cache);
   }
-  // Every compared cell's size factor, grouped by slot.
-  const slotPtr = new Int32Array(new SharedArrayBuffer((nSlots + 1) * 4));
-  for (let s = 0; s < nSlots; s++) slotPtr[s + 1] = slotPtr[s]! + plan.sizes[s]!;
-  const slotSf = sharedF64(slotPtr[nSlots]!);
-  const cursor = slotPtr.slice(0, nSlots);
+  // Covariates: slots split by level (sub-slot s·L + level), with their non-zero counts per gene.
+  const L = cache.levels?.L ?? 1;
+  const sub = cache.levels ? subSlots(ctx, cache.levels, nGenes) : { cellSlot: plan.cellSlot, nnz: ctx.stats.nnz };
+  const nSub = nSlots * L;
+  // Every compared cell's size factor, grouped by (sub-)slot.
+  const sizes = new Int32Array(nSub);
+  for (const s of sub.cellSlot) if (s >= 0) sizes[s]++;
+  const slotPtr = new Int32Array(new SharedArrayBuffer((nSub + 1) * 4));
+  for (let s = 0; s < nSub; s++) slotPtr[s + 1] = slotPtr[s]! + sizes[s]!;
+  const slotSf = sharedF64(slotPtr[nSub]!);
+  const cursor = slotPtr.slice(0, nSub);
   for (let i = 0; i < nObs; i++) {
-    const s = plan.cellSlot[i]!;
+    const s = sub.cellSlot[i]!;
     if (s >= 0) slotSf[cursor[s]!++] = cache.sf[i]!;
   }
   const extra = ctx.results.extra ?? {};
   const sh: NbShared = {
     nGenes,
     nSlots,
+    levels: L,
     slotSf,
     slotPtr,
     lrt: opts.test === "lrt" ? 1 : 0,
@@ -131,11 +150,11 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const pool = new NbPool(threads, sh);
   try {
     if (!cache.controlPassDone) {
-      await chunkPass(ctx, pool, "control", 1, cache.sf, maxValues, maxGenes);
+      await chunkPass(ctx, pool, "control", sub, L, cache.sf, maxValues, maxGenes);
       setTrend(sh);
       cache.controlPassDone = true;
     }
-    await chunkPass(ctx, pool, "groups", nSlots, cache.sf, maxValues, maxGenes);
+    await chunkPass(ctx, pool, "groups", sub, nSub, cache.sf, maxValues, maxGenes);
   } finally {
     await pool.close();
   }
@@ -146,14 +165,15 @@ async function chunkPass(
   ctx: ColumnPassContext,
   pool: NbPool,
   kind: "control" | "groups",
+  sub: { cellSlot: Int32Array; nnz: Int32Array },
   slots: number,
   sf: Float64Array,
   maxValues: number,
   maxGenes: number,
 ): Promise<void> {
-  const { reader, plan, stats, options } = ctx;
+  const { reader, options } = ctx;
   const nGenes = reader.shape[1];
-  const chunks = planNbChunks(stats.nnz, nGenes, slots, maxValues, maxGenes);
+  const chunks = planNbChunks(sub.nnz, nGenes, slots, maxValues, maxGenes);
   const phase = kind === "control" ? "NB-GLM control dispersions" : "NB-GLM fits";
   let pending: Promise<void> | null = null;
   let done = 0;
@@ -162,17 +182,7 @@ async function chunkPass(
     for (const [k, [g0, g1]] of chunks.entries()) {
       throwIfAborted(options.signal);
       // Alternate between two sets of buffers: the one being fitted is not written.
-      const chunk: NbChunk = buildNbChunk(
-        reader,
-        plan.cellSlot,
-        stats.nnz,
-        sf,
-        slots,
-        g0,
-        g1,
-        buffers[k % 2]!,
-        options,
-      );
+      const chunk: NbChunk = buildNbChunk(reader, sub.cellSlot, sub.nnz, sf, slots, g0, g1, buffers[k % 2]!, options);
       if (pending) await pending;
       pending = pool.run(kind, chunk).then(() => {
         done += chunk.count;
@@ -199,8 +209,85 @@ export function setTrend(sh: NbShared): void {
     const gw = sh.genewise[j]!;
     if (gw > 100 * MIN_DISPERSION && t > 0) resid.push(Math.log(gw) - Math.log(t));
   }
-  const prior = dispersionPrior(Float64Array.from(resid), sh.slotPtr[1]! - sh.slotPtr[0]!, 1);
+  // The control's cells and coefficients (one mean per covariate level).
+  const prior = dispersionPrior(Float64Array.from(resid), sh.slotPtr[sh.levels]! - sh.slotPtr[0]!, sh.levels);
   sh.prior[0] = prior.priorVar;
   sh.prior[1] = prior.residualVar;
   sh.prior[2] = Math.min(Math.max(fallback, MIN_DISPERSION), sh.maxDisp) || 0.1;
+}
+
+/** Each cell's level of the covariates' cross-classification, and its perturbation label's code. */
+function covariateLevels(
+  ctx: ColumnPassContext,
+  covariates: readonly string[],
+): { L: number; levelOf: Int32Array; labelOf: Int32Array; nLabels: number } {
+  const column = (ctx.options as { perturbationColumn?: string }).perturbationColumn;
+  const h = openH5ad(ctx.inputPath);
+  try {
+    const nObs = ctx.reader.shape[0];
+    const key = new Array<string>(nObs).fill("");
+    for (const c of covariates) {
+      if (c === column)
+        throw new InvalidArgumentError(
+          `covariate '${c}' is the perturbation column: collinear with every perturbation`,
+          {
+            file: ctx.inputPath,
+            hint: "give covariates other than the perturbation labels (gem_group, batch)",
+          },
+        );
+      const { codes } = readLabelCodes(h.file, c);
+      for (let i = 0; i < nObs; i++) key[i] += `${codes[i]}\u0000`;
+    }
+    const ids = new Map<string, number>();
+    const levelOf = Int32Array.from(key, (k) => {
+      if (!ids.has(k)) ids.set(k, ids.size);
+      return ids.get(k)!;
+    });
+    const labels = readLabelCodes(h.file, column!);
+    return { L: ids.size, levelOf, labelOf: labels.codes, nLabels: labels.labels.length };
+  } finally {
+    h.close();
+  }
+}
+
+/**
+ * This run's sub-slots (slot·L + level) and their non-zeros per gene (from the cached per-class counts),
+ * refusing a perturbation level without control cells: its effect and the perturbation's cannot be told
+ * apart (collinear).
+ */
+function subSlots(
+  ctx: ColumnPassContext,
+  lv: { L: number; levelOf: Int32Array; labelOf: Int32Array; classNnz: Int32Array },
+  nGenes: number,
+): { cellSlot: Int32Array; nnz: Int32Array } {
+  const { plan } = ctx;
+  const { L } = lv;
+  const nSlots = plan.sizes.length;
+  const cellSlot = Int32Array.from(plan.cellSlot, (s, i) => (s < 0 ? -1 : s * L + lv.levelOf[i]!));
+  const labelOfSlot = new Int32Array(nSlots).fill(-1);
+  const cells = new Int32Array(nSlots * L);
+  plan.cellSlot.forEach((s, i) => {
+    if (s < 0) return;
+    labelOfSlot[s] = lv.labelOf[i]!;
+    cells[cellSlot[i]!]++;
+  });
+  for (let s = 1; s < nSlots; s++) {
+    for (let l = 0; l < L; l++) {
+      if (cells[s * L + l]! > 0 && cells[l] === 0)
+        throw new InvalidArgumentError(
+          `perturbation '${plan.groups[s - 1]}' has cells in a covariate level with no control cells: the covariates are collinear with it`,
+          { file: ctx.inputPath, hint: "use covariates whose every level occurs among the control cells" },
+        );
+    }
+  }
+  const nnz = new Int32Array(nSlots * L * nGenes);
+  for (let s = 0; s < nSlots; s++) {
+    if (labelOfSlot[s]! < 0) continue;
+    for (let l = 0; l < L; l++)
+      nnz.set(
+        lv.classNnz.subarray((labelOfSlot[s]! * L + l) * nGenes, (labelOfSlot[s]! * L + l + 1) * nGenes),
+        (s * L + l) * nGenes,
+      );
+  }
+  return { cellSlot, nnz };
 }
