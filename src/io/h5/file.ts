@@ -5,7 +5,10 @@
  * reach after testing `capabilities`.
  *
  * Split along its seams: ./wasm.ts (the module, errors, paths), ./dtypeMap.ts (HDF5 types ↔ dtypes),
+ * ./datasetReads.ts (reads and their routes), ./datasetWrites.ts (creating, writing, resizing datasets),
  * ./attributes.ts, ./compound.ts (record arrays), ./strings.ts, ./openFiles.ts (the open-file registry, fsync).
+ * This file keeps opening (with ./preflight.ts) and closing, structure (groups, links), metadata and the
+ * scratch buffer.
  *
  * Why the low-level Module API for bulk reads: h5wasm's `Dataset.slice` mallocs, copies and re-wraps on
  * every call; reading through one reusable WebAssembly buffer is 5–10× faster for streamed blocks.
@@ -13,33 +16,22 @@
  * file goes straight from disk into the caller's array (./rawStorage.ts), otherwise through HDF5 and one
  * scratch buffer; LZF chunks are decoded here (./filteredChunks.ts), other filters by HDF5's plugins.
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { preflightHdf5 } from "./preflight.ts";
-import { rawLayout, readRawElements, type RawLayout } from "./rawStorage.ts";
-import { FilteredChunks } from "./filteredChunks.ts";
-import { filterRoute, type FilterInfo } from "./filters.ts";
+import type { RawLayout } from "./rawStorage.ts";
+import type { FilteredChunks } from "./filteredChunks.ts";
 import { finishBooleans, type BooleanTarget } from "./booleans.ts";
 import { unfinishedReason } from "./links.ts";
-import { ioSettings, noteDirectUse } from "../directIO.ts";
-import { Module, UNLIMITED_THRESHOLD, h5wasm, hdf5Reason, normalize } from "./wasm.ts";
-import { h5wasmDtype, mapDtype, type H5TypeMeta } from "./dtypeMap.ts";
+import { Module, UNLIMITED_THRESHOLD, hdf5Reason, normalize } from "./wasm.ts";
+import { mapDtype, type H5TypeMeta } from "./dtypeMap.ts";
 import { countOpen, openForWriting, openFiles, realKey, syncToDisk } from "./openFiles.ts";
 import * as attributes from "./attributes.ts";
 import * as compound from "./compound.ts";
 import * as strings from "./strings.ts";
-import {
-  BYTES_OF,
-  TYPED_ARRAY_OF,
-  dtypeOfArray,
-  isNumericDtype,
-  type AttrValue,
-  type CreateDatasetOptions,
-  type DatasetInfo,
-  type NumericDtype,
-  type ObjectKind,
-  type TypedArray,
-} from "../dtypes.ts";
+import * as reads from "./datasetReads.ts";
+import * as writes from "./datasetWrites.ts";
+import type { AttrValue, CreateDatasetOptions, DatasetInfo, NumericDtype, ObjectKind, TypedArray } from "../dtypes.ts";
 import type { CompoundMember, OpenMode, StoreCapabilities, WriteStore } from "../store.ts";
 
 export type { CompoundMember, OpenMode } from "../store.ts";
@@ -70,11 +62,14 @@ export class H5File implements WriteStore {
   placeholders = 0;
   /** The first HDF5 failure while writing: HDF5 may then leave the file unfinished, which close() reports. */
   private firstFailure: string | undefined;
-  /** Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts). */
-  private rawFd = -1;
-  private readonly rawLayouts = new Map<string, RawLayout | null>();
+  /**
+   * Read-only files: our own descriptor and each dataset's raw layout, for direct reads (./rawStorage.ts).
+   * Not private, nor the filter routes and key: ./datasetReads.ts keeps them (./datasetWrites.ts clears a route).
+   */
+  rawFd = -1;
+  readonly rawLayouts = new Map<string, RawLayout | null>();
   /** Each dataset's compression route (./filters.ts), checked before HDF5 reads it; our LZF reader where chosen. */
-  private readonly filterRoutes = new Map<string, FilteredChunks | null>();
+  readonly filterRoutes = new Map<string, FilteredChunks | null>();
   /**
    * Objects this handle created, with the attributes it has put on them since: setAttr then knows
    * whether an attribute exists without asking HDF5 (a lookup cost ~0.2 ms, a tenth of writing a small
@@ -86,7 +81,8 @@ export class H5File implements WriteStore {
     path: string,
     mode: OpenMode,
     fileId: bigint,
-    private readonly key: string,
+    /** The file's real path, the key of the open-file registries (./openFiles.ts). */
+    readonly key: string,
   ) {
     this.path = path;
     this.mode = mode;
@@ -308,173 +304,34 @@ export class H5File implements WriteStore {
   /**
    * Read a numeric (or boolean, as uint8 0/1) hyperslab: `start`/`count` per dimension; omitted = whole
    * dataset. `out` may be given to avoid allocating (it must have exactly the selection's length and the
-   * dataset's element type).
+   * dataset's element type). (./datasetReads.ts)
    */
   read(path: string, start?: number[], count?: number[], out?: TypedArray): TypedArray {
-    this.check();
-    const p = normalize(path);
-    const info = this.info(p);
-    const dtype: NumericDtype | null = info.dtype === "bool" ? "uint8" : isNumericDtype(info.dtype) ? info.dtype : null;
-    if (!dtype) {
-      throw new FileFormatError(`${p} holds ${info.dtype} values, not numbers`, { file: this.path });
-    }
-    const rank = info.shape.length;
-    const s = start ?? new Array(rank).fill(0);
-    const c = count ?? info.shape.map((d, i) => d - s[i]!);
-    for (let i = 0; i < rank; i++) {
-      if (s[i]! < 0 || c[i]! < 0 || s[i]! + c[i]! > info.shape[i]!) {
-        throw new CrispyxError(
-          `read of ${p} [${s.join(",")}]+[${c.join(",")}] is outside its shape [${info.shape.join(",")}]`,
-          { file: this.path },
-        );
-      }
-    }
-    const n = rank === 0 ? 1 : c.reduce((a, b) => a * b, 1);
-    const Ctor = TYPED_ARRAY_OF[dtype];
-    const result = out ?? new Ctor(n);
-    if (result.length !== n || dtypeOfArray(result) !== dtype) {
-      throw new CrispyxError(`read of ${p}: output buffer must be ${dtype}[${n}]`);
-    }
-    if (n === 0) return result;
-    const bytes = n * BYTES_OF[dtype];
-    const own = this.filtered(p, info);
-    if (own) {
-      this.readOwn(p, () => own.readBytes(s, c, new Uint8Array(result.buffer, result.byteOffset, bytes)));
-      return result;
-    }
-    // Whole rows of uncompressed data: straight from the file, one copy.
-    if (rank === 1 || (rank === 2 && s[1] === 0 && c[1] === info.shape[1])) {
-      const lay = this.directLayout(p, info);
-      if (lay) {
-        const rowElems = rank === 2 ? info.shape[1]! : 1;
-        try {
-          if (
-            readRawElements(
-              this.rawFd,
-              lay,
-              s[0]! * rowElems,
-              n,
-              new Uint8Array(result.buffer, result.byteOffset, bytes),
-            )
-          ) {
-            noteDirectUse("reads");
-            return result;
-          }
-        } catch (err) {
-          throw new FileFormatError(`cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
-        }
-      }
-    }
-    const ptr = this.scratch(bytes);
-    try {
-      Module.get_dataset_data(
-        this.fileId,
-        p,
-        rank === 0 ? null : c.map(BigInt),
-        rank === 0 ? null : s.map(BigInt),
-        rank === 0 ? null : c.map(() => 1n),
-        BigInt(ptr),
-      );
-    } catch (err) {
-      this.fail(`cannot read ${p}`, err);
-    }
-    new Uint8Array(result.buffer, result.byteOffset, bytes).set(Module.HEAPU8.subarray(ptr, ptr + bytes));
-    return result;
+    return reads.read(this, path, start, count, out);
   }
 
   /**
    * Check `p`'s filter pipeline before HDF5 reads it (./filters.ts): returns our reader when its chunks
    * are LZF, null when HDF5 reads it; throws naming the filter when nothing here can. `ownAllowed`
-   * false (raw compound records, which our reader does not lay out as HDF5 does): HDF5 with the LZF
-   * plugin, or the error.
+   * false: HDF5 with the LZF plugin, or the error (see ./datasetReads.ts).
    */
   filtered(p: string, info: DatasetInfo, ownAllowed = true): FilteredChunks | null {
-    const key = ownAllowed ? p : `${p}\0hdf5`;
-    if (this.filterRoutes.has(key)) return this.filterRoutes.get(key)!;
-    let filters: FilterInfo[];
-    let meta: { size: number; vlen: boolean; compound_type?: { members: { vlen: boolean }[] } };
-    try {
-      filters = (info.chunks ? Module.get_dataset_filters(this.fileId, p) : []) as unknown as FilterInfo[];
-      meta = Module.get_dataset_metadata(this.fileId, p) as unknown as typeof meta;
-    } catch (err) {
-      this.fail(`cannot read the filters of ${p}`, err);
-    }
-    let own: FilteredChunks | null = null;
-    const variable = meta.vlen || (meta.compound_type?.members ?? []).some((m) => m.vlen);
-    const route = filterRoute(
-      filters.map((f) => ({
-        id: Number(f.id),
-        name: String(f.name ?? ""),
-        cd_values: Array.from(f.cd_values ?? [], Number),
-      })),
-      {
-        file: this.path,
-        dataset: p,
-        chunkBytes: variable || !info.chunks ? null : info.chunks.reduce((a, b) => a * b, 1) * Number(meta.size),
-        ownReader: () => {
-          if (!ownAllowed) return false;
-          try {
-            if (this.mode !== "r") Module.flush(this.fileId); // our reader reads the file's bytes
-            if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
-            own = FilteredChunks.open(this.rawFd, this.path, p, info.shape);
-          } catch {
-            own = null; // a header or index we do not parse: another route, or the error
-          }
-          return own !== null;
-        },
-      },
-      (dir) => {
-        if (!Module.get_plugin_search_paths().includes(dir)) Module.insert_plugin_search_path(dir, 0);
-      },
-    );
-    const result = route === "own" ? own : null;
-    this.filterRoutes.set(key, result);
-    return result;
+    return reads.filtered(this, p, info, ownAllowed);
   }
 
   /** Run a read of our filter reader, turning its failures (corrupt or truncated chunks) into one line. */
   readOwn<T>(p: string, read: () => T): T {
-    try {
-      return read();
-    } catch (err) {
-      throw new FileFormatError(`cannot read ${p}: ${(err as Error).message}`, { file: this.path, cause: err });
-    }
+    return reads.readOwn(this, p, read);
   }
 
   /** Whether `path` is read by our filter reader (LZF) rather than HDF5; for tests and diagnostics. */
   readsWithOwnFilters(path: string): boolean {
-    this.check();
-    const p = normalize(path);
-    return this.filtered(p, this.info(p)) !== null;
+    return reads.readsWithOwnFilters(this, path);
   }
 
   /** Whether whole-row reads of `path` bypass HDF5 (uncompressed data in a read-only file); for tests and diagnostics. */
   readsDirectly(path: string): boolean {
-    this.check();
-    const p = normalize(path);
-    return this.directLayout(p, this.info(p)) !== null;
-  }
-
-  /**
-   * Where the numeric dataset `p` is stored, when it can be read without HDF5: only in a file opened
-   * read-only, and not while this process also has it open for writing (HDF5's caches are not on disk
-   * yet). The layout is parsed once and kept.
-   */
-  private directLayout(p: string, info: DatasetInfo): RawLayout | null {
-    // Off by the switch (../directIO.ts); booleans: not numeric.
-    if (!ioSettings.directIO || this.mode !== "r" || openForWriting.has(this.key) || !isNumericDtype(info.dtype))
-      return null;
-    let lay = this.rawLayouts.get(p);
-    if (lay === undefined) {
-      if (this.rawFd < 0) this.rawFd = openSync(this.path, "r");
-      lay = rawLayout(this.rawFd, this.path, p, {
-        shape: info.shape,
-        elemSize: BYTES_OF[info.dtype],
-        chunks: info.chunks,
-      });
-      this.rawLayouts.set(p, lay);
-    }
-    return lay;
+    return reads.readsDirectly(this, path);
   }
 
   /** Read strings (variable- or fixed-length) from a 1-D or scalar string dataset. */
@@ -494,21 +351,7 @@ export class H5File implements WriteStore {
 
   /** Read any dataset whole, decoded: numbers as typed arrays, strings as string[], booleans as boolean[]. */
   readValue(path: string): AttrValue {
-    const info = this.info(path);
-    if (info.dtype === "string" || info.dtype.startsWith("fixed-string:")) {
-      const s = this.readStrings(path);
-      return info.shape.length === 0 ? s[0]! : s;
-    }
-    if (info.dtype === "other") {
-      throw new FileFormatError(`${normalize(path)} has a data type crispyx cannot read`, { file: this.path });
-    }
-    const a = this.read(path);
-    if (info.dtype === "bool") {
-      const b = Array.from(a as Uint8Array, (x) => x !== 0);
-      return info.shape.length === 0 ? b[0]! : b;
-    }
-    if (info.shape.length === 0) return a[0]!;
-    return a;
+    return reads.readValue(this, path);
   }
 
   /**
@@ -516,78 +359,12 @@ export class H5File implements WriteStore {
    * closed (h5wasm cannot create enum types; see ./booleans.ts); until then they read back as int8.
    */
   createDataset(path: string, opts: CreateDatasetOptions): void {
-    this.check();
-    const p = normalize(path);
-    const { dtype, shape } = opts;
-    const n = shape.reduce((a, b) => a * b, 1);
-    let chunks = opts.chunks ?? null;
-    let data: TypedArray | string[];
-    let createShape = shape;
-    if (opts.data !== undefined) {
-      if (opts.data.length !== n) {
-        throw new CrispyxError(`createDataset ${p}: ${opts.data.length} values for shape [${shape.join(",")}]`);
-      }
-      data =
-        dtype === "bool"
-          ? Int8Array.from(opts.data as ArrayLike<unknown>, (v) => (v ? 1 : 0))
-          : (opts.data as TypedArray | string[]);
-    } else if (dtype === "string") {
-      data = new Array<string>(n).fill("");
-    } else {
-      // h5wasm wants initial data; to avoid allocating a whole large dataset just to create it, create
-      // it empty (chunked, so it can grow) and resize it to its shape.
-      const d = dtype === "bool" ? "int8" : (dtype as NumericDtype);
-      if (n * BYTES_OF[d] > 1 << 20 || chunks) {
-        chunks ??= shape.map((s, i) =>
-          i === 0 ? Math.max(1, Math.min(s, Math.floor((1 << 20) / Math.max(1, n / Math.max(1, s))))) : s,
-        );
-        createShape = shape.map((s, i) => (i === 0 ? 0 : s));
-      }
-      data = new TYPED_ARRAY_OF[d](createShape.reduce((a, b) => a * b, 1));
-    }
-    try {
-      const root = new h5wasm.Group(this.fileId, "/");
-      root.create_dataset({
-        name: p,
-        data: data as never,
-        shape: createShape,
-        dtype: h5wasmDtype(dtype),
-        maxshape: opts.maxshape ?? (createShape === shape ? null : shape),
-        chunks,
-        ...(opts.gzip ? { compression: "gzip" as const, compression_opts: opts.gzip } : {}),
-      });
-      if (createShape !== shape) Module.resize_dataset(this.fileId, p, shape.map(BigInt));
-    } catch (err) {
-      this.fail(`cannot create dataset ${p}`, err);
-    }
-    this.created.set(p, new Set());
-    this.filterRoutes.delete(p);
-    if (dtype === "bool") attributes.pendBoolean(this, p);
+    writes.createDataset(this, path, opts);
   }
 
   /** Write `data` into a hyperslab of an existing numeric dataset. */
   write(path: string, start: number[], count: number[], data: TypedArray): void {
-    this.check();
-    const p = normalize(path);
-    const n = count.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new CrispyxError(`write to ${p}: ${data.length} values for [${count.join(",")}]`);
-    if (n === 0) return;
-    const bytes = data.byteLength;
-    const ptr = this.scratch(bytes);
-    Module.HEAPU8.set(new Uint8Array(data.buffer, data.byteOffset, bytes), ptr);
-    try {
-      // The memory type comes from the dataset's own type, so `data` must already be of that type.
-      Module.set_dataset_data(
-        this.fileId,
-        p,
-        count.map(BigInt),
-        start.map(BigInt),
-        count.map(() => 1n),
-        BigInt(ptr),
-      );
-    } catch (err) {
-      this.fail(`cannot write ${p}`, err);
-    }
+    writes.write(this, path, start, count, data);
   }
 
   // ---- compound (numpy structured) datasets: anndata's "rec-array" encoding (./compound.ts) -------
@@ -638,12 +415,7 @@ export class H5File implements WriteStore {
   }
 
   resize(path: string, shape: number[]): void {
-    this.check();
-    try {
-      Module.resize_dataset(this.fileId, normalize(path), shape.map(BigInt));
-    } catch (err) {
-      this.fail(`cannot resize ${path}`, err);
-    }
+    writes.resize(this, path, shape);
   }
 
   flush(): void {
