@@ -208,10 +208,11 @@ export function medianRatioSizeFactors(
   return sf;
 }
 
-/** Gene ranges [start, end) whose non-zeros in slots < `slots` fit `maxValues` (≥ 1 gene each, ≤ maxGenes). */
+/** Gene ranges [start, end) whose non-zeros in slots [slot0, slot0 + slots) fit `maxValues` (≥ 1 gene each, ≤ maxGenes). */
 export function planNbChunks(
   nnz: Int32Array,
   nGenes: number,
+  slot0: number,
   slots: number,
   maxValues: number,
   maxGenes: number,
@@ -221,7 +222,7 @@ export function planNbChunks(
     acc = 0;
   for (let j = 0; j < nGenes; j++) {
     let col = 0;
-    for (let s = 0; s < slots; s++) col += nnz[s * nGenes + j]!;
+    for (let s = slot0; s < slot0 + slots; s++) col += nnz[s * nGenes + j]!;
     if (j > start && (acc + col > maxValues || j - start >= maxGenes)) {
       chunks.push([start, j]);
       start = j;
@@ -259,20 +260,40 @@ export class ChunkBuffers {
   }
 }
 
+/** Row bands of rows [a, b) only (a sorted file's perturbation slice), each within a tenth of the budget. */
+function* rangeBands(
+  reader: MatrixReader,
+  a: number,
+  b: number,
+  opts: StreamOptions,
+): Generator<{ r0: number; r1: number; block: NdArray | SparseMatrix }> {
+  const [nObs, nGenes] = reader.shape;
+  const perRow = reader.info.format === "dense" ? nGenes * 8 : Math.max(1, (reader.info.nnz / Math.max(1, nObs)) * 12);
+  const step = Math.max(1, Math.floor(((opts.memoryBudget ?? 512 << 20) * 0.1) / perRow));
+  for (let r0 = a; r0 < b; r0 += step) {
+    throwIfAborted(opts.signal);
+    const r1 = Math.min(b, r0 + step);
+    yield { r0, r1, block: reader.rows(r0, r1) as NdArray | SparseMatrix };
+  }
+}
+
 /**
- * Genes [g0, g1) of the cells in slots < `slots`: non-zero counts and size factors, slot-major (see
- * NbChunk). `nnz` ([slot × gene] non-zero counts from the statistics pass) sizes every segment exactly.
+ * Genes [g0, g1) of the cells in (sub-)slots [slot0, slot0 + slots): non-zero counts and size factors,
+ * slot-major (see NbChunk). `nnz` ([slot × gene] non-zero counts) sizes every segment exactly. `rows`
+ * limits the read to rows [r0, r1) when those slots' cells lie there (a file sorted by perturbation).
  */
 export function buildNbChunk(
   reader: MatrixReader,
   cellSlot: Int32Array,
   nnz: Int32Array,
   sf: Float64Array,
+  slot0: number,
   slots: number,
   g0: number,
   g1: number,
   buffers: ChunkBuffers,
   opts: StreamOptions,
+  rows: [number, number] | null = null,
 ): NbChunk {
   const nGenes = reader.shape[1];
   const count = g1 - g0;
@@ -281,7 +302,7 @@ export function buildNbChunk(
   for (let s = 0; s < slots; s++) {
     for (let j = 0; j < count; j++) {
       ptr[s * count + j] = total;
-      total += nnz[s * nGenes + g0 + j]!;
+      total += nnz[(slot0 + s) * nGenes + g0 + j]!;
     }
   }
   ptr[count * slots] = total;
@@ -289,10 +310,11 @@ export function buildNbChunk(
     throw new CrispyxError(`an NB-GLM gene chunk of ${total} values is too large; lower the memory budget`);
   const { y, ys } = buffers.valuesFor(total);
   const cursor = ptr.slice(0, count * slots);
+  const slotEnd = slot0 + slots;
   const put = (cell: number, j: number, v: number) => {
     const slot = cellSlot[cell]!;
-    if (slot < 0 || slot >= slots || v === 0) return;
-    const k = cursor[slot * count + j]!++;
+    if (slot < slot0 || slot >= slotEnd || v === 0) return;
+    const k = cursor[(slot - slot0) * count + j]!++;
     y[k] = v;
     ys[k] = sf[cell]!;
   };
@@ -303,32 +325,32 @@ export function buildNbChunk(
     for (let c = 0; c < count; c++)
       for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) put(Number(idx[k]!), c, Number(data[k]!));
   } else {
-    for (const { r0, r1, block: b } of rowBands(
-      reader,
-      { memoryBudget: opts.memoryBudget, signal: opts.signal },
-      0.1,
-    )) {
+    const bands = rows
+      ? rangeBands(reader, rows[0], rows[1], opts)
+      : rowBands(reader, { memoryBudget: opts.memoryBudget, signal: opts.signal }, 0.1);
+    for (const { r0, r1, block: b } of bands) {
       if (b.type === "array") {
         const d = b.data as TypedArray as unknown as ArrayLike<number>;
         for (let r = 0; r < r1 - r0; r++) {
           const slot = cellSlot[r0 + r]!;
-          if (slot < 0 || slot >= slots) continue;
+          if (slot < slot0 || slot >= slotEnd) continue;
           for (let j = g0; j < g1; j++) put(r0 + r, j - g0, Number(d[r * nGenes + j]!));
         }
       } else {
         const s = b as SparseMatrix;
         const data = s.data as unknown as ArrayLike<number>,
           idx = s.indices as unknown as ArrayLike<number>;
+        const all = g0 === 0 && g1 === nGenes;
         for (let r = 0; r < r1 - r0; r++) {
           const slot = cellSlot[r0 + r]!;
-          if (slot < 0 || slot >= slots) continue;
+          if (slot < slot0 || slot >= slotEnd) continue;
           for (let k = num(s.indptr, r), e = num(s.indptr, r + 1); k < e; k++) {
             const j = Number(idx[k]!);
-            if (j >= g0 && j < g1) put(r0 + r, j - g0, Number(data[k]!));
+            if (all || (j >= g0 && j < g1)) put(r0 + r, j - g0, Number(data[k]!));
           }
         }
       }
     }
   }
-  return { y, ys, ptr, g0, count, slots };
+  return { y, ys, ptr, g0, count, slot0, slots };
 }

@@ -15,14 +15,18 @@ import { fisherInfo, fitLogMean, logLik, type GroupCells } from "./irls.ts";
 import { betaVariance, genewiseDispersionLevels, levelLogMean, mapDispersionLevels } from "./levels.ts";
 import { lrTest, waldTest } from "./tests.ts";
 
-/** One chunk of genes: non-zero counts and their cells' size factors, slot-major (slot s, gene j at ptr[s·count+j]). */
+/**
+ * One chunk of genes × slots: non-zero counts and their cells' size factors, slot-major (slot s, gene j at
+ * ptr[(s − slot0)·count + j]).
+ */
 export interface NbChunk {
   y: Float64Array;
   ys: Float64Array;
   ptr: Int32Array;
   g0: number;
   count: number;
-  /** Slots the chunk holds (1: the control pass's chunks). */
+  /** The (sub-)slots the chunk holds: [slot0, slot0 + slots) (the control passes: [0, L)). */
+  slot0: number;
   slots: number;
 }
 
@@ -66,12 +70,14 @@ export interface NbShared {
 /** |log fold change| cap (natural log, = 30 in log2) for a group with no counts on one side: the MLE is ±∞. */
 export const LFC_CAP = 30 * Math.LN2;
 
+/** Slot s's cells for chunk gene j; a slot the chunk does not hold gets its size factors only (no counts). */
 function cellsOf(chunk: NbChunk, sh: NbShared, s: number, j: number, g: GroupCells): GroupCells {
-  const at = s * chunk.count + j;
+  const inChunk = s >= chunk.slot0 && s < chunk.slot0 + chunk.slots;
+  const at = (s - chunk.slot0) * chunk.count + j;
   g.y = chunk.y;
   g.ys = chunk.ys;
-  g.from = chunk.ptr[at]!;
-  g.to = chunk.ptr[at + 1]!;
+  g.from = inChunk ? chunk.ptr[at]! : 0;
+  g.to = inChunk ? chunk.ptr[at + 1]! : 0;
   g.sf = sh.slotSf;
   g.sfFrom = sh.slotPtr[s]!;
   g.sfTo = sh.slotPtr[s + 1]!;
@@ -122,21 +128,34 @@ function prepareControl(c: GroupCells, gene: number, sh: NbShared): void {
   sh.controlDone[gene] = 1;
 }
 
-/** Group pass over genes [from, to) of the chunk (chunk-local): every perturbation against the control. */
+/** Second control pass over genes [from, to) (chunks of the control's cells): MAP dispersion and β0. */
+export function controlMapGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const c = newCells();
+  for (let j = from; j < to; j++) {
+    if (sh.levels > 1) prepareControlLevels(chunk, sh, j);
+    else prepareControl(cellsOf(chunk, sh, 0, j, c), chunk.g0 + j, sh);
+  }
+}
+
+/**
+ * Group pass over genes [from, to) of the chunk (chunk-local): each perturbation the chunk holds against
+ * the control's state (the control's cells are in the chunk only for the LRT, which refits over them).
+ */
 export function groupGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
   if (sh.levels > 1) return groupGenesLevels(chunk, from, to, sh);
   const c = newCells(),
     p = newCells();
   const { nGenes, nSlots } = sh;
   const nc = sh.slotPtr[1]! - sh.slotPtr[0]!;
+  const sFrom = Math.max(1, chunk.slot0),
+    sTo = Math.min(nSlots, chunk.slot0 + chunk.slots);
   for (let j = from; j < to; j++) {
     const gene = chunk.g0 + j;
     cellsOf(chunk, sh, 0, j, c);
-    prepareControl(c, gene, sh);
     const alpha = sh.alpha[gene]!;
     const b0 = sh.beta0[gene]!;
     const sumC = sh.baseMeanC[gene]! * nc;
-    for (let s = 1; s < nSlots; s++) {
+    for (let s = sFrom; s < sTo; s++) {
       cellsOf(chunk, sh, s, j, p);
       const at = (s - 1) * nGenes + gene;
       const np = p.sfTo - p.sfFrom;
@@ -210,35 +229,42 @@ function controlGenesLevels(chunk: NbChunk, from: number, to: number, sh: NbShar
   }
 }
 
+/** The control's final α and per-level means, information and log-likelihoods for chunk gene j (once per run). */
+function prepareControlLevels(chunk: NbChunk, sh: NbShared, j: number): void {
+  const L = sh.levels;
+  const gene = chunk.g0 + j;
+  const { gs, at } = controlLevels(chunk, sh, j);
+  if (!sh.controlDone[gene]) {
+    const gw = sh.genewise[gene]!;
+    let alpha: number;
+    if (Number.isFinite(gw)) {
+      const t = sh.trend[gene]!;
+      const lms = at.map((l) => sh.fixedLogMean[gene * L + l]!);
+      const map = mapDispersionLevels(gs, lms, Math.log(t), sh.prior[0]!, sh.maxDisp);
+      alpha = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
+    } else alpha = sh.prior[2]!;
+    sh.alpha[gene] = alpha;
+    gs.forEach((g, k) => {
+      const lm = levelLogMean(g, alpha);
+      const l = at[k]!;
+      sh.beta0[gene * L + l] = lm;
+      sh.infoC[gene * L + l] = fisherInfo([g], lm, alpha);
+      sh.llC[gene * L + l] = sh.lrt ? logLik([g], lm, alpha) : 0;
+    });
+    sh.controlDone[gene] = 1;
+  }
+}
+
 function groupGenesLevels(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
   const { nGenes, nSlots, levels: L } = sh;
   const nc = sh.slotPtr[L]! - sh.slotPtr[0]!;
+  const sFrom = Math.max(1, Math.floor(chunk.slot0 / L)),
+    sTo = Math.min(nSlots, Math.floor((chunk.slot0 + chunk.slots) / L));
   for (let j = from; j < to; j++) {
     const gene = chunk.g0 + j;
-    const { gs, at } = controlLevels(chunk, sh, j);
-    if (!sh.controlDone[gene]) {
-      const gw = sh.genewise[gene]!;
-      let alpha: number;
-      if (Number.isFinite(gw)) {
-        const t = sh.trend[gene]!;
-        const lms = at.map((l) => sh.fixedLogMean[gene * L + l]!);
-        const map = mapDispersionLevels(gs, lms, Math.log(t), sh.prior[0]!, sh.maxDisp);
-        alpha = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
-      } else alpha = sh.prior[2]!;
-      sh.alpha[gene] = alpha;
-      gs.forEach((g, k) => {
-        const lm = levelLogMean(g, alpha);
-        const l = at[k]!;
-        sh.beta0[gene * L + l] = lm;
-        sh.infoC[gene * L + l] = fisherInfo([g], lm, alpha);
-        sh.llC[gene * L + l] = sh.lrt ? logLik([g], lm, alpha) : 0;
-      });
-      sh.controlDone[gene] = 1;
-    }
     const alpha = sh.alpha[gene]!;
-    let sumC = 0;
-    for (const g of gs) sumC += normalisedSum(g);
-    for (let s = 1; s < nSlots; s++) {
+    const sumC = sh.baseMeanC[gene]! * nc;
+    for (let s = sFrom; s < sTo; s++) {
       const at1 = (s - 1) * nGenes + gene;
       // The perturbation's cells by level, each with the control's level mean as its scale.
       const ps: GroupCells[] = [],

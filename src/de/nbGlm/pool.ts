@@ -6,7 +6,10 @@
 import type { Worker } from "node:worker_threads";
 import { startBundledWorker } from "../../core/workerThreads.ts";
 import { CrispyxError } from "../../errors.ts";
-import { controlGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
+import { controlGenes, controlMapGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
+
+export type NbTask = "control" | "controlMap" | "groups";
+export const KERNELS = { control: controlGenes, controlMap: controlMapGenes, groups: groupGenes };
 
 /** Genes per take from the counter: a gene's group pass is ~10³–10⁵ cell visits, so 2 balances well. */
 const GENES_PER_TASK = 2;
@@ -22,10 +25,10 @@ export class NbPool {
     );
   }
 
-  /** Run the control or group pass over every gene of `chunk`. */
-  run(kind: "control" | "groups", chunk: NbChunk): Promise<void> {
+  /** Run a pass's kernel over every gene of `chunk`. */
+  run(kind: NbTask, chunk: NbChunk): Promise<void> {
     if (this.workers.length === 0) {
-      (kind === "control" ? controlGenes : groupGenes)(chunk, 0, chunk.count, this.shared);
+      KERNELS[kind](chunk, 0, chunk.count, this.shared);
       return Promise.resolve();
     }
     const msg = { kind, chunk, counter: new SharedArrayBuffer(4), step: GENES_PER_TASK };

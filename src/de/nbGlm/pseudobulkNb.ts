@@ -14,7 +14,7 @@ import { readLabelCodes } from "../../ops/sort.ts";
 import { accumulateGroupStats } from "../groupStats.ts";
 import type { ColumnPassContext } from "../methods/types.ts";
 import { maxDispersion } from "./dispersion.ts";
-import { controlGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
+import { controlGenes, controlMapGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
 import { nbGlmOptions, setTrend } from "./run.ts";
 
 export async function pseudobulkNbColumnPass(ctx: ColumnPassContext): Promise<void> {
@@ -95,6 +95,7 @@ export async function pseudobulkNbColumnPass(ctx: ColumnPassContext): Promise<vo
     ptr,
     g0: 0,
     count: nGenes,
+    slot0: 0,
     slots: nSlots,
   };
   const f64 = (k: number) => new Float64Array(Math.max(1, k));
@@ -126,6 +127,7 @@ export async function pseudobulkNbColumnPass(ctx: ColumnPassContext): Promise<vo
   };
   controlGenes(chunk, 0, nGenes, sh);
   setTrend(sh);
+  controlMapGenes(chunk, 0, nGenes, sh);
   groupGenes(chunk, 0, nGenes, sh);
   options.onProgress?.({ phase: "pseudo-bulk NB-GLM fits", done: nGenes, total: nGenes, unit: "genes" });
   void n;

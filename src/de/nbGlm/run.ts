@@ -148,45 +148,146 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const maxGenes = options.chunkSize ?? Number.MAX_SAFE_INTEGER;
   const threads = ctx.pool ? ctx.pool.size : 0;
   const pool = new NbPool(threads, sh);
+  const rows = slotRows(plan.cellSlot, nSlots);
+  const controlRows = rows[0] ?? null;
   try {
     if (!cache.controlPassDone) {
-      await chunkPass(ctx, pool, "control", sub, L, cache.sf, maxValues, maxGenes);
+      const chunks = geneChunks(sub.nnz, nGenes, 0, L, maxValues, maxGenes, controlRows);
+      await chunkPass(ctx, pool, "control", sub, cache.sf, chunks, maxValues);
       setTrend(sh);
+      await chunkPass(ctx, pool, "controlMap", sub, cache.sf, chunks, maxValues);
       cache.controlPassDone = true;
     }
-    await chunkPass(ctx, pool, "groups", sub, nSub, cache.sf, maxValues, maxGenes);
+    await chunkPass(ctx, pool, "groups", sub, cache.sf, groupChunks(sh, sub, rows, L, maxValues, maxGenes), maxValues);
   } finally {
     await pool.close();
   }
 }
 
-/** One pass over gene chunks of slots < `slots`: each chunk read while the previous one is fitted. */
+interface ChunkSpec {
+  slot0: number;
+  slots: number;
+  g0: number;
+  g1: number;
+  rows: [number, number] | null;
+}
+
+function geneChunks(
+  nnz: Int32Array,
+  nGenes: number,
+  slot0: number,
+  slots: number,
+  maxValues: number,
+  maxGenes: number,
+  rows: [number, number] | null,
+): ChunkSpec[] {
+  return planNbChunks(nnz, nGenes, slot0, slots, maxValues, maxGenes).map(([g0, g1]) => ({
+    slot0,
+    slots,
+    g0,
+    g1,
+    rows,
+  }));
+}
+
+/** Each slot's rows [first, last + 1) when its cells are contiguous (a file sorted by perturbation), else null. */
+function slotRows(cellSlot: Int32Array, nSlots: number): ([number, number] | null)[] {
+  const first = new Float64Array(nSlots).fill(Number.POSITIVE_INFINITY),
+    last = new Float64Array(nSlots).fill(-1),
+    count = new Float64Array(nSlots);
+  for (let i = 0; i < cellSlot.length; i++) {
+    const s = cellSlot[i]!;
+    if (s < 0) continue;
+    if (i < first[s]!) first[s] = i;
+    last[s] = i;
+    count[s]++;
+  }
+  return Array.from({ length: nSlots }, (_, s) =>
+    count[s]! > 0 && count[s] === last[s]! - first[s]! + 1 ? ([first[s]!, last[s]! + 1] as [number, number]) : null,
+  );
+}
+
+/**
+ * The group pass's chunks. Wald on a file whose perturbations are contiguous row slices (sorted): runs of
+ * adjacent perturbations whose non-zeros fit, each read from its own rows only — X is read once in all.
+ * Otherwise gene chunks over every perturbation, each a pass over X's rows (CSR) or its columns (CSC);
+ * the control's cells are in them only for the LRT, which refits over them.
+ */
+function groupChunks(
+  sh: NbShared,
+  sub: { nnz: Int32Array },
+  rows: ([number, number] | null)[],
+  L: number,
+  maxValues: number,
+  maxGenes: number,
+): ChunkSpec[] {
+  const { nGenes, nSlots } = sh;
+  if (sh.lrt) return geneChunks(sub.nnz, nGenes, 0, nSlots * L, maxValues, maxGenes, null);
+  if (rows.slice(1).some((r) => r === null))
+    return geneChunks(sub.nnz, nGenes, L, (nSlots - 1) * L, maxValues, maxGenes, null);
+  const perSlot = (s: number) => {
+    let t = 0;
+    for (let q = s * L * nGenes; q < (s + 1) * L * nGenes; q++) t += sub.nnz[q]!;
+    return t;
+  };
+  const out: ChunkSpec[] = [];
+  let s0 = 1,
+    acc = perSlot(1);
+  const flush = (s1: number) => {
+    const r: [number, number] = [rows[s0]![0], rows[s1 - 1]![1]];
+    out.push(...geneChunks(sub.nnz, nGenes, s0 * L, (s1 - s0) * L, maxValues, maxGenes, r));
+  };
+  for (let s = 2; s < nSlots; s++) {
+    const t = perSlot(s);
+    if (acc + t > maxValues || rows[s]![0] !== rows[s - 1]![1]) {
+      flush(s);
+      s0 = s;
+      acc = 0;
+    }
+    acc += t;
+  }
+  if (nSlots > 1) flush(nSlots);
+  return out;
+}
+
+/** One pass over chunks: each read while the previous one is fitted. */
 async function chunkPass(
   ctx: ColumnPassContext,
   pool: NbPool,
-  kind: "control" | "groups",
+  kind: "control" | "controlMap" | "groups",
   sub: { cellSlot: Int32Array; nnz: Int32Array },
-  slots: number,
   sf: Float64Array,
+  chunks: ChunkSpec[],
   maxValues: number,
-  maxGenes: number,
 ): Promise<void> {
   const { reader, options } = ctx;
-  const nGenes = reader.shape[1];
-  const chunks = planNbChunks(sub.nnz, nGenes, slots, maxValues, maxGenes);
-  const phase = kind === "control" ? "NB-GLM control dispersions" : "NB-GLM fits";
+  const phase =
+    kind === "control" ? "NB-GLM control dispersions" : kind === "controlMap" ? "NB-GLM control fits" : "NB-GLM fits";
+  const total = chunks.reduce((t, c) => t + (c.g1 - c.g0) * c.slots, 0);
   let pending: Promise<void> | null = null;
   let done = 0;
   const buffers = [new ChunkBuffers(maxValues), new ChunkBuffers(maxValues)];
   try {
-    for (const [k, [g0, g1]] of chunks.entries()) {
+    for (const [k, c] of chunks.entries()) {
       throwIfAborted(options.signal);
       // Alternate between two sets of buffers: the one being fitted is not written.
-      const chunk: NbChunk = buildNbChunk(reader, sub.cellSlot, sub.nnz, sf, slots, g0, g1, buffers[k % 2]!, options);
+      const chunk: NbChunk = buildNbChunk(
+        reader,
+        sub.cellSlot,
+        sub.nnz,
+        sf,
+        c.slot0,
+        c.slots,
+        c.g0,
+        c.g1,
+        buffers[k % 2]!,
+        options,
+        c.rows,
+      );
       if (pending) await pending;
       pending = pool.run(kind, chunk).then(() => {
-        done += chunk.count;
-        options.onProgress?.({ phase, done, total: nGenes, unit: "genes" });
+        done += chunk.count * chunk.slots;
+        options.onProgress?.({ phase, done, total, unit: "gene × group fits" });
       });
     }
     if (pending) await pending;
