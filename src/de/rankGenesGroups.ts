@@ -166,6 +166,7 @@ export async function rankGenesGroups(
     DE_INPUTS[spec.input].check(reader, inputPath, method);
     // Every block is checked as it streams: log-normalised input must be finite, counts finite and ≥ 0.
     reader.values = spec.input === "counts" ? "counts" : "finite";
+    const readBefore = reader.passesRead; // the input check's sample of rows is not a pass
     const kernels = await loadDeKernels(spec);
     const genes = h.varNames;
     const G = plan.groups.length;
@@ -229,8 +230,7 @@ export async function rankGenesGroups(
       nGenes: n,
       reused: false,
       warnings,
-      passes: batching.batches.length,
-      passReason: batching.reason,
+      ...passesOverX(reader.passesRead - readBefore, batching, reader.format),
       resumedBatches,
       rankedLayout: meta.rankedLayout!,
     };
@@ -324,4 +324,24 @@ async function writeUnbatched(
     await csvDone?.catch(() => undefined);
     await computed.close();
   }
+}
+
+/**
+ * The passes over X the run made, counted by the reader (stored elements read ÷ stored elements): one
+ * statistics pass per batch of perturbations, plus a method's own passes (Wilcoxon's gene chunks each read
+ * a CSR X again; a CSC X once in all).
+ */
+function passesOverX(
+  read: number,
+  batching: { batches: unknown[]; reason: string },
+  format: string,
+): { passes: number; passReason: string } {
+  const batches = batching.batches.length;
+  const passes = Math.max(batches, Math.round(read));
+  if (passes <= batches) return { passes: batches, passReason: batching.reason };
+  const perBatch = batches > 1 ? `${batches} batches of perturbations (${batching.reason})` : batching.reason;
+  return {
+    passes,
+    passReason: `${perBatch}; the method's own passes over gene chunks read X ${passes - batches} more time${passes - batches === 1 ? "" : "s"}${format === "csc" ? "" : " (X stored as CSC is read once per batch: 'crispyx convert --to csc')"}`,
+  };
 }

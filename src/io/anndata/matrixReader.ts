@@ -88,6 +88,13 @@ export class MatrixReader {
    * drives the reads).
    */
   private indicesChecked = 0;
+  /** Stored elements read so far (every read; a scan of the other direction reads all of them). */
+  private elementsRead = 0;
+
+  /** How many times the stored elements were read, in whole passes over the matrix (0.5: half of them once). */
+  get passesRead(): number {
+    return this.elementsRead / Math.max(1, this.info.nnz);
+  }
   private valuesChecked = { kind: null as ValueCheck | null, upTo: 0 };
 
   /** The element type of a sparse matrix's stored indices (int32 or int64 in practice); asked once. */
@@ -176,6 +183,7 @@ export class MatrixReader {
 
   private denseBlock(start: number[], count: number[]): NdArray {
     const data = this.file.read(`${this.path}`, start, count);
+    this.elementsRead += count[0]! * count[1]!;
     if (this.values) {
       const w = count[1]!;
       checkValues(data, this.values, {
@@ -204,6 +212,7 @@ export class MatrixReader {
     checkIndptrBlock(ptr as ArrayLike<number | bigint>, start, ctx);
     const lo = num(ptr, 0);
     const hi = num(ptr, end - start);
+    this.elementsRead += hi - lo;
     const pool = this.pool;
     const indices = this.file.read(
       `${p}/indices`,
