@@ -32,6 +32,8 @@ import {
 } from "../../src/io/anndata/model.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import { LFC_CAP } from "../../src/de/nbGlm/kernel.ts";
+import { planDeBatches } from "../../src/de/batchedRun.ts";
+import { deMethod } from "../../src/de/methods/registry.ts";
 
 const work = mkdtempSync(join(tmpdir(), "crispyx-nbglm-"));
 process.on("exit", () => rmSync(work, { recursive: true, force: true }));
@@ -175,8 +177,10 @@ test("nb-glm --test lrt equals statsmodels' likelihood-ratio test", async () => 
 test("batched (one perturbation per pass; a tiny memory budget) gives the same bits as one pass", async () => {
   const one = await run(SCREEN, join(work, "one.h5ad"), { workers: 2 });
   const batched = await run(SCREEN, join(work, "batched.h5ad"), { workers: 2, groupsPerPass: 1 });
-  assert.equal(batched.r.passes, 3);
-  assert.equal((await run(SCREEN, join(work, "tiny0.h5ad"), { workers: 1, memoryBudget: 256 * 1024 })).r.passes, 3);
+  assert.ok(batched.r.passes >= 3, `${batched.r.passes} passes`);
+  const tiny0 = await run(SCREEN, join(work, "tiny0.h5ad"), { workers: 1, memoryBudget: 256 * 1024 });
+  assert.ok(tiny0.r.passes >= 3, `${tiny0.r.passes} passes at a 256 KiB budget`);
+  assert.equal(planDeBatches(3, GENES, deMethod("nb-glm"), 256 * 1024).batches.length, 3, "3 batches at 256 KiB");
   const tiny = await run(SCREEN, join(work, "tiny.h5ad"), { workers: 1, memoryBudget: 256 * 1024, chunkSize: 5 });
   for (const k of ["X", "scores", "pvals", "pvals_adj", "dispersion", "lfcSE", "baseMean", "lfc_shrunk"]) {
     assert.deepEqual(layer(batched.a, k), layer(one.a, k), `batched ${k}`);
