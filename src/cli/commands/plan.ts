@@ -41,7 +41,9 @@ export function registerPlan(program: Command): void {
         const { detectAvailableMemory } = await import("../../helpers/systemMemory.ts");
         const planners = await import("../../helpers/chunkPlanning.ts");
         const { estimateDenseMemoryGb } = await import("../../helpers/memoryEstimates.ts");
-        const { rowsForBudget, DEFAULT_MEMORY_BUDGET } = await import("../../core/streaming.ts");
+        const { rowsForBudget, rowsPerStreamBlock, STREAM_BLOCK_BYTES, DEFAULT_MEMORY_BUDGET } = await import(
+          "../../core/streaming.ts"
+        );
         const mem = detectAvailableMemory();
         const limit = ctx.memoryBudget;
         const usable = limit !== undefined ? Math.min(limit, mem.availableBytes) : mem.availableBytes;
@@ -73,7 +75,13 @@ export function registerPlan(program: Command): void {
           info.format === "dense" ? info.n_vars * 8 : Math.max(16, (info.nnz / Math.max(1, info.n_obs)) * 16);
         const steps = [
           {
-            step: "streaming passes (normalize, filter, QC)",
+            step: "streaming passes (normalize, filter)",
+            unit: "cells",
+            size: rowsPerStreamBlock(bytesPerRow, info.n_obs, { memoryBudget: budget }),
+            basis: `--memory-limit ${formatBytes(budget)}${limit === undefined ? " (default)" : ""}, a quarter per block, at most ${formatBytes(STREAM_BLOCK_BYTES)}`,
+          },
+          {
+            step: "streaming passes (QC)",
             unit: "cells",
             size: rowsForBudget(bytesPerRow, info.n_obs, { memoryBudget: budget }),
             basis: `--memory-limit ${formatBytes(budget)}${limit === undefined ? " (default)" : ""}, a quarter per block`,
