@@ -9,7 +9,6 @@
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/dtypes.ts";
-import { num } from "../core/sparse.ts";
 import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { CrispyxError } from "../errors.ts";
 import type { GroupPlan } from "./groups.ts";
@@ -68,6 +67,11 @@ export async function wilcoxonScores(
   const free = budget - (opts.reservedBytes ?? 0) - PROCESS_BYTES;
   const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.1, free * 0.4) / bytesPerValue));
   const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
+  // Two sets of buffers, each sized for the largest chunk, taken in turn: a chunk is built into the set
+  // the chunk before last has finished with.
+  let largest = 0;
+  for (const [g0, g1] of chunks) largest = Math.max(largest, chunkValues(stats, g0, g1));
+  const spares = [new ChunkBuffers(largest), new ChunkBuffers(largest)];
   const ctx: KernelContext = {
     nSlots,
     nGenes,
@@ -79,9 +83,9 @@ export async function wilcoxonScores(
   let pending: Promise<void> | null = null;
   let done = 0;
   try {
-    for (const [g0, g1] of chunks) {
+    for (const [k, [g0, g1]] of chunks.entries()) {
       throwIfAborted(opts.signal);
-      const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts);
+      const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts, spares[k % 2]);
       if (pending) await pending;
       if (pool) {
         pending = pool.runGeneChunk("wilcoxon", chunk).then(() => {
@@ -102,7 +106,30 @@ export async function wilcoxonScores(
   }
 }
 
-/** Values of genes [g0, g1) of the compared cells, grouped by slot, then gene (see GeneChunk). */
+/** Stored values of the compared cells in genes [g0, g1). */
+function chunkValues(stats: GroupStats, g0: number, g1: number): number {
+  const { nSlots, nGenes, nnz } = stats;
+  let total = 0;
+  for (let s = 0; s < nSlots; s++) for (let j = g0; j < g1; j++) total += nnz[s * nGenes + j]!;
+  return total;
+}
+
+/**
+ * A chunk's buffers, kept for the next chunk once this one is ranked: fresh pages cost more than the
+ * scatter itself (measured: building 2,000 genes × 200,000 cells, 30M values, 1.66 → 1.15 s CPU).
+ */
+export class ChunkBuffers {
+  values: SharedArrayBuffer | null = null;
+  ptr: SharedArrayBuffer | null = null;
+  cursor: Int32Array | null = null;
+  /** `minValues`: the largest chunk to come (so the buffers are allocated once). */
+  constructor(readonly minValues = 0) {}
+}
+
+/**
+ * Values of genes [g0, g1) of the compared cells, grouped by slot, then gene (see GeneChunk); built in
+ * `spare`'s buffers when given (which must no longer be in use), else in new ones.
+ */
 export function buildChunk(
   reader: MatrixReader,
   cellSlot: Int32Array,
@@ -111,13 +138,15 @@ export function buildChunk(
   g1: number,
   float64: boolean,
   opts: StreamOptions,
+  spare: ChunkBuffers = new ChunkBuffers(),
 ): GeneChunk {
   const { nSlots: S, nGenes, nnz } = stats;
   const count = g1 - g0;
   // Slot-major: a row's values (one cell, one slot, ascending genes) land close together, in its slot's
   // region, through that slot's run of cursors — gene-major scattering missed the cache on nearly every
   // value (measured ~45 ns per value, most of the Wilcoxon test's main-thread time).
-  const ptr = new Int32Array(new SharedArrayBuffer((count * S + 1) * 4));
+  if (!spare.ptr || spare.ptr.byteLength < (count * S + 1) * 4) spare.ptr = new SharedArrayBuffer((count * S + 1) * 4);
+  const ptr = new Int32Array(spare.ptr, 0, count * S + 1);
   let total = 0;
   for (let s = 0; s < S; s++) {
     for (let j = 0; j < count; j++) {
@@ -130,23 +159,19 @@ export function buildChunk(
     throw new CrispyxError(
       `a Wilcoxon gene chunk of ${total} values is too large; lower the memory budget or chunk size`,
     );
-  const values = float64
-    ? new Float64Array(new SharedArrayBuffer(total * 8))
-    : new Float32Array(new SharedArrayBuffer(total * 4));
-  const cursor = ptr.slice(0, count * S);
+  const bytes = float64 ? 8 : 4;
+  if (!spare.values || spare.values.byteLength < total * bytes)
+    spare.values = new SharedArrayBuffer(Math.max(total, spare.minValues) * bytes);
+  // Every position is written (the counts are exact): no need to clear a recycled buffer.
+  const values = float64 ? new Float64Array(spare.values, 0, total) : new Float32Array(spare.values, 0, total);
+  if (!spare.cursor || spare.cursor.length < count * S) spare.cursor = new Int32Array(count * S);
+  const cursor = spare.cursor;
+  cursor.set(ptr.subarray(0, count * S));
   const { format } = reader.info;
   if (format === "csc") {
     const b = reader.cols(g0, g1, "csc") as SparseMatrix;
-    const data = b.data as unknown as ArrayLike<number>,
-      idx = b.indices as unknown as ArrayLike<number>;
-    for (let c = 0; c < count; c++) {
-      for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) {
-        const v = data[k]!;
-        if (v === 0) continue;
-        const slot = cellSlot[idx[k]!]!;
-        if (slot >= 0) values[cursor[slot * count + c]!++] = v;
-      }
-    }
+    const { data, idx, ip } = concreteArrays(b);
+    scatterCscBlock(data, idx, ip, count, cellSlot, cursor, values);
   } else {
     for (const { r0, r1, block: b } of rowBands(
       reader,
@@ -164,21 +189,50 @@ export function buildChunk(
           }
         }
       } else {
-        const data =
-          b.data instanceof Float32Array || b.data instanceof Float64Array
-            ? b.data
-            : Float64Array.from(b.data as ArrayLike<number>);
-        const idx =
-          b.indices instanceof Int32Array
-            ? b.indices
-            : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number);
-        const ip =
-          b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
+        const { data, idx, ip } = concreteArrays(b);
         scatterCsrBand(data, idx, ip, r1 - r0, r0, cellSlot, g0, g1, cursor, values);
       }
     }
   }
   return { values, ptr, g0, count };
+}
+
+/** A sparse block's arrays as concrete typed arrays (the scatter loops see every stored value). */
+function concreteArrays(b: SparseMatrix): {
+  data: Float32Array | Float64Array;
+  idx: Int32Array;
+  ip: Int32Array | Float64Array;
+} {
+  const data =
+    b.data instanceof Float32Array || b.data instanceof Float64Array
+      ? b.data
+      : Float64Array.from(b.data as ArrayLike<number>);
+  const idx =
+    b.indices instanceof Int32Array ? b.indices : Int32Array.from(b.indices as ArrayLike<number | bigint>, Number);
+  const ip =
+    b.indptr instanceof Int32Array ? b.indptr : Float64Array.from(b.indptr as ArrayLike<number | bigint>, Number);
+  return { data, idx, ip };
+}
+
+/** Scatter a CSC block of the chunk's `count` columns into the chunk. */
+function scatterCscBlock(
+  data: Float32Array | Float64Array,
+  idx: Int32Array,
+  ip: Int32Array | Float64Array,
+  count: number,
+  cellSlot: Int32Array,
+  cursor: Int32Array,
+  values: Float32Array | Float64Array,
+): void {
+  for (let c = 0; c < count; c++) {
+    const e = ip[c + 1]!;
+    for (let k = ip[c]!; k < e; k++) {
+      const v = data[k]!;
+      if (v === 0) continue;
+      const slot = cellSlot[idx[k]!]!;
+      if (slot >= 0) values[cursor[slot * count + c]!++] = v;
+    }
+  }
 }
 
 /** Scatter a CSR band's values of genes [g0, g1) into the chunk (concrete typed arrays: this loop sees every stored value). */
