@@ -67,11 +67,12 @@ export async function wilcoxonScores(
   const free = budget - (opts.reservedBytes ?? 0) - PROCESS_BYTES;
   const maxValues = Math.max(1, Math.floor(Math.max(budget * 0.1, free * 0.4) / bytesPerValue));
   const chunks = planGeneChunks(stats, maxValues, opts.chunkSize ?? Number.MAX_SAFE_INTEGER);
-  // Two sets of buffers, each sized for the largest chunk, taken in turn: a chunk is built into the set
-  // the chunk before last has finished with.
+  // Buffers sized for the largest chunk: on worker threads two sets taken in turn (a chunk is built into
+  // the set the chunk before last has finished with); on this thread one (each chunk is ranked before the
+  // next is built).
   let largest = 0;
   for (const [g0, g1] of chunks) largest = Math.max(largest, chunkValues(stats, g0, g1));
-  const spares = [new ChunkBuffers(largest), new ChunkBuffers(largest)];
+  const spares = pool ? [new ChunkBuffers(largest), new ChunkBuffers(largest)] : [new ChunkBuffers(largest)];
   const ctx: KernelContext = {
     nSlots,
     nGenes,
@@ -85,7 +86,7 @@ export async function wilcoxonScores(
   try {
     for (const [k, [g0, g1]] of chunks.entries()) {
       throwIfAborted(opts.signal);
-      const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts, spares[k % 2]);
+      const chunk = buildChunk(reader, plan.cellSlot, stats, g0, g1, float64, opts, spares[k % spares.length]);
       if (pending) await pending;
       if (pool) {
         pending = pool.runGeneChunk("wilcoxon", chunk).then(() => {
