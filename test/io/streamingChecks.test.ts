@@ -140,7 +140,8 @@ test("values: float32 bits, float64 and integers refuse exactly what the plain c
 });
 
 test("normalize checks a row's values from its first value that is not a small whole count", () => {
-  // Rows: table path (small counts), a large count (element path, valid), a negative fraction (legal), -2.
+  // Rows: table path (small counts), a large count (element path, valid), a negative fraction, -2 (the
+  // callback, not this kernel, refuses them).
   const data = Float32Array.from([1, 2, 3, 5, 300, 1, 2, -0.5, 4, 1, -2, 7]);
   const indptr = Int32Array.from([0, 3, 5, 8, 12]);
   const indices = Int32Array.from([0, 1, 2, 0, 1, 0, 1, 2, 0, 1, 2, 3]);

@@ -7,8 +7,7 @@
  *   indptr   starts at 0, never decreases, ends at nnz (= the length of indices and data);
  *   indices  integers in [0, minor), no column twice within a row (unsorted within a row is legal, as in
  *            anndata/scipy);
- *   values   finite (log-normalised input) or finite and not a negative whole number (counts), when the
- *            caller asks (a negative fraction means transformed data, not damaged counts: left to numpy's rules).
+ *   values   finite (log-normalised input) or finite and ≥ 0 (counts), when the caller asks.
  *
  * Cost model: one comparison per indptr entry; per stored element of a sorted row one comparison with its
  * predecessor (the row's ends against the range); of an unsorted row one range comparison plus one read and
@@ -251,12 +250,12 @@ function firstBadValue(data: TypedArray, s: number, e: number, need: ValueCheck)
 }
 
 /**
- * A negative whole number is a damaged count; a negative fraction means X holds transformed data, which keeps
- * numpy's semantics (log1p of it is NaN), as the golden outputs record.
+ * Counts are finite and never negative: a negative value, whole or not, is refused (a negative fraction means X
+ * holds transformed data — scaling it and taking log1p writes NaN, a silently wrong output; issue 20 item 2).
  */
 function refused(v: number, need: ValueCheck): boolean {
   if (need === "finite") return v - v !== 0;
-  return !(v >= 0 && v < Infinity) && (v - v !== 0 || v === Math.floor(v));
+  return !(v >= 0 && v < Infinity);
 }
 
 /**

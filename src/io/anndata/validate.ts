@@ -102,6 +102,12 @@ function checkEncodingKnown(file: ReadStore, path: string, add: Add): boolean {
     add(rel(path), `${rel(path)} has encoding-type '${enc.type}', which is not an AnnData encoding`);
     return false;
   }
+  // Every anndata since 0.7 writes the two attributes together; anndata (0.8 and newest) cannot read an
+  // element that has a type and no version, so neither may an output copied from it.
+  if (enc && enc.implied !== true && file.attr(path, "encoding-version") === undefined) {
+    add(rel(path), `${rel(path)} has encoding-type '${enc.type}' but no encoding-version attribute`);
+    return false;
+  }
   return true;
 }
 
