@@ -127,3 +127,29 @@ test("a group whose link index is damaged: one line naming the element, never HD
   assert.match(text, /obs/);
   expectError(() => openH5ad(p).describe(), p, /obs/);
 });
+
+test("an element with encoding-type but no encoding-version (anndata cannot read it) is a problem, and operators refuse it", async () => {
+  const { validate } = await import("../../src/io/anndata/validate.ts");
+  const p = join(dir, "no-version.h5ad");
+  const ad = emptyAnnData(3, 2);
+  ad.X = ndarray(Float32Array.of(1, 2, 3, 4, 5, 6), [3, 2]);
+  ad.uns = { arr: ndarray(Float64Array.of(1, 2), [2]) };
+  writeH5ad(p, ad);
+  assert.equal(validate(p).valid, true);
+  {
+    using f = H5File.open(p, "r+");
+    f.deleteAttr("/uns/arr", "encoding-version");
+  }
+  const report = validate(p);
+  assert.equal(report.valid, false);
+  assert.match(
+    report.problems.map((q) => q.message).join("\n"),
+    /uns\/arr has encoding-type 'array' but no encoding-version/,
+  );
+  const { normalizeTotalLog1p } = await import("../../src/ops/normalize.ts");
+  await assert.rejects(normalizeTotalLog1p(p, { output: join(dir, "no-version-out.h5ad") }), (err: unknown) => {
+    assert.ok(err instanceof FileFormatError);
+    assert.match(err.message, /uns\/arr has encoding-type 'array' but no encoding-version/);
+    return true;
+  });
+});
