@@ -44,9 +44,13 @@ export interface KernelContext {
 
 /** Above every float32 key but NaN's (the input is finite). */
 const KEY_END = 0x7fffffff;
-/** Group values at most this many are placed one by one (duplicates found by a hash); more are sorted first. */
-const SMALL_GROUP = 64;
-const HASH_BITS = 10;
+/**
+ * Group values at most this many are placed one by one (duplicates counted in a hash table); more are radix
+ * sorted first, whose three 2,048-bucket histograms cost as much as placing a few thousand values.
+ */
+const LARGE_GROUP = 8192;
+/** The hash table's largest size: ≥ 2 · LARGE_GROUP. */
+const HASH_BITS = 14;
 /** Genes gathered and finished together (float32): each group's results of a block fill one cache line. */
 const BLOCK = 8;
 
@@ -84,8 +88,10 @@ export class RankSumScratch {
   tmp = new Int32Array(1024);
   grp = new Float64Array(64);
   readonly count = new Int32Array(3 * 2048);
-  /** Hash of the group values seen in the current test: stamp[h] === call. */
+  /** Hash table of the group values seen in the current test: slot h is in use when stamp[h] === call. */
   readonly stamp = new Int32Array(1 << HASH_BITS);
+  readonly hashKey = new Int32Array(1 << HASH_BITS);
+  readonly hashCount = new Int32Array(1 << HASH_BITS);
   call = 0;
   /** The current block of genes: its groups' keys, gene-major (see gatherBlock32), and their z scores. */
   K = new Int32Array(1024);
@@ -274,7 +280,7 @@ function groups32(jj: number, B: number, ctx: KernelContext, s: RankSumScratch):
   const base = c.base;
   const sizes = ctx.sizes;
   const n2 = sizes[0]!;
-  const stamp = s.stamp;
+  const { stamp, hashKey, hashCount } = s;
   const K = s.K,
     start = s.start,
     zOut = s.z;
@@ -289,12 +295,18 @@ function groups32(jj: number, B: number, ctx: KernelContext, s: RankSumScratch):
     let below2 = 0,
       pos = 0,
       dties = 0;
-    if (kg <= SMALL_GROUP) {
+    if (kg <= LARGE_GROUP) {
+      // Each value placed in D in O(1); its earlier equal group values counted in an open-addressing
+      // table of (key, count) sized ≥ 2·kg and cleared by stamping (no sort, no histogram to clear).
       let call = ++s.call;
       if (call === 0x7fffffff) {
         stamp.fill(0);
         s.call = call = 1;
       }
+      let bits = 4;
+      while (1 << bits < 2 * kg) bits++;
+      const mask = (1 << bits) - 1,
+        down = 32 - bits;
       for (let k = g0; k < g1; k++) {
         const key = K[k]!;
         let d: number;
@@ -311,16 +323,19 @@ function groups32(jj: number, B: number, ctx: KernelContext, s: RankSumScratch):
         const eq = DP[2 * d] === key ? DP[2 * d + 3]! - lb : 0;
         below2 += 2 * lb + eq;
         if (key >= 0) pos++;
-        // Earlier equal group values: looked for only when the hash has seen this one's bucket.
-        const h = Math.imul(key, 0x9e3779b1) >>> (32 - HASH_BITS);
+        let h = Math.imul(key, 0x9e3779b1) >>> down;
+        while (stamp[h] === call && hashKey[h] !== key) h = (h + 1) & mask;
         let e = eq;
-        if (stamp[h] === call) {
-          for (let q = g0; q < k; q++) if (K[q] === key) e++;
-        } else stamp[h] = call;
+        if (stamp[h] === call) e += hashCount[h]++;
+        else {
+          stamp[h] = call;
+          hashKey[h] = key;
+          hashCount[h] = 1;
+        }
         dties += 3 * e * (e + 1);
       }
     } else {
-      // Many values: sorted, each run of equal values placed once.
+      // Very many values: sorted (the radix sort's histograms pay off), each run of equal values placed once.
       s.ensureKeys(kg);
       const keys = s.keys;
       for (let k = 0; k < kg; k++) keys[k] = K[g0 + k]!;
