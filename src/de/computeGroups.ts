@@ -29,6 +29,18 @@ import { isBuiltinDeMethod } from "./methods/registry.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
 import type { DeMethodKernels, DeMethodSpec } from "./methods/types.ts";
 
+/**
+ * Tests (groups × genes) from which finishing the groups on worker threads pays for starting them: t-test,
+ * 2 workers vs this thread, 100 × 5,000 tests 0.47 vs 0.05 s (the threads' start-up); 1,000 × 8,000 tests
+ * 1.75 s on the threads.
+ */
+export const FINISH_ON_WORKERS_FROM = 2_000_000;
+/**
+ * Worker threads from which the statistics pass adds the bands on them while this thread reads: with 2 on
+ * 2 cores adding on this thread is faster (50k cells 0.33 vs 0.43 s, 200k cells 0.96 vs 1.05 s).
+ */
+const ACCUMULATE_MIN_WORKERS = 3;
+
 /** What every set of groups of one run shares. */
 export interface DeComputeContext {
   reader: MatrixReader;
@@ -37,8 +49,8 @@ export interface DeComputeContext {
   inputPath: string;
   /** Worker threads asked for (1 = none). */
   workers: number;
-  /** Whether the caller fixed the number of workers (then threads are used even for few tests). */
-  workersGiven: boolean;
+  /** Groups × genes from which the groups are finished on the worker threads (default FINISH_ON_WORKERS_FROM). */
+  finishOnWorkersFrom?: number;
   tieCorrect: boolean;
   options: StreamOptions;
 }
@@ -60,30 +72,40 @@ export async function computeGroups(ctx: DeComputeContext, plan: GroupPlan): Pro
   const G = plan.groups.length;
   const n = reader.shape[1];
   const scores = allocateScores(G, n);
-  // Worker threads start now, loading their modules while this thread reads X. Threads pay off from
-  // ~10⁵ tests, or when the caller asked for them explicitly.
-  // A method registered at run time is unknown to the worker threads: its kernels run on this thread.
-  const byGenes = spec.parallelOver === "genes";
-  const useWorkers = ctx.workers > 1 && (byGenes || G * n >= 100_000 || ctx.workersGiven);
+  // Which phases run on worker threads: each where it pays on its own (measured on this 2-core VM, 50k × 5k ×
+  // 100 and 200k × 8k × 1,000, --workers 2 vs 1). A method registered at run time is unknown to the worker
+  // threads: its kernels run on this thread.
   const kernelsOnWorkers = isBuiltinDeMethod(spec);
+  const threads = kernelsOnWorkers ? ctx.workers : 1;
+  const byGenes = spec.parallelOver === "genes";
+  const onWorkers = {
+    statistics: ctx.workers >= ACCUMULATE_MIN_WORKERS,
+    columns: threads > 1 && byGenes && kernels.columnPass !== undefined,
+    finishing: threads > 1 && G * n >= (ctx.finishOnWorkersFrom ?? FINISH_ON_WORKERS_FROM),
+  };
+  const size = Math.min(ctx.workers, Math.max(1, byGenes ? n : G));
   const startPool = () =>
-    useWorkers
-      ? new WorkerPool(Math.min(ctx.workers, Math.max(1, byGenes ? n : G)), {
-          nSlots: G + 1,
-          nGenes: n,
-          sizes: plan.sizes,
-          tieCorrect: ctx.tieCorrect,
-          scores: scores.scores,
-          pvals: scores.pvals,
-        })
-      : null;
-  let pool = startPool();
-  // Fresh threads after each pass over X: the old ones' heaps still hold the last blocks' shared
-  // buffers, which are freed only when every thread has let go of them (measured: the Wilcoxon test's
-  // peak RSS 1.4 GB → 960 MiB at a 1 GB budget).
-  const renewPool = async () => {
-    await pool?.close();
-    pool = startPool();
+    new WorkerPool(size, {
+      nSlots: G + 1,
+      nGenes: n,
+      sizes: plan.sizes,
+      tieCorrect: ctx.tieCorrect,
+      scores: scores.scores,
+      pvals: scores.pvals,
+    });
+  // Threads needed later start now, loading their modules while this thread reads X.
+  let pool: WorkerPool | null = onWorkers.statistics || onWorkers.columns || onWorkers.finishing ? startPool() : null;
+  // After a pass whose blocks the threads held, fresh threads for the next phase that uses them: the old
+  // ones' heaps still hold the last blocks' shared buffers, which are freed only when every thread has let
+  // go of them (measured: the Wilcoxon test's peak RSS 1.4 GB → 960 MiB at a 1 GB budget).
+  const afterPass = async (passUsedPool: boolean, needed: boolean) => {
+    if (!needed) {
+      await pool?.close();
+      pool = null;
+    } else if (passUsedPool) {
+      await pool?.close();
+      pool = startPool();
+    }
   };
   const close = async () => {
     await pool?.close();
@@ -97,9 +119,9 @@ export async function computeGroups(ctx: DeComputeContext, plan: GroupPlan): Pro
       G + 1,
       spec.passes.statistics.squares,
       { ...options, phase: "group statistics" },
-      pool,
+      onWorkers.statistics ? pool : null,
     );
-    await renewPool();
+    await afterPass(onWorkers.statistics, onWorkers.columns || onWorkers.finishing);
     // Every result array is allocated before the Wilcoxon test's chunks, which then share what is left of
     // the budget (allocated after them, they added to chunks not yet collected: peak 1.4 GB for a 1 GB budget).
     const results = allocateResults(stats, scores, spec.extraColumns);
@@ -119,12 +141,12 @@ export async function computeGroups(ctx: DeComputeContext, plan: GroupPlan): Pro
         stats,
         out: scores,
         results,
-        pool: kernelsOnWorkers ? pool : null,
+        pool: onWorkers.columns ? pool : null,
         reservedBytes: held,
         options,
         inputPath: ctx.inputPath,
       });
-      await renewPool();
+      await afterPass(onWorkers.columns, onWorkers.finishing);
     }
     throwIfAborted(options.signal);
     // Per group: the method's group scores (the t-test's), adjusted p-values, fold changes and the
@@ -136,7 +158,7 @@ export async function computeGroups(ctx: DeComputeContext, plan: GroupPlan): Pro
     const report = (done: number) => options.onProgress?.({ phase, done, total: G, unit: "perturbations" });
     let finished: Promise<void>;
     const activePool = pool as WorkerPool | null;
-    if (activePool && kernelsOnWorkers) {
+    if (activePool && onWorkers.finishing) {
       const count = new Int32Array(new SharedArrayBuffer(4));
       // The workers count finished groups; progress is read from the count while this thread waits. A
       // progress callback that throws fails the run (through `finished`), never a timer.

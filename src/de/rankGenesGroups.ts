@@ -49,8 +49,16 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   minCellsPerGroup?: number;
   /** Wilcoxon: correct the variance for ties (default true, as the crispyx seed; Scanpy's default is false). */
   tieCorrect?: boolean;
-  /** Worker threads for the statistics pass, the Wilcoxon test, finishing the groups and the CSV (default: available cores, at most 8; 1 = none). */
+  /**
+   * Worker threads for the statistics pass (from 3), the Wilcoxon test, finishing the groups and the CSV
+   * (default: available cores, at most 8; 1 = none). Each phase uses them where they pay: see `finishOnWorkersFrom`.
+   */
   workers?: number;
+  /**
+   * Tests (groups × genes) from which the groups are finished on the worker threads (default 2,000,000:
+   * below, starting the threads costs more than they save); 0 = whenever there are workers.
+   */
+  finishOnWorkersFrom?: number;
   /** Output .h5ad path (default: `crispyx_{t_test|wilcoxon}.h5ad` beside the input, the seed's name). The CSV goes beside it. */
   output?: string;
   /** Directory and data name for the default output name (resolveOutputPath). */
@@ -178,7 +186,7 @@ export async function rankGenesGroups(
       kernels,
       inputPath,
       workers,
-      workersGiven: options.workers !== undefined,
+      ...(options.finishOnWorkersFrom !== undefined ? { finishOnWorkersFrom: options.finishOnWorkersFrom } : {}),
       tieCorrect: options.tieCorrect ?? true,
       options,
     };
