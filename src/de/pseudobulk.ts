@@ -1,19 +1,25 @@
 /**
  * Pseudo-bulk: raw counts summed per perturbation (optionally per perturbation × another obs column, e.g.
- * guide or replicate), in one streaming pass over X (the DE statistics pass, ./groupStats.ts, with one
- * slot per group), written as a small .h5ad: obs = the groups (their labels and cell counts), X = the
- * summed counts (float64, exact for sums below 2⁵³), var carried over.
+ * guide or replicate), streaming over X (the DE statistics pass, ./groupStats.ts, with one slot per
+ * sample), written as a .h5ad: obs = the samples (their labels and cell counts), X = the summed counts
+ * (dense float64, exact for sums below 2⁵³), var carried over.
  *
- * Cost: one read of X; memory O(groups × genes) for the sums (8 bytes each) plus one streamed band.
+ * Cost: one read of X per batch of samples; a batch's sums (12 bytes per sample × gene with the non-zero
+ * counts) take half the memory budget, so the memory is bounded whatever the number of samples × genes
+ * (18,000 perturbations × 3 replicates × 36,000 genes: 23 GB of sums, 44 passes at 1G); each batch's rows
+ * go straight into the output's X.
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { openH5ad } from "../io/anndata/handle.ts";
-import { writeH5ad } from "../io/anndata/anndata.ts";
+import { writeAnnDataTo } from "../io/anndata/anndata.ts";
+import { DenseMatrixWriter } from "../io/anndata/matrixWriter.ts";
+import { openWriteStore } from "../io/openStore.ts";
+import { writeAtomically } from "../io/atomic.ts";
 import { readDataFrame } from "../io/anndata/encodings/dataframe.ts";
 import { categorical, dataframe, emptyAnnData, ndarray, scalar } from "../io/anndata/model.ts";
 import { resolveDataPath, resolveOutputPath, type DataSource } from "../io/anndata/fileHelpers.ts";
 import { assertValidStructure } from "../io/anndata/validate.ts";
-import type { StreamOptions } from "../core/streaming.ts";
+import { DEFAULT_MEMORY_BUDGET, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { readLabelCodes } from "../ops/sort.ts";
 import { accumulateGroupStats } from "./groupStats.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
@@ -38,6 +44,17 @@ export interface PseudobulkResult {
 
 /** The separator of a sample's name: `<perturbation>|<by value>`. */
 const SEP = "|";
+
+/**
+ * Samples [start, end) per pass over X: a batch's sums and non-zero counts (12 bytes per sample × gene)
+ * within half the budget (the streamed bands take a quarter), at least one sample.
+ */
+export function sampleBatches(samples: number, genes: number, budget: number): [number, number][] {
+  const per = Math.max(1, Math.floor((budget * 0.5) / Math.max(1, genes * 12)));
+  const out: [number, number][] = [];
+  for (let s = 0; s < samples; s += per) out.push([s, Math.min(samples, s + per)]);
+  return out;
+}
 
 /** Sum raw counts per perturbation (× `by`) and write them as a .h5ad. */
 export async function pseudobulk(input: DataSource, options: PseudobulkOptions): Promise<PseudobulkResult> {
@@ -69,15 +86,9 @@ export async function pseudobulk(input: DataSource, options: PseudobulkOptions):
     DE_INPUTS.counts.check(reader, inputPath, "pseudobulk");
     reader.values = "counts";
     const nGenes = reader.shape[1];
-    const stats = await accumulateGroupStats(reader, cellSlot, nSlots, false, {
-      ...options,
-      phase: "pseudo-bulk sums",
-    });
     const kept: number[] = [];
     for (let s = 0; s < nSlots; s++) if (cells[s]! > 0) kept.push(s);
-    const X = new Float64Array(kept.length * nGenes);
-    for (let r = 0; r < kept.length; r++)
-      X.set(stats.sums.subarray(kept[r]! * nGenes, (kept[r]! + 1) * nGenes), r * nGenes);
+    const batches = sampleBatches(kept.length, nGenes, options.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
     const pertOf = kept.map((s) => pert.labels[Math.floor(s / nBy)]!);
     const byOf = kept.map((s) => by.labels[s % nBy]!);
     const names = kept.map((_, r) => (options.by ? `${pertOf[r]}${SEP}${byOf[r]}` : pertOf[r]!));
@@ -87,7 +98,6 @@ export async function pseudobulk(input: DataSource, options: PseudobulkOptions):
         hint: "rename the labels, or group by another column",
       });
     const ad = emptyAnnData(kept.length, nGenes);
-    ad.X = ndarray(X, [kept.length, nGenes]);
     ad.obs = dataframe(names, {
       [options.perturbationColumn]: categorical(pertOf),
       ...(options.by && options.by !== options.perturbationColumn ? { [options.by]: categorical(byOf) } : {}),
@@ -105,7 +115,30 @@ export async function pseudobulk(input: DataSource, options: PseudobulkOptions):
         },
       },
     } as typeof ad.uns;
-    writeH5ad(outputPath, ad);
+    // The samples' slots, batch by batch: a batch's cells get local slots 0.., every other cell −1.
+    const local = new Int32Array(nSlots).fill(-1);
+    const batchSlot = new Int32Array(cellSlot.length);
+    await writeAtomically(outputPath, async (tmp) => {
+      const file = openWriteStore(tmp, "w");
+      try {
+        writeAnnDataTo(file, ad);
+        const w = DenseMatrixWriter.create(file, "/X", { shape: [kept.length, nGenes], dtype: "float64" });
+        for (const [k, [b0, b1]] of batches.entries()) {
+          if (b1 === b0) continue;
+          throwIfAborted(options.signal);
+          local.fill(-1);
+          for (let r = b0; r < b1; r++) local[kept[r]!] = r - b0;
+          for (let i = 0; i < cellSlot.length; i++) batchSlot[i] = cellSlot[i]! < 0 ? -1 : local[cellSlot[i]!]!;
+          const phase =
+            batches.length > 1 ? `pseudo-bulk sums, pass ${k + 1} of ${batches.length}` : "pseudo-bulk sums";
+          const stats = await accumulateGroupStats(reader, batchSlot, b1 - b0, false, { ...options, phase });
+          w.appendRows(b1 - b0, stats.sums.subarray(0, (b1 - b0) * nGenes));
+        }
+        w.finish();
+      } finally {
+        file.close();
+      }
+    });
     return { outputPath, samples: kept.length, nVars: nGenes };
   } finally {
     h.close();

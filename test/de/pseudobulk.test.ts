@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pseudobulk } from "../../src/de/pseudobulk.ts";
+import { pseudobulk, sampleBatches } from "../../src/de/pseudobulk.ts";
 import { readH5ad, writeH5ad } from "../../src/io/anndata/anndata.ts";
 import { categorical, dataframe, emptyAnnData, ndarray, strings, type NdArray } from "../../src/io/anndata/model.ts";
 import { findPython, skipWithoutAnndata } from "../helpers/anndataChecker.ts";
@@ -101,6 +101,41 @@ test(
     }
   },
 );
+
+test("pseudobulk within a tiny budget: one pass per batch of samples, the same file as in one pass", async () => {
+  const input = join(work, "budget.h5ad");
+  screen(input);
+  const one = join(work, "pb_one.h5ad"),
+    many = join(work, "pb_many.h5ad");
+  await pseudobulk(input, { perturbationColumn: "perturbation", by: "guide", output: one });
+  const phases = new Set<string>();
+  // 200 bytes: half of it holds one sample's 7 genes × 12 bytes, so each of the 6 samples is a pass.
+  await pseudobulk(input, {
+    perturbationColumn: "perturbation",
+    by: "guide",
+    output: many,
+    memoryBudget: 200,
+    onProgress: (p) => phases.add(p.phase),
+  });
+  assert.deepEqual(
+    [...phases],
+    [1, 2, 3, 4, 5, 6].map((k) => `pseudo-bulk sums, pass ${k} of 6`),
+  );
+  const a = readH5ad(one),
+    b = readH5ad(many);
+  assert.deepEqual(b.obs.index, a.obs.index);
+  assert.deepEqual(Array.from((b.X as NdArray).data), Array.from((a.X as NdArray).data));
+  assert.deepEqual(
+    Array.from((b.obs.columns.n_cells as NdArray).data),
+    Array.from((a.obs.columns.n_cells as NdArray).data),
+  );
+  // A genome-wide screen's samples at 1 GiB: every batch's sums within half of it.
+  const batches = sampleBatches(18_000 * 3, 36_000, 2 ** 30);
+  assert.equal(batches.length, 44);
+  assert.ok(batches.every(([s0, s1]) => (s1 - s0) * 36_000 * 12 <= 2 ** 29));
+  assert.equal(batches.at(-1)![1], 54_000);
+  assert.deepEqual(sampleBatches(0, 10, 1 << 20), []);
+});
 
 test("pseudobulk refuses values that are not counts and leaves no output", async () => {
   const input = join(work, "neg.h5ad");
