@@ -108,6 +108,8 @@ export interface RankGenesGroupsResult {
   passes: number;
   /** Why that many passes (the memory plan). */
   passReason: string;
+  /** Batches of perturbations the run was planned in (each one statistics pass; 0 when reused). */
+  batches: number;
   /** Batches taken from an earlier run's checkpoint (resume). */
   resumedBatches: number;
   /** How Scanpy's ranked tables are stored: record arrays, or a dataset per group when there are too many groups. */
@@ -239,6 +241,7 @@ export async function rankGenesGroups(
       reused: false,
       warnings,
       ...passesOverX(reader.passesRead - readBefore, batching, reader.format),
+      batches: batching.batches.length,
       resumedBatches,
       rankedLayout: meta.rankedLayout!,
     };
@@ -280,6 +283,7 @@ function loadExisting(outputPath: string, csvPath: string | null, spec: DeMethod
         warnings: [],
         passes: 0,
         passReason: "an existing complete result was reused",
+        batches: 0,
         resumedBatches: 0,
         rankedLayout:
           h.file.exists("/uns/rank_genes_groups/names") && h.file.isGroup("/uns/rank_genes_groups/names")

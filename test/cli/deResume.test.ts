@@ -13,9 +13,10 @@ import { datasetValues } from "../helpers/datasets.ts";
 
 const tmp = tempDir("crispyx-resume-");
 let norm = "";
+let counts = "";
 
 before(async () => {
-  const counts = await smallScreen(tmp.path, "screen.h5ad", { cells: 6000, genes: 300, perturbations: 24, seed: 11 });
+  counts = await smallScreen(tmp.path, "screen.h5ad", { cells: 6000, genes: 300, perturbations: 24, seed: 11 });
   norm = join(tmp.path, "norm.h5ad");
   const r = await crispyx(["normalize", counts, "-o", norm]);
   assert.equal(r.code, 0, r.stderr);
@@ -82,6 +83,34 @@ test("de killed with SIGKILL in its 5th of 24 passes, then --resume: the same .h
   const cmp = await crispyx(["info", out, "--json"]);
   assert.equal(cmp.code, 0, cmp.stderr);
   // Dataset-level identity: every dataset's values, by path (the files differ only in HDF5's bookkeeping).
+  assert.deepEqual(datasetValues(out, true), datasetValues(full, true));
+  assert.deepEqual(
+    readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-")),
+    [],
+    "no checkpoint or temporary file left",
+  );
+});
+
+test("nb-glm killed with SIGKILL in its 3rd of 8 passes, then --resume: the same datasets and CSV bytes as one uninterrupted run", async () => {
+  // The resumed process computes the control's size factors and dispersions again: the same bits.
+  const base = ["de", counts, "--method", "nb-glm", "--groups-per-pass", "3", "--workers", "1"];
+  const full = join(tmp.path, "nb_full.h5ad");
+  const r0 = await crispyx([...base, "-o", full]);
+  assert.equal(r0.code, 0, r0.stderr);
+  assert.match(r0.stderr, /8 batches of perturbations \(3 perturbations per pass were asked for\)/);
+  const out = join(tmp.path, "nb_killed.h5ad");
+  const k = await killAtBatch([...base, "-o", out], 3);
+  assert.ok(k.sawBatch, "the run reached its 3rd batch");
+  assert.equal(k.signal, "SIGKILL");
+  assert.equal(existsSync(out), false, "no output under the final name");
+  const r1 = await crispyx([...base, "-o", out, "--resume"]);
+  assert.equal(r1.code, 0, r1.stderr);
+  const resumed = Number(/resumed: (\d+) of 8 batches/.exec(r1.stderr)?.[1]);
+  assert.ok(resumed >= 1 && resumed < 8, `resumed after ${resumed} batches:\n${r1.stderr}`);
+  assert.ok(
+    readFileSync(out.replace(/\.h5ad$/, ".csv")).equals(readFileSync(full.replace(/\.h5ad$/, ".csv"))),
+    "CSV bytes",
+  );
   assert.deepEqual(datasetValues(out, true), datasetValues(full, true));
   assert.deepEqual(
     readdirSync(tmp.path).filter((n) => n.startsWith(".crispyx-")),

@@ -159,7 +159,7 @@ export function registerDe(program: Command): void {
     const seconds = (performance.now() - t) / 1000;
     for (const w of r.warnings) ctx.say(`warning: ${w}`);
     if (r.passes > 1) ctx.say(`${r.passes} passes over X: ${r.passReason}`);
-    if (r.resumedBatches) ctx.say(`resumed: ${r.resumedBatches} of ${r.passes} batches taken from the checkpoint`);
+    if (r.resumedBatches) ctx.say(`resumed: ${r.resumedBatches} of ${r.batches} batches taken from the checkpoint`);
     if (r.rankedLayout === "records") ctx.detail("ranked tables: Scanpy's record arrays in uns['rank_genes_groups']");
     else ctx.say("ranked tables: a dataset per perturbation, uns['rank_genes_groups'][table][perturbation]");
     for (const s of r.skipped) ctx.detail(`skipped ${s.group}: ${s.reason} (${s.cells} cells)`);
