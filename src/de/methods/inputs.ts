@@ -1,6 +1,8 @@
 /**
  * The values a DE method needs, each with the check that enforces it and the fold change that suits it.
- * The check reads only the first cells (≤ 200 rows: one small block), before any pass over X.
+ * The check reads only a small first block before any pass over X: the first cells (≤ 200 rows), or for
+ * an X stored by columns (CSC, where the first rows are a scan of the whole matrix) as many first genes
+ * as hold about as many values.
  *
  * - "log-normalised" (t-test, Wilcoxon): floating-point values that are not all whole numbers; fold
  *   changes log2((expm1(mean_group) + 1e-9) / (expm1(mean_control) + 1e-9)), as Scanpy.
@@ -27,17 +29,34 @@ export const DE_INPUTS: Record<DeInput, DeInputKind> = {
 /** Rows the checks read. */
 const SAMPLE_ROWS = 200;
 
-/** The first rows' stored values (sparse: with their column indices). */
+/** The first block's stored values (sparse: with their column indices): first rows, or first columns of CSC. */
 function firstRows(reader: MatrixReader): {
   values: ArrayLike<number>;
   column: (k: number) => number;
   row: (k: number) => number;
+  /** What the block holds, for messages. */
+  what: string;
 } {
   const [nObs, nVars] = reader.shape;
+  if (reader.info.format === "csc") {
+    const cols = Math.min(nVars, Math.max(1, Math.ceil((SAMPLE_ROWS * nVars) / Math.max(1, nObs))));
+    const b = reader.cols(0, cols, "csc") as SparseMatrix;
+    const ptr = b.indptr as ArrayLike<number | bigint>;
+    return {
+      values: b.data as ArrayLike<number>,
+      row: (k) => Number((b.indices as ArrayLike<number | bigint>)[k]!),
+      column: (k) => {
+        let c = 0;
+        while (Number(ptr[c + 1]!) <= k) c++;
+        return c;
+      },
+      what: "genes",
+    };
+  }
   const block = reader.rows(0, Math.min(nObs, SAMPLE_ROWS));
   if (block.type === "array") {
     const values = (block as NdArray).data as ArrayLike<number>;
-    return { values, column: (k) => k % nVars, row: (k) => Math.floor(k / nVars) };
+    return { values, column: (k) => k % nVars, row: (k) => Math.floor(k / nVars), what: "cells" };
   }
   const b = block as SparseMatrix;
   const ptr = b.indptr as ArrayLike<number | bigint>;
@@ -49,6 +68,7 @@ function firstRows(reader: MatrixReader): {
       while (Number(ptr[r + 1]!) <= k) r++;
       return r;
     },
+    what: "cells",
   };
 }
 
@@ -62,7 +82,7 @@ export function assertLogNormalised(reader: MatrixReader, path: string): void {
       hint,
     });
   }
-  const { values } = firstRows(reader);
+  const { values, what } = firstRows(reader);
   let nonzero = 0;
   for (let k = 0; k < values.length; k++) {
     const v = values[k]!;
@@ -72,13 +92,13 @@ export function assertLogNormalised(reader: MatrixReader, path: string): void {
   }
   if (nonzero > 0) {
     throw new InvalidArgumentError(
-      `the first cells' values are all whole numbers, which look like raw counts; DE expects log-normalised data`,
+      `the first ${what}' values are all whole numbers, which look like raw counts; DE expects log-normalised data`,
       { file: path, hint },
     );
   }
 }
 
-/** Refuse values that are not non-negative whole numbers among the first cells, naming the first that fails. */
+/** Refuse values that are not non-negative whole numbers in the first block, naming the first that fails. */
 export function assertCounts(reader: MatrixReader, path: string, method: string): void {
   const { values, column, row } = firstRows(reader);
   for (let k = 0; k < values.length; k++) {
