@@ -7,7 +7,6 @@
 import type { MatrixReader } from "../io/anndata/matrixReader.ts";
 import type { NdArray, SparseMatrix } from "../io/anndata/model.ts";
 import type { TypedArray } from "../io/dtypes.ts";
-import { num } from "../core/sparse.ts";
 import { rowsForBudget, throwIfAborted, type StreamOptions } from "../core/streaming.ts";
 import { ArrayPool } from "../core/arrayPool.ts";
 
@@ -288,19 +287,36 @@ function addCscBand(
   sumsq: Float64Array | null,
   nnz: Int32Array,
 ): void {
-  const data = b.data as unknown as ArrayLike<number>;
-  const idx = b.indices as unknown as ArrayLike<number>;
+  // Concrete typed arrays (as csrBand): this loop sees every stored value. A column's values are added
+  // into per-slot accumulators that stay in L1, then written out once: adding straight into
+  // sums[slot·genes + j] touched a cache line per slot and array for every value (269 → 170 ms at 50k × 5k).
+  const { data, indices: idx, indptr: ptr } = csrBand(b, 0);
+  let nSlots = 0;
+  for (let i = 0; i < cellSlot.length; i++) if (cellSlot[i]! >= nSlots) nSlots = cellSlot[i]! + 1;
+  const s1 = new Float64Array(nSlots),
+    s2 = new Float64Array(sumsq ? nSlots : 0),
+    n1 = new Int32Array(nSlots);
   for (let c = 0; c < b.shape[1]; c++) {
     const j = g0 + c;
-    for (let k = num(b.indptr, c), e = num(b.indptr, c + 1); k < e; k++) {
-      const v = Number(data[k]!);
+    const e = ptr[c + 1]!;
+    for (let k = ptr[c]!; k < e; k++) {
+      const v = data[k]!;
       if (v === 0) continue;
-      const slot = cellSlot[Number(idx[k]!)]!;
+      const slot = cellSlot[idx[k]!]!;
       if (slot < 0) continue;
+      s1[slot] += v;
+      if (sumsq) s2[slot] += v * v;
+      n1[slot]++;
+    }
+    for (let slot = 0; slot < nSlots; slot++) {
+      if (n1[slot] === 0) continue;
       const at = slot * nGenes + j;
-      sums[at] += v;
-      if (sumsq) sumsq[at] += v * v;
-      nnz[at]++;
+      sums[at] += s1[slot]!;
+      if (sumsq) sumsq[at] += s2[slot]!;
+      nnz[at] += n1[slot]!;
+      s1[slot] = 0;
+      if (sumsq) s2[slot] = 0;
+      n1[slot] = 0;
     }
   }
 }

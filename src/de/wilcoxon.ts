@@ -172,7 +172,7 @@ export function buildChunk(
   if (format === "csc") {
     const b = reader.cols(g0, g1, "csc") as SparseMatrix;
     const { data, idx, ip } = concreteArrays(b);
-    scatterCscBlock(data, idx, ip, count, cellSlot, cursor, values);
+    scatterCscBlock(data, idx, ip, count, S, cellSlot, cursor, values);
   } else {
     for (const { r0, r1, block: b } of rowBands(
       reader,
@@ -215,24 +215,31 @@ function concreteArrays(b: SparseMatrix): {
   return { data, idx, ip };
 }
 
-/** Scatter a CSC block of the chunk's `count` columns into the chunk. */
+/**
+ * Scatter a CSC block of the chunk's `count` columns into the chunk. A column's slot cursors are copied
+ * into a small array while it is scattered (in `cursor` they lie `count` apart: a cache line per slot).
+ */
 function scatterCscBlock(
   data: Float32Array | Float64Array,
   idx: Int32Array,
   ip: Int32Array | Float64Array,
   count: number,
+  S: number,
   cellSlot: Int32Array,
   cursor: Int32Array,
   values: Float32Array | Float64Array,
 ): void {
+  const cur = new Int32Array(S);
   for (let c = 0; c < count; c++) {
+    for (let s = 0; s < S; s++) cur[s] = cursor[s * count + c]!;
     const e = ip[c + 1]!;
     for (let k = ip[c]!; k < e; k++) {
       const v = data[k]!;
       if (v === 0) continue;
       const slot = cellSlot[idx[k]!]!;
-      if (slot >= 0) values[cursor[slot * count + c]!++] = v;
+      if (slot >= 0) values[cur[slot]!++] = v;
     }
+    for (let s = 0; s < S; s++) cursor[s * count + c] = cur[s]!;
   }
 }
 
