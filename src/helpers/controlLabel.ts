@@ -47,7 +47,9 @@ export interface ResolveControlLabelOptions {
  * The control label to use: `controlLabel` itself when given, otherwise inferred from `labels` as the
  * seed does — the first label (in the order given) that, lower-cased, is exactly one of ctrl / control /
  * nontarget / non-target / non_target; else the first containing one of them; else the first containing
- * both "non" and "target".
+ * both "non" and "target". Where the seed gives up, one more rule: the first label that is exactly one
+ * of the control spellings `normalizePerturbationLabels` knows (NTC, scramble…; DEFAULT_CONTROL_ALIASES)
+ * — 'NTC' is what that normaliser writes, and the seed could not find it again.
  *
  * @param labels perturbation labels (one per cell, or the distinct ones; order decides ties)
  * @param controlLabel an explicit control label, returned unchanged
@@ -71,7 +73,8 @@ export function resolveControlLabel(
   const candidate =
     pick((t) => EXACT_TERMS.has(t)) ??
     pick((t) => SUBSTRING_TERMS.some((term) => t.includes(term))) ??
-    pick((t) => t.includes("non") && t.includes("target"));
+    pick((t) => t.includes("non") && t.includes("target")) ??
+    pick((t) => DEFAULT_CONTROL_ALIASES.has(t));
   if (candidate === undefined) {
     const distinct = [...new Set(list)];
     const shown = distinct
