@@ -14,6 +14,7 @@
  * source (`new URL("./deWorker.ts", import.meta.url)`); `workerModule` maps it to the file that exists.
  */
 import { Worker, type WorkerOptions } from "node:worker_threads";
+import { CrispyxError } from "../errors.ts";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -122,4 +123,41 @@ function loaderFlags(argv: readonly string[], wanted: (name: string) => boolean 
 /** Only the profiling flags (a bundled worker needs no loader). */
 function profilingFlags(argv: readonly string[]): string[] {
   return loaderFlags(argv, (name) => name.includes("-prof"));
+}
+
+/**
+ * Post `msg` to every worker and settle when each has answered `{ ok: true }`; a worker that answers with
+ * an error, fails, or ends without answering (killed, out of memory) rejects the task instead of leaving it
+ * waiting forever. `who` names the workers in messages ("DE worker").
+ */
+export function broadcast(workers: readonly Worker[], msg: unknown, who: string): Promise<void> {
+  return Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          const settle = () => {
+            w.off("message", onMessage);
+            w.off("error", onError);
+            w.off("exit", onExit);
+          };
+          const onMessage = (m: { ok: boolean; error?: string }) => {
+            settle();
+            if (m.ok) resolve();
+            else reject(new CrispyxError(`${who} failed: ${m.error}`));
+          };
+          const onError = (err: Error) => {
+            settle();
+            reject(err);
+          };
+          const onExit = (code: number) => {
+            settle();
+            reject(new CrispyxError(`${who} thread stopped (exit code ${code}) before finishing its task`));
+          };
+          w.once("message", onMessage);
+          w.once("error", onError);
+          w.once("exit", onExit);
+          w.postMessage(msg);
+        }),
+    ),
+  ).then(() => undefined);
 }

@@ -5,8 +5,7 @@
  * (../core/workerThreads.ts).
  */
 import type { Worker } from "node:worker_threads";
-import { startBundledWorker } from "../core/workerThreads.ts";
-import { CrispyxError } from "../errors.ts";
+import { broadcast, startBundledWorker } from "../core/workerThreads.ts";
 import type { DeResults } from "./finishGroups.ts";
 import type { BandAccumulator, CsrBand, GroupStats } from "./groupStats.ts";
 import type { GeneChunk } from "./wilcoxonKernel.ts";
@@ -102,36 +101,7 @@ export class WorkerPool implements BandAccumulator {
   }
 
   private broadcast(msg: object): Promise<void> {
-    return Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const settle = () => {
-              w.off("message", onMessage);
-              w.off("error", onError);
-              w.off("exit", onExit);
-            };
-            const onMessage = (m: { ok: boolean; error?: string }) => {
-              settle();
-              if (m.ok) resolve();
-              else reject(new CrispyxError(`DE worker failed: ${m.error}`));
-            };
-            const onError = (err: Error) => {
-              settle();
-              reject(err);
-            };
-            // A thread that ends without answering (killed, out of memory) must fail the task, not leave it waiting forever.
-            const onExit = (code: number) => {
-              settle();
-              reject(new CrispyxError(`DE worker thread stopped (exit code ${code}) before finishing its task`));
-            };
-            w.once("message", onMessage);
-            w.once("error", onError);
-            w.once("exit", onExit);
-            w.postMessage(msg);
-          }),
-      ),
-    ).then(() => undefined);
+    return broadcast(this.workers, msg, "DE worker");
   }
 
   async close(): Promise<void> {

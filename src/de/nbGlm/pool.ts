@@ -4,8 +4,7 @@
  * threads take more. Without threads (one worker asked for) the same kernel runs on the calling thread.
  */
 import type { Worker } from "node:worker_threads";
-import { startBundledWorker } from "../../core/workerThreads.ts";
-import { CrispyxError } from "../../errors.ts";
+import { broadcast, startBundledWorker } from "../../core/workerThreads.ts";
 import { controlGenes, controlMapGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
 
 export type NbTask = "control" | "controlMap" | "groups";
@@ -31,36 +30,11 @@ export class NbPool {
       KERNELS[kind](chunk, 0, chunk.count, this.shared);
       return Promise.resolve();
     }
-    const msg = { kind, chunk, counter: new SharedArrayBuffer(4), step: GENES_PER_TASK };
-    return Promise.all(
-      this.workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const settle = () => {
-              w.off("message", onMessage);
-              w.off("error", onError);
-              w.off("exit", onExit);
-            };
-            const onMessage = (m: { ok: boolean; error?: string }) => {
-              settle();
-              if (m.ok) resolve();
-              else reject(new CrispyxError(`NB-GLM worker failed: ${m.error}`));
-            };
-            const onError = (err: Error) => {
-              settle();
-              reject(err);
-            };
-            const onExit = (code: number) => {
-              settle();
-              reject(new CrispyxError(`NB-GLM worker thread stopped (exit code ${code}) before finishing its task`));
-            };
-            w.once("message", onMessage);
-            w.once("error", onError);
-            w.once("exit", onExit);
-            w.postMessage(msg);
-          }),
-      ),
-    ).then(() => undefined);
+    return broadcast(
+      this.workers,
+      { kind, chunk, counter: new SharedArrayBuffer(4), step: GENES_PER_TASK },
+      "NB-GLM worker",
+    );
   }
 
   async close(): Promise<void> {
