@@ -29,47 +29,41 @@ export const DE_INPUTS: Record<DeInput, DeInputKind> = {
 /** Rows the checks read. */
 const SAMPLE_ROWS = 200;
 
-/** The first block's stored values (sparse: with their column indices): first rows, or first columns of CSC. */
-function firstRows(reader: MatrixReader): {
+interface Sample {
   values: ArrayLike<number>;
   column: (k: number) => number;
   row: (k: number) => number;
   /** What the block holds, for messages. */
   what: string;
-} {
+}
+
+/** The first block's stored values (sparse: with their column indices): first rows, or first columns of CSC. */
+function firstRows(reader: MatrixReader): Sample {
   const [nObs, nVars] = reader.shape;
   if (reader.info.format === "csc") {
     const cols = Math.min(nVars, Math.max(1, Math.ceil((SAMPLE_ROWS * nVars) / Math.max(1, nObs))));
-    const b = reader.cols(0, cols, "csc") as SparseMatrix;
-    const ptr = b.indptr as ArrayLike<number | bigint>;
-    return {
-      values: b.data as ArrayLike<number>,
-      row: (k) => Number((b.indices as ArrayLike<number | bigint>)[k]!),
-      column: (k) => {
-        let c = 0;
-        while (Number(ptr[c + 1]!) <= k) c++;
-        return c;
-      },
-      what: "genes",
-    };
+    return sparseSample(reader.cols(0, cols, "csc") as SparseMatrix, "genes");
   }
   const block = reader.rows(0, Math.min(nObs, SAMPLE_ROWS));
   if (block.type === "array") {
     const values = (block as NdArray).data as ArrayLike<number>;
     return { values, column: (k) => k % nVars, row: (k) => Math.floor(k / nVars), what: "cells" };
   }
-  const b = block as SparseMatrix;
+  return sparseSample(block as SparseMatrix, "cells");
+}
+
+/** A sparse block's values; each one's major index (row of CSR, column of CSC) found from indptr, its minor one stored. */
+function sparseSample(b: SparseMatrix, what: "cells" | "genes"): Sample {
   const ptr = b.indptr as ArrayLike<number | bigint>;
-  return {
-    values: b.data as ArrayLike<number>,
-    column: (k) => Number((b.indices as ArrayLike<number | bigint>)[k]!),
-    row: (k) => {
-      let r = 0;
-      while (Number(ptr[r + 1]!) <= k) r++;
-      return r;
-    },
-    what: "cells",
+  const minor = (k: number) => Number((b.indices as ArrayLike<number | bigint>)[k]!);
+  const major = (k: number) => {
+    let r = 0;
+    while (Number(ptr[r + 1]!) <= k) r++;
+    return r;
   };
+  return b.type === "csc"
+    ? { values: b.data as ArrayLike<number>, row: minor, column: major, what }
+    : { values: b.data as ArrayLike<number>, row: major, column: minor, what };
 }
 
 /** Refuse raw counts (as the seed does): integer storage, or a first block whose non-zeros are all whole numbers. */
