@@ -152,4 +152,16 @@ test("an element with encoding-type but no encoding-version (anndata cannot read
     assert.match(err.message, /uns\/arr has encoding-type 'array' but no encoding-version/);
     return true;
   });
+  // A version outside the registry's table: the same rule the readers apply (isReadable), before any copy.
+  {
+    using f = H5File.open(p, "r+");
+    f.setAttr("/uns/arr", "encoding-version", "9.9.9");
+  }
+  const v9 = validate(p);
+  assert.equal(v9.valid, false);
+  assert.match(
+    v9.problems.map((q) => q.message).join("\n"),
+    /uns\/arr has encoding-type 'array' with encoding-version '9\.9\.9', which crispyx cannot read \(crispyx reads array version 0\.2\.0/,
+  );
+  await assert.rejects(normalizeTotalLog1p(p, { output: join(dir, "v9-out.h5ad") }), /encoding-version '9\.9\.9'/);
 });

@@ -18,7 +18,7 @@
 import { FileFormatError, CrispyxError } from "../../errors.ts";
 import { openStore } from "../openStore.ts";
 import type { ReadStore } from "../store.ts";
-import { encodingOf, kindOfEncoding } from "./registry.ts";
+import { encodingOf, isReadable, kindOfEncoding, unknownEncoding } from "./registry.ts";
 import { isLegacyTable, legacyTableLength } from "./encodings/legacyDataframe.ts";
 import { sparseShape } from "./encodings/sparse.ts";
 import { describeMatrix, MatrixReader } from "./matrixReader.ts";
@@ -106,6 +106,16 @@ function checkEncodingKnown(file: ReadStore, path: string, add: Add): boolean {
   // element that has a type and no version, so neither may an output copied from it.
   if (enc && enc.implied !== true && file.attr(path, "encoding-version") === undefined) {
     add(rel(path), `${rel(path)} has encoding-type '${enc.type}' but no encoding-version attribute`);
+    return false;
+  }
+  // The registry's own rule (isReadable, which every reader applies): a version outside the table's
+  // `reads` is refused here too, before an operator could copy the element into an output.
+  if (enc && !isReadable(enc)) {
+    const hint = unknownEncoding(file, path, enc).hint;
+    add(
+      rel(path),
+      `${rel(path)} has encoding-type '${enc.type}' with encoding-version '${enc.version}', which crispyx cannot read (${hint})`,
+    );
     return false;
   }
   return true;
