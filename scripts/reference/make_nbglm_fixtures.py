@@ -8,7 +8,11 @@ Run with Debian's python3 (numpy, scipy, statsmodels 0.13, anndata 0.8); see scr
                      per perturbation x gene at the TRUE dispersion: b0, b1, SE(b1), Wald z, p, LRT stat, p;
                      (b) the same GLM at the dispersions of our definition, computed here with scipy:
                      control-only Cox-Reid gene-wise estimate, DESeq2 parametric trend, MAP, then b, SE, z, p,
-                     BH, and the apeGLM-style shrunken LFC (normal-approximated likelihood, Cauchy prior).
+                     BH, and the apeGLM-style shrunken LFC (normal-approximated likelihood, Cauchy prior);
+                     (c) "pooled": the dispersions of `--dispersion pooled` (every cell, one mean per
+                     perturbation: moments start, per-group means held, block Cox-Reid, trend over the pooled
+                     base means, prior with cells - groups degrees of freedom, MAP, outlier rule) and
+                     statsmodels' b, SE, z, p at them.
   python_crispyx.json  the Python crispyx nb_glm_test on the same file and size factors (when it runs here:
                      scripts/reference/shims stand in for numba/joblib/psutil; pass --crispyx SRC_DIR).
 """
@@ -234,6 +238,89 @@ def reference(X, labels, sf, true_alpha):
     return out
 
 
+def pooled_reference(X, labels, sf):
+    """Our pooled definition, written here from the formulas (numpy/scipy), not from crispyx's code."""
+    labels = np.array(labels)
+    groups = list(dict.fromkeys(labels))
+    n_genes = X.shape[1]
+    cells = len(labels)
+    max_disp = max(10.0, float(cells))
+    members = [labels == g for g in groups]
+
+    def start_means(j):
+        num = den = 0.0
+        for m in members:
+            y, s = X[m, j].astype(float), sf[m]
+            lam = y.sum() / s.sum()
+            if lam > 0:
+                mu = s * lam
+                num += np.sum((y - mu) ** 2 - mu)
+                den += np.sum(mu ** 2)
+        a0 = min(max(num / den, 1e-6), max_disp)
+        out = []
+        for m in members:
+            y, s = X[m, j].astype(float), sf[m]
+            lm = fit_mean(y, s, a0)
+            out.append(math.log(0.5 / s.sum()) if lm == -np.inf else lm)
+        return out
+
+    def cr_blocks(loga, j, lms):
+        a = math.exp(loga)
+        t = 0.0
+        for m, lm in zip(members, lms):
+            mu = sf[m] * math.exp(lm)
+            t += nb_ll(X[m, j].astype(float), mu, a) - 0.5 * math.log(np.sum(mu / (1 + a * mu)))
+        return t
+
+    def argmax(f):
+        lo, hi = math.log(MIN_DISP), math.log(max_disp)
+        grid = np.linspace(lo, hi, 200)
+        k = int(np.argmax([f(g) for g in grid]))
+        res = optimize.minimize_scalar(lambda g: -f(g), bounds=(grid[max(k - 1, 0)], grid[min(k + 1, 199)]),
+                                       method="bounded", options={"xatol": 1e-10})
+        return math.exp(res.x)
+
+    base_mean = (X / sf[:, None]).mean(axis=0)
+    gw = np.full(n_genes, np.nan)
+    lms = {}
+    for j in range(n_genes):
+        if X[:, j].sum() == 0:
+            continue
+        lms[j] = start_means(j)
+        gw[j] = argmax(lambda g: cr_blocks(g, j, lms[j]))
+    fit_genes = np.isfinite(gw)
+    a0, a1 = trend_fit(base_mean[fit_genes], gw[fit_genes])
+    ok = fit_genes & (gw > 100 * MIN_DISP)
+    if a0 > 0 and a1 > 0:
+        trend = a0 + a1 / base_mean
+    else:  # our rule (as DESeq2 gives up on the parametric fit): the mean of the fitted dispersions
+        a0, a1 = float(np.mean(gw[ok])), 0.0
+        trend = np.full(n_genes, a0)
+    var, var_lr = prior_var(np.log(gw[ok]) - np.log(trend[ok]), cells, len(groups))
+    disp = np.full(n_genes, np.nan)
+    for j in lms:
+        d = argmax(lambda g: cr_blocks(g, j, lms[j]) - (g - math.log(trend[j])) ** 2 / (2 * var))
+        if math.log(gw[j]) > math.log(trend[j]) + 2 * math.sqrt(var_lr):
+            d = gw[j]
+        disp[j] = d
+    out = {"genewise": gw.tolist(), "trend_coefs": [a0, a1], "prior_var": var, "dispersion": disp.tolist(), "rows": {}}
+    ctrl = labels == "NTC"
+    for p in groups:
+        if p == "NTC":
+            continue
+        sel = ctrl | (labels == p)
+        x = (labels[sel] == p).astype(float)
+        rows = []
+        for j in range(n_genes):
+            y = X[sel, j].astype(float)
+            if y[x == 1].sum() == 0 or y[x == 0].sum() == 0:
+                rows.append(None)
+                continue
+            rows.append(sm_fit(y, sf[sel], x, float(disp[j])))
+        out["rows"][p] = rows
+    return out
+
+
 def covariate_screen(seed=31):
     """Cells in 3 gem groups with their own depth-independent level effects; P's cells mostly in gem group 2."""
     rng = np.random.default_rng(seed)
@@ -302,6 +389,7 @@ def main():
                    "effects": {p: {str(k): v for k, v in e.items()} for p, e in effect.items()}}, f)
     ref = reference(X, labels, sf, alpha)
     ref["covariates"] = covariate_screen()
+    ref["pooled"] = pooled_reference(X, labels, sf)
     with open(os.path.join(OUT, "statsmodels.json"), "w") as f:
         f.write(json.dumps(nan_to_none(ref)))
     h5 = os.path.join(OUT, "screen.h5ad")

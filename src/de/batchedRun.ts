@@ -97,7 +97,8 @@ export function batchPlan(plan: GroupPlan, g0: number, g1: number): GroupPlan {
   const sizes = new Int32Array(g1 - g0 + 1);
   sizes[0] = plan.sizes[0]!;
   sizes.set(plan.sizes.subarray(g0 + 1, g1 + 1), 1);
-  return { ...plan, groups: plan.groups.slice(g0, g1), cellSlot, sizes, skipped: [] };
+  const run = plan.run ?? { cellSlot: plan.cellSlot, sizes: plan.sizes };
+  return { ...plan, groups: plan.groups.slice(g0, g1), cellSlot, sizes, skipped: [], run };
 }
 
 export interface BatchedRunOptions {

@@ -28,6 +28,8 @@ export interface GroupPlan {
   /** Cells per slot (slot 0 = control). */
   sizes: Int32Array;
   skipped: SkippedGroup[];
+  /** When this plan is one batch of a run (../batchedRun.ts batchPlan): the whole run's cellSlot and sizes. */
+  run?: { cellSlot: Int32Array; sizes: Int32Array };
 }
 
 export interface GroupPlanOptions {

@@ -38,6 +38,7 @@ interface DeCliOptions extends OutputOptions {
   sizeFactors?: "library" | "ratio";
   replicateColumn?: string;
   covariates?: string;
+  dispersion?: "control" | "pooled";
 }
 
 /** "a, b or c". */
@@ -112,6 +113,16 @@ export function registerDe(program: Command): void {
       ).choices(["library", "ratio"]),
     )
     .option(
+      "--covariates <columns>",
+      "NB-GLM: categorical obs columns (comma-separated, e.g. gem_group) whose levels get their own control mean",
+    )
+    .addOption(
+      new Option(
+        "--dispersion <cells>",
+        "NB-GLM: dispersions from the control's cells (default, fastest) or pooled over every compared cell",
+      ).choices(["control", "pooled"]),
+    )
+    .option(
       "--replicate-column <column>",
       "pseudobulk-nb: obs column splitting each group into samples (guide, replicate)",
     );
@@ -146,11 +157,21 @@ export function registerDe(program: Command): void {
       ...(opts.groupsPerPass ? { groupsPerPass: opts.groupsPerPass } : {}),
       ...(opts.resume ? { resume: true } : {}),
       ...(opts.rankedLayout ? { rankedLayout: opts.rankedLayout } : {}),
-      ...(opts.test || opts.sizeFactors
+      ...(opts.test || opts.sizeFactors || opts.covariates || opts.dispersion || opts.replicateColumn
         ? {
             nbGlm: {
               ...(opts.test ? { test: opts.test } : {}),
               ...(opts.sizeFactors ? { sizeFactors: opts.sizeFactors } : {}),
+              ...(opts.dispersion ? { dispersion: opts.dispersion } : {}),
+              ...(opts.replicateColumn ? { replicateColumn: opts.replicateColumn } : {}),
+              ...(opts.covariates
+                ? {
+                    covariates: opts.covariates
+                      .split(",")
+                      .map((c) => c.trim())
+                      .filter(Boolean),
+                  }
+                : {}),
             },
           }
         : {}),

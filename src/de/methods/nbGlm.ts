@@ -34,16 +34,25 @@ export const nbGlm = {
       description: "mean size-factor-normalised count over control and perturbation cells",
     },
     { key: "lfcSE", csv: "lfcSE", description: "standard error of the MLE log2 fold change" },
-    { key: "dispersion", csv: "dispersion", description: "NB dispersion used (control cells, MAP toward the trend)" },
+    {
+      key: "dispersion",
+      csv: "dispersion",
+      description: "NB dispersion used (control or pooled cells, MAP toward the trend)",
+    },
     { key: "lfc_shrunk", csv: "lfc_shrunk", description: "apeGLM-style shrunken log2 fold change (Cauchy prior)" },
   ],
   params: (options) => {
-    const o = (options as { nbGlm?: { test?: string; sizeFactors?: string; covariates?: string[] } }).nbGlm ?? {};
+    const o =
+      (options as { nbGlm?: { test?: string; sizeFactors?: string; covariates?: string[]; dispersion?: string } })
+        .nbGlm ?? {};
     return {
       test: o.test ?? "wald",
       covariates: (o.covariates ?? []).join(","),
       size_factors: o.sizeFactors ?? "library",
-      dispersion: "control cells, Cox-Reid, MAP toward the parametric trend",
+      dispersion:
+        o.dispersion === "pooled"
+          ? "pooled: every compared cell (one mean per perturbation), Cox-Reid, MAP toward the parametric trend"
+          : "control cells, Cox-Reid, MAP toward the parametric trend",
       lfc_shrinkage: "apeglm (normal approximation)",
     };
   },

@@ -12,7 +12,13 @@
  */
 import { finalDispersion, genewiseDispersion, mapDispersion } from "./dispersion.ts";
 import { fisherInfo, fitLogMean, logLik, type GroupCells } from "./irls.ts";
-import { betaVariance, genewiseDispersionLevels, levelLogMean, mapDispersionLevels } from "./levels.ts";
+import {
+  betaVariance,
+  genewiseDispersionLevels,
+  levelLogMean,
+  mapDispersionLevels,
+  startingLogMeans,
+} from "./levels.ts";
 import { lrTest, waldTest } from "./tests.ts";
 
 /**
@@ -44,6 +50,11 @@ export interface NbShared {
   slotPtr: Int32Array;
   /** 1 for the likelihood-ratio test, 0 for Wald. */
   lrt: number;
+  /**
+   * 1: α was estimated beforehand over every compared cell (pooledGenes / pooledMapGenes on a state whose
+   * levels are the run's slots) and is already in `alpha`; the control passes then only fit the control.
+   */
+  pooled: number;
   maxDisp: number;
   /** Per gene: the control's normalised mean, gene-wise α and the log mean held while estimating it (NaN: no counts). */
   baseMeanC: Float64Array;
@@ -104,6 +115,7 @@ export function controlGenes(chunk: NbChunk, from: number, to: number, sh: NbSha
     const gene = chunk.g0 + j;
     cellsOf(chunk, sh, 0, j, c);
     sh.baseMeanC[gene] = nc > 0 ? normalisedSum(c) / nc : Number.NaN;
+    if (sh.pooled) continue;
     const d = genewiseDispersion(c, sh.maxDisp);
     sh.genewise[gene] = d ? d.alpha : Number.NaN;
     sh.fixedLogMean[gene] = d ? d.logMean : Number.NaN;
@@ -115,7 +127,8 @@ function prepareControl(c: GroupCells, gene: number, sh: NbShared): void {
   if (sh.controlDone[gene]) return;
   const gw = sh.genewise[gene]!;
   let alpha: number;
-  if (Number.isFinite(gw)) {
+  if (sh.pooled) alpha = sh.alpha[gene]!;
+  else if (Number.isFinite(gw)) {
     const t = sh.trend[gene]!;
     const map = mapDispersion(c, sh.fixedLogMean[gene]!, Math.log(t), sh.prior[0]!, sh.maxDisp);
     alpha = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
@@ -199,6 +212,40 @@ export function groupGenes(chunk: NbChunk, from: number, to: number, sh: NbShare
         sh.pvals[at] = Number.isNaN(w.p) ? 1 : w.p;
       }
     }
+  }
+}
+
+/**
+ * Pooled dispersion, first pass, on a state whose levels are the run's slots (control and every tested
+ * perturbation, each its own mean: the full design): per gene the base mean over every compared cell and
+ * the gene-wise Cox–Reid α (DESeq2's estimate over all samples).
+ */
+export function pooledGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  const cells = sh.slotPtr[sh.levels]! - sh.slotPtr[0]!;
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    const { gs } = controlLevels(chunk, sh, j);
+    let t = 0;
+    for (const g of gs) t += normalisedSum(g);
+    sh.baseMeanC[gene] = cells > 0 ? t / cells : Number.NaN;
+    const d = genewiseDispersionLevels(gs, sh.maxDisp);
+    sh.genewise[gene] = d ? d.alpha : Number.NaN;
+  }
+}
+
+/** Pooled dispersion, second pass (after the trend): MAP α toward the trend, DESeq2's outlier rule, into `alpha`. */
+export function pooledMapGenes(chunk: NbChunk, from: number, to: number, sh: NbShared): void {
+  for (let j = from; j < to; j++) {
+    const gene = chunk.g0 + j;
+    const gw = sh.genewise[gene]!;
+    if (!Number.isFinite(gw)) {
+      sh.alpha[gene] = sh.prior[2]!; // no counts: the trend's largest value (its lowest mean)
+      continue;
+    }
+    const { gs } = controlLevels(chunk, sh, j);
+    const t = sh.trend[gene]!;
+    const map = mapDispersionLevels(gs, startingLogMeans(gs, sh.maxDisp), Math.log(t), sh.prior[0]!, sh.maxDisp);
+    sh.alpha[gene] = finalDispersion(gw, map, t, { priorVar: sh.prior[0]!, residualVar: sh.prior[1]! });
   }
 }
 
@@ -318,3 +365,13 @@ function groupGenesLevels(chunk: NbChunk, from: number, to: number, sh: NbShared
     }
   }
 }
+
+/** Every pass's kernel by name (the pool and its worker threads look them up here). */
+export const NB_KERNELS = {
+  control: controlGenes,
+  controlMap: controlMapGenes,
+  groups: groupGenes,
+  pooled: pooledGenes,
+  pooledMap: pooledMapGenes,
+};
+export type NbTask = keyof typeof NB_KERNELS;

@@ -36,14 +36,19 @@ function scaled(gs: readonly GroupCells[], logMeans: readonly number[]): GroupCe
   return gs.map((g, k) => ({ ...g, scale: Math.exp(logMeans[k]!) }));
 }
 
+/** The groups' log means held while α is estimated: each group's NB fit at the moments estimate of α. */
+export function startingLogMeans(gs: readonly GroupCells[], maxDisp: number): number[] {
+  const a0 = Math.min(Math.max(momentsDispersion(gs), 1e-6), maxDisp);
+  return gs.map((g) => levelLogMean(g, a0));
+}
+
 /** Gene-wise Cox–Reid dispersion over the control's levels (non-empty groups); null without counts. */
 export function genewiseDispersionLevels(
   gs: readonly GroupCells[],
   maxDisp: number,
 ): { alpha: number; logMeans: number[] } | null {
   if (sumCounts(gs) === 0) return null;
-  const a0 = Math.min(Math.max(momentsDispersion(gs), 1e-6), maxDisp);
-  const logMeans = gs.map((g) => levelLogMean(g, a0));
+  const logMeans = startingLogMeans(gs, maxDisp);
   const fixed = scaled(gs, logMeans);
   const tail = countTail(gs);
   const t = gridBrentMin(

@@ -5,10 +5,9 @@
  */
 import type { Worker } from "node:worker_threads";
 import { broadcast, startBundledWorker } from "../../core/workerThreads.ts";
-import { controlGenes, controlMapGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
+import { NB_KERNELS, type NbChunk, type NbShared, type NbTask } from "./kernel.ts";
 
-export type NbTask = "control" | "controlMap" | "groups";
-export const KERNELS = { control: controlGenes, controlMap: controlMapGenes, groups: groupGenes };
+export type { NbTask };
 
 /** Genes per take from the counter: a gene's group pass is ~10³–10⁵ cell visits, so 2 balances well. */
 const GENES_PER_TASK = 2;
@@ -27,7 +26,7 @@ export class NbPool {
   /** Run a pass's kernel over every gene of `chunk`. */
   run(kind: NbTask, chunk: NbChunk): Promise<void> {
     if (this.workers.length === 0) {
-      KERNELS[kind](chunk, 0, chunk.count, this.shared);
+      NB_KERNELS[kind](chunk, 0, chunk.count, this.shared);
       return Promise.resolve();
     }
     return broadcast(

@@ -107,6 +107,7 @@ export async function pseudobulkNbColumnPass(ctx: ColumnPassContext): Promise<vo
     slotSf,
     slotPtr,
     lrt: opts.test === "lrt" ? 1 : 0,
+    pooled: 0,
     maxDisp: maxDispersion(slotPtr[1]!),
     baseMeanC: f64(nGenes),
     genewise: f64(nGenes),

@@ -3,7 +3,10 @@
  *
  * 1. size factors from one pass over X (library size), which also refuses values that are not counts;
  * 2. control pass over gene chunks holding only the control's cells: base means and gene-wise dispersions;
- *    then the dispersion trend and prior on this thread (O(genes));
+ *    then the dispersion trend and prior on this thread (O(genes)). With `dispersion: "pooled"` the
+ *    dispersions come instead from every compared cell of the run, each perturbation its own mean (two
+ *    passes over gene chunks of all slots: gene-wise, then MAP toward the trend of the pooled base means),
+ *    and the control pass only fits the control;
  * 3. group pass over gene chunks of every compared cell: MAP dispersion and β0 once per gene, then each
  *    perturbation's fit and test, into the shared result arrays.
  *
@@ -30,6 +33,8 @@ import {
 import { dispersionPrior, fitDispersionTrend, maxDispersion, MIN_DISPERSION, trendAt } from "./dispersion.ts";
 import type { NbChunk, NbShared } from "./kernel.ts";
 import { NbPool } from "./pool.ts";
+import type { NbTask } from "./kernel.ts";
+import { accumulateGroupStats } from "../groupStats.ts";
 
 export interface NbGlmOptions {
   /** "wald" (default) or "lrt" (likelihood-ratio test against one common mean). */
@@ -43,6 +48,13 @@ export interface NbGlmOptions {
   replicateColumn?: string;
   /** Categorical obs columns (e.g. gem_group) whose levels get their own control mean (./levels.ts). */
   covariates?: string[];
+  /**
+   * Whose cells estimate the dispersions: "control" (default: the control's cells only, computed once for
+   * every perturbation — the fast "freeze control" estimate) or "pooled" (every compared cell of the run,
+   * each perturbation its own mean, as DESeq2 estimates over all samples; costs about (compared cells ÷
+   * control cells) times the control's dispersion work and two more passes over gene chunks of every slot).
+   */
+  dispersion?: "control" | "pooled";
 }
 
 /** Memory of the process besides the arrays (as the Wilcoxon pass assumes). */
@@ -69,9 +81,16 @@ function controlCache(ctx: ColumnPassContext, key: string): ControlCache | undef
   return caches.get(ctx.reader)?.get(key);
 }
 
-export function nbGlmOptions(options: unknown): Required<Pick<NbGlmOptions, "test" | "sizeFactors">> & NbGlmOptions {
+export function nbGlmOptions(
+  options: unknown,
+): Required<Pick<NbGlmOptions, "test" | "sizeFactors" | "dispersion">> & NbGlmOptions {
   const o = ((options as { nbGlm?: NbGlmOptions }).nbGlm ?? {}) as NbGlmOptions;
-  return { ...o, test: o.test ?? "wald", sizeFactors: o.sizeFactors ?? "library" };
+  return {
+    ...o,
+    test: o.test ?? "wald",
+    sizeFactors: o.sizeFactors ?? "library",
+    dispersion: o.dispersion ?? "control",
+  };
 }
 
 export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
@@ -79,7 +98,14 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const opts = nbGlmOptions(options);
   const [nObs, nGenes] = reader.shape;
   const nSlots = plan.sizes.length;
-  const key = JSON.stringify({ ...opts, control: plan.controlLabel, nc: plan.sizes[0] });
+  const pooled = opts.dispersion === "pooled";
+  if (pooled && opts.covariates?.length)
+    throw new InvalidArgumentError("pooled dispersions do not take covariates yet", {
+      file: ctx.inputPath,
+      hint: "use the control's dispersions (the default) with covariates",
+    });
+  const runCells = plan.run?.sizes ?? plan.sizes;
+  const key = JSON.stringify({ ...opts, control: plan.controlLabel, nc: plan.sizes[0], run: runCells.length });
   let cache = controlCache(ctx, key);
   if (!cache) {
     const geneLogs =
@@ -132,6 +158,7 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
     slotSf,
     slotPtr,
     lrt: opts.test === "lrt" ? 1 : 0,
+    pooled: pooled ? 1 : 0,
     maxDisp: maxDispersion(plan.sizes[0]!),
     ...cache.perGene,
     scores: ctx.out.scores,
@@ -152,9 +179,10 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const controlRows = rows[0] ?? null;
   try {
     if (!cache.controlPassDone) {
+      if (pooled) await pooledDispersions(ctx, cache.sf, sh.alpha, threads, maxValues, maxGenes);
       const chunks = geneChunks(sub.nnz, nGenes, 0, L, maxValues, maxGenes, controlRows);
       await chunkPass(ctx, pool, "control", sub, cache.sf, chunks, maxValues);
-      setTrend(sh);
+      if (!pooled) setTrend(sh);
       await chunkPass(ctx, pool, "controlMap", sub, cache.sf, chunks, maxValues);
       cache.controlPassDone = true;
     }
@@ -254,15 +282,14 @@ function groupChunks(
 async function chunkPass(
   ctx: ColumnPassContext,
   pool: NbPool,
-  kind: "control" | "controlMap" | "groups",
+  kind: NbTask,
   sub: { cellSlot: Int32Array; nnz: Int32Array },
   sf: Float64Array,
   chunks: ChunkSpec[],
   maxValues: number,
 ): Promise<void> {
   const { reader, options } = ctx;
-  const phase =
-    kind === "control" ? "NB-GLM control dispersions" : kind === "controlMap" ? "NB-GLM control fits" : "NB-GLM fits";
+  const phase = PHASES[kind];
   const total = chunks.reduce((t, c) => t + (c.g1 - c.g0) * c.slots, 0);
   let pending: Promise<void> | null = null;
   let done = 0;
@@ -294,6 +321,92 @@ async function chunkPass(
     pending = null;
   } finally {
     if (pending) await pending.catch(() => undefined);
+  }
+}
+
+const PHASES: Record<NbTask, string> = {
+  control: "NB-GLM control dispersions",
+  controlMap: "NB-GLM control fits",
+  groups: "NB-GLM fits",
+  pooled: "NB-GLM pooled dispersions",
+  pooledMap: "NB-GLM pooled dispersions, MAP",
+};
+
+/**
+ * Pooled dispersions into `alpha`: a state whose levels are the run's slots (every compared cell of the
+ * whole run, also in a batch of it, so each batch gets the same bits), gene chunks of all slots, the
+ * gene-wise pass, the trend of the pooled base means and the prior (cells − slots degrees of freedom), the
+ * MAP pass. The run's non-zeros per slot × gene are the statistics of an unbatched run, or one counting
+ * pass over X for a batched one (refused when they would take more than half the budget).
+ */
+async function pooledDispersions(
+  ctx: ColumnPassContext,
+  sf: Float64Array,
+  alpha: Float64Array,
+  threads: number,
+  maxValues: number,
+  maxGenes: number,
+): Promise<void> {
+  const { reader, plan, options } = ctx;
+  const [nObs, nGenes] = reader.shape;
+  const run = plan.run ?? { cellSlot: plan.cellSlot, sizes: plan.sizes };
+  const L = run.sizes.length;
+  let nnz = ctx.stats.nnz;
+  if (plan.run) {
+    const bytes = L * nGenes * 12;
+    const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    if (bytes > budget / 2)
+      throw new InvalidArgumentError(
+        `pooled dispersions over ${L - 1} perturbations × ${nGenes} genes need ${Math.ceil(bytes / 2 ** 20)} MiB of counts, more than half the memory budget`,
+        { file: ctx.inputPath, hint: "raise --memory-limit, or use the control's dispersions (the default)" },
+      );
+    nnz = (await accumulateGroupStats(reader, run.cellSlot, L, false, { ...options, phase: "NB-GLM pooled counts" }))
+      .nnz;
+  }
+  const slotPtr = new Int32Array(new SharedArrayBuffer((L + 1) * 4));
+  for (let s = 0; s < L; s++) slotPtr[s + 1] = slotPtr[s]! + run.sizes[s]!;
+  const slotSf = sharedF64(slotPtr[L]!);
+  const cursor = slotPtr.slice(0, L);
+  for (let i = 0; i < nObs; i++) {
+    const s = run.cellSlot[i]!;
+    if (s >= 0) slotSf[cursor[s]!++] = sf[i]!;
+  }
+  const none = sharedF64(1);
+  const psh: NbShared = {
+    nGenes,
+    nSlots: 1,
+    levels: L,
+    slotSf,
+    slotPtr,
+    lrt: 0,
+    pooled: 0,
+    maxDisp: maxDispersion(slotPtr[L]!),
+    baseMeanC: sharedF64(nGenes),
+    genewise: sharedF64(nGenes),
+    fixedLogMean: none,
+    trend: sharedF64(nGenes),
+    prior: sharedF64(3),
+    alpha,
+    beta0: none,
+    infoC: none,
+    llC: none,
+    controlDone: new Uint8Array(new SharedArrayBuffer(1)),
+    scores: none,
+    pvals: none,
+    lfc: new Float32Array(new SharedArrayBuffer(4)),
+    baseMean: none,
+    lfcSE: none,
+    dispersion: none,
+  };
+  const sub = { cellSlot: run.cellSlot, nnz };
+  const chunks = geneChunks(nnz, nGenes, 0, L, maxValues, maxGenes, null);
+  const pool = new NbPool(threads, psh);
+  try {
+    await chunkPass(ctx, pool, "pooled", sub, sf, chunks, maxValues);
+    setTrend(psh);
+    await chunkPass(ctx, pool, "pooledMap", sub, sf, chunks, maxValues);
+  } finally {
+    await pool.close();
   }
 }
 

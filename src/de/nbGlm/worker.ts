@@ -3,12 +3,12 @@
  * at a time, and runs the kernel (./kernel.ts) on them into the shared state.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { controlGenes, controlMapGenes, groupGenes, type NbChunk, type NbShared } from "./kernel.ts";
+import { NB_KERNELS, type NbChunk, type NbShared, type NbTask } from "./kernel.ts";
 
 const shared = workerData as NbShared;
 
 interface Task {
-  kind: "control" | "controlMap" | "groups";
+  kind: NbTask;
   chunk: NbChunk;
   counter: SharedArrayBuffer;
   step: number;
@@ -17,7 +17,7 @@ interface Task {
 parentPort!.on("message", (m: Task) => {
   try {
     const counter = new Int32Array(m.counter);
-    const run = m.kind === "control" ? controlGenes : m.kind === "controlMap" ? controlMapGenes : groupGenes;
+    const run = NB_KERNELS[m.kind];
     for (;;) {
       const from = Atomics.add(counter, 0, m.step);
       if (from >= m.chunk.count) break;
