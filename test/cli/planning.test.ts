@@ -100,6 +100,9 @@ test("plan: honours --memory-limit, lists every step; --json parses", async () =
     big.stdout,
     /^DE t-test: 1 pass over X \([\d.]+ KiB of statistics and results for 4 perturbations × 200 genes fit, whatever the cells\)$/m,
   );
+  // Wilcoxon and NB-GLM read X again for their gene chunks: the line says so.
+  assert.match(big.stdout, /^DE wilcoxon: 1 pass over X, plus the method's own passes over gene chunks \(/m);
+  assert.match(big.stdout, /^DE nb-glm: 1 pass over X, plus the method's own passes over gene chunks \(/m);
   assert.ok(s.de_results_bytes["t-test"] > 0 && s.de_results_bytes.wilcoxon > 0);
   assert.equal(s.de_passes["t-test"].passes, 4, "1 MiB holds one perturbation per pass");
   // ...but not a budget of 32 KiB: a pass per perturbation, and --resume is mentioned.

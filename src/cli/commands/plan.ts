@@ -5,15 +5,18 @@ import { formatTextTable, recordsTable } from "../output.ts";
 import { checkInputFile, formatBytes, integerOption, shownPath, withInput, writeJson } from "./common.ts";
 import { columnCells } from "../output.ts";
 import type { DeBatchPlan } from "../../de/batchedRun.ts";
+import { deMethod } from "../../de/methods/registry.ts";
 
 /** DE's passes over X under the budget, per method: batches of perturbations whose results fit (../../de/batchedRun.ts). */
 function deLines(passes: Record<string, DeBatchPlan>, groups: number, genes: number): string[] {
   return Object.entries(passes).map(([method, p]) => {
     const n = p.batches.length;
     const what = `${formatBytes(p.allBytes)} of statistics and results for ${groups.toLocaleString("en-US")} perturbations × ${genes.toLocaleString("en-US")} genes`;
+    // A method with its own pass over gene chunks (Wilcoxon, NB-GLM) reads X again per chunk (once per batch from CSC).
+    const own = deMethod(method).passes.columns ? ", plus the method's own passes over gene chunks" : "";
     return n === 1
-      ? `DE ${method}: 1 pass over X (${what} fit, whatever the cells)`
-      : `DE ${method}: ${n} passes over X — ${what}; ${p.batches[0]![1] - p.batches[0]![0]} perturbations per pass (${formatBytes(p.batchBytes)} each) fit beside the streamed blocks; a killed run continues with --resume`;
+      ? `DE ${method}: 1 pass over X${own} (${what} fit, whatever the cells)`
+      : `DE ${method}: ${n} passes over X${own} — ${what}; ${p.batches[0]![1] - p.batches[0]![0]} perturbations per pass (${formatBytes(p.batchBytes)} each) fit beside the streamed blocks; a killed run continues with --resume`;
   });
 }
 
