@@ -136,6 +136,8 @@ export interface ScreenTruth {
   knockdown: number[];
   /** Downstream effects: one row per (target, gene). */
   effects: { target: string; gene: string; log2fc: number }[];
+  /** Each gene's NB dispersion φ = 1/θ of the counts drawn (variance μ + φμ²), before cell-level extras. */
+  dispersion: Float64Array;
 }
 
 export interface SyntheticScreen {
@@ -258,7 +260,7 @@ export function syntheticScreen(spec: ScreenSpec = DEFAULT_SCREEN): SyntheticScr
 
   const guides: Guide[] = [];
   for (let i = 1; i <= CONTROL_GUIDES; i++) guides.push({ label: `${CONTROL_LABEL}_sg${i}`, target: -1, effects: [] });
-  const truth: ScreenTruth = { targets, knockdown: [], effects: [] };
+  const truth: ScreenTruth = { targets, knockdown: [], effects: [], dispersion: theta.map((t) => 1 / t) };
   targetGenes.forEach((tg, t) => {
     const weak = rng.uniform() < 0.15;
     const efficiency = weak ? 0.3 + 0.2 * rng.uniform() : 0.6 + 0.35 * rng.uniform();

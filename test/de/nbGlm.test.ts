@@ -52,6 +52,7 @@ type Row = {
 const ref = JSON.parse(readFileSync(join(dir, "statsmodels.json"), "utf8")) as {
   dispersion: (number | null)[];
   map: Record<string, { rows: Row[] }>;
+  pooled: { dispersion: (number | null)[]; rows: Record<string, Row[]> };
 };
 const py = JSON.parse(readFileSync(join(dir, "python_crispyx.json"), "utf8")) as {
   groups: string[];
@@ -189,6 +190,44 @@ test("batched (one perturbation per pass; a tiny memory budget) gives the same b
   assert.equal(readFileSync(join(work, "batched.csv"), "utf8"), readFileSync(join(work, "one.csv"), "utf8"));
 });
 
+test("--dispersion pooled equals the reference's pooled dispersions and statsmodels at them; batched, 2 threads: the same bits", async () => {
+  const pooled = { nbGlm: { dispersion: "pooled" as const } };
+  const { r, a } = await run(SCREEN, join(work, "pooled.h5ad"), { workers: 1, ...pooled });
+  const disp = layer(a, "dispersion"),
+    lfc = layer(a, "X"),
+    se = layer(a, "lfcSE"),
+    z = layer(a, "scores"),
+    p = layer(a, "pvals");
+  assert.deepEqual(r.groups, PERTS);
+  let differs = 0;
+  PERTS.forEach((pert, g) => {
+    for (let j = 0; j < GENES; j++) {
+      const at = g * GENES + j;
+      const d = ref.pooled.dispersion[j];
+      if (d !== null) close(disp[at]!, d!, 1e-4, `${pert} g${j} pooled dispersion`);
+      if (d !== null && ref.dispersion[j] !== null && Math.abs(d! - ref.dispersion[j]!) > 1e-3 * d!) differs++;
+      const row = ref.pooled.rows[pert]![j];
+      if (!row) continue;
+      close(lfc[at]!, row.b1 / Math.LN2, 1e-6, `${pert} g${j} log2FC`, 1e-6);
+      close(se[at]!, row.se1 / Math.LN2, 1e-4, `${pert} g${j} lfcSE`);
+      close(z[at]!, row.z, 1e-4, `${pert} g${j} z`, 1e-6);
+      close(p[at]!, row.p, 1e-3, `${pert} g${j} p`, 1e-300);
+    }
+  });
+  assert.ok(differs > 10, `pooled and control dispersions differ (${differs} of ${3 * GENES})`);
+  const params = a.uns.rank_genes_groups as { items: Record<string, unknown> };
+  assert.ok(JSON.stringify(params).includes("pooled: every compared cell"), "params name the pooled estimate");
+  // Batches (each one perturbation) and threads: the pooled dispersions come from the whole run's cells.
+  const batched = await run(SCREEN, join(work, "pooled_b.h5ad"), { workers: 2, groupsPerPass: 1, ...pooled });
+  assert.ok(batched.r.batches === 3, `${batched.r.batches} batches`);
+  for (const k of ["X", "scores", "pvals", "pvals_adj", "dispersion", "lfcSE", "baseMean", "lfc_shrunk"])
+    assert.deepEqual(layer(batched.a, k), layer(a, k), `batched ${k}`);
+  await assert.rejects(
+    run(SCREEN, join(work, "pooled_cov.h5ad"), { nbGlm: { dispersion: "pooled", covariates: ["perturbation"] } }),
+    /pooled dispersions do not take covariates/,
+  );
+});
+
 /** A small counts screen: NTC + the given groups, `genes` genes; `value(i, j)` gives cell i's count of gene j. */
 function smallScreen(
   path: string,
@@ -301,6 +340,29 @@ test("the demo screen's planted effects (knock-downs and downstream) are the hit
   });
   // BH at 5% allows false hits; the demo's cells also differ by gem group and stress, which no model here knows.
   assert.ok(nPlanted >= 0.8 * nHits, `${nPlanted} of ${nHits} hits were planted`);
+  // The dispersions track the ones the counts were drawn with (screen.truth; genes with counts in the control).
+  const disp = layer(a, "dispersion").subarray(0, names.length);
+  const xs: number[] = [],
+    ys: number[] = [];
+  disp.forEach((d, j) => {
+    if (Number.isFinite(d) && d > 1e-6) {
+      xs.push(Math.log(d));
+      ys.push(Math.log(screen.truth.dispersion[j]!));
+    }
+  });
+  const mean = (v: number[]) => v.reduce((t, x) => t + x, 0) / v.length;
+  const mx = mean(xs),
+    my = mean(ys);
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
+  xs.forEach((x, k) => {
+    sxy += (x - mx) * (ys[k]! - my);
+    sxx += (x - mx) ** 2;
+    syy += (ys[k]! - my) ** 2;
+  });
+  const rho = sxy / Math.sqrt(sxx * syy);
+  assert.ok(xs.length > 200 && rho > 0.7, `corr(log estimated, log true dispersion) = ${rho} over ${xs.length} genes`);
 });
 
 test("a file sorted by perturbation (read slice by slice) and a shuffled one give the same results", async () => {
