@@ -5,10 +5,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crispyx, referencePython, tempDir, withAnndata } from "./helpers.ts";
+import { rankGenesGroups, type RankGenesGroupsOptions } from "../../src/de/rankGenesGroups.ts";
+import { readH5ad, writeH5ad } from "../../src/io/anndata/anndata.ts";
+import { categorical, dataframe, emptyAnnData, ndarray, type NdArray } from "../../src/io/anndata/model.ts";
 
 const SCREEN = fileURLToPath(new URL("../fixtures/nbglm/screen.h5ad", import.meta.url));
 const tmp = tempDir("crispyx-cli-nbglm-");
@@ -73,4 +76,91 @@ test("crispyx pseudobulk; nb-glm refuses a non-count value with exit 1 and leave
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /not a non-negative whole number; DE method 'nb-glm' expects raw counts/);
   assert.ok(!existsSync(out) && !existsSync(out.replace(/\.h5ad$/, ".csv")));
+});
+
+test("--covariates, --dispersion pooled and pseudobulk-nb's --replicate-column reach the method (results as the API's)", async () => {
+  // The reference screen with a gem group and a guide per cell.
+  const ref = JSON.parse(readFileSync(new URL("../fixtures/nbglm/screen.json", import.meta.url), "utf8")) as {
+    X: number[][];
+    labels: string[];
+  };
+  const n = ref.labels.length,
+    genes = ref.X[0]!.length;
+  const ad = emptyAnnData(n, genes);
+  ad.X = ndarray(Float32Array.from(ref.X.flat()), [n, genes]);
+  ad.obs = dataframe(
+    ref.labels.map((_, i) => `c${i}`),
+    {
+      perturbation: categorical(ref.labels),
+      gem_group: categorical(ref.labels.map((_, i) => `gem${i % 3}`)),
+      guide: categorical(ref.labels.map((l, i) => `${l}_g${i % 2}`)),
+    },
+  );
+  ad.var = dataframe(Array.from({ length: genes }, (_, j) => `g${j}`));
+  const file = join(tmp.path, "cov.h5ad");
+  writeH5ad(file, ad);
+  const cases: [string[], RankGenesGroupsOptions["nbGlm"], string][] = [
+    [["--covariates", "gem_group"], { covariates: ["gem_group"] }, "nb-glm"],
+    [["--dispersion", "pooled"], { dispersion: "pooled" }, "nb-glm"],
+    [["--replicate-column", "guide"], { replicateColumn: "guide" }, "pseudobulk-nb"],
+  ];
+  for (const [flags, nbGlm, method] of cases) {
+    const cli = join(tmp.path, `cli_${flags[0]!.slice(2)}.h5ad`);
+    const r = await crispyx([
+      "de",
+      file,
+      "--method",
+      method,
+      "-p",
+      "perturbation",
+      "--control",
+      "NTC",
+      ...flags,
+      "-o",
+      cli,
+    ]);
+    assert.equal(r.code, 0, `${flags.join(" ")}: ${r.stderr}`);
+    const api = join(tmp.path, `api_${flags[0]!.slice(2)}.h5ad`);
+    await rankGenesGroups(file, {
+      perturbationColumn: "perturbation",
+      controlLabel: "NTC",
+      method: method as "nb-glm",
+      nbGlm,
+      output: api,
+      workers: 1,
+    });
+    const a = readH5ad(cli),
+      b = readH5ad(api);
+    for (const k of ["scores", "dispersion"])
+      assert.deepEqual(
+        Array.from((a.layers[k] as NdArray).data as Float64Array),
+        Array.from((b.layers[k] as NdArray).data as Float64Array),
+        `${flags.join(" ")}: ${k}`,
+      );
+  }
+  // Without the flags the results differ (each flag changed something).
+  const plain = join(tmp.path, "plain.h5ad");
+  assert.equal(
+    (await crispyx(["de", file, "--method", "nb-glm", "-p", "perturbation", "--control", "NTC", "-o", plain])).code,
+    0,
+  );
+  const d = (f: string) => Array.from((readH5ad(f).layers.dispersion as NdArray).data as Float64Array);
+  assert.notDeepEqual(d(join(tmp.path, "cli_dispersion.h5ad")), d(plain));
+  assert.notDeepEqual(
+    Array.from((readH5ad(join(tmp.path, "cli_covariates.h5ad")).layers.scores as NdArray).data as Float64Array),
+    Array.from((readH5ad(plain).layers.scores as NdArray).data as Float64Array),
+  );
+  const noReplicates = await crispyx([
+    "de",
+    file,
+    "--method",
+    "pseudobulk-nb",
+    "-p",
+    "perturbation",
+    "--control",
+    "NTC",
+    "-o",
+    join(tmp.path, "pb_none.h5ad"),
+  ]);
+  assert.equal(noReplicates.code, 1, "pseudobulk-nb without --replicate-column: one sample per group");
 });
