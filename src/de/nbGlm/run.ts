@@ -77,6 +77,25 @@ function sharedF64(n: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8));
 }
 
+/** Every compared cell's size factor grouped by (sub-)slot: slot s at slotSf[slotPtr[s] .. slotPtr[s+1]) (shared). */
+function sizeFactorsBySlot(
+  cellSlot: Int32Array,
+  nSlots: number,
+  sf: Float64Array,
+): { slotPtr: Int32Array; slotSf: Float64Array } {
+  const sizes = new Int32Array(nSlots);
+  for (const s of cellSlot) if (s >= 0) sizes[s]++;
+  const slotPtr = new Int32Array(new SharedArrayBuffer((nSlots + 1) * 4));
+  for (let s = 0; s < nSlots; s++) slotPtr[s + 1] = slotPtr[s]! + sizes[s]!;
+  const slotSf = sharedF64(slotPtr[nSlots]!);
+  const cursor = slotPtr.slice(0, nSlots);
+  for (let i = 0; i < cellSlot.length; i++) {
+    const s = cellSlot[i]!;
+    if (s >= 0) slotSf[cursor[s]!++] = sf[i]!;
+  }
+  return { slotPtr, slotSf };
+}
+
 function controlCache(ctx: ColumnPassContext, key: string): ControlCache | undefined {
   return caches.get(ctx.reader)?.get(key);
 }
@@ -139,17 +158,7 @@ export async function nbGlmColumnPass(ctx: ColumnPassContext): Promise<void> {
   const L = cache.levels?.L ?? 1;
   const sub = cache.levels ? subSlots(ctx, cache.levels, nGenes) : { cellSlot: plan.cellSlot, nnz: ctx.stats.nnz };
   const nSub = nSlots * L;
-  // Every compared cell's size factor, grouped by (sub-)slot.
-  const sizes = new Int32Array(nSub);
-  for (const s of sub.cellSlot) if (s >= 0) sizes[s]++;
-  const slotPtr = new Int32Array(new SharedArrayBuffer((nSub + 1) * 4));
-  for (let s = 0; s < nSub; s++) slotPtr[s + 1] = slotPtr[s]! + sizes[s]!;
-  const slotSf = sharedF64(slotPtr[nSub]!);
-  const cursor = slotPtr.slice(0, nSub);
-  for (let i = 0; i < nObs; i++) {
-    const s = sub.cellSlot[i]!;
-    if (s >= 0) slotSf[cursor[s]!++] = cache.sf[i]!;
-  }
+  const { slotPtr, slotSf } = sizeFactorsBySlot(sub.cellSlot, nSub, cache.sf);
   const extra = ctx.results.extra ?? {};
   const sh: NbShared = {
     nGenes,
@@ -348,7 +357,7 @@ async function pooledDispersions(
   maxGenes: number,
 ): Promise<void> {
   const { reader, plan, options } = ctx;
-  const [nObs, nGenes] = reader.shape;
+  const nGenes = reader.shape[1];
   const run = plan.run ?? { cellSlot: plan.cellSlot, sizes: plan.sizes };
   const L = run.sizes.length;
   let nnz = ctx.stats.nnz;
@@ -363,14 +372,7 @@ async function pooledDispersions(
     nnz = (await accumulateGroupStats(reader, run.cellSlot, L, false, { ...options, phase: "NB-GLM pooled counts" }))
       .nnz;
   }
-  const slotPtr = new Int32Array(new SharedArrayBuffer((L + 1) * 4));
-  for (let s = 0; s < L; s++) slotPtr[s + 1] = slotPtr[s]! + run.sizes[s]!;
-  const slotSf = sharedF64(slotPtr[L]!);
-  const cursor = slotPtr.slice(0, L);
-  for (let i = 0; i < nObs; i++) {
-    const s = run.cellSlot[i]!;
-    if (s >= 0) slotSf[cursor[s]!++] = sf[i]!;
-  }
+  const { slotPtr, slotSf } = sizeFactorsBySlot(run.cellSlot, L, sf);
   const none = sharedF64(1);
   const psh: NbShared = {
     nGenes,
