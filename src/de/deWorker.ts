@@ -21,6 +21,9 @@ interface InitData {
   scores: SharedArrayBuffer;
   pvals: SharedArrayBuffer;
 }
+interface InitMessage extends InitData {
+  kind: "init";
+}
 interface ChunkMessage {
   kind: "genes";
   method: string;
@@ -55,15 +58,28 @@ interface AccumulateMessage {
   counter: SharedArrayBuffer;
 }
 
-const init = workerData as InitData;
-const ctx: KernelContext = {
-  nSlots: init.nSlots,
-  nGenes: init.nGenes,
-  sizes: init.sizes,
-  tieCorrect: init.tieCorrect,
-  scores: new Float64Array(init.scores),
-  pvals: new Float64Array(init.pvals),
-};
+/** The run's shared state: from workerData, or from an "init" message when the pool started before it was known. */
+let ctx: KernelContext = contextOf(workerData as InitData | null);
+
+function contextOf(init: InitData | null): KernelContext {
+  if (!init)
+    return {
+      nSlots: 0,
+      nGenes: 0,
+      sizes: new Int32Array(0),
+      tieCorrect: true,
+      scores: new Float64Array(0),
+      pvals: new Float64Array(0),
+    };
+  return {
+    nSlots: init.nSlots,
+    nGenes: init.nGenes,
+    sizes: init.sizes,
+    tieCorrect: init.tieCorrect,
+    scores: new Float64Array(init.scores),
+    pvals: new Float64Array(init.pvals),
+  };
+}
 
 function accumulate(m: AccumulateMessage): void {
   const counter = new Int32Array(m.counter);
@@ -119,10 +135,11 @@ async function geneChunk(m: ChunkMessage): Promise<void> {
   }
 }
 
-parentPort!.on("message", async (m: ChunkMessage | FinishMessage | AccumulateMessage) => {
+parentPort!.on("message", async (m: ChunkMessage | FinishMessage | AccumulateMessage | InitMessage) => {
   try {
     testFault("de-worker");
-    if (m.kind === "genes") await geneChunk(m);
+    if (m.kind === "init") ctx = contextOf(m);
+    else if (m.kind === "genes") await geneChunk(m);
     else if (m.kind === "accumulate") accumulate(m);
     else await finish(m);
     parentPort!.postMessage({ ok: true });

@@ -27,7 +27,14 @@ import { computeGroups, type DeComputeContext } from "./computeGroups.ts";
 import { planDeBatches, runBatched } from "./batchedRun.ts";
 import { rankedLayout, writeDeH5ad, type DeMeta, type DeTables, type RankedLayout } from "./output.ts";
 import { writeDeCsv, writeDeCsvInBackground } from "./csvOutput.ts";
-import { DEFAULT_DE_METHOD, deMethod, loadDeKernels, type BuiltinDeMethod } from "./methods/registry.ts";
+import {
+  DEFAULT_DE_METHOD,
+  deMethod,
+  isBuiltinDeMethod,
+  loadDeKernels,
+  type BuiltinDeMethod,
+} from "./methods/registry.ts";
+import { PoolReserve } from "./workerPool.ts";
 import { DE_INPUTS } from "./methods/inputs.ts";
 import type { DeMethodSpec } from "./methods/types.ts";
 import type { NdArray } from "../io/anndata/model.ts";
@@ -164,6 +171,9 @@ export async function rankGenesGroups(
   }
 
   const h = openH5ad(inputPath);
+  // Worker threads start loading now, while this thread checks the file and plans (computeGroups takes them;
+  // left untaken after an error, they are stopped below).
+  const warmPool = workers > 1 && isBuiltinDeMethod(spec) ? new PoolReserve(workers) : null;
   try {
     assertValidStructure(h.file);
     const plan = planGroups(h.file, {
@@ -188,6 +198,7 @@ export async function rankGenesGroups(
       kernels,
       inputPath,
       workers,
+      warmPool,
       ...(options.finishOnWorkersFrom !== undefined ? { finishOnWorkersFrom: options.finishOnWorkersFrom } : {}),
       tieCorrect: options.tieCorrect ?? true,
       options,
@@ -247,6 +258,7 @@ export async function rankGenesGroups(
     };
   } finally {
     h.close();
+    await warmPool?.close();
   }
 }
 

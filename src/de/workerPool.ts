@@ -10,33 +10,46 @@ import type { DeResults } from "./finishGroups.ts";
 import type { BandAccumulator, CsrBand, GroupStats } from "./groupStats.ts";
 import type { GeneChunk } from "./wilcoxonKernel.ts";
 
+function initMessage(init: PoolInit) {
+  return {
+    nSlots: init.nSlots,
+    nGenes: init.nGenes,
+    sizes: init.sizes,
+    tieCorrect: init.tieCorrect,
+    scores: init.scores.buffer,
+    pvals: init.pvals.buffer,
+  };
+}
+
 /** Genes a worker takes at a time from the shared counter. */
 const GENES_PER_TASK = 4;
 
+/** What every task of a run's groups shares: the slots, the genes, the control's size, the shared outputs. */
+export interface PoolInit {
+  nSlots: number;
+  nGenes: number;
+  sizes: Int32Array;
+  tieCorrect: boolean;
+  scores: Float64Array;
+  pvals: Float64Array;
+}
+
 export class WorkerPool implements BandAccumulator {
   private workers: Worker[];
-  constructor(
-    n: number,
-    init: {
-      nSlots: number;
-      nGenes: number;
-      sizes: Int32Array;
-      tieCorrect: boolean;
-      scores: Float64Array;
-      pvals: Float64Array;
-    },
-  ) {
-    const data = {
-      nSlots: init.nSlots,
-      nGenes: init.nGenes,
-      sizes: init.sizes,
-      tieCorrect: init.tieCorrect,
-      scores: init.scores.buffer,
-      pvals: init.pvals.buffer,
-    };
+  /**
+   * `init` now, or later through `configure` (a pool started before the groups are planned, so its threads
+   * load their modules while this thread opens and checks the file).
+   */
+  constructor(n: number, init?: PoolInit) {
+    const data = init ? initMessage(init) : null;
     this.workers = Array.from({ length: n }, () =>
       startBundledWorker(new URL("./deWorker.ts", import.meta.url), { workerData: data }),
     );
+  }
+
+  /** Give a pool started without it the run's shared state (before any gene chunk or finishing task). */
+  configure(init: PoolInit): Promise<void> {
+    return this.broadcast({ kind: "init", ...initMessage(init) });
   }
 
   /** Built-in `method`'s geneChunkKernel (./methods/types.ts) over the chunk's genes. */
@@ -106,5 +119,25 @@ export class WorkerPool implements BandAccumulator {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Threads started ahead of need (before the groups are planned), handed to the first taker only: a run's
+ * contexts are copied per batch, so the reserve, not a field of them, says whether they are taken.
+ */
+export class PoolReserve {
+  private pool: WorkerPool | null;
+  constructor(n: number) {
+    this.pool = new WorkerPool(n);
+  }
+  take(): WorkerPool | null {
+    const p = this.pool;
+    this.pool = null;
+    return p;
+  }
+  /** Stop the threads if nobody took them. */
+  async close(): Promise<void> {
+    await this.take()?.close();
   }
 }
