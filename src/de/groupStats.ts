@@ -71,7 +71,7 @@ export async function accumulateGroupStats(
       throwIfAborted(opts.signal);
       const g1 = Math.min(nGenes, g0 + step);
       const b = reader.cols(g0, g1, "csc") as SparseMatrix;
-      addCscBand(b, g0, cellSlot, nGenes, sums, sumsq, nnz);
+      addCscBand(b, g0, cellSlot, nSlots, nGenes, sums, sumsq, nnz);
       opts.onProgress?.({ phase, done: g1, total: nGenes, unit: "genes" });
     }
   } else if (format === "csr" && workers) {
@@ -282,6 +282,7 @@ function addCscBand(
   b: SparseMatrix,
   g0: number,
   cellSlot: Int32Array,
+  nSlots: number,
   nGenes: number,
   sums: Float64Array,
   sumsq: Float64Array | null,
@@ -291,8 +292,6 @@ function addCscBand(
   // into per-slot accumulators that stay in L1, then written out once: adding straight into
   // sums[slot·genes + j] touched a cache line per slot and array for every value (269 → 170 ms at 50k × 5k).
   const { data, indices: idx, indptr: ptr } = csrBand(b, 0);
-  let nSlots = 0;
-  for (let i = 0; i < cellSlot.length; i++) if (cellSlot[i]! >= nSlots) nSlots = cellSlot[i]! + 1;
   const s1 = new Float64Array(nSlots),
     s2 = new Float64Array(sumsq ? nSlots : 0),
     n1 = new Int32Array(nSlots);

@@ -57,8 +57,9 @@ export interface RankGenesGroupsOptions extends StreamOptions {
   /** Wilcoxon: correct the variance for ties (default true, as the crispyx seed; Scanpy's default is false). */
   tieCorrect?: boolean;
   /**
-   * Worker threads for the statistics pass (from 3), the Wilcoxon test, finishing the groups and the CSV
-   * (default: available cores, at most 8; 1 = none). Each phase uses them where they pay: see `finishOnWorkersFrom`.
+   * Worker threads for the statistics pass (started before the groups are planned, so they are warm), the
+   * Wilcoxon test, finishing the groups and the CSV (default: available cores, at most 8; 1 = none). Each
+   * phase uses them where they pay: see `finishOnWorkersFrom`.
    */
   workers?: number;
   /**

@@ -8,7 +8,7 @@ import type { Worker } from "node:worker_threads";
 import { broadcast, startBundledWorker } from "../core/workerThreads.ts";
 import type { DeResults } from "./finishGroups.ts";
 import type { BandAccumulator, CsrBand, GroupStats } from "./groupStats.ts";
-import type { GeneChunk } from "./wilcoxonKernel.ts";
+import type { GeneChunk, KernelContext } from "./wilcoxonKernel.ts";
 
 function initMessage(init: PoolInit) {
   return {
@@ -24,15 +24,8 @@ function initMessage(init: PoolInit) {
 /** Genes a worker takes at a time from the shared counter. */
 const GENES_PER_TASK = 4;
 
-/** What every task of a run's groups shares: the slots, the genes, the control's size, the shared outputs. */
-export interface PoolInit {
-  nSlots: number;
-  nGenes: number;
-  sizes: Int32Array;
-  tieCorrect: boolean;
-  scores: Float64Array;
-  pvals: Float64Array;
-}
+/** What every task of a run's groups shares: the kernels' context (slots, genes, sizes, the shared outputs). */
+export type PoolInit = KernelContext;
 
 export class WorkerPool implements BandAccumulator {
   private workers: Worker[];

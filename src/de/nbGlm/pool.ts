@@ -7,8 +7,6 @@ import type { Worker } from "node:worker_threads";
 import { broadcast, startBundledWorker } from "../../core/workerThreads.ts";
 import { NB_KERNELS, type NbChunk, type NbShared, type NbTask } from "./kernel.ts";
 
-export type { NbTask };
-
 /** Genes per take from the counter: a gene's group pass is ~10³–10⁵ cell visits, so 2 balances well. */
 const GENES_PER_TASK = 2;
 

@@ -31,9 +31,8 @@ import {
   planNbChunks,
 } from "./chunk.ts";
 import { dispersionPrior, fitDispersionTrend, maxDispersion, MIN_DISPERSION, trendAt } from "./dispersion.ts";
-import type { NbChunk, NbShared } from "./kernel.ts";
+import type { NbChunk, NbShared, NbTask } from "./kernel.ts";
 import { NbPool } from "./pool.ts";
-import type { NbTask } from "./kernel.ts";
 import { accumulateGroupStats } from "../groupStats.ts";
 
 export interface NbGlmOptions {
